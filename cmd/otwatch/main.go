@@ -1,0 +1,42 @@
+// Command otwatch is the passive OT/ICS network monitor. This file only
+// wires: sub-commands parse flags and call into protocols/, learning/, alerts/.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+const usage = `usage: otwatch <command> [flags]
+
+commands:
+  read     dissect capture files: otwatch read [--records FILE] [--alerts FILE]
+           [--inventory FILE] [--db FILE] [--mode learn|detect|auto] CAPTURE...
+  version  print the version
+`
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "read":
+		return cmdRead(args[1:], os.Stdout, os.Stderr)
+	case "version", "--version":
+		fmt.Println("otwatch", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return 0
+	}
+	fmt.Fprintf(os.Stderr, "otwatch: unknown command %q (try otwatch help)\n", args[0])
+	return 2
+}

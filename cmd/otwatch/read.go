@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/otwatch/otwatch/protocols"
+	_ "github.com/otwatch/otwatch/protocols/all"
+	"github.com/otwatch/otwatch/protocols/capture"
+	"github.com/otwatch/otwatch/protocols/pipeline"
+)
+
+// readOptions are the flags of `otwatch read` (RECORDS.md).
+type readOptions struct {
+	records, alerts, inventory, db, mode string
+	quiet                                bool
+	captures                             []string
+}
+
+func parseReadFlags(args []string, stderr io.Writer) (readOptions, error) {
+	var o readOptions
+	fs := flag.NewFlagSet("read", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&o.records, "records", "", "write transactions as JSON Lines to FILE (- for stdout)")
+	fs.StringVar(&o.alerts, "alerts", "", "write alerts as JSON Lines to FILE")
+	fs.StringVar(&o.inventory, "inventory", "", "write the inventory document to FILE")
+	fs.StringVar(&o.db, "db", "", "bbolt state file loaded before and saved after")
+	fs.StringVar(&o.mode, "mode", "auto", "learn, detect or auto")
+	fs.BoolVar(&o.quiet, "quiet", false, "no summary on stderr")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	o.captures = fs.Args()
+	switch {
+	case len(o.captures) == 0:
+		return o, errors.New("no capture file given")
+	case o.mode != "learn" && o.mode != "detect" && o.mode != "auto":
+		return o, fmt.Errorf("--mode %q: want learn, detect or auto", o.mode)
+	case o.alerts != "" || o.inventory != "" || o.db != "":
+		return o, errors.New("--alerts, --inventory and --db need the learning engine, which this build does not have yet")
+	}
+	return o, nil
+}
+
+func cmdRead(args []string, stdout, stderr io.Writer) int {
+	o, err := parseReadFlags(args, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "otwatch read: %v\n", err)
+		return 2
+	}
+	// Open every capture first: a file that is not a capture means nothing can be done.
+	readers := make([]*capture.Reader, 0, len(o.captures))
+	var total int64
+	for _, path := range o.captures {
+		r, err := capture.Open(path)
+		if err != nil {
+			fmt.Fprintf(stderr, "otwatch read: %v\n", err)
+			return 2
+		}
+		defer r.Close()
+		if st, err := os.Stat(path); err == nil {
+			total += st.Size()
+		}
+		readers = append(readers, r)
+	}
+	var out *bufio.Writer
+	if o.records != "" {
+		w := stdout
+		if o.records != "-" {
+			f, err := os.Create(o.records)
+			if err != nil {
+				fmt.Fprintf(stderr, "otwatch read: %v\n", err)
+				return 2
+			}
+			defer f.Close()
+			w = f
+		}
+		out = bufio.NewWriterSize(w, 1<<16)
+	}
+	var line []byte
+	sink := func(t *protocols.Transaction) {
+		if out == nil {
+			return
+		}
+		line = append(t.AppendJSON(line[:0]), '\n')
+		out.Write(line)
+	}
+	p := pipeline.New(pipeline.DefaultLimits(), sink)
+	progress := newProgress(stderr, total, o.quiet)
+	started := time.Now()
+	status := 0
+	var done int64
+	for i, r := range readers {
+		for {
+			f, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				progress.clear()
+				fmt.Fprintf(stderr, "otwatch read: %v; everything before it was processed\n", err)
+				status = 1
+				break
+			}
+			p.HandleFrame(f)
+			progress.update(done + r.Offset())
+		}
+		done += r.Offset()
+		_ = i
+	}
+	p.Flush()
+	progress.clear()
+	if out != nil {
+		if err := out.Flush(); err != nil {
+			fmt.Fprintf(stderr, "otwatch read: writing records: %v\n", err)
+			return 2
+		}
+	}
+	if !o.quiet {
+		p.Stats.WriteSummary(stderr, time.Since(started))
+	}
+	return status
+}
+
+// progress draws a one-line bar on stderr when it is a terminal.
+type progress struct {
+	w     io.Writer
+	total int64
+	on    bool
+	last  time.Time
+	calls int
+}
+
+func newProgress(w io.Writer, total int64, quiet bool) *progress {
+	p := &progress{w: w, total: total}
+	if f, ok := w.(*os.File); ok && !quiet && total > 0 {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			p.on = true
+		}
+	}
+	return p
+}
+
+func (p *progress) update(done int64) {
+	if !p.on {
+		return
+	}
+	if p.calls++; p.calls%4096 != 0 {
+		return
+	}
+	if now := time.Now(); now.Sub(p.last) >= 200*time.Millisecond {
+		p.last = now
+		const width = 40
+		n := int(done * width / p.total)
+		if n > width {
+			n = width
+		}
+		bar := make([]byte, width)
+		for i := range bar {
+			bar[i] = ' '
+			if i < n {
+				bar[i] = '#'
+			}
+		}
+		fmt.Fprintf(p.w, "\r[%s] %3d%%", bar, done*100/p.total)
+	}
+}
+
+func (p *progress) clear() {
+	if p.on && !p.last.IsZero() {
+		fmt.Fprintf(p.w, "\r%60s\r", "")
+	}
+}

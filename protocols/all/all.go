@@ -1,0 +1,6 @@
+// Package all switches on every dissector: import it for its side effects.
+package all
+
+import (
+	_ "github.com/otwatch/otwatch/protocols/modbus"
+)

@@ -1,0 +1,362 @@
+// Package capture reads pcap and pcapng files as one stream of link-layer
+// frames. It is written here rather than taken from gopacket's pcapgo so that
+// a truncated file is reported with its exact byte offset, records are read
+// into one reused buffer (no allocation per packet), and pcapng sections with
+// different byte orders and interfaces are followed.
+package capture
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Link types (LINKTYPE_* values of the tcpdump registry).
+const (
+	LinkNull     = 0
+	LinkEthernet = 1
+	LinkRaw      = 101
+	LinkLoop     = 108
+	LinkLinuxSLL = 113
+	LinkIPv4     = 228
+	LinkIPv6     = 229
+	LinkSLL2     = 276
+)
+
+// MaxFrame caps one record; larger claims mean a damaged file.
+const MaxFrame = 256 << 10
+
+// ErrNotCapture is returned by Open for a file that is neither pcap nor pcapng.
+var ErrNotCapture = errors.New("not a pcap or pcapng capture")
+
+// TruncatedError reports where a damaged capture stops making sense.
+type TruncatedError struct {
+	File   string
+	Offset int64
+	Reason string
+}
+
+func (e *TruncatedError) Error() string {
+	return fmt.Sprintf("%s: capture damaged at byte offset %d: %s", e.File, e.Offset, e.Reason)
+}
+
+// Frame is one captured frame. Data is valid until the next call to Next.
+type Frame struct {
+	Data     []byte
+	TimeNano int64
+	LinkType uint32
+	OrigLen  uint32
+}
+
+// Reader reads frames from a pcap or pcapng file.
+type Reader struct {
+	name   string
+	f      *os.File
+	r      *bufio.Reader
+	offset int64 // bytes consumed so far
+	ng     bool
+	order  binary.ByteOrder
+	// pcap
+	link    uint32
+	nanoRes bool
+	// pcapng: per-interface link type and time resolution of the current section
+	ifaces []ngInterface
+	buf    []byte
+	hdr    [32]byte
+}
+
+type ngInterface struct {
+	link uint32
+	// timestamp units per second, and whether the resolution is a power of 2
+	unitsPerSec uint64
+}
+
+// Open opens a capture file and reads its header.
+func Open(path string) (*Reader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	r, err := NewReader(path, f)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	r.f = f
+	return r, nil
+}
+
+// NewReader reads a capture from rd; name is used in error messages.
+func NewReader(name string, rd io.Reader) (*Reader, error) {
+	r := &Reader{name: name, r: bufio.NewReaderSize(rd, 1<<20), buf: make([]byte, 0, 65536)}
+	magic, err := r.r.Peek(4)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, ErrNotCapture)
+	}
+	switch {
+	case binary.LittleEndian.Uint32(magic) == 0x0A0D0D0A:
+		r.ng = true
+		if err := r.readSectionHeader(); err != nil {
+			if _, ok := err.(*TruncatedError); ok {
+				return nil, fmt.Errorf("%s: %w", name, ErrNotCapture)
+			}
+			return nil, err
+		}
+		return r, nil
+	default:
+		return r, r.readPcapHeader()
+	}
+}
+
+// Close closes the underlying file.
+func (r *Reader) Close() error {
+	if r.f != nil {
+		return r.f.Close()
+	}
+	return nil
+}
+
+// Offset is the number of bytes consumed so far.
+func (r *Reader) Offset() int64 { return r.offset }
+
+func (r *Reader) truncated(at int64, reason string) error {
+	return &TruncatedError{File: r.name, Offset: at, Reason: reason}
+}
+
+// readFull reads exactly len(p) bytes; a short read is a truncation at start.
+func (r *Reader) readFull(p []byte, start int64, what string) error {
+	n, err := io.ReadFull(r.r, p)
+	r.offset += int64(n)
+	if err == io.EOF && n == 0 && start == r.offset {
+		return io.EOF
+	}
+	if err != nil {
+		return r.truncated(start, "incomplete "+what)
+	}
+	return nil
+}
+
+func (r *Reader) readPcapHeader() error {
+	h := r.hdr[:24]
+	if _, err := io.ReadFull(r.r, h); err != nil {
+		return fmt.Errorf("%s: %w", r.name, ErrNotCapture)
+	}
+	r.offset = 24
+	switch binary.LittleEndian.Uint32(h) {
+	case 0xA1B2C3D4:
+		r.order = binary.LittleEndian
+	case 0xA1B23C4D:
+		r.order, r.nanoRes = binary.LittleEndian, true
+	case 0xD4C3B2A1:
+		r.order = binary.BigEndian
+	case 0x4D3CB2A1:
+		r.order, r.nanoRes = binary.BigEndian, true
+	default:
+		return fmt.Errorf("%s: %w", r.name, ErrNotCapture)
+	}
+	if major := r.order.Uint16(h[4:]); major != 2 {
+		return fmt.Errorf("%s: unsupported pcap version %d", r.name, major)
+	}
+	r.link = r.order.Uint32(h[20:]) & 0x0FFFFFFF // upper bits: FCS length flags
+	return nil
+}
+
+// Next returns the next frame, io.EOF at the clean end, or a
+// *TruncatedError when the rest of the file cannot be read.
+func (r *Reader) Next() (Frame, error) {
+	if r.ng {
+		return r.nextNg()
+	}
+	start := r.offset
+	h := r.hdr[:16]
+	if err := r.readFull(h, start, "record header"); err != nil {
+		return Frame{}, err
+	}
+	sec, frac := r.order.Uint32(h[0:]), r.order.Uint32(h[4:])
+	capLen, origLen := r.order.Uint32(h[8:]), r.order.Uint32(h[12:])
+	if capLen > MaxFrame {
+		return Frame{}, r.truncated(start, fmt.Sprintf("record claims %d bytes", capLen))
+	}
+	data := r.grow(int(capLen))
+	if err := r.readFull(data, start, "record"); err != nil {
+		if err == io.EOF {
+			err = r.truncated(start, "incomplete record")
+		}
+		return Frame{}, err
+	}
+	ns := int64(frac) * 1000
+	if r.nanoRes {
+		ns = int64(frac)
+	}
+	return Frame{Data: data, TimeNano: int64(sec)*1e9 + ns, LinkType: r.link, OrigLen: origLen}, nil
+}
+
+func (r *Reader) grow(n int) []byte {
+	if cap(r.buf) < n {
+		r.buf = make([]byte, n)
+	}
+	return r.buf[:n]
+}
+
+// pcapng block types
+const (
+	ngSectionHeader = 0x0A0D0D0A
+	ngInterfaceDesc = 0x00000001
+	ngPacketObs     = 0x00000002
+	ngSimplePacket  = 0x00000003
+	ngEnhPacket     = 0x00000006
+)
+
+func (r *Reader) readSectionHeader() error {
+	start := r.offset
+	h := r.hdr[:12]
+	if err := r.readFull(h, start, "section header"); err != nil {
+		if err == io.EOF {
+			return r.truncated(start, "empty")
+		}
+		return err
+	}
+	switch binary.LittleEndian.Uint32(h[8:]) {
+	case 0x1A2B3C4D:
+		r.order = binary.LittleEndian
+	case 0x4D3C2B1A:
+		r.order = binary.BigEndian
+	default:
+		return fmt.Errorf("%s: %w", r.name, ErrNotCapture)
+	}
+	total := r.order.Uint32(h[4:])
+	if total < 28 || total%4 != 0 || total > MaxFrame {
+		return r.truncated(start, fmt.Sprintf("section header length %d", total))
+	}
+	body := r.grow(int(total) - 12)
+	if err := r.readFull(body, start, "section header"); err != nil {
+		if err == io.EOF {
+			err = r.truncated(start, "incomplete section header")
+		}
+		return err
+	}
+	r.ifaces = r.ifaces[:0]
+	return nil
+}
+
+func (r *Reader) nextNg() (Frame, error) {
+	for {
+		start := r.offset
+		h := r.hdr[:8]
+		if err := r.readFull(h, start, "block header"); err != nil {
+			return Frame{}, err
+		}
+		if binary.LittleEndian.Uint32(h) == ngSectionHeader {
+			// A new section may change byte order: re-read its header from here.
+			r.r = bufio.NewReaderSize(io.MultiReader(bytesReader(h), r.r), 1<<20)
+			r.offset = start
+			if err := r.readSectionHeader(); err != nil {
+				return Frame{}, err
+			}
+			continue
+		}
+		typ, total := r.order.Uint32(h[0:]), r.order.Uint32(h[4:])
+		if total < 12 || total%4 != 0 || total > MaxFrame {
+			return Frame{}, r.truncated(start, fmt.Sprintf("block length %d", total))
+		}
+		body := r.grow(int(total) - 8)
+		if err := r.readFull(body, start, "block"); err != nil {
+			if err == io.EOF {
+				err = r.truncated(start, "incomplete block")
+			}
+			return Frame{}, err
+		}
+		body = body[:len(body)-4] // trailing length copy
+		switch typ {
+		case ngInterfaceDesc:
+			if len(body) < 8 {
+				return Frame{}, r.truncated(start, "short interface description")
+			}
+			r.ifaces = append(r.ifaces, ngInterface{link: uint32(r.order.Uint16(body)), unitsPerSec: r.tsResolution(body[8:])})
+		case ngEnhPacket, ngPacketObs:
+			if len(body) < 20 {
+				return Frame{}, r.truncated(start, "short packet block")
+			}
+			var ifIndex uint32
+			if typ == ngEnhPacket {
+				ifIndex = r.order.Uint32(body)
+			} else {
+				ifIndex = uint32(r.order.Uint16(body))
+			}
+			hi, lo := r.order.Uint32(body[4:]), r.order.Uint32(body[8:])
+			capLen, origLen := r.order.Uint32(body[12:]), r.order.Uint32(body[16:])
+			if int(capLen) > len(body)-20 {
+				return Frame{}, r.truncated(start, "packet longer than its block")
+			}
+			if int(ifIndex) >= len(r.ifaces) {
+				return Frame{}, r.truncated(start, fmt.Sprintf("packet on undeclared interface %d", ifIndex))
+			}
+			iface := r.ifaces[ifIndex]
+			return Frame{Data: body[20 : 20+capLen], TimeNano: toNano(uint64(hi)<<32|uint64(lo), iface.unitsPerSec),
+				LinkType: iface.link, OrigLen: origLen}, nil
+		case ngSimplePacket:
+			if len(body) < 4 || len(r.ifaces) == 0 {
+				return Frame{}, r.truncated(start, "simple packet without interface")
+			}
+			origLen := r.order.Uint32(body)
+			n := len(body) - 4
+			if int(origLen) < n {
+				n = int(origLen)
+			}
+			return Frame{Data: body[4 : 4+n], LinkType: r.ifaces[0].link, OrigLen: origLen}, nil
+		}
+		// other blocks (statistics, name resolution, custom) carry no frames
+	}
+}
+
+// tsResolution reads if_tsresol from an interface block's options.
+func (r *Reader) tsResolution(opts []byte) uint64 {
+	for len(opts) >= 4 {
+		code, n := r.order.Uint16(opts), int(r.order.Uint16(opts[2:]))
+		if code == 0 || 4+n > len(opts) {
+			break
+		}
+		if code == 9 && n >= 1 {
+			v := opts[4]
+			if v&0x80 != 0 {
+				return 1 << (v & 0x7F)
+			}
+			u := uint64(1)
+			for i := 0; i < int(v) && i < 19; i++ {
+				u *= 10
+			}
+			return u
+		}
+		opts = opts[4+(n+3)&^3:]
+	}
+	return 1e6
+}
+
+func toNano(ts, unitsPerSec uint64) int64 {
+	if unitsPerSec == 1e9 {
+		return int64(ts)
+	}
+	sec, frac := ts/unitsPerSec, ts%unitsPerSec
+	if unitsPerSec > 1e9 { // finer than a nanosecond: avoid overflowing frac*1e9
+		return int64(sec)*1e9 + int64(frac/(unitsPerSec/1e9))
+	}
+	return int64(sec)*1e9 + int64(frac*1e9/unitsPerSec)
+}
+
+type byteSliceReader struct{ b []byte }
+
+func bytesReader(b []byte) io.Reader {
+	return &byteSliceReader{append([]byte(nil), b...)}
+}
+
+func (s *byteSliceReader) Read(p []byte) (int, error) {
+	if len(s.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, s.b)
+	s.b = s.b[n:]
+	return n, nil
+}

@@ -1,0 +1,137 @@
+package protocols
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Direction of bytes within a flow.
+type Direction uint8
+
+const (
+	ClientToServer Direction = 0
+	ServerToClient Direction = 1
+)
+
+func (d Direction) String() string {
+	if d == ClientToServer {
+		return "request"
+	}
+	return "response"
+}
+
+// Transport a dissector runs over.
+type Transport uint8
+
+const (
+	TCP Transport = 1 << iota
+	UDP
+)
+
+// ProbeResult answers "is this my protocol?" for the first bytes of a flow.
+type ProbeResult uint8
+
+const (
+	ProbeNo ProbeResult = iota
+	ProbeNeedMore
+	ProbeYes
+)
+
+// Packet identifies the packet whose arrival delivers the bytes being fed: a
+// PDU completed by it is reported with its frame number and time.
+type Packet struct {
+	Frame uint64
+	Time  time.Time
+}
+
+// Env connects a session to the pipeline: the flow's endpoints and where
+// transactions and anomalies go. Sessions must not keep an emitted
+// *Transaction: the sink may reuse nothing, but the session may not touch it
+// again either.
+type Env struct {
+	Transport Transport
+	Client    *Endpoint
+	Server    *Endpoint
+	EmitFunc  func(*Transaction)
+	// AnomalyFunc counts an anomaly that belongs to no transaction.
+	AnomalyFunc func(name string, pkt Packet)
+}
+
+// Emit hands a finished transaction to the pipeline, filling in the flow's endpoints.
+func (e *Env) Emit(t *Transaction) {
+	t.Client, t.Server = *e.Client, *e.Server
+	if e.EmitFunc != nil {
+		e.EmitFunc(t)
+	}
+}
+
+// Anomaly reports a named anomaly that belongs to no transaction.
+func (e *Env) Anomaly(name string, pkt Packet) {
+	if e.AnomalyFunc != nil {
+		e.AnomalyFunc(name, pkt)
+	}
+}
+
+// Session follows one flow of one protocol. The driver feeds reassembled
+// bytes in order per direction.
+type Session interface {
+	// Feed offers bytes of one direction. The session consumes whole PDUs and
+	// returns how many bytes it used; the rest is offered again, with more
+	// bytes behind it, on the next call (for UDP the rest is dropped). An
+	// error means "this is not my protocol any more": the driver detaches.
+	Feed(dir Direction, data []byte, pkt Packet) (consumed int, err error)
+	// Gap says n bytes of dir were lost: drop any partial PDU and
+	// re-synchronise on the next plausible PDU boundary.
+	Gap(dir Direction, n int, pkt Packet)
+	// Close ends the flow: pending requests become no_response transactions.
+	Close(pkt Packet)
+}
+
+// Dissector describes a protocol to the registry.
+type Dissector interface {
+	Name() string
+	Transports() Transport
+	// Ports are hints for ordering probes and for telling client from
+	// server when the handshake was not seen; content decides.
+	Ports() []uint16
+	// Probe looks at the first bytes of one direction of a flow.
+	Probe(dir Direction, data []byte) ProbeResult
+	NewSession(env *Env) Session
+}
+
+var (
+	registryMu sync.Mutex
+	registry   []Dissector
+)
+
+// Register adds a dissector; a duplicate name panics at start-up.
+func Register(d Dissector) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	for _, have := range registry {
+		if have.Name() == d.Name() {
+			panic(fmt.Sprintf("protocols: dissector %q registered twice", d.Name()))
+		}
+	}
+	registry = append(registry, d)
+	sort.Slice(registry, func(i, j int) bool { return registry[i].Name() < registry[j].Name() })
+}
+
+// Dissectors returns the registered dissectors sorted by name.
+func Dissectors() []Dissector {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	return append([]Dissector(nil), registry...)
+}
+
+// Lookup returns the dissector of that name, nil if none.
+func Lookup(name string) Dissector {
+	for _, d := range Dissectors() {
+		if d.Name() == name {
+			return d
+		}
+	}
+	return nil
+}

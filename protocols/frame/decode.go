@@ -1,0 +1,280 @@
+// Package frame decodes link, network and transport headers in place, with no
+// allocation: Ethernet (802.1Q and QinQ VLAN tags), Linux SLL and SLL2, BSD
+// NULL/loopback and raw IPv4/IPv6, then IPv4 (fragments flagged), IPv6 (with
+// extension headers and fragment header), TCP and UDP. Hand-written rather
+// than gopacket's DecodingLayerParser because this is the per-packet hot path
+// of a 1M packets/s target, and the few fields needed are fixed offsets.
+package frame
+
+import (
+	"encoding/binary"
+	"errors"
+	"net/netip"
+
+	"github.com/otwatch/otwatch/protocols/capture"
+)
+
+// IP protocol numbers.
+const (
+	ProtoTCP = 6
+	ProtoUDP = 17
+)
+
+// TCP flags.
+const (
+	FlagFIN = 0x01
+	FlagSYN = 0x02
+	FlagRST = 0x04
+	FlagPSH = 0x08
+	FlagACK = 0x10
+)
+
+// Errors tell why a frame carries no TCP/UDP payload we follow.
+var (
+	ErrTruncated   = errors.New("frame: truncated header")
+	ErrNotIP       = errors.New("frame: not IP")
+	ErrUnsupported = errors.New("frame: unsupported link type")
+	ErrOtherProto  = errors.New("frame: neither TCP nor UDP")
+	ErrBadHeader   = errors.New("frame: inconsistent header")
+)
+
+// Decoded holds one frame's headers. Payload and slices alias the frame.
+type Decoded struct {
+	SrcMAC, DstMAC [6]byte
+	HasMAC         bool
+	VLAN           uint16 // innermost VLAN id, 0 if none
+	Src, Dst       netip.Addr
+	IPProto        uint8
+	// Fragment: this IPv4/IPv6 packet is a fragment; FragID/FragOffset/MoreFrags
+	// describe it and Payload is the fragment's IP payload.
+	Fragment   bool
+	FragID     uint32
+	FragOffset int
+	MoreFrags  bool
+	SrcPort    uint16
+	DstPort    uint16
+	Seq, Ack   uint32
+	Flags      uint8
+	Payload    []byte
+	// IPTruncated: the IP total length exceeded the captured bytes.
+	IPTruncated bool
+	// WireLen is the transport payload's length on the wire; it exceeds
+	// len(Payload) when the capture cut the frame (snap length).
+	WireLen int
+	// ipPayloadLen is the IP payload length the header claims.
+	ipPayloadLen int
+}
+
+// Decode fills d from a frame of the given link type.
+func Decode(link uint32, data []byte, d *Decoded) error {
+	d.HasMAC, d.VLAN, d.Fragment, d.IPTruncated = false, 0, false, false
+	d.SrcPort, d.DstPort, d.Seq, d.Ack, d.Flags, d.Payload = 0, 0, 0, 0, 0, nil
+	var etherType uint16
+	switch link {
+	case capture.LinkEthernet:
+		if len(data) < 14 {
+			return ErrTruncated
+		}
+		copy(d.DstMAC[:], data[0:6])
+		copy(d.SrcMAC[:], data[6:12])
+		d.HasMAC = true
+		etherType, data = binary.BigEndian.Uint16(data[12:]), data[14:]
+	case capture.LinkLinuxSLL:
+		if len(data) < 16 {
+			return ErrTruncated
+		}
+		if binary.BigEndian.Uint16(data[2:]) == 1 && binary.BigEndian.Uint16(data[4:]) == 6 {
+			copy(d.SrcMAC[:], data[6:12])
+			d.HasMAC = true
+		}
+		etherType, data = binary.BigEndian.Uint16(data[14:]), data[16:]
+	case capture.LinkSLL2:
+		if len(data) < 20 {
+			return ErrTruncated
+		}
+		if binary.BigEndian.Uint16(data[8:]) == 1 && data[11] == 6 {
+			copy(d.SrcMAC[:], data[12:18])
+			d.HasMAC = true
+		}
+		etherType, data = binary.BigEndian.Uint16(data[0:]), data[20:]
+	case capture.LinkNull, capture.LinkLoop:
+		if len(data) < 4 {
+			return ErrTruncated
+		}
+		// The family is in host order of the capturing machine: accept both.
+		fam := binary.LittleEndian.Uint32(data)
+		if fam > 0xFFFF {
+			fam = binary.BigEndian.Uint32(data)
+		}
+		data = data[4:]
+		switch fam {
+		case 2:
+			etherType = 0x0800
+		case 10, 24, 28, 30:
+			etherType = 0x86DD
+		default:
+			return ErrNotIP
+		}
+	case capture.LinkRaw, capture.LinkIPv4, capture.LinkIPv6, 12, 14:
+		if len(data) < 1 {
+			return ErrTruncated
+		}
+		switch data[0] >> 4 {
+		case 4:
+			etherType = 0x0800
+		case 6:
+			etherType = 0x86DD
+		default:
+			return ErrNotIP
+		}
+	default:
+		return ErrUnsupported
+	}
+	// VLAN tags: 802.1Q, 802.1ad (QinQ) and the old 0x9100 QinQ.
+	for etherType == 0x8100 || etherType == 0x88A8 || etherType == 0x9100 {
+		if len(data) < 4 {
+			return ErrTruncated
+		}
+		d.VLAN = binary.BigEndian.Uint16(data) & 0x0FFF
+		etherType, data = binary.BigEndian.Uint16(data[2:]), data[4:]
+	}
+	switch etherType {
+	case 0x0800:
+		return d.ipv4(data)
+	case 0x86DD:
+		return d.ipv6(data)
+	}
+	return ErrNotIP
+}
+
+func (d *Decoded) ipv4(data []byte) error {
+	if len(data) < 20 || data[0]>>4 != 4 {
+		return ErrTruncated
+	}
+	ihl := int(data[0]&0x0F) * 4
+	total := int(binary.BigEndian.Uint16(data[2:]))
+	if ihl < 20 || total < ihl {
+		return ErrBadHeader
+	}
+	if len(data) < ihl {
+		return ErrTruncated
+	}
+	d.ipPayloadLen = total - ihl
+	if total > len(data) {
+		d.IPTruncated = true
+		total = len(data)
+	}
+	d.Src = netip.AddrFrom4([4]byte(data[12:16]))
+	d.Dst = netip.AddrFrom4([4]byte(data[16:20]))
+	d.IPProto = data[9]
+	frag := binary.BigEndian.Uint16(data[6:])
+	payload := data[ihl:total] // total may be below the frame length: Ethernet padding
+	if frag&0x3FFF != 0 {
+		d.Fragment, d.FragID = true, uint32(binary.BigEndian.Uint16(data[4:]))
+		d.FragOffset, d.MoreFrags = int(frag&0x1FFF)*8, frag&0x2000 != 0
+		d.Payload = payload
+		return nil
+	}
+	return d.transport(payload)
+}
+
+func (d *Decoded) ipv6(data []byte) error {
+	if len(data) < 40 || data[0]>>4 != 6 {
+		return ErrTruncated
+	}
+	plen := int(binary.BigEndian.Uint16(data[4:]))
+	d.Src = netip.AddrFrom16([16]byte(data[8:24]))
+	d.Dst = netip.AddrFrom16([16]byte(data[24:40]))
+	next := data[6]
+	data = data[40:]
+	d.ipPayloadLen = plen
+	if plen == 0 {
+		d.ipPayloadLen = len(data)
+	}
+	if plen > len(data) {
+		d.IPTruncated = true
+	} else if plen != 0 { // 0: jumbogram, take what is there
+		data = data[:plen]
+	}
+	for {
+		switch next {
+		case 0, 43, 60: // hop-by-hop, routing, destination options
+			if len(data) < 8 {
+				return ErrTruncated
+			}
+			n := (int(data[1]) + 1) * 8
+			if n > len(data) {
+				return ErrTruncated
+			}
+			next, data = data[0], data[n:]
+			d.ipPayloadLen -= n
+		case 44: // fragment
+			if len(data) < 8 {
+				return ErrTruncated
+			}
+			off := binary.BigEndian.Uint16(data[2:])
+			d.IPProto = data[0]
+			if off&0xFFF9 == 0 { // atomic fragment: offset 0, no more fragments
+				next, data = data[0], data[8:]
+				d.ipPayloadLen -= 8
+				continue
+			}
+			d.Fragment, d.FragID = true, binary.BigEndian.Uint32(data[4:])
+			d.FragOffset, d.MoreFrags = int(off&0xFFF8), off&1 != 0
+			d.Payload = data[8:]
+			return nil
+		default:
+			d.IPProto = next
+			return d.transport(data)
+		}
+	}
+}
+
+// Transport decodes the TCP or UDP header in an IP payload of data's length
+// (used on reassembled IP fragments).
+func (d *Decoded) Transport(data []byte) error {
+	d.ipPayloadLen = len(data)
+	return d.transport(data)
+}
+
+func (d *Decoded) transport(data []byte) error {
+	switch d.IPProto {
+	case ProtoTCP:
+		if len(data) < 20 {
+			return ErrTruncated
+		}
+		off := int(data[12]>>4) * 4
+		if off < 20 {
+			return ErrBadHeader
+		}
+		if off > len(data) {
+			return ErrTruncated
+		}
+		d.SrcPort, d.DstPort = binary.BigEndian.Uint16(data), binary.BigEndian.Uint16(data[2:])
+		d.Seq, d.Ack = binary.BigEndian.Uint32(data[4:]), binary.BigEndian.Uint32(data[8:])
+		d.Flags = data[13]
+		d.Payload = data[off:]
+		d.WireLen = d.ipPayloadLen - off
+		if d.WireLen < len(d.Payload) {
+			d.WireLen = len(d.Payload)
+		}
+		return nil
+	case ProtoUDP:
+		if len(data) < 8 {
+			return ErrTruncated
+		}
+		d.SrcPort, d.DstPort = binary.BigEndian.Uint16(data), binary.BigEndian.Uint16(data[2:])
+		n := int(binary.BigEndian.Uint16(data[4:]))
+		if n < 8 {
+			return ErrBadHeader
+		}
+		if n > len(data) {
+			d.IPTruncated = true
+			n = len(data)
+		}
+		d.Payload = data[8:n]
+		d.WireLen = len(d.Payload)
+		return nil
+	}
+	return ErrOtherProto
+}

@@ -1,0 +1,201 @@
+package protocols
+
+import (
+	"math"
+	"net/netip"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// TimeFormat is RFC 3339 UTC with nanoseconds, as the records carry it.
+const TimeFormat = "2006-01-02T15:04:05.000000000Z"
+
+// AppendJSON appends the transaction as one JSON object in the record format
+// of docs RECORDS.md (field order fixed, so output is byte-stable across
+// machines). Hand-written: it runs once per transaction and must not allocate.
+func (t *Transaction) AppendJSON(b []byte) []byte {
+	b = append(b, `{"ts":"`...)
+	b = t.Time().UTC().AppendFormat(b, TimeFormat)
+	b = append(b, `","proto":`...)
+	b = AppendString(b, t.Proto)
+	b = append(b, `,"client":`...)
+	b = t.Client.appendJSON(b)
+	b = append(b, `,"server":`...)
+	b = t.Server.appendJSON(b)
+	b = append(b, `,"unit":`...)
+	b = AppendString(b, t.Unit)
+	b = append(b, `,"op":"`...)
+	b = append(b, t.Op.String()...)
+	b = append(b, `","code":`...)
+	b = strconv.AppendInt(b, int64(t.Code), 10)
+	if t.HasSubcode {
+		b = append(b, `,"subcode":`...)
+		b = strconv.AppendInt(b, int64(t.Subcode), 10)
+	}
+	b = append(b, `,"code_name":`...)
+	b = AppendString(b, t.CodeName)
+	if t.SubcodeName != "" {
+		b = append(b, `,"subcode_name":`...)
+		b = AppendString(b, t.SubcodeName)
+	}
+	b = append(b, `,"targets":[`...)
+	for i, tg := range t.Targets {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"space":`...)
+		b = AppendString(b, tg.Space)
+		if tg.Space == "node" || tg.ID != "" {
+			b = append(b, `,"id":`...)
+			b = AppendString(b, tg.ID)
+		} else {
+			if tg.File != 0 {
+				b = append(b, `,"file":`...)
+				b = strconv.AppendUint(b, uint64(tg.File), 10)
+			}
+			b = append(b, `,"address":`...)
+			b = strconv.AppendUint(b, tg.Address, 10)
+			b = append(b, `,"count":`...)
+			b = strconv.AppendUint(b, tg.Count, 10)
+		}
+		b = append(b, '}')
+	}
+	b = append(b, `],"values":[`...)
+	for i, v := range t.Values {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = v.appendJSON(b)
+	}
+	b = append(b, ']')
+	if t.ValuesTruncated {
+		b = append(b, `,"values_truncated":true`...)
+	}
+	b = append(b, `,"outcome":"`...)
+	b = append(b, t.Outcome.String()...)
+	b = append(b, '"')
+	if t.Outcome == OutcomeException && t.HasException {
+		b = append(b, `,"exception_code":`...)
+		b = strconv.AppendInt(b, t.ExceptionCode, 10)
+	}
+	if t.RequestFrame != 0 {
+		b = append(b, `,"request_frame":`...)
+		b = strconv.AppendUint(b, t.RequestFrame, 10)
+	}
+	if t.ResponseFrame != 0 {
+		b = append(b, `,"response_frame":`...)
+		b = strconv.AppendUint(b, t.ResponseFrame, 10)
+	}
+	b = append(b, `,"anomalies":[`...)
+	for i, a := range t.Anomalies {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendString(b, a)
+	}
+	b = append(b, ']')
+	if t.Encrypted {
+		b = append(b, `,"encrypted":true`...)
+	}
+	if t.Broadcast {
+		b = append(b, `,"broadcast":true`...)
+	}
+	if len(t.Attrs) > 0 {
+		b = append(b, `,"detail":{`...)
+		for i, a := range t.Attrs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = AppendString(b, a.Key)
+			b = append(b, ':')
+			b = AppendString(b, a.Value)
+		}
+		b = append(b, '}')
+	}
+	return append(b, '}')
+}
+
+func (e *Endpoint) appendJSON(b []byte) []byte {
+	b = append(b, `{"ip":"`...)
+	b = AppendAddr(b, e.IP)
+	b = append(b, `","port":`...)
+	b = strconv.AppendUint(b, uint64(e.Port), 10)
+	b = append(b, `,"mac":"`...)
+	if e.HasMAC {
+		b = AppendMAC(b, e.MAC)
+	}
+	b = append(b, '"')
+	if e.LinkAddress >= 0 {
+		b = append(b, `,"address":`...)
+		b = strconv.AppendInt(b, int64(e.LinkAddress), 10)
+	}
+	return append(b, '}')
+}
+
+// AppendAddr appends an IP address (nothing for the zero Addr).
+func AppendAddr(b []byte, a netip.Addr) []byte {
+	if !a.IsValid() {
+		return b
+	}
+	return a.AppendTo(b)
+}
+
+// AppendMAC appends aa:bb:cc:dd:ee:ff.
+func AppendMAC(b []byte, m [6]byte) []byte {
+	const hex = "0123456789abcdef"
+	for i, c := range m {
+		if i > 0 {
+			b = append(b, ':')
+		}
+		b = append(b, hex[c>>4], hex[c&15])
+	}
+	return b
+}
+
+func (v Value) appendJSON(b []byte) []byte {
+	switch v.Kind {
+	case ValueFloat:
+		if math.IsNaN(v.F) || math.IsInf(v.F, 0) { // not representable as a JSON number
+			return AppendString(b, strconv.FormatFloat(v.F, 'g', -1, 64))
+		}
+		return strconv.AppendFloat(b, v.F, 'g', -1, 64)
+	case ValueString:
+		return AppendString(b, v.Str)
+	case ValueBool:
+		return strconv.AppendBool(b, v.Int != 0)
+	}
+	return strconv.AppendInt(b, v.Int, 10)
+}
+
+// AppendString appends s as a JSON string.
+func AppendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c < 0x20:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			b = append(b, `\ufffd`...)
+		} else {
+			b = append(b, s[i:i+n]...)
+		}
+		i += n
+	}
+	return append(b, '"')
+}
+
+// FormatTime renders a time as the records do.
+func FormatTime(t time.Time) string { return t.UTC().Format(TimeFormat) }

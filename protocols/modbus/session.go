@@ -1,0 +1,180 @@
+package modbus
+
+import (
+	"errors"
+	"time"
+
+	"github.com/otwatch/otwatch/protocols"
+)
+
+// Session limits.
+const (
+	// MaxOutstanding requests per connection; pipelining clients rarely exceed a handful.
+	MaxOutstanding = 256
+	// ResponseTimeout (packet time): an older unanswered request is closed as no_response.
+	ResponseTimeout = 30 * time.Second
+	// maxBadHeaders in a row mean the stream is not Modbus any more.
+	maxBadHeaders = 16
+)
+
+var errNotModbus = errors.New("modbus: stream no longer carries MBAP headers")
+
+type pending struct {
+	tid uint16
+	fc  byte
+	t   *protocols.Transaction
+}
+
+// session pairs requests and responses of one Modbus/TCP (or UDP) connection
+// by transaction id; responses may come out of order.
+type session struct {
+	env         *protocols.Env
+	outstanding []pending
+	resync      [2]bool
+	badHeaders  int
+	sawRequest  bool
+}
+
+func newSession(env *protocols.Env) *session { return &session{env: env} }
+
+// Feed consumes every whole ADU in data.
+func (s *session) Feed(dir protocols.Direction, data []byte, pkt protocols.Packet) (int, error) {
+	off := 0
+	for {
+		rest := data[off:]
+		if s.resync[dir] {
+			i := findBoundary(rest, s.env.Transport == protocols.UDP)
+			if i < 0 {
+				// Keep a header's worth: it may be the start of the next ADU.
+				if keep := len(rest) - HeaderLen; keep > 0 {
+					off += keep
+				}
+				return off, nil
+			}
+			s.resync[dir] = false
+			off += i
+			continue
+		}
+		h, ok := ParseHeader(rest)
+		if !ok {
+			return off, nil
+		}
+		if !h.valid() {
+			if h.ProtocolID != 0 {
+				s.env.Anomaly(anomalyInvalidProtocolID, pkt)
+			} else {
+				s.env.Anomaly(anomalyInvalidMBAPLength, pkt)
+			}
+			s.badHeaders++
+			if s.badHeaders > maxBadHeaders {
+				return len(data), errNotModbus
+			}
+			s.env.Anomaly(anomalyResync, pkt)
+			s.resync[dir] = true
+			off++
+			continue
+		}
+		if len(rest) < h.ADULen() {
+			if s.env.Transport == protocols.UDP { // a datagram holds whole ADUs
+				s.env.Anomaly(anomalyInvalidLength, pkt)
+				return len(data), nil
+			}
+			return off, nil
+		}
+		s.badHeaders = 0
+		s.pdu(dir, h, rest[HeaderLen:h.ADULen()], pkt)
+		off += h.ADULen()
+	}
+}
+
+// findBoundary returns the offset of the first plausible MBAP header, -1 if none.
+func findBoundary(b []byte, datagram bool) int {
+	for i := 0; i+HeaderLen < len(b); i++ {
+		h, _ := ParseHeader(b[i:])
+		if !h.valid() || !plausibleFunction(b[i+HeaderLen]) {
+			continue
+		}
+		end := i + h.ADULen()
+		switch {
+		case end == len(b):
+			return i
+		case end+HeaderLen+1 <= len(b):
+			// a second header right behind makes the boundary credible
+			if next, _ := ParseHeader(b[end:]); next.valid() && plausibleFunction(b[end+HeaderLen]) {
+				return i
+			}
+		case end > len(b) && !datagram:
+			return i // cannot check further until more bytes come
+		}
+	}
+	return -1
+}
+
+func (s *session) pdu(dir protocols.Direction, h Header, pdu []byte, pkt protocols.Packet) {
+	s.expire(pkt)
+	if dir == protocols.ClientToServer {
+		s.request(h, pdu, pkt)
+		return
+	}
+	fc := pdu[0] & 0x7F
+	for i, p := range s.outstanding {
+		if p.tid == h.TransactionID && p.fc == fc {
+			copy(s.outstanding[i:], s.outstanding[i+1:])
+			s.outstanding = s.outstanding[:len(s.outstanding)-1]
+			t := p.t
+			t.ResponseFrame, t.ResponseTime = pkt.Frame, pkt.Time
+			DecodeResponse(pdu, t)
+			s.env.Emit(t)
+			return
+		}
+	}
+	t := &protocols.Transaction{Unit: UnitString(h.Unit), ResponseFrame: pkt.Frame, ResponseTime: pkt.Time}
+	DecodeResponse(pdu, t)
+	if s.sawRequest {
+		t.AddAnomaly(anomalyUnmatchedResponse)
+	}
+	s.env.Emit(t)
+}
+
+func (s *session) request(h Header, pdu []byte, pkt protocols.Packet) {
+	s.sawRequest = true
+	t := &protocols.Transaction{Unit: UnitString(h.Unit), RequestFrame: pkt.Frame, RequestTime: pkt.Time}
+	DecodeRequest(pdu, t)
+	if h.Unit == 0 && (t.Op == protocols.OpWrite || t.Op == protocols.OpControl) {
+		t.Broadcast = true
+	}
+	if len(s.outstanding) >= MaxOutstanding {
+		t := s.outstanding[0].t
+		t.AddAnomaly(anomalyTooManyOutstanding)
+		s.noResponse(0)
+	}
+	s.outstanding = append(s.outstanding, pending{tid: h.TransactionID, fc: pdu[0] & 0x7F, t: t})
+}
+
+// noResponse emits outstanding request i as unanswered.
+func (s *session) noResponse(i int) {
+	t := s.outstanding[i].t
+	copy(s.outstanding[i:], s.outstanding[i+1:])
+	s.outstanding = s.outstanding[:len(s.outstanding)-1]
+	t.Outcome = protocols.OutcomeNoResponse
+	s.env.Emit(t)
+}
+
+// expire closes requests left unanswered for longer than ResponseTimeout.
+func (s *session) expire(pkt protocols.Packet) {
+	for len(s.outstanding) > 0 && pkt.Time.Sub(s.outstanding[0].t.RequestTime) > ResponseTimeout {
+		s.noResponse(0)
+	}
+}
+
+// Gap drops the partial ADU; the next ADU is found by scanning.
+func (s *session) Gap(dir protocols.Direction, n int, pkt protocols.Packet) {
+	s.resync[dir] = true
+}
+
+// Close reports every unanswered request.
+func (s *session) Close(pkt protocols.Packet) {
+	for len(s.outstanding) > 0 {
+		s.noResponse(0)
+	}
+}

@@ -1,0 +1,621 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/otwatch/otwatch/protocols"
+	"github.com/otwatch/otwatch/protocols/capture"
+	"github.com/otwatch/otwatch/protocols/frame"
+)
+
+// Pipeline consumes frames in capture order and emits transactions to a sink.
+// It is not safe for concurrent use: one pipeline per capture stream.
+type Pipeline struct {
+	limits     Limits
+	dissectors []protocols.Dissector
+	serverPort [2]map[uint16][]protocols.Dissector // [0] TCP, [1] UDP
+	flows      map[flowKey]*flow
+	lruHead    *flow
+	lruTail    *flow
+	buffered   int
+	defrag     *frame.Defragmenter
+	frameNo    uint64
+	now        int64
+	dec        frame.Decoded
+	sink       func(*protocols.Transaction)
+	// Stats is updated as frames are handled.
+	Stats Stats
+}
+
+// New builds a pipeline over the registered dissectors. sink receives each
+// transaction; it must not keep the pointer after returning.
+func New(limits Limits, sink func(*protocols.Transaction)) *Pipeline {
+	return NewWith(limits, protocols.Dissectors(), sink)
+}
+
+// NewWith builds a pipeline over the given dissectors.
+func NewWith(limits Limits, dissectors []protocols.Dissector, sink func(*protocols.Transaction)) *Pipeline {
+	limits = limits.withDefaults()
+	p := &Pipeline{
+		limits:     limits,
+		dissectors: dissectors,
+		flows:      make(map[flowKey]*flow),
+		defrag:     frame.NewDefragmenter(limits.MaxFragDatagrams, int64(limits.FragTimeout)),
+		sink:       sink,
+		Stats:      newStats(),
+	}
+	for i := range p.serverPort {
+		p.serverPort[i] = map[uint16][]protocols.Dissector{}
+	}
+	for _, d := range dissectors {
+		for _, port := range d.Ports() {
+			if d.Transports()&protocols.TCP != 0 {
+				p.serverPort[0][port] = append(p.serverPort[0][port], d)
+			}
+			if d.Transports()&protocols.UDP != 0 {
+				p.serverPort[1][port] = append(p.serverPort[1][port], d)
+			}
+		}
+	}
+	return p
+}
+
+// Frames is the number of frames handled so far (the last frame's number).
+func (p *Pipeline) Frames() uint64 { return p.frameNo }
+
+// HandleFrame processes one captured frame.
+func (p *Pipeline) HandleFrame(f capture.Frame) {
+	p.frameNo++
+	p.now = f.TimeNano
+	p.Stats.Packets++
+	p.Stats.Bytes += uint64(len(f.Data))
+	if p.Stats.Packets == 1 {
+		p.Stats.FirstPacket = time.Unix(0, f.TimeNano).UTC()
+	}
+	p.Stats.LastPacket = time.Unix(0, f.TimeNano).UTC()
+	d := &p.dec
+	err := frame.Decode(f.LinkType, f.Data, d)
+	if err == nil && d.Fragment {
+		p.Stats.Fragments++
+		var complete bool
+		complete, err = p.defrag.Add(d, f.TimeNano)
+		if err == nil && !complete {
+			p.expireIdle()
+			return
+		}
+		if complete {
+			p.Stats.Reassembled++
+		}
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, frame.ErrNotIP), errors.Is(err, frame.ErrUnsupported):
+		p.Stats.NotIP++
+	case errors.Is(err, frame.ErrOtherProto):
+		p.Stats.OtherTransport++
+	default:
+		p.Stats.Malformed++
+	}
+	if err == nil {
+		pkt := protocols.Packet{Frame: p.frameNo, Time: time.Unix(0, f.TimeNano).UTC()}
+		if d.IPProto == frame.ProtoTCP {
+			p.tcp(d, pkt)
+		} else {
+			p.udp(d, pkt)
+		}
+	}
+	p.expireIdle()
+}
+
+// Flush closes every flow, oldest first, as at the end of the input.
+func (p *Pipeline) Flush() {
+	pkt := protocols.Packet{Frame: p.frameNo, Time: time.Unix(0, p.now).UTC()}
+	for p.lruTail != nil {
+		p.closeFlow(p.lruTail, pkt)
+	}
+	if p.defrag.Dropped > 0 {
+		p.Stats.LimitsHit["fragments_dropped"] = p.defrag.Dropped
+	}
+	if p.defrag.LimitHit > 0 {
+		p.Stats.LimitsHit["max_fragment_datagrams"] = p.defrag.LimitHit
+	}
+}
+
+// Buffered is the number of bytes held for partial PDUs and out-of-order segments.
+func (p *Pipeline) Buffered() int { return p.buffered }
+
+// FlowCount is the number of flows tracked now.
+func (p *Pipeline) FlowCount() int { return len(p.flows) }
+
+func (p *Pipeline) limitHit(name string) { p.Stats.LimitsHit[name]++ }
+
+func transportIndex(proto uint8) int {
+	if proto == frame.ProtoUDP {
+		return 1
+	}
+	return 0
+}
+
+func (p *Pipeline) lookupFlow(d *frame.Decoded, create bool) *flow {
+	key := makeKey(d.Src, d.Dst, d.SrcPort, d.DstPort, d.VLAN, d.IPProto)
+	if fl := p.flows[key]; fl != nil {
+		return fl
+	}
+	if !create {
+		return nil
+	}
+	for len(p.flows) >= p.limits.MaxFlows && p.lruTail != nil {
+		p.limitHit("max_flows")
+		p.closeFlow(p.lruTail, protocols.Packet{Frame: p.frameNo, Time: time.Unix(0, p.now).UTC()})
+	}
+	fl := &flow{key: key, proto: d.IPProto}
+	p.flows[key] = fl
+	if d.IPProto == frame.ProtoTCP {
+		p.Stats.TCPFlows++
+	} else {
+		p.Stats.UDPFlows++
+	}
+	// Without a handshake, a known server port or else the lower port marks the server.
+	ti := transportIndex(d.IPProto)
+	loServer := len(p.serverPort[ti][key.loPort]) > 0
+	hiServer := len(p.serverPort[ti][key.hiPort]) > 0
+	switch {
+	case loServer && !hiServer:
+		fl.setRoles(false)
+	case hiServer && !loServer:
+		fl.setRoles(true)
+	default:
+		fl.setRoles(key.loPort > key.hiPort)
+	}
+	return fl
+}
+
+// touch moves a flow to the front of the LRU list.
+func (p *Pipeline) touch(fl *flow) {
+	fl.lastSeen = p.now
+	if p.lruHead == fl {
+		return
+	}
+	p.unlink(fl)
+	fl.next = p.lruHead
+	if p.lruHead != nil {
+		p.lruHead.prev = fl
+	}
+	p.lruHead = fl
+	if p.lruTail == nil {
+		p.lruTail = fl
+	}
+}
+
+func (p *Pipeline) unlink(fl *flow) {
+	if fl.prev != nil {
+		fl.prev.next = fl.next
+	} else if p.lruHead == fl {
+		p.lruHead = fl.next
+	}
+	if fl.next != nil {
+		fl.next.prev = fl.prev
+	} else if p.lruTail == fl {
+		p.lruTail = fl.prev
+	}
+	fl.prev, fl.next = nil, nil
+}
+
+func (p *Pipeline) expireIdle() {
+	idle := int64(p.limits.IdleTimeout)
+	for p.lruTail != nil && p.now-p.lruTail.lastSeen > idle {
+		p.closeFlow(p.lruTail, protocols.Packet{Frame: p.frameNo, Time: time.Unix(0, p.now).UTC()})
+	}
+}
+
+func (p *Pipeline) setMAC(fl *flow, dir protocols.Direction, d *frame.Decoded) {
+	if !d.HasMAC {
+		return
+	}
+	ep := &fl.client
+	if dir == protocols.ServerToClient {
+		ep = &fl.server
+	}
+	ep.MAC, ep.HasMAC = d.SrcMAC, true
+}
+
+func (p *Pipeline) udp(d *frame.Decoded, pkt protocols.Packet) {
+	if len(d.Payload) == 0 {
+		return
+	}
+	fl := p.lookupFlow(d, true)
+	p.touch(fl)
+	dir := fl.direction(d.Src, d.SrcPort)
+	p.setMAC(fl, dir, d)
+	switch fl.state {
+	case stateProbing:
+		if p.probe(fl, dir, d.Payload, pkt); fl.state == stateBound {
+			p.callFeed(fl, dir, d.Payload, pkt)
+		}
+	case stateBound:
+		p.callFeed(fl, dir, d.Payload, pkt)
+	}
+}
+
+func (p *Pipeline) tcp(d *frame.Decoded, pkt protocols.Packet) {
+	syn := d.Flags&frame.FlagSYN != 0
+	fl := p.lookupFlow(d, len(d.Payload) > 0 || syn)
+	if fl == nil {
+		return // a stray ACK/FIN/RST of a flow we do not follow
+	}
+	p.touch(fl)
+	dir := fl.direction(d.Src, d.SrcPort)
+	if syn {
+		ack := d.Flags&frame.FlagACK != 0
+		// The SYN's sender is the client; turn the flow round if we guessed wrong.
+		if wrong := (dir == protocols.ServerToClient) != ack; wrong && fl.state == stateProbing &&
+			len(fl.half[0].pending)+len(fl.half[1].pending) == 0 {
+			fl.swapRoles()
+			dir = 1 - dir
+		}
+		fl.sawSYN = true
+		h := &fl.half[dir]
+		if !h.started {
+			h.started, h.next = true, d.Seq+1
+		}
+	}
+	p.setMAC(fl, dir, d)
+	if len(d.Payload) > 0 {
+		p.tcpData(fl, dir, d.Seq, d.Payload, d.WireLen, pkt)
+	}
+	if fl.closed {
+		return
+	}
+	if d.Flags&frame.FlagACK != 0 {
+		// The peer acknowledged bytes beyond a hole we buffered past: the
+		// hole's bytes will never come (the capture missed them).
+		other := &fl.half[1-dir]
+		for len(other.ooo) > 0 && seqDiff(d.Ack, other.ooo[0].seq) > 0 && !fl.closed {
+			p.skipGap(fl, 1-dir, pkt)
+		}
+	}
+	if d.Flags&frame.FlagFIN != 0 {
+		fl.half[dir].fin = true
+	}
+	if d.Flags&frame.FlagRST != 0 || (fl.half[0].fin && fl.half[1].fin) {
+		p.closeFlow(fl, pkt)
+	}
+}
+
+func (p *Pipeline) tcpData(fl *flow, dir protocols.Direction, seq uint32, payload []byte, wireLen int, pkt protocols.Packet) {
+	h := &fl.half[dir]
+	if !h.started {
+		h.started, h.next = true, seq // mid-stream start
+	}
+	if fl.state == stateUnknown {
+		h.next = seq + uint32(wireLen)
+		return
+	}
+	missing := wireLen - len(payload) // bytes the capture's snap length cut
+	diff := seqDiff(seq, h.next)
+	if diff > 0 {
+		p.Stats.OutOfOrder++
+		p.bufferOutOfOrder(fl, dir, seq, payload, pkt)
+		return
+	}
+	if int(-diff) >= len(payload)+missing {
+		p.Stats.Retransmitted++
+		return
+	}
+	if int(-diff) < len(payload) {
+		data := payload[-diff:]
+		h.next += uint32(len(data))
+		p.deliver(fl, dir, data, pkt)
+	} else {
+		missing -= int(-diff) - len(payload)
+	}
+	if missing > 0 && !fl.closed {
+		h.next += uint32(missing)
+		p.gap(fl, dir, missing, pkt)
+	}
+	p.drain(fl, dir, pkt)
+}
+
+func (p *Pipeline) bufferOutOfOrder(fl *flow, dir protocols.Direction, seq uint32, payload []byte, pkt protocols.Packet) {
+	h := &fl.half[dir]
+	for len(h.ooo) > 0 && (len(h.ooo) >= p.limits.MaxOutOfOrder || h.oooBytes+len(h.pending)+len(payload) > p.limits.MaxFlowBuffer ||
+		p.buffered+len(payload) > p.limits.MaxTotalBuffer) {
+		p.limitHit("flow_buffer")
+		p.skipGap(fl, dir, pkt) // give up on the oldest hole to make room
+		if fl.closed {
+			return
+		}
+		if seqDiff(seq, h.next) <= 0 {
+			p.tcpData(fl, dir, seq, payload, len(payload), pkt)
+			return
+		}
+	}
+	if p.buffered+len(payload) > p.limits.MaxTotalBuffer {
+		p.limitHit("total_buffer")
+		return // dropped: it will show as a gap
+	}
+	i := len(h.ooo)
+	for i > 0 && seqDiff(h.ooo[i-1].seq, seq) > 0 {
+		i--
+	}
+	if i > 0 && h.ooo[i-1].seq == seq && len(h.ooo[i-1].data) >= len(payload) {
+		p.Stats.Retransmitted++
+		return
+	}
+	h.ooo = append(h.ooo, segment{})
+	copy(h.ooo[i+1:], h.ooo[i:])
+	h.ooo[i] = segment{seq: seq, data: append([]byte(nil), payload...)}
+	h.oooBytes += len(payload)
+	p.buffered += len(payload)
+}
+
+// drain delivers buffered segments that have become contiguous.
+func (p *Pipeline) drain(fl *flow, dir protocols.Direction, pkt protocols.Packet) {
+	h := &fl.half[dir]
+	for len(h.ooo) > 0 && seqDiff(h.ooo[0].seq, h.next) <= 0 && !fl.closed {
+		s := h.ooo[0]
+		h.ooo = h.ooo[1:]
+		h.oooBytes -= len(s.data)
+		p.buffered -= len(s.data)
+		if trim := int(seqDiff(h.next, s.seq)); trim < len(s.data) {
+			data := s.data[trim:]
+			h.next += uint32(len(data))
+			p.deliver(fl, dir, data, pkt)
+		}
+	}
+	if len(h.ooo) == 0 {
+		h.ooo = nil
+	}
+}
+
+// skipGap gives up on the hole before the first buffered segment.
+func (p *Pipeline) skipGap(fl *flow, dir protocols.Direction, pkt protocols.Packet) {
+	h := &fl.half[dir]
+	n := int(seqDiff(h.ooo[0].seq, h.next))
+	h.next = h.ooo[0].seq
+	p.gap(fl, dir, n, pkt)
+	p.drain(fl, dir, pkt)
+}
+
+func (p *Pipeline) gap(fl *flow, dir protocols.Direction, n int, pkt protocols.Packet) {
+	p.Stats.Gaps++
+	p.Stats.GapBytes += uint64(n)
+	h := &fl.half[dir]
+	switch fl.state {
+	case stateProbing:
+		p.release(h) // a partial PDU cannot be probed across a hole
+	case stateBound:
+		p.release(h)
+		p.guard(fl, func() { fl.session.Gap(dir, n, pkt) })
+	}
+}
+
+func (p *Pipeline) release(h *halfStream) {
+	p.buffered -= len(h.pending)
+	h.pending = h.pending[:0]
+	if cap(h.pending) > 4096 {
+		h.pending = nil
+	}
+}
+
+func (p *Pipeline) deliver(fl *flow, dir protocols.Direction, data []byte, pkt protocols.Packet) {
+	switch fl.state {
+	case stateProbing:
+		h := &fl.half[dir]
+		h.pending = append(h.pending, data...)
+		p.buffered += len(data)
+		p.probe(fl, dir, h.pending, pkt)
+	case stateBound:
+		p.feedStream(fl, dir, data, pkt)
+	}
+}
+
+// feedStream offers stream bytes to the session, keeping what it leaves.
+func (p *Pipeline) feedStream(fl *flow, dir protocols.Direction, data []byte, pkt protocols.Packet) {
+	h := &fl.half[dir]
+	if len(h.pending) == 0 {
+		n := p.callFeed(fl, dir, data, pkt)
+		if fl.state != stateBound || n >= len(data) {
+			return
+		}
+		data = data[n:]
+		if len(data) > p.limits.MaxFlowBuffer {
+			p.limitHit("flow_buffer")
+			p.gap(fl, dir, len(data), pkt)
+			return
+		}
+		h.pending = append(h.pending, data...)
+		p.buffered += len(data)
+		return
+	}
+	if len(h.pending)+len(data) > p.limits.MaxFlowBuffer || p.buffered+len(data) > p.limits.MaxTotalBuffer {
+		p.limitHit("flow_buffer")
+		p.gap(fl, dir, len(h.pending), pkt) // drop the partial PDU, keep the new bytes
+		p.feedStream(fl, dir, data, pkt)
+		return
+	}
+	h.pending = append(h.pending, data...)
+	p.buffered += len(data)
+	n := p.callFeed(fl, dir, h.pending, pkt)
+	if fl.state != stateBound {
+		return
+	}
+	if n > 0 {
+		rest := copy(h.pending, h.pending[n:])
+		h.pending = h.pending[:rest]
+		p.buffered -= n
+	}
+}
+
+// callFeed gives bytes to the session, recovering a panic into an anomaly.
+func (p *Pipeline) callFeed(fl *flow, dir protocols.Direction, data []byte, pkt protocols.Packet) (n int) {
+	var err error
+	p.guard(fl, func() { n, err = fl.session.Feed(dir, data, pkt) })
+	if n < 0 || n > len(data) {
+		n = len(data)
+	}
+	if err != nil && fl.state == stateBound {
+		p.Stats.Anomalies[fl.dissector.Name()+".protocol_lost"]++
+		p.detach(fl)
+	}
+	return n
+}
+
+// guard runs a session call; a panic detaches the session and becomes an anomaly.
+func (p *Pipeline) guard(fl *flow, call func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			name := "pipeline.dissector_panic"
+			if fl.dissector != nil {
+				name = fl.dissector.Name() + ".dissector_panic"
+			}
+			p.Stats.Anomalies[name]++
+			p.detach(fl)
+		}
+	}()
+	call()
+}
+
+func (p *Pipeline) detach(fl *flow) {
+	fl.state = stateUnknown
+	fl.session = nil
+	for i := range fl.half {
+		p.release(&fl.half[i])
+	}
+}
+
+// probe asks the dissectors whether the bytes so far are theirs.
+func (p *Pipeline) probe(fl *flow, dir protocols.Direction, data []byte, pkt protocols.Packet) {
+	ti := transportIndex(fl.proto)
+	want := protocols.TCP
+	if ti == 1 {
+		want = protocols.UDP
+	}
+	undecided := false
+	try := func(d protocols.Dissector) bool {
+		if d.Transports()&want == 0 {
+			return false
+		}
+		var r protocols.ProbeResult
+		p.guard(fl, func() { r = d.Probe(dir, data) })
+		switch r {
+		case protocols.ProbeYes:
+			p.bind(fl, d, dir, pkt)
+			return true
+		case protocols.ProbeNeedMore:
+			undecided = true
+		}
+		return false
+	}
+	// Port hints first, server port then client port, then everything else.
+	var hintBuf [8]protocols.Dissector
+	hinted := append(append(hintBuf[:0], p.serverPort[ti][fl.server.Port]...), p.serverPort[ti][fl.client.Port]...)
+	for _, d := range hinted {
+		if try(d) {
+			return
+		}
+	}
+	for _, d := range p.dissectors {
+		if !contains(hinted, d) && try(d) {
+			return
+		}
+	}
+	if fl.state != stateProbing {
+		return
+	}
+	if !undecided || len(data) > p.limits.ProbeWindow {
+		if undecided {
+			p.limitHit("probe_window")
+		}
+		fl.state = stateUnknown
+		p.Stats.UnknownFlows++
+		for i := range fl.half {
+			p.release(&fl.half[i])
+		}
+	}
+}
+
+func contains(ds []protocols.Dissector, d protocols.Dissector) bool {
+	for _, x := range ds {
+		if x == d {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *Pipeline) bind(fl *flow, d protocols.Dissector, dir protocols.Direction, pkt protocols.Packet) {
+	fl.state = stateBound
+	fl.dissector = d
+	p.Stats.IdentifiedFlows[d.Name()]++
+	t := protocols.TCP
+	if fl.proto == frame.ProtoUDP {
+		t = protocols.UDP
+	}
+	fl.env = protocols.Env{Transport: t, Client: &fl.client, Server: &fl.server, EmitFunc: p.emit,
+		AnomalyFunc: func(name string, _ protocols.Packet) { p.Stats.Anomalies[name]++ }}
+	p.guard(fl, func() { fl.session = d.NewSession(&fl.env) })
+	if fl.session == nil {
+		p.detach(fl)
+		return
+	}
+	if t == protocols.UDP {
+		return // the caller's datagram is fed by probe's caller
+	}
+	// Feed what waited for the probe: the probing direction last, since it holds the newest bytes.
+	for _, dd := range []protocols.Direction{1 - dir, dir} {
+		h := &fl.half[dd]
+		if len(h.pending) == 0 || fl.state != stateBound {
+			continue
+		}
+		pending := h.pending
+		h.pending = nil
+		p.buffered -= len(pending)
+		p.feedStream(fl, dd, pending, pkt)
+	}
+}
+
+func (p *Pipeline) emit(t *protocols.Transaction) {
+	ops := p.Stats.Transactions[t.Proto]
+	if ops == nil {
+		ops = map[protocols.Op]uint64{}
+		p.Stats.Transactions[t.Proto] = ops
+	}
+	ops[t.Op]++
+	for _, a := range t.Anomalies {
+		p.Stats.Anomalies[a]++
+	}
+	if p.sink != nil {
+		p.sink(t)
+	}
+}
+
+func (p *Pipeline) closeFlow(fl *flow, pkt protocols.Packet) {
+	if fl.closed {
+		return
+	}
+	for dir := range fl.half {
+		for len(fl.half[dir].ooo) > 0 && fl.state == stateBound {
+			p.skipGap(fl, protocols.Direction(dir), pkt)
+		}
+	}
+	fl.closed = true
+	if fl.state == stateBound {
+		p.guard(fl, func() { fl.session.Close(pkt) })
+	}
+	for dir := range fl.half {
+		h := &fl.half[dir]
+		p.release(h)
+		p.buffered -= h.oooBytes
+		h.ooo, h.oooBytes = nil, 0
+	}
+	p.unlink(fl)
+	delete(p.flows, fl.key)
+}
+
+// String describes the pipeline state, for debugging.
+func (p *Pipeline) String() string {
+	return fmt.Sprintf("pipeline{frames=%d flows=%d buffered=%d}", p.frameNo, len(p.flows), p.buffered)
+}

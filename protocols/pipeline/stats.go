@@ -1,0 +1,104 @@
+package pipeline
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/otwatch/otwatch/protocols"
+)
+
+// Stats counts what the pipeline saw. Limits and anomalies are keyed by name.
+type Stats struct {
+	Packets         uint64
+	Bytes           uint64
+	NotIP           uint64 // frames that carry no IPv4/IPv6
+	Malformed       uint64 // truncated or inconsistent link/IP/TCP/UDP headers
+	OtherTransport  uint64 // IP but neither TCP nor UDP
+	Fragments       uint64
+	Reassembled     uint64 // datagrams rebuilt from fragments
+	TCPFlows        uint64
+	UDPFlows        uint64
+	IdentifiedFlows map[string]uint64 // flows bound to a dissector, per protocol
+	UnknownFlows    uint64            // flows no dissector claimed
+	Retransmitted   uint64            // TCP segments whose bytes were all seen before
+	OutOfOrder      uint64            // TCP segments buffered until the hole before them filled
+	Gaps            uint64            // holes in a TCP stream that were never filled
+	GapBytes        uint64
+	Transactions    map[string]map[protocols.Op]uint64
+	Anomalies       map[string]uint64
+	LimitsHit       map[string]uint64
+	FirstPacket     time.Time
+	LastPacket      time.Time
+}
+
+func newStats() Stats {
+	return Stats{
+		IdentifiedFlows: map[string]uint64{},
+		Transactions:    map[string]map[protocols.Op]uint64{},
+		Anomalies:       map[string]uint64{},
+		LimitsHit:       map[string]uint64{},
+	}
+}
+
+// TransactionsTotal sums transactions over protocols and ops.
+func (s *Stats) TransactionsTotal() uint64 {
+	var n uint64
+	for _, ops := range s.Transactions {
+		for _, c := range ops {
+			n += c
+		}
+	}
+	return n
+}
+
+// WriteSummary prints the human end-of-run summary.
+func (s *Stats) WriteSummary(w io.Writer, elapsed time.Duration) {
+	pps := 0.0
+	if elapsed > 0 {
+		pps = float64(s.Packets) / elapsed.Seconds()
+	}
+	fmt.Fprintf(w, "otwatch: %d packets (%d bytes) in %s, %.0f packets/s\n", s.Packets, s.Bytes, elapsed.Round(time.Millisecond), pps)
+	if !s.FirstPacket.IsZero() {
+		fmt.Fprintf(w, "  capture time  %s .. %s\n", s.FirstPacket.UTC().Format(time.RFC3339), s.LastPacket.UTC().Format(time.RFC3339))
+	}
+	fmt.Fprintf(w, "  flows         %d TCP, %d UDP; identified %s; unknown %d\n", s.TCPFlows, s.UDPFlows, counts(s.IdentifiedFlows), s.UnknownFlows)
+	fmt.Fprintf(w, "  frames        %d not IP, %d other transport, %d malformed, %d fragments (%d datagrams rebuilt)\n",
+		s.NotIP, s.OtherTransport, s.Malformed, s.Fragments, s.Reassembled)
+	fmt.Fprintf(w, "  tcp           %d retransmitted, %d out of order, %d gaps (%d bytes lost)\n", s.Retransmitted, s.OutOfOrder, s.Gaps, s.GapBytes)
+	protos := make([]string, 0, len(s.Transactions))
+	for p := range s.Transactions {
+		protos = append(protos, p)
+	}
+	sort.Strings(protos)
+	fmt.Fprintf(w, "  transactions  %d\n", s.TransactionsTotal())
+	for _, p := range protos {
+		byOp := map[string]uint64{}
+		var total uint64
+		for op, c := range s.Transactions[p] {
+			byOp[op.String()] = c
+			total += c
+		}
+		fmt.Fprintf(w, "    %-12s %d: %s\n", p, total, counts(byOp))
+	}
+	fmt.Fprintf(w, "  anomalies     %s\n", counts(s.Anomalies))
+	fmt.Fprintf(w, "  limits hit    %s\n", counts(s.LimitsHit))
+}
+
+func counts(m map[string]uint64) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
+	}
+	return strings.Join(parts, " ")
+}

@@ -1,0 +1,195 @@
+// Package protocols holds what every dissector shares: the protocol-independent
+// Transaction that learning consumes, the Dissector/Session contract, the
+// registry and the named anomalies. Each protocol lives in its own sub-package
+// and registers itself in init(); protocols/all switches them all on.
+package protocols
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Op is the shared operation vocabulary: one detection rule ("PLC stop",
+// "write to an unseen target") then covers every protocol.
+type Op uint8
+
+const (
+	OpOther Op = iota
+	OpRead
+	OpWrite
+	OpControl
+	OpProgramDownload
+	OpProgramUpload
+	OpFirmwareUpdate
+	OpStop
+	OpStart
+	OpRestart
+	OpDiagnostic
+	OpSession
+	OpDiscovery
+	numOps
+)
+
+var opNames = [numOps]string{"other", "read", "write", "control", "program_download", "program_upload",
+	"firmware_update", "stop", "start", "restart", "diagnostic", "session", "discovery"}
+
+func (o Op) String() string {
+	if o < numOps {
+		return opNames[o]
+	}
+	return "other"
+}
+
+// ParseOp is the inverse of String; ok is false for an unknown name.
+func ParseOp(s string) (Op, bool) {
+	for i, n := range opNames {
+		if n == s {
+			return Op(i), true
+		}
+	}
+	return OpOther, false
+}
+
+// Outcome says how a transaction ended.
+type Outcome uint8
+
+const (
+	OutcomeOK Outcome = iota
+	OutcomeException
+	OutcomeNoResponse
+	OutcomeUnsolicited
+)
+
+var outcomeNames = [...]string{"ok", "exception", "no_response", "unsolicited"}
+
+func (o Outcome) String() string {
+	if int(o) < len(outcomeNames) {
+		return outcomeNames[o]
+	}
+	return "ok"
+}
+
+// Endpoint is one side of a flow.
+type Endpoint struct {
+	IP   netip.Addr
+	Port uint16
+	MAC  [6]byte
+	// HasMAC is false when the link layer carried no source MAC (raw IP, NULL).
+	HasMAC bool
+	// LinkAddress is the DNP3 link address, -1 when not applicable.
+	LinkAddress int32
+}
+
+// Target is what an operation touches: a register range, a DNP3
+// group/variation index range, an S7 area range, or an OPC UA node.
+type Target struct {
+	Space   string // coil, holding_register, g12v1, db1, M, node, ...
+	Address uint64
+	Count   uint64
+	ID      string // OPC UA NodeId text, when Space == "node"
+	File    uint32 // Modbus file number (function 20/21), 0 otherwise
+}
+
+// ValueKind tells which field of a Value is meaningful.
+type ValueKind uint8
+
+const (
+	ValueInt ValueKind = iota
+	ValueFloat
+	ValueString
+	ValueBool
+)
+
+// Value is one written value.
+type Value struct {
+	Kind ValueKind
+	Int  int64
+	F    float64
+	Str  string
+}
+
+// IntValue, FloatValue, StringValue and BoolValue build Values.
+func IntValue(v int64) Value     { return Value{Kind: ValueInt, Int: v} }
+func FloatValue(v float64) Value { return Value{Kind: ValueFloat, F: v} }
+func StringValue(v string) Value { return Value{Kind: ValueString, Str: v} }
+func BoolValue(v bool) Value {
+	if v {
+		return Value{Kind: ValueBool, Int: 1}
+	}
+	return Value{Kind: ValueBool}
+}
+
+// MaxValues caps the written values kept per transaction.
+const MaxValues = 64
+
+// Attr is a protocol-specific detail (device identity, sub-function name, ...)
+// carried for the inventory, the dashboard and logs; learning never reads it.
+type Attr struct {
+	Key, Value string
+}
+
+// Transaction is a request with its response (either side may be missing).
+// It is the only thing learning/ consumes.
+type Transaction struct {
+	Proto           string
+	Client, Server  Endpoint
+	Unit            string
+	Op              Op
+	Code            int
+	Subcode         int
+	HasSubcode      bool
+	CodeName        string
+	SubcodeName     string
+	Targets         []Target
+	Values          []Value
+	ValuesTruncated bool
+	Outcome         Outcome
+	ExceptionCode   int64
+	HasException    bool
+	RequestFrame    uint64 // 0: request not seen
+	ResponseFrame   uint64 // 0: response not seen
+	RequestTime     time.Time
+	ResponseTime    time.Time
+	Anomalies       []string
+	Encrypted       bool
+	Broadcast       bool
+	Attrs           []Attr
+}
+
+// Time is the time of the request, of the response when there is none.
+func (t *Transaction) Time() time.Time {
+	if t.RequestFrame != 0 || t.ResponseFrame == 0 {
+		return t.RequestTime
+	}
+	return t.ResponseTime
+}
+
+// AddValue appends v unless the cap is reached, in which case it marks the
+// transaction truncated.
+func (t *Transaction) AddValue(v Value) {
+	if len(t.Values) >= MaxValues {
+		t.ValuesTruncated = true
+		return
+	}
+	t.Values = append(t.Values, v)
+}
+
+// AddAnomaly appends a named anomaly once.
+func (t *Transaction) AddAnomaly(name string) {
+	for _, a := range t.Anomalies {
+		if a == name {
+			return
+		}
+	}
+	t.Anomalies = append(t.Anomalies, name)
+}
+
+// Attr returns the value of a detail attribute, "" when absent.
+func (t *Transaction) Attr(key string) string {
+	for _, a := range t.Attrs {
+		if a.Key == key {
+			return a.Value
+		}
+	}
+	return ""
+}
