@@ -59,9 +59,14 @@ type Env struct {
 	AnomalyFunc func(name string, pkt Packet)
 }
 
-// Emit hands a finished transaction to the pipeline, filling in the flow's endpoints.
+// Emit hands a finished transaction to the pipeline, filling in the flow's
+// endpoints (keeping the link addresses a session set when HasLinkAddress).
 func (e *Env) Emit(t *Transaction) {
+	ca, sa := t.Client.LinkAddress, t.Server.LinkAddress
 	t.Client, t.Server = *e.Client, *e.Server
+	if t.HasLinkAddress {
+		t.Client.LinkAddress, t.Server.LinkAddress = ca, sa
+	}
 	if e.EmitFunc != nil {
 		e.EmitFunc(t)
 	}

@@ -153,7 +153,9 @@ type Transaction struct {
 	Anomalies       []string
 	Encrypted       bool
 	Broadcast       bool
-	Attrs           []Attr
+	// HasLinkAddress: the session set Client/Server.LinkAddress (DNP3).
+	HasLinkAddress bool
+	Attrs          []Attr
 }
 
 // Time is the time of the request, of the response when there is none.
