@@ -79,6 +79,10 @@ func (t *Transaction) AppendJSON(b []byte) []byte {
 		b = append(b, `,"exception_code":`...)
 		b = strconv.AppendInt(b, t.ExceptionCode, 10)
 	}
+	if t.HasID {
+		b = append(b, `,"transaction_id":`...)
+		b = strconv.AppendUint(b, t.ID, 10)
+	}
 	if t.RequestFrame != 0 {
 		b = append(b, `,"request_frame":`...)
 		b = strconv.AppendUint(b, t.RequestFrame, 10)

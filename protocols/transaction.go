@@ -153,6 +153,10 @@ type Transaction struct {
 	Anomalies       []string
 	Encrypted       bool
 	Broadcast       bool
+	// ID is the protocol's own request id (Modbus transaction id, S7 PDU
+	// reference, OPC UA request id), when HasID.
+	ID    uint64
+	HasID bool
 	// HasLinkAddress: the session set Client/Server.LinkAddress (DNP3).
 	HasLinkAddress bool
 	Attrs          []Attr

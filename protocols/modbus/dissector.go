@@ -20,9 +20,12 @@ func (Dissector) Ports() []uint16                 { return []uint16{Port} }
 
 func (Dissector) NewSession(env *protocols.Env) protocols.Session { return newSession(env) }
 
-// Probe accepts a stream that starts with a whole, self-consistent ADU: MBAP
-// protocol id 0, a length within the specification, a plausible function
-// code and a PDU whose layout decodes without a length anomaly.
+// Probe accepts a stream that starts with an MBAP header (protocol id 0, a
+// length within the specification) whose ADU either ends exactly where the
+// bytes end or is followed by another valid header. The function code is not
+// required to be known when the framing matches exactly: scanners send code 0
+// and the monitor must still see them. Layout errors inside the PDU are left
+// to the session, which reports them as anomalies.
 func (Dissector) Probe(dir protocols.Direction, data []byte) protocols.ProbeResult {
 	h, ok := ParseHeader(data)
 	if !ok {
@@ -34,33 +37,20 @@ func (Dissector) Probe(dir protocols.Direction, data []byte) protocols.ProbeResu
 	if !h.valid() {
 		return protocols.ProbeNo
 	}
-	if len(data) < h.ADULen() {
+	switch rest := len(data) - h.ADULen(); {
+	case rest == 0:
+		return protocols.ProbeYes
+	case rest < 0:
 		if len(data) > HeaderLen && !plausibleFunction(data[HeaderLen]) {
 			return protocols.ProbeNo
 		}
 		return protocols.ProbeNeedMore
+	case rest < HeaderLen:
+		return protocols.ProbeNeedMore
 	}
-	pdu := data[HeaderLen:h.ADULen()]
-	if !plausibleFunction(pdu[0]) {
-		return protocols.ProbeNo
+	next, _ := ParseHeader(data[h.ADULen():])
+	if next.valid() && plausibleFunction(data[HeaderLen]) {
+		return protocols.ProbeYes
 	}
-	var t protocols.Transaction
-	if dir == protocols.ClientToServer {
-		DecodeRequest(pdu, &t)
-	} else {
-		t.RequestFrame = 0
-		DecodeResponse(pdu, &t)
-	}
-	for _, a := range t.Anomalies {
-		if a == anomalyInvalidLength || a == anomalyUnknownFunction {
-			return protocols.ProbeNo
-		}
-	}
-	// A second ADU behind the first must look like one too.
-	if rest := data[h.ADULen():]; len(rest) >= HeaderLen {
-		if next, _ := ParseHeader(rest); !next.valid() {
-			return protocols.ProbeNo
-		}
-	}
-	return protocols.ProbeYes
+	return protocols.ProbeNo
 }

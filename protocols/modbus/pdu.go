@@ -180,13 +180,14 @@ func DecodeRequest(pdu []byte, t *protocols.Transaction) {
 	case MaskWriteRegister:
 		if len(b) != 6 {
 			bad()
-			if len(b) < 6 {
-				return
-			}
 		}
-		target(t, "holding_register", u16(b), 1)
-		t.AddValue(protocols.IntValue(int64(u16(b[2:])))) // AND mask
-		t.AddValue(protocols.IntValue(int64(u16(b[4:])))) // OR mask
+		if len(b) >= 2 { // a short PDU still names its register
+			target(t, "holding_register", u16(b), 1)
+		}
+		if len(b) >= 6 {
+			t.AddValue(protocols.IntValue(int64(u16(b[2:])))) // AND mask
+			t.AddValue(protocols.IntValue(int64(u16(b[4:])))) // OR mask
+		}
 	case ReadWriteMultipleRegisters:
 		if len(b) < 9 {
 			bad()

@@ -128,7 +128,8 @@ func (s *session) pdu(dir protocols.Direction, h Header, pdu []byte, pkt protoco
 			return
 		}
 	}
-	t := &protocols.Transaction{Unit: UnitString(h.Unit), ResponseFrame: pkt.Frame, ResponseTime: pkt.Time}
+	t := &protocols.Transaction{Unit: UnitString(h.Unit), ResponseFrame: pkt.Frame, ResponseTime: pkt.Time,
+		ID: uint64(h.TransactionID), HasID: true}
 	DecodeResponse(pdu, t)
 	if s.sawRequest {
 		t.AddAnomaly(anomalyUnmatchedResponse)
@@ -138,7 +139,8 @@ func (s *session) pdu(dir protocols.Direction, h Header, pdu []byte, pkt protoco
 
 func (s *session) request(h Header, pdu []byte, pkt protocols.Packet) {
 	s.sawRequest = true
-	t := &protocols.Transaction{Unit: UnitString(h.Unit), RequestFrame: pkt.Frame, RequestTime: pkt.Time}
+	t := &protocols.Transaction{Unit: UnitString(h.Unit), RequestFrame: pkt.Frame, RequestTime: pkt.Time,
+		ID: uint64(h.TransactionID), HasID: true}
 	DecodeRequest(pdu, t)
 	if h.Unit == 0 && (t.Op == protocols.OpWrite || t.Op == protocols.OpControl) {
 		t.Broadcast = true

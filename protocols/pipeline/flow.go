@@ -33,6 +33,9 @@ const (
 type segment struct {
 	seq  uint32
 	data []byte
+	// pkt is the packet that carried it: PDUs it completes are reported
+	// there, as a dissector that sees segments in arrival order would.
+	pkt protocols.Packet
 }
 
 // halfStream is one direction of a TCP flow.

@@ -172,6 +172,12 @@ func (p *Pipeline) lookupFlow(d *frame.Decoded, create bool) *flow {
 	return fl
 }
 
+// portDecides: exactly one side of the flow is on a known server port.
+func (p *Pipeline) portDecides(fl *flow) bool {
+	ti := transportIndex(fl.proto)
+	return (len(p.serverPort[ti][fl.key.loPort]) > 0) != (len(p.serverPort[ti][fl.key.hiPort]) > 0)
+}
+
 // touch moves a flow to the front of the LRU list.
 func (p *Pipeline) touch(fl *flow) {
 	fl.lastSeen = p.now
@@ -249,8 +255,14 @@ func (p *Pipeline) tcp(d *frame.Decoded, pkt protocols.Packet) {
 	dir := fl.direction(d.Src, d.SrcPort)
 	if syn {
 		ack := d.Flags&frame.FlagACK != 0
-		// The SYN's sender is the client; turn the flow round if we guessed wrong.
-		if wrong := (dir == protocols.ServerToClient) != ack; wrong && fl.state == stateProbing &&
+		// The SYN's sender is the client, unless it sends from a known server
+		// port to an unknown one (a device opening the connection still serves
+		// its protocol); turn the flow round if we guessed wrong.
+		wrong := (dir == protocols.ServerToClient) != ack
+		if wrong && p.portDecides(fl) {
+			wrong = false
+		}
+		if wrong && fl.state == stateProbing &&
 			len(fl.half[0].pending)+len(fl.half[1].pending) == 0 {
 			fl.swapRoles()
 			dir = 1 - dir
@@ -346,7 +358,7 @@ func (p *Pipeline) bufferOutOfOrder(fl *flow, dir protocols.Direction, seq uint3
 	}
 	h.ooo = append(h.ooo, segment{})
 	copy(h.ooo[i+1:], h.ooo[i:])
-	h.ooo[i] = segment{seq: seq, data: append([]byte(nil), payload...)}
+	h.ooo[i] = segment{seq: seq, data: append([]byte(nil), payload...), pkt: pkt}
 	h.oooBytes += len(payload)
 	p.buffered += len(payload)
 }
@@ -362,7 +374,7 @@ func (p *Pipeline) drain(fl *flow, dir protocols.Direction, pkt protocols.Packet
 		if trim := int(seqDiff(h.next, s.seq)); trim < len(s.data) {
 			data := s.data[trim:]
 			h.next += uint32(len(data))
-			p.deliver(fl, dir, data, pkt)
+			p.deliver(fl, dir, data, s.pkt)
 		}
 	}
 	if len(h.ooo) == 0 {

@@ -1,0 +1,156 @@
+// Package corpustest gives tests access to the shared corpus of real public
+// captures (../shared/corpus) and to tshark, skipping cleanly when either is
+// absent, and replays captures through the real pipeline.
+package corpustest
+
+import (
+	"bufio"
+	"encoding/csv"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/otwatch/otwatch/protocols"
+	"github.com/otwatch/otwatch/protocols/capture"
+	"github.com/otwatch/otwatch/protocols/pipeline"
+)
+
+// Dir returns the corpus folder: $OTWATCH_CORPUS, else ../shared/corpus
+// beside the repository. It skips the test when absent.
+func Dir(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("OTWATCH_CORPUS")
+	if dir == "" {
+		_, file, _, _ := runtime.Caller(0)
+		dir = filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "corpus")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "MANIFEST.tsv")); err != nil {
+		t.Skipf("corpus not found at %s (set OTWATCH_CORPUS): skipping", dir)
+	}
+	return dir
+}
+
+// Capture is one MANIFEST.tsv row.
+type Capture struct {
+	Path      string // absolute
+	Rel       string // as in the manifest
+	Protocols []string
+	License   string
+	Notes     string
+	Row       map[string]string
+}
+
+// Has reports whether the capture lists the protocol.
+func (c Capture) Has(proto string) bool {
+	for _, p := range c.Protocols {
+		if strings.SplitN(p, "/", 2)[0] == proto {
+			return true
+		}
+	}
+	return false
+}
+
+// Captures lists the manifest rows that carry proto ("" for all).
+func Captures(t testing.TB, proto string) []Capture {
+	t.Helper()
+	dir := Dir(t)
+	f, err := os.Open(filepath.Join(dir, "MANIFEST.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := csv.NewReader(bufio.NewReader(f))
+	r.Comma, r.LazyQuotes, r.FieldsPerRecord = '\t', true, -1
+	header, err := r.Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []Capture
+	for {
+		rec, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		row := map[string]string{}
+		for i, h := range header {
+			if i < len(rec) {
+				row[h] = rec[i]
+			}
+		}
+		c := Capture{Path: filepath.Join(dir, row["path"]), Rel: row["path"], Protocols: strings.Split(row["protocols"], ","),
+			License: row["license_of_repo"], Notes: row["notes"], Row: row}
+		if proto == "" || c.Has(proto) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Tshark returns tshark's path, skipping the test when it is not installed.
+func Tshark(t testing.TB) string {
+	t.Helper()
+	path, err := exec.LookPath("tshark")
+	if err != nil {
+		t.Skip("tshark not installed: skipping comparison with Wireshark")
+	}
+	return path
+}
+
+// Fields runs `tshark -r capture -T fields` with the given options and
+// fields and returns one row per output line, split on tabs.
+func Fields(t testing.TB, capturePath string, opts []string, fields ...string) [][]string {
+	t.Helper()
+	args := append([]string{"-n", "-r", capturePath}, opts...)
+	args = append(args, "-T", "fields", "-E", "separator=\t", "-E", "occurrence=a", "-E", "aggregator=,")
+	for _, f := range fields {
+		args = append(args, "-e", f)
+	}
+	cmd := exec.Command(Tshark(t), args...)
+	out, err := cmd.Output()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatalf("tshark: %v", err)
+	}
+	var rows [][]string
+	for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
+		if line != "" {
+			rows = append(rows, strings.Split(line, "\t"))
+		}
+	}
+	return rows
+}
+
+// Replay runs captures through a fresh pipeline of the registered
+// dissectors and returns the transactions and the pipeline's stats.
+func Replay(t testing.TB, paths ...string) ([]protocols.Transaction, pipeline.Stats) {
+	t.Helper()
+	var out []protocols.Transaction
+	p := pipeline.New(pipeline.DefaultLimits(), func(tx *protocols.Transaction) { out = append(out, *tx) })
+	for _, path := range paths {
+		if err := p.ReplayFile(path); err != nil {
+			var trunc *capture.TruncatedError
+			if !errors.As(err, &trunc) {
+				t.Fatalf("replay %s: %v", path, err)
+			}
+		}
+	}
+	p.Flush()
+	return out, p.Stats
+}
+
+// Records renders transactions as JSON lines.
+func Records(txs []protocols.Transaction) []byte {
+	var b []byte
+	for i := range txs {
+		b = append(txs[i].AppendJSON(b), '\n')
+	}
+	return b
+}
