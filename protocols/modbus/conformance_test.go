@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/otwatch/otwatch/protocols"
-	_ "github.com/otwatch/otwatch/protocols/all"
 	"github.com/otwatch/otwatch/protocols/corpustest"
 )
 

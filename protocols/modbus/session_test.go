@@ -1,0 +1,185 @@
+package modbus
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/otwatch/otwatch/protocols"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type recorder struct {
+	env       protocols.Env
+	client    protocols.Endpoint
+	server    protocols.Endpoint
+	txs       []protocols.Transaction
+	anomalies []string
+}
+
+func newRecorder(transport protocols.Transport) *recorder {
+	r := &recorder{
+		client: protocols.Endpoint{IP: netip.MustParseAddr("10.0.0.1"), Port: 40000, LinkAddress: -1},
+		server: protocols.Endpoint{IP: netip.MustParseAddr("10.0.0.2"), Port: 502, LinkAddress: -1},
+	}
+	r.env = protocols.Env{Transport: transport, Client: &r.client, Server: &r.server,
+		EmitFunc:    func(t *protocols.Transaction) { r.txs = append(r.txs, *t) },
+		AnomalyFunc: func(name string, _ protocols.Packet) { r.anomalies = append(r.anomalies, name) }}
+	return r
+}
+
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func pk(frame uint64) protocols.Packet {
+	return protocols.Packet{Frame: frame, Time: t0.Add(time.Duration(frame) * time.Millisecond)}
+}
+
+// feed offers data like the pipeline does: unconsumed bytes come back with the next chunk.
+type feeder struct {
+	s    *session
+	rest [2][]byte
+}
+
+func (f *feeder) feed(t *testing.T, dir protocols.Direction, data []byte, frame uint64) {
+	buf := append(f.rest[dir], data...)
+	n, err := f.s.Feed(dir, buf, pk(frame))
+	require.NoError(t, err)
+	require.LessOrEqual(t, n, len(buf))
+	f.rest[dir] = append([]byte(nil), buf[n:]...)
+}
+
+func TestSessionPipelinedOutOfOrderResponses(t *testing.T) {
+	r := newRecorder(protocols.TCP)
+	f := &feeder{s: newSession(&r.env)}
+	// two requests in one segment: tid 1 reads, tid 2 writes
+	f.feed(t, protocols.ClientToServer, hx(t, `
+		0001 0000 0006 01 | tid 1, len 6, unit 1
+		03 0000 0002      | read 2 holding registers at 0
+		0002 0000 0006 01 | tid 2
+		06 0010 002a      | write 42 to register 16`), 1)
+	require.Empty(t, r.txs)
+	// responses arrive in reverse order; the second is split across segments
+	f.feed(t, protocols.ServerToClient, hx(t, `0002 0000 0006 01 06 0010 002a | echo of tid 2
+		0001 0000 0007`), 2)
+	require.Len(t, r.txs, 1)
+	assert.Equal(t, uint64(2), r.txs[0].ID)
+	assert.Equal(t, protocols.OpWrite, r.txs[0].Op)
+	assert.Equal(t, uint64(1), r.txs[0].RequestFrame)
+	assert.Equal(t, uint64(2), r.txs[0].ResponseFrame)
+	f.feed(t, protocols.ServerToClient, hx(t, `01 03 04 0001 0002 | rest of tid 1`), 3)
+	require.Len(t, r.txs, 2)
+	assert.Equal(t, uint64(1), r.txs[1].ID)
+	assert.Equal(t, uint64(3), r.txs[1].ResponseFrame)
+	assert.Equal(t, protocols.OutcomeOK, r.txs[1].Outcome)
+	assert.Empty(t, r.txs[1].Anomalies)
+}
+
+func TestSessionCloseReportsNoResponse(t *testing.T) {
+	r := newRecorder(protocols.TCP)
+	s := newSession(&r.env)
+	_, err := s.Feed(protocols.ClientToServer, hx(t, `0007 0000 0006 00 05 0001 ff00 | broadcast coil write`), pk(1))
+	require.NoError(t, err)
+	s.Close(pk(9))
+	require.Len(t, r.txs, 1)
+	assert.Equal(t, protocols.OutcomeNoResponse, r.txs[0].Outcome)
+	assert.True(t, r.txs[0].Broadcast)
+	assert.Equal(t, uint64(0), r.txs[0].ResponseFrame)
+}
+
+func TestSessionResponseTimeout(t *testing.T) {
+	r := newRecorder(protocols.TCP)
+	s := newSession(&r.env)
+	_, _ = s.Feed(protocols.ClientToServer, hx(t, `0001 0000 0006 01 03 0000 0001`), pk(1))
+	late := protocols.Packet{Frame: 2, Time: t0.Add(ResponseTimeout + time.Minute)}
+	_, _ = s.Feed(protocols.ClientToServer, hx(t, `0002 0000 0006 01 03 0000 0001`), late)
+	require.Len(t, r.txs, 1, "the first request expired when the second came")
+	assert.Equal(t, protocols.OutcomeNoResponse, r.txs[0].Outcome)
+}
+
+func TestSessionUnmatchedResponse(t *testing.T) {
+	r := newRecorder(protocols.TCP)
+	s := newSession(&r.env)
+	// a capture that starts mid-connection: a response first
+	_, _ = s.Feed(protocols.ServerToClient, hx(t, `0009 0000 0003 01 83 02`), pk(1))
+	require.Len(t, r.txs, 1)
+	assert.Equal(t, 3, r.txs[0].Code)
+	assert.Equal(t, protocols.OutcomeException, r.txs[0].Outcome)
+	assert.Empty(t, r.txs[0].Anomalies, "nothing unusual at capture start")
+	_, _ = s.Feed(protocols.ClientToServer, hx(t, `0001 0000 0006 01 03 0000 0001`), pk(2))
+	_, _ = s.Feed(protocols.ServerToClient, hx(t, `0005 0000 0005 01 03 02 0000`), pk(3))
+	require.Len(t, r.txs, 2)
+	assert.Equal(t, []string{anomalyUnmatchedResponse}, r.txs[1].Anomalies)
+}
+
+func TestSessionGapResynchronises(t *testing.T) {
+	r := newRecorder(protocols.TCP)
+	f := &feeder{s: newSession(&r.env)}
+	f.feed(t, protocols.ClientToServer, hx(t, `0001 0000 0006 01 03`), 1) // partial ADU
+	f.s.Gap(protocols.ClientToServer, 100, pk(2))
+	f.rest[protocols.ClientToServer] = nil // the pipeline drops the partial PDU on a gap
+	// the stream resumes mid-ADU: garbage, then two whole ADUs
+	f.feed(t, protocols.ClientToServer, hx(t, `0000 0064 ff 00
+		0002 0000 0006 01 10 0000 0001 02 0005 | nope: byte count 2 but length 6 -> looks valid as header
+		`), 3)
+	f.feed(t, protocols.ClientToServer, hx(t, `0003 0000 0006 01 06 0001 0007`), 4)
+	f.s.Close(pk(5))
+	var ids []uint64
+	for _, tx := range r.txs {
+		ids = append(ids, tx.ID)
+	}
+	assert.Contains(t, ids, uint64(3), "the ADU after the gap is found")
+}
+
+func TestSessionRejectsGarbage(t *testing.T) {
+	r := newRecorder(protocols.TCP)
+	s := newSession(&r.env)
+	junk := make([]byte, 2000)
+	for i := range junk {
+		junk[i] = byte(i*7 + 1)
+	}
+	_, err := s.Feed(protocols.ClientToServer, junk, pk(1))
+	if err == nil {
+		// resync is allowed to swallow junk, but must report it
+		assert.NotEmpty(t, r.anomalies)
+	}
+	assert.Empty(t, r.txs)
+}
+
+func TestSessionOutstandingCap(t *testing.T) {
+	r := newRecorder(protocols.TCP)
+	s := newSession(&r.env)
+	req := hx(t, `0000 0000 0006 01 03 0000 0001`)
+	for i := 0; i < MaxOutstanding+5; i++ {
+		req[0], req[1] = byte(i>>8), byte(i)
+		_, _ = s.Feed(protocols.ClientToServer, req, pk(uint64(i+1)))
+	}
+	assert.Len(t, s.outstanding, MaxOutstanding)
+	require.Len(t, r.txs, 5)
+	assert.Contains(t, r.txs[0].Anomalies, anomalyTooManyOutstanding)
+}
+
+func TestProbe(t *testing.T) {
+	d := Dissector{}
+	tests := []struct {
+		name string
+		data string
+		want protocols.ProbeResult
+	}{
+		{"whole request", `0001 0000 0006 01 03 0000 0001`, protocols.ProbeYes},
+		{"scanner function 0", `0000 0000 0006 01 00 0000 0000`, protocols.ProbeYes},
+		{"header only", `0001 0000 0006 01`, protocols.ProbeNeedMore},
+		{"three bytes", `0001 00`, protocols.ProbeNeedMore},
+		{"http on 502", `474554202f20485454502f312e310d0a`, protocols.ProbeNo},
+		{"tls hello", `16030100a5010000a10303`, protocols.ProbeNo},
+		{"length too big", `0001 0000 0200 01 03 0000 0001`, protocols.ProbeNo},
+		{"partial with bad function", `0001 0000 0010 01 1d 00`, protocols.ProbeNo},
+		{"two ADUs", `0001 0000 0006 01 03 0000 0001 0002 0000 0006 01 03 0000 0001`, protocols.ProbeYes},
+		{"ADU then junk header", `0001 0000 0006 01 03 0000 0001 4142 4344 4546 47`, protocols.ProbeNo},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, d.Probe(protocols.ClientToServer, hx(t, tc.data)))
+		})
+	}
+}
