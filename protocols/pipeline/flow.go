@@ -56,12 +56,14 @@ type flow struct {
 	// clientIsLo: the client is key.loIP/loPort.
 	clientIsLo bool
 	sawSYN     bool
-	state      flowState
-	dissector  protocols.Dissector
-	session    protocols.Session
-	env        protocols.Env
-	half       [2]halfStream // indexed by protocols.Direction
-	lastSeen   int64
+	// probeRetries counts fresh starts of probing (mid-stream captures).
+	probeRetries uint8
+	state        flowState
+	dissector    protocols.Dissector
+	session      protocols.Session
+	env          protocols.Env
+	half         [2]halfStream // indexed by protocols.Direction
+	lastSeen     int64
 	// LRU list links, most recent first
 	prev, next *flow
 	closed     bool

@@ -537,6 +537,15 @@ func (p *Pipeline) probe(fl *flow, dir protocols.Direction, data []byte, pkt pro
 	if fl.state != stateProbing {
 		return
 	}
+	if !undecided && !fl.sawSYN && fl.probeRetries < maxProbeRetries {
+		// A capture that starts mid-connection may start mid-PDU: try again
+		// from the next segment, which more likely starts a PDU.
+		fl.probeRetries++
+		for i := range fl.half {
+			p.release(&fl.half[i])
+		}
+		return
+	}
 	if !undecided || len(data) > p.limits.ProbeWindow {
 		if undecided {
 			p.limitHit("probe_window")
@@ -548,6 +557,9 @@ func (p *Pipeline) probe(fl *flow, dir protocols.Direction, data []byte, pkt pro
 		}
 	}
 }
+
+// maxProbeRetries bounds re-probing of a flow whose handshake was not seen.
+const maxProbeRetries = 4
 
 func contains(ds []protocols.Dissector, d protocols.Dissector) bool {
 	for _, x := range ds {

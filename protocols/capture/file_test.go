@@ -1,0 +1,221 @@
+package capture
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type byteOrder interface {
+	binary.ByteOrder
+	binary.AppendByteOrder
+}
+
+func pcapFile(order byteOrder, nano bool, link uint32, frames ...[]byte) []byte {
+	var b bytes.Buffer
+	magic := uint32(0xA1B2C3D4)
+	if nano {
+		magic = 0xA1B23C4D
+	}
+	hdr := make([]byte, 24)
+	order.PutUint32(hdr, magic)
+	order.PutUint16(hdr[4:], 2)
+	order.PutUint16(hdr[6:], 4)
+	order.PutUint32(hdr[16:], 65535)
+	order.PutUint32(hdr[20:], link)
+	b.Write(hdr)
+	for i, f := range frames {
+		rec := make([]byte, 16)
+		order.PutUint32(rec, uint32(1000+i))
+		order.PutUint32(rec[4:], 500)
+		order.PutUint32(rec[8:], uint32(len(f)))
+		order.PutUint32(rec[12:], uint32(len(f)+10))
+		b.Write(rec)
+		b.Write(f)
+	}
+	return b.Bytes()
+}
+
+// ngBlock builds one pcapng block.
+func ngBlock(order byteOrder, typ uint32, body []byte) []byte {
+	for len(body)%4 != 0 {
+		body = append(body, 0)
+	}
+	n := uint32(12 + len(body))
+	b := make([]byte, 8, n)
+	order.PutUint32(b, typ)
+	order.PutUint32(b[4:], n)
+	b = append(b, body...)
+	return order.AppendUint32(b, n)
+}
+
+func ngSection(order byteOrder) []byte {
+	body := order.AppendUint32(nil, 0x1A2B3C4D)
+	body = order.AppendUint16(body, 1)
+	body = order.AppendUint16(body, 0)
+	body = append(body, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+	return ngBlock(order, ngSectionHeader, body)
+}
+
+func ngIface(order byteOrder, link uint16, tsresol byte) []byte {
+	body := order.AppendUint16(nil, link)
+	body = order.AppendUint16(body, 0)
+	body = order.AppendUint32(body, 65535)
+	if tsresol != 0 {
+		body = order.AppendUint16(body, 9)
+		body = order.AppendUint16(body, 1)
+		body = append(body, tsresol, 0, 0, 0)
+		body = append(body, 0, 0, 0, 0) // opt_endofopt
+	}
+	return ngBlock(order, ngInterfaceDesc, body)
+}
+
+func ngPacket(order byteOrder, iface uint32, ts uint64, data []byte) []byte {
+	body := order.AppendUint32(nil, iface)
+	body = order.AppendUint32(body, uint32(ts>>32))
+	body = order.AppendUint32(body, uint32(ts))
+	body = order.AppendUint32(body, uint32(len(data)))
+	body = order.AppendUint32(body, uint32(len(data)))
+	body = append(body, data...)
+	return ngBlock(order, ngEnhPacket, body)
+}
+
+func readAll(t *testing.T, data []byte) ([]Frame, error) {
+	r, err := NewReader("test", bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	var out []Frame
+	for {
+		f, err := r.Next()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		f.Data = append([]byte(nil), f.Data...)
+		out = append(out, f)
+	}
+}
+
+func TestPcapByteOrdersAndResolutions(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		order byteOrder
+		nano  bool
+		ns    int64
+	}{
+		{"little endian usec", binary.LittleEndian, false, 1000*1e9 + 500*1e3},
+		{"big endian usec", binary.BigEndian, false, 1000*1e9 + 500*1e3},
+		{"little endian nsec", binary.LittleEndian, true, 1000*1e9 + 500},
+		{"big endian nsec", binary.BigEndian, true, 1000*1e9 + 500},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			frames, err := readAll(t, pcapFile(tc.order, tc.nano, LinkEthernet, []byte("abc"), []byte("defg")))
+			require.NoError(t, err)
+			require.Len(t, frames, 2)
+			assert.Equal(t, []byte("abc"), frames[0].Data)
+			assert.Equal(t, tc.ns, frames[0].TimeNano)
+			assert.Equal(t, uint32(LinkEthernet), frames[1].LinkType)
+			assert.Equal(t, uint32(14), frames[1].OrigLen)
+		})
+	}
+}
+
+func TestPcapTruncatedNamesOffset(t *testing.T) {
+	data := pcapFile(binary.LittleEndian, false, LinkEthernet, []byte("abcdef"), []byte("0123456789"))
+	cut := data[:len(data)-4] // second record loses its tail
+	frames, err := readAll(t, cut)
+	require.Len(t, frames, 1, "the readable frame is delivered")
+	var trunc *TruncatedError
+	require.True(t, errors.As(err, &trunc), "got %v", err)
+	assert.Equal(t, int64(24+16+6), trunc.Offset, "offset of the damaged record")
+	assert.Contains(t, err.Error(), "byte offset 46")
+
+	// a record header cut in the middle
+	_, err = readAll(t, data[:24+16+6+5])
+	require.True(t, errors.As(err, &trunc))
+	assert.Equal(t, int64(46), trunc.Offset)
+}
+
+func TestNotACapture(t *testing.T) {
+	for _, data := range [][]byte{[]byte("hello world, this is text\n"), {}, {1, 2}} {
+		_, err := readAll(t, data)
+		assert.ErrorIs(t, err, ErrNotCapture)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "x.txt")
+	require.NoError(t, os.WriteFile(path, []byte("not a capture at all"), 0o644))
+	_, err := Open(path)
+	assert.ErrorIs(t, err, ErrNotCapture)
+}
+
+func TestPcapngSectionsInterfacesAndResolution(t *testing.T) {
+	le, be := binary.LittleEndian, binary.BigEndian
+	var file []byte
+	// section 1, little endian: Ethernet (µs) and raw IP (ns) interfaces
+	file = append(file, ngSection(le)...)
+	file = append(file, ngIface(le, LinkEthernet, 0)...)
+	file = append(file, ngIface(le, LinkRaw, 9)...)
+	file = append(file, ngPacket(le, 0, 2_000_000, []byte("eth"))...)
+	file = append(file, ngBlock(le, 5, []byte{1, 2, 3, 4})...) // statistics block: skipped
+	file = append(file, ngPacket(le, 1, 3_000_000_007, []byte("raw"))...)
+	// section 2, big endian: interfaces restart at index 0
+	file = append(file, ngSection(be)...)
+	file = append(file, ngIface(be, LinkLinuxSLL, 0x80|10)...) // 2^-10 s
+	file = append(file, ngPacket(be, 0, 1024*5, []byte("sll"))...)
+	frames, err := readAll(t, file)
+	require.NoError(t, err)
+	require.Len(t, frames, 3)
+	assert.Equal(t, uint32(LinkEthernet), frames[0].LinkType)
+	assert.Equal(t, int64(2e9), frames[0].TimeNano)
+	assert.Equal(t, uint32(LinkRaw), frames[1].LinkType)
+	assert.Equal(t, int64(3_000_000_007), frames[1].TimeNano)
+	assert.Equal(t, uint32(LinkLinuxSLL), frames[2].LinkType)
+	assert.Equal(t, []byte("sll"), frames[2].Data)
+	assert.Equal(t, int64(5e9), frames[2].TimeNano)
+
+	// truncation inside section 2 names the offset of the damaged block
+	cut := file[:len(file)-6]
+	frames, err = readAll(t, cut)
+	require.Len(t, frames, 2)
+	var trunc *TruncatedError
+	require.True(t, errors.As(err, &trunc))
+	assert.Equal(t, int64(len(file)-len(ngPacket(be, 0, 0, []byte("sll")))), trunc.Offset)
+}
+
+func TestPcapngPacketOnUndeclaredInterface(t *testing.T) {
+	le := binary.LittleEndian
+	file := append(ngSection(le), ngPacket(le, 3, 0, []byte("x"))...)
+	_, err := readAll(t, file)
+	var trunc *TruncatedError
+	require.True(t, errors.As(err, &trunc))
+	assert.Contains(t, trunc.Reason, "undeclared interface")
+}
+
+func BenchmarkPcapRead(b *testing.B) {
+	frame := make([]byte, 66)
+	frames := make([][]byte, 10000)
+	for i := range frames {
+		frames[i] = frame
+	}
+	data := pcapFile(binary.LittleEndian, false, LinkEthernet, frames...)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		r, _ := NewReader("bench", bytes.NewReader(data))
+		for {
+			if _, err := r.Next(); err != nil {
+				break
+			}
+		}
+	}
+}

@@ -1,0 +1,339 @@
+package pipeline
+
+import (
+	"encoding/hex"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/otwatch/otwatch/protocols"
+	"github.com/otwatch/otwatch/protocols/capture"
+	"github.com/otwatch/otwatch/protocols/modbus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func mustHex(s string) []byte {
+	b, err := hex.DecodeString(strings.Join(strings.Fields(s), ""))
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+var (
+	readReq  = mustHex("0001 0000 0006 01 03 0064 0002")    // tid 1: read 2 registers at 100
+	readResp = mustHex("0001 0000 0007 01 03 04 0011 0022") // its response
+	writeReq = mustHex("0002 0000 0006 01 06 0010 002a")    // tid 2: write 42 to 16
+	writeRsp = mustHex("0002 0000 0006 01 06 0010 002a")    // echo
+)
+
+type run struct {
+	p   *Pipeline
+	txs []protocols.Transaction
+}
+
+func newRun(limits Limits) *run {
+	r := &run{}
+	r.p = NewWith(limits, []protocols.Dissector{modbus.Dissector{}}, func(t *protocols.Transaction) { r.txs = append(r.txs, *t) })
+	return r
+}
+
+func (r *run) feed(frames ...capture.Frame) {
+	for _, f := range frames {
+		r.p.HandleFrame(f)
+	}
+}
+
+func TestLinkTypes(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		link   uint32
+		vlans  []uint16
+		ipv6   bool
+		hasMAC bool
+	}{
+		{"ethernet", capture.LinkEthernet, nil, false, true},
+		{"802.1Q", capture.LinkEthernet, []uint16{42}, false, true},
+		{"QinQ", capture.LinkEthernet, []uint16{100, 42}, false, true},
+		{"ethernet IPv6", capture.LinkEthernet, nil, true, true},
+		{"linux SLL", capture.LinkLinuxSLL, nil, false, true},
+		{"linux SLL2", capture.LinkSLL2, nil, false, true},
+		{"BSD NULL", capture.LinkNull, nil, false, false},
+		{"BSD NULL IPv6", capture.LinkNull, nil, true, false},
+		{"raw IPv4", capture.LinkRaw, nil, false, false},
+		{"raw IPv6", capture.LinkRaw, nil, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newConn(t, 40001, 502)
+			c.link, c.vlans = tc.link, tc.vlans
+			if tc.ipv6 {
+				c.clientIP, c.serverIP = net.ParseIP("fd00::1"), net.ParseIP("fd00::2")
+			}
+			r := newRun(Limits{})
+			r.feed(c.handshake()...)
+			r.feed(c.send(true, readReq), c.send(false, readResp))
+			r.p.Flush()
+			require.Len(t, r.txs, 1)
+			tx := r.txs[0]
+			assert.Equal(t, uint64(4), tx.RequestFrame)
+			assert.Equal(t, uint64(5), tx.ResponseFrame)
+			assert.Equal(t, c.clientIP.String(), tx.Client.IP.String())
+			assert.Equal(t, uint16(502), tx.Server.Port)
+			assert.Equal(t, []protocols.Target{{Space: "holding_register", Address: 100, Count: 2}}, tx.Targets)
+			assert.Equal(t, tc.hasMAC, tx.Client.HasMAC)
+			if tc.hasMAC {
+				assert.Equal(t, clientMAC.String(), net.HardwareAddr(tx.Client.MAC[:]).String())
+			}
+		})
+	}
+}
+
+func TestRetransmissionsAndOutOfOrder(t *testing.T) {
+	c := newConn(t, 40002, 502)
+	r := newRun(Limits{})
+	r.feed(c.handshake()...)
+	req := c.send(true, readReq)
+	r.feed(req, req) // retransmitted request
+	// the response split in two segments that arrive in reverse order
+	first := c.frame(false, 0x10, c.sseq, readResp[:5])
+	second := c.frame(false, 0x10, c.sseq+5, readResp[5:])
+	c.sseq += uint32(len(readResp))
+	r.feed(second, first)
+	r.p.Flush()
+	require.Len(t, r.txs, 1)
+	assert.Equal(t, protocols.OutcomeOK, r.txs[0].Outcome)
+	assert.Equal(t, uint64(1), r.p.Stats.Retransmitted)
+	assert.Equal(t, uint64(1), r.p.Stats.OutOfOrder)
+	assert.Zero(t, r.p.Stats.Gaps)
+}
+
+func TestMissingSegmentIsAGap(t *testing.T) {
+	c := newConn(t, 40003, 502)
+	r := newRun(Limits{})
+	r.feed(c.handshake()...)
+	r.feed(c.send(true, readReq), c.send(false, readResp))
+	lost := c.send(true, writeReq) // never captured
+	_ = lost
+	third := mustHex("0003 0000 0006 01 03 0000 0001")
+	r.feed(c.send(true, third))
+	require.Len(t, r.txs, 1, "the request behind the hole waits")
+	// the server acknowledges everything: the hole will never fill
+	r.feed(c.frame(false, 0x10, c.sseq, nil))
+	r.feed(c.send(false, mustHex("0003 0000 0005 01 03 02 0007")))
+	r.p.Flush()
+	require.Len(t, r.txs, 2)
+	assert.Equal(t, uint64(3), r.txs[1].ID)
+	assert.Equal(t, protocols.OutcomeOK, r.txs[1].Outcome)
+	assert.Equal(t, uint64(1), r.p.Stats.Gaps)
+	assert.Equal(t, uint64(len(writeReq)), r.p.Stats.GapBytes)
+}
+
+func TestMidStreamStart(t *testing.T) {
+	c := newConn(t, 40004, 502)
+	r := newRun(Limits{})
+	// no handshake; the first segment holds the tail of an ADU
+	r.feed(c.send(true, readReq[5:]))
+	r.feed(c.send(true, writeReq), c.send(false, writeRsp))
+	r.feed(c.send(true, readReq), c.send(false, readResp))
+	r.p.Flush()
+	require.Len(t, r.txs, 2)
+	assert.Equal(t, 6, r.txs[0].Code)
+	assert.Equal(t, 3, r.txs[1].Code)
+}
+
+func TestNeverClosedConnectionIsFlushed(t *testing.T) {
+	c := newConn(t, 40005, 502)
+	r := newRun(Limits{})
+	r.feed(c.handshake()...)
+	r.feed(c.send(true, writeReq))
+	require.Empty(t, r.txs)
+	r.p.Flush()
+	require.Len(t, r.txs, 1)
+	assert.Equal(t, protocols.OutcomeNoResponse, r.txs[0].Outcome)
+	assert.Zero(t, r.p.FlowCount())
+	assert.Zero(t, r.p.Buffered())
+}
+
+func TestContentNotPortDecides(t *testing.T) {
+	t.Run("modbus on 5020 is found", func(t *testing.T) {
+		c := newConn(t, 40006, 5020)
+		r := newRun(Limits{})
+		r.feed(c.handshake()...)
+		r.feed(c.send(true, readReq), c.send(false, readResp))
+		r.p.Flush()
+		require.Len(t, r.txs, 1)
+		assert.Equal(t, uint16(5020), r.txs[0].Server.Port)
+		assert.Equal(t, uint64(1), r.p.Stats.IdentifiedFlows["modbus"])
+	})
+	t.Run("other bytes on 502 are not Modbus", func(t *testing.T) {
+		c := newConn(t, 40007, 502)
+		r := newRun(Limits{})
+		r.feed(c.handshake()...)
+		r.feed(c.send(true, []byte("GET / HTTP/1.1\r\nHost: plc\r\n\r\n")), c.send(false, []byte("HTTP/1.1 200 OK\r\n\r\n")))
+		r.feed(c.send(true, []byte("GET /x HTTP/1.1\r\n\r\n")))
+		r.p.Flush()
+		assert.Empty(t, r.txs)
+		assert.Equal(t, uint64(1), r.p.Stats.UnknownFlows)
+	})
+}
+
+func TestServerOpensConnection(t *testing.T) {
+	// a device on port 502 sends the SYN: it is still the Modbus server
+	c := newConn(t, 40008, 502)
+	c.clientIP, c.serverIP = c.serverIP, c.clientIP
+	c.cport, c.sport = 502, 40008
+	r := newRun(Limits{})
+	r.feed(c.handshake()...)
+	r.feed(c.send(false, readReq), c.send(true, readResp))
+	r.p.Flush()
+	require.Len(t, r.txs, 1)
+	assert.Equal(t, uint16(502), r.txs[0].Server.Port)
+	assert.Equal(t, uint64(4), r.txs[0].RequestFrame)
+}
+
+// udpFragments builds a Modbus/UDP request split into two IPv4 fragments.
+func udpFragments(t *testing.T, payload []byte) []capture.Frame {
+	udp := &layers.UDP{SrcPort: 40009, DstPort: 502}
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.IP{10, 0, 0, 1}, DstIP: net.IP{10, 0, 0, 2}}
+	udp.SetNetworkLayerForChecksum(ip)
+	buf := gopacket.NewSerializeBuffer()
+	require.NoError(t, gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, udp, gopacket.Payload(payload)))
+	dgram := buf.Bytes()
+	var frames []capture.Frame
+	for i, part := range [][]byte{dgram[:16], dgram[16:]} {
+		frag := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: ip.SrcIP, DstIP: ip.DstIP, Id: 77}
+		if i == 0 {
+			frag.Flags = layers.IPv4MoreFragments
+		} else {
+			frag.FragOffset = 2 // 16 bytes
+		}
+		fb := gopacket.NewSerializeBuffer()
+		eth := &layers.Ethernet{SrcMAC: clientMAC, DstMAC: serverMAC, EthernetType: layers.EthernetTypeIPv4}
+		require.NoError(t, gopacket.SerializeLayers(fb, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, frag, gopacket.Payload(part)))
+		frames = append(frames, capture.Frame{Data: fb.Bytes(), TimeNano: int64(1e18) + int64(i), LinkType: capture.LinkEthernet})
+	}
+	return frames
+}
+
+func TestIPv4FragmentsReassembled(t *testing.T) {
+	r := newRun(Limits{})
+	frags := udpFragments(t, mustHex("0005 0000 000b 01 10 0000 0002 04 0001 0002"))
+	r.feed(frags[1], frags[0]) // out of order too
+	r.p.Flush()
+	require.Len(t, r.txs, 1)
+	assert.Equal(t, 16, r.txs[0].Code)
+	assert.Equal(t, uint64(2), r.txs[0].RequestFrame, "the fragment that completes the datagram")
+	assert.Equal(t, uint64(2), r.p.Stats.Fragments)
+	assert.Equal(t, uint64(1), r.p.Stats.Reassembled)
+}
+
+func TestLimits(t *testing.T) {
+	t.Run("max flows evicts the least recent", func(t *testing.T) {
+		r := newRun(Limits{MaxFlows: 2})
+		for port := uint16(41000); port < 41003; port++ {
+			c := newConn(t, port, 502)
+			r.feed(c.handshake()...)
+			r.feed(c.send(true, readReq))
+		}
+		assert.Equal(t, uint64(1), r.p.Stats.LimitsHit["max_flows"])
+		assert.Equal(t, 2, r.p.FlowCount())
+		require.Len(t, r.txs, 1, "the evicted flow's request is reported")
+		assert.Equal(t, uint16(41000), r.txs[0].Client.Port)
+	})
+	t.Run("idle timeout follows packet time", func(t *testing.T) {
+		r := newRun(Limits{IdleTimeout: time.Minute})
+		c := newConn(t, 41010, 502)
+		r.feed(c.handshake()...)
+		r.feed(c.send(true, readReq))
+		other := newConn(t, 41011, 502)
+		other.ts = c.ts + int64(2*time.Minute)
+		r.feed(other.handshake()...)
+		require.Len(t, r.txs, 1)
+		assert.Equal(t, protocols.OutcomeNoResponse, r.txs[0].Outcome)
+		assert.Equal(t, 1, r.p.FlowCount())
+	})
+	t.Run("flow buffer", func(t *testing.T) {
+		r := newRun(Limits{MaxFlowBuffer: 64, MaxOutOfOrder: 2})
+		c := newConn(t, 41020, 502)
+		r.feed(c.handshake()...)
+		r.feed(c.send(true, readReq))
+		// a hole, then more out-of-order data than the flow may buffer
+		c.cseq += 100
+		for i := 0; i < 5; i++ {
+			r.feed(c.send(true, readReq))
+		}
+		assert.Greater(t, r.p.Stats.LimitsHit["flow_buffer"], uint64(0))
+		assert.LessOrEqual(t, r.p.Buffered(), 64)
+		r.p.Flush()
+		assert.Zero(t, r.p.Buffered())
+	})
+}
+
+// panicky is a dissector whose session panics on its second PDU.
+type panicky struct{}
+
+func (panicky) Name() string                    { return "panicky" }
+func (panicky) Transports() protocols.Transport { return protocols.TCP }
+func (panicky) Ports() []uint16                 { return []uint16{9999} }
+func (panicky) Probe(protocols.Direction, []byte) protocols.ProbeResult {
+	return protocols.ProbeYes
+}
+func (panicky) NewSession(env *protocols.Env) protocols.Session { return &panickySession{} }
+
+type panickySession struct{ n int }
+
+func (s *panickySession) Feed(dir protocols.Direction, data []byte, pkt protocols.Packet) (int, error) {
+	if s.n++; s.n > 1 {
+		var m map[string]int
+		m["boom"]++ // nil map write: a real bug, not a polite panic
+	}
+	return len(data), nil
+}
+func (s *panickySession) Gap(protocols.Direction, int, protocols.Packet) {}
+func (s *panickySession) Close(protocols.Packet)                         {}
+
+func TestPanickingDissectorBecomesAnomaly(t *testing.T) {
+	var txs int
+	p := NewWith(Limits{}, []protocols.Dissector{panicky{}, modbus.Dissector{}}, func(*protocols.Transaction) { txs++ })
+	c := newConn(t, 41030, 9999)
+	for _, f := range c.handshake() {
+		p.HandleFrame(f)
+	}
+	p.HandleFrame(c.send(true, []byte("one")))
+	p.HandleFrame(c.send(true, []byte("two")))
+	p.HandleFrame(c.send(true, []byte("three")))
+	// other flows keep working
+	m := newConn(t, 41031, 502)
+	for _, f := range append(m.handshake(), m.send(true, readReq), m.send(false, readResp)) {
+		p.HandleFrame(f)
+	}
+	p.Flush()
+	assert.Equal(t, uint64(1), p.Stats.Anomalies["panicky.dissector_panic"])
+	assert.Equal(t, 1, txs)
+}
+
+func TestDeterministicOutput(t *testing.T) {
+	render := func() string {
+		r := newRun(Limits{})
+		for port := uint16(42000); port < 42020; port++ {
+			c := newConn(t, port, 502)
+			r.feed(c.handshake()...)
+			r.feed(c.send(true, readReq), c.send(true, writeReq), c.send(false, writeRsp))
+		}
+		r.p.Flush()
+		var b []byte
+		for i := range r.txs {
+			b = append(r.txs[i].AppendJSON(b), '\n')
+		}
+		return string(b)
+	}
+	first := render()
+	assert.Equal(t, 40, strings.Count(first, "\n"))
+	for i := 0; i < 5; i++ {
+		require.Equal(t, first, render(), "flows are flushed in a fixed order")
+	}
+}
