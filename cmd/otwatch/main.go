@@ -12,6 +12,7 @@ const usage = `usage: otwatch <command> [flags]
 commands:
   read     dissect capture files: otwatch read [--records FILE] [--alerts FILE]
            [--inventory FILE] [--db FILE] [--mode learn|detect|auto] CAPTURE...
+  demo     run read on an embedded real capture: otwatch demo
   version  print the version
 `
 
@@ -30,6 +31,8 @@ func run(args []string) int {
 	switch args[0] {
 	case "read":
 		return cmdRead(args[1:], os.Stdout, os.Stderr)
+	case "demo":
+		return cmdDemo(args[1:], os.Stdout, os.Stderr)
 	case "version", "--version":
 		fmt.Println("otwatch", version)
 		return 0

@@ -20,17 +20,26 @@ import (
 	"github.com/otwatch/otwatch/protocols/pipeline"
 )
 
-// Dir returns the corpus folder: $OTWATCH_CORPUS, else ../shared/corpus
-// beside the repository. It skips the test when absent.
-func Dir(t testing.TB) string {
-	t.Helper()
+// Locate returns the corpus folder: $OTWATCH_CORPUS, else ../shared/corpus
+// beside the repository; "" when it is absent.
+func Locate() string {
 	dir := os.Getenv("OTWATCH_CORPUS")
 	if dir == "" {
 		_, file, _, _ := runtime.Caller(0)
 		dir = filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "corpus")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "MANIFEST.tsv")); err != nil {
-		t.Skipf("corpus not found at %s (set OTWATCH_CORPUS): skipping", dir)
+		return ""
+	}
+	return dir
+}
+
+// Dir returns the corpus folder, skipping the test when it is absent.
+func Dir(t testing.TB) string {
+	t.Helper()
+	dir := Locate()
+	if dir == "" {
+		t.Skip("shared corpus not found (set OTWATCH_CORPUS): skipping")
 	}
 	return dir
 }
@@ -55,20 +64,29 @@ func (c Capture) Has(proto string) bool {
 	return false
 }
 
-// Captures lists the manifest rows that carry proto ("" for all).
+// Captures lists the manifest rows that carry proto ("" for all),
+// skipping the test when the corpus is absent.
 func Captures(t testing.TB, proto string) []Capture {
 	t.Helper()
-	dir := Dir(t)
-	f, err := os.Open(filepath.Join(dir, "MANIFEST.tsv"))
+	out, err := List(Dir(t), proto)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return out
+}
+
+// List reads the manifest of the corpus in dir.
+func List(dir, proto string) ([]Capture, error) {
+	f, err := os.Open(filepath.Join(dir, "MANIFEST.tsv"))
+	if err != nil {
+		return nil, err
 	}
 	defer f.Close()
 	r := csv.NewReader(bufio.NewReader(f))
 	r.Comma, r.LazyQuotes, r.FieldsPerRecord = '\t', true, -1
 	header, err := r.Read()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	var out []Capture
 	for {
@@ -77,7 +95,7 @@ func Captures(t testing.TB, proto string) []Capture {
 			break
 		}
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		row := map[string]string{}
 		for i, h := range header {
@@ -91,7 +109,7 @@ func Captures(t testing.TB, proto string) []Capture {
 			out = append(out, c)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // Tshark returns tshark's path, skipping the test when it is not installed.
