@@ -25,6 +25,10 @@ type Pipeline struct {
 	now        int64
 	dec        frame.Decoded
 	sink       func(*protocols.Transaction)
+	// OnPacket, when set, sees every decoded TCP/UDP packet (after IP
+	// reassembly) with its frame length: the inventory counts packets and
+	// bytes per host and learns MAC/IP bindings from it.
+	OnPacket func(d *frame.Decoded, frameLen int, timeNano int64)
 	// Stats is updated as frames are handled.
 	Stats Stats
 }
@@ -99,6 +103,9 @@ func (p *Pipeline) HandleFrame(f capture.Frame) {
 		p.Stats.Malformed++
 	}
 	if err == nil {
+		if p.OnPacket != nil {
+			p.OnPacket(d, len(f.Data), f.TimeNano)
+		}
 		pkt := protocols.Packet{Frame: p.frameNo, Time: time.Unix(0, f.TimeNano).UTC()}
 		if d.IPProto == frame.ProtoTCP {
 			p.tcp(d, pkt)

@@ -1,0 +1,45 @@
+package protocols
+
+// IdentityFact is one fact about a device learned from a transaction's
+// payload: its order number, firmware, vendor, application URI, ...
+type IdentityFact struct {
+	// OfClient: the fact describes the client (an OPC UA client's
+	// application description); otherwise the server.
+	OfClient bool
+	// Field is a stable snake_case name: vendor_name, product_code,
+	// product_name, model_name, order_number, firmware, serial,
+	// module_name, plant_designation, application_uri, product_uri,
+	// application_name, software_version, build_number, manufacturer_name, ...
+	Field string
+	Value string
+	// Message names what carried it, e.g. "read_device_identification", "szl_0x0011".
+	Message string
+}
+
+// Identifier is implemented by dissectors whose transactions reveal device
+// identity. The inventory asks the dissector named by Transaction.Proto, so
+// each protocol's identity story stays in its own folder.
+type Identifier interface {
+	Identity(t *Transaction) []IdentityFact
+}
+
+// IdentityOf returns the identity facts a transaction carries, if its
+// protocol's dissector knows how to find them.
+func IdentityOf(t *Transaction) []IdentityFact {
+	if id, ok := lookupIdentifier(t.Proto); ok {
+		return id.Identity(t)
+	}
+	return nil
+}
+
+func lookupIdentifier(proto string) (Identifier, bool) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	for _, d := range registry {
+		if d.Name() == proto {
+			id, ok := d.(Identifier)
+			return id, ok
+		}
+	}
+	return nil, false
+}
