@@ -17,13 +17,13 @@ func TestAppendJSONIsValidAndComplete(t *testing.T) {
 		Client: Endpoint{IP: netip.MustParseAddr("fd00::1"), Port: 40000, MAC: [6]byte{0, 0x0e, 0x8c, 1, 2, 3}, HasMAC: true, LinkAddress: 3},
 		Server: Endpoint{IP: netip.MustParseAddr("10.0.0.2"), Port: 20000, LinkAddress: 4},
 		Unit:   "4", Op: OpControl, Code: 5, CodeName: "direct_operate",
-		Targets:     []Target{{Space: "g12v1", Address: 7, Count: 1}, {Space: "node", ID: "ns=2;s=Tank \"1\"\n"}},
-		Values:      []Value{IntValue(-3), FloatValue(1.5), FloatValue(math.NaN()), StringValue("a\x01\xff"), BoolValue(true)},
-		Outcome:     OutcomeException, ExceptionCode: 2, HasException: true,
+		Targets: []Target{{Space: "g12v1", Address: 7, Count: 1}, {Space: "node", ID: "ns=2;s=Tank \"1\"\n"}},
+		Values:  []Value{IntValue(-3), FloatValue(1.5), FloatValue(math.NaN()), StringValue("a\x01\xff"), BoolValue(true)},
+		Outcome: OutcomeException, ExceptionCode: 2, HasException: true,
 		RequestFrame: 10, ResponseFrame: 12,
-		RequestTime:  time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("CET", 3600)),
-		Anomalies:    []string{"dnp3.bad_crc"},
-		Attrs:        []Attr{{Key: "vendor_name", Value: "ACME"}},
+		RequestTime: time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("CET", 3600)),
+		Anomalies:   []string{"dnp3.bad_crc"},
+		Attrs:       []Attr{{Key: "vendor_name", Value: "ACME"}},
 	}
 	line := tx.AppendJSON(nil)
 	var m map[string]any

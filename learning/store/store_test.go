@@ -13,7 +13,7 @@ import (
 
 type counter struct{ N int }
 
-func (c *counter) MarshalState() ([]byte, error)  { return json.Marshal(c) }
+func (c *counter) MarshalState() ([]byte, error) { return json.Marshal(c) }
 func (c *counter) UnmarshalState(b []byte) error { return json.Unmarshal(b, c) }
 
 func TestCheckpointAndLoad(t *testing.T) {
