@@ -2,5 +2,6 @@
 package all
 
 import (
+	_ "github.com/otwatch/otwatch/protocols/dnp3"
 	_ "github.com/otwatch/otwatch/protocols/modbus"
 )

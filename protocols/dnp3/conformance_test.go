@@ -1,0 +1,478 @@
+package dnp3_test
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/otwatch/otwatch/protocols"
+	"github.com/otwatch/otwatch/protocols/corpustest"
+	_ "github.com/otwatch/otwatch/protocols/dnp3"
+)
+
+// pdu is one DNP3 application fragment as tshark and otwatch both describe
+// it; the code follows RECORDS.md (a response carries its request's code).
+type pdu struct {
+	frame int
+	dir   string
+	code  int
+}
+
+func (p pdu) String() string { return fmt.Sprintf("frame %d %s code %d", p.frame, p.dir, p.code) }
+
+// detail is what a request says beyond its code, compared where tshark
+// decoded the whole fragment: object spaces, control indices, CROB
+// operations and analog output values.
+type detail struct {
+	spaces  []string
+	indices []string // g12/g41 point indices
+	crobOps []string
+	analog  []string
+}
+
+func (d detail) String() string {
+	return fmt.Sprintf("spaces=%v indices=%v crob=%v analog=%v", d.spaces, d.indices, d.crobOps, d.analog)
+}
+
+var noResponse = map[int]bool{0: true, 6: true, 8: true, 10: true, 12: true}
+
+// find returns the values of key anywhere below node, depth first.
+func find(node any, key string, out *[]string) {
+	switch n := node.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(n))
+		for k := range n {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys) // maps lose tshark's order; callers sort what they compare
+		for _, k := range keys {
+			v := n[k]
+			if k == key {
+				switch x := v.(type) {
+				case string:
+					*out = append(*out, x)
+				case []any:
+					for _, e := range x {
+						if s, ok := e.(string); ok {
+							*out = append(*out, s)
+						}
+					}
+				}
+				continue
+			}
+			find(v, key, out)
+		}
+	case []any:
+		for _, e := range n {
+			find(e, key, out)
+		}
+	}
+}
+
+// has reports whether key occurs anywhere below node (tshark's expert flags carry empty values).
+func has(node any, key string) bool {
+	switch n := node.(type) {
+	case map[string]any:
+		for k, v := range n {
+			if k == key || has(v, key) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range n {
+			if has(e, key) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func first(node any, key string) string {
+	var out []string
+	find(node, key, &out)
+	if len(out) == 0 {
+		return ""
+	}
+	return out[0]
+}
+
+func num(s string) int {
+	n, err := strconv.ParseInt(s, 0, 64)
+	if err != nil {
+		return -1
+	}
+	return int(n)
+}
+
+func asList(v any) []any {
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case []any:
+		return x
+	}
+	return []any{v}
+}
+
+var decodeAs = regexp.MustCompile(`-d\s+(\w+\.port==\d+,\w+)`)
+
+var (
+	versionOnce sync.Once
+	version     []byte
+)
+
+func tsharkVersion(tshark string) []byte {
+	versionOnce.Do(func() { version, _ = exec.Command(tshark, "--version").Output() })
+	return version
+}
+
+// tsharkJSON runs tshark on a capture, caching its output under the system
+// temporary folder by the capture's and the options' hash: tshark's start-up
+// dominates the test's runtime.
+func tsharkJSON(tshark string, c corpustest.Capture) ([]byte, error) {
+	args := []string{"-n", "-r", c.Path}
+	for _, m := range decodeAs.FindAllStringSubmatch(c.Notes, -1) {
+		args = append(args, "-d", m[1])
+	}
+	args = append(args, "-Y", "dnp3.al.func", "-T", "json", "--no-duplicate-keys", "-J", "frame tcp udp dnp3")
+	data, err := os.ReadFile(c.Path)
+	if err != nil {
+		return nil, err
+	}
+	version := tsharkVersion(tshark)
+	h := sha256.New()
+	h.Write(data)
+	h.Write([]byte(strings.Join(args[3:], " ")))
+	h.Write(version)
+	cache := filepath.Join(os.TempDir(), "otwatch-dnp3-tshark", hex.EncodeToString(h.Sum(nil))[:32]+".json")
+	if out, err := os.ReadFile(cache); err == nil {
+		return out, nil
+	}
+	out, _ := exec.Command(tshark, args...).Output() // a truncated capture exits non-zero: keep what was read
+	if err := os.MkdirAll(filepath.Dir(cache), 0o755); err == nil {
+		tmp := cache + ".tmp" + strconv.Itoa(os.Getpid())
+		if os.WriteFile(tmp, out, 0o644) == nil {
+			os.Rename(tmp, cache)
+		}
+	}
+	return out, nil
+}
+
+// tsharkPDUs applies the oracle's pairing rules (shared/tools/tshark_oracle.py)
+// to tshark's dissection.
+func tsharkPDUs(t *testing.T, out []byte) ([]pdu, map[int]detail) {
+	var packets []struct {
+		Source struct {
+			Layers map[string]any `json:"layers"`
+		} `json:"_source"`
+	}
+	if len(out) > 0 {
+		if err := json.Unmarshal(out, &packets); err != nil {
+			t.Fatalf("tshark json: %v", err)
+		}
+	}
+	type assoc struct {
+		conn               string
+		master, outstation string
+	}
+	requests := map[string]int{}
+	open, last := map[assoc]int{}, map[assoc]int{}
+	var pdus []pdu
+	details := map[int]detail{}
+	for _, p := range packets {
+		l := p.Source.Layers
+		frame := num(first(l["frame"], "frame.number"))
+		proto := "tcp"
+		if l["tcp"] == nil {
+			proto = "udp"
+		}
+		if has(l[proto], "tcp.analysis.retransmission") || has(l[proto], "tcp.analysis.spurious_retransmission") {
+			continue
+		}
+		conn := proto + first(l[proto], proto+".stream")
+		for _, link := range asList(l["dnp3"]) {
+			fcs := first(link, "dnp3.al.func")
+			if fcs == "" {
+				continue
+			}
+			fc := num(fcs)
+			src, dst, seq := first(link, "dnp3.src"), first(link, "dnp3.dst"), first(link, "dnp3.al.seq")
+			if fc < 128 {
+				if !noResponse[fc] {
+					requests[conn+"/"+src+"/"+dst+"/"+seq] = fc
+					open[assoc{conn, src, dst}] = fc
+				}
+				pdus = append(pdus, pdu{frame, "request", fc})
+				if fc >= 1 && fc <= 6 {
+					details[frame] = tsharkDetail(link)
+				}
+				continue
+			}
+			a, code := assoc{conn, dst, src}, fc
+			if fc != 130 {
+				if first(link, "dnp3.al.fir") == "1" {
+					if c, ok := requests[conn+"/"+dst+"/"+src+"/"+seq]; ok {
+						code = c
+					} else if c, ok := open[a]; ok {
+						code = c
+					}
+					last[a] = code
+					delete(open, a)
+				} else if c, ok := last[a]; ok {
+					code = c
+				}
+			}
+			pdus = append(pdus, pdu{frame, "response", code})
+		}
+	}
+	return pdus, details
+}
+
+func tsharkDetail(link any) detail {
+	var d detail
+	var objs []string
+	find(link, "dnp3.al.obj", &objs)
+	for _, o := range objs {
+		v := num(o)
+		d.spaces = append(d.spaces, fmt.Sprintf("g%dv%d", v>>8, v&0xFF))
+	}
+	var ops, trips, ints, floats []string
+	find(link, "dnp3.ctl.op", &ops)
+	find(link, "dnp3.ctl.trip", &trips)
+	for i, op := range ops {
+		code := byte(num(op))
+		if i < len(trips) {
+			code |= byte(num(trips[i])) << 6
+		}
+		d.crobOps = append(d.crobOps, crobName(code))
+	}
+	find(link, "dnp3.al.anaout.int", &ints)
+	find(link, "dnp3.al.anaout.float", &floats)
+	find(link, "dnp3.al.anaout.double", &floats)
+	for _, v := range ints {
+		d.analog = append(d.analog, v)
+	}
+	for _, v := range floats {
+		f, _ := strconv.ParseFloat(v, 64)
+		d.analog = append(d.analog, strconv.FormatFloat(float64(float32(f)), 'g', 6, 64))
+	}
+	if len(ops) > 0 || len(ints)+len(floats) > 0 {
+		find(link, "dnp3.al.index", &d.indices)
+	}
+	return d.normal()
+}
+
+var crobOps = map[byte]string{0: "nul", 1: "pulse_on", 2: "pulse_off", 3: "latch_on", 4: "latch_off"}
+
+func crobName(code byte) string {
+	op, ok := crobOps[code&0x0F]
+	if !ok {
+		op = "op" + strconv.Itoa(int(code&0x0F))
+	}
+	return [4]string{"", "close_", "trip_", "reserved_"}[code>>6] + op
+}
+
+func (d detail) normal() detail {
+	for _, s := range []*[]string{&d.spaces, &d.indices, &d.crobOps, &d.analog} {
+		sort.Strings(*s)
+		*s = slices.Compact(*s)
+	}
+	return d
+}
+
+func ourDetail(tx *protocols.Transaction) detail {
+	var d detail
+	control := false
+	for _, tg := range tx.Targets {
+		d.spaces = append(d.spaces, tg.Space)
+		if strings.HasPrefix(tg.Space, "g12v") || strings.HasPrefix(tg.Space, "g41v") {
+			control = true
+			for i := uint64(0); i < tg.Count && i < 256; i++ {
+				d.indices = append(d.indices, strconv.FormatUint(tg.Address+i, 10))
+			}
+		}
+	}
+	for _, v := range tx.Values {
+		switch v.Kind {
+		case protocols.ValueString:
+			if control {
+				d.crobOps = append(d.crobOps, v.Str)
+			}
+		case protocols.ValueInt:
+			if control {
+				d.analog = append(d.analog, strconv.FormatInt(v.Int, 10))
+			}
+		case protocols.ValueFloat:
+			d.analog = append(d.analog, strconv.FormatFloat(float64(float32(v.F)), 'g', 6, 64))
+		}
+	}
+	return d.normal()
+}
+
+type exception struct{ frame, dir, reason string }
+
+// loadExceptions reads testdata/conformance_exceptions.txt: capture path,
+// frame (or *), direction (or *), reason.
+func loadExceptions(t *testing.T) map[string][]exception {
+	f, err := os.Open(filepath.Join("testdata", "conformance_exceptions.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string][]exception{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		parts := strings.Fields(line)
+		if len(parts) < 4 {
+			t.Fatalf("exception line needs a reason: %q", line)
+		}
+		out[parts[0]] = append(out[parts[0]], exception{parts[1], parts[2], strings.Join(parts[3:], " ")})
+	}
+	return out
+}
+
+func excused(ex []exception, p pdu) bool {
+	for _, e := range ex {
+		if (e.frame == "*" || e.frame == strconv.Itoa(p.frame)) && (e.dir == "*" || e.dir == p.dir) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestConformanceWithTshark compares every DNP3 application fragment of
+// every corpus capture with tshark: frame, direction and function code, and
+// for the requests users act on (read, write, select, operate, direct
+// operate) the object spaces, control indices, CROB operations and analog
+// output values.
+func TestConformanceWithTshark(t *testing.T) {
+	corpustest.Tshark(t)
+	exceptions := loadExceptions(t)
+	var mu sync.Mutex
+	used := map[string]bool{}
+	matched, total := 0, 0
+	tshark := corpustest.Tshark(t)
+	captures := corpustest.Captures(t, "dnp3")
+	outputs := make([][]byte, len(captures))
+	errs := make([]error, len(captures))
+	var wg sync.WaitGroup
+	work := make(chan int)
+	for range 4 { // tshark waits on its start-up more than on the CPU
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				outputs[i], errs[i] = tsharkJSON(tshark, captures[i])
+			}
+		}()
+	}
+	for i := range captures {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	t.Run("captures", func(t *testing.T) {
+		for i, c := range captures {
+			t.Run(c.Rel, func(t *testing.T) {
+				if errs[i] != nil {
+					t.Fatal(errs[i])
+				}
+				want, details := tsharkPDUs(t, outputs[i])
+				txs, _ := corpustest.Replay(t, c.Path)
+				var got []pdu
+				ours := map[int]*protocols.Transaction{}
+				for i := range txs {
+					tx := &txs[i]
+					if tx.Proto != "dnp3" {
+						continue
+					}
+					if tx.RequestFrame != 0 {
+						got = append(got, pdu{int(tx.RequestFrame), "request", tx.Code})
+						ours[int(tx.RequestFrame)] = tx
+					}
+					if tx.ResponseFrame != 0 {
+						got = append(got, pdu{int(tx.ResponseFrame), "response", tx.Code})
+					}
+				}
+				left := map[pdu]int{}
+				for _, p := range want {
+					left[p]++
+				}
+				var missing, extra []pdu
+				n := 0
+				for _, p := range got {
+					if left[p] > 0 {
+						left[p]--
+						n++
+					} else {
+						extra = append(extra, p)
+					}
+				}
+				for p, k := range left {
+					for ; k > 0; k-- {
+						missing = append(missing, p)
+					}
+				}
+				sort.Slice(missing, func(i, j int) bool { return missing[i].frame < missing[j].frame })
+				sort.Slice(extra, func(i, j int) bool { return extra[i].frame < extra[j].frame })
+				mu.Lock()
+				matched += n
+				total += max(len(want), len(got))
+				mu.Unlock()
+				report := func(kind string, ps []pdu) {
+					for _, p := range ps {
+						if excused(exceptions[c.Rel], p) {
+							mu.Lock()
+							used[c.Rel] = true
+							mu.Unlock()
+							continue
+						}
+						t.Errorf("%s: %v", kind, p)
+					}
+				}
+				report("tshark only", missing)
+				report("otwatch only", extra)
+				for frame, d := range details {
+					tx := ours[frame]
+					if tx == nil || len(tx.Anomalies) > 0 || tx.Attr("targets_truncated") != "" {
+						continue // not decoded by us as a whole: the code check above covers it
+					}
+					if got := ourDetail(tx); got.String() != d.String() {
+						if excused(exceptions[c.Rel], pdu{frame, "request", tx.Code}) {
+							mu.Lock()
+							used[c.Rel] = true
+							mu.Unlock()
+							continue
+						}
+						t.Errorf("frame %d objects:\n  ours   %v\n  tshark %v", frame, got, d)
+					}
+				}
+			})
+		}
+	})
+	if total > 0 {
+		t.Logf("dnp3 agreement with tshark: %d of %d (%.2f%%)", matched, total, 100*float64(matched)/float64(total))
+	}
+	for rel := range exceptions {
+		if !used[rel] {
+			t.Errorf("exception list entry for %s is stale: nothing to excuse any more", rel)
+		}
+	}
+}

@@ -1,0 +1,767 @@
+package dnp3
+
+import (
+	"encoding/binary"
+	"errors"
+	"math"
+	"strconv"
+
+	"github.com/otwatch/otwatch/protocols"
+)
+
+// ---- Data link layer (IEEE 1815-2012 §9) ----
+
+// Link layer constants.
+const (
+	StartByte1    = 0x05
+	StartByte2    = 0x64
+	LinkHeaderLen = 10 // start(2) length control dst(2) src(2) crc(2)
+	// MaxLinkFrame is the largest frame: length 255 → 250 data octets in 16 blocks.
+	MaxLinkFrame = 292
+	blockLen     = 16
+)
+
+// Link control bits and primary functions.
+const (
+	LinkDIR = 0x80
+	LinkPRM = 0x40
+	LinkFCB = 0x20
+	LinkFCV = 0x10 // DFC on secondary frames
+
+	LinkResetLinkStates     = 0
+	LinkTestLinkStates      = 2
+	LinkConfirmedUserData   = 3
+	LinkUnconfirmedUserData = 4
+	LinkRequestLinkStatus   = 9
+)
+
+// LinkHeader is the decoded 10-octet link header.
+type LinkHeader struct {
+	Length  uint8 // octets after the length field, CRCs excluded: control+dst+src(5)+user data
+	Control uint8
+	Dst     uint16
+	Src     uint16
+}
+
+// Errors of ParseLinkHeader.
+var (
+	ErrShort     = errors.New("dnp3: need more bytes")
+	ErrNoStart   = errors.New("dnp3: no 0x0564 start bytes")
+	ErrHeaderCRC = errors.New("dnp3: link header CRC mismatch")
+	ErrLength    = errors.New("dnp3: link length below 5")
+)
+
+// ParseLinkHeader decodes and checks the link header at the start of b.
+func ParseLinkHeader(b []byte) (LinkHeader, error) {
+	var h LinkHeader
+	if len(b) >= 1 && b[0] != StartByte1 || len(b) >= 2 && b[1] != StartByte2 {
+		return h, ErrNoStart
+	}
+	if len(b) < LinkHeaderLen {
+		return h, ErrShort
+	}
+	if crc16(b[:8]) != binary.LittleEndian.Uint16(b[8:]) {
+		return h, ErrHeaderCRC
+	}
+	h = LinkHeader{Length: b[2], Control: b[3], Dst: binary.LittleEndian.Uint16(b[4:]), Src: binary.LittleEndian.Uint16(b[6:])}
+	if h.Length < 5 {
+		return h, ErrLength
+	}
+	return h, nil
+}
+
+// DataLen is the number of user data octets (CRCs excluded).
+func (h LinkHeader) DataLen() int { return int(h.Length) - 5 }
+
+// FrameLen is the size of the whole frame on the wire, CRCs included.
+func (h LinkHeader) FrameLen() int {
+	n := h.DataLen()
+	return LinkHeaderLen + n + 2*((n+blockLen-1)/blockLen)
+}
+
+// Function is the link function code (control bits 0–3).
+func (h LinkHeader) Function() uint8 { return h.Control & 0x0F }
+
+// Primary: the frame was sent by the initiating station.
+func (h LinkHeader) Primary() bool { return h.Control&LinkPRM != 0 }
+
+// CarriesUserData: a primary (un)confirmed user data frame.
+func (h LinkHeader) CarriesUserData() bool {
+	f := h.Function()
+	return h.Primary() && (f == LinkConfirmedUserData || f == LinkUnconfirmedUserData)
+}
+
+// AppendUserData checks the CRC of every data block of frame (whole frame,
+// header included) and appends the user data octets to dst. ok is false on
+// a bad block CRC (dst is then returned unchanged).
+func AppendUserData(dst []byte, frame []byte, h LinkHeader) ([]byte, bool) {
+	n := h.DataLen()
+	if len(frame) < h.FrameLen() {
+		return dst, false
+	}
+	start := len(dst)
+	b := frame[LinkHeaderLen:]
+	for n > 0 {
+		k := min(n, blockLen)
+		if crc16(b[:k]) != binary.LittleEndian.Uint16(b[k:]) {
+			return dst[:start], false
+		}
+		dst = append(dst, b[:k]...)
+		b, n = b[k+2:], n-k
+	}
+	return dst, true
+}
+
+// crcTable is CRC-16/DNP: polynomial 0x3D65, reflected (0xA6BC), init 0, output complemented.
+var crcTable = func() (t [256]uint16) {
+	for i := range t {
+		c := uint16(i)
+		for range 8 {
+			if c&1 != 0 {
+				c = c>>1 ^ 0xA6BC
+			} else {
+				c >>= 1
+			}
+		}
+		t[i] = c
+	}
+	return
+}()
+
+func crc16(b []byte) uint16 {
+	var c uint16
+	for _, x := range b {
+		c = c>>8 ^ crcTable[byte(c)^x]
+	}
+	return ^c
+}
+
+// ---- Transport layer (§8) ----
+
+// Transport header bits.
+const (
+	TransportFIN = 0x80
+	TransportFIR = 0x40
+)
+
+// ---- Application layer (§4) ----
+
+// Application control bits.
+const (
+	AppFIR = 0x80
+	AppFIN = 0x40
+	AppCON = 0x20
+	AppUNS = 0x10
+)
+
+// AppHeader is the application request/response header.
+type AppHeader struct {
+	Control  uint8
+	Function uint8
+	IIN      uint16 // responses only: IIN1<<8 | IIN2
+}
+
+// Seq is the application sequence number.
+func (a AppHeader) Seq() uint8 { return a.Control & 0x0F }
+
+// IsResponse: function codes 128 and up are sent by outstations.
+func (a AppHeader) IsResponse() bool { return a.Function >= 128 }
+
+// ParseAppHeader decodes the header of an application fragment and returns
+// the object octets behind it. ok is false when the fragment is too short.
+func ParseAppHeader(frag []byte) (AppHeader, []byte, bool) {
+	if len(frag) < 2 {
+		return AppHeader{}, nil, false
+	}
+	a := AppHeader{Control: frag[0], Function: frag[1]}
+	if !a.IsResponse() {
+		return a, frag[2:], true
+	}
+	if len(frag) < 4 {
+		return a, nil, false
+	}
+	a.IIN = uint16(frag[2])<<8 | uint16(frag[3])
+	return a, frag[4:], true
+}
+
+// ObjectHeader is one object header of a fragment (§4.2.2.7).
+type ObjectHeader struct {
+	Group, Variation, Qualifier uint8
+	// Start and Count: the index range for range qualifiers; Start 0 and
+	// the object count for count qualifiers; both 0 for "all" (0x06).
+	Start, Count uint32
+}
+
+// PrefixCode and RangeCode split the qualifier.
+func (h ObjectHeader) PrefixCode() uint8 { return h.Qualifier >> 4 & 7 }
+func (h ObjectHeader) RangeCode() uint8  { return h.Qualifier & 0x0F }
+
+// Space is the target space name, e.g. "g12v1".
+func (h ObjectHeader) Space() string { return spaceName(h.Group, h.Variation) }
+
+var spaceNames = map[uint16]string{}
+
+func spaceName(g, v uint8) string {
+	if s, ok := spaceNames[uint16(g)<<8|uint16(v)]; ok {
+		return s
+	}
+	return "g" + strconv.Itoa(int(g)) + "v" + strconv.Itoa(int(v))
+}
+
+// Object is one object (point) of a header: its index (or position for count
+// qualifiers) and its data octets. For packed objects (single or double
+// bits) Data is nil and Bits holds the point's value.
+type Object struct {
+	Index uint32
+	Data  []byte
+	Bits  uint8
+}
+
+// Size kinds of the object table.
+const (
+	sizeFixed    = iota // Size octets
+	sizeBits            // Size bits per object, packed
+	sizeNone            // no data (class objects, default variations)
+	sizeAttr            // g0: data type, length octet, value
+	sizeVarIsLen        // octet strings: the variation is the length
+	sizePrefixed        // length given by the object size prefix only
+)
+
+type objectSize struct {
+	kind uint8
+	size uint8
+}
+
+// objectSizes: group<<8|variation → size. Absent entries are unknown.
+var objectSizes = map[uint16]objectSize{}
+
+func init() {
+	fixed := func(g uint8, sizes ...uint8) {
+		for i, s := range sizes {
+			if s != 0 {
+				objectSizes[uint16(g)<<8|uint16(i+1)] = objectSize{sizeFixed, s}
+			}
+		}
+	}
+	bits := func(g, v, n uint8) { objectSizes[uint16(g)<<8|uint16(v)] = objectSize{sizeBits, n} }
+	none := func(g uint8, vs ...uint8) {
+		for _, v := range vs {
+			objectSizes[uint16(g)<<8|uint16(v)] = objectSize{sizeNone, 0}
+		}
+	}
+	bits(1, 1, 1)
+	fixed(1, 0, 1)
+	fixed(2, 1, 7, 3)
+	bits(3, 1, 2)
+	fixed(3, 0, 1)
+	fixed(4, 1, 7, 3)
+	bits(10, 1, 1)
+	fixed(10, 0, 1)
+	fixed(11, 1, 7)
+	fixed(12, 11, 11)
+	bits(12, 3, 1)
+	fixed(13, 1, 7)
+	fixed(20, 5, 3, 5, 3, 4, 2, 4, 2)
+	fixed(21, 5, 3, 5, 3, 11, 9, 11, 9, 4, 2, 4, 2)
+	fixed(22, 5, 3, 5, 3, 11, 9, 11, 9)
+	fixed(23, 5, 3, 5, 3, 11, 9, 11, 9)
+	fixed(30, 5, 3, 4, 2, 5, 9)
+	fixed(31, 5, 3, 11, 9, 4, 2, 5, 9)
+	fixed(32, 5, 3, 11, 9, 5, 9, 11, 15)
+	fixed(33, 5, 3, 11, 9, 5, 9, 11, 15)
+	fixed(34, 2, 4, 4)
+	fixed(40, 5, 3, 5, 9)
+	fixed(41, 5, 3, 5, 9)
+	fixed(42, 5, 3, 11, 9, 5, 9, 11, 15)
+	fixed(43, 5, 3, 11, 9, 5, 9, 11, 15)
+	fixed(50, 6, 10, 6, 11)
+	fixed(51, 6, 6)
+	fixed(52, 2, 2)
+	none(60, 1, 2, 3, 4)
+	bits(80, 1, 1)
+	fixed(81, 3)
+	fixed(101, 2, 4, 8)
+	fixed(102, 1)
+	fixed(121, 7)
+	fixed(122, 7, 13)
+	// Variation 0 ("any variation") never carries data.
+	for g := range 256 {
+		if _, ok := objectSizes[uint16(g)<<8]; !ok {
+			none(uint8(g), 0)
+		}
+	}
+	for v := range 256 {
+		objectSizes[uint16(v)] = objectSize{sizeAttr, 0}
+		for _, g := range []uint16{110, 111, 112, 113} {
+			if v > 0 {
+				objectSizes[g<<8|uint16(v)] = objectSize{sizeVarIsLen, 0}
+			}
+		}
+	}
+	// File transfer, data sets, application identifiers, authentication:
+	// variable-size objects whose length comes from the size prefix.
+	for _, g := range []uint16{70, 82, 83, 85, 86, 87, 88, 90, 91, 120} {
+		for v := 1; v < 256; v++ {
+			if _, ok := objectSizes[g<<8|uint16(v)]; !ok {
+				objectSizes[g<<8|uint16(v)] = objectSize{sizePrefixed, 0}
+			}
+		}
+	}
+	// g120 authentication objects of fixed size, sent with count qualifiers.
+	objectSizes[120<<8|3] = objectSize{sizeFixed, 6} // aggressive mode request: CSQ, user
+	objectSizes[120<<8|4] = objectSize{sizeFixed, 2} // session key status request: user
+	// Pre-build the names of every group/variation the size table knows
+	// (the attribute and octet string groups only for the common ones).
+	for k, sz := range objectSizes {
+		if sz.kind != sizeAttr && sz.kind != sizeVarIsLen && sz.kind != sizePrefixed || k&0xFF < 16 || k>>8 == 0 && k&0xFF >= 196 {
+			spaceNames[k] = "g" + strconv.Itoa(int(k>>8)) + "v" + strconv.Itoa(int(k&0xFF))
+		}
+	}
+}
+
+var (
+	errTruncated     = errors.New("truncated")
+	errBadQualifier  = errors.New("bad qualifier")
+	errUnknownObject = errors.New("unknown object")
+)
+
+// objectReader walks the object headers of a fragment. Errors stick: the
+// first one ends the walk and names the anomaly.
+type objectReader struct {
+	b        []byte
+	withData bool
+	err      error
+	anomaly  string
+}
+
+func (r *objectReader) fail(err error, anomaly string) {
+	if r.err == nil {
+		r.err, r.anomaly = err, anomaly
+	}
+}
+
+func uintN(b []byte, n int) uint32 {
+	switch n {
+	case 1:
+		return uint32(b[0])
+	case 2:
+		return uint32(binary.LittleEndian.Uint16(b))
+	case 4:
+		return binary.LittleEndian.Uint32(b)
+	}
+	return 0
+}
+
+var widthOf = [4]int{0, 1, 2, 4}
+
+// prefixWidth is the octet width of each qualifier prefix code.
+var prefixWidth = [8]int{0, 1, 2, 4, 1, 2, 4, 0}
+
+// next decodes the next object header and calls fn for each of its objects
+// (fn may be nil). It returns false at the end of the fragment or on error.
+func (r *objectReader) next(fn func(h *ObjectHeader, o Object)) (ObjectHeader, bool) {
+	var h ObjectHeader
+	if r.err != nil || len(r.b) == 0 {
+		return h, false
+	}
+	if len(r.b) < 3 {
+		r.fail(errTruncated, anomalyTrailingBytes)
+		return h, false
+	}
+	h.Group, h.Variation, h.Qualifier = r.b[0], r.b[1], r.b[2]
+	b := r.b[3:]
+	prefix, rng := h.PrefixCode(), h.RangeCode()
+	indexed := false
+	count := uint64(0)
+	switch {
+	case rng <= 5: // start-stop, octet or virtual addresses
+		w := widthOf[rng%3+1]
+		if len(b) < 2*w {
+			r.fail(errTruncated, anomalyObjectTruncated)
+			return h, false
+		}
+		start, stop := uintN(b, w), uintN(b[w:], w)
+		b = b[2*w:]
+		if stop < start {
+			r.fail(errBadQualifier, anomalyBadRange)
+			return h, false
+		}
+		h.Start, count = start, uint64(stop-start)+1
+		indexed = true
+	case rng == 6: // all objects, no range field
+	case rng <= 9 || rng == 0xB: // count
+		w := 1
+		if rng != 0xB {
+			w = widthOf[rng-6]
+		}
+		if len(b) < w {
+			r.fail(errTruncated, anomalyObjectTruncated)
+			return h, false
+		}
+		count = uint64(uintN(b, w))
+		b = b[w:]
+	default:
+		r.fail(errBadQualifier, anomalyBadQualifier)
+		return h, false
+	}
+	if prefix == 7 || (prefix != 0 && rng < 7) || (rng == 0xB && prefix < 4) {
+		r.fail(errBadQualifier, anomalyBadQualifier)
+		return h, false
+	}
+	if count > math.MaxUint32 {
+		count = math.MaxUint32
+	}
+	h.Count = uint32(count)
+	size, known := objectSizes[uint16(h.Group)<<8|uint16(h.Variation)]
+	pw := prefixWidth[prefix] // index prefix (codes 1–3) or object size prefix (4–6)
+	sizePrefix := prefix >= 4
+	withData := r.withData || sizePrefix
+	if withData && !sizePrefix && (!known || size.kind == sizePrefixed) {
+		r.fail(errUnknownObject, anomalyUnknownObject)
+		return h, false
+	}
+	if !withData || (known && size.kind == sizeNone) {
+		// Headers only (or objects without data): an index prefix may still follow per object.
+		if pw > 0 {
+			if uint64(len(b)) < count*uint64(pw) {
+				r.fail(errTruncated, anomalyObjectTruncated)
+				return h, false
+			}
+			for i := uint32(0); i < h.Count; i++ {
+				if fn != nil {
+					fn(&h, Object{Index: uintN(b[int(i)*pw:], pw)})
+				}
+			}
+			b = b[int(count)*pw:]
+		} else if fn != nil && indexed {
+			// range headers without data: one callback for the whole range is enough
+		}
+		r.b = b
+		return h, true
+	}
+	if size.kind == sizeBits {
+		if pw > 0 {
+			r.fail(errBadQualifier, anomalyBadQualifier)
+			return h, false
+		}
+		n := (count*uint64(size.size) + 7) / 8
+		if uint64(len(b)) < n {
+			r.fail(errTruncated, anomalyObjectTruncated)
+			return h, false
+		}
+		if fn != nil {
+			mask := uint8(1)<<size.size - 1
+			for i := uint32(0); i < h.Count; i++ {
+				bit := uint64(i) * uint64(size.size)
+				fn(&h, Object{Index: h.Start + i, Bits: b[bit/8] >> (bit % 8) & mask})
+			}
+		}
+		r.b = b[n:]
+		return h, true
+	}
+	// One object at a time: [prefix] data.
+	for i := uint32(0); i < h.Count; i++ {
+		if len(b) < pw {
+			r.fail(errTruncated, anomalyObjectTruncated)
+			return h, false
+		}
+		idx := h.Start + i
+		n := 0
+		if sizePrefix {
+			n = int(uintN(b, pw))
+		} else if pw > 0 {
+			idx = uintN(b, pw)
+		}
+		b = b[pw:]
+		switch {
+		case sizePrefix:
+		case size.kind == sizeFixed:
+			n = int(size.size)
+		case size.kind == sizeVarIsLen:
+			n = int(h.Variation)
+		case size.kind == sizeAttr:
+			if len(b) < 2 {
+				r.fail(errTruncated, anomalyObjectTruncated)
+				return h, false
+			}
+			n = 2 + int(b[1])
+		}
+		if len(b) < n {
+			r.fail(errTruncated, anomalyObjectTruncated)
+			return h, false
+		}
+		if fn != nil {
+			fn(&h, Object{Index: idx, Data: b[:n]})
+		}
+		b = b[n:]
+	}
+	r.b = b
+	return h, true
+}
+
+// ---- Decoding into a Transaction ----
+
+// MaxTargets caps the targets kept per transaction.
+const MaxTargets = 64
+
+// decodeMode says what a fragment's objects contribute to its transaction.
+type decodeMode uint8
+
+const (
+	// modeRequest: targets, written values and SELECT/OPERATE bookkeeping.
+	modeRequest decodeMode = iota
+	// modeResponse: status and identity only (the request gave the targets).
+	modeResponse
+	// modeReport: a response without its request (unsolicited, unmatched):
+	// the points it reports become the targets.
+	modeReport
+)
+
+// addTarget appends a target, merging it with the previous one when adjacent.
+func addTarget(t *protocols.Transaction, space string, addr, count uint64) {
+	if n := len(t.Targets); n > 0 {
+		last := &t.Targets[n-1]
+		if last.Space == space && last.Count > 0 && count > 0 && last.Address+last.Count == addr {
+			last.Count += count
+			return
+		}
+	}
+	if len(t.Targets) >= MaxTargets {
+		if t.Attr("targets_truncated") == "" {
+			t.Attrs = append(t.Attrs, protocols.Attr{Key: "targets_truncated", Value: "true"})
+		}
+		return
+	}
+	t.Targets = append(t.Targets, protocols.Target{Space: space, Address: addr, Count: count})
+}
+
+// DecodeFragment fills t from a whole application fragment: function code,
+// names, op (unless t already holds its request's), targets, written values,
+// outcome, identity and anomalies. It returns the application header; ok is
+// false when the fragment is too short to carry one.
+func DecodeFragment(frag []byte, t *protocols.Transaction) (AppHeader, bool) {
+	a, objs, ok := ParseAppHeader(frag)
+	if !ok {
+		t.Proto = "dnp3"
+		if len(frag) >= 2 {
+			setFunction(t, frag[1])
+		}
+		t.AddAnomaly(anomalyFragmentTooShort)
+		return a, false
+	}
+	mode := modeRequest
+	if a.IsResponse() {
+		mode = modeReport
+		if t.RequestFrame != 0 {
+			mode = modeResponse
+		}
+	}
+	if mode != modeResponse {
+		setFunction(t, a.Function)
+		t.ID, t.HasID = uint64(a.Seq()), true
+	}
+	if !knownFunction(a.Function) {
+		t.AddAnomaly(anomalyUnknownFunction)
+	}
+	if a.IsResponse() {
+		t.Outcome = protocols.OutcomeOK
+		if a.Function == FuncUnsolicitedResponse {
+			t.Outcome = protocols.OutcomeUnsolicited
+		}
+	}
+	decodeObjects(a, objs, t, mode)
+	if a.IsResponse() {
+		if a.IIN&IINErrors != 0 {
+			t.Outcome, t.ExceptionCode, t.HasException = protocols.OutcomeException, int64(a.IIN), true
+		}
+		t.Attrs = append(t.Attrs, protocols.Attr{Key: "iin", Value: "0x" + hex4(a.IIN)})
+	}
+	return a, true
+}
+
+func hex4(v uint16) string {
+	const digits = "0123456789abcdef"
+	return string([]byte{digits[v>>12], digits[v>>8&15], digits[v>>4&15], digits[v&15]})
+}
+
+// decodeObjects walks the objects of a fragment into t.
+func decodeObjects(a AppHeader, objs []byte, t *protocols.Transaction, mode decodeMode) {
+	r := objectReader{b: objs, withData: a.IsResponse() || !headersOnly(a.Function)}
+	var hdr ObjectHeader
+	controlStatus := -1
+	fn := func(h *ObjectHeader, o Object) {
+		space := h.Space()
+		if mode != modeResponse && h.PrefixCode() >= 1 && h.PrefixCode() <= 3 {
+			addTarget(t, space, uint64(o.Index), 1)
+		}
+		switch {
+		case h.Group == 0 && o.Data != nil && a.IsResponse():
+			deviceAttribute(t, h.Variation, o.Data)
+		case h.Group == 12 && (h.Variation == 1 || h.Variation == 2) && len(o.Data) == 11:
+			if st := int(o.Data[10] & 0x7F); st != 0 && a.IsResponse() && controlStatus <= 0 {
+				controlStatus = st
+			}
+			if mode == modeRequest && h.Variation == 1 {
+				t.AddValue(protocols.StringValue(crobOperation(o.Data[0])))
+				t.Attrs = append(t.Attrs, protocols.Attr{Key: "crob." + strconv.FormatUint(uint64(o.Index), 10),
+					Value: crobDetail(o.Data)})
+			}
+		case h.Group == 41 && len(o.Data) > 0:
+			if st := int(o.Data[len(o.Data)-1] & 0x7F); st != 0 && a.IsResponse() && controlStatus <= 0 {
+				controlStatus = st
+			}
+			if mode == modeRequest {
+				t.AddValue(analogOutputValue(h.Variation, o.Data))
+			}
+		case mode == modeRequest && a.Function == FuncWrite:
+			writtenValue(t, h, o)
+		case mode == modeRequest && h.Group == 70 && h.Variation == 3 && len(o.Data) >= 16:
+			fileCommand(t, o.Data)
+		}
+	}
+	for {
+		h, ok := r.next(fn)
+		if !ok {
+			break
+		}
+		hdr = h
+		if mode == modeResponse {
+			continue
+		}
+		if h.PrefixCode() == 0 || h.PrefixCode() >= 4 {
+			addTarget(t, hdr.Space(), uint64(h.Start), uint64(h.Count))
+		}
+		if mode == modeRequest && a.Function == FuncWrite && h.Group == 70 && h.Variation == 5 {
+			t.Op = protocols.OpProgramDownload
+		}
+	}
+	if r.err != nil {
+		t.AddAnomaly(r.anomaly)
+	}
+	if controlStatus > 0 && t.Outcome != protocols.OutcomeException {
+		t.Outcome, t.ExceptionCode, t.HasException = protocols.OutcomeException, int64(controlStatus), true
+	}
+}
+
+// crobDetail renders a CROB's fields for the logs.
+func crobDetail(d []byte) string {
+	b := make([]byte, 0, 64)
+	b = append(b, "op="...)
+	b = append(b, crobOperation(d[0])...)
+	if d[0]&0x10 != 0 {
+		b = append(b, " queue"...)
+	}
+	if d[0]&0x20 != 0 {
+		b = append(b, " clear"...)
+	}
+	b = append(b, " count="...)
+	b = strconv.AppendUint(b, uint64(d[1]), 10)
+	b = append(b, " on="...)
+	b = strconv.AppendUint(b, uint64(binary.LittleEndian.Uint32(d[2:])), 10)
+	b = append(b, " off="...)
+	b = strconv.AppendUint(b, uint64(binary.LittleEndian.Uint32(d[6:])), 10)
+	b = append(b, " status="...)
+	b = strconv.AppendUint(b, uint64(d[10]&0x7F), 10)
+	return string(b)
+}
+
+// analogOutputValue decodes the value of a g41 analog output block.
+func analogOutputValue(v uint8, d []byte) protocols.Value {
+	switch {
+	case v == 1 && len(d) == 5:
+		return protocols.IntValue(int64(int32(binary.LittleEndian.Uint32(d))))
+	case v == 2 && len(d) == 3:
+		return protocols.IntValue(int64(int16(binary.LittleEndian.Uint16(d))))
+	case v == 3 && len(d) == 5:
+		return protocols.FloatValue(float64(math.Float32frombits(binary.LittleEndian.Uint32(d))))
+	case v == 4 && len(d) == 9:
+		return protocols.FloatValue(math.Float64frombits(binary.LittleEndian.Uint64(d)))
+	}
+	return protocols.IntValue(0)
+}
+
+// writtenValue keeps the values of a WRITE: time, IIN bits, deadbands, strings.
+func writtenValue(t *protocols.Transaction, h *ObjectHeader, o Object) {
+	switch {
+	case o.Data == nil:
+		if h.Group == 80 {
+			t.AddValue(protocols.BoolValue(o.Bits != 0))
+		}
+	case h.Group == 50 && len(o.Data) >= 6:
+		t.AddValue(protocols.IntValue(int64(le48(o.Data))))
+	case h.Group == 34 && h.Variation == 1 && len(o.Data) == 2:
+		t.AddValue(protocols.IntValue(int64(binary.LittleEndian.Uint16(o.Data))))
+	case h.Group == 34 && h.Variation == 2 && len(o.Data) == 4:
+		t.AddValue(protocols.IntValue(int64(binary.LittleEndian.Uint32(o.Data))))
+	case h.Group == 34 && h.Variation == 3 && len(o.Data) == 4:
+		t.AddValue(protocols.FloatValue(float64(math.Float32frombits(binary.LittleEndian.Uint32(o.Data)))))
+	case h.Group == 110:
+		t.AddValue(protocols.StringValue(printable(o.Data)))
+	}
+}
+
+func le48(b []byte) uint64 {
+	return uint64(binary.LittleEndian.Uint32(b)) | uint64(binary.LittleEndian.Uint16(b[4:]))<<32
+}
+
+// fileCommand reads a g70v3 file command (open/delete): its mode decides the op.
+// Layout: name offset(2) name size(2) created(6) permissions(2) auth key(4)
+// file size(4) mode(2) max block(2) request id(2) name.
+func fileCommand(t *protocols.Transaction, d []byte) {
+	if len(d) < 26 {
+		return
+	}
+	mode := binary.LittleEndian.Uint16(d[20:])
+	nameOff, nameLen := int(binary.LittleEndian.Uint16(d)), int(binary.LittleEndian.Uint16(d[2:]))
+	if nameOff >= 26 && nameOff+nameLen <= len(d) && nameLen > 0 {
+		t.Attrs = append(t.Attrs, protocols.Attr{Key: "file_name", Value: printable(d[nameOff : nameOff+nameLen])})
+	}
+	if t.Code != FuncOpenFile {
+		return
+	}
+	switch mode {
+	case fileModeWrite, fileModeAppend:
+		t.Op = protocols.OpProgramDownload
+	case fileModeRead, fileModeNull:
+		t.Op = protocols.OpRead
+	}
+	t.Attrs = append(t.Attrs, protocols.Attr{Key: "file_mode", Value: strconv.Itoa(int(mode))})
+}
+
+// deviceAttribute records a g0 attribute of a response: data type, length, value.
+func deviceAttribute(t *protocols.Transaction, v uint8, d []byte) {
+	if len(d) < 2 {
+		return
+	}
+	name, ok := deviceAttributes[v]
+	if !ok {
+		return
+	}
+	val := d[2:]
+	var s string
+	switch d[0] {
+	case 1, 5, 6: // VSTR, OSTR, BSTR
+		s = printable(val)
+	case 2: // UINT
+		var u uint64
+		for i := len(val) - 1; i >= 0 && len(val) <= 8; i-- {
+			u = u<<8 | uint64(val[i])
+		}
+		s = strconv.FormatUint(u, 10)
+	default:
+		s = printable(val)
+	}
+	t.Attrs = append(t.Attrs, protocols.Attr{Key: name, Value: s})
+}
+
+// printable keeps strings readable in logs: control bytes become '.'.
+func printable(b []byte) string {
+	out := make([]byte, len(b))
+	for i, c := range b {
+		if c < 0x20 || c > 0x7E {
+			c = '.'
+		}
+		out[i] = c
+	}
+	return string(out)
+}

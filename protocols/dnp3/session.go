@@ -1,0 +1,406 @@
+package dnp3
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/otwatch/otwatch/protocols"
+)
+
+// Session limits.
+const (
+	// MaxFragment caps a reassembled application fragment: 64 transport
+	// segments of 249 octets. A longer fragment reuses transport sequence
+	// numbers within itself, so repeated and lost segments can no longer be
+	// told apart (Suricata bounds it the same way); devices use 2048.
+	MaxFragment = 64 * 249
+	// MaxAssociations: link address pairs followed per connection (each
+	// keeps two reassembly buffers and its outstanding requests).
+	MaxAssociations = 64
+	// MaxOutstanding requests per association; a master has one at a time.
+	MaxOutstanding = 16
+	// ResponseTimeout (packet time): an older unanswered request is closed as no_response.
+	ResponseTimeout = 60 * time.Second
+	// maxSkip: bytes skipped without finding a link header before the
+	// stream is declared not DNP3.
+	maxSkip = 64 << 10
+)
+
+var errNotDNP3 = errors.New("dnp3: no link header in the stream any more")
+
+// Counters of one session, for tests and debugging.
+type Counters struct {
+	LinkFrames uint64 // link frames with a valid header
+	LinkOnly   uint64 // frames without user data (reset, link status, ACK...)
+	Fragments  uint64 // application fragments reassembled
+}
+
+// reassembly collects the transport segments of one direction of one
+// association (one link source → destination pair).
+type reassembly struct {
+	active bool
+	seq    uint8
+	buf    []byte
+}
+
+type pendingRequest struct {
+	seq uint8
+	t   *protocols.Transaction
+}
+
+// association is one master/outstation pair on the connection.
+type association struct {
+	master, outstation uint16
+	reasm              [2]reassembly // [0] master → outstation, [1] outstation → master
+	pending            []pendingRequest
+	// Pairing state, as the tshark oracle defines it: the code last
+	// requested with each sequence number, the code of the request still
+	// unanswered (-1 none) and the code of the last answered one (-1 none).
+	seqCode [16]int16
+	open    int16
+	last    int16
+	// lastSelect holds the objects of the last SELECT, -1 seq when none.
+	lastSelect    []byte
+	lastSelectSeq int
+}
+
+// session follows one DNP3 connection (TCP) or datagram flow (UDP).
+type session struct {
+	env     *protocols.Env
+	assocs  []*association
+	resync  [2]bool
+	skipped [2]int
+	frag    []byte // scratch for single-segment fragments
+	// Counters is exported through Stats for tests.
+	counters Counters
+}
+
+func newSession(env *protocols.Env) *session { return &session{env: env} }
+
+// Stats returns the session's counters.
+func (s *session) Stats() Counters { return s.counters }
+
+// Feed consumes every whole link frame in data.
+func (s *session) Feed(dir protocols.Direction, data []byte, pkt protocols.Packet) (int, error) {
+	udp := s.env.Transport == protocols.UDP
+	off := 0
+	for off < len(data) {
+		rest := data[off:]
+		h, err := ParseLinkHeader(rest)
+		switch err {
+		case nil:
+		case ErrShort:
+			if udp {
+				s.env.Anomaly(anomalyTruncatedFrame, pkt)
+				return len(data), nil
+			}
+			return off, nil
+		case ErrLength:
+			s.env.Anomaly(anomalyInvalidLength, pkt)
+			off += LinkHeaderLen
+			continue
+		default:
+			if err == ErrHeaderCRC {
+				s.env.Anomaly(anomalyBadCRC, pkt)
+			}
+			if !s.resync[dir] {
+				s.env.Anomaly(anomalyResync, pkt)
+				s.resync[dir] = true
+			}
+			i := bytes.IndexByte(rest[1:], StartByte1)
+			if i < 0 {
+				i = len(rest) - 1
+			}
+			s.skipped[dir] += i + 1
+			off += i + 1
+			if s.skipped[dir] > maxSkip {
+				return len(data), errNotDNP3
+			}
+			continue
+		}
+		n := h.FrameLen()
+		if len(rest) < n {
+			if udp {
+				s.env.Anomaly(anomalyTruncatedFrame, pkt)
+				return len(data), nil
+			}
+			return off, nil
+		}
+		s.resync[dir], s.skipped[dir] = false, 0
+		s.frame(h, rest[:n], pkt)
+		off += n
+	}
+	return off, nil
+}
+
+// frame handles one link frame whose header is valid.
+func (s *session) frame(h LinkHeader, frame []byte, pkt protocols.Packet) {
+	s.counters.LinkFrames++
+	if h.DataLen() == 0 {
+		s.counters.LinkOnly++
+		return
+	}
+	data, ok := AppendUserData(s.frag[:0], frame, h)
+	if !ok {
+		s.env.Anomaly(anomalyBadCRC, pkt)
+		return
+	}
+	s.frag = data
+	if !h.CarriesUserData() {
+		s.env.Anomaly(anomalyUnexpectedLinkData, pkt)
+		// Reset and link status requests never carry a segment; other
+		// functions are decoded anyway, as Wireshark does.
+		if f := h.Function(); h.Primary() && (f == LinkResetLinkStates || f == LinkRequestLinkStatus) {
+			return
+		}
+	}
+	s.segment(h, data, pkt)
+}
+
+// association finds or creates the association of a master/outstation pair.
+func (s *session) association(master, outstation uint16, pkt protocols.Packet) *association {
+	for i, a := range s.assocs {
+		if a.master == master && a.outstation == outstation {
+			if i > 0 { // most recently used first
+				copy(s.assocs[1:i+1], s.assocs[:i])
+				s.assocs[0] = a
+			}
+			return a
+		}
+	}
+	if len(s.assocs) >= MaxAssociations {
+		s.env.Anomaly(anomalyTooManyAssociations, pkt)
+		old := s.assocs[len(s.assocs)-1]
+		s.assocs = s.assocs[:len(s.assocs)-1]
+		s.flush(old)
+	}
+	a := &association{master: master, outstation: outstation, open: -1, last: -1, lastSelectSeq: -1}
+	for i := range a.seqCode {
+		a.seqCode[i] = -1
+	}
+	s.assocs = append(s.assocs, nil)
+	copy(s.assocs[1:], s.assocs)
+	s.assocs[0] = a
+	return a
+}
+
+// segment runs the transport layer on one frame's user data. The
+// association's roles are not known before the application function code,
+// so segments are keyed by (source, destination) and the role is taken from
+// the link DIR bit until the fragment is complete.
+func (s *session) segment(h LinkHeader, seg []byte, pkt protocols.Packet) {
+	th := seg[0]
+	body := seg[1:]
+	seq := th & 0x3F
+	// Key the reassembly by link addresses: side 0 when src is the master.
+	master, outstation, side := h.Src, h.Dst, 0
+	if h.Control&LinkDIR == 0 {
+		master, outstation, side = h.Dst, h.Src, 1
+	}
+	a := s.association(master, outstation, pkt)
+	r := &a.reasm[side]
+	if th&TransportFIR != 0 {
+		if r.active {
+			s.env.Anomaly(anomalyTransportIncomplete, pkt)
+		}
+		r.active, r.seq = false, seq
+		if th&TransportFIN != 0 {
+			s.fragment(h, body, pkt)
+			return
+		}
+		r.active = true
+		r.buf = append(r.buf[:0], body...)
+		return
+	}
+	if !r.active {
+		s.env.Anomaly(anomalyTransportNoFirst, pkt)
+		return
+	}
+	if seq == r.seq { // a repeated segment (link retry): ignore it
+		return
+	}
+	if seq != (r.seq+1)&0x3F {
+		s.env.Anomaly(anomalyTransportOutOfSequence, pkt)
+		r.active = false
+		return
+	}
+	r.seq = seq
+	if len(r.buf)+len(body) > MaxFragment {
+		s.env.Anomaly(anomalyFragmentTooLarge, pkt)
+		r.active, r.buf = false, nil
+		return
+	}
+	r.buf = append(r.buf, body...)
+	if th&TransportFIN != 0 {
+		r.active = false
+		s.fragment(h, r.buf, pkt)
+		if cap(r.buf) > 4096 {
+			r.buf = nil
+		}
+	}
+}
+
+// fragment handles one whole application fragment.
+func (s *session) fragment(h LinkHeader, frag []byte, pkt protocols.Packet) {
+	s.counters.Fragments++
+	if len(frag) < 2 {
+		s.env.Anomaly(anomalyFragmentTooShort, pkt)
+		return
+	}
+	fc := frag[1]
+	if fc < 128 {
+		s.request(h.Src, h.Dst, frag, pkt)
+	} else {
+		s.response(h.Dst, h.Src, frag, pkt)
+	}
+}
+
+func newTransaction(master, outstation uint16) *protocols.Transaction {
+	t := &protocols.Transaction{Proto: "dnp3", Unit: strconv.Itoa(int(outstation)), HasLinkAddress: true}
+	t.Client.LinkAddress, t.Server.LinkAddress = int32(master), int32(outstation)
+	return t
+}
+
+func (s *session) request(master, outstation uint16, frag []byte, pkt protocols.Packet) {
+	a := s.association(master, outstation, pkt)
+	s.expire(a, pkt)
+	t := newTransaction(master, outstation)
+	t.RequestFrame, t.RequestTime = pkt.Frame, pkt.Time
+	app, _ := DecodeFragment(frag, t)
+	fc, seq := app.Function, app.Seq()
+	objs := frag[2:]
+	switch fc {
+	case FuncSelect:
+		a.lastSelect = append(a.lastSelect[:0], objs...)
+		a.lastSelectSeq = int(seq)
+	case FuncOperate:
+		if a.lastSelectSeq < 0 || !bytes.Equal(a.lastSelect, objs) {
+			t.AddAnomaly(anomalyOperateWithoutSelect)
+		}
+		a.lastSelectSeq = -1
+	}
+	if !expectsResponse(fc) {
+		s.env.Emit(t)
+		return
+	}
+	a.seqCode[seq], a.open = int16(fc), int16(fc)
+	if len(a.pending) >= MaxOutstanding {
+		a.pending[0].t.AddAnomaly(anomalyTooManyOutstanding)
+		s.noResponse(a, 0)
+	}
+	a.pending = append(a.pending, pendingRequest{seq: seq, t: t})
+}
+
+func (s *session) response(master, outstation uint16, frag []byte, pkt protocols.Packet) {
+	a := s.association(master, outstation, pkt)
+	s.expire(a, pkt)
+	fc := frag[1]
+	seq := frag[0] & 0x0F
+	fir := frag[0]&AppFIR != 0
+	code := int16(-1) // the code of the transaction; -1: the response's own
+	var t *protocols.Transaction
+	if fc != FuncUnsolicitedResponse {
+		if fir {
+			if i := a.pendingWithSeq(seq); i >= 0 {
+				t = a.take(i)
+			} else if a.seqCode[seq] >= 0 {
+				code = a.seqCode[seq]
+			} else if a.open >= 0 && len(a.pending) > 0 {
+				t = a.take(len(a.pending) - 1)
+				t.AddAnomaly(anomalySequenceMismatch)
+			}
+			if t != nil {
+				code = int16(t.Code)
+			}
+			a.open = -1
+			a.last = code
+			if code < 0 {
+				a.last = int16(fc)
+			}
+		} else {
+			code = a.last
+		}
+	}
+	if t == nil {
+		t = newTransaction(master, outstation)
+	}
+	t.ResponseFrame, t.ResponseTime = pkt.Frame, pkt.Time
+	DecodeFragment(frag, t)
+	if t.RequestFrame == 0 && code >= 0 && int(code) != t.Code {
+		// A continuation, or an answer to a request already paired: the
+		// transaction is the request's.
+		setFunction(t, byte(code))
+	}
+	if t.RequestFrame == 0 && fc == FuncResponse && fir && code < 0 && s.sawRequest() {
+		t.AddAnomaly(anomalyUnmatchedResponse)
+	}
+	s.env.Emit(t)
+}
+
+func (s *session) sawRequest() bool {
+	for _, a := range s.assocs {
+		if a.open >= 0 || a.last >= 0 || len(a.pending) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *association) pendingWithSeq(seq uint8) int {
+	for i := len(a.pending) - 1; i >= 0; i-- {
+		if a.pending[i].seq == seq {
+			return i
+		}
+	}
+	return -1
+}
+
+func (a *association) take(i int) *protocols.Transaction {
+	t := a.pending[i].t
+	copy(a.pending[i:], a.pending[i+1:])
+	a.pending[len(a.pending)-1] = pendingRequest{}
+	a.pending = a.pending[:len(a.pending)-1]
+	return t
+}
+
+// noResponse emits outstanding request i as unanswered.
+func (s *session) noResponse(a *association, i int) {
+	t := a.take(i)
+	t.Outcome = protocols.OutcomeNoResponse
+	s.env.Emit(t)
+}
+
+// expire closes requests left unanswered for longer than ResponseTimeout.
+func (s *session) expire(a *association, pkt protocols.Packet) {
+	for len(a.pending) > 0 && pkt.Time.Sub(a.pending[0].t.RequestTime) > ResponseTimeout {
+		s.noResponse(a, 0)
+	}
+}
+
+func (s *session) flush(a *association) {
+	for len(a.pending) > 0 {
+		s.noResponse(a, 0)
+	}
+}
+
+// Gap drops the partial link frame; the next frame is found by scanning.
+// Transport reassembly notices the lost segments by their sequence numbers.
+func (s *session) Gap(dir protocols.Direction, n int, pkt protocols.Packet) {
+	s.resync[dir] = true
+}
+
+// Close reports every unanswered request and every fragment left without
+// its FIN segment.
+func (s *session) Close(pkt protocols.Packet) {
+	for _, a := range s.assocs {
+		for i := range a.reasm {
+			if a.reasm[i].active {
+				s.env.Anomaly(anomalyTransportIncomplete, pkt)
+				a.reasm[i] = reassembly{}
+			}
+		}
+		s.flush(a)
+	}
+}
