@@ -64,6 +64,9 @@ type Env struct {
 func (e *Env) Emit(t *Transaction) {
 	ca, sa := t.Client.LinkAddress, t.Server.LinkAddress
 	t.Client, t.Server = *e.Client, *e.Server
+	if t.FlowReversed {
+		t.Client, t.Server = t.Server, t.Client
+	}
 	if t.HasLinkAddress {
 		t.Client.LinkAddress, t.Server.LinkAddress = ca, sa
 	}

@@ -157,6 +157,9 @@ type Transaction struct {
 	// reference, OPC UA request id), when HasID.
 	ID    uint64
 	HasID bool
+	// FlowReversed: the transport's client is this transaction's server
+	// (a DNP3 outstation that opened the connection to its master).
+	FlowReversed bool
 	// HasLinkAddress: the session set Client/Server.LinkAddress (DNP3).
 	HasLinkAddress bool
 	Attrs          []Attr
