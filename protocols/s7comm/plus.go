@@ -1,0 +1,119 @@
+package s7comm
+
+import (
+	"encoding/binary"
+
+	"github.com/otwatch/otwatch/protocols"
+)
+
+// S7comm-plus framing: 0x72, protocol version, data length (2), then the
+// data: opcode (1), reserved (2), function (2), reserved (2), sequence
+// number (2), ... and a 4-byte trailer 0x72 version 0x0000 on the last
+// fragment. Version 3 sessions with integrity protection put a digest length
+// (0x20) and a 32-byte digest before the opcode.
+
+// Protocol versions of the S7comm-plus header.
+const (
+	PlusV1        = 0x01
+	PlusV2        = 0x02
+	PlusV3        = 0x03
+	PlusKeepAlive = 0xfe
+)
+
+const plusDigestLen = 32
+
+// PlusPDU is what the decoder reads of an S7comm-plus COTP payload.
+type PlusPDU struct {
+	Version     byte
+	DataLen     int
+	Digest      bool // V3 integrity digest present (the payload itself is cleartext)
+	Opcode      byte
+	Function    uint16
+	Seq         uint16
+	HasFunction bool   // opcode and a known function code were found
+	Body        []byte // bytes after the sequence number (aliases the input)
+}
+
+// DecodePlus reads the header of an S7comm-plus payload (a reassembled COTP
+// TSDU). HasFunction is false for notifications, keep-alives and fragment
+// continuations, whose function cannot be named.
+func DecodePlus(b []byte) (p PlusPDU, err error) {
+	if len(b) < 4 || b[0] != ProtocolIDS7Plus {
+		return p, ErrNotS7Plus
+	}
+	p.Version = b[1]
+	p.DataLen = int(binary.BigEndian.Uint16(b[2:]))
+	switch p.Version {
+	case PlusV1, PlusV2, PlusV3, PlusKeepAlive:
+	default:
+		return p, ErrNotS7Plus
+	}
+	var offs [2]int
+	offs[0], offs[1] = 4, -1
+	if p.Version == PlusV3 && len(b) > 4+1+plusDigestLen+5 && b[4] == plusDigestLen {
+		offs[0], offs[1] = 4+1+plusDigestLen, 4
+	}
+	for _, off := range offs {
+		if off < 0 || off+9 > len(b) {
+			continue
+		}
+		op := b[off]
+		if op != OpcodeRequest && op != OpcodeResponse && op != OpcodeNotification {
+			continue
+		}
+		fc := binary.BigEndian.Uint16(b[off+3:])
+		if _, ok := plusFunctions[fc]; !ok {
+			continue
+		}
+		p.Digest = off > 4
+		p.Opcode, p.Function, p.Seq, p.HasFunction = op, fc, binary.BigEndian.Uint16(b[off+7:]), true
+		p.Body = b[off+9:]
+		return p, nil
+	}
+	if p.Version == PlusV3 && len(b) > 4 && b[4] == plusDigestLen {
+		p.Digest = true
+	}
+	if len(b) > 4 {
+		p.Opcode = b[4]
+		if p.Digest && len(b) > 4+1+plusDigestLen {
+			p.Opcode = b[4+1+plusDigestLen]
+		}
+	}
+	return p, nil
+}
+
+// DecodePlusRequest fills t from a request (or an unanswered response).
+func DecodePlusRequest(p *PlusPDU, t *protocols.Transaction) {
+	t.Proto = ProtoS7Plus
+	t.Code = int(p.Function)
+	t.Subcode, t.HasSubcode = int(p.Opcode), true
+	t.SubcodeName = opcodeNames[p.Opcode]
+	t.ID, t.HasID = uint64(p.Seq), true
+	if f, ok := plusFunctions[p.Function]; ok {
+		t.CodeName, t.Op = f.name, f.op
+	} else {
+		t.CodeName, t.Op = "unknown", protocols.OpOther
+		t.AddAnomaly(anomalyPlusUnknownFunction)
+	}
+	attr(t, "version", itoa(int(p.Version)))
+	if p.Digest {
+		attr(t, "integrity", "digest")
+	}
+	if p.Opcode == OpcodeRequest && len(p.Body) >= 4 {
+		attr(t, "session_id", hex32(binary.BigEndian.Uint32(p.Body)))
+	}
+	decodePlusBody(p, t)
+}
+
+// plusWritesSession: a SetMultiVariables request whose target object is the
+// session object itself (object id == session id): the ServerSessionVersion
+// write every S7-1200/1500 session makes right after CreateObject.
+func plusWritesSession(p *PlusPDU) bool {
+	// session id (4), transport flags (1), object id (4)
+	if p.Function != PlusSetMultiVariables || len(p.Body) < 9 {
+		return false
+	}
+	return binary.BigEndian.Uint32(p.Body) == binary.BigEndian.Uint32(p.Body[5:])
+}
+
+func hex32(v uint32) string { return hex16(uint16(v>>16)) + hex16(uint16(v))[2:] }

@@ -1,0 +1,140 @@
+package s7comm
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/otwatch/otwatch/protocols"
+)
+
+type step struct {
+	dir  protocols.Direction
+	data []byte
+	gap  bool
+}
+
+func runSession(t *testing.T, steps []step) []protocols.Transaction {
+	t.Helper()
+	client := protocols.Endpoint{IP: netip.MustParseAddr("10.0.0.1"), Port: 49152, LinkAddress: -1}
+	server := protocols.Endpoint{IP: netip.MustParseAddr("10.0.0.2"), Port: Port, LinkAddress: -1}
+	var out []protocols.Transaction
+	env := &protocols.Env{Transport: protocols.TCP, Client: &client, Server: &server,
+		EmitFunc: func(tx *protocols.Transaction) { out = append(out, *tx) }}
+	s := newSession(env)
+	var pending [2][]byte
+	now := time.Unix(1700000000, 0)
+	for i, st := range steps {
+		pkt := protocols.Packet{Frame: uint64(i + 1), Time: now.Add(time.Duration(i) * time.Millisecond)}
+		if st.gap {
+			pending[st.dir] = nil
+			s.Gap(st.dir, 10, pkt)
+		}
+		pending[st.dir] = append(pending[st.dir], st.data...)
+		n, err := s.Feed(st.dir, pending[st.dir], pkt)
+		if err != nil {
+			t.Fatalf("step %d: %v", i+1, err)
+		}
+		pending[st.dir] = pending[st.dir][n:]
+	}
+	s.Close(protocols.Packet{Frame: uint64(len(steps) + 1), Time: now.Add(time.Second)})
+	return out
+}
+
+func TestSession(t *testing.T) {
+	c2s, s2c := protocols.ClientToServer, protocols.ServerToClient
+	cr := unhex(t, "03 00 0016 11 e0 0000 0001 00 c0 01 0a c1 02 0100 c2 02 0102")
+	cc := unhex(t, "03 00 0016 11 d0 0001 0044 00 c0 01 0a c1 02 0100 c2 02 0102")
+	job := frameTPKT(unhex(t, hexReadVarJob))
+	ack := frameTPKT(unhex(t, hexReadVarAck))
+	// The job split over two COTP DT fragments (first without EOT).
+	raw := unhex(t, hexReadVarJob)
+	frag1 := append([]byte{3, 0, 0, byte(7 + 10), 2, 0xf0, 0x00}, raw[:10]...)
+	frag2 := append([]byte{3, 0, 0, byte(7 + len(raw) - 10), 2, 0xf0, 0x80}, raw[10:]...)
+	stop := frameTPKT(unhex(t, "32 01 0000 0700 0010 0000 29 0000000000 09 505f50524f4752414d"))
+	ackNoParam := frameTPKT(unhex(t, "32 02 0000 0700 0000 0000 0000"))
+	plusReq := frameTPKT(unhex(t, "72 01 000e 31 0000 054c 0000 0007 70000001 00"))
+	plusResp := frameTPKT(unhex(t, "72 01 000a 32 0000 054c 0000 0007 00"))
+	tlsRec := frameTPKT(unhex(t, "17 0303 0004 deadbeef"))
+
+	tests := []struct {
+		name  string
+		steps []step
+		check func(t *testing.T, txs []protocols.Transaction)
+	}{
+		{"connect then job/ack", []step{{c2s, cr, false}, {s2c, cc, false}, {c2s, job, false}, {s2c, ack, false}},
+			func(t *testing.T, txs []protocols.Transaction) {
+				if len(txs) != 1 || txs[0].Unit != "0/2" || txs[0].RequestFrame != 3 || txs[0].ResponseFrame != 4 ||
+					txs[0].Outcome != protocols.OutcomeOK || txs[0].Code != FuncReadVar {
+					t.Fatalf("got %+v", txs)
+				}
+			}},
+		{"cotp fragments and split segments", []step{{c2s, frag1[:5], false}, {c2s, frag1[5:], false}, {c2s, frag2, false}, {s2c, ack, false}},
+			func(t *testing.T, txs []protocols.Transaction) {
+				if len(txs) != 1 || txs[0].RequestFrame != 3 || txs[0].ResponseFrame != 4 || len(txs[0].Targets) != 1 {
+					t.Fatalf("got %+v", txs)
+				}
+			}},
+		{"ack without parameter takes the job's function", []step{{c2s, stop, false}, {s2c, ackNoParam, false}},
+			func(t *testing.T, txs []protocols.Transaction) {
+				if len(txs) != 1 || txs[0].Op != protocols.OpStop || txs[0].ResponseFrame != 2 {
+					t.Fatalf("got %+v", txs)
+				}
+			}},
+		{"mid-stream start and gap resync", []step{{c2s, job[9:], false}, {s2c, ack[4:], false}, {c2s, job, false}, {s2c, append([]byte{0xde, 0xad}, ack...), true}},
+			func(t *testing.T, txs []protocols.Transaction) {
+				if len(txs) != 1 || txs[0].RequestFrame != 3 || txs[0].ResponseFrame != 4 {
+					t.Fatalf("got %+v", txs)
+				}
+			}},
+		{"unanswered job", []step{{c2s, job, false}},
+			func(t *testing.T, txs []protocols.Transaction) {
+				if len(txs) != 1 || txs[0].Outcome != protocols.OutcomeNoResponse {
+					t.Fatalf("got %+v", txs)
+				}
+			}},
+		{"s7comm-plus pairing and tls", []step{{c2s, plusReq, false}, {s2c, plusResp, false}, {c2s, tlsRec, false}, {s2c, tlsRec, false}},
+			func(t *testing.T, txs []protocols.Transaction) {
+				if len(txs) != 2 || txs[0].Proto != ProtoS7Plus || txs[0].Subcode != OpcodeRequest || txs[0].ResponseFrame != 2 ||
+					txs[0].Op != protocols.OpRead || !txs[1].Encrypted || txs[1].ResponseFrame != 4 {
+					t.Fatalf("got %+v", txs)
+				}
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.check(t, runSession(t, tc.steps)) })
+	}
+}
+
+func TestSessionOutstandingCap(t *testing.T) {
+	var steps []step
+	raw := unhex(t, hexReadVarJob)
+	for i := 0; i < MaxOutstanding+10; i++ {
+		r := append([]byte(nil), raw...)
+		r[4], r[5] = byte(i>>8), byte(i)
+		steps = append(steps, step{protocols.ClientToServer, frameTPKT(r), false})
+	}
+	txs := runSession(t, steps)
+	if len(txs) != MaxOutstanding+10 {
+		t.Fatalf("%d transactions", len(txs))
+	}
+	if a := txs[0].Anomalies; len(a) != 1 || a[0] != anomalyTooManyOutstanding {
+		t.Fatalf("first evicted request anomalies %v", a)
+	}
+}
+
+func BenchmarkSessionJobAck(b *testing.B) {
+	job := frameTPKT(unhex(b, hexReadVarJob))
+	ack := frameTPKT(unhex(b, hexReadVarAck))
+	client := protocols.Endpoint{LinkAddress: -1}
+	server := protocols.Endpoint{LinkAddress: -1}
+	env := &protocols.Env{Transport: protocols.TCP, Client: &client, Server: &server}
+	s := newSession(env)
+	pkt := protocols.Packet{Frame: 1, Time: time.Unix(1700000000, 0)}
+	b.SetBytes(int64(len(job) + len(ack)))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		s.Feed(protocols.ClientToServer, job, pkt)
+		s.Feed(protocols.ServerToClient, ack, pkt)
+	}
+}
