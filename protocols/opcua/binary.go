@@ -1,0 +1,475 @@
+package opcua
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/otwatch/otwatch/protocols"
+)
+
+// reader decodes OPC UA binary built-in types (OPC 10000-6 §5.2) from a byte
+// slice in place. Its first failure sticks: every later read returns zero
+// values, and the caller checks bad once at the end (the gopcua habit).
+type reader struct {
+	b   []byte
+	bad bool
+}
+
+func (r *reader) fail() { r.bad, r.b = true, nil }
+
+func (r *reader) take(n int) []byte {
+	if r.bad || n < 0 || n > len(r.b) {
+		r.fail()
+		return nil
+	}
+	v := r.b[:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) u8() byte {
+	if b := r.take(1); b != nil {
+		return b[0]
+	}
+	return 0
+}
+
+func (r *reader) boolean() bool { return r.u8() != 0 }
+
+func (r *reader) u16() uint16 {
+	if b := r.take(2); b != nil {
+		return binary.LittleEndian.Uint16(b)
+	}
+	return 0
+}
+
+func (r *reader) u32() uint32 {
+	if b := r.take(4); b != nil {
+		return binary.LittleEndian.Uint32(b)
+	}
+	return 0
+}
+
+func (r *reader) i32() int32 { return int32(r.u32()) }
+
+func (r *reader) u64() uint64 {
+	if b := r.take(8); b != nil {
+		return binary.LittleEndian.Uint64(b)
+	}
+	return 0
+}
+
+func (r *reader) f64() float64 { return math.Float64frombits(r.u64()) }
+
+func (r *reader) skip(n int) { r.take(n) }
+
+// bytes reads a String or ByteString: Int32 length, -1 for null.
+func (r *reader) bytes() []byte {
+	n := r.i32()
+	if n == -1 || r.bad {
+		return nil
+	}
+	if n < -1 {
+		r.fail()
+		return nil
+	}
+	return r.take(int(n))
+}
+
+// str reads a String as printable text (see printable).
+func (r *reader) str() string { return printable(r.bytes()) }
+
+// count reads an array length and caps it by the bytes that remain, each
+// element taking at least minSize bytes: a claimed count that cannot fit
+// fails the reader instead of driving a huge loop or allocation.
+func (r *reader) count(minSize int) int {
+	n := r.i32()
+	if r.bad || n == -1 {
+		return 0
+	}
+	if n < -1 || int64(n)*int64(minSize) > int64(len(r.b)) {
+		r.fail()
+		return 0
+	}
+	return int(n)
+}
+
+// NodeID is a decoded NodeId; Str aliases the decoded buffer.
+type NodeID struct {
+	NS   uint16
+	Kind byte // 'i' numeric, 's' string, 'g' guid, 'b' opaque
+	Num  uint32
+	Str  []byte
+	// Expanded NodeId extras.
+	URI         []byte
+	ServerIndex uint32
+}
+
+// IsNull is true for ns=0;i=0, the null NodeId.
+func (n NodeID) IsNull() bool { return n.Kind == 'i' && n.NS == 0 && n.Num == 0 }
+
+// Numeric0 returns the identifier of a namespace-0 numeric NodeId.
+func (n NodeID) Numeric0() (uint32, bool) { return n.Num, n.Kind == 'i' && n.NS == 0 && n.URI == nil }
+
+// String renders the NodeId in the standard text form ("i=85",
+// "ns=2;s=Tank1", "ns=1;g=…", "ns=3;b=base64").
+func (n NodeID) String() string {
+	b := make([]byte, 0, 16+len(n.URI)+len(n.Str)*4/3)
+	if n.URI != nil {
+		b = append(b, "nsu="...)
+		b = append(b, printable(n.URI)...)
+		b = append(b, ';')
+	} else if n.NS != 0 {
+		b = append(b, "ns="...)
+		b = strconv.AppendUint(b, uint64(n.NS), 10)
+		b = append(b, ';')
+	}
+	switch n.Kind {
+	case 's':
+		b = append(b, "s="...)
+		b = append(b, printable(n.Str)...)
+	case 'g':
+		b = append(b, "g="...)
+		b = appendGUID(b, n.Str)
+	case 'b':
+		b = append(b, "b="...)
+		b = base64.StdEncoding.AppendEncode(b, n.Str)
+	default:
+		b = append(b, "i="...)
+		b = strconv.AppendUint(b, uint64(n.Num), 10)
+	}
+	if n.ServerIndex != 0 {
+		b = append(b, ";svr="...)
+		b = strconv.AppendUint(b, uint64(n.ServerIndex), 10)
+	}
+	return string(b)
+}
+
+// appendGUID renders a 16-byte binary Guid (Data1..3 little-endian).
+func appendGUID(b, g []byte) []byte {
+	const hex = "0123456789abcdef"
+	if len(g) != 16 {
+		return b
+	}
+	order := [16]int{3, 2, 1, 0, -1, 5, 4, -1, 7, 6, -1, 8, 9, -1, 10, 11}
+	for _, i := range order {
+		if i < 0 {
+			b = append(b, '-')
+			continue
+		}
+		b = append(b, hex[g[i]>>4], hex[g[i]&15])
+	}
+	for _, c := range g[12:] {
+		b = append(b, hex[c>>4], hex[c&15])
+	}
+	return b
+}
+
+// nodeID reads a NodeId; expanded also honours the namespace-URI and
+// server-index flags of an ExpandedNodeId.
+func (r *reader) nodeID(expanded bool) NodeID {
+	enc := r.u8()
+	var n NodeID
+	switch enc & 0x3F {
+	case 0: // two-byte
+		n.Kind, n.Num = 'i', uint32(r.u8())
+	case 1: // four-byte
+		n.Kind, n.NS, n.Num = 'i', uint16(r.u8()), uint32(r.u16())
+	case 2:
+		n.Kind, n.NS, n.Num = 'i', r.u16(), r.u32()
+	case 3:
+		n.Kind, n.NS, n.Str = 's', r.u16(), r.bytes()
+	case 4:
+		n.Kind, n.NS, n.Str = 'g', r.u16(), r.take(16)
+	case 5:
+		n.Kind, n.NS, n.Str = 'b', r.u16(), r.bytes()
+	default:
+		r.fail()
+		return n
+	}
+	if !expanded && enc&0xC0 != 0 {
+		r.fail() // a plain NodeId carries no URI or server index
+		return n
+	}
+	if enc&0x80 != 0 {
+		n.URI = r.bytes()
+		if n.URI == nil {
+			n.URI = []byte{}
+		}
+	}
+	if enc&0x40 != 0 {
+		n.ServerIndex = r.u32()
+	}
+	return n
+}
+
+// qualifiedName reads a QualifiedName (UInt16 namespace, String name).
+func (r *reader) qualifiedName() []byte {
+	r.u16()
+	return r.bytes()
+}
+
+// localizedText reads a LocalizedText and returns its text.
+func (r *reader) localizedText() []byte {
+	mask := r.u8()
+	if mask&0x01 != 0 {
+		r.bytes()
+	}
+	if mask&0x02 != 0 {
+		return r.bytes()
+	}
+	return nil
+}
+
+// extensionObject reads an ExtensionObject: its type NodeId and its body
+// (nil when the object has none).
+func (r *reader) extensionObject() (NodeID, []byte) {
+	id := r.nodeID(false)
+	switch r.u8() {
+	case 0:
+		return id, nil
+	case 1, 2:
+		return id, r.bytes()
+	}
+	r.fail()
+	return id, nil
+}
+
+// maxDepth bounds the nesting of DiagnosticInfo, Variant and DataValue.
+const maxDepth = 8
+
+// diagnosticInfo skips a DiagnosticInfo.
+func (r *reader) diagnosticInfo(depth int) {
+	if depth > maxDepth {
+		r.fail()
+		return
+	}
+	mask := r.u8()
+	for _, bit := range [...]byte{0x01, 0x02, 0x08, 0x04} { // symbolic id, namespace, locale, localized text
+		if mask&bit != 0 {
+			r.i32()
+		}
+	}
+	if mask&0x10 != 0 {
+		r.bytes()
+	}
+	if mask&0x20 != 0 {
+		r.u32()
+	}
+	if mask&0x40 != 0 {
+		r.diagnosticInfo(depth + 1)
+	}
+}
+
+// variant reads a Variant; each scalar (and each array element) that has a
+// protocol-independent value goes to emit, when emit is not nil.
+func (r *reader) variant(depth int, emit func(protocols.Value)) {
+	if depth > maxDepth {
+		r.fail()
+		return
+	}
+	r.variantRest(r.u8(), depth, emit)
+}
+
+// variantRest reads a Variant after its encoding byte.
+func (r *reader) variantRest(enc byte, depth int, emit func(protocols.Value)) {
+	typ := enc & 0x3F
+	if typ > 25 {
+		r.fail()
+		return
+	}
+	n := 1
+	if enc&0x80 != 0 {
+		n = r.count(1)
+		if typ == 0 && n > 0 {
+			r.fail()
+			return
+		}
+	} else if typ == 0 {
+		if enc&0x40 != 0 {
+			r.fail()
+		}
+		return
+	}
+	for i := 0; i < n && !r.bad; i++ {
+		r.variantElement(typ, depth, emit)
+	}
+	if enc&0x40 != 0 && enc&0x80 != 0 {
+		dims := r.count(4)
+		r.skip(4 * dims)
+	}
+}
+
+func (r *reader) variantElement(typ byte, depth int, emit func(protocols.Value)) {
+	var v protocols.Value
+	ok := true
+	switch typ {
+	case 1:
+		v = protocols.BoolValue(r.boolean())
+	case 2:
+		v = protocols.IntValue(int64(int8(r.u8())))
+	case 3:
+		v = protocols.IntValue(int64(r.u8()))
+	case 4:
+		v = protocols.IntValue(int64(int16(r.u16())))
+	case 5:
+		v = protocols.IntValue(int64(r.u16()))
+	case 6:
+		v = protocols.IntValue(int64(r.i32()))
+	case 7, 19: // UInt32, StatusCode
+		v = protocols.IntValue(int64(r.u32()))
+	case 8:
+		v = protocols.IntValue(int64(r.u64()))
+	case 9:
+		u := r.u64()
+		if u > math.MaxInt64 {
+			v = protocols.FloatValue(float64(u))
+		} else {
+			v = protocols.IntValue(int64(u))
+		}
+	case 10:
+		v = protocols.FloatValue(float64(math.Float32frombits(r.u32())))
+	case 11:
+		v = protocols.FloatValue(r.f64())
+	case 12, 16: // String, XmlElement
+		v = protocols.StringValue(printable(r.bytes()))
+	case 13:
+		v = protocols.StringValue(formatDateTime(int64(r.u64())))
+	case 14:
+		v = protocols.StringValue(string(appendGUID(nil, r.take(16))))
+	case 15:
+		b := r.bytes()
+		ok = false
+		if emit != nil && b != nil {
+			v, ok = protocols.StringValue(base64.StdEncoding.EncodeToString(b)), true
+		}
+	case 17, 18:
+		id := r.nodeID(typ == 18)
+		ok = emit != nil
+		if ok {
+			v = protocols.StringValue(id.String())
+		}
+	case 20:
+		v = protocols.StringValue(printable(r.qualifiedName()))
+	case 21:
+		v = protocols.StringValue(printable(r.localizedText()))
+	case 22:
+		r.extensionObject()
+		ok = false
+	case 23:
+		r.dataValue(depth+1, emit)
+		ok = false
+	case 24:
+		r.variant(depth+1, emit)
+		ok = false
+	case 25:
+		r.diagnosticInfo(depth + 1)
+		ok = false
+	}
+	if ok && emit != nil && !r.bad {
+		emit(v)
+	}
+}
+
+// dataValue reads a DataValue; its Variant's values go to emit. It returns
+// the StatusCode (0, Good, when absent).
+func (r *reader) dataValue(depth int, emit func(protocols.Value)) uint32 {
+	if depth > maxDepth {
+		r.fail()
+		return 0
+	}
+	mask := r.u8()
+	var status uint32
+	if mask&0x01 != 0 {
+		r.variant(depth+1, emit)
+	}
+	if mask&0x02 != 0 {
+		status = r.u32()
+	}
+	if mask&0x04 != 0 {
+		r.u64()
+	}
+	if mask&0x10 != 0 {
+		r.u16()
+	}
+	if mask&0x08 != 0 {
+		r.u64()
+	}
+	if mask&0x20 != 0 {
+		r.u16()
+	}
+	return status
+}
+
+// dataValueScalar reads a DataValue whose value is a scalar
+// ExtensionObject or String, returning whichever it holds.
+func (r *reader) dataValueScalar() (ext NodeID, body []byte, s []byte, isString bool) {
+	mask := r.u8()
+	if mask&0x01 != 0 {
+		enc := r.u8()
+		switch {
+		case enc == 12:
+			s, isString = r.bytes(), true
+		case enc == 22:
+			ext, body = r.extensionObject()
+		default:
+			r.variantRest(enc, 1, nil)
+		}
+	}
+	if mask&0x02 != 0 {
+		r.u32()
+	}
+	if mask&0x04 != 0 {
+		r.u64()
+	}
+	if mask&0x10 != 0 {
+		r.u16()
+	}
+	if mask&0x08 != 0 {
+		r.u64()
+	}
+	if mask&0x20 != 0 {
+		r.u16()
+	}
+	return
+}
+
+// formatDateTime renders an OPC UA DateTime (100 ns ticks since 1601-01-01 UTC).
+func formatDateTime(ticks int64) string {
+	const epochDiff = 116444736000000000 // ticks from 1601 to 1970
+	if ticks <= 0 || ticks == math.MaxInt64 {
+		return strconv.FormatInt(ticks, 10)
+	}
+	t := time.Unix(0, 0).Add(time.Duration(ticks-epochDiff) * 100)
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// printable keeps a protocol string readable in logs: invalid UTF-8 and
+// control bytes become '.'.
+func printable(b []byte) string {
+	clean := utf8.Valid(b)
+	for _, c := range b {
+		if c < 0x20 || c == 0x7F {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return string(b)
+	}
+	out := make([]byte, 0, len(b))
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r == utf8.RuneError || r < 0x20 || r == 0x7F {
+			out = append(out, '.')
+		} else {
+			out = append(out, b[:n]...)
+		}
+		b = b[n:]
+	}
+	return string(out)
+}
