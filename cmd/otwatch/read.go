@@ -18,6 +18,7 @@ import (
 // readOptions are the flags of `otwatch read` (RECORDS.md).
 type readOptions struct {
 	records, alerts, inventory, db, mode string
+	learningPeriod                       time.Duration
 	quiet                                bool
 	captures                             []string
 }
@@ -32,6 +33,7 @@ func parseReadFlags(args []string, stderr io.Writer) (readOptions, error) {
 	fs.StringVar(&o.db, "db", "", "bbolt state file loaded before and saved after")
 	fs.StringVar(&o.mode, "mode", "auto", "learn, detect or auto")
 	fs.BoolVar(&o.quiet, "quiet", false, "no summary on stderr")
+	fs.DurationVar(&o.learningPeriod, "learning-period", time.Hour, "auto mode: how long (packet time) each asset learns at least")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -41,8 +43,8 @@ func parseReadFlags(args []string, stderr io.Writer) (readOptions, error) {
 		return o, errors.New("no capture file given")
 	case o.mode != "learn" && o.mode != "detect" && o.mode != "auto":
 		return o, fmt.Errorf("--mode %q: want learn, detect or auto", o.mode)
-	case o.alerts != "" || o.inventory != "" || o.db != "":
-		return o, errors.New("--alerts, --inventory and --db need the learning engine, which this build does not have yet")
+	case o.inventory != "":
+		return o, errors.New("--inventory needs the inventory, which this build does not have yet")
 	}
 	return o, nil
 }
@@ -82,13 +84,19 @@ func cmdRead(args []string, stdout, stderr io.Writer) int {
 		}
 		out = bufio.NewWriterSize(w, 1<<16)
 	}
+	state, err := openState(o, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "otwatch read: %v\n", err)
+		return 2
+	}
+	defer state.close()
 	var line []byte
 	sink := func(t *protocols.Transaction) {
-		if out == nil {
-			return
+		if out != nil {
+			line = append(t.AppendJSON(line[:0]), '\n')
+			out.Write(line)
 		}
-		line = append(t.AppendJSON(line[:0]), '\n')
-		out.Write(line)
+		state.engine.Observe(t)
 	}
 	p := pipeline.New(pipeline.DefaultLimits(), sink)
 	progress := newProgress(stderr, total, o.quiet)
@@ -114,7 +122,12 @@ func cmdRead(args []string, stdout, stderr io.Writer) int {
 		_ = i
 	}
 	p.Flush()
+	state.engine.Flush()
 	progress.clear()
+	if err := state.finish(); err != nil {
+		fmt.Fprintf(stderr, "otwatch read: %v\n", err)
+		return 2
+	}
 	if out != nil {
 		if err := out.Flush(); err != nil {
 			fmt.Fprintf(stderr, "otwatch read: writing records: %v\n", err)
@@ -123,6 +136,7 @@ func cmdRead(args []string, stdout, stderr io.Writer) int {
 	}
 	if !o.quiet {
 		p.Stats.WriteSummary(stderr, time.Since(started))
+		state.writeSummary(stderr)
 	}
 	return status
 }

@@ -1,0 +1,118 @@
+package alerts
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/otwatch/otwatch/protocols"
+)
+
+// Endpoint is a flow side as RECORDS.md writes it.
+type Endpoint struct {
+	IP      string `json:"ip"`
+	Port    uint16 `json:"port"`
+	MAC     string `json:"mac"`
+	Address *int32 `json:"address,omitempty"`
+}
+
+// Target is a transaction target as RECORDS.md writes it.
+type Target struct {
+	Space   string  `json:"space"`
+	ID      string  `json:"id,omitempty"`
+	File    uint32  `json:"file,omitempty"`
+	Address *uint64 `json:"address,omitempty"`
+	Count   *uint64 `json:"count,omitempty"`
+}
+
+// Alert is one alert record (RECORDS.md "Alert record"). Fields after
+// Incident are otwatch's additions.
+type Alert struct {
+	ID       string          `json:"id"`
+	TS       time.Time       `json:"ts"`
+	Kind     string          `json:"kind"`
+	Severity int             `json:"severity"`
+	Proto    string          `json:"proto,omitempty"`
+	Client   *Endpoint       `json:"client,omitempty"`
+	Server   *Endpoint       `json:"server,omitempty"`
+	Unit     string          `json:"unit,omitempty"`
+	Op       string          `json:"op,omitempty"`
+	Code     *int            `json:"code,omitempty"`
+	Targets  []Target        `json:"targets,omitempty"`
+	Values   json.RawMessage `json:"values,omitempty"`
+	Frames   []uint64        `json:"frames"`
+	Message  string          `json:"message"`
+	Mitre    []string        `json:"mitre,omitempty"`
+	Incident string          `json:"incident,omitempty"`
+
+	BaseSeverity int    `json:"base_severity"`
+	Regulation   string `json:"regulation,omitempty"` // why the severity was lowered
+	Learning     bool   `json:"learning,omitempty"`   // raised while the asset was still learning
+	Repeats      uint64 `json:"repeats,omitempty"`    // occurrences folded into this alert
+	Key          string `json:"key"`                  // what deviated: repeats of the same key fold
+	Asset        string `json:"asset,omitempty"`      // the server asset (or new host) concerned
+
+	tx *protocols.Transaction // the triggering transaction, for "mark normal"
+}
+
+// MarshalJSON writes ts in the records' format (UTC, nanoseconds).
+func (a *Alert) MarshalJSON() ([]byte, error) {
+	type plain Alert
+	return json.Marshal(&struct {
+		TS string `json:"ts"`
+		*plain
+	}{protocols.FormatTime(a.TS), (*plain)(a)})
+}
+
+func endpoint(e protocols.Endpoint) *Endpoint {
+	out := &Endpoint{IP: e.IP.String(), Port: e.Port}
+	if e.HasMAC {
+		out.MAC = string(protocols.AppendMAC(nil, e.MAC))
+	}
+	if e.LinkAddress >= 0 {
+		a := e.LinkAddress
+		out.Address = &a
+	}
+	return out
+}
+
+// fillFromTransaction copies the transaction fields RECORDS.md lists.
+func (a *Alert) fillFromTransaction(tx *protocols.Transaction) {
+	if tx == nil {
+		return
+	}
+	a.Proto, a.Unit, a.Op = tx.Proto, tx.Unit, tx.Op.String()
+	code := tx.Code
+	a.Code = &code
+	if tx.Client.IP.IsValid() {
+		a.Client = endpoint(tx.Client)
+	}
+	if tx.Server.IP.IsValid() {
+		a.Server = endpoint(tx.Server)
+	}
+	for _, tg := range tx.Targets {
+		t := Target{Space: tg.Space, ID: tg.ID, File: tg.File}
+		if tg.ID == "" {
+			addr, count := tg.Address, tg.Count
+			t.Address, t.Count = &addr, &count
+		}
+		a.Targets = append(a.Targets, t)
+	}
+	if len(tx.Values) > 0 {
+		a.Values = protocols.AppendValues(nil, tx.Values) // the records' own encoding
+	}
+	for _, f := range []uint64{tx.RequestFrame, tx.ResponseFrame} {
+		if f != 0 {
+			a.Frames = append(a.Frames, f)
+		}
+	}
+	a.tx = tx
+}
+
+// alertID is stable across runs: the same deviation at the same time gets the same id.
+func alertID(kind, key string, ts time.Time, n uint64) string {
+	h := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%d\x00%d", kind, key, ts.UnixNano(), n)))
+	return hex.EncodeToString(h[:8])
+}

@@ -1,0 +1,402 @@
+package alerts
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/otwatch/otwatch/learning/baseline"
+	"github.com/otwatch/otwatch/protocols"
+)
+
+// Config tunes the engine. Zero values take the defaults.
+type Config struct {
+	// FoldWindow: repeats of one key within it fold into the first alert.
+	FoldWindow time.Duration
+	// IncidentWindow: alerts from one source this close in time form one incident.
+	IncidentWindow time.Duration
+	// ScanWindow and ScanThreshold: this many first-time findings from one
+	// client within the window are a scan.
+	ScanWindow    time.Duration
+	ScanThreshold int
+	// MaxRecent alerts are kept for operator actions.
+	MaxRecent int
+}
+
+func (c Config) withDefaults() Config {
+	if c.FoldWindow <= 0 {
+		c.FoldWindow = 10 * time.Minute
+	}
+	if c.IncidentWindow <= 0 {
+		c.IncidentWindow = 30 * time.Minute
+	}
+	if c.ScanWindow <= 0 {
+		c.ScanWindow = time.Minute
+	}
+	if c.ScanThreshold <= 0 {
+		c.ScanThreshold = 8
+	}
+	if c.MaxRecent <= 0 {
+		c.MaxRecent = 10000
+	}
+	return c
+}
+
+// Self-regulation: a key that keeps alerting on a regular cadence, or
+// whose alerts operators keep marking normal, loses severity — at most
+// maxRegulation levels, never below 1 — and the alert says why.
+const (
+	maxRegulation    = 3
+	regularCV        = 0.25 // coefficient of variation of intervals below which a recurrence is "regular"
+	minRegularAlerts = 3    // alerts on the key before regularity counts
+)
+
+// regulation is the history of one alert key.
+type regulation struct {
+	LastAlert  time.Time   `json:"last_alert"`
+	AlertTimes []time.Time `json:"alert_times"` // the last few, for cadence
+	Folded     uint64      `json:"folded"`      // repeats folded since the last alert
+	FoldFrames []uint64    `json:"fold_frames,omitempty"`
+	FoldFirst  time.Time   `json:"fold_first,omitempty"`
+	FoldLast   time.Time   `json:"fold_last,omitempty"`
+	last       *Alert
+}
+
+type scanState struct {
+	start time.Time
+	count int
+	what  map[string]bool
+	fired bool
+}
+
+// Engine raises alerts from transactions. One goroutine feeds it.
+type Engine struct {
+	cfg       Config
+	model     *baseline.Model
+	sink      func(*Alert)
+	regs      map[string]*regulation
+	feedback  map[string]int // kind|asset -> alerts marked normal
+	scans     map[string]*scanState
+	incidents *incidents
+	recent    map[string]*Alert
+	order     []string
+	seq       uint64
+	hits      int
+	// Stats
+	Raised map[string]uint64
+	Folded uint64
+}
+
+// NewEngine returns an engine over a baseline model; sink receives each alert.
+func NewEngine(cfg Config, model *baseline.Model, sink func(*Alert)) *Engine {
+	cfg = cfg.withDefaults()
+	return &Engine{cfg: cfg, model: model, sink: sink, regs: map[string]*regulation{}, feedback: map[string]int{},
+		scans: map[string]*scanState{}, incidents: newIncidents(cfg.IncidentWindow), recent: map[string]*Alert{},
+		Raised: map[string]uint64{}}
+}
+
+// controlKind maps a transaction to a control-command alert kind, "" if none.
+func controlKind(tx *protocols.Transaction) string {
+	switch tx.Op {
+	case protocols.OpStop:
+		return "plc_stop"
+	case protocols.OpStart:
+		return "plc_start"
+	case protocols.OpProgramDownload:
+		return "program_download"
+	case protocols.OpProgramUpload:
+		return "program_upload"
+	case protocols.OpFirmwareUpdate:
+		return "firmware_update"
+	case protocols.OpRestart:
+		return "restart"
+	}
+	if tx.Proto == "modbus" && tx.Code == 8 && tx.HasSubcode && tx.Subcode == 4 {
+		return "force_listen_only"
+	}
+	if configChanges[tx.SubcodeName] || configChanges[tx.CodeName] {
+		return "config_change"
+	}
+	return ""
+}
+
+// configChanges are code or subcode names that change a device's configuration.
+var configChanges = map[string]bool{
+	"change_ascii_input_delimiter": true, // Modbus 8/0x03
+	"assign_class":                 true, // DNP3 22
+	"activate_config":              true, // DNP3 31
+	"set_clock":                    true, // S7 userdata time functions
+	"write_configuration":          true,
+}
+
+// Observe checks one transaction. It returns how many alerts the
+// transaction raised or was folded into (evaluation counts a transaction
+// as alerted when this is not 0).
+func (e *Engine) Observe(tx *protocols.Transaction) int {
+	e.hits = 0
+	now := tx.Time()
+	server := tx.Server.IP.String()
+	learning := e.model.Learning(tx.Server.IP, now)
+	if kind := controlKind(tx); kind != "" {
+		e.raise(now, kind, kind+"|"+server+"|"+tx.Client.IP.String()+"|"+tx.Proto+"|"+tx.CodeName+"|"+tx.SubcodeName, server, tx,
+			controlMessage(kind, tx), learning)
+	}
+	if tx.Broadcast {
+		e.raise(now, "broadcast_write", "broadcast_write|"+server+"|"+tx.Client.IP.String()+"|"+tx.Proto, server, tx,
+			fmt.Sprintf("%s sent %s to the broadcast unit of %s: every device on the line acts on it", tx.Client.IP, what(tx), server), learning)
+	}
+	if len(tx.Anomalies) > 0 {
+		names := append([]string(nil), tx.Anomalies...)
+		sort.Strings(names)
+		e.raise(now, "malformed_pdu", "malformed_pdu|"+server+"|"+tx.Client.IP.String()+"|"+strings.Join(names, ","), server, tx,
+			fmt.Sprintf("malformed %s between %s and %s: %s", tx.Proto, tx.Client.IP, server, strings.Join(names, ", ")), learning)
+	}
+	for _, f := range e.model.Observe(tx) {
+		e.raise(now, f.Kind, f.Key, f.Asset, tx, f.Message, false)
+		e.countForScan(f, tx, now)
+	}
+	hits := e.hits
+	for _, f := range e.model.Tick(now) {
+		e.raise(now, f.Kind, f.Key, f.Asset, nil, f.Message, false)
+	}
+	return hits
+}
+
+func what(tx *protocols.Transaction) string {
+	name := tx.CodeName
+	if tx.SubcodeName != "" {
+		name += "/" + tx.SubcodeName
+	}
+	return fmt.Sprintf("%s (%s %d)", name, tx.Proto, tx.Code)
+}
+
+func controlMessage(kind string, tx *protocols.Transaction) string {
+	verb := map[string]string{"plc_stop": "told %s to stop", "plc_start": "told %s to start", "program_download": "downloaded a program to %s",
+		"program_upload": "uploaded a program from %s", "firmware_update": "sent a firmware update to %s", "restart": "told %s to restart",
+		"force_listen_only": "forced %s into listen-only mode", "config_change": "changed the configuration of %s"}[kind]
+	msg := fmt.Sprintf("%s "+verb+" with %s", tx.Client.IP, tx.Server.IP, what(tx))
+	switch tx.Outcome {
+	case protocols.OutcomeException:
+		msg += fmt.Sprintf("; the device refused it (exception %d)", tx.ExceptionCode)
+	case protocols.OutcomeNoResponse:
+		msg += "; no response was seen"
+	}
+	return msg
+}
+
+// countForScan raises a scan when one client produces many first-time findings quickly.
+func (e *Engine) countForScan(f baseline.Finding, tx *protocols.Transaction, now time.Time) {
+	switch f.Kind {
+	case "new_link", "new_function", "write_to_unseen_target", "write_from_new_client", "new_protocol":
+	default:
+		return
+	}
+	client := tx.Client.IP.String()
+	s := e.scans[client]
+	if s == nil || now.Sub(s.start) > e.cfg.ScanWindow {
+		s = &scanState{start: now, what: map[string]bool{}}
+		e.scans[client] = s
+	}
+	s.what[f.Key] = true
+	if len(s.what) >= e.cfg.ScanThreshold && !s.fired {
+		s.fired = true
+		e.raise(now, "scan", "scan|"+client, client, tx, fmt.Sprintf("%s touched %d new hosts, functions or targets within %s: a scan",
+			client, len(s.what), e.cfg.ScanWindow), false)
+	}
+}
+
+// raise makes an alert, or folds it into the recent alert of the same key.
+func (e *Engine) raise(now time.Time, kind, key, asset string, tx *protocols.Transaction, message string, learning bool) {
+	info, ok := Kind(kind)
+	if !ok {
+		info = KindInfo{Kind: kind, Severity: 5}
+	}
+	e.hits++
+	reg := e.regs[key]
+	if reg == nil {
+		reg = &regulation{}
+		e.regs[key] = reg
+	}
+	if !reg.LastAlert.IsZero() && now.Sub(reg.LastAlert) < e.cfg.FoldWindow {
+		reg.Folded++
+		e.Folded++
+		if reg.FoldFirst.IsZero() {
+			reg.FoldFirst = now
+		}
+		reg.FoldLast = now
+		if tx != nil && len(reg.FoldFrames) < 64 {
+			for _, f := range []uint64{tx.RequestFrame, tx.ResponseFrame} {
+				if f != 0 {
+					reg.FoldFrames = append(reg.FoldFrames, f)
+				}
+			}
+		}
+		if reg.last != nil {
+			reg.last.Repeats++
+		}
+		return
+	}
+	a := &Alert{TS: now, Kind: kind, Severity: info.Severity, BaseSeverity: info.Severity, Mitre: info.Mitre, Key: key,
+		Asset: asset, Learning: learning, Frames: []uint64{}}
+	a.fillFromTransaction(tx)
+	if reg.Folded > 0 {
+		message += fmt.Sprintf(" (also %d more times between %s and %s)", reg.Folded,
+			reg.FoldFirst.UTC().Format(time.RFC3339), reg.FoldLast.UTC().Format(time.RFC3339))
+		a.Frames = append(a.Frames, reg.FoldFrames...)
+		a.Repeats = reg.Folded
+	}
+	reg.Folded, reg.FoldFrames, reg.FoldFirst, reg.FoldLast = 0, nil, time.Time{}, time.Time{}
+	reg.LastAlert = now
+	reg.AlertTimes = append(reg.AlertTimes, now)
+	if len(reg.AlertTimes) > 8 {
+		reg.AlertTimes = reg.AlertTimes[len(reg.AlertTimes)-8:]
+	}
+	reg.last = a
+	a.Severity, a.Regulation = e.regulate(info, asset, reg)
+	if a.Regulation != "" {
+		message += " (" + a.Regulation + ")"
+	}
+	a.Message = message
+	e.seq++
+	a.ID = alertID(kind, key, now, e.seq)
+	a.Incident = e.incidents.add(a)
+	e.remember(a)
+	e.Raised[kind]++
+	if e.sink != nil {
+		e.sink(a)
+	}
+}
+
+// regulate applies the documented, bounded severity reduction.
+func (e *Engine) regulate(info KindInfo, asset string, reg *regulation) (int, string) {
+	var reasons []string
+	cut := 0
+	if n := len(reg.AlertTimes); n > minRegularAlerts {
+		if period, cv := cadence(reg.AlertTimes); cv < regularCV {
+			cut += min(n-minRegularAlerts, maxRegulation)
+			reasons = append(reasons, fmt.Sprintf("recurs every ~%s", period.Round(time.Second)))
+		}
+	}
+	if marks := e.feedback[info.Kind+"|"+asset]; marks > 0 {
+		cut += min(marks, 2)
+		reasons = append(reasons, fmt.Sprintf("operators marked %d such alerts normal", marks))
+	}
+	cut = min(cut, maxRegulation)
+	sev := max(info.Severity-cut, 1)
+	if sev == info.Severity {
+		return sev, ""
+	}
+	return sev, fmt.Sprintf("severity lowered from %d to %d: %s", info.Severity, sev, strings.Join(reasons, "; "))
+}
+
+// cadence returns the mean interval and its coefficient of variation.
+func cadence(ts []time.Time) (time.Duration, float64) {
+	var sum, sq float64
+	n := float64(len(ts) - 1)
+	for i := 1; i < len(ts); i++ {
+		d := ts[i].Sub(ts[i-1]).Seconds()
+		sum += d
+		sq += d * d
+	}
+	mean := sum / n
+	if mean <= 0 {
+		return 0, math.Inf(1)
+	}
+	variance := math.Max(sq/n-mean*mean, 0)
+	return time.Duration(mean * float64(time.Second)), math.Sqrt(variance) / mean
+}
+
+func (e *Engine) remember(a *Alert) {
+	e.recent[a.ID] = a
+	e.order = append(e.order, a.ID)
+	if len(e.order) > e.cfg.MaxRecent {
+		delete(e.recent, e.order[0])
+		e.order = e.order[1:]
+	}
+}
+
+// Flush reports folded repeats that no later alert carried, so none is lost.
+func (e *Engine) Flush() {
+	keys := make([]string, 0, len(e.regs))
+	for k, r := range e.regs {
+		if r.Folded > 0 {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		r := e.regs[k]
+		if r.last == nil {
+			continue
+		}
+		r.last.Frames = append(r.last.Frames, r.FoldFrames...)
+		if e.sink != nil {
+			summary := *r.last
+			summary.ID = alertID(summary.Kind, k, r.FoldLast, r.Folded)
+			summary.TS = r.FoldLast
+			summary.Frames = append([]uint64(nil), r.FoldFrames...)
+			summary.Repeats = r.Folded
+			summary.Message = fmt.Sprintf("%d more times between %s and %s: %s", r.Folded,
+				r.FoldFirst.UTC().Format(time.RFC3339), r.FoldLast.UTC().Format(time.RFC3339), r.last.Message)
+			e.sink(&summary)
+		}
+		r.Folded, r.FoldFrames = 0, nil
+	}
+}
+
+// Alert returns a recent alert by id.
+func (e *Engine) Alert(id string) (*Alert, bool) {
+	a, ok := e.recent[id]
+	return a, ok
+}
+
+// MarkNormal is the operator saying "this is normal": the alert's
+// transaction joins the baseline and later alerts of its kind on this asset
+// are regulated down.
+func (e *Engine) MarkNormal(id string) error {
+	a, ok := e.recent[id]
+	if !ok {
+		return fmt.Errorf("alert %s: not among the %d most recent", id, e.cfg.MaxRecent)
+	}
+	if a.tx != nil {
+		e.model.Accept(a.tx)
+	}
+	e.feedback[a.Kind+"|"+a.Asset]++
+	return nil
+}
+
+// Incidents lists the incidents, newest first.
+func (e *Engine) Incidents() []Incident { return e.incidents.list() }
+
+type engineState struct {
+	Regs      map[string]*regulation `json:"regulation"`
+	Feedback  map[string]int         `json:"feedback"`
+	Incidents []Incident             `json:"incidents"`
+	Seq       uint64                 `json:"seq"`
+}
+
+// MarshalState snapshots what must survive a restart: fold windows,
+// regulation history, operator feedback and incidents.
+func (e *Engine) MarshalState() ([]byte, error) {
+	return json.Marshal(engineState{e.regs, e.feedback, e.incidents.list(), e.seq})
+}
+
+// UnmarshalState restores MarshalState's output.
+func (e *Engine) UnmarshalState(b []byte) error {
+	var st engineState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return err
+	}
+	if st.Regs != nil {
+		e.regs = st.Regs
+	}
+	if st.Feedback != nil {
+		e.feedback = st.Feedback
+	}
+	e.seq = st.Seq
+	e.incidents.restore(st.Incidents)
+	return nil
+}

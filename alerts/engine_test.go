@@ -1,0 +1,319 @@
+package alerts
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/otwatch/otwatch/learning/baseline"
+	"github.com/otwatch/otwatch/learning/store"
+	"github.com/otwatch/otwatch/protocols"
+	"github.com/otwatch/otwatch/protocols/corpustest"
+	_ "github.com/otwatch/otwatch/protocols/all"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type collector struct{ alerts []*Alert }
+
+func (c *collector) sink(a *Alert) { cp := *a; c.alerts = append(c.alerts, &cp) }
+
+func (c *collector) kinds() map[string]int {
+	m := map[string]int{}
+	for _, a := range c.alerts {
+		m[a.Kind]++
+	}
+	return m
+}
+
+func (c *collector) first(kind string) *Alert {
+	for _, a := range c.alerts {
+		if a.Kind == kind {
+			return a
+		}
+	}
+	return nil
+}
+
+func newTestEngine(mode baseline.Mode) (*Engine, *baseline.Model, *collector) {
+	c := &collector{}
+	m := baseline.New(baseline.Config{Mode: mode, LearningPeriod: time.Minute})
+	return NewEngine(Config{}, m, c.sink), m, c
+}
+
+var t0 = time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+
+// tx builds a Modbus transaction at t0+sec.
+func tx(client, server string, sec float64, op protocols.Op, code int, space string, addr, count uint64, values ...int64) *protocols.Transaction {
+	t := &protocols.Transaction{Proto: "modbus", Unit: "1", Op: op, Code: code, CodeName: "f" + string(rune('a'+code%26)),
+		Client: protocols.Endpoint{IP: netip.MustParseAddr(client), Port: 40000, LinkAddress: -1},
+		Server: protocols.Endpoint{IP: netip.MustParseAddr(server), Port: 502, LinkAddress: -1},
+		RequestTime: t0.Add(time.Duration(sec * float64(time.Second))), RequestFrame: uint64(sec*10) + 1, Outcome: protocols.OutcomeOK}
+	if space != "" {
+		t.Targets = []protocols.Target{{Space: space, Address: addr, Count: count}}
+	}
+	for _, v := range values {
+		t.Values = append(t.Values, protocols.IntValue(v))
+	}
+	return t
+}
+
+func TestControlCommandsAlertWhileLearning(t *testing.T) {
+	c := &collector{}
+	e := NewEngine(Config{}, baseline.New(baseline.Config{Mode: baseline.ModeAuto, LearningPeriod: 24 * time.Hour}), c.sink)
+	// Real traffic (suricata-verify): force listen only, restart communications, device identification.
+	txs, _ := corpustest.Replay(t, "../protocols/modbus/testdata/suricata_modbus.pcap")
+	for i := range txs {
+		e.Observe(&txs[i])
+	}
+	e.Flush()
+	kinds := c.kinds()
+	require.NotZero(t, kinds["force_listen_only"])
+	require.NotZero(t, kinds["restart"])
+	for _, k := range []string{"new_link", "new_function", "write_from_new_client", "value_out_of_range"} {
+		assert.Zero(t, kinds[k], "no behaviour alert (%s) while learning", k)
+	}
+	a := c.first("force_listen_only")
+	assert.Equal(t, 9, a.Severity)
+	assert.True(t, a.Learning)
+	assert.Equal(t, []string{"T0814"}, a.Mitre)
+	assert.Equal(t, "10.0.0.57", a.Client.IP)
+	assert.NotEmpty(t, a.Frames)
+	assert.Contains(t, a.Message, "forced 10.0.0.3 into listen-only mode")
+	assert.Contains(t, a.Message, "refused it (exception 11)", "the device answered with gateway target failed")
+}
+
+func TestWriteFromSecondClientOnRealTraffic(t *testing.T) {
+	var capture string
+	for _, c := range corpustest.Captures(t, "modbus") {
+		if filepath.Base(c.Path) == "modbusBig.pcap" {
+			capture = c.Path
+		}
+	}
+	if capture == "" {
+		t.Skip("modbusBig.pcap not in the corpus")
+	}
+	txs, _ := corpustest.Replay(t, capture)
+	e, m, c := newTestEngine(baseline.ModeLearn)
+	rogue := netip.MustParseAddr("10.235.149.95")
+	for i := range txs {
+		if txs[i].Client.IP != rogue {
+			e.Observe(&txs[i]) // the baseline: the usual master alone
+		}
+	}
+	m.SetMode(baseline.ModeDetect)
+	for i := range txs {
+		e.Observe(&txs[i])
+	}
+	e.Flush()
+	a := c.first("write_from_new_client")
+	require.NotNil(t, a, "kinds: %v", c.kinds())
+	assert.Equal(t, "10.235.149.95", a.Client.IP)
+	assert.Equal(t, "10.235.149.243", a.Server.IP)
+	assert.Equal(t, "s7comm-plus", a.Proto, "the second client writes in S7comm-plus to the Modbus PLC")
+	assert.NotNil(t, c.first("new_protocol"), "the PLC never spoke S7comm-plus while learning")
+	assert.Equal(t, 8, a.Severity)
+	assert.Contains(t, a.Mitre, "T0855")
+	for _, a := range c.alerts {
+		if a.Client != nil && a.Client.IP != "10.235.149.95" && a.Kind != "cyclic_stopped" && a.Kind != "malformed_pdu" {
+			t.Errorf("the learned master raised %s: %s", a.Kind, a.Message)
+		}
+	}
+	assert.NotEmpty(t, a.Incident)
+}
+
+func TestBehaviourRules(t *testing.T) {
+	e, m, c := newTestEngine(baseline.ModeLearn)
+	for i := 0; i < 30; i++ {
+		sec := float64(i * 10)
+		e.Observe(tx("10.0.0.1", "10.0.0.2", sec, protocols.OpRead, 3, "holding_register", 0, 10))
+		e.Observe(tx("10.0.0.1", "10.0.0.2", sec+1, protocols.OpWrite, 6, "holding_register", 5, 1, int64(100+i%5)))
+		e.Observe(tx("10.0.0.1", "10.0.0.2", sec+2, protocols.OpWrite, 5, "coil", 3, 1, int64(i%2)))
+	}
+	require.Empty(t, c.alerts, "learning raises no behaviour alert")
+	m.SetMode(baseline.ModeDetect)
+	base := 400.0
+	e.Observe(tx("10.0.0.1", "10.0.0.2", base, protocols.OpWrite, 6, "holding_register", 5, 1, 102))                      // normal
+	e.Observe(tx("10.0.0.1", "10.0.0.2", base+1, protocols.OpWrite, 6, "holding_register", 5, 1, 5000))                   // value out of range
+	e.Observe(tx("10.0.0.1", "10.0.0.2", base+2, protocols.OpWrite, 6, "holding_register", 77, 1, 1))                     // unseen target
+	e.Observe(tx("10.0.0.1", "10.0.0.2", base+3, protocols.OpWrite, 5, "coil", 3, 1, 7))                                  // enumerated {0,1}
+	e.Observe(tx("10.0.0.1", "10.0.0.2", base+4, protocols.OpRead, 4, "input_register", 0, 1))                            // new function
+	e.Observe(tx("10.0.0.66", "10.0.0.2", base+5, protocols.OpWrite, 6, "holding_register", 5, 1, 101))                   // new client writes
+	e.Observe(tx("10.0.0.1", "10.0.0.9", base+6, protocols.OpRead, 3, "holding_register", 0, 1))                          // new server
+	kinds := c.kinds()
+	assert.Equal(t, 2, kinds["value_out_of_range"], "%v", kinds)
+	assert.Equal(t, 1, kinds["write_to_unseen_target"])
+	assert.Equal(t, 1, kinds["new_function"])
+	assert.Equal(t, 1, kinds["write_from_new_client"])
+	assert.Equal(t, 2, kinds["new_asset"], "10.0.0.66 and 10.0.0.9")
+	vo := c.first("value_out_of_range")
+	assert.Contains(t, vo.Message, "wrote 5000 to holding_register 5")
+	assert.Contains(t, vo.Message, "outside the enumerated learned values {100, 101, 102, 103, 104}")
+	assert.Equal(t, "[5000]", string(vo.Values))
+}
+
+func TestCyclicStoppedAndBursts(t *testing.T) {
+	e, m, c := newTestEngine(baseline.ModeLearn)
+	for i := 0; i < 20; i++ {
+		e.Observe(tx("10.0.0.1", "10.0.0.2", float64(i*2), protocols.OpRead, 3, "holding_register", 0, 10))
+		e.Observe(tx("10.0.0.1", "10.0.0.3", float64(i*2), protocols.OpRead, 3, "holding_register", 0, 10))
+	}
+	m.SetMode(baseline.ModeDetect)
+	// 10.0.0.2 goes quiet; 10.0.0.3 keeps being polled, then receives a write burst
+	for i := 20; i < 40; i++ {
+		e.Observe(tx("10.0.0.1", "10.0.0.3", float64(i*2), protocols.OpRead, 3, "holding_register", 0, 10))
+	}
+	stopped := c.first("cyclic_stopped")
+	require.NotNil(t, stopped, "%v", c.kinds())
+	assert.Contains(t, stopped.Message, "stopped polling 10.0.0.2")
+	assert.Equal(t, 1, c.kinds()["cyclic_stopped"], "reported once")
+	for i := 0; i < 40; i++ {
+		e.Observe(tx("10.0.0.1", "10.0.0.3", 80+float64(i)*0.1, protocols.OpRead, 3, "holding_register", 0, 10))
+		x := tx("10.0.0.1", "10.0.0.3", 80+float64(i)*0.1, protocols.OpRead, 3, "holding_register", 0, 10)
+		x.Outcome, x.ExceptionCode, x.HasException = protocols.OutcomeException, 2, true
+		e.Observe(x)
+	}
+	assert.Equal(t, 1, c.kinds()["exception_burst"], "%v", c.kinds())
+}
+
+func TestFoldingSelfRegulationAndMarkNormal(t *testing.T) {
+	e, m, c := newTestEngine(baseline.ModeLearn)
+	e.Observe(tx("10.0.0.1", "10.0.0.2", 0, protocols.OpRead, 3, "holding_register", 0, 10))
+	e.Observe(tx("10.0.0.1", "10.0.0.2", 1, protocols.OpWrite, 6, "holding_register", 10, 1, 1))
+	m.SetMode(baseline.ModeDetect)
+	// the same unseen-target write every 15 minutes (beyond the fold window), and twice within it
+	for i := 0; i < 7; i++ {
+		sec := float64(60 + i*900)
+		e.Observe(tx("10.0.0.1", "10.0.0.2", sec, protocols.OpWrite, 6, "holding_register", 40, 1, 1))
+		e.Observe(tx("10.0.0.1", "10.0.0.2", sec+30, protocols.OpWrite, 6, "holding_register", 40, 1, 1))
+	}
+	e.Flush()
+	var sevs []int
+	for _, a := range c.alerts {
+		if a.Kind == "write_to_unseen_target" && a.Repeats <= 1 && !strings.HasPrefix(a.Message, "1 more") {
+			sevs = append(sevs, a.Severity)
+		}
+	}
+	// from the fourth alert on a regular cadence, one level per recurrence, at most three
+	assert.Equal(t, []int{7, 7, 7, 6, 5, 4, 4}, sevs)
+	last := c.alerts[len(c.alerts)-1]
+	assert.Contains(t, last.Message, "1 more times", "the final folded repeat is reported, not dropped")
+	lowered := c.alerts[len(c.alerts)-2]
+	assert.Contains(t, lowered.Message, "severity lowered from 7 to 4: recurs every ~15m0s")
+	assert.Equal(t, uint64(1), lowered.Repeats, "the repeat folded into it since the previous alert")
+	assert.Equal(t, uint64(7), e.Folded)
+
+	// operator: "this is normal" — the write joins the baseline
+	require.NoError(t, e.MarkNormal(c.first("write_to_unseen_target").ID))
+	n := len(c.alerts)
+	e.Observe(tx("10.0.0.1", "10.0.0.2", 9000, protocols.OpWrite, 6, "holding_register", 40, 1, 1))
+	assert.Len(t, c.alerts, n, "accepted into the baseline")
+	e.Observe(tx("10.0.0.1", "10.0.0.2", 9100, protocols.OpWrite, 6, "holding_register", 41, 1, 1))
+	require.Len(t, c.alerts, n+1)
+	assert.Equal(t, 6, c.alerts[n].Severity, "operators marked this kind normal on this asset once")
+	assert.Contains(t, c.alerts[n].Message, "operators marked 1 such alerts normal")
+	assert.Error(t, e.MarkNormal("nonexistent"))
+}
+
+func TestIncidentNarrative(t *testing.T) {
+	e, m, c := newTestEngine(baseline.ModeLearn)
+	e.Observe(tx("10.0.0.1", "10.0.0.2", 0, protocols.OpWrite, 6, "holding_register", 5, 1, 10))
+	m.SetMode(baseline.ModeDetect)
+	e.Observe(tx("10.0.0.66", "10.0.0.2", 100, protocols.OpRead, 3, "holding_register", 0, 10))
+	e.Observe(tx("10.0.0.66", "10.0.0.2", 110, protocols.OpWrite, 6, "holding_register", 5, 1, 999))
+	stop := tx("10.0.0.66", "10.0.0.2", 120, protocols.OpStop, 41, "", 0, 0)
+	e.Observe(stop)
+	e.Observe(tx("10.0.0.66", "10.0.0.2", 5000, protocols.OpRead, 3, "holding_register", 0, 10)) // much later: a new incident? no alert at all
+	incs := e.Incidents()
+	require.NotEmpty(t, incs)
+	var inc *Incident
+	for i := range incs {
+		if incs[i].Source == "10.0.0.66" {
+			inc = &incs[i]
+		}
+	}
+	require.NotNil(t, inc)
+	assert.Equal(t, 10, inc.MaxSeverity)
+	assert.Equal(t, []string{"new_asset", "new_link"}, inc.Kinds[:2])
+	assert.Contains(t, inc.Kinds, "plc_stop")
+	assert.Contains(t, inc.Kinds, "value_out_of_range")
+	assert.Contains(t, inc.Narrative, "10.0.0.66, a host not in the baseline, was first seen")
+	assert.Contains(t, inc.Narrative, "told 10.0.0.2 to stop")
+	assert.Contains(t, inc.Narrative, "Highest severity 10 (plc_stop)")
+	assert.Greater(t, inc.Score, 70)
+	inIncident := 0
+	for _, a := range c.alerts {
+		if a.Client != nil && a.Client.IP == "10.0.0.66" && a.TS.Before(t0.Add(1000*time.Second)) {
+			assert.Equal(t, inc.ID, a.Incident)
+			inIncident++
+		}
+	}
+	assert.Equal(t, len(inc.Alerts), inIncident)
+	late := c.alerts[len(c.alerts)-1]
+	assert.NotEqual(t, inc.ID, late.Incident, "an alert past the incident window opens a new incident")
+}
+
+// TestRestartGivesIdenticalAlerts: learn, stop, restart from the database,
+// detect — the alerts equal those of one uninterrupted run.
+func TestRestartGivesIdenticalAlerts(t *testing.T) {
+	var stream []*protocols.Transaction
+	for i := 0; i < 40; i++ {
+		stream = append(stream, tx("10.0.0.1", "10.0.0.2", float64(i*5), protocols.OpRead, 3, "holding_register", 0, 10))
+		stream = append(stream, tx("10.0.0.1", "10.0.0.2", float64(i*5)+1, protocols.OpWrite, 6, "holding_register", 5, 1, int64(i%3)))
+	}
+	for i := 0; i < 40; i++ {
+		sec := 200 + float64(i*5)
+		stream = append(stream, tx("10.0.0.1", "10.0.0.2", sec, protocols.OpRead, 3, "holding_register", 0, 10))
+		stream = append(stream, tx("10.0.0.1", "10.0.0.2", sec+1, protocols.OpWrite, 6, "holding_register", 5, 1, int64(i%7)))
+		if i%9 == 0 {
+			stream = append(stream, tx("10.0.0.7", "10.0.0.2", sec+2, protocols.OpWrite, 16, "holding_register", 30, 2, 1, 2))
+		}
+	}
+	render := func(as []*Alert) []string {
+		var out []string
+		for _, a := range as {
+			out = append(out, strings.Join([]string{a.ID, a.TS.String(), a.Kind, a.Key, a.Message, a.Incident}, " | "))
+		}
+		return out
+	}
+	cfg := baseline.Config{Mode: baseline.ModeAuto, LearningPeriod: 100 * time.Second, StableFor: 10 * time.Second}
+	whole := &collector{}
+	m := baseline.New(cfg)
+	e := NewEngine(Config{}, m, whole.sink)
+	for _, x := range stream {
+		e.Observe(x)
+	}
+	require.NotEmpty(t, whole.alerts)
+
+	db := filepath.Join(t.TempDir(), "state.db")
+	parts := &collector{}
+	for half := 0; half < 2; half++ {
+		st, err := store.Open(db)
+		require.NoError(t, err)
+		m := baseline.New(cfg)
+		e := NewEngine(Config{}, m, parts.sink)
+		comps := map[string]store.Component{"baseline": m, "alerts": e}
+		require.NoError(t, st.Load(comps))
+		lo, hi := 0, len(stream)/2
+		if half == 1 {
+			lo, hi = hi, len(stream)
+		}
+		for _, x := range stream[lo:hi] {
+			e.Observe(x)
+		}
+		require.NoError(t, st.Checkpoint(comps))
+		require.NoError(t, st.Close())
+	}
+	assert.Equal(t, render(whole.alerts), render(parts.alerts))
+}
+
+func TestKindsTableInREADME(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	for _, k := range Kinds() {
+		assert.Contains(t, string(b), "| `"+k.Kind+"` |", "README documents %s", k.Kind)
+	}
+}

@@ -1,0 +1,63 @@
+// Package alerts turns transactions and baseline findings into alerts:
+// stable kinds with severity and ATT&CK for ICS techniques, folding of
+// repeats, self-regulating severity, operator feedback, and incidents.
+package alerts
+
+import "sort"
+
+// KindInfo documents one alert kind. The table below is the reference the
+// README's alert table is generated from (TestKindsTableInREADME keeps them equal).
+type KindInfo struct {
+	Kind     string
+	Severity int      // base severity, 1 (info) .. 10 (critical)
+	Mitre    []string // ATT&CK for ICS technique ids
+	// Always: raised even while the asset learns (control commands,
+	// malformed PDUs); otherwise only in detection.
+	Always bool
+	Doc    string
+}
+
+var kinds = []KindInfo{
+	{"new_asset", 5, []string{"T0848"}, false, "a host never seen while the network was learned"},
+	{"new_link", 4, []string{"T0886"}, false, "a client talks to a server in a protocol it never used with it"},
+	{"new_protocol", 5, nil, false, "a server speaks a protocol it never spoke"},
+	{"new_function", 6, []string{"T0855"}, false, "a known client uses a function code it never used on this server"},
+	{"write_from_new_client", 8, []string{"T0855", "T0848"}, false, "a write or control command from a client that never wrote to this server"},
+	{"write_to_unseen_target", 7, []string{"T0836", "T0855"}, false, "a write to registers/objects never written while learning"},
+	{"value_out_of_range", 7, []string{"T0836"}, false, "a written value outside the point's learned range or value set"},
+	{"write_burst", 6, []string{"T0806"}, false, "many more writes in a short window than ever learned"},
+	{"exception_burst", 5, []string{"T0846", "T0861"}, false, "many exception responses in a short window: probing"},
+	{"cyclic_stopped", 5, []string{"T0826"}, false, "a cyclic poll of a device went quiet"},
+	{"scan", 6, []string{"T0846"}, false, "one client touched many new hosts, units, functions or targets in a short window"},
+	{"plc_stop", 10, []string{"T0858", "T0816"}, true, "a CPU/application stop command"},
+	{"plc_start", 7, []string{"T0858"}, true, "a CPU/application start command"},
+	{"program_download", 9, []string{"T0843"}, true, "program or configuration download to the device"},
+	{"program_upload", 6, []string{"T0845"}, true, "program upload from the device"},
+	{"firmware_update", 10, []string{"T0857"}, true, "firmware update of the device"},
+	{"restart", 8, []string{"T0816"}, true, "device or communication restart"},
+	{"config_change", 6, []string{"T0836"}, true, "device configuration changed (e.g. Modbus ASCII delimiter, DNP3 assign class / activate config, S7 set clock)"},
+	{"force_listen_only", 9, []string{"T0814"}, true, "Modbus force listen only mode: the device stops answering"},
+	{"broadcast_write", 6, []string{"T0855"}, true, "a write or control command to the broadcast unit"},
+	{"malformed_pdu", 3, nil, true, "a PDU with named anomalies"},
+}
+
+var kindIndex = func() map[string]KindInfo {
+	m := map[string]KindInfo{}
+	for _, k := range kinds {
+		m[k.Kind] = k
+	}
+	return m
+}()
+
+// Kinds lists every alert kind, sorted by name.
+func Kinds() []KindInfo {
+	out := append([]KindInfo(nil), kinds...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Kind < out[j].Kind })
+	return out
+}
+
+// Kind returns a kind's info.
+func Kind(name string) (KindInfo, bool) {
+	k, ok := kindIndex[name]
+	return k, ok
+}
