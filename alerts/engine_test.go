@@ -11,8 +11,8 @@ import (
 	"github.com/otwatch/otwatch/learning/baseline"
 	"github.com/otwatch/otwatch/learning/store"
 	"github.com/otwatch/otwatch/protocols"
-	"github.com/otwatch/otwatch/protocols/corpustest"
 	_ "github.com/otwatch/otwatch/protocols/all"
+	"github.com/otwatch/otwatch/protocols/corpustest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -49,8 +49,8 @@ var t0 = time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
 // tx builds a Modbus transaction at t0+sec.
 func tx(client, server string, sec float64, op protocols.Op, code int, space string, addr, count uint64, values ...int64) *protocols.Transaction {
 	t := &protocols.Transaction{Proto: "modbus", Unit: "1", Op: op, Code: code, CodeName: "f" + string(rune('a'+code%26)),
-		Client: protocols.Endpoint{IP: netip.MustParseAddr(client), Port: 40000, LinkAddress: -1},
-		Server: protocols.Endpoint{IP: netip.MustParseAddr(server), Port: 502, LinkAddress: -1},
+		Client:      protocols.Endpoint{IP: netip.MustParseAddr(client), Port: 40000, LinkAddress: -1},
+		Server:      protocols.Endpoint{IP: netip.MustParseAddr(server), Port: 502, LinkAddress: -1},
 		RequestTime: t0.Add(time.Duration(sec * float64(time.Second))), RequestFrame: uint64(sec*10) + 1, Outcome: protocols.OutcomeOK}
 	if space != "" {
 		t.Targets = []protocols.Target{{Space: space, Address: addr, Count: count}}
@@ -136,13 +136,13 @@ func TestBehaviourRules(t *testing.T) {
 	require.Empty(t, c.alerts, "learning raises no behaviour alert")
 	m.SetMode(baseline.ModeDetect)
 	base := 400.0
-	e.Observe(tx("10.0.0.1", "10.0.0.2", base, protocols.OpWrite, 6, "holding_register", 5, 1, 102))                      // normal
-	e.Observe(tx("10.0.0.1", "10.0.0.2", base+1, protocols.OpWrite, 6, "holding_register", 5, 1, 5000))                   // value out of range
-	e.Observe(tx("10.0.0.1", "10.0.0.2", base+2, protocols.OpWrite, 6, "holding_register", 77, 1, 1))                     // unseen target
-	e.Observe(tx("10.0.0.1", "10.0.0.2", base+3, protocols.OpWrite, 5, "coil", 3, 1, 7))                                  // enumerated {0,1}
-	e.Observe(tx("10.0.0.1", "10.0.0.2", base+4, protocols.OpRead, 4, "input_register", 0, 1))                            // new function
-	e.Observe(tx("10.0.0.66", "10.0.0.2", base+5, protocols.OpWrite, 6, "holding_register", 5, 1, 101))                   // new client writes
-	e.Observe(tx("10.0.0.1", "10.0.0.9", base+6, protocols.OpRead, 3, "holding_register", 0, 1))                          // new server
+	e.Observe(tx("10.0.0.1", "10.0.0.2", base, protocols.OpWrite, 6, "holding_register", 5, 1, 102))    // normal
+	e.Observe(tx("10.0.0.1", "10.0.0.2", base+1, protocols.OpWrite, 6, "holding_register", 5, 1, 5000)) // value out of range
+	e.Observe(tx("10.0.0.1", "10.0.0.2", base+2, protocols.OpWrite, 6, "holding_register", 77, 1, 1))   // unseen target
+	e.Observe(tx("10.0.0.1", "10.0.0.2", base+3, protocols.OpWrite, 5, "coil", 3, 1, 7))                // enumerated {0,1}
+	e.Observe(tx("10.0.0.1", "10.0.0.2", base+4, protocols.OpRead, 4, "input_register", 0, 1))          // new function
+	e.Observe(tx("10.0.0.66", "10.0.0.2", base+5, protocols.OpWrite, 6, "holding_register", 5, 1, 101)) // new client writes
+	e.Observe(tx("10.0.0.1", "10.0.0.9", base+6, protocols.OpRead, 3, "holding_register", 0, 1))        // new server
 	kinds := c.kinds()
 	assert.Equal(t, 2, kinds["value_out_of_range"], "%v", kinds)
 	assert.Equal(t, 1, kinds["write_to_unseen_target"])
