@@ -220,7 +220,9 @@ func TestFoldingSelfRegulationAndMarkNormal(t *testing.T) {
 
 func TestIncidentNarrative(t *testing.T) {
 	e, m, c := newTestEngine(baseline.ModeLearn)
-	e.Observe(tx("10.0.0.1", "10.0.0.2", 0, protocols.OpWrite, 6, "holding_register", 5, 1, 10))
+	for i := 0; i < 6; i++ {
+		e.Observe(tx("10.0.0.1", "10.0.0.2", float64(i), protocols.OpWrite, 6, "holding_register", 5, 1, int64(10+i)))
+	}
 	m.SetMode(baseline.ModeDetect)
 	e.Observe(tx("10.0.0.66", "10.0.0.2", 100, protocols.OpRead, 3, "holding_register", 0, 10))
 	e.Observe(tx("10.0.0.66", "10.0.0.2", 110, protocols.OpWrite, 6, "holding_register", 5, 1, 999))

@@ -133,8 +133,10 @@ func (m *Model) exportAsset(a *Asset, now time.Time) AssetDoc {
 		return x.Client+"|"+x.Proto < y.Client+"|"+y.Proto
 	})
 	for k, f := range a.functions {
-		fd := FunctionDoc{Client: k.client.String(), Proto: k.proto, Unit: k.unit, Op: k.op.String(), Code: k.code, Count: f.Count,
-			First: f.First, Last: f.Last, PeriodSeconds: f.Period, JitterSeconds: f.Jitter, Targets: f.Spaces}
+		pu := m.pu(k.pu)
+		fd := FunctionDoc{Client: k.client.String(), Proto: pu.proto, Unit: pu.unit, Op: k.op.String(), Code: k.code, Count: f.Count,
+			First: time.Unix(0, f.First).UTC(), Last: time.Unix(0, f.Last).UTC(), PeriodSeconds: f.Period, JitterSeconds: f.Jitter,
+			Targets: f.targets()}
 		if k.subcode >= 0 {
 			sub := k.subcode
 			fd.Subcode = &sub
@@ -186,12 +188,21 @@ func (m *Model) Import(doc Document) error {
 		}
 		hosts[ip] = h.FirstSeen
 	}
+	puIDs, puNames := m.puIDs, m.puNames
+	m.puIDs, m.puNames = map[protoUnit]uint32{}, nil
+	defer func() {
+		if len(assets) == 0 && len(doc.Assets) > 0 { // failed: keep the old table
+			m.puIDs, m.puNames = puIDs, puNames
+		}
+	}()
 	for i, ad := range doc.Assets {
-		a, err := importAsset(ad)
+		a, err := m.importAsset(ad)
 		if err != nil {
+			assets = nil
 			return fmt.Errorf("assets[%d] (%s): %w", i, ad.Server, err)
 		}
 		if _, dup := assets[a.Server]; dup {
+			assets = nil
 			return fmt.Errorf("assets[%d]: server %s appears twice", i, ad.Server)
 		}
 		assets[a.Server] = a
@@ -202,7 +213,7 @@ func (m *Model) Import(doc Document) error {
 	return nil
 }
 
-func importAsset(ad AssetDoc) (*Asset, error) {
+func (m *Model) importAsset(ad AssetDoc) (*Asset, error) {
 	ip, err := netip.ParseAddr(ad.Server)
 	if err != nil {
 		return nil, fmt.Errorf("server %q: not an IP address", ad.Server)
@@ -247,8 +258,18 @@ func importAsset(ad AssetDoc) (*Asset, error) {
 				return nil, fmt.Errorf("functions[%d].targets[%q]: %w", i, space, err)
 			}
 		}
-		a.functions[funcKey{c, f.Proto, f.Unit, op, f.Code, sub}] = &Function{Count: f.Count, First: f.First, Last: f.Last,
-			Period: f.PeriodSeconds, Jitter: f.JitterSeconds, Spaces: f.Targets}
+		fn := &Function{Count: f.Count, First: f.First.UnixNano(), Last: f.Last.UnixNano(), Period: f.PeriodSeconds, Jitter: f.JitterSeconds}
+		spaces := make([]string, 0, len(f.Targets))
+		for space := range f.Targets {
+			spaces = append(spaces, space)
+		}
+		sort.Strings(spaces)
+		for _, space := range spaces {
+			for _, r := range f.Targets[space] {
+				fn.addRange(space, r.Lo, r.Hi)
+			}
+		}
+		a.functions[funcKey{c, m.puID(f.Proto, f.Unit, true), op, f.Code, sub}] = fn
 		a.keys++
 	}
 	for i, w := range ad.Writes {

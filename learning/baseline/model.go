@@ -91,11 +91,14 @@ type Model struct {
 	netNew   time.Time                // last time a host was learned
 	lastTick time.Time
 	keys     int // total learned keys, for the memory benchmark
+	puIDs    map[protoUnit]uint32
+	puNames  []protoUnit
 }
 
 // New returns an empty model.
 func New(cfg Config) *Model {
-	return &Model{cfg: cfg.withDefaults(), assets: map[netip.Addr]*Asset{}, hosts: map[netip.Addr]time.Time{}}
+	return &Model{cfg: cfg.withDefaults(), assets: map[netip.Addr]*Asset{}, hosts: map[netip.Addr]time.Time{},
+		puIDs: map[protoUnit]uint32{}}
 }
 
 // Config returns the model's configuration.
@@ -104,14 +107,34 @@ func (m *Model) Config() Config { return m.cfg }
 // SetMode changes the mode (e.g. a CLI flag on top of a loaded database).
 func (m *Model) SetMode(mode Mode) { m.cfg.Mode = mode }
 
+// funcKey is compact (40 bytes): protocol and unit are interned as one id,
+// for a million keys are normal in a large plant.
 type funcKey struct {
 	client  netip.Addr
-	proto   string
-	unit    string
+	pu      uint32 // protoUnit id, from Model.puID
 	op      protocols.Op
 	code    int32
 	subcode int32 // -1: none
 }
+
+type protoUnit struct{ proto, unit string }
+
+// puID interns (protocol, unit); 0 means "not known" when create is false.
+func (m *Model) puID(proto, unit string, create bool) uint32 {
+	k := protoUnit{proto, unit}
+	if id, ok := m.puIDs[k]; ok {
+		return id
+	}
+	if !create {
+		return 0
+	}
+	m.puNames = append(m.puNames, k)
+	id := uint32(len(m.puNames))
+	m.puIDs[k] = id
+	return id
+}
+
+func (m *Model) pu(id uint32) protoUnit { return m.puNames[id-1] }
 
 type linkKey struct {
 	client netip.Addr
@@ -142,7 +165,12 @@ type Asset struct {
 	points     map[pointKey]*ValueModel
 	keys       int
 	capped     bool
+	// unlearned: links first seen in detection, tracked for bursts only
+	unlearned map[linkKey]*Link
 }
+
+// maxUnlearnedLinks bounds the links tracked in detection per asset.
+const maxUnlearnedLinks = 1024
 
 // Link is a client talking to this asset in one protocol.
 type Link struct {
@@ -158,13 +186,61 @@ type Link struct {
 }
 
 // Function is one (client, protocol, unit, op, code) the asset serves.
+// Kept small: a large plant has a million of these (times as Unix
+// nanoseconds, the first target space inline).
 type Function struct {
 	Count       uint64
-	First, Last time.Time
-	Spaces      map[string]RangeSet // targets: space -> merged ranges
-	Period      float64             // EWMA of the interval, seconds
-	Jitter      float64             // EWMA of |interval - period|
-	Quiet       bool                // reported as stopped, not seen since
+	First, Last int64   // Unix nanoseconds
+	Period      float64 // EWMA of the interval, seconds
+	Jitter      float64 // EWMA of |interval - period|
+	Quiet       bool    // reported as stopped, not seen since
+	Space       string  // the first target space and its merged ranges
+	Ranges      RangeSet
+	More        []SpaceRanges // further spaces (rare: S7 multi-area reads)
+}
+
+// SpaceRanges is the merged ranges of one target space.
+type SpaceRanges struct {
+	Space  string
+	Ranges RangeSet
+}
+
+// ranges returns the ranges learned in a space, nil if none.
+func (f *Function) ranges(space string) *RangeSet {
+	if f.Space == space && f.Ranges != nil {
+		return &f.Ranges
+	}
+	for i := range f.More {
+		if f.More[i].Space == space {
+			return &f.More[i].Ranges
+		}
+	}
+	return nil
+}
+
+// addRange merges a target range into its space; reports growth.
+func (f *Function) addRange(space string, lo, hi uint64) bool {
+	if rs := f.ranges(space); rs != nil {
+		return rs.Add(lo, hi)
+	}
+	if f.Ranges == nil {
+		f.Space, f.Ranges = space, RangeSet{{lo, hi}}
+		return true
+	}
+	f.More = append(f.More, SpaceRanges{space, RangeSet{{lo, hi}}})
+	return true
+}
+
+// targets lists every space's ranges, for export.
+func (f *Function) targets() map[string]RangeSet {
+	if f.Ranges == nil {
+		return nil
+	}
+	out := map[string]RangeSet{f.Space: f.Ranges}
+	for _, m := range f.More {
+		out[m.Space] = m.Ranges
+	}
+	return out
 }
 
 func (m *Model) asset(server netip.Addr, now time.Time) (*Asset, bool) {
@@ -227,12 +303,12 @@ func writeLike(op protocols.Op) bool {
 	return false
 }
 
-func keyOf(tx *protocols.Transaction) funcKey {
+func (m *Model) keyOf(tx *protocols.Transaction, create bool) funcKey {
 	sub := int32(-1)
 	if tx.HasSubcode {
 		sub = int32(tx.Subcode)
 	}
-	return funcKey{tx.Client.IP, tx.Proto, tx.Unit, tx.Op, int32(tx.Code), sub}
+	return funcKey{tx.Client.IP, m.puID(tx.Proto, tx.Unit, create), tx.Op, int32(tx.Code), sub}
 }
 
 // Observe learns from or checks one transaction, depending on the asset's
@@ -327,13 +403,13 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 		a.LastNewKey = now
 	}
 	m.touchLink(l, tx, now, true)
-	fk := keyOf(tx)
+	fk := m.keyOf(tx, true)
 	f := a.functions[fk]
 	if f == nil {
 		if !m.newKey(a, now) {
 			return
 		}
-		f = &Function{First: now}
+		f = &Function{First: now.UnixNano()}
 		a.functions[fk] = f
 	}
 	m.touchFunction(f, now)
@@ -341,14 +417,9 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 		if tg.Space == "node" || tg.ID != "" {
 			continue
 		}
-		if f.Spaces == nil {
-			f.Spaces = map[string]RangeSet{}
-		}
-		rs := f.Spaces[tg.Space]
-		if rs.Add(tg.Address, lastAddress(tg)) {
+		if f.addRange(tg.Space, tg.Address, lastAddress(tg)) {
 			a.LastNewKey = now
 		}
-		f.Spaces[tg.Space] = rs
 	}
 	if tx.Op != protocols.OpWrite {
 		return
@@ -427,7 +498,7 @@ func numeric(v protocols.Value) (float64, bool) {
 
 func (m *Model) touchFunction(f *Function, now time.Time) {
 	if f.Count > 0 {
-		iv := now.Sub(f.Last).Seconds()
+		iv := float64(now.UnixNano()-f.Last) / 1e9
 		if iv > 0 {
 			if f.Period == 0 {
 				f.Period = iv
@@ -438,7 +509,7 @@ func (m *Model) touchFunction(f *Function, now time.Time) {
 		}
 	}
 	f.Count++
-	f.Last = now
+	f.Last = now.UnixNano()
 	f.Quiet = false
 }
 
@@ -466,31 +537,44 @@ func (m *Model) touchLink(l *Link, tx *protocols.Transaction, now time.Time, lea
 }
 
 func (m *Model) detect(a *Asset, tx *protocols.Transaction, now time.Time, out []Finding) []Finding {
-	server, client := tx.Server.IP.String(), tx.Client.IP.String()
+	// Names are built only when something is found: the common path allocates nothing.
+	server := func() string { return tx.Server.IP.String() }
+	client := func() string { return tx.Client.IP.String() }
 	find := func(kind, key, msg string) {
-		out = append(out, Finding{Kind: kind, Key: kind + "|" + server + "|" + key, Asset: server, Client: client, Message: msg})
+		out = append(out, Finding{Kind: kind, Key: kind + "|" + server() + "|" + key, Asset: server(), Client: client(), Message: msg})
 	}
-	what := describe(tx)
+	what := func() string { return describe(tx) }
 	if a.Protocols[tx.Proto] == 0 {
-		find("new_protocol", tx.Proto, fmt.Sprintf("%s spoke %s for the first time (%s from %s)", server, tx.Proto, what, client))
+		find("new_protocol", tx.Proto, fmt.Sprintf("%s spoke %s for the first time (%s from %s)", server(), tx.Proto, what(), client()))
+	} else {
+		a.Protocols[tx.Proto]++
 	}
-	a.Protocols[tx.Proto]++
 	lk := linkKey{tx.Client.IP, tx.Proto}
 	l := a.links[lk]
 	switch {
 	case l == nil && writeLike(tx.Op):
-		find("write_from_new_client", client+"|"+tx.Proto,
-			fmt.Sprintf("%s sent %s to %s, which it never did while the baseline was learned", client, what, server))
+		find("write_from_new_client", client()+"|"+tx.Proto,
+			fmt.Sprintf("%s sent %s to %s, which it never did while the baseline was learned", client(), what(), server()))
 	case l == nil:
-		find("new_link", client+"|"+tx.Proto, fmt.Sprintf("%s talked %s to %s for the first time (%s)", client, tx.Proto, server, what))
+		find("new_link", client()+"|"+tx.Proto, fmt.Sprintf("%s talked %s to %s for the first time (%s)", client(), tx.Proto, server(), what()))
 	}
 	if l == nil {
-		l = &Link{First: now} // tracked for bursts and folding, not learned
-		a.links[lk] = l
-	} else if f := a.functions[keyOf(tx)]; f == nil {
-		find("new_function", fmt.Sprintf("%s|%s|%s|%d|%d", client, tx.Proto, tx.Unit, tx.Code, keyOf(tx).subcode),
-			fmt.Sprintf("%s used %s on %s (unit %q) for the first time", client, what, server, tx.Unit))
-	} else {
+		// Tracked for bursts only: detection never adds to the baseline.
+		if l = a.unlearned[lk]; l == nil {
+			if a.unlearned == nil {
+				a.unlearned = map[linkKey]*Link{}
+			}
+			if len(a.unlearned) < maxUnlearnedLinks {
+				l = &Link{First: now}
+				a.unlearned[lk] = l
+			} else {
+				l = &Link{First: now}
+			}
+		}
+	} else if f := a.functions[m.keyOf(tx, false)]; f == nil && !(tx.Op == protocols.OpWrite && m.writeBack(a, tx)) {
+		find("new_function", fmt.Sprintf("%s|%s|%s|%d|%d", client(), tx.Proto, tx.Unit, tx.Code, m.keyOf(tx, false).subcode),
+			fmt.Sprintf("%s used %s on %s (unit %q) for the first time", client(), what(), server(), tx.Unit))
+	} else if f != nil {
 		m.touchFunction(f, now)
 	}
 	m.touchLink(l, tx, now, false)
@@ -500,10 +584,10 @@ func (m *Model) detect(a *Asset, tx *protocols.Transaction, now time.Time, out [
 				continue
 			}
 			rs := a.writes[spaceKey{tx.Proto, tx.Unit, tg.Space}]
-			if rs == nil || !rs.Covers(tg.Address, lastAddress(tg)) {
+			if (rs == nil || !rs.Covers(tg.Address, lastAddress(tg))) && !m.operatorWrite(a, tx, tg) {
 				find("write_to_unseen_target", fmt.Sprintf("%s|%s|%s|%d", tx.Proto, tx.Unit, tg.Space, tg.Address),
-					fmt.Sprintf("%s wrote %s %d..%d on %s (unit %q), never written while learning", client, tg.Space,
-						tg.Address, lastAddress(tg), server, tx.Unit))
+					fmt.Sprintf("%s wrote %s %d..%d on %s (unit %q), never written while learning", client(), tg.Space,
+						tg.Address, lastAddress(tg), server(), tx.Unit))
 			}
 		}
 		eachPoint(tx, func(pk pointKey, v float64) {
@@ -516,22 +600,60 @@ func (m *Model) detect(a *Asset, tx *protocols.Transaction, now time.Time, out [
 				where = pk.id
 			}
 			find("value_out_of_range", fmt.Sprintf("%s|%s|%s|%d|%s", pk.proto, pk.unit, pk.space, pk.address, pk.id),
-				fmt.Sprintf("%s wrote %s to %s on %s (unit %q): outside the %s %s", client, formatNum(v), where, server,
+				fmt.Sprintf("%s wrote %s to %s on %s (unit %q): outside the %s %s", client(), formatNum(v), where, server(),
 					tx.Unit, vm.Class(), vm.Describe()))
 		})
 	}
 	if l.Writes > max(2*l.MaxWrites, l.MaxWrites+10) && l.burstReported.Before(l.WindowStart) {
 		l.burstReported = now
-		find("write_burst", client, fmt.Sprintf("%s sent %d writes to %s within %s; at most %d were learned per window",
-			client, l.Writes, server, m.cfg.BurstWindow, l.MaxWrites))
+		find("write_burst", client(), fmt.Sprintf("%s sent %d writes to %s within %s; at most %d were learned per window",
+			client(), l.Writes, server(), m.cfg.BurstWindow, l.MaxWrites))
 	}
 	if l.Exceptions > max(3*l.MaxExceptions, l.MaxExceptions+5) && l.burstReported.Before(l.WindowStart) {
 		l.burstReported = now
-		find("exception_burst", client, fmt.Sprintf("%s drew %d exception responses from %s within %s (learned at most %d): probing?",
-			client, l.Exceptions, server, m.cfg.BurstWindow, l.MaxExceptions))
+		find("exception_burst", client(), fmt.Sprintf("%s drew %d exception responses from %s within %s (learned at most %d): probing?",
+			client(), l.Exceptions, server(), m.cfg.BurstWindow, l.MaxExceptions))
 	}
 	return out
 }
+
+// operatorWrite: the client polls the written point cyclically — an HMI
+// writing back a value it displays, the thing HMIs are for. Such a write is
+// not reported as a write to an unseen target, nor (for a plain write) as a
+// new function; a new writer, a control command, or a value outside a
+// learned model still are. The trade-off: a compromised HMI writing a point
+// it displays is caught only by the value model, once one exists.
+func (m *Model) operatorWrite(a *Asset, tx *protocols.Transaction, tg protocols.Target) bool {
+	pu := m.puID(tx.Proto, tx.Unit, false)
+	if tg.ID != "" || pu == 0 {
+		return false
+	}
+	for k, f := range a.functions {
+		if k.client != tx.Client.IP || k.pu != pu || k.op != protocols.OpRead || f.Count < minPolls {
+			continue
+		}
+		if rs := f.ranges(tg.Space); rs != nil && rs.Covers(tg.Address, lastAddress(tg)) {
+			return true
+		}
+	}
+	return false
+}
+
+// writeBack: every target of the write is a point the client polls.
+func (m *Model) writeBack(a *Asset, tx *protocols.Transaction) bool {
+	if len(tx.Targets) == 0 {
+		return false
+	}
+	for _, tg := range tx.Targets {
+		if !m.operatorWrite(a, tx, tg) {
+			return false
+		}
+	}
+	return true
+}
+
+// minPolls reads of a range make it "polled".
+const minPolls = 10
 
 // Tick checks cyclic traffic that stopped; call it as packet time advances
 // (it does the work at most every few seconds of packet time).
@@ -550,13 +672,14 @@ func (m *Model) Tick(now time.Time) []Finding {
 				continue
 			}
 			limit := math.Max(math.Max(5*f.Period, f.Period+10*f.Jitter), 10)
-			if now.Sub(f.Last).Seconds() > limit {
+			if float64(now.UnixNano()-f.Last)/1e9 > limit {
 				f.Quiet = true
 				server := a.Server.String()
+				pu := m.pu(fk.pu)
 				out = append(out, Finding{Kind: "cyclic_stopped", Asset: server, Client: fk.client.String(),
-					Key: fmt.Sprintf("cyclic_stopped|%s|%s|%s|%s|%d", server, fk.client, fk.proto, fk.unit, fk.code),
-					Message: fmt.Sprintf("%s stopped polling %s (%s code %d, every %.1fs until %s)", fk.client, server, fk.proto,
-						fk.code, f.Period, f.Last.UTC().Format(time.RFC3339))})
+					Key: fmt.Sprintf("cyclic_stopped|%s|%s|%s|%s|%d", server, fk.client, pu.proto, pu.unit, fk.code),
+					Message: fmt.Sprintf("%s stopped polling %s (%s code %d, every %.1fs until %s)", fk.client, server, pu.proto,
+						fk.code, f.Period, time.Unix(0, f.Last).UTC().Format(time.RFC3339))})
 			}
 		}
 	}

@@ -21,6 +21,9 @@ const (
 // maxEnum is the largest distinct-value set kept as an enumeration.
 const maxEnum = 8
 
+// minSamples writes are needed before a point's values are judged.
+const minSamples = 5
+
 // ValueModel learns one written point.
 type ValueModel struct {
 	Count    uint64    `json:"count"`
@@ -85,8 +88,8 @@ func (m *ValueModel) Class() Class {
 // ranges by that fraction of their span (at least 1, values being mostly
 // integers) on each side.
 func (m *ValueModel) Allows(v float64, margin float64) bool {
-	if m.Count == 0 {
-		return true
+	if m.Count < minSamples {
+		return true // too few writes to know the point's range
 	}
 	switch m.Class() {
 	case ClassConstant, ClassEnumerated:

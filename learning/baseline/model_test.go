@@ -1,0 +1,210 @@
+package baseline
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/otwatch/otwatch/protocols"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var t0 = time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+
+func mtx(client, server string, at time.Duration, op protocols.Op, code int, space string, addr, count uint64, values ...int64) *protocols.Transaction {
+	t := &protocols.Transaction{Proto: "modbus", Unit: "1", Op: op, Code: code,
+		Client: protocols.Endpoint{IP: netip.MustParseAddr(client)}, Server: protocols.Endpoint{IP: netip.MustParseAddr(server)},
+		RequestTime: t0.Add(at), RequestFrame: 1}
+	if space != "" {
+		t.Targets = []protocols.Target{{Space: space, Address: addr, Count: count}}
+	}
+	for _, v := range values {
+		t.Values = append(t.Values, protocols.IntValue(v))
+	}
+	return t
+}
+
+func kinds(fs []Finding) []string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.Kind)
+	}
+	return out
+}
+
+func TestAutoModePerAsset(t *testing.T) {
+	m := New(Config{Mode: ModeAuto, LearningPeriod: 10 * time.Minute, StableFor: 2 * time.Minute})
+	for i := 0; i < 20; i++ {
+		at := time.Duration(i) * time.Minute
+		assert.Empty(t, m.Observe(mtx("10.0.0.1", "10.0.0.2", at, protocols.OpRead, 3, "holding_register", 0, 10)))
+	}
+	assert.False(t, m.Learning(netip.MustParseAddr("10.0.0.2"), t0.Add(20*time.Minute)), "learned for the period and stable")
+	// a new PLC appears: announced, and it learns on its own while the old one detects
+	fs := m.Observe(mtx("10.0.0.1", "10.0.0.3", 21*time.Minute, protocols.OpRead, 3, "holding_register", 0, 10))
+	assert.Equal(t, []string{"new_asset"}, kinds(fs))
+	assert.True(t, m.Learning(netip.MustParseAddr("10.0.0.3"), t0.Add(22*time.Minute)))
+	assert.Empty(t, m.Observe(mtx("10.0.0.1", "10.0.0.3", 22*time.Minute, protocols.OpWrite, 6, "holding_register", 40, 1, 1)))
+	fs = m.Observe(mtx("10.0.0.1", "10.0.0.2", 22*time.Minute, protocols.OpWrite, 6, "holding_register", 40, 1, 1))
+	assert.Equal(t, []string{"new_function", "write_to_unseen_target"}, kinds(fs))
+	// writing back a register it polls is the HMI's job: not a new function nor an unseen target
+	assert.Empty(t, m.Observe(mtx("10.0.0.1", "10.0.0.2", 23*time.Minute, protocols.OpWrite, 6, "holding_register", 4, 1, 1)))
+	// but the same write from another host is
+	fs = m.Observe(mtx("10.0.0.7", "10.0.0.2", 23*time.Minute, protocols.OpWrite, 6, "holding_register", 4, 1, 1))
+	assert.Equal(t, []string{"new_asset", "write_from_new_client", "write_to_unseen_target"}, kinds(fs))
+}
+
+func TestStabilityDelaysDetection(t *testing.T) {
+	m := New(Config{Mode: ModeAuto, LearningPeriod: 5 * time.Minute, StableFor: 3 * time.Minute})
+	plc := netip.MustParseAddr("10.0.0.2")
+	for i := 0; i < 8; i++ {
+		// a new register range every minute: never stable
+		m.Observe(mtx("10.0.0.1", "10.0.0.2", time.Duration(i)*time.Minute, protocols.OpRead, 3, "holding_register", uint64(i*100), 10))
+	}
+	assert.True(t, m.Learning(plc, t0.Add(8*time.Minute)), "new keys keep it learning past the period")
+	assert.False(t, m.Learning(plc, t0.Add(11*time.Minute)), "three quiet minutes later it detects")
+}
+
+func TestOperatorActions(t *testing.T) {
+	m := New(Config{Mode: ModeDetect})
+	write := mtx("10.0.0.1", "10.0.0.2", time.Minute, protocols.OpWrite, 6, "holding_register", 4, 1, 1)
+	assert.NotEmpty(t, m.Observe(write))
+	m.Accept(write)
+	write.RequestTime = write.RequestTime.Add(time.Minute)
+	assert.Empty(t, m.Observe(write), "accepted into the baseline")
+
+	m.SetMode(ModeAuto)
+	plc := netip.MustParseAddr("10.0.0.2")
+	assert.True(t, m.ExtendLearning(plc, t0.Add(time.Hour)))
+	assert.True(t, m.Learning(plc, t0.Add(30*time.Minute)))
+	assert.True(t, m.Relearn(plc, t0.Add(2*time.Hour)))
+	assert.Equal(t, 0, m.assets[plc].keys, "relearn forgets the keys")
+	assert.False(t, m.Relearn(netip.MustParseAddr("10.9.9.9"), t0))
+}
+
+func TestExportImportRoundTrip(t *testing.T) {
+	m := New(Config{Mode: ModeLearn})
+	for i := 0; i < 12; i++ {
+		at := time.Duration(i) * 10 * time.Second
+		m.Observe(mtx("10.0.0.1", "10.0.0.2", at, protocols.OpRead, 3, "holding_register", 0, 10))
+		m.Observe(mtx("10.0.0.1", "10.0.0.2", at, protocols.OpWrite, 16, "holding_register", 20, 2, int64(i), int64(100-i)))
+		m.Observe(mtx("10.0.0.5", "10.0.0.2", at, protocols.OpWrite, 5, "coil", 3, 1, int64(i%2)))
+	}
+	doc := m.Export(t0.Add(time.Hour))
+	b, err := json.MarshalIndent(doc, "", "  ")
+	require.NoError(t, err)
+	back := New(Config{Mode: ModeLearn})
+	require.NoError(t, back.UnmarshalState(b))
+	b2, err := json.MarshalIndent(back.Export(t0.Add(time.Hour)), "", "  ")
+	require.NoError(t, err)
+	assert.JSONEq(t, string(b), string(b2), "export → import → export is stable")
+	assert.Contains(t, string(b), `"class": "continuous"`)
+	assert.Contains(t, string(b), `"class": "enumerated"`)
+	// the imported baseline detects like the original
+	back.SetMode(ModeDetect)
+	fs := back.Observe(mtx("10.0.0.1", "10.0.0.2", 2*time.Hour, protocols.OpWrite, 16, "holding_register", 20, 2, 5000, 3))
+	assert.Equal(t, []string{"value_out_of_range", "value_out_of_range"}, kinds(fs), "5000 jumps the counter at 20; 3 is below 89..100 at 21")
+}
+
+func TestImportRejectsBadDocuments(t *testing.T) {
+	m := New(Config{})
+	for _, tc := range []struct{ doc, want string }{
+		{`{"version":1,"network":{},"assets":[{"server":"plc1","state":"learning"}]}`, `assets[0] (plc1): server "plc1": not an IP address`},
+		{`{"version":1,"network":{},"assets":[{"server":"10.0.0.2","state":"sleeping"}]}`, `state "sleeping"`},
+		{`{"version":1,"network":{},"assets":[{"server":"10.0.0.2","state":"learning","functions":[{"client":"10.0.0.1","proto":"modbus","op":"writ"}]}]}`, `functions[0].op "writ": not an operation`},
+		{`{"version":1,"network":{},"assets":[{"server":"10.0.0.2","state":"learning","writes":[{"proto":"modbus","space":"coil","ranges":[{"lo":9,"hi":3}]}]}]}`, `writes[0].ranges: range 0: lo 9 above hi 3`},
+		{`{"version":1,"network":{},"assets":[],"extra":1}`, `unknown field "extra"`},
+		{`{"version":7,"network":{},"assets":[]}`, `version 7`},
+		{`{"version":1,`, `unexpected EOF`},
+	} {
+		err := m.UnmarshalState([]byte(tc.doc))
+		require.Error(t, err, tc.doc)
+		assert.Contains(t, err.Error(), tc.want)
+	}
+}
+
+func TestValueClasses(t *testing.T) {
+	var constant, enum, counter, setpoint, cont ValueModel
+	for i := 0; i < 20; i++ {
+		constant.Learn(7)
+		enum.Learn(float64(i % 3))
+		counter.Learn(float64(i * 2))
+		setpoint.Learn(float64(50 + 10*((i/2*7)%10)))
+		cont.Learn(float64(100 + (i*37)%50))
+	}
+	assert.Equal(t, ClassConstant, constant.Class())
+	assert.Equal(t, ClassEnumerated, enum.Class())
+	assert.Equal(t, ClassCounter, counter.Class())
+	assert.Equal(t, ClassSetpoint, setpoint.Class())
+	assert.Equal(t, ClassContinuous, cont.Class())
+	assert.False(t, constant.Allows(8, 0.1))
+	assert.True(t, enum.Allows(2, 0.1))
+	assert.False(t, enum.Allows(3, 0.1))
+	assert.True(t, counter.Allows(42, 0.1))
+	assert.False(t, counter.Allows(10, 0.1), "a counter does not go back")
+	assert.True(t, cont.Allows(152, 0.1), "within the margin")
+	assert.False(t, cont.Allows(200, 0.1))
+}
+
+func BenchmarkDetect(b *testing.B) {
+	m := New(Config{Mode: ModeLearn})
+	var txs []*protocols.Transaction
+	for plc := 0; plc < 50; plc++ {
+		server := fmt.Sprintf("10.1.%d.%d", plc/250, plc%250+1)
+		for k := 0; k < 20; k++ {
+			at := time.Duration(k) * time.Second
+			txs = append(txs, mtx("10.0.0.1", server, at, protocols.OpRead, 3, "holding_register", uint64(k*10), 10))
+			txs = append(txs, mtx("10.0.0.1", server, at, protocols.OpWrite, 6, "holding_register", uint64(k), 1, int64(k)))
+		}
+	}
+	for _, tx := range txs {
+		m.Observe(tx)
+	}
+	m.SetMode(ModeDetect)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		tx := txs[i%len(txs)]
+		tx.RequestTime = t0.Add(time.Hour + time.Duration(i)*500*time.Millisecond)
+		if fs := m.Observe(tx); len(fs) != 0 {
+			b.Fatalf("%v", fs)
+		}
+	}
+}
+
+// BenchmarkMemoryPerKey learns 1,000 PLCs × 1,000 keys and reports bytes per key.
+func BenchmarkMemoryPerKey(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		m := New(Config{Mode: ModeLearn})
+		tx := &protocols.Transaction{Proto: "modbus", Unit: "1", Op: protocols.OpRead, Code: 3, RequestFrame: 1, RequestTime: t0,
+			Client: protocols.Endpoint{IP: netip.MustParseAddr("10.0.0.1")}, Targets: []protocols.Target{{Space: "holding_register", Count: 1}}}
+		for plc := 0; plc < 1000; plc++ {
+			tx.Server.IP = netip.AddrFrom4([4]byte{10, 1, byte(plc >> 8), byte(plc)})
+			for k := 0; k < 1000; k++ {
+				tx.Code = 1 + k%4
+				tx.Unit = unitNames[k/4]
+				tx.Targets[0].Address = uint64(k)
+				m.Observe(tx)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(m.Keys()), "bytes/key")
+		b.ReportMetric(float64(m.Keys()), "keys")
+		runtime.KeepAlive(m)
+	}
+}
+
+var unitNames = func() (s [250]string) {
+	for i := range s {
+		s[i] = strings.TrimSpace(fmt.Sprint(i))
+	}
+	return
+}()
