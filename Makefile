@@ -5,7 +5,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 30s
 PKGS     := ./...
 
-.PHONY: help build test test-short cross bench fuzz lint demo conformance clean
+.PHONY: help build test test-short cross bench fuzz lint demo conformance eval clean
 
 help:
 	@echo "build        otwatch for this machine (./otwatch)"
@@ -16,6 +16,7 @@ help:
 	@echo "lint         gofmt + go vet"
 	@echo "demo         dissect the embedded real capture"
 	@echo "conformance  agreement with tshark over ../shared/corpus, per protocol"
+	@echo "eval         detection recall and false alerts on the labelled corpus captures"
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o otwatch ./cmd/otwatch
@@ -39,7 +40,7 @@ cross:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./protocols/pipeline/
-	$(GO) test -run '^$$' -bench . -benchmem ./protocols/capture/ ./protocols/modbus/
+	$(GO) test -run '^$$' -bench . -benchmem ./protocols/capture/ ./protocols/frame/ ./protocols/modbus/ ./learning/baseline/
 
 # Each fuzz target on its own: go test accepts one -fuzz pattern per package.
 fuzz:
@@ -57,6 +58,9 @@ conformance: build
 	@for p in modbus dnp3 s7comm s7comm-plus opcua; do \
 	  python3 ../shared/tools/conformance.py --bin ./otwatch --proto $$p | tail -1; \
 	done
+
+eval:
+	$(GO) test -count=1 -run '^TestEvaluation$$' -v ./alerts/ | grep -E '^\s+\||FAIL|ok'
 
 clean:
 	rm -rf otwatch dist

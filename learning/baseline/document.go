@@ -322,7 +322,7 @@ func DecodeDocument(b []byte) (Document, error) {
 
 // MarshalState is the model as an indented document (the state is the document).
 func (m *Model) MarshalState() ([]byte, error) {
-	return json.Marshal(m.Export(m.lastSeen()))
+	return json.Marshal(m.Export(m.LastSeen()))
 }
 
 // UnmarshalState restores the model from MarshalState's output.
@@ -334,7 +334,8 @@ func (m *Model) UnmarshalState(b []byte) error {
 	return m.Import(doc)
 }
 
-func (m *Model) lastSeen() time.Time {
+// LastSeen is the latest packet time the model knows of.
+func (m *Model) LastSeen() time.Time {
 	var last time.Time
 	for _, a := range m.assets {
 		if a.LastNewKey.After(last) {

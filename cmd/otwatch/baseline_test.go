@@ -1,0 +1,56 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestBaselineExportImportDiff(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "state.db")
+	code, _, stderr := runCmd("--quiet", "--mode", "learn", "--db", db, "--records", filepath.Join(dir, "r.jsonl"), golden)
+	require.Equal(t, 0, code, stderr)
+
+	var out, errb bytes.Buffer
+	require.Equal(t, 0, cmdBaseline([]string{"export", "--db", db}, &out, &errb), errb.String())
+	exported := out.String()
+	assert.Contains(t, exported, `"server": "127.0.0.1"`)
+	assert.Contains(t, exported, `"op": "write"`)
+	file := filepath.Join(dir, "approved.json")
+	require.NoError(t, os.WriteFile(file, out.Bytes(), 0o644))
+
+	// the export is stable: exporting again gives the same bytes
+	out.Reset()
+	require.Equal(t, 0, cmdBaseline([]string{"export", "--db", db}, &out, &errb))
+	assert.Equal(t, exported, out.String())
+
+	// no difference against itself; a removed function shows as one line
+	out.Reset()
+	require.Equal(t, 0, cmdBaseline([]string{"diff", "--db", db, file}, &out, &errb))
+	assert.Empty(t, out.String())
+	edited := strings.Replace(exported, `"code": 22`, `"code": 122`, 1)
+	require.NoError(t, os.WriteFile(file, []byte(edited), 0o644))
+	out.Reset()
+	require.Equal(t, 0, cmdBaseline([]string{"diff", "--db", db, file}, &out, &errb))
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	require.Len(t, lines, 2, out.String())
+	assert.True(t, strings.HasPrefix(lines[0], "+ ") && strings.Contains(lines[0], "write 122"), lines[0])
+	assert.True(t, strings.HasPrefix(lines[1], "- ") && strings.Contains(lines[1], "write 22"), lines[1])
+
+	// import validates and names the problem; a valid file is accepted
+	bad := filepath.Join(dir, "bad.json")
+	require.NoError(t, os.WriteFile(bad, []byte(strings.Replace(exported, `"op": "write"`, `"op": "scribble"`, 1)), 0o644))
+	errb.Reset()
+	assert.Equal(t, 2, cmdBaseline([]string{"import", "--db", db, bad}, &out, &errb))
+	assert.Contains(t, errb.String(), `op "scribble": not an operation`)
+	assert.Equal(t, 0, cmdBaseline([]string{"import", "--db", db, file}, &out, &errb), errb.String())
+	out.Reset()
+	require.Equal(t, 0, cmdBaseline([]string{"diff", "--db", db, file}, &out, &errb))
+	assert.Empty(t, out.String(), "the imported file is now the baseline")
+}
