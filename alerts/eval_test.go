@@ -204,9 +204,12 @@ func TestEvaluation(t *testing.T) {
 		results = append(results, r)
 	}
 
-	t.Log("\n| capture | learned from | recall, malicious write/control | recall, all malicious | benign checked | false alerts per 10k benign | alerts |\n|---|---|---|---|---|---|---|")
+	table := "\n| capture | learned from | recall, malicious write/control | recall, all malicious | benign checked | false alerts per 10k benign | alerts |\n|---|---|---|---|---|---|---|\n"
 	for _, r := range results {
-		t.Log(r.row())
+		table += r.row() + "\n"
+	}
+	t.Log(table)
+	for _, r := range results {
 		if r.alertedWC != r.maliciousWC {
 			t.Errorf("%s: %d of %d malicious write/control transactions alerted", r.name, r.alertedWC, r.maliciousWC)
 		}
