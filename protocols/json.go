@@ -61,14 +61,8 @@ func (t *Transaction) AppendJSON(b []byte) []byte {
 		}
 		b = append(b, '}')
 	}
-	b = append(b, `],"values":[`...)
-	for i, v := range t.Values {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = v.appendJSON(b)
-	}
-	b = append(b, ']')
+	b = append(b, `],"values":`...)
+	b = AppendValues(b, t.Values)
 	if t.ValuesTruncated {
 		b = append(b, `,"values_truncated":true`...)
 	}
@@ -155,6 +149,18 @@ func AppendMAC(b []byte, m [6]byte) []byte {
 		b = append(b, hex[c>>4], hex[c&15])
 	}
 	return b
+}
+
+// AppendValues appends values as a JSON array.
+func AppendValues(b []byte, vs []Value) []byte {
+	b = append(b, '[')
+	for i, v := range vs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = v.appendJSON(b)
+	}
+	return append(b, ']')
 }
 
 func (v Value) appendJSON(b []byte) []byte {
