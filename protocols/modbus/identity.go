@@ -20,11 +20,5 @@ func (Dissector) Identity(t *protocols.Transaction) []protocols.IdentityFact {
 		t.Outcome != protocols.OutcomeOK {
 		return nil
 	}
-	var out []protocols.IdentityFact
-	for _, a := range t.Attrs {
-		if field, ok := identityFields[a.Key]; ok && a.Value != "" {
-			out = append(out, protocols.IdentityFact{Field: field, Value: a.Value, Message: "read_device_identification"})
-		}
-	}
-	return out
+	return protocols.FactsFromAttrs(t, identityFields, "read_device_identification", false)
 }

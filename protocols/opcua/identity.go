@@ -1,0 +1,34 @@
+package opcua
+
+import "github.com/otwatch/otwatch/protocols"
+
+// serverIdentity: ApplicationDescription of GetEndpoints/CreateSession/
+// FindServers responses and BuildInfo of Read responses describe the server.
+var serverIdentity = map[string]string{
+	"application_uri":   "application_uri",
+	"product_uri":       "product_uri",
+	"application_name":  "application_name",
+	"product_name":      "product_name",
+	"manufacturer_name": "manufacturer_name",
+	"software_version":  "software_version",
+	"build_number":      "build_number",
+}
+
+// clientIdentity: the client's own ApplicationDescription in CreateSession.
+var clientIdentity = map[string]string{
+	"client_application_uri":  "application_uri",
+	"client_product_uri":      "product_uri",
+	"client_application_name": "application_name",
+}
+
+// Identity returns the application descriptions and build information a transaction carries.
+func (Dissector) Identity(t *protocols.Transaction) []protocols.IdentityFact {
+	if t.Encrypted {
+		return nil
+	}
+	out := protocols.FactsFromAttrs(t, clientIdentity, t.CodeName, true)
+	if t.ResponseFrame != 0 && t.Outcome == protocols.OutcomeOK {
+		out = append(out, protocols.FactsFromAttrs(t, serverIdentity, t.CodeName, false)...)
+	}
+	return out
+}
