@@ -58,12 +58,14 @@ type flow struct {
 	sawSYN     bool
 	// probeRetries counts fresh starts of probing (mid-stream captures).
 	probeRetries uint8
-	state        flowState
-	dissector    protocols.Dissector
-	session      protocols.Session
-	env          protocols.Env
-	half         [2]halfStream // indexed by protocols.Direction
-	lastSeen     int64
+	// rejected: every dissector said no to this direction's first bytes
+	rejected  [2]bool
+	state     flowState
+	dissector protocols.Dissector
+	session   protocols.Session
+	env       protocols.Env
+	half      [2]halfStream // indexed by protocols.Direction
+	lastSeen  int64
 	// LRU list links, most recent first
 	prev, next *flow
 	closed     bool

@@ -422,6 +422,9 @@ func (p *Pipeline) release(h *halfStream) {
 func (p *Pipeline) deliver(fl *flow, dir protocols.Direction, data []byte, pkt protocols.Packet) {
 	switch fl.state {
 	case stateProbing:
+		if fl.rejected[dir] {
+			return // waits for the other direction; the session re-synchronises here
+		}
 		h := &fl.half[dir]
 		h.pending = append(h.pending, data...)
 		p.buffered += len(data)
@@ -553,6 +556,13 @@ func (p *Pipeline) probe(fl *flow, dir protocols.Direction, data []byte, pkt pro
 		}
 		return
 	}
+	if !undecided && fl.proto == frame.ProtoTCP && !fl.rejected[1-dir] {
+		// One direction said no; the other may still show a PDU boundary
+		// (a capture that starts inside a large message of this direction).
+		fl.rejected[dir] = true
+		p.release(&fl.half[dir])
+		return
+	}
 	if !undecided || len(data) > p.limits.ProbeWindow {
 		if undecided {
 			p.limitHit("probe_window")
@@ -594,6 +604,11 @@ func (p *Pipeline) bind(fl *flow, d protocols.Dissector, dir protocols.Direction
 	}
 	if t == protocols.UDP {
 		return // the caller's datagram is fed by probe's caller
+	}
+	for dd := range fl.half {
+		if fl.rejected[dd] { // its bytes were skipped: the session finds the next PDU itself
+			p.guard(fl, func() { fl.session.Gap(protocols.Direction(dd), 0, pkt) })
+		}
 	}
 	// Feed what waited for the probe: the probing direction last, since it holds the newest bytes.
 	for _, dd := range []protocols.Direction{1 - dir, dir} {

@@ -337,3 +337,25 @@ func TestDeterministicOutput(t *testing.T) {
 		require.Equal(t, first, render(), "flows are flushed in a fixed order")
 	}
 }
+
+func TestOtherDirectionStillProbed(t *testing.T) {
+	// The capture starts inside a long client message (no handshake, no
+	// PDU boundary on that side for a while); the server's responses show
+	// the protocol, and the client side re-synchronises.
+	c := newConn(t, 40020, 502)
+	r := newRun(Limits{})
+	junk := make([]byte, 300)
+	for i := range junk {
+		junk[i] = byte(0x41 + i%26)
+	}
+	for i := 0; i < 5; i++ { // five mid-PDU segments use up the re-probes
+		r.feed(c.send(true, junk))
+	}
+	r.feed(c.send(false, readResp))
+	r.feed(c.send(true, writeReq), c.send(false, writeRsp))
+	r.p.Flush()
+	require.NotEmpty(t, r.txs, "found by the server's side")
+	last := r.txs[len(r.txs)-1]
+	assert.Equal(t, 6, last.Code)
+	assert.Equal(t, protocols.OutcomeOK, last.Outcome, "the client side re-synchronised")
+}
