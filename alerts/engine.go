@@ -376,12 +376,26 @@ type engineState struct {
 	Feedback  map[string]int         `json:"feedback"`
 	Incidents []Incident             `json:"incidents"`
 	Seq       uint64                 `json:"seq"`
+	Recent    []savedAlert           `json:"recent"`
+}
+
+// savedAlert keeps a recent alert with its transaction, so an operator can
+// still mark it normal after a restart.
+type savedAlert struct {
+	Alert *Alert                 `json:"alert"`
+	TS    time.Time              `json:"ts"`
+	Tx    *protocols.Transaction `json:"tx,omitempty"`
 }
 
 // MarshalState snapshots what must survive a restart: fold windows,
-// regulation history, operator feedback and incidents.
+// regulation history, operator feedback, incidents and the recent alerts.
 func (e *Engine) MarshalState() ([]byte, error) {
-	return json.Marshal(engineState{e.regs, e.feedback, e.incidents.list(), e.seq})
+	st := engineState{e.regs, e.feedback, e.incidents.list(), e.seq, make([]savedAlert, 0, len(e.order))}
+	for _, id := range e.order {
+		a := e.recent[id]
+		st.Recent = append(st.Recent, savedAlert{a, a.TS, a.tx})
+	}
+	return json.Marshal(st)
 }
 
 // UnmarshalState restores MarshalState's output.
@@ -398,5 +412,22 @@ func (e *Engine) UnmarshalState(b []byte) error {
 	}
 	e.seq = st.Seq
 	e.incidents.restore(st.Incidents)
+	e.recent, e.order = map[string]*Alert{}, nil
+	for _, sa := range st.Recent {
+		if sa.Alert == nil {
+			continue
+		}
+		sa.Alert.TS, sa.Alert.tx = sa.TS, sa.Tx
+		e.remember(sa.Alert)
+	}
 	return nil
+}
+
+// Recent lists the recent alerts, oldest first.
+func (e *Engine) Recent() []*Alert {
+	out := make([]*Alert, 0, len(e.order))
+	for _, id := range e.order {
+		out = append(out, e.recent[id])
+	}
+	return out
 }

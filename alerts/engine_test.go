@@ -319,3 +319,25 @@ func TestKindsTableInREADME(t *testing.T) {
 		assert.Contains(t, string(b), "| `"+k.Kind+"` |", "README documents %s", k.Kind)
 	}
 }
+
+func TestMarkNormalAfterRestart(t *testing.T) {
+	e, m, c := newTestEngine(baseline.ModeLearn)
+	e.Observe(tx("10.0.0.1", "10.0.0.2", 0, protocols.OpRead, 3, "holding_register", 0, 10))
+	m.SetMode(baseline.ModeDetect)
+	e.Observe(tx("10.0.0.1", "10.0.0.2", 60, protocols.OpWrite, 6, "holding_register", 50, 1, 3))
+	require.Len(t, c.alerts, 2) // new_function, write_to_unseen_target
+	mb, err := m.MarshalState()
+	require.NoError(t, err)
+	eb, err := e.MarshalState()
+	require.NoError(t, err)
+
+	m2 := baseline.New(baseline.Config{Mode: baseline.ModeDetect})
+	require.NoError(t, m2.UnmarshalState(mb))
+	c2 := &collector{}
+	e2 := NewEngine(Config{}, m2, c2.sink)
+	require.NoError(t, e2.UnmarshalState(eb))
+	require.Len(t, e2.Recent(), 2)
+	require.NoError(t, e2.MarkNormal(c.alerts[1].ID))
+	e2.Observe(tx("10.0.0.1", "10.0.0.2", 7200, protocols.OpWrite, 6, "holding_register", 50, 1, 3))
+	assert.Empty(t, c2.alerts, "the restored alert's transaction joined the baseline")
+}

@@ -54,3 +54,37 @@ func TestBaselineExportImportDiff(t *testing.T) {
 	require.Equal(t, 0, cmdBaseline([]string{"diff", "--db", db, file}, &out, &errb))
 	assert.Empty(t, out.String(), "the imported file is now the baseline")
 }
+
+func TestAlertsListAndMarkNormal(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "state.db")
+	// learn on one capture, detect on another device's traffic
+	code, _, stderr := runCmd("--quiet", "--mode", "learn", "--db", db, golden)
+	require.Equal(t, 0, code, stderr)
+	code, _, stderr = runCmd("--quiet", "--mode", "detect", "--db", db, "--alerts", filepath.Join(dir, "a.jsonl"),
+		"../../protocols/modbus/testdata/suricata_modbus.pcap")
+	require.Equal(t, 0, code, stderr)
+
+	var out, errb bytes.Buffer
+	require.Equal(t, 0, cmdAlerts([]string{"list", "--db", db}, &out, &errb), errb.String())
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	require.NotEmpty(t, lines)
+	var id string
+	for _, l := range lines {
+		if strings.Contains(l, `"kind":"new_link"`) {
+			id = l[strings.Index(l, `"id":"`)+6:]
+			id = id[:strings.Index(id, `"`)]
+		}
+	}
+	require.NotEmpty(t, id, "a new_link alert: %s", out.String())
+	out.Reset()
+	require.Equal(t, 0, cmdAlerts([]string{"normal", "--db", db, id}, &out, &errb), errb.String())
+	assert.Contains(t, out.String(), "marked normal")
+	out.Reset()
+	require.Equal(t, 0, cmdBaseline([]string{"export", "--db", db}, &out, &errb))
+	assert.Contains(t, out.String(), `"client": "10.0.0.57"`, "the marked link joined the baseline")
+	out.Reset()
+	require.Equal(t, 0, cmdAlerts([]string{"incidents", "--db", db}, &out, &errb))
+	assert.Contains(t, out.String(), `"narrative"`)
+	assert.Equal(t, 2, cmdAlerts([]string{"normal", "--db", db, "nope"}, &out, &errb))
+}

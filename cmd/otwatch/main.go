@@ -12,6 +12,7 @@ const usage = `usage: otwatch <command> [flags]
 commands:
   read     dissect capture files: otwatch read [--records FILE] [--alerts FILE]
            [--inventory FILE] [--db FILE] [--mode learn|detect|auto] CAPTURE...
+  alerts   list recent alerts and incidents, mark an alert normal: otwatch alerts list|incidents|normal --db FILE
   baseline review the learned baseline: otwatch baseline export|import|diff --db FILE
   demo     run read on an embedded real capture: otwatch demo
   version  print the version
@@ -32,6 +33,8 @@ func run(args []string) int {
 	switch args[0] {
 	case "read":
 		return cmdRead(args[1:], os.Stdout, os.Stderr)
+	case "alerts":
+		return cmdAlerts(args[1:], os.Stdout, os.Stderr)
 	case "baseline":
 		return cmdBaseline(args[1:], os.Stdout, os.Stderr)
 	case "demo":
