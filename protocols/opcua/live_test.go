@@ -1,7 +1,5 @@
-//go:build gopcua_live
-
-// The live test needs github.com/gopcua/opcua (test-only) in go.mod and
-// CAP_NET_RAW: go test -tags gopcua_live -run TestLiveGopcua ./protocols/opcua/
+// The live test drives a gopcua client against a gopcua server on loopback
+// and captures the traffic with AF_PACKET (needs CAP_NET_RAW; skips otherwise).
 package opcua
 
 import (
