@@ -187,6 +187,12 @@ func controlMessage(kind string, tx *protocols.Transaction) string {
 	return msg
 }
 
+// System raises an alert about the appliance itself (capture stalled,
+// drops, clock jump, storage failure). Repeats fold like any alert.
+func (e *Engine) System(now time.Time, kind, key, message string) {
+	e.raise(now, kind, kind+"|"+key, "", nil, message, false)
+}
+
 // countForScan raises a scan when one client produces many first-time findings quickly.
 func (e *Engine) countForScan(f baseline.Finding, tx *protocols.Transaction, now time.Time) {
 	switch f.Kind {

@@ -39,6 +39,12 @@ var kinds = []KindInfo{
 	{"force_listen_only", 9, []string{"T0814"}, true, "Modbus force listen only mode: the device stops answering"},
 	{"broadcast_write", 6, []string{"T0855"}, true, "a write or control command to the broadcast unit"},
 	{"malformed_pdu", 3, nil, true, "a PDU with named anomalies"},
+	// The appliance's own health: the operator must know when it is blind.
+	{"capture_stalled", 8, nil, true, "a monitor interface delivered no packet for too long, or went down"},
+	{"packet_drops", 7, nil, true, "the kernel dropped packets before otwatch could read them"},
+	{"clock_jump", 5, nil, true, "the system clock jumped: alert times around it may be off"},
+	{"storage_failure", 8, nil, true, "the state could not be saved (disk full or failing): monitoring goes on in memory"},
+	{"limit_reached", 5, nil, true, "a memory bound was hit (flows, buffers, assets): some traffic is not fully analysed"},
 }
 
 var kindIndex = func() map[string]KindInfo {

@@ -116,6 +116,16 @@ func (p *Pipeline) HandleFrame(f capture.Frame) {
 	p.expireIdle()
 }
 
+// Advance moves the pipeline's clock without a packet (a live capture on a
+// quiet network): idle flows close and their unanswered requests are
+// reported. Time never goes back.
+func (p *Pipeline) Advance(timeNano int64) {
+	if timeNano > p.now {
+		p.now = timeNano
+		p.expireIdle()
+	}
+}
+
 // Flush closes every flow, oldest first, as at the end of the input.
 func (p *Pipeline) Flush() {
 	pkt := protocols.Packet{Frame: p.frameNo, Time: time.Unix(0, p.now).UTC()}

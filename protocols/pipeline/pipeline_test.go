@@ -359,3 +359,17 @@ func TestOtherDirectionStillProbed(t *testing.T) {
 	assert.Equal(t, 6, last.Code)
 	assert.Equal(t, protocols.OutcomeOK, last.Outcome, "the client side re-synchronised")
 }
+
+func TestAdvanceClosesIdleFlowsWithoutPackets(t *testing.T) {
+	r := newRun(Limits{IdleTimeout: time.Minute})
+	c := newConn(t, 41050, 502)
+	r.feed(c.handshake()...)
+	r.feed(c.send(true, readReq))
+	r.p.Advance(c.ts + int64(30*time.Second))
+	assert.Empty(t, r.txs, "not idle yet")
+	r.p.Advance(c.ts - int64(time.Hour)) // time never goes back
+	r.p.Advance(c.ts + int64(2*time.Minute))
+	require.Len(t, r.txs, 1)
+	assert.Equal(t, protocols.OutcomeNoResponse, r.txs[0].Outcome)
+	assert.Zero(t, r.p.FlowCount())
+}
