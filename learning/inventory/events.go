@@ -1,0 +1,49 @@
+package inventory
+
+import "time"
+
+// EventKind says what changed in the inventory.
+type EventKind uint8
+
+const (
+	// NewAsset: a host was inventoried for the first time (Asset).
+	NewAsset EventKind = iota + 1
+	// NewLink: a first transaction from client Peer to server Asset in Proto.
+	NewLink
+	// NewProtocol: an asset already inventoried speaks Proto on a side it
+	// did not before (not raised for the transaction that created it).
+	NewProtocol
+	// IdentityConflict: an identity field of Asset got a second, different value.
+	IdentityConflict
+	// LimitReached: the asset or link limit was reached (once per limit).
+	LimitReached
+	// RouterDetected: a MAC turned out to carry several hosts' addresses;
+	// the asset Peer that owned it is now Asset (its IP id). The hosts
+	// split off get NewAsset events (Peer: the old id). Raised from
+	// ObservePacket too, then delivered by the next Observe (Frame 0).
+	RouterDetected
+)
+
+var eventNames = [...]string{"", "new_asset", "new_link", "new_protocol", "identity_conflict", "limit_reached", "router_detected"}
+
+// String is the stable snake_case name of the kind.
+func (k EventKind) String() string {
+	if int(k) < len(eventNames) && k != 0 {
+		return eventNames[k]
+	}
+	return "unknown"
+}
+
+// MarshalText encodes the kind as its name.
+func (k EventKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// Event is one inventory change, for alerting.
+type Event struct {
+	Kind    EventKind `json:"kind"`
+	Time    time.Time `json:"ts"`
+	Frame   uint64    `json:"frame"`
+	Asset   string    `json:"asset,omitempty"` // asset concerned (the server for links and protocols)
+	Peer    string    `json:"peer,omitempty"`  // the client, for links
+	Proto   string    `json:"proto,omitempty"`
+	Message string    `json:"message"`
+}

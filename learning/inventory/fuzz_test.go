@@ -1,0 +1,40 @@
+package inventory_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/otwatch/otwatch/learning/inventory"
+	"github.com/otwatch/otwatch/protocols"
+)
+
+// FuzzUnmarshalState: a damaged or hostile state file is refused or
+// restored, never a panic, and a restored inventory keeps working.
+func FuzzUnmarshalState(f *testing.F) {
+	seed := inventory.New(inventory.Limits{})
+	hmi, plc := ep("10.0.0.10", 40000, mac(0x10)), ep("10.0.0.20", 502, mac(0x20))
+	seed.Observe(tx(hmi, plc, 1))
+	seed.Observe(deviceID(hmi, plc, 3, "vendor_name", "ACME"))
+	b, err := seed.MarshalState()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Add([]byte(`{"version":1}`))
+	f.Add([]byte(`{"version":1,"protos":["modbus"],"hosts":[{"ip":"10.0.0.1","asset":0}],"assets":[{"id":"x","hosts":[0]}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		inv := inventory.New(inventory.Limits{MaxAssets: 50, MaxLinks: 50})
+		if err := inv.UnmarshalState(data); err != nil {
+			return
+		}
+		inv.Observe(tx(hmi, plc, 5, withOp(protocols.OpWrite)))
+		inv.Observe(deviceID(hmi, plc, 7, "vendor_name", "Other"))
+		inv.Observe(tx(ep("10.0.0.11", 1, mac(0x10)), ep("10.9.0.1", 502, mac(0x20)), 9))
+		if _, err := json.Marshal(inv.Document()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := inv.MarshalState(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
