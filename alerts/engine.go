@@ -132,6 +132,9 @@ var configChanges = map[string]bool{
 	"write_configuration":          true,
 }
 
+// ObserveTx is Observe for use as a pipeline sink.
+func (e *Engine) ObserveTx(tx *protocols.Transaction) { e.Observe(tx) }
+
 // Observe checks one transaction. It returns how many alerts the
 // transaction raised or was folded into (evaluation counts a transaction
 // as alerted when this is not 0).

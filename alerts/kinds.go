@@ -39,6 +39,7 @@ var kinds = []KindInfo{
 	{"force_listen_only", 9, []string{"T0814"}, true, "Modbus force listen only mode: the device stops answering"},
 	{"broadcast_write", 6, []string{"T0855"}, true, "a write or control command to the broadcast unit"},
 	{"malformed_pdu", 3, nil, true, "a PDU with named anomalies"},
+	{"identity_conflict", 6, []string{"T0857"}, true, "a device reported a different identity (e.g. firmware version) than before: updated or impersonated"},
 	// The appliance's own health: the operator must know when it is blind.
 	{"capture_stalled", 8, nil, true, "a monitor interface delivered no packet for too long, or went down"},
 	{"packet_drops", 7, nil, true, "the kernel dropped packets before otwatch could read them"},

@@ -10,9 +10,12 @@ import (
 const usage = `usage: otwatch <command> [flags]
 
 commands:
+  run      the appliance daemon: otwatch run --config FILE (live passive capture)
+  config   check a configuration file: otwatch config check FILE
   read     dissect capture files: otwatch read [--records FILE] [--alerts FILE]
            [--inventory FILE] [--db FILE] [--mode learn|detect|auto] CAPTURE...
   alerts   list recent alerts and incidents, mark an alert normal: otwatch alerts list|incidents|normal --db FILE
+  inventory export the asset inventory: otwatch inventory export --format json|csv --db FILE
   baseline review the learned baseline: otwatch baseline export|import|diff --db FILE
   demo     run read on an embedded real capture: otwatch demo
   version  print the version
@@ -33,8 +36,14 @@ func run(args []string) int {
 	switch args[0] {
 	case "read":
 		return cmdRead(args[1:], os.Stdout, os.Stderr)
+	case "run":
+		return cmdRun(args[1:], os.Stdout, os.Stderr)
+	case "config":
+		return cmdConfig(args[1:], os.Stdout, os.Stderr)
 	case "alerts":
 		return cmdAlerts(args[1:], os.Stdout, os.Stderr)
+	case "inventory":
+		return cmdInventory(args[1:], os.Stdout, os.Stderr)
 	case "baseline":
 		return cmdBaseline(args[1:], os.Stdout, os.Stderr)
 	case "demo":

@@ -43,8 +43,6 @@ func parseReadFlags(args []string, stderr io.Writer) (readOptions, error) {
 		return o, errors.New("no capture file given")
 	case o.mode != "learn" && o.mode != "detect" && o.mode != "auto":
 		return o, fmt.Errorf("--mode %q: want learn, detect or auto", o.mode)
-	case o.inventory != "":
-		return o, errors.New("--inventory needs the inventory, which this build does not have yet")
 	}
 	return o, nil
 }
@@ -96,9 +94,10 @@ func cmdRead(args []string, stdout, stderr io.Writer) int {
 			line = append(t.AppendJSON(line[:0]), '\n')
 			out.Write(line)
 		}
-		state.engine.Observe(t)
+		state.observe(t)
 	}
 	p := pipeline.New(pipeline.DefaultLimits(), sink)
+	state.attach(p)
 	progress := newProgress(stderr, total, o.quiet)
 	started := time.Now()
 	status := 0
@@ -124,7 +123,7 @@ func cmdRead(args []string, stdout, stderr io.Writer) int {
 	p.Flush()
 	state.engine.Flush()
 	progress.clear()
-	if err := state.finish(); err != nil {
+	if err := state.finish(o.inventory); err != nil {
 		fmt.Fprintf(stderr, "otwatch read: %v\n", err)
 		return 2
 	}

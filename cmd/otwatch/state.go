@@ -6,19 +6,17 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
-	"strings"
 
 	"github.com/otwatch/otwatch/alerts"
 	"github.com/otwatch/otwatch/learning/baseline"
+	"github.com/otwatch/otwatch/learning/inventory"
 	"github.com/otwatch/otwatch/learning/store"
 )
 
 // runState is the learning and alerting state of one `otwatch read`: in
 // memory, or loaded from and saved to --db.
 type runState struct {
-	model   *baseline.Model
-	engine  *alerts.Engine
+	*monitor
 	db      *store.Store
 	alerts  *bufio.Writer
 	file    *os.File
@@ -26,16 +24,13 @@ type runState struct {
 	err     error
 }
 
-func (s *runState) components() map[string]store.Component {
-	return map[string]store.Component{"baseline": s.model, "alerts": s.engine}
-}
-
 func openState(o readOptions, stderr io.Writer) (*runState, error) {
 	mode, err := baseline.ParseMode(o.mode)
 	if err != nil {
 		return nil, err
 	}
-	s := &runState{model: baseline.New(baseline.Config{Mode: mode, LearningPeriod: o.learningPeriod})}
+	s := &runState{}
+	s.monitor = newMonitor(baseline.Config{Mode: mode, LearningPeriod: o.learningPeriod}, inventory.Limits{}, s.writeAlert)
 	if o.alerts != "" {
 		w := io.Writer(os.Stdout)
 		if o.alerts != "-" {
@@ -47,7 +42,6 @@ func openState(o readOptions, stderr io.Writer) (*runState, error) {
 		}
 		s.alerts = bufio.NewWriter(w)
 	}
-	s.engine = alerts.NewEngine(alerts.Config{}, s.model, s.writeAlert)
 	if o.db != "" {
 		db, err := store.Open(o.db)
 		if err != nil {
@@ -76,8 +70,8 @@ func (s *runState) writeAlert(a *alerts.Alert) {
 	s.alerts.Write(append(b, '\n'))
 }
 
-// finish flushes alerts and checkpoints the state.
-func (s *runState) finish() error {
+// finish flushes alerts, writes the inventory document and checkpoints the state.
+func (s *runState) finish(inventoryPath string) error {
 	if s.alerts != nil {
 		if err := s.alerts.Flush(); err != nil && s.err == nil {
 			s.err = err
@@ -86,12 +80,29 @@ func (s *runState) finish() error {
 	if s.err != nil {
 		return fmt.Errorf("writing alerts: %w", s.err)
 	}
+	if inventoryPath != "" {
+		b, err := json.MarshalIndent(s.inv.Document(), "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := writeFileOrStdout(inventoryPath, append(b, '\n')); err != nil {
+			return fmt.Errorf("writing the inventory: %w", err)
+		}
+	}
 	if s.db != nil {
 		if err := s.db.Checkpoint(s.components()); err != nil {
 			return fmt.Errorf("saving state to %s: %w", s.db.Path(), err)
 		}
 	}
 	return nil
+}
+
+func writeFileOrStdout(path string, b []byte) error {
+	if path == "-" {
+		_, err := os.Stdout.Write(b)
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
 }
 
 func (s *runState) close() {
@@ -103,15 +114,4 @@ func (s *runState) close() {
 	}
 }
 
-func (s *runState) writeSummary(w io.Writer) {
-	kinds := make([]string, 0, len(s.engine.Raised))
-	for k, n := range s.engine.Raised {
-		kinds = append(kinds, fmt.Sprintf("%s=%d", k, n))
-	}
-	sort.Strings(kinds)
-	if len(kinds) == 0 {
-		kinds = []string{"none"}
-	}
-	fmt.Fprintf(w, "  alerts        %d written (%s); %d repeats folded into them\n", s.written, strings.Join(kinds, " "), s.engine.Folded)
-	fmt.Fprintf(w, "  baseline      %d assets, %d keys\n", s.model.AssetCount(), s.model.Keys())
-}
+func (s *runState) writeSummary(w io.Writer) { io.WriteString(w, s.summary(s.written)) }

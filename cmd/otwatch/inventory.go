@@ -1,0 +1,51 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/otwatch/otwatch/learning/inventory"
+	"github.com/otwatch/otwatch/learning/store"
+)
+
+// cmdInventory exports the saved inventory: otwatch inventory export --format json|csv --db FILE.
+func cmdInventory(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "export" {
+		fmt.Fprintln(stderr, "usage: otwatch inventory export [--format json|csv] --db FILE")
+		return 2
+	}
+	fs := flag.NewFlagSet("inventory", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	db := fs.String("db", "", "state database")
+	format := fs.String("format", "json", "json or csv")
+	if err := fs.Parse(args[1:]); err != nil || *db == "" || (*format != "json" && *format != "csv") {
+		fmt.Fprintln(stderr, "usage: otwatch inventory export [--format json|csv] --db FILE")
+		return 2
+	}
+	st, err := store.Open(*db)
+	if err != nil {
+		fmt.Fprintf(stderr, "otwatch inventory: %v\n", err)
+		return 2
+	}
+	defer st.Close()
+	inv := inventory.New(inventory.Limits{})
+	if err := st.Load(map[string]store.Component{"inventory": inv}); err != nil {
+		fmt.Fprintf(stderr, "otwatch inventory: %v\n", err)
+		return 2
+	}
+	doc := inv.Document()
+	if *format == "csv" {
+		err = inventory.WriteCSV(stdout, doc)
+	} else {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(doc)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "otwatch inventory: %v\n", err)
+		return 2
+	}
+	return 0
+}

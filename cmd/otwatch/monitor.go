@@ -1,0 +1,64 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/otwatch/otwatch/alerts"
+	"github.com/otwatch/otwatch/learning/baseline"
+	"github.com/otwatch/otwatch/learning/inventory"
+	"github.com/otwatch/otwatch/learning/store"
+	"github.com/otwatch/otwatch/protocols"
+	"github.com/otwatch/otwatch/protocols/pipeline"
+)
+
+// monitor is what `read` and `run` share: inventory, baselines and alerts,
+// fed by one pipeline, saved as one set of components.
+type monitor struct {
+	inv    *inventory.Inventory
+	model  *baseline.Model
+	engine *alerts.Engine
+}
+
+func newMonitor(cfg baseline.Config, limits inventory.Limits, sink func(*alerts.Alert)) *monitor {
+	m := &monitor{inv: inventory.New(limits), model: baseline.New(cfg)}
+	m.engine = alerts.NewEngine(alerts.Config{}, m.model, sink)
+	return m
+}
+
+func (m *monitor) components() map[string]store.Component {
+	return map[string]store.Component{"inventory": m.inv, "baseline": m.model, "alerts": m.engine}
+}
+
+// attach feeds the monitor from a pipeline: packets to the inventory's
+// counters, transactions to the inventory and the alert engine.
+func (m *monitor) attach(p *pipeline.Pipeline) { p.OnPacket = m.inv.ObservePacket }
+
+// observe is the pipeline's transaction sink.
+func (m *monitor) observe(tx *protocols.Transaction) {
+	for _, ev := range m.inv.Observe(tx) {
+		switch ev.Kind {
+		case inventory.IdentityConflict:
+			m.engine.System(ev.Time, "identity_conflict", ev.Asset+"|"+ev.Proto, ev.Message)
+		case inventory.LimitReached:
+			m.engine.System(ev.Time, "limit_reached", "inventory|"+ev.Message, ev.Message)
+		}
+	}
+	m.engine.Observe(tx)
+}
+
+// summary is the learning part of the end-of-run summary.
+func (m *monitor) summary(written int) string {
+	kinds := make([]string, 0, len(m.engine.Raised))
+	for k, n := range m.engine.Raised {
+		kinds = append(kinds, fmt.Sprintf("%s=%d", k, n))
+	}
+	sort.Strings(kinds)
+	if len(kinds) == 0 {
+		kinds = []string{"none"}
+	}
+	assets, links := m.inv.Len()
+	return fmt.Sprintf("  inventory     %d assets, %d links\n  alerts        %d written (%s); %d repeats folded into them\n  baseline      %d assets, %d keys\n",
+		assets, links, written, strings.Join(kinds, " "), m.engine.Folded, m.model.AssetCount(), m.model.Keys())
+}

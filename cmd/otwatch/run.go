@@ -1,0 +1,441 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/otwatch/otwatch/alerts"
+	"github.com/otwatch/otwatch/cmd/otwatch/config"
+	"github.com/otwatch/otwatch/learning/baseline"
+	"github.com/otwatch/otwatch/learning/inventory"
+	"github.com/otwatch/otwatch/learning/store"
+	"github.com/otwatch/otwatch/protocols"
+	"github.com/otwatch/otwatch/protocols/live"
+	"github.com/otwatch/otwatch/protocols/pipeline"
+)
+
+// Daemon thresholds for the appliance's own health alerts.
+const (
+	stallAfter     = 5 * time.Minute // an up interface silent this long is stalled
+	dropAlertRatio = 0.001           // kernel drops above 0.1% of packets in a tick window
+	clockJump      = 2 * time.Minute // wall clock moved this much more (or less) than the monotonic clock
+	tickInterval   = time.Second
+)
+
+// cmdConfig checks a configuration file: `otwatch config check FILE`.
+func cmdConfig(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 2 || args[0] != "check" {
+		fmt.Fprintln(stderr, "usage: otwatch config check FILE")
+		return 2
+	}
+	if err := config.Check(args[1]); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	fmt.Fprintf(stdout, "%s: ok\n", args[1])
+	return 0
+}
+
+// cmdRun is the appliance daemon: live passive capture → pipeline →
+// learning and alerts, checkpointed to the database, health on the
+// management address. It never transmits on a monitored interface.
+func cmdRun(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	path := fs.String("config", "/etc/otwatch/otwatch.conf", "configuration file")
+	if err := fs.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "otwatch run: %v\n", err)
+		return 2
+	}
+	logger := log.New(stderr, "otwatch: ", log.LstdFlags|log.LUTC)
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	d, err := newDaemon(cfg, logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "otwatch run: %v\n", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			d.requestReload(*path)
+		}
+	}()
+	if err := d.run(ctx); err != nil {
+		logger.Printf("stopped: %v", err)
+		return 1
+	}
+	return 0
+}
+
+// daemon holds the running appliance. The pipeline, the model and the
+// engine belong to the capture goroutine; the web handlers read a snapshot.
+type daemon struct {
+	cfg      *config.Config
+	log      *log.Logger
+	source   *live.Source
+	pipe     *pipeline.Pipeline
+	mon      *monitor
+	model    *baseline.Model
+	engine   *alerts.Engine
+	db       *store.Store
+	http     *http.Server
+	listener net.Listener
+	started  time.Time
+
+	reload chan *config.Config
+
+	// kept by the capture goroutine
+	lastCheckpoint time.Time
+	lastTickWall   time.Time
+	lastTickMono   time.Time
+	lastDrops      map[string][2]uint64 // interface -> (kernel packets, drops) at the last tick
+	lastLimits     map[string]uint64
+	storageFailing bool
+	alertCount     uint64
+
+	mu   sync.Mutex
+	snap snapshot
+}
+
+// snapshot is what /metrics and /healthz show, refreshed every tick.
+type snapshot struct {
+	stats       pipeline.Stats
+	ifaces      []live.InterfaceStats
+	alerts      map[string]uint64
+	folded      uint64
+	baseKeys    int
+	baseAssets  int
+	storageOK   bool
+	lastSaved   time.Time
+	goroutines  int
+	heap        uint64
+	updated     time.Time
+	capturing   bool
+	stalledWhat []string
+}
+
+func newDaemon(cfg *config.Config, logger *log.Logger) (*daemon, error) {
+	d := &daemon{cfg: cfg, log: logger, started: time.Now(), reload: make(chan *config.Config, 1), lastDrops: map[string][2]uint64{},
+		lastLimits: map[string]uint64{}}
+	for _, ifc := range cfg.Interfaces {
+		if cfg.Capture.Prepare {
+			if err := live.Prepare(ifc); err != nil {
+				return nil, fmt.Errorf("preparing %s: %w", ifc, err)
+			}
+		}
+		if !cfg.Capture.AllowAddressed {
+			if err := live.CheckPassive(ifc); err != nil {
+				return nil, fmt.Errorf("%w (a monitor interface must carry no address; set capture.allow_addressed or capture.prepare)", err)
+			}
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.Database.Path), 0o750); err != nil {
+		return nil, err
+	}
+	db, err := store.Open(cfg.Database.Path)
+	if err != nil {
+		return nil, err
+	}
+	d.db = db
+	d.mon = newMonitor(cfg.Learning.Baseline(), inventory.Limits{}, d.onAlert)
+	d.model, d.engine = d.mon.model, d.mon.engine
+	if err := db.Load(d.components()); err != nil {
+		db.Close()
+		return nil, err
+	}
+	d.model.SetMode(cfg.Learning.Mode)
+	d.pipe = pipeline.New(cfg.Limits, d.mon.observe)
+	d.mon.attach(d.pipe)
+	src, err := live.Open(live.Config{Interfaces: cfg.Interfaces, Fanout: cfg.Capture.Fanout, SnapLen: cfg.Capture.SnapLen,
+		BlockSize: cfg.Capture.RingBlockSize, NumBlocks: cfg.Capture.RingBlocks})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	d.source = src
+	ln, err := net.Listen("tcp", cfg.Management.Listen)
+	if err != nil {
+		src.Close()
+		db.Close()
+		return nil, fmt.Errorf("management.listen %s: %w", cfg.Management.Listen, err)
+	}
+	d.listener = ln
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", d.healthz)
+	mux.HandleFunc("/metrics", d.metrics)
+	d.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	return d, nil
+}
+
+func (d *daemon) components() map[string]store.Component { return d.mon.components() }
+
+func (d *daemon) onAlert(a *alerts.Alert) {
+	d.alertCount++
+	d.log.Printf("alert %s severity %d %s: %s", a.ID, a.Severity, a.Kind, a.Message)
+}
+
+// run captures until ctx ends, then shuts down in order: capture,
+// reassembly, web server (with a timeout), database.
+func (d *daemon) run(ctx context.Context) error {
+	go func() {
+		if err := d.http.Serve(d.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Printf("management server: %v", err)
+		}
+	}()
+	d.log.Printf("monitoring %s (passive); management on http://%s", strings.Join(d.cfg.Interfaces, ", "), d.listener.Addr())
+	d.lastCheckpoint, d.lastTickWall, d.lastTickMono = time.Now(), time.Now(), time.Now()
+	d.tick(time.Now())
+	err := d.source.RunTicking(ctx, d.pipe.HandleFrame, tickInterval, d.tick)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		d.log.Printf("capture: %v", err)
+	}
+	d.pipe.Flush()
+	d.engine.Flush()
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	d.http.Shutdown(shutdown)
+	cancel()
+	d.checkpoint()
+	d.log.Printf("stopped; state saved to %s", d.db.Path())
+	return d.db.Close()
+}
+
+// tick runs on the capture goroutine every second: clock, health checks,
+// checkpoints, reloads, and the snapshot for the web handlers.
+func (d *daemon) tick(now time.Time) {
+	select {
+	case next := <-d.reload:
+		d.applyReload(next)
+	default:
+	}
+	d.pipe.Advance(now.UnixNano())
+	// Wall time against the monotonic clock: a jump means NTP or an operator moved it.
+	wall := now.Round(0)
+	if skew := wall.Sub(d.lastTickWall) - now.Sub(d.lastTickMono); skew > clockJump || skew < -clockJump {
+		d.engine.System(now, "clock_jump", "system", fmt.Sprintf("the system clock jumped by %s", skew.Round(time.Second)))
+	}
+	d.lastTickWall, d.lastTickMono = wall, now
+	ifaces := d.source.Stats()
+	var stalled []string
+	for _, s := range ifaces {
+		switch {
+		case !s.Up:
+			stalled = append(stalled, s.Name+" down")
+		case !s.LastFrame.IsZero() && now.Sub(s.LastFrame) > stallAfter:
+			stalled = append(stalled, s.Name+" silent")
+		}
+		prev := d.lastDrops[s.Name]
+		if dp, dd := s.KernelPackets-prev[0], s.KernelDrops-prev[1]; dd > 0 && float64(dd) > dropAlertRatio*float64(dp) {
+			d.engine.System(now, "packet_drops", s.Name, fmt.Sprintf("the kernel dropped %d of %d packets on %s: the appliance is partly blind", dd, dp, s.Name))
+		}
+		d.lastDrops[s.Name] = [2]uint64{s.KernelPackets, s.KernelDrops}
+	}
+	for _, what := range stalled {
+		d.engine.System(now, "capture_stalled", what, "monitor interface "+what+": otwatch sees no traffic there")
+	}
+	for name, n := range d.pipe.Stats.LimitsHit {
+		if n > d.lastLimits[name] {
+			d.engine.System(now, "limit_reached", "pipeline|"+name, fmt.Sprintf("the pipeline limit %s was hit %d times: some traffic is not fully analysed", name, n-d.lastLimits[name]))
+			d.lastLimits[name] = n
+		}
+	}
+	if now.Sub(d.lastCheckpoint) >= d.cfg.Database.CheckpointInterval {
+		d.checkpoint()
+	}
+	var mem runtime.MemStats
+	runtime.ReadMemStats(&mem)
+	d.mu.Lock()
+	d.snap = snapshot{stats: d.pipe.Stats, ifaces: ifaces, alerts: copyCounts(d.engine.Raised), folded: d.engine.Folded,
+		baseKeys: d.model.Keys(), baseAssets: d.model.AssetCount(), storageOK: !d.storageFailing, lastSaved: d.lastCheckpoint,
+		goroutines: runtime.NumGoroutine(), heap: mem.HeapAlloc, updated: now, capturing: true, stalledWhat: stalled}
+	d.snap.stats.Transactions = copyTx(d.pipe.Stats.Transactions)
+	d.snap.stats.Anomalies = copyCounts(d.pipe.Stats.Anomalies)
+	d.snap.stats.LimitsHit = copyCounts(d.pipe.Stats.LimitsHit)
+	d.snap.stats.IdentifiedFlows = copyCounts(d.pipe.Stats.IdentifiedFlows)
+	d.mu.Unlock()
+}
+
+// checkpoint saves the state; a failure (disk full) is alerted once and
+// monitoring goes on in memory.
+func (d *daemon) checkpoint() {
+	d.lastCheckpoint = time.Now()
+	if err := d.db.Checkpoint(d.components()); err != nil {
+		if !d.storageFailing {
+			d.engine.System(time.Now(), "storage_failure", d.db.Path(), fmt.Sprintf("saving state to %s failed: %v", d.db.Path(), err))
+		}
+		d.storageFailing = true
+		return
+	}
+	d.storageFailing = false
+}
+
+// requestReload reads the file again (SIGHUP) and hands it to the capture goroutine.
+func (d *daemon) requestReload(path string) {
+	next, err := config.Load(path)
+	if err != nil {
+		d.log.Printf("reload refused, keeping the running configuration: %v", err)
+		return
+	}
+	select {
+	case d.reload <- next:
+	default:
+	}
+}
+
+func (d *daemon) applyReload(next *config.Config) {
+	if need := d.cfg.RestartNeeded(next); len(need) > 0 {
+		d.log.Printf("reload: %s change only after a restart", strings.Join(need, ", "))
+	}
+	d.model.SetMode(next.Learning.Mode)
+	d.cfg.Learning, d.cfg.Syslog, d.cfg.Evidence = next.Learning, next.Syslog, next.Evidence
+	d.log.Printf("reloaded %s: learning mode %s", next.Path, next.Learning.Mode)
+}
+
+func (d *daemon) healthz(w http.ResponseWriter, r *http.Request) {
+	d.mu.Lock()
+	s := d.snap
+	d.mu.Unlock()
+	status, code := "ok", http.StatusOK
+	var problems []string
+	if time.Since(s.updated) > 10*tickInterval {
+		problems = append(problems, "capture loop not ticking")
+	}
+	problems = append(problems, s.stalledWhat...)
+	if !s.storageOK {
+		problems = append(problems, "state not saved (storage failing)")
+	}
+	if len(problems) > 0 {
+		status, code = "degraded: "+strings.Join(problems, "; "), http.StatusServiceUnavailable
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	fmt.Fprintf(w, "{\"status\":%q,\"packets\":%d,\"uptime_s\":%d,\"last_saved\":%q}\n", status, s.stats.Packets,
+		int(time.Since(d.started).Seconds()), s.lastSaved.UTC().Format(time.RFC3339))
+}
+
+// metrics writes the Prometheus text format (metric prefix otwatch_).
+func (d *daemon) metrics(w http.ResponseWriter, r *http.Request) {
+	d.mu.Lock()
+	s := d.snap
+	d.mu.Unlock()
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	metric := func(name, help, typ string) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+	}
+	metric("otwatch_packets_total", "Frames read from the monitor interfaces.", "counter")
+	fmt.Fprintf(w, "otwatch_packets_total %d\n", s.stats.Packets)
+	metric("otwatch_bytes_total", "Bytes read from the monitor interfaces.", "counter")
+	fmt.Fprintf(w, "otwatch_bytes_total %d\n", s.stats.Bytes)
+	metric("otwatch_malformed_frames_total", "Frames with truncated or inconsistent headers.", "counter")
+	fmt.Fprintf(w, "otwatch_malformed_frames_total %d\n", s.stats.Malformed)
+	metric("otwatch_interface_packets_total", "Frames per interface.", "counter")
+	for _, i := range s.ifaces {
+		fmt.Fprintf(w, "otwatch_interface_packets_total{interface=%q} %d\n", i.Name, i.Packets)
+	}
+	metric("otwatch_kernel_drops_total", "Frames the kernel dropped because the ring was full.", "counter")
+	for _, i := range s.ifaces {
+		fmt.Fprintf(w, "otwatch_kernel_drops_total{interface=%q} %d\n", i.Name, i.KernelDrops)
+	}
+	metric("otwatch_interface_up", "1 when the interface is captured.", "gauge")
+	for _, i := range s.ifaces {
+		fmt.Fprintf(w, "otwatch_interface_up{interface=%q} %d\n", i.Name, boolInt(i.Up))
+	}
+	metric("otwatch_transactions_total", "Transactions per protocol and operation.", "counter")
+	protos := make([]string, 0, len(s.stats.Transactions))
+	for p := range s.stats.Transactions {
+		protos = append(protos, p)
+	}
+	sort.Strings(protos)
+	for _, p := range protos {
+		ops := s.stats.Transactions[p]
+		names := make([]string, 0, len(ops))
+		byName := map[string]uint64{}
+		for op, n := range ops {
+			names = append(names, op.String())
+			byName[op.String()] = n
+		}
+		sort.Strings(names)
+		for _, op := range names {
+			fmt.Fprintf(w, "otwatch_transactions_total{proto=%q,op=%q} %d\n", p, op, byName[op])
+		}
+	}
+	counts := func(name, help, label string, m map[string]uint64) {
+		metric(name, help, "counter")
+		for _, k := range sortedKeys(m) {
+			fmt.Fprintf(w, "%s{%s=%q} %d\n", name, label, k, m[k])
+		}
+	}
+	counts("otwatch_anomalies_total", "Named protocol anomalies.", "anomaly", s.stats.Anomalies)
+	counts("otwatch_limits_hit_total", "Times a memory bound was hit.", "limit", s.stats.LimitsHit)
+	counts("otwatch_alerts_total", "Alerts raised per kind.", "kind", s.alerts)
+	metric("otwatch_alert_repeats_folded_total", "Alert repeats folded into earlier alerts.", "counter")
+	fmt.Fprintf(w, "otwatch_alert_repeats_folded_total %d\n", s.folded)
+	metric("otwatch_baseline_keys", "Learned baseline keys.", "gauge")
+	fmt.Fprintf(w, "otwatch_baseline_keys %d\n", s.baseKeys)
+	metric("otwatch_baseline_assets", "Server assets with a baseline.", "gauge")
+	fmt.Fprintf(w, "otwatch_baseline_assets %d\n", s.baseAssets)
+	metric("otwatch_storage_ok", "1 when the last checkpoint succeeded.", "gauge")
+	fmt.Fprintf(w, "otwatch_storage_ok %d\n", boolInt(s.storageOK))
+	metric("otwatch_heap_bytes", "Go heap in use.", "gauge")
+	fmt.Fprintf(w, "otwatch_heap_bytes %d\n", s.heap)
+	metric("otwatch_goroutines", "Goroutines.", "gauge")
+	fmt.Fprintf(w, "otwatch_goroutines %d\n", s.goroutines)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func sortedKeys(m map[string]uint64) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func copyCounts(m map[string]uint64) map[string]uint64 {
+	out := make(map[string]uint64, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func copyTx(m map[string]map[protocols.Op]uint64) map[string]map[protocols.Op]uint64 {
+	out := make(map[string]map[protocols.Op]uint64, len(m))
+	for p, ops := range m {
+		cp := make(map[protocols.Op]uint64, len(ops))
+		for k, v := range ops {
+			cp[k] = v
+		}
+		out[p] = cp
+	}
+	return out
+}
