@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The daemon test builds a small plant in network namespaces:
+//
+//	netns PLC (10.66.0.1, plcsim server)  ─veth─┐
+//	netns HMI (10.66.0.2 and rogue 10.66.0.3) ─veth─┼ br0 (ageing_time 0: floods like a SPAN port), netns BR
+//	this namespace: monitor veth (no address) ─veth─┘ ← otwatch run captures here
+//
+// Phase 1 learns the HMI's polling, then otwatch is killed with SIGKILL.
+// Phase 2 restarts it in detect mode on the same database while plcsim
+// injects attacks: the baseline survived, the attacks alert, the inventory
+// shows the plant, and the monitor interface never transmitted.
+func TestDaemonInNamespaces(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds binaries and runs for ~30 s: skipped with -short")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (network namespaces, AF_PACKET)")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs iproute2's ip")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "otwatch")
+	sim := filepath.Join(dir, "plcsim")
+	for out, pkg := range map[string]string{bin: ".", sim: "../plcsim"} {
+		if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", pkg, err, b)
+		}
+	}
+	id := strconv.Itoa(os.Getpid() % 100000)
+	plc, hmi, br, mon := "otwP"+id, "otwH"+id, "otwB"+id, "otwd"+id
+	sh := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	for _, ns := range []string{plc, hmi, br} {
+		sh("ip", "netns", "add", ns)
+		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	}
+	t.Cleanup(func() { exec.Command("ip", "link", "del", mon).Run() })
+	sh("ip", "-n", br, "link", "add", "br0", "type", "bridge", "ageing_time", "0")
+	sh("ip", "-n", br, "link", "set", "br0", "up")
+	for _, h := range []struct{ ns, dev string }{{plc, "p"}, {hmi, "h"}} {
+		sh("ip", "-n", br, "link", "add", h.dev+"0", "type", "veth", "peer", "name", h.dev+"1")
+		sh("ip", "-n", br, "link", "set", h.dev+"0", "netns", h.ns)
+		sh("ip", "-n", br, "link", "set", h.dev+"1", "master", "br0", "up")
+		sh("ip", "-n", h.ns, "link", "set", h.dev+"0", "up")
+		sh("ip", "-n", h.ns, "link", "set", "lo", "up")
+	}
+	sh("ip", "-n", plc, "addr", "add", "10.66.0.1/24", "dev", "p0")
+	sh("ip", "-n", hmi, "addr", "add", "10.66.0.2/24", "dev", "h0")
+	sh("ip", "-n", hmi, "addr", "add", "10.66.0.3/24", "dev", "h0")
+	sh("ip", "link", "add", mon, "type", "veth", "peer", "name", "m1", "netns", br)
+	sh("ip", "-n", br, "link", "set", "m1", "master", "br0", "up")
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	mgmt := ln.Addr().String()
+	ln.Close()
+	db := filepath.Join(dir, "state.db")
+	conf := func(mode string) string {
+		path := filepath.Join(dir, mode+".conf")
+		body := fmt.Sprintf("interfaces:\n  - %s\ncapture:\n  prepare: true\nmanagement:\n  listen: %q\ndatabase:\n  path: %s\n  checkpoint_interval: 2s\nlearning:\n  mode: %s\n",
+			mon, mgmt, db, mode)
+		require.NoError(t, os.WriteFile(path, []byte(body), 0o644))
+		return path
+	}
+	start := func(mode string) (*exec.Cmd, *bytes.Buffer) {
+		var logs bytes.Buffer
+		cmd := exec.Command(bin, "run", "--config", conf(mode))
+		cmd.Stdout, cmd.Stderr = &logs, &logs
+		require.NoError(t, cmd.Start())
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			if resp, err := http.Get("http://" + mgmt + "/healthz"); err == nil {
+				resp.Body.Close()
+				return cmd, &logs
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Fatalf("otwatch run did not come up:\n%s", logs.String())
+		return nil, nil
+	}
+	server := exec.Command("ip", "netns", "exec", plc, sim, "-role", "server", "-listen", "10.66.0.1:502")
+	require.NoError(t, server.Start())
+	t.Cleanup(func() { server.Process.Kill(); server.Wait() })
+	time.Sleep(300 * time.Millisecond)
+	client := func(extra ...string) {
+		args := append([]string{"netns", "exec", hmi, sim, "-role", "client", "-connect", "10.66.0.1:502", "-source", "10.66.0.2",
+			"-period", "200ms"}, extra...)
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("plcsim client: %v\n%s", err, out)
+		}
+	}
+
+	// Phase 1: learn, then a crash.
+	daemon, logs := start("learn")
+	client("-duration", "5s")
+	time.Sleep(3 * time.Second) // at least one checkpoint after the traffic
+	metrics := get(t, "http://"+mgmt+"/metrics")
+	assert.Contains(t, metrics, `otwatch_transactions_total{proto="modbus",op="read"}`)
+	require.NoError(t, daemon.Process.Signal(syscall.SIGKILL))
+	daemon.Wait()
+
+	// Phase 2: detect on the same database; plcsim injects its attacks.
+	daemon, logs = start("detect")
+	client("-duration", "4s", "-attack", "all", "-attack-after", "1s", "-rogue-source", "10.66.0.3")
+	time.Sleep(1500 * time.Millisecond)
+	require.NoError(t, daemon.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, daemon.Wait(), logs.String())
+	assert.Contains(t, logs.String(), "state saved")
+
+	var out, errb bytes.Buffer
+	require.Equal(t, 0, cmdAlerts([]string{"list", "--db", db}, &out, &errb), errb.String())
+	alertsText := out.String()
+	assert.Contains(t, alertsText, `"kind":"write_from_new_client"`, "the rogue client's write")
+	assert.Contains(t, alertsText, `"ip":"10.66.0.3"`)
+	assert.Contains(t, alertsText, `"kind":"value_out_of_range"`)
+	assert.Contains(t, alertsText, `"kind":"write_to_unseen_target"`)
+	for _, line := range strings.Split(strings.TrimSpace(alertsText), "\n") {
+		var a struct {
+			Kind   string
+			Client *struct{ IP string }
+		}
+		require.NoError(t, json.Unmarshal([]byte(line), &a))
+		if a.Client != nil && a.Client.IP == "10.66.0.2" && (a.Kind == "new_link" || a.Kind == "new_function" || a.Kind == "new_asset") {
+			t.Errorf("the HMI's polling was learned before the crash, yet: %s", line)
+		}
+	}
+
+	out.Reset()
+	require.Equal(t, 0, cmdInventory([]string{"export", "--db", db}, &out, &errb), errb.String())
+	inv := out.String()
+	for _, want := range []string{`"10.66.0.1"`, `"10.66.0.2"`, `"plc"`, `"hmi"`} {
+		assert.Contains(t, inv, want)
+	}
+	assert.Equal(t, uint64(0), txPackets(t, mon), "the monitor interface transmitted")
+}
+
+func get(t *testing.T, url string) string {
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	return b.String()
+}
+
+func txPackets(t *testing.T, dev string) uint64 {
+	b, err := os.ReadFile("/sys/class/net/" + dev + "/statistics/tx_packets")
+	require.NoError(t, err)
+	v, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	require.NoError(t, err)
+	return v
+}
