@@ -52,6 +52,7 @@ type Packet struct {
 // again either.
 type Env struct {
 	Transport Transport
+	VLAN      uint16
 	Client    *Endpoint
 	Server    *Endpoint
 	EmitFunc  func(*Transaction)
@@ -67,6 +68,7 @@ func (e *Env) Emit(t *Transaction) {
 	if t.FlowReversed {
 		t.Client, t.Server = t.Server, t.Client
 	}
+	t.VLAN = e.VLAN
 	if t.HasLinkAddress {
 		t.Client.LinkAddress, t.Server.LinkAddress = ca, sa
 	}

@@ -99,6 +99,10 @@ func (t *Transaction) AppendJSON(b []byte) []byte {
 	if t.Broadcast {
 		b = append(b, `,"broadcast":true`...)
 	}
+	if t.VLAN != 0 {
+		b = append(b, `,"vlan":`...)
+		b = strconv.AppendUint(b, uint64(t.VLAN), 10)
+	}
 	if len(t.Attrs) > 0 {
 		b = append(b, `,"detail":{`...)
 		for i, a := range t.Attrs {

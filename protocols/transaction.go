@@ -157,6 +157,8 @@ type Transaction struct {
 	// reference, OPC UA request id), when HasID.
 	ID    uint64
 	HasID bool
+	// VLAN is the innermost 802.1Q tag of the flow, 0 when untagged.
+	VLAN uint16
 	// FlowReversed: the transport's client is this transaction's server
 	// (a DNP3 outstation that opened the connection to its master).
 	FlowReversed bool

@@ -605,7 +605,7 @@ func (p *Pipeline) bind(fl *flow, d protocols.Dissector, dir protocols.Direction
 	if fl.proto == frame.ProtoUDP {
 		t = protocols.UDP
 	}
-	fl.env = protocols.Env{Transport: t, Client: &fl.client, Server: &fl.server, EmitFunc: p.emit,
+	fl.env = protocols.Env{Transport: t, VLAN: fl.key.vlan, Client: &fl.client, Server: &fl.server, EmitFunc: p.emit,
 		AnomalyFunc: func(name string, _ protocols.Packet) { p.Stats.Anomalies[name]++ }}
 	p.guard(fl, func() { fl.session = d.NewSession(&fl.env) })
 	if fl.session == nil {

@@ -85,6 +85,9 @@ func TestLinkTypes(t *testing.T) {
 			assert.Equal(t, uint16(502), tx.Server.Port)
 			assert.Equal(t, []protocols.Target{{Space: "holding_register", Address: 100, Count: 2}}, tx.Targets)
 			assert.Equal(t, tc.hasMAC, tx.Client.HasMAC)
+			if len(tc.vlans) > 0 {
+				assert.Equal(t, tc.vlans[len(tc.vlans)-1], tx.VLAN, "the innermost tag")
+			}
 			if tc.hasMAC {
 				assert.Equal(t, clientMAC.String(), net.HardwareAddr(tx.Client.MAC[:]).String())
 			}
