@@ -1,7 +1,6 @@
 package dnp3_test
 
 import (
-	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -322,41 +321,6 @@ func ourDetail(tx *protocols.Transaction) detail {
 	return d.normal()
 }
 
-type exception struct{ frame, dir, reason string }
-
-// loadExceptions reads testdata/conformance_exceptions.txt: capture path,
-// frame (or *), direction (or *), reason.
-func loadExceptions(t *testing.T) map[string][]exception {
-	f, err := os.Open(filepath.Join("testdata", "conformance_exceptions.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	out := map[string][]exception{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		parts := strings.Fields(line)
-		if len(parts) < 4 {
-			t.Fatalf("exception line needs a reason: %q", line)
-		}
-		out[parts[0]] = append(out[parts[0]], exception{parts[1], parts[2], strings.Join(parts[3:], " ")})
-	}
-	return out
-}
-
-func excused(ex []exception, p pdu) bool {
-	for _, e := range ex {
-		if (e.frame == "*" || e.frame == strconv.Itoa(p.frame)) && (e.dir == "*" || e.dir == p.dir) {
-			return true
-		}
-	}
-	return false
-}
-
 // TestConformanceWithTshark compares every DNP3 application fragment of
 // every corpus capture with tshark: frame, direction and function code, and
 // for the requests users act on (read, write, select, operate, direct
@@ -364,9 +328,8 @@ func excused(ex []exception, p pdu) bool {
 // output values.
 func TestConformanceWithTshark(t *testing.T) {
 	corpustest.Tshark(t)
-	exceptions := loadExceptions(t)
+	exceptions := corpustest.LoadExceptions(t)
 	var mu sync.Mutex
-	used := map[string]bool{}
 	matched, total := 0, 0
 	tshark := corpustest.Tshark(t)
 	captures := corpustest.Captures(t, "dnp3")
@@ -438,10 +401,7 @@ func TestConformanceWithTshark(t *testing.T) {
 				mu.Unlock()
 				report := func(kind string, ps []pdu) {
 					for _, p := range ps {
-						if excused(exceptions[c.Rel], p) {
-							mu.Lock()
-							used[c.Rel] = true
-							mu.Unlock()
+						if exceptions.Excused(c.Rel, p.frame, p.dir) {
 							continue
 						}
 						t.Errorf("%s: %v", kind, p)
@@ -455,10 +415,7 @@ func TestConformanceWithTshark(t *testing.T) {
 						continue // not decoded by us as a whole: the code check above covers it
 					}
 					if got := ourDetail(tx); got.String() != d.String() {
-						if excused(exceptions[c.Rel], pdu{frame, "request", tx.Code}) {
-							mu.Lock()
-							used[c.Rel] = true
-							mu.Unlock()
+						if exceptions.Excused(c.Rel, frame, "request") {
 							continue
 						}
 						t.Errorf("frame %d objects:\n  ours   %v\n  tshark %v", frame, got, d)
@@ -470,9 +427,5 @@ func TestConformanceWithTshark(t *testing.T) {
 	if total > 0 {
 		t.Logf("dnp3 agreement with tshark: %d of %d (%.2f%%)", matched, total, 100*float64(matched)/float64(total))
 	}
-	for rel := range exceptions {
-		if !used[rel] {
-			t.Errorf("exception list entry for %s is stale: nothing to excuse any more", rel)
-		}
-	}
+	exceptions.CheckStale(t)
 }

@@ -1,7 +1,6 @@
 package modbus_test
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -125,46 +124,12 @@ func ourSides(txs []protocols.Transaction, multi map[int]bool) []pduSide {
 	return out
 }
 
-type exception struct{ frame, dir string }
-
-func loadExceptions(t *testing.T) map[string][]exception {
-	f, err := os.Open(filepath.Join("testdata", "conformance_exceptions.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	out := map[string][]exception{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		parts := strings.Fields(line)
-		if len(parts) < 4 {
-			t.Fatalf("exception line needs a reason: %q", line)
-		}
-		out[parts[0]] = append(out[parts[0]], exception{parts[1], parts[2]})
-	}
-	return out
-}
-
-func excused(ex []exception, p pduSide) bool {
-	for _, e := range ex {
-		if (e.frame == "*" || e.frame == strconv.Itoa(p.frame)) && (e.dir == "*" || e.dir == p.dir) {
-			return true
-		}
-	}
-	return false
-}
-
 // TestConformanceWithTshark compares every Modbus PDU of every corpus
 // capture with tshark's dissection: frame, direction, function code, unit,
 // transaction id, exception code, start address and quantity.
 func TestConformanceWithTshark(t *testing.T) {
 	corpustest.Tshark(t)
-	exceptions := loadExceptions(t)
-	used := map[string]bool{}
+	exceptions := corpustest.LoadExceptions(t)
 	for _, c := range corpustest.Captures(t, "modbus") {
 		c := c
 		t.Run(c.Rel, func(t *testing.T) {
@@ -199,15 +164,13 @@ func TestConformanceWithTshark(t *testing.T) {
 			sort.Slice(missing, func(i, j int) bool { return missing[i].frame < missing[j].frame })
 			sort.Slice(extra, func(i, j int) bool { return extra[i].frame < extra[j].frame })
 			for _, p := range missing {
-				if excused(exceptions[c.Rel], p) {
-					used[c.Rel] = true
+				if exceptions.Excused(c.Rel, p.frame, p.dir) {
 					continue
 				}
 				t.Errorf("tshark only: %v", p)
 			}
 			for _, p := range extra {
-				if excused(exceptions[c.Rel], p) {
-					used[c.Rel] = true
+				if exceptions.Excused(c.Rel, p.frame, p.dir) {
 					continue
 				}
 				t.Errorf("otwatch only: %v", p)
@@ -217,11 +180,7 @@ func TestConformanceWithTshark(t *testing.T) {
 			}
 		})
 	}
-	for rel := range exceptions {
-		if !used[rel] {
-			t.Errorf("exception list entry for %s is stale: nothing to excuse any more", rel)
-		}
-	}
+	exceptions.CheckStale(t)
 }
 
 // TestICSNPPDetailedBaseline checks function, address, quantity and written

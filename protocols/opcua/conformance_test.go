@@ -1,7 +1,6 @@
 package opcua
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -106,47 +105,11 @@ func ourSides(txs []protocols.Transaction) []side {
 	return out
 }
 
-type exception struct{ frame, dir string }
-
-// loadExceptions reads testdata/conformance_exceptions.txt: "capture frame
-// dir reason...", frame and dir may be "*".
-func loadExceptions(t *testing.T) map[string][]exception {
-	f, err := os.Open(filepath.Join("testdata", "conformance_exceptions.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	out := map[string][]exception{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		parts := strings.Fields(line)
-		if len(parts) < 4 {
-			t.Fatalf("exception line needs a reason: %q", line)
-		}
-		out[parts[0]] = append(out[parts[0]], exception{parts[1], parts[2]})
-	}
-	return out
-}
-
-func excused(ex []exception, s side) bool {
-	for _, e := range ex {
-		if (e.frame == "*" || e.frame == strconv.Itoa(s.frame)) && (e.dir == "*" || e.dir == s.dir) {
-			return true
-		}
-	}
-	return false
-}
-
 // TestConformanceWithTshark compares the service NodeId, direction and frame
 // of every OPC UA message of every corpus capture with tshark's dissection.
 func TestConformanceWithTshark(t *testing.T) {
 	corpustest.Tshark(t)
-	exceptions := loadExceptions(t)
-	used := map[string]bool{}
+	exceptions := corpustest.LoadExceptions(t)
 	caps := corpustest.Captures(t, "opcua")
 	if len(caps) == 0 {
 		t.Skip("no OPC UA captures in the corpus")
@@ -180,26 +143,20 @@ func TestConformanceWithTshark(t *testing.T) {
 			sort.Slice(missing, func(i, j int) bool { return missing[i].frame < missing[j].frame })
 			sort.Slice(extra, func(i, j int) bool { return extra[i].frame < extra[j].frame })
 			for _, s := range missing {
-				if excused(exceptions[c.Rel], s) {
-					used[c.Rel] = true
+				if exceptions.Excused(c.Rel, s.frame, s.dir) {
 					continue
 				}
 				t.Errorf("tshark only: %v", s)
 			}
 			for _, s := range extra {
-				if excused(exceptions[c.Rel], s) {
-					used[c.Rel] = true
+				if exceptions.Excused(c.Rel, s.frame, s.dir) {
 					continue
 				}
 				t.Errorf("otwatch only: %v", s)
 			}
 		})
 	}
-	for rel := range exceptions {
-		if !used[rel] {
-			t.Errorf("exception list entry for %s is stale: nothing to excuse any more", rel)
-		}
-	}
+	exceptions.CheckStale(t)
 }
 
 // icsnppService matches "<id>\t<Name>Request" / "...Response" in
