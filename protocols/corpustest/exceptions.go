@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -68,6 +69,47 @@ func (ex *Exceptions) CheckStale(t testing.TB) {
 	for capture := range ex.lines {
 		if !ex.used[capture] {
 			t.Errorf("exception list entry for %s is stale: nothing to excuse any more", capture)
+		}
+	}
+}
+
+// Side is one PDU side as both tshark and otwatch can name it.
+type Side interface {
+	comparable
+	FrameDir() (frame int, dir string)
+}
+
+// Compare reports, as test errors, the PDU sides only tshark or only
+// otwatch has for one capture, unless a reviewed exception excuses them.
+func Compare[S Side](t testing.TB, ex *Exceptions, capture string, want, got []S) {
+	t.Helper()
+	count := map[S]int{}
+	for _, s := range want {
+		count[s]++
+	}
+	var extra, missing []S
+	for _, s := range got {
+		if count[s] > 0 {
+			count[s]--
+		} else {
+			extra = append(extra, s)
+		}
+	}
+	for s, n := range count {
+		for ; n > 0; n-- {
+			missing = append(missing, s)
+		}
+	}
+	byFrame := func(xs []S) {
+		sort.Slice(xs, func(i, j int) bool { fi, _ := xs[i].FrameDir(); fj, _ := xs[j].FrameDir(); return fi < fj })
+	}
+	byFrame(missing)
+	byFrame(extra)
+	for label, xs := range map[string][]S{"tshark only": missing, "otwatch only": extra} {
+		for _, s := range xs {
+			if frame, dir := s.FrameDir(); !ex.Excused(capture, frame, dir) {
+				t.Errorf("%s: %v", label, s)
+			}
 		}
 	}
 }

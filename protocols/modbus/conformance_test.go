@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,6 +22,8 @@ type pduSide struct {
 	addr     int // -1: none or not compared
 	qty      int
 }
+
+func (p pduSide) FrameDir() (int, string) { return p.frame, p.dir }
 
 func (p pduSide) String() string {
 	return fmt.Sprintf("frame %d %s fc=%d unit=%d tid=%d exc=%d addr=%d qty=%d", p.frame, p.dir, p.fc, p.unit, p.tid, p.exc, p.addr, p.qty)
@@ -144,37 +145,7 @@ func TestConformanceWithTshark(t *testing.T) {
 				multi[f] = n > 1
 			}
 			got := ourSides(txs, multi)
-			wantSet := map[pduSide]int{}
-			for _, p := range want {
-				wantSet[p]++
-			}
-			var missing, extra []pduSide
-			for _, p := range got {
-				if wantSet[p] > 0 {
-					wantSet[p]--
-				} else {
-					extra = append(extra, p)
-				}
-			}
-			for p, n := range wantSet {
-				for ; n > 0; n-- {
-					missing = append(missing, p)
-				}
-			}
-			sort.Slice(missing, func(i, j int) bool { return missing[i].frame < missing[j].frame })
-			sort.Slice(extra, func(i, j int) bool { return extra[i].frame < extra[j].frame })
-			for _, p := range missing {
-				if exceptions.Excused(c.Rel, p.frame, p.dir) {
-					continue
-				}
-				t.Errorf("tshark only: %v", p)
-			}
-			for _, p := range extra {
-				if exceptions.Excused(c.Rel, p.frame, p.dir) {
-					continue
-				}
-				t.Errorf("otwatch only: %v", p)
-			}
+			corpustest.Compare(t, exceptions, c.Rel, want, got)
 			if len(want) > 0 && len(got) == 0 {
 				t.Errorf("no Modbus PDUs found, tshark has %d", len(want))
 			}

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,6 +19,8 @@ type side struct {
 	dir   string
 	code  int
 }
+
+func (s side) FrameDir() (int, string) { return s.frame, s.dir }
 
 func (s side) String() string { return fmt.Sprintf("frame %d %s code %d", s.frame, s.dir, s.code) }
 
@@ -123,37 +124,7 @@ func TestConformanceWithTshark(t *testing.T) {
 			want := tsharkSides(t, c)
 			txs, _ := corpustest.Replay(t, c.Path)
 			got := ourSides(txs)
-			count := map[side]int{}
-			for _, s := range want {
-				count[s]++
-			}
-			var extra, missing []side
-			for _, s := range got {
-				if count[s] > 0 {
-					count[s]--
-				} else {
-					extra = append(extra, s)
-				}
-			}
-			for s, n := range count {
-				for ; n > 0; n-- {
-					missing = append(missing, s)
-				}
-			}
-			sort.Slice(missing, func(i, j int) bool { return missing[i].frame < missing[j].frame })
-			sort.Slice(extra, func(i, j int) bool { return extra[i].frame < extra[j].frame })
-			for _, s := range missing {
-				if exceptions.Excused(c.Rel, s.frame, s.dir) {
-					continue
-				}
-				t.Errorf("tshark only: %v", s)
-			}
-			for _, s := range extra {
-				if exceptions.Excused(c.Rel, s.frame, s.dir) {
-					continue
-				}
-				t.Errorf("otwatch only: %v", s)
-			}
+			corpustest.Compare(t, exceptions, c.Rel, want, got)
 		})
 	}
 	exceptions.CheckStale(t)
