@@ -1,0 +1,564 @@
+package ui
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Roles.
+const (
+	RoleAdmin  = "admin"  // everything, including operator actions and users
+	RoleViewer = "viewer" // read only
+)
+
+// Auth policy defaults.
+const (
+	MinPasswordLen     = 12
+	DefaultBcryptCost  = 12
+	DefaultIdleTimeout = 30 * time.Minute
+	DefaultMaxSession  = 12 * time.Hour
+	DefaultLoginRate   = 10               // attempts per client address per LoginWindow
+	DefaultLoginWindow = time.Minute      // rate window
+	DefaultMaxFailures = 5                // consecutive failures per user name before lockout
+	DefaultLockout     = 15 * time.Minute // lockout length
+	maxSessions        = 10000
+)
+
+// Auth errors. Login returns ErrBadCredentials for an unknown user and a
+// wrong password alike.
+var (
+	ErrBadCredentials = errors.New("invalid user name or password")
+	ErrLocked         = errors.New("too many failed logins: user locked, try again later")
+	ErrRateLimited    = errors.New("too many login attempts from this address, slow down")
+	ErrWeakPassword   = fmt.Errorf("password must have at least %d characters", MinPasswordLen)
+	ErrUserExists     = errors.New("user exists")
+	ErrBadUser        = errors.New("user name: 1 to 64 letters, digits, '.', '-', '_' or '@'")
+	ErrBadRole        = errors.New("role: admin or viewer")
+)
+
+// User is a dashboard account.
+type User struct {
+	Name    string    `json:"name"`
+	Role    string    `json:"role"`
+	Hash    string    `json:"hash"` // bcrypt
+	Created time.Time `json:"created"`
+}
+
+// APIToken is a bearer token for automation; only its hash is stored.
+type APIToken struct {
+	ID       string    `json:"id"`
+	Name     string    `json:"name"`
+	User     string    `json:"user"`
+	Hash     string    `json:"hash"` // sha256 of the token, hex
+	Created  time.Time `json:"created"`
+	LastUsed time.Time `json:"last_used,omitzero"`
+}
+
+// Session is a logged-in browser.
+type Session struct {
+	ID       string
+	User     string
+	Role     string
+	CSRF     string
+	Created  time.Time
+	LastSeen time.Time
+}
+
+type authFile struct {
+	Users  []User     `json:"users"`
+	Tokens []APIToken `json:"tokens"`
+}
+
+type attempts struct {
+	times []time.Time
+}
+
+type failures struct {
+	count       int
+	lockedUntil time.Time
+}
+
+// AuthPolicy tunes Auth; zero values take the defaults.
+type AuthPolicy struct {
+	BcryptCost  int
+	IdleTimeout time.Duration
+	MaxSession  time.Duration
+	LoginRate   int
+	LoginWindow time.Duration
+	MaxFailures int
+	Lockout     time.Duration
+}
+
+func (p AuthPolicy) withDefaults() AuthPolicy {
+	if p.BcryptCost == 0 {
+		p.BcryptCost = DefaultBcryptCost
+	}
+	if p.IdleTimeout <= 0 {
+		p.IdleTimeout = DefaultIdleTimeout
+	}
+	if p.MaxSession <= 0 {
+		p.MaxSession = DefaultMaxSession
+	}
+	if p.LoginRate <= 0 {
+		p.LoginRate = DefaultLoginRate
+	}
+	if p.LoginWindow <= 0 {
+		p.LoginWindow = DefaultLoginWindow
+	}
+	if p.MaxFailures <= 0 {
+		p.MaxFailures = DefaultMaxFailures
+	}
+	if p.Lockout <= 0 {
+		p.Lockout = DefaultLockout
+	}
+	return p
+}
+
+// Auth holds users, API tokens and sessions. Users and tokens persist in
+// a 0600 file; sessions live in memory (a restart logs everyone out).
+type Auth struct {
+	mu       sync.Mutex
+	policy   AuthPolicy
+	path     string // "" keeps everything in memory
+	file     authFile
+	sessions map[string]*Session
+	tokens   map[string]*APIToken // by hash
+	byIP     map[string]*attempts
+	byUser   map[string]*failures
+	dummy    []byte // hash compared for unknown users, so timing does not reveal them
+	setup    string // one-time setup token while no user exists
+	now      func() time.Time
+}
+
+// NewAuth loads (or starts) the user file at path ("" for memory only).
+func NewAuth(path string, policy AuthPolicy) (*Auth, error) {
+	a := &Auth{policy: policy.withDefaults(), path: path, sessions: map[string]*Session{}, tokens: map[string]*APIToken{},
+		byIP: map[string]*attempts{}, byUser: map[string]*failures{}, now: time.Now}
+	if path != "" {
+		b, err := os.ReadFile(path)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+		case err != nil:
+			return nil, err
+		default:
+			if err := json.Unmarshal(b, &a.file); err != nil {
+				return nil, fmt.Errorf("%s: %v", path, err)
+			}
+		}
+	}
+	for i := range a.file.Tokens {
+		a.tokens[a.file.Tokens[i].Hash] = &a.file.Tokens[i]
+	}
+	var err error
+	a.dummy, err = bcrypt.GenerateFromPassword([]byte("otwatch-dummy-password"), a.policy.BcryptCost)
+	if err != nil {
+		return nil, err
+	}
+	if len(a.file.Users) == 0 {
+		a.setup = randomToken(24)
+	}
+	return a, nil
+}
+
+func randomToken(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on supported systems
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func tokenHash(tok string) string {
+	h := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(h[:])
+}
+
+// save writes the user file atomically; callers hold a.mu.
+func (a *Auth) save() error {
+	if a.path == "" {
+		return nil
+	}
+	b, err := json.MarshalIndent(a.file, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := a.path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, a.path)
+}
+
+// SetupToken is the one-time token that creates the first admin, "" once a user exists.
+func (a *Auth) SetupToken() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.setup
+}
+
+// NeedsSetup says whether no user exists yet.
+func (a *Auth) NeedsSetup() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.file.Users) == 0
+}
+
+// Setup creates the first admin with the one-time setup token.
+func (a *Auth) Setup(token, name, password string) error {
+	a.mu.Lock()
+	if a.setup == "" || len(a.file.Users) > 0 {
+		a.mu.Unlock()
+		return errors.New("setup is done")
+	}
+	ok := subtle.ConstantTimeCompare([]byte(token), []byte(a.setup)) == 1
+	a.mu.Unlock()
+	if !ok {
+		return errors.New("wrong setup token")
+	}
+	return a.CreateUser(name, password, RoleAdmin)
+}
+
+func validName(name string) bool {
+	if name == "" || len(name) > 64 {
+		return false
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(".-_@", r)) {
+			return false
+		}
+	}
+	return true
+}
+
+// CreateUser adds a user (the Go API behind `otwatch user add`).
+func (a *Auth) CreateUser(name, password, role string) error {
+	if !validName(name) {
+		return ErrBadUser
+	}
+	if role != RoleAdmin && role != RoleViewer {
+		return ErrBadRole
+	}
+	if utf8.RuneCountInString(password) < MinPasswordLen {
+		return ErrWeakPassword
+	}
+	if len(password) > 72 { // bcrypt's limit
+		return errors.New("password: at most 72 bytes")
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), a.policy.BcryptCost)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, u := range a.file.Users {
+		if u.Name == name {
+			return ErrUserExists
+		}
+	}
+	a.file.Users = append(a.file.Users, User{Name: name, Role: role, Hash: string(hash), Created: a.now().UTC()})
+	a.setup = ""
+	return a.save()
+}
+
+// SetPassword replaces a user's password and ends their sessions.
+func (a *Auth) SetPassword(name, password string) error {
+	if utf8.RuneCountInString(password) < MinPasswordLen {
+		return ErrWeakPassword
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), a.policy.BcryptCost)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i := range a.file.Users {
+		if a.file.Users[i].Name == name {
+			a.file.Users[i].Hash = string(hash)
+			a.dropSessions(name)
+			return a.save()
+		}
+	}
+	return fmt.Errorf("user %s: %w", name, ErrNotFound)
+}
+
+// DeleteUser removes a user, their sessions and tokens. The last admin cannot be removed.
+func (a *Auth) DeleteUser(name string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	idx, admins := -1, 0
+	for i, u := range a.file.Users {
+		if u.Name == name {
+			idx = i
+		}
+		if u.Role == RoleAdmin {
+			admins++
+		}
+	}
+	if idx < 0 {
+		return fmt.Errorf("user %s: %w", name, ErrNotFound)
+	}
+	if a.file.Users[idx].Role == RoleAdmin && admins == 1 {
+		return errors.New("the last admin cannot be removed")
+	}
+	a.file.Users = append(a.file.Users[:idx], a.file.Users[idx+1:]...)
+	a.dropSessions(name)
+	kept := a.file.Tokens[:0]
+	for _, t := range a.file.Tokens {
+		if t.User != name {
+			kept = append(kept, t)
+		}
+	}
+	a.file.Tokens = kept
+	a.reindexTokens()
+	return a.save()
+}
+
+func (a *Auth) dropSessions(user string) {
+	for id, s := range a.sessions {
+		if s.User == user {
+			delete(a.sessions, id)
+		}
+	}
+}
+
+func (a *Auth) reindexTokens() {
+	a.tokens = map[string]*APIToken{}
+	for i := range a.file.Tokens {
+		a.tokens[a.file.Tokens[i].Hash] = &a.file.Tokens[i]
+	}
+}
+
+// UserInfo is a user without the hash.
+type UserInfo struct {
+	Name    string    `json:"name"`
+	Role    string    `json:"role"`
+	Created time.Time `json:"created"`
+}
+
+// Users lists the users.
+func (a *Auth) Users() []UserInfo {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]UserInfo, 0, len(a.file.Users))
+	for _, u := range a.file.Users {
+		out = append(out, UserInfo{u.Name, u.Role, u.Created})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func (a *Auth) user(name string) (User, bool) {
+	for _, u := range a.file.Users {
+		if u.Name == name {
+			return u, true
+		}
+	}
+	return User{}, false
+}
+
+// allowAttempt applies the per-address rate limit; callers hold a.mu.
+func (a *Auth) allowAttempt(addr string, now time.Time) bool {
+	at := a.byIP[addr]
+	if at == nil {
+		if len(a.byIP) > 10000 { // bound memory: forget old windows
+			for k, v := range a.byIP {
+				if len(v.times) == 0 || now.Sub(v.times[len(v.times)-1]) > a.policy.LoginWindow {
+					delete(a.byIP, k)
+				}
+			}
+		}
+		at = &attempts{}
+		a.byIP[addr] = at
+	}
+	kept := at.times[:0]
+	for _, t := range at.times {
+		if now.Sub(t) < a.policy.LoginWindow {
+			kept = append(kept, t)
+		}
+	}
+	at.times = kept
+	if len(at.times) >= a.policy.LoginRate {
+		return false
+	}
+	at.times = append(at.times, now)
+	return true
+}
+
+// Login checks a password and opens a session. addr is the client
+// address the rate limit counts.
+func (a *Auth) Login(name, password, addr string) (*Session, error) {
+	now := a.now()
+	a.mu.Lock()
+	if !a.allowAttempt(addr, now) {
+		a.mu.Unlock()
+		return nil, ErrRateLimited
+	}
+	f := a.byUser[name]
+	if f != nil && now.Before(f.lockedUntil) {
+		a.mu.Unlock()
+		return nil, ErrLocked
+	}
+	u, known := a.user(name)
+	hash := a.dummy
+	if known {
+		hash = []byte(u.Hash)
+	}
+	a.mu.Unlock()
+	err := bcrypt.CompareHashAndPassword(hash, []byte(password))
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err != nil || !known {
+		if len(name) <= 64 {
+			f = a.byUser[name]
+			if f == nil {
+				f = &failures{}
+				a.byUser[name] = f
+			}
+			f.count++
+			if f.count >= a.policy.MaxFailures {
+				f.lockedUntil, f.count = now.Add(a.policy.Lockout), 0
+			}
+		}
+		return nil, ErrBadCredentials
+	}
+	delete(a.byUser, name)
+	a.expire(now)
+	if len(a.sessions) >= maxSessions {
+		return nil, errors.New("too many sessions")
+	}
+	s := &Session{ID: randomToken(32), User: u.Name, Role: u.Role, CSRF: randomToken(32), Created: now, LastSeen: now}
+	a.sessions[s.ID] = s
+	return s, nil
+}
+
+// expire drops ended sessions; callers hold a.mu.
+func (a *Auth) expire(now time.Time) {
+	for id, s := range a.sessions {
+		if a.ended(s, now) {
+			delete(a.sessions, id)
+		}
+	}
+}
+
+func (a *Auth) ended(s *Session, now time.Time) bool {
+	return now.Sub(s.LastSeen) > a.policy.IdleTimeout || now.Sub(s.Created) >= a.policy.MaxSession
+}
+
+// Session returns a live session by id and refreshes its idle timer.
+func (a *Auth) Session(id string) (Session, bool) {
+	now := a.now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s, ok := a.sessions[id]
+	if !ok {
+		return Session{}, false
+	}
+	if a.ended(s, now) {
+		delete(a.sessions, id)
+		return Session{}, false
+	}
+	if _, still := a.user(s.User); !still {
+		delete(a.sessions, id)
+		return Session{}, false
+	}
+	s.LastSeen = now
+	return *s, true
+}
+
+// Logout ends a session.
+func (a *Auth) Logout(id string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.sessions, id)
+}
+
+// CreateToken makes an API token for a user; the token is shown once.
+func (a *Auth) CreateToken(user, name string) (token string, info APIToken, err error) {
+	if name == "" || len(name) > 64 {
+		return "", APIToken{}, errors.New("token name: 1 to 64 characters")
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, ok := a.user(user); !ok {
+		return "", APIToken{}, fmt.Errorf("user %s: %w", user, ErrNotFound)
+	}
+	token = "otw_" + randomToken(32)
+	info = APIToken{ID: randomToken(6), Name: name, User: user, Hash: tokenHash(token), Created: a.now().UTC()}
+	a.file.Tokens = append(a.file.Tokens, info)
+	a.reindexTokens()
+	return token, info, a.save()
+}
+
+// Tokens lists API tokens (without hashes).
+func (a *Auth) Tokens() []APIToken {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]APIToken, 0, len(a.file.Tokens))
+	for _, t := range a.file.Tokens {
+		t.Hash = ""
+		out = append(out, t)
+	}
+	return out
+}
+
+// RevokeToken deletes an API token by id.
+func (a *Auth) RevokeToken(id string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i, t := range a.file.Tokens {
+		if t.ID == id {
+			a.file.Tokens = append(a.file.Tokens[:i], a.file.Tokens[i+1:]...)
+			a.reindexTokens()
+			return a.save()
+		}
+	}
+	return fmt.Errorf("token %s: %w", id, ErrNotFound)
+}
+
+// TokenUser authenticates a bearer token: the user and role it acts as.
+func (a *Auth) TokenUser(token string) (user, role string, ok bool) {
+	if !strings.HasPrefix(token, "otw_") {
+		return "", "", false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	t, found := a.tokens[tokenHash(token)]
+	if !found {
+		return "", "", false
+	}
+	u, exists := a.user(t.User)
+	if !exists {
+		return "", "", false
+	}
+	t.LastUsed = a.now().UTC()
+	return u.Name, u.Role, true
+}
+
+// AddUser adds a user to the users file of a state directory: the Go API
+// behind a CLI such as `otwatch user add`. Run it while the daemon is
+// stopped (the daemon reads the file at start), or use the Users page.
+func AddUser(stateDir, name, password, role string) error {
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return err
+	}
+	a, err := NewAuth(filepath.Join(stateDir, "users.json"), AuthPolicy{})
+	if err != nil {
+		return err
+	}
+	return a.CreateUser(name, password, role)
+}

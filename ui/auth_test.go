@@ -1,0 +1,327 @@
+package ui
+
+import (
+	"crypto/ecdsa"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+const pw = "correct horse battery staple"
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time          { return c.t }
+func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
+func newTestAuth(t *testing.T, path string) (*Auth, *clock) {
+	t.Helper()
+	a, err := NewAuth(path, AuthPolicy{BcryptCost: bcrypt.MinCost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	a.now = c.now
+	return a, c
+}
+
+func TestPasswordHashing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "users.json")
+	a, _ := newTestAuth(t, path)
+	if err := a.CreateUser("alice", "short", RoleAdmin); !errors.Is(err, ErrWeakPassword) {
+		t.Errorf("weak password: %v", err)
+	}
+	if err := a.CreateUser("bad name!", pw, RoleAdmin); !errors.Is(err, ErrBadUser) {
+		t.Errorf("bad name: %v", err)
+	}
+	if err := a.CreateUser("alice", pw, "root"); !errors.Is(err, ErrBadRole) {
+		t.Errorf("bad role: %v", err)
+	}
+	if err := a.CreateUser("alice", pw, RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.CreateUser("alice", pw, RoleViewer); !errors.Is(err, ErrUserExists) {
+		t.Errorf("duplicate: %v", err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), pw) {
+		t.Fatal("the password is stored in clear")
+	}
+	st, _ := os.Stat(path)
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("users file mode %v", st.Mode().Perm())
+	}
+	u, _ := a.user("alice")
+	if cost, err := bcrypt.Cost([]byte(u.Hash)); err != nil || cost != bcrypt.MinCost {
+		t.Errorf("hash is not bcrypt at the configured cost: %v %v", cost, err)
+	}
+	if _, err := a.Login("alice", pw, "10.0.0.1"); err != nil {
+		t.Errorf("login: %v", err)
+	}
+	if _, err := a.Login("alice", pw+"x", "10.0.0.1"); !errors.Is(err, ErrBadCredentials) {
+		t.Errorf("wrong password: %v", err)
+	}
+	if _, err := a.Login("nobody", pw, "10.0.0.1"); !errors.Is(err, ErrBadCredentials) {
+		t.Errorf("unknown user: %v (must look like a wrong password)", err)
+	}
+	// default cost is at least 12
+	if DefaultBcryptCost < 12 {
+		t.Errorf("default bcrypt cost %d", DefaultBcryptCost)
+	}
+	// reload from disk
+	a2, _ := newTestAuth(t, path)
+	if _, err := a2.Login("alice", pw, "10.0.0.2"); err != nil {
+		t.Errorf("login after reload: %v", err)
+	}
+	if a2.SetupToken() != "" {
+		t.Error("setup token with a user present")
+	}
+}
+
+func TestLockout(t *testing.T) {
+	a, clk := newTestAuth(t, "")
+	if err := a.CreateUser("alice", pw, RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < DefaultMaxFailures; i++ {
+		clk.advance(time.Minute) // stay under the per-address rate limit
+		if _, err := a.Login("alice", "wrong password!", "10.0.0.1"); !errors.Is(err, ErrBadCredentials) {
+			t.Fatalf("failure %d: %v", i, err)
+		}
+	}
+	clk.advance(time.Minute)
+	if _, err := a.Login("alice", pw, "10.0.0.9"); !errors.Is(err, ErrLocked) {
+		t.Fatalf("locked user with the right password from another address: %v", err)
+	}
+	clk.advance(DefaultLockout)
+	if _, err := a.Login("alice", pw, "10.0.0.9"); err != nil {
+		t.Fatalf("after the lockout: %v", err)
+	}
+	// success resets the count
+	for i := 0; i < DefaultMaxFailures-1; i++ {
+		clk.advance(time.Minute)
+		a.Login("alice", "wrong password!", "10.0.0.1")
+	}
+	clk.advance(time.Minute)
+	if _, err := a.Login("alice", pw, "10.0.0.1"); err != nil {
+		t.Fatalf("below the threshold: %v", err)
+	}
+	// unknown users lock the same way (no user enumeration)
+	for i := 0; i < DefaultMaxFailures; i++ {
+		clk.advance(time.Minute)
+		a.Login("mallory", "whatever password", "10.0.0.1")
+	}
+	clk.advance(time.Minute)
+	if _, err := a.Login("mallory", "whatever password", "10.0.0.1"); !errors.Is(err, ErrLocked) {
+		t.Errorf("unknown user: %v", err)
+	}
+}
+
+func TestLoginRateLimit(t *testing.T) {
+	a, clk := newTestAuth(t, "")
+	if err := a.CreateUser("alice", pw, RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < DefaultLoginRate; i++ {
+		// different user names: the lockout does not trigger, the address limit does
+		a.Login("user"+string(rune('a'+i)), "x", "10.0.0.1")
+	}
+	if _, err := a.Login("alice", pw, "10.0.0.1"); !errors.Is(err, ErrRateLimited) {
+		t.Fatalf("over the rate: %v", err)
+	}
+	if _, err := a.Login("alice", pw, "10.0.0.2"); err != nil {
+		t.Fatalf("another address: %v", err)
+	}
+	clk.advance(DefaultLoginWindow)
+	if _, err := a.Login("alice", pw, "10.0.0.1"); err != nil {
+		t.Fatalf("after the window: %v", err)
+	}
+}
+
+func TestSessionExpiry(t *testing.T) {
+	a, clk := newTestAuth(t, "")
+	if err := a.CreateUser("alice", pw, RoleViewer); err != nil {
+		t.Fatal(err)
+	}
+	s, err := a.Login("alice", pw, "10.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.ID) < 40 || len(s.CSRF) < 40 || s.ID == s.CSRF {
+		t.Fatalf("weak session tokens %q %q", s.ID, s.CSRF)
+	}
+	got, ok := a.Session(s.ID)
+	if !ok || got.Role != RoleViewer || got.User != "alice" {
+		t.Fatalf("session: %+v %v", got, ok)
+	}
+	// activity keeps it alive up to the absolute limit
+	for d := time.Duration(0); d < DefaultMaxSession-DefaultIdleTimeout; d += DefaultIdleTimeout / 2 {
+		clk.advance(DefaultIdleTimeout / 2)
+		if _, ok := a.Session(s.ID); !ok {
+			t.Fatalf("active session expired after %v", d)
+		}
+	}
+	clk.advance(DefaultIdleTimeout)
+	if _, ok := a.Session(s.ID); ok {
+		t.Fatal("session outlived the absolute limit")
+	}
+	// idle timeout
+	s2, _ := a.Login("alice", pw, "10.0.0.1")
+	clk.advance(DefaultIdleTimeout + time.Second)
+	if _, ok := a.Session(s2.ID); ok {
+		t.Fatal("idle session still valid")
+	}
+	// logout and deleted users end sessions
+	s3, _ := a.Login("alice", pw, "10.0.0.1")
+	a.Logout(s3.ID)
+	if _, ok := a.Session(s3.ID); ok {
+		t.Fatal("session valid after logout")
+	}
+	if err := a.CreateUser("root", pw, RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	s4, _ := a.Login("alice", pw, "10.0.0.1")
+	if err := a.DeleteUser("alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := a.Session(s4.ID); ok {
+		t.Fatal("session of a deleted user")
+	}
+	if err := a.DeleteUser("root"); err == nil {
+		t.Fatal("deleted the last admin")
+	}
+}
+
+func TestAPITokens(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "users.json")
+	a, _ := newTestAuth(t, path)
+	if err := a.CreateUser("bot", pw, RoleViewer); err != nil {
+		t.Fatal(err)
+	}
+	tok, info, err := a.CreateToken("bot", "grafana")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(tok, "otw_") || len(tok) < 40 {
+		t.Fatalf("token %q", tok)
+	}
+	b, _ := os.ReadFile(path)
+	if strings.Contains(string(b), tok) || strings.Contains(string(b), strings.TrimPrefix(tok, "otw_")) {
+		t.Fatal("token stored in clear")
+	}
+	if u, role, ok := a.TokenUser(tok); !ok || u != "bot" || role != RoleViewer {
+		t.Fatalf("token user %q %q %v", u, role, ok)
+	}
+	for _, bad := range []string{"", "otw_", tok + "x", strings.TrimPrefix(tok, "otw_"), info.Hash} {
+		if _, _, ok := a.TokenUser(bad); ok {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+	for _, listed := range a.Tokens() {
+		if listed.Hash != "" {
+			t.Error("Tokens lists hashes")
+		}
+	}
+	a2, _ := newTestAuth(t, path)
+	if _, _, ok := a2.TokenUser(tok); !ok {
+		t.Fatal("token lost on reload")
+	}
+	if err := a2.RevokeToken(info.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := a2.TokenUser(tok); ok {
+		t.Fatal("revoked token accepted")
+	}
+}
+
+func TestSetupToken(t *testing.T) {
+	a, _ := newTestAuth(t, "")
+	tok := a.SetupToken()
+	if len(tok) < 24 || !a.NeedsSetup() {
+		t.Fatalf("setup token %q", tok)
+	}
+	if err := a.Setup("wrong", "admin", pw); err == nil {
+		t.Fatal("wrong setup token accepted")
+	}
+	if err := a.Setup(tok, "admin", pw); err != nil {
+		t.Fatal(err)
+	}
+	if a.NeedsSetup() || a.SetupToken() != "" {
+		t.Fatal("setup still open")
+	}
+	if err := a.Setup(tok, "admin2", pw); err == nil {
+		t.Fatal("setup token reused")
+	}
+	if u, _ := a.user("admin"); u.Role != RoleAdmin {
+		t.Fatalf("setup made a %q", u.Role)
+	}
+}
+
+func TestAuditLogAppendOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	l, err := OpenAuditLog(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Record(AuditEntry{User: "alice", Action: "login", OK: true})
+	l.Close()
+	l, _ = OpenAuditLog(path) // reopen: appends, never truncates
+	l.Record(AuditEntry{User: "alice", Action: "alert.acknowledge", Target: "abc", OK: true})
+	got, err := l.Tail(10)
+	if err != nil || len(got) != 2 || got[0].Action != "alert.acknowledge" || got[1].Action != "login" {
+		t.Fatalf("tail %+v %v", got, err)
+	}
+	l.Close()
+	st, _ := os.Stat(path)
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("audit log mode %v", st.Mode().Perm())
+	}
+}
+
+func TestCertificate(t *testing.T) {
+	dir := t.TempDir()
+	c1, gen, err := EnsureCertificate(dir, []string{"otwatch.plant", "192.0.2.5"})
+	if err != nil || !gen {
+		t.Fatalf("generate: %v %v", gen, err)
+	}
+	if _, ok := c1.PrivateKey.(*ecdsa.PrivateKey); !ok {
+		t.Errorf("key is %T, want ECDSA", c1.PrivateKey)
+	}
+	st, _ := os.Stat(filepath.Join(dir, KeyFile))
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("key mode %v", st.Mode().Perm())
+	}
+	c2, gen, err := EnsureCertificate(dir, nil)
+	if err != nil || gen {
+		t.Fatalf("reload: %v %v", gen, err)
+	}
+	if string(c1.Certificate[0]) != string(c2.Certificate[0]) {
+		t.Error("certificate regenerated instead of reused")
+	}
+	// a damaged operator certificate is an error, never silently replaced
+	os.WriteFile(filepath.Join(dir, CertFile), []byte("garbage"), 0o644)
+	if _, _, err := EnsureCertificate(dir, nil); err == nil {
+		t.Error("damaged certificate accepted")
+	}
+}
+
+func TestAddUserOffline(t *testing.T) {
+	dir := t.TempDir()
+	if err := AddUser(dir, "admin", pw, RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := newTestAuth(t, filepath.Join(dir, "users.json"))
+	if a.NeedsSetup() {
+		t.Fatal("setup still needed after AddUser")
+	}
+	if _, err := a.Login("admin", pw, "10.0.0.1"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,859 @@
+// otwatch dashboard: a dependency-free single-page app. It talks only to
+// the JSON API under /api (see /api/openapi.json) and builds the DOM with
+// createElement/textContent (never innerHTML), so the strict CSP holds.
+'use strict';
+(function () {
+  const S = { csrf: '', user: '', role: '', events: null, newAlerts: 0, inv: null, invAt: 0, kinds: null, mapStop: null };
+  const view = () => document.getElementById('view');
+
+  // ---------- DOM helpers ----------
+  function h(tag, attrs, ...kids) {
+    const el = document.createElement(tag);
+    setAttrs(el, attrs);
+    append(el, kids);
+    return el;
+  }
+  const SVGNS = 'http://www.w3.org/2000/svg';
+  function s(tag, attrs, ...kids) {
+    const el = document.createElementNS(SVGNS, tag);
+    setAttrs(el, attrs);
+    append(el, kids);
+    return el;
+  }
+  function setAttrs(el, attrs) {
+    if (!attrs) return;
+    for (const k of Object.keys(attrs)) {
+      const v = attrs[k];
+      if (v === null || v === undefined || v === false) continue;
+      if (k === 'text') el.textContent = v;
+      else if (k === 'class') el.setAttribute('class', v);
+      else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+      else if (k === 'value') el.value = v;
+      else el.setAttribute(k, v === true ? '' : v);
+    }
+  }
+  function append(el, kids) {
+    for (const k of kids.flat(Infinity)) {
+      if (k === null || k === undefined || k === false) continue;
+      el.appendChild(k instanceof Node ? k : document.createTextNode(String(k)));
+    }
+  }
+  function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); return el; }
+  function fmtTime(t) { return t ? String(t).replace('T', ' ').replace(/\.\d+Z$/, 'Z').replace(/Z$/, ' UTC') : ''; }
+  function fmtNum(n) { return (n || 0).toLocaleString('en-US'); }
+  function sevClass(n) { return n >= 9 ? 'crit' : n >= 7 ? 'high' : n >= 4 ? 'med' : 'low'; }
+  function sevBadge(n) { return h('span', { class: 'sev ' + sevClass(n), title: 'severity ' + n, text: String(n) }); }
+  function fmtDur(sec) {
+    const d = Math.floor(sec / 86400), hh = Math.floor(sec % 86400 / 3600), m = Math.floor(sec % 3600 / 60);
+    return (d ? d + 'd ' : '') + hh + 'h ' + m + 'm';
+  }
+  function fmtBytes(b) {
+    const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB']; let i = 0;
+    while (b >= 1024 && i < u.length - 1) { b /= 1024; i++; }
+    return b.toFixed(i ? 1 : 0) + ' ' + u[i];
+  }
+  function debounce(fn, ms) { let t; return (...a) => { clearTimeout(t); t = setTimeout(() => fn(...a), ms); }; }
+
+  // ---------- API ----------
+  class APIError extends Error { constructor(status, msg) { super(msg); this.status = status; } }
+  async function api(method, path, body) {
+    const opt = { method, credentials: 'same-origin', headers: { 'Accept': 'application/json' } };
+    if (method !== 'GET') {
+      opt.headers['X-CSRF-Token'] = S.csrf;
+      if (body !== undefined) {
+        opt.headers['Content-Type'] = 'application/json';
+        opt.body = typeof body === 'string' ? body : JSON.stringify(body);
+      }
+    }
+    const r = await fetch(path, opt);
+    if (r.status === 204) return null;
+    let data = null;
+    try { data = await r.json(); } catch (e) { data = null; }
+    if (!r.ok) {
+      if (r.status === 401 && !path.startsWith('/api/login') && !path.startsWith('/api/setup')) {
+        showLogin('Your session ended: log in again.');
+      }
+      throw new APIError(r.status, (data && data.error) || r.statusText);
+    }
+    return data;
+  }
+  async function inventory(force) {
+    if (!S.inv || force || Date.now() - S.invAt > 15000) {
+      S.inv = await api('GET', '/api/inventory');
+      S.invAt = Date.now();
+      S.byIP = new Map();
+      for (const a of S.inv.assets || []) for (const ip of a.ips || []) S.byIP.set(ip, a);
+    }
+    return S.inv;
+  }
+  function assetLink(ip) {
+    if (!ip) return '';
+    const a = S.byIP && S.byIP.get(ip);
+    return a ? h('a', { href: '#/asset/' + encodeURIComponent(a.id), text: ip }) : ip;
+  }
+
+  // ---------- shell ----------
+  function shell(show) {
+    document.getElementById('top').classList.toggle('hidden', !show);
+  }
+  function setActive(page) {
+    for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.page === page);
+    document.getElementById('nav').classList.remove('open');
+  }
+  function errorBox(e) { return h('p', { class: 'error', role: 'alert', text: 'Error: ' + (e && e.message ? e.message : e) }); }
+
+  // ---------- setup and login ----------
+  async function showSetup(csrf) {
+    shell(false);
+    const err = h('p', { class: 'error', id: 'setup-error' });
+    const form = h('form', { id: 'setup-form' },
+      h('p', { text: 'First start: create the administrator. The one-time setup token was printed on the console where otwatch started.' }),
+      h('label', {}, 'Setup token', h('input', { id: 'setup-token', autocomplete: 'off', required: true })),
+      h('label', {}, 'Administrator user name', h('input', { id: 'setup-user', autocomplete: 'username', required: true, value: 'admin' })),
+      h('label', {}, 'Password (at least 12 characters)', h('input', { id: 'setup-pass', type: 'password', autocomplete: 'new-password', required: true, minlength: '12' })),
+      h('label', {}, 'Repeat password', h('input', { id: 'setup-pass2', type: 'password', autocomplete: 'new-password', required: true })),
+      h('button', { id: 'setup-submit', type: 'submit', text: 'Create administrator' }), err);
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const p1 = document.getElementById('setup-pass').value, p2 = document.getElementById('setup-pass2').value;
+      if (p1 !== p2) { err.textContent = 'The passwords differ.'; return; }
+      S.csrf = csrf;
+      try {
+        await api('POST', '/api/setup', { token: document.getElementById('setup-token').value.trim(), user: document.getElementById('setup-user').value.trim(), password: p1 });
+        showLogin('Administrator created: log in.');
+      } catch (e) { err.textContent = e.message; }
+    });
+    clear(view()).appendChild(h('div', { class: 'login panel' }, h('h1', { text: 'Welcome to otwatch' }), form));
+  }
+
+  async function showLogin(msg) {
+    shell(false);
+    if (S.events) { S.events.close(); S.events = null; }
+    S.user = ''; S.role = '';
+    let info;
+    try { info = await api('GET', '/api/login'); } catch (e) { clear(view()).appendChild(errorBox(e)); return; }
+    if (info.setup_needed) {
+      const st = await api('GET', '/api/setup');
+      return showSetup(st.csrf);
+    }
+    const err = h('p', { class: 'error', id: 'login-error' });
+    const form = h('form', { id: 'login-form' },
+      msg ? h('p', { class: 'notice', text: msg }) : null,
+      h('label', {}, 'User name', h('input', { id: 'login-user', autocomplete: 'username', required: true })),
+      h('label', {}, 'Password', h('input', { id: 'login-pass', type: 'password', autocomplete: 'current-password', required: true })),
+      h('button', { id: 'login-submit', type: 'submit', text: 'Log in' }), err);
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      S.csrf = info.csrf;
+      try {
+        const r = await api('POST', '/api/login', { user: document.getElementById('login-user').value.trim(), password: document.getElementById('login-pass').value });
+        loggedIn(r);
+        if (!location.hash || location.hash === '#/login') location.hash = '#/overview'; else route();
+      } catch (e) {
+        err.textContent = e.message;
+        try { info = await api('GET', '/api/login'); } catch (e2) { /* keep the message */ }
+      }
+    });
+    clear(view()).appendChild(h('div', { class: 'login panel' }, h('h1', { text: 'otwatch — log in' }), form));
+  }
+
+  function loggedIn(r) {
+    S.csrf = r.csrf || S.csrf; S.user = r.user; S.role = r.role;
+    document.getElementById('who').textContent = r.user + ' (' + r.role + ')';
+    shell(true);
+    startEvents();
+  }
+
+  async function logout() {
+    try { await api('POST', '/api/logout'); } catch (e) { /* ended anyway */ }
+    S.csrf = ''; S.inv = null;
+    location.hash = '#/login';
+    showLogin('You are logged out.');
+  }
+
+  // ---------- live updates ----------
+  function startEvents() {
+    if (S.events || !window.EventSource) return;
+    const es = new EventSource('/api/events');
+    es.addEventListener('alert', () => {
+      S.newAlerts++;
+      const b = document.getElementById('new-alerts');
+      b.textContent = String(S.newAlerts); b.classList.remove('hidden');
+    });
+    es.addEventListener('counters', (ev) => {
+      let d; try { d = JSON.parse(ev.data); } catch (e) { return; }
+      for (const k of Object.keys(d)) {
+        const el = document.querySelector('[data-live="' + k + '"]');
+        if (el) el.textContent = fmtNum(d[k]);
+      }
+    });
+    es.addEventListener('asset', () => { S.invAt = 0; });
+    es.onerror = () => { if (!S.user) es.close(); };
+    S.events = es;
+  }
+
+  // ---------- overview ----------
+  async function pageOverview(el) {
+    const [inv, stats, health, recent] = await Promise.all([inventory(true), api('GET', '/api/alerts/stats'), api('GET', '/api/health'),
+      api('GET', '/api/alerts?limit=8')]);
+    const card = (n, label, live) => h('div', { class: 'card' }, h('div', { class: 'num', 'data-live': live || null, text: fmtNum(n) }), h('div', { class: 'lbl', text: label }));
+    const roles = {};
+    for (const a of inv.assets) for (const r of a.roles || []) roles[r] = (roles[r] || 0) + 1;
+    el.appendChild(h('h1', { text: 'Overview' }));
+    el.appendChild(h('div', { class: 'cards', id: 'overview-cards' },
+      card(inv.assets.length, 'assets'), card(inv.links.length, 'links'), card(stats.total, 'alerts', 'alerts'), card(stats.open, 'open alerts'),
+      card(health.packets, 'packets', 'packets'), card(health.drops, 'drops', 'drops'), card(health.transactions, 'transactions')));
+    const chart = h('div', { class: 'panel' }, h('h2', { text: 'Alerts over time' + (stats.bucket_s ? ' (per ' + fmtDur(stats.bucket_s).replace(/^0h /, '').replace(/ 0m$/, '') + ')' : '') }),
+      histogram(stats.histogram || []));
+    const sev = h('table', {}, h('tr', {}, h('th', { text: 'Severity' }), h('th', { text: 'Alerts' })),
+      Object.keys(stats.by_severity || {}).sort((a, b) => b - a).map(k => h('tr', {}, h('td', {}, sevBadge(+k)), h('td', { text: fmtNum(stats.by_severity[k]) }))));
+    const kinds = Object.entries(stats.by_kind || {}).sort((a, b) => b[1] - a[1]).slice(0, 8);
+    const kindT = h('table', {}, h('tr', {}, h('th', { text: 'Kind' }), h('th', { text: 'Alerts' })),
+      kinds.map(([k, n]) => h('tr', {}, h('td', {}, h('a', { href: '#/alerts?kind=' + encodeURIComponent(k), text: k })), h('td', { text: fmtNum(n) }))));
+    const roleT = h('table', {}, h('tr', {}, h('th', { text: 'Role' }), h('th', { text: 'Assets' })),
+      Object.entries(roles).sort((a, b) => b[1] - a[1]).map(([r, n]) => h('tr', {}, h('td', {}, h('span', { class: 'tag role', text: r })), h('td', { text: String(n) }))));
+    const cap = h('table', {}, h('tr', {}, h('th', { text: 'Interface' }), h('th', { text: 'Packets' }), h('th', { text: 'Drops' })),
+      (health.interfaces || []).map(i => h('tr', {}, h('td', { text: i.name }), h('td', { text: fmtNum(i.packets) }), h('td', { class: i.drops ? 'error' : '', text: fmtNum(i.drops) }))));
+    const latest = h('table', {}, (recent.alerts || []).map(r => h('tr', {}, h('td', {}, sevBadge(r.alert.severity)), h('td', { class: 'mono', text: fmtTime(r.alert.ts) }),
+      h('td', {}, h('a', { href: '#/alerts?id=' + encodeURIComponent(r.alert.id), text: r.alert.message })))));
+    el.appendChild(chart);
+    el.appendChild(h('div', { class: 'grid2' },
+      h('div', { class: 'panel' }, h('h2', { text: 'Latest alerts' }), latest),
+      h('div', { class: 'panel' }, h('h2', { text: 'Capture health' }), h('p', {}, 'Drop rate: ', h('b', { text: health.packets ? (100 * health.drops / (health.packets + health.drops)).toFixed(3) + ' %' : '0 %' }), ' · uptime ' + fmtDur(health.uptime_s || 0)), cap),
+      h('div', { class: 'panel' }, h('h2', { text: 'By severity' }), sev),
+      h('div', { class: 'panel' }, h('h2', { text: 'Top alert kinds' }), kindT),
+      h('div', { class: 'panel' }, h('h2', { text: 'Asset roles' }), roleT)));
+  }
+
+  function histogram(buckets) {
+    const W = 900, H = 180, L = 36, B = 22;
+    const svgEl = s('svg', { class: 'chart', viewBox: '0 0 ' + W + ' ' + H, preserveAspectRatio: 'none', role: 'img', 'aria-label': 'alerts over time' });
+    if (!buckets.length) { svgEl.appendChild(s('text', { x: 10, y: 20, text: 'no alerts yet' })); return svgEl; }
+    const max = Math.max(1, ...buckets.map(b => b.count));
+    const bw = (W - L) / buckets.length;
+    svgEl.appendChild(s('line', { class: 'axis', x1: L, y1: H - B, x2: W, y2: H - B }));
+    svgEl.appendChild(s('text', { x: 2, y: 12, text: String(max) }));
+    svgEl.appendChild(s('text', { x: 2, y: H - B, text: '0' }));
+    buckets.forEach((b, i) => {
+      const bh = (H - B - 8) * b.count / max;
+      const r = s('rect', { class: 'bar ' + (b.count ? sevClass(b.max_severity) : ''), x: L + i * bw + 1, y: H - B - bh, width: Math.max(bw - 2, 1), height: bh });
+      r.appendChild(s('title', { text: fmtTime(b.start) + ': ' + b.count + ' alerts, max severity ' + b.max_severity }));
+      svgEl.appendChild(r);
+    });
+    const step = Math.max(1, Math.ceil(buckets.length / 6));
+    for (let i = 0; i < buckets.length; i += step) {
+      svgEl.appendChild(s('text', { x: L + i * bw, y: H - 6, text: fmtTime(buckets[i].start).slice(0, 16) }));
+    }
+    return svgEl;
+  }
+
+  // ---------- assets ----------
+  function assetName(a) {
+    const id = a.identity || {};
+    for (const k of ['product_name', 'module_name', 'model_name', 'application_name', 'order_number']) if (id[k]) return id[k].value;
+    return '';
+  }
+  function assetProtos(a) {
+    const seen = new Set();
+    return (a.protocols || []).map(p => p.proto + ' ' + p.side).filter(x => !seen.has(x) && seen.add(x));
+  }
+  async function pageAssets(el, params) {
+    const inv = await inventory(true);
+    const counts = (await api('GET', '/api/alerts/stats')).by_asset || {};
+    const roles = [...new Set(inv.assets.flatMap(a => a.roles || []))].sort();
+    const protos = [...new Set(inv.assets.flatMap(a => (a.protocols || []).map(p => p.proto)))].sort();
+    const st = { sort: params.get('sort') || 'ip', dir: params.get('dir') === 'desc' ? -1 : 1, q: params.get('q') || '', role: params.get('role') || '', proto: params.get('proto') || '' };
+    const rows = inv.assets.map(a => ({ a, ip: (a.ips || [])[0] || '', name: assetName(a), vendor: a.vendor || '', roles: (a.roles || []).join(' '),
+      protos: assetProtos(a).join(', '), last: a.last_seen || '', alerts: (a.ips || []).reduce((n, ip) => n + (counts[ip] || 0), 0), packets: a.packets || 0 }));
+    const ipKey = ip => ip.split('.').map(x => x.padStart(3, '0')).join('.');
+    const cols = [['ip', 'Address'], ['name', 'Identity'], ['vendor', 'Vendor', 'col-opt'], ['roles', 'Roles'], ['protos', 'Protocols'], ['alerts', 'Open alerts'], ['packets', 'Packets', 'col-opt'], ['last', 'Last seen', 'col-opt']];
+    const tbody = h('tbody', { id: 'assets-body' });
+    const countEl = h('span', { class: 'muted', id: 'assets-count' });
+    const PAGE = 200;
+    st.page = 0;
+    const prev = h('button', { type: 'button', class: 'secondary small', text: '‹ Previous', onclick: () => { st.page--; draw(); } });
+    const next = h('button', { type: 'button', class: 'secondary small', text: 'Next ›', onclick: () => { st.page++; draw(); } });
+    const head = h('tr', {}, cols.map(([k, label, cls]) => h('th', { class: 'sortable ' + (cls || ''), 'data-key': k, text: label, onclick: () => {
+      st.dir = st.sort === k ? -st.dir : 1; st.sort = k; draw();
+    } })));
+    function draw() {
+      const q = st.q.toLowerCase();
+      let list = rows.filter(r => (!st.role || (r.a.roles || []).includes(st.role)) && (!st.proto || (r.a.protocols || []).some(p => p.proto === st.proto)) &&
+        (!q || JSON.stringify(r.a).toLowerCase().includes(q)));
+      const k = st.sort;
+      list.sort((x, y) => {
+        let a = x[k], b = y[k];
+        if (k === 'ip') { a = ipKey(a); b = ipKey(b); }
+        return (a < b ? -1 : a > b ? 1 : 0) * st.dir;
+      });
+      for (const th of head.children) {
+        th.classList.toggle('sorted-asc', th.dataset.key === k && st.dir > 0);
+        th.classList.toggle('sorted-desc', th.dataset.key === k && st.dir < 0);
+      }
+      const pages = Math.max(1, Math.ceil(list.length / PAGE));
+      st.page = Math.min(st.page, pages - 1);
+      const from = st.page * PAGE, shown = list.slice(from, from + PAGE);
+      countEl.textContent = (list.length ? (from + 1) + '–' + (from + shown.length) + ' of ' : '') + list.length + ' assets' + (list.length !== rows.length ? ' (' + rows.length + ' in all)' : '');
+      prev.disabled = st.page === 0; next.disabled = st.page >= pages - 1;
+      clear(tbody);
+      const frag = document.createDocumentFragment();
+      for (const r of shown) {
+        frag.appendChild(h('tr', { class: 'clickable asset-row', 'data-id': r.a.id, onclick: () => { location.hash = '#/asset/' + encodeURIComponent(r.a.id); } },
+          h('td', { class: 'mono' }, r.a.ips.join(', '), r.a.mac ? h('div', { class: 'muted', text: r.a.mac }) : null),
+          h('td', { class: 'identity', text: r.name }), h('td', { class: 'col-opt', text: r.vendor }),
+          h('td', {}, (r.a.roles || []).map(x => h('span', { class: 'tag role', text: x }))),
+          h('td', {}, assetProtos(r.a).map(x => h('span', { class: 'tag', text: x }))),
+          h('td', {}, r.alerts ? h('a', { href: '#/alerts?asset=' + encodeURIComponent(r.ip), onclick: ev => ev.stopPropagation(), text: String(r.alerts) }) : '0'),
+          h('td', { class: 'col-opt', text: fmtNum(r.packets) }), h('td', { class: 'col-opt mono', text: fmtTime(r.last) })));
+      }
+      tbody.appendChild(frag);
+    }
+    const search = h('input', { id: 'asset-search', type: 'search', placeholder: 'search address, identity, vendor…', value: st.q, oninput: debounce(ev => { st.q = ev.target.value; st.page = 0; draw(); }, 150) });
+    const roleSel = h('select', { id: 'asset-role', onchange: ev => { st.role = ev.target.value; st.page = 0; draw(); } }, h('option', { value: '', text: 'any role' }), roles.map(r => h('option', { value: r, text: r, selected: r === st.role })));
+    const protoSel = h('select', { id: 'asset-proto', onchange: ev => { st.proto = ev.target.value; st.page = 0; draw(); } }, h('option', { value: '', text: 'any protocol' }), protos.map(r => h('option', { value: r, text: r, selected: r === st.proto })));
+    el.appendChild(h('h1', { text: 'Assets' }));
+    el.appendChild(h('div', { class: 'toolbar' }, h('label', {}, 'Search', search), h('label', {}, 'Role', roleSel), h('label', {}, 'Protocol', protoSel), h('div', { class: 'pager' }, prev, countEl, next)));
+    el.appendChild(h('div', { class: 'table-wrap' }, h('table', { id: 'assets-table' }, h('thead', {}, head), tbody)));
+    draw();
+  }
+
+  async function pageAsset(el, id) {
+    const inv = await inventory(true);
+    const a = inv.assets.find(x => x.id === id);
+    if (!a) { el.appendChild(h('p', { text: 'No asset ' + id })); return; }
+    const ip = (a.ips || [])[0];
+    const [al, base] = await Promise.all([api('GET', '/api/alerts?limit=50&asset=' + encodeURIComponent(ip)),
+      api('GET', '/api/baseline/' + encodeURIComponent(ip)).catch(() => null)]);
+    el.appendChild(h('h1', {}, h('a', { href: '#/assets', text: 'Assets' }), ' › ', (a.ips || []).join(', '), ' ', assetName(a) ? h('span', { class: 'muted', text: assetName(a) }) : null));
+    const ident = Object.keys(a.identity || {}).sort().map(k => {
+      const v = a.identity[k], src = v.source || {};
+      return h('tr', {}, h('td', { text: k }), h('td', { class: 'mono', text: v.value }),
+        h('td', { class: 'muted', text: [src.proto, src.message, src.frame ? 'frame ' + src.frame : '', fmtTime(src.ts)].filter(Boolean).join(' · ') }));
+    });
+    const roleRows = (a.roles || []).map(r => h('tr', {}, h('td', {}, h('span', { class: 'tag role', text: r })), h('td', { text: (a.role_evidence || {})[r] || '' })));
+    const protoRows = (a.protocols || []).map(p => h('tr', {}, h('td', { text: p.proto }), h('td', { text: p.side }), h('td', { text: p.port ? String(p.port) : '' }), h('td', { text: fmtNum(p.transactions) })));
+    const peers = inv.links.filter(l => l.client === a.id || l.server === a.id).map(l => {
+      const other = l.client === a.id ? l.server : l.client;
+      return h('tr', {}, h('td', { text: l.client === a.id ? 'to' : 'from' }), h('td', {}, h('a', { href: '#/asset/' + encodeURIComponent(other), text: other.replace(/^ip:/, '') })),
+        h('td', { text: l.proto }), h('td', { class: 'mono', text: Object.entries(l.ops || {}).map(([k, v]) => k + '×' + v).join(' ') }));
+    });
+    el.appendChild(h('div', { class: 'grid2' },
+      h('div', { class: 'panel' }, h('h2', { text: 'Identity' }),
+        h('dl', { class: 'kv' }, h('dt', { text: 'id' }), h('dd', { class: 'mono', text: a.id }), h('dt', { text: 'MAC' }), h('dd', { class: 'mono', text: a.mac || '—' }),
+          h('dt', { text: 'vendor' }), h('dd', { text: a.vendor || '—' }), h('dt', { text: 'VLANs' }), h('dd', { text: (a.vlans || []).join(', ') || '—' }),
+          h('dt', { text: 'seen' }), h('dd', { text: fmtTime(a.first_seen) + ' → ' + fmtTime(a.last_seen) })),
+        ident.length ? h('table', { id: 'identity-table' }, h('tr', {}, h('th', { text: 'Field' }), h('th', { text: 'Value' }), h('th', { text: 'Source (provenance)' })), ident)
+          : h('p', { class: 'muted', text: 'No identity fields seen yet.' })),
+      h('div', { class: 'panel' }, h('h2', { text: 'Roles and why' }), roleRows.length ? h('table', {}, roleRows) : h('p', { class: 'muted', text: 'No role inferred.' }),
+        h('h2', { text: 'Protocols' }), h('table', {}, h('tr', {}, h('th', { text: 'Protocol' }), h('th', { text: 'Side' }), h('th', { text: 'Port' }), h('th', { text: 'Transactions' })), protoRows)),
+      h('div', { class: 'panel' }, h('h2', { text: 'Baseline' }), base ? baselineSummary(base) : h('p', { class: 'muted', text: 'No baseline: this asset is not a server.' })),
+      h('div', { class: 'panel' }, h('h2', { text: 'Links' }), h('table', {}, peers))));
+    el.appendChild(h('div', { class: 'panel' }, h('h2', {}, 'Alerts (' + al.total + ') ', h('a', { href: '#/alerts?asset=' + encodeURIComponent(ip), text: 'open in alerts' })), alertTable(al.alerts, () => route())));
+  }
+
+  function baselineSummary(b) {
+    return h('div', {},
+      h('dl', { class: 'kv' }, h('dt', { text: 'state' }), h('dd', {}, h('b', { text: b.state })), h('dt', { text: 'first seen' }), h('dd', { text: fmtTime(b.first_seen) }),
+        h('dt', { text: 'last new key' }), h('dd', { text: fmtTime(b.last_new_key) }), h('dt', { text: 'protocols' }), h('dd', { text: Object.entries(b.protocols || {}).map(([k, v]) => k + ' ' + v).join(', ') }),
+        h('dt', { text: 'clients' }), h('dd', { text: String((b.links || []).length) }), h('dt', { text: 'functions' }), h('dd', { text: String((b.functions || []).length) }),
+        h('dt', { text: 'written spaces' }), h('dd', { text: (b.writes || []).map(w => w.proto + (w.unit ? ' unit ' + w.unit : '') + ' ' + w.space + ' ' + (w.ranges || []).map(r => r.lo === r.hi ? r.lo : r.lo + '-' + r.hi).join(',')).join('; ') || 'none' }),
+        h('dt', { text: 'value models' }), h('dd', { text: String((b.points || []).length) })),
+      h('p', {}, h('a', { href: '#/baseline?asset=' + encodeURIComponent(b.server), text: 'full baseline' })));
+  }
+
+  // ---------- alerts ----------
+  function alertTable(recs, refresh) {
+    const admin = S.role === 'admin';
+    const tbody = h('tbody', {});
+    for (const r of recs) {
+      const a = r.alert;
+      const state = r.marked_normal ? 'normal (' + r.marked_normal.user + ')' : r.acknowledged ? 'acknowledged (' + r.acknowledged.user + ')' : 'open';
+      const detail = h('tr', { class: 'detail hidden' }, h('td', { colspan: '7' }, alertDetail(a)));
+      const act = async (path, btn) => {
+        btn.disabled = true;
+        try { await api('POST', '/api/alerts/' + encodeURIComponent(a.id) + '/' + path); refresh(); } catch (e) { btn.disabled = false; btn.title = e.message; alert(e.message); }
+      };
+      const ack = admin && !r.acknowledged ? h('button', { class: 'small secondary ack', type: 'button', text: 'Acknowledge' }) : null;
+      const normal = admin && !r.marked_normal ? h('button', { class: 'small normal', type: 'button', text: 'Mark normal', title: 'the transaction joins the baseline' }) : null;
+      if (ack) ack.addEventListener('click', ev => { ev.stopPropagation(); act('ack', ack); });
+      if (normal) normal.addEventListener('click', ev => { ev.stopPropagation(); act('normal', normal); });
+      tbody.appendChild(h('tr', { class: 'clickable alert-row', 'data-id': a.id, 'data-state': r.marked_normal ? 'normal' : r.acknowledged ? 'acknowledged' : 'open',
+        onclick: () => detail.classList.toggle('hidden') },
+        h('td', {}, sevBadge(a.severity)), h('td', { class: 'mono', text: fmtTime(a.ts) }), h('td', { text: a.kind }),
+        h('td', { class: 'mono' }, assetLink(a.asset)), h('td', { text: a.message }), h('td', { class: 'state', text: state }),
+        h('td', { class: 'row-actions' }, ack, ' ', normal)));
+      tbody.appendChild(detail);
+    }
+    return h('div', { class: 'table-wrap' }, h('table', { class: 'alerts-table' },
+      h('thead', {}, h('tr', {}, ['Sev', 'Time', 'Kind', 'Asset', 'Message', 'State', ''].map(t => h('th', { text: t })))), tbody));
+  }
+
+  function alertDetail(a) {
+    const ep = e => e ? e.ip + (e.port ? ':' + e.port : '') + (e.mac ? ' (' + e.mac + ')' : '') : '';
+    return h('dl', { class: 'kv' },
+      h('dt', { text: 'id' }), h('dd', { class: 'mono', text: a.id }),
+      h('dt', { text: 'key' }), h('dd', { class: 'mono', text: a.key }),
+      a.proto ? [h('dt', { text: 'transaction' }), h('dd', { text: [a.proto, a.op, a.code !== undefined ? 'code ' + a.code : '', a.unit ? 'unit ' + a.unit : ''].filter(Boolean).join(' · ') })] : null,
+      a.client ? [h('dt', { text: 'client' }), h('dd', { class: 'mono', text: ep(a.client) })] : null,
+      a.server ? [h('dt', { text: 'server' }), h('dd', { class: 'mono', text: ep(a.server) })] : null,
+      a.targets ? [h('dt', { text: 'targets' }), h('dd', { class: 'mono', text: JSON.stringify(a.targets) })] : null,
+      a.values ? [h('dt', { text: 'values' }), h('dd', { class: 'mono', text: JSON.stringify(a.values) })] : null,
+      h('dt', { text: 'frames (evidence)' }), h('dd', { class: 'mono' }, (a.frames || []).join(', '), ' ',
+        (a.frames || []).length ? h('a', { class: 'evidence', href: '/api/alerts/' + encodeURIComponent(a.id) + '/evidence', download: 'otwatch-alert-' + a.id + '.pcap', onclick: ev => ev.stopPropagation(), text: 'download pcap' }) : null),
+      a.mitre ? [h('dt', { text: 'ATT&CK for ICS' }), h('dd', { text: a.mitre.join(', ') })] : null,
+      a.regulation ? [h('dt', { text: 'regulation' }), h('dd', { text: a.regulation })] : null,
+      a.incident ? [h('dt', { text: 'incident' }), h('dd', {}, h('a', { href: '#/incidents?id=' + encodeURIComponent(a.incident), text: a.incident }))] : null,
+      a.learning ? [h('dt', { text: 'learning' }), h('dd', { text: 'raised while the asset was still learning' })] : null);
+  }
+
+  async function pageAlerts(el, params) {
+    if (!S.kinds) S.kinds = await api('GET', '/api/kinds');
+    await inventory(false);
+    S.newAlerts = 0; document.getElementById('new-alerts').classList.add('hidden');
+    const f = {};
+    for (const k of ['id', 'severity', 'kind', 'asset', 'since', 'until', 'state', 'text', 'incident', 'offset']) f[k] = params.get(k) || '';
+    const limit = 100;
+    const go = (patch) => {
+      const p = new URLSearchParams();
+      const nf = Object.assign({}, f, patch);
+      if (!('offset' in (patch || {}))) nf.offset = '';
+      for (const k of Object.keys(nf)) if (nf[k]) p.set(k, nf[k]);
+      location.hash = '#/alerts' + (p.toString() ? '?' + p : '');
+    };
+    const toISO = v => v ? new Date(v + 'Z').toISOString() : '';
+    const fromISO = v => v ? v.slice(0, 16) : '';
+    const sevSel = h('select', { id: 'f-severity', onchange: ev => go({ severity: ev.target.value }) }, h('option', { value: '', text: 'any' }),
+      [10, 9, 8, 7, 6, 5, 4, 3, 2].map(n => h('option', { value: String(n), text: '≥ ' + n, selected: String(n) === f.severity })));
+    const kindSel = h('select', { id: 'f-kind', onchange: ev => go({ kind: ev.target.value }) }, h('option', { value: '', text: 'any kind' }),
+      S.kinds.map(k => h('option', { value: k.kind, text: k.kind, selected: k.kind === f.kind })));
+    const stateSel = h('select', { id: 'f-state', onchange: ev => go({ state: ev.target.value }) },
+      [['', 'any state'], ['open', 'open'], ['acknowledged', 'acknowledged'], ['normal', 'marked normal']].map(([v, t]) => h('option', { value: v, text: t, selected: v === f.state })));
+    const asset = h('input', { id: 'f-asset', placeholder: 'IP address', value: f.asset, size: '14', onchange: ev => go({ asset: ev.target.value.trim() }) });
+    const text = h('input', { id: 'f-text', type: 'search', placeholder: 'message text', value: f.text, onchange: ev => go({ text: ev.target.value.trim() }) });
+    const since = h('input', { id: 'f-since', type: 'datetime-local', value: fromISO(f.since), onchange: ev => go({ since: toISO(ev.target.value) }) });
+    const until = h('input', { id: 'f-until', type: 'datetime-local', value: fromISO(f.until), onchange: ev => go({ until: toISO(ev.target.value) }) });
+    el.appendChild(h('h1', { text: 'Alerts' }));
+    el.appendChild(h('div', { class: 'toolbar' }, h('label', {}, 'Severity', sevSel), h('label', {}, 'Kind', kindSel), h('label', {}, 'State', stateSel),
+      h('label', {}, 'Asset', asset), h('label', {}, 'Since (UTC)', since), h('label', {}, 'Until (UTC)', until), h('label', {}, 'Text', text),
+      h('button', { type: 'button', class: 'secondary', text: 'Clear', onclick: () => { location.hash = '#/alerts'; } })));
+    if (f.id || f.incident) el.appendChild(h('p', { class: 'notice' }, f.id ? 'Showing alert ' + f.id : 'Showing incident ' + f.incident, ' · ', h('a', { href: '#/alerts', text: 'all alerts' })));
+    const q = new URLSearchParams();
+    for (const k of Object.keys(f)) if (f[k]) q.set(k, f[k]);
+    q.set('limit', String(limit));
+    const t0 = performance.now();
+    const res = await api('GET', '/api/alerts?' + q);
+    const off = +f.offset || 0;
+    const pager = h('div', { class: 'pager' },
+      h('button', { type: 'button', class: 'secondary', text: '‹ Newer', disabled: off === 0, onclick: () => go({ offset: String(Math.max(0, off - limit)) }) }),
+      h('span', { id: 'alerts-count', text: res.total ? (off + 1) + '–' + (off + res.alerts.length) + ' of ' + fmtNum(res.total) : 'no alerts match' }),
+      h('button', { type: 'button', class: 'secondary', text: 'Older ›', disabled: off + limit >= res.total, onclick: () => go({ offset: String(off + limit) }) }));
+    el.appendChild(pager);
+    el.appendChild(alertTable(res.alerts, () => route()));
+    el.dataset.renderMs = String(Math.round(performance.now() - t0));
+  }
+
+  // ---------- incidents ----------
+  async function pageIncidents(el, params) {
+    const list = await api('GET', '/api/incidents');
+    const focus = params.get('id');
+    el.appendChild(h('h1', { text: 'Incidents' }));
+    if (!list.length) { el.appendChild(h('p', { class: 'muted', text: 'No incidents.' })); return; }
+    const t = list.map(i => [Date.parse(i.first), Date.parse(i.last)]);
+    const lo = Math.min(...t.map(x => x[0])), hi = Math.max(...t.map(x => x[1]), lo + 1000);
+    const W = 1000, rowH = 14, shown = list.slice(0, 60);
+    const tl = s('svg', { class: 'timeline', viewBox: '0 0 ' + W + ' ' + (shown.length * rowH + 24), role: 'img', 'aria-label': 'incident timeline' });
+    shown.forEach((inc, i) => {
+      const x1 = (Date.parse(inc.first) - lo) / (hi - lo) * (W - 20) + 10, x2 = (Date.parse(inc.last) - lo) / (hi - lo) * (W - 20) + 10;
+      const r = s('rect', { class: 'inc', x: x1, y: i * rowH + 2, width: Math.max(x2 - x1, 4), height: rowH - 4, fill: ({ crit: '#c62828', high: '#e8590c', med: '#f0a500', low: '#4f83cc' })[sevClass(inc.max_severity)] });
+      r.appendChild(s('title', { text: inc.id + ' · ' + inc.source + ' · ' + fmtTime(inc.first) }));
+      r.addEventListener('click', () => { const c = document.getElementById('inc-' + inc.id); if (c) c.scrollIntoView(); });
+      tl.appendChild(r);
+    });
+    tl.appendChild(s('text', { x: 10, y: shown.length * rowH + 18, 'font-size': '11', fill: '#5d6d7e', text: fmtTime(new Date(lo).toISOString()) }));
+    tl.appendChild(s('text', { x: W - 10, y: shown.length * rowH + 18, 'font-size': '11', fill: '#5d6d7e', 'text-anchor': 'end', text: fmtTime(new Date(hi).toISOString()) }));
+    el.appendChild(h('div', { class: 'panel' }, h('h2', { text: 'Timeline' + (list.length > shown.length ? ' (newest ' + shown.length + ')' : '') }), tl));
+    for (const inc of list.slice(0, 200)) {
+      if (focus && inc.id !== focus) continue;
+      el.appendChild(h('div', { class: 'panel incident ' + sevClass(inc.max_severity), id: 'inc-' + inc.id },
+        h('h2', {}, sevBadge(inc.max_severity), ' ', inc.source, ' ', h('span', { class: 'muted', text: '· score ' + inc.score + ' · ' + fmtTime(inc.first) + ' → ' + fmtTime(inc.last) })),
+        h('p', { class: 'narrative', text: inc.narrative }),
+        h('p', {}, (inc.kinds || []).map(k => h('span', { class: 'tag', text: k })), ' ', (inc.assets || []).map(x => h('span', { class: 'tag role' }, assetLink(x)))),
+        h('a', { href: '#/alerts?incident=' + encodeURIComponent(inc.id), text: inc.alerts.length + ' alerts' })));
+    }
+  }
+
+  // ---------- baseline ----------
+  async function pageBaseline(el, params) {
+    const doc = await api('GET', '/api/baseline');
+    const sel = params.get('asset') || '';
+    el.appendChild(h('h1', { text: 'Baseline' }));
+    const diffOut = h('div', { id: 'diff-out' });
+    const file = h('input', { type: 'file', id: 'diff-file', accept: 'application/json,.json' });
+    file.addEventListener('change', async () => {
+      clear(diffOut);
+      const fl = file.files[0]; if (!fl) return;
+      try {
+        const r = await api('POST', '/api/baseline/diff', await fl.text());
+        diffOut.appendChild(r.changes.length ? h('pre', { text: r.changes.join('\n') }) : h('p', { text: 'No difference: the file equals the current baseline.' }));
+      } catch (e) { diffOut.appendChild(errorBox(e)); }
+    });
+    el.appendChild(h('div', { class: 'panel' },
+      h('p', {}, doc.assets.length + ' server assets, ' + doc.network.hosts.length + ' known hosts; network learning since ' + fmtTime(doc.network.start) + '. '),
+      h('div', { class: 'toolbar' }, h('a', { href: '/api/baseline?download=1', download: 'otwatch-baseline.json' }, h('button', { type: 'button', id: 'export', text: 'Export baseline (JSON)' })),
+        h('label', {}, 'Diff against a baseline file', file)), diffOut));
+    const pick = h('select', { id: 'baseline-asset', onchange: ev => { location.hash = '#/baseline?asset=' + encodeURIComponent(ev.target.value); } },
+      h('option', { value: '', text: 'choose an asset…' }), doc.assets.map(a => h('option', { value: a.server, text: a.server + ' (' + a.state + ')', selected: a.server === sel })));
+    el.appendChild(h('div', { class: 'toolbar' }, h('label', {}, 'Asset', pick)));
+    const rows = doc.assets.filter(a => !sel || a.server === sel);
+    if (!sel) {
+      el.appendChild(h('div', { class: 'table-wrap' }, h('table', {}, h('tr', {}, ['Server', 'State', 'Protocols', 'Clients', 'Functions', 'Written spaces', 'Points'].map(t => h('th', { text: t }))),
+        rows.map(a => h('tr', { class: 'clickable', onclick: () => { location.hash = '#/baseline?asset=' + encodeURIComponent(a.server); } },
+          h('td', { class: 'mono', text: a.server }), h('td', { text: a.state }), h('td', { text: Object.keys(a.protocols || {}).join(', ') }),
+          h('td', { text: String(a.links.length) }), h('td', { text: String(a.functions.length) }), h('td', { text: String(a.writes.length) }), h('td', { text: String(a.points.length) }))))));
+      return;
+    }
+    const a = rows[0];
+    if (!a) { el.appendChild(h('p', { text: 'No baseline for ' + sel })); return; }
+    el.appendChild(h('div', { class: 'panel' }, h('h2', {}, 'Baseline of ', assetLink(a.server)), baselineSummary(a)));
+    el.appendChild(h('div', { class: 'panel' }, h('h2', { text: 'Functions' }), h('div', { class: 'table-wrap' }, h('table', { id: 'baseline-functions' },
+      h('tr', {}, ['Client', 'Protocol', 'Unit', 'Op', 'Code', 'Subcode', 'Count', 'Period', 'Targets'].map(t => h('th', { text: t }))),
+      a.functions.map(f => h('tr', {}, h('td', { class: 'mono', text: f.client }), h('td', { text: f.proto }), h('td', { text: f.unit }), h('td', { text: f.op }),
+        h('td', { text: String(f.code) }), h('td', { text: f.subcode !== undefined ? String(f.subcode) : '' }), h('td', { text: fmtNum(f.count) }),
+        h('td', { text: f.period_s ? f.period_s.toFixed(2) + ' s' : '' }),
+        h('td', { class: 'mono', text: Object.entries(f.targets || {}).map(([sp, rs]) => sp + ' ' + rs.map(r => r.lo === r.hi ? r.lo : r.lo + '-' + r.hi).join(',')).join('; ') })))))));
+    el.appendChild(h('div', { class: 'panel' }, h('h2', { text: 'Clients' }), h('table', {}, h('tr', {}, ['Client', 'Protocol', 'Count', 'First', 'Last'].map(t => h('th', { text: t }))),
+      a.links.map(l => h('tr', {}, h('td', { class: 'mono' }, assetLink(l.client)), h('td', { text: l.proto }), h('td', { text: fmtNum(l.count) }), h('td', { text: fmtTime(l.first) }), h('td', { text: fmtTime(l.last) }))))));
+    if (a.points.length) {
+      el.appendChild(h('div', { class: 'panel' }, h('h2', { text: 'Written points' }), h('table', {}, h('tr', {}, ['Protocol', 'Space', 'Address', 'Class', 'Model'].map(t => h('th', { text: t }))),
+        a.points.map(p => h('tr', {}, h('td', { text: p.proto }), h('td', { text: p.space }), h('td', { text: p.id || String(p.address) }), h('td', { text: p.class }), h('td', { class: 'mono', text: JSON.stringify(p.model) }))))));
+    }
+  }
+
+  // ---------- system and settings ----------
+  async function pageSystem(el) {
+    const hl = await api('GET', '/api/health');
+    el.appendChild(h('h1', { text: 'System and settings' }));
+    el.appendChild(h('div', { class: 'grid2' },
+      h('div', { class: 'panel' }, h('h2', { text: 'System' }), h('dl', { class: 'kv', id: 'system-info' },
+        h('dt', { text: 'version' }), h('dd', { class: 'mono', text: hl.version }), h('dt', { text: 'started' }), h('dd', { text: fmtTime(hl.started) }),
+        h('dt', { text: 'uptime' }), h('dd', { text: fmtDur(hl.uptime_s) }), h('dt', { text: 'learning mode' }), h('dd', { text: hl.mode || '—' }),
+        h('dt', { text: 'packets' }), h('dd', { 'data-live': 'packets', text: fmtNum(hl.packets) }), h('dt', { text: 'drops' }), h('dd', { 'data-live': 'drops', text: fmtNum(hl.drops) }),
+        h('dt', { text: 'transactions' }), h('dd', { text: fmtNum(hl.transactions) }), h('dt', { text: 'flows' }), h('dd', { text: fmtNum(hl.flows) }),
+        hl.disk ? [h('dt', { text: 'disk' }), h('dd', { text: fmtBytes(hl.disk.free_bytes) + ' free of ' + fmtBytes(hl.disk.total_bytes) + ' (' + hl.disk.path + ')' })] : null,
+        Object.keys(hl.limits_hit || {}).length ? [h('dt', { text: 'limits hit' }), h('dd', { class: 'mono', text: JSON.stringify(hl.limits_hit) })] : null)),
+      h('div', { class: 'panel' }, h('h2', { text: 'Interfaces' }), h('table', {}, h('tr', {}, ['Name', 'State', 'Packets', 'Drops', 'Bytes'].map(t => h('th', { text: t }))),
+        (hl.interfaces || []).map(i => h('tr', {}, h('td', { text: i.name }), h('td', { text: i.up ? 'up' : 'down' }), h('td', { text: fmtNum(i.packets) }), h('td', { text: fmtNum(i.drops) }), h('td', { text: fmtBytes(i.bytes || 0) }))))),
+      h('div', { class: 'panel' }, h('h2', { text: 'Your session' }), h('p', { text: S.user + ' · role ' + S.role }))));
+    const settings = await api('GET', '/api/settings').catch(() => null);
+    if (settings) {
+      const admin = S.role === 'admin';
+      const mode = h('select', { id: 'set-mode', disabled: !admin }, [['auto', 'auto: learn, then detect'], ['learn', 'learn only'], ['detect', 'detect (baseline frozen)']].map(([v, t]) => h('option', { value: v, text: t, selected: v === settings.mode })));
+      const sys = h('textarea', { id: 'set-syslog', rows: '3', cols: '40', disabled: !admin, placeholder: 'udp://10.0.0.5:514 (one per line)' });
+      sys.value = (settings.syslog || []).join('\n');
+      const msg = h('p', { id: 'settings-msg' });
+      const form = h('form', { id: 'settings-form', class: 'toolbar' }, h('label', {}, 'Learning mode', mode), h('label', {}, 'Syslog destinations', sys),
+        admin ? h('button', { type: 'submit', id: 'settings-save', text: 'Save settings' }) : null);
+      form.addEventListener('submit', async ev => {
+        ev.preventDefault();
+        try {
+          await api('PUT', '/api/settings', { mode: mode.value, syslog: sys.value.split('\n').map(x => x.trim()).filter(Boolean) });
+          msg.className = ''; msg.textContent = 'Saved.';
+        } catch (e) { msg.className = 'error'; msg.textContent = e.message; }
+      });
+      el.appendChild(h('div', { class: 'panel' }, h('h2', { text: 'Settings' }), form, msg));
+    }
+    if (S.role !== 'admin') return;
+    const [users, tokens, audit] = await Promise.all([api('GET', '/api/users'), api('GET', '/api/tokens'), api('GET', '/api/audit?limit=50')]);
+    const uErr = h('p', { class: 'error' });
+    const nu = h('input', { id: 'new-user', placeholder: 'user name' }), np = h('input', { id: 'new-pass', type: 'password', placeholder: 'password (12+)', autocomplete: 'new-password' });
+    const nr = h('select', { id: 'new-role' }, h('option', { value: 'viewer', text: 'viewer' }), h('option', { value: 'admin', text: 'admin' }));
+    const addUser = h('form', { class: 'toolbar' }, nu, np, nr, h('button', { type: 'submit', text: 'Add user' }));
+    addUser.addEventListener('submit', async ev => {
+      ev.preventDefault();
+      try { await api('POST', '/api/users', { user: nu.value.trim(), password: np.value, role: nr.value }); route(); } catch (e) { uErr.textContent = e.message; }
+    });
+    const tokOut = h('div', {});
+    const tn = h('input', { id: 'token-name', placeholder: 'token name' });
+    const addTok = h('form', { class: 'toolbar' }, tn, h('button', { type: 'submit', text: 'Create API token' }));
+    addTok.addEventListener('submit', async ev => {
+      ev.preventDefault();
+      try {
+        const r = await api('POST', '/api/tokens', { name: tn.value.trim() });
+        clear(tokOut).appendChild(h('p', { class: 'notice' }, 'Copy this token now, it is not shown again: ', h('code', { class: 'mono', id: 'new-token', text: r.token })));
+      } catch (e) { clear(tokOut).appendChild(errorBox(e)); }
+    });
+    const del = (path) => async () => { if (!confirm('Delete ' + decodeURIComponent(path.split('/').pop()) + '?')) return; try { await api('DELETE', path); route(); } catch (e) { alert(e.message); } };
+    el.appendChild(h('div', { class: 'grid2' },
+      h('div', { class: 'panel' }, h('h2', { text: 'Users' }), h('table', {}, users.map(u => h('tr', {}, h('td', { text: u.name }), h('td', { text: u.role }), h('td', { text: fmtTime(u.created) }),
+        h('td', {}, u.name === S.user ? '' : h('button', { type: 'button', class: 'small secondary', text: 'Delete', onclick: del('/api/users/' + encodeURIComponent(u.name)) }))))), addUser, uErr),
+      h('div', { class: 'panel' }, h('h2', { text: 'API tokens' }), h('p', { class: 'muted', text: 'For automation: send "Authorization: Bearer <token>". A token acts with its user\'s role.' }),
+        h('table', {}, tokens.map(t => h('tr', {}, h('td', { text: t.name }), h('td', { text: t.user }), h('td', { text: fmtTime(t.created) }),
+          h('td', {}, h('button', { type: 'button', class: 'small secondary', text: 'Revoke', onclick: del('/api/tokens/' + encodeURIComponent(t.id)) }))))), addTok, tokOut)));
+    el.appendChild(h('div', { class: 'panel' }, h('h2', { text: 'Audit log (latest 50)' }), h('div', { class: 'table-wrap' }, h('table', { id: 'audit-table' },
+      h('tr', {}, ['Time', 'User', 'Address', 'Action', 'Target', 'Result'].map(t => h('th', { text: t }))),
+      audit.map(e => h('tr', {}, h('td', { class: 'mono', text: fmtTime(e.ts) }), h('td', { text: e.user }), h('td', { class: 'mono', text: e.addr }), h('td', { text: e.action }),
+        h('td', { class: 'mono', text: e.target || '' }), h('td', { class: e.ok ? '' : 'error', text: e.ok ? 'ok' : (e.detail || 'failed') })))))));
+  }
+
+  // ---------- network map ----------
+  const ROLE_COLORS = { plc: '#1565c0', rtu: '#6a1b9a', opcua_server: '#00838f', hmi: '#2e7d32', scada_master: '#ef6c00', engineering_workstation: '#c62828', historian: '#795548', opcua_client: '#558b2f' };
+  function roleColor(a) { for (const r of a.roles || []) if (ROLE_COLORS[r]) return ROLE_COLORS[r]; return '#90a4ae'; }
+  function subnetOf(a) {
+    const ip = (a.ips || [])[0] || '';
+    if (a.vlans && a.vlans.length) return 'VLAN ' + a.vlans[0] + ' · ' + ip.split('.').slice(0, 3).join('.') + '.0/24';
+    return ip.includes('.') ? ip.split('.').slice(0, 3).join('.') + '.0/24' : ip.split(':').slice(0, 4).join(':') + '::/64';
+  }
+  const WRITE_OPS = ['write', 'control', 'program_download', 'firmware_update', 'stop', 'start', 'restart'];
+
+  async function pageMap(el) {
+    const inv = await inventory(true);
+    el.appendChild(h('h1', { text: 'Network map' }));
+    const fitBtn = h('button', { type: 'button', class: 'small secondary', id: 'map-fit', text: 'Fit' });
+    el.appendChild(h('div', { class: 'legend' }, Object.entries(ROLE_COLORS).map(([r, c]) => { const sw = h('span', { class: 'sw' }); sw.style.background = c; return h('span', {}, sw, r); }),
+      h('span', {}, h('b', { class: 'error', text: '- - -' }), ' writes / control'), h('span', { class: 'muted', text: 'edge width: traffic · drag to move, wheel or pinch to zoom' }), fitBtn));
+    const wrap = h('div', { class: 'map-wrap' });
+    const side = h('div', { class: 'map-side', id: 'map-side' }, h('p', { class: 'muted', text: inv.assets.length + ' assets, ' + inv.links.length + ' links. Click a node.' }));
+    const svgEl = s('svg', { id: 'map', role: 'img', 'aria-label': 'network map' });
+    wrap.appendChild(svgEl); wrap.appendChild(side); el.appendChild(wrap);
+    const W = wrap.clientWidth || 1000, H = wrap.clientHeight || 600;
+    // nodes, grouped by subnet
+    const groups = new Map();
+    const nodes = inv.assets.map((a, i) => {
+      const g = subnetOf(a);
+      if (!groups.has(g)) groups.set(g, []);
+      const n = { a, i, g, x: 0, y: 0, vx: 0, vy: 0, deg: 0 };
+      groups.get(g).push(n);
+      return n;
+    });
+    const byId = new Map(nodes.map(n => [n.a.id, n]));
+    const edgesMap = new Map();
+    for (const l of inv.links) {
+      const a = byId.get(l.client), b = byId.get(l.server);
+      if (!a || !b || a === b) continue;
+      const k = a.i < b.i ? a.i + '-' + b.i : b.i + '-' + a.i;
+      let e = edgesMap.get(k);
+      if (!e) { e = { s: a, t: b, n: 0, write: false, protos: new Set(), ops: {} }; edgesMap.set(k, e); }
+      for (const [op, c] of Object.entries(l.ops || {})) { e.n += c; e.ops[op] = (e.ops[op] || 0) + c; if (WRITE_OPS.includes(op) && c > 0) e.write = true; }
+      e.protos.add(l.proto);
+    }
+    const edges = [...edgesMap.values()];
+    for (const e of edges) { e.s.deg++; e.t.deg++; }
+    // groups are packed in rows (biggest first), sized by their member
+    // count; nodes start on a sunflower spiral around the group centre
+    const gl = [...groups.entries()].sort((x, y) => y[1].length - x[1].length);
+    const spacing = nodes.length > 300 ? 16 : 46;
+    const radius = m => spacing * 0.62 * Math.sqrt(m.length) + 40;
+    const area = gl.reduce((a, [, m]) => a + Math.pow(2 * radius(m) + 80, 2), 0);
+    const rowW = Math.max(2 * radius(gl.length ? gl[0][1] : []) + 80, Math.sqrt(area) * W / H * 0.9);
+    const centres = new Map();
+    let cx0 = 0, cy0 = 0, rowH = 0;
+    for (const [g, members] of gl) {
+      const box = 2 * radius(members) + 80;
+      if (cx0 > 0 && cx0 + box > rowW) { cx0 = 0; cy0 += rowH; rowH = 0; }
+      const c = { x: cx0 + box / 2, y: cy0 + box / 2 };
+      centres.set(g, c);
+      members.forEach((n, j) => {
+        const ang = j * 2.399963, rr = spacing * 0.62 * Math.sqrt(j + 0.5);
+        n.x = c.x + rr * Math.cos(ang); n.y = c.y + rr * Math.sin(ang);
+      });
+      cx0 += box; rowH = Math.max(rowH, box);
+    }
+    const maxN = Math.max(1, ...edges.map(e => e.n));
+    const viewport = s('g', {});
+    const hulls = s('g', {}), edgeG = s('g', {}), nodeG = s('g', {}), labelG = s('g', {});
+    viewport.append(hulls, edgeG, nodeG, labelG);
+    svgEl.appendChild(viewport);
+    const hullEls = gl.map(([g]) => {
+      const r = s('rect', { class: 'subnet', rx: 10, ry: 10 });
+      const t = s('text', { class: 'subnet-label', text: g });
+      hulls.append(r, t);
+      return { g, r, t };
+    });
+    const small = nodes.length > 300;
+    // a big map bundles the links between two subnets into one group edge;
+    // a node's own links show when it is selected
+    const groupEdges = new Map();
+    for (const e of edges) {
+      e.bundled = small && e.s.g !== e.t.g;
+      if (!e.bundled) continue;
+      const k = e.s.g < e.t.g ? e.s.g + '|' + e.t.g : e.t.g + '|' + e.s.g;
+      let ge = groupEdges.get(k);
+      if (!ge) { ge = { a: e.s.g < e.t.g ? e.s.g : e.t.g, b: e.s.g < e.t.g ? e.t.g : e.s.g, n: 0, links: 0, write: false }; groupEdges.set(k, ge); }
+      ge.n += e.n; ge.links++; ge.write = ge.write || e.write;
+    }
+    const maxG = Math.max(1, ...[...groupEdges.values()].map(g => g.n));
+    for (const ge of groupEdges.values()) {
+      ge.el = s('line', { class: 'group-edge' + (ge.write ? ' write' : ''), 'stroke-width': (2 + 10 * Math.log1p(ge.n) / Math.log1p(maxG)).toFixed(2) });
+      ge.el.appendChild(s('title', { text: ge.a + ' ↔ ' + ge.b + ': ' + ge.links + ' links' + (ge.write ? ', with writes' : '') }));
+      edgeG.appendChild(ge.el);
+    }
+    for (const e of edges) {
+      e.el = s('line', { class: 'edge' + (e.write ? ' write' : '') + (e.bundled ? ' bundled' : ''), 'stroke-width': (1 + 5 * Math.log1p(e.n) / Math.log1p(maxN)).toFixed(2) });
+      e.el.appendChild(s('title', { text: e.s.a.id + ' ↔ ' + e.t.a.id + ' · ' + [...e.protos].join(', ') + ' · ' + Object.entries(e.ops).map(([k, v]) => k + '×' + v).join(' ') }));
+      edgeG.appendChild(e.el);
+    }
+    let selected = null;
+    for (const n of nodes) {
+      n.el = s('circle', { class: 'node', r: small ? 4 : Math.min(6 + 1.5 * Math.sqrt(n.deg), 16), fill: roleColor(n.a), 'data-id': n.a.id });
+      n.el.appendChild(s('title', { text: (n.a.ips || []).join(', ') + ' ' + (n.a.roles || []).join(', ') + ' ' + assetName(n.a) }));
+      n.el.addEventListener('click', ev => { ev.stopPropagation(); select(n); });
+      n.el.addEventListener('pointerdown', ev => startDrag(ev, n));
+      nodeG.appendChild(n.el);
+      if (!small) { n.label = s('text', { class: 'node-label', text: (n.a.ips || [])[0] || n.a.id }); labelG.appendChild(n.label); }
+    }
+    function select(n) {
+      if (selected) selected.el.classList.remove('selected');
+      selected = n; n.el.classList.add('selected');
+      const links = edges.filter(e => e.s === n || e.t === n);
+      for (const e of edges) if (e.bundled) e.el.classList.toggle('shown', e.s === n || e.t === n);
+      clear(side).appendChild(h('div', {},
+        h('h2', {}, h('a', { href: '#/asset/' + encodeURIComponent(n.a.id), text: (n.a.ips || []).join(', ') })),
+        h('p', {}, (n.a.roles || []).map(r => h('span', { class: 'tag role', text: r })), ' ', assetName(n.a)),
+        h('p', { class: 'muted', text: n.g }),
+        h('table', {}, links.map(e => { const o = e.s === n ? e.t : e.s; return h('tr', {}, h('td', { class: 'mono', text: (o.a.ips || [])[0] }), h('td', { class: e.write ? 'error' : '', text: [...e.protos].join(',') + ' ' + fmtNum(e.n) })); }))));
+    }
+    // simulation: springs on links, repulsion inside a subnet, pull to the subnet centre
+    let alpha = 1;
+    function tick() {
+      for (const [g, members] of groups) {
+        const c = centres.get(g);
+        if (members.length > 80) continue; // big groups keep their spiral
+        for (let i = 0; i < members.length; i++) {
+          const a = members[i];
+          for (let j = i + 1; j < members.length; j++) {
+            const b = members[j];
+            let dx = a.x - b.x, dy = a.y - b.y, d2 = dx * dx + dy * dy;
+            if (d2 > 40000) continue;
+            if (d2 < 0.01) { dx = Math.random() - 0.5; dy = Math.random() - 0.5; d2 = 0.5; }
+            const f = 300 * alpha / d2;
+            a.vx += dx * f; a.vy += dy * f; b.vx -= dx * f; b.vy -= dy * f;
+          }
+          a.vx += (c.x - a.x) * 0.02 * alpha; a.vy += (c.y - a.y) * 0.02 * alpha;
+        }
+      }
+      for (const e of edges) {
+        if (e.s.g !== e.t.g || groups.get(e.s.g).length > 80) continue; // cross-subnet links do not pull groups apart
+        const dx = e.t.x - e.s.x, dy = e.t.y - e.s.y, d = Math.sqrt(dx * dx + dy * dy) || 1;
+        const f = (d - 60) / d * 0.05 * alpha;
+        e.s.vx += dx * f; e.s.vy += dy * f; e.t.vx -= dx * f; e.t.vy -= dy * f;
+      }
+      for (const n of nodes) {
+        if (n.fixed) { n.vx = n.vy = 0; continue; }
+        n.vx *= 0.6; n.vy *= 0.6;
+        n.x += Math.max(-20, Math.min(20, n.vx)); n.y += Math.max(-20, Math.min(20, n.vy));
+      }
+      alpha *= 0.97;
+    }
+    function draw() {
+      for (const e of edges) { e.el.setAttribute('x1', e.s.x.toFixed(1)); e.el.setAttribute('y1', e.s.y.toFixed(1)); e.el.setAttribute('x2', e.t.x.toFixed(1)); e.el.setAttribute('y2', e.t.y.toFixed(1)); }
+      for (const n of nodes) {
+        n.el.setAttribute('cx', n.x.toFixed(1)); n.el.setAttribute('cy', n.y.toFixed(1));
+        if (n.label) { n.label.setAttribute('x', (n.x + 9).toFixed(1)); n.label.setAttribute('y', (n.y + 3).toFixed(1)); }
+      }
+      const centre = new Map();
+      for (const hl of hullEls) {
+        const m = groups.get(hl.g);
+        let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+        for (const n of m) { x0 = Math.min(x0, n.x); y0 = Math.min(y0, n.y); x1 = Math.max(x1, n.x); y1 = Math.max(y1, n.y); }
+        hl.r.setAttribute('x', x0 - 20); hl.r.setAttribute('y', y0 - 30); hl.r.setAttribute('width', x1 - x0 + 40 + (small ? 0 : 60)); hl.r.setAttribute('height', y1 - y0 + 50);
+        hl.t.setAttribute('x', x0 - 14); hl.t.setAttribute('y', y0 - 14);
+        centre.set(hl.g, { x: (x0 + x1) / 2, y: (y0 + y1) / 2 });
+      }
+      for (const ge of groupEdges.values()) {
+        const a = centre.get(ge.a), b = centre.get(ge.b);
+        ge.el.setAttribute('x1', a.x.toFixed(1)); ge.el.setAttribute('y1', a.y.toFixed(1)); ge.el.setAttribute('x2', b.x.toFixed(1)); ge.el.setAttribute('y2', b.y.toFixed(1));
+      }
+    }
+    const pre = nodes.length > 500 ? 25 : 80;
+    for (let i = 0; i < pre; i++) tick();
+    draw();
+    let raf = 0, running = true;
+    let interacted = false, settledFit = false;
+    function loop() {
+      if (!running) return;
+      if (alpha > 0.02) { tick(); draw(); } else if (!settledFit) { settledFit = true; if (!interacted) fit(); }
+      raf = requestAnimationFrame(loop);
+    }
+    raf = requestAnimationFrame(loop);
+    S.mapStop = () => { running = false; cancelAnimationFrame(raf); };
+    // pan, zoom, drag
+    let tx = 0, ty = 0, k = 1;
+    const applyView = () => viewport.setAttribute('transform', 'translate(' + tx.toFixed(1) + ',' + ty.toFixed(1) + ') scale(' + k.toFixed(3) + ')');
+    function fit() {
+      let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+      for (const n of nodes) { x0 = Math.min(x0, n.x); y0 = Math.min(y0, n.y); x1 = Math.max(x1, n.x); y1 = Math.max(y1, n.y); }
+      if (!nodes.length) return;
+      x0 -= 30; y0 -= 40; x1 += small ? 30 : 90; y1 += 30;
+      const availW = W > 800 ? W - 300 : W;
+      k = Math.max(0.1, Math.min(2, availW / (x1 - x0), H / (y1 - y0)));
+      tx = (availW - (x1 - x0) * k) / 2 - x0 * k; ty = (H - (y1 - y0) * k) / 2 - y0 * k;
+      applyView();
+    }
+    fit();
+    fitBtn.addEventListener('click', fit);
+    const toWorld = (ev) => { const r = svgEl.getBoundingClientRect(); return { x: (ev.clientX - r.left - tx) / k, y: (ev.clientY - r.top - ty) / k }; };
+    let drag = null;
+    function startDrag(ev, n) { ev.stopPropagation(); interacted = true; drag = { n }; n.fixed = true; svgEl.setPointerCapture(ev.pointerId); }
+    const pointers = new Map();
+    let pinch = null;
+    svgEl.addEventListener('pointerdown', ev => {
+      pointers.set(ev.pointerId, ev);
+      if (pointers.size === 2) { const [a, b] = [...pointers.values()]; pinch = { d: Math.hypot(a.clientX - b.clientX, a.clientY - b.clientY), k }; drag = null; return; }
+      interacted = true;
+      if (!drag) { drag = { pan: true, x: ev.clientX - tx, y: ev.clientY - ty }; svgEl.setPointerCapture(ev.pointerId); }
+    });
+    svgEl.addEventListener('pointermove', ev => {
+      if (pointers.has(ev.pointerId)) pointers.set(ev.pointerId, ev);
+      if (pinch && pointers.size === 2) { const [a, b] = [...pointers.values()]; k = Math.max(0.1, Math.min(6, pinch.k * Math.hypot(a.clientX - b.clientX, a.clientY - b.clientY) / pinch.d)); applyView(); return; }
+      if (!drag) return;
+      if (drag.pan) { tx = ev.clientX - drag.x; ty = ev.clientY - drag.y; applyView(); return; }
+      const p = toWorld(ev); drag.n.x = p.x; drag.n.y = p.y; alpha = Math.max(alpha, 0.3); draw();
+    });
+    const end = ev => { pointers.delete(ev.pointerId); if (pointers.size < 2) pinch = null; if (drag && drag.n) drag.n.fixed = false; drag = null; };
+    svgEl.addEventListener('pointerup', end); svgEl.addEventListener('pointercancel', end);
+    svgEl.addEventListener('wheel', ev => {
+      ev.preventDefault(); interacted = true;
+      const r = svgEl.getBoundingClientRect(), mx = ev.clientX - r.left, my = ev.clientY - r.top;
+      const nk = Math.max(0.1, Math.min(6, k * (ev.deltaY < 0 ? 1.15 : 1 / 1.15)));
+      tx = mx - (mx - tx) * nk / k; ty = my - (my - ty) * nk / k; k = nk; applyView();
+    }, { passive: false });
+    svgEl.dataset.nodes = String(nodes.length); svgEl.dataset.edges = String(edges.length);
+  }
+
+  // ---------- router ----------
+  const pages = { overview: pageOverview, assets: pageAssets, map: pageMap, alerts: pageAlerts, incidents: pageIncidents, baseline: pageBaseline, system: pageSystem };
+  let routeSeq = 0;
+  async function route() {
+    const seq = ++routeSeq;
+    if (S.mapStop) { S.mapStop(); S.mapStop = null; }
+    const hash = location.hash.replace(/^#\/?/, '') || 'overview';
+    const [path, qs] = hash.split('?');
+    const params = new URLSearchParams(qs || '');
+    if (path === 'login') { showLogin(); return; }
+    if (!S.user) {
+      try { loggedIn(await api('GET', '/api/session')); } catch (e) { if (e.status !== 401) clear(view()).appendChild(errorBox(e)); return; }
+    }
+    const [page, arg] = path.split('/');
+    const el = h('div', { class: 'page', id: 'page-' + page });
+    setActive(page === 'asset' ? 'assets' : page);
+    clear(view()).appendChild(el);
+    try {
+      if (page === 'asset') await pageAsset(el, decodeURIComponent(arg || ''));
+      else if (pages[page]) await pages[page](el, params);
+      else el.appendChild(h('p', { text: 'No such page.' }));
+    } catch (e) {
+      if (e.status === 401) return;
+      el.appendChild(errorBox(e));
+    }
+    if (seq !== routeSeq) return; // a newer navigation won
+    el.dataset.ready = '1';
+    document.title = 'otwatch · ' + page;
+  }
+
+  document.addEventListener('DOMContentLoaded', () => {
+    document.getElementById('logout').addEventListener('click', logout);
+    document.getElementById('menu-toggle').addEventListener('click', () => document.getElementById('nav').classList.toggle('open'));
+    window.addEventListener('hashchange', route);
+    route();
+  });
+})();
