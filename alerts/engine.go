@@ -341,15 +341,15 @@ func (e *Engine) Flush() {
 		if r.last == nil {
 			continue
 		}
-		r.last.Frames = append(r.last.Frames, r.FoldFrames...)
+		summary := *r.last
+		summary.ID = alertID(summary.Kind, k, r.FoldLast, r.Folded)
+		summary.TS = r.FoldLast
+		summary.Frames = append([]uint64(nil), r.FoldFrames...)
+		summary.Repeats = r.Folded
+		summary.Message = fmt.Sprintf("%d more times between %s and %s: %s", r.Folded,
+			r.FoldFirst.UTC().Format(time.RFC3339), r.FoldLast.UTC().Format(time.RFC3339), r.last.Message)
+		e.remember(&summary) // an operator can mark the summary normal like its first alert
 		if e.sink != nil {
-			summary := *r.last
-			summary.ID = alertID(summary.Kind, k, r.FoldLast, r.Folded)
-			summary.TS = r.FoldLast
-			summary.Frames = append([]uint64(nil), r.FoldFrames...)
-			summary.Repeats = r.Folded
-			summary.Message = fmt.Sprintf("%d more times between %s and %s: %s", r.Folded,
-				r.FoldFirst.UTC().Format(time.RFC3339), r.FoldLast.UTC().Format(time.RFC3339), r.last.Message)
 			e.sink(&summary)
 		}
 		r.Folded, r.FoldFrames = 0, nil

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"sort"
 	"strings"
 	"time"
 
@@ -667,7 +668,7 @@ func (m *Model) Tick(now time.Time) []Finding {
 		if m.learning(a, now) {
 			continue
 		}
-		for fk, f := range a.functions {
+		for fk, f := range a.functions { // map order: sorted below so alert ids are stable
 			if f.Quiet || f.Count < 10 || f.Period <= 0 || f.Jitter > f.Period {
 				continue
 			}
@@ -683,6 +684,7 @@ func (m *Model) Tick(now time.Time) []Finding {
 			}
 		}
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out
 }
 
