@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -75,29 +77,32 @@ func TestDaemonInNamespaces(t *testing.T) {
 	sh("ip", "link", "add", mon, "type", "veth", "peer", "name", "m1", "netns", br)
 	sh("ip", "-n", br, "link", "set", "m1", "master", "br0", "up")
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	mgmt := ln.Addr().String()
-	ln.Close()
+	freeAddr := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		defer ln.Close()
+		return ln.Addr().String()
+	}
+	mgmt, dash := freeAddr(), freeAddr()
 	db := filepath.Join(dir, "state.db")
 	conf := func(mode string) string {
 		path := filepath.Join(dir, mode+".conf")
-		body := fmt.Sprintf("interfaces:\n  - %s\ncapture:\n  prepare: true\nmanagement:\n  listen: %q\ndatabase:\n  path: %s\n  checkpoint_interval: 2s\nlearning:\n  mode: %s\n",
-			mon, mgmt, db, mode)
+		body := fmt.Sprintf("interfaces:\n  - %s\ncapture:\n  prepare: true\nmanagement:\n  listen: %q\n  dashboard: %q\ndatabase:\n  path: %s\n  checkpoint_interval: 2s\nlearning:\n  mode: %s\n",
+			mon, mgmt, dash, db, mode)
 		require.NoError(t, os.WriteFile(path, []byte(body), 0o644))
 		return path
 	}
-	start := func(mode string) (*exec.Cmd, *bytes.Buffer) {
-		var logs bytes.Buffer
+	start := func(mode string) (*exec.Cmd, *syncBuffer) {
+		logs := &syncBuffer{}
 		cmd := exec.Command(bin, "run", "--config", conf(mode))
-		cmd.Stdout, cmd.Stderr = &logs, &logs
+		cmd.Stdout, cmd.Stderr = logs, logs
 		require.NoError(t, cmd.Start())
 		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 		deadline := time.Now().Add(10 * time.Second)
 		for time.Now().Before(deadline) {
 			if resp, err := http.Get("http://" + mgmt + "/healthz"); err == nil {
 				resp.Body.Close()
-				return cmd, &logs
+				return cmd, logs
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -122,6 +127,13 @@ func TestDaemonInNamespaces(t *testing.T) {
 	time.Sleep(3 * time.Second) // at least one checkpoint after the traffic
 	metrics := get(t, "http://"+mgmt+"/metrics")
 	assert.Contains(t, metrics, `otwatch_transactions_total{proto="modbus",op="read"}`)
+	// the dashboard is up, over HTTPS, and refuses the API without a session
+	insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := insecure.Get("https://" + dash + "/api/inventory")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	assert.Contains(t, logs.String(), "one-time setup token", "no default password: a setup token instead")
 	require.NoError(t, daemon.Process.Signal(syscall.SIGKILL))
 	daemon.Wait()
 
@@ -175,4 +187,22 @@ func txPackets(t *testing.T, dev string) uint64 {
 	v, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
 	require.NoError(t, err)
 	return v
+}
+
+// syncBuffer collects a child's output while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

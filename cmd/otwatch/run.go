@@ -25,8 +25,10 @@ import (
 	"github.com/otwatch/otwatch/learning/inventory"
 	"github.com/otwatch/otwatch/learning/store"
 	"github.com/otwatch/otwatch/protocols"
+	"github.com/otwatch/otwatch/protocols/capture"
 	"github.com/otwatch/otwatch/protocols/live"
 	"github.com/otwatch/otwatch/protocols/pipeline"
+	"github.com/otwatch/otwatch/ui"
 )
 
 // Daemon thresholds for the appliance's own health alerts.
@@ -106,6 +108,12 @@ type daemon struct {
 	started  time.Time
 
 	reload chan *config.Config
+
+	// state guards the pipeline, inventory, baseline and engine: the capture
+	// goroutine holds it per frame and per tick, the dashboard per request.
+	state     sync.Mutex
+	dash      *dashboardBackend
+	dashboard *ui.Server
 
 	// kept by the capture goroutine
 	lastCheckpoint time.Time
@@ -187,6 +195,18 @@ func newDaemon(cfg *config.Config, logger *log.Logger) (*daemon, error) {
 	mux.HandleFunc("/healthz", d.healthz)
 	mux.HandleFunc("/metrics", d.metrics)
 	d.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	if cfg.Management.Dashboard != "" {
+		d.dash = newDashboardBackend(d)
+		srv, err := ui.New(ui.Config{StateDir: filepath.Join(filepath.Dir(cfg.Database.Path), "dashboard"),
+			Addr: cfg.Management.Dashboard, Version: version, Logf: logger.Printf}, d.dash)
+		if err != nil {
+			ln.Close()
+			src.Close()
+			db.Close()
+			return nil, fmt.Errorf("dashboard: %w", err)
+		}
+		d.dashboard = srv
+	}
 	return d, nil
 }
 
@@ -195,6 +215,9 @@ func (d *daemon) components() map[string]store.Component { return d.mon.componen
 func (d *daemon) onAlert(a *alerts.Alert) {
 	d.alertCount++
 	d.log.Printf("alert %s severity %d %s: %s", a.ID, a.Severity, a.Kind, a.Message)
+	if d.dash != nil {
+		d.dash.alert(a)
+	}
 }
 
 // run captures until ctx ends, then shuts down in order: capture,
@@ -205,19 +228,50 @@ func (d *daemon) run(ctx context.Context) error {
 			d.log.Printf("management server: %v", err)
 		}
 	}()
-	d.log.Printf("monitoring %s (passive); management on http://%s", strings.Join(d.cfg.Interfaces, ", "), d.listener.Addr())
+	d.log.Printf("monitoring %s (passive); metrics on http://%s", strings.Join(d.cfg.Interfaces, ", "), d.listener.Addr())
+	dashDone := make(chan struct{})
+	dashCtx, stopDash := context.WithCancel(context.Background())
+	if d.dashboard != nil {
+		if tok := d.dashboard.SetupToken(); tok != "" {
+			d.log.Printf("dashboard first start: create the admin with the one-time setup token %s", tok)
+		}
+		go func() {
+			defer close(dashDone)
+			err := d.dashboard.ListenAndServe(dashCtx, func(addr net.Addr) { d.log.Printf("dashboard on https://%s", addr) })
+			if err != nil {
+				d.log.Printf("dashboard: %v", err)
+			}
+		}()
+	} else {
+		close(dashDone)
+	}
 	d.lastCheckpoint, d.lastTickWall, d.lastTickMono = time.Now(), time.Now(), time.Now()
 	d.tick(time.Now())
-	err := d.source.RunTicking(ctx, d.pipe.HandleFrame, tickInterval, d.tick)
+	handle := func(f capture.Frame) {
+		d.state.Lock()
+		d.pipe.HandleFrame(f)
+		d.state.Unlock()
+	}
+	err := d.source.RunTicking(ctx, handle, tickInterval, d.tick)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		d.log.Printf("capture: %v", err)
 	}
+	// capture stopped: flush reassembly, then the web servers, then the database
+	d.state.Lock()
 	d.pipe.Flush()
 	d.engine.Flush()
+	d.state.Unlock()
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	d.http.Shutdown(shutdown)
 	cancel()
+	stopDash()
+	<-dashDone
+	if d.dashboard != nil {
+		d.dashboard.Close()
+	}
+	d.state.Lock()
 	d.checkpoint()
+	d.state.Unlock()
 	d.log.Printf("stopped; state saved to %s", d.db.Path())
 	return d.db.Close()
 }
@@ -225,6 +279,8 @@ func (d *daemon) run(ctx context.Context) error {
 // tick runs on the capture goroutine every second: clock, health checks,
 // checkpoints, reloads, and the snapshot for the web handlers.
 func (d *daemon) tick(now time.Time) {
+	d.state.Lock()
+	defer d.state.Unlock()
 	select {
 	case next := <-d.reload:
 		d.applyReload(next)
@@ -275,6 +331,13 @@ func (d *daemon) tick(now time.Time) {
 	d.snap.stats.LimitsHit = copyCounts(d.pipe.Stats.LimitsHit)
 	d.snap.stats.IdentifiedFlows = copyCounts(d.pipe.Stats.IdentifiedFlows)
 	d.mu.Unlock()
+	if d.dash != nil {
+		var drops uint64
+		for _, i := range ifaces {
+			drops += i.KernelDrops
+		}
+		d.dash.counters(d.pipe.Stats.Packets, drops)
+	}
 }
 
 // checkpoint saves the state; a failure (disk full) is alerted once and

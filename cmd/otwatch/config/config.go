@@ -44,9 +44,12 @@ type Capture struct {
 	Prepare bool
 }
 
-// Management is the web UI, /metrics and /healthz listener.
+// Management is where operators and monitoring reach the appliance.
 type Management struct {
+	// Listen serves /metrics and /healthz (plain HTTP, for scrapers).
 	Listen string
+	// Dashboard serves the web dashboard over HTTPS; "" turns it off.
+	Dashboard string
 }
 
 // Database is the bbolt state file.
@@ -95,6 +98,7 @@ type Evidence struct {
 // Defaults of keys that are not given.
 const (
 	DefaultListen             = "127.0.0.1:9180"
+	DefaultDashboard          = ":8443"
 	DefaultDatabase           = "/var/lib/otwatch/state.db"
 	DefaultCheckpointInterval = 5 * time.Minute
 	DefaultEvidenceDir        = "/var/lib/otwatch/evidence"
@@ -110,7 +114,7 @@ const (
 func Default() *Config {
 	return &Config{
 		Capture:    Capture{SnapLen: DefaultSnapLen, RingBlockSize: DefaultRingBlockSize, RingBlocks: DefaultRingBlocks},
-		Management: Management{Listen: DefaultListen},
+		Management: Management{Listen: DefaultListen, Dashboard: DefaultDashboard},
 		Database:   Database{Path: DefaultDatabase, CheckpointInterval: DefaultCheckpointInterval},
 		Learning:   Learning{Mode: baseline.ModeAuto, Period: DefaultLearningPeriod},
 		Limits:     pipeline.DefaultLimits(),

@@ -85,7 +85,8 @@ func (d *decoder) decode(src []byte) *Config {
 			})
 		},
 		"management": func(n *yaml.Node, key string) {
-			d.mapping(n, key, fields{"listen": d.address(&c.Management.Listen, true)})
+			d.mapping(n, key, fields{"listen": d.address(&c.Management.Listen, true),
+				"dashboard": d.optionalAddress(&c.Management.Dashboard)})
 		},
 		"database": func(n *yaml.Node, key string) {
 			d.mapping(n, key, fields{
@@ -406,6 +407,18 @@ func (d *decoder) address(dst *string, listen bool) func(*yaml.Node, string) {
 			return
 		}
 		*dst = v
+	}
+}
+
+// optionalAddress is a listen address, or "" / "off" to disable the listener.
+func (d *decoder) optionalAddress(dst *string) func(*yaml.Node, string) {
+	listen := d.address(dst, true)
+	return func(n *yaml.Node, key string) {
+		if n.Kind == yaml.ScalarNode && (n.Value == "" || n.Value == "off") {
+			*dst = ""
+			return
+		}
+		listen(n, key)
 	}
 }
 

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/otwatch/otwatch/alerts"
+	"github.com/otwatch/otwatch/ui"
+)
+
+// dashboardBackend is the daemon seen by the dashboard (ui.Backend). The
+// pipeline, inventory, baseline and engine are used under d.state; alerts
+// with their operator marks live in the ui.AlertStore.
+type dashboardBackend struct {
+	d     *daemon
+	store *ui.AlertStore
+	mu    sync.Mutex
+	subs  map[int]chan ui.Event
+	next  int
+}
+
+var _ ui.Backend = (*dashboardBackend)(nil)
+
+func newDashboardBackend(d *daemon) *dashboardBackend {
+	b := &dashboardBackend{d: d, store: ui.NewAlertStore(0), subs: map[int]chan ui.Event{}}
+	for _, a := range d.engine.Recent() { // alerts from before a restart
+		cp := *a
+		b.store.Add(&cp)
+	}
+	return b
+}
+
+// alert is called by the engine, under d.state: the store keeps a copy,
+// since the engine may still count repeats into the alert it emitted.
+func (b *dashboardBackend) alert(a *alerts.Alert) {
+	cp := *a
+	b.store.Add(&cp)
+	if data, err := json.Marshal(&cp); err == nil {
+		b.publish(ui.Event{Type: "alert", Data: data})
+	}
+}
+
+func (b *dashboardBackend) publish(ev ui.Event) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, ch := range b.subs {
+		select {
+		case ch <- ev:
+		default: // a slow browser misses a live update, never blocks capture
+		}
+	}
+}
+
+func (b *dashboardBackend) Inventory() (json.RawMessage, error) {
+	b.d.state.Lock()
+	doc := b.d.mon.inv.Document()
+	b.d.state.Unlock()
+	return json.Marshal(doc)
+}
+
+func (b *dashboardBackend) Alerts(q ui.AlertQuery) ([]ui.AlertRecord, int, error) {
+	recs, total := b.store.Query(q)
+	return recs, total, nil
+}
+
+func (b *dashboardBackend) AlertStats(bucket time.Duration) ui.AlertStats {
+	return b.store.Stats(bucket)
+}
+
+func (b *dashboardBackend) Incidents() []alerts.Incident {
+	b.d.state.Lock()
+	defer b.d.state.Unlock()
+	return b.d.engine.Incidents()
+}
+
+func (b *dashboardBackend) Baseline(asset string) (json.RawMessage, bool) {
+	b.d.state.Lock()
+	doc := b.d.model.Export(b.d.model.LastSeen())
+	b.d.state.Unlock()
+	for _, a := range doc.Assets {
+		if a.Server == asset {
+			raw, err := json.Marshal(a)
+			return raw, err == nil
+		}
+	}
+	return nil, false
+}
+
+func (b *dashboardBackend) BaselineExport() (json.RawMessage, error) {
+	b.d.state.Lock()
+	doc := b.d.model.Export(b.d.model.LastSeen())
+	b.d.state.Unlock()
+	return json.MarshalIndent(doc, "", "  ")
+}
+
+// MarkNormal: the alert's transaction joins the baseline (the same
+// Engine.MarkNormal as `otwatch alerts normal`).
+func (b *dashboardBackend) MarkNormal(id, user string) error {
+	if _, ok := b.store.Get(id); !ok {
+		return fmt.Errorf("alert %s: %w", id, ui.ErrNotFound)
+	}
+	b.d.state.Lock()
+	err := b.d.engine.MarkNormal(id)
+	b.d.state.Unlock()
+	if err != nil {
+		return err
+	}
+	b.d.log.Printf("operator %s marked alert %s normal", user, id)
+	if err := b.store.SetNormal(id, user, time.Now()); err != nil {
+		return err
+	}
+	b.notify(id)
+	return nil
+}
+
+func (b *dashboardBackend) Acknowledge(id, user string) error {
+	if err := b.store.Acknowledge(id, user, time.Now()); err != nil {
+		return err
+	}
+	b.notify(id)
+	return nil
+}
+
+func (b *dashboardBackend) notify(id string) {
+	if r, ok := b.store.Get(id); ok {
+		if data, err := json.Marshal(r); err == nil {
+			b.publish(ui.Event{Type: "alert_update", Data: data})
+		}
+	}
+}
+
+func (b *dashboardBackend) Health() ui.Health {
+	d := b.d
+	d.mu.Lock()
+	s := d.snap
+	d.mu.Unlock()
+	h := ui.Health{Version: version, Started: d.started, UptimeSecond: int64(time.Since(d.started).Seconds()),
+		Mode: string(d.cfg.Learning.Mode), Packets: s.stats.Packets, Transactions: s.stats.TransactionsTotal(),
+		Interfaces: []ui.Interface{}, Limits: s.stats.LimitsHit}
+	for _, i := range s.ifaces {
+		h.Interfaces = append(h.Interfaces, ui.Interface{Name: i.Name, Up: i.Up, Packets: i.Packets, Drops: i.KernelDrops, Bytes: i.Bytes})
+		h.Drops += i.KernelDrops
+	}
+	var fs syscall.Statfs_t
+	if err := syscall.Statfs(d.db.Path(), &fs); err == nil {
+		h.Disk = &ui.Disk{Path: d.db.Path(), TotalBytes: fs.Blocks * uint64(fs.Bsize), FreeBytes: fs.Bavail * uint64(fs.Bsize)}
+	}
+	return h
+}
+
+func (b *dashboardBackend) Subscribe() (<-chan ui.Event, func()) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	id := b.next
+	b.next++
+	ch := make(chan ui.Event, 64)
+	b.subs[id] = ch
+	var once sync.Once
+	return ch, func() {
+		once.Do(func() {
+			b.mu.Lock()
+			delete(b.subs, id)
+			b.mu.Unlock()
+		})
+	}
+}
+
+// counters publishes the live counters (every tick).
+func (b *dashboardBackend) counters(packets, drops uint64) {
+	data, _ := json.Marshal(map[string]any{"packets": packets, "drops": drops, "alerts": b.store.Len()})
+	b.publish(ui.Event{Type: "counters", Data: data})
+}
