@@ -1,11 +1,25 @@
 package main
 
 import (
+	"context"
 	_ "embed"
+	"flag"
 	"fmt"
 	"io"
+	"log"
+	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/otwatch/otwatch/cmd/otwatch/config"
+	"github.com/otwatch/otwatch/learning/baseline"
+	"github.com/otwatch/otwatch/learning/inventory"
+	"github.com/otwatch/otwatch/learning/store"
+	"github.com/otwatch/otwatch/protocols/pipeline"
+	"github.com/otwatch/otwatch/ui"
 )
 
 // demoCapture is a real Modbus capture (see demo/PROVENANCE.md), so a fresh
@@ -14,8 +28,18 @@ import (
 //go:embed demo/modbus.pcap
 var demoCapture []byte
 
-// cmdDemo runs `otwatch read` on the embedded capture.
+// cmdDemo replays the embedded capture through the whole appliance —
+// pipeline, inventory, learning, alerts — and serves the dashboard on
+// localhost until interrupted (--records prints the transactions instead).
 func cmdDemo(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	listen := fs.String("listen", "127.0.0.1:8443", "dashboard address")
+	records := fs.Bool("records", false, "print the transactions as JSON lines and exit")
+	if err := fs.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "otwatch demo: %v\n", err)
+		return 2
+	}
 	dir, err := os.MkdirTemp("", "otwatch-demo")
 	if err != nil {
 		fmt.Fprintf(stderr, "otwatch demo: %v\n", err)
@@ -27,6 +51,64 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "otwatch demo: %v\n", err)
 		return 2
 	}
-	fmt.Fprintf(stderr, "otwatch demo: reading the embedded capture (%d bytes of real Modbus/TCP traffic)\n", len(demoCapture))
-	return cmdRead(append(append([]string{"--records", "-"}, args...), path), stdout, stderr)
+	if *records {
+		fmt.Fprintf(stderr, "otwatch demo: reading the embedded capture (%d bytes of real Modbus/TCP traffic)\n", len(demoCapture))
+		return cmdRead([]string{"--records", "-", path}, stdout, stderr)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := runDemo(ctx, dir, path, *listen, stderr, nil); err != nil {
+		fmt.Fprintf(stderr, "otwatch demo: %v\n", err)
+		return 2
+	}
+	return 0
+}
+
+// runDemo replays a capture into a fresh state under dir and serves the
+// dashboard on listen until ctx ends; ready receives the address and the
+// setup token.
+func runDemo(ctx context.Context, dir, capturePath, listen string, stderr io.Writer, ready func(addr net.Addr, token string)) error {
+	logger := log.New(stderr, "otwatch demo: ", 0)
+	st, err := store.Open(filepath.Join(dir, "state.db"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	d := &daemon{cfg: config.Default(), log: logger, started: time.Now(), db: st, lastDrops: map[string][2]uint64{},
+		lastLimits: map[string]uint64{}}
+	d.cfg.Database.Path = st.Path()
+	// Auto mode with the default hour of learning: the capture's early
+	// connections are learned, the later ones (years later) are checked.
+	d.mon = newMonitor(baseline.Config{Mode: baseline.ModeAuto}, inventory.Limits{}, d.onAlert)
+	d.model, d.engine = d.mon.model, d.mon.engine
+	d.dash = newDashboardBackend(d)
+	d.pipe = pipeline.New(pipeline.DefaultLimits(), d.mon.observe)
+	d.mon.attach(d.pipe)
+	d.state.Lock()
+	err = d.pipe.ReplayFile(capturePath)
+	d.pipe.Flush()
+	d.engine.Flush()
+	d.state.Unlock()
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.snap = snapshot{stats: d.pipe.Stats, updated: time.Now(), storageOK: true}
+	d.mu.Unlock()
+	srv, err := ui.New(ui.Config{StateDir: filepath.Join(dir, "dashboard"), Addr: listen, Version: version, Logf: logger.Printf}, d.dash)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	assets, links := d.mon.inv.Len()
+	logger.Printf("replayed the embedded capture: %d packets, %d transactions, %d assets, %d links, %d alerts",
+		d.pipe.Stats.Packets, d.pipe.Stats.TransactionsTotal(), assets, links, d.alertCount)
+	token := srv.SetupToken()
+	return srv.ListenAndServe(ctx, func(addr net.Addr) {
+		logger.Printf("dashboard on https://%s (self-signed certificate); first start: create the admin with the setup token %s", addr, token)
+		logger.Printf("press Ctrl-C to stop")
+		if ready != nil {
+			ready(addr, token)
+		}
+	})
 }

@@ -17,7 +17,8 @@ commands:
   alerts   list recent alerts and incidents, mark an alert normal: otwatch alerts list|incidents|normal --db FILE
   inventory export the asset inventory: otwatch inventory export --format json|csv --db FILE
   baseline review the learned baseline: otwatch baseline export|import|diff --db FILE
-  demo     run read on an embedded real capture: otwatch demo
+  demo     replay the embedded real capture and serve the dashboard on localhost:
+           otwatch demo [--listen 127.0.0.1:8443] [--records]
   version  print the version
 `
 
