@@ -138,3 +138,44 @@ func FuzzSession(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFraming: TPKT and COTP parsing alone. Invariants: lengths within
+// the input, TSAPs decoded without panic.
+func FuzzFraming(f *testing.F) {
+	f.Add(unhex(f, "03 00 0016 11 e0 0000 0001 00 c0 01 0a c1 02 0100 c2 02 0102"))
+	f.Add(frameTPKT(unhex(f, hexReadVarJob)))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		n, err := ParseTPKT(b)
+		if err != nil {
+			return
+		}
+		if n < TPKTHeaderLen {
+			t.Fatalf("TPKT length %d below its header", n)
+		}
+		if n > len(b) {
+			return // needs more bytes
+		}
+		if c, err := ParseCOTP(b[TPKTHeaderLen:n]); err == nil {
+			if len(c.Payload) > n-TPKTHeaderLen {
+				t.Fatalf("COTP payload %d longer than the TPKT packet %d", len(c.Payload), n)
+			}
+			_ = RackSlot(c.SrcTSAP)
+			_ = RackSlot(c.DstTSAP)
+		}
+	})
+}
+
+// FuzzDecodePlus: the S7comm-plus decoder alone, with the value cap checked.
+func FuzzDecodePlus(f *testing.F) {
+	f.Add(unhex(f, hexPlusRequest))
+	f.Add(unhex(f, hexSetMulti))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := DecodePlus(b)
+		if err != nil || !p.HasFunction {
+			return
+		}
+		var tx protocols.Transaction
+		DecodePlusRequest(&p, &tx)
+		checkTx(t, &tx)
+	})
+}
