@@ -1,9 +1,4 @@
-//go:build allprotocols
-
-// Opt-in (go test -tags allprotocols): the host check over every corpus
-// capture with every dissector switched on. It is behind a tag so that this
-// package's default tests build even while another protocol package is
-// being worked on.
+// The host check over every corpus capture with every dissector switched on.
 package inventory_test
 
 import (
