@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,4 +88,29 @@ func TestAlertsListAndMarkNormal(t *testing.T) {
 	require.Equal(t, 0, cmdAlerts([]string{"incidents", "--db", db}, &out, &errb))
 	assert.Contains(t, out.String(), `"narrative"`)
 	assert.Equal(t, 2, cmdAlerts([]string{"normal", "--db", db, "nope"}, &out, &errb))
+}
+
+func TestRunRefusesABadConfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "otwatch.conf")
+	require.NoError(t, os.WriteFile(path, []byte("interfaces:\n  - eth1\nlearning:\n  mdoe: detect\n"), 0o644))
+	var out, errb bytes.Buffer
+	assert.Equal(t, 2, cmdRun([]string{"--config", path}, &out, &errb))
+	assert.Contains(t, errb.String(), path+":4: learning.mdoe: unknown key")
+	errb.Reset()
+	assert.Equal(t, 2, cmdConfig([]string{"check", path}, &out, &errb))
+	assert.Contains(t, errb.String(), "did you mean \"mode\"")
+}
+
+func TestUserAdd(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "otwatch.conf")
+	require.NoError(t, os.WriteFile(path, []byte(fmt.Sprintf("interfaces:\n  - eth1\ndatabase:\n  path: %s/state.db\n", dir)), 0o644))
+	var out, errb bytes.Buffer
+	code := cmdUser([]string{"add", "operator", "--role", "viewer", "--config", path}, strings.NewReader("correct horse battery staple\n"), &out, &errb)
+	require.Equal(t, 0, code, errb.String())
+	b, err := os.ReadFile(filepath.Join(dir, "dashboard", "users.json"))
+	require.NoError(t, err)
+	assert.Contains(t, string(b), "operator")
+	assert.NotContains(t, string(b), "correct horse", "only a hash is stored")
+	assert.Equal(t, 2, cmdUser([]string{"add", "x", "--config", path}, strings.NewReader(""), &out, &errb), "no password")
 }

@@ -3,11 +3,13 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/otwatch/otwatch/alerts"
+	"github.com/otwatch/otwatch/learning/baseline"
 	"github.com/otwatch/otwatch/ui"
 )
 
@@ -172,4 +174,36 @@ func (b *dashboardBackend) Subscribe() (<-chan ui.Event, func()) {
 func (b *dashboardBackend) counters(packets, drops uint64) {
 	data, _ := json.Marshal(map[string]any{"packets": packets, "drops": drops, "alerts": b.store.Len()})
 	b.publish(ui.Event{Type: "counters", Data: data})
+}
+
+var _ ui.SettingsStore = (*dashboardBackend)(nil)
+
+// Settings shows the learning mode and the syslog destinations.
+func (b *dashboardBackend) Settings() ui.Settings {
+	b.d.state.Lock()
+	defer b.d.state.Unlock()
+	s := ui.Settings{Mode: string(b.d.cfg.Learning.Mode), Syslog: []string{}}
+	for _, dst := range b.d.cfg.Syslog {
+		s.Syslog = append(s.Syslog, dst.Network+"://"+dst.Address)
+	}
+	return s
+}
+
+// SetSettings changes the learning mode at once; syslog destinations are
+// configuration-file settings (reloaded with SIGHUP), so a change is refused.
+func (b *dashboardBackend) SetSettings(s ui.Settings, user string) error {
+	mode, err := baseline.ParseMode(s.Mode)
+	if err != nil {
+		return err
+	}
+	current := b.Settings()
+	if strings.Join(current.Syslog, ",") != strings.Join(s.Syslog, ",") {
+		return fmt.Errorf("syslog destinations are set in %s (then systemctl reload otwatch)", b.d.cfg.Path)
+	}
+	b.d.state.Lock()
+	b.d.model.SetMode(mode)
+	b.d.cfg.Learning.Mode = mode
+	b.d.state.Unlock()
+	b.d.log.Printf("operator %s set the learning mode to %s", user, mode)
+	return nil
 }
