@@ -39,8 +39,9 @@ cross:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/otwatch-linux-armv7 ./cmd/otwatch
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./protocols/pipeline/
-	$(GO) test -run '^$$' -bench . -benchmem ./protocols/capture/ ./protocols/frame/ ./protocols/modbus/ ./learning/baseline/
+	$(GO) test -run '^$$' -bench Pipeline -benchtime 1x -timeout 30m ./protocols/pipeline/
+	$(GO) test -run '^$$' -bench . -benchmem ./protocols/capture/ ./protocols/frame/ ./protocols/modbus/ \
+	  ./protocols/dnp3/ ./protocols/s7comm/ ./protocols/opcua/ ./learning/baseline/ ./learning/inventory/
 
 # Each fuzz target on its own: go test accepts one -fuzz pattern per package.
 fuzz:

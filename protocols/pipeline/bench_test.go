@@ -8,52 +8,82 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/otwatch/otwatch/protocols"
+	_ "github.com/otwatch/otwatch/protocols/all"
 	"github.com/otwatch/otwatch/protocols/capture"
 	"github.com/otwatch/otwatch/protocols/corpustest"
-	"github.com/otwatch/otwatch/protocols/modbus"
 	"github.com/otwatch/otwatch/protocols/pipeline"
 )
 
-// benchPackets is the size of the benchmark input: real Modbus captures
-// copied with distinct addresses (identical copies would rightly be dropped
-// as retransmissions) and interleaved in time.
-const benchPackets = 1_000_000
+// benchProtocols: per protocol, the tshark field that makes tshark dissect
+// it and how many packets the input has. Inputs are the protocol's corpus
+// captures (Ethernet), copied with distinct addresses — identical copies
+// would rightly be dropped as retransmissions — and interleaved in time.
+var benchProtocols = []struct {
+	proto, field string
+	packets      int
+}{
+	{"modbus", "modbus.func_code", 1_000_000},
+	{"dnp3", "dnp3.al.func", 300_000},
+	{"s7comm", "s7comm.param.func", 300_000},
+	{"opcua", "opcua.servicenodeid.numeric", 300_000},
+}
+
+type benchFile struct {
+	path     string
+	packets  int
+	decodeAs []string
+	err      error
+}
 
 var (
-	benchOnce sync.Once
-	benchFile string
-	benchN    int
-	benchErr  error
+	benchMu    sync.Mutex
+	benchFiles = map[string]*benchFile{}
+	tsharkPPS  = map[string]float64{}
 )
 
-// benchInput builds (once per process) the merged capture in a temp folder.
-func benchInput(b *testing.B) (string, int) {
-	sources := []string{}
-	for _, c := range corpustest.Captures(b, "modbus") {
-		switch filepath.Base(c.Path) {
-		case "characterization_modbus_6RTU_with_operate.pcap", "modbusBig.pcap", "modbus.pcap":
-			sources = append(sources, c.Path)
+// benchInput builds (once per process and protocol) the merged capture.
+func benchInput(b *testing.B, proto string, packets int) *benchFile {
+	benchMu.Lock()
+	defer benchMu.Unlock()
+	if f := benchFiles[proto]; f != nil {
+		if f.err != nil {
+			b.Fatal(f.err)
+		}
+		return f
+	}
+	f := &benchFile{}
+	benchFiles[proto] = f
+	var sources []string
+	for _, c := range corpustest.Captures(b, proto) {
+		if c.Row["link_type"] != "ether" || (c.Row["duplicate_of"] != "" && c.Row["duplicate_of"] != "-") {
+			continue
+		}
+		sources = append(sources, c.Path)
+		for _, m := range regexp.MustCompile(`-d\s+(\w+\.port==\d+,\w+)`).FindAllStringSubmatch(c.Notes, -1) {
+			if !slices.Contains(f.decodeAs, m[1]) {
+				f.decodeAs = append(f.decodeAs, "-d", m[1])
+			}
 		}
 	}
-	benchOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "otwatch-bench")
-		if err != nil {
-			benchErr = err
-			return
-		}
-		benchFile = filepath.Join(dir, "modbus-1M.pcap")
-		benchN, benchErr = writeMerged(benchFile, sources, benchPackets)
-	})
-	if benchErr != nil {
-		b.Fatal(benchErr)
+	dir, err := os.MkdirTemp("", "otwatch-bench")
+	if err != nil {
+		f.err = err
+		b.Fatal(err)
 	}
-	return benchFile, benchN
+	f.path = filepath.Join(dir, proto+".pcap")
+	f.packets, f.err = writeMerged(f.path, sources, packets)
+	if f.err != nil {
+		b.Fatal(f.err)
+	}
+	return f
 }
 
 type srcFrame struct {
@@ -145,72 +175,77 @@ func rewriteIPv4(f []byte, octet byte) {
 	binary.BigEndian.PutUint16(ip[10:], ^uint16(sum))
 }
 
-// BenchmarkModbusPipeline reads, decodes and dissects ≥1M packets of
-// Modbus traffic per iteration and reports packets/s, allocations per
-// packet, tshark's packets/s on the same file and the ratio.
-func BenchmarkModbusPipeline(b *testing.B) {
-	path, packets := benchInput(b)
-	var txs int
-	sink := func(*protocols.Transaction) { txs++ }
-	run := func() {
-		p := pipeline.NewWith(pipeline.Limits{}, []protocols.Dissector{modbus.Dissector{}}, sink)
-		r, err := capture.Open(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for {
-			f, err := r.Next()
-			if err == io.EOF {
-				break
+// BenchmarkPipeline reads, decodes and dissects each protocol's input per
+// iteration and reports packets/s, allocations per packet, tshark's
+// packets/s on the same file (fields of that protocol) and the ratio.
+func BenchmarkPipeline(b *testing.B) {
+	for _, bp := range benchProtocols {
+		b.Run(bp.proto, func(b *testing.B) {
+			in := benchInput(b, bp.proto, bp.packets)
+			var txs int
+			sink := func(*protocols.Transaction) { txs++ }
+			run := func() {
+				p := pipeline.New(pipeline.Limits{}, sink)
+				r, err := capture.Open(in.path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for {
+					f, err := r.Next()
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					p.HandleFrame(f)
+				}
+				r.Close()
+				p.Flush()
 			}
-			if err != nil {
-				b.Fatal(err)
+			run() // warm the page cache and the runtime
+			txs = 0
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				run()
 			}
-			p.HandleFrame(f)
-		}
-		r.Close()
-		p.Flush()
-	}
-	run() // warm the page cache and the runtime
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	b.ResetTimer()
-	start := time.Now()
-	for i := 0; i < b.N; i++ {
-		run()
-	}
-	elapsed := time.Since(start)
-	b.StopTimer()
-	runtime.ReadMemStats(&after)
-	total := float64(packets) * float64(b.N)
-	ours := total / elapsed.Seconds()
-	b.ReportMetric(ours, "packets/s")
-	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/total, "allocs/packet")
-	b.ReportMetric(float64(txs)/float64(b.N+1), "transactions")
-	if theirs := tsharkRate(path, packets); theirs > 0 {
-		b.ReportMetric(theirs, "tshark_packets/s")
-		b.ReportMetric(ours/theirs, "x_tshark")
+			elapsed := time.Since(start)
+			b.StopTimer()
+			runtime.ReadMemStats(&after)
+			total := float64(in.packets) * float64(b.N)
+			ours := total / elapsed.Seconds()
+			b.ReportMetric(ours, "packets/s")
+			b.ReportMetric(float64(after.Mallocs-before.Mallocs)/total, "allocs/packet")
+			b.ReportMetric(float64(txs)/float64(b.N), "transactions")
+			if theirs := tsharkRate(bp.proto, bp.field, in); theirs > 0 {
+				b.ReportMetric(theirs, "tshark_packets/s")
+				b.ReportMetric(ours/theirs, "x_tshark")
+			}
+		})
 	}
 }
 
-var (
-	tsharkOnce sync.Once
-	tsharkPPS  float64
-)
-
-// tsharkRate times `tshark -T fields -e modbus.func_code` on the same file, once per process.
-func tsharkRate(path string, packets int) float64 {
-	tsharkOnce.Do(func() {
-		tshark, err := exec.LookPath("tshark")
-		if err != nil {
-			return
-		}
-		cmd := exec.Command(tshark, "-n", "-r", path, "-T", "fields", "-e", "modbus.func_code")
-		cmd.Stdout = io.Discard
-		t0 := time.Now()
-		if cmd.Run() == nil {
-			tsharkPPS = float64(packets) / time.Since(t0).Seconds()
-		}
-	})
-	return tsharkPPS
+// tsharkRate times `tshark -T fields -e FIELD` on the same file, once per process and protocol.
+func tsharkRate(proto, field string, in *benchFile) float64 {
+	benchMu.Lock()
+	defer benchMu.Unlock()
+	if pps, ok := tsharkPPS[proto]; ok {
+		return pps
+	}
+	tsharkPPS[proto] = 0
+	tshark, err := exec.LookPath("tshark")
+	if err != nil {
+		return 0
+	}
+	args := append([]string{"-n", "-r", in.path}, in.decodeAs...)
+	cmd := exec.Command(tshark, append(args, "-T", "fields", "-e", field)...)
+	cmd.Stdout = io.Discard
+	t0 := time.Now()
+	if cmd.Run() == nil {
+		tsharkPPS[proto] = float64(in.packets) / time.Since(t0).Seconds()
+	}
+	return tsharkPPS[proto]
 }
