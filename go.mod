@@ -7,6 +7,7 @@ require (
 	github.com/gopacket/gopacket v1.7.7
 	github.com/gopcua/opcua v0.8.0
 	github.com/labstack/echo/v4 v4.16.0
+	github.com/robinson/gos7 v0.0.0-20240315073918-1f14519e4846
 	github.com/simonvetter/modbus v1.6.4
 	github.com/stretchr/testify v1.12.1
 	go.etcd.io/bbolt v1.5.0

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,6 +31,7 @@ const entryOverhead = 32
 type queue struct {
 	db       *bolt.DB
 	maxBytes int64
+	path     string
 	bytes    atomic.Int64 // current size (messages + overhead)
 	count    atomic.Int64
 }
@@ -39,6 +41,14 @@ func openQueue(dir, name string, maxBytes int64) (*queue, error) {
 		return nil, err
 	}
 	path := filepath.Join(dir, "syslog-"+safeName(name)+".queue")
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	openMu.Lock()
+	defer openMu.Unlock()
+	if openPaths[path] {
+		return nil, fmt.Errorf("%s: already open in this process (two destinations with one name?)", path)
+	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
@@ -46,7 +56,7 @@ func openQueue(dir, name string, maxBytes int64) (*queue, error) {
 		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	q := &queue{db: db, maxBytes: maxBytes}
+	q := &queue{db: db, maxBytes: maxBytes, path: path}
 	err = db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketQueue)
 		if err != nil {
@@ -65,6 +75,7 @@ func openQueue(dir, name string, maxBytes int64) (*queue, error) {
 		db.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	openPaths[path] = true
 	return q, nil
 }
 
@@ -215,4 +226,16 @@ func (q *queue) remove(items []item) error {
 	})
 }
 
-func (q *queue) close() error { return q.db.Close() }
+func (q *queue) close() error {
+	openMu.Lock()
+	delete(openPaths, q.path)
+	openMu.Unlock()
+	return q.db.Close()
+}
+
+// openPaths guards against opening one queue twice in a process (bbolt's
+// file lock only stops other processes).
+var (
+	openMu    sync.Mutex
+	openPaths = map[string]bool{}
+)

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/otwatch/otwatch/alerts"
@@ -75,6 +76,8 @@ type Sender struct {
 	done    chan struct{}
 	drain   atomic.Bool
 	closeMu sync.Once
+	ctx     context.Context // cancelled when Close gives up: ends a dial or handshake
+	cancel  context.CancelFunc
 
 	connMu sync.Mutex
 	conn   net.Conn // the syslog connection (TLS or plain)
@@ -156,6 +159,7 @@ func NewSender(d Destination) (*Sender, error) {
 	}
 	s.q = q
 	s.lastErr.Store("")
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	go s.run()
 	return s, nil
 }
@@ -263,10 +267,11 @@ func (s *Sender) Close(ctx context.Context) error {
 	select {
 	case <-s.done:
 	case <-ctx.Done():
-		s.closeMu.Do(func() { close(s.stop) })
+		s.closeMu.Do(func() { close(s.stop); s.cancel() })
 		s.dropConn() // unblocks a write in progress
 		<-s.done
 	}
+	s.cancel()
 	left := s.q.count.Load()
 	err := s.q.close()
 	if err == nil && left > 0 {
@@ -380,19 +385,33 @@ func (s *Sender) connect() error {
 	if network == "tls" {
 		network = "tcp"
 	}
-	raw, err := dialer.Dial(network, s.d.Address)
+	raw, err := dialer.DialContext(s.ctx, network, s.d.Address)
 	if err != nil {
 		return err
 	}
 	conn := raw
 	if s.tls != nil {
 		tc := tls.Client(raw, s.tls)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
 		err := tc.HandshakeContext(ctx)
 		cancel()
 		if err != nil {
 			raw.Close()
 			return fmt.Errorf("tls: %w", err)
+		}
+		// TLS 1.3 completes the client's handshake before the server has
+		// checked the client certificate: wait briefly for a rejection so
+		// alerts are not written into a connection the server will drop.
+		tc.SetReadDeadline(time.Now().Add(tlsSettle))
+		var one [1]byte
+		_, err = tc.Read(one[:])
+		tc.SetReadDeadline(time.Time{})
+		if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+			raw.Close()
+			if err == nil {
+				err = errors.New("unexpected data from the receiver")
+			}
+			return fmt.Errorf("tls: receiver refused the session: %w", err)
 		}
 		conn = tc
 	}
@@ -406,6 +425,9 @@ func (s *Sender) connect() error {
 	s.connected.Store(true)
 	return nil
 }
+
+// tlsSettle is how long a new TLS session is watched for a rejection.
+var tlsSettle = 250 * time.Millisecond
 
 var errPeerClosed = errors.New("receiver closed the connection")
 
@@ -422,6 +444,12 @@ func (s *Sender) deliver(items []item) (int, error) {
 		for i, it := range items {
 			conn.SetWriteDeadline(time.Now().Add(s.d.AckTimeout))
 			if _, err := conn.Write(it.msg); err != nil {
+				if errors.Is(err, syscall.EMSGSIZE) { // never fits a datagram: drop it, go on
+					s.dropped.Add(1)
+					s.delivered.Add(^uint64(0)) // consumed, but not delivered: undo the caller's count
+					s.lastErr.Store(fmt.Sprintf("message of %d bytes too large for UDP: dropped", len(it.msg)))
+					continue
+				}
 				return i, err
 			}
 		}

@@ -70,7 +70,8 @@ type Syslog struct {
 	Name    string
 	Network string // udp, tcp, tls
 	Address string // host:port
-	Format  string // rfc5424, rfc3164, cef, json
+	Header  string // rfc5424 or rfc3164
+	Format  string // payload: json, cef (ArcSight, Sentinel) or leef (QRadar)
 	// Framing for tcp and tls: octet-counting (RFC 6587 3.4.1) or lf
 	// (non-transparent, newline); "none" for udp.
 	Framing     string
@@ -90,9 +91,9 @@ type TLSFiles struct {
 // Evidence is packet evidence kept around alerts.
 type Evidence struct {
 	Dir      string
-	Before   time.Duration // packets kept before an alert
-	After    time.Duration // and after it
-	MaxBytes int64         // the directory's cap; the oldest evidence goes first
+	Before   int   // packets of the alert's flows kept before it
+	After    int   // and after it
+	MaxBytes int64 // the directory's cap; the oldest evidence goes first
 }
 
 // Defaults of keys that are not given.
@@ -102,7 +103,7 @@ const (
 	DefaultDatabase           = "/var/lib/otwatch/state.db"
 	DefaultCheckpointInterval = 5 * time.Minute
 	DefaultEvidenceDir        = "/var/lib/otwatch/evidence"
-	DefaultEvidenceWindow     = 30 * time.Second
+	DefaultEvidencePackets    = 50
 	DefaultEvidenceMaxBytes   = 1 << 30
 	DefaultSnapLen            = 65535
 	DefaultRingBlockSize      = 1 << 20
@@ -118,14 +119,14 @@ func Default() *Config {
 		Database:   Database{Path: DefaultDatabase, CheckpointInterval: DefaultCheckpointInterval},
 		Learning:   Learning{Mode: baseline.ModeAuto, Period: DefaultLearningPeriod},
 		Limits:     pipeline.DefaultLimits(),
-		Evidence: Evidence{Dir: DefaultEvidenceDir, Before: DefaultEvidenceWindow, After: DefaultEvidenceWindow,
+		Evidence: Evidence{Dir: DefaultEvidenceDir, Before: DefaultEvidencePackets, After: DefaultEvidencePackets,
 			MaxBytes: DefaultEvidenceMaxBytes},
 	}
 }
 
 // syslogDefaults fills a destination's unset keys.
 func syslogDefaults() Syslog {
-	return Syslog{Network: "udp", Format: "rfc5424", Facility: "local0", MinSeverity: 1}
+	return Syslog{Network: "udp", Header: "rfc5424", Format: "json", Facility: "local0", MinSeverity: 1}
 }
 
 // Error is one problem in the file: where, which key, what.

@@ -22,7 +22,7 @@ func TestSampleIsValidAndShowsDefaults(t *testing.T) {
 	want := Default()
 	want.Interfaces = []string{"eth1"}
 	want.Learning.StableFor = 15 * time.Minute
-	want.Syslog = []Syslog{{Name: "siem", Network: "udp", Address: "192.0.2.10:514", Format: "rfc5424",
+	want.Syslog = []Syslog{{Name: "siem", Network: "udp", Address: "192.0.2.10:514", Header: "rfc5424", Format: "json",
 		Framing: "none", Facility: "local0", MinSeverity: 1}}
 	want.Path = "otwatch.conf.example"
 	if !reflect.DeepEqual(c, want) {
@@ -67,7 +67,7 @@ syslog:
     min_severity: 6
     tls: {ca_file: "` + ca + `"}
   - {name: local, network: tcp, address: "[::1]:514", framing: lf, facility: auth}
-evidence: {max_bytes: 10485760, before: 0s}
+evidence: {max_bytes: 10485760, before: 0}
 `
 	c, err := Parse("v.conf", []byte(src))
 	if err != nil {
@@ -84,14 +84,14 @@ evidence: {max_bytes: 10485760, before: 0s}
 		t.Errorf("limits %+v", c.Limits)
 	}
 	want := []Syslog{
-		{Name: "soc", Network: "tls", Address: "soc.example.net:6514", Format: "cef", Framing: "octet-counting",
+		{Name: "soc", Network: "tls", Address: "soc.example.net:6514", Header: "rfc5424", Format: "cef", Framing: "octet-counting",
 			Facility: "local0", MinSeverity: 6, TLS: TLSFiles{CAFile: ca}},
-		{Name: "local", Network: "tcp", Address: "[::1]:514", Format: "rfc5424", Framing: "lf", Facility: "auth", MinSeverity: 1},
+		{Name: "local", Network: "tcp", Address: "[::1]:514", Header: "rfc5424", Format: "json", Framing: "lf", Facility: "auth", MinSeverity: 1},
 	}
 	if !reflect.DeepEqual(c.Syslog, want) {
 		t.Errorf("syslog\n got %+v\nwant %+v", c.Syslog, want)
 	}
-	if c.Evidence.MaxBytes != 10<<20 || c.Evidence.Before != 0 || c.Evidence.After != DefaultEvidenceWindow {
+	if c.Evidence.MaxBytes != 10<<20 || c.Evidence.Before != 0 || c.Evidence.After != DefaultEvidencePackets {
 		t.Errorf("evidence %+v", c.Evidence)
 	}
 	if Facility("auth") != 4 || Facility("local7") != 23 || Facility("nope") != -1 {
@@ -139,7 +139,7 @@ func TestErrors(t *testing.T) {
 		{"bad mode", "interfaces: [eth1]\nlearning: {mode: learnn}\n", `t.conf:2: learning.mode: "learnn" is not one of auto, learn, detect`},
 		{"bad duration", "interfaces: [eth1]\nlearning: {period: 1 hour}\n", `t.conf:2: learning.period: "1 hour" is not a duration`},
 		{"duration out of range", "interfaces: [eth1]\nlearning: {period: 10s}\n", "t.conf:2: learning.period: 10s is out of range 1m0s…8760h0m0s"},
-		{"negative duration", "interfaces: [eth1]\nevidence: {before: -5s}\n", "t.conf:2: evidence.before: -5s is out of range"},
+		{"negative packet count", "interfaces: [eth1]\nevidence: {before: -5}\n", "t.conf:2: evidence.before: -5 is out of range"},
 		{"integer out of range", "interfaces: [eth1]\nsyslog:\n  - {name: a, address: \"h:1\", min_severity: 11}\n", "t.conf:3: syslog[0].min_severity: 11 is out of range 1…10"},
 		{"bad size unit", "interfaces: [eth1]\nlimits: {max_total_buffer: 2GB}\n", `t.conf:2: limits.max_total_buffer: want a size in bytes`},
 		{"size out of range", "interfaces: [eth1]\nlimits: {max_flow_buffer: 1B}\n", "t.conf:2: limits.max_flow_buffer: 1B is out of range"},
@@ -149,7 +149,8 @@ func TestErrors(t *testing.T) {
 		{"address bad port", "interfaces: [eth1]\nmanagement: {listen: \":http\"}\n", `t.conf:2: management.listen: ":http": port "http" is not a number`},
 		{"destination without host", "interfaces: [eth1]\nsyslog:\n  - {name: a, address: \":514\"}\n", `t.conf:3: syslog[0].address: ":514" names no host`},
 		{"bad network", "interfaces: [eth1]\nsyslog:\n  - {name: a, network: sctp, address: \"h:1\"}\n", `t.conf:3: syslog[0].network: "sctp" is not one of udp, tcp, tls`},
-		{"bad format", "interfaces: [eth1]\nsyslog:\n  - {name: a, format: leef, address: \"h:1\"}\n", `t.conf:3: syslog[0].format: "leef" is not one of`},
+		{"bad format", "interfaces: [eth1]\nsyslog:\n  - {name: a, format: xml, address: \"h:1\"}\n", `t.conf:3: syslog[0].format: "xml" is not one of`},
+		{"bad header", "interfaces: [eth1]\nsyslog:\n  - {name: a, header: rfc9999, address: \"h:1\"}\n", `t.conf:3: syslog[0].header: "rfc9999" is not one of`},
 		{"bad facility", "interfaces: [eth1]\nsyslog:\n  - {name: a, facility: local8, address: \"h:1\"}\n", `t.conf:3: syslog[0].facility: "local8" is not one of`},
 		{"bad syslog name", "interfaces: [eth1]\nsyslog:\n  - {name: \"My SIEM\", address: \"h:1\"}\n", `t.conf:3: syslog[0].name: "My SIEM": want lower-case`},
 		{"duplicate syslog name", "interfaces: [eth1]\nsyslog:\n  - {name: a, address: \"h:1\"}\n  - {name: a, address: \"h:2\"}\n", `t.conf:4: syslog[1].name: "a" is already the name of the destination on line 3`},

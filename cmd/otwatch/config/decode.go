@@ -121,8 +121,8 @@ func (d *decoder) decode(src []byte) *Config {
 			e := &c.Evidence
 			d.mapping(n, key, fields{
 				"dir":       d.path(&e.Dir),
-				"before":    d.duration(&e.Before, 0, time.Hour),
-				"after":     d.duration(&e.After, 0, time.Hour),
+				"before":    d.integer(&e.Before, 0, 10000),
+				"after":     d.integer(&e.After, 0, 10000),
 				"max_bytes": d.size64(&e.MaxBytes, 1<<20, 1<<50),
 			})
 		},
@@ -492,7 +492,8 @@ func (d *decoder) syslogs(n *yaml.Node, key string) []Syslog {
 			},
 			"network": d.oneOf(&s.Network, "udp", "tcp", "tls"),
 			"address": d.address(&s.Address, false),
-			"format":  d.oneOf(&s.Format, "rfc5424", "rfc3164", "cef", "json"),
+			"header":  d.oneOf(&s.Header, "rfc5424", "rfc3164"),
+			"format":  d.oneOf(&s.Format, "json", "cef", "leef"),
 			"framing": func(n *yaml.Node, key string) {
 				framingSet = true
 				d.oneOf(&s.Framing, "octet-counting", "lf", "none")(n, key)
