@@ -114,3 +114,9 @@ func TestUserAdd(t *testing.T) {
 	assert.NotContains(t, string(b), "correct horse", "only a hash is stored")
 	assert.Equal(t, 2, cmdUser([]string{"add", "x", "--config", path}, strings.NewReader(""), &out, &errb), "no password")
 }
+
+func TestEvidenceVerifyCommand(t *testing.T) {
+	var out, errb bytes.Buffer
+	assert.Equal(t, 2, cmdEvidence([]string{"verify", filepath.Join(t.TempDir(), "missing")}, &out, &errb))
+	assert.Equal(t, 2, cmdEvidence(nil, &out, &errb))
+}

@@ -85,10 +85,16 @@ func TestDaemonInNamespaces(t *testing.T) {
 	}
 	mgmt, dash := freeAddr(), freeAddr()
 	db := filepath.Join(dir, "state.db")
+	evidenceDir := filepath.Join(dir, "evidence")
+	// a syslog receiver: the SIEM side (real rsyslog and syslog-ng are tested in alerts/syslog)
+	siem, err := net.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer siem.Close()
 	conf := func(mode string) string {
 		path := filepath.Join(dir, mode+".conf")
-		body := fmt.Sprintf("interfaces:\n  - %s\ncapture:\n  prepare: true\nmanagement:\n  listen: %q\n  dashboard: %q\ndatabase:\n  path: %s\n  checkpoint_interval: 2s\nlearning:\n  mode: %s\n",
-			mon, mgmt, dash, db, mode)
+		body := fmt.Sprintf("interfaces:\n  - %s\ncapture:\n  prepare: true\nmanagement:\n  listen: %q\n  dashboard: %q\ndatabase:\n  path: %s\n  checkpoint_interval: 2s\nlearning:\n  mode: %s\n"+
+			"syslog:\n  - {name: siem, network: udp, address: %q, format: cef, min_severity: 5}\nevidence:\n  dir: %s\n",
+			mon, mgmt, dash, db, mode, siem.LocalAddr().String(), evidenceDir)
 		require.NoError(t, os.WriteFile(path, []byte(body), 0o644))
 		return path
 	}
@@ -170,6 +176,37 @@ func TestDaemonInNamespaces(t *testing.T) {
 		assert.Contains(t, inv, want)
 	}
 	assert.Equal(t, uint64(0), txPackets(t, mon), "the monitor interface transmitted")
+
+	// the SIEM received the attack alerts as CEF over syslog
+	siem.SetReadDeadline(time.Now().Add(2 * time.Second))
+	var received []string
+	buf := make([]byte, 8192)
+	for {
+		n, _, err := siem.ReadFrom(buf)
+		if err != nil {
+			break
+		}
+		received = append(received, string(buf[:n]))
+	}
+	assert.True(t, containsLine(received, "CEF:0|", "write_from_new_client"), "syslog lines: %d", len(received))
+	// evidence was cut around the alerts, and its chain of custody holds
+	files, _ := filepath.Glob(filepath.Join(evidenceDir, "*.pcapng"))
+	assert.NotEmpty(t, files, "evidence files")
+	out.Reset()
+	assert.Equal(t, 0, cmdEvidence([]string{"verify", evidenceDir}, &out, &errb), out.String())
+}
+
+func containsLine(lines []string, subs ...string) bool {
+	for _, l := range lines {
+		all := true
+		for _, s := range subs {
+			all = all && strings.Contains(l, s)
+		}
+		if all {
+			return true
+		}
+	}
+	return false
 }
 
 func get(t *testing.T, url string) string {

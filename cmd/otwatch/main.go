@@ -15,6 +15,7 @@ commands:
   read     dissect capture files: otwatch read [--records FILE] [--alerts FILE]
            [--inventory FILE] [--db FILE] [--mode learn|detect|auto] CAPTURE...
   alerts   list recent alerts and incidents, mark an alert normal: otwatch alerts list|incidents|normal --db FILE
+  evidence check the evidence chain of custody: otwatch evidence verify DIR
   user     add a dashboard user: otwatch user add NAME [--role admin|viewer] --config FILE
   inventory export the asset inventory: otwatch inventory export --format json|csv --db FILE
   baseline review the learned baseline: otwatch baseline export|import|diff --db FILE
@@ -44,6 +45,8 @@ func run(args []string) int {
 		return cmdConfig(args[1:], os.Stdout, os.Stderr)
 	case "alerts":
 		return cmdAlerts(args[1:], os.Stdout, os.Stderr)
+	case "evidence":
+		return cmdEvidence(args[1:], os.Stdout, os.Stderr)
 	case "user":
 		return cmdUser(args[1:], os.Stdin, os.Stdout, os.Stderr)
 	case "inventory":

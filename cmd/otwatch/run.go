@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/otwatch/otwatch/alerts"
+	"github.com/otwatch/otwatch/alerts/evidence"
+	"github.com/otwatch/otwatch/alerts/syslog"
 	"github.com/otwatch/otwatch/cmd/otwatch/config"
 	"github.com/otwatch/otwatch/learning/baseline"
 	"github.com/otwatch/otwatch/learning/inventory"
@@ -114,6 +116,8 @@ type daemon struct {
 	state     sync.Mutex
 	dash      *dashboardBackend
 	dashboard *ui.Server
+	senders   []*syslog.Sender
+	evidence  *evidence.Recorder
 
 	// kept by the capture goroutine
 	lastCheckpoint time.Time
@@ -177,6 +181,11 @@ func newDaemon(cfg *config.Config, logger *log.Logger) (*daemon, error) {
 	d.model.SetMode(cfg.Learning.Mode)
 	d.pipe = pipeline.New(cfg.Limits, d.mon.observe)
 	d.mon.attach(d.pipe)
+	if err := d.openOutputs(); err != nil {
+		d.closeOutputs(context.Background())
+		db.Close()
+		return nil, err
+	}
 	src, err := live.Open(live.Config{Interfaces: cfg.Interfaces, Fanout: cfg.Capture.Fanout, SnapLen: cfg.Capture.SnapLen,
 		BlockSize: cfg.Capture.RingBlockSize, NumBlocks: cfg.Capture.RingBlocks})
 	if err != nil {
@@ -212,11 +221,60 @@ func newDaemon(cfg *config.Config, logger *log.Logger) (*daemon, error) {
 
 func (d *daemon) components() map[string]store.Component { return d.mon.components() }
 
+// openOutputs starts the syslog senders (each with its disk queue beside the
+// database) and the evidence recorder fed with every frame.
+func (d *daemon) openOutputs() error {
+	queues := filepath.Join(filepath.Dir(d.cfg.Database.Path), "syslog-queue")
+	for _, dst := range d.cfg.Syslog {
+		s, err := syslog.NewSender(syslog.Destination{Name: dst.Name, Network: dst.Network, Address: dst.Address,
+			Format: dst.Format, Framing: dst.Header, Facility: config.Facility(dst.Facility), MinSeverity: dst.MinSeverity,
+			CAFile: dst.TLS.CAFile, CertFile: dst.TLS.CertFile, KeyFile: dst.TLS.KeyFile, ServerName: dst.TLS.ServerName,
+			LFFraming: dst.Framing == "lf", QueueDir: queues})
+		if err != nil {
+			return fmt.Errorf("syslog destination %s: %w", dst.Name, err)
+		}
+		d.senders = append(d.senders, s)
+	}
+	if d.cfg.Evidence.Dir != "" {
+		rec, err := evidence.NewRecorder(evidence.Config{Dir: d.cfg.Evidence.Dir, Before: d.cfg.Evidence.Before,
+			After: d.cfg.Evidence.After, MaxBytes: d.cfg.Evidence.MaxBytes, Logf: d.log.Printf})
+		if err != nil {
+			return fmt.Errorf("evidence: %w", err)
+		}
+		d.evidence = rec
+		d.pipe.OnFrame = rec.Frame
+	}
+	return nil
+}
+
+// closeOutputs writes pending evidence and lets the senders deliver what
+// they can before ctx ends; the rest stays queued for the next start.
+func (d *daemon) closeOutputs(ctx context.Context) {
+	if d.evidence != nil {
+		if err := d.evidence.Flush(); err != nil {
+			d.log.Printf("evidence: %v", err)
+		}
+	}
+	for _, s := range d.senders {
+		if err := s.Close(ctx); err != nil {
+			d.log.Printf("syslog: %v", err)
+		}
+	}
+}
+
 func (d *daemon) onAlert(a *alerts.Alert) {
 	d.alertCount++
 	d.log.Printf("alert %s severity %d %s: %s", a.ID, a.Severity, a.Kind, a.Message)
 	if d.dash != nil {
 		d.dash.alert(a)
+	}
+	for _, s := range d.senders {
+		if err := s.Send(a); err != nil {
+			d.log.Printf("syslog: %v", err)
+		}
+	}
+	if d.evidence != nil {
+		d.evidence.Alert(a)
 	}
 }
 
@@ -263,6 +321,7 @@ func (d *daemon) run(ctx context.Context) error {
 	d.state.Unlock()
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	d.http.Shutdown(shutdown)
+	d.closeOutputs(shutdown)
 	cancel()
 	stopDash()
 	<-dashDone

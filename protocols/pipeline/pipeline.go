@@ -29,6 +29,10 @@ type Pipeline struct {
 	// reassembly) with its frame length: the inventory counts packets and
 	// bytes per host and learns MAC/IP bindings from it.
 	OnPacket func(d *frame.Decoded, frameLen int, timeNano int64)
+	// OnFrame, when set, sees every frame with its number and the header
+	// decoding (before IP reassembly): the evidence recorder keeps rings of
+	// recent frames per flow from it.
+	OnFrame func(f capture.Frame, frameNo uint64, d *frame.Decoded, decoded bool)
 	// Stats is updated as frames are handled.
 	Stats Stats
 }
@@ -81,6 +85,9 @@ func (p *Pipeline) HandleFrame(f capture.Frame) {
 	p.Stats.LastPacket = time.Unix(0, f.TimeNano).UTC()
 	d := &p.dec
 	err := frame.Decode(f.LinkType, f.Data, d)
+	if p.OnFrame != nil {
+		p.OnFrame(f, p.frameNo, d, err == nil)
+	}
 	if err == nil && d.Fragment {
 		p.Stats.Fragments++
 		var complete bool

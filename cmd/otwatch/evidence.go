@@ -1,0 +1,38 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/otwatch/otwatch/alerts/evidence"
+)
+
+// cmdEvidence checks the chain of custody: otwatch evidence verify DIR.
+// Exit 0: every file and log entry intact; 1: tampering found (each
+// problem named); 2: the directory cannot be read.
+func cmdEvidence(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 2 || args[0] != "verify" {
+		fmt.Fprintln(stderr, "usage: otwatch evidence verify DIR")
+		return 2
+	}
+	problems, err := evidence.Verify(args[1])
+	if err != nil {
+		fmt.Fprintf(stderr, "otwatch evidence: %v\n", err)
+		return 2
+	}
+	if len(problems) == 0 {
+		fmt.Fprintf(stdout, "%s: custody log and evidence files intact\n", args[1])
+		return 0
+	}
+	for _, p := range problems {
+		where := p.File
+		if p.Line > 0 {
+			where = fmt.Sprintf("custody.log:%d", p.Line)
+			if p.File != "" {
+				where += " (" + p.File + ")"
+			}
+		}
+		fmt.Fprintf(stdout, "%s: %s: %s\n", where, p.Kind, p.Detail)
+	}
+	return 1
+}
