@@ -102,7 +102,7 @@ func cmdRead(args []string, stdout, stderr io.Writer) int {
 	started := time.Now()
 	status := 0
 	var done int64
-	for i, r := range readers {
+	for _, r := range readers {
 		for {
 			f, err := r.Next()
 			if err == io.EOF {
@@ -118,7 +118,6 @@ func cmdRead(args []string, stdout, stderr io.Writer) int {
 			progress.update(done + r.Offset())
 		}
 		done += r.Offset()
-		_ = i
 	}
 	p.Flush()
 	state.engine.Flush()
