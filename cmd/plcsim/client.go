@@ -18,10 +18,38 @@ import (
 const (
 	AttackRogueWrite     = "rogue-write"     // a second client (another source address if given) writes a setpoint
 	AttackOutOfRange     = "out-of-range"    // the usual client writes a setpoint far outside its range
-	AttackUnseenRegister = "unseen-register" // the usual client writes a register it never wrote
+	AttackUnseenRegister = "unseen-register" // the usual client writes a register (node, DB word) it never wrote
+	AttackCall           = "call"            // OPC UA: the usual client calls the Reset method
+	AttackPLCStop        = "plc-stop"        // S7: the usual client stops the CPU (function 0x29)
 )
 
-var allAttacks = []string{AttackRogueWrite, AttackOutOfRange, AttackUnseenRegister}
+var allAttacks = []string{AttackRogueWrite, AttackOutOfRange, AttackUnseenRegister, AttackCall, AttackPLCStop}
+
+// Protocols the simulator speaks, and the attacks each can inject.
+const (
+	ProtoModbus = "modbus"
+	ProtoOPCUA  = "opcua"
+	ProtoS7     = "s7"
+)
+
+var allProtocols = []string{ProtoModbus, ProtoOPCUA, ProtoS7}
+
+var protocolAttacks = map[string][]string{
+	ProtoModbus: {AttackRogueWrite, AttackOutOfRange, AttackUnseenRegister},
+	ProtoOPCUA:  {AttackRogueWrite, AttackOutOfRange, AttackUnseenRegister, AttackCall},
+	ProtoS7:     {AttackRogueWrite, AttackOutOfRange, AttackUnseenRegister, AttackPLCStop},
+}
+
+// attacksFor keeps the attacks a protocol can inject, in the given order.
+func attacksFor(proto string, attacks []string) []string {
+	var out []string
+	for _, a := range attacks {
+		if slices.Contains(protocolAttacks[proto], a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
 
 func parseAttacks(s string) ([]string, error) {
 	if s == "" {
@@ -41,6 +69,23 @@ func parseAttacks(s string) ([]string, error) {
 	return out, nil
 }
 
+func parseProtocols(s string) ([]string, error) {
+	var out []string
+	for p := range strings.SplitSeq(s, ",") {
+		p = strings.TrimSpace(p)
+		if p == "all" {
+			return allProtocols, nil
+		}
+		if !slices.Contains(allProtocols, p) {
+			return nil, fmt.Errorf("-protocol %q: want %s or all", p, strings.Join(allProtocols, ", "))
+		}
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
 // clientConfig drives the cyclic client and the attacks.
 type clientConfig struct {
 	Connect     string        // server host:port
@@ -51,6 +96,12 @@ type clientConfig struct {
 	Attacks     []string
 	AttackAfter time.Duration // attacks happen once, this long after the start
 	Logger      *log.Logger
+}
+
+func (cfg clientConfig) logf(format string, args ...any) {
+	if cfg.Logger != nil {
+		cfg.Logger.Printf(format, args...)
+	}
 }
 
 // newClient is a goburrow client; with a source address its transport binds
@@ -130,15 +181,11 @@ func (t *boundTransport) Close() error {
 // setpoint of cycle i: a slow saw-tooth inside the normal range.
 func setpoint(i int) uint16 { return uint16(spMin + (i*7)%(spMax-spMin)) }
 
-// runClient polls and writes cyclically until ctx ends; the attacks happen
+// runClient (Modbus) polls and writes cyclically until ctx ends; the attacks happen
 // once, AttackAfter after the start. Errors of single requests are logged
 // and the cycle goes on (the server may restart); a failed attack is returned.
 func runClient(ctx context.Context, cfg clientConfig) error {
-	logf := func(format string, args ...any) {
-		if cfg.Logger != nil {
-			cfg.Logger.Printf(format, args...)
-		}
-	}
+	logf := cfg.logf
 	c, closer, err := newClient(cfg.Connect, cfg.Source, cfg.Unit)
 	if err != nil {
 		return err
