@@ -25,6 +25,9 @@ import (
 )
 
 type options struct {
+	replay, replayIface         string // replay a capture instead of simulating
+	replayMbps                  float64
+	replayLoops                 int
 	role                        string
 	protocols                   []string
 	listen, connect             string // Modbus
@@ -58,11 +61,18 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&attacks, "attack", "", "comma-separated attacks: rogue-write, out-of-range, unseen-register, call (OPC UA), plc-stop (S7), or all")
 	fs.DurationVar(&o.attackAft, "attack-after", 10*time.Second, "inject the attacks once, this long after the start")
 	fs.BoolVar(&o.verbose, "v", false, "log every request the servers serve")
+	fs.StringVar(&o.replay, "replay", "", "instead of simulating: send this capture onto -replay-iface with tcpreplay")
+	fs.StringVar(&o.replayIface, "replay-iface", "", "interface for -replay")
+	fs.Float64Var(&o.replayMbps, "replay-mbps", 0, "-replay rate in Mbit/s (0: the capture's own pace)")
+	fs.IntVar(&o.replayLoops, "replay-loops", 1, "-replay: how many times")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if (o.replay == "") != (o.replayIface == "") {
+		return o, errors.New("-replay and -replay-iface go together")
 	}
 	if o.connect == "" {
 		o.connect = o.listen
@@ -116,6 +126,13 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	logger := log.New(os.Stderr, "plcsim: ", log.LstdFlags|log.Lmicroseconds)
+	if o.replay != "" {
+		if err := replay(ctx, o.replayIface, o.replay, o.replayMbps, o.replayLoops); err != nil {
+			fmt.Fprintf(os.Stderr, "plcsim: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if _, err := run(ctx, o, logger); err != nil {
 		fmt.Fprintf(os.Stderr, "plcsim: %v\n", err)
 		os.Exit(1)
