@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -206,4 +208,23 @@ func (b *dashboardBackend) SetSettings(s ui.Settings, user string) error {
 	b.d.state.Unlock()
 	b.d.log.Printf("operator %s set the learning mode to %s", user, mode)
 	return nil
+}
+
+var _ ui.EvidenceSource = (*dashboardBackend)(nil)
+
+// Evidence returns the pcapng cut around an alert (its file name carries
+// the alert id), once the recorder has written it.
+func (b *dashboardBackend) Evidence(alertID string) ([]byte, error) {
+	rec := b.d.evidence
+	if rec == nil {
+		return nil, fmt.Errorf("evidence is not recorded (no evidence.dir): %w", ui.ErrNotFound)
+	}
+	if strings.ContainsAny(alertID, "/\\*?[") {
+		return nil, fmt.Errorf("alert %q: %w", alertID, ui.ErrNotFound)
+	}
+	matches, _ := filepath.Glob(filepath.Join(b.d.cfg.Evidence.Dir, "*_"+alertID+"_*.pcapng"))
+	if len(matches) == 0 {
+		return nil, fmt.Errorf("no evidence file yet for alert %s (it is written once the packets after it arrived): %w", alertID, ui.ErrNotFound)
+	}
+	return os.ReadFile(matches[0])
 }
