@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/otwatch/otwatch/alerts/evidence"
+	"github.com/otwatch/otwatch/cmd/otwatch/config"
+	"github.com/otwatch/otwatch/ui"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -119,4 +122,23 @@ func TestEvidenceVerifyCommand(t *testing.T) {
 	var out, errb bytes.Buffer
 	assert.Equal(t, 2, cmdEvidence([]string{"verify", filepath.Join(t.TempDir(), "missing")}, &out, &errb))
 	assert.Equal(t, 2, cmdEvidence(nil, &out, &errb))
+}
+
+func TestDashboardEvidenceLookup(t *testing.T) {
+	dir := t.TempDir()
+	cfg := config.Default()
+	cfg.Evidence.Dir = dir
+	rec, err := evidence.NewRecorder(evidence.Config{Dir: dir})
+	require.NoError(t, err)
+	d := &daemon{cfg: cfg, evidence: rec}
+	b := &dashboardBackend{d: d}
+	name := filepath.Join(dir, "20260101T000000.000000000Z_abc123_plc_stop.pcapng")
+	require.NoError(t, os.WriteFile(name, []byte("pcapng bytes"), 0o644))
+	got, err := b.Evidence("abc123")
+	require.NoError(t, err)
+	assert.Equal(t, "pcapng bytes", string(got))
+	_, err = b.Evidence("other")
+	assert.ErrorIs(t, err, ui.ErrNotFound)
+	_, err = b.Evidence("../../etc/passwd*")
+	assert.ErrorIs(t, err, ui.ErrNotFound, "no path tricks")
 }
