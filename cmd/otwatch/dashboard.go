@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -19,17 +18,15 @@ import (
 // pipeline, inventory, baseline and engine are used under d.state; alerts
 // with their operator marks live in the ui.AlertStore.
 type dashboardBackend struct {
-	d     *daemon
-	store *ui.AlertStore
-	mu    sync.Mutex
-	subs  map[int]chan ui.Event
-	next  int
+	ui.Broker // Subscribe, and publishing live events
+	d         *daemon
+	store     *ui.AlertStore
 }
 
 var _ ui.Backend = (*dashboardBackend)(nil)
 
 func newDashboardBackend(d *daemon) *dashboardBackend {
-	b := &dashboardBackend{d: d, store: ui.NewAlertStore(0), subs: map[int]chan ui.Event{}}
+	b := &dashboardBackend{d: d, store: ui.NewAlertStore(0)}
 	for _, a := range d.engine.Recent() { // alerts from before a restart
 		cp := *a
 		b.store.Add(&cp)
@@ -43,18 +40,7 @@ func (b *dashboardBackend) alert(a *alerts.Alert) {
 	cp := *a
 	b.store.Add(&cp)
 	if data, err := json.Marshal(&cp); err == nil {
-		b.publish(ui.Event{Type: "alert", Data: data})
-	}
-}
-
-func (b *dashboardBackend) publish(ev ui.Event) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, ch := range b.subs {
-		select {
-		case ch <- ev:
-		default: // a slow browser misses a live update, never blocks capture
-		}
+		b.Publish(ui.Event{Type: "alert", Data: data})
 	}
 }
 
@@ -131,7 +117,7 @@ func (b *dashboardBackend) Acknowledge(id, user string) error {
 func (b *dashboardBackend) notify(id string) {
 	if r, ok := b.store.Get(id); ok {
 		if data, err := json.Marshal(r); err == nil {
-			b.publish(ui.Event{Type: "alert_update", Data: data})
+			b.Publish(ui.Event{Type: "alert_update", Data: data})
 		}
 	}
 }
@@ -155,27 +141,10 @@ func (b *dashboardBackend) Health() ui.Health {
 	return h
 }
 
-func (b *dashboardBackend) Subscribe() (<-chan ui.Event, func()) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	id := b.next
-	b.next++
-	ch := make(chan ui.Event, 64)
-	b.subs[id] = ch
-	var once sync.Once
-	return ch, func() {
-		once.Do(func() {
-			b.mu.Lock()
-			delete(b.subs, id)
-			b.mu.Unlock()
-		})
-	}
-}
-
 // counters publishes the live counters (every tick).
 func (b *dashboardBackend) counters(packets, drops uint64) {
 	data, _ := json.Marshal(map[string]any{"packets": packets, "drops": drops, "alerts": b.store.Len()})
-	b.publish(ui.Event{Type: "counters", Data: data})
+	b.Publish(ui.Event{Type: "counters", Data: data})
 }
 
 var _ ui.SettingsStore = (*dashboardBackend)(nil)

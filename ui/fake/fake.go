@@ -35,8 +35,7 @@ type Backend struct {
 	store     *ui.AlertStore
 	now       time.Time // latest packet time
 	health    ui.Health
-	subs      map[int]chan ui.Event
-	nextSub   int
+	broker    ui.Broker
 	extraInc  []alerts.Incident
 	frames    []capture.Frame // replayed frames by number - 1, for evidence
 	syslog    []string
@@ -50,7 +49,7 @@ var (
 
 // New returns an empty backend whose baseline learns then detects.
 func New() *Backend {
-	b := &Backend{inv: newInventory(), store: ui.NewAlertStore(0), subs: map[int]chan ui.Event{},
+	b := &Backend{inv: newInventory(), store: ui.NewAlertStore(0),
 		health: ui.Health{Version: "dev", Started: time.Now(), Mode: "auto", Interfaces: []ui.Interface{}}}
 	b.model = baseline.New(baseline.Config{Mode: baseline.ModeLearn})
 	b.engine = alerts.NewEngine(alerts.Config{}, b.model, b.sink)
@@ -68,14 +67,7 @@ func (b *Backend) sink(a *alerts.Alert) {
 	}
 }
 
-func (b *Backend) publish(ev ui.Event) {
-	for _, ch := range b.subs {
-		select {
-		case ch <- ev:
-		default: // slow subscriber: drop
-		}
-	}
-}
+func (b *Backend) publish(ev ui.Event) { b.broker.Publish(ev) }
 
 // Replay reads capture files as one stream through the pipeline. The
 // first learnFraction of the transactions (0..1) trains the baseline in
@@ -276,22 +268,7 @@ func (b *Backend) Health() ui.Health {
 }
 
 // Subscribe implements ui.Backend.
-func (b *Backend) Subscribe() (<-chan ui.Event, func()) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	id := b.nextSub
-	b.nextSub++
-	ch := make(chan ui.Event, 64)
-	b.subs[id] = ch
-	var once sync.Once
-	return ch, func() {
-		once.Do(func() {
-			b.mu.Lock()
-			delete(b.subs, id)
-			b.mu.Unlock()
-		})
-	}
-}
+func (b *Backend) Subscribe() (<-chan ui.Event, func()) { return b.broker.Subscribe() }
 
 // Publish sends a live event to every subscriber (the dev server's ticker uses it).
 func (b *Backend) Publish(ev ui.Event) {
