@@ -226,6 +226,9 @@ func (e *Engine) raise(now time.Time, kind, key, asset string, tx *protocols.Tra
 	e.hits++
 	reg := e.regs[key]
 	if reg == nil {
+		if len(e.regs) >= maxRegulated {
+			e.forgetOldest()
+		}
 		reg = &regulation{}
 		e.regs[key] = reg
 	}
@@ -276,6 +279,31 @@ func (e *Engine) raise(now time.Time, kind, key, asset string, tx *protocols.Tra
 	e.Raised[kind]++
 	if e.sink != nil {
 		e.sink(a)
+	}
+}
+
+// maxRegulated bounds the alert keys remembered for folding and
+// regulation: an attacker sweeping addresses must not grow memory forever.
+const maxRegulated = 100000
+
+// forgetOldest drops the tenth of the keys whose last alert is oldest
+// (their pending repeats are reported first, so nothing is lost silently).
+func (e *Engine) forgetOldest() {
+	keys := make([]string, 0, len(e.regs))
+	for k := range e.regs {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return e.regs[keys[i]].LastAlert.Before(e.regs[keys[j]].LastAlert) })
+	for _, k := range keys[:len(keys)/10+1] {
+		if r := e.regs[k]; r.Folded > 0 {
+			e.flushKey(k, r)
+		}
+		delete(e.regs, k)
+	}
+	for client, s := range e.scans {
+		if s.fired || len(e.scans) > maxRegulated/10 {
+			delete(e.scans, client)
+		}
 	}
 }
 
@@ -337,10 +365,16 @@ func (e *Engine) Flush() {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		r := e.regs[k]
-		if r.last == nil {
-			continue
-		}
+		e.flushKey(k, e.regs[k])
+	}
+}
+
+// flushKey reports a key's folded repeats as one summary alert.
+func (e *Engine) flushKey(k string, r *regulation) {
+	if r.last == nil {
+		return // restored from a checkpoint: the next alert of the key carries the count
+	}
+	{
 		summary := *r.last
 		summary.ID = alertID(summary.Kind, k, r.FoldLast, r.Folded)
 		summary.TS = r.FoldLast
@@ -352,8 +386,8 @@ func (e *Engine) Flush() {
 		if e.sink != nil {
 			e.sink(&summary)
 		}
-		r.Folded, r.FoldFrames = 0, nil
 	}
+	r.Folded, r.FoldFrames = 0, nil
 }
 
 // Alert returns a recent alert by id.

@@ -341,3 +341,15 @@ func TestMarkNormalAfterRestart(t *testing.T) {
 	e2.Observe(tx("10.0.0.1", "10.0.0.2", 7200, protocols.OpWrite, 6, "holding_register", 50, 1, 3))
 	assert.Empty(t, c2.alerts, "the restored alert's transaction joined the baseline")
 }
+
+func TestRegulationMemoryIsBounded(t *testing.T) {
+	e, m, c := newTestEngine(baseline.ModeLearn)
+	e.Observe(tx("10.0.0.1", "10.0.0.2", 0, protocols.OpRead, 3, "holding_register", 0, 10))
+	m.SetMode(baseline.ModeDetect)
+	// a sweep over many registers: each a key of its own
+	for i := 0; i < maxRegulated+500; i++ {
+		e.Observe(tx("10.0.0.1", "10.0.0.2", 60+float64(i)*0.001, protocols.OpWrite, 6, "holding_register", uint64(1000+i), 1, 1))
+	}
+	assert.LessOrEqual(t, len(e.regs), maxRegulated)
+	assert.Greater(t, len(c.alerts), maxRegulated, "every new target still alerted")
+}
