@@ -170,6 +170,9 @@ type Asset struct {
 	unlearned map[linkKey]*Link
 }
 
+// maxHosts bounds the hosts the network baseline remembers.
+const maxHosts = 100000
+
 // maxUnlearnedLinks bounds the links tracked in detection per asset.
 const maxUnlearnedLinks = 1024
 
@@ -325,7 +328,9 @@ func (m *Model) Observe(tx *protocols.Transaction) []Finding {
 		if _, ok := m.hosts[host]; ok || !host.IsValid() {
 			continue
 		}
-		m.hosts[host] = now
+		if len(m.hosts) < maxHosts { // beyond it a flood of spoofed hosts alerts (folded) but is not kept
+			m.hosts[host] = now
+		}
 		if netLearning {
 			m.netNew = now
 		} else {
