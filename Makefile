@@ -5,7 +5,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 30s
 PKGS     := ./...
 
-.PHONY: help build test test-short cross bench fuzz lint demo conformance eval clean
+.PHONY: help build test test-short cross bench fuzz lint demo conformance eval image image-test clean
 
 help:
 	@echo "build        otwatch for this machine (./otwatch)"
@@ -17,6 +17,8 @@ help:
 	@echo "demo         dissect the embedded real capture"
 	@echo "conformance  agreement with tshark over ../shared/corpus, per protocol"
 	@echo "eval         detection recall and false alerts on the labelled corpus captures"
+	@echo "image        flashable appliance images dist/otwatch-{arm64,armv7}.img (firmware/README.md)"
+	@echo "image-test   boot both images under qemu: healthz, replay, inventory, reboot (firmware/boottest)"
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o otwatch ./cmd/otwatch
@@ -62,6 +64,12 @@ conformance: build
 
 eval:
 	$(GO) test -count=1 -run '^TestEvaluation$$' -v ./alerts/ | grep -E '^\s+\||FAIL|ok'
+
+image:
+	VERSION=$(VERSION) GO=$(GO) firmware/build-image.sh
+
+image-test: image
+	OTWATCH_IMAGE_TEST=1 $(GO) test -count=1 -v -timeout 20m ./firmware/boottest/
 
 clean:
 	rm -rf otwatch dist
