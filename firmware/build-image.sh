@@ -85,25 +85,7 @@ DTBS_armv7="am335x-*.dtb am57*.dtb imx6ul*.dtb imx7d-*.dtb stm32mp15*.dtb"
 # the module, used through a temporary go.work `replace` (go.mod, go.sum and
 # the module cache untouched). Prints the GOWORK=... assignment, nothing when
 # the layout is already right. OTWATCH_NO_GOPACKET_FIX=1 skips it.
-gopacket_workspace() {
-	[ -z "${OTWATCH_NO_GOPACKET_FIX:-}" ] || return 0
-	local dir ver src; dir=$($GO list -m -f '{{.Dir}}' github.com/gopacket/gopacket 2>/dev/null) || return 0
-	ver=$($GO list -m -f '{{.Version}}' github.com/gopacket/gopacket)
-	src=$dir/afpacket/afpacket.go
-	[ "$(awk '/^type TPacket struct/{t=1} t&&/^\tifIndex int$/{print "bad"; exit} t&&/^\tstats Stats$/{exit}' "$src")" = bad ] || return 0
-	rm -rf "$1/gopacket-otwatch-align"
-	cp -r "$dir" "$1/gopacket-otwatch-align"
-	chmod -R u+w "$1/gopacket-otwatch-align"
-	sed -e '/^type TPacket struct/,/^}/{/^\tifIndex int$/d}' -e '/^type TPacket struct/,/^}/{/^\tstats Stats$/a\
-\tifIndex int
-}' "$src" > "$1/gopacket-otwatch-align/afpacket/afpacket.go"
-	[ "$(awk '/^type TPacket struct/{t=1} t&&/^\t(stats Stats|ifIndex int)$/{printf "%s ", $1} t&&/^}/{exit}' "$1/gopacket-otwatch-align/afpacket/afpacket.go")" = "stats ifIndex " ] \
-		|| { log "gopacket fix: patch did not apply"; exit 1; }
-	printf 'go %s\n\nuse %s\n\nreplace github.com/gopacket/gopacket %s => %s\n' \
-		"$($GO list -m -f '{{.GoVersion}}' github.com/otwatch/otwatch)" "$ROOT" "$ver" ./gopacket-otwatch-align > "$1/go.work"
-	log "armv7: gopacket afpacket.TPacket field order fixed in a patched copy (see README)"
-	echo "GOWORK=$1/go.work"
-}
+gopacket_workspace() { GO=$GO firmware/gopacket-align.sh "$1"; }
 
 build_one() {
 	local arch=$1 debarch flavour goarch goarm="" triplet
