@@ -383,10 +383,15 @@ func (r *reader) dataValue(depth int, emit func(protocols.Value)) uint32 {
 		return 0
 	}
 	mask := r.u8()
-	var status uint32
 	if mask&0x01 != 0 {
 		r.variant(depth+1, emit)
 	}
+	return r.dataValueRest(mask)
+}
+
+// dataValueRest reads the fields of a DataValue after its value, as the
+// encoding mask says: status code, source and server timestamps and picoseconds.
+func (r *reader) dataValueRest(mask byte) (status uint32) {
 	if mask&0x02 != 0 {
 		status = r.u32()
 	}
@@ -420,21 +425,7 @@ func (r *reader) dataValueScalar() (ext NodeID, body []byte, s []byte, isString 
 			r.variantRest(enc, 1, nil)
 		}
 	}
-	if mask&0x02 != 0 {
-		r.u32()
-	}
-	if mask&0x04 != 0 {
-		r.u64()
-	}
-	if mask&0x10 != 0 {
-		r.u16()
-	}
-	if mask&0x08 != 0 {
-		r.u64()
-	}
-	if mask&0x20 != 0 {
-		r.u16()
-	}
+	r.dataValueRest(mask)
 	return
 }
 
