@@ -38,9 +38,7 @@ cross:
 	mkdir -p dist
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/otwatch-linux-amd64 ./cmd/otwatch
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/otwatch-linux-arm64 ./cmd/otwatch
-	# 32-bit ARM needs gopacket's TPacket counters 64-bit aligned: firmware/gopacket-align.sh
-	env $$(GO=$(GO) firmware/gopacket-align.sh dist/build-cross) CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 \
-	  $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/otwatch-linux-armv7 ./cmd/otwatch
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/otwatch-linux-armv7 ./cmd/otwatch
 
 bench:
 	$(GO) test -run '^$$' -bench Pipeline -benchtime 1x -timeout 30m ./protocols/pipeline/

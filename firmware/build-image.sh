@@ -77,15 +77,6 @@ MODULES_armv7="sdhci_omap omap_hsmmc ti_cpsw ti_cpsw_new"
 DTBS_arm64="freescale/imx8m*.dtb ti/k3-am65*.dtb ti/k3-am64*.dtb"
 DTBS_armv7="am335x-*.dtb am57*.dtb imx6ul*.dtb imx7d-*.dtb stm32mp15*.dtb"
 
-# 32-bit ARM: gopacket v1.7.7's afpacket.TPacket declares `ifIndex int` before
-# the Stats it updates with 64-bit atomics, which then sit 4 bytes off and
-# panic ("unaligned 64-bit atomic operation") on the first captured frame
-# (upstream gopacket/gopacket issue 133). Until protocols/live or a gopacket
-# release fixes it, the armv7 build swaps the two fields in a patched copy of
-# the module, used through a temporary go.work `replace` (go.mod, go.sum and
-# the module cache untouched). Prints the GOWORK=... assignment, nothing when
-# the layout is already right. OTWATCH_NO_GOPACKET_FIX=1 skips it.
-gopacket_workspace() { GO=$GO firmware/gopacket-align.sh "$1"; }
 
 build_one() {
 	local arch=$1 debarch flavour goarch goarm="" triplet
@@ -98,12 +89,7 @@ build_one() {
 	rm -rf "$W"
 	mkdir -p "$W"/{deb,initramfs,rootfs,boot}
 	log "$arch: Go binaries (otwatch $VERSION, epoch $SOURCE_DATE_EPOCH)"
-	local work=GOWORK=off
-	if [ "$goarch" = arm ]; then
-		w=$(gopacket_workspace "$W") || exit 1
-		[ -z "$w" ] || work=$w
-	fi
-	env "$work" CGO_ENABLED=0 GOOS=linux GOARCH=$goarch GOARM=$goarm $GO build -trimpath -buildvcs=false \
+	env GOWORK=off CGO_ENABLED=0 GOOS=linux GOARCH=$goarch GOARM=$goarm $GO build -trimpath -buildvcs=false \
 		-ldflags "-s -w -buildid= -X main.version=$VERSION" -o "$W/otwatch" ./cmd/otwatch
 	CGO_ENABLED=0 GOOS=linux GOARCH=$goarch GOARM=$goarm $GO build -trimpath -buildvcs=false \
 		-ldflags "-s -w -buildid= -X main.buildEpoch=$SOURCE_DATE_EPOCH" -o "$W/init" ./firmware/init
@@ -252,7 +238,7 @@ build_one() {
 	if command -v bmaptool >/dev/null; then bmaptool create -o "$img.bmap" "$img"; fi
 	"$TOOLS/verify" -q -pubkey "${OTWATCH_VERIFY_KEY:-$FW/keys/test-signing.pub}" "$img"
 	# the unpacked packages are 300+ MiB; KEEP_BUILD=1 keeps them for debugging
-	[ -n "${KEEP_BUILD:-}" ] || rm -rf "$W/deb" "$W/gopacket-otwatch-align"
+	[ -n "${KEEP_BUILD:-}" ] || rm -rf "$W/deb"
 	log "$arch: $img $(stat -c %s "$img") bytes (boot ${boot_mib} MiB, root ${root_mib} MiB, data ${DATA_MIB} MiB); sha256 $(sha256sum "$img" | cut -c1-16)…"
 }
 

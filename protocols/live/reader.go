@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gopacket/gopacket/afpacket"
 	"golang.org/x/net/bpf"
 
 	"github.com/otwatch/otwatch/protocols/capture"
@@ -33,7 +32,7 @@ type reader struct {
 	up     atomic.Bool
 
 	mu      sync.Mutex // guards below
-	tp      *afpacket.TPacket
+	rg      *ring
 	ifindex int
 	base    kernelCounts // totals of sockets already closed
 	cur     kernelCounts // totals of the open socket
@@ -54,43 +53,34 @@ func (r *reader) open() error {
 	if err != nil {
 		return err
 	}
-	tp, err := afpacket.NewTPacket(
-		afpacket.OptInterface(name),
-		afpacket.TPacketVersion3,
-		afpacket.SocketRaw,
-		afpacket.OptBlockSize(cfg.BlockSize),
-		afpacket.OptNumBlocks(cfg.NumBlocks),
-		afpacket.OptBlockTimeout(blockTimeout),
-		afpacket.OptPollTimeout(cfg.PollTimeout),
-		afpacket.OptAddVLANHeader(true), // the dissectors see the 802.1Q tag the NIC stripped
-	)
+	rg, err := openRing(index, cfg.BlockSize, cfg.NumBlocks, blockTimeout, cfg.PollTimeout)
 	if err != nil {
 		return fmt.Errorf("live: %s: opening packet socket: %w", name, err)
 	}
 	fail := func(what string, err error) error {
-		tp.Close()
+		rg.close()
 		return fmt.Errorf("live: %s: %s: %w", name, what, err)
 	}
 	prog, err := filterProgram(cfg.SnapLen, cfg.KeepOutgoing)
 	if err != nil {
 		return fail("socket filter", err)
 	}
-	if err := tp.SetBPF(prog); err != nil {
+	if err := rg.setBPF(prog); err != nil {
 		return fail("socket filter", err)
 	}
 	// PACKET_MR_PROMISC membership: the kernel drops it when the socket
 	// closes, so a crashed daemon leaves the interface as it found it.
-	if err := tp.SetPromiscuous(true); err != nil {
+	if err := rg.setPromiscuous(index); err != nil {
 		return fail("promiscuous membership", err)
 	}
 	if r.fanout {
-		if err := tp.SetFanout(afpacket.FanoutHash|afpacket.FanoutHashWithDefrag, r.ifc.fanoutID); err != nil {
+		if err := rg.setFanout(r.ifc.fanoutID); err != nil {
 			return fail("fanout group", err)
 		}
 	}
 	r.ifc.link.Store(link)
 	r.mu.Lock()
-	r.tp, r.ifindex, r.cur = tp, index, kernelCounts{}
+	r.rg, r.ifindex, r.cur = rg, index, kernelCounts{}
 	r.mu.Unlock()
 	r.up.Store(true)
 	return nil
@@ -100,7 +90,7 @@ func (r *reader) open() error {
 func (r *reader) close() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.tp == nil {
+	if r.rg == nil {
 		return
 	}
 	r.harvestLocked()
@@ -108,25 +98,27 @@ func (r *reader) close() {
 	r.base.drops += r.cur.drops
 	r.base.freezes += r.cur.freezes
 	r.cur = kernelCounts{}
-	r.tp.Close()
-	r.tp = nil
+	r.rg.close()
+	r.rg = nil
 	r.up.Store(false)
 }
 
-// harvestLocked reads PACKET_STATISTICS (which the kernel clears on read;
-// afpacket keeps the running totals).
+// harvestLocked adds PACKET_STATISTICS, which the kernel clears on read, to
+// the open socket's totals.
 func (r *reader) harvestLocked() {
-	_, v3, err := r.tp.SocketStats()
+	p, d, f, err := r.rg.stats()
 	if err != nil {
 		return
 	}
-	r.cur = kernelCounts{uint64(v3.Packets()), uint64(v3.Drops()), uint64(v3.QueueFreezes())}
+	r.cur.packets += p
+	r.cur.drops += d
+	r.cur.freezes += f
 }
 
 func (r *reader) kernel() kernelCounts {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.tp != nil {
+	if r.rg != nil {
 		r.harvestLocked()
 	}
 	return kernelCounts{r.base.packets + r.cur.packets, r.base.drops + r.cur.drops, r.base.freezes + r.cur.freezes}
@@ -168,7 +160,7 @@ func (r *reader) loop(ctx context.Context, queue chan<- *batch, pool *sync.Pool)
 // read drains the socket into batches until ctx ends or the socket fails.
 func (r *reader) read(ctx context.Context, queue chan<- *batch, pool *sync.Pool) error {
 	r.mu.Lock()
-	tp, index := r.tp, r.ifindex
+	rg, index := r.rg, r.ifindex
 	r.mu.Unlock()
 	link := r.ifc.link.Load()
 	b := pool.Get().(*batch)
@@ -192,9 +184,9 @@ func (r *reader) read(ctx context.Context, queue chan<- *batch, pool *sync.Pool)
 	lastCheck := time.Now()
 	maxAge := int64(r.src.cfg.PollTimeout)
 	for {
-		data, ci, err := tp.ZeroCopyReadPacketData()
+		data, ts, wireLen, err := rg.read()
 		if err != nil {
-			if !errors.Is(err, afpacket.ErrTimeout) {
+			if !errors.Is(err, errRingTimeout) {
 				send()
 				return fmt.Errorf("reading: %w", err)
 			}
@@ -220,7 +212,6 @@ func (r *reader) read(ctx context.Context, queue chan<- *batch, pool *sync.Pool)
 			}
 			continue
 		}
-		ts := ci.Timestamp.UnixNano()
 		// Hand the batch on when it is full, or when it has waited a poll
 		// timeout: a link with a steady trickle never lets the poll time out.
 		if len(b.buf)+len(data) > cap(b.buf) || len(b.frames) == cap(b.frames) ||
@@ -235,7 +226,7 @@ func (r *reader) read(ctx context.Context, queue chan<- *batch, pool *sync.Pool)
 			Data:     b.buf[start:len(b.buf):len(b.buf)],
 			TimeNano: ts,
 			LinkType: link,
-			OrigLen:  uint32(ci.Length),
+			OrigLen:  uint32(wireLen),
 		})
 		r.ifc.packets.Add(1)
 		r.ifc.bytes.Add(uint64(len(data)))

@@ -1,5 +1,5 @@
 // Package live captures frames from network interfaces with AF_PACKET
-// TPACKET_V3 rings (gopacket's pure-Go afpacket), receive-only and
+// TPACKET_V3 rings (our own, ring.go), receive-only and
 // promiscuous, and hands them to one handler goroutine as capture.Frame
 // values — the same frames the pcap reader yields, so the same pipeline runs
 // on live traffic.
