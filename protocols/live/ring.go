@@ -117,8 +117,10 @@ func (r *ring) setPromiscuous(ifindex int) error {
 // setFanout joins a hash fanout group (IP fragments reassembled first, so
 // a flow stays on one socket).
 func (r *ring) setFanout(id uint16) error {
-	return unix.SetsockoptInt(r.fd, unix.SOL_PACKET, unix.PACKET_FANOUT,
-		int(id)|(unix.PACKET_FANOUT_HASH|unix.PACKET_FANOUT_FLAG_DEFRAG)<<16)
+	// the option is a 32-bit value: group id low, type and flags high (the
+	// defrag flag is the top bit, hence the uint32 → int32 bit pattern)
+	arg := uint32(id) | uint32(unix.PACKET_FANOUT_HASH|unix.PACKET_FANOUT_FLAG_DEFRAG)<<16
+	return unix.SetsockoptInt(r.fd, unix.SOL_PACKET, unix.PACKET_FANOUT, int(int32(arg)))
 }
 
 // stats reads PACKET_STATISTICS, which the kernel clears on each read.
