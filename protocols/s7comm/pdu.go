@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"strconv"
 	"strings"
 
 	"github.com/otwatch/otwatch/protocols"
@@ -296,10 +297,37 @@ func (it item) space() string {
 		return "area_0x" + strings.TrimPrefix(hex16(uint16(it.area)), "0x00")
 	}
 	if it.area == 0x84 || it.area == 0x85 {
+		if int(it.db) < len(dbNames) && it.area == 0x84 {
+			return dbNames[it.db] // the common case, without an allocation per item
+		}
 		return s + itoa(int(it.db))
 	}
 	return s
 }
+
+// dbNames are "db0" … "db1023", the data blocks nearly every PLC program uses.
+var dbNames = func() (n [1024]string) {
+	for i := range n {
+		n[i] = "db" + strconv.Itoa(i)
+	}
+	return
+}()
+
+// itemKey names the detail attribute of item i (0-based).
+func itemKey(i int) string {
+	if i < len(itemKeys) {
+		return itemKeys[i]
+	}
+	return "item" + strconv.Itoa(i+1)
+}
+
+// itemKeys name the detail attribute of each of the first items.
+var itemKeys = func() (k [maxItemAttrs]string) {
+	for i := range k {
+		k[i] = "item" + strconv.Itoa(i+1)
+	}
+	return
+}()
 
 func (it item) counterLike() bool {
 	return it.area == 0x1c || it.area == 0x1d || it.area == 0x1e || it.area == 0x1f
@@ -314,31 +342,36 @@ func (it item) target() protocols.Target {
 
 // describe renders an item as Step 7 would write it, e.g. "DB1.DBX 2.0 BYTE 4".
 func (it item) describe() string {
-	ts := "0x" + strings.TrimPrefix(hex16(uint16(it.transport)), "0x00")
-	if s, ok := transportSizes[it.transport]; ok {
-		ts = s.name
-	}
-	var b strings.Builder
+	var buf [64]byte
+	b := buf[:0]
 	switch {
 	case it.area == 0x84 || it.area == 0x85:
-		b.WriteString(strings.ToUpper(it.space()))
-		b.WriteString(".DBX ")
+		for _, c := range []byte(it.space()) {
+			if c >= 'a' && c <= 'z' {
+				c -= 'a' - 'A'
+			}
+			b = append(b, c)
+		}
+		b = append(b, ".DBX "...)
 	default:
-		b.WriteString(it.space())
-		b.WriteByte(' ')
+		b = append(append(b, it.space()...), ' ')
 	}
 	if it.counterLike() {
-		b.WriteString(itoa(int(it.address)))
+		b = strconv.AppendInt(b, int64(it.address), 10)
 	} else {
-		b.WriteString(itoa(int(it.address >> 3)))
-		b.WriteByte('.')
-		b.WriteString(itoa(int(it.address & 7)))
+		b = strconv.AppendInt(b, int64(it.address>>3), 10)
+		b = append(b, '.')
+		b = strconv.AppendInt(b, int64(it.address&7), 10)
 	}
-	b.WriteByte(' ')
-	b.WriteString(ts)
-	b.WriteByte(' ')
-	b.WriteString(itoa(int(it.length)))
-	return b.String()
+	b = append(b, ' ')
+	if s, ok := transportSizes[it.transport]; ok {
+		b = append(b, s.name...)
+	} else {
+		b = append(b, "0x"+strings.TrimPrefix(hex16(uint16(it.transport)), "0x00")...)
+	}
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, int64(it.length), 10)
+	return string(b)
 }
 
 // maxItemAttrs caps the per-item descriptions kept as detail attributes.
@@ -369,7 +402,7 @@ func parseItems(param []byte, t *protocols.Transaction, ts *[256]byte) (n int) {
 			ts[n] = 0
 			n++
 			if len(t.Attrs) < maxItemAttrs*2 {
-				attr(t, "item"+itoa(i+1), "syntax_id 0x"+strings.TrimPrefix(hex16(uint16(spec[2])), "0x00"))
+				attr(t, itemKey(i), "syntax_id 0x"+strings.TrimPrefix(hex16(uint16(spec[2])), "0x00"))
 			}
 			continue
 		}
@@ -384,7 +417,7 @@ func parseItems(param []byte, t *protocols.Transaction, ts *[256]byte) (n int) {
 			address: uint32(spec[9])<<16 | uint32(spec[10])<<8 | uint32(spec[11])}
 		t.Targets = append(t.Targets, it.target())
 		if i < maxItemAttrs {
-			attr(t, "item"+itoa(i+1), it.describe())
+			attr(t, itemKey(i), it.describe())
 		}
 		ts[n] = it.transport
 		n++
