@@ -33,7 +33,10 @@ func (m *monitor) components() map[string]store.Component {
 
 // attach feeds the monitor from a pipeline: packets to the inventory's
 // counters, transactions to the inventory and the alert engine.
-func (m *monitor) attach(p *pipeline.Pipeline) { p.OnPacket = m.inv.ObservePacket }
+func (m *monitor) attach(p *pipeline.Pipeline) {
+	p.OnPacket = m.inv.ObservePacket
+	m.inv.FrameOf = p.Frames
+}
 
 // observe is the pipeline's transaction sink.
 func (m *monitor) observe(tx *protocols.Transaction) {

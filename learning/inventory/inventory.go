@@ -91,6 +91,10 @@ type Stats struct {
 type Inventory struct {
 	limits Limits
 
+	// FrameOf, when set, gives the number of the frame being handled (the
+	// pipeline's Frames), so events raised from packets name their frame.
+	FrameOf func() uint64
+
 	hosts   []host
 	hosts4  map[uint32]int32     // IPv4 address → host (fast 32-bit map)
 	hosts6  map[netip.Addr]int32 // other addresses → host
@@ -187,7 +191,11 @@ func (inv *Inventory) ObservePacket(d *frame.Decoded, frameLen int, timeNano int
 			h.VLAN = d.VLAN
 		}
 		if d.HasMAC && usableMAC(d.SrcMAC) {
-			inv.bind(hi, d.SrcMAC, timeNano, 0)
+			var fr uint64
+			if inv.FrameOf != nil {
+				fr = inv.FrameOf()
+			}
+			inv.bind(hi, d.SrcMAC, timeNano, fr)
 		}
 	}
 	if hi, ok := inv.lookupHost(d.Dst); ok {
