@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"log"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/otwatch/otwatch/alerts/evidence"
 	"github.com/otwatch/otwatch/cmd/otwatch/config"
+	"github.com/otwatch/otwatch/learning/baseline"
+	"github.com/otwatch/otwatch/learning/inventory"
 	"github.com/otwatch/otwatch/ui"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -141,4 +144,31 @@ func TestDashboardEvidenceLookup(t *testing.T) {
 	assert.ErrorIs(t, err, ui.ErrNotFound)
 	_, err = b.Evidence("../../etc/passwd*")
 	assert.ErrorIs(t, err, ui.ErrNotFound, "no path tricks")
+}
+
+func TestReloadAppliesLearningModeAndNamesRestartKeys(t *testing.T) {
+	dir := t.TempDir()
+	write := func(body string) string {
+		p := filepath.Join(dir, "otwatch.conf")
+		require.NoError(t, os.WriteFile(p, []byte(body), 0o644))
+		return p
+	}
+	path := write("interfaces: [eth1]\nlearning:\n  mode: learn\n")
+	cfg, err := config.Load(path)
+	require.NoError(t, err)
+	var logs syncBuffer
+	d := &daemon{cfg: cfg, log: log.New(&logs, "", 0), reload: make(chan *config.Config, 1)}
+	d.mon = newMonitor(cfg.Learning.Baseline(), inventory.Limits{}, nil)
+	d.model = d.mon.model
+	write("interfaces: [eth2]\nlearning:\n  mode: detect\n")
+	d.requestReload(path)
+	next := <-d.reload
+	d.applyReload(next)
+	assert.Equal(t, baseline.ModeDetect, d.model.Config().Mode, "the learning mode changes at once")
+	assert.Contains(t, logs.String(), "interfaces", "a change that needs a restart is named")
+	// a broken file is refused and the running configuration kept
+	write("interfaces: [eth2]\nlearning:\n  mode: sometimes\n")
+	d.requestReload(path)
+	assert.Len(t, d.reload, 0)
+	assert.Contains(t, logs.String(), "reload refused")
 }
