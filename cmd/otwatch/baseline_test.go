@@ -13,6 +13,7 @@ import (
 	"github.com/otwatch/otwatch/cmd/otwatch/config"
 	"github.com/otwatch/otwatch/learning/baseline"
 	"github.com/otwatch/otwatch/learning/inventory"
+	"github.com/otwatch/otwatch/learning/store"
 	"github.com/otwatch/otwatch/ui"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -171,4 +172,20 @@ func TestReloadAppliesLearningModeAndNamesRestartKeys(t *testing.T) {
 	d.requestReload(path)
 	assert.Len(t, d.reload, 0)
 	assert.Contains(t, logs.String(), "reload refused")
+}
+
+func TestCheckpointFailureIsAlertedAndMonitoringGoesOn(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "state.db"))
+	require.NoError(t, err)
+	var logs syncBuffer
+	d := &daemon{cfg: config.Default(), log: log.New(&logs, "", 0), db: st}
+	d.mon = newMonitor(baseline.Config{}, inventory.Limits{}, d.onAlert)
+	d.model, d.engine = d.mon.model, d.mon.engine
+	require.NoError(t, st.Close()) // the disk went away
+	d.checkpoint()
+	assert.True(t, d.storageFailing)
+	assert.Equal(t, uint64(1), d.engine.Raised["storage_failure"])
+	d.checkpoint()
+	assert.Equal(t, uint64(1), d.engine.Raised["storage_failure"], "alerted once per failure, not per checkpoint")
+	assert.Contains(t, logs.String(), "storage_failure")
 }
