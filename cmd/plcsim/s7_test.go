@@ -8,6 +8,8 @@ import (
 	"net"
 	"strings"
 	"testing"
+
+	"github.com/otwatch/otwatch/protocols/hexdump"
 )
 
 // sink is the responder's connection in unit tests: it keeps what is written.
@@ -18,14 +20,7 @@ type sink struct {
 
 func (s *sink) Write(b []byte) (int, error) { return s.out.Write(b) }
 
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(strings.Join(strings.Fields(s), ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+func unhex(t testing.TB, s string) []byte { return hexdump.Bytes(t, s) }
 
 // The responder's answers, byte for byte, to the telegrams gos7 sends.
 func TestS7Responder(t *testing.T) {

@@ -2,27 +2,13 @@ package dnp3
 
 import (
 	"encoding/binary"
-	"encoding/hex"
-	"strings"
 	"testing"
+
+	"github.com/otwatch/otwatch/protocols/hexdump"
 )
 
 // unhex decodes hex with spaces and "//" comments (one field per line).
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	var clean strings.Builder
-	for _, line := range strings.Split(s, "\n") {
-		if i := strings.Index(line, "//"); i >= 0 {
-			line = line[:i]
-		}
-		clean.WriteString(strings.Join(strings.Fields(line), ""))
-	}
-	b, err := hex.DecodeString(clean.String())
-	if err != nil {
-		t.Fatalf("bad hex %q: %v", s, err)
-	}
-	return b
-}
+func unhex(t testing.TB, s string) []byte { return hexdump.Bytes(t, s) }
 
 // linkFrame builds a link frame with correct CRCs around user data.
 func linkFrame(ctrl byte, dst, src uint16, user []byte) []byte {

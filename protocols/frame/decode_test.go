@@ -1,30 +1,17 @@
 package frame
 
 import (
-	"encoding/hex"
 	"strings"
 	"testing"
 
 	"github.com/otwatch/otwatch/protocols/capture"
+	"github.com/otwatch/otwatch/protocols/hexdump"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 // hx turns "aa bb | comment" lines into bytes.
-func hx(s string) []byte {
-	var clean strings.Builder
-	for _, line := range strings.Split(s, "\n") {
-		if i := strings.Index(line, "|"); i >= 0 {
-			line = line[:i]
-		}
-		clean.WriteString(strings.Join(strings.Fields(line), ""))
-	}
-	b, err := hex.DecodeString(clean.String())
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
+func hx(s string) []byte { return hexdump.Bytes(nil, s) }
 
 const tcpHeader = `
 	c350 01f6 | ports 50000 -> 502

@@ -1,29 +1,15 @@
 package modbus
 
 import (
-	"encoding/hex"
-	"strings"
 	"testing"
 
 	"github.com/otwatch/otwatch/protocols"
+	"github.com/otwatch/otwatch/protocols/hexdump"
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // hx turns "0f 00 13 | comment" lines into bytes: text after | is a comment.
-func hx(t testing.TB, s string) []byte {
-	t.Helper()
-	var clean strings.Builder
-	for _, line := range strings.Split(s, "\n") {
-		if i := strings.Index(line, "|"); i >= 0 {
-			line = line[:i]
-		}
-		clean.WriteString(strings.Join(strings.Fields(line), ""))
-	}
-	b, err := hex.DecodeString(clean.String())
-	require.NoError(t, err)
-	return b
-}
+func hx(t testing.TB, s string) []byte { return hexdump.Bytes(t, s) }
 
 func ints(vs ...int64) []protocols.Value {
 	out := make([]protocols.Value, len(vs))

@@ -1,35 +1,15 @@
 package opcua
 
 import (
-	"encoding/hex"
 	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/otwatch/otwatch/protocols"
+	"github.com/otwatch/otwatch/protocols/hexdump"
 )
 
 // hx turns commented hex (one field per line, "// ..." comments) into bytes.
-func hx(t testing.TB, s string) []byte {
-	if t != nil {
-		t.Helper()
-	}
-	var clean strings.Builder
-	for _, line := range strings.Split(s, "\n") {
-		if i := strings.Index(line, "//"); i >= 0 {
-			line = line[:i]
-		}
-		clean.WriteString(strings.Join(strings.Fields(line), ""))
-	}
-	b, err := hex.DecodeString(clean.String())
-	if err != nil {
-		if t == nil {
-			panic(err)
-		}
-		t.Fatalf("bad hex: %v", err)
-	}
-	return b
-}
+func hx(t testing.TB, s string) []byte { return hexdump.Bytes(t, s) }
 
 // requestHeader is a RequestHeader with handle 42 and no session.
 const requestHeader = `

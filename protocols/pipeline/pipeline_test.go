@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"encoding/hex"
 	"net"
 	"strings"
 	"testing"
@@ -11,18 +10,13 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/otwatch/otwatch/protocols"
 	"github.com/otwatch/otwatch/protocols/capture"
+	"github.com/otwatch/otwatch/protocols/hexdump"
 	"github.com/otwatch/otwatch/protocols/modbus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-func mustHex(s string) []byte {
-	b, err := hex.DecodeString(strings.Join(strings.Fields(s), ""))
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
+func mustHex(s string) []byte { return hexdump.Bytes(nil, s) }
 
 var (
 	readReq  = mustHex("0001 0000 0006 01 03 0064 0002")    // tid 1: read 2 registers at 100

@@ -7,24 +7,11 @@ import (
 	"testing"
 
 	"github.com/otwatch/otwatch/protocols"
+	"github.com/otwatch/otwatch/protocols/hexdump"
 )
 
 // unhex decodes hex written one field per line, "// comments" allowed.
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	var b strings.Builder
-	for _, line := range strings.Split(s, "\n") {
-		if i := strings.Index(line, "//"); i >= 0 {
-			line = line[:i]
-		}
-		b.WriteString(strings.Join(strings.Fields(line), ""))
-	}
-	out, err := hex.DecodeString(b.String())
-	if err != nil {
-		t.Fatalf("bad hex %q: %v", s, err)
-	}
-	return out
-}
+func unhex(t testing.TB, s string) []byte { return hexdump.Bytes(t, s) }
 
 func TestParseTPKT(t *testing.T) {
 	tests := []struct {
