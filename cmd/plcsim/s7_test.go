@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/otwatch/otwatch/protocols/hexdump"
+	"github.com/otwatch/otwatch/protocols/testkit"
 )
 
 // sink is the responder's connection in unit tests: it keeps what is written.
@@ -20,7 +20,7 @@ type sink struct {
 
 func (s *sink) Write(b []byte) (int, error) { return s.out.Write(b) }
 
-func unhex(t testing.TB, s string) []byte { return hexdump.Bytes(t, s) }
+func unhex(t testing.TB, s string) []byte { return testkit.Hex(t, s) }
 
 // The responder's answers, byte for byte, to the telegrams gos7 sends.
 func TestS7Responder(t *testing.T) {

@@ -4,11 +4,11 @@ import (
 	"encoding/binary"
 	"testing"
 
-	"github.com/otwatch/otwatch/protocols/hexdump"
+	"github.com/otwatch/otwatch/protocols/testkit"
 )
 
 // unhex decodes hex with spaces and "//" comments (one field per line).
-func unhex(t testing.TB, s string) []byte { return hexdump.Bytes(t, s) }
+func unhex(t testing.TB, s string) []byte { return testkit.Hex(t, s) }
 
 // linkFrame builds a link frame with correct CRCs around user data.
 func linkFrame(ctrl byte, dst, src uint16, user []byte) []byte {

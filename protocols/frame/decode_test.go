@@ -5,13 +5,13 @@ import (
 	"testing"
 
 	"github.com/otwatch/otwatch/protocols/capture"
-	"github.com/otwatch/otwatch/protocols/hexdump"
+	"github.com/otwatch/otwatch/protocols/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 // hx turns "aa bb | comment" lines into bytes.
-func hx(s string) []byte { return hexdump.Bytes(nil, s) }
+func hx(s string) []byte { return testkit.Hex(nil, s) }
 
 const tcpHeader = `
 	c350 01f6 | ports 50000 -> 502

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/otwatch/otwatch/protocols"
+	"github.com/otwatch/otwatch/protocols/testkit"
 )
 
 // FuzzDecodePDU: decoding any bytes as request or response never panics,
@@ -43,35 +44,13 @@ func FuzzSession(f *testing.F) {
 	f.Fuzz(func(t *testing.T, script []byte) {
 		r := newRecorder(protocols.TCP)
 		s := newSession(&r.env)
-		var rest [2][]byte
-		frame := uint64(0)
-		for len(script) >= 2 {
-			dir := protocols.Direction(script[0] >> 7)
-			n := int(script[1])
-			if script[0]&0x40 != 0 {
-				s.Gap(dir, n, pk(frame))
-				rest[dir] = nil
-				script = script[2:]
-				continue
-			}
-			script = script[2:]
-			if n > len(script) {
-				n = len(script)
-			}
-			frame++
-			buf := append(rest[dir], script[:n]...)
-			script = script[n:]
-			used, err := s.Feed(dir, buf, pk(frame))
-			if used < 0 || used > len(buf) {
-				t.Fatalf("consumed %d of %d", used, len(buf))
-			}
-			if err != nil {
-				return
-			}
-			rest[dir] = append([]byte(nil), buf[used:]...)
+		frame, detached := testkit.ReplayScript(t, s, script, pk, func() {
 			if len(s.outstanding) > MaxOutstanding {
 				t.Fatalf("%d outstanding", len(s.outstanding))
 			}
+		})
+		if detached {
+			return
 		}
 		s.Close(pk(frame + 1))
 		if len(s.outstanding) != 0 {

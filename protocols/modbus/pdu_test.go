@@ -4,12 +4,12 @@ import (
 	"testing"
 
 	"github.com/otwatch/otwatch/protocols"
-	"github.com/otwatch/otwatch/protocols/hexdump"
+	"github.com/otwatch/otwatch/protocols/testkit"
 	"github.com/stretchr/testify/assert"
 )
 
 // hx turns "0f 00 13 | comment" lines into bytes: text after | is a comment.
-func hx(t testing.TB, s string) []byte { return hexdump.Bytes(t, s) }
+func hx(t testing.TB, s string) []byte { return testkit.Hex(t, s) }
 
 func ints(vs ...int64) []protocols.Value {
 	out := make([]protocols.Value, len(vs))

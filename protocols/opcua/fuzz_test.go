@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/otwatch/otwatch/protocols"
+	"github.com/otwatch/otwatch/protocols/testkit"
 )
 
 // FuzzDecodeService: decoding any bytes as a UACP message, a request or a
@@ -75,30 +76,7 @@ func FuzzSession(f *testing.F) {
 	f.Add(append(append(step(0, read[5:]), 0x40, 9), step(0, read)...))
 	f.Fuzz(func(t *testing.T, script []byte) {
 		s, _ := newTestSession()
-		var rest [2][]byte
-		frame := uint64(0)
-		for len(script) >= 2 {
-			dir := protocols.Direction(script[0] >> 7)
-			n := int(script[1])
-			if script[0]&0x40 != 0 {
-				s.Gap(dir, n, pkt(frame))
-				rest[dir] = nil
-				script = script[2:]
-				continue
-			}
-			script = script[2:]
-			n = min(n, len(script))
-			frame++
-			buf := append(rest[dir], script[:n]...)
-			script = script[n:]
-			used, err := s.Feed(dir, buf, pkt(frame))
-			if used < 0 || used > len(buf) {
-				t.Fatalf("consumed %d of %d", used, len(buf))
-			}
-			if err != nil {
-				return
-			}
-			rest[dir] = append([]byte(nil), buf[used:]...)
+		frame, detached := testkit.ReplayScript(t, s, script, pkt, func() {
 			if len(s.pending) > MaxOutstanding || len(s.encrypted) > MaxOutstanding || len(s.partials) > MaxPartials ||
 				len(s.channels) > maxChannels || len(s.sessions) > maxSessions {
 				t.Fatalf("caps: %d pending, %d encrypted, %d partials, %d channels, %d sessions",
@@ -109,6 +87,9 @@ func FuzzSession(f *testing.F) {
 					t.Fatalf("partial of %d bytes, %d chunks", len(p.body), p.chunks)
 				}
 			}
+		})
+		if detached {
+			return
 		}
 		s.Close(pkt(frame + 1))
 		if len(s.pending) != 0 || len(s.encrypted) != 0 {

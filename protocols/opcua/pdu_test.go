@@ -5,11 +5,11 @@ import (
 	"testing"
 
 	"github.com/otwatch/otwatch/protocols"
-	"github.com/otwatch/otwatch/protocols/hexdump"
+	"github.com/otwatch/otwatch/protocols/testkit"
 )
 
 // hx turns commented hex (one field per line, "// ..." comments) into bytes.
-func hx(t testing.TB, s string) []byte { return hexdump.Bytes(t, s) }
+func hx(t testing.TB, s string) []byte { return testkit.Hex(t, s) }
 
 // requestHeader is a RequestHeader with handle 42 and no session.
 const requestHeader = `

@@ -10,13 +10,13 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/otwatch/otwatch/protocols"
 	"github.com/otwatch/otwatch/protocols/capture"
-	"github.com/otwatch/otwatch/protocols/hexdump"
 	"github.com/otwatch/otwatch/protocols/modbus"
+	"github.com/otwatch/otwatch/protocols/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-func mustHex(s string) []byte { return hexdump.Bytes(nil, s) }
+func mustHex(s string) []byte { return testkit.Hex(nil, s) }
 
 var (
 	readReq  = mustHex("0001 0000 0006 01 03 0064 0002")    // tid 1: read 2 registers at 100

@@ -7,11 +7,11 @@ import (
 	"testing"
 
 	"github.com/otwatch/otwatch/protocols"
-	"github.com/otwatch/otwatch/protocols/hexdump"
+	"github.com/otwatch/otwatch/protocols/testkit"
 )
 
 // unhex decodes hex written one field per line, "// comments" allowed.
-func unhex(t testing.TB, s string) []byte { return hexdump.Bytes(t, s) }
+func unhex(t testing.TB, s string) []byte { return testkit.Hex(t, s) }
 
 func TestParseTPKT(t *testing.T) {
 	tests := []struct {

@@ -1,4 +1,4 @@
-package hexdump
+package testkit
 
 import (
 	"testing"
@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestDecode(t *testing.T) {
+func TestDecodeHex(t *testing.T) {
 	for _, tc := range []struct {
 		name, listing string
 		want          []byte
@@ -18,17 +18,17 @@ func TestDecode(t *testing.T) {
 		{"empty", "  // nothing\n", []byte{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := Decode(tc.listing)
+			got, err := DecodeHex(tc.listing)
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, got)
 		})
 	}
 }
 
-func TestDecodeRejectsBadListings(t *testing.T) {
+func TestDecodeHexRejectsBadListings(t *testing.T) {
 	for _, listing := range []string{"0", "zz", "01 0 | odd digit count"} {
-		_, err := Decode(listing)
+		_, err := DecodeHex(listing)
 		assert.Error(t, err, listing)
 	}
-	assert.Panics(t, func() { Bytes(nil, "abc") })
+	assert.Panics(t, func() { Hex(nil, "abc") })
 }
