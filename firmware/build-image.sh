@@ -52,7 +52,13 @@ fetch() {
 	mkdir -p "$CACHE/debs"
 	f=$(ls "$CACHE/debs/${pkg}_"*"_${arch}.deb" 2>/dev/null | sort | tail -1 || true)
 	if [ -z "$f" ]; then
-		(cd "$CACHE/debs" && apt-get download -q "$pkg:$arch" >&2)
+		# a mirror mid-sync or a dropped connection is retried before giving up
+		local try
+		for try in 1 2 3; do
+			(cd "$CACHE/debs" && apt-get download -q "$pkg:$arch" >&2) && break
+			[ $try = 3 ] && { log "apt-get download $pkg:$arch failed 3 times"; return 1; }
+			sleep $((try * 5))
+		done
 		f=$(ls "$CACHE/debs/${pkg}_"*"_${arch}.deb" | sort | tail -1)
 	fi
 	echo "$f"

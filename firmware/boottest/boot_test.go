@@ -369,11 +369,13 @@ func bootTest(t *testing.T, m machine) {
 	dir := env("OTWATCH_IMAGE_DIR", "../../dist")
 	corpus := env("OTWATCH_CORPUS", "../../../shared/corpus")
 	src := filepath.Join(dir, "otwatch-"+m.arch+".img")
+	// Asked for explicitly (OTWATCH_IMAGE_TEST=1, as CI does): a missing
+	// emulator or image is a failure, not a skip that would pass unseen.
 	if _, err := exec.LookPath(m.qemu); err != nil {
-		t.Skipf("%s not installed (Debian: qemu-system-arm)", m.qemu)
+		t.Fatalf("%s not installed (Debian: qemu-system-arm)", m.qemu)
 	}
 	if _, err := os.Stat(src); err != nil {
-		t.Skipf("%s missing: run firmware/build-image.sh first", src)
+		t.Fatalf("%s missing: run firmware/build-image.sh (make image) first", src)
 	}
 	captures := []string{
 		filepath.Join(corpus, "OISF__suricata-verify/tests/modbus/modbus.pcap"),
