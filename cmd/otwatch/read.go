@@ -19,7 +19,7 @@ import (
 type readOptions struct {
 	records, alerts, inventory, db, mode string
 	learningPeriod                       time.Duration
-	quiet                                bool
+	quiet, mergeVLANs                    bool
 	captures                             []string
 }
 
@@ -33,6 +33,7 @@ func parseReadFlags(args []string, stderr io.Writer) (readOptions, error) {
 	fs.StringVar(&o.db, "db", "", "bbolt state file loaded before and saved after")
 	fs.StringVar(&o.mode, "mode", "auto", "learn, detect or auto")
 	fs.BoolVar(&o.quiet, "quiet", false, "no summary on stderr")
+	fs.BoolVar(&o.mergeVLANs, "merge-vlans", false, "key flows without their VLAN: a routed packet mirrored on two VLANs is counted once")
 	fs.DurationVar(&o.learningPeriod, "learning-period", time.Hour, "auto mode: how long (packet time) each asset learns at least")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -97,6 +98,7 @@ func cmdRead(args []string, stdout, stderr io.Writer) int {
 		state.observe(t)
 	}
 	p := pipeline.New(pipeline.DefaultLimits(), sink)
+	p.MergeVLANs = o.mergeVLANs
 	state.attach(p)
 	progress := newProgress(stderr, total, o.quiet)
 	started := time.Now()

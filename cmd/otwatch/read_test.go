@@ -3,11 +3,18 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/otwatch/otwatch/protocols/capture"
+	"github.com/otwatch/otwatch/protocols/frame"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -120,4 +127,84 @@ func TestReadInventoryAndRestart(t *testing.T) {
 	out.Reset()
 	require.Equal(t, 0, cmdInventory([]string{"export", "--format", "csv", "--db", db}, &out, &errb))
 	assert.Contains(t, out.String(), "Siemens AG")
+}
+
+// trunkCapture rewrites a capture as a SPAN of two routed VLANs shows it:
+// every frame twice, first on its sender's VLAN (clients 10, the Modbus
+// server 20) with its own MAC, then on the other VLAN from the router's MAC.
+func trunkCapture(t *testing.T, src, dst string) (frames int) {
+	r, err := capture.Open(src)
+	require.NoError(t, err)
+	defer r.Close()
+	out, err := os.Create(dst)
+	require.NoError(t, err)
+	defer out.Close()
+	w := pcapgo.NewWriter(out)
+	require.NoError(t, w.WriteFileHeader(65535, layers.LinkTypeEthernet))
+	router := []byte{0x00, 0x1b, 0x54, 0xaa, 0xbb, 0xcc}
+	tagged := func(data []byte, vlan uint16, srcMAC []byte) []byte {
+		b := append([]byte{}, data[:12]...)
+		b = append(b, 0x81, 0x00, byte(vlan>>8), byte(vlan))
+		b = append(b, data[12:]...)
+		if srcMAC != nil {
+			copy(b[6:12], srcMAC)
+		}
+		return b
+	}
+	var d frame.Decoded
+	for {
+		f, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		require.NoError(t, frame.Decode(f.LinkType, f.Data, &d))
+		own, far := uint16(10), uint16(20)
+		if d.SrcPort == 502 {
+			own, far = 20, 10
+		}
+		for i, b := range [][]byte{tagged(f.Data, own, nil), tagged(f.Data, far, router)} {
+			ts := time.Unix(0, f.TimeNano+int64(i)*100e3)
+			require.NoError(t, w.WritePacket(gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(b), Length: len(b)}, b))
+		}
+		frames++
+	}
+	return frames
+}
+
+func TestReadMergeVLANs(t *testing.T) {
+	trunk := filepath.Join(t.TempDir(), "trunk.pcap")
+	require.Equal(t, 100, trunkCapture(t, golden, trunk))
+	parse := func(out string) []map[string]any {
+		var recs []map[string]any
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			var m map[string]any
+			require.NoError(t, json.Unmarshal([]byte(line), &m))
+			recs = append(recs, m)
+		}
+		return recs
+	}
+	_, plain, _ := runCmd("--records", "-", golden)
+	want := parse(plain)
+	require.Len(t, want, 24)
+
+	code, doubled, _ := runCmd("--records", "-", trunk)
+	require.Equal(t, 0, code)
+	assert.Len(t, parse(doubled), 48, "without merging, each VLAN's copy is its own flow")
+
+	code, merged, stderr := runCmd("--records", "-", "--merge-vlans", trunk)
+	require.Equal(t, 0, code, stderr)
+	got := parse(merged)
+	require.Len(t, got, len(want))
+	for i := range want {
+		for _, field := range []string{"code", "op", "targets", "values", "outcome", "client", "server", "unit"} {
+			assert.Equal(t, want[i][field], got[i][field], "record %d %s", i, field)
+		}
+		// the original frame n is the trunk's frame 2n-1: the first sighting
+		for _, field := range []string{"request_frame", "response_frame"} {
+			if n, ok := want[i][field].(float64); ok {
+				assert.Equal(t, 2*n-1, got[i][field], "record %d %s", i, field)
+			}
+		}
+	}
 }

@@ -180,6 +180,7 @@ func newDaemon(cfg *config.Config, logger *log.Logger) (*daemon, error) {
 	}
 	d.model.SetMode(cfg.Learning.Mode)
 	d.pipe = pipeline.New(cfg.Limits, d.mon.observe)
+	d.pipe.MergeVLANs = cfg.Capture.MergeVLANs
 	d.mon.attach(d.pipe)
 	if err := d.openOutputs(); err != nil {
 		d.closeOutputs(context.Background())

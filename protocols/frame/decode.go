@@ -47,8 +47,12 @@ type Decoded struct {
 	IPProto        uint8
 	// Fragment: this IPv4/IPv6 packet is a fragment; FragID/FragOffset/MoreFrags
 	// describe it and Payload is the fragment's IP payload.
-	Fragment   bool
-	FragID     uint32
+	Fragment bool
+	FragID   uint32
+	// IPID is the IPv4 identification (of any packet, fragment or not); for
+	// IPv6 it is the fragment header's identification, 0 without one. A SPAN
+	// port's two copies of one datagram share it.
+	IPID       uint32
 	FragOffset int
 	MoreFrags  bool
 	SrcPort    uint16
@@ -67,7 +71,7 @@ type Decoded struct {
 
 // Decode fills d from a frame of the given link type.
 func Decode(link uint32, data []byte, d *Decoded) error {
-	d.HasMAC, d.VLAN, d.Fragment, d.IPTruncated = false, 0, false, false
+	d.HasMAC, d.VLAN, d.Fragment, d.IPTruncated, d.IPID = false, 0, false, false, 0
 	d.SrcPort, d.DstPort, d.Seq, d.Ack, d.Flags, d.Payload = 0, 0, 0, 0, 0, nil
 	var etherType uint16
 	switch link {
@@ -169,8 +173,9 @@ func (d *Decoded) ipv4(data []byte) error {
 	d.IPProto = data[9]
 	frag := binary.BigEndian.Uint16(data[6:])
 	payload := data[ihl:total] // total may be below the frame length: Ethernet padding
+	d.IPID = uint32(binary.BigEndian.Uint16(data[4:]))
 	if frag&0x3FFF != 0 {
-		d.Fragment, d.FragID = true, uint32(binary.BigEndian.Uint16(data[4:]))
+		d.Fragment, d.FragID = true, d.IPID
 		d.FragOffset, d.MoreFrags = int(frag&0x1FFF)*8, frag&0x2000 != 0
 		d.Payload = payload
 		return nil
@@ -220,6 +225,7 @@ func (d *Decoded) ipv6(data []byte) error {
 				continue
 			}
 			d.Fragment, d.FragID = true, binary.BigEndian.Uint32(data[4:])
+			d.IPID = d.FragID
 			d.FragOffset, d.MoreFrags = int(off&0xFFF8), off&1 != 0
 			d.Payload = data[8:]
 			return nil

@@ -70,6 +70,7 @@ func TestDecode(t *testing.T) {
 				assert.Equal(t, 16, d.FragOffset)
 				assert.True(t, d.MoreFrags)
 				assert.Equal(t, uint32(0x1234), d.FragID)
+				assert.Equal(t, uint32(0x1234), d.IPID)
 				assert.Equal(t, uint8(ProtoUDP), d.IPProto)
 			}},
 		{"NULL loopback big-endian family", capture.LinkNull, `00000002
@@ -77,6 +78,7 @@ func TestDecode(t *testing.T) {
 			c350 01f6 0010 0000 | UDP 50000 -> 502, length 16
 			0102030405060708`, nil,
 			func(t *testing.T, d *Decoded) {
+				assert.Equal(t, uint32(1), d.IPID, "IPv4 identification of an unfragmented packet")
 				assert.Equal(t, uint8(ProtoUDP), d.IPProto)
 				assert.Len(t, d.Payload, 8)
 				assert.False(t, d.HasMAC)

@@ -48,10 +48,29 @@ type halfStream struct {
 	fin      bool
 }
 
+// datagramSeen is one recent UDP datagram, for duplicate suppression.
+type datagramSeen struct {
+	hash  uint64
+	at    int64
+	valid bool
+}
+
+// recentDatagrams holds the last few datagrams of each direction of a UDP flow.
+type recentDatagrams [2]struct {
+	seen [4]datagramSeen
+	next uint8
+}
+
 // flow is one TCP or UDP conversation.
 type flow struct {
-	key            flowKey
-	proto          uint8
+	key   flowKey
+	proto uint8
+	// vlan is the VLAN of the flow's first packet (the transactions' VLAN).
+	vlan uint16
+	// macVLAN: the VLAN each side's MAC was learned on (MergeVLANs).
+	macVLAN [2]uint16
+	// recent: UDP flows only, allocated on the first datagram.
+	recent         *recentDatagrams
 	client, server protocols.Endpoint
 	// clientIsLo: the client is key.loIP/loPort.
 	clientIsLo bool

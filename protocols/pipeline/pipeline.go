@@ -3,6 +3,7 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"time"
 
 	"github.com/otwatch/otwatch/protocols"
@@ -33,8 +34,17 @@ type Pipeline struct {
 	// decoding (before IP reassembly): the evidence recorder keeps rings of
 	// recent frames per flow from it.
 	OnFrame func(f capture.Frame, frameNo uint64, d *frame.Decoded, decoded bool)
+	// MergeVLANs keys flows by addresses and ports alone; set it before the
+	// first frame. A SPAN session that mirrors several VLANs shows a routed
+	// packet twice, once on each side of the router. Merged, the copies are
+	// one flow (TCP's second copy is a retransmission, UDP's a duplicate)
+	// instead of two flows that each report every transaction. Leave it off
+	// where the same addresses are reused on different VLANs (identical
+	// machine cells behind one switch).
+	MergeVLANs bool
 	// Stats is updated as frames are handled.
-	Stats Stats
+	Stats   Stats
+	dupSeed maphash.Seed
 }
 
 // New builds a pipeline over the registered dissectors. sink receives each
@@ -53,6 +63,7 @@ func NewWith(limits Limits, dissectors []protocols.Dissector, sink func(*protoco
 		defrag:     frame.NewDefragmenter(limits.MaxFragDatagrams, int64(limits.FragTimeout)),
 		sink:       sink,
 		Stats:      newStats(),
+		dupSeed:    maphash.MakeSeed(),
 	}
 	for i := range p.serverPort {
 		p.serverPort[i] = map[uint16][]protocols.Dissector{}
@@ -163,7 +174,11 @@ func transportIndex(proto uint8) int {
 }
 
 func (p *Pipeline) lookupFlow(d *frame.Decoded, create bool) *flow {
-	key := makeKey(d.Src, d.Dst, d.SrcPort, d.DstPort, d.VLAN, d.IPProto)
+	vlan := d.VLAN
+	if p.MergeVLANs {
+		vlan = 0
+	}
+	key := makeKey(d.Src, d.Dst, d.SrcPort, d.DstPort, vlan, d.IPProto)
 	if fl := p.flows[key]; fl != nil {
 		return fl
 	}
@@ -174,7 +189,7 @@ func (p *Pipeline) lookupFlow(d *frame.Decoded, create bool) *flow {
 		p.limitHit("max_flows")
 		p.closeFlow(p.lruTail, protocols.Packet{Frame: p.frameNo, Time: time.Unix(0, p.now).UTC()})
 	}
-	fl := &flow{key: key, proto: d.IPProto}
+	fl := &flow{key: key, proto: d.IPProto, vlan: d.VLAN}
 	p.flows[key] = fl
 	if d.IPProto == frame.ProtoTCP {
 		p.Stats.TCPFlows++
@@ -248,7 +263,36 @@ func (p *Pipeline) setMAC(fl *flow, dir protocols.Direction, d *frame.Decoded) {
 	if dir == protocols.ServerToClient {
 		ep = &fl.server
 	}
+	if p.MergeVLANs && ep.HasMAC && d.VLAN != fl.macVLAN[dir] {
+		return // a copy from the router's side carries the router's MAC
+	}
 	ep.MAC, ep.HasMAC = d.SrcMAC, true
+	fl.macVLAN[dir] = d.VLAN
+}
+
+// duplicateWindow: a SPAN port's copies of one datagram (ingress and egress
+// mirrored, or both sides of a router) arrive microseconds to milliseconds
+// apart; an application's own retry of the same bytes comes seconds later
+// and with a new IPv4 identification.
+const duplicateWindow = int64(50 * time.Millisecond)
+
+// duplicateDatagram reports whether this UDP datagram repeats one of the
+// last few of its flow direction (same payload and IP identification)
+// within duplicateWindow, and remembers it otherwise.
+func (p *Pipeline) duplicateDatagram(fl *flow, dir protocols.Direction, d *frame.Decoded) bool {
+	h := maphash.Bytes(p.dupSeed, d.Payload) ^ (uint64(d.IPID)+1)*0x9E3779B97F4A7C15
+	if fl.recent == nil {
+		fl.recent = new(recentDatagrams)
+	}
+	r := &fl.recent[dir]
+	for _, seen := range r.seen {
+		if seen.valid && seen.hash == h && p.now >= seen.at && p.now-seen.at <= duplicateWindow {
+			return true
+		}
+	}
+	r.seen[r.next] = datagramSeen{hash: h, at: p.now, valid: true}
+	r.next = (r.next + 1) % uint8(len(r.seen))
+	return false
 }
 
 func (p *Pipeline) udp(d *frame.Decoded, pkt protocols.Packet) {
@@ -258,6 +302,10 @@ func (p *Pipeline) udp(d *frame.Decoded, pkt protocols.Packet) {
 	fl := p.lookupFlow(d, true)
 	p.touch(fl)
 	dir := fl.direction(d.Src, d.SrcPort)
+	if p.duplicateDatagram(fl, dir, d) {
+		p.Stats.Duplicates++
+		return
+	}
 	p.setMAC(fl, dir, d)
 	switch fl.state {
 	case stateProbing:
@@ -612,7 +660,7 @@ func (p *Pipeline) bind(fl *flow, d protocols.Dissector, dir protocols.Direction
 	if fl.proto == frame.ProtoUDP {
 		t = protocols.UDP
 	}
-	fl.env = protocols.Env{Transport: t, VLAN: fl.key.vlan, Client: &fl.client, Server: &fl.server, EmitFunc: p.emit,
+	fl.env = protocols.Env{Transport: t, VLAN: fl.vlan, Client: &fl.client, Server: &fl.server, EmitFunc: p.emit,
 		AnomalyFunc: func(name string, _ protocols.Packet) { p.Stats.Anomalies[name]++ }}
 	p.guard(fl, func() { fl.session = d.NewSession(&fl.env) })
 	if fl.session == nil {

@@ -24,6 +24,7 @@ type Stats struct {
 	IdentifiedFlows map[string]uint64 // flows bound to a dissector, per protocol
 	UnknownFlows    uint64            // flows no dissector claimed
 	Retransmitted   uint64            // TCP segments whose bytes were all seen before
+	Duplicates      uint64            // UDP datagrams repeating one of their flow within 50 ms (SPAN copies)
 	OutOfOrder      uint64            // TCP segments buffered until the hole before them filled
 	Gaps            uint64            // holes in a TCP stream that were never filled
 	GapBytes        uint64
@@ -68,6 +69,9 @@ func (s *Stats) WriteSummary(w io.Writer, elapsed time.Duration) {
 	fmt.Fprintf(w, "  frames        %d not IP, %d other transport, %d malformed, %d fragments (%d datagrams rebuilt)\n",
 		s.NotIP, s.OtherTransport, s.Malformed, s.Fragments, s.Reassembled)
 	fmt.Fprintf(w, "  tcp           %d retransmitted, %d out of order, %d gaps (%d bytes lost)\n", s.Retransmitted, s.OutOfOrder, s.Gaps, s.GapBytes)
+	if s.Duplicates > 0 {
+		fmt.Fprintf(w, "  udp           %d duplicate datagrams dropped (SPAN copies)\n", s.Duplicates)
+	}
 	protos := make([]string, 0, len(s.Transactions))
 	for p := range s.Transactions {
 		protos = append(protos, p)

@@ -42,6 +42,9 @@ type Capture struct {
 	// Prepare sets each monitor interface up, promiscuous, ARP off and IPv6
 	// off at start-up (needs CAP_NET_ADMIN).
 	Prepare bool
+	// MergeVLANs keys flows without their VLAN (pipeline.Pipeline.MergeVLANs),
+	// for a SPAN of several VLANs with routing between them.
+	MergeVLANs bool
 }
 
 // Management is where operators and monitoring reach the appliance.

@@ -56,7 +56,7 @@ func TestValues(t *testing.T) {
 	}
 	src := `
 interfaces: [eth1]
-capture: {fanout: true, snap_len: 1600, ring_block_size: 64KiB, ring_blocks: 8}
+capture: {fanout: true, snap_len: 1600, ring_block_size: 64KiB, ring_blocks: 8, merge_vlans: true}
 learning: {mode: learn, period: 2h}
 limits: {max_flows: 1000, max_flow_buffer: 1MiB, idle_timeout: 90s}
 syslog:
@@ -73,7 +73,7 @@ evidence: {max_bytes: 10485760, before: 0}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.Capture.Fanout || c.Capture.SnapLen != 1600 || c.Capture.RingBlockSize != 64<<10 || c.Capture.RingBlocks != 8 {
+	if !c.Capture.Fanout || c.Capture.SnapLen != 1600 || c.Capture.RingBlockSize != 64<<10 || c.Capture.RingBlocks != 8 || !c.Capture.MergeVLANs {
 		t.Errorf("capture %+v", c.Capture)
 	}
 	if c.Learning.Mode != baseline.ModeLearn || c.Learning.Period != 2*time.Hour || c.Learning.StableFor != 30*time.Minute {

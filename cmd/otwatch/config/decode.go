@@ -82,6 +82,7 @@ func (d *decoder) decode(src []byte) *Config {
 				"ring_blocks":     d.integer(&c.Capture.RingBlocks, 1, 4096),
 				"allow_addressed": d.boolean(&c.Capture.AllowAddressed),
 				"prepare":         d.boolean(&c.Capture.Prepare),
+				"merge_vlans":     d.boolean(&c.Capture.MergeVLANs),
 			})
 		},
 		"management": func(n *yaml.Node, key string) {
