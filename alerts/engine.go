@@ -85,6 +85,10 @@ type Engine struct {
 	order     []string
 	seq       uint64
 	hits      int
+	// OnMarkNormal, when set, hears of each alert an operator marks normal,
+	// for what the baseline model does not hold (the inventory's ARP
+	// bindings).
+	OnMarkNormal func(a *Alert)
 	// Stats
 	Raised map[string]uint64
 	Folded uint64
@@ -217,8 +221,20 @@ func (e *Engine) countForScan(f baseline.Finding, tx *protocols.Transaction, now
 	}
 }
 
+// Network raises an alert about the network rather than a transaction
+// (the inventory's ARP watch): key says what deviated (repeats fold),
+// asset is the asset or address concerned, frames the evidence.
+func (e *Engine) Network(now time.Time, kind, key, asset string, frames []uint64, message string) {
+	e.raiseWith(now, kind, kind+"|"+key, asset, nil, frames, message, false)
+}
+
 // raise makes an alert, or folds it into the recent alert of the same key.
 func (e *Engine) raise(now time.Time, kind, key, asset string, tx *protocols.Transaction, message string, learning bool) {
+	e.raiseWith(now, kind, key, asset, tx, nil, message, learning)
+}
+
+// raiseWith is raise with evidence frames beyond the transaction's.
+func (e *Engine) raiseWith(now time.Time, kind, key, asset string, tx *protocols.Transaction, frames []uint64, message string, learning bool) {
 	info, ok := Kind(kind)
 	if !ok {
 		info = KindInfo{Kind: kind, Severity: 5}
@@ -246,6 +262,9 @@ func (e *Engine) raise(now time.Time, kind, key, asset string, tx *protocols.Tra
 				}
 			}
 		}
+		if len(reg.FoldFrames) < 64 {
+			reg.FoldFrames = append(reg.FoldFrames, frames...)
+		}
 		if reg.last != nil {
 			reg.last.Repeats++
 		}
@@ -254,6 +273,7 @@ func (e *Engine) raise(now time.Time, kind, key, asset string, tx *protocols.Tra
 	a := &Alert{TS: now, Kind: kind, Severity: info.Severity, BaseSeverity: info.Severity, Mitre: info.Mitre, Key: key,
 		Asset: asset, Learning: learning, Frames: []uint64{}}
 	a.fillFromTransaction(tx)
+	a.Frames = append(a.Frames, frames...)
 	if reg.Folded > 0 {
 		message += fmt.Sprintf(" (also %d more times between %s and %s)", reg.Folded,
 			reg.FoldFirst.UTC().Format(time.RFC3339), reg.FoldLast.UTC().Format(time.RFC3339))
@@ -406,6 +426,9 @@ func (e *Engine) MarkNormal(id string) error {
 	}
 	if a.tx != nil {
 		e.model.Accept(a.tx)
+	}
+	if e.OnMarkNormal != nil {
+		e.OnMarkNormal(a)
 	}
 	e.feedback[a.Kind+"|"+a.Asset]++
 	return nil

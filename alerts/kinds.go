@@ -40,6 +40,8 @@ var kinds = []KindInfo{
 	{"broadcast_write", 6, []string{"T0855"}, true, "a write or control command to the broadcast unit"},
 	{"malformed_pdu", 3, nil, true, "a PDU with named anomalies"},
 	{"identity_conflict", 6, []string{"T0857"}, true, "a device reported a different identity (e.g. firmware version) than before: updated or impersonated"},
+	{"mac_changed", 6, []string{"T0849"}, true, "an address is claimed in ARP by another MAC than before: a replaced device, or an impersonation"},
+	{"arp_spoofing", 9, []string{"T0830"}, true, "an address is claimed in ARP by a new MAC while the old one still answers, flips back and forth, or by a MAC that claims other hosts' addresses too: a man in the middle"},
 	// The appliance's own health: the operator must know when it is blind.
 	{"capture_stalled", 8, nil, true, "a monitor interface delivered no packet for too long, or went down"},
 	{"packet_drops", 7, nil, true, "the kernel dropped packets before otwatch could read them"},

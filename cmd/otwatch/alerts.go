@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/otwatch/otwatch/alerts"
 	"github.com/otwatch/otwatch/learning/baseline"
+	"github.com/otwatch/otwatch/learning/inventory"
 	"github.com/otwatch/otwatch/learning/store"
 )
 
@@ -35,9 +35,9 @@ func cmdAlerts(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	defer st.Close()
-	model := baseline.New(baseline.Config{})
-	engine := alerts.NewEngine(alerts.Config{}, model, nil)
-	comps := map[string]store.Component{"baseline": model, "alerts": engine}
+	// the whole monitor: marking an ARP watch alert normal changes the inventory
+	mon := newMonitor(baseline.Config{}, inventory.Limits{}, nil)
+	engine, comps := mon.engine, mon.components()
 	if err := st.Load(comps); err != nil {
 		fmt.Fprintf(stderr, "otwatch alerts: %v\n", err)
 		return 2

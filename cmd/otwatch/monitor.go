@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
 	"sort"
 	"strings"
 
@@ -10,6 +12,7 @@ import (
 	"github.com/otwatch/otwatch/learning/inventory"
 	"github.com/otwatch/otwatch/learning/store"
 	"github.com/otwatch/otwatch/protocols"
+	"github.com/otwatch/otwatch/protocols/frame"
 	"github.com/otwatch/otwatch/protocols/pipeline"
 )
 
@@ -24,6 +27,7 @@ type monitor struct {
 func newMonitor(cfg baseline.Config, limits inventory.Limits, sink func(*alerts.Alert)) *monitor {
 	m := &monitor{inv: inventory.New(limits), model: baseline.New(cfg)}
 	m.engine = alerts.NewEngine(alerts.Config{}, m.model, sink)
+	m.engine.OnMarkNormal = m.acceptARP
 	return m
 }
 
@@ -35,7 +39,46 @@ func (m *monitor) components() map[string]store.Component {
 // counters, transactions to the inventory and the alert engine.
 func (m *monitor) attach(p *pipeline.Pipeline) {
 	p.OnPacket = m.inv.ObservePacket
+	p.OnARP = m.observeARP
 	m.inv.FrameOf = p.Frames
+}
+
+// observeARP is the pipeline's ARP hook: the inventory's ARP watch, whose
+// findings are alerts keyed by the address and its two MACs (in order, so
+// flips either way fold together).
+func (m *monitor) observeARP(d *frame.Decoded, frameNo uint64, ns int64) {
+	for _, ev := range m.inv.ObserveARP(d, frameNo, ns) {
+		macs := []string{ev.MAC, ev.OldMAC}
+		sort.Strings(macs)
+		asset := ev.Asset
+		if asset == "" {
+			asset = ev.IP
+		}
+		m.engine.Network(ev.Time, ev.Kind.String(), ev.IP+"|"+macs[0]+"|"+macs[1], asset, []uint64{ev.Frame}, ev.Message)
+	}
+}
+
+// acceptARP: an ARP watch alert marked normal lets the address move
+// between its two MACs from now on.
+func (m *monitor) acceptARP(a *alerts.Alert) {
+	if a.Kind != inventory.MACChanged.String() && a.Kind != inventory.ARPSpoofing.String() {
+		return
+	}
+	parts := strings.Split(a.Key, "|") // kind|ip|mac|mac
+	if len(parts) != 4 {
+		return
+	}
+	ip, err := netip.ParseAddr(parts[1])
+	if err != nil {
+		return
+	}
+	var macs [][6]byte
+	for _, s := range parts[2:] {
+		if hw, err := net.ParseMAC(s); err == nil && len(hw) == 6 {
+			macs = append(macs, [6]byte(hw))
+		}
+	}
+	m.inv.AcceptMACs(ip, macs...)
 }
 
 // observe is the pipeline's transaction sink.

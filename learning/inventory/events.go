@@ -22,9 +22,17 @@ const (
 	// split off get NewAsset events (Peer: the old id). Raised from
 	// ObservePacket too, then delivered by the next Observe (Frame 0).
 	RouterDetected
+	// MACChanged: an address (IP) is claimed in ARP by another MAC than
+	// before (MAC, OldMAC): a replaced device, or an impersonation.
+	MACChanged
+	// ARPSpoofing: as MACChanged, with a sign of an attack: the address
+	// flips back, the old MAC still claims it, or the new MAC claims other
+	// addresses too.
+	ARPSpoofing
 )
 
-var eventNames = [...]string{"", "new_asset", "new_link", "new_protocol", "identity_conflict", "limit_reached", "router_detected"}
+var eventNames = [...]string{"", "new_asset", "new_link", "new_protocol", "identity_conflict", "limit_reached", "router_detected",
+	"mac_changed", "arp_spoofing"}
 
 // String is the stable snake_case name of the kind.
 func (k EventKind) String() string {
@@ -39,11 +47,15 @@ func (k EventKind) MarshalText() ([]byte, error) { return []byte(k.String()), ni
 
 // Event is one inventory change, for alerting.
 type Event struct {
-	Kind    EventKind `json:"kind"`
-	Time    time.Time `json:"ts"`
-	Frame   uint64    `json:"frame"`
-	Asset   string    `json:"asset,omitempty"` // asset concerned (the server for links and protocols)
-	Peer    string    `json:"peer,omitempty"`  // the client, for links
-	Proto   string    `json:"proto,omitempty"`
-	Message string    `json:"message"`
+	Kind  EventKind `json:"kind"`
+	Time  time.Time `json:"ts"`
+	Frame uint64    `json:"frame"`
+	Asset string    `json:"asset,omitempty"` // asset concerned (the server for links and protocols)
+	Peer  string    `json:"peer,omitempty"`  // the client, for links
+	Proto string    `json:"proto,omitempty"`
+	// IP, MAC, OldMAC: the address and its new and previous MAC (ARP watch).
+	IP      string `json:"ip,omitempty"`
+	MAC     string `json:"mac,omitempty"`
+	OldMAC  string `json:"old_mac,omitempty"`
+	Message string `json:"message"`
 }

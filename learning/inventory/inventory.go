@@ -82,9 +82,11 @@ const numOps = int(protocols.OpDiscovery) + 1
 
 // Stats counts what the limits turned away.
 type Stats struct {
-	AssetsDropped uint64 `json:"assets_dropped"` // transactions endpoints not inventoried: asset limit
-	LinksDropped  uint64 `json:"links_dropped"`  // transactions not counted on a link: link limit
-	HostsDropped  uint64 `json:"hosts_dropped"`  // packets from addresses not tracked: host limit
+	AssetsDropped uint64 `json:"assets_dropped"`          // transactions endpoints not inventoried: asset limit
+	LinksDropped  uint64 `json:"links_dropped"`           // transactions not counted on a link: link limit
+	HostsDropped  uint64 `json:"hosts_dropped"`           // packets from addresses not tracked: host limit
+	ARPChanges    uint64 `json:"arp_changes,omitempty"`   // addresses claimed in ARP by a new MAC (events raised)
+	ARPLimitHit   uint64 `json:"arp_limit_hit,omitempty"` // ARP claims not tracked: host limit
 }
 
 // Inventory is the asset inventory. See the package comment on concurrency.
@@ -100,6 +102,7 @@ type Inventory struct {
 	hosts6  map[netip.Addr]int32 // other addresses → host
 	pending int                  // hosts without an asset
 	macs    map[[6]byte]*macInfo
+	arp     map[netip.Addr]*arpBinding // the ARP watch (arpwatch.go)
 	assets  []*asset
 	links   []link
 
@@ -129,6 +132,7 @@ func New(l Limits) *Inventory {
 		hosts4: map[uint32]int32{},
 		hosts6: map[netip.Addr]int32{},
 		macs:   map[[6]byte]*macInfo{},
+		arp:    map[netip.Addr]*arpBinding{},
 	}
 	inv.identity = inv.registryIdentity
 	return inv

@@ -3,6 +3,8 @@ package inventory
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
+	"sort"
 	"strconv"
 )
 
@@ -14,6 +16,11 @@ type stateMAC struct {
 	macInfo
 }
 
+type stateARP struct {
+	IP netip.Addr `json:"ip"`
+	arpBinding
+}
+
 type state struct {
 	Version       int        `json:"version"`
 	Protos        []string   `json:"protos"`
@@ -21,6 +28,7 @@ type state struct {
 	MACs          []stateMAC `json:"macs"`
 	Assets        []*asset   `json:"assets"`
 	Links         []link     `json:"links"`
+	ARP           []stateARP `json:"arp,omitempty"`
 	Stats         Stats      `json:"stats"`
 	AssetLimitHit bool       `json:"asset_limit_hit,omitempty"`
 	LinkLimitHit  bool       `json:"link_limit_hit,omitempty"`
@@ -37,6 +45,10 @@ func (inv *Inventory) MarshalState() ([]byte, error) {
 	for mac, mi := range inv.macs {
 		st.MACs = append(st.MACs, stateMAC{MAC: mac, macInfo: *mi})
 	}
+	for ip, b := range inv.arp {
+		st.ARP = append(st.ARP, stateARP{IP: ip, arpBinding: *b})
+	}
+	sort.Slice(st.ARP, func(i, j int) bool { return st.ARP[i].IP.Less(st.ARP[j].IP) })
 	return json.Marshal(&st)
 }
 
@@ -106,6 +118,13 @@ func (inv *Inventory) UnmarshalState(b []byte) error {
 			return fmt.Errorf("inventory state: MAC %s inconsistent", macString(m.MAC))
 		}
 		fresh.macs[m.MAC] = &mi
+	}
+	for _, a := range st.ARP {
+		if !a.IP.IsValid() || len(a.Accepted) > maxAcceptedMACs {
+			return fmt.Errorf("inventory state: ARP binding %s inconsistent", a.IP)
+		}
+		b := a.arpBinding
+		fresh.arp[a.IP] = &b
 	}
 	fresh.links = st.Links
 	for i, l := range fresh.links {

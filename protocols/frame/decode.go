@@ -65,13 +65,48 @@ type Decoded struct {
 	// WireLen is the transport payload's length on the wire; it exceeds
 	// len(Payload) when the capture cut the frame (snap length).
 	WireLen int
+	// ARP is set for an Ethernet/IPv4 ARP packet (Decode then returns
+	// ErrNotIP): who claims which address, for the inventory's ARP watch.
+	ARP ARP
 	// ipPayloadLen is the IP payload length the header claims.
 	ipPayloadLen int
 }
 
+// ARP is one ARP request or reply over Ethernet for IPv4 (RFC 826).
+type ARP struct {
+	Valid     bool
+	Op        uint16 // 1 request, 2 reply
+	SenderMAC [6]byte
+	SenderIP  netip.Addr
+	TargetMAC [6]byte
+	TargetIP  netip.Addr
+}
+
+// ARP operations.
+const (
+	ARPRequest = 1
+	ARPReply   = 2
+)
+
+func (d *Decoded) arp(data []byte) error {
+	// hardware Ethernet (1), protocol IPv4, lengths 6 and 4; others
+	// (ARCnet, IPv6-less oddities) say nothing about our hosts
+	if len(data) < 28 || binary.BigEndian.Uint16(data) != 1 || binary.BigEndian.Uint16(data[2:]) != 0x0800 ||
+		data[4] != 6 || data[5] != 4 {
+		return ErrNotIP
+	}
+	a := &d.ARP
+	a.Valid, a.Op = true, binary.BigEndian.Uint16(data[6:])
+	copy(a.SenderMAC[:], data[8:14])
+	a.SenderIP = netip.AddrFrom4([4]byte(data[14:18]))
+	copy(a.TargetMAC[:], data[18:24])
+	a.TargetIP = netip.AddrFrom4([4]byte(data[24:28]))
+	return ErrNotIP
+}
+
 // Decode fills d from a frame of the given link type.
 func Decode(link uint32, data []byte, d *Decoded) error {
-	d.HasMAC, d.VLAN, d.Fragment, d.IPTruncated, d.IPID = false, 0, false, false, 0
+	d.HasMAC, d.VLAN, d.Fragment, d.IPTruncated, d.IPID, d.ARP.Valid = false, 0, false, false, 0, false
 	d.SrcPort, d.DstPort, d.Seq, d.Ack, d.Flags, d.Payload = 0, 0, 0, 0, 0, nil
 	var etherType uint16
 	switch link {
@@ -147,6 +182,8 @@ func Decode(link uint32, data []byte, d *Decoded) error {
 		return d.ipv4(data)
 	case 0x86DD:
 		return d.ipv6(data)
+	case 0x0806:
+		return d.arp(data)
 	}
 	return ErrNotIP
 }

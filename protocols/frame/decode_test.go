@@ -47,6 +47,31 @@ func TestDecode(t *testing.T) {
 				assert.True(t, d.HasMAC)
 				assert.Equal(t, [6]byte{0x00, 0x0e, 0x8c, 1, 2, 3}, d.SrcMAC)
 			}},
+		{"ARP reply on VLAN 7", capture.LinkEthernet, `
+			0080f40a0b0c 000e8c010203 | dst, src MAC
+			8100 0007 0806 | 802.1Q VLAN 7, ARP
+			0001 0800 06 04 0002 | Ethernet/IPv4, reply
+			000e8c010203 c0a80105 | sender MAC, 192.168.1.5
+			0080f40a0b0c c0a8010a | target MAC, 192.168.1.10
+			000000000000000000000000000000000000 | padding`, ErrNotIP,
+			func(t *testing.T, d *Decoded) {
+				a := d.ARP
+				require.True(t, a.Valid)
+				assert.Equal(t, uint16(ARPReply), a.Op)
+				assert.Equal(t, [6]byte{0x00, 0x0e, 0x8c, 1, 2, 3}, a.SenderMAC)
+				assert.Equal(t, "192.168.1.5", a.SenderIP.String())
+				assert.Equal(t, "192.168.1.10", a.TargetIP.String())
+				assert.Equal(t, uint16(7), d.VLAN)
+			}},
+		{"ARP truncated", capture.LinkEthernet, `
+			ffffffffffff 000e8c010203 0806
+			0001 0800 06 04 0001 000e8c010203`, ErrNotIP,
+			func(t *testing.T, d *Decoded) { assert.False(t, d.ARP.Valid) }},
+		{"ARP for another protocol", capture.LinkEthernet, `
+			ffffffffffff 000e8c010203 0806
+			0001 86dd 06 10 0001 000e8c010203 | IPv6 addresses: not RFC 826 IPv4
+			fd000000000000000000000000000001 000000000000 fd000000000000000000000000000002`, ErrNotIP,
+			func(t *testing.T, d *Decoded) { assert.False(t, d.ARP.Valid) }},
 		{"IPv4 options", capture.LinkRaw, `
 			4600 002d 0001 0000 4006 0000 0a000001 0a000002 | IHL 6, total 45
 			01010100 | options: NOP NOP NOP EOL` + tcpHeader + `ff`, nil,
@@ -105,6 +130,9 @@ func TestDecode(t *testing.T) {
 			err := Decode(tc.link, hx(tc.data), &d)
 			if tc.wantErr != nil {
 				require.ErrorIs(t, err, tc.wantErr)
+				if tc.check != nil {
+					tc.check(t, &d)
+				}
 				return
 			}
 			require.NoError(t, err)

@@ -34,6 +34,9 @@ type Pipeline struct {
 	// decoding (before IP reassembly): the evidence recorder keeps rings of
 	// recent frames per flow from it.
 	OnFrame func(f capture.Frame, frameNo uint64, d *frame.Decoded, decoded bool)
+	// OnARP, when set, sees every ARP packet (d.ARP, d.VLAN, d.SrcMAC): the
+	// inventory's ARP watch learns who claims which address from it.
+	OnARP func(d *frame.Decoded, frameNo uint64, timeNano int64)
 	// MergeVLANs keys flows by addresses and ports alone; set it before the
 	// first frame. A SPAN session that mirrors several VLANs shows a routed
 	// packet twice, once on each side of the router. Merged, the copies are
@@ -115,6 +118,9 @@ func (p *Pipeline) HandleFrame(f capture.Frame) {
 	case err == nil:
 	case errors.Is(err, frame.ErrNotIP), errors.Is(err, frame.ErrUnsupported):
 		p.Stats.NotIP++
+		if d.ARP.Valid && p.OnARP != nil {
+			p.OnARP(d, p.frameNo, f.TimeNano)
+		}
 	case errors.Is(err, frame.ErrOtherProto):
 		p.Stats.OtherTransport++
 	default:
