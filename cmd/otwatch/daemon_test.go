@@ -25,12 +25,14 @@ import (
 //
 //	netns PLC (10.66.0.1, plcsim server)  ─veth─┐
 //	netns HMI (10.66.0.2 and rogue 10.66.0.3) ─veth─┼ br0 (ageing_time 0: floods like a SPAN port), netns BR
+//	netns ATK (10.66.0.66, dsniff's arpspoof) ─veth─┤
 //	this namespace: monitor veth (no address) ─veth─┘ ← otwatch run captures here
 //
 // Phase 1 learns the HMI's polling, then otwatch is killed with SIGKILL.
 // Phase 2 restarts it in detect mode on the same database while plcsim
-// injects attacks: the baseline survived, the attacks alert, the inventory
-// shows the plant, and the monitor interface never transmitted.
+// injects attacks, then arpspoof poisons the HMI's cache for the PLC: the
+// baseline survived, the attacks alert, the inventory shows the plant, and
+// the monitor interface never transmitted.
 func TestDaemonInNamespaces(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds binaries and runs for ~30 s: skipped with -short")
@@ -50,21 +52,21 @@ func TestDaemonInNamespaces(t *testing.T) {
 		}
 	}
 	id := strconv.Itoa(os.Getpid() % 100000)
-	plc, hmi, br, mon := "otwP"+id, "otwH"+id, "otwB"+id, "otwd"+id
+	plc, hmi, br, mon, atk := "otwP"+id, "otwH"+id, "otwB"+id, "otwd"+id, "otwA"+id
 	sh := func(args ...string) {
 		t.Helper()
 		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
 			t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
 		}
 	}
-	for _, ns := range []string{plc, hmi, br} {
+	for _, ns := range []string{plc, hmi, br, atk} {
 		sh("ip", "netns", "add", ns)
 		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
 	}
 	t.Cleanup(func() { exec.Command("ip", "link", "del", mon).Run() })
 	sh("ip", "-n", br, "link", "add", "br0", "type", "bridge", "ageing_time", "0")
 	sh("ip", "-n", br, "link", "set", "br0", "up")
-	for _, h := range []struct{ ns, dev string }{{plc, "p"}, {hmi, "h"}} {
+	for _, h := range []struct{ ns, dev string }{{plc, "p"}, {hmi, "h"}, {atk, "a"}} {
 		sh("ip", "-n", br, "link", "add", h.dev+"0", "type", "veth", "peer", "name", h.dev+"1")
 		sh("ip", "-n", br, "link", "set", h.dev+"0", "netns", h.ns)
 		sh("ip", "-n", br, "link", "set", h.dev+"1", "master", "br0", "up")
@@ -74,6 +76,15 @@ func TestDaemonInNamespaces(t *testing.T) {
 	sh("ip", "-n", plc, "addr", "add", "10.66.0.1/24", "dev", "p0")
 	sh("ip", "-n", hmi, "addr", "add", "10.66.0.2/24", "dev", "h0")
 	sh("ip", "-n", hmi, "addr", "add", "10.66.0.3/24", "dev", "h0")
+	sh("ip", "-n", atk, "addr", "add", "10.66.0.66/24", "dev", "a0")
+	attackerMAC := func() string {
+		out, err := exec.Command("ip", "-n", atk, "-j", "link", "show", "a0").Output()
+		require.NoError(t, err)
+		var links []struct{ Address string }
+		require.NoError(t, json.Unmarshal(out, &links))
+		require.Len(t, links, 1)
+		return links[0].Address
+	}()
 	sh("ip", "link", "add", mon, "type", "veth", "peer", "name", "m1", "netns", br)
 	sh("ip", "-n", br, "link", "set", "m1", "master", "br0", "up")
 
@@ -146,6 +157,21 @@ func TestDaemonInNamespaces(t *testing.T) {
 	// Phase 2: detect on the same database; plcsim injects its attacks.
 	daemon, logs = start("detect")
 	client("-duration", "4s", "-attack", "all", "-attack-after", "1s", "-rogue-source", "10.66.0.3")
+	// then a man in the middle: dsniff's arpspoof tells the HMI that the
+	// PLC's address is at the attacker's MAC, every 2 s
+	arpspoof, err := exec.LookPath("arpspoof")
+	if err == nil {
+		spoof := exec.Command("ip", "netns", "exec", atk, arpspoof, "-i", "a0", "-t", "10.66.0.2", "10.66.0.1")
+		spoofLog := &syncBuffer{}
+		spoof.Stdout, spoof.Stderr = spoofLog, spoofLog
+		require.NoError(t, spoof.Start())
+		time.Sleep(5 * time.Second)
+		spoof.Process.Signal(syscall.SIGINT) // it re-ARPs the right MAC on its way out
+		spoof.Wait()
+		require.Contains(t, spoofLog.String(), "is-at "+attackerMAC, "arpspoof sent its replies")
+	} else {
+		t.Log("dsniff's arpspoof not installed: the ARP spoofing part is skipped (.ci/run installs it)")
+	}
 	time.Sleep(1500 * time.Millisecond)
 	require.NoError(t, daemon.Process.Signal(syscall.SIGTERM))
 	require.NoError(t, daemon.Wait(), logs.String())
@@ -158,6 +184,10 @@ func TestDaemonInNamespaces(t *testing.T) {
 	assert.Contains(t, alertsText, `"ip":"10.66.0.3"`)
 	assert.Contains(t, alertsText, `"kind":"value_out_of_range"`)
 	assert.Contains(t, alertsText, `"kind":"write_to_unseen_target"`)
+	if arpspoof != "" {
+		assert.True(t, containsLine(strings.Split(alertsText, "\n"), `"kind":"arp_spoofing"`, "ARP spoofing: 10.66.0.1 ", "is claimed by "+attackerMAC),
+			"arpspoof's poisoning is alerted:\n%s", alertsText)
+	}
 	for _, line := range strings.Split(strings.TrimSpace(alertsText), "\n") {
 		var a struct {
 			Kind   string
