@@ -25,12 +25,13 @@ import (
 //
 //	netns PLC (10.66.0.1, plcsim server)  ─veth─┐
 //	netns HMI (10.66.0.2 and rogue 10.66.0.3) ─veth─┼ br0 (ageing_time 0: floods like a SPAN port), netns BR
-//	netns ATK (10.66.0.66, dsniff's arpspoof) ─veth─┤
+//	netns ATK (10.66.0.66: nmap, dsniff's arpspoof) ─veth─┤
 //	this namespace: monitor veth (no address) ─veth─┘ ← otwatch run captures here
 //
 // Phase 1 learns the HMI's polling, then otwatch is killed with SIGKILL.
 // Phase 2 restarts it in detect mode on the same database while plcsim
-// injects attacks, then arpspoof poisons the HMI's cache for the PLC: the
+// injects attacks, nmap scans the PLC's ports and sweeps the subnet, and
+// arpspoof poisons the HMI's cache for the PLC: the
 // baseline survived, the attacks alert, the inventory shows the plant, and
 // the monitor interface never transmitted.
 func TestDaemonInNamespaces(t *testing.T) {
@@ -157,6 +158,21 @@ func TestDaemonInNamespaces(t *testing.T) {
 	// Phase 2: detect on the same database; plcsim injects its attacks.
 	daemon, logs = start("detect")
 	client("-duration", "4s", "-attack", "all", "-attack-after", "1s", "-rogue-source", "10.66.0.3")
+	// reconnaissance: nmap's SYN scan of the PLC, then its ARP sweep of the subnet
+	nmap, nmapErr := exec.LookPath("nmap")
+	if nmapErr == nil {
+		for _, args := range [][]string{
+			{"-n", "-Pn", "-sS", "-p", "1-200", "--max-retries", "0", "10.66.0.1"},
+			{"-n", "-sn", "10.66.0.0/24"},
+		} {
+			cmd := exec.Command("ip", append([]string{"netns", "exec", atk, nmap}, args...)...)
+			out, err := cmd.CombinedOutput()
+			require.NoError(t, err, "nmap %v: %s", args, out)
+			require.Contains(t, string(out), "10.66.0.1", "nmap saw the PLC: %s", out)
+		}
+	} else {
+		t.Log("nmap not installed: the scan part is skipped (.ci/run installs it)")
+	}
 	// then a man in the middle: dsniff's arpspoof tells the HMI that the
 	// PLC's address is at the attacker's MAC, every 2 s
 	arpspoof, err := exec.LookPath("arpspoof")
@@ -168,7 +184,7 @@ func TestDaemonInNamespaces(t *testing.T) {
 		time.Sleep(5 * time.Second)
 		spoof.Process.Signal(syscall.SIGINT) // it re-ARPs the right MAC on its way out
 		spoof.Wait()
-		require.Contains(t, spoofLog.String(), "is-at "+attackerMAC, "arpspoof sent its replies")
+		require.Contains(t, spoofLog.String(), "arp reply 10.66.0.1 is-at ", "arpspoof sent its replies") // (it prints MACs without leading zeros)
 	} else {
 		t.Log("dsniff's arpspoof not installed: the ARP spoofing part is skipped (.ci/run installs it)")
 	}
@@ -184,6 +200,17 @@ func TestDaemonInNamespaces(t *testing.T) {
 	assert.Contains(t, alertsText, `"ip":"10.66.0.3"`)
 	assert.Contains(t, alertsText, `"kind":"value_out_of_range"`)
 	assert.Contains(t, alertsText, `"kind":"write_to_unseen_target"`)
+	for _, line := range strings.Split(alertsText, "\n") {
+		if i := strings.Index(line, `"message":"`); i > 0 && (strings.Contains(line, `"kind":"port_scan"`) ||
+			strings.Contains(line, `"kind":"arp_sweep"`) || strings.Contains(line, `"kind":"arp_spoofing"`)) {
+			t.Log(line[i+11 : i+11+strings.Index(line[i+11:], `"`)])
+		}
+	}
+	if nmapErr == nil {
+		lines := strings.Split(alertsText, "\n")
+		assert.True(t, containsLine(lines, `"kind":"port_scan"`, "10.66.0.66 tried ", "ports on 10.66.0.1"), "nmap -sS is alerted:\n%s", alertsText)
+		assert.True(t, containsLine(lines, `"kind":"arp_sweep"`, "10.66.0.66 asked ARP for"), "nmap -sn is alerted:\n%s", alertsText)
+	}
 	if arpspoof != "" {
 		assert.True(t, containsLine(strings.Split(alertsText, "\n"), `"kind":"arp_spoofing"`, "ARP spoofing: 10.66.0.1 ", "is claimed by "+attackerMAC),
 			"arpspoof's poisoning is alerted:\n%s", alertsText)

@@ -10,6 +10,7 @@ import (
 	"github.com/otwatch/otwatch/alerts"
 	"github.com/otwatch/otwatch/learning/baseline"
 	"github.com/otwatch/otwatch/learning/inventory"
+	"github.com/otwatch/otwatch/learning/scan"
 	"github.com/otwatch/otwatch/learning/store"
 	"github.com/otwatch/otwatch/protocols"
 	"github.com/otwatch/otwatch/protocols/frame"
@@ -22,31 +23,48 @@ type monitor struct {
 	inv    *inventory.Inventory
 	model  *baseline.Model
 	engine *alerts.Engine
+	scans  *scan.Detector
 }
 
 func newMonitor(cfg baseline.Config, limits inventory.Limits, sink func(*alerts.Alert)) *monitor {
-	m := &monitor{inv: inventory.New(limits), model: baseline.New(cfg)}
+	m := &monitor{inv: inventory.New(limits), model: baseline.New(cfg), scans: scan.New(scan.Config{})}
+	m.scans.Heard = m.inv.LastHeard
 	m.engine = alerts.NewEngine(alerts.Config{}, m.model, sink)
 	m.engine.OnMarkNormal = m.acceptARP
 	return m
 }
 
 func (m *monitor) components() map[string]store.Component {
-	return map[string]store.Component{"inventory": m.inv, "baseline": m.model, "alerts": m.engine}
+	return map[string]store.Component{"inventory": m.inv, "baseline": m.model, "alerts": m.engine, "scan": m.scans}
 }
 
 // attach feeds the monitor from a pipeline: packets to the inventory's
 // counters, transactions to the inventory and the alert engine.
 func (m *monitor) attach(p *pipeline.Pipeline) {
-	p.OnPacket = m.inv.ObservePacket
+	p.OnPacket = func(d *frame.Decoded, frameLen int, ns int64) {
+		m.inv.ObservePacket(d, frameLen, ns)
+		m.raiseScans(m.scans.ObservePacket(d, p.Frames(), ns))
+	}
 	p.OnARP = m.observeARP
 	m.inv.FrameOf = p.Frames
+}
+
+// advance moves the detectors' packet time on a quiet network.
+func (m *monitor) advance(ns int64) { m.raiseScans(m.scans.Advance(ns)) }
+
+// raiseScans alerts the scan detector's findings, keyed by the scanner.
+func (m *monitor) raiseScans(found []scan.Finding) {
+	for _, f := range found {
+		src := f.Source.String()
+		m.engine.Network(f.Time, f.Kind, src, src, f.Frames, f.Message)
+	}
 }
 
 // observeARP is the pipeline's ARP hook: the inventory's ARP watch, whose
 // findings are alerts keyed by the address and its two MACs (in order, so
 // flips either way fold together).
 func (m *monitor) observeARP(d *frame.Decoded, frameNo uint64, ns int64) {
+	m.raiseScans(m.scans.ObserveARP(d, frameNo, ns))
 	for _, ev := range m.inv.ObserveARP(d, frameNo, ns) {
 		macs := []string{ev.MAC, ev.OldMAC}
 		sort.Strings(macs)

@@ -347,6 +347,7 @@ func (d *daemon) tick(now time.Time) {
 	default:
 	}
 	d.pipe.Advance(now.UnixNano())
+	d.mon.advance(now.UnixNano())
 	// Wall time against the monotonic clock: a jump means NTP or an operator moved it.
 	wall := now.Round(0)
 	if skew := wall.Sub(d.lastTickWall) - now.Sub(d.lastTickMono); skew > clockJump || skew < -clockJump {

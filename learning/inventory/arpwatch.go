@@ -168,3 +168,18 @@ func joinWords(w []string) string {
 	}
 	return out + " and " + w[len(w)-1]
 }
+
+// LastHeard says when ip last sent a packet or claimed itself in ARP
+// (packet time), for detectors that must tell a silent host from a
+// missing one (learning/scan's ARP sweeps).
+func (inv *Inventory) LastHeard(ip netip.Addr) (int64, bool) {
+	var last int64
+	found := false
+	if hi, ok := inv.lookupHost(ip); ok && inv.hosts[hi].LastSent != 0 {
+		last, found = inv.hosts[hi].LastSent, true
+	}
+	if b := inv.arp[ip]; b != nil && b.LastSeen > last {
+		last, found = b.LastSeen, true
+	}
+	return last, found
+}

@@ -111,3 +111,18 @@ func TestARPWatchAcceptedAndRestored(t *testing.T) {
 	assert.Equal(t, ARPSpoofing, evs[0].Kind, "the spare still claimed it 10 s before")
 	assert.Equal(t, uint64(2), inv.Stats().ARPChanges, "the take-over and the attacker; the accepted moves are not counted")
 }
+
+func TestLastHeard(t *testing.T) {
+	inv := New(Limits{})
+	plc := netip.MustParseAddr("10.0.0.10")
+	_, ok := inv.LastHeard(plc)
+	assert.False(t, ok, "never heard of")
+	inv.ObserveARP(arpPacket(claim{5, plc.String(), plcMAC}), 1, 5*int64(time.Second))
+	ns, ok := inv.LastHeard(plc)
+	assert.True(t, ok)
+	assert.Equal(t, 5*int64(time.Second), ns, "its ARP claim")
+	d := &frame.Decoded{Src: plc, Dst: netip.MustParseAddr("10.0.0.20"), IPProto: frame.ProtoTCP}
+	inv.ObservePacket(d, 60, 9*int64(time.Second))
+	ns, _ = inv.LastHeard(plc)
+	assert.Equal(t, 9*int64(time.Second), ns, "a packet it sent later")
+}

@@ -1,0 +1,179 @@
+package scan
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/otwatch/otwatch/protocols/frame"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const sec = int64(time.Second)
+
+// feeder plays packets through a detector and collects its findings.
+type feeder struct {
+	d     *Detector
+	frame uint64
+	found []Finding
+}
+
+func ip(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+func (f *feeder) tcp(ns int64, src string, sport uint16, dst string, dport uint16, flags uint8) {
+	f.frame++
+	p := &frame.Decoded{Src: ip(src), Dst: ip(dst), SrcPort: sport, DstPort: dport, IPProto: frame.ProtoTCP, Flags: flags}
+	f.found = append(f.found, f.d.ObservePacket(p, f.frame, ns)...)
+}
+
+func (f *feeder) arp(ns int64, op uint16, sender, target string) {
+	f.frame++
+	p := &frame.Decoded{}
+	p.ARP = frame.ARP{Valid: true, Op: op, SenderIP: ip(sender), TargetIP: ip(target), SenderMAC: [6]byte{0, 0x0c, 0x29, 1, 2, 3}}
+	f.found = append(f.found, f.d.ObserveARP(p, f.frame, ns)...)
+}
+
+const (
+	syn    = frame.FlagSYN
+	synack = frame.FlagSYN | frame.FlagACK
+	rst    = frame.FlagRST | frame.FlagACK
+)
+
+func TestScans(t *testing.T) {
+	const scanner, plc, master = "10.0.0.66", "10.0.0.1", "10.0.0.2"
+	tests := []struct {
+		name  string
+		play  func(f *feeder)
+		kinds []string
+		check func(t *testing.T, got []Finding)
+	}{
+		{"nmap -sS on a PLC: closed ports refuse", func(f *feeder) {
+			for port := uint16(1); port <= 100; port++ {
+				f.tcp(int64(port)*sec/100, scanner, 40000, plc, port, syn)
+				if port == 102 || port == 80 {
+					f.tcp(int64(port)*sec/100, plc, port, scanner, 40000, synack)
+					continue
+				}
+				f.tcp(int64(port)*sec/100, plc, port, scanner, 40000, rst)
+			}
+		}, []string{"port_scan"}, func(t *testing.T, got []Finding) {
+			g := got[0]
+			assert.Equal(t, scanner, g.Source.String())
+			assert.Equal(t, 1, g.Hosts)
+			assert.Equal(t, 16, g.Ports, "raised at the threshold")
+			assert.Equal(t, []uint64{1, 3, 5, 7, 9, 11, 13, 15}, g.Frames, "the first refusals' SYNs")
+			assert.Contains(t, g.Message, "16 ports on 10.0.0.1")
+		}},
+		{"a filtered host: unanswered SYNs fail after the timeout", func(f *feeder) {
+			for port := uint16(1); port <= 20; port++ {
+				f.tcp(int64(port)*sec/10, scanner, 40000, plc, port, syn)
+			}
+			f.found = append(f.found, f.d.Advance(10*sec)...) // a quiet network: the clock moves time on
+		}, []string{"port_scan"}, nil},
+		{"a sweep of port 502 across a routed subnet", func(f *feeder) {
+			for h := 1; h <= 30; h++ {
+				f.tcp(int64(h)*sec/10, scanner, 40000, fmt.Sprintf("10.0.1.%d", h), 502, syn)
+			}
+			f.tcp(10*sec, master, 50000, plc, 502, frame.FlagACK)
+		}, []string{"port_scan"}, func(t *testing.T, got []Finding) {
+			assert.Equal(t, 16, got[0].Hosts)
+			assert.Contains(t, got[0].Message, "16 hosts on 1 ports")
+		}},
+		{"a SCADA master connecting to 40 RTUs: every one answers", func(f *feeder) {
+			for h := 1; h <= 40; h++ {
+				rtu := fmt.Sprintf("10.0.2.%d", h)
+				f.tcp(int64(h)*sec/10, master, uint16(50000+h), rtu, 20000, syn)
+				f.tcp(int64(h)*sec/10, rtu, 20000, master, uint16(50000+h), synack)
+			}
+			f.tcp(10*sec, master, 50000, plc, 502, frame.FlagACK)
+		}, nil, nil},
+		{"the master's reconnect storm after an outage: known-good pairs", func(f *feeder) {
+			for h := 1; h <= 40; h++ {
+				rtu := fmt.Sprintf("10.0.2.%d", h)
+				f.tcp(0, master, uint16(50000+h), rtu, 20000, syn)
+				f.tcp(0, rtu, 20000, master, uint16(50000+h), synack)
+			}
+			for h := 1; h <= 40; h++ { // an hour later the radio link is down: nothing answers
+				f.tcp(3600*sec, master, uint16(51000+h), fmt.Sprintf("10.0.2.%d", h), 20000, syn)
+			}
+			f.tcp(3610*sec, master, 50000, plc, 502, frame.FlagACK)
+		}, nil, nil},
+		{"failures spread thinner than the window: no scan", func(f *feeder) {
+			for port := uint16(1); port <= 30; port++ {
+				at := int64(port) * 10 * sec // one refused port every 10 s
+				f.tcp(at, scanner, 40000, plc, port, syn)
+				f.tcp(at, plc, port, scanner, 40000, rst)
+			}
+		}, nil, nil},
+		{"nmap -sn on the local subnet: ARP for addresses that do not exist", func(f *feeder) {
+			f.arp(0, frame.ARPReply, plc, scanner) // the PLC exists
+			for h := 1; h <= 40; h++ {
+				f.arp(int64(h)*sec/100, frame.ARPRequest, scanner, fmt.Sprintf("10.0.0.%d", 100+h))
+			}
+			f.arp(10*sec, frame.ARPRequest, master, plc)
+		}, []string{"arp_sweep"}, func(t *testing.T, got []Finding) {
+			assert.Equal(t, 16, got[0].Hosts)
+			assert.Len(t, got[0].Frames, 8)
+			assert.Contains(t, got[0].Message, "at least 16 addresses that do not exist")
+		}},
+		{"a master ARPing 40 existing peers whose replies the SPAN misses", func(f *feeder) {
+			for h := 1; h <= 40; h++ {
+				f.tcp(0, fmt.Sprintf("10.0.0.%d", 100+h), 20000, master, 20000, frame.FlagACK) // they talk
+			}
+			for h := 1; h <= 40; h++ {
+				f.arp(sec+int64(h)*sec/100, frame.ARPRequest, master, fmt.Sprintf("10.0.0.%d", 100+h))
+			}
+			f.arp(10*sec, frame.ARPRequest, master, plc)
+		}, nil, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &feeder{d: New(Config{})}
+			tc.play(f)
+			var kinds []string
+			for _, g := range f.found {
+				kinds = append(kinds, g.Kind)
+			}
+			require.Equal(t, tc.kinds, kinds)
+			if tc.check != nil {
+				tc.check(t, f.found)
+			}
+		})
+	}
+}
+
+func TestKnownPairsSurviveARestart(t *testing.T) {
+	f := &feeder{d: New(Config{})}
+	for h := 1; h <= 20; h++ {
+		rtu := fmt.Sprintf("10.0.2.%d", h)
+		f.tcp(0, "10.0.0.2", 50000, rtu, 20000, syn)
+		f.tcp(0, rtu, 20000, "10.0.0.2", 50000, synack)
+	}
+	b, err := f.d.MarshalState()
+	require.NoError(t, err)
+	restarted := &feeder{d: New(Config{})}
+	require.NoError(t, restarted.d.UnmarshalState(b))
+	for h := 1; h <= 20; h++ {
+		restarted.tcp(100*sec, "10.0.0.2", 51000, fmt.Sprintf("10.0.2.%d", h), 20000, syn)
+	}
+	restarted.tcp(110*sec, "10.0.0.9", 1, "10.0.0.1", 2, frame.FlagACK)
+	assert.Empty(t, restarted.found)
+	assert.Error(t, restarted.d.UnmarshalState([]byte(`[{"c":"nope"}]`)))
+}
+
+func TestBounded(t *testing.T) {
+	d := New(Config{MaxSources: 2, MaxPending: 3})
+	for s := 0; s < 5; s++ {
+		for port := uint16(1); port <= 5; port++ {
+			p := &frame.Decoded{Src: ip(fmt.Sprintf("10.9.0.%d", s)), Dst: ip("10.0.0.1"), DstPort: port, IPProto: frame.ProtoTCP, Flags: syn}
+			d.ObservePacket(p, 1, 0)
+		}
+	}
+	assert.Len(t, d.sources, 2)
+	for _, s := range d.sources {
+		assert.Len(t, s.pending, 3)
+	}
+	assert.Equal(t, uint64(3*5+2*2), d.Dropped)
+}
