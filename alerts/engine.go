@@ -221,6 +221,13 @@ func (e *Engine) countForScan(f baseline.Finding, tx *protocols.Transaction, now
 	}
 }
 
+// Policy raises an alert for a transaction that breaks a rule the plant
+// configured (a zone conduit), whatever the baseline learned; key says
+// which rule and parties (repeats fold).
+func (e *Engine) Policy(tx *protocols.Transaction, kind, key, message string) {
+	e.raise(tx.Time(), kind, kind+"|"+key, tx.Server.IP.String(), tx, message, false)
+}
+
 // Network raises an alert about the network rather than a transaction
 // (the inventory's ARP watch): key says what deviated (repeats fold),
 // asset is the asset or address concerned, frames the evidence.

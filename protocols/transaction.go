@@ -40,6 +40,9 @@ func (o Op) String() string {
 	return "other"
 }
 
+// OpNames lists every op's name, in Op order.
+func OpNames() []string { return append([]string(nil), opNames[:]...) }
+
 // ParseOp is the inverse of String; ok is false for an unknown name.
 func ParseOp(s string) (Op, bool) {
 	for i, n := range opNames {

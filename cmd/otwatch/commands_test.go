@@ -161,11 +161,15 @@ func TestReloadAppliesLearningModeAndNamesRestartKeys(t *testing.T) {
 	d := &daemon{cfg: cfg, log: log.New(&logs, "", 0), reload: make(chan *config.Config, 1)}
 	d.mon = newMonitor(cfg.Learning.Baseline(), inventory.Limits{}, nil)
 	d.model = d.mon.model
-	write("interfaces: [eth2]\nlearning:\n  mode: detect\n")
+	assert.False(t, d.mon.zones.Enforced())
+	write("interfaces: [eth2]\nlearning:\n  mode: detect\n" +
+		"zones: [{name: cell, networks: [10.0.0.0/24]}]\nconduits: [{from: unzoned, to: cell, ops: [read]}]\n")
 	d.requestReload(path)
 	next := <-d.reload
 	d.applyReload(next)
 	assert.Equal(t, baseline.ModeDetect, d.model.Config().Mode, "the learning mode changes at once")
+	assert.True(t, d.mon.zones.Enforced(), "so do zones and conduits")
+	assert.Contains(t, logs.String(), "1 zones, 1 conduits")
 	assert.Contains(t, logs.String(), "interfaces", "a change that needs a restart is named")
 	// a broken file is refused and the running configuration kept
 	write("interfaces: [eth2]\nlearning:\n  mode: sometimes\n")

@@ -12,6 +12,7 @@ import (
 	"github.com/otwatch/otwatch/learning/inventory"
 	"github.com/otwatch/otwatch/learning/scan"
 	"github.com/otwatch/otwatch/learning/store"
+	"github.com/otwatch/otwatch/learning/zones"
 	"github.com/otwatch/otwatch/protocols"
 	"github.com/otwatch/otwatch/protocols/frame"
 	"github.com/otwatch/otwatch/protocols/pipeline"
@@ -24,6 +25,19 @@ type monitor struct {
 	model  *baseline.Model
 	engine *alerts.Engine
 	scans  *scan.Detector
+	zones  *zones.Policy // nil: no zones configured
+}
+
+// setZones places assets in the configured zones and checks conduits from now on.
+func (m *monitor) setZones(p *zones.Policy) {
+	m.zones = p
+	m.inv.ZoneOf = nil
+	if p != nil {
+		m.inv.ZoneOf = func(ip netip.Addr) (string, int, bool) {
+			z, ok := p.ZoneOf(ip)
+			return z.Name, z.Level, ok
+		}
+	}
 }
 
 func newMonitor(cfg baseline.Config, limits inventory.Limits, sink func(*alerts.Alert)) *monitor {
@@ -108,6 +122,9 @@ func (m *monitor) observe(tx *protocols.Transaction) {
 		case inventory.LimitReached:
 			m.engine.System(ev.Time, "limit_reached", "inventory|"+ev.Message, ev.Message)
 		}
+	}
+	if v, bad := m.zones.Check(tx); bad {
+		m.engine.Policy(tx, "zone_violation", tx.Client.IP.String()+"|"+tx.Server.IP.String()+"|"+tx.Proto+"|"+tx.Op.String(), v.Message)
 	}
 	m.engine.Observe(tx)
 }

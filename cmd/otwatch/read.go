@@ -20,6 +20,7 @@ type readOptions struct {
 	records, alerts, inventory, db, mode string
 	learningPeriod                       time.Duration
 	quiet, mergeVLANs                    bool
+	zones                                string
 	captures                             []string
 }
 
@@ -33,6 +34,7 @@ func parseReadFlags(args []string, stderr io.Writer) (readOptions, error) {
 	fs.StringVar(&o.db, "db", "", "bbolt state file loaded before and saved after")
 	fs.StringVar(&o.mode, "mode", "auto", "learn, detect or auto")
 	fs.BoolVar(&o.quiet, "quiet", false, "no summary on stderr")
+	fs.StringVar(&o.zones, "zones", "", "YAML file of zones and conduits (as in the daemon's configuration): place assets, alert zone violations")
 	fs.BoolVar(&o.mergeVLANs, "merge-vlans", false, "key flows without their VLAN: a routed packet mirrored on two VLANs is counted once")
 	fs.DurationVar(&o.learningPeriod, "learning-period", time.Hour, "auto mode: how long (packet time) each asset learns at least")
 	if err := fs.Parse(args); err != nil {

@@ -173,6 +173,12 @@ func newDaemon(cfg *config.Config, logger *log.Logger) (*daemon, error) {
 	}
 	d.db = db
 	d.mon = newMonitor(cfg.Learning.Baseline(), inventory.Limits{}, d.onAlert)
+	policy, err := cfg.Segmentation.Policy()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	d.mon.setZones(policy)
 	d.model, d.engine = d.mon.model, d.mon.engine
 	if err := db.Load(d.components()); err != nil {
 		db.Close()
@@ -433,8 +439,13 @@ func (d *daemon) applyReload(next *config.Config) {
 		d.log.Printf("reload: %s change only after a restart", strings.Join(need, ", "))
 	}
 	d.model.SetMode(next.Learning.Mode)
+	if policy, err := next.Segmentation.Policy(); err == nil {
+		d.mon.setZones(policy)
+		d.cfg.Segmentation = next.Segmentation
+	}
 	d.cfg.Learning, d.cfg.Syslog, d.cfg.Evidence = next.Learning, next.Syslog, next.Evidence
-	d.log.Printf("reloaded %s: learning mode %s", next.Path, next.Learning.Mode)
+	d.log.Printf("reloaded %s: learning mode %s, %d zones, %d conduits", next.Path, next.Learning.Mode,
+		len(next.Segmentation.Zones), len(next.Segmentation.Conduits))
 }
 
 func (d *daemon) healthz(w http.ResponseWriter, r *http.Request) {

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/otwatch/otwatch/alerts"
+	"github.com/otwatch/otwatch/cmd/otwatch/config"
 	"github.com/otwatch/otwatch/learning/baseline"
 	"github.com/otwatch/otwatch/learning/inventory"
 	"github.com/otwatch/otwatch/learning/store"
@@ -31,6 +32,17 @@ func openState(o readOptions, stderr io.Writer) (*runState, error) {
 	}
 	s := &runState{}
 	s.monitor = newMonitor(baseline.Config{Mode: mode, LearningPeriod: o.learningPeriod}, inventory.Limits{}, s.writeAlert)
+	if o.zones != "" {
+		seg, err := config.LoadSegmentation(o.zones)
+		if err != nil {
+			return nil, err
+		}
+		policy, err := seg.Policy()
+		if err != nil {
+			return nil, err
+		}
+		s.setZones(policy)
+	}
 	if o.alerts != "" {
 		w := io.Writer(os.Stdout)
 		if o.alerts != "-" {

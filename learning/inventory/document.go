@@ -42,6 +42,8 @@ type Asset struct {
 	RouterMAC       string            `json:"router_mac,omitempty"`
 	RouterVendor    string            `json:"router_vendor,omitempty"`
 	VLANs           []uint16          `json:"vlans,omitempty"`
+	Zone            string            `json:"zone,omitempty"`  // the configured zone of its first address (learning/zones)
+	Level           *int              `json:"level,omitempty"` // that zone's Purdue level, when given
 	Packets         uint64            `json:"packets"`
 	Bytes           uint64            `json:"bytes"`
 	PacketsSent     uint64            `json:"packets_sent"`
@@ -192,6 +194,14 @@ func (inv *Inventory) renderAsset(a *asset, servers int) Asset {
 	sort.Slice(addrs, func(i, j int) bool { return addrs[i].Less(addrs[j]) })
 	for _, ip := range addrs {
 		out.IPs = append(out.IPs, ip.String())
+	}
+	if inv.ZoneOf != nil && len(addrs) > 0 {
+		if name, level, ok := inv.ZoneOf(addrs[0]); ok {
+			out.Zone = name
+			if level >= 0 {
+				out.Level = &level
+			}
+		}
 	}
 	sort.Slice(out.VLANs, func(i, j int) bool { return out.VLANs[i] < out.VLANs[j] })
 	out.Packets = out.PacketsSent + out.PacketsReceived

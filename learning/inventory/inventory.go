@@ -96,6 +96,9 @@ type Inventory struct {
 	// FrameOf, when set, gives the number of the frame being handled (the
 	// pipeline's Frames), so events raised from packets name their frame.
 	FrameOf func() uint64
+	// ZoneOf, when set, places an address in the plant's configured zones
+	// (the document's zone and level; level -1 when not given).
+	ZoneOf func(ip netip.Addr) (zone string, level int, ok bool)
 
 	hosts   []host
 	hosts4  map[uint32]int32     // IPv4 address → host (fast 32-bit map)

@@ -69,6 +69,7 @@ func (inv *Inventory) UnmarshalState(b []byte) error {
 	}
 	fresh := New(inv.limits)
 	fresh.identity = inv.identity
+	fresh.FrameOf, fresh.ZoneOf = inv.FrameOf, inv.ZoneOf // hooks belong to the running process, not the snapshot
 	for _, p := range st.Protos {
 		fresh.protos = append(fresh.protos, protoName{name: p})
 	}

@@ -599,6 +599,7 @@
   const ROLE_COLORS = { plc: '#1565c0', rtu: '#6a1b9a', opcua_server: '#00838f', hmi: '#2e7d32', scada_master: '#ef6c00', engineering_workstation: '#c62828', historian: '#795548', opcua_client: '#558b2f' };
   function roleColor(a) { for (const r of a.roles || []) if (ROLE_COLORS[r]) return ROLE_COLORS[r]; return '#90a4ae'; }
   function subnetOf(a) {
+    if (a.zone) return 'zone ' + a.zone + (a.level != null ? ' · level ' + a.level : ''); // the plant's own segmentation first
     const ip = (a.ips || [])[0] || '';
     if (a.vlans && a.vlans.length) return 'VLAN ' + a.vlans[0] + ' · ' + ip.split('.').slice(0, 3).join('.') + '.0/24';
     return ip.includes('.') ? ip.split('.').slice(0, 3).join('.') + '.0/24' : ip.split(':').slice(0, 4).join(':') + '::/64';

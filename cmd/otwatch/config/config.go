@@ -26,6 +26,8 @@ type Config struct {
 	Limits     pipeline.Limits
 	Syslog     []Syslog
 	Evidence   Evidence
+	// Segmentation: the zones and conduits (IEC 62443) the plant drew.
+	Segmentation Segmentation
 	// Path is the file the configuration came from ("" for Default).
 	Path string
 }

@@ -69,11 +69,12 @@ func (d *decoder) decode(src []byte) *Config {
 		return c
 	}
 	var sawInterfaces bool
-	d.mapping(root, "", fields{
-		"interfaces": func(n *yaml.Node, key string) {
-			sawInterfaces = true
-			c.Interfaces = d.interfaces(n, key)
-		},
+	top, checkZones := d.zoneFields(&c.Segmentation)
+	top["interfaces"] = func(n *yaml.Node, key string) {
+		sawInterfaces = true
+		c.Interfaces = d.interfaces(n, key)
+	}
+	d.mapping(root, "", top.with(fields{
 		"capture": func(n *yaml.Node, key string) {
 			d.mapping(n, key, fields{
 				"fanout":          d.boolean(&c.Capture.Fanout),
@@ -127,7 +128,8 @@ func (d *decoder) decode(src []byte) *Config {
 				"max_bytes": d.size64(&e.MaxBytes, 1<<20, 1<<50),
 			})
 		},
-	})
+	}))
+	checkZones()
 	if !sawInterfaces && len(d.errs) == 0 {
 		d.errorf(root, "interfaces", "required: name at least one monitor interface")
 	}
@@ -146,6 +148,14 @@ func (d *decoder) decode(src []byte) *Config {
 
 // fields maps each key of a mapping to its handler (node, dotted key).
 type fields map[string]func(*yaml.Node, string)
+
+// with adds more's handlers to fs.
+func (fs fields) with(more fields) fields {
+	for k, h := range more {
+		fs[k] = h
+	}
+	return fs
+}
 
 // mapping checks n is a mapping, every key known and given once, and runs
 // the handlers. A null value (key with nothing after it) keeps the default.
