@@ -105,7 +105,10 @@ func TestDaemonInNamespaces(t *testing.T) {
 	conf := func(mode string) string {
 		path := filepath.Join(dir, mode+".conf")
 		body := fmt.Sprintf("interfaces:\n  - %s\ncapture:\n  prepare: true\nmanagement:\n  listen: %q\n  dashboard: %q\ndatabase:\n  path: %s\n  checkpoint_interval: 2s\nlearning:\n  mode: %s\n"+
-			"syslog:\n  - {name: siem, network: udp, address: %q, format: cef, min_severity: 5}\nevidence:\n  dir: %s\n",
+			"syslog:\n  - {name: siem, network: udp, address: %q, format: cef, min_severity: 5}\nevidence:\n  dir: %s\n"+
+			// the PLC in a cell the HMI may reach; the rogue address is in no zone
+			"zones:\n  - {name: cell, networks: [10.66.0.1/32], level: 1}\n  - {name: scada, networks: [10.66.0.2/32], level: 2}\n"+
+			"conduits:\n  - {from: scada, to: cell, protocols: [modbus]}\n",
 			mon, mgmt, dash, db, mode, siem.LocalAddr().String(), evidenceDir)
 		require.NoError(t, os.WriteFile(path, []byte(body), 0o644))
 		return path
@@ -200,6 +203,9 @@ func TestDaemonInNamespaces(t *testing.T) {
 	assert.Contains(t, alertsText, `"ip":"10.66.0.3"`)
 	assert.Contains(t, alertsText, `"kind":"value_out_of_range"`)
 	assert.Contains(t, alertsText, `"kind":"write_to_unseen_target"`)
+	assert.True(t, containsLine(strings.Split(alertsText, "\n"), `"kind":"zone_violation"`, "10.66.0.3 (zone unzoned)", "no conduit allows modbus from unzoned to cell"),
+		"the rogue client crossed into the cell:\n%s", alertsText)
+	assert.False(t, containsLine(strings.Split(alertsText, "\n"), `"kind":"zone_violation"`, "10.66.0.2 (zone scada)"), "the HMI uses its conduit")
 	for _, line := range strings.Split(alertsText, "\n") {
 		if i := strings.Index(line, `"message":"`); i > 0 && (strings.Contains(line, `"kind":"port_scan"`) ||
 			strings.Contains(line, `"kind":"arp_sweep"`) || strings.Contains(line, `"kind":"arp_spoofing"`)) {
@@ -227,9 +233,9 @@ func TestDaemonInNamespaces(t *testing.T) {
 	}
 
 	out.Reset()
-	require.Equal(t, 0, cmdInventory([]string{"export", "--db", db}, &out, &errb), errb.String())
+	require.Equal(t, 0, cmdInventory([]string{"export", "--db", db, "--zones", filepath.Join(dir, "detect.conf")}, &out, &errb), errb.String())
 	inv := out.String()
-	for _, want := range []string{`"10.66.0.1"`, `"10.66.0.2"`, `"plc"`, `"hmi"`} {
+	for _, want := range []string{`"10.66.0.1"`, `"10.66.0.2"`, `"plc"`, `"hmi"`, `"zone": "cell"`, `"zone": "scada"`} {
 		assert.Contains(t, inv, want)
 	}
 	assert.Equal(t, uint64(0), txPackets(t, mon), "the monitor interface transmitted")

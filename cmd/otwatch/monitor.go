@@ -31,12 +31,17 @@ type monitor struct {
 // setZones places assets in the configured zones and checks conduits from now on.
 func (m *monitor) setZones(p *zones.Policy) {
 	m.zones = p
-	m.inv.ZoneOf = nil
-	if p != nil {
-		m.inv.ZoneOf = func(ip netip.Addr) (string, int, bool) {
-			z, ok := p.ZoneOf(ip)
-			return z.Name, z.Level, ok
-		}
+	m.inv.ZoneOf = zoneLookup(p)
+}
+
+// zoneLookup is the inventory's view of a zones policy (nil for none).
+func zoneLookup(p *zones.Policy) func(netip.Addr) (string, int, bool) {
+	if p == nil {
+		return nil
+	}
+	return func(ip netip.Addr) (string, int, bool) {
+		z, ok := p.ZoneOf(ip)
+		return z.Name, z.Level, ok
 	}
 }
 

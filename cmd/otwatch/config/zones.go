@@ -183,8 +183,9 @@ func (d *decoder) hasKey(n *yaml.Node, key string) bool {
 	return false
 }
 
-// LoadSegmentation reads a file that holds only zones and conduits (the
-// same keys as the daemon's configuration), for otwatch read --zones.
+// LoadSegmentation reads the zones and conduits of a file that holds only
+// those two keys, or of the daemon's whole configuration (for otwatch read
+// --zones and inventory export --zones).
 func LoadSegmentation(path string) (Segmentation, error) {
 	var s Segmentation
 	src, err := os.ReadFile(path)
@@ -198,6 +199,13 @@ func LoadSegmentation(path string) (Segmentation, error) {
 	}
 	if len(doc.Content) != 1 {
 		return s, Errors{{File: path, Key: "zones", Msg: "required: the file holds no keys"}}
+	}
+	if d.hasKey(doc.Content[0], "interfaces") { // the daemon's whole configuration
+		c, err := Parse(path, src)
+		if err != nil {
+			return s, err
+		}
+		return c.Segmentation, nil
 	}
 	fs, check := d.zoneFields(&s)
 	d.mapping(doc.Content[0], "", fs)

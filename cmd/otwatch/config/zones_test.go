@@ -50,6 +50,20 @@ func TestZones(t *testing.T) {
 	if err != nil || len(alone.Zones) != 2 || len(alone.Conduits) != 2 {
 		t.Fatalf("LoadSegmentation: %+v %v", alone, err)
 	}
+	// or the daemon's whole configuration
+	whole := filepath.Join(t.TempDir(), "otwatch.conf")
+	if err := os.WriteFile(whole, []byte("interfaces: [eth1]\n"+plantZones), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if fromWhole, err := LoadSegmentation(whole); err != nil || len(fromWhole.Zones) != 2 {
+		t.Fatalf("LoadSegmentation of a whole configuration: %+v %v", fromWhole, err)
+	}
+	if err := os.WriteFile(path, []byte("zone:\n  - {name: a, networks: [10.0.0.0/8]}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadSegmentation(path); err == nil || !strings.Contains(err.Error(), `zone: unknown key, did you mean "zones"?`) {
+		t.Fatalf("a zones-only file with a typo: %v", err)
+	}
 	none, err := Parse("n.conf", []byte("interfaces: [eth1]\n"))
 	if p, _ := none.Segmentation.Policy(); err != nil || p != nil {
 		t.Fatalf("no zones: policy %v %v", p, err)
