@@ -5,7 +5,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/otwatch/otwatch/learning/zones"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -85,6 +87,15 @@ func TestBrowser(t *testing.T) {
 	}
 	shots := screenshotDir(t)
 	backend := replayed(t)
+	// the DNP3 outstation and SCADA master in zones of the plant's own drawing
+	policy, err := zones.New([]zones.Zone{
+		{Name: "substation", Networks: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/29")}, Level: 1},
+		{Name: "control-room", Networks: []netip.Prefix{netip.MustParsePrefix("10.0.0.8/29")}, Level: 2},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	backend.SetZones(policy)
 	srv, base, stateDir := serveTLS(t, backend)
 	br := startBrowser(t, shots)
 	t.Logf("screenshots in %s", shots)
@@ -177,6 +188,11 @@ func TestBrowser(t *testing.T) {
 	}
 	if n := br.evalInt(`document.querySelectorAll('svg#map rect.subnet').length`); n == 0 {
 		t.Error("map: no subnet groups")
+	}
+	for _, label := range []string{"zone substation · level 1", "zone control-room · level 2", "192.168.1.0/24"} {
+		if n := br.evalInt(fmt.Sprintf(`[...document.querySelectorAll('svg#map text.subnet-label')].filter(e => e.textContent === %q).length`, label)); n != 1 {
+			t.Errorf("map: %d groups labelled %q (zones first, subnets for the rest)", n, label)
+		}
 	}
 	if n := br.evalInt(`document.querySelectorAll('svg#map line.edge.write').length`); n == 0 {
 		t.Error("map: no write link highlighted")

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/otwatch/otwatch/learning/zones"
 	"io"
 	"math/rand/v2"
 	"net/netip"
@@ -54,6 +55,14 @@ func New() *Backend {
 	b.model = baseline.New(baseline.Config{Mode: baseline.ModeLearn})
 	b.engine = alerts.NewEngine(alerts.Config{}, b.model, b.sink)
 	return b
+}
+
+// SetZones places the assets in the plant's zones, as the daemon's
+// configuration does (the map groups by zone).
+func (b *Backend) SetZones(p *zones.Policy) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.inv.setZones(p)
 }
 
 // sink receives the engine's alerts; callers hold b.mu.

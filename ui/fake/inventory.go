@@ -2,6 +2,7 @@ package fake
 
 import (
 	"fmt"
+	"github.com/otwatch/otwatch/learning/zones"
 	"net/netip"
 	"sort"
 	"time"
@@ -31,6 +32,8 @@ type invAsset struct {
 	LastSeen     string                 `json:"last_seen"`
 	RoleEvidence map[string]string      `json:"role_evidence,omitempty"`
 	VLANs        []uint16               `json:"vlans,omitempty"`
+	Zone         string                 `json:"zone,omitempty"`
+	Level        *int                   `json:"level,omitempty"`
 	Packets      uint64                 `json:"packets"`
 	Bytes        uint64                 `json:"bytes"`
 }
@@ -94,7 +97,11 @@ type linkState struct {
 type inventory struct {
 	hosts map[netip.Addr]*hostState
 	links map[linkKey]*linkState
+	zones *zones.Policy // nil: no zones
 }
+
+// setZones places the assets in zones (the daemon takes them from its configuration).
+func (inv *inventory) setZones(p *zones.Policy) { inv.zones = p }
 
 func newInventory() *inventory {
 	return &inventory{hosts: map[netip.Addr]*hostState{}, links: map[linkKey]*linkState{}}
@@ -210,6 +217,13 @@ func (inv *inventory) document() invDoc {
 			Packets: h.tx * 2, Bytes: h.tx * 150}
 		if v, ok := h.identity["vendor_name"]; ok {
 			a.Vendor = v.Value
+		}
+		if z, ok := inv.zones.ZoneOf(h.ip); ok {
+			a.Zone = z.Name
+			if z.Level >= 0 {
+				level := z.Level
+				a.Level = &level
+			}
 		}
 		for _, p := range h.protos {
 			a.Protocols = append(a.Protocols, *p)
