@@ -245,10 +245,17 @@ func (r *Recorder) Frame(f capture.Frame, frameNo uint64, d *frame.Decoded, deco
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.lastNo = frameNo
-	if !decodedOK || d == nil || !d.Src.IsValid() {
+	var key flowKey
+	switch {
+	case d != nil && d.ARP.Valid:
+		// ARP has its own "flow" per sender and target address (proto 0):
+		// the ARP watch's alerts name these frames
+		key = makeKey(d.ARP.SenderIP, d.ARP.TargetIP, 0, 0, 0)
+	case !decodedOK || d == nil || !d.Src.IsValid():
 		return
+	default:
+		key = makeKey(d.Src, d.Dst, d.SrcPort, d.DstPort, d.IPProto)
 	}
-	key := makeKey(d.Src, d.Dst, d.SrcPort, d.DstPort, d.IPProto)
 	p := packet{no: frameNo, ts: f.TimeNano, link: f.LinkType, orig: f.OrigLen, data: append([]byte(nil), f.Data...)}
 	if p.orig < uint32(len(p.data)) {
 		p.orig = uint32(len(p.data))

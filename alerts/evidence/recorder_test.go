@@ -524,6 +524,42 @@ func TestAlertWithoutPacketsIsLogged(t *testing.T) {
 	}
 }
 
+// An ARP watch alert names ARP frames: they are kept and cut like any flow's.
+func TestARPFramesAreEvidence(t *testing.T) {
+	dir := t.TempDir()
+	r, err := NewRecorder(Config{Dir: dir, Before: 4, After: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arp := func(no uint64, senderMAC byte, sender string) []byte {
+		b := []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0x0c, 0x29, 0, 0, senderMAC, 0x08, 0x06,
+			0, 1, 0x08, 0, 6, 4, 0, 2, 0, 0x0c, 0x29, 0, 0, senderMAC}
+		b = append(b, netip.MustParseAddr(sender).AsSlice()...)
+		b = append(b, 0, 0, 0, 0, 0, 0, 10, 0, 0, 20)
+		var d frame.Decoded
+		f := capture.Frame{Data: b, TimeNano: int64(no) * 1e9, LinkType: capture.LinkEthernet, OrigLen: uint32(len(b))}
+		if err := frame.Decode(f.LinkType, f.Data, &d); !errors.Is(err, frame.ErrNotIP) || !d.ARP.Valid {
+			t.Fatalf("frame %d: %v %+v", no, err, d.ARP)
+		}
+		r.Frame(f, no, &d, false)
+		return b
+	}
+	arp(1, 1, "10.0.0.10") // the PLC's own claim: not named by the alert
+	poisoned := arp(2, 0x66, "10.0.0.10")
+	r.Alert(&alerts.Alert{ID: "arp1", Kind: "arp_spoofing", Frames: []uint64{2}, Key: "arp_spoofing|10.0.0.10", Message: "m"})
+	if err := r.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	files := evidenceFiles(t, dir)
+	if len(files) != 1 {
+		t.Fatalf("evidence files %v", files)
+	}
+	_, _, pkts := readPcapng(t, files[0])
+	if len(pkts) != 1 || !bytes.Equal(pkts[0], poisoned) {
+		t.Fatalf("the poisoned reply is not the evidence: %d packets", len(pkts))
+	}
+}
+
 func BenchmarkFrame(b *testing.B) {
 	r, err := NewRecorder(Config{Dir: b.TempDir()})
 	if err != nil {

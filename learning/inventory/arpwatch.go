@@ -58,6 +58,7 @@ func (inv *Inventory) ObserveARP(d *frame.Decoded, frameNo uint64, ns int64) []E
 			return nil
 		}
 		inv.arp[ip] = &arpBinding{MAC: mac, Since: ns, LastSeen: ns}
+		inv.claim(mac, ip)
 		return nil
 	}
 	if b.MAC == mac {
@@ -68,6 +69,9 @@ func (inv *Inventory) ObserveARP(d *frame.Decoded, frameNo uint64, ns int64) []E
 	flipped := mac == b.Prev && b.Changed != 0 && ns-b.Changed <= arpFlipWindow
 	b.Prev, b.PrevLast, b.MAC, b.Since, b.LastSeen, b.Changed = old, oldLast, mac, ns, ns, ns
 	b.Changes++
+	inv.unclaim(old, ip)
+	others := inv.arpClaims(mac, ip)
+	inv.claim(mac, ip)
 	if b.accepted(old) && b.accepted(mac) {
 		return nil
 	}
@@ -80,7 +84,7 @@ func (inv *Inventory) ObserveARP(d *frame.Decoded, frameNo uint64, ns int64) []E
 	if ns-oldLast <= arpConflictWindow {
 		why = append(why, fmt.Sprintf("%s claimed it %s before", net.HardwareAddr(old[:]), time.Duration(ns-oldLast).Round(time.Millisecond)))
 	}
-	if others := inv.arpClaims(mac, ip); len(others) > 0 {
+	if len(others) > 0 {
 		why = append(why, fmt.Sprintf("%s also claims %s", net.HardwareAddr(mac[:]), joinAddrs(others)))
 	}
 	ev := Event{Kind: MACChanged, Time: time.Unix(0, ns).UTC(), Frame: frameNo, IP: ip.String(),
@@ -125,11 +129,38 @@ func (inv *Inventory) AcceptMACs(ip netip.Addr, macs ...[6]byte) {
 	}
 }
 
+// maxClaimsIndexed bounds the reverse index per MAC: a MAC claiming more
+// addresses than this is in the middle of many hosts either way.
+const maxClaimsIndexed = 16
+
+// claim and unclaim keep the reverse index (MAC → addresses it claims
+// now), so a change costs the same however many hosts the network has.
+func (inv *Inventory) claim(mac [6]byte, ip netip.Addr) {
+	if l := inv.arpByMAC[mac]; len(l) < maxClaimsIndexed {
+		inv.arpByMAC[mac] = append(l, ip)
+	}
+}
+
+func (inv *Inventory) unclaim(mac [6]byte, ip netip.Addr) {
+	l := inv.arpByMAC[mac]
+	for i, x := range l {
+		if x == ip {
+			l = append(l[:i], l[i+1:]...)
+			break
+		}
+	}
+	if len(l) == 0 {
+		delete(inv.arpByMAC, mac)
+	} else {
+		inv.arpByMAC[mac] = l
+	}
+}
+
 // arpClaims lists the other addresses mac claims now (sorted).
 func (inv *Inventory) arpClaims(mac [6]byte, except netip.Addr) []netip.Addr {
 	var out []netip.Addr
-	for ip, b := range inv.arp {
-		if b.MAC == mac && ip != except {
+	for _, ip := range inv.arpByMAC[mac] {
+		if ip != except {
 			out = append(out, ip)
 		}
 	}

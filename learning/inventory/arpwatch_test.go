@@ -126,3 +126,23 @@ func TestLastHeard(t *testing.T) {
 	ns, _ = inv.LastHeard(plc)
 	assert.Equal(t, 9*int64(time.Second), ns, "a packet it sent later")
 }
+
+// BenchmarkARPFlood: an attacker flips the MACs of known addresses as fast
+// as it can; each change must cost the same on a network of 20,000 hosts.
+func BenchmarkARPFlood(b *testing.B) {
+	inv := New(Limits{MaxAssets: 20000})
+	for i := 0; i < 20000; i++ {
+		mac := [6]byte{0x00, 0x0e, 0x8c, byte(i >> 16), byte(i >> 8), byte(i)}
+		ip := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		inv.ObserveARP(arpPacket(claim{0, ip.String(), mac}), 1, 0)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ip := netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})
+		mac := attackerMAC
+		mac[5] = byte(i & 1)
+		d := &frame.Decoded{}
+		d.ARP = frame.ARP{Valid: true, Op: frame.ARPReply, SenderMAC: mac, SenderIP: ip}
+		inv.ObserveARP(d, uint64(i), int64(i)*1000)
+	}
+}

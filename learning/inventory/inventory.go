@@ -100,14 +100,15 @@ type Inventory struct {
 	// (the document's zone and level; level -1 when not given).
 	ZoneOf func(ip netip.Addr) (zone string, level int, ok bool)
 
-	hosts   []host
-	hosts4  map[uint32]int32     // IPv4 address → host (fast 32-bit map)
-	hosts6  map[netip.Addr]int32 // other addresses → host
-	pending int                  // hosts without an asset
-	macs    map[[6]byte]*macInfo
-	arp     map[netip.Addr]*arpBinding // the ARP watch (arpwatch.go)
-	assets  []*asset
-	links   []link
+	hosts    []host
+	hosts4   map[uint32]int32     // IPv4 address → host (fast 32-bit map)
+	hosts6   map[netip.Addr]int32 // other addresses → host
+	pending  int                  // hosts without an asset
+	macs     map[[6]byte]*macInfo
+	arp      map[netip.Addr]*arpBinding // the ARP watch (arpwatch.go)
+	arpByMAC map[[6]byte][]netip.Addr   // its reverse index
+	assets   []*asset
+	links    []link
 
 	protos []protoName
 
@@ -131,11 +132,12 @@ type protoName struct {
 // New returns an empty inventory.
 func New(l Limits) *Inventory {
 	inv := &Inventory{
-		limits: l.withDefaults(),
-		hosts4: map[uint32]int32{},
-		hosts6: map[netip.Addr]int32{},
-		macs:   map[[6]byte]*macInfo{},
-		arp:    map[netip.Addr]*arpBinding{},
+		limits:   l.withDefaults(),
+		hosts4:   map[uint32]int32{},
+		hosts6:   map[netip.Addr]int32{},
+		macs:     map[[6]byte]*macInfo{},
+		arp:      map[netip.Addr]*arpBinding{},
+		arpByMAC: map[[6]byte][]netip.Addr{},
 	}
 	inv.identity = inv.registryIdentity
 	return inv

@@ -126,6 +126,7 @@ func (inv *Inventory) UnmarshalState(b []byte) error {
 		}
 		b := a.arpBinding
 		fresh.arp[a.IP] = &b
+		fresh.claim(b.MAC, a.IP)
 	}
 	fresh.links = st.Links
 	for i, l := range fresh.links {
