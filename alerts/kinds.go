@@ -41,6 +41,7 @@ var kinds = []KindInfo{
 	{"malformed_pdu", 3, nil, true, "a PDU with named anomalies"},
 	{"identity_conflict", 6, []string{"T0857"}, true, "a device reported a different identity (e.g. firmware version) than before: updated or impersonated"},
 	{"mac_changed", 6, []string{"T0849"}, true, "an address is claimed in ARP by another MAC than before: a replaced device, or an impersonation"},
+	{"new_host", 5, []string{"T0864"}, false, "a device claimed an address in ARP for the first time after the network was learned: a transient laptop or a rogue box on the segment"},
 	{"zone_violation", 7, []string{"T0886"}, true, "a transaction between two configured zones that no conduit allows (protocol or op): the plant's segmentation is crossed"},
 	{"port_scan", 6, []string{"T0846"}, true, "one source's connection attempts were refused or unanswered by many host:port targets within a minute (nmap and the like)"},
 	{"arp_sweep", 5, []string{"T0846"}, true, "one source asked ARP for many addresses that do not exist within a minute: a sweep for hosts"},

@@ -207,11 +207,14 @@ func TestDaemonInNamespaces(t *testing.T) {
 		"the rogue client crossed into the cell:\n%s", alertsText)
 	assert.False(t, containsLine(strings.Split(alertsText, "\n"), `"kind":"zone_violation"`, "10.66.0.2 (zone scada)"), "the HMI uses its conduit")
 	for _, line := range strings.Split(alertsText, "\n") {
-		if i := strings.Index(line, `"message":"`); i > 0 && (strings.Contains(line, `"kind":"port_scan"`) ||
+		if i := strings.Index(line, `"message":"`); i > 0 && (strings.Contains(line, `"kind":"port_scan"`) || strings.Contains(line, `"kind":"new_host"`) ||
 			strings.Contains(line, `"kind":"arp_sweep"`) || strings.Contains(line, `"kind":"arp_spoofing"`)) {
 			t.Log(line[i+11 : i+11+strings.Index(line[i+11:], `"`)])
 		}
 	}
+	assert.True(t, containsLine(strings.Split(alertsText, "\n"), `"kind":"new_host"`, "new device 10.66.0.66 (MAC "),
+		"the attacker's box is a new device on the segment:\n%s", alertsText)
+	assert.False(t, containsLine(strings.Split(alertsText, "\n"), `"kind":"new_host"`, "new device 10.66.0.1 "), "the PLC was learned")
 	if nmapErr == nil {
 		lines := strings.Split(alertsText, "\n")
 		assert.True(t, containsLine(lines, `"kind":"port_scan"`, "10.66.0.66 tried ", "ports on 10.66.0.1"), "nmap -sS is alerted:\n%s", alertsText)

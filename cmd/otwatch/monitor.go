@@ -85,6 +85,14 @@ func (m *monitor) raiseScans(found []scan.Finding) {
 func (m *monitor) observeARP(d *frame.Decoded, frameNo uint64, ns int64) {
 	m.raiseScans(m.scans.ObserveARP(d, frameNo, ns))
 	for _, ev := range m.inv.ObserveARP(d, frameNo, ns) {
+		if ev.Kind == inventory.NewHost {
+			// a device on the segment the network learned without: a
+			// transient laptop, a rogue box (while learning, just recorded)
+			if !m.model.NetworkLearning(ev.Time) {
+				m.engine.Network(ev.Time, "new_host", ev.IP, ev.IP, []uint64{ev.Frame}, ev.Message)
+			}
+			continue
+		}
 		macs := []string{ev.MAC, ev.OldMAC}
 		sort.Strings(macs)
 		asset := ev.Asset

@@ -291,6 +291,17 @@ func (m *Model) networkLearning(now time.Time) bool {
 	return now.Before(m.netStart.Add(m.cfg.LearningPeriod)) || now.Sub(m.netNew) < m.cfg.StableFor
 }
 
+// NetworkLearning reports whether the network as a whole still learns at
+// now: in auto mode, for the learning period from the first traffic and
+// until no new host appeared for StableFor. The first call starts the
+// clock, as the first transaction does.
+func (m *Model) NetworkLearning(now time.Time) bool {
+	if m.netStart.IsZero() {
+		m.netStart, m.netNew = now, now
+	}
+	return m.networkLearning(now)
+}
+
 // Learning reports whether the asset with this server address still learns.
 func (m *Model) Learning(server netip.Addr, now time.Time) bool {
 	a := m.assets[server]

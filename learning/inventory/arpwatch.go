@@ -40,9 +40,9 @@ const (
 	maxAcceptedMACs   = 4
 )
 
-// ObserveARP is the pipeline's OnARP hook. It returns a MACChanged or
-// ARPSpoofing event when an address is claimed by another MAC than before
-// (nil otherwise). Probes (sender 0.0.0.0) and group or zero MACs are not
+// ObserveARP is the pipeline's OnARP hook. It returns a NewHost event for
+// an address claimed for the first time, a MACChanged or ARPSpoofing event
+// when an address is claimed by another MAC than before (nil otherwise). Probes (sender 0.0.0.0) and group or zero MACs are not
 // claims.
 func (inv *Inventory) ObserveARP(d *frame.Decoded, frameNo uint64, ns int64) []Event {
 	a := &d.ARP
@@ -59,7 +59,9 @@ func (inv *Inventory) ObserveARP(d *frame.Decoded, frameNo uint64, ns int64) []E
 		}
 		inv.arp[ip] = &arpBinding{MAC: mac, Since: ns, LastSeen: ns}
 		inv.claim(mac, ip)
-		return nil
+		return []Event{{Kind: NewHost, Time: time.Unix(0, ns).UTC(), Frame: frameNo, IP: ip.String(),
+			MAC: net.HardwareAddr(mac[:]).String(),
+			Message: fmt.Sprintf("new device %s (MAC %s%s) appeared on the monitored network after it was learned", ip, net.HardwareAddr(mac[:]), vendorNote(mac))}}
 	}
 	if b.MAC == mac {
 		b.LastSeen = ns

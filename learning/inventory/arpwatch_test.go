@@ -39,9 +39,13 @@ func TestARPWatch(t *testing.T) {
 		check  func(t *testing.T, evs []Event)
 	}{
 		{"a static plant: nothing", []claim{{0, plc, plcMAC}, {0, hmi, hmiMAC}, {30, plc, plcMAC}, {3600, hmi, hmiMAC}},
-			[]EventKind{0, 0, 0, 0}, nil},
+			[]EventKind{NewHost, NewHost, 0, 0}, func(t *testing.T, evs []Event) {
+				assert.Equal(t, plc, evs[0].IP)
+				assert.Equal(t, "00:0e:8c:01:02:03", evs[0].MAC)
+				assert.Contains(t, evs[0].Message, "new device 10.0.0.10 (MAC 00:0e:8c:01:02:03 (Siemens AG))")
+			}},
 		{"a replaced CPU: a change, not an attack", []claim{{0, plc, plcMAC}, {3600, plc, spareMAC}, {3700, plc, spareMAC}},
-			[]EventKind{0, MACChanged, 0}, func(t *testing.T, evs []Event) {
+			[]EventKind{NewHost, MACChanged, 0}, func(t *testing.T, evs []Event) {
 				ev := evs[1]
 				assert.Equal(t, plc, ev.IP)
 				assert.Equal(t, "00:0e:8c:09:09:09", ev.MAC)
@@ -51,19 +55,19 @@ func TestARPWatch(t *testing.T) {
 			}},
 		{"poisoning: the attacker claims the PLC while the PLC still answers", []claim{
 			{0, plc, plcMAC}, {1, hmi, hmiMAC}, {20, plc, attackerMAC}, {22, plc, plcMAC}, {24, plc, attackerMAC}},
-			[]EventKind{0, 0, ARPSpoofing, ARPSpoofing, ARPSpoofing}, func(t *testing.T, evs []Event) {
+			[]EventKind{NewHost, NewHost, ARPSpoofing, ARPSpoofing, ARPSpoofing}, func(t *testing.T, evs []Event) {
 				assert.Contains(t, evs[2].Message, "00:0e:8c:01:02:03 claimed it 20s before")
 				assert.Contains(t, evs[2].Message, "VMware")
 				assert.Contains(t, evs[4].Message, "flips back and forth")
 			}},
 		{"one MAC claims the HMI and the PLC: in the middle", []claim{
 			{0, plc, plcMAC}, {0, hmi, hmiMAC}, {300, hmi, attackerMAC}, {600, plc, attackerMAC}},
-			[]EventKind{0, 0, MACChanged, ARPSpoofing}, func(t *testing.T, evs []Event) {
+			[]EventKind{NewHost, NewHost, MACChanged, ARPSpoofing}, func(t *testing.T, evs []Event) {
 				assert.Contains(t, evs[3].Message, "00:0c:29:de:ad:01 also claims 10.0.0.20")
 			}},
 		{"probes and broadcast senders are not claims", []claim{
 			{0, plc, plcMAC}, {1, "0.0.0.0", attackerMAC}, {2, plc, [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}}, {3, plc, [6]byte{}}},
-			[]EventKind{0, 0, 0, 0}, nil},
+			[]EventKind{NewHost, 0, 0, 0}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -94,7 +98,7 @@ func TestARPWatchAcceptedAndRestored(t *testing.T) {
 	observe := func(sec int64, mac [6]byte) []Event {
 		return inv.ObserveARP(arpPacket(claim{sec, plc.String(), mac}), 1, sec*int64(time.Second))
 	}
-	require.Empty(t, observe(0, plcMAC))
+	require.Equal(t, NewHost, observe(0, plcMAC)[0].Kind)
 	require.Len(t, observe(10, spareMAC), 1, "a redundant CPU pair takes over")
 	inv.AcceptMACs(plc, plcMAC, spareMAC) // the operator: normal
 

@@ -29,10 +29,13 @@ const (
 	// flips back, the old MAC still claims it, or the new MAC claims other
 	// addresses too.
 	ARPSpoofing
+	// NewHost: an address claimed in ARP for the first time (IP, MAC): a
+	// device on the monitored segment the inventory had not heard of.
+	NewHost
 )
 
 var eventNames = [...]string{"", "new_asset", "new_link", "new_protocol", "identity_conflict", "limit_reached", "router_detected",
-	"mac_changed", "arp_spoofing"}
+	"mac_changed", "arp_spoofing", "new_host"}
 
 // String is the stable snake_case name of the kind.
 func (k EventKind) String() string {
