@@ -43,8 +43,8 @@ var kinds = []KindInfo{
 	{"mac_changed", 6, []string{"T0849"}, true, "an address is claimed in ARP by another MAC than before: a replaced device, or an impersonation"},
 	{"new_host", 5, []string{"T0864"}, false, "a device claimed an address in ARP for the first time after the network was learned: a transient laptop or a rogue box on the segment"},
 	{"zone_violation", 7, []string{"T0886"}, true, "a transaction between two configured zones that no conduit allows (protocol or op): the plant's segmentation is crossed"},
-	{"port_scan", 6, []string{"T0846"}, true, "one source's connection attempts were refused or unanswered by many host:port targets within a minute (nmap and the like)"},
-	{"arp_sweep", 5, []string{"T0846"}, true, "one source asked ARP for many addresses that do not exist within a minute: a sweep for hosts"},
+	{"port_scan", 6, []string{"T0846"}, true, "one source's TCP connection attempts were refused or unanswered, or its UDP probes refused (ICMP port unreachable), by many host:port targets within a minute (nmap and the like)"},
+	{"host_sweep", 5, []string{"T0846"}, true, "one source asked ARP for, or pinged, many addresses that do not exist within a minute: a sweep for hosts"},
 	{"arp_spoofing", 9, []string{"T0830"}, true, "an address is claimed in ARP by a new MAC while the old one still answers, flips back and forth, or by a MAC that claims other hosts' addresses too: a man in the middle"},
 	// The appliance's own health: the operator must know when it is blind.
 	{"capture_stalled", 8, nil, true, "a monitor interface delivered no packet for too long, or went down"},

@@ -164,11 +164,19 @@ func TestDaemonInNamespaces(t *testing.T) {
 	// reconnaissance: nmap's SYN scan of the PLC, then its ARP sweep of the subnet
 	nmap, nmapErr := exec.LookPath("nmap")
 	if nmapErr == nil {
-		for _, args := range [][]string{
-			{"-n", "-Pn", "-sS", "-p", "1-200", "--max-retries", "0", "10.66.0.1"},
-			{"-n", "-sn", "10.66.0.0/24"},
+		// the PLC refuses every closed UDP port at once (no ICMP rate limit)
+		sh("ip", "netns", "exec", plc, "sh", "-c", "echo 0 > /proc/sys/net/ipv4/icmp_ratelimit")
+		for _, run := range []struct {
+			ns   string
+			args []string
+		}{
+			{atk, []string{"-n", "-Pn", "-sS", "-p", "1-200", "--max-retries", "0", "10.66.0.1"}},
+			{atk, []string{"-n", "-sn", "10.66.0.0/24"}},
+			// a UDP scan from the HMI's second (rogue) address
+			{hmi, []string{"-n", "-Pn", "-sU", "-p", "100-140", "--max-retries", "0", "-e", "h0", "-S", "10.66.0.3", "10.66.0.1"}},
 		} {
-			cmd := exec.Command("ip", append([]string{"netns", "exec", atk, nmap}, args...)...)
+			args := run.args
+			cmd := exec.Command("ip", append([]string{"netns", "exec", run.ns, nmap}, args...)...)
 			out, err := cmd.CombinedOutput()
 			require.NoError(t, err, "nmap %v: %s", args, out)
 			require.Contains(t, string(out), "10.66.0.1", "nmap saw the PLC: %s", out)
@@ -208,7 +216,7 @@ func TestDaemonInNamespaces(t *testing.T) {
 	assert.False(t, containsLine(strings.Split(alertsText, "\n"), `"kind":"zone_violation"`, "10.66.0.2 (zone scada)"), "the HMI uses its conduit")
 	for _, line := range strings.Split(alertsText, "\n") {
 		if i := strings.Index(line, `"message":"`); i > 0 && (strings.Contains(line, `"kind":"port_scan"`) || strings.Contains(line, `"kind":"new_host"`) ||
-			strings.Contains(line, `"kind":"arp_sweep"`) || strings.Contains(line, `"kind":"arp_spoofing"`)) {
+			strings.Contains(line, `"kind":"host_sweep"`) || strings.Contains(line, `"kind":"arp_spoofing"`)) {
 			t.Log(line[i+11 : i+11+strings.Index(line[i+11:], `"`)])
 		}
 	}
@@ -217,8 +225,9 @@ func TestDaemonInNamespaces(t *testing.T) {
 	assert.False(t, containsLine(strings.Split(alertsText, "\n"), `"kind":"new_host"`, "new device 10.66.0.1 "), "the PLC was learned")
 	if nmapErr == nil {
 		lines := strings.Split(alertsText, "\n")
-		assert.True(t, containsLine(lines, `"kind":"port_scan"`, "10.66.0.66 tried ", "ports on 10.66.0.1"), "nmap -sS is alerted:\n%s", alertsText)
-		assert.True(t, containsLine(lines, `"kind":"arp_sweep"`, "10.66.0.66 asked ARP for"), "nmap -sn is alerted:\n%s", alertsText)
+		assert.True(t, containsLine(lines, `"kind":"port_scan"`, "10.66.0.66 tried ", "TCP ports on 10.66.0.1"), "nmap -sS is alerted:\n%s", alertsText)
+		assert.True(t, containsLine(lines, `"kind":"port_scan"`, "10.66.0.3 tried ", "UDP ports on 10.66.0.1"), "nmap -sU is alerted:\n%s", alertsText)
+		assert.True(t, containsLine(lines, `"kind":"host_sweep"`, "10.66.0.66 asked ARP for"), "nmap -sn is alerted:\n%s", alertsText)
 	}
 	if arpspoof != "" {
 		assert.True(t, containsLine(strings.Split(alertsText, "\n"), `"kind":"arp_spoofing"`, "ARP spoofing: 10.66.0.1 ", "is claimed by "+attackerMAC),

@@ -65,6 +65,7 @@ func (m *monitor) attach(p *pipeline.Pipeline) {
 		m.raiseScans(m.scans.ObservePacket(d, p.Frames(), ns))
 	}
 	p.OnARP = m.observeARP
+	p.OnICMP = func(d *frame.Decoded, frameNo uint64, ns int64) { m.raiseScans(m.scans.ObserveICMP(d, frameNo, ns)) }
 	m.inv.FrameOf = p.Frames
 }
 

@@ -60,7 +60,7 @@ func (inv *Inventory) ObserveARP(d *frame.Decoded, frameNo uint64, ns int64) []E
 		inv.arp[ip] = &arpBinding{MAC: mac, Since: ns, LastSeen: ns}
 		inv.claim(mac, ip)
 		return []Event{{Kind: NewHost, Time: time.Unix(0, ns).UTC(), Frame: frameNo, IP: ip.String(),
-			MAC: net.HardwareAddr(mac[:]).String(),
+			MAC:     net.HardwareAddr(mac[:]).String(),
 			Message: fmt.Sprintf("new device %s (MAC %s%s) appeared on the monitored network after it was learned", ip, net.HardwareAddr(mac[:]), vendorNote(mac))}}
 	}
 	if b.MAC == mac {

@@ -1,7 +1,8 @@
-// Package scan finds reconnaissance in the packets a SPAN port shows: TCP
-// port scans and sweeps (connection attempts that many distinct host:port
-// targets refuse or leave unanswered) and ARP sweeps (requests for many
-// addresses that do not exist). It complements the alert engine's `scan`,
+// Package scan finds reconnaissance in the packets a SPAN port shows: port
+// scans and sweeps (TCP connection attempts that many distinct host:port
+// targets refuse or leave unanswered, UDP probes refused with ICMP port
+// unreachable) and host sweeps (ARP requests and pings for many addresses
+// that do not exist). It complements the alert engine's `scan`,
 // which sees only what speaks an ICS protocol: an nmap run against a PLC
 // mostly touches ports nothing answers on.
 //
@@ -24,13 +25,13 @@ import (
 
 // Config tunes the detector. Zero values take the defaults.
 type Config struct {
-	Window        time.Duration // failures are counted per source over this long (60 s)
-	AnswerTimeout time.Duration // a SYN or ARP request unanswered this long failed (3 s)
-	PortThreshold int           // distinct host:port targets failed by one source (16)
-	ARPThreshold  int           // distinct non-existent addresses asked by one source (16)
-	MaxSources    int           // sources tracked at once (4096)
-	MaxPending    int           // attempts awaiting an answer per source (512)
-	MaxKnown      int           // known-good client/server/port triples (65536)
+	Window         time.Duration // failures are counted per source over this long (60 s)
+	AnswerTimeout  time.Duration // a SYN or ARP request unanswered this long failed (3 s)
+	PortThreshold  int           // distinct host:port targets failed by one source (16)
+	SweepThreshold int           // distinct non-existent addresses asked by one source, ARP or ping (16)
+	MaxSources     int           // sources tracked at once (4096)
+	MaxPending     int           // attempts awaiting an answer per source (512)
+	MaxKnown       int           // known-good client/server/port triples (65536)
 }
 
 func (c Config) withDefaults() Config {
@@ -43,8 +44,8 @@ func (c Config) withDefaults() Config {
 	if c.PortThreshold <= 0 {
 		c.PortThreshold = 16
 	}
-	if c.ARPThreshold <= 0 {
-		c.ARPThreshold = 16
+	if c.SweepThreshold <= 0 {
+		c.SweepThreshold = 16
 	}
 	if c.MaxSources <= 0 {
 		c.MaxSources = 4096
@@ -60,19 +61,30 @@ func (c Config) withDefaults() Config {
 
 // Finding is one scan found.
 type Finding struct {
-	Kind    string // port_scan or arp_sweep
+	Kind    string // port_scan or host_sweep
 	Time    time.Time
 	Source  netip.Addr
 	Hosts   int      // distinct hosts among the failed targets
-	Ports   int      // distinct ports among them (port_scan)
+	Ports   int      // distinct protocol ports among them (port_scan)
 	Frames  []uint64 // the first failed attempts: the evidence
 	Message string
 }
 
+// target is what one attempt tried: a TCP or UDP port of a host, or
+// (proto 0: ARP, 1: ping) whether an address exists at all.
 type target struct {
-	ip   netip.Addr
-	port uint16 // 0 for ARP
+	ip    netip.Addr
+	proto uint8
+	port  uint16
 }
+
+const (
+	probeARP  = 0
+	probePing = frame.ProtoICMP
+)
+
+// sweep: the attempt asks whether a host exists rather than for a service.
+func (t target) sweep() bool { return t.proto == probeARP || t.proto == probePing }
 
 type attempt struct {
 	at    int64
@@ -81,14 +93,14 @@ type attempt struct {
 
 // source is one scanning suspect's window.
 type source struct {
-	start    int64
-	pending  map[target]attempt // TCP SYNs and ARP requests awaiting an answer
-	failed   map[target]struct{}
-	arpMiss  map[netip.Addr]struct{}
-	frames   []uint64 // of the failed attempts, first 8
-	arpFrame []uint64
-	portSeen bool // port_scan raised in this window
-	arpSeen  bool
+	start      int64
+	pending    map[target]attempt // TCP SYNs and ARP requests awaiting an answer
+	failed     map[target]struct{}
+	missing    map[netip.Addr]struct{} // addresses asked for that do not exist
+	frames     []uint64                // of the failed attempts, first 8
+	sweepFrame []uint64
+	portSeen   bool // port_scan raised in this window
+	sweepSeen  bool
 }
 
 type known struct {
@@ -127,17 +139,17 @@ func (d *Detector) ObservePacket(p *frame.Decoded, frameNo uint64, ns int64) []F
 		syn, ack, rst := p.Flags&frame.FlagSYN != 0, p.Flags&frame.FlagACK != 0, p.Flags&frame.FlagRST != 0
 		switch {
 		case syn && !ack:
-			d.attempt(p.Src, target{p.Dst, p.DstPort}, frameNo, ns)
+			d.attempt(p.Src, target{p.Dst, frame.ProtoTCP, p.DstPort}, frameNo, ns)
 		case syn && ack: // the server answered: a connection, and a known-good pair
 			if s := d.sources[p.Dst]; s != nil {
-				delete(s.pending, target{p.Src, p.SrcPort})
+				delete(s.pending, target{p.Src, frame.ProtoTCP, p.SrcPort})
 			}
 			if len(d.known) < d.cfg.MaxKnown {
 				d.known[known{p.Dst, p.Src, p.SrcPort}] = struct{}{}
 			}
 		case rst: // refused
 			if s := d.sources[p.Dst]; s != nil {
-				t := target{p.Src, p.SrcPort}
+				t := target{p.Src, frame.ProtoTCP, p.SrcPort}
 				if a, ok := s.pending[t]; ok {
 					delete(s.pending, t)
 					d.fail(p.Dst, s, t, a, ns)
@@ -157,6 +169,29 @@ func (d *Detector) Advance(ns int64) []Finding {
 	return d.findings()
 }
 
+// ObserveICMP looks at one ICMP message (the pipeline's OnICMP): a ping is
+// an attempt its echo reply answers; a port unreachable refuses a UDP probe.
+func (d *Detector) ObserveICMP(p *frame.Decoded, frameNo uint64, ns int64) []Finding {
+	d.out = d.out[:0]
+	m := &p.ICMP
+	switch {
+	case m.Echo():
+		d.attempt(p.Src, target{p.Dst, probePing, 0}, frameNo, ns)
+	case m.EchoReply():
+		if s := d.sources[p.Dst]; s != nil {
+			delete(s.pending, target{p.Src, probePing, 0})
+		}
+	case m.PortUnreachable() && m.OrigProto == frame.ProtoUDP:
+		// refused at once; a UDP client retrying one dead service stays one target
+		src, t := m.OrigSrc, target{m.OrigDst, frame.ProtoUDP, m.OrigDstPort}
+		if s := d.source(src, ns); s != nil {
+			d.fail(src, s, t, attempt{at: ns, frame: frameNo}, ns)
+		}
+	}
+	d.sweep(ns)
+	return d.findings()
+}
+
 // ObserveARP looks at one ARP packet (the pipeline's OnARP).
 func (d *Detector) ObserveARP(p *frame.Decoded, frameNo uint64, ns int64) []Finding {
 	d.out = d.out[:0]
@@ -164,7 +199,7 @@ func (d *Detector) ObserveARP(p *frame.Decoded, frameNo uint64, ns int64) []Find
 	if a.Valid && a.SenderIP.IsValid() && !a.SenderIP.IsUnspecified() {
 		d.markAlive(a.SenderIP, ns)
 		if a.Op == frame.ARPRequest && a.TargetIP != a.SenderIP && a.TargetIP.IsValid() {
-			d.attempt(a.SenderIP, target{ip: a.TargetIP}, frameNo, ns)
+			d.attempt(a.SenderIP, target{ip: a.TargetIP, proto: probeARP}, frameNo, ns)
 		}
 	}
 	d.sweep(ns)
@@ -188,20 +223,29 @@ func (d *Detector) heard(ip netip.Addr) (int64, bool) {
 	return ns, ok
 }
 
-func (d *Detector) attempt(src netip.Addr, t target, frameNo uint64, ns int64) {
-	if t.port != 0 {
-		if _, ok := d.known[known{src, t.ip, t.port}]; ok {
-			return
-		}
-	}
+// source is src's window, made on its first attempt (nil at the limit).
+func (d *Detector) source(src netip.Addr, ns int64) *source {
 	s := d.sources[src]
 	if s == nil {
 		if len(d.sources) >= d.cfg.MaxSources {
 			d.Dropped++
+			return nil
+		}
+		s = &source{start: ns, pending: map[target]attempt{}, failed: map[target]struct{}{}, missing: map[netip.Addr]struct{}{}}
+		d.sources[src] = s
+	}
+	return s
+}
+
+func (d *Detector) attempt(src netip.Addr, t target, frameNo uint64, ns int64) {
+	if t.proto == frame.ProtoTCP {
+		if _, ok := d.known[known{src, t.ip, t.port}]; ok {
 			return
 		}
-		s = &source{start: ns, pending: map[target]attempt{}, failed: map[target]struct{}{}, arpMiss: map[netip.Addr]struct{}{}}
-		d.sources[src] = s
+	}
+	s := d.source(src, ns)
+	if s == nil {
+		return
 	}
 	if _, ok := s.pending[t]; ok {
 		return // a retransmitted SYN or repeated request
@@ -216,21 +260,25 @@ func (d *Detector) attempt(src netip.Addr, t target, frameNo uint64, ns int64) {
 // fail counts a failed attempt and raises a finding at the threshold.
 func (d *Detector) fail(src netip.Addr, s *source, t target, a attempt, ns int64) {
 	if ns-s.start > int64(d.cfg.Window) { // a new window
-		s.start, s.portSeen, s.arpSeen, s.frames, s.arpFrame = a.at, false, false, nil, nil
+		s.start, s.portSeen, s.sweepSeen, s.frames, s.sweepFrame = a.at, false, false, nil, nil
 		clear(s.failed)
-		clear(s.arpMiss)
+		clear(s.missing)
 	}
-	if t.port == 0 {
-		s.arpMiss[t.ip] = struct{}{}
-		if len(s.arpFrame) < 8 {
-			s.arpFrame = append(s.arpFrame, a.frame)
+	if t.sweep() {
+		s.missing[t.ip] = struct{}{}
+		if len(s.sweepFrame) < 8 {
+			s.sweepFrame = append(s.sweepFrame, a.frame)
 		}
-		if len(s.arpMiss) >= d.cfg.ARPThreshold && !s.arpSeen {
-			s.arpSeen = true
-			d.out = append(d.out, Finding{Kind: "arp_sweep", Time: time.Unix(0, ns).UTC(), Source: src, Hosts: len(s.arpMiss),
-				Frames: append([]uint64(nil), s.arpFrame...),
-				Message: fmt.Sprintf("%s asked ARP for at least %d addresses that do not exist within %s: a sweep for hosts",
-					src, len(s.arpMiss), time.Duration(ns-s.start).Round(time.Millisecond))})
+		if len(s.missing) >= d.cfg.SweepThreshold && !s.sweepSeen {
+			s.sweepSeen = true
+			how := "asked ARP for"
+			if t.proto == probePing {
+				how = "pinged"
+			}
+			d.out = append(d.out, Finding{Kind: "host_sweep", Time: time.Unix(0, ns).UTC(), Source: src, Hosts: len(s.missing),
+				Frames: append([]uint64(nil), s.sweepFrame...),
+				Message: fmt.Sprintf("%s %s at least %d addresses that do not exist within %s: a sweep for hosts",
+					src, how, len(s.missing), time.Duration(ns-s.start).Round(time.Millisecond))})
 		}
 		return
 	}
@@ -240,13 +288,22 @@ func (d *Detector) fail(src netip.Addr, s *source, t target, a attempt, ns int64
 	}
 	if len(s.failed) >= d.cfg.PortThreshold && !s.portSeen {
 		s.portSeen = true
-		hosts, ports := map[netip.Addr]struct{}{}, map[uint16]struct{}{}
+		hosts, ports := map[netip.Addr]struct{}{}, map[[2]uint16]struct{}{}
+		protos := map[uint8]bool{}
 		for t := range s.failed {
-			hosts[t.ip], ports[t.port] = struct{}{}, struct{}{}
+			hosts[t.ip], ports[[2]uint16{uint16(t.proto), t.port}] = struct{}{}, struct{}{}
+			protos[t.proto] = true
 		}
-		what := fmt.Sprintf("%d ports on %s", len(ports), oneOf(hosts))
+		kind := "TCP"
+		switch {
+		case protos[frame.ProtoUDP] && protos[frame.ProtoTCP]:
+			kind = "TCP and UDP"
+		case protos[frame.ProtoUDP]:
+			kind = "UDP"
+		}
+		what := fmt.Sprintf("%d %s ports on %s", len(ports), kind, oneOf(hosts))
 		if len(hosts) > 1 {
-			what = fmt.Sprintf("%d hosts on %d ports", len(hosts), len(ports))
+			what = fmt.Sprintf("%d hosts on %d %s ports", len(hosts), len(ports), kind)
 		}
 		d.out = append(d.out, Finding{Kind: "port_scan", Time: time.Unix(0, ns).UTC(), Source: src, Hosts: len(hosts), Ports: len(ports),
 			Frames: append([]uint64(nil), s.frames...),
@@ -277,7 +334,7 @@ func (d *Detector) sweep(ns int64) {
 				continue
 			}
 			delete(s.pending, t)
-			if t.port == 0 {
+			if t.sweep() {
 				if last, ok := d.heard(t.ip); ok && last >= a.at-int64(d.cfg.Window) {
 					continue // it exists: the reply was not mirrored to us
 				}

@@ -28,6 +28,17 @@ func (f *feeder) tcp(ns int64, src string, sport uint16, dst string, dport uint1
 	f.found = append(f.found, f.d.ObservePacket(p, f.frame, ns)...)
 }
 
+func (f *feeder) icmp(ns int64, src, dst string, typ, code uint8, orig *frame.Decoded) {
+	f.frame++
+	p := &frame.Decoded{Src: ip(src), Dst: ip(dst), IPProto: frame.ProtoICMP}
+	p.ICMP = frame.ICMP{Valid: true, Type: typ, Code: code}
+	if orig != nil {
+		p.ICMP.Orig, p.ICMP.OrigProto, p.ICMP.OrigSrc, p.ICMP.OrigDst = true, orig.IPProto, orig.Src, orig.Dst
+		p.ICMP.OrigSrcPort, p.ICMP.OrigDstPort = orig.SrcPort, orig.DstPort
+	}
+	f.found = append(f.found, f.d.ObserveICMP(p, f.frame, ns)...)
+}
+
 func (f *feeder) arp(ns int64, op uint16, sender, target string) {
 	f.frame++
 	p := &frame.Decoded{}
@@ -64,7 +75,7 @@ func TestScans(t *testing.T) {
 			assert.Equal(t, 1, g.Hosts)
 			assert.Equal(t, 16, g.Ports, "raised at the threshold")
 			assert.Equal(t, []uint64{1, 3, 5, 7, 9, 11, 13, 15}, g.Frames, "the first refusals' SYNs")
-			assert.Contains(t, g.Message, "16 ports on 10.0.0.1")
+			assert.Contains(t, g.Message, "16 TCP ports on 10.0.0.1")
 		}},
 		{"a filtered host: unanswered SYNs fail after the timeout", func(f *feeder) {
 			for port := uint16(1); port <= 20; port++ {
@@ -79,7 +90,7 @@ func TestScans(t *testing.T) {
 			f.tcp(10*sec, master, 50000, plc, 502, frame.FlagACK)
 		}, []string{"port_scan"}, func(t *testing.T, got []Finding) {
 			assert.Equal(t, 16, got[0].Hosts)
-			assert.Contains(t, got[0].Message, "16 hosts on 1 ports")
+			assert.Contains(t, got[0].Message, "16 hosts on 1 TCP ports")
 		}},
 		{"a SCADA master connecting to 40 RTUs: every one answers", func(f *feeder) {
 			for h := 1; h <= 40; h++ {
@@ -113,11 +124,42 @@ func TestScans(t *testing.T) {
 				f.arp(int64(h)*sec/100, frame.ARPRequest, scanner, fmt.Sprintf("10.0.0.%d", 100+h))
 			}
 			f.arp(10*sec, frame.ARPRequest, master, plc)
-		}, []string{"arp_sweep"}, func(t *testing.T, got []Finding) {
+		}, []string{"host_sweep"}, func(t *testing.T, got []Finding) {
 			assert.Equal(t, 16, got[0].Hosts)
 			assert.Len(t, got[0].Frames, 8)
-			assert.Contains(t, got[0].Message, "at least 16 addresses that do not exist")
+			assert.Contains(t, got[0].Message, "asked ARP for at least 16 addresses that do not exist")
 		}},
+		{"nmap -sU on a PLC: closed UDP ports answer port unreachable", func(f *feeder) {
+			for port := uint16(100); port < 130; port++ {
+				probe := &frame.Decoded{Src: ip(scanner), Dst: ip(plc), IPProto: frame.ProtoUDP, SrcPort: 40000, DstPort: port}
+				f.icmp(int64(port)*sec/100, plc, scanner, 3, 3, probe)
+			}
+		}, []string{"port_scan"}, func(t *testing.T, got []Finding) {
+			assert.Contains(t, got[0].Message, "tried at least 16 UDP ports on 10.0.0.1")
+		}},
+		{"a DNP3/UDP master polling a dead outstation: one target", func(f *feeder) {
+			for i := int64(0); i < 40; i++ {
+				probe := &frame.Decoded{Src: ip(master), Dst: ip(plc), IPProto: frame.ProtoUDP, SrcPort: 20000, DstPort: 20000}
+				f.icmp(i*sec, plc, master, 3, 3, probe)
+			}
+		}, nil, nil},
+		{"a ping sweep across a routed subnet", func(f *feeder) {
+			f.icmp(0, scanner, "10.0.1.1", 8, 0, nil)
+			f.icmp(0, "10.0.1.1", scanner, 0, 0, nil) // the one that exists answers
+			for h := 2; h <= 30; h++ {
+				f.icmp(int64(h)*sec/100, scanner, fmt.Sprintf("10.0.1.%d", h), 8, 0, nil)
+			}
+			f.found = append(f.found, f.d.Advance(10*sec)...)
+		}, []string{"host_sweep"}, func(t *testing.T, got []Finding) {
+			assert.Contains(t, got[0].Message, "10.0.0.66 pinged at least 16 addresses that do not exist")
+		}},
+		{"a monitoring station pinging 40 hosts that answer", func(f *feeder) {
+			for h := 1; h <= 40; h++ {
+				f.icmp(int64(h)*sec/10, master, fmt.Sprintf("10.0.2.%d", h), 8, 0, nil)
+				f.icmp(int64(h)*sec/10, fmt.Sprintf("10.0.2.%d", h), master, 0, 0, nil)
+			}
+			f.found = append(f.found, f.d.Advance(10*sec)...)
+		}, nil, nil},
 		{"a master ARPing 40 existing peers whose replies the SPAN misses", func(f *feeder) {
 			for h := 1; h <= 40; h++ {
 				f.tcp(0, fmt.Sprintf("10.0.0.%d", 100+h), 20000, master, 20000, frame.FlagACK) // they talk

@@ -68,6 +68,9 @@ type Decoded struct {
 	// ARP is set for an Ethernet/IPv4 ARP packet (Decode then returns
 	// ErrNotIP): who claims which address, for the inventory's ARP watch.
 	ARP ARP
+	// ICMP is set for an ICMP/ICMPv6 message (Decode then returns
+	// ErrOtherProto), for the scan detector.
+	ICMP ICMP
 	// ipPayloadLen is the IP payload length the header claims.
 	ipPayloadLen int
 }
@@ -80,6 +83,64 @@ type ARP struct {
 	SenderIP  netip.Addr
 	TargetMAC [6]byte
 	TargetIP  netip.Addr
+}
+
+// ICMP is the part of an ICMP or ICMPv6 message the scan detector reads:
+// echo requests and replies, and for an error (destination unreachable)
+// the datagram it is about.
+type ICMP struct {
+	Valid      bool
+	V6         bool
+	Type, Code uint8
+	// the offending datagram of an error: its protocol, addresses and ports
+	Orig                     bool
+	OrigProto                uint8
+	OrigSrc, OrigDst         netip.Addr
+	OrigSrcPort, OrigDstPort uint16
+}
+
+// Echo, EchoReply and PortUnreachable classify the message across versions.
+func (m *ICMP) Echo() bool      { return m.Valid && (!m.V6 && m.Type == 8 || m.V6 && m.Type == 128) }
+func (m *ICMP) EchoReply() bool { return m.Valid && (!m.V6 && m.Type == 0 || m.V6 && m.Type == 129) }
+func (m *ICMP) PortUnreachable() bool {
+	return m.Valid && m.Orig && (!m.V6 && m.Type == 3 && m.Code == 3 || m.V6 && m.Type == 1 && m.Code == 4)
+}
+
+// IP protocol numbers of ICMP.
+const (
+	ProtoICMP   = 1
+	ProtoICMPv6 = 58
+)
+
+func (d *Decoded) icmp(data []byte, v6 bool) {
+	if len(data) < 8 {
+		return
+	}
+	m := &d.ICMP
+	m.Valid, m.V6, m.Type, m.Code = true, v6, data[0], data[1]
+	unreachable := !v6 && m.Type == 3 || v6 && m.Type == 1
+	if !unreachable {
+		return
+	}
+	orig := data[8:]
+	switch {
+	case !v6 && len(orig) >= 20 && orig[0]>>4 == 4:
+		ihl := int(orig[0]&0x0F) * 4
+		if ihl < 20 || len(orig) < ihl+4 {
+			return
+		}
+		m.OrigProto = orig[9]
+		m.OrigSrc, m.OrigDst = netip.AddrFrom4([4]byte(orig[12:16])), netip.AddrFrom4([4]byte(orig[16:20]))
+		orig = orig[ihl:]
+	case v6 && len(orig) >= 44 && orig[0]>>4 == 6:
+		m.OrigProto = orig[6] // extension headers in a quoted datagram are not followed
+		m.OrigSrc, m.OrigDst = netip.AddrFrom16([16]byte(orig[8:24])), netip.AddrFrom16([16]byte(orig[24:40]))
+		orig = orig[40:]
+	default:
+		return
+	}
+	m.Orig = true
+	m.OrigSrcPort, m.OrigDstPort = binary.BigEndian.Uint16(orig), binary.BigEndian.Uint16(orig[2:])
 }
 
 // ARP operations.
@@ -106,7 +167,7 @@ func (d *Decoded) arp(data []byte) error {
 
 // Decode fills d from a frame of the given link type.
 func Decode(link uint32, data []byte, d *Decoded) error {
-	d.HasMAC, d.VLAN, d.Fragment, d.IPTruncated, d.IPID, d.ARP.Valid = false, 0, false, false, 0, false
+	d.HasMAC, d.VLAN, d.Fragment, d.IPTruncated, d.IPID, d.ARP.Valid, d.ICMP = false, 0, false, false, 0, false, ICMP{}
 	d.SrcPort, d.DstPort, d.Seq, d.Ack, d.Flags, d.Payload = 0, 0, 0, 0, 0, nil
 	var etherType uint16
 	switch link {
@@ -318,6 +379,8 @@ func (d *Decoded) transport(data []byte) error {
 		d.Payload = data[8:n]
 		d.WireLen = len(d.Payload)
 		return nil
+	case ProtoICMP, ProtoICMPv6:
+		d.icmp(data, d.IPProto == ProtoICMPv6)
 	}
 	return ErrOtherProto
 }

@@ -72,6 +72,45 @@ func TestDecode(t *testing.T) {
 			0001 86dd 06 10 0001 000e8c010203 | IPv6 addresses: not RFC 826 IPv4
 			fd000000000000000000000000000001 000000000000 fd000000000000000000000000000002`, ErrNotIP,
 			func(t *testing.T, d *Decoded) { assert.False(t, d.ARP.Valid) }},
+		{"ICMP echo request", capture.LinkRaw, `
+			4500 001c 0001 0000 4001 0000 0a000042 0a000001 | ICMP 10.0.0.66 -> 10.0.0.1
+			08 00 0000 0001 0001 | echo request`, ErrOtherProto,
+			func(t *testing.T, d *Decoded) {
+				assert.True(t, d.ICMP.Echo())
+				assert.False(t, d.ICMP.PortUnreachable())
+			}},
+		{"ICMP port unreachable about a UDP probe", capture.LinkRaw, `
+			4500 0038 0002 0000 4001 0000 0a000001 0a000042 | ICMP 10.0.0.1 -> 10.0.0.66
+			03 03 0000 00000000 | destination unreachable, port unreachable
+			4500 001c 1234 0000 4011 0000 0a000042 0a000001 | the probe: UDP 10.0.0.66 -> 10.0.0.1
+			9c40 00a1 0008 0000 | 40000 -> 161`, ErrOtherProto,
+			func(t *testing.T, d *Decoded) {
+				m := d.ICMP
+				require.True(t, m.PortUnreachable())
+				assert.Equal(t, uint8(ProtoUDP), m.OrigProto)
+				assert.Equal(t, "10.0.0.66", m.OrigSrc.String())
+				assert.Equal(t, "10.0.0.1", m.OrigDst.String())
+				assert.Equal(t, uint16(161), m.OrigDstPort)
+			}},
+		{"ICMPv6 port unreachable", capture.LinkRaw, `
+			6000 0000 0038 3a 40 fd000000000000000000000000000001 fd000000000000000000000000000042
+			01 04 0000 00000000 | destination unreachable, port unreachable
+			6000 0000 0008 11 40 fd000000000000000000000000000042 fd000000000000000000000000000001
+			9c40 bac0 0008 0000 | UDP 40000 -> 47808 (BACnet)`, ErrOtherProto,
+			func(t *testing.T, d *Decoded) {
+				m := d.ICMP
+				require.True(t, m.PortUnreachable())
+				assert.True(t, m.V6)
+				assert.Equal(t, "fd00::42", m.OrigSrc.String())
+				assert.Equal(t, uint16(47808), m.OrigDstPort)
+			}},
+		{"ICMP error quoting too little", capture.LinkRaw, `
+			4500 0024 0002 0000 4001 0000 0a000001 0a000042
+			03 03 0000 00000000 4500 001c`, ErrOtherProto,
+			func(t *testing.T, d *Decoded) {
+				assert.True(t, d.ICMP.Valid)
+				assert.False(t, d.ICMP.PortUnreachable(), "no quoted datagram to blame")
+			}},
 		{"IPv4 options", capture.LinkRaw, `
 			4600 002d 0001 0000 4006 0000 0a000001 0a000002 | IHL 6, total 45
 			01010100 | options: NOP NOP NOP EOL` + tcpHeader + `ff`, nil,

@@ -37,6 +37,9 @@ type Pipeline struct {
 	// OnARP, when set, sees every ARP packet (d.ARP, d.VLAN, d.SrcMAC): the
 	// inventory's ARP watch learns who claims which address from it.
 	OnARP func(d *frame.Decoded, frameNo uint64, timeNano int64)
+	// OnICMP, when set, sees every ICMP/ICMPv6 message (d.ICMP): echo
+	// sweeps and refused UDP probes, for the scan detector.
+	OnICMP func(d *frame.Decoded, frameNo uint64, timeNano int64)
 	// MergeVLANs keys flows by addresses and ports alone; set it before the
 	// first frame. A SPAN session that mirrors several VLANs shows a routed
 	// packet twice, once on each side of the router. Merged, the copies are
@@ -123,6 +126,9 @@ func (p *Pipeline) HandleFrame(f capture.Frame) {
 		}
 	case errors.Is(err, frame.ErrOtherProto):
 		p.Stats.OtherTransport++
+		if d.ICMP.Valid && p.OnICMP != nil {
+			p.OnICMP(d, p.frameNo, f.TimeNano)
+		}
 	default:
 		p.Stats.Malformed++
 	}
