@@ -80,8 +80,20 @@ type Session struct {
 }
 
 type authFile struct {
-	Users  []User     `json:"users"`
-	Tokens []APIToken `json:"tokens"`
+	Users    []User          `json:"users"`
+	Tokens   []APIToken      `json:"tokens"`
+	Sessions []storedSession `json:"sessions,omitempty"`
+}
+
+// storedSession is a session as the file keeps it: by the hash of its
+// cookie, so the file never holds a usable session.
+type storedSession struct {
+	Hash     string    `json:"hash"` // sha256 of the cookie value, hex
+	User     string    `json:"user"`
+	Role     string    `json:"role"`
+	CSRF     string    `json:"csrf"`
+	Created  time.Time `json:"created"`
+	LastSeen time.Time `json:"last_seen"`
 }
 
 type attempts struct {
@@ -129,14 +141,15 @@ func (p AuthPolicy) withDefaults() AuthPolicy {
 	return p
 }
 
-// Auth holds users, API tokens and sessions. Users and tokens persist in
-// a 0600 file; sessions live in memory (a restart logs everyone out).
+// Auth holds users, API tokens and sessions. All three persist in a 0600
+// file (sessions and tokens by hash), so an appliance reboot does not log
+// its operators out.
 type Auth struct {
 	mu       sync.Mutex
 	policy   AuthPolicy
 	path     string // "" keeps everything in memory
 	file     authFile
-	sessions map[string]*Session
+	sessions map[string]*Session  // by the hash of the cookie value
 	tokens   map[string]*APIToken // by hash
 	byIP     map[string]*attempts
 	byUser   map[string]*failures
@@ -163,6 +176,9 @@ func NewAuth(path string, policy AuthPolicy) (*Auth, error) {
 	}
 	for i := range a.file.Tokens {
 		a.tokens[a.file.Tokens[i].Hash] = &a.file.Tokens[i]
+	}
+	for _, st := range a.file.Sessions { // ended ones are dropped when next looked at
+		a.sessions[st.Hash] = &Session{User: st.User, Role: st.Role, CSRF: st.CSRF, Created: st.Created, LastSeen: st.LastSeen}
 	}
 	var err error
 	a.dummy, err = bcrypt.GenerateFromPassword([]byte("otwatch-dummy-password"), a.policy.BcryptCost)
@@ -193,6 +209,12 @@ func (a *Auth) save() error {
 	if a.path == "" {
 		return nil
 	}
+	a.file.Sessions = a.file.Sessions[:0]
+	for h, s := range a.sessions {
+		a.file.Sessions = append(a.file.Sessions, storedSession{Hash: h, User: s.User, Role: s.Role, CSRF: s.CSRF,
+			Created: s.Created, LastSeen: s.LastSeen})
+	}
+	sort.Slice(a.file.Sessions, func(i, j int) bool { return a.file.Sessions[i].Hash < a.file.Sessions[j].Hash })
 	b, err := json.MarshalIndent(a.file, "", "  ")
 	if err != nil {
 		return err
@@ -441,9 +463,16 @@ func (a *Auth) Login(name, password, addr string) (*Session, error) {
 	if len(a.sessions) >= maxSessions {
 		return nil, errors.New("too many sessions")
 	}
-	s := &Session{ID: randomToken(32), User: u.Name, Role: u.Role, CSRF: randomToken(32), Created: now, LastSeen: now}
-	a.sessions[s.ID] = s
-	return s, nil
+	id := randomToken(32)
+	s := &Session{User: u.Name, Role: u.Role, CSRF: randomToken(32), Created: now, LastSeen: now}
+	a.sessions[tokenHash(id)] = s
+	if err := a.save(); err != nil {
+		delete(a.sessions, tokenHash(id))
+		return nil, err
+	}
+	out := *s
+	out.ID = id
+	return &out, nil
 }
 
 // expire drops ended sessions; callers hold a.mu.
@@ -464,27 +493,39 @@ func (a *Auth) Session(id string) (Session, bool) {
 	now := a.now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	s, ok := a.sessions[id]
+	h := tokenHash(id)
+	s, ok := a.sessions[h]
 	if !ok {
 		return Session{}, false
 	}
 	if a.ended(s, now) {
-		delete(a.sessions, id)
+		delete(a.sessions, h)
 		return Session{}, false
 	}
 	if _, still := a.user(s.User); !still {
-		delete(a.sessions, id)
+		delete(a.sessions, h)
 		return Session{}, false
 	}
-	s.LastSeen = now
-	return *s, true
+	s.LastSeen = now // kept in memory; written with the next change or at Persist
+	out := *s
+	out.ID = id
+	return out, true
 }
 
 // Logout ends a session.
 func (a *Auth) Logout(id string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	delete(a.sessions, id)
+	delete(a.sessions, tokenHash(id))
+	a.save() // a failed write leaves a session the idle timeout ends; logging out must not fail
+}
+
+// Persist writes the sessions' idle timers (at shutdown).
+func (a *Auth) Persist() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.expire(a.now())
+	return a.save()
 }
 
 // CreateToken makes an API token for a user; the token is shown once.

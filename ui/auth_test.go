@@ -199,6 +199,59 @@ func TestSessionExpiry(t *testing.T) {
 	}
 }
 
+// A restart (appliance reboot, daemon upgrade) keeps operators logged in;
+// the file holds only hashes of the session cookies.
+func TestSessionsSurviveRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "users.json")
+	a, clk := newTestAuth(t, path)
+	if err := a.CreateUser("alice", pw, RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	s, err := a.Login("alice", pw, "10.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, _ := a.Login("alice", pw, "10.0.0.1")
+	a.Logout(gone.ID)
+	clk.advance(time.Minute)
+	a.Session(s.ID) // activity
+	if err := a.Persist(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(raw), s.ID) || !strings.Contains(string(raw), tokenHash(s.ID)) {
+		t.Fatal("the file must hold the session's hash, never its cookie")
+	}
+
+	// the idle timer kept its last activity across the restart
+	idle, clkIdle := newTestAuth(t, path)
+	clkIdle.t = clk.t.Add(DefaultIdleTimeout + time.Second)
+	if _, ok := idle.Session(s.ID); ok {
+		t.Fatal("idle session still valid after the restart")
+	}
+	restarted, clk2 := newTestAuth(t, path)
+	clk2.t = clk.t.Add(time.Minute)
+	got, ok := restarted.Session(s.ID)
+	if !ok || got.User != "alice" || got.CSRF != s.CSRF || got.ID != s.ID {
+		t.Fatalf("after a restart: %+v %v", got, ok)
+	}
+	if _, ok := restarted.Session(gone.ID); ok {
+		t.Fatal("a logged-out session came back")
+	}
+	// a password change ends sessions, also for the next start
+	s2, _ := restarted.Login("alice", pw, "10.0.0.1")
+	if err := restarted.SetPassword("alice", pw+"!"); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := newTestAuth(t, path)
+	if _, ok := again.Session(s2.ID); ok {
+		t.Fatal("a session survived the password change and a restart")
+	}
+}
+
 func TestAPITokens(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "users.json")
 	a, _ := newTestAuth(t, path)

@@ -110,7 +110,13 @@ func (s *Server) Echo() *echo.Echo { return s.echo }
 func (s *Server) IsPublic(method, path string) bool { return s.public[method+" "+path] }
 
 // Close releases the audit log.
-func (s *Server) Close() error { return s.audit.Close() }
+func (s *Server) Close() error {
+	err := s.auth.Persist()
+	if cerr := s.audit.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
 
 // ListenAndServe serves HTTPS on cfg.Addr until ctx ends, generating a
 // self-signed certificate in the state directory on first start. ready,
