@@ -219,3 +219,26 @@ func TestBounded(t *testing.T) {
 	}
 	assert.Equal(t, uint64(3*5+2*2), d.Dropped)
 }
+
+// BenchmarkObservePacket: the cost the detector adds to every TCP packet of
+// a busy plant (established flows: ACKs with data), and to a SYN.
+func BenchmarkObservePacket(b *testing.B) {
+	d := New(Config{})
+	d.Heard = func(netip.Addr) (int64, bool) { return 0, false }
+	data := &frame.Decoded{Src: ip("10.0.0.2"), Dst: ip("10.0.0.1"), SrcPort: 50000, DstPort: 502, IPProto: frame.ProtoTCP, Flags: frame.FlagACK | frame.FlagPSH}
+	synPkt := &frame.Decoded{Src: ip("10.0.0.2"), Dst: ip("10.0.0.1"), SrcPort: 50000, DstPort: 502, IPProto: frame.ProtoTCP, Flags: syn}
+	b.Run("data", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			d.ObservePacket(data, uint64(i), int64(i)*1000)
+		}
+	})
+	b.Run("syn", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			synPkt.SrcPort = uint16(i)
+			synPkt.DstPort = uint16(i % 4096)
+			d.ObservePacket(synPkt, uint64(i), int64(i)*1000)
+		}
+	})
+}
