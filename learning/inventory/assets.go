@@ -414,7 +414,14 @@ func (inv *Inventory) bind(hi int32, mac [6]byte, ns int64, fr uint64) {
 		if !known {
 			concurrent := inv.concurrent(mi.IPs, ip, ns)
 			mi.IPs = append(mi.IPs, ip)
-			if concurrent || inv.routerLike(mi.IPs) {
+			// An address the MAC claimed in ARP itself is its own: a
+			// multi-homed host, not a router (routers never claim the hosts
+			// behind them). Only a claim seen before this packet counts.
+			own := false
+			if b := inv.arp[ip]; b != nil && b.MAC == mac {
+				own = true
+			}
+			if !own && (concurrent || inv.routerLike(mi.IPs)) {
 				inv.becomeRouter(mac, mi, ns, fr)
 				return
 			}

@@ -230,6 +230,30 @@ func TestRouterHandling(t *testing.T) {
 			}
 		}
 	})
+	t.Run("a multi-homed host that claims both addresses in ARP is not a router", func(t *testing.T) {
+		inv := inventory.New(inventory.Limits{})
+		station := mac(0x42)
+		for _, ip := range []string{"192.168.5.1", "192.168.7.1"} { // two subnets, one NIC
+			d := &frame.Decoded{}
+			d.ARP = frame.ARP{Valid: true, Op: frame.ARPRequest, SenderMAC: station, SenderIP: netip.MustParseAddr(ip)}
+			inv.ObserveARP(d, 1, t0.UnixNano())
+		}
+		inv.Observe(tx(ep("192.168.5.1", 40000, station), plc, 1))
+		inv.Observe(tx(ep("192.168.7.1", 40000, station), plc, 3)) // at once, and in another subnet
+		doc := inv.Document()
+		a := asset(t, doc, "mac:00:1b:1b:00:00:42")
+		if a.RouterMAC != "" || !reflect.DeepEqual(a.IPs, []string{"192.168.5.1", "192.168.7.1"}) {
+			t.Errorf("the station: %+v", a)
+		}
+		if len(doc.Routers) != 0 {
+			t.Errorf("routers %+v", doc.Routers)
+		}
+		// the same MAC forwarding a third address it never claimed is a router after all
+		inv.Observe(tx(ep("10.9.9.9", 40000, station), plc, 5))
+		if len(inv.Document().Routers) != 1 {
+			t.Error("a MAC carrying an address it does not claim was not called a router")
+		}
+	})
 	t.Run("sporadic hosts behind a router keep their own history", func(t *testing.T) {
 		inv := inventory.New(inventory.Limits{})
 		plc3 := ep("10.0.0.23", 102, mac(0x23))
