@@ -229,19 +229,22 @@ func (e *Engine) Policy(tx *protocols.Transaction, kind, key, message string) {
 }
 
 // Network raises an alert about the network rather than a transaction
-// (the inventory's ARP watch): key says what deviated (repeats fold),
-// asset is the asset or address concerned, frames the evidence.
-func (e *Engine) Network(now time.Time, kind, key, asset string, frames []uint64, message string) {
-	e.raiseWith(now, kind, kind+"|"+key, asset, nil, frames, message, false)
+// (ARP watch, scans): key says what deviated (repeats fold), asset is the
+// host concerned, source (nil if unknown) the host acting, as a
+// transaction's client is: the incident is filed under it, and syslog
+// reports it as the source. frames are the evidence.
+func (e *Engine) Network(now time.Time, kind, key, asset string, source *Endpoint, frames []uint64, message string) {
+	e.raiseWith(now, kind, kind+"|"+key, asset, nil, source, frames, message, false)
 }
 
 // raise makes an alert, or folds it into the recent alert of the same key.
 func (e *Engine) raise(now time.Time, kind, key, asset string, tx *protocols.Transaction, message string, learning bool) {
-	e.raiseWith(now, kind, key, asset, tx, nil, message, learning)
+	e.raiseWith(now, kind, key, asset, tx, nil, nil, message, learning)
 }
 
-// raiseWith is raise with evidence frames beyond the transaction's.
-func (e *Engine) raiseWith(now time.Time, kind, key, asset string, tx *protocols.Transaction, frames []uint64, message string, learning bool) {
+// raiseWith is raise with the acting host of an alert without a
+// transaction, and evidence frames beyond the transaction's.
+func (e *Engine) raiseWith(now time.Time, kind, key, asset string, tx *protocols.Transaction, source *Endpoint, frames []uint64, message string, learning bool) {
 	info, ok := Kind(kind)
 	if !ok {
 		info = KindInfo{Kind: kind, Severity: 5}
@@ -280,6 +283,9 @@ func (e *Engine) raiseWith(now time.Time, kind, key, asset string, tx *protocols
 	a := &Alert{TS: now, Kind: kind, Severity: info.Severity, BaseSeverity: info.Severity, Mitre: info.Mitre, Key: key,
 		Asset: asset, Learning: learning, Frames: []uint64{}}
 	a.fillFromTransaction(tx)
+	if source != nil {
+		a.Client = source
+	}
 	a.Frames = append(a.Frames, frames...)
 	if reg.Folded > 0 {
 		message += fmt.Sprintf(" (also %d more times between %s and %s)", reg.Folded,

@@ -244,6 +244,30 @@ func TestDaemonInNamespaces(t *testing.T) {
 		}
 	}
 
+	// the attacker's box: one incident from its first ARP to the poisoning
+	out.Reset()
+	require.Equal(t, 0, cmdAlerts([]string{"incidents", "--db", db}, &out, &errb), errb.String())
+	var attackerIncident bool
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var inc struct {
+			Source, Narrative string
+			Kinds             []string
+			Score             int
+		}
+		require.NoError(t, json.Unmarshal([]byte(line), &inc))
+		if inc.Source == "10.66.0.66" {
+			attackerIncident = true
+			for _, k := range []string{"new_host", "arp_spoofing"} {
+				assert.Contains(t, inc.Kinds, k, "the attacker's incident")
+			}
+			if nmapErr == nil {
+				assert.Contains(t, inc.Kinds, "port_scan")
+				assert.Contains(t, inc.Kinds, "host_sweep")
+			}
+			t.Logf("the attacker's incident: %v, score %d: %s", inc.Kinds, inc.Score, inc.Narrative)
+		}
+	}
+	assert.True(t, attackerIncident, "no incident filed under the attacker:\n%s", out.String())
 	out.Reset()
 	require.Equal(t, 0, cmdInventory([]string{"export", "--db", db, "--zones", filepath.Join(dir, "detect.conf")}, &out, &errb), errb.String())
 	inv := out.String()

@@ -76,7 +76,11 @@ func (m *monitor) advance(ns int64) { m.raiseScans(m.scans.Advance(ns)) }
 func (m *monitor) raiseScans(found []scan.Finding) {
 	for _, f := range found {
 		src := f.Source.String()
-		m.engine.Network(f.Time, f.Kind, src, src, f.Frames, f.Message)
+		asset := src
+		if f.Target.IsValid() { // one host scanned: it is the asset concerned
+			asset = f.Target.String()
+		}
+		m.engine.Network(f.Time, f.Kind, src, asset, &alerts.Endpoint{IP: src}, f.Frames, f.Message)
 	}
 }
 
@@ -90,17 +94,19 @@ func (m *monitor) observeARP(d *frame.Decoded, frameNo uint64, ns int64) {
 			// a device on the segment the network learned without: a
 			// transient laptop, a rogue box (while learning, just recorded)
 			if !m.model.NetworkLearning(ev.Time) {
-				m.engine.Network(ev.Time, "new_host", ev.IP, ev.IP, []uint64{ev.Frame}, ev.Message)
+				m.engine.Network(ev.Time, "new_host", ev.IP, ev.IP, &alerts.Endpoint{IP: ev.IP, MAC: ev.MAC}, []uint64{ev.Frame}, ev.Message)
 			}
 			continue
 		}
 		macs := []string{ev.MAC, ev.OldMAC}
 		sort.Strings(macs)
-		asset := ev.Asset
-		if asset == "" {
-			asset = ev.IP
+		// the claimer acts: filed under its own address when known, so an
+		// attacker's new_host, scans and spoofing make one incident
+		var source *alerts.Endpoint
+		if ev.By != "" {
+			source = &alerts.Endpoint{IP: ev.By, MAC: ev.MAC}
 		}
-		m.engine.Network(ev.Time, ev.Kind.String(), ev.IP+"|"+macs[0]+"|"+macs[1], asset, []uint64{ev.Frame}, ev.Message)
+		m.engine.Network(ev.Time, ev.Kind.String(), ev.IP+"|"+macs[0]+"|"+macs[1], ev.IP, source, []uint64{ev.Frame}, ev.Message)
 	}
 }
 

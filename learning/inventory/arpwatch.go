@@ -91,6 +91,12 @@ func (inv *Inventory) ObserveARP(d *frame.Decoded, frameNo uint64, ns int64) []E
 	}
 	ev := Event{Kind: MACChanged, Time: time.Unix(0, ns).UTC(), Frame: frameNo, IP: ip.String(),
 		MAC: net.HardwareAddr(mac[:]).String(), OldMAC: net.HardwareAddr(old[:]).String()}
+	for _, o := range others {
+		if ob := inv.arp[o]; ob != nil && ob.Changes == 0 { // never anyone else's: its own
+			ev.By = o.String()
+			break
+		}
+	}
 	if hi, ok := inv.lookupHost(ip); ok && inv.hosts[hi].Asset >= 0 {
 		ev.Asset = inv.assets[inv.hosts[hi].Asset].ID
 	}

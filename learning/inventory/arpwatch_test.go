@@ -65,6 +65,12 @@ func TestARPWatch(t *testing.T) {
 			[]EventKind{NewHost, NewHost, MACChanged, ARPSpoofing}, func(t *testing.T, evs []Event) {
 				assert.Contains(t, evs[3].Message, "00:0c:29:de:ad:01 also claims 10.0.0.20")
 			}},
+		{"the attacker's own address names it", []claim{
+			{0, plc, plcMAC}, {5, "10.0.0.66", attackerMAC}, {20, plc, attackerMAC}},
+			[]EventKind{NewHost, NewHost, ARPSpoofing}, func(t *testing.T, evs []Event) {
+				assert.Equal(t, "10.0.0.66", evs[2].By)
+				assert.Contains(t, evs[2].Message, "also claims 10.0.0.66")
+			}},
 		{"probes and broadcast senders are not claims", []claim{
 			{0, plc, plcMAC}, {1, "0.0.0.0", attackerMAC}, {2, plc, [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}}, {3, plc, [6]byte{}}},
 			[]EventKind{NewHost, 0, 0, 0}, nil},

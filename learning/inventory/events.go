@@ -57,8 +57,11 @@ type Event struct {
 	Peer  string    `json:"peer,omitempty"`  // the client, for links
 	Proto string    `json:"proto,omitempty"`
 	// IP, MAC, OldMAC: the address and its new and previous MAC (ARP watch).
-	IP      string `json:"ip,omitempty"`
-	MAC     string `json:"mac,omitempty"`
-	OldMAC  string `json:"old_mac,omitempty"`
+	IP     string `json:"ip,omitempty"`
+	MAC    string `json:"mac,omitempty"`
+	OldMAC string `json:"old_mac,omitempty"`
+	// By: an address the new MAC has claimed as its own from the start (no
+	// one else's before): the likely attacker, "" when none is known.
+	By      string `json:"by,omitempty"`
 	Message string `json:"message"`
 }

@@ -64,9 +64,10 @@ type Finding struct {
 	Kind    string // port_scan or host_sweep
 	Time    time.Time
 	Source  netip.Addr
-	Hosts   int      // distinct hosts among the failed targets
-	Ports   int      // distinct protocol ports among them (port_scan)
-	Frames  []uint64 // the first failed attempts: the evidence
+	Hosts   int        // distinct hosts among the failed targets
+	Target  netip.Addr // the one host scanned, when Hosts is 1
+	Ports   int        // distinct protocol ports among them (port_scan)
+	Frames  []uint64   // the first failed attempts: the evidence
 	Message string
 }
 
@@ -305,7 +306,11 @@ func (d *Detector) fail(src netip.Addr, s *source, t target, a attempt, ns int64
 		if len(hosts) > 1 {
 			what = fmt.Sprintf("%d hosts on %d %s ports", len(hosts), len(ports), kind)
 		}
-		d.out = append(d.out, Finding{Kind: "port_scan", Time: time.Unix(0, ns).UTC(), Source: src, Hosts: len(hosts), Ports: len(ports),
+		var only netip.Addr
+		if len(hosts) == 1 {
+			only = t.ip
+		}
+		d.out = append(d.out, Finding{Kind: "port_scan", Time: time.Unix(0, ns).UTC(), Source: src, Hosts: len(hosts), Ports: len(ports), Target: only,
 			Frames: append([]uint64(nil), s.frames...),
 			Message: fmt.Sprintf("%s tried at least %s within %s, refused or unanswered: a port scan",
 				src, what, time.Duration(ns-s.start).Round(time.Millisecond))})

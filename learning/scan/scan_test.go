@@ -74,6 +74,7 @@ func TestScans(t *testing.T) {
 			assert.Equal(t, scanner, g.Source.String())
 			assert.Equal(t, 1, g.Hosts)
 			assert.Equal(t, 16, g.Ports, "raised at the threshold")
+			assert.Equal(t, plc, g.Target.String(), "the one host scanned")
 			assert.Equal(t, []uint64{1, 3, 5, 7, 9, 11, 13, 15}, g.Frames, "the first refusals' SYNs")
 			assert.Contains(t, g.Message, "16 TCP ports on 10.0.0.1")
 		}},
@@ -90,6 +91,7 @@ func TestScans(t *testing.T) {
 			f.tcp(10*sec, master, 50000, plc, 502, frame.FlagACK)
 		}, []string{"port_scan"}, func(t *testing.T, got []Finding) {
 			assert.Equal(t, 16, got[0].Hosts)
+			assert.False(t, got[0].Target.IsValid(), "a sweep has no one target")
 			assert.Contains(t, got[0].Message, "16 hosts on 1 TCP ports")
 		}},
 		{"a SCADA master connecting to 40 RTUs: every one answers", func(f *feeder) {
