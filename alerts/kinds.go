@@ -42,6 +42,8 @@ var kinds = []KindInfo{
 	{"identity_conflict", 6, []string{"T0857"}, true, "a device reported a different identity (e.g. firmware version) than before: updated or impersonated"},
 	{"mac_changed", 6, []string{"T0849"}, true, "an address is claimed in ARP by another MAC than before: a replaced device, or an impersonation"},
 	{"new_host", 5, []string{"T0864"}, false, "a device claimed an address in ARP for the first time after the network was learned: a transient laptop or a rogue box on the segment"},
+	{"new_conversation", 5, []string{"T0886"}, false, "a host opened a TCP/UDP conversation with a controller (PLC, RTU, OPC UA server) on a service other than its ICS protocol, never used there while the network was learned (web, SSH, FTP, SNMP...)"},
+	{"controller_outbound", 8, []string{"T0869"}, false, "a controller opened a TCP/UDP conversation it never opened while the network was learned: command and control, or a pivot"},
 	{"zone_violation", 7, []string{"T0886"}, true, "a transaction between two configured zones that no conduit allows (protocol or op): the plant's segmentation is crossed"},
 	{"port_scan", 6, []string{"T0846"}, true, "one source's TCP connection attempts were refused or unanswered, or its UDP probes refused (ICMP port unreachable), by many host:port targets within a minute (nmap and the like)"},
 	{"host_sweep", 5, []string{"T0846"}, true, "one source asked ARP for, or pinged, many addresses that do not exist within a minute: a sweep for hosts"},

@@ -161,6 +161,29 @@ func TestDaemonInNamespaces(t *testing.T) {
 	// Phase 2: detect on the same database; plcsim injects its attacks.
 	daemon, logs = start("detect")
 	client("-duration", "4s", "-attack", "all", "-attack-after", "1s", "-rogue-source", "10.66.0.3")
+	// new conversations with the controller: the attacker browses a web
+	// server on the PLC (Python's http.server), and the PLC calls the attacker
+	web := exec.Command("ip", "netns", "exec", plc, "python3", "-m", "http.server", "8080", "--bind", "10.66.0.1")
+	require.NoError(t, web.Start())
+	t.Cleanup(func() { web.Process.Kill(); web.Wait() })
+	listener := exec.Command("ip", "netns", "exec", atk, "python3", "-c",
+		"import socket; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('10.66.0.66', 4444)); s.listen(); c, _ = s.accept(); c.close()")
+	require.NoError(t, listener.Start())
+	t.Cleanup(func() { listener.Process.Kill(); listener.Wait() })
+	python := func(ns, code string) {
+		t.Helper()
+		var out []byte
+		var err error
+		for try := 0; try < 20; try++ { // the servers need a moment to listen
+			if out, err = exec.Command("ip", "netns", "exec", ns, "python3", "-c", code).CombinedOutput(); err == nil {
+				return
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		t.Fatalf("python3 in %s: %v\n%s", ns, err, out)
+	}
+	python(atk, "import urllib.request; urllib.request.urlopen('http://10.66.0.1:8080/', timeout=5).read()")
+	python(plc, "import socket; socket.create_connection(('10.66.0.66', 4444), timeout=5).close()")
 	// reconnaissance: nmap's SYN scan of the PLC, then its ARP sweep of the subnet
 	nmap, nmapErr := exec.LookPath("nmap")
 	if nmapErr == nil {
@@ -216,10 +239,15 @@ func TestDaemonInNamespaces(t *testing.T) {
 	assert.False(t, containsLine(strings.Split(alertsText, "\n"), `"kind":"zone_violation"`, "10.66.0.2 (zone scada)"), "the HMI uses its conduit")
 	for _, line := range strings.Split(alertsText, "\n") {
 		if i := strings.Index(line, `"message":"`); i > 0 && (strings.Contains(line, `"kind":"port_scan"`) || strings.Contains(line, `"kind":"new_host"`) ||
+			strings.Contains(line, `"kind":"new_conversation"`) || strings.Contains(line, `"kind":"controller_outbound"`) ||
 			strings.Contains(line, `"kind":"host_sweep"`) || strings.Contains(line, `"kind":"arp_spoofing"`)) {
 			t.Log(line[i+11 : i+11+strings.Index(line[i+11:], `"`)])
 		}
 	}
+	assert.True(t, containsLine(strings.Split(alertsText, "\n"), `"kind":"new_conversation"`, "10.66.0.66 opened TCP 10.66.0.66 → 10.66.0.1:8080 on a modbus controller"),
+		"the web session to the PLC:\n%s", alertsText)
+	assert.True(t, containsLine(strings.Split(alertsText, "\n"), `"kind":"controller_outbound"`, "10.66.0.1 (a modbus controller) opened TCP 10.66.0.1 → 10.66.0.66:4444"),
+		"the PLC calling out:\n%s", alertsText)
 	assert.True(t, containsLine(strings.Split(alertsText, "\n"), `"kind":"new_host"`, "new device 10.66.0.66 (MAC "),
 		"the attacker's box is a new device on the segment:\n%s", alertsText)
 	assert.False(t, containsLine(strings.Split(alertsText, "\n"), `"kind":"new_host"`, "new device 10.66.0.1 "), "the PLC was learned")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/otwatch/otwatch/alerts"
 	"github.com/otwatch/otwatch/learning/baseline"
+	"github.com/otwatch/otwatch/learning/conversations"
 	"github.com/otwatch/otwatch/learning/inventory"
 	"github.com/otwatch/otwatch/learning/scan"
 	"github.com/otwatch/otwatch/learning/store"
@@ -25,6 +26,7 @@ type monitor struct {
 	model  *baseline.Model
 	engine *alerts.Engine
 	scans  *scan.Detector
+	convs  *conversations.Detector
 	zones  *zones.Policy // nil: no zones configured
 }
 
@@ -48,13 +50,16 @@ func zoneLookup(p *zones.Policy) func(netip.Addr) (string, int, bool) {
 func newMonitor(cfg baseline.Config, limits inventory.Limits, sink func(*alerts.Alert)) *monitor {
 	m := &monitor{inv: inventory.New(limits), model: baseline.New(cfg), scans: scan.New(scan.Config{})}
 	m.scans.Heard = m.inv.LastHeard
+	m.convs = conversations.New(0)
+	m.convs.Learning, m.convs.Controller = m.model.NetworkLearning, m.inv.Controller
 	m.engine = alerts.NewEngine(alerts.Config{}, m.model, sink)
 	m.engine.OnMarkNormal = m.acceptARP
 	return m
 }
 
 func (m *monitor) components() map[string]store.Component {
-	return map[string]store.Component{"inventory": m.inv, "baseline": m.model, "alerts": m.engine, "scan": m.scans}
+	return map[string]store.Component{"inventory": m.inv, "baseline": m.model, "alerts": m.engine, "scan": m.scans,
+		"conversations": m.convs}
 }
 
 // attach feeds the monitor from a pipeline: packets to the inventory's
@@ -65,8 +70,23 @@ func (m *monitor) attach(p *pipeline.Pipeline) {
 		m.raiseScans(m.scans.ObservePacket(d, p.Frames(), ns))
 	}
 	p.OnARP = m.observeARP
+	p.OnConversation = m.observeConversation
 	p.OnICMP = func(d *frame.Decoded, frameNo uint64, ns int64) { m.raiseScans(m.scans.ObserveICMP(d, frameNo, ns)) }
 	m.inv.FrameOf = p.Frames
+}
+
+// observeConversation is the pipeline's OnConversation hook: new
+// conversations with (or from) a controller, once the network is learned.
+func (m *monitor) observeConversation(client, server netip.AddrPort, proto uint8, frameNo uint64, ns int64) {
+	for _, f := range m.convs.Observe(client, server, proto, frameNo, ns) {
+		k := f.Key
+		asset := k.Server.String()
+		if f.Kind == "controller_outbound" {
+			asset = k.Client.String()
+		}
+		key := fmt.Sprintf("%s|%s|%d|%d", k.Client, k.Server, k.Proto, k.Port)
+		m.engine.Network(f.Time, f.Kind, key, asset, &alerts.Endpoint{IP: k.Client.String(), Port: client.Port()}, []uint64{f.Frame}, f.Message)
+	}
 }
 
 // advance moves the detectors' packet time on a quiet network.

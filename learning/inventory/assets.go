@@ -684,3 +684,22 @@ func clip(s string) string {
 	}
 	return s
 }
+
+// Controller says whether ip serves an ICS protocol (a PLC, RTU or OPC UA
+// server): the protocol it serves first and the ports it serves ICS on.
+func (inv *Inventory) Controller(ip netip.Addr) (proto string, ports []uint16, ok bool) {
+	hi, found := inv.lookupHost(ip)
+	if !found || inv.hosts[hi].Ev == nil {
+		return "", nil, false
+	}
+	for _, u := range inv.hosts[hi].Ev.Protos {
+		if u.Side != sideServer {
+			continue
+		}
+		if !ok {
+			proto, ok = inv.protos[u.Proto].name, true
+		}
+		ports = append(ports, u.Port)
+	}
+	return proto, ports, ok
+}

@@ -75,6 +75,7 @@ type flow struct {
 	// clientIsLo: the client is key.loIP/loPort.
 	clientIsLo bool
 	sawSYN     bool
+	answered   bool // the server has spoken (OnConversation reported it)
 	// probeRetries counts fresh starts of probing (mid-stream captures).
 	probeRetries uint8
 	// rejected: every dissector said no to this direction's first bytes

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"net/netip"
 	"time"
 
 	"github.com/otwatch/otwatch/protocols"
@@ -40,6 +41,10 @@ type Pipeline struct {
 	// OnICMP, when set, sees every ICMP/ICMPv6 message (d.ICMP): echo
 	// sweeps and refused UDP probes, for the scan detector.
 	OnICMP func(d *frame.Decoded, frameNo uint64, timeNano int64)
+	// OnConversation, when set, hears of each conversation the server
+	// answered: a TCP SYN-ACK to a SYN seen, or the first UDP datagram back.
+	// Scans that nothing answers never reach it.
+	OnConversation func(client, server netip.AddrPort, ipProto uint8, frameNo uint64, timeNano int64)
 	// MergeVLANs keys flows by addresses and ports alone; set it before the
 	// first frame. A SPAN session that mirrors several VLANs shows a routed
 	// packet twice, once on each side of the router. Merged, the copies are
@@ -282,6 +287,19 @@ func (p *Pipeline) setMAC(fl *flow, dir protocols.Direction, d *frame.Decoded) {
 	fl.macVLAN[dir] = d.VLAN
 }
 
+// answered reports a flow's conversation once, when the server first
+// speaks (UDP: any datagram back; TCP: the SYN-ACK, checked by the caller).
+func (p *Pipeline) answered(fl *flow, dir protocols.Direction, pkt protocols.Packet) {
+	if fl.answered || dir != protocols.ServerToClient {
+		return
+	}
+	fl.answered = true
+	if p.OnConversation != nil {
+		p.OnConversation(netip.AddrPortFrom(fl.client.IP, fl.client.Port), netip.AddrPortFrom(fl.server.IP, fl.server.Port),
+			fl.proto, pkt.Frame, p.now)
+	}
+}
+
 // duplicateWindow: a SPAN port's copies of one datagram (ingress and egress
 // mirrored, or both sides of a router) arrive microseconds to milliseconds
 // apart; an application's own retry of the same bytes comes seconds later
@@ -318,6 +336,7 @@ func (p *Pipeline) udp(d *frame.Decoded, pkt protocols.Packet) {
 		p.Stats.Duplicates++
 		return
 	}
+	p.answered(fl, dir, pkt)
 	p.setMAC(fl, dir, d)
 	switch fl.state {
 	case stateProbing:
@@ -350,6 +369,9 @@ func (p *Pipeline) tcp(d *frame.Decoded, pkt protocols.Packet) {
 			len(fl.half[0].pending)+len(fl.half[1].pending) == 0 {
 			fl.swapRoles()
 			dir = 1 - dir
+		}
+		if ack && dir == protocols.ServerToClient && fl.sawSYN {
+			p.answered(fl, dir, pkt)
 		}
 		fl.sawSYN = true
 		h := &fl.half[dir]

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -369,4 +370,34 @@ func TestAdvanceClosesIdleFlowsWithoutPackets(t *testing.T) {
 	require.Len(t, r.txs, 1)
 	assert.Equal(t, protocols.OutcomeNoResponse, r.txs[0].Outcome)
 	assert.Zero(t, r.p.FlowCount())
+}
+
+func TestConversationsAreReportedWhenAnswered(t *testing.T) {
+	type conv struct {
+		client, server string
+		proto          uint8
+		frame          uint64
+	}
+	var got []conv
+	r := newRun(Limits{})
+	r.p.OnConversation = func(c, s netip.AddrPort, proto uint8, frameNo uint64, _ int64) {
+		got = append(got, conv{c.String(), s.String(), proto, frameNo})
+	}
+	// a handshake: reported at the SYN-ACK, once
+	c := newConn(t, 40300, 8080)
+	r.feed(c.handshake()...)
+	r.feed(c.send(true, []byte("GET /")), c.send(false, []byte("200")))
+	// a refused SYN (a scan): not a conversation
+	closed := newConn(t, 40301, 23)
+	r.feed(closed.frame(true, 0x02, 1, nil), closed.frame(false, 0x14, 0, nil))
+	// UDP: reported at the first datagram back, once per flow
+	t0 := int64(1_700_000_000e9)
+	r.feed(udpFrame(t, t0, true, 1, 10, readReq))
+	r.feed(udpFrame(t, t0+1e6, false, 2, 10, readResp))
+	r.feed(udpFrame(t, t0+2e6, true, 3, 10, writeReq), udpFrame(t, t0+3e6, false, 4, 10, writeRsp))
+	r.p.Flush()
+	assert.Equal(t, []conv{
+		{"10.0.0.1:40300", "10.0.0.2:8080", 6, 2},
+		{"10.0.0.1:40200", "10.0.0.2:502", 17, 9},
+	}, got)
 }

@@ -1,0 +1,145 @@
+// Package conversations learns which hosts hold which TCP/UDP
+// conversations with the plant's controllers (PLCs, RTUs, OPC UA servers)
+// beyond their ICS protocol, and flags new ones once the network is
+// learned: a web, SSH, FTP or SNMP session to a PLC nobody opened before
+// (remote services, T0886), and above all a controller opening a
+// conversation itself (command and control, T0869): controllers answer,
+// they rarely call out.
+//
+// Only answered conversations count (pipeline.OnConversation): a port
+// scan is learning/scan's business, not a flood of new conversations.
+// Conversations between two hosts that serve no ICS protocol are not
+// watched: that is IT monitoring, and noisy.
+package conversations
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sort"
+	"time"
+)
+
+// Key is one conversation: who called whom, on which port.
+type Key struct {
+	Client, Server netip.Addr
+	Proto          uint8 // 6 TCP, 17 UDP
+	Port           uint16
+}
+
+// Finding is a new conversation involving a controller.
+type Finding struct {
+	Kind    string // new_conversation or controller_outbound
+	Key     Key
+	Time    time.Time
+	Frame   uint64
+	Message string
+}
+
+// Detector is fed by the pipeline's goroutine; not safe for concurrent use.
+type Detector struct {
+	known    map[Key]struct{}
+	maxKnown int
+	// Learning says whether the network still learns at a time (the
+	// baseline's network clock); Controller whether an address serves an
+	// ICS protocol, which one and on which ports (the inventory).
+	Learning   func(now time.Time) bool
+	Controller func(ip netip.Addr) (proto string, ports []uint16, ok bool)
+	// Dropped counts conversations not learned: the bound was reached.
+	Dropped uint64
+}
+
+// New returns a detector remembering at most maxKnown conversations (0: 100,000).
+func New(maxKnown int) *Detector {
+	if maxKnown <= 0 {
+		maxKnown = 100000
+	}
+	return &Detector{known: map[Key]struct{}{}, maxKnown: maxKnown}
+}
+
+func transport(p uint8) string {
+	if p == 17 {
+		return "UDP"
+	}
+	return "TCP"
+}
+
+// Observe is the pipeline's OnConversation hook.
+func (d *Detector) Observe(client, server netip.AddrPort, proto uint8, frameNo uint64, ns int64) []Finding {
+	k := Key{client.Addr().Unmap(), server.Addr().Unmap(), proto, server.Port()}
+	if _, ok := d.known[k]; ok {
+		return nil
+	}
+	now := time.Unix(0, ns).UTC()
+	learning := d.Learning == nil || d.Learning(now)
+	if len(d.known) >= d.maxKnown {
+		d.Dropped++
+		return nil // unknown but unrememberable: say nothing rather than repeat forever
+	}
+	d.known[k] = struct{}{}
+	if learning || d.Controller == nil {
+		return nil
+	}
+	cProto, _, clientCtl := d.Controller(k.Client)
+	sProto, sPorts, serverCtl := d.Controller(k.Server)
+	what := fmt.Sprintf("%s %s → %s:%d", transport(proto), k.Client, k.Server, k.Port)
+	switch {
+	case clientCtl:
+		return []Finding{{Kind: "controller_outbound", Key: k, Time: now, Frame: frameNo,
+			Message: fmt.Sprintf("%s (a %s controller) opened %s, a conversation it never opened while the network was learned: command and control or a pivot",
+				k.Client, cProto, what)}}
+	case serverCtl && !slices.Contains(sPorts, k.Port):
+		return []Finding{{Kind: "new_conversation", Key: k, Time: now, Frame: frameNo,
+			Message: fmt.Sprintf("%s opened %s on a %s controller, a service it never used there while the network was learned",
+				k.Client, what, sProto)}}
+	}
+	return nil // its ICS protocol (the baseline's business) or no controller involved
+}
+
+type keyJSON struct {
+	C netip.Addr `json:"c"`
+	S netip.Addr `json:"s"`
+	P uint8      `json:"p"`
+	N uint16     `json:"n"`
+}
+
+// MarshalState saves the learned conversations (learning/store.Component).
+func (d *Detector) MarshalState() ([]byte, error) {
+	list := make([]keyJSON, 0, len(d.known))
+	for k := range d.known {
+		list = append(list, keyJSON{k.Client, k.Server, k.Proto, k.Port})
+	}
+	sort.Slice(list, func(i, j int) bool {
+		a, b := list[i], list[j]
+		switch {
+		case a.C != b.C:
+			return a.C.Less(b.C)
+		case a.S != b.S:
+			return a.S.Less(b.S)
+		case a.P != b.P:
+			return a.P < b.P
+		}
+		return a.N < b.N
+	})
+	return json.Marshal(list)
+}
+
+// UnmarshalState restores them.
+func (d *Detector) UnmarshalState(b []byte) error {
+	var list []keyJSON
+	if err := json.Unmarshal(b, &list); err != nil {
+		return fmt.Errorf("conversations state: %w", err)
+	}
+	known := make(map[Key]struct{}, len(list))
+	for _, k := range list {
+		if !k.C.IsValid() || !k.S.IsValid() {
+			return fmt.Errorf("conversations state: invalid address in %+v", k)
+		}
+		if len(known) < d.maxKnown {
+			known[Key{k.C, k.S, k.P, k.N}] = struct{}{}
+		}
+	}
+	d.known = known
+	return nil
+}

@@ -1,0 +1,96 @@
+package conversations
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const sec = int64(time.Second)
+
+// a plant: 10.0.0.1 is a Modbus PLC on 502, 10.0.0.5 an OPC UA server on 4840
+func plant() func(netip.Addr) (string, []uint16, bool) {
+	return func(ip netip.Addr) (string, []uint16, bool) {
+		switch ip.String() {
+		case "10.0.0.1":
+			return "modbus", []uint16{502}, true
+		case "10.0.0.5":
+			return "opcua", []uint16{4840}, true
+		}
+		return "", nil, false
+	}
+}
+
+func ap(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+
+func TestConversations(t *testing.T) {
+	learnedUntil := time.Unix(100, 0)
+	d := New(0)
+	d.Learning = func(now time.Time) bool { return now.Before(learnedUntil) }
+	d.Controller = plant()
+	observe := func(at int64, c, s string, proto uint8) []Finding {
+		return d.Observe(ap(c), ap(s), proto, uint64(at), at*sec)
+	}
+	// learning: the HMI polls the PLC, the engineering station uses its web page, the PLC syncs NTP
+	for _, f := range [][]Finding{
+		observe(1, "10.0.0.20:40000", "10.0.0.1:502", 6),
+		observe(2, "10.0.0.30:40001", "10.0.0.1:80", 6),
+		observe(3, "10.0.0.1:123", "10.0.0.254:123", 17),
+	} {
+		require.Empty(t, f, "nothing alerts while learning")
+	}
+	for _, tc := range []struct {
+		name      string
+		at        int64
+		c, s      string
+		proto     uint8
+		kind, msg string
+	}{
+		{"the learned web session, from a new client port", 200, "10.0.0.30:50000", "10.0.0.1:80", 6, "", ""},
+		{"the learned NTP", 201, "10.0.0.1:123", "10.0.0.254:123", 17, "", ""},
+		{"a new client on the PLC's Modbus port: the baseline's business", 202, "10.0.0.99:40000", "10.0.0.1:502", 6, "", ""},
+		{"SSH to the PLC", 203, "10.0.0.99:40002", "10.0.0.1:22", 6, "new_conversation",
+			"10.0.0.99 opened TCP 10.0.0.99 → 10.0.0.1:22 on a modbus controller"},
+		{"SNMP to the OPC UA server", 204, "10.0.0.30:40003", "10.0.0.5:161", 17, "new_conversation", "UDP 10.0.0.30 → 10.0.0.5:161"},
+		{"the PLC calls out", 205, "10.0.0.1:49152", "203.0.113.7:443", 6, "controller_outbound",
+			"10.0.0.1 (a modbus controller) opened TCP 10.0.0.1 → 203.0.113.7:443"},
+		{"office traffic with no controller", 206, "10.0.0.30:40004", "10.0.9.9:445", 6, "", ""},
+		{"the same SSH again: once is enough (the engine folds the rest)", 207, "10.0.0.99:40005", "10.0.0.1:22", 6, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := observe(tc.at, tc.c, tc.s, tc.proto)
+			if tc.kind == "" {
+				assert.Empty(t, got)
+				return
+			}
+			require.Len(t, got, 1)
+			assert.Equal(t, tc.kind, got[0].Kind)
+			assert.Contains(t, got[0].Message, tc.msg)
+			assert.Equal(t, uint64(tc.at), got[0].Frame)
+		})
+	}
+
+	// the learned conversations survive a restart
+	b, err := d.MarshalState()
+	require.NoError(t, err)
+	again := New(0)
+	again.Learning = func(time.Time) bool { return false }
+	again.Controller = plant()
+	require.NoError(t, again.UnmarshalState(b))
+	assert.Empty(t, again.Observe(ap("10.0.0.30:1"), ap("10.0.0.1:80"), 6, 1, 300*sec))
+	assert.Len(t, again.Observe(ap("10.0.0.30:1"), ap("10.0.0.1:21"), 6, 1, 300*sec), 1, "FTP is new")
+	assert.Error(t, again.UnmarshalState([]byte(`[{"c":"x"}]`)))
+}
+
+func TestBounded(t *testing.T) {
+	d := New(2)
+	d.Learning = func(time.Time) bool { return true }
+	for i := 0; i < 5; i++ {
+		d.Observe(netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}), 1), ap("10.0.0.1:80"), 6, 1, 0)
+	}
+	assert.Len(t, d.known, 2)
+	assert.Equal(t, uint64(3), d.Dropped)
+}
