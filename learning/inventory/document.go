@@ -378,7 +378,7 @@ func containsU16(s []uint16, v uint16) bool {
 
 // CSVHeader is the header row WriteCSV writes.
 var CSVHeader = []string{"type", "id", "client", "server", "proto", "ips", "mac", "vendor", "roles", "protocols",
-	"identity", "ops", "first_seen", "last_seen", "packets", "bytes"}
+	"identity", "ops", "first_seen", "last_seen", "packets", "bytes", "zone", "level"}
 
 // WriteCSV writes the document as one CSV table (`otwatch inventory export
 // --format csv`): a row per asset (type "asset") then a row per link (type
@@ -405,7 +405,10 @@ func WriteCSV(w io.Writer, doc Document) error {
 		}
 		row := []string{"asset", a.ID, "", "", "", strings.Join(a.IPs, ";"), a.MAC, a.Vendor, strings.Join(a.Roles, ";"),
 			strings.Join(protos, ";"), strings.Join(ids, ";"), "", a.FirstSeen, a.LastSeen,
-			strconv.FormatUint(a.Packets, 10), strconv.FormatUint(a.Bytes, 10)}
+			strconv.FormatUint(a.Packets, 10), strconv.FormatUint(a.Bytes, 10), a.Zone, ""}
+		if a.Level != nil {
+			row[len(row)-1] = strconv.Itoa(*a.Level)
+		}
 		if err := cw.Write(row); err != nil {
 			return err
 		}
@@ -417,7 +420,7 @@ func WriteCSV(w io.Writer, doc Document) error {
 		}
 		sort.Strings(ops)
 		row := []string{"link", "", l.Client, l.Server, l.Proto, "", "", "", "", "", "", strings.Join(ops, ";"),
-			l.FirstSeen, l.LastSeen, "", ""}
+			l.FirstSeen, l.LastSeen, "", "", "", ""}
 		if err := cw.Write(row); err != nil {
 			return err
 		}

@@ -541,6 +541,12 @@ func TestVendor(t *testing.T) {
 
 func TestWriteCSV(t *testing.T) {
 	inv := inventory.New(inventory.Limits{})
+	inv.ZoneOf = func(ip netip.Addr) (string, int, bool) {
+		if ip.String() == "10.0.0.20" {
+			return "cell-1", 1, true
+		}
+		return "", -1, false
+	}
 	hmi, plc := ep("10.0.0.10", 40000, mac(0x10)), ep("10.0.0.20", 502, mac(0x20))
 	inv.Observe(tx(hmi, plc, 1))
 	inv.Observe(deviceID(hmi, plc, 3, "vendor_name", "ACME, Inc.", "product_name", `Say "hi"`))
@@ -556,7 +562,8 @@ func TestWriteCSV(t *testing.T) {
 		t.Fatalf("rows %q", rows)
 	}
 	if rows[2][0] != "asset" || rows[2][1] != "mac:00:1b:1b:00:00:20" || rows[2][9] != "modbus/server/502" ||
-		rows[2][10] != `product_name=Say "hi";vendor_name=ACME, Inc.` || rows[2][8] != "plc" {
+		rows[2][10] != `product_name=Say "hi";vendor_name=ACME, Inc.` || rows[2][8] != "plc" ||
+		rows[2][16] != "cell-1" || rows[2][17] != "1" || rows[1][16] != "" {
 		t.Errorf("asset row %q", rows[2])
 	}
 	if rows[3][0] != "link" || rows[3][2] != "mac:00:1b:1b:00:00:10" || rows[3][11] != "discovery=1;read=1" {
