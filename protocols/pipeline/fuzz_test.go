@@ -2,16 +2,19 @@ package pipeline
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"testing"
 
 	"github.com/otwatch/otwatch/protocols"
 	"github.com/otwatch/otwatch/protocols/capture"
+	"github.com/otwatch/otwatch/protocols/frame"
 	"github.com/otwatch/otwatch/protocols/modbus"
 )
 
 // FuzzPipeline feeds the whole pipeline random frames. The input is a list
 // of [link type selector][2-byte length][frame]. Invariants: no panic,
-// buffers within their limits, nothing buffered after Flush.
+// buffers within their limits, nothing buffered after Flush, and the
+// network hooks (ARP, ICMP, conversations) only ever see what they decode.
 func FuzzPipeline(f *testing.F) {
 	add := func(frames ...capture.Frame) {
 		var in []byte
@@ -42,10 +45,35 @@ func FuzzPipeline(f *testing.F) {
 	c3 := newConn(f, 40102, 5020)
 	c3.link = capture.LinkSLL2
 	add(c3.send(true, readReq[:4]), c3.send(true, readReq[4:]))
+	// ARP, ICMP errors quoting a probe, UDP duplicates: what the network detectors read
+	add(capture.Frame{LinkType: capture.LinkEthernet, Data: mustHex(`0080f40a0b0c 000e8c010203 8100 0007 0806
+		0001 0800 06 04 0002 000e8c010203 c0a80105 0080f40a0b0c c0a8010a`)},
+		capture.Frame{LinkType: capture.LinkRaw, Data: mustHex(`4500 0038 0002 0000 4001 0000 0a000001 0a000042
+		03 03 0000 00000000 4500 001c 1234 0000 4011 0000 0a000042 0a000001 9c40 00a1 0008 0000`)},
+		capture.Frame{LinkType: capture.LinkRaw, Data: mustHex(`6000 0000 0038 3a 40 fd000000000000000000000000000001 fd000000000000000000000000000042
+		01 04 0000 00000000 6000 0000 0008 11 40 fd000000000000000000000000000042 fd000000000000000000000000000001 9c40 bac0 0008 0000`)})
+	dup := udpFrame(f, 1, true, 7, 10, readReq)
+	add(dup, dup, udpFrame(f, 2, false, 8, 10, readResp))
 	links := []uint32{capture.LinkEthernet, capture.LinkLinuxSLL, capture.LinkSLL2, capture.LinkNull, capture.LinkRaw}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		limits := Limits{MaxFlows: 8, MaxFlowBuffer: 512, MaxTotalBuffer: 2048, MaxOutOfOrder: 4}
 		p := NewWith(limits, []protocols.Dissector{modbus.Dissector{}}, func(tx *protocols.Transaction) { _ = tx.AppendJSON(nil) })
+		p.MergeVLANs = len(in)%2 == 1
+		p.OnARP = func(d *frame.Decoded, _ uint64, _ int64) {
+			if !d.ARP.Valid || !d.ARP.SenderIP.Is4() || !d.ARP.TargetIP.Is4() {
+				t.Fatalf("ARP hook with %+v", d.ARP)
+			}
+		}
+		p.OnICMP = func(d *frame.Decoded, _ uint64, _ int64) {
+			if !d.ICMP.Valid || d.ICMP.Orig && (!d.ICMP.OrigSrc.IsValid() || !d.ICMP.OrigDst.IsValid()) {
+				t.Fatalf("ICMP hook with %+v", d.ICMP)
+			}
+		}
+		p.OnConversation = func(c, s netip.AddrPort, proto uint8, _ uint64, _ int64) {
+			if !c.Addr().IsValid() || !s.Addr().IsValid() || (proto != frame.ProtoTCP && proto != frame.ProtoUDP) {
+				t.Fatalf("conversation %v -> %v proto %d", c, s, proto)
+			}
+		}
 		ts := int64(1e18)
 		for len(in) >= 3 {
 			link := links[int(in[0])%len(links)]

@@ -109,7 +109,7 @@ func TestRoutedCopiesOnTwoVLANs(t *testing.T) {
 }
 
 // udpFrame is one Modbus/UDP datagram with the given IPv4 identification.
-func udpFrame(t *testing.T, ts int64, fromClient bool, ipID uint16, vlan uint16, payload []byte) capture.Frame {
+func udpFrame(t testing.TB, ts int64, fromClient bool, ipID uint16, vlan uint16, payload []byte) capture.Frame {
 	src, dst := net.IP{10, 0, 0, 1}, net.IP{10, 0, 0, 2}
 	sp, dp := layers.UDPPort(40200), layers.UDPPort(502)
 	smac, dmac := clientMAC, serverMAC
