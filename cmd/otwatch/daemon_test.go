@@ -148,6 +148,8 @@ func TestDaemonInNamespaces(t *testing.T) {
 	time.Sleep(3 * time.Second) // at least one checkpoint after the traffic
 	metrics := get(t, "http://"+mgmt+"/metrics")
 	assert.Contains(t, metrics, `otwatch_transactions_total{proto="modbus",op="read"}`)
+	assert.Contains(t, metrics, "\notwatch_udp_duplicates_total 0\n", "a bridge mirrors each frame once")
+	assert.Contains(t, metrics, "\notwatch_tcp_gaps_total 0\n")
 	// the dashboard is up, over HTTPS, and refuses the API without a session
 	insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	resp, err := insecure.Get("https://" + dash + "/api/inventory")
