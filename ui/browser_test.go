@@ -177,6 +177,9 @@ func TestBrowser(t *testing.T) {
 	if txt := br.evalString(`document.getElementById('identity-table').textContent`); !strings.Contains(txt, "frame") {
 		t.Errorf("asset page: identity without provenance: %q", txt)
 	}
+	if txt := br.evalString(`document.getElementById('asset-services').textContent`); !strings.Contains(txt, "tcp/") {
+		t.Errorf("asset page: the services it answered on are missing: %q", txt)
+	}
 	br.screenshot("05-asset")
 
 	// the network map renders a node per asset and the links

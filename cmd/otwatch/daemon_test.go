@@ -301,7 +301,8 @@ func TestDaemonInNamespaces(t *testing.T) {
 	out.Reset()
 	require.Equal(t, 0, cmdInventory([]string{"export", "--db", db, "--zones", filepath.Join(dir, "detect.conf")}, &out, &errb), errb.String())
 	inv := out.String()
-	for _, want := range []string{`"10.66.0.1"`, `"10.66.0.2"`, `"plc"`, `"hmi"`, `"zone": "cell"`, `"zone": "scada"`} {
+	for _, want := range []string{`"10.66.0.1"`, `"10.66.0.2"`, `"plc"`, `"hmi"`, `"zone": "cell"`, `"zone": "scada"`,
+		`"tcp/502"`, `"tcp/8080"`} { // the PLC's services: Modbus, and the web server it was made to run
 		assert.Contains(t, inv, want)
 	}
 	assert.Equal(t, uint64(0), txPackets(t, mon), "the monitor interface transmitted")

@@ -78,6 +78,7 @@ func (m *monitor) attach(p *pipeline.Pipeline) {
 // observeConversation is the pipeline's OnConversation hook: new
 // conversations with (or from) a controller, once the network is learned.
 func (m *monitor) observeConversation(client, server netip.AddrPort, proto uint8, frameNo uint64, ns int64) {
+	m.inv.ObserveService(server, proto)
 	for _, f := range m.convs.Observe(client, server, proto, frameNo, ns) {
 		k := f.Key
 		asset := k.Server.String()

@@ -3,6 +3,8 @@ package inventory
 import (
 	"fmt"
 	"net/netip"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/otwatch/otwatch/protocols"
@@ -34,6 +36,8 @@ type host struct {
 	First    int64      `json:"first,omitempty"`
 	Last     int64      `json:"last,omitempty"`
 	LastSent int64      `json:"last_sent,omitempty"`
+	// Services: the TCP/UDP ports it answered on (proto<<16 | port), capped.
+	Services []uint32 `json:"services,omitempty"`
 	// Ev: what the address did as (part of) an asset; nil while pending.
 	Ev *evidence `json:"ev,omitempty"`
 }
@@ -702,4 +706,29 @@ func (inv *Inventory) Controller(ip netip.Addr) (proto string, ports []uint16, o
 		ports = append(ports, u.Port)
 	}
 	return proto, ports, ok
+}
+
+// ObserveService records that server answered a TCP/UDP conversation on
+// its port (the pipeline's OnConversation): the services the inventory
+// lists per asset, beyond the ICS protocols (a PLC's web server, SNMP…).
+func (inv *Inventory) ObserveService(server netip.AddrPort, ipProto uint8) {
+	hi, ok := inv.lookupHost(server.Addr().Unmap())
+	if !ok {
+		return
+	}
+	h := &inv.hosts[hi]
+	svc := uint32(ipProto)<<16 | uint32(server.Port())
+	if slices.Contains(h.Services, svc) || len(h.Services) >= maxServices {
+		return
+	}
+	h.Services = append(h.Services, svc)
+}
+
+// serviceName is "tcp/80" or "udp/161".
+func serviceName(svc uint32) string {
+	proto := "tcp"
+	if svc>>16 == 17 {
+		proto = "udp"
+	}
+	return proto + "/" + strconv.Itoa(int(svc&0xFFFF))
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"io"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -42,8 +43,9 @@ type Asset struct {
 	RouterMAC       string            `json:"router_mac,omitempty"`
 	RouterVendor    string            `json:"router_vendor,omitempty"`
 	VLANs           []uint16          `json:"vlans,omitempty"`
-	Zone            string            `json:"zone,omitempty"`  // the configured zone of its first address (learning/zones)
-	Level           *int              `json:"level,omitempty"` // that zone's Purdue level, when given
+	Services        []string          `json:"services,omitempty"` // TCP/UDP ports it answered on, e.g. "tcp/80"
+	Zone            string            `json:"zone,omitempty"`     // the configured zone of its first address (learning/zones)
+	Level           *int              `json:"level,omitempty"`    // that zone's Purdue level, when given
 	Packets         uint64            `json:"packets"`
 	Bytes           uint64            `json:"bytes"`
 	PacketsSent     uint64            `json:"packets_sent"`
@@ -174,6 +176,7 @@ func (inv *Inventory) renderAsset(a *asset, servers int) Asset {
 		Identity: map[string]Identity{}}
 	first, last := a.First, a.Last
 	addrs := make([]netip.Addr, 0, len(a.Hosts))
+	var svcs []uint32
 	for _, hi := range a.Hosts {
 		h := &inv.hosts[hi]
 		addrs = append(addrs, h.IP)
@@ -186,6 +189,11 @@ func (inv *Inventory) renderAsset(a *asset, servers int) Asset {
 		}
 		if h.Last > last {
 			last = h.Last
+		}
+		for _, svc := range h.Services {
+			if !slices.Contains(svcs, svc) {
+				svcs = append(svcs, svc)
+			}
 		}
 		if h.VLAN != 0 && len(out.VLANs) < maxVLANs && !containsU16(out.VLANs, h.VLAN) {
 			out.VLANs = append(out.VLANs, h.VLAN)
@@ -204,6 +212,10 @@ func (inv *Inventory) renderAsset(a *asset, servers int) Asset {
 		}
 	}
 	sort.Slice(out.VLANs, func(i, j int) bool { return out.VLANs[i] < out.VLANs[j] })
+	slices.Sort(svcs) // TCP before UDP, ports in numeric order
+	for _, svc := range svcs {
+		out.Services = append(out.Services, serviceName(svc))
+	}
 	out.Packets = out.PacketsSent + out.PacketsReceived
 	out.Bytes = out.BytesSent + out.BytesReceived
 	out.FirstSeen, out.LastSeen = ts(first), ts(last)

@@ -40,6 +40,7 @@ const (
 	maxIdentityValue = 256
 	maxReadTargets   = 64 // distinct read targets remembered (historian rule)
 	maxVLANs         = 8
+	maxServices      = 32 // TCP/UDP ports served per address
 	maxProtos        = 64 // distinct protocol names
 )
 

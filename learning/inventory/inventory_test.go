@@ -570,3 +570,31 @@ func TestWriteCSV(t *testing.T) {
 		t.Errorf("link row %q", rows[3])
 	}
 }
+
+func TestServices(t *testing.T) {
+	inv := inventory.New(inventory.Limits{})
+	hmi, plc := ep("10.0.0.10", 40000, mac(0x10)), ep("10.0.0.20", 502, mac(0x20))
+	inv.Observe(tx(hmi, plc, 1))
+	for _, s := range []struct {
+		port  string
+		proto uint8
+	}{{"502", 6}, {"80", 6}, {"161", 17}, {"80", 6}} {
+		inv.ObserveService(netip.MustParseAddrPort("10.0.0.20:"+s.port), s.proto)
+	}
+	inv.ObserveService(netip.MustParseAddrPort("10.9.9.9:22"), 6) // no such host: nothing
+	b, err := inv.MarshalState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored := inventory.New(inventory.Limits{})
+	if err := restored.UnmarshalState(b); err != nil {
+		t.Fatal(err)
+	}
+	a := asset(t, restored.Document(), "mac:00:1b:1b:00:00:20")
+	if !reflect.DeepEqual(a.Services, []string{"tcp/80", "tcp/502", "udp/161"}) {
+		t.Errorf("services %q", a.Services)
+	}
+	if h := asset(t, restored.Document(), "mac:00:1b:1b:00:00:10"); len(h.Services) != 0 {
+		t.Errorf("the HMI served nothing: %q", h.Services)
+	}
+}

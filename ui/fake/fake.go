@@ -84,6 +84,11 @@ func (b *Backend) publish(ev ui.Event) { b.broker.Publish(ev) }
 func (b *Backend) Replay(learnFraction float64, paths ...string) error {
 	var txs []*protocols.Transaction
 	p := pipeline.New(pipeline.DefaultLimits(), func(t *protocols.Transaction) { txs = append(txs, t) })
+	var services []netip.AddrPort // answered conversations: the servers' services
+	var serviceProtos []uint8
+	p.OnConversation = func(_, server netip.AddrPort, proto uint8, _ uint64, _ int64) {
+		services, serviceProtos = append(services, server), append(serviceProtos, proto)
+	}
 	var frames, bytes uint64
 	var cursor int64 // re-timed end of the previous file
 	for _, path := range paths {
@@ -112,6 +117,9 @@ func (b *Backend) Replay(learnFraction float64, paths ...string) error {
 		bytes += 150
 	}
 	b.engine.Flush()
+	for i, s := range services {
+		b.inv.service(s, serviceProtos[i])
+	}
 	b.health.Packets += frames
 	b.health.Transactions += uint64(len(txs))
 	b.health.Flows += p.FlowCount()

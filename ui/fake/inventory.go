@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"github.com/otwatch/otwatch/learning/zones"
 	"net/netip"
+	"slices"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/otwatch/otwatch/protocols"
@@ -32,6 +34,7 @@ type invAsset struct {
 	LastSeen     string                 `json:"last_seen"`
 	RoleEvidence map[string]string      `json:"role_evidence,omitempty"`
 	VLANs        []uint16               `json:"vlans,omitempty"`
+	Services     []string               `json:"services,omitempty"`
 	Zone         string                 `json:"zone,omitempty"`
 	Level        *int                   `json:"level,omitempty"`
 	Packets      uint64                 `json:"packets"`
@@ -80,6 +83,7 @@ type hostState struct {
 	identity    map[string]invIdentity
 	ops         map[string]uint64 // as a client
 	servers     map[netip.Addr]bool
+	services    []string // "tcp/502": ports it answered on
 	tx          uint64
 }
 
@@ -98,6 +102,22 @@ type inventory struct {
 	hosts map[netip.Addr]*hostState
 	links map[linkKey]*linkState
 	zones *zones.Policy // nil: no zones
+}
+
+// service records a TCP/UDP port a known host answered on.
+func (inv *inventory) service(server netip.AddrPort, proto uint8) {
+	h := inv.hosts[server.Addr()]
+	if h == nil {
+		return
+	}
+	name := "tcp/" + strconv.Itoa(int(server.Port()))
+	if proto == 17 {
+		name = "udp/" + strconv.Itoa(int(server.Port()))
+	}
+	if !slices.Contains(h.services, name) {
+		h.services = append(h.services, name)
+		slices.Sort(h.services)
+	}
 }
 
 // setZones places the assets in zones (the daemon takes them from its configuration).
@@ -214,7 +234,7 @@ func (inv *inventory) document() invDoc {
 		roles, ev := h.roles()
 		a := invAsset{ID: "ip:" + h.ip.String(), IPs: []string{h.ip.String()}, MAC: h.mac, Roles: roles, RoleEvidence: ev,
 			Protocols: []invProto{}, Identity: h.identity, FirstSeen: protocols.FormatTime(h.first), LastSeen: protocols.FormatTime(h.last),
-			Packets: h.tx * 2, Bytes: h.tx * 150}
+			Packets: h.tx * 2, Bytes: h.tx * 150, Services: h.services}
 		if v, ok := h.identity["vendor_name"]; ok {
 			a.Vendor = v.Value
 		}

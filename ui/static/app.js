@@ -341,6 +341,8 @@
       h('div', { class: 'panel' }, h('h2', { text: 'Identity' }),
         h('dl', { class: 'kv' }, h('dt', { text: 'id' }), h('dd', { class: 'mono', text: a.id }), h('dt', { text: 'MAC' }), h('dd', { class: 'mono', text: a.mac || '—' }),
           h('dt', { text: 'vendor' }), h('dd', { text: a.vendor || '—' }), h('dt', { text: 'VLANs' }), h('dd', { text: (a.vlans || []).join(', ') || '—' }),
+          h('dt', { text: 'zone' }), h('dd', { text: a.zone ? a.zone + (a.level != null ? ' (level ' + a.level + ')' : '') : '—' }),
+          h('dt', { text: 'services' }), h('dd', { class: 'mono', id: 'asset-services', text: (a.services || []).join(' ') || '—' }),
           h('dt', { text: 'seen' }), h('dd', { text: fmtTime(a.first_seen) + ' → ' + fmtTime(a.last_seen) })),
         ident.length ? h('table', { id: 'identity-table' }, h('tr', {}, h('th', { text: 'Field' }), h('th', { text: 'Value' }), h('th', { text: 'Source (provenance)' })), ident)
           : h('p', { class: 'muted', text: 'No identity fields seen yet.' })),
