@@ -85,6 +85,7 @@ type Engine struct {
 	order     []string
 	seq       uint64
 	hits      int
+	maint     Maintenance
 	// OnMarkNormal, when set, hears of each alert an operator marks normal,
 	// for what the baseline model does not hold (the inventory's ARP
 	// bindings).
@@ -300,7 +301,7 @@ func (e *Engine) raiseWith(now time.Time, kind, key, asset string, tx *protocols
 		reg.AlertTimes = reg.AlertTimes[len(reg.AlertTimes)-8:]
 	}
 	reg.last = a
-	a.Severity, a.Regulation = e.regulate(info, asset, reg)
+	a.Severity, a.Regulation = e.regulate(info, asset, reg, now)
 	if a.Regulation != "" {
 		message += " (" + a.Regulation + ")"
 	}
@@ -341,9 +342,14 @@ func (e *Engine) forgetOldest() {
 }
 
 // regulate applies the documented, bounded severity reduction.
-func (e *Engine) regulate(info KindInfo, asset string, reg *regulation) (int, string) {
+func (e *Engine) regulate(info KindInfo, asset string, reg *regulation, now time.Time) (int, string) {
 	var reasons []string
 	cut := 0
+	if m := e.maint; now.Before(m.Until) && maintenanceKinds[info.Kind] {
+		cut += maxRegulation
+		reasons = append(reasons, fmt.Sprintf("during the maintenance window %s declared until %s (%s)",
+			m.By, m.Until.UTC().Format(time.RFC3339), m.Reason))
+	}
 	if n := len(reg.AlertTimes); n > minRegularAlerts {
 		if period, cv := cadence(reg.AlertTimes); cv < regularCV {
 			cut += min(n-minRegularAlerts, maxRegulation)
@@ -447,10 +453,34 @@ func (e *Engine) MarkNormal(id string) error {
 	return nil
 }
 
+// Maintenance is a window of planned engineering work an operator
+// declared: the engineering kinds of alert (downloads, stops, restarts, new
+// functions and targets, values out of range) are still raised but their
+// severity is lowered, with the window named in the alert. Network attacks
+// (ARP spoofing, scans) and new clients are not lowered.
+type Maintenance struct {
+	Until  time.Time `json:"until,omitzero"`
+	Reason string    `json:"reason,omitempty"`
+	By     string    `json:"by,omitempty"`
+}
+
+var maintenanceKinds = map[string]bool{
+	"plc_stop": true, "plc_start": true, "program_download": true, "program_upload": true, "firmware_update": true,
+	"restart": true, "config_change": true, "new_function": true, "write_to_unseen_target": true, "value_out_of_range": true,
+	"write_burst": true,
+}
+
+// SetMaintenance declares (or, with a zero Until, ends) a maintenance window.
+func (e *Engine) SetMaintenance(m Maintenance) { e.maint = m }
+
+// Maintenance is the declared window (zero when none).
+func (e *Engine) Maintenance() Maintenance { return e.maint }
+
 // Incidents lists the incidents, newest first.
 func (e *Engine) Incidents() []Incident { return e.incidents.list() }
 
 type engineState struct {
+	Maint     Maintenance            `json:"maintenance,omitzero"`
 	Regs      map[string]*regulation `json:"regulation"`
 	Feedback  map[string]int         `json:"feedback"`
 	Incidents []Incident             `json:"incidents"`
@@ -469,7 +499,7 @@ type savedAlert struct {
 // MarshalState snapshots what must survive a restart: fold windows,
 // regulation history, operator feedback, incidents and the recent alerts.
 func (e *Engine) MarshalState() ([]byte, error) {
-	st := engineState{e.regs, e.feedback, e.incidents.list(), e.seq, make([]savedAlert, 0, len(e.order))}
+	st := engineState{e.maint, e.regs, e.feedback, e.incidents.list(), e.seq, make([]savedAlert, 0, len(e.order))}
 	for _, id := range e.order {
 		a := e.recent[id]
 		st.Recent = append(st.Recent, savedAlert{a, a.TS, a.tx})
@@ -489,6 +519,7 @@ func (e *Engine) UnmarshalState(b []byte) error {
 	if st.Feedback != nil {
 		e.feedback = st.Feedback
 	}
+	e.maint = st.Maint
 	e.seq = st.Seq
 	e.incidents.restore(st.Incidents)
 	e.recent, e.order = map[string]*Alert{}, nil

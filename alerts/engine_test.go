@@ -353,3 +353,38 @@ func TestRegulationMemoryIsBounded(t *testing.T) {
 	assert.LessOrEqual(t, len(e.regs), maxRegulated)
 	assert.Greater(t, len(c.alerts), maxRegulated, "every new target still alerted")
 }
+
+// A declared maintenance window lowers the engineering alerts, names the
+// window in them, ends by itself and survives a restart; attacks keep their
+// severity.
+func TestMaintenanceWindow(t *testing.T) {
+	e, _, c := newTestEngine(baseline.ModeDetect)
+	e.SetMaintenance(Maintenance{Until: t0.Add(time.Hour), Reason: "replace CPU in cell 3", By: "alice"})
+	b, err := e.MarshalState()
+	require.NoError(t, err)
+	e2, _, c2 := newTestEngine(baseline.ModeDetect)
+	require.NoError(t, e2.UnmarshalState(b))
+	assert.Equal(t, "alice", e2.Maintenance().By, "the window survives a restart")
+
+	for _, eng := range []*Engine{e, e2} {
+		eng.Observe(tx("10.0.0.1", "10.0.0.2", 60, protocols.OpProgramDownload, 0, "", 0, 0))
+		eng.Network(t0.Add(61*time.Second), "arp_spoofing", "10.0.0.2|a|b", "10.0.0.2", nil, []uint64{7}, "spoofed")
+		eng.Observe(tx("10.0.0.1", "10.0.0.3", 2*3600, protocols.OpProgramDownload, 0, "", 0, 0)) // after the window
+	}
+	for _, all := range [][]*Alert{c.alerts, c2.alerts} {
+		var got []*Alert // (detection without a baseline adds new_asset and the like)
+		for _, a := range all {
+			if a.Kind == "program_download" || a.Kind == "arp_spoofing" {
+				got = append(got, a)
+			}
+		}
+		require.Len(t, got, 3)
+		assert.Equal(t, "program_download", got[0].Kind)
+		assert.Equal(t, 6, got[0].Severity, "lowered from 9 during the window")
+		assert.Contains(t, got[0].Regulation, "maintenance window alice declared until 2026-03-01T09:00:00Z (replace CPU in cell 3)")
+		assert.Equal(t, 9, got[1].Severity, "an attack is not lowered")
+		assert.Equal(t, 9, got[2].Severity, "the window ended")
+	}
+	e.SetMaintenance(Maintenance{})
+	assert.True(t, e.Maintenance().Until.IsZero())
+}

@@ -572,6 +572,16 @@ func ValidateSettings(set Settings) error {
 	if len(set.Syslog) > 8 {
 		return fmt.Errorf("syslog: at most 8 destinations")
 	}
+	if until := set.MaintenanceUntil; !until.IsZero() && until.After(time.Now()) {
+		switch {
+		case until.After(time.Now().Add(MaxMaintenance)):
+			return fmt.Errorf("maintenance_until: at most %s ahead", MaxMaintenance)
+		case strings.TrimSpace(set.MaintenanceReason) == "":
+			return fmt.Errorf("maintenance_reason: say what work is planned")
+		case len(set.MaintenanceReason) > 200:
+			return fmt.Errorf("maintenance_reason: at most 200 characters")
+		}
+	}
 	for i, d := range set.Syslog {
 		u, err := url.Parse(d)
 		if err != nil || (u.Scheme != "udp" && u.Scheme != "tcp" && u.Scheme != "tls") || u.Port() == "" || u.Hostname() == "" ||

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otwatch/otwatch/alerts"
 	"github.com/otwatch/otwatch/ui"
 	"github.com/otwatch/otwatch/ui/fake"
 )
@@ -270,5 +271,45 @@ func TestUnknownRoutes(t *testing.T) {
 	}
 	if r := c.do("GET", "/static/app.js", "", nil); r.Code != 200 || !strings.HasPrefix(r.Header().Get("Content-Type"), "text/javascript") {
 		t.Errorf("app.js: %d %s", r.Code, r.Header().Get("Content-Type"))
+	}
+}
+
+func TestValidateSettingsMaintenance(t *testing.T) {
+	now := time.Now()
+	for _, tc := range []struct {
+		name string
+		set  ui.Settings
+		err  string
+	}{
+		{"no window", ui.Settings{Mode: "auto"}, ""},
+		{"two hours, with a reason", ui.Settings{Mode: "auto", MaintenanceUntil: now.Add(2 * time.Hour), MaintenanceReason: "swap CPU"}, ""},
+		{"a window in the past ends it", ui.Settings{Mode: "auto", MaintenanceUntil: now.Add(-time.Hour)}, ""},
+		{"no reason", ui.Settings{Mode: "auto", MaintenanceUntil: now.Add(time.Hour), MaintenanceReason: "  "}, "maintenance_reason: say what work is planned"},
+		{"too long", ui.Settings{Mode: "auto", MaintenanceUntil: now.Add(8 * 24 * time.Hour), MaintenanceReason: "x"}, "maintenance_until: at most 168h0m0s ahead"},
+		{"reason too long", ui.Settings{Mode: "auto", MaintenanceUntil: now.Add(time.Hour), MaintenanceReason: strings.Repeat("x", 201)}, "at most 200 characters"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := ui.ValidateSettings(tc.set)
+			if tc.err == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("error %v, want %q", err, tc.err)
+			}
+		})
+	}
+	// the same window declared again keeps who declared it; a new one names the new user
+	cur := ui.MaintenanceOf(ui.Settings{MaintenanceUntil: now.Add(time.Hour), MaintenanceReason: "swap CPU"}, "alice", alerts.Maintenance{})
+	if cur.By != "alice" {
+		t.Fatalf("%+v", cur)
+	}
+	if again := ui.MaintenanceOf(ui.Settings{MaintenanceUntil: cur.Until, MaintenanceReason: "swap CPU"}, "bob", cur); again.By != "alice" {
+		t.Errorf("unchanged window re-attributed: %+v", again)
+	}
+	if ended := ui.MaintenanceOf(ui.Settings{}, "bob", cur); !ended.Until.IsZero() {
+		t.Errorf("not ended: %+v", ended)
 	}
 }

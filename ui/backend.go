@@ -148,7 +148,28 @@ type EvidenceSource interface {
 type Settings struct {
 	Mode   string   `json:"mode"`   // learning mode: auto, learn or detect
 	Syslog []string `json:"syslog"` // destinations: udp://host:port, tcp://host:port or tls://host:port
+	// A maintenance window (alerts.Maintenance): until when planned
+	// engineering work lowers the engineering alerts, and why. A past or
+	// zero time ends it; the backend records who declared it.
+	MaintenanceUntil  time.Time `json:"maintenance_until,omitzero"`
+	MaintenanceReason string    `json:"maintenance_reason,omitempty"`
+	MaintenanceBy     string    `json:"maintenance_by,omitempty"`
 }
+
+// MaintenanceOf is the window settings declare: the same window as before
+// when it did not change, else one declared by user; none when it ended.
+func MaintenanceOf(s Settings, user string, current alerts.Maintenance) alerts.Maintenance {
+	if s.MaintenanceUntil.IsZero() || !s.MaintenanceUntil.After(time.Now()) {
+		return alerts.Maintenance{}
+	}
+	if s.MaintenanceUntil.Equal(current.Until) && s.MaintenanceReason == current.Reason {
+		return current
+	}
+	return alerts.Maintenance{Until: s.MaintenanceUntil.UTC(), Reason: s.MaintenanceReason, By: user}
+}
+
+// MaxMaintenance bounds a declared maintenance window.
+const MaxMaintenance = 7 * 24 * time.Hour
 
 // SettingsStore is implemented by backends whose settings the dashboard
 // may change (GET and PUT /api/settings).

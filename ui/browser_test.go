@@ -291,6 +291,18 @@ func TestBrowser(t *testing.T) {
 	if set := backend.Settings(); set.Mode != "learn" || len(set.Syslog) != 1 {
 		t.Errorf("settings not applied: %+v", set)
 	}
+	// a maintenance window: declared in the form, shown, and in force in the backend
+	br.eval(`document.getElementById('set-maint-hours').value = '2';
+		document.getElementById('set-maint-reason').value = 'replace CPU in cell 3';
+		document.getElementById('settings-save').click(); true`)
+	br.waitFor("maintenance declared", `document.getElementById('maint-state').textContent.startsWith('Maintenance window until')`, 10*time.Second)
+	if set := backend.Settings(); set.MaintenanceReason != "replace CPU in cell 3" || set.MaintenanceBy != "admin" ||
+		set.MaintenanceUntil.Before(time.Now().Add(time.Hour)) {
+		t.Errorf("maintenance window not applied: %+v", set)
+	}
+	br.eval(`document.getElementById('set-maint-hours').value = '0';
+		document.getElementById('settings-save').click(); true`)
+	br.waitFor("maintenance ended", `document.getElementById('maint-state').textContent === 'No maintenance window.'`, 10*time.Second)
 	br.eval(`document.getElementById('set-syslog').value = 'http://evil.example/x';
 		document.getElementById('settings-save').click(); true`)
 	br.waitFor("settings refused", `document.getElementById('settings-msg').className === 'error'`, 10*time.Second)

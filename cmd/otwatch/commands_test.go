@@ -4,16 +4,20 @@ import (
 	"bytes"
 	"fmt"
 	"log"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/otwatch/otwatch/alerts"
 	"github.com/otwatch/otwatch/alerts/evidence"
 	"github.com/otwatch/otwatch/cmd/otwatch/config"
 	"github.com/otwatch/otwatch/learning/baseline"
 	"github.com/otwatch/otwatch/learning/inventory"
 	"github.com/otwatch/otwatch/learning/store"
+	"github.com/otwatch/otwatch/protocols"
 	"github.com/otwatch/otwatch/ui"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -192,4 +196,43 @@ func TestCheckpointFailureIsAlertedAndMonitoringGoesOn(t *testing.T) {
 	d.checkpoint()
 	assert.Equal(t, uint64(1), d.engine.Raised["storage_failure"], "alerted once per failure, not per checkpoint")
 	assert.Contains(t, logs.String(), "storage_failure")
+}
+
+// The dashboard's settings declare a maintenance window in the daemon's
+// engine: a download is lowered and says why, and the daemon logs who.
+func TestDashboardMaintenanceWindow(t *testing.T) {
+	cfg, err := config.Parse("t.conf", []byte("interfaces: [eth1]\nlearning: {mode: detect}\n"))
+	require.NoError(t, err)
+	var logs syncBuffer
+	var raised []*alerts.Alert
+	d := &daemon{cfg: cfg, log: log.New(&logs, "", 0)}
+	d.mon = newMonitor(cfg.Learning.Baseline(), inventory.Limits{}, func(a *alerts.Alert) { cp := *a; raised = append(raised, &cp) })
+	d.model, d.engine = d.mon.model, d.mon.engine
+	b := &dashboardBackend{d: d}
+	set := b.Settings()
+	set.MaintenanceUntil, set.MaintenanceReason = time.Now().Add(2*time.Hour), "firmware update of PLC 3"
+	require.NoError(t, ui.ValidateSettings(set))
+	require.NoError(t, b.SetSettings(set, "alice"))
+	got := b.Settings()
+	assert.Equal(t, "alice", got.MaintenanceBy)
+	assert.Contains(t, logs.String(), "operator alice declared a maintenance window until")
+
+	d.mon.observe(&protocols.Transaction{Proto: "s7comm", Op: protocols.OpProgramDownload, CodeName: "download_block",
+		Client:      protocols.Endpoint{IP: netip.MustParseAddr("10.0.0.9"), LinkAddress: -1},
+		Server:      protocols.Endpoint{IP: netip.MustParseAddr("10.0.0.3"), Port: 102, LinkAddress: -1},
+		RequestTime: time.Now(), RequestFrame: 1})
+	var download *alerts.Alert
+	for _, a := range raised {
+		if a.Kind == "program_download" {
+			download = a
+		}
+	}
+	require.NotNil(t, download)
+	assert.Equal(t, 6, download.Severity)
+	assert.Contains(t, download.Regulation, "maintenance window alice declared")
+
+	set.MaintenanceUntil = time.Time{}
+	require.NoError(t, b.SetSettings(set, "bob"))
+	assert.True(t, b.Settings().MaintenanceUntil.IsZero())
+	assert.Contains(t, logs.String(), "operator bob ended the maintenance window")
 }

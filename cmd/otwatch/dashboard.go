@@ -157,6 +157,8 @@ func (b *dashboardBackend) Settings() ui.Settings {
 	for _, dst := range b.d.cfg.Syslog {
 		s.Syslog = append(s.Syslog, dst.Network+"://"+dst.Address)
 	}
+	m := b.d.engine.Maintenance()
+	s.MaintenanceUntil, s.MaintenanceReason, s.MaintenanceBy = m.Until, m.Reason, m.By
 	return s
 }
 
@@ -174,8 +176,17 @@ func (b *dashboardBackend) SetSettings(s ui.Settings, user string) error {
 	b.d.state.Lock()
 	b.d.model.SetMode(mode)
 	b.d.cfg.Learning.Mode = mode
+	before := b.d.engine.Maintenance()
+	m := ui.MaintenanceOf(s, user, before)
+	b.d.engine.SetMaintenance(m)
 	b.d.state.Unlock()
 	b.d.log.Printf("operator %s set the learning mode to %s", user, mode)
+	switch {
+	case m != before && !m.Until.IsZero():
+		b.d.log.Printf("operator %s declared a maintenance window until %s: %s", user, m.Until.Format(time.RFC3339), m.Reason)
+	case m != before:
+		b.d.log.Printf("operator %s ended the maintenance window", user)
+	}
 	return nil
 }
 

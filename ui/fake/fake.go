@@ -369,7 +369,9 @@ func replayShifted(p *pipeline.Pipeline, path string, start int64, keep func(cap
 func (b *Backend) Settings() ui.Settings {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return ui.Settings{Mode: b.health.Mode, Syslog: append([]string(nil), b.syslog...)}
+	m := b.engine.Maintenance()
+	return ui.Settings{Mode: b.health.Mode, Syslog: append([]string(nil), b.syslog...),
+		MaintenanceUntil: m.Until, MaintenanceReason: m.Reason, MaintenanceBy: m.By}
 }
 
 // SetSettings implements ui.SettingsStore: the mode switches the baseline model.
@@ -383,5 +385,6 @@ func (b *Backend) SetSettings(s ui.Settings, user string) error {
 	b.model.SetMode(mode)
 	b.health.Mode = s.Mode
 	b.syslog = append([]string(nil), s.Syslog...)
+	b.engine.SetMaintenance(ui.MaintenanceOf(s, user, b.engine.Maintenance()))
 	return nil
 }

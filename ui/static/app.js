@@ -553,16 +553,35 @@
       const sys = h('textarea', { id: 'set-syslog', rows: '3', cols: '40', disabled: !admin, placeholder: 'udp://10.0.0.5:514 (one per line)' });
       sys.value = (settings.syslog || []).join('\n');
       const msg = h('p', { id: 'settings-msg' });
+      // maintenance window: planned engineering work lowers the engineering alerts until it ends
+      const isActive = st => st.maintenance_until && new Date(st.maintenance_until) > new Date();
+      const maintText = st => isActive(st) ? 'Maintenance window until ' + fmtTime(st.maintenance_until) + ', declared by ' + st.maintenance_by + ': ' + st.maintenance_reason
+        + '. Engineering alerts (downloads, stops, new functions) are lowered; attacks are not.' : 'No maintenance window.';
+      const active = isActive(settings);
+      const hours = h('input', { id: 'set-maint-hours', type: 'number', min: '0', max: '168', step: '0.5', disabled: !admin,
+        value: active ? String(Math.round((new Date(settings.maintenance_until) - new Date()) / 360000) / 10) : '0' });
+      const reason = h('input', { id: 'set-maint-reason', maxlength: '200', size: '30', disabled: !admin, placeholder: 'planned work, e.g. replace CPU in cell 3' });
+      reason.value = active ? settings.maintenance_reason || '' : '';
+      const maintState = h('p', { id: 'maint-state', class: active ? 'warn' : 'muted', text: maintText(settings) });
       const form = h('form', { id: 'settings-form', class: 'toolbar' }, h('label', {}, 'Learning mode', mode), h('label', {}, 'Syslog destinations', sys),
+        h('label', {}, 'Maintenance window (hours, 0 ends it)', hours), h('label', {}, 'Planned work', reason),
         admin ? h('button', { type: 'submit', id: 'settings-save', text: 'Save settings' }) : null);
       form.addEventListener('submit', async ev => {
         ev.preventDefault();
         try {
-          await api('PUT', '/api/settings', { mode: mode.value, syslog: sys.value.split('\n').map(x => x.trim()).filter(Boolean) });
+          const h1 = parseFloat(hours.value) || 0;
+          const body = { mode: mode.value, syslog: sys.value.split('\n').map(x => x.trim()).filter(Boolean) };
+          if (h1 > 0) {
+            body.maintenance_until = active && Math.abs(new Date(settings.maintenance_until) - new Date() - h1 * 3600000) < 180000
+              ? settings.maintenance_until : new Date(Date.now() + h1 * 3600000).toISOString();
+            body.maintenance_reason = reason.value.trim();
+          }
+          const saved = await api('PUT', '/api/settings', body);
+          if (saved) { maintState.textContent = maintText(saved); maintState.className = isActive(saved) ? 'warn' : 'muted'; }
           msg.className = ''; msg.textContent = 'Saved.';
         } catch (e) { msg.className = 'error'; msg.textContent = e.message; }
       });
-      el.appendChild(h('div', { class: 'panel' }, h('h2', { text: 'Settings' }), form, msg));
+      el.appendChild(h('div', { class: 'panel' }, h('h2', { text: 'Settings' }), form, maintState, msg));
     }
     if (S.role !== 'admin') return;
     const [users, tokens, audit] = await Promise.all([api('GET', '/api/users'), api('GET', '/api/tokens'), api('GET', '/api/audit?limit=50')]);
