@@ -296,6 +296,11 @@ func TestBrowser(t *testing.T) {
 		document.getElementById('set-maint-reason').value = 'replace CPU in cell 3';
 		document.getElementById('settings-save').click(); true`)
 	br.waitFor("maintenance declared", `document.getElementById('maint-state').textContent.startsWith('Maintenance window until')`, 10*time.Second)
+	page("overview")
+	if txt := br.evalString(`(document.getElementById('maint-banner') || {}).textContent || ''`); !strings.Contains(txt, "replace CPU in cell 3") {
+		t.Errorf("overview: no maintenance banner: %q", txt)
+	}
+	page("system")
 	if set := backend.Settings(); set.MaintenanceReason != "replace CPU in cell 3" || set.MaintenanceBy != "admin" ||
 		set.MaintenanceUntil.Before(time.Now().Add(time.Hour)) {
 		t.Errorf("maintenance window not applied: %+v", set)

@@ -200,6 +200,11 @@
     const roles = {};
     for (const a of inv.assets) for (const r of a.roles || []) roles[r] = (roles[r] || 0) + 1;
     el.appendChild(h('h1', { text: 'Overview' }));
+    const set = await api('GET', '/api/settings').catch(() => null);
+    if (set && set.maintenance_until && new Date(set.maintenance_until) > new Date()) {
+      el.appendChild(h('p', { id: 'maint-banner', class: 'warn', text: 'Maintenance window until ' + fmtTime(set.maintenance_until) + ' (' + set.maintenance_by + ': '
+        + set.maintenance_reason + '): engineering alerts are lowered.' }));
+    }
     el.appendChild(h('div', { class: 'cards', id: 'overview-cards' },
       card(inv.assets.length, 'assets'), card(inv.links.length, 'links'), card(stats.total, 'alerts', 'alerts'), card(stats.open, 'open alerts'),
       card(health.packets, 'packets', 'packets'), card(health.drops, 'drops', 'drops'), card(health.transactions, 'transactions')));
