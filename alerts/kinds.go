@@ -44,6 +44,7 @@ var kinds = []KindInfo{
 	{"new_host", 5, []string{"T0864"}, false, "a device claimed an address in ARP for the first time after the network was learned: a transient laptop or a rogue box on the segment"},
 	{"new_conversation", 5, []string{"T0886"}, false, "a host opened a TCP/UDP conversation with a controller (PLC, RTU, OPC UA server) on a service other than its ICS protocol, never used there while the network was learned (web, SSH, FTP, SNMP...)"},
 	{"controller_outbound", 8, []string{"T0869"}, false, "a controller opened a TCP/UDP conversation it never opened while the network was learned: command and control, or a pivot"},
+	{"rogue_dhcp", 8, []string{"T0830"}, false, "a DHCP server never seen while the network was learned offered addresses: it can hand its clients itself as gateway or name server"},
 	{"zone_violation", 7, []string{"T0886"}, true, "a transaction between two configured zones that no conduit allows (protocol or op): the plant's segmentation is crossed"},
 	{"port_scan", 6, []string{"T0846"}, true, "one source's TCP connection attempts were refused or unanswered, or its UDP probes refused (ICMP port unreachable), by many host:port targets within a minute (nmap and the like)"},
 	{"host_sweep", 5, []string{"T0846"}, true, "one source asked ARP for, or pinged, many addresses that do not exist within a minute: a sweep for hosts"},

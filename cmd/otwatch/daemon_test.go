@@ -161,6 +161,7 @@ func TestDaemonInNamespaces(t *testing.T) {
 	daemon.Wait()
 
 	// Phase 2: detect on the same database; plcsim injects its attacks.
+	var rogueDHCP bool
 	daemon, logs = start("detect")
 	client("-duration", "4s", "-attack", "all", "-attack-after", "1s", "-rogue-source", "10.66.0.3")
 	// new conversations with the controller: the attacker browses a web
@@ -186,6 +187,29 @@ func TestDaemonInNamespaces(t *testing.T) {
 	}
 	python(atk, "import urllib.request; urllib.request.urlopen('http://10.66.0.1:8080/', timeout=5).read()")
 	python(plc, "import socket; socket.create_connection(('10.66.0.66', 4444), timeout=5).close()")
+	// a rogue DHCP server: dnsmasq on the attacker's box, naming itself the
+	// gateway, answers busybox udhcpc in the HMI's namespace (the offer on the
+	// wire is what counts; the client need not take it)
+	if dnsmasq, err := exec.LookPath("dnsmasq"); err == nil {
+		dlog := &syncBuffer{}
+		srv := exec.Command("ip", "netns", "exec", atk, dnsmasq, "--no-daemon", "--port=0", "--interface=a0", "--bind-interfaces",
+			"--dhcp-range=10.66.0.100,10.66.0.150,255.255.255.0,1h", "--dhcp-option=3,10.66.0.66", "--dhcp-option=6,10.66.0.66",
+			"--dhcp-leasefile="+filepath.Join(dir, "leases"), "--user=root")
+		srv.Stdout, srv.Stderr = dlog, dlog
+		require.NoError(t, srv.Start())
+		var cout []byte
+		var cerr error
+		for try := 0; try < 4 && !strings.Contains(dlog.String(), "DHCPOFFER"); try++ {
+			time.Sleep(time.Second) // dnsmasq takes a moment before it answers
+			cout, cerr = exec.Command("ip", "netns", "exec", hmi, "busybox", "udhcpc", "-i", "h0", "-n", "-q", "-f", "-t", "2", "-T", "1", "-s", "/bin/true").CombinedOutput()
+		}
+		srv.Process.Kill()
+		srv.Wait()
+		require.Contains(t, dlog.String(), "DHCPOFFER", "dnsmasq answered; udhcpc: %s (%v)\ndnsmasq: %s", cout, cerr, dlog.String())
+		rogueDHCP = true
+	} else {
+		t.Log("dnsmasq not installed: the rogue DHCP part is skipped (.ci/run installs it)")
+	}
 	// reconnaissance: nmap's SYN scan of the PLC, then its ARP sweep of the subnet
 	nmap, nmapErr := exec.LookPath("nmap")
 	if nmapErr == nil {
@@ -242,6 +266,7 @@ func TestDaemonInNamespaces(t *testing.T) {
 	for _, line := range strings.Split(alertsText, "\n") {
 		if i := strings.Index(line, `"message":"`); i > 0 && (strings.Contains(line, `"kind":"port_scan"`) || strings.Contains(line, `"kind":"new_host"`) ||
 			strings.Contains(line, `"kind":"new_conversation"`) || strings.Contains(line, `"kind":"controller_outbound"`) ||
+			strings.Contains(line, `"kind":"rogue_dhcp"`) ||
 			strings.Contains(line, `"kind":"host_sweep"`) || strings.Contains(line, `"kind":"arp_spoofing"`)) {
 			t.Log(line[i+11 : i+11+strings.Index(line[i+11:], `"`)])
 		}
@@ -250,6 +275,10 @@ func TestDaemonInNamespaces(t *testing.T) {
 		"the web session to the PLC:\n%s", alertsText)
 	assert.True(t, containsLine(strings.Split(alertsText, "\n"), `"kind":"controller_outbound"`, "10.66.0.1 (a modbus controller) opened TCP 10.66.0.1 → 10.66.0.66:4444"),
 		"the PLC calling out:\n%s", alertsText)
+	if rogueDHCP {
+		assert.True(t, containsLine(strings.Split(alertsText, "\n"), `"kind":"rogue_dhcp"`, "DHCP server 10.66.0.66 (MAC ", "with gateway 10.66.0.66"),
+			"dnsmasq's offers:\n%s", alertsText)
+	}
 	assert.True(t, containsLine(strings.Split(alertsText, "\n"), `"kind":"new_host"`, "new device 10.66.0.66 (MAC "),
 		"the attacker's box is a new device on the segment:\n%s", alertsText)
 	assert.False(t, containsLine(strings.Split(alertsText, "\n"), `"kind":"new_host"`, "new device 10.66.0.1 "), "the PLC was learned")

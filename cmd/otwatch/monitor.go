@@ -10,6 +10,7 @@ import (
 	"github.com/otwatch/otwatch/alerts"
 	"github.com/otwatch/otwatch/learning/baseline"
 	"github.com/otwatch/otwatch/learning/conversations"
+	"github.com/otwatch/otwatch/learning/dhcp"
 	"github.com/otwatch/otwatch/learning/inventory"
 	"github.com/otwatch/otwatch/learning/scan"
 	"github.com/otwatch/otwatch/learning/store"
@@ -27,6 +28,7 @@ type monitor struct {
 	engine *alerts.Engine
 	scans  *scan.Detector
 	convs  *conversations.Detector
+	dhcp   *dhcp.Watch
 	zones  *zones.Policy // nil: no zones configured
 }
 
@@ -52,6 +54,8 @@ func newMonitor(cfg baseline.Config, limits inventory.Limits, sink func(*alerts.
 	m.scans.Heard = m.inv.LastHeard
 	m.convs = conversations.New(0)
 	m.convs.Learning, m.convs.Controller = m.model.NetworkLearning, m.inv.Controller
+	m.dhcp = dhcp.New()
+	m.dhcp.Learning = m.model.NetworkLearning
 	m.engine = alerts.NewEngine(alerts.Config{}, m.model, sink)
 	m.engine.OnMarkNormal = m.acceptARP
 	return m
@@ -59,7 +63,7 @@ func newMonitor(cfg baseline.Config, limits inventory.Limits, sink func(*alerts.
 
 func (m *monitor) components() map[string]store.Component {
 	return map[string]store.Component{"inventory": m.inv, "baseline": m.model, "alerts": m.engine, "scan": m.scans,
-		"conversations": m.convs}
+		"conversations": m.convs, "dhcp": m.dhcp}
 }
 
 // attach feeds the monitor from a pipeline: packets to the inventory's
@@ -68,6 +72,10 @@ func (m *monitor) attach(p *pipeline.Pipeline) {
 	p.OnPacket = func(d *frame.Decoded, frameLen int, ns int64) {
 		m.inv.ObservePacket(d, frameLen, ns)
 		m.raiseScans(m.scans.ObservePacket(d, p.Frames(), ns))
+		for _, f := range m.dhcp.ObservePacket(d, p.Frames(), ns) {
+			src := f.Server.String()
+			m.engine.Network(f.Time, f.Kind, src, src, &alerts.Endpoint{IP: src, Port: 67, MAC: f.MAC}, []uint64{f.Frame}, f.Message)
+		}
 	}
 	p.OnARP = m.observeARP
 	p.OnConversation = m.observeConversation

@@ -1,0 +1,212 @@
+// Package dhcp watches the DHCP servers of the monitored segment. A DHCP
+// server hands every client its gateway and name servers, so a rogue one
+// (a laptop running dnsmasq, a misconfigured router) puts itself in the
+// middle of everything a client sends (T0830) or simply breaks addressing.
+// Plant networks have one or two known servers, if any: one that answers
+// after the network was learned is alerted, with what it offered.
+package dhcp
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/otwatch/otwatch/protocols/frame"
+)
+
+// Offer is what one DHCP OFFER or ACK said.
+type Offer struct {
+	Server    netip.Addr   // option 54, else the packet's source
+	ServerMAC [6]byte      // the Ethernet source, when known
+	Client    netip.Addr   // yiaddr: the address offered
+	Routers   []netip.Addr // option 3
+	DNS       []netip.Addr // option 6
+	Ack       bool
+}
+
+// Parse reads a BOOTP reply carrying a DHCP OFFER (2) or ACK (5); ok is
+// false for anything else (requests, other message types, malformed).
+func Parse(payload []byte) (o Offer, ok bool) {
+	// op 2 (reply), htype, hlen, hops, xid, secs, flags, ciaddr, yiaddr@16,
+	// siaddr, giaddr, chaddr[16], sname[64], file[128], magic cookie @236
+	if len(payload) < 240 || payload[0] != 2 || binary.BigEndian.Uint32(payload[236:]) != 0x63825363 {
+		return o, false
+	}
+	o.Client = netip.AddrFrom4([4]byte(payload[16:20]))
+	msgType := byte(0)
+	opts := payload[240:]
+	for len(opts) > 0 {
+		code := opts[0]
+		if code == 255 {
+			break
+		}
+		if code == 0 {
+			opts = opts[1:]
+			continue
+		}
+		if len(opts) < 2 || len(opts) < 2+int(opts[1]) {
+			return o, false // an option runs past the packet
+		}
+		val := opts[2 : 2+int(opts[1])]
+		switch code {
+		case 53:
+			if len(val) == 1 {
+				msgType = val[0]
+			}
+		case 54:
+			if len(val) == 4 {
+				o.Server = netip.AddrFrom4([4]byte(val))
+			}
+		case 3, 6:
+			for i := 0; i+4 <= len(val) && i < 4*8; i += 4 {
+				a := netip.AddrFrom4([4]byte(val[i : i+4]))
+				if code == 3 {
+					o.Routers = append(o.Routers, a)
+				} else {
+					o.DNS = append(o.DNS, a)
+				}
+			}
+		}
+		opts = opts[2+int(opts[1]):]
+	}
+	if msgType != 2 && msgType != 5 {
+		return o, false
+	}
+	o.Ack = msgType == 5
+	return o, true
+}
+
+// server is a DHCP server as learned.
+type server struct {
+	First, Last int64
+	Routers     []string `json:",omitempty"`
+}
+
+// Finding is a DHCP server answering that was not there while the network learned.
+type Finding struct {
+	Kind    string // rogue_dhcp
+	Time    time.Time
+	Server  netip.Addr
+	MAC     string
+	Frame   uint64
+	Message string
+}
+
+// maxServers bounds what is remembered: a flood of forged servers alerts
+// (folded by the engine) but is not kept.
+const maxServers = 256
+
+// Watch is fed by the pipeline's goroutine; not safe for concurrent use.
+type Watch struct {
+	servers map[netip.Addr]*server
+	// Learning says whether the network still learns at a time (the
+	// baseline's network clock).
+	Learning func(now time.Time) bool
+}
+
+// New returns an empty watch.
+func New() *Watch { return &Watch{servers: map[netip.Addr]*server{}} }
+
+// ObservePacket looks at a decoded packet (from the pipeline's OnPacket):
+// only UDP from port 67 to port 68 matters, so the cost for everything
+// else is two comparisons.
+func (w *Watch) ObservePacket(d *frame.Decoded, frameNo uint64, ns int64) []Finding {
+	if d.IPProto != frame.ProtoUDP || d.SrcPort != 67 || d.DstPort != 68 {
+		return nil
+	}
+	o, ok := Parse(d.Payload)
+	if !ok {
+		return nil
+	}
+	if !o.Server.IsValid() || o.Server.IsUnspecified() {
+		o.Server = d.Src
+	}
+	if d.HasMAC {
+		o.ServerMAC = d.SrcMAC
+	}
+	if s := w.servers[o.Server]; s != nil {
+		s.Last = ns
+		return nil
+	}
+	now := time.Unix(0, ns).UTC()
+	learning := w.Learning == nil || w.Learning(now)
+	if len(w.servers) < maxServers {
+		s := &server{First: ns, Last: ns}
+		for _, r := range o.Routers {
+			s.Routers = append(s.Routers, r.String())
+		}
+		w.servers[o.Server] = s
+	}
+	if learning {
+		return nil
+	}
+	what := "offered"
+	if o.Ack {
+		what = "acknowledged"
+	}
+	mac := ""
+	if o.ServerMAC != ([6]byte{}) {
+		mac = net.HardwareAddr(o.ServerMAC[:]).String()
+	}
+	msg := fmt.Sprintf("DHCP server %s", o.Server)
+	if mac != "" {
+		msg += " (MAC " + mac + ")"
+	}
+	msg += fmt.Sprintf(" %s %s", what, o.Client)
+	if len(o.Routers) > 0 {
+		msg += " with gateway " + joinAddrs(o.Routers)
+	}
+	if len(o.DNS) > 0 {
+		msg += " and name servers " + joinAddrs(o.DNS)
+	}
+	msg += ": a DHCP server never seen while the network was learned; a rogue one puts itself in the middle of its clients' traffic"
+	return []Finding{{Kind: "rogue_dhcp", Time: now, Server: o.Server, MAC: mac, Frame: frameNo, Message: msg}}
+}
+
+func joinAddrs(a []netip.Addr) string {
+	s := make([]string, len(a))
+	for i, x := range a {
+		s[i] = x.String()
+	}
+	return strings.Join(s, ", ")
+}
+
+// MarshalState saves the known servers (learning/store.Component).
+func (w *Watch) MarshalState() ([]byte, error) {
+	type entry struct {
+		IP netip.Addr `json:"ip"`
+		server
+	}
+	list := make([]entry, 0, len(w.servers))
+	for ip, s := range w.servers {
+		list = append(list, entry{ip, *s})
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].IP.Less(list[j].IP) })
+	return json.Marshal(list)
+}
+
+// UnmarshalState restores them.
+func (w *Watch) UnmarshalState(b []byte) error {
+	var list []struct {
+		IP netip.Addr `json:"ip"`
+		server
+	}
+	if err := json.Unmarshal(b, &list); err != nil {
+		return fmt.Errorf("dhcp state: %w", err)
+	}
+	servers := map[netip.Addr]*server{}
+	for _, e := range list {
+		if !e.IP.IsValid() {
+			return fmt.Errorf("dhcp state: invalid server address")
+		}
+		s := e.server
+		servers[e.IP] = &s
+	}
+	w.servers = servers
+	return nil
+}
