@@ -17,6 +17,7 @@ import (
 	"github.com/otwatch/otwatch/learning/zones"
 	"github.com/otwatch/otwatch/protocols"
 	"github.com/otwatch/otwatch/protocols/frame"
+	"github.com/otwatch/otwatch/protocols/lldp"
 	"github.com/otwatch/otwatch/protocols/pipeline"
 )
 
@@ -79,6 +80,11 @@ func (m *monitor) attach(p *pipeline.Pipeline) {
 	}
 	p.OnARP = m.observeARP
 	p.OnConversation = m.observeConversation
+	p.OnLLDP = func(d *frame.Decoded, frameNo uint64, ns int64) {
+		if in, err := lldp.Parse(d.LLDP); err == nil && d.HasMAC {
+			m.inv.ObserveLLDP(d.SrcMAC, in, frameNo, ns)
+		}
+	}
 	p.OnICMP = func(d *frame.Decoded, frameNo uint64, ns int64) { m.raiseScans(m.scans.ObserveICMP(d, frameNo, ns)) }
 	m.inv.FrameOf = p.Frames
 }

@@ -21,6 +21,8 @@ type Document struct {
 	Links  []Link  `json:"links"`
 	// Routers lists the MACs found to carry many hosts' addresses.
 	Routers []Router `json:"routers,omitempty"`
+	// Neighbors lists the devices known only from LLDP (switches, silent PROFINET devices).
+	Neighbors []Neighbor `json:"neighbors,omitempty"`
 	// Dropped counts what the limits turned away (absent when nothing was).
 	Dropped *Stats `json:"dropped,omitempty"`
 }
@@ -166,6 +168,9 @@ func (inv *Inventory) Document() Document {
 	if inv.stats != (Stats{}) {
 		st := inv.stats
 		doc.Dropped = &st
+	}
+	if nb := inv.neighborList(); len(nb) > 0 {
+		doc.Neighbors = nb
 	}
 	return doc
 }

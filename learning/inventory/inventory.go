@@ -108,8 +108,10 @@ type Inventory struct {
 	macs     map[[6]byte]*macInfo
 	arp      map[netip.Addr]*arpBinding // the ARP watch (arpwatch.go)
 	arpByMAC map[[6]byte][]netip.Addr   // its reverse index
-	assets   []*asset
-	links    []link
+	// neighbors: LLDP announcers that are not assets (lldp.go)
+	neighbors map[[6]byte]*neighbor
+	assets    []*asset
+	links     []link
 
 	protos []protoName
 
@@ -133,12 +135,13 @@ type protoName struct {
 // New returns an empty inventory.
 func New(l Limits) *Inventory {
 	inv := &Inventory{
-		limits:   l.withDefaults(),
-		hosts4:   map[uint32]int32{},
-		hosts6:   map[netip.Addr]int32{},
-		macs:     map[[6]byte]*macInfo{},
-		arp:      map[netip.Addr]*arpBinding{},
-		arpByMAC: map[[6]byte][]netip.Addr{},
+		limits:    l.withDefaults(),
+		hosts4:    map[uint32]int32{},
+		hosts6:    map[netip.Addr]int32{},
+		macs:      map[[6]byte]*macInfo{},
+		arp:       map[netip.Addr]*arpBinding{},
+		arpByMAC:  map[[6]byte][]netip.Addr{},
+		neighbors: map[[6]byte]*neighbor{},
 	}
 	inv.identity = inv.registryIdentity
 	return inv

@@ -14,6 +14,7 @@ import (
 	"github.com/otwatch/otwatch/learning/store"
 	"github.com/otwatch/otwatch/protocols"
 	"github.com/otwatch/otwatch/protocols/frame"
+	"github.com/otwatch/otwatch/protocols/lldp"
 )
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -596,5 +597,41 @@ func TestServices(t *testing.T) {
 	}
 	if h := asset(t, restored.Document(), "mac:00:1b:1b:00:00:10"); len(h.Services) != 0 {
 		t.Errorf("the HMI served nothing: %q", h.Services)
+	}
+}
+
+func TestLLDP(t *testing.T) {
+	inv := inventory.New(inventory.Limits{})
+	hmi, plc := ep("10.0.0.10", 40000, mac(0x10)), ep("10.0.0.20", 502, mac(0x20))
+	inv.Observe(tx(hmi, plc, 1))
+	// the PLC announces itself by its MAC; the HMI only by its management address
+	inv.ObserveLLDP(mac(0x20), lldp.Info{ChassisID: "00:1b:1b:00:00:20", SystemName: "PLC-3",
+		SystemDesc: "Siemens, SIMATIC S7, CPU 1516-3 PN/DP, FW: V2.8.1"}, 5, t0.UnixNano())
+	inv.ObserveLLDP(mac(0x99), lldp.Info{ChassisID: "hmi", SystemName: "HMI-1",
+		MgmtAddrs: []netip.Addr{netip.MustParseAddr("10.0.0.10")}}, 6, t0.UnixNano())
+	// a switch that talks to no one
+	sw := [6]byte{0x00, 0x1b, 0x1b, 0x34, 0x34, 0xce}
+	inv.ObserveLLDP(sw, lldp.Info{ChassisID: "00:1b:1b:34:34:cb", PortID: "port-003", SystemDesc: "SCALANCE X 200", Capabilities: 1 << 2}, 7, t0.UnixNano())
+
+	b, err := inv.MarshalState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored := inventory.New(inventory.Limits{})
+	if err := restored.UnmarshalState(b); err != nil {
+		t.Fatal(err)
+	}
+	doc := restored.Document()
+	p := asset(t, doc, "mac:00:1b:1b:00:00:20")
+	if p.Identity["system_description"].Value != "Siemens, SIMATIC S7, CPU 1516-3 PN/DP, FW: V2.8.1" ||
+		p.Identity["system_name"].Source.Proto != "lldp" || p.Identity["system_name"].Source.Frame != 5 {
+		t.Errorf("PLC identity %+v", p.Identity)
+	}
+	if h := asset(t, doc, "mac:00:1b:1b:00:00:10"); h.Identity["system_name"].Value != "HMI-1" {
+		t.Errorf("HMI identity by management address %+v", h.Identity)
+	}
+	if len(doc.Neighbors) != 1 || doc.Neighbors[0].MAC != "00:1b:1b:34:34:ce" || doc.Neighbors[0].SystemDesc != "SCALANCE X 200" ||
+		!reflect.DeepEqual(doc.Neighbors[0].Capabilities, []string{"bridge"}) || doc.Neighbors[0].FirstFrame != 7 {
+		t.Errorf("neighbors %+v", doc.Neighbors)
 	}
 }

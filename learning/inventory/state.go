@@ -22,16 +22,17 @@ type stateARP struct {
 }
 
 type state struct {
-	Version       int        `json:"version"`
-	Protos        []string   `json:"protos"`
-	Hosts         []host     `json:"hosts"`
-	MACs          []stateMAC `json:"macs"`
-	Assets        []*asset   `json:"assets"`
-	Links         []link     `json:"links"`
-	ARP           []stateARP `json:"arp,omitempty"`
-	Stats         Stats      `json:"stats"`
-	AssetLimitHit bool       `json:"asset_limit_hit,omitempty"`
-	LinkLimitHit  bool       `json:"link_limit_hit,omitempty"`
+	Version       int             `json:"version"`
+	Protos        []string        `json:"protos"`
+	Hosts         []host          `json:"hosts"`
+	MACs          []stateMAC      `json:"macs"`
+	Assets        []*asset        `json:"assets"`
+	Links         []link          `json:"links"`
+	ARP           []stateARP      `json:"arp,omitempty"`
+	Neighbors     []stateNeighbor `json:"neighbors,omitempty"`
+	Stats         Stats           `json:"stats"`
+	AssetLimitHit bool            `json:"asset_limit_hit,omitempty"`
+	LinkLimitHit  bool            `json:"link_limit_hit,omitempty"`
 }
 
 // MarshalState snapshots the whole inventory (counters and first/last
@@ -49,6 +50,7 @@ func (inv *Inventory) MarshalState() ([]byte, error) {
 		st.ARP = append(st.ARP, stateARP{IP: ip, arpBinding: *b})
 	}
 	sort.Slice(st.ARP, func(i, j int) bool { return st.ARP[i].IP.Less(st.ARP[j].IP) })
+	st.Neighbors = inv.neighborState()
 	return json.Marshal(&st)
 }
 
@@ -127,6 +129,12 @@ func (inv *Inventory) UnmarshalState(b []byte) error {
 		b := a.arpBinding
 		fresh.arp[a.IP] = &b
 		fresh.claim(b.MAC, a.IP)
+	}
+	for _, n := range st.Neighbors {
+		nb := n.neighbor
+		if len(fresh.neighbors) < maxNeighbors {
+			fresh.neighbors[n.MAC] = &nb
+		}
 	}
 	fresh.links = st.Links
 	for i, l := range fresh.links {

@@ -71,6 +71,9 @@ type Decoded struct {
 	// ICMP is set for an ICMP/ICMPv6 message (Decode then returns
 	// ErrOtherProto), for the scan detector.
 	ICMP ICMP
+	// LLDP is the payload of an LLDP frame (ethertype 0x88cc; Decode then
+	// returns ErrNotIP), for protocols/lldp.
+	LLDP []byte
 	// ipPayloadLen is the IP payload length the header claims.
 	ipPayloadLen int
 }
@@ -167,7 +170,7 @@ func (d *Decoded) arp(data []byte) error {
 
 // Decode fills d from a frame of the given link type.
 func Decode(link uint32, data []byte, d *Decoded) error {
-	d.HasMAC, d.VLAN, d.Fragment, d.IPTruncated, d.IPID, d.ARP.Valid, d.ICMP = false, 0, false, false, 0, false, ICMP{}
+	d.HasMAC, d.VLAN, d.Fragment, d.IPTruncated, d.IPID, d.ARP.Valid, d.ICMP, d.LLDP = false, 0, false, false, 0, false, ICMP{}, nil
 	d.SrcPort, d.DstPort, d.Seq, d.Ack, d.Flags, d.Payload = 0, 0, 0, 0, 0, nil
 	var etherType uint16
 	switch link {
@@ -245,6 +248,8 @@ func Decode(link uint32, data []byte, d *Decoded) error {
 		return d.ipv6(data)
 	case 0x0806:
 		return d.arp(data)
+	case 0x88CC:
+		d.LLDP = data
 	}
 	return ErrNotIP
 }

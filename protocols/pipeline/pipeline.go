@@ -41,6 +41,8 @@ type Pipeline struct {
 	// OnICMP, when set, sees every ICMP/ICMPv6 message (d.ICMP): echo
 	// sweeps and refused UDP probes, for the scan detector.
 	OnICMP func(d *frame.Decoded, frameNo uint64, timeNano int64)
+	// OnLLDP, when set, sees every LLDP frame (d.LLDP, d.SrcMAC).
+	OnLLDP func(d *frame.Decoded, frameNo uint64, timeNano int64)
 	// OnConversation, when set, hears of each conversation the server
 	// answered: a TCP SYN-ACK to a SYN seen, or the first UDP datagram back.
 	// Scans that nothing answers never reach it.
@@ -128,6 +130,9 @@ func (p *Pipeline) HandleFrame(f capture.Frame) {
 		p.Stats.NotIP++
 		if d.ARP.Valid && p.OnARP != nil {
 			p.OnARP(d, p.frameNo, f.TimeNano)
+		}
+		if d.LLDP != nil && p.OnLLDP != nil {
+			p.OnLLDP(d, p.frameNo, f.TimeNano)
 		}
 	case errors.Is(err, frame.ErrOtherProto):
 		p.Stats.OtherTransport++
