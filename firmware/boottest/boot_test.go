@@ -166,7 +166,7 @@ func start(t *testing.T, m machine, dir, img string, txSink *net.UDPConn) *vm {
 			v.cmd.Process.Kill()
 			<-v.done
 		}
-		if t.Failed() {
+		if t.Failed() || os.Getenv("OTWATCH_BOOT_CONSOLE") == "1" {
 			t.Logf("console of %s:\n%s", m.arch, v.console.String())
 		}
 	})
