@@ -47,4 +47,6 @@ var (
 		"more requests outstanding than the session keeps; the oldest is closed as no_response")
 	anomalyOperateWithoutSelect = protocols.DeclareAnomaly("dnp3.operate_without_select",
 		"OPERATE whose objects do not repeat those of the association's preceding SELECT")
+	anomalyOperateAfterSelectTimeout = protocols.DeclareAnomaly("dnp3.operate_after_select_timeout",
+		"OPERATE more than SelectTimeout after its SELECT: an outstation refuses it; a late or replayed command")
 )

@@ -23,6 +23,10 @@ const (
 	MaxOutstanding = 16
 	// ResponseTimeout (packet time): an older unanswered request is closed as no_response.
 	ResponseTimeout = 60 * time.Second
+	// SelectTimeout: an OPERATE later than this after its SELECT is one an
+	// outstation refuses (IEEE 1815 leaves the value to the device; 10 s is
+	// opendnp3's default and common in outstation configurations).
+	SelectTimeout = 10 * time.Second
 	// maxSkip: bytes skipped without finding a link header before the
 	// stream is declared not DNP3.
 	maxSkip = 64 << 10
@@ -64,6 +68,7 @@ type association struct {
 	// lastSelect holds the objects of the last SELECT, -1 seq when none.
 	lastSelect    []byte
 	lastSelectSeq int
+	lastSelectAt  time.Time
 }
 
 // session follows one DNP3 connection (TCP) or datagram flow (UDP).
@@ -274,10 +279,13 @@ func (s *session) request(master, outstation uint16, frag []byte, pkt protocols.
 	switch fc {
 	case FuncSelect:
 		a.lastSelect = append(a.lastSelect[:0], objs...)
-		a.lastSelectSeq = int(seq)
+		a.lastSelectSeq, a.lastSelectAt = int(seq), pkt.Time
 	case FuncOperate:
-		if a.lastSelectSeq < 0 || !bytes.Equal(a.lastSelect, objs) {
+		switch {
+		case a.lastSelectSeq < 0 || !bytes.Equal(a.lastSelect, objs):
 			t.AddAnomaly(anomalyOperateWithoutSelect)
+		case pkt.Time.Sub(a.lastSelectAt) > SelectTimeout:
+			t.AddAnomaly(anomalyOperateAfterSelectTimeout)
 		}
 		a.lastSelectSeq = -1
 	}

@@ -20,6 +20,7 @@ type harness struct {
 	anomalies []string
 	frame     uint64
 	pending   [2][]byte
+	skew      time.Duration // added to packet time from now on
 	client    protocols.Endpoint
 	server    protocols.Endpoint
 }
@@ -38,7 +39,7 @@ func newHarness(t *testing.T, transport protocols.Transport) *harness {
 // send delivers one packet's bytes, keeping what the session leaves (TCP).
 func (h *harness) send(dir protocols.Direction, b []byte) {
 	h.frame++
-	pkt := protocols.Packet{Frame: h.frame, Time: time.Unix(1000+int64(h.frame), 0)}
+	pkt := protocols.Packet{Frame: h.frame, Time: time.Unix(1000+int64(h.frame), 0).Add(h.skew)}
 	if h.env.Transport == protocols.UDP {
 		n, err := h.s.Feed(dir, b, pkt)
 		if err != nil || n != len(b) {
@@ -118,6 +119,28 @@ func TestSessionOperateWithoutSelect(t *testing.T) {
 	h.send(0, req("c8 04 0c01 28 0100 0200 03 01 64000000 64000000 00", t))
 	h.send(1, resp("c8 81 0000 0c01 28 0100 0200 03 01 64000000 64000000 00", t))
 	if got := h.codes(); !strings.Contains(got, "operate/ok req@3 resp@4 [dnp3.operate_without_select]") {
+		t.Fatalf("got %s", got)
+	}
+}
+
+func TestSessionOperateAfterSelectTimeout(t *testing.T) {
+	h := newHarness(t, protocols.TCP)
+	crob := "0c01 28 0100 0100 03 01 64000000 64000000 00"
+	h.send(0, req("c7 03 "+crob, t))
+	h.send(1, resp("c7 81 0000 "+crob, t))
+	h.skew = SelectTimeout + time.Second // the operator hesitated; or someone replays the OPERATE
+	h.send(0, req("c8 04 "+crob, t))
+	h.send(1, resp("c8 81 0000 "+crob, t))
+	if got := h.codes(); !strings.Contains(got, "operate/ok req@3 resp@4 [dnp3.operate_after_select_timeout]") {
+		t.Fatalf("got %s", got)
+	}
+	// in time: no anomaly
+	h2 := newHarness(t, protocols.TCP)
+	h2.send(0, req("c7 03 "+crob, t))
+	h2.send(1, resp("c7 81 0000 "+crob, t))
+	h2.send(0, req("c8 04 "+crob, t))
+	h2.send(1, resp("c8 81 0000 "+crob, t))
+	if got := h2.codes(); strings.Contains(got, "[dnp3.") {
 		t.Fatalf("got %s", got)
 	}
 }
