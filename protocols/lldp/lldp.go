@@ -85,7 +85,7 @@ func Parse(b []byte) (Info, error) {
 				in.Capabilities = binary.BigEndian.Uint16(v[2:])
 			}
 		case 8: // length, subtype (1 IPv4, 2 IPv6), address, …
-			if len(v) >= 2 && int(v[0]) <= len(v)-1 {
+			if len(v) >= 2 && v[0] >= 1 && int(v[0]) <= len(v)-1 { // the length counts the subtype octet
 				addr := v[2 : 1+int(v[0])]
 				if ip, ok := netip.AddrFromSlice(addr); ok && (v[1] == 1 && len(addr) == 4 || v[1] == 2 && len(addr) == 16) {
 					in.MgmtAddrs = append(in.MgmtAddrs, ip)

@@ -129,15 +129,15 @@ func (p *Pipeline) HandleFrame(f capture.Frame) {
 	case errors.Is(err, frame.ErrNotIP), errors.Is(err, frame.ErrUnsupported):
 		p.Stats.NotIP++
 		if d.ARP.Valid && p.OnARP != nil {
-			p.OnARP(d, p.frameNo, f.TimeNano)
+			p.hook("arp", func() { p.OnARP(d, p.frameNo, f.TimeNano) })
 		}
 		if d.LLDP != nil && p.OnLLDP != nil {
-			p.OnLLDP(d, p.frameNo, f.TimeNano)
+			p.hook("lldp", func() { p.OnLLDP(d, p.frameNo, f.TimeNano) })
 		}
 	case errors.Is(err, frame.ErrOtherProto):
 		p.Stats.OtherTransport++
 		if d.ICMP.Valid && p.OnICMP != nil {
-			p.OnICMP(d, p.frameNo, f.TimeNano)
+			p.hook("icmp", func() { p.OnICMP(d, p.frameNo, f.TimeNano) })
 		}
 	default:
 		p.Stats.Malformed++
@@ -300,8 +300,10 @@ func (p *Pipeline) answered(fl *flow, dir protocols.Direction, pkt protocols.Pac
 	}
 	fl.answered = true
 	if p.OnConversation != nil {
-		p.OnConversation(netip.AddrPortFrom(fl.client.IP, fl.client.Port), netip.AddrPortFrom(fl.server.IP, fl.server.Port),
-			fl.proto, pkt.Frame, p.now)
+		p.hook("conversation", func() {
+			p.OnConversation(netip.AddrPortFrom(fl.client.IP, fl.client.Port), netip.AddrPortFrom(fl.server.IP, fl.server.Port),
+				fl.proto, pkt.Frame, p.now)
+		})
 	}
 }
 
@@ -599,6 +601,18 @@ func (p *Pipeline) guard(fl *flow, call func()) {
 			}
 			p.Stats.Anomalies[name]++
 			p.detach(fl)
+		}
+	}()
+	call()
+}
+
+// hook runs a network hook (ARP, ICMP, LLDP, conversations): a panic in
+// what hangs there becomes the anomaly pipeline.<name>_hook_panic, counted,
+// and capture goes on. OnPacket, on the per-packet path, is not wrapped.
+func (p *Pipeline) hook(name string, call func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.Stats.Anomalies["pipeline."+name+"_hook_panic"]++
 		}
 	}()
 	call()

@@ -11,6 +11,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/otwatch/otwatch/protocols"
 	"github.com/otwatch/otwatch/protocols/capture"
+	"github.com/otwatch/otwatch/protocols/frame"
 	"github.com/otwatch/otwatch/protocols/modbus"
 	"github.com/otwatch/otwatch/protocols/testkit"
 	"github.com/stretchr/testify/assert"
@@ -400,4 +401,19 @@ func TestConversationsAreReportedWhenAnswered(t *testing.T) {
 		{"10.0.0.1:40300", "10.0.0.2:8080", 6, 2},
 		{"10.0.0.1:40200", "10.0.0.2:502", 17, 9},
 	}, got)
+}
+
+// A panic in a network hook is counted and capture goes on.
+func TestHookPanicIsAnAnomaly(t *testing.T) {
+	r := newRun(Limits{})
+	r.p.OnARP = func(*frame.Decoded, uint64, int64) { panic("a bug in a detector") }
+	arp := capture.Frame{LinkType: capture.LinkEthernet, Data: mustHex(`ffffffffffff 000e8c010203 0806
+		0001 0800 06 04 0002 000e8c010203 c0a80105 0080f40a0b0c c0a8010a`)}
+	c := newConn(t, 40400, 502)
+	r.feed(arp)
+	r.feed(c.handshake()...)
+	r.feed(c.send(true, readReq), c.send(false, readResp), arp)
+	r.p.Flush()
+	assert.Equal(t, uint64(2), r.p.Stats.Anomalies["pipeline.arp_hook_panic"])
+	assert.Len(t, r.txs, 1, "the Modbus transaction between the two panics")
 }
