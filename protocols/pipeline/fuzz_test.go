@@ -8,6 +8,7 @@ import (
 	"github.com/otwatch/otwatch/protocols"
 	"github.com/otwatch/otwatch/protocols/capture"
 	"github.com/otwatch/otwatch/protocols/frame"
+	"github.com/otwatch/otwatch/protocols/lldp"
 	"github.com/otwatch/otwatch/protocols/modbus"
 )
 
@@ -52,6 +53,9 @@ func FuzzPipeline(f *testing.F) {
 		03 03 0000 00000000 4500 001c 1234 0000 4011 0000 0a000042 0a000001 9c40 00a1 0008 0000`)},
 		capture.Frame{LinkType: capture.LinkRaw, Data: mustHex(`6000 0000 0038 3a 40 fd000000000000000000000000000001 fd000000000000000000000000000042
 		01 04 0000 00000000 6000 0000 0008 11 40 fd000000000000000000000000000042 fd000000000000000000000000000001 9c40 bac0 0008 0000`)})
+	add(capture.Frame{LinkType: capture.LinkEthernet, Data: mustHex(`0180c200000e 080027 2ecff4 88cc
+		020d 07 77696e646f77732d372d766d 0409 07 706f72742d303031 0602 0014
+		1014 05 01 0a0a0a14 02 00000001 08 2b0601040181c06e 0000`)})
 	dup := udpFrame(f, 1, true, 7, 10, readReq)
 	add(dup, dup, udpFrame(f, 2, false, 8, 10, readResp))
 	links := []uint32{capture.LinkEthernet, capture.LinkLinuxSLL, capture.LinkSLL2, capture.LinkNull, capture.LinkRaw}
@@ -69,6 +73,7 @@ func FuzzPipeline(f *testing.F) {
 				t.Fatalf("ICMP hook with %+v", d.ICMP)
 			}
 		}
+		p.OnLLDP = func(d *frame.Decoded, _ uint64, _ int64) { lldp.Parse(d.LLDP) }
 		p.OnConversation = func(c, s netip.AddrPort, proto uint8, _ uint64, _ int64) {
 			if !c.Addr().IsValid() || !s.Addr().IsValid() || (proto != frame.ProtoTCP && proto != frame.ProtoUDP) {
 				t.Fatalf("conversation %v -> %v proto %d", c, s, proto)
