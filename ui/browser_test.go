@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/otwatch/otwatch/learning/inventory"
 	"github.com/otwatch/otwatch/learning/zones"
 	"net"
 	"net/netip"
@@ -96,6 +97,8 @@ func TestBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	backend.SetZones(policy)
+	backend.AddNeighbor(inventory.Neighbor{MAC: "00:1b:1b:34:34:ce", Vendor: "Siemens AG", ChassisID: "00:1b:1b:34:34:cb", PortID: "port-003",
+		SystemDesc: "Siemens AG SIMATIC S7 MULTIPORT SCALANCE X 200 FAM", Capabilities: []string{"bridge"}, LastSeen: "2016-12-15T09:49:19.432677000Z"})
 	srv, base, stateDir := serveTLS(t, backend)
 	br := startBrowser(t, shots)
 	t.Logf("screenshots in %s", shots)
@@ -164,6 +167,9 @@ func TestBrowser(t *testing.T) {
 	}
 	if n := br.evalInt(`[...document.querySelectorAll('tr.asset-row td.identity')].filter(td => td.textContent.trim() !== '').length`); n == 0 {
 		t.Error("assets table shows no identity")
+	}
+	if txt := br.evalString(`(document.getElementById('neighbors-table') || {}).textContent || ''`); !strings.Contains(txt, "SCALANCE X 200") {
+		t.Errorf("assets page: the LLDP-only devices are missing: %q", txt)
 	}
 	br.screenshot("04-assets")
 	// sorting and filtering

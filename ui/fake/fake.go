@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	inv "github.com/otwatch/otwatch/learning/inventory"
 	"github.com/otwatch/otwatch/learning/zones"
 	"io"
 	"math/rand/v2"
@@ -55,6 +56,14 @@ func New() *Backend {
 	b.model = baseline.New(baseline.Config{Mode: baseline.ModeLearn})
 	b.engine = alerts.NewEngine(alerts.Config{}, b.model, b.sink)
 	return b
+}
+
+// AddNeighbor adds a device known only from LLDP (a learning/inventory.Neighbor).
+func (b *Backend) AddNeighbor(n inv.Neighbor) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	raw, _ := json.Marshal(n)
+	b.inv.neighbors = append(b.inv.neighbors, raw)
 }
 
 // SetZones places the assets in the plant's zones, as the daemon's

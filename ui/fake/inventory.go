@@ -1,6 +1,7 @@
 package fake
 
 import (
+	"encoding/json"
 	"fmt"
 	"github.com/otwatch/otwatch/learning/zones"
 	"net/netip"
@@ -18,8 +19,9 @@ import (
 // developed and tested without the daemon.
 
 type invDoc struct {
-	Assets []invAsset `json:"assets"`
-	Links  []invLink  `json:"links"`
+	Assets    []invAsset        `json:"assets"`
+	Links     []invLink         `json:"links"`
+	Neighbors []json.RawMessage `json:"neighbors,omitempty"` // as learning/inventory.Neighbor
 }
 
 type invAsset struct {
@@ -99,9 +101,10 @@ type linkState struct {
 
 // inventory is the fake's transaction-fed inventory.
 type inventory struct {
-	hosts map[netip.Addr]*hostState
-	links map[linkKey]*linkState
-	zones *zones.Policy // nil: no zones
+	hosts     map[netip.Addr]*hostState
+	links     map[linkKey]*linkState
+	zones     *zones.Policy // nil: no zones
+	neighbors []json.RawMessage
 }
 
 // service records a TCP/UDP port a known host answered on.
@@ -263,5 +266,6 @@ func (inv *inventory) document() invDoc {
 		a, b := doc.Links[i], doc.Links[j]
 		return a.Client+"|"+a.Server+"|"+a.Proto < b.Client+"|"+b.Server+"|"+b.Proto
 	})
+	doc.Neighbors = inv.neighbors
 	return doc
 }

@@ -320,6 +320,14 @@
     el.appendChild(h('div', { class: 'toolbar' }, h('label', {}, 'Search', search), h('label', {}, 'Role', roleSel), h('label', {}, 'Protocol', protoSel), h('div', { class: 'pager' }, prev, countEl, next)));
     el.appendChild(h('div', { class: 'table-wrap' }, h('table', { id: 'assets-table' }, h('thead', {}, head), tbody)));
     draw();
+    // devices known only from LLDP: switches, PROFINET devices that talk to no one the SPAN port sees
+    if ((inv.neighbors || []).length) {
+      el.appendChild(h('div', { class: 'panel' }, h('h2', { text: 'Other devices (LLDP only)' }),
+        h('table', { id: 'neighbors-table' }, h('tr', {}, ['MAC', 'Vendor', 'System', 'Description', 'Capabilities', 'Management', 'Seen'].map(t => h('th', { text: t }))),
+          inv.neighbors.map(n => h('tr', { class: 'neighbor-row' }, h('td', { class: 'mono', text: n.mac }), h('td', { text: n.vendor || '' }),
+            h('td', { text: n.system_name || n.chassis_id }), h('td', { text: n.system_description || '' }), h('td', { text: (n.capabilities || []).join(', ') }),
+            h('td', { class: 'mono', text: (n.management_addresses || []).join(', ') }), h('td', { class: 'mono', text: fmtTime(n.last_seen) }))))));
+    }
   }
 
   async function pageAsset(el, id) {
