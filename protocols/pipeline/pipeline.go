@@ -425,16 +425,17 @@ func (p *Pipeline) tcpData(fl *flow, dir protocols.Direction, seq uint32, payloa
 		p.bufferOutOfOrder(fl, dir, seq, payload, pkt)
 		return
 	}
-	if int(-diff) >= len(payload)+missing {
+	back := -int64(diff) // bytes of it already seen; in 64 bits, as -MinInt32 overflows int32
+	if back >= int64(len(payload)+missing) {
 		p.Stats.Retransmitted++
 		return
 	}
-	if int(-diff) < len(payload) {
-		data := payload[-diff:]
+	if back < int64(len(payload)) {
+		data := payload[back:]
 		h.next += uint32(len(data))
 		p.deliver(fl, dir, data, pkt)
 	} else {
-		missing -= int(-diff) - len(payload)
+		missing -= int(back) - len(payload)
 	}
 	if missing > 0 && !fl.closed {
 		h.next += uint32(missing)
@@ -484,7 +485,9 @@ func (p *Pipeline) drain(fl *flow, dir protocols.Direction, pkt protocols.Packet
 		h.ooo = h.ooo[1:]
 		h.oooBytes -= len(s.data)
 		p.buffered -= len(s.data)
-		if trim := int(seqDiff(h.next, s.seq)); trim < len(s.data) {
+		// already-seen bytes at its head: next-seq in 0..2^31, counted as uint32
+		// (as int32 the far end of that range would be negative)
+		if trim := int64(h.next - s.seq); trim < int64(len(s.data)) {
 			data := s.data[trim:]
 			h.next += uint32(len(data))
 			p.deliver(fl, dir, data, s.pkt)
@@ -498,7 +501,7 @@ func (p *Pipeline) drain(fl *flow, dir protocols.Direction, pkt protocols.Packet
 // skipGap gives up on the hole before the first buffered segment.
 func (p *Pipeline) skipGap(fl *flow, dir protocols.Direction, pkt protocols.Packet) {
 	h := &fl.half[dir]
-	n := int(seqDiff(h.ooo[0].seq, h.next))
+	n := max(int(seqDiff(h.ooo[0].seq, h.next)), 0)
 	h.next = h.ooo[0].seq
 	p.gap(fl, dir, n, pkt)
 	p.drain(fl, dir, pkt)

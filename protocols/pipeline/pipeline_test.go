@@ -417,3 +417,18 @@ func TestHookPanicIsAnAnomaly(t *testing.T) {
 	assert.Equal(t, uint64(2), r.p.Stats.Anomalies["pipeline.arp_hook_panic"])
 	assert.Len(t, r.txs, 1, "the Modbus transaction between the two panics")
 }
+
+// A segment exactly 2^31 bytes behind (or ahead of) the stream is the edge
+// of TCP's serial arithmetic: int32(-2^31) cannot be negated. Found by
+// FuzzPipeline; it once panicked.
+func TestSequenceHalfwayRound(t *testing.T) {
+	c := newConn(t, 40500, 502)
+	r := newRun(Limits{})
+	r.feed(c.handshake()...)
+	r.feed(c.send(true, readReq))
+	far := c.frame(true, 0x10, c.cseq+1<<31, readReq) // 2^31 away: neither clearly old nor new
+	r.feed(far, c.send(false, readResp))
+	r.p.Flush()
+	require.NotEmpty(t, r.txs, "the stream goes on")
+	assert.Equal(t, 3, r.txs[0].Code)
+}
