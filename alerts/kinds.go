@@ -54,6 +54,7 @@ var kinds = []KindInfo{
 	{"packet_drops", 7, nil, true, "the kernel dropped packets before otwatch could read them"},
 	{"clock_jump", 5, nil, true, "the system clock jumped: alert times around it may be off"},
 	{"storage_failure", 8, nil, true, "the state could not be saved (disk full or failing): monitoring goes on in memory"},
+	{"internal_error", 7, nil, true, "otwatch hit an internal error on a captured frame and went on; the streams it was part of may be incomplete (the log names the frame)"},
 	{"limit_reached", 5, nil, true, "a memory bound was hit (flows, buffers, assets): some traffic is not fully analysed"},
 }
 

@@ -18,6 +18,9 @@ import (
 	"github.com/otwatch/otwatch/learning/inventory"
 	"github.com/otwatch/otwatch/learning/store"
 	"github.com/otwatch/otwatch/protocols"
+	"github.com/otwatch/otwatch/protocols/capture"
+	"github.com/otwatch/otwatch/protocols/frame"
+	"github.com/otwatch/otwatch/protocols/pipeline"
 	"github.com/otwatch/otwatch/ui"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -235,4 +238,50 @@ func TestDashboardMaintenanceWindow(t *testing.T) {
 	require.NoError(t, b.SetSettings(set, "bob"))
 	assert.True(t, b.Settings().MaintenanceUntil.IsZero())
 	assert.Contains(t, logs.String(), "operator bob ended the maintenance window")
+}
+
+// A panic while handling a captured frame is logged and alerted, and the
+// next frames are handled as before.
+func TestDaemonSurvivesAPanickingFrame(t *testing.T) {
+	cfg, err := config.Parse("t.conf", []byte("interfaces: [eth1]\n"))
+	require.NoError(t, err)
+	var logs syncBuffer
+	var raised []string
+	d := &daemon{cfg: cfg, log: log.New(&logs, "", 0)}
+	d.mon = newMonitor(cfg.Learning.Baseline(), inventory.Limits{}, func(a *alerts.Alert) { raised = append(raised, a.Kind) })
+	d.model, d.engine = d.mon.model, d.mon.engine
+	d.pipe = pipeline.New(pipeline.DefaultLimits(), d.mon.observe)
+	d.mon.attach(d.pipe)
+	inner := d.pipe.OnPacket
+	d.pipe.OnPacket = func(p *frame.Decoded, n int, ns int64) {
+		if p.SrcPort == 6666 {
+			panic("a bug nobody found yet")
+		}
+		inner(p, n, ns)
+	}
+	r, err := capture.Open(golden)
+	require.NoError(t, err)
+	defer r.Close()
+	bad := mustUDPFrame(t, 6666)
+	d.handleFrame(bad)
+	for {
+		f, err := r.Next()
+		if err != nil {
+			break
+		}
+		d.handleFrame(f)
+	}
+	d.pipe.Flush()
+	assert.Equal(t, uint64(1), d.panics)
+	assert.Contains(t, logs.String(), "internal error on frame 1")
+	assert.Contains(t, raised, "internal_error")
+	assert.Equal(t, uint64(24), d.pipe.Stats.TransactionsTotal(), "the capture after it was handled in full")
+}
+
+// mustUDPFrame is one Ethernet/IPv4/UDP frame from the given source port.
+func mustUDPFrame(t *testing.T, sport uint16) capture.Frame {
+	b := []byte{0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 6, 0x08, 0x00,
+		0x45, 0, 0, 32, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+		byte(sport >> 8), byte(sport), 0x01, 0xf6, 0, 12, 0, 0, 1, 2, 3, 4}
+	return capture.Frame{Data: b, TimeNano: 1e18, LinkType: capture.LinkEthernet, OrigLen: uint32(len(b))}
 }
