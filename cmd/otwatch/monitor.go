@@ -55,6 +55,9 @@ func newMonitor(cfg baseline.Config, limits inventory.Limits, sink func(*alerts.
 	m.scans.Heard = m.inv.LastHeard
 	m.convs = conversations.New(0)
 	m.convs.Learning, m.convs.Controller = m.model.NetworkLearning, m.inv.Controller
+	m.scans.Known = func(client, server netip.Addr, port uint16) bool {
+		return m.convs.Known(client, server, frame.ProtoTCP, port)
+	}
 	m.dhcp = dhcp.New()
 	m.dhcp.Learning = m.model.NetworkLearning
 	m.engine = alerts.NewEngine(alerts.Config{}, m.model, sink)
@@ -63,7 +66,7 @@ func newMonitor(cfg baseline.Config, limits inventory.Limits, sink func(*alerts.
 }
 
 func (m *monitor) components() map[string]store.Component {
-	return map[string]store.Component{"inventory": m.inv, "baseline": m.model, "alerts": m.engine, "scan": m.scans,
+	return map[string]store.Component{"inventory": m.inv, "baseline": m.model, "alerts": m.engine,
 		"conversations": m.convs, "dhcp": m.dhcp}
 }
 

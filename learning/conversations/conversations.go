@@ -65,6 +65,13 @@ func transport(p uint8) string {
 	return "TCP"
 }
 
+// Known says whether client ever held a conversation with server's port
+// (learning/scan asks: an attempt on a known pair is no probe).
+func (d *Detector) Known(client, server netip.Addr, proto uint8, port uint16) bool {
+	_, ok := d.known[Key{client.Unmap(), server.Unmap(), proto, port}]
+	return ok
+}
+
 // Observe is the pipeline's OnConversation hook.
 func (d *Detector) Observe(client, server netip.AddrPort, proto uint8, frameNo uint64, ns int64) []Finding {
 	k := Key{client.Addr().Unmap(), server.Addr().Unmap(), proto, server.Port()}

@@ -81,12 +81,6 @@ func Parse(payload []byte) (o Offer, ok bool) {
 	return o, true
 }
 
-// server is a DHCP server as learned.
-type server struct {
-	First, Last int64
-	Routers     []string `json:",omitempty"`
-}
-
 // Finding is a DHCP server answering that was not there while the network learned.
 type Finding struct {
 	Kind    string // rogue_dhcp
@@ -103,14 +97,14 @@ const maxServers = 256
 
 // Watch is fed by the pipeline's goroutine; not safe for concurrent use.
 type Watch struct {
-	servers map[netip.Addr]*server
+	servers map[netip.Addr]int64 // known servers, last answer (packet time)
 	// Learning says whether the network still learns at a time (the
 	// baseline's network clock).
 	Learning func(now time.Time) bool
 }
 
 // New returns an empty watch.
-func New() *Watch { return &Watch{servers: map[netip.Addr]*server{}} }
+func New() *Watch { return &Watch{servers: map[netip.Addr]int64{}} }
 
 // ObservePacket looks at a decoded packet (from the pipeline's OnPacket):
 // only UDP from port 67 to port 68 matters, so the cost for everything
@@ -129,18 +123,14 @@ func (w *Watch) ObservePacket(d *frame.Decoded, frameNo uint64, ns int64) []Find
 	if d.HasMAC {
 		o.ServerMAC = d.SrcMAC
 	}
-	if s := w.servers[o.Server]; s != nil {
-		s.Last = ns
+	if _, ok := w.servers[o.Server]; ok {
+		w.servers[o.Server] = ns
 		return nil
 	}
 	now := time.Unix(0, ns).UTC()
 	learning := w.Learning == nil || w.Learning(now)
 	if len(w.servers) < maxServers {
-		s := &server{First: ns, Last: ns}
-		for _, r := range o.Routers {
-			s.Routers = append(s.Routers, r.String())
-		}
-		w.servers[o.Server] = s
+		w.servers[o.Server] = ns
 	}
 	if learning {
 		return nil
@@ -176,15 +166,17 @@ func joinAddrs(a []netip.Addr) string {
 	return strings.Join(s, ", ")
 }
 
+// serverJSON is a known server in the state snapshot.
+type serverJSON struct {
+	IP   netip.Addr `json:"ip"`
+	Last int64      `json:"last"`
+}
+
 // MarshalState saves the known servers (learning/store.Component).
 func (w *Watch) MarshalState() ([]byte, error) {
-	type entry struct {
-		IP netip.Addr `json:"ip"`
-		server
-	}
-	list := make([]entry, 0, len(w.servers))
-	for ip, s := range w.servers {
-		list = append(list, entry{ip, *s})
+	list := make([]serverJSON, 0, len(w.servers))
+	for ip, last := range w.servers {
+		list = append(list, serverJSON{ip, last})
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].IP.Less(list[j].IP) })
 	return json.Marshal(list)
@@ -192,20 +184,16 @@ func (w *Watch) MarshalState() ([]byte, error) {
 
 // UnmarshalState restores them.
 func (w *Watch) UnmarshalState(b []byte) error {
-	var list []struct {
-		IP netip.Addr `json:"ip"`
-		server
-	}
+	var list []serverJSON
 	if err := json.Unmarshal(b, &list); err != nil {
 		return fmt.Errorf("dhcp state: %w", err)
 	}
-	servers := map[netip.Addr]*server{}
+	servers := make(map[netip.Addr]int64, len(list))
 	for _, e := range list {
 		if !e.IP.IsValid() {
 			return fmt.Errorf("dhcp state: invalid server address")
 		}
-		s := e.server
-		servers[e.IP] = &s
+		servers[e.IP] = e.Last
 	}
 	w.servers = servers
 	return nil

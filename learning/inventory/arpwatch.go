@@ -19,11 +19,9 @@ import (
 
 // arpBinding is what ARP says about one IPv4 address.
 type arpBinding struct {
-	MAC      [6]byte `json:"mac"`   // the MAC that claims it now
-	Since    int64   `json:"since"` // first claim by MAC
-	LastSeen int64   `json:"last"`  // last claim by MAC
-	Prev     [6]byte `json:"prev"`  // the MAC before the last change
-	PrevLast int64   `json:"prev_last,omitempty"`
+	MAC      [6]byte `json:"mac"`               // the MAC that claims it now
+	LastSeen int64   `json:"last"`              // last claim by MAC
+	Prev     [6]byte `json:"prev"`              // the MAC before the last change
 	Changed  int64   `json:"changed,omitempty"` // time of the last change
 	Changes  uint32  `json:"changes,omitempty"`
 	// Accepted: MACs an operator called normal for this address (a
@@ -57,7 +55,7 @@ func (inv *Inventory) ObserveARP(d *frame.Decoded, frameNo uint64, ns int64) []E
 			inv.stats.ARPLimitHit++
 			return nil
 		}
-		inv.arp[ip] = &arpBinding{MAC: mac, Since: ns, LastSeen: ns}
+		inv.arp[ip] = &arpBinding{MAC: mac, LastSeen: ns}
 		inv.claim(mac, ip)
 		return []Event{{Kind: NewHost, Time: time.Unix(0, ns).UTC(), Frame: frameNo, IP: ip.String(),
 			MAC:     net.HardwareAddr(mac[:]).String(),
@@ -69,7 +67,7 @@ func (inv *Inventory) ObserveARP(d *frame.Decoded, frameNo uint64, ns int64) []E
 	}
 	old, oldLast := b.MAC, b.LastSeen
 	flipped := mac == b.Prev && b.Changed != 0 && ns-b.Changed <= arpFlipWindow
-	b.Prev, b.PrevLast, b.MAC, b.Since, b.LastSeen, b.Changed = old, oldLast, mac, ns, ns, ns
+	b.Prev, b.MAC, b.LastSeen, b.Changed = old, mac, ns, ns
 	b.Changes++
 	inv.unclaim(old, ip)
 	others := inv.arpClaims(mac, ip)

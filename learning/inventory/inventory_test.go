@@ -583,14 +583,7 @@ func TestServices(t *testing.T) {
 		inv.ObserveService(netip.MustParseAddrPort("10.0.0.20:"+s.port), s.proto)
 	}
 	inv.ObserveService(netip.MustParseAddrPort("10.9.9.9:22"), 6) // no such host: nothing
-	b, err := inv.MarshalState()
-	if err != nil {
-		t.Fatal(err)
-	}
-	restored := inventory.New(inventory.Limits{})
-	if err := restored.UnmarshalState(b); err != nil {
-		t.Fatal(err)
-	}
+	restored := restarted(t, inv)
 	a := asset(t, restored.Document(), "mac:00:1b:1b:00:00:20")
 	if !reflect.DeepEqual(a.Services, []string{"tcp/80", "tcp/502", "udp/161"}) {
 		t.Errorf("services %q", a.Services)
@@ -613,14 +606,7 @@ func TestLLDP(t *testing.T) {
 	sw := [6]byte{0x00, 0x1b, 0x1b, 0x34, 0x34, 0xce}
 	inv.ObserveLLDP(sw, lldp.Info{ChassisID: "00:1b:1b:34:34:cb", PortID: "port-003", SystemDesc: "SCALANCE X 200", Capabilities: 1 << 2}, 7, t0.UnixNano())
 
-	b, err := inv.MarshalState()
-	if err != nil {
-		t.Fatal(err)
-	}
-	restored := inventory.New(inventory.Limits{})
-	if err := restored.UnmarshalState(b); err != nil {
-		t.Fatal(err)
-	}
+	restored := restarted(t, inv)
 	doc := restored.Document()
 	p := asset(t, doc, "mac:00:1b:1b:00:00:20")
 	if p.Identity["system_description"].Value != "Siemens, SIMATIC S7, CPU 1516-3 PN/DP, FW: V2.8.1" ||

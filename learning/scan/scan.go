@@ -9,12 +9,11 @@
 // Only failures count. Plant clients open few connections and keep them,
 // and every one of them succeeds, so a SCADA master polling 200 RTUs is
 // not a scan. A pair (client, server, port) that ever connected is known
-// good and never counts, which keeps a master's reconnect storm after an
-// outage quiet.
+// good and never counts (Detector.Known: learning/conversations remembers
+// them), which keeps a master's reconnect storm after an outage quiet.
 package scan
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -31,7 +30,6 @@ type Config struct {
 	SweepThreshold int           // distinct non-existent addresses asked by one source, ARP or ping (16)
 	MaxSources     int           // sources tracked at once (4096)
 	MaxPending     int           // attempts awaiting an answer per source (512)
-	MaxKnown       int           // known-good client/server/port triples (65536)
 }
 
 func (c Config) withDefaults() Config {
@@ -52,9 +50,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxPending <= 0 {
 		c.MaxPending = 512
-	}
-	if c.MaxKnown <= 0 {
-		c.MaxKnown = 65536
 	}
 	return c
 }
@@ -104,29 +99,26 @@ type source struct {
 	sweepSeen  bool
 }
 
-type known struct {
-	client, server netip.Addr
-	port           uint16
-}
-
 // Detector is fed by the pipeline's goroutine; it is not safe for concurrent use.
 type Detector struct {
 	cfg       Config
 	sources   map[netip.Addr]*source
-	known     map[known]struct{}
 	alive     map[netip.Addr]int64 // addresses seen sending, last time
 	lastSweep int64
 	out       []Finding
 	// Heard, when set, says when an address last sent anything (the
 	// inventory knows); the detector then keeps no list of its own.
 	Heard func(ip netip.Addr) (ns int64, ok bool)
+	// Known, when set, says whether client ever connected to server's TCP
+	// port (learning/conversations keeps that): such an attempt is no probe.
+	Known func(client, server netip.Addr, port uint16) bool
 	// Dropped counts attempts not tracked because a limit was reached.
 	Dropped uint64
 }
 
 // New returns an empty detector.
 func New(cfg Config) *Detector {
-	return &Detector{cfg: cfg.withDefaults(), sources: map[netip.Addr]*source{}, known: map[known]struct{}{},
+	return &Detector{cfg: cfg.withDefaults(), sources: map[netip.Addr]*source{},
 		alive: map[netip.Addr]int64{}}
 }
 
@@ -141,12 +133,9 @@ func (d *Detector) ObservePacket(p *frame.Decoded, frameNo uint64, ns int64) []F
 		switch {
 		case syn && !ack:
 			d.attempt(p.Src, target{p.Dst, frame.ProtoTCP, p.DstPort}, frameNo, ns)
-		case syn && ack: // the server answered: a connection, and a known-good pair
+		case syn && ack: // the server answered: a connection
 			if s := d.sources[p.Dst]; s != nil {
 				delete(s.pending, target{p.Src, frame.ProtoTCP, p.SrcPort})
-			}
-			if len(d.known) < d.cfg.MaxKnown {
-				d.known[known{p.Dst, p.Src, p.SrcPort}] = struct{}{}
 			}
 		case rst: // refused
 			if s := d.sources[p.Dst]; s != nil {
@@ -239,10 +228,8 @@ func (d *Detector) source(src netip.Addr, ns int64) *source {
 }
 
 func (d *Detector) attempt(src netip.Addr, t target, frameNo uint64, ns int64) {
-	if t.proto == frame.ProtoTCP {
-		if _, ok := d.known[known{src, t.ip, t.port}]; ok {
-			return
-		}
+	if t.proto == frame.ProtoTCP && d.Known != nil && d.Known(src, t.ip, t.port) {
+		return
 	}
 	s := d.source(src, ns)
 	if s == nil {
@@ -358,49 +345,4 @@ func (d *Detector) findings() []Finding {
 	}
 	sort.SliceStable(d.out, func(i, j int) bool { return d.out[i].Source.Less(d.out[j].Source) })
 	return append([]Finding(nil), d.out...)
-}
-
-// The known-good pairs are the state worth keeping across restarts: the
-// rest is a minute's window.
-type knownJSON struct {
-	Client netip.Addr `json:"c"`
-	Server netip.Addr `json:"s"`
-	Port   uint16     `json:"p"`
-}
-
-// MarshalState saves the known-good client/server/port triples.
-func (d *Detector) MarshalState() ([]byte, error) {
-	list := make([]knownJSON, 0, len(d.known))
-	for k := range d.known {
-		list = append(list, knownJSON{k.client, k.server, k.port})
-	}
-	sort.Slice(list, func(i, j int) bool {
-		a, b := list[i], list[j]
-		if a.Client != b.Client {
-			return a.Client.Less(b.Client)
-		}
-		if a.Server != b.Server {
-			return a.Server.Less(b.Server)
-		}
-		return a.Port < b.Port
-	})
-	return json.Marshal(list)
-}
-
-// UnmarshalState restores them.
-func (d *Detector) UnmarshalState(b []byte) error {
-	var list []knownJSON
-	if err := json.Unmarshal(b, &list); err != nil {
-		return fmt.Errorf("scan state: %w", err)
-	}
-	d.known = make(map[known]struct{}, len(list))
-	for _, k := range list {
-		if !k.Client.IsValid() || !k.Server.IsValid() {
-			return fmt.Errorf("scan state: invalid address in %+v", k)
-		}
-		if len(d.known) < d.cfg.MaxKnown {
-			d.known[known{k.Client, k.Server, k.Port}] = struct{}{}
-		}
-	}
-	return nil
 }

@@ -2,6 +2,7 @@ package scan
 
 import (
 	"fmt"
+	"github.com/otwatch/otwatch/learning/conversations"
 	"net/netip"
 	"testing"
 	"time"
@@ -13,11 +14,20 @@ import (
 
 const sec = int64(time.Second)
 
-// feeder plays packets through a detector and collects its findings.
+// feeder plays packets through a detector and collects its findings. Its
+// conversations detector hears of each SYN-ACK, as the pipeline's
+// OnConversation makes the monitor's do: the known-good pairs.
 type feeder struct {
 	d     *Detector
+	convs *conversations.Detector
 	frame uint64
 	found []Finding
+}
+
+func newFeeder() *feeder {
+	f := &feeder{d: New(Config{}), convs: conversations.New(0)}
+	f.d.Known = func(c, s netip.Addr, port uint16) bool { return f.convs.Known(c, s, frame.ProtoTCP, port) }
+	return f
 }
 
 func ip(s string) netip.Addr { return netip.MustParseAddr(s) }
@@ -26,6 +36,9 @@ func (f *feeder) tcp(ns int64, src string, sport uint16, dst string, dport uint1
 	f.frame++
 	p := &frame.Decoded{Src: ip(src), Dst: ip(dst), SrcPort: sport, DstPort: dport, IPProto: frame.ProtoTCP, Flags: flags}
 	f.found = append(f.found, f.d.ObservePacket(p, f.frame, ns)...)
+	if flags == synack {
+		f.convs.Observe(netip.AddrPortFrom(p.Dst, dport), netip.AddrPortFrom(p.Src, sport), frame.ProtoTCP, f.frame, ns)
+	}
 }
 
 func (f *feeder) icmp(ns int64, src, dst string, typ, code uint8, orig *frame.Decoded) {
@@ -174,7 +187,7 @@ func TestScans(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &feeder{d: New(Config{})}
+			f := newFeeder()
 			tc.play(f)
 			var kinds []string
 			for _, g := range f.found {
@@ -189,22 +202,23 @@ func TestScans(t *testing.T) {
 }
 
 func TestKnownPairsSurviveARestart(t *testing.T) {
-	f := &feeder{d: New(Config{})}
+	f := newFeeder()
 	for h := 1; h <= 20; h++ {
 		rtu := fmt.Sprintf("10.0.2.%d", h)
 		f.tcp(0, "10.0.0.2", 50000, rtu, 20000, syn)
 		f.tcp(0, rtu, 20000, "10.0.0.2", 50000, synack)
 	}
-	b, err := f.d.MarshalState()
+	// the known pairs are the conversations detector's state
+	b, err := f.convs.MarshalState()
 	require.NoError(t, err)
-	restarted := &feeder{d: New(Config{})}
-	require.NoError(t, restarted.d.UnmarshalState(b))
+	restarted := newFeeder()
+	require.NoError(t, restarted.convs.UnmarshalState(b))
 	for h := 1; h <= 20; h++ {
 		restarted.tcp(100*sec, "10.0.0.2", 51000, fmt.Sprintf("10.0.2.%d", h), 20000, syn)
 	}
 	restarted.tcp(110*sec, "10.0.0.9", 1, "10.0.0.1", 2, frame.FlagACK)
 	assert.Empty(t, restarted.found)
-	assert.Error(t, restarted.d.UnmarshalState([]byte(`[{"c":"nope"}]`)))
+	assert.Error(t, restarted.convs.UnmarshalState([]byte(`[{"c":"nope"}]`)))
 }
 
 func TestBounded(t *testing.T) {

@@ -120,7 +120,7 @@ func (d *Decoded) icmp(data []byte, v6 bool) {
 		return
 	}
 	m := &d.ICMP
-	m.Valid, m.V6, m.Type, m.Code = true, v6, data[0], data[1]
+	*m = ICMP{Valid: true, V6: v6, Type: data[0], Code: data[1]}
 	unreachable := !v6 && m.Type == 3 || v6 && m.Type == 1
 	if !unreachable {
 		return
@@ -170,7 +170,8 @@ func (d *Decoded) arp(data []byte) error {
 
 // Decode fills d from a frame of the given link type.
 func Decode(link uint32, data []byte, d *Decoded) error {
-	d.HasMAC, d.VLAN, d.Fragment, d.IPTruncated, d.IPID, d.ARP.Valid, d.ICMP, d.LLDP = false, 0, false, false, 0, false, ICMP{}, nil
+	// only the Valid flags: a decoder that sets one fills its whole struct
+	d.HasMAC, d.VLAN, d.Fragment, d.IPTruncated, d.IPID, d.ARP.Valid, d.ICMP.Valid, d.LLDP = false, 0, false, false, 0, false, false, nil
 	d.SrcPort, d.DstPort, d.Seq, d.Ack, d.Flags, d.Payload = 0, 0, 0, 0, 0, nil
 	var etherType uint16
 	switch link {
