@@ -146,16 +146,20 @@ type Transaction struct {
 	Targets         []Target
 	Values          []Value
 	ValuesTruncated bool
-	Outcome         Outcome
-	ExceptionCode   int64
-	HasException    bool
-	RequestFrame    uint64 // 0: request not seen
-	ResponseFrame   uint64 // 0: response not seen
-	RequestTime     time.Time
-	ResponseTime    time.Time
-	Anomalies       []string
-	Encrypted       bool
-	Broadcast       bool
+	// Points are the written numbers typed for the value models (see
+	// points.go); empty when the dissector gives none, then learning pairs
+	// Values with Targets.
+	Points        []Point
+	Outcome       Outcome
+	ExceptionCode int64
+	HasException  bool
+	RequestFrame  uint64 // 0: request not seen
+	ResponseFrame uint64 // 0: response not seen
+	RequestTime   time.Time
+	ResponseTime  time.Time
+	Anomalies     []string
+	Encrypted     bool
+	Broadcast     bool
 	// ID is the protocol's own request id (Modbus transaction id, S7 PDU
 	// reference, OPC UA request id), when HasID.
 	ID    uint64

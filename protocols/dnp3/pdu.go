@@ -589,10 +589,29 @@ func decodeObjects(a AppHeader, objs []byte, t *protocols.Transaction, mode deco
 	r := objectReader{b: objs, withData: a.IsResponse() || !headersOnly(a.Function)}
 	var hdr ObjectHeader
 	controlStatus := -1
+	pointsFrom := 0 // points of the header being walked start here
 	fn := func(h *ObjectHeader, o Object) {
 		space := h.Space()
-		if mode != modeResponse && h.PrefixCode() >= 1 && h.PrefixCode() <= 3 {
+		prefixed := h.PrefixCode() >= 1 && h.PrefixCode() <= 3
+		if mode != modeResponse && prefixed {
 			addTarget(t, space, uint64(o.Index), 1)
+		}
+		// point adds a typed written number of this object; a prefixed
+		// object's target is known now, a range's once its header is walked
+		// (Element holds the index until then).
+		point := func(field string, typ protocols.NumType, v float64) {
+			if mode != modeRequest {
+				return
+			}
+			if !prefixed {
+				t.AddPoint(0, int(o.Index), field, typ, v)
+				return
+			}
+			n := len(t.Targets)
+			if n == 0 || t.Targets[n-1].Space != space || uint64(o.Index) < t.Targets[n-1].Address {
+				return // the target was capped away
+			}
+			t.AddPoint(n-1, int(uint64(o.Index)-t.Targets[n-1].Address), field, typ, v)
 		}
 		switch {
 		case h.Group == 0 && o.Data != nil && a.IsResponse():
@@ -605,21 +624,33 @@ func decodeObjects(a AppHeader, objs []byte, t *protocols.Transaction, mode deco
 				t.AddValue(protocols.StringValue(crobOperation(o.Data[0])))
 				t.Attrs = append(t.Attrs, protocols.Attr{Key: "crob." + strconv.FormatUint(uint64(o.Index), 10),
 					Value: crobDetail(o.Data)})
+				// The command's parameters are what the value models learn:
+				// operation type (with trip/close and queue/clear bits),
+				// count, on-time and off-time.
+				point(protocols.FieldOp, protocols.TypeCode, float64(o.Data[0]))
+				point(protocols.FieldCount, protocols.UintType(8), float64(o.Data[1]))
+				point(protocols.FieldOnTime, protocols.UintType(32), float64(binary.LittleEndian.Uint32(o.Data[2:])))
+				point(protocols.FieldOffTime, protocols.UintType(32), float64(binary.LittleEndian.Uint32(o.Data[6:])))
 			}
 		case h.Group == 41 && len(o.Data) > 0:
 			if st := int(o.Data[len(o.Data)-1] & 0x7F); st != 0 && a.IsResponse() && controlStatus <= 0 {
 				controlStatus = st
 			}
 			if mode == modeRequest {
-				t.AddValue(analogOutputValue(h.Variation, o.Data))
+				v := analogOutputValue(h.Variation, o.Data)
+				t.AddValue(v)
+				if typ, ok := analogOutputType(h.Variation, o.Data); ok {
+					point(protocols.FieldValue, typ, number(v))
+				}
 			}
 		case mode == modeRequest && a.Function == FuncWrite:
-			writtenValue(t, h, o)
+			writtenValue(t, h, o, point)
 		case mode == modeRequest && h.Group == 70 && h.Variation == 3 && len(o.Data) >= 16:
 			fileCommand(t, o.Data)
 		}
 	}
 	for {
+		pointsFrom = len(t.Points)
 		h, ok := r.next(fn)
 		if !ok {
 			break
@@ -629,7 +660,9 @@ func decodeObjects(a AppHeader, objs []byte, t *protocols.Transaction, mode deco
 			continue
 		}
 		if h.PrefixCode() == 0 || h.PrefixCode() >= 4 {
+			n := len(t.Targets)
 			addTarget(t, hdr.Space(), uint64(h.Start), uint64(h.Count))
+			rangePoints(t, pointsFrom, n, hdr.Space())
 		}
 		if mode == modeRequest && a.Function == FuncWrite && h.Group == 70 && h.Variation == 5 {
 			t.Op = protocols.OpProgramDownload
@@ -637,10 +670,40 @@ func decodeObjects(a AppHeader, objs []byte, t *protocols.Transaction, mode deco
 	}
 	if r.err != nil {
 		t.AddAnomaly(r.anomaly)
+		if len(t.Points) > pointsFrom && (hdr.PrefixCode() == 0 || hdr.PrefixCode() >= 4) {
+			t.Points = t.Points[:pointsFrom] // a truncated range header added no target
+		}
 	}
 	if controlStatus > 0 && t.Outcome != protocols.OutcomeException {
 		t.Outcome, t.ExceptionCode, t.HasException = protocols.OutcomeException, int64(controlStatus), true
 	}
+}
+
+// rangePoints ties the points of a range header (Element holding the
+// object index) to the target addTarget just made or extended; targets was
+// the number of targets before it. Without a target (capped), they go.
+func rangePoints(t *protocols.Transaction, from, targets int, space string) {
+	n := len(t.Targets)
+	if n == 0 || (n == targets && t.Targets[n-1].Space != space) {
+		t.Points = t.Points[:from]
+		return
+	}
+	tg := &t.Targets[n-1]
+	for i := from; i < len(t.Points); i++ {
+		p := &t.Points[i]
+		if uint64(p.Element) < tg.Address {
+			t.Points = t.Points[:from]
+			return
+		}
+		p.Target, p.Element = uint16(n-1), uint32(uint64(p.Element)-tg.Address)
+	}
+}
+
+func number(v protocols.Value) float64 {
+	if v.Kind == protocols.ValueFloat {
+		return v.F
+	}
+	return float64(v.Int)
 }
 
 // crobDetail renders a CROB's fields for the logs.
@@ -680,21 +743,49 @@ func analogOutputValue(v uint8, d []byte) protocols.Value {
 	return protocols.IntValue(0)
 }
 
-// writtenValue keeps the values of a WRITE: time, IIN bits, deadbands, strings.
-func writtenValue(t *protocols.Transaction, h *ObjectHeader, o Object) {
+// analogOutputType is the wire type of a g41 analog output block's value.
+func analogOutputType(v uint8, d []byte) (protocols.NumType, bool) {
+	switch {
+	case v == 1 && len(d) == 5:
+		return protocols.IntType(32), true
+	case v == 2 && len(d) == 3:
+		return protocols.IntType(16), true
+	case v == 3 && len(d) == 5:
+		return protocols.FloatType(32), true
+	case v == 4 && len(d) == 9:
+		return protocols.FloatType(64), true
+	}
+	return protocols.NumType{}, false
+}
+
+// writtenValue keeps the values of a WRITE: time, IIN bits, deadbands,
+// strings; IIN bits and deadbands are points for the value models too (a
+// time is not: every clock write is a new value).
+func writtenValue(t *protocols.Transaction, h *ObjectHeader, o Object, point func(string, protocols.NumType, float64)) {
 	switch {
 	case o.Data == nil:
 		if h.Group == 80 {
 			t.AddValue(protocols.BoolValue(o.Bits != 0))
+			b := 0.0
+			if o.Bits != 0 {
+				b = 1
+			}
+			point(protocols.FieldValue, protocols.TypeBool, b)
 		}
 	case h.Group == 50 && len(o.Data) >= 6:
 		t.AddValue(protocols.IntValue(int64(le48(o.Data))))
 	case h.Group == 34 && h.Variation == 1 && len(o.Data) == 2:
-		t.AddValue(protocols.IntValue(int64(binary.LittleEndian.Uint16(o.Data))))
+		v := binary.LittleEndian.Uint16(o.Data)
+		t.AddValue(protocols.IntValue(int64(v)))
+		point(protocols.FieldValue, protocols.UintType(16), float64(v))
 	case h.Group == 34 && h.Variation == 2 && len(o.Data) == 4:
-		t.AddValue(protocols.IntValue(int64(binary.LittleEndian.Uint32(o.Data))))
+		v := binary.LittleEndian.Uint32(o.Data)
+		t.AddValue(protocols.IntValue(int64(v)))
+		point(protocols.FieldValue, protocols.UintType(32), float64(v))
 	case h.Group == 34 && h.Variation == 3 && len(o.Data) == 4:
-		t.AddValue(protocols.FloatValue(float64(math.Float32frombits(binary.LittleEndian.Uint32(o.Data)))))
+		v := float64(math.Float32frombits(binary.LittleEndian.Uint32(o.Data)))
+		t.AddValue(protocols.FloatValue(v))
+		point(protocols.FieldValue, protocols.FloatType(32), v)
 	case h.Group == 110:
 		t.AddValue(protocols.StringValue(printable(o.Data)))
 	}

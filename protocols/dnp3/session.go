@@ -78,6 +78,12 @@ type session struct {
 	resync  [2]bool
 	skipped [2]int
 	frag    []byte // scratch for single-segment fragments
+	// dir is the direction of the bytes being fed: a request from the
+	// flow's server (or a response from its client) means the outstation
+	// opened the connection, or the pipeline guessed the roles of a
+	// connection picked up mid-stream; the link DIR bit and the function
+	// code decide who is the master, not the transport.
+	dir protocols.Direction
 	// Counters is exported through Stats for tests.
 	counters Counters
 }
@@ -90,6 +96,7 @@ func (s *session) Stats() Counters { return s.counters }
 // Feed consumes every whole link frame in data.
 func (s *session) Feed(dir protocols.Direction, data []byte, pkt protocols.Packet) (int, error) {
 	udp := s.env.Transport == protocols.UDP
+	s.dir = dir
 	off := 0
 	for off < len(data) {
 		rest := data[off:]
@@ -273,6 +280,7 @@ func (s *session) request(master, outstation uint16, frag []byte, pkt protocols.
 	s.expire(a, pkt)
 	t := newTransaction(master, outstation)
 	t.RequestFrame, t.RequestTime = pkt.Frame, pkt.Time
+	t.FlowReversed = s.dir == protocols.ServerToClient
 	app, _ := DecodeFragment(frag, t)
 	fc, seq := app.Function, app.Seq()
 	objs := frag[2:]
@@ -333,6 +341,7 @@ func (s *session) response(master, outstation uint16, frag []byte, pkt protocols
 	}
 	if t == nil {
 		t = newTransaction(master, outstation)
+		t.FlowReversed = s.dir == protocols.ClientToServer
 	}
 	t.ResponseFrame, t.ResponseTime = pkt.Frame, pkt.Time
 	DecodeFragment(frag, t)

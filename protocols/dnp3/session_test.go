@@ -1,6 +1,8 @@
 package dnp3
 
 import (
+	"github.com/otwatch/otwatch/protocols/corpustest"
+
 	"net/netip"
 	"slices"
 	"strconv"
@@ -374,5 +376,27 @@ func BenchmarkSessionPoll(b *testing.B) {
 		h.txs = h.txs[:0]
 		h.s.Feed(0, reqB, protocols.Packet{Frame: 1})
 		h.s.Feed(1, respB, protocols.Packet{Frame: 2})
+	}
+}
+
+// TestRolesFromDIRBit: icsnpp's dnp3_example starts mid-stream on a
+// 20000↔20000 connection the pipeline cannot orient by ports; the link
+// DIR bit says 10.10.20.5 is the master. Its polls, its controls on
+// connections it opened and the outstation's unsolicited responses all
+// have the master as client.
+func TestRolesFromDIRBit(t *testing.T) {
+	txs, _ := corpustest.Replay(t, "testdata/dnp3_example.pcap")
+	byCode := map[int]int{}
+	for _, tx := range txs {
+		if tx.Client.IP.String() != "10.10.20.5" || tx.Server.IP.String() != "10.10.20.8" {
+			t.Fatalf("frame %d/%d: client %s server %s", tx.RequestFrame, tx.ResponseFrame, tx.Client.IP, tx.Server.IP)
+		}
+		if tx.Client.LinkAddress != 100 || tx.Server.LinkAddress != 5 {
+			t.Errorf("frame %d: link addresses %d -> %d", tx.RequestFrame, tx.Client.LinkAddress, tx.Server.LinkAddress)
+		}
+		byCode[tx.Code]++
+	}
+	if byCode[1] == 0 || byCode[3] == 0 || byCode[130] == 0 {
+		t.Errorf("reads, selects and unsolicited responses all expected: %v", byCode)
 	}
 }

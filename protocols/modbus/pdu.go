@@ -78,6 +78,24 @@ func addRegisters(t *protocols.Transaction, regs []byte) {
 	}
 }
 
+// addWrittenBits and addWrittenRegisters add written coils and registers
+// of target 0 as values and as typed points for the value models.
+func addWrittenBits(t *protocols.Transaction, bits []byte, n int) {
+	for i := 0; i < n && i/8 < len(bits); i++ {
+		v := int64(bits[i/8] >> (i % 8) & 1)
+		t.AddValue(protocols.IntValue(v))
+		t.AddPoint(0, i, protocols.FieldValue, protocols.TypeBool, float64(v))
+	}
+}
+
+func addWrittenRegisters(t *protocols.Transaction, regs []byte) {
+	for i := 0; i+1 < len(regs); i += 2 {
+		v := binary.BigEndian.Uint16(regs[i:])
+		t.AddValue(protocols.IntValue(int64(v)))
+		t.AddPoint(0, i/2, protocols.FieldValue, protocols.TypeReg, float64(v))
+	}
+}
+
 func target(t *protocols.Transaction, space string, addr, count uint64) {
 	t.Targets = append(t.Targets, protocols.Target{Space: space, Address: addr, Count: count})
 }
@@ -125,6 +143,7 @@ func DecodeRequest(pdu []byte, t *protocols.Transaction) {
 		}
 		target(t, "coil", u16(b), 1)
 		t.AddValue(protocols.IntValue(int64(v >> 15)))
+		t.AddPoint(0, 0, protocols.FieldValue, protocols.TypeBool, float64(v>>15))
 	case WriteSingleRegister:
 		if len(b) != 4 {
 			bad()
@@ -134,6 +153,7 @@ func DecodeRequest(pdu []byte, t *protocols.Transaction) {
 		}
 		target(t, "holding_register", u16(b), 1)
 		t.AddValue(protocols.IntValue(int64(u16(b[2:]))))
+		t.AddPoint(0, 0, protocols.FieldValue, protocols.TypeReg, float64(u16(b[2:])))
 	case WriteMultipleCoils, WriteMultipleRegisters:
 		if len(b) < 5 {
 			bad()
@@ -159,9 +179,9 @@ func DecodeRequest(pdu []byte, t *protocols.Transaction) {
 			data = data[:n]
 		}
 		if fc == WriteMultipleCoils {
-			addBits(t, data, int(qty))
+			addWrittenBits(t, data, int(qty))
 		} else {
-			addRegisters(t, data)
+			addWrittenRegisters(t, data)
 		}
 	case Diagnostics:
 		if len(b) < 2 {
@@ -210,7 +230,7 @@ func DecodeRequest(pdu []byte, t *protocols.Transaction) {
 		if len(data) > n {
 			data = data[:n]
 		}
-		addRegisters(t, data)
+		addWrittenRegisters(t, data)
 	case ReadFIFOQueue:
 		if len(b) != 2 {
 			bad()
@@ -348,9 +368,11 @@ func DecodeResponse(pdu []byte, t *protocols.Transaction) {
 			case WriteSingleCoil:
 				target(t, "coil", u16(b), 1)
 				t.AddValue(protocols.IntValue(int64(u16(b[2:]) >> 15)))
+				t.AddPoint(0, 0, protocols.FieldValue, protocols.TypeBool, float64(u16(b[2:])>>15))
 			case WriteSingleRegister:
 				target(t, "holding_register", u16(b), 1)
 				t.AddValue(protocols.IntValue(int64(u16(b[2:]))))
+				t.AddPoint(0, 0, protocols.FieldValue, protocols.TypeReg, float64(u16(b[2:])))
 			case WriteMultipleCoils:
 				target(t, "coil", u16(b), u16(b[2:]))
 			default:

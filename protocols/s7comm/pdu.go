@@ -377,10 +377,20 @@ func (it item) describe() string {
 // maxItemAttrs caps the per-item descriptions kept as detail attributes.
 const maxItemAttrs = 8
 
+// itemInfo is what decoding an item's written data needs: its transport
+// size, element count, bit number and the index of its target (-1: the item
+// has no target, not being an S7ANY address).
+type itemInfo struct {
+	transport byte
+	bit       uint8
+	length    uint16
+	target    int16
+}
+
 // parseItems walks the item list of a read/write var parameter (function
-// byte first), appending targets, and returns the items' transport sizes
-// (for decoding written values) in ts[:n].
-func parseItems(param []byte, t *protocols.Transaction, ts *[256]byte) (n int) {
+// byte first), appending targets, and returns what decoding the items'
+// written values needs in items[:n].
+func parseItems(param []byte, t *protocols.Transaction, items *[256]itemInfo) (n int) {
 	if len(param) < 2 {
 		t.AddAnomaly(anomalyInvalidParameter)
 		return 0
@@ -399,7 +409,7 @@ func parseItems(param []byte, t *protocols.Transaction, ts *[256]byte) (n int) {
 			continue
 		}
 		if spec[2] != 0x10 { // not S7ANY: DBREAD, NCK, drive ES, symbolic: recognised, not named
-			ts[n] = 0
+			items[n] = itemInfo{target: -1}
 			n++
 			if len(t.Attrs) < maxItemAttrs*2 {
 				attr(t, itemKey(i), "syntax_id 0x"+strings.TrimPrefix(hex16(uint16(spec[2])), "0x00"))
@@ -415,11 +425,11 @@ func parseItems(param []byte, t *protocols.Transaction, ts *[256]byte) (n int) {
 		it := item{syntax: spec[2], transport: spec[3], length: binary.BigEndian.Uint16(spec[4:]),
 			db: binary.BigEndian.Uint16(spec[6:]), area: spec[8],
 			address: uint32(spec[9])<<16 | uint32(spec[10])<<8 | uint32(spec[11])}
+		items[n] = itemInfo{transport: it.transport, bit: uint8(it.address & 7), length: it.length, target: int16(len(t.Targets))}
 		t.Targets = append(t.Targets, it.target())
 		if i < maxItemAttrs {
 			attr(t, itemKey(i), it.describe())
 		}
-		ts[n] = it.transport
 		n++
 	}
 	if len(b) != 0 {
@@ -461,43 +471,81 @@ func dataItems(data []byte, want int, response bool, t *protocols.Transaction, e
 	}
 }
 
-// addValues decodes written bytes by the request item's transport size.
-func addValues(t *protocols.Transaction, ts byte, d []byte) {
-	switch ts {
+// addValues decodes an item's written bytes by its transport size, as
+// values for the records and as typed points for the value models: one
+// point per element, its element offset in bytes (the address unit of S7
+// targets). A BYTE item of 2 or 4 bytes is one 16- or 32-bit point, as HMIs
+// write WORD, INT, DWORD, DINT and REAL tags; a BIT item is a point of its
+// own bit.
+func addValues(t *protocols.Transaction, it itemInfo, d []byte) {
+	tg := int(it.target)
+	point := func(element int, typ protocols.NumType, v float64) {
+		if tg >= 0 && len(t.Points) < protocols.MaxPoints {
+			t.AddPoint(tg, element, protocols.FieldValue, typ, v)
+			if it.transport == 0x01 {
+				t.Points[len(t.Points)-1].Sub = it.bit + 1
+			}
+		}
+	}
+	switch it.transport {
 	case 0x01: // BIT
 		if len(d) > 0 {
 			t.AddValue(protocols.BoolValue(d[0]&1 != 0))
+			point(0, protocols.TypeBool, float64(d[0]&1))
 		}
 		return
 	case 0x03: // CHAR
 		t.AddValue(protocols.StringValue(printable(d)))
 		return
 	case 0x08: // REAL
-		for ; len(d) >= 4; d = d[4:] {
-			t.AddValue(protocols.FloatValue(float64(math.Float32frombits(binary.BigEndian.Uint32(d)))))
+		for k := 0; len(d) >= 4; d, k = d[4:], k+4 {
+			f := float64(math.Float32frombits(binary.BigEndian.Uint32(d)))
+			t.AddValue(protocols.FloatValue(f))
+			point(k, protocols.FloatType(32), f)
 		}
 		return
 	case 0x05: // INT
-		for ; len(d) >= 2; d = d[2:] {
-			t.AddValue(protocols.IntValue(int64(int16(binary.BigEndian.Uint16(d)))))
+		for k := 0; len(d) >= 2; d, k = d[2:], k+2 {
+			v := int64(int16(binary.BigEndian.Uint16(d)))
+			t.AddValue(protocols.IntValue(v))
+			point(k, protocols.IntType(16), float64(v))
 		}
 		return
 	case 0x07: // DINT
-		for ; len(d) >= 4; d = d[4:] {
-			t.AddValue(protocols.IntValue(int64(int32(binary.BigEndian.Uint32(d)))))
+		for k := 0; len(d) >= 4; d, k = d[4:], k+4 {
+			v := int64(int32(binary.BigEndian.Uint32(d)))
+			t.AddValue(protocols.IntValue(v))
+			point(k, protocols.IntType(32), float64(v))
 		}
 		return
 	}
 	size := 1
-	if s, ok := transportSizes[ts]; ok && s.size > 0 && s.size <= 8 {
+	if s, ok := transportSizes[it.transport]; ok && s.size > 0 && s.size <= 8 {
 		size = s.size
 	}
-	for ; len(d) >= size; d = d[size:] {
+	for k := 0; len(d) >= size; d, k = d[size:], k+size {
 		var v uint64
 		for _, c := range d[:size] {
 			v = v<<8 | uint64(c)
 		}
 		t.AddValue(protocols.IntValue(int64(v)))
+		if k == 0 && it.transport == 0x02 && (len(d) == 2 || len(d) == 4) {
+			// BYTE x2 / x4: one WORD or DWORD-sized point, signedness unknown
+			var w uint64
+			for _, c := range d {
+				w = w<<8 | uint64(c)
+			}
+			point(0, protocols.NumType{Kind: protocols.NumRegister, Bits: uint8(8 * len(d))}, float64(w))
+			for _, c := range d[1:] {
+				t.AddValue(protocols.IntValue(int64(c)))
+			}
+			return
+		}
+		typ := protocols.UintType(uint8(8 * size))
+		if it.transport == 0x04 || it.transport == 0x06 { // WORD, DWORD: bit strings HMIs use for INT/DINT too
+			typ = protocols.NumType{Kind: protocols.NumRegister, Bits: uint8(8 * size)}
+		}
+		point(k, typ, float64(v))
 	}
 }
 
@@ -513,10 +561,10 @@ func DecodeJob(p *PDU, t *protocols.Transaction) {
 	q := p.Param
 	switch p.Function {
 	case FuncReadVar, FuncWriteVar:
-		var ts [256]byte
-		n := parseItems(q, t, &ts)
+		var items [256]itemInfo
+		n := parseItems(q, t, &items)
 		if p.Function == FuncWriteVar {
-			dataItems(p.Data, n, false, t, func(i int, _, _ byte, d []byte) { addValues(t, ts[i], d) })
+			dataItems(p.Data, n, false, t, func(i int, _, _ byte, d []byte) { addValues(t, items[i], d) })
 		} else if len(p.Data) != 0 {
 			t.AddAnomaly(anomalyInvalidData)
 		}
