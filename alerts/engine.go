@@ -163,7 +163,7 @@ func (e *Engine) Observe(tx *protocols.Transaction) int {
 			fmt.Sprintf("malformed %s between %s and %s: %s", tx.Proto, tx.Client.IP, server, strings.Join(names, ", ")), learning)
 	}
 	for _, f := range e.model.Observe(tx) {
-		e.raise(now, f.Kind, f.Key, f.Asset, tx, f.Message, false)
+		e.raiseWith(now, f.Kind, f.Key, f.Asset, tx, raiseOpts{lower: f.Lower, lowerWhy: f.LowerWhy}, f.Message)
 		e.countForScan(f, tx, now)
 	}
 	hits := e.hits
@@ -235,17 +235,29 @@ func (e *Engine) Policy(tx *protocols.Transaction, kind, key, message string) {
 // transaction's client is: the incident is filed under it, and syslog
 // reports it as the source. frames are the evidence.
 func (e *Engine) Network(now time.Time, kind, key, asset string, source *Endpoint, frames []uint64, message string) {
-	e.raiseWith(now, kind, kind+"|"+key, asset, nil, source, frames, message, false)
+	e.raiseWith(now, kind, kind+"|"+key, asset, nil, raiseOpts{source: source, frames: frames}, message)
 }
 
 // raise makes an alert, or folds it into the recent alert of the same key.
 func (e *Engine) raise(now time.Time, kind, key, asset string, tx *protocols.Transaction, message string, learning bool) {
-	e.raiseWith(now, kind, key, asset, tx, nil, nil, message, learning)
+	e.raiseWith(now, kind, key, asset, tx, raiseOpts{learning: learning}, message)
 }
 
-// raiseWith is raise with the acting host of an alert without a
-// transaction, and evidence frames beyond the transaction's.
-func (e *Engine) raiseWith(now time.Time, kind, key, asset string, tx *protocols.Transaction, source *Endpoint, frames []uint64, message string, learning bool) {
+// raiseOpts are what some alerts carry beyond kind, key, asset and
+// transaction.
+type raiseOpts struct {
+	source   *Endpoint // the acting host of an alert without a transaction
+	frames   []uint64  // evidence frames beyond the transaction's
+	learning bool      // raised while the asset learns
+	// lower: levels below the kind's severity this deviation is, and why
+	// (a value outside the learned range but not far from it)
+	lower    int
+	lowerWhy string
+}
+
+// raiseWith is raise with the options.
+func (e *Engine) raiseWith(now time.Time, kind, key, asset string, tx *protocols.Transaction, o raiseOpts, message string) {
+	source, frames, learning := o.source, o.frames, o.learning
 	info, ok := Kind(kind)
 	if !ok {
 		info = KindInfo{Kind: kind, Severity: 5}
@@ -301,7 +313,18 @@ func (e *Engine) raiseWith(now time.Time, kind, key, asset string, tx *protocols
 		reg.AlertTimes = reg.AlertTimes[len(reg.AlertTimes)-8:]
 	}
 	reg.last = a
-	a.Severity, a.Regulation = e.regulate(info, asset, reg, now)
+	base := info
+	if o.lower > 0 {
+		base.Severity = max(info.Severity-o.lower, 1)
+	}
+	a.Severity, a.Regulation = e.regulate(base, asset, reg, now)
+	if base.Severity != info.Severity {
+		why := fmt.Sprintf("severity %d rather than %d: %s", base.Severity, info.Severity, o.lowerWhy)
+		if a.Regulation != "" {
+			why += "; then " + a.Regulation
+		}
+		a.Regulation = why
+	}
 	if a.Regulation != "" {
 		message += " (" + a.Regulation + ")"
 	}

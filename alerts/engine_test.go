@@ -151,7 +151,8 @@ func TestBehaviourRules(t *testing.T) {
 	assert.Equal(t, 2, kinds["new_asset"], "10.0.0.66 and 10.0.0.9")
 	vo := c.first("value_out_of_range")
 	assert.Contains(t, vo.Message, "wrote 5000 to holding_register 5")
-	assert.Contains(t, vo.Message, "outside the enumerated learned values {100, 101, 102, 103, 104}")
+	assert.Contains(t, vo.Message, "more than 10 times the largest magnitude learned (104); learned values {100, 101, 102, 103, 104}")
+	assert.Equal(t, 7, vo.Severity, "an order of magnitude out: the kind's full severity")
 	assert.Equal(t, "[5000]", string(vo.Values))
 }
 

@@ -22,13 +22,56 @@ type evalResult struct {
 	maliciousWC, alertedWC      int // malicious write/control transactions, and how many alerted
 	malicious, alertedMalicious int // all malicious transactions
 	benign, benignAlerted       int // benign transactions checked in detection, and how many alerted
+	deviations                  int // of the alerted benign ones: writes that really deviate from what was learned
 	alerts                      map[string]int
+	learnedWrites               map[string]bool
+}
+
+// writeKeys names each (client, server, unit, code, target element) a
+// write or control command touches, as attack_inject.py's benign_deviation
+// does: a benign write with a key never learned really deviates, and
+// alerting it is right.
+func writeKeys(tx *protocols.Transaction) []string {
+	var out []string
+	for _, tg := range tx.Targets {
+		n := max(tg.Count, 1)
+		for k := uint64(0); k < n && k < 2000; k++ {
+			out = append(out, fmt.Sprintf("%s|%s|%s|%s|%d|%s|%d|%s", tx.Client.IP, tx.Server.IP, tx.Proto, tx.Unit, tx.Code, tg.Space,
+				tg.Address+k, tg.ID))
+		}
+	}
+	return out
+}
+
+// learn records what a learned benign transaction wrote.
+func (r *evalResult) learn(tx *protocols.Transaction) {
+	if r.learnedWrites == nil {
+		r.learnedWrites = map[string]bool{}
+	}
+	if isWriteOrControl(tx) {
+		for _, k := range writeKeys(tx) {
+			r.learnedWrites[k] = true
+		}
+	}
+}
+
+// deviates: a benign write or control command touching a key never learned.
+func (r *evalResult) deviates(tx *protocols.Transaction) bool {
+	if !isWriteOrControl(tx) {
+		return false
+	}
+	for _, k := range writeKeys(tx) {
+		if !r.learnedWrites[k] {
+			return true
+		}
+	}
+	return false
 }
 
 func (r evalResult) row() string {
 	rate := 0.0
 	if r.benign > 0 {
-		rate = 10000 * float64(r.benignAlerted) / float64(r.benign)
+		rate = 10000 * float64(r.benignAlerted-r.deviations) / float64(r.benign)
 	}
 	recall := func(a, n int) string {
 		if n == 0 {
@@ -41,8 +84,8 @@ func (r evalResult) row() string {
 		kinds = append(kinds, fmt.Sprintf("%s=%d", k, n))
 	}
 	sort.Strings(kinds)
-	return fmt.Sprintf("| %s | %d | %s | %s | %d | %.2f | %s |", r.name, r.learned, recall(r.alertedWC, r.maliciousWC),
-		recall(r.alertedMalicious, r.malicious), r.benign, rate, strings.Join(kinds, " "))
+	return fmt.Sprintf("| %s | %d | %s | %s | %d | %d | %.2f | %s |", r.name, r.learned, recall(r.alertedWC, r.maliciousWC),
+		recall(r.alertedMalicious, r.malicious), r.benign, r.deviations, rate, strings.Join(kinds, " "))
 }
 
 func isWriteOrControl(tx *protocols.Transaction) bool {
@@ -107,6 +150,10 @@ func detectPhase(e *Engine, txs []protocols.Transaction, bad map[uint64]bool, r 
 			r.benign++
 			if hit {
 				r.benignAlerted++
+				if r.deviates(tx) {
+					r.deviations++
+					continue
+				}
 				if os.Getenv("EVAL_DEBUG") != "" {
 					fmt.Printf("benign alerted: %s %s->%s %s %v %v | %s\n", tx.Proto, tx.Client.IP, tx.Server.IP, tx.CodeName, tx.Targets, tx.Values, c.alerts[len(c.alerts)-1].Message)
 				}
@@ -122,7 +169,9 @@ func detectPhase(e *Engine, txs []protocols.Transaction, bad map[uint64]bool, r 
 // TestEvaluation learns on benign labelled traffic and detects on the rest,
 // for the Lemay Modbus and QUT S7 labelled captures. It prints the table the
 // README carries and checks the targets: every malicious write or control
-// command alerted, at most 1 false alert per 10,000 benign transactions.
+// command alerted, at most 1 false alert per 10,000 benign transactions. A
+// benign write to a point its client never wrote with that function while
+// learning is a deviation: alerting it is right, and it is counted apart.
 func TestEvaluation(t *testing.T) {
 	dir := corpustest.Dir(t)
 	var results []evalResult
@@ -145,6 +194,7 @@ func TestEvaluation(t *testing.T) {
 			if txs[i].Time().Before(split) {
 				if !malicious(&txs[i], bad) {
 					m.Accept(&txs[i])
+					r.learn(&txs[i])
 					r.learned++
 				}
 				continue
@@ -193,6 +243,7 @@ func TestEvaluation(t *testing.T) {
 			learned: cut, alerts: map[string]int{}}
 		for i := range benign[:cut] {
 			m.Accept(&benign[i])
+			r.learn(&benign[i])
 		}
 		m.SetMode(baseline.ModeDetect)
 		detectPhase(e, benign[cut:], nil, &r, c)
@@ -204,7 +255,7 @@ func TestEvaluation(t *testing.T) {
 		results = append(results, r)
 	}
 
-	table := "\n| capture | learned from | recall, malicious write/control | recall, all malicious | benign checked | false alerts per 10k benign | alerts |\n|---|---|---|---|---|---|---|\n"
+	table := "\n| capture | learned from | recall, malicious write/control | recall, all malicious | benign checked | benign deviations alerted | false alerts per 10k benign | alerts |\n|---|---|---|---|---|---|---|---|\n"
 	for _, r := range results {
 		table += r.row() + "\n"
 	}
@@ -213,8 +264,8 @@ func TestEvaluation(t *testing.T) {
 		if r.alertedWC != r.maliciousWC {
 			t.Errorf("%s: %d of %d malicious write/control transactions alerted", r.name, r.alertedWC, r.maliciousWC)
 		}
-		if r.benign > 0 && 10000*float64(r.benignAlerted)/float64(r.benign) > 1 {
-			t.Errorf("%s: %d of %d benign transactions alerted", r.name, r.benignAlerted, r.benign)
+		if fa := r.benignAlerted - r.deviations; r.benign > 0 && 10000*float64(fa)/float64(r.benign) > 1 {
+			t.Errorf("%s: %d of %d benign transactions alerted without deviating", r.name, fa, r.benign)
 		}
 	}
 }

@@ -51,14 +51,29 @@ func keys(d Document) map[string]string {
 			}
 			m[fmt.Sprintf("%s function %s %s unit %q %s %d%s", p, f.Client, f.Proto, f.Unit, f.Op, f.Code, sub)] = fmt.Sprint(f.Targets)
 		}
+		for _, l := range a.Links {
+			for _, r := range l.Rates {
+				m[fmt.Sprintf("%s link %s %s rate %s", p, l.Client, l.Proto, r.Class)] = fmt.Sprintf("at most %d in 1 s, %d in 10 s", r.Max1s, r.Max10s)
+			}
+		}
 		for _, w := range a.Writes {
-			m[fmt.Sprintf("%s writes %s unit %q %s", p, w.Proto, w.Unit, w.Space)] = fmt.Sprint(w.Ranges)
+			m[fmt.Sprintf("%s writes %s unit %q %s", p, w.Proto, w.Unit, w.Space)] = fmt.Sprint(w.Ranges, w.IDs)
 		}
 		for _, pt := range a.Points {
 			desc := string(pt.Class) + " "
 			vm := pt.Model
 			desc += vm.Describe()
-			m[fmt.Sprintf("%s point %s unit %q %s %d%s", p, pt.Proto, pt.Unit, pt.Space, pt.Address, pt.ID)] = desc
+			name := fmt.Sprintf("%s point %s unit %q %s %d%s", p, pt.Proto, pt.Unit, pt.Space, pt.Address, pt.ID)
+			if pt.Bit != nil {
+				name += fmt.Sprintf(".%d", *pt.Bit)
+			}
+			if pt.Type != "" {
+				name += " " + pt.Type
+			}
+			if pt.Field != "" {
+				name += " " + pt.Field
+			}
+			m[name] = desc
 		}
 	}
 	return m

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"sort"
 	"time"
@@ -12,8 +13,10 @@ import (
 	"github.com/otwatch/otwatch/protocols"
 )
 
-// DocumentVersion is the version of the baseline document format.
-const DocumentVersion = 1
+// DocumentVersion is the version of the baseline document format. Version
+// 1 documents (before sliding-window rates, typed points and state-changing
+// targets beyond writes) are still read.
+const DocumentVersion = 2
 
 // Document is the baseline as a reviewable file: stable, sorted and
 // human-readable, so a site can review and approve changes like code.
@@ -52,13 +55,24 @@ type AssetDoc struct {
 
 // LinkDoc is a client of the asset.
 type LinkDoc struct {
-	Client        string    `json:"client"`
-	Proto         string    `json:"proto"`
-	Count         uint64    `json:"count"`
-	First         time.Time `json:"first"`
-	Last          time.Time `json:"last"`
-	MaxWrites     uint32    `json:"max_writes_per_window"`
-	MaxExceptions uint32    `json:"max_exceptions_per_window"`
+	Client string    `json:"client"`
+	Proto  string    `json:"proto"`
+	Count  uint64    `json:"count"`
+	First  time.Time `json:"first"`
+	Last   time.Time `json:"last"`
+	// Rates: the most writes, control commands and exceptions learned in
+	// any sliding 1 s and 10 s window.
+	Rates []RateDoc `json:"rates,omitempty"`
+	// version 1 only: the most in a fixed 10 s window
+	MaxWrites     uint32 `json:"max_writes_per_window,omitempty"`
+	MaxExceptions uint32 `json:"max_exceptions_per_window,omitempty"`
+}
+
+// RateDoc is the learned maximum rate of one class of transactions on a link.
+type RateDoc struct {
+	Class  string `json:"class"` // write, control or exception
+	Max1s  uint32 `json:"max_1s"`
+	Max10s uint32 `json:"max_10s"`
 }
 
 // FunctionDoc is one learned (client, protocol, unit, op, code).
@@ -75,23 +89,31 @@ type FunctionDoc struct {
 	PeriodSeconds float64             `json:"period_s,omitempty"`
 	JitterSeconds float64             `json:"jitter_s,omitempty"`
 	Targets       map[string]RangeSet `json:"targets,omitempty"`
+	// LastSeen is when the function was last used, in detection too (not
+	// learned: what a stopped poll is told by).
+	LastSeen *time.Time `json:"last_seen,omitempty"`
 }
 
-// WriteDoc is the set of written ranges in one space.
+// WriteDoc is the set of ranges written or commanded in one space (or the
+// ids, for targets named by id).
 type WriteDoc struct {
 	Proto  string   `json:"proto"`
 	Unit   string   `json:"unit"`
 	Space  string   `json:"space"`
 	Ranges RangeSet `json:"ranges"`
+	IDs    []string `json:"ids,omitempty"`
 }
 
-// PointDoc is one written point's value model.
+// PointDoc is one written point's value model, or one command parameter's.
 type PointDoc struct {
 	Proto   string     `json:"proto"`
 	Unit    string     `json:"unit"`
 	Space   string     `json:"space"`
 	Address uint64     `json:"address"`
+	Bit     *uint8     `json:"bit,omitempty"` // one bit of the addressed unit
 	ID      string     `json:"id,omitempty"`
+	Field   string     `json:"field,omitempty"` // a command parameter: op, count, on_ms, off_ms
+	Type    string     `json:"type,omitempty"`  // wire type: register16, int32, float32, bool, code...
 	Class   Class      `json:"class"`
 	Model   ValueModel `json:"model"`
 }
@@ -126,7 +148,13 @@ func (m *Model) exportAsset(a *Asset, now time.Time) AssetDoc {
 		d.LearnUntil = &t
 	}
 	for k, l := range a.links {
-		d.Links = append(d.Links, LinkDoc{k.client.String(), k.proto, l.Count, l.First, l.Last, l.MaxWrites, l.MaxExceptions})
+		ld := LinkDoc{Client: k.client.String(), Proto: k.proto, Count: l.Count, First: l.First, Last: l.Last}
+		for c, r := range l.rates {
+			if r != nil && (r.MaxShort > 0 || r.MaxLong > 0) {
+				ld.Rates = append(ld.Rates, RateDoc{rateClassNames[c], r.MaxShort, r.MaxLong})
+			}
+		}
+		d.Links = append(d.Links, ld)
 	}
 	sort.Slice(d.Links, func(i, j int) bool {
 		x, y := d.Links[i], d.Links[j]
@@ -141,27 +169,68 @@ func (m *Model) exportAsset(a *Asset, now time.Time) AssetDoc {
 			sub := k.subcode
 			fd.Subcode = &sub
 		}
+		if f.Seen > f.Last {
+			seen := time.Unix(0, f.Seen).UTC()
+			fd.LastSeen = &seen
+		}
 		d.Functions = append(d.Functions, fd)
 	}
 	sort.Slice(d.Functions, func(i, j int) bool { return functionOrder(d.Functions[i]) < functionOrder(d.Functions[j]) })
-	for k, rs := range a.writes {
-		d.Writes = append(d.Writes, WriteDoc{k.proto, k.unit, k.space, *rs})
+	ids := map[uint32][]string{}
+	for k := range a.changedIDs {
+		ids[k.pu] = append(ids[k.pu], k.id)
+	}
+	for k, rs := range a.changed {
+		pu := m.pu(k.pu)
+		d.Writes = append(d.Writes, WriteDoc{Proto: pu.proto, Unit: pu.unit, Space: k.space, Ranges: *rs})
+	}
+	for id, list := range ids {
+		pu := m.pu(id)
+		sort.Strings(list)
+		d.Writes = append(d.Writes, WriteDoc{Proto: pu.proto, Unit: pu.unit, Space: "node", Ranges: RangeSet{}, IDs: list})
 	}
 	sort.Slice(d.Writes, func(i, j int) bool {
 		x, y := d.Writes[i], d.Writes[j]
 		return x.Proto+"|"+x.Unit+"|"+x.Space < y.Proto+"|"+y.Unit+"|"+y.Space
 	})
 	for k, vm := range a.points {
-		d.Points = append(d.Points, PointDoc{k.proto, k.unit, k.space, k.address, k.id, vm.Class(), *vm})
+		pu := m.pu(k.pu)
+		typ := ""
+		if vm.Type != (protocols.NumType{}) {
+			typ = vm.Type.String()
+		}
+		pd := PointDoc{Proto: pu.proto, Unit: pu.unit, Space: k.space, Address: k.address, ID: k.id, Field: k.field, Type: typ,
+			Class: vm.Class(), Model: *vm}
+		if k.sub != 0 {
+			bit := k.sub - 1
+			pd.Bit = &bit
+		}
+		d.Points = append(d.Points, pd)
 	}
 	sort.Slice(d.Points, func(i, j int) bool {
 		x, y := d.Points[i], d.Points[j]
 		if kx, ky := x.Proto+"|"+x.Unit+"|"+x.Space+"|"+x.ID, y.Proto+"|"+y.Unit+"|"+y.Space+"|"+y.ID; kx != ky {
 			return kx < ky
 		}
-		return x.Address < y.Address
+		if x.Address != y.Address {
+			return x.Address < y.Address
+		}
+		if bx, by := bitOrder(x.Bit), bitOrder(y.Bit); bx != by {
+			return bx < by
+		}
+		if x.Type != y.Type {
+			return x.Type < y.Type
+		}
+		return x.Field < y.Field
 	})
 	return d
+}
+
+func bitOrder(b *uint8) int {
+	if b == nil {
+		return -1
+	}
+	return int(*b)
 }
 
 func functionOrder(f FunctionDoc) string {
@@ -175,8 +244,8 @@ func functionOrder(f FunctionDoc) string {
 // Import replaces the model's baselines with a document, after checking it
 // whole: nothing is changed when any part is invalid.
 func (m *Model) Import(doc Document) error {
-	if doc.Version != DocumentVersion {
-		return fmt.Errorf("baseline document version %d, this build reads %d", doc.Version, DocumentVersion)
+	if doc.Version != DocumentVersion && doc.Version != 1 {
+		return fmt.Errorf("baseline document version %d, this build reads 1 and %d", doc.Version, DocumentVersion)
 	}
 	assets := map[netip.Addr]*Asset{}
 	hosts := map[netip.Addr]time.Time{}
@@ -221,9 +290,8 @@ func (m *Model) importAsset(ad AssetDoc) (*Asset, error) {
 	if ad.State != "learning" && ad.State != "detecting" {
 		return nil, fmt.Errorf("state %q: want learning or detecting", ad.State)
 	}
-	a := &Asset{Server: ip, FirstSeen: ad.FirstSeen, LastNewKey: ad.LastNewKey, Detecting: ad.State == "detecting",
-		Protocols: map[string]uint64{}, links: map[linkKey]*Link{}, functions: map[funcKey]*Function{},
-		writes: map[spaceKey]*RangeSet{}, points: map[pointKey]*ValueModel{}}
+	a := newAsset(ip, ad.FirstSeen)
+	a.LastNewKey, a.Detecting = ad.LastNewKey, ad.State == "detecting"
 	if ad.LearnUntil != nil {
 		a.LearnUntil = *ad.LearnUntil
 	}
@@ -235,7 +303,26 @@ func (m *Model) importAsset(ad AssetDoc) (*Asset, error) {
 		if err != nil {
 			return nil, fmt.Errorf("links[%d].client %q: not an IP address", i, l.Client)
 		}
-		a.links[linkKey{c, l.Proto}] = &Link{Count: l.Count, First: l.First, Last: l.Last, MaxWrites: l.MaxWrites, MaxExceptions: l.MaxExceptions}
+		lk := &Link{Count: l.Count, First: l.First, Last: l.Last}
+		if l.MaxWrites > 0 { // version 1: a fixed 10 s window is a lower bound of the sliding one
+			lk.rate(rateWrites).MaxLong = l.MaxWrites
+		}
+		if l.MaxExceptions > 0 {
+			lk.rate(rateExceptions).MaxLong = l.MaxExceptions
+		}
+		for j, r := range l.Rates {
+			c := -1
+			for k, n := range rateClassNames {
+				if n == r.Class {
+					c = k
+				}
+			}
+			if c < 0 {
+				return nil, fmt.Errorf("links[%d].rates[%d].class %q: want write, control or exception", i, j, r.Class)
+			}
+			lk.rate(rateClass(c)).MaxShort, lk.rate(rateClass(c)).MaxLong = r.Max1s, r.Max10s
+		}
+		a.links[linkKey{c, l.Proto}] = lk
 	}
 	for i, f := range ad.Functions {
 		c, err := netip.ParseAddr(f.Client)
@@ -258,7 +345,11 @@ func (m *Model) importAsset(ad AssetDoc) (*Asset, error) {
 				return nil, fmt.Errorf("functions[%d].targets[%q]: %w", i, space, err)
 			}
 		}
-		fn := &Function{Count: f.Count, First: f.First.UnixNano(), Last: f.Last.UnixNano(), Period: f.PeriodSeconds, Jitter: f.JitterSeconds}
+		fn := &Function{Count: f.Count, First: f.First.UnixNano(), Last: f.Last.UnixNano(), Period: f.PeriodSeconds, Jitter: f.JitterSeconds,
+			Seen: f.Last.UnixNano()}
+		if f.LastSeen != nil && f.LastSeen.UnixNano() > fn.Seen {
+			fn.Seen = f.LastSeen.UnixNano()
+		}
 		spaces := make([]string, 0, len(f.Targets))
 		for space := range f.Targets {
 			spaces = append(spaces, space)
@@ -270,14 +361,23 @@ func (m *Model) importAsset(ad AssetDoc) (*Asset, error) {
 			}
 		}
 		a.functions[funcKey{c, m.puID(f.Proto, f.Unit, true), op, f.Code, sub}] = fn
+		a.addUnit(f.Proto, f.Unit)
 		a.keys++
 	}
 	for i, w := range ad.Writes {
 		if err := checkRanges(w.Ranges); err != nil {
 			return nil, fmt.Errorf("writes[%d].ranges: %w", i, err)
 		}
+		pu := m.puID(w.Proto, w.Unit, true)
+		for _, id := range w.IDs {
+			a.changedIDs[nodeKey{pu, id}] = struct{}{}
+			a.keys++
+		}
+		if len(w.IDs) > 0 && len(w.Ranges) == 0 {
+			continue
+		}
 		rs := append(RangeSet(nil), w.Ranges...)
-		a.writes[spaceKey{w.Proto, w.Unit, w.Space}] = &rs
+		a.changed[spaceKey{pu, w.Space}] = &rs
 	}
 	for i, p := range ad.Points {
 		vm := p.Model
@@ -287,7 +387,24 @@ func (m *Model) importAsset(ad AssetDoc) (*Asset, error) {
 		if !sort.Float64sAreSorted(vm.Distinct) || len(vm.Distinct) > maxEnum {
 			return nil, fmt.Errorf("points[%d].model.distinct: must be sorted and at most %d values", i, maxEnum)
 		}
-		a.points[pointKey{p.Proto, p.Unit, p.Space, p.Address, p.ID}] = &vm
+		if p.Type != "" {
+			typ, ok := protocols.ParseNumType(p.Type)
+			if !ok {
+				return nil, fmt.Errorf("points[%d].type %q: not a wire type (bool, code, register16, uint8..64, int8..64, float32/64)", i, p.Type)
+			}
+			vm.Type = typ
+		}
+		if vm.MaxAbs == 0 && vm.Count > 0 { // version 1
+			vm.MaxAbs = math.Max(math.Abs(vm.Min), math.Abs(vm.Max))
+		}
+		var sub uint8
+		if p.Bit != nil {
+			if *p.Bit > 7 {
+				return nil, fmt.Errorf("points[%d].bit %d: want 0..7", i, *p.Bit)
+			}
+			sub = *p.Bit + 1
+		}
+		a.points[pointKey{m.puID(p.Proto, p.Unit, true), sub, vm.Type.Bits, p.Space, p.Address, p.ID, p.Field}] = &vm
 		a.keys++
 	}
 	return a, nil

@@ -1,8 +1,14 @@
 // Package baseline learns each server asset's (PLC, RTU, OPC UA server)
 // normal behaviour from transactions — which clients use which functions on
-// which targets, at what cadence, with which written values — and reports
-// what deviates. It reads only protocols.Transaction, so every protocol is
-// covered by the same rules.
+// which targets, at what cadence and rate, with which written values and
+// command parameters — and reports what deviates. It reads only
+// protocols.Transaction, so every protocol is covered by the same rules.
+//
+// What is learned is frozen while an asset detects: nothing a client sends
+// then changes the model that judges it, until an operator accepts it
+// (Accept) or asks the asset to learn again. Detection keeps only what it
+// needs to judge the present (when each function was last seen, the
+// current rate windows), apart from the learned state.
 //
 // A Model is used by one goroutine (the pipeline's); operator actions come
 // through the same goroutine or under the caller's lock.
@@ -44,12 +50,11 @@ type Config struct {
 	LearningPeriod time.Duration
 	// StableFor: auto mode also waits until no new key was learned for this long.
 	StableFor time.Duration
-	// ValueMargin widens learned numeric ranges by this fraction of their span.
+	// ValueMargin widens learned numeric ranges by this fraction of their
+	// span or magnitude before a value counts as outside.
 	ValueMargin float64
 	// MaxKeysPerAsset caps functions + written points per asset.
 	MaxKeysPerAsset int
-	// Window for write and exception bursts.
-	BurstWindow time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -68,9 +73,6 @@ func (c Config) withDefaults() Config {
 	if c.MaxKeysPerAsset <= 0 {
 		c.MaxKeysPerAsset = 20000
 	}
-	if c.BurstWindow <= 0 {
-		c.BurstWindow = 10 * time.Second
-	}
 	return c
 }
 
@@ -81,15 +83,23 @@ type Finding struct {
 	Asset   string // the server asset concerned (or the new host)
 	Client  string
 	Message string
+	// Lower is how many levels below its kind's severity this finding is,
+	// and LowerWhy why (a value outside the learned range but not far, a
+	// write to a point the client polls): the alert says so.
+	Lower    int
+	LowerWhy string
 }
 
 // Model is the set of baselines, one per server asset.
 type Model struct {
-	cfg      Config
-	assets   map[netip.Addr]*Asset
-	hosts    map[netip.Addr]time.Time // every host seen, first time
-	netStart time.Time                // first transaction seen (network-level learning)
-	netNew   time.Time                // last time a host was learned
+	cfg    Config
+	assets map[netip.Addr]*Asset
+	hosts  map[netip.Addr]time.Time // every host seen while the network learned, first time
+	// newHosts: hosts first seen while detecting, reported once; never
+	// part of what was learned
+	newHosts map[netip.Addr]struct{}
+	netStart time.Time // first transaction seen (network-level learning)
+	netNew   time.Time // last time a host was learned
 	lastTick time.Time
 	keys     int // total learned keys, for the memory benchmark
 	puIDs    map[protoUnit]uint32
@@ -142,14 +152,28 @@ type linkKey struct {
 	proto  string
 }
 
+// spaceKey names a target space of one (protocol, unit).
 type spaceKey struct {
-	proto, unit, space string
+	pu    uint32
+	space string
 }
 
+// nodeKey names a target addressed by id (an OPC UA node).
+type nodeKey struct {
+	pu uint32
+	id string
+}
+
+// pointKey names one written point, or one parameter of the commands sent
+// to it.
 type pointKey struct {
-	proto, unit, space string
-	address            uint64
-	id                 string
+	pu      uint32
+	sub     uint8 // bit + 1, 0: the whole unit
+	bits    uint8 // the width written: a 1-byte and a 4-byte item at one address are two tags
+	space   string
+	address uint64
+	id      string
+	field   string
 }
 
 // Asset is one server asset's baseline.
@@ -162,8 +186,10 @@ type Asset struct {
 	Protocols  map[string]uint64
 	links      map[linkKey]*Link
 	functions  map[funcKey]*Function
-	writes     map[spaceKey]*RangeSet
+	changed    map[spaceKey]*RangeSet // targets of state-changing operations (writes, controls)
+	changedIDs map[nodeKey]struct{}   // the same for targets named by id
 	points     map[pointKey]*ValueModel
+	units      map[string][]string // units learned per protocol, for "unit not known" matches
 	keys       int
 	capped     bool
 	// unlearned: links first seen in detection, tracked for bursts only
@@ -176,17 +202,15 @@ const maxHosts = 100000
 // maxUnlearnedLinks bounds the links tracked in detection per asset.
 const maxUnlearnedLinks = 1024
 
+// maxUnits bounds the units remembered per protocol of an asset.
+const maxUnits = 64
+
 // Link is a client talking to this asset in one protocol.
 type Link struct {
 	Count       uint64
 	First, Last time.Time
-	// burst windows: counts in the current window and the largest learned
-	WindowStart   time.Time
-	Writes        uint32
-	Exceptions    uint32
-	MaxWrites     uint32
-	MaxExceptions uint32
-	burstReported time.Time
+	// rates of writes, controls and exceptions, made when first needed
+	rates [numRateClasses]*rate
 }
 
 // Function is one (client, protocol, unit, op, code) the asset serves.
@@ -194,9 +218,10 @@ type Link struct {
 // nanoseconds, the first target space inline).
 type Function struct {
 	Count       uint64
-	First, Last int64   // Unix nanoseconds
+	First, Last int64   // Unix nanoseconds, learned
 	Period      float64 // EWMA of the interval, seconds
 	Jitter      float64 // EWMA of |interval - period|
+	Seen        int64   // last seen in any mode (Unix ns): what cyclic_stopped compares with
 	Quiet       bool    // reported as stopped, not seen since
 	Space       string  // the first target space and its merged ranges
 	Ranges      RangeSet
@@ -247,13 +272,18 @@ func (f *Function) targets() map[string]RangeSet {
 	return out
 }
 
+func newAsset(server netip.Addr, now time.Time) *Asset {
+	return &Asset{Server: server, FirstSeen: now, LastNewKey: now, Protocols: map[string]uint64{},
+		links: map[linkKey]*Link{}, functions: map[funcKey]*Function{}, changed: map[spaceKey]*RangeSet{},
+		changedIDs: map[nodeKey]struct{}{}, points: map[pointKey]*ValueModel{}, units: map[string][]string{}}
+}
+
 func (m *Model) asset(server netip.Addr, now time.Time) (*Asset, bool) {
 	a := m.assets[server]
 	if a != nil {
 		return a, false
 	}
-	a = &Asset{Server: server, FirstSeen: now, LastNewKey: now, Protocols: map[string]uint64{},
-		links: map[linkKey]*Link{}, functions: map[funcKey]*Function{}, writes: map[spaceKey]*RangeSet{}, points: map[pointKey]*ValueModel{}}
+	a = newAsset(server, now)
 	m.assets[server] = a
 	return a, true
 }
@@ -269,15 +299,20 @@ func (m *Model) learning(a *Asset, now time.Time) bool {
 	if a.Detecting {
 		return false
 	}
-	until := a.LearnUntil
-	if until.IsZero() {
-		until = a.FirstSeen.Add(m.cfg.LearningPeriod)
-	}
-	if !now.Before(until) && now.Sub(a.LastNewKey) >= m.cfg.StableFor {
+	if !now.Before(m.learnUntil(a)) && now.Sub(a.LastNewKey) >= m.cfg.StableFor {
 		a.Detecting = true
 		return false
 	}
 	return true
+}
+
+// learnUntil is the end of an asset's learning period (at the earliest:
+// auto mode also waits for StableFor without a new key).
+func (m *Model) learnUntil(a *Asset) time.Time {
+	if !a.LearnUntil.IsZero() {
+		return a.LearnUntil
+	}
+	return a.FirstSeen.Add(m.cfg.LearningPeriod)
 }
 
 // networkLearning says whether new hosts are still expected.
@@ -308,8 +343,41 @@ func (m *Model) Learning(server netip.Addr, now time.Time) bool {
 	return a == nil || m.learning(a, now)
 }
 
-// writeLike ops change the process or the device.
-func writeLike(op protocols.Op) bool {
+// Status is how many assets learn and detect at a moment.
+type Status struct {
+	Learning, Detecting int
+	// LearningUntil is the latest end of a learning period among the
+	// assets still learning (auto mode; zero in learn mode, where learning
+	// never ends by itself).
+	LearningUntil time.Time
+}
+
+// Status counts the assets learning and detecting at now.
+func (m *Model) Status(now time.Time) Status {
+	var s Status
+	for _, a := range m.assets {
+		if !m.learning(a, now) {
+			s.Detecting++
+			continue
+		}
+		s.Learning++
+		if m.cfg.Mode == ModeAuto {
+			until := m.learnUntil(a)
+			if stable := a.LastNewKey.Add(m.cfg.StableFor); stable.After(until) {
+				until = stable
+			}
+			if until.After(s.LearningUntil) {
+				s.LearningUntil = until
+			}
+		}
+	}
+	return s
+}
+
+// stateChanging ops change the process or the device: their targets are
+// learned as changed, their values and parameters modelled, their rates
+// counted.
+func stateChanging(op protocols.Op) bool {
 	switch op {
 	case protocols.OpWrite, protocols.OpControl, protocols.OpProgramDownload, protocols.OpFirmwareUpdate,
 		protocols.OpStop, protocols.OpStart, protocols.OpRestart:
@@ -318,12 +386,22 @@ func writeLike(op protocols.Op) bool {
 	return false
 }
 
-func (m *Model) keyOf(tx *protocols.Transaction, create bool) funcKey {
-	sub := int32(-1)
-	if tx.HasSubcode {
-		sub = int32(tx.Subcode)
+// rateOf is the rate class an operation counts in, false for none.
+func rateOf(op protocols.Op) (rateClass, bool) {
+	switch op {
+	case protocols.OpWrite:
+		return rateWrites, true
+	case protocols.OpControl:
+		return rateControls, true
 	}
-	return funcKey{tx.Client.IP, m.puID(tx.Proto, tx.Unit, create), tx.Op, int32(tx.Code), sub}
+	return 0, false
+}
+
+func subcodeOf(tx *protocols.Transaction) int32 {
+	if tx.HasSubcode {
+		return int32(tx.Subcode)
+	}
+	return -1
 }
 
 // Observe learns from or checks one transaction, depending on the asset's
@@ -339,15 +417,24 @@ func (m *Model) Observe(tx *protocols.Transaction) []Finding {
 		if _, ok := m.hosts[host]; ok || !host.IsValid() {
 			continue
 		}
-		if len(m.hosts) < maxHosts { // beyond it a flood of spoofed hosts alerts (folded) but is not kept
-			m.hosts[host] = now
-		}
 		if netLearning {
+			if len(m.hosts) < maxHosts { // beyond it a flood of spoofed hosts is not kept
+				m.hosts[host] = now
+			}
 			m.netNew = now
-		} else {
-			out = append(out, Finding{Kind: "new_asset", Key: "new_asset|" + host.String(), Asset: host.String(),
-				Message: fmt.Sprintf("new host %s appeared after the network baseline was learned", host)})
+			continue
 		}
+		if _, ok := m.newHosts[host]; ok {
+			continue
+		}
+		if m.newHosts == nil {
+			m.newHosts = map[netip.Addr]struct{}{}
+		}
+		if len(m.newHosts) < maxHosts { // beyond it each alerts again (folded by the engine)
+			m.newHosts[host] = struct{}{}
+		}
+		out = append(out, Finding{Kind: "new_asset", Key: "new_asset|" + host.String(), Asset: host.String(),
+			Message: fmt.Sprintf("new host %s appeared after the network baseline was learned", host)})
 	}
 	a, created := m.asset(tx.Server.IP, now)
 	if created && !netLearning && m.cfg.Mode == ModeAuto {
@@ -372,6 +459,14 @@ func (m *Model) Accept(tx *protocols.Transaction) {
 	}
 	a, _ := m.asset(tx.Server.IP, now)
 	m.learn(a, tx, now)
+	if l := a.links[linkKey{tx.Client.IP, tx.Proto}]; l != nil {
+		// an accepted burst raises the learned rate to what was seen
+		for _, r := range l.rates {
+			if r != nil {
+				r.learn()
+			}
+		}
+	}
 }
 
 // Relearn forgets an asset's baseline; it learns again from now.
@@ -407,11 +502,27 @@ func (m *Model) newKey(a *Asset, now time.Time) bool {
 	return true
 }
 
+// addUnit remembers a unit a protocol was spoken with on the asset.
+func (a *Asset) addUnit(proto, unit string) {
+	us := a.units[proto]
+	for _, u := range us {
+		if u == unit {
+			return
+		}
+	}
+	if len(us) < maxUnits {
+		a.units[proto] = append(us, unit)
+	}
+}
+
 func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 	if a.Protocols[tx.Proto] == 0 {
 		a.LastNewKey = now
 	}
 	a.Protocols[tx.Proto]++
+	if tx.Outcome == protocols.OutcomeUnsolicited {
+		return // the device reporting by itself: no client's function
+	}
 	lk := linkKey{tx.Client.IP, tx.Proto}
 	l := a.links[lk]
 	if l == nil {
@@ -419,8 +530,12 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 		a.links[lk] = l
 		a.LastNewKey = now
 	}
-	m.touchLink(l, tx, now, true)
-	fk := m.keyOf(tx, true)
+	l.Count++
+	l.Last = now
+	m.countRates(l, tx, now, true)
+	a.addUnit(tx.Proto, tx.Unit)
+	pu := m.puID(tx.Proto, tx.Unit, true)
+	fk := funcKey{tx.Client.IP, pu, tx.Op, int32(tx.Code), subcodeOf(tx)}
 	f := a.functions[fk]
 	if f == nil {
 		if !m.newKey(a, now) {
@@ -429,7 +544,7 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 		f = &Function{First: now.UnixNano()}
 		a.functions[fk] = f
 	}
-	m.touchFunction(f, now)
+	f.learnAt(now)
 	for _, tg := range tx.Targets {
 		if tg.Space == "node" || tg.ID != "" {
 			continue
@@ -438,34 +553,92 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 			a.LastNewKey = now
 		}
 	}
-	if tx.Op != protocols.OpWrite {
+	if !stateChanging(tx.Op) {
 		return
 	}
 	for _, tg := range tx.Targets {
-		sk := spaceKey{tx.Proto, tx.Unit, tg.Space}
-		rs := a.writes[sk]
+		if tg.ID != "" {
+			k := nodeKey{pu, tg.ID}
+			if _, ok := a.changedIDs[k]; !ok && m.newKey(a, now) {
+				a.changedIDs[k] = struct{}{}
+			}
+			continue
+		}
+		sk := spaceKey{pu, tg.Space}
+		rs := a.changed[sk]
 		if rs == nil {
 			rs = &RangeSet{}
-			a.writes[sk] = rs
-		}
-		if tg.ID != "" {
-			continue // node targets are checked through their points
+			a.changed[sk] = rs
 		}
 		if rs.Add(tg.Address, lastAddress(tg)) {
 			a.LastNewKey = now
 		}
 	}
-	eachPoint(tx, func(pk pointKey, v float64) {
-		vm := a.points[pk]
+	eachPoint(tx, func(p pointRef) {
+		k := pointKey{pu, p.sub, p.typ.Bits, p.space, p.address, p.id, p.field}
+		vm := a.points[k]
 		if vm == nil {
 			if !m.newKey(a, now) {
 				return
 			}
-			vm = &ValueModel{}
-			a.points[pk] = vm
+			vm = &ValueModel{Type: p.typ}
+			a.points[k] = vm
 		}
-		vm.Learn(v)
+		vm.Learn(p.v)
 	})
+}
+
+// learnAt folds one use of the function at now into its cadence.
+func (f *Function) learnAt(now time.Time) {
+	ns := now.UnixNano()
+	if f.Count > 0 {
+		iv := float64(ns-f.Last) / 1e9
+		if iv > 0 {
+			if f.Period == 0 {
+				f.Period = iv
+			} else {
+				f.Jitter += 0.2 * (math.Abs(iv-f.Period) - f.Jitter)
+				f.Period += 0.2 * (iv - f.Period)
+			}
+		}
+	}
+	f.Count++
+	f.Last = ns
+	f.Seen = max(f.Seen, ns)
+	f.Quiet = false
+}
+
+// countRates counts a transaction in its link's rate windows; learning
+// raises the learned maxima. It returns the rate that moved, if any.
+func (m *Model) countRates(l *Link, tx *protocols.Transaction, now time.Time, learning bool) [2]*rate {
+	var moved [2]*rate
+	ns := now.UnixNano()
+	if c, ok := rateOf(tx.Op); ok {
+		r := l.rate(c)
+		r.add(ns)
+		moved[0] = r
+	}
+	if tx.Outcome == protocols.OutcomeException {
+		r := l.rate(rateExceptions)
+		r.add(ns)
+		moved[1] = r
+	}
+	if learning {
+		for _, r := range moved {
+			if r != nil {
+				r.learn()
+			}
+		}
+	}
+	return moved
+}
+
+// rate returns the link's rate of a class, made on first use.
+func (l *Link) rate(c rateClass) *rate {
+	if l.rates[c] == nil {
+		l.rates[c] = &rate{}
+	}
+	return l.rates[c]
 }
 
 func lastAddress(tg protocols.Target) uint64 {
@@ -475,15 +648,37 @@ func lastAddress(tg protocols.Target) uint64 {
 	return tg.Address + tg.Count - 1
 }
 
-// eachPoint pairs written values with the points they go to: value i to
-// target i when there are as many targets as values (OPC UA nodes, DNP3
-// points), else to consecutive addresses of the first target.
-func eachPoint(tx *protocols.Transaction, fn func(pointKey, float64)) {
+// pointRef is one written number resolved to its point.
+type pointRef struct {
+	space   string
+	address uint64
+	id      string
+	sub     uint8
+	field   string
+	typ     protocols.NumType
+	v       float64
+}
+
+// eachPoint calls fn for each written number of a transaction: its typed
+// Points, or, from a dissector that gives none, its numeric Values paired
+// with the targets (value i to target i when there are as many targets as
+// values, else to consecutive addresses of the first target).
+func eachPoint(tx *protocols.Transaction, fn func(pointRef)) {
+	if len(tx.Points) > 0 {
+		for _, p := range tx.Points {
+			if int(p.Target) >= len(tx.Targets) {
+				continue
+			}
+			tg := &tx.Targets[p.Target]
+			fn(pointRef{space: tg.Space, address: tg.Address + uint64(p.Element), id: tg.ID, sub: p.Sub, field: p.Field, typ: p.Type, v: p.V})
+		}
+		return
+	}
 	if len(tx.Values) == 0 || len(tx.Targets) == 0 || tx.CodeName == "mask_write_register" {
 		return
 	}
 	for i, v := range tx.Values {
-		num, ok := numeric(v)
+		num, typ, ok := numeric(v)
 		if !ok {
 			continue
 		}
@@ -499,77 +694,102 @@ func eachPoint(tx *protocols.Transaction, fn func(pointKey, float64)) {
 		default:
 			return
 		}
-		fn(pointKey{tx.Proto, tx.Unit, tg.Space, addr, tg.ID}, num)
+		fn(pointRef{space: tg.Space, address: addr, id: tg.ID, field: protocols.FieldValue, typ: typ, v: num})
 	}
 }
 
-func numeric(v protocols.Value) (float64, bool) {
+func numeric(v protocols.Value) (float64, protocols.NumType, bool) {
 	switch v.Kind {
-	case protocols.ValueInt, protocols.ValueBool:
-		return float64(v.Int), true
+	case protocols.ValueInt:
+		return float64(v.Int), protocols.NumType{}, true
+	case protocols.ValueBool:
+		return float64(v.Int), protocols.TypeBool, true
 	case protocols.ValueFloat:
-		return v.F, !math.IsNaN(v.F)
+		return v.F, protocols.FloatType(64), !math.IsNaN(v.F)
 	}
-	return 0, false
+	return 0, protocols.NumType{}, false
 }
 
-func (m *Model) touchFunction(f *Function, now time.Time) {
-	if f.Count > 0 {
-		iv := float64(now.UnixNano()-f.Last) / 1e9
-		if iv > 0 {
-			if f.Period == 0 {
-				f.Period = iv
-			} else {
-				f.Jitter += 0.2 * (math.Abs(iv-f.Period) - f.Jitter)
-				f.Period += 0.2 * (iv - f.Period)
-			}
+// units returns the units a transaction's unit may match in what was
+// learned: its own, "" (learned from a connection picked up mid-stream,
+// before the unit could be known), and when its own is not known, every
+// unit learned for the protocol. An S7 HMI that reconnects (new COTP
+// setup, unit "0/2") repeating what it did on a connection picked up
+// mid-stream (unit "") is the same client on the same PLC.
+func (m *Model) candidates(a *Asset, proto, unit string, fn func(pu uint32) bool) {
+	if id := m.puID(proto, unit, false); id != 0 && fn(id) {
+		return
+	}
+	if unit != "" {
+		if id := m.puID(proto, "", false); id != 0 {
+			fn(id)
+		}
+		return
+	}
+	for _, u := range a.units[proto] {
+		if u == "" {
+			continue
+		}
+		if id := m.puID(proto, u, false); id != 0 && fn(id) {
+			return
 		}
 	}
-	f.Count++
-	f.Last = now.UnixNano()
-	f.Quiet = false
 }
 
-// touchLink counts the link and its burst windows; learning raises the maxima.
-func (m *Model) touchLink(l *Link, tx *protocols.Transaction, now time.Time, learning bool) {
-	l.Count++
-	l.Last = now
-	if d := now.Sub(l.WindowStart); d >= m.cfg.BurstWindow || d < 0 { // d < 0: a capture replayed again
-		l.WindowStart, l.Writes, l.Exceptions = now, 0, 0
-	}
-	if writeLike(tx.Op) {
-		l.Writes++
-	}
-	if tx.Outcome == protocols.OutcomeException {
-		l.Exceptions++
-	}
-	if learning {
-		if l.Writes > l.MaxWrites {
-			l.MaxWrites = l.Writes
+// function finds the learned function of a transaction, nil if none.
+func (m *Model) function(a *Asset, tx *protocols.Transaction) *Function {
+	var f *Function
+	m.candidates(a, tx.Proto, tx.Unit, func(pu uint32) bool {
+		f = a.functions[funcKey{tx.Client.IP, pu, tx.Op, int32(tx.Code), subcodeOf(tx)}]
+		return f != nil
+	})
+	return f
+}
+
+// changedCovers reports whether a state-changing operation on the target
+// was learned (by any client).
+func (m *Model) changedCovers(a *Asset, tx *protocols.Transaction, tg protocols.Target) bool {
+	ok := false
+	m.candidates(a, tx.Proto, tx.Unit, func(pu uint32) bool {
+		if tg.ID != "" {
+			_, ok = a.changedIDs[nodeKey{pu, tg.ID}]
+		} else if rs := a.changed[spaceKey{pu, tg.Space}]; rs != nil {
+			ok = rs.Covers(tg.Address, lastAddress(tg))
 		}
-		if l.Exceptions > l.MaxExceptions {
-			l.MaxExceptions = l.Exceptions
-		}
-	}
+		return ok
+	})
+	return ok
+}
+
+// pointModel finds the value model of a point, nil if none.
+func (m *Model) pointModel(a *Asset, tx *protocols.Transaction, p pointRef) *ValueModel {
+	var vm *ValueModel
+	m.candidates(a, tx.Proto, tx.Unit, func(pu uint32) bool {
+		vm = a.points[pointKey{pu, p.sub, p.typ.Bits, p.space, p.address, p.id, p.field}]
+		return vm != nil
+	})
+	return vm
 }
 
 func (m *Model) detect(a *Asset, tx *protocols.Transaction, now time.Time, out []Finding) []Finding {
 	// Names are built only when something is found: the common path allocates nothing.
 	server := func() string { return tx.Server.IP.String() }
 	client := func() string { return tx.Client.IP.String() }
-	find := func(kind, key, msg string) {
+	find := func(kind, key, msg string) *Finding {
 		out = append(out, Finding{Kind: kind, Key: kind + "|" + server() + "|" + key, Asset: server(), Client: client(), Message: msg})
+		return &out[len(out)-1]
 	}
 	what := func() string { return describe(tx) }
 	if a.Protocols[tx.Proto] == 0 {
 		find("new_protocol", tx.Proto, fmt.Sprintf("%s spoke %s for the first time (%s from %s)", server(), tx.Proto, what(), client()))
-	} else {
-		a.Protocols[tx.Proto]++
+	}
+	if tx.Outcome == protocols.OutcomeUnsolicited {
+		return out // the device reporting by itself: no client's function
 	}
 	lk := linkKey{tx.Client.IP, tx.Proto}
 	l := a.links[lk]
 	switch {
-	case l == nil && writeLike(tx.Op):
+	case l == nil && stateChanging(tx.Op):
 		find("write_from_new_client", client()+"|"+tx.Proto,
 			fmt.Sprintf("%s sent %s to %s, which it never did while the baseline was learned", client(), what(), server()))
 	case l == nil:
@@ -581,92 +801,125 @@ func (m *Model) detect(a *Asset, tx *protocols.Transaction, now time.Time, out [
 			if a.unlearned == nil {
 				a.unlearned = map[linkKey]*Link{}
 			}
+			l = &Link{First: now}
 			if len(a.unlearned) < maxUnlearnedLinks {
-				l = &Link{First: now}
 				a.unlearned[lk] = l
-			} else {
-				l = &Link{First: now}
 			}
 		}
-	} else if f := a.functions[m.keyOf(tx, false)]; f == nil && !(tx.Op == protocols.OpWrite && m.writeBack(a, tx)) {
-		find("new_function", fmt.Sprintf("%s|%s|%s|%d|%d", client(), tx.Proto, tx.Unit, tx.Code, m.keyOf(tx, false).subcode),
-			fmt.Sprintf("%s used %s on %s (unit %q) for the first time", client(), what(), server(), tx.Unit))
-	} else if f != nil {
-		m.touchFunction(f, now)
-	}
-	m.touchLink(l, tx, now, false)
-	if tx.Op == protocols.OpWrite {
-		for _, tg := range tx.Targets {
-			if tg.ID != "" {
-				continue
-			}
-			rs := a.writes[spaceKey{tx.Proto, tx.Unit, tg.Space}]
-			if (rs == nil || !rs.Covers(tg.Address, lastAddress(tg))) && !m.operatorWrite(a, tx, tg) {
-				find("write_to_unseen_target", fmt.Sprintf("%s|%s|%s|%d", tx.Proto, tx.Unit, tg.Space, tg.Address),
-					fmt.Sprintf("%s wrote %s %d..%d on %s (unit %q), never written while learning", client(), tg.Space,
-						tg.Address, lastAddress(tg), server(), tx.Unit))
-			}
+	} else if f := m.function(a, tx); f == nil {
+		nf := find("new_function", fmt.Sprintf("%s|%s|%s|%d|%d", client(), tx.Proto, tx.Unit, tx.Code, subcodeOf(tx)),
+			fmt.Sprintf("%s used %s on %s%s for the first time", client(), what(), server(), unitText(tx.Unit)))
+		if tx.Op == protocols.OpSession {
+			nf.Lower, nf.LowerWhy = 3, "a known client setting up its session (a reconnect)"
 		}
-		eachPoint(tx, func(pk pointKey, v float64) {
-			vm := a.points[pk]
-			if vm == nil || vm.Allows(v, m.cfg.ValueMargin) {
-				return
-			}
-			where := pk.space + " " + fmt.Sprint(pk.address)
-			if pk.id != "" {
-				where = pk.id
-			}
-			find("value_out_of_range", fmt.Sprintf("%s|%s|%s|%d|%s", pk.proto, pk.unit, pk.space, pk.address, pk.id),
-				fmt.Sprintf("%s wrote %s to %s on %s (unit %q): outside the %s %s", client(), formatNum(v), where, server(),
-					tx.Unit, vm.Class(), vm.Describe()))
-		})
+	} else {
+		f.Seen = max(f.Seen, now.UnixNano())
+		f.Quiet = false
 	}
-	if l.Writes > max(2*l.MaxWrites, l.MaxWrites+10) && l.burstReported.Before(l.WindowStart) {
-		l.burstReported = now
-		find("write_burst", client(), fmt.Sprintf("%s sent %d writes to %s within %s; at most %d were learned per window",
-			client(), l.Writes, server(), m.cfg.BurstWindow, l.MaxWrites))
+	moved := m.countRates(l, tx, now, false)
+	out = m.checkRates(l, moved, tx, now, out)
+	if !stateChanging(tx.Op) {
+		return out
 	}
-	if l.Exceptions > max(3*l.MaxExceptions, l.MaxExceptions+5) && l.burstReported.Before(l.WindowStart) {
-		l.burstReported = now
-		find("exception_burst", client(), fmt.Sprintf("%s drew %d exception responses from %s within %s (learned at most %d): probing?",
-			client(), l.Exceptions, server(), m.cfg.BurstWindow, l.MaxExceptions))
+	for _, tg := range tx.Targets {
+		if m.changedCovers(a, tx, tg) {
+			continue
+		}
+		where := tg.ID
+		if where == "" {
+			where = fmt.Sprintf("%s %d..%d", tg.Space, tg.Address, lastAddress(tg))
+		}
+		f := find("write_to_unseen_target", fmt.Sprintf("%s|%s|%s|%d|%s", tx.Proto, tx.Unit, tg.Space, tg.Address, tg.ID),
+			fmt.Sprintf("%s sent %s to %s on %s%s, which no client wrote or commanded while learning", client(),
+				opName(tx), where, server(), unitText(tx.Unit)))
+		if tg.ID == "" && m.polls(a, tx, tg) {
+			f.Lower, f.LowerWhy = 2, "the client reads these points cyclically: an HMI writing back a value it displays?"
+		}
+	}
+	eachPoint(tx, func(p pointRef) {
+		vm := m.pointModel(a, tx, p)
+		if vm == nil {
+			if p.sub != 0 && !a.capped && m.changedCovers(a, tx, protocols.Target{Space: p.space, Address: p.address}) {
+				// the byte was written, but never this bit of it
+				find("write_to_unseen_target", fmt.Sprintf("%s|%s|%s|%d|%d", tx.Proto, tx.Unit, p.space, p.address, p.sub),
+					fmt.Sprintf("%s wrote %s %s on %s%s, a point never written while learning", client(), formatNum(p.v),
+						pointName(p), server(), unitText(tx.Unit)))
+			}
+			return
+		}
+		if vm.Type == (protocols.NumType{}) {
+			vm.Type = p.typ // learned from a dissector without types, or an older baseline
+		}
+		verdict, why := vm.Judge(p.v, m.cfg.ValueMargin)
+		isParam := p.field != protocols.FieldValue && p.field != protocols.FieldOp
+		if verdict == Fits || (verdict == Outside && isParam) {
+			// a command's count or times moving within an order of magnitude is the same operation
+			return
+		}
+		name := pointName(p)
+		f := find("value_out_of_range", fmt.Sprintf("%s|%s|%s|%d|%s|%d|%s", tx.Proto, tx.Unit, p.space, p.address, p.id, p.sub, p.field),
+			fmt.Sprintf("%s wrote %s to %s on %s%s: %s; %s", client(), valueText(p), name, server(), unitText(tx.Unit), why,
+				vm.Describe()))
+		if verdict == Outside {
+			f.Lower, f.LowerWhy = 3, "outside the learned range, but not by an order of magnitude"
+		}
+	})
+	return out
+}
+
+// checkRates reports a burst of writes, controls or exceptions well above
+// the learned maxima in a sliding window, once per burst: not again until
+// the counts came back under the threshold.
+func (m *Model) checkRates(l *Link, moved [2]*rate, tx *protocols.Transaction, now time.Time, out []Finding) []Finding {
+	for i, r := range moved {
+		if r == nil {
+			continue
+		}
+		factor, slack := uint32(2), uint32(10)
+		if i == 1 {
+			factor, slack = 3, 5
+		}
+		window, n, learned, over := r.excess(factor, slack)
+		if !over || r.bursting {
+			r.bursting = over
+			continue
+		}
+		r.bursting = true
+		server, client := tx.Server.IP.String(), tx.Client.IP.String()
+		if i == 1 {
+			out = append(out, Finding{Kind: "exception_burst", Key: "exception_burst|" + server + "|" + client, Asset: server, Client: client,
+				Message: fmt.Sprintf("%s drew %d exception responses from %s within %s (learned at most %d in any %s): probing?",
+					client, n, server, window, learned, window)})
+			continue
+		}
+		class := "writes"
+		if tx.Op == protocols.OpControl {
+			class = "control commands"
+		}
+		out = append(out, Finding{Kind: "write_burst", Key: "write_burst|" + server + "|" + client + "|" + class, Asset: server, Client: client,
+			Message: fmt.Sprintf("%s sent %d %s to %s within %s; at most %d were learned in any %s", client, n, class, server, window,
+				learned, window)})
 	}
 	return out
 }
 
-// operatorWrite: the client polls the written point cyclically — an HMI
-// writing back a value it displays, the thing HMIs are for. Such a write is
-// not reported as a write to an unseen target, nor (for a plain write) as a
-// new function; a new writer, a control command, or a value outside a
-// learned model still are. The trade-off: a compromised HMI writing a point
-// it displays is caught only by the value model, once one exists.
-func (m *Model) operatorWrite(a *Asset, tx *protocols.Transaction, tg protocols.Target) bool {
-	pu := m.puID(tx.Proto, tx.Unit, false)
-	if tg.ID != "" || pu == 0 {
+// polls reports whether the client reads the target cyclically (at least
+// minPolls reads learned).
+func (m *Model) polls(a *Asset, tx *protocols.Transaction, tg protocols.Target) bool {
+	found := false
+	m.candidates(a, tx.Proto, tx.Unit, func(pu uint32) bool {
+		for k, f := range a.functions {
+			if k.client != tx.Client.IP || k.pu != pu || k.op != protocols.OpRead || f.Count < minPolls {
+				continue
+			}
+			if rs := f.ranges(tg.Space); rs != nil && rs.Covers(tg.Address, lastAddress(tg)) {
+				found = true
+				return true
+			}
+		}
 		return false
-	}
-	for k, f := range a.functions {
-		if k.client != tx.Client.IP || k.pu != pu || k.op != protocols.OpRead || f.Count < minPolls {
-			continue
-		}
-		if rs := f.ranges(tg.Space); rs != nil && rs.Covers(tg.Address, lastAddress(tg)) {
-			return true
-		}
-	}
-	return false
-}
-
-// writeBack: every target of the write is a point the client polls.
-func (m *Model) writeBack(a *Asset, tx *protocols.Transaction) bool {
-	if len(tx.Targets) == 0 {
-		return false
-	}
-	for _, tg := range tx.Targets {
-		if !m.operatorWrite(a, tx, tg) {
-			return false
-		}
-	}
-	return true
+	})
+	return found
 }
 
 // minPolls reads of a range make it "polled".
@@ -689,14 +942,14 @@ func (m *Model) Tick(now time.Time) []Finding {
 				continue
 			}
 			limit := math.Max(math.Max(5*f.Period, f.Period+10*f.Jitter), 10)
-			if float64(now.UnixNano()-f.Last)/1e9 > limit {
+			if float64(now.UnixNano()-max(f.Seen, f.Last))/1e9 > limit {
 				f.Quiet = true
 				server := a.Server.String()
 				pu := m.pu(fk.pu)
 				out = append(out, Finding{Kind: "cyclic_stopped", Asset: server, Client: fk.client.String(),
 					Key: fmt.Sprintf("cyclic_stopped|%s|%s|%s|%s|%d", server, fk.client, pu.proto, pu.unit, fk.code),
-					Message: fmt.Sprintf("%s stopped polling %s (%s code %d, every %.1fs until %s)", fk.client, server, pu.proto,
-						fk.code, f.Period, time.Unix(0, f.Last).UTC().Format(time.RFC3339))})
+					Message: fmt.Sprintf("%s stopped polling %s (%s code %d, every %s until %s)", fk.client, server, pu.proto,
+						fk.code, formatPeriod(f.Period), time.Unix(0, max(f.Seen, f.Last)).UTC().Format(time.RFC3339))})
 			}
 		}
 	}
@@ -704,14 +957,17 @@ func (m *Model) Tick(now time.Time) []Finding {
 	return out
 }
 
+func formatPeriod(s float64) string {
+	if s < 1 {
+		return fmt.Sprintf("%.0f ms", s*1000)
+	}
+	return fmt.Sprintf("%.1f s", s)
+}
+
 // describe names a transaction for messages: "write_multiple_registers (modbus 16) on holding_register 10..12".
 func describe(tx *protocols.Transaction) string {
 	var b strings.Builder
-	name := tx.CodeName
-	if name == "" {
-		name = tx.Op.String()
-	}
-	fmt.Fprintf(&b, "%s (%s %d)", name, tx.Proto, tx.Code)
+	b.WriteString(opName(tx))
 	if len(tx.Targets) > 0 {
 		tg := tx.Targets[0]
 		if tg.ID != "" {
@@ -723,8 +979,49 @@ func describe(tx *protocols.Transaction) string {
 	return b.String()
 }
 
+// opName names a transaction's function: "write_single_register (modbus 6)".
+func opName(tx *protocols.Transaction) string {
+	name := tx.CodeName
+	if name == "" {
+		name = tx.Op.String()
+	}
+	return fmt.Sprintf("%s (%s %d)", name, tx.Proto, tx.Code)
+}
+
+// unitText names a unit for messages, nothing when it is not known.
+func unitText(unit string) string {
+	if unit == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (unit %s)", unit)
+}
+
+// pointName names a point or a command parameter: "holding_register 7",
+// "M 101.5", "g12v1 3 (on_ms)".
+func pointName(p pointRef) string {
+	s := p.id
+	if s == "" {
+		s = fmt.Sprintf("%s %d", p.space, p.address)
+		if p.sub != 0 {
+			s += fmt.Sprintf(".%d", p.sub-1)
+		}
+	}
+	if p.field != protocols.FieldValue {
+		s += " (" + p.field + ")"
+	}
+	return s
+}
+
+// valueText renders a written number, codes in hex.
+func valueText(p pointRef) string {
+	if p.typ.Kind == protocols.NumCode {
+		return fmt.Sprintf("0x%02x", uint64(p.v))
+	}
+	return formatNum(p.v)
+}
+
 // Keys is the number of learned keys over all assets.
 func (m *Model) Keys() int { return m.keys }
 
-// Assets is the number of server assets with a baseline.
+// AssetCount is the number of server assets with a baseline.
 func (m *Model) AssetCount() int { return len(m.assets) }

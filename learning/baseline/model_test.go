@@ -51,9 +51,12 @@ func TestAutoModePerAsset(t *testing.T) {
 	assert.Empty(t, m.Observe(mtx("10.0.0.1", "10.0.0.3", 22*time.Minute, protocols.OpWrite, 6, "holding_register", 40, 1, 1)))
 	fs = m.Observe(mtx("10.0.0.1", "10.0.0.2", 22*time.Minute, protocols.OpWrite, 6, "holding_register", 40, 1, 1))
 	assert.Equal(t, []string{"new_function", "write_to_unseen_target"}, kinds(fs))
-	// writing back a register it polls is the HMI's job: not a new function nor an unseen target
-	assert.Empty(t, m.Observe(mtx("10.0.0.1", "10.0.0.2", 23*time.Minute, protocols.OpWrite, 6, "holding_register", 4, 1, 1)))
-	// but the same write from another host is
+	// writing to a register it polls is no silent class: alerted, its severity lowered with the reason
+	fs = m.Observe(mtx("10.0.0.1", "10.0.0.2", 23*time.Minute, protocols.OpWrite, 6, "holding_register", 4, 1, 1))
+	require.Equal(t, []string{"new_function", "write_to_unseen_target"}, kinds(fs))
+	assert.Equal(t, 2, fs[1].Lower)
+	assert.Contains(t, fs[1].LowerWhy, "reads these points cyclically")
+	// the same write from another host is a new writer
 	fs = m.Observe(mtx("10.0.0.7", "10.0.0.2", 23*time.Minute, protocols.OpWrite, 6, "holding_register", 4, 1, 1))
 	assert.Equal(t, []string{"new_asset", "write_from_new_client", "write_to_unseen_target"}, kinds(fs))
 }
@@ -107,7 +110,9 @@ func TestExportImportRoundTrip(t *testing.T) {
 	// the imported baseline detects like the original
 	back.SetMode(ModeDetect)
 	fs := back.Observe(mtx("10.0.0.1", "10.0.0.2", 2*time.Hour, protocols.OpWrite, 16, "holding_register", 20, 2, 5000, 3))
-	assert.Equal(t, []string{"value_out_of_range", "value_out_of_range"}, kinds(fs), "5000 jumps the counter at 20; 3 is below 89..100 at 21")
+	require.Equal(t, []string{"value_out_of_range", "value_out_of_range"}, kinds(fs), "5000 is far above 0..11 at 20; 3 is below 89..100 at 21")
+	assert.Equal(t, 0, fs[0].Lower, "an order of magnitude out: full severity")
+	assert.Equal(t, 3, fs[1].Lower, "outside, not far: lowered")
 }
 
 func TestImportRejectsBadDocuments(t *testing.T) {
@@ -141,13 +146,16 @@ func TestValueClasses(t *testing.T) {
 	assert.Equal(t, ClassCounter, counter.Class())
 	assert.Equal(t, ClassSetpoint, setpoint.Class())
 	assert.Equal(t, ClassContinuous, cont.Class())
-	assert.False(t, constant.Allows(8, 0.1))
-	assert.True(t, enum.Allows(2, 0.1))
-	assert.False(t, enum.Allows(3, 0.1))
-	assert.True(t, counter.Allows(42, 0.1))
-	assert.False(t, counter.Allows(10, 0.1), "a counter does not go back")
-	assert.True(t, cont.Allows(152, 0.1), "within the margin")
-	assert.False(t, cont.Allows(200, 0.1))
+	judge := func(m ValueModel, v float64) Verdict { vd, _ := m.Judge(v, 0.1); return vd }
+	assert.Equal(t, Outside, judge(constant, 9), "9 is outside 7 +- max(10% of 7, 1)")
+	assert.Equal(t, Fits, judge(constant, 7.5))
+	assert.Equal(t, Fits, judge(enum, 2))
+	assert.Equal(t, Fits, judge(enum, 1.5), "within the learned range no value alerts: setpoints move between learned values")
+	assert.Equal(t, Outside, judge(enum, 4))
+	assert.Equal(t, Fits, judge(counter, 10), "a counter written back inside its range")
+	assert.Equal(t, Fits, judge(cont, 152), "within the margin")
+	assert.Equal(t, Outside, judge(cont, 200))
+	assert.Equal(t, Far, judge(cont, 1600), "more than ten times the largest magnitude")
 }
 
 func BenchmarkDetect(b *testing.B) {

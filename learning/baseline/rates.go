@@ -1,0 +1,95 @@
+package baseline
+
+import "time"
+
+// Rates are counted on sliding windows made of short buckets, so a burst
+// is seen whatever its alignment with the clock: the count "within the
+// last second" or "within the last ten seconds" at each event, compared
+// with the largest such count learned.
+const (
+	bucketWidth  = 100 * time.Millisecond
+	shortBuckets = 10  // 1 s
+	longBuckets  = 100 // 10 s
+)
+
+// Window names, for messages and the baseline document.
+const (
+	shortWindow = "1s"
+	longWindow  = "10s"
+)
+
+// rateClass is what a rate counts on a link.
+type rateClass uint8
+
+const (
+	rateWrites     rateClass = iota // writes: points set
+	rateControls                    // control commands (select/operate, method calls)
+	rateExceptions                  // exception responses drawn
+	numRateClasses
+)
+
+var rateClassNames = [numRateClasses]string{"write", "control", "exception"}
+
+// rate counts events of one class on one link in sliding 1 s and 10 s
+// windows. MaxShort and MaxLong are learned (frozen while detecting); the
+// ring is what happens now.
+type rate struct {
+	MaxShort, MaxLong uint32
+	ring              [longBuckets]uint16
+	cur               int64 // bucket number of the newest bucket; 0: none yet
+	short, long       uint32
+	// bursting: a burst was reported and the counts have not come back
+	// under the threshold since; one burst is one alert, however long it
+	// stays in the windows
+	bursting bool
+}
+
+// add counts one event at packet time ns and returns the counts in the
+// short and long windows ending now.
+func (r *rate) add(ns int64) (uint32, uint32) {
+	b := ns / int64(bucketWidth)
+	switch {
+	case r.cur == 0 || b < r.cur || b-r.cur >= longBuckets:
+		// first event, time went back (a capture replayed again) or the
+		// whole window is older than it: start afresh
+		r.ring, r.short, r.long = [longBuckets]uint16{}, 0, 0
+		r.cur = b
+	case b > r.cur:
+		for k := r.cur + 1; k <= b; k++ {
+			i := k % longBuckets
+			r.long -= uint32(r.ring[i]) // bucket k-100 leaves the long window
+			r.ring[i] = 0
+			r.short -= uint32(r.ring[(k-shortBuckets)%longBuckets]) // bucket k-10 leaves the short one
+		}
+		r.cur = b
+	}
+	if i := b % longBuckets; r.ring[i] < ^uint16(0) {
+		r.ring[i]++
+		r.short++
+		r.long++
+	}
+	return r.short, r.long
+}
+
+// learn raises the learned maxima to the current counts.
+func (r *rate) learn() {
+	r.MaxShort = max(r.MaxShort, r.short)
+	r.MaxLong = max(r.MaxLong, r.long)
+}
+
+// burstOver is the count that is "well above" a learned maximum: more than
+// twice it, and by at least slack events (a client that wrote once a
+// minute may write a handful at once without being a flood).
+func burstOver(learned, factor, slack uint32) uint32 { return max(factor*learned, learned+slack) }
+
+// excess says whether the current counts exceed the learned maxima by the
+// factor and slack, and in which window.
+func (r *rate) excess(factor, slack uint32) (window string, n, learned uint32, over bool) {
+	if r.short > burstOver(r.MaxShort, factor, slack) {
+		return shortWindow, r.short, r.MaxShort, true
+	}
+	if r.long > burstOver(r.MaxLong, factor, slack) {
+		return longWindow, r.long, r.MaxLong, true
+	}
+	return "", 0, 0, false
+}

@@ -1,0 +1,456 @@
+package baseline
+
+// Table tests of the detection rules, each learned from real transactions
+// of a capture in the protocols' testdata (see each folder's
+// PROVENANCE.md): the attack is the real transaction with one thing
+// changed, as an attacker riding the trusted client would change it.
+
+import (
+	"encoding/json"
+	"net/netip"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/otwatch/otwatch/protocols"
+	_ "github.com/otwatch/otwatch/protocols/all"
+	"github.com/otwatch/otwatch/protocols/corpustest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func testdata(proto, name string) string {
+	return filepath.Join("..", "..", "protocols", proto, "testdata", name)
+}
+
+// replayed returns a capture's transactions in time order.
+func replayed(t *testing.T, path string) []*protocols.Transaction {
+	t.Helper()
+	txs, _ := corpustest.Replay(t, path)
+	out := make([]*protocols.Transaction, len(txs))
+	for i := range txs {
+		out[i] = &txs[i]
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time().Before(out[j].Time()) })
+	return out
+}
+
+// learned is a model in detect mode that learned every transaction.
+func learned(txs []*protocols.Transaction) *Model {
+	m := New(Config{Mode: ModeLearn})
+	for _, tx := range txs {
+		m.Observe(tx)
+	}
+	m.SetMode(ModeDetect)
+	return m
+}
+
+// clone copies a transaction deeply enough to change it.
+func clone(tx *protocols.Transaction, at time.Time) *protocols.Transaction {
+	c := *tx
+	c.Targets = append([]protocols.Target(nil), tx.Targets...)
+	c.Values = append([]protocols.Value(nil), tx.Values...)
+	c.Points = append([]protocols.Point(nil), tx.Points...)
+	c.RequestTime, c.ResponseTime = at, at
+	return &c
+}
+
+// setPoint changes one field of every point of a transaction.
+func setPoint(tx *protocols.Transaction, field string, v float64) *protocols.Transaction {
+	for i := range tx.Points {
+		if tx.Points[i].Field == field {
+			tx.Points[i].V = v
+		}
+	}
+	return tx
+}
+
+// find returns the first transaction the predicate holds for.
+func find(t *testing.T, txs []*protocols.Transaction, what string, ok func(*protocols.Transaction) bool) *protocols.Transaction {
+	t.Helper()
+	for _, tx := range txs {
+		if ok(tx) {
+			return tx
+		}
+	}
+	t.Fatalf("no transaction %s", what)
+	return nil
+}
+
+func findingsOf(fs []Finding, kind string) []Finding {
+	var out []Finding
+	for _, f := range fs {
+		if f.Kind == kind {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// TestValueModelsFromTheFirstSample: arkime's modbus.pcap, where
+// 10.1.1.234 wrote holding register 500 = 80 three times and registers
+// 100..102 only 0 and 1. An order of magnitude out, a sign flip or the
+// type's extreme alerts at full severity from these few samples; outside
+// the learned range by less alerts lowered; inside it, nothing.
+func TestValueModelsFromTheFirstSample(t *testing.T) {
+	txs := replayed(t, testdata("modbus", "arkime_modbus.pcap"))
+	m := learned(txs)
+	hr500 := find(t, txs, "writing holding register 500", func(tx *protocols.Transaction) bool {
+		return tx.Code == 6 && len(tx.Targets) == 1 && tx.Targets[0].Address == 500
+	})
+	require.Len(t, hr500.Points, 1)
+	assert.Equal(t, protocols.TypeReg, hr500.Points[0].Type)
+	hr100 := find(t, txs, "writing holding register 100 = 1", func(tx *protocols.Transaction) bool {
+		return tx.Code == 6 && len(tx.Targets) == 1 && tx.Targets[0].Address == 100 && len(tx.Points) == 1 && tx.Points[0].V == 1
+	})
+	at := hr500.Time().Add(time.Hour)
+	for _, tc := range []struct {
+		name  string
+		tx    *protocols.Transaction
+		v     float64
+		lower int    // -1: no alert
+		why   string // in the message
+	}{
+		{"the learned value replayed", hr500, 80, -1, ""},
+		{"within the margin (10% of the magnitude)", hr500, 87, -1, ""},
+		{"outside the learned value, not far", hr500, 120, 3, "outside the learned values {80}"},
+		{"ten times the largest learned magnitude", hr500, 900, 0, "more than 10 times the largest magnitude learned (80)"},
+		{"negative as an INT where only positives were learned", hr500, 0x8000 + 80, 0, "negative as a signed 16-bit integer (-32688)"},
+		{"the register's extreme", hr500, 0xFFFF, 0, "the register16's extreme value"},
+		{"a flag register learned 0/1 written 5", hr100, 5, 3, "outside the learned values {0, 1}"},
+		{"a flag register learned 0/1 written 11", hr100, 11, 0, "more than 10 times"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			at = at.Add(time.Minute)
+			tx := setPoint(clone(tc.tx, at), protocols.FieldValue, tc.v)
+			fs := findingsOf(m.Observe(tx), "value_out_of_range")
+			if tc.lower < 0 {
+				assert.Empty(t, fs)
+				return
+			}
+			require.Len(t, fs, 1)
+			assert.Equal(t, tc.lower, fs[0].Lower, fs[0].Message)
+			assert.Contains(t, fs[0].Message, tc.why)
+		})
+	}
+}
+
+// TestCommandParameters: icsnpp's dnp3_example.pcap, 134 SELECT/133
+// OPERATE of g12v1 CROBs (CLOSE PULSE_ON, count 1, on-time 500 ms) on
+// indexes 0..63. The command's operation type, count and times are learned
+// per point; an operation type never learned or a parameter an order of
+// magnitude out alerts, as does a control on an index never operated.
+func TestCommandParameters(t *testing.T) {
+	txs := replayed(t, testdata("dnp3", "dnp3_example.pcap"))
+	sel := find(t, txs, "a SELECT of a CROB", func(tx *protocols.Transaction) bool {
+		return tx.Code == 3 && len(tx.Targets) == 1 && tx.Targets[0].Space == "g12v1"
+	})
+	fields := map[string]protocols.Point{}
+	for _, p := range sel.Points {
+		fields[p.Field] = p
+	}
+	require.Len(t, fields, 4, "operation type, count, on-time and off-time: %+v", sel.Points)
+	op, count, on := fields[protocols.FieldOp].V, fields[protocols.FieldCount].V, fields[protocols.FieldOnTime].V
+	assert.Equal(t, protocols.TypeCode, fields[protocols.FieldOp].Type)
+	assert.Equal(t, 1.0, count)
+	assert.Equal(t, 500.0, on)
+	m := learned(txs)
+	at := sel.Time().Add(time.Hour)
+	latchOn := float64(uint8(op)&0xF0 | 0x03)
+	for _, tc := range []struct {
+		name  string
+		field string
+		v     float64
+		kind  string // "" none
+		why   string
+	}{
+		{"the learned command replayed", protocols.FieldOp, op, "", ""},
+		{"an operation type never learned for the point (LATCH_ON)", protocols.FieldOp, latchOn, "value_out_of_range", "a code never learned for this point"},
+		{"count 100 times the learned", protocols.FieldCount, 100 * count, "value_out_of_range", "more than 10 times"},
+		{"on-time 100 times the learned", protocols.FieldOnTime, 100 * on, "value_out_of_range", "more than 10 times"},
+		{"on-time 1.5 times the learned: the same operation", protocols.FieldOnTime, 1.5 * on, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			at = at.Add(time.Minute)
+			fs := m.Observe(setPoint(clone(sel, at), tc.field, tc.v))
+			if tc.kind == "" {
+				assert.Empty(t, fs)
+				return
+			}
+			got := findingsOf(fs, tc.kind)
+			require.Len(t, got, 1, "%+v", fs)
+			assert.Contains(t, got[0].Message, tc.why)
+			assert.Equal(t, 0, got[0].Lower)
+		})
+	}
+	t.Run("a control on an index never operated", func(t *testing.T) {
+		seen := map[uint64]bool{}
+		for _, tx := range txs {
+			if tx.Op == protocols.OpControl {
+				for _, tg := range tx.Targets {
+					seen[tg.Address] = true
+				}
+			}
+		}
+		var idx uint64 = 200
+		for seen[idx] {
+			idx++
+		}
+		tx := clone(sel, at.Add(time.Hour))
+		tx.Targets[0].Address = idx
+		fs := findingsOf(m.Observe(tx), "write_to_unseen_target")
+		require.Len(t, fs, 1)
+		assert.Contains(t, fs[0].Message, "select (dnp3 3)")
+	})
+}
+
+// TestMultiByteItemIsOnePoint: the libnodave demo writes M 0..15 as four
+// BYTE x4 items; each is one 32-bit point (a DWORD, DINT or REAL tag), not
+// four byte points with a quarter of the samples each.
+func TestMultiByteItemIsOnePoint(t *testing.T) {
+	txs := replayed(t, testdata("s7comm", "s7comm_varservice_libnodavedemo.pcap"))
+	w := find(t, txs, "a write of M 0..3", func(tx *protocols.Transaction) bool {
+		return tx.Op == protocols.OpWrite && len(tx.Targets) == 1 && tx.Targets[0].Space == "M" && tx.Targets[0].Count == 4
+	})
+	require.Len(t, w.Values, 4, "the records keep the four bytes")
+	require.Len(t, w.Points, 1, "the value models see one point")
+	p := w.Points[0]
+	assert.Equal(t, protocols.NumType{Kind: protocols.NumRegister, Bits: 32}, p.Type)
+	var want uint32
+	for _, v := range w.Values {
+		want = want<<8 | uint32(v.Int)
+	}
+	assert.Equal(t, float64(want), p.V)
+	m := learned(txs)
+	at := w.Time().Add(time.Hour)
+	assert.Empty(t, m.Observe(clone(w, at)), "a replay")
+	fs := findingsOf(m.Observe(setPoint(clone(w, at.Add(time.Second)), "", float64(^uint32(0)))), "value_out_of_range")
+	require.Len(t, fs, 1)
+	assert.Contains(t, fs[0].Message, "M 0")
+}
+
+// TestNoSilentClass: modbusBig (zeek), where the HMI polls coils it never
+// writes. Writing one is alerted, lowered with the reason.
+func TestNoSilentClass(t *testing.T) {
+	path := filepath.Join(corpustest.Dir(t), "zeek__zeek/testing/btest/Traces/modbus/modbusBig.pcap")
+	txs := replayed(t, path)
+	m := learned(txs)
+	poll := find(t, txs, "a read of coils", func(tx *protocols.Transaction) bool {
+		return tx.Code == 1 && len(tx.Targets) == 1 && tx.Targets[0].Count > 0
+	})
+	write := find(t, txs, "a coil write by the poller", func(tx *protocols.Transaction) bool {
+		return tx.Code == 5 && tx.Client.IP == poll.Client.IP && tx.Server.IP == poll.Server.IP
+	})
+	// a coil the client polls but never wrote
+	written := map[uint64]bool{}
+	for _, tx := range txs {
+		if tx.Op == protocols.OpWrite && tx.Proto == "modbus" && tx.Server.IP == poll.Server.IP {
+			for _, tg := range tx.Targets {
+				for a := tg.Address; a <= lastAddress(tg); a++ {
+					written[a] = true
+				}
+			}
+		}
+	}
+	tg := poll.Targets[0]
+	addr := tg.Address
+	for written[addr] && addr < tg.Address+tg.Count {
+		addr++
+	}
+	require.False(t, written[addr], "every polled coil was written")
+	tx := clone(write, write.Time().Add(time.Hour))
+	tx.Targets[0].Address = addr
+	fs := findingsOf(m.Observe(tx), "write_to_unseen_target")
+	require.Len(t, fs, 1)
+	assert.Equal(t, 2, fs[0].Lower)
+	assert.Contains(t, fs[0].LowerWhy, "reads these points cyclically")
+}
+
+// TestSlidingRate: the SELECT/OPERATE rate learned on dnp3_example; a
+// burst of its real commands well above it alerts once, wherever it falls
+// against the clock, and a modestly busier second does not.
+func TestSlidingRate(t *testing.T) {
+	txs := replayed(t, testdata("dnp3", "dnp3_example.pcap"))
+	m := learned(txs)
+	var controls []*protocols.Transaction
+	for _, tx := range txs {
+		if tx.Op == protocols.OpControl {
+			controls = append(controls, tx)
+		}
+	}
+	l := m.assets[controls[0].Server.IP].links[linkKey{controls[0].Client.IP, "dnp3"}]
+	learnedShort, learnedLong := l.rates[rateControls].MaxShort, l.rates[rateControls].MaxLong
+	require.NotZero(t, learnedShort)
+	t.Logf("learned: %d controls in 1 s, %d in 10 s", learnedShort, learnedLong)
+	for _, offset := range []time.Duration{0, 50 * time.Millisecond, 950 * time.Millisecond, 4950 * time.Millisecond} {
+		m := learned(txs)
+		start := controls[len(controls)-1].Time().Add(time.Hour).Truncate(10 * time.Second).Add(offset)
+		bursts := 0
+		// 200 learned commands within 2 s
+		for i := 0; i < 200; i++ {
+			tx := clone(controls[i%len(controls)], start.Add(time.Duration(i)*10*time.Millisecond))
+			bursts += len(findingsOf(m.Observe(tx), "write_burst"))
+		}
+		assert.Equal(t, 1, bursts, "offset %v: one burst, one alert", offset)
+	}
+	// the learned peak plus a third, spread as learned: no alert
+	m = learned(txs)
+	start := controls[len(controls)-1].Time().Add(2 * time.Hour)
+	n := int(learnedShort) * 4 / 3
+	for i := 0; i < n; i++ {
+		tx := clone(controls[i%len(controls)], start.Add(time.Duration(i)*time.Second/time.Duration(n)))
+		assert.Empty(t, findingsOf(m.Observe(tx), "write_burst"))
+	}
+}
+
+// TestFrozenInDetection: whatever arrives while an asset detects, what it
+// learned is unchanged: the export before and after (times of last use
+// aside) are equal, and a replay of the attack alerts again.
+func TestFrozenInDetection(t *testing.T) {
+	txs := replayed(t, testdata("dnp3", "dnp3_example.pcap"))
+	cut := len(txs) * 6 / 10
+	m := New(Config{Mode: ModeLearn})
+	for _, tx := range txs[:cut] {
+		m.Observe(tx)
+	}
+	m.SetMode(ModeDetect)
+	end := txs[len(txs)-1].Time()
+	before := learnedPart(t, m.Export(end))
+	sel := find(t, txs, "a SELECT", func(tx *protocols.Transaction) bool { return tx.Code == 3 })
+	at := end.Add(time.Minute)
+	var attack []*protocols.Transaction
+	for i := 0; i < 300; i++ { // a burst of commands with a far on-time, on new indexes, by a new client too
+		tx := setPoint(clone(sel, at.Add(time.Duration(i)*time.Millisecond)), protocols.FieldOnTime, 1e6)
+		if i%2 == 1 {
+			tx.Targets[0].Address = uint64(100 + i%50)
+		}
+		if i%3 == 0 {
+			tx.Client.IP = netip.MustParseAddr("10.10.20.66")
+		}
+		attack = append(attack, tx)
+	}
+	for _, tx := range append(txs[cut:], attack...) {
+		m.Observe(tx)
+	}
+	m.Tick(at.Add(time.Hour))
+	after := learnedPart(t, m.Export(end))
+	if before != after {
+		i := 0
+		for i < len(before) && i < len(after) && before[i] == after[i] {
+			i++
+		}
+		t.Errorf("detection changed the learned baseline at byte %d: %.200q became %.200q", i, before[max(i-100, 0):], after[max(i-100, 0):])
+	}
+	assert.Empty(t, Diff(m.Export(end), m.Export(end)))
+	fs := m.Observe(clone(attack[2], at.Add(2*time.Hour)))
+	assert.NotEmpty(t, findingsOf(fs, "value_out_of_range"), "the attack is still judged by the frozen model")
+	fs = m.Observe(clone(attack[1], at.Add(2*time.Hour)))
+	assert.NotEmpty(t, findingsOf(fs, "write_to_unseen_target"))
+	fs = m.Observe(clone(attack[3], at.Add(3*time.Hour)))
+	assert.NotEmpty(t, findingsOf(fs, "write_from_new_client"), "the new client is still new")
+}
+
+// learnedPart renders an export without what detection may move (when a
+// function was last used), for comparison.
+func learnedPart(t *testing.T, doc Document) string {
+	t.Helper()
+	for i := range doc.Assets {
+		for j := range doc.Assets[i].Functions {
+			doc.Assets[i].Functions[j].LastSeen = nil
+		}
+		doc.Assets[i].State = ""
+	}
+	b, err := json.Marshal(doc)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// TestUnitNotKnownMatches: an S7 connection picked up mid-stream has no
+// unit ("" : no COTP setup seen); after the HMI reconnects it is "0/2".
+// The same client repeating what it learned is the same client on the
+// same PLC; another rack/slot is not.
+func TestUnitNotKnownMatches(t *testing.T) {
+	txs := replayed(t, testdata("s7comm", "s7comm_varservice_libnodavedemo.pcap"))
+	read := find(t, txs, "a read var", func(tx *protocols.Transaction) bool { return tx.Code == 4 })
+	m := New(Config{Mode: ModeLearn})
+	for _, tx := range txs {
+		c := clone(tx, tx.Time())
+		c.Unit = "" // as if picked up mid-stream
+		m.Observe(c)
+	}
+	m.SetMode(ModeDetect)
+	at := read.Time().Add(time.Hour)
+	for _, tc := range []struct {
+		unit string
+		want []string
+	}{{"0/2", nil}, {"", nil}} {
+		tx := clone(read, at)
+		tx.Unit = tc.unit
+		assert.Equal(t, tc.want, kinds(m.Observe(tx)), "unit %q", tc.unit)
+	}
+	// learned on 0/2, a read on 0/3 is another CPU in the rack
+	m = learned(txs)
+	tx := clone(read, at)
+	tx.Unit = "0/3"
+	assert.Equal(t, []string{"new_function"}, kinds(m.Observe(tx)))
+	tx = clone(read, at.Add(time.Second))
+	tx.Unit = ""
+	assert.Empty(t, m.Observe(tx), "a mid-stream pickup of the learned client")
+}
+
+// TestUnsolicitedIsNotAFunction: DNP3 unsolicited responses are the
+// outstation reporting by itself; they never become a function of the
+// master, so a replayed poll does not alert and no poll "stops".
+func TestUnsolicitedIsNotAFunction(t *testing.T) {
+	txs := replayed(t, testdata("dnp3", "dnp3_example.pcap"))
+	var unsol int
+	for _, tx := range txs {
+		if tx.Outcome == protocols.OutcomeUnsolicited {
+			unsol++
+			assert.Equal(t, "10.10.20.5", tx.Client.IP.String(), "the master (DIR bit), whoever opened TCP")
+		}
+	}
+	require.NotZero(t, unsol)
+	m := learned(txs)
+	for k := range m.assets[netip.MustParseAddr("10.10.20.8")].functions {
+		assert.NotEqual(t, int32(130), k.code, "an unsolicited response learned as a function")
+	}
+	for _, k := range keysOf(m) {
+		assert.False(t, strings.HasPrefix(k, "10.10.20.8|"), "the outstation as a client: %s", k)
+	}
+}
+
+// keysOf lists the learned functions as "client|server|code".
+func keysOf(m *Model) []string {
+	var out []string
+	for ip, a := range m.assets {
+		for k := range a.functions {
+			out = append(out, k.client.String()+"|"+ip.String()+"|"+string(rune('0'+k.code%10)))
+		}
+	}
+	return out
+}
+
+// BenchmarkDetectCommands: detection of the real SELECT/OPERATE and polls
+// of dnp3_example (four typed points per CROB), none deviating.
+func BenchmarkDetectCommands(b *testing.B) {
+	txs, _ := corpustest.Replay(b, testdata("dnp3", "dnp3_example.pcap"))
+	m := New(Config{Mode: ModeLearn})
+	for i := range txs {
+		m.Observe(&txs[i])
+	}
+	m.SetMode(ModeDetect)
+	start := txs[len(txs)-1].Time().Add(time.Hour)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		tx := &txs[i%len(txs)]
+		tx.RequestTime = start.Add(time.Duration(i) * 100 * time.Millisecond)
+		tx.ResponseFrame = 0
+		if fs := m.Observe(tx); len(fs) != 0 {
+			b.Fatalf("%v", fs)
+		}
+	}
+}
