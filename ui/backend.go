@@ -114,6 +114,16 @@ type Health struct {
 	Interfaces   []Interface       `json:"interfaces"`
 	Disk         *Disk             `json:"disk,omitempty"`
 	Limits       map[string]uint64 `json:"limits_hit,omitempty"`
+	// Detection says how many server assets detect and how many still
+	// learn (no behaviour alert is raised for those), and until when.
+	Detection *Detection `json:"detection,omitempty"`
+}
+
+// Detection is the baselines' state: assets detecting and learning.
+type Detection struct {
+	Detecting     int       `json:"detecting"`
+	Learning      int       `json:"learning"`
+	LearningUntil time.Time `json:"learning_until,omitzero"` // auto mode: learning lasts at least until then
 }
 
 // Interface is one capture interface (or replayed file).

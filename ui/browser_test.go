@@ -286,6 +286,11 @@ func TestBrowser(t *testing.T) {
 	if txt := br.evalString(`document.getElementById('system-info').textContent`); !strings.Contains(txt, "browser-test") {
 		t.Errorf("system page lacks the version: %q", txt)
 	}
+	if h := backend.Health(); h.Detection == nil || h.Detection.Detecting == 0 {
+		t.Errorf("the replayed backend detects on no asset: %+v", h.Detection)
+	} else if txt := br.evalString(`document.getElementById('detection-state').textContent`); txt != fmt.Sprintf("%d assets detecting, 0 learning", h.Detection.Detecting) {
+		t.Errorf("system page detection state: %q", txt)
+	}
 	if n := br.evalInt(`document.querySelectorAll('#audit-table tr').length`); n < 4 {
 		t.Errorf("audit table: %d rows", n)
 	}
@@ -392,6 +397,10 @@ func TestBrowserLoad(t *testing.T) {
 	br.eval(fmt.Sprintf(`document.getElementById('login-user').value = 'ops'; document.getElementById('login-pass').value = %q;
 		document.getElementById('login-submit').click(); true`, testPassword))
 	br.waitFor("overview", `document.querySelector('#page-overview[data-ready]')`, 20*time.Second)
+	// 99 of the 990 synthetic PLCs still learn: the overview says so
+	if txt := br.evalString(`(document.getElementById('learning-banner') || {}).textContent || ''`); !strings.HasPrefix(txt, "99 of 990 assets still learning until ") {
+		t.Errorf("overview: learning banner %q", txt)
+	}
 	for _, p := range []string{"alerts", "assets", "alerts?severity=8&state=open", "incidents", "overview", "map"} {
 		id := strings.SplitN(p, "?", 2)[0]
 		start := time.Now()

@@ -93,7 +93,7 @@ func runDemo(ctx context.Context, dir, capturePath, listen string, stderr io.Wri
 		return err
 	}
 	d.mu.Lock()
-	d.snap = snapshot{stats: d.pipe.Stats, updated: time.Now(), storageOK: true}
+	d.snap = snapshot{stats: d.pipe.Stats, updated: time.Now(), storageOK: true, baseStatus: d.model.Status(d.model.LastSeen())}
 	d.mu.Unlock()
 	srv, err := ui.New(ui.Config{StateDir: filepath.Join(dir, "dashboard"), Addr: listen, Version: version, Logf: logger.Printf}, d.dash)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/otwatch/otwatch/alerts"
 	"github.com/otwatch/otwatch/learning/baseline"
@@ -199,5 +200,38 @@ func (m *monitor) summary(written int) string {
 	}
 	assets, links := m.inv.Len()
 	return fmt.Sprintf("  inventory     %d assets, %d links\n  alerts        %d written (%s); %d repeats folded into them\n  baseline      %d assets, %d keys\n",
-		assets, links, written, strings.Join(kinds, " "), m.engine.Folded, m.model.AssetCount(), m.model.Keys())
+		assets, links, written, strings.Join(kinds, " "), m.engine.Folded, m.model.AssetCount(), m.model.Keys()) +
+		m.detectionSummary()
+}
+
+// detectionSummary says whether behaviour alerts could be raised: how many
+// assets detect, how many still learn and until when, and what to do when
+// none detects.
+func (m *monitor) detectionSummary() string {
+	now := m.model.LastSeen()
+	st := m.model.Status(now)
+	n := st.Learning + st.Detecting
+	howTo := "learn on a first capture with --mode learn --db state.db, then read what follows with --mode detect --db state.db"
+	switch {
+	case n == 0:
+		return ""
+	case m.model.Config().Mode == baseline.ModeLearn:
+		return fmt.Sprintf("  detection     off: --mode learn only learns (%s learned); no behaviour alert could be raised. To detect, read what follows with --mode detect and the same --db\n",
+			plural(n, "asset", "assets"))
+	case st.Detecting == 0:
+		return fmt.Sprintf("  detection     off: %s still learning at the end (until %s at the earliest); no behaviour alert could be raised. To detect, %s\n",
+			plural(n, "asset was", "assets were"), st.LearningUntil.UTC().Format(time.RFC3339), howTo)
+	case st.Learning > 0:
+		return fmt.Sprintf("  detection     %s detecting; %s still learning (until %s at the earliest)\n",
+			plural(st.Detecting, "asset", "assets"), plural(st.Learning, "asset", "assets"), st.LearningUntil.UTC().Format(time.RFC3339))
+	}
+	return fmt.Sprintf("  detection     on for %s\n", plural(st.Detecting, "asset", "assets"))
+}
+
+// plural writes "1 asset" or "3 assets".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

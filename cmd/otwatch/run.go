@@ -141,6 +141,7 @@ type snapshot struct {
 	folded      uint64
 	baseKeys    int
 	baseAssets  int
+	baseStatus  baseline.Status
 	storageOK   bool
 	lastSaved   time.Time
 	goroutines  int
@@ -405,7 +406,7 @@ func (d *daemon) tick(now time.Time) {
 	runtime.ReadMemStats(&mem)
 	d.mu.Lock()
 	d.snap = snapshot{stats: d.pipe.Stats, ifaces: ifaces, alerts: copyCounts(d.engine.Raised), folded: d.engine.Folded,
-		baseKeys: d.model.Keys(), baseAssets: d.model.AssetCount(), storageOK: !d.storageFailing, lastSaved: d.lastCheckpoint,
+		baseKeys: d.model.Keys(), baseAssets: d.model.AssetCount(), baseStatus: d.model.Status(now), storageOK: !d.storageFailing, lastSaved: d.lastCheckpoint,
 		goroutines: runtime.NumGoroutine(), heap: mem.HeapAlloc, updated: now, capturing: true, stalledWhat: stalled}
 	d.snap.stats.Transactions = copyTx(d.pipe.Stats.Transactions)
 	d.snap.stats.Anomalies = copyCounts(d.pipe.Stats.Anomalies)

@@ -133,6 +133,8 @@ func (b *Backend) Replay(learnFraction float64, paths ...string) error {
 	b.health.Transactions += uint64(len(txs))
 	b.health.Flows += p.FlowCount()
 	b.health.Mode = "detect"
+	st := b.model.Status(b.now)
+	b.health.Detection = &ui.Detection{Detecting: st.Detecting, Learning: st.Learning, LearningUntil: st.LearningUntil}
 	return nil
 }
 
@@ -182,6 +184,9 @@ func (b *Backend) Synthetic(n, m int, seed uint64) {
 	}
 	b.synthetic = &doc
 	b.health.Packets += uint64(m) * 100
+	// a plant being commissioned: the newest tenth of the PLCs still learns
+	learning := (n - masters) / 10
+	b.health.Detection = &ui.Detection{Detecting: n - masters - learning, Learning: learning, LearningUntil: t0.Add(25 * time.Hour)}
 }
 
 // Inventory implements ui.Backend.

@@ -205,6 +205,13 @@
       el.appendChild(h('p', { id: 'maint-banner', class: 'warn', text: 'Maintenance window until ' + fmtTime(set.maintenance_until) + ' (' + set.maintenance_by + ': '
         + set.maintenance_reason + '): engineering alerts are lowered.' }));
     }
+    const det = health.detection;
+    if (det && det.learning > 0) {
+      const n = det.learning + det.detecting, until = det.learning_until ? ' until ' + fmtTime(det.learning_until) + ' at the earliest' : '';
+      el.appendChild(h('p', { id: 'learning-banner', class: 'warn', text: det.detecting === 0
+        ? 'Detection is off: ' + (n === 1 ? 'the asset is' : 'all ' + n + ' assets are') + ' still learning' + until + '. No behaviour alert (new function, unseen target, value out of range, burst) can be raised until learning ends.'
+        : det.learning + ' of ' + n + ' assets still learning' + until + ': no behaviour alert is raised for ' + (det.learning === 1 ? 'it' : 'them') + ' yet.' }));
+    }
     el.appendChild(h('div', { class: 'cards', id: 'overview-cards' },
       card(inv.assets.length, 'assets'), card(inv.links.length, 'links'), card(stats.total, 'alerts', 'alerts'), card(stats.open, 'open alerts'),
       card(health.packets, 'packets', 'packets'), card(health.drops, 'drops', 'drops'), card(health.transactions, 'transactions')));
@@ -552,6 +559,8 @@
       h('div', { class: 'panel' }, h('h2', { text: 'System' }), h('dl', { class: 'kv', id: 'system-info' },
         h('dt', { text: 'version' }), h('dd', { class: 'mono', text: hl.version }), h('dt', { text: 'started' }), h('dd', { text: fmtTime(hl.started) }),
         h('dt', { text: 'uptime' }), h('dd', { text: fmtDur(hl.uptime_s) }), h('dt', { text: 'learning mode' }), h('dd', { text: hl.mode || '—' }),
+        h('dt', { text: 'detection' }), h('dd', { id: 'detection-state', text: !hl.detection ? '—' : hl.detection.detecting + ' assets detecting, ' + hl.detection.learning + ' learning'
+          + (hl.detection.learning && hl.detection.learning_until ? ' (until ' + fmtTime(hl.detection.learning_until) + ' at the earliest)' : '') }),
         h('dt', { text: 'packets' }), h('dd', { 'data-live': 'packets', text: fmtNum(hl.packets) }), h('dt', { text: 'drops' }), h('dd', { 'data-live': 'drops', text: fmtNum(hl.drops) }),
         h('dt', { text: 'transactions' }), h('dd', { text: fmtNum(hl.transactions) }), h('dt', { text: 'flows' }), h('dd', { text: fmtNum(hl.flows) }),
         hl.disk ? [h('dt', { text: 'disk' }), h('dd', { text: fmtBytes(hl.disk.free_bytes) + ' free of ' + fmtBytes(hl.disk.total_bytes) + ' (' + hl.disk.path + ')' })] : null,
