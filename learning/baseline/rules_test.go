@@ -454,3 +454,43 @@ func BenchmarkDetectCommands(b *testing.B) {
 		}
 	}
 }
+
+// TestOPCUAWritesAndCalls: the open62541 client of icsnpp's mainloop
+// capture writes the Int32 node ns=1;s=the.answer (1, then 2) and calls
+// method ns=1;i=62541. Values are judged by their Variant type; a node
+// never written and a method never called alert.
+func TestOPCUAWritesAndCalls(t *testing.T) {
+	txs := replayed(t, testdata("opcua", "icsnpp_open62541_mainloop.pcap"))
+	m := learned(txs)
+	w := find(t, txs, "a write", func(tx *protocols.Transaction) bool { return tx.Code == 673 })
+	require.Len(t, w.Points, 1)
+	assert.Equal(t, protocols.IntType(32), w.Points[0].Type)
+	call := find(t, txs, "a call", func(tx *protocols.Transaction) bool { return tx.Code == 712 })
+	at := w.Time().Add(time.Hour)
+	for _, tc := range []struct {
+		name string
+		tx   *protocols.Transaction
+		v    float64
+		kind string
+	}{
+		{"a learned value", w, 2, ""},
+		{"an order of magnitude out", w, 40, "value_out_of_range"},
+		{"negative where only positives were learned", w, -1, "value_out_of_range"},
+	} {
+		at = at.Add(time.Minute)
+		fs := m.Observe(setPoint(clone(tc.tx, at), protocols.FieldValue, tc.v))
+		if tc.kind == "" {
+			assert.Empty(t, fs, tc.name)
+		} else {
+			assert.Len(t, findingsOf(fs, tc.kind), 1, tc.name)
+		}
+	}
+	other := clone(w, at.Add(time.Minute))
+	other.Targets[0].ID = "ns=1;s=the.valve"
+	assert.Len(t, findingsOf(m.Observe(other), "write_to_unseen_target"), 1, "a node never written")
+	c := clone(call, at.Add(2*time.Minute))
+	c.Targets[1].ID = "ns=1;i=99999"
+	fs := findingsOf(m.Observe(c), "write_to_unseen_target")
+	require.Len(t, fs, 1, "a method never called")
+	assert.Contains(t, fs[0].Message, "ns=1;i=99999")
+}

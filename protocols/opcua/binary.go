@@ -17,6 +17,9 @@ import (
 type reader struct {
 	b   []byte
 	bad bool
+	// elem is the built-in type id of the Variant element last emitted,
+	// for typing written values (1 Boolean .. 11 Double).
+	elem byte
 }
 
 func (r *reader) fail() { r.bad, r.b = true, nil }
@@ -371,8 +374,27 @@ func (r *reader) variantElement(typ byte, depth int, emit func(protocols.Value))
 		ok = false
 	}
 	if ok && emit != nil && !r.bad {
+		r.elem = typ
 		emit(v)
 	}
+}
+
+// numType is the wire type of a Variant element of built-in type typ, false
+// for what is not a number the value models judge.
+func numType(typ byte) (protocols.NumType, bool) {
+	switch typ {
+	case 1:
+		return protocols.TypeBool, true
+	case 2, 4, 6, 8:
+		return protocols.IntType(8 << ((typ - 2) / 2)), true
+	case 3, 5, 7, 9:
+		return protocols.UintType(8 << ((typ - 3) / 2)), true
+	case 10:
+		return protocols.FloatType(32), true
+	case 11:
+		return protocols.FloatType(64), true
+	}
+	return protocols.NumType{}, false
 }
 
 // dataValue reads a DataValue; its Variant's values go to emit. It returns

@@ -264,13 +264,25 @@ func DecodeRequest(body []byte, t *protocols.Transaction) Facts {
 			id := r.nodeID(false)
 			attrID := r.u32()
 			r.bytes() // index range
-			if !r.bad {
+			node := -1
+			if before := len(t.Targets); !r.bad {
 				addNode(t, id)
+				if len(t.Targets) > before {
+					node = len(t.Targets) - 1
+				}
 				if attrID != attributeValue {
 					attr(t, "attribute_id", strconv.FormatUint(uint64(attrID), 10))
+					node = -1 // not the node's value
 				}
 			}
-			r.dataValue(0, emit)
+			elem := 0
+			r.dataValue(0, func(v protocols.Value) {
+				t.AddValue(v)
+				if typ, ok := numType(r.elem); ok && node >= 0 {
+					t.AddPoint(node, elem, protocols.FieldValue, typ, number(v))
+				}
+				elem++
+			})
 		}
 	case HistoryUpdateRequest:
 		for n := r.count(3); n > 0 && !r.bad; n-- {
@@ -691,4 +703,12 @@ func numericTarget(s string) (uint32, bool) {
 	}
 	v, err := strconv.ParseUint(s[2:], 10, 32)
 	return uint32(v), err == nil
+}
+
+// number is a numeric Value as a float.
+func number(v protocols.Value) float64 {
+	if v.Kind == protocols.ValueFloat {
+		return v.F
+	}
+	return float64(v.Int)
 }
