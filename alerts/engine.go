@@ -74,18 +74,21 @@ type scanState struct {
 
 // Engine raises alerts from transactions. One goroutine feeds it.
 type Engine struct {
-	cfg       Config
-	model     *baseline.Model
-	sink      func(*Alert)
-	regs      map[string]*regulation
-	feedback  map[string]int // kind|asset -> alerts marked normal
-	scans     map[string]*scanState
-	incidents *incidents
-	recent    map[string]*Alert
-	order     []string
-	seq       uint64
-	hits      int
-	maint     Maintenance
+	cfg        Config
+	model      *baseline.Model
+	sink       func(*Alert)
+	regs       map[string]*regulation
+	feedback   map[string]int // kind|asset -> alerts marked normal
+	scans      map[string]*scanState
+	incidents  *incidents
+	recent     map[string]*Alert
+	order      []string
+	seq        uint64
+	hits       int
+	maint      Maintenance
+	families   map[string]*family
+	famOrder   []string // family keys, oldest first, for the bound
+	lastExpire time.Time
 	// OnMarkNormal, when set, hears of each alert an operator marks normal,
 	// for what the baseline model does not hold (the inventory's ARP
 	// bindings).
@@ -99,7 +102,7 @@ type Engine struct {
 func NewEngine(cfg Config, model *baseline.Model, sink func(*Alert)) *Engine {
 	cfg = cfg.withDefaults()
 	return &Engine{cfg: cfg, model: model, sink: sink, regs: map[string]*regulation{}, feedback: map[string]int{},
-		scans: map[string]*scanState{}, incidents: newIncidents(cfg.IncidentWindow), recent: map[string]*Alert{},
+		scans: map[string]*scanState{}, incidents: newIncidents(cfg.IncidentWindow), recent: map[string]*Alert{}, families: map[string]*family{},
 		Raised: map[string]uint64{}}
 }
 
@@ -163,10 +166,15 @@ func (e *Engine) Observe(tx *protocols.Transaction) int {
 			fmt.Sprintf("malformed %s between %s and %s: %s", tx.Proto, tx.Client.IP, server, strings.Join(names, ", ")), learning)
 	}
 	for _, f := range e.model.Observe(tx) {
-		e.raiseWith(now, f.Kind, f.Key, f.Asset, tx, raiseOpts{lower: f.Lower, lowerWhy: f.LowerWhy}, f.Message)
+		e.raiseWith(now, f.Kind, f.Key, f.Asset, tx, raiseOpts{lower: f.Lower, lowerWhy: f.LowerWhy, space: f.Space, address: f.Address,
+			hasAddr: f.HasAddress}, f.Message)
 		e.countForScan(f, tx, now)
 	}
 	hits := e.hits
+	if now.Sub(e.lastExpire) >= 5*time.Second || now.Before(e.lastExpire) {
+		e.lastExpire = now
+		e.expireFamilies(now, false)
+	}
 	for _, f := range e.model.Tick(now) {
 		e.raise(now, f.Kind, f.Key, f.Asset, nil, f.Message, false)
 	}
@@ -253,6 +261,13 @@ type raiseOpts struct {
 	// (a value outside the learned range but not far from it)
 	lower    int
 	lowerWhy string
+	// the target space and address that deviated, for counting a flood
+	// of distinct deviations by range
+	space   string
+	address uint64
+	hasAddr bool
+	// own: a family's own alert, never counted into a family
+	own bool
 }
 
 // raiseWith is raise with the options.
@@ -263,6 +278,12 @@ func (e *Engine) raiseWith(now time.Time, kind, key, asset string, tx *protocols
 		info = KindInfo{Kind: kind, Severity: 5}
 	}
 	e.hits++
+	if r := e.regs[key]; !o.own && (r == nil || r.LastAlert.IsZero() || now.Sub(r.LastAlert) >= e.cfg.FoldWindow) {
+		// a new alert of this key: its family may already alert too often one by one
+		if e.countInFamily(now, kind, key, asset, tx, o, message) {
+			return
+		}
+	}
 	reg := e.regs[key]
 	if reg == nil {
 		if len(e.regs) >= maxRegulated {
@@ -429,6 +450,7 @@ func (e *Engine) Flush() {
 	for _, k := range keys {
 		e.flushKey(k, e.regs[k])
 	}
+	e.expireFamilies(time.Time{}, true)
 }
 
 // flushKey reports a key's folded repeats as one summary alert.

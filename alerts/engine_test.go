@@ -1,6 +1,7 @@
 package alerts
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -347,12 +348,50 @@ func TestRegulationMemoryIsBounded(t *testing.T) {
 	e, m, c := newTestEngine(baseline.ModeLearn)
 	e.Observe(tx("10.0.0.1", "10.0.0.2", 0, protocols.OpRead, 3, "holding_register", 0, 10))
 	m.SetMode(baseline.ModeDetect)
-	// a sweep over many registers: each a key of its own
-	for i := 0; i < maxRegulated+500; i++ {
-		e.Observe(tx("10.0.0.1", "10.0.0.2", 60+float64(i)*0.001, protocols.OpWrite, 6, "holding_register", uint64(1000+i), 1, 1))
+	// many sources, each writing a few registers it never wrote: each a
+	// key of its own, each alerted
+	const sources, each = 25000, 4
+	for i := 0; i < sources*each; i++ {
+		client := fmt.Sprintf("10.%d.%d.%d", 1+i/each/62500, (i/each/250)%250, 1+(i/each)%250)
+		e.Observe(tx(client, "10.0.0.2", 60+float64(i)*0.001, protocols.OpWrite, 6, "holding_register", uint64(1000+i), 1, 1))
 	}
 	assert.LessOrEqual(t, len(e.regs), maxRegulated)
-	assert.Greater(t, len(c.alerts), maxRegulated, "every new target still alerted")
+	assert.GreaterOrEqual(t, c.kinds()["write_to_unseen_target"], sources*each, "every new target still alerted: %v", c.kinds())
+}
+
+// TestFloodOfDistinctDeviations: one trusted client writes 40,000
+// registers it never wrote. The first few alert one by one, then one alert
+// says it keeps going and counts the rest, summed up with their range when
+// the window ends: a handful of alerts, none lost.
+func TestFloodOfDistinctDeviations(t *testing.T) {
+	e, m, c := newTestEngine(baseline.ModeLearn)
+	e.Observe(tx("10.0.0.1", "10.0.0.2", 0, protocols.OpRead, 3, "holding_register", 0, 10))
+	e.Observe(tx("10.0.0.1", "10.0.0.2", 1, protocols.OpWrite, 6, "holding_register", 5, 1, 1))
+	m.SetMode(baseline.ModeDetect)
+	const n = 40000
+	for i := 0; i < n; i++ {
+		e.Observe(tx("10.0.0.1", "10.0.0.2", 60+float64(i)*0.001, protocols.OpWrite, 6, "holding_register", uint64(1000+i), 1, 1))
+	}
+	e.Flush()
+	got := c.kinds()["write_to_unseen_target"]
+	assert.Equal(t, familyAlone+2, got, "five one by one, the family's alert and its summary: %v", c.kinds())
+	var summary *Alert
+	for _, a := range c.alerts {
+		if a.Kind == "write_to_unseen_target" && strings.Contains(a.Message, "were counted in one alert") {
+			summary = a
+		}
+	}
+	require.NotNil(t, summary)
+	assert.Contains(t, summary.Message, "39,995 write_to_unseen_target deviations from 10.0.0.1 on 10.0.0.2")
+	assert.True(t, strings.HasSuffix(summary.Message, "not raised one by one: holding_register 1005–40999"), summary.Message)
+	assert.Equal(t, uint64(n-familyAlone-1), summary.Repeats)
+	inc := e.Incidents()
+	require.Len(t, inc, 1)
+	assert.LessOrEqual(t, len(inc[0].Alerts), maxIncidentAlerts)
+	assert.Equal(t, len(c.alerts), inc[0].AlertCount)
+	// a new window: the client keeps going an hour later and alerts again
+	e.Observe(tx("10.0.0.1", "10.0.0.2", 7200, protocols.OpWrite, 6, "holding_register", 60000, 1, 1))
+	assert.Equal(t, familyAlone+3, c.kinds()["write_to_unseen_target"], "one more, one by one")
 }
 
 // A declared maintenance window lowers the engineering alerts, names the

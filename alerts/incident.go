@@ -10,31 +10,59 @@ import (
 )
 
 // Incident groups related alerts: one source acting within a time window.
+// It keeps counts and bounded samples, so a source raising a hundred
+// thousand alerts makes one incident of bounded size; the narrative is
+// written when the incident is read.
 type Incident struct {
-	ID          string    `json:"id"`
-	Source      string    `json:"source"`
-	First       time.Time `json:"first"`
-	Last        time.Time `json:"last"`
-	Assets      []string  `json:"assets"`
-	Alerts      []string  `json:"alerts"`
-	Kinds       []string  `json:"kinds"` // in order of first appearance
-	MaxSeverity int       `json:"max_severity"`
-	Score       int       `json:"score"` // 0..100, for triage
-	Narrative   string    `json:"narrative"`
-	events      []event
+	ID         string    `json:"id"`
+	Source     string    `json:"source"`
+	First      time.Time `json:"first"`
+	Last       time.Time `json:"last"`
+	Assets     []string  `json:"assets"`      // up to maxIncidentAssets, sorted
+	AssetCount int       `json:"asset_count"` // all of them
+	// Alerts are the ids of the first maxIncidentAlerts alerts; AlertCount
+	// counts every alert of the incident.
+	Alerts      []string `json:"alerts"`
+	AlertCount  int      `json:"alert_count"`
+	Kinds       []string `json:"kinds"` // in order of first appearance
+	MaxSeverity int      `json:"max_severity"`
+	Score       int      `json:"score"` // 0..100, for triage
+	Narrative   string   `json:"narrative"`
+	// Events are a bounded sample of what happened, in order: the first
+	// ones, then the first of each kind seen later, and the last ones.
+	Events []Event `json:"events,omitempty"`
+	// Skipped counts the alerts whose events are not in the sample.
+	Skipped int `json:"events_skipped,omitempty"`
+	dirty   bool
 }
 
-type event struct {
-	ts       time.Time
-	kind     string
-	severity int
-	message  string
+// Event is one step of an incident, for its narrative and timeline.
+type Event struct {
+	TS       time.Time `json:"ts"`
+	Kind     string    `json:"kind"`
+	Severity int       `json:"severity"`
+	Message  string    `json:"message"`
+	Alert    string    `json:"alert"`
 }
+
+// Bounds of one incident and of the incident list. An incident closed
+// (no alert for the incident window) is kept for incidentRetention of
+// packet time after its last alert, and at most maxIncidents are kept
+// (the oldest go first).
+const (
+	maxIncidentAlerts = 100
+	maxIncidentAssets = 64
+	headEvents        = 20 // first events kept
+	tailEvents        = 20 // last events kept
+	maxIncidents      = 5000
+	incidentRetention = 30 * 24 * time.Hour
+)
 
 type incidents struct {
 	window time.Duration
 	open   map[string]*Incident // by source
-	all    []*Incident
+	all    []*Incident          // oldest first
+	newest time.Time
 }
 
 func newIncidents(window time.Duration) *incidents {
@@ -54,24 +82,92 @@ func (s *incidents) add(a *Alert) string {
 		s.open[source] = inc
 		s.all = append(s.all, inc)
 	}
-	inc.Last = a.TS
-	inc.Alerts = append(inc.Alerts, a.ID)
-	if !contains(inc.Kinds, a.Kind) {
+	if a.TS.After(inc.Last) {
+		inc.Last = a.TS
+	}
+	inc.AlertCount++
+	if len(inc.Alerts) < maxIncidentAlerts {
+		inc.Alerts = append(inc.Alerts, a.ID)
+	}
+	newKind := !contains(inc.Kinds, a.Kind)
+	if newKind {
 		inc.Kinds = append(inc.Kinds, a.Kind)
 	}
 	for _, asset := range []string{a.Asset, serverIP(a)} {
-		if asset != "" && asset != source && !contains(inc.Assets, asset) {
-			inc.Assets = append(inc.Assets, asset)
-			sort.Strings(inc.Assets)
+		if asset == "" || asset == source {
+			continue
+		}
+		i := sort.SearchStrings(inc.Assets, asset)
+		if i < len(inc.Assets) && inc.Assets[i] == asset {
+			continue
+		}
+		inc.AssetCount++
+		if len(inc.Assets) < maxIncidentAssets {
+			inc.Assets = append(inc.Assets, "")
+			copy(inc.Assets[i+1:], inc.Assets[i:])
+			inc.Assets[i] = asset
 		}
 	}
 	if a.Severity > inc.MaxSeverity {
 		inc.MaxSeverity = a.Severity
 	}
-	inc.events = append(inc.events, event{a.TS, a.Kind, a.Severity, a.Message})
+	inc.addEvent(Event{a.TS, a.Kind, a.Severity, a.Message, a.ID}, newKind)
 	inc.Score = score(inc)
-	inc.Narrative = narrative(inc)
+	inc.dirty = true
+	if a.TS.After(s.newest) {
+		s.newest = a.TS
+	}
+	s.expire()
 	return inc.ID
+}
+
+// addEvent keeps the first headEvents events, every event of a kind not
+// seen before, and a sliding window of the last tailEvents.
+func (inc *Incident) addEvent(ev Event, newKind bool) {
+	head := min(len(inc.Events), headEvents)
+	switch {
+	case len(inc.Events) < headEvents:
+		inc.Events = append(inc.Events, ev)
+		return
+	case newKind && len(inc.Events) < headEvents+tailEvents+len(kinds):
+		inc.Events = append(inc.Events, ev)
+		return
+	}
+	// the tail: drop the oldest event after the head that is not the first of its kind
+	if len(inc.Events) >= headEvents+tailEvents {
+		for i := head; i < len(inc.Events); i++ {
+			if !firstOfKind(inc.Events[:i], inc.Events[i].Kind) {
+				inc.Events = append(inc.Events[:i], inc.Events[i+1:]...)
+				inc.Skipped++
+				break
+			}
+		}
+	}
+	inc.Events = append(inc.Events, ev)
+}
+
+func firstOfKind(before []Event, kind string) bool {
+	for _, e := range before {
+		if e.Kind == kind {
+			return false
+		}
+	}
+	return true
+}
+
+// expire drops closed incidents older than the retention, and the oldest
+// beyond maxIncidents.
+func (s *incidents) expire() {
+	cut := 0
+	for cut < len(s.all) && (len(s.all)-cut > maxIncidents || s.newest.Sub(s.all[cut].Last) > incidentRetention) {
+		if s.open[s.all[cut].Source] == s.all[cut] {
+			delete(s.open, s.all[cut].Source)
+		}
+		cut++
+	}
+	if cut > 0 {
+		s.all = append(s.all[:0:0], s.all[cut:]...)
+	}
 }
 
 func serverIP(a *Alert) string {
@@ -85,7 +181,7 @@ func serverIP(a *Alert) string {
 func score(inc *Incident) int {
 	s := inc.MaxSeverity * 6
 	s += 4 * min(len(inc.Kinds)-1, 5)
-	s += 3 * min(len(inc.Assets), 5)
+	s += 3 * min(inc.AssetCount, 5)
 	for _, k := range inc.Kinds {
 		if info, ok := Kind(k); ok && info.Always && k != "malformed_pdu" {
 			s += 5
@@ -96,7 +192,7 @@ func score(inc *Incident) int {
 
 func narrative(inc *Incident) string {
 	var b strings.Builder
-	newHost := contains(inc.Kinds, "new_asset")
+	newHost := contains(inc.Kinds, "new_asset") || contains(inc.Kinds, "new_host")
 	fmt.Fprintf(&b, "%s", inc.Source)
 	if newHost {
 		b.WriteString(", a host not in the baseline,")
@@ -104,31 +200,42 @@ func narrative(inc *Incident) string {
 	fmt.Fprintf(&b, " was first seen in this incident at %s.", inc.First.UTC().Format(time.RFC3339))
 	// what they did, in order, consecutive repeats of a kind collapsed
 	shown := 0
-	for i := 0; i < len(inc.events) && shown < 12; i++ {
-		ev := inc.events[i]
+	for i := 0; i < len(inc.Events) && shown < 12; i++ {
+		ev := inc.Events[i]
 		n := 1
-		for i+1 < len(inc.events) && inc.events[i+1].kind == ev.kind {
+		for i+1 < len(inc.Events) && inc.Events[i+1].Kind == ev.Kind {
 			i++
 			n++
 		}
-		fmt.Fprintf(&b, " At %s: %s", ev.ts.UTC().Format("15:04:05"), strings.TrimSuffix(ev.message, "."))
+		fmt.Fprintf(&b, "\nAt %s: %s", ev.TS.UTC().Format("15:04:05"), strings.TrimSuffix(ev.Message, "."))
 		if n > 1 {
-			fmt.Fprintf(&b, " (and %d more %s alerts)", n-1, ev.kind)
+			fmt.Fprintf(&b, " (and %d more %s alerts)", n-1, ev.Kind)
 		}
 		b.WriteString(".")
 		shown++
 	}
+	if inc.Skipped > 0 {
+		fmt.Fprintf(&b, "\n(%d more alerts in between are listed on the alerts page.)", inc.Skipped)
+	}
 	if len(inc.Assets) > 0 {
-		fmt.Fprintf(&b, " Assets involved: %s.", strings.Join(inc.Assets, ", "))
+		fmt.Fprintf(&b, "\nAssets involved: %s", strings.Join(inc.Assets, ", "))
+		if inc.AssetCount > len(inc.Assets) {
+			fmt.Fprintf(&b, " and %d more", inc.AssetCount-len(inc.Assets))
+		}
+		b.WriteString(".")
 	}
 	worst := ""
-	for _, ev := range inc.events {
-		if ev.severity == inc.MaxSeverity {
-			worst = ev.kind
+	for _, ev := range inc.Events {
+		if ev.Severity == inc.MaxSeverity {
+			worst = ev.Kind
 			break
 		}
 	}
-	fmt.Fprintf(&b, " Highest severity %d (%s); %d alerts from %s to %s.", inc.MaxSeverity, worst, len(inc.Alerts),
+	alerts := "alerts"
+	if inc.AlertCount == 1 {
+		alerts = "alert"
+	}
+	fmt.Fprintf(&b, "\nHighest severity %d (%s); %d %s from %s to %s.", inc.MaxSeverity, worst, inc.AlertCount, alerts,
 		inc.First.UTC().Format(time.RFC3339), inc.Last.UTC().Format(time.RFC3339))
 	return b.String()
 }
@@ -142,11 +249,18 @@ func contains(xs []string, x string) bool {
 	return false
 }
 
+// list returns the incidents, newest first, their narratives written.
 func (s *incidents) list() []Incident {
 	out := make([]Incident, len(s.all))
 	for i, inc := range s.all {
+		if inc.dirty || inc.Narrative == "" {
+			inc.Narrative, inc.dirty = narrative(inc), false
+		}
 		out[i] = *inc
-		out[i].events = nil
+		out[i].Alerts = append([]string(nil), inc.Alerts...)
+		out[i].Assets = append([]string(nil), inc.Assets...)
+		out[i].Kinds = append([]string(nil), inc.Kinds...)
+		out[i].Events = append([]Event(nil), inc.Events...)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].First.After(out[j].First) })
 	return out
@@ -157,16 +271,27 @@ func (s *incidents) restore(list []Incident) {
 	sort.SliceStable(list, func(i, j int) bool { return list[i].First.Before(list[j].First) })
 	for i := range list {
 		inc := list[i]
-		// the narrative's events are not kept: it is rebuilt from what follows
-		inc.events = []event{{inc.First, firstOr(inc.Kinds), inc.MaxSeverity, "earlier alerts (see " + strings.Join(inc.Alerts, ", ") + ")"}}
+		if inc.AlertCount < len(inc.Alerts) { // written before counts were kept
+			inc.AlertCount = len(inc.Alerts)
+		}
+		if inc.AssetCount < len(inc.Assets) {
+			inc.AssetCount = len(inc.Assets)
+		}
+		if len(inc.Events) == 0 && inc.AlertCount > 0 { // written before events were kept
+			inc.Events = []Event{{inc.First, firstOr(inc.Kinds), inc.MaxSeverity, "earlier alerts", firstOr(inc.Alerts)}}
+		}
 		s.all = append(s.all, &inc)
 		s.open[inc.Source] = &inc
+		if inc.Last.After(s.newest) {
+			s.newest = inc.Last
+		}
 	}
+	s.expire()
 }
 
-func firstOr(kinds []string) string {
-	if len(kinds) > 0 {
-		return kinds[0]
+func firstOr(xs []string) string {
+	if len(xs) > 0 {
+		return xs[0]
 	}
 	return ""
 }

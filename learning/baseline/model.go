@@ -55,6 +55,11 @@ type Config struct {
 	ValueMargin float64
 	// MaxKeysPerAsset caps functions + written points per asset.
 	MaxKeysPerAsset int
+	// MaxAssets caps the server assets with a baseline, MaxKeys the keys of
+	// all of them: beyond, a new asset or key is refused, counted and
+	// reported (limit_reached), never grown without bound.
+	MaxAssets int
+	MaxKeys   int
 }
 
 func (c Config) withDefaults() Config {
@@ -73,6 +78,12 @@ func (c Config) withDefaults() Config {
 	if c.MaxKeysPerAsset <= 0 {
 		c.MaxKeysPerAsset = 20000
 	}
+	if c.MaxAssets <= 0 {
+		c.MaxAssets = 20000
+	}
+	if c.MaxKeys <= 0 {
+		c.MaxKeys = 2000000
+	}
 	return c
 }
 
@@ -88,6 +99,11 @@ type Finding struct {
 	// write to a point the client polls): the alert says so.
 	Lower    int
 	LowerWhy string
+	// Space and Address name the target that deviated, when it has one:
+	// a flood of distinct deviations is summed up by address range.
+	Space      string
+	Address    uint64
+	HasAddress bool
 }
 
 // Model is the set of baselines, one per server asset.
@@ -104,6 +120,10 @@ type Model struct {
 	keys     int // total learned keys, for the memory benchmark
 	puIDs    map[protoUnit]uint32
 	puNames  []protoUnit
+	// refused counts what the caps kept out; capReported is when the
+	// last limit_reached finding was given (at most one a minute)
+	refusedAssets, refusedKeys uint64
+	capReported                time.Time
 }
 
 // New returns an empty model.
@@ -436,17 +456,39 @@ func (m *Model) Observe(tx *protocols.Transaction) []Finding {
 		out = append(out, Finding{Kind: "new_asset", Key: "new_asset|" + host.String(), Asset: host.String(),
 			Message: fmt.Sprintf("new host %s appeared after the network baseline was learned", host)})
 	}
+	if m.assets[tx.Server.IP] == nil && len(m.assets) >= m.cfg.MaxAssets {
+		m.refusedAssets++
+		return m.capFinding(now, out, tx.Server.IP.String())
+	}
 	a, created := m.asset(tx.Server.IP, now)
 	if created && !netLearning && m.cfg.Mode == ModeAuto {
 		// A new PLC learns on its own while the others detect.
 		a.LearnUntil = now.Add(m.cfg.LearningPeriod)
 	}
 	if m.learning(a, now) {
+		refused := m.refusedKeys
 		m.learn(a, tx, now)
+		if m.refusedKeys != refused {
+			out = m.capFinding(now, out, tx.Server.IP.String())
+		}
 		return out
 	}
 	return m.detect(a, tx, now, out)
 }
+
+// capFinding reports the caps at most once a minute of packet time.
+func (m *Model) capFinding(now time.Time, out []Finding, asset string) []Finding {
+	if !m.capReported.IsZero() && now.Sub(m.capReported) < time.Minute && !now.Before(m.capReported) {
+		return out
+	}
+	m.capReported = now
+	return append(out, Finding{Kind: "limit_reached", Key: "limit_reached|baseline", Asset: asset,
+		Message: fmt.Sprintf("the baseline is full (at most %d server assets and %d keys, %d per asset): %d new assets and %d new keys were not learned so far, the latest on %s",
+			m.cfg.MaxAssets, m.cfg.MaxKeys, m.cfg.MaxKeysPerAsset, m.refusedAssets, m.refusedKeys, asset)})
+}
+
+// Refused is how many new assets and keys the caps kept out.
+func (m *Model) Refused() (assets, keys uint64) { return m.refusedAssets, m.refusedKeys }
 
 // Accept learns a transaction whatever the mode: an operator marked its alert normal.
 func (m *Model) Accept(tx *protocols.Transaction) {
@@ -492,8 +534,9 @@ func (m *Model) ExtendLearning(server netip.Addr, until time.Time) bool {
 }
 
 func (m *Model) newKey(a *Asset, now time.Time) bool {
-	if a.keys >= m.cfg.MaxKeysPerAsset {
+	if a.keys >= m.cfg.MaxKeysPerAsset || m.keys >= m.cfg.MaxKeys {
 		a.capped = true
+		m.refusedKeys++
 		return false
 	}
 	a.keys++
@@ -832,6 +875,7 @@ func (m *Model) detect(a *Asset, tx *protocols.Transaction, now time.Time, out [
 		f := find("write_to_unseen_target", fmt.Sprintf("%s|%s|%s|%d|%s", tx.Proto, tx.Unit, tg.Space, tg.Address, tg.ID),
 			fmt.Sprintf("%s sent %s to %s on %s%s, which no client wrote or commanded while learning", client(),
 				opName(tx), where, server(), unitText(tx.Unit)))
+		f.Space, f.Address, f.HasAddress = tg.Space, tg.Address, tg.ID == ""
 		if tg.ID == "" && m.polls(a, tx, tg) {
 			f.Lower, f.LowerWhy = 2, "the client reads these points cyclically: an HMI writing back a value it displays?"
 		}
@@ -841,9 +885,10 @@ func (m *Model) detect(a *Asset, tx *protocols.Transaction, now time.Time, out [
 		if vm == nil {
 			if p.sub != 0 && !a.capped && m.changedCovers(a, tx, protocols.Target{Space: p.space, Address: p.address}) {
 				// the byte was written, but never this bit of it
-				find("write_to_unseen_target", fmt.Sprintf("%s|%s|%s|%d|%d", tx.Proto, tx.Unit, p.space, p.address, p.sub),
+				f := find("write_to_unseen_target", fmt.Sprintf("%s|%s|%s|%d|%d", tx.Proto, tx.Unit, p.space, p.address, p.sub),
 					fmt.Sprintf("%s wrote %s %s on %s%s, a point never written while learning", client(), formatNum(p.v),
 						pointName(p), server(), unitText(tx.Unit)))
+				f.Space, f.Address, f.HasAddress = p.space, p.address, true
 			}
 			return
 		}
@@ -863,6 +908,7 @@ func (m *Model) detect(a *Asset, tx *protocols.Transaction, now time.Time, out [
 		if verdict == Outside {
 			f.Lower, f.LowerWhy = 3, "outside the learned range, but not by an order of magnitude"
 		}
+		f.Space, f.Address, f.HasAddress = p.space, p.address, p.id == ""
 	})
 	return out
 }

@@ -216,3 +216,32 @@ var unitNames = func() (s [250]string) {
 	}
 	return
 }()
+
+// TestCaps: a flood of new servers or keys is refused beyond the caps,
+// counted, and reported at most once a minute.
+func TestCaps(t *testing.T) {
+	m := New(Config{Mode: ModeLearn, MaxAssets: 3, MaxKeys: 5})
+	var limits []Finding
+	for i := 0; i < 400; i++ {
+		server := fmt.Sprintf("10.9.%d.%d", i/250, 1+i%250)
+		for _, f := range m.Observe(mtx("10.0.0.1", server, time.Duration(i)*time.Second, protocols.OpRead, 3, "holding_register", uint64(i), 1)) {
+			if f.Kind == "limit_reached" {
+				limits = append(limits, f)
+			}
+		}
+	}
+	assert.Equal(t, 3, m.AssetCount())
+	assets, keys := m.Refused()
+	assert.Equal(t, uint64(397), assets)
+	assert.Equal(t, 3, m.Keys(), "one function each")
+	assert.Zero(t, keys)
+	require.Len(t, limits, 7, "the first refusal and one a minute after (400 s)")
+	assert.Contains(t, limits[0].Message, "at most 3 server assets")
+	// keys: the three assets learn more functions than the 5 keys allowed
+	for i := 0; i < 10; i++ {
+		m.Observe(mtx("10.0.0.1", "10.9.0.1", time.Hour+time.Duration(i)*time.Second, protocols.OpRead, 1+i, "coil", 0, 1))
+	}
+	_, keys = m.Refused()
+	assert.Equal(t, 5, m.Keys())
+	assert.Equal(t, uint64(7), keys, "nine new functions (code 3 was learned), two fit")
+}

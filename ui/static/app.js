@@ -500,7 +500,7 @@
         h('h2', {}, sevBadge(inc.max_severity), ' ', inc.source, ' ', h('span', { class: 'muted', text: '· score ' + inc.score + ' · ' + fmtTime(inc.first) + ' → ' + fmtTime(inc.last) })),
         h('p', { class: 'narrative', text: inc.narrative }),
         h('p', {}, (inc.kinds || []).map(k => h('span', { class: 'tag', text: k })), ' ', (inc.assets || []).map(x => h('span', { class: 'tag role' }, assetLink(x)))),
-        h('a', { href: '#/alerts?incident=' + encodeURIComponent(inc.id), text: inc.alerts.length + ' alerts' })));
+        h('a', { href: '#/alerts?incident=' + encodeURIComponent(inc.id), text: (inc.alert_count || inc.alerts.length) + ((inc.alert_count || inc.alerts.length) === 1 ? ' alert' : ' alerts') })));
     }
   }
 

@@ -1,0 +1,224 @@
+package alerts
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/otwatch/otwatch/protocols"
+)
+
+// A family is the alerts of one kind from one source on one asset. Its
+// first familyAlone distinct deviations within the fold window alert one
+// by one; past them, one alert says the source keeps deviating and counts
+// the rest, which are summed up (how many, which target ranges) when the
+// window ends. An HMI writing 40,000 registers never written before is
+// then six alerts and a summary, not 40,000 alerts: nothing is dropped,
+// and the capture path never drowns in its own alerts.
+const (
+	familyAlone  = 5
+	maxFamilies  = 10000
+	maxSpans     = 16
+	familyFrames = 64
+)
+
+type family struct {
+	key         string // kind|asset|source
+	kind, asset string
+	start       time.Time // first alert of the window
+	alerted     int       // distinct keys alerted one by one in the window
+	agg         *Alert    // the alert counting the rest, once past familyAlone
+	aggKey      string
+	count       uint64 // deviations counted into agg
+	first, last time.Time
+	frames      []uint64
+	spans       []span
+	unaddressed uint64
+}
+
+// span is the addresses of one target space counted in a family.
+type span struct {
+	space  string
+	lo, hi uint64
+	n      uint64
+}
+
+// countInFamily files a new alert of key into its family and reports
+// whether it was counted into the family's alert rather than raised.
+func (e *Engine) countInFamily(now time.Time, kind, key, asset string, tx *protocols.Transaction, o raiseOpts, message string) bool {
+	source := ""
+	switch {
+	case o.source != nil:
+		source = o.source.IP
+	case tx != nil && tx.Client.IP.IsValid():
+		source = tx.Client.IP.String()
+	}
+	fk := kind + "|" + asset + "|" + source
+	f := e.families[fk]
+	if f != nil && now.Sub(f.start) >= e.cfg.FoldWindow {
+		e.closeFamily(f)
+		f = nil
+	}
+	if f == nil {
+		if len(e.families) >= maxFamilies {
+			e.forgetFamilies()
+		}
+		f = &family{key: fk, kind: kind, asset: asset, start: now}
+		e.families[fk] = f
+		e.famOrder = append(e.famOrder, fk)
+	}
+	if f.alerted < familyAlone {
+		f.alerted++
+		return false
+	}
+	f.count++
+	if f.first.IsZero() {
+		f.first = now
+	}
+	f.last = now
+	if tx != nil && len(f.frames) < familyFrames {
+		for _, n := range []uint64{tx.RequestFrame, tx.ResponseFrame} {
+			if n != 0 {
+				f.frames = append(f.frames, n)
+			}
+		}
+	}
+	f.addTarget(o)
+	if f.agg != nil {
+		f.agg.Repeats++
+		e.Folded++
+		return true
+	}
+	// the first deviation past the threshold raises the family's alert
+	f.aggKey = kind + "|family|" + asset + "|" + source
+	who := source
+	if who == "" {
+		who = "one source"
+	}
+	msg := fmt.Sprintf("%s keeps raising %s on %s: more than %d distinct within %s; the rest are counted in this alert and summed up when they stop. This one: %s",
+		who, kind, assetName(asset), familyAlone, e.cfg.FoldWindow, message)
+	e.raiseWith(now, kind, f.aggKey, asset, tx, raiseOpts{source: o.source, frames: o.frames, learning: o.learning, own: true}, msg)
+	f.agg = e.regs[f.aggKey].last
+	return true
+}
+
+func assetName(asset string) string {
+	if asset == "" {
+		return "the network"
+	}
+	return asset
+}
+
+// addTarget counts a deviation's address into its space's span.
+func (f *family) addTarget(o raiseOpts) {
+	if !o.hasAddr {
+		f.unaddressed++
+		return
+	}
+	for i := range f.spans {
+		s := &f.spans[i]
+		if s.space == o.space {
+			s.lo, s.hi, s.n = min(s.lo, o.address), max(s.hi, o.address), s.n+1
+			return
+		}
+	}
+	if len(f.spans) < maxSpans {
+		f.spans = append(f.spans, span{o.space, o.address, o.address, 1})
+		return
+	}
+	f.unaddressed++
+}
+
+// summary says which targets a family counted: "holding_register
+// 1005–40999", with counts per space when there are several.
+func (f *family) summary() string {
+	var parts []string
+	sort.Slice(f.spans, func(i, j int) bool { return f.spans[i].space < f.spans[j].space })
+	for _, s := range f.spans {
+		p := fmt.Sprintf("%s %d", s.space, s.lo)
+		if s.lo != s.hi {
+			p = fmt.Sprintf("%s %d–%d", s.space, s.lo, s.hi)
+		}
+		if len(f.spans) > 1 || f.unaddressed > 0 {
+			p += fmt.Sprintf(" (%s)", formatCount(s.n))
+		}
+		parts = append(parts, p)
+	}
+	if f.unaddressed > 0 && len(parts) > 0 {
+		parts = append(parts, fmt.Sprintf("%s without an address", formatCount(f.unaddressed)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// closeFamily reports what the family counted past its alert, as a
+// summary alert, and forgets it.
+func (e *Engine) closeFamily(f *family) {
+	delete(e.families, f.key)
+	if f.agg == nil || f.count <= 1 {
+		return // nothing counted beyond the family's own alert
+	}
+	s := *f.agg
+	s.ID = alertID(f.kind, f.aggKey, f.last, f.count)
+	s.TS = f.last
+	s.Frames = append([]uint64(nil), f.frames...)
+	s.Repeats = f.count - 1
+	s.Message = fmt.Sprintf("%s %s deviations from %s on %s between %s and %s were counted in one alert, not raised one by one",
+		formatCount(f.count), f.kind, sourceOf(f.key), assetName(f.asset), f.first.UTC().Format(time.RFC3339),
+		f.last.UTC().Format(time.RFC3339))
+	if what := f.summary(); what != "" {
+		s.Message += ": " + what
+	}
+	s.Incident = e.incidents.add(&s)
+	e.remember(&s)
+	if e.sink != nil {
+		e.sink(&s)
+	}
+}
+
+func sourceOf(familyKey string) string {
+	i := strings.LastIndexByte(familyKey, '|')
+	if i < 0 || i == len(familyKey)-1 {
+		return "one source"
+	}
+	return familyKey[i+1:]
+}
+
+// expireFamilies closes the families whose window ended at now (every
+// family when all is set), oldest first.
+func (e *Engine) expireFamilies(now time.Time, all bool) {
+	kept := e.famOrder[:0]
+	for _, fk := range e.famOrder {
+		f := e.families[fk]
+		if f == nil {
+			continue
+		}
+		if all || now.Sub(f.start) >= e.cfg.FoldWindow || now.Before(f.start) {
+			e.closeFamily(f)
+			continue
+		}
+		kept = append(kept, fk)
+	}
+	e.famOrder = kept
+}
+
+// forgetFamilies closes the oldest tenth of the families (reporting what
+// they counted) when too many sources deviate at once.
+func (e *Engine) forgetFamilies() {
+	n := len(e.famOrder)/10 + 1
+	for _, fk := range e.famOrder[:min(n, len(e.famOrder))] {
+		if f := e.families[fk]; f != nil {
+			e.closeFamily(f)
+		}
+	}
+	e.famOrder = append(e.famOrder[:0:0], e.famOrder[min(n, len(e.famOrder)):]...)
+}
+
+// formatCount writes 40000 as "40,000".
+func formatCount(n uint64) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
