@@ -7,6 +7,7 @@ package evidence
 
 import (
 	"container/list"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -38,10 +40,17 @@ type Config struct {
 	PerFlowRing int    // packets remembered per flow; default Before+After (at least 16)
 
 	// Optional bounds and identity.
-	MaxFlows   int    // flows with a ring; least recently seen dropped first (default 4096)
-	MaxMemory  int64  // bytes held by all rings and pending slices (default 64 MiB)
-	MaxPending int    // slices waiting for their After packets (default 256)
-	Who        string // custody "who"; default "otwatch pid N on HOST"
+	MaxFlows   int   // flows with a ring; least recently seen dropped first (default 4096)
+	MaxMemory  int64 // bytes held by all rings and pending slices (default 64 MiB)
+	MaxPending int   // slices waiting for their After packets (default 256)
+	// The writing budget: slices are written by a goroutine of their own,
+	// never on the capture path. At most MaxQueue wait to be written and
+	// at most MaxPerMinute files are written per minute; alerts beyond
+	// either get no file, are counted (Stats.OverBudget) and summed up in
+	// one custody entry per minute.
+	MaxQueue     int    // default 64
+	MaxPerMinute int    // default 120
+	Who          string // custody "who"; default "otwatch pid N on HOST"
 	// Logf, when set, receives write errors (the recorder never stops the pipeline).
 	Logf func(format string, args ...any)
 }
@@ -69,6 +78,12 @@ func (c *Config) defaults() {
 	}
 	if c.MaxPending <= 0 {
 		c.MaxPending = 256
+	}
+	if c.MaxQueue <= 0 {
+		c.MaxQueue = 64
+	}
+	if c.MaxPerMinute <= 0 {
+		c.MaxPerMinute = 120
 	}
 	if c.Who == "" {
 		host, _ := os.Hostname()
@@ -117,14 +132,16 @@ func (r *ring) each(fn func(*packet)) {
 	}
 }
 
-// pending is a slice waiting for its After packets.
+// pending is a slice waiting for its After packets (or, with barrier set,
+// a marker the writer closes when everything before it is written).
 type pending struct {
-	alert  *alerts.Alert
-	match  matcher
-	pkts   []packet // collected so far, in frame order
-	need   int
-	bytes  int64
-	anchor uint64
+	alert   *alerts.Alert
+	match   matcher
+	pkts    []packet // collected so far, in frame order
+	need    int
+	bytes   int64
+	anchor  uint64
+	barrier chan struct{}
 }
 
 // matcher selects the alert's flows from its client and server endpoints
@@ -167,22 +184,44 @@ func (m *matcher) matches(k flowKey) bool {
 }
 
 // Recorder keeps recent packets per flow and writes evidence for alerts.
-// Its methods are safe for concurrent use.
+// Its methods are safe for concurrent use. Collecting packets happens in
+// the caller (the capture path: memory only); writing files and the
+// custody log happens on the recorder's writer goroutine.
 type Recorder struct {
-	mu       sync.Mutex
-	cfg      Config
-	rings    map[flowKey]*ring
-	lru      *list.List // of *ring, front = most recently seen
-	memory   int64
-	pending  []*pending
-	lastNo   uint64
-	custody  *custody
-	files    []fileInfo // live evidence files, oldest first
-	disk     int64
-	written  uint64
-	removed  uint64
-	evicted  uint64
-	firstErr error
+	mu      sync.Mutex // rings and pending slices
+	cfg     Config
+	rings   map[flowKey]*ring
+	lru     *list.List // of *ring, front = most recently seen
+	memory  int64
+	pending []*pending
+	lastNo  uint64
+	evicted uint64
+	queue   chan *pending
+	queued  int // slices handed to the writer and not yet written
+
+	wmu        sync.Mutex // what the writer owns
+	custody    *custody
+	files      []fileInfo // live evidence files, oldest first
+	disk       int64
+	written    uint64
+	removed    uint64
+	firstErr   error
+	omu        sync.Mutex        // the over-budget count, taken on the capture path: never held across I/O
+	overBudget uint64            // alerts that got no file: queue full or over the rate
+	overKinds  map[string]uint64 // of them, by kind, since the last custody summary
+	minute     time.Time         // start of the rate budget's minute
+	inMinute   int               // files written in it
+	stopping   bool              // shutting down: what is still queued is counted, not written
+	// published copies of the writer's counters: Stats never waits for a write
+	pubDisk, pubFiles, pubWritten, pubRemoved atomic.Int64
+}
+
+// publish copies the writer's counters for Stats (wmu held).
+func (r *Recorder) publish() {
+	r.pubDisk.Store(r.disk)
+	r.pubFiles.Store(int64(len(r.files)))
+	r.pubWritten.Store(int64(r.written))
+	r.pubRemoved.Store(int64(r.removed))
 }
 
 type fileInfo struct {
@@ -193,12 +232,14 @@ type fileInfo struct {
 // Stats are the recorder's counters.
 type Stats struct {
 	Flows, Pending  int
+	Queued          int // slices waiting for the writer
 	MemoryBytes     int64
 	DiskBytes       int64
 	Files           int
 	Written         uint64 // evidence files written
 	RetentionRemove uint64 // evidence files removed by retention
 	FlowsEvicted    uint64 // rings dropped to stay within MaxFlows/MaxMemory
+	OverBudget      uint64 // alerts that got no file: the writing budget was exceeded
 }
 
 // NewRecorder opens (creating) the evidence directory and continues its
@@ -215,7 +256,8 @@ func NewRecorder(cfg Config) (*Recorder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("evidence: %w", err)
 	}
-	r := &Recorder{cfg: cfg, rings: map[flowKey]*ring{}, lru: list.New(), custody: c}
+	r := &Recorder{cfg: cfg, rings: map[flowKey]*ring{}, lru: list.New(), custody: c, queue: make(chan *pending, cfg.MaxQueue),
+		overKinds: map[string]uint64{}}
 	for _, e := range entries {
 		switch e.Action {
 		case ActionEvidence:
@@ -236,6 +278,8 @@ func NewRecorder(cfg Config) (*Recorder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("evidence: %w", err)
 	}
+	r.publish()
+	go r.writer()
 	return r, nil
 }
 
@@ -419,14 +463,44 @@ func (r *Recorder) Alert(a *alerts.Alert) {
 	}
 }
 
-// Flush writes every pending slice with the packets it has.
-func (r *Recorder) Flush() error {
+// Flush writes every pending slice with the packets it has, and waits
+// until the writer has written everything handed to it.
+func (r *Recorder) Flush() error { return r.FlushContext(context.Background()) }
+
+// FlushContext is Flush until ctx ends (a shutdown's deadline): slices not
+// written by then are counted as over budget and summed up in the custody
+// log, never left unaccounted.
+func (r *Recorder) FlushContext(ctx context.Context) error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, pd := range r.pending {
-		r.write(pd)
-	}
+	pend := r.pending
 	r.pending = nil
+	for _, pd := range pend {
+		r.memory -= pd.bytes
+		pd.bytes = 0
+	}
+	r.queued += len(pend)
+	r.mu.Unlock()
+	done := make(chan struct{})
+	go func() { // handing over may wait for room; the barrier follows every slice
+		for _, pd := range pend {
+			r.queue <- pd
+		}
+		r.queue <- &pending{barrier: done}
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		r.wmu.Lock()
+		r.stopping = true // the writer counts the rest instead of writing it
+		r.wmu.Unlock()
+		<-done
+		r.wmu.Lock()
+		r.stopping = false
+		r.wmu.Unlock()
+	}
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	r.summariseOverBudget("at flush")
 	err := r.firstErr
 	r.firstErr = nil
 	return err
@@ -435,17 +509,22 @@ func (r *Recorder) Flush() error {
 // Head is the custody log's last entry (sequence number and hash): send it
 // off the box (e.g. to the SIEM) to anchor the chain.
 func (r *Recorder) Head() (seq uint64, hash string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
 	return r.custody.lastSeq, r.custody.lastHash
 }
 
 // Stats returns the counters.
 func (r *Recorder) Stats() Stats {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	return Stats{Flows: len(r.rings), Pending: len(r.pending), MemoryBytes: r.memory, DiskBytes: r.disk,
-		Files: len(r.files), Written: r.written, RetentionRemove: r.removed, FlowsEvicted: r.evicted}
+	st := Stats{Flows: len(r.rings), Pending: len(r.pending), Queued: r.queued, MemoryBytes: r.memory, FlowsEvicted: r.evicted}
+	r.mu.Unlock()
+	st.DiskBytes, st.Files = r.pubDisk.Load(), int(r.pubFiles.Load())
+	st.Written, st.RetentionRemove = uint64(r.pubWritten.Load()), uint64(r.pubRemoved.Load())
+	r.omu.Lock()
+	st.OverBudget = r.overBudget
+	r.omu.Unlock()
+	return st
 }
 
 func (r *Recorder) fail(err error) {
@@ -488,10 +567,84 @@ func Comment(a *alerts.Alert) string {
 		a.ID, a.Kind, a.Severity, strings.Join(fr, ","), a.Message)
 }
 
-// write writes one slice and logs it; the pending's memory is released.
+// write hands a finished slice to the writer (the caller holds mu); its
+// memory is released. When the writer's queue is full the alert is over
+// budget: counted, summed up in the custody log, never waited for.
 func (r *Recorder) write(pd *pending) {
 	r.memory -= pd.bytes
 	pd.bytes = 0
+	select {
+	case r.queue <- pd:
+		r.queued++
+	default:
+		r.countOverBudget(pd.alert)
+	}
+}
+
+// writer writes the slices handed to it, within the rate budget.
+func (r *Recorder) writer() {
+	for pd := range r.queue {
+		if pd.barrier != nil {
+			close(pd.barrier)
+			continue
+		}
+		r.mu.Lock()
+		r.queued--
+		r.mu.Unlock()
+		r.wmu.Lock()
+		now := time.Now()
+		if now.Sub(r.minute) >= time.Minute || now.Before(r.minute) {
+			r.summariseOverBudget("in the minute before " + now.UTC().Format(time.RFC3339))
+			r.minute, r.inMinute = now, 0
+		}
+		if r.stopping || r.inMinute >= r.cfg.MaxPerMinute {
+			r.countOverBudget(pd.alert)
+		} else {
+			r.inMinute++
+			r.writeFile(pd)
+			r.publish()
+		}
+		r.wmu.Unlock()
+	}
+}
+
+// countOverBudget counts an alert that gets no file.
+func (r *Recorder) countOverBudget(a *alerts.Alert) {
+	r.omu.Lock()
+	defer r.omu.Unlock()
+	r.overBudget++
+	if len(r.overKinds) < 64 {
+		r.overKinds[a.Kind]++
+	} else {
+		r.overKinds["other"]++
+	}
+}
+
+// summariseOverBudget writes one custody entry for the alerts that got no
+// file since the last one (wmu held).
+func (r *Recorder) summariseOverBudget(when string) {
+	r.omu.Lock()
+	kinds := make([]string, 0, len(r.overKinds))
+	var n uint64
+	for k, c := range r.overKinds {
+		kinds = append(kinds, fmt.Sprintf("%s=%d", k, c))
+		n += c
+	}
+	clear(r.overKinds)
+	r.omu.Unlock()
+	if n == 0 {
+		return
+	}
+	sort.Strings(kinds)
+	if _, err := r.custody.append(Entry{Action: ActionNoEvidence, Detail: fmt.Sprintf(
+		"budget: %d alerts got no evidence file %s (at most %d files a minute, %d waiting): %s",
+		n, when, r.cfg.MaxPerMinute, r.cfg.MaxQueue, strings.Join(kinds, " "))}); err != nil {
+		r.fail(err)
+	}
+}
+
+// writeFile writes one slice and logs it (wmu held).
+func (r *Recorder) writeFile(pd *pending) {
 	a := pd.alert
 	if len(pd.pkts) == 0 {
 		if _, err := r.custody.append(Entry{Action: ActionNoEvidence, Alert: a.ID,

@@ -105,22 +105,26 @@ func key(n uint64) []byte {
 	return k[:]
 }
 
-// push appends msg durably (bbolt syncs before Update returns). When the
-// queue exceeds its bound the oldest entries are dropped and notice renders
-// the overflow notice for the episode's total count; the notice is queued
-// once per episode (updated in place while still queued). It returns the
-// number dropped now.
-func (q *queue) push(msg []byte, notice func(dropped uint64, since time.Time) []byte) (int, error) {
+// push appends msgs durably, in one transaction: one sync for a whole
+// batch (bbolt syncs before Update returns), so a burst of alerts costs one
+// write to the card, not one each. When the queue exceeds its bound the
+// oldest entries are dropped and notice renders the overflow notice for
+// the episode's total count; the notice is queued once per episode
+// (updated in place while still queued). It returns the number dropped now.
+func (q *queue) push(msgs [][]byte, notice func(dropped uint64, since time.Time) []byte) (int, error) {
 	dropped := 0
 	err := q.db.Update(func(tx *bolt.Tx) error {
 		b, m := tx.Bucket(bucketQueue), tx.Bucket(bucketMeta)
 		count, size := q.count.Load(), q.bytes.Load()
-		next := u64(m.Get(keyNext)) + 1
-		if err := b.Put(key(next), msg); err != nil {
-			return err
+		next := u64(m.Get(keyNext))
+		for _, msg := range msgs {
+			next++
+			if err := b.Put(key(next), msg); err != nil {
+				return err
+			}
+			count++
+			size += int64(len(msg)) + entryOverhead
 		}
-		count++
-		size += int64(len(msg)) + entryOverhead
 		noticeSeq := u64(m.Get(keyNotice))
 		if noticeSeq != 0 && b.Get(key(noticeSeq)) == nil {
 			noticeSeq = 0 // delivered: a new episode starts

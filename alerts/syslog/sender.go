@@ -192,15 +192,26 @@ func tlsConfig(d Destination) (*tls.Config, error) {
 
 // Send queues the alert durably (synced to disk before it returns). It does
 // not touch the network; alerts below MinSeverity are skipped.
-func (s *Sender) Send(a *alerts.Alert) error {
-	if a == nil {
+func (s *Sender) Send(a *alerts.Alert) error { return s.SendAll([]*alerts.Alert{a}) }
+
+// SendAll queues alerts durably in one transaction (one sync for the
+// batch); alerts below MinSeverity are skipped.
+func (s *Sender) SendAll(as []*alerts.Alert) error {
+	msgs := make([][]byte, 0, len(as))
+	for _, a := range as {
+		if a == nil {
+			continue
+		}
+		if a.Severity < s.d.MinSeverity {
+			s.filtered.Add(1)
+			continue
+		}
+		msgs = append(msgs, []byte(s.Message(a)))
+	}
+	if len(msgs) == 0 {
 		return nil
 	}
-	if a.Severity < s.d.MinSeverity {
-		s.filtered.Add(1)
-		return nil
-	}
-	n, err := s.q.push([]byte(s.Message(a)), s.notice)
+	n, err := s.q.push(msgs, s.notice)
 	if err != nil {
 		return fmt.Errorf("syslog destination %q: queue: %w", s.d.Name, err)
 	}

@@ -118,6 +118,7 @@ type daemon struct {
 	dashboard *ui.Server
 	senders   []*syslog.Sender
 	evidence  *evidence.Recorder
+	out       *alertPath
 
 	// kept by the capture goroutine
 	lastCheckpoint time.Time
@@ -127,6 +128,7 @@ type daemon struct {
 	lastLimits     map[string]uint64
 	storageFailing bool
 	alertCount     uint64
+	evidenceOver   uint64 // evidence.Stats.OverBudget at the last limit_reached alert
 
 	mu     sync.Mutex
 	snap   snapshot
@@ -142,6 +144,10 @@ type snapshot struct {
 	baseKeys    int
 	baseAssets  int
 	baseStatus  baseline.Status
+	baseRefused [2]uint64 // assets, keys the baseline's caps kept out
+	outHandled  uint64    // alerts the alert path passed to the outputs
+	outOverflow uint64    // alerts the alert path's queue could not take
+	evidence    evidence.Stats
 	storageOK   bool
 	lastSaved   time.Time
 	goroutines  int
@@ -246,21 +252,30 @@ func (d *daemon) openOutputs() error {
 	}
 	if d.cfg.Evidence.Dir != "" {
 		rec, err := evidence.NewRecorder(evidence.Config{Dir: d.cfg.Evidence.Dir, Before: d.cfg.Evidence.Before,
-			After: d.cfg.Evidence.After, MaxBytes: d.cfg.Evidence.MaxBytes, Logf: d.log.Printf})
+			After: d.cfg.Evidence.After, MaxBytes: d.cfg.Evidence.MaxBytes, MaxPerMinute: d.cfg.Evidence.MaxPerMinute, Logf: d.log.Printf})
 		if err != nil {
 			return fmt.Errorf("evidence: %w", err)
 		}
 		d.evidence = rec
 		d.pipe.OnFrame = rec.Frame
 	}
+	d.out = newAlertPath(d)
 	return nil
 }
 
 // closeOutputs writes pending evidence and lets the senders deliver what
 // they can before ctx ends; the rest stays queued for the next start.
 func (d *daemon) closeOutputs(ctx context.Context) {
+	if d.out != nil {
+		d.state.Lock()
+		d.out.stop()
+		d.state.Unlock()
+		if err := d.out.close(ctx); err != nil {
+			d.log.Printf("%v", err)
+		}
+	}
 	if d.evidence != nil {
-		if err := d.evidence.Flush(); err != nil {
+		if err := d.evidence.FlushContext(ctx); err != nil {
 			d.log.Printf("evidence: %v", err)
 		}
 	}
@@ -271,20 +286,18 @@ func (d *daemon) closeOutputs(ctx context.Context) {
 	}
 }
 
+// onAlert is the engine's sink, on the capture goroutine: the alert goes
+// to the outputs through the alert path's queue (alertpath.go).
 func (d *daemon) onAlert(a *alerts.Alert) {
 	d.alertCount++
-	d.log.Printf("alert %s severity %d %s: %s", a.ID, a.Severity, a.Kind, a.Message)
-	if d.dash != nil {
-		d.dash.alert(a)
-	}
-	for _, s := range d.senders {
-		if err := s.Send(a); err != nil {
-			d.log.Printf("syslog: %v", err)
+	if d.out == nil { // otwatch demo: no outputs but the dashboard
+		d.log.Printf("alert %s severity %d %s: %s", a.ID, a.Severity, a.Kind, a.Message)
+		if d.dash != nil {
+			d.dash.alert(a)
 		}
+		return
 	}
-	if d.evidence != nil {
-		d.evidence.Alert(a)
-	}
+	d.out.enqueue(a)
 }
 
 // run captures until ctx ends, then shuts down in order: capture,
@@ -323,7 +336,10 @@ func (d *daemon) run(ctx context.Context) error {
 	d.pipe.Flush()
 	d.engine.Flush()
 	d.state.Unlock()
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// within 5 s of SIGTERM the process is gone: 3 s for the outputs (every
+	// raised alert reaches syslog's disk queues first), the rest for the
+	// checkpoint
+	shutdown, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	d.http.Shutdown(shutdown)
 	d.closeOutputs(shutdown)
 	cancel()
@@ -393,6 +409,17 @@ func (d *daemon) tick(now time.Time) {
 	for _, what := range stalled {
 		d.engine.System(now, "capture_stalled", what, "monitor interface "+what+": otwatch sees no traffic there")
 	}
+	if d.out != nil {
+		d.out.checkOverflow(now)
+	}
+	if d.evidence != nil {
+		if over := d.evidence.Stats().OverBudget; over > d.evidenceOver {
+			d.engine.System(now, "limit_reached", "evidence|budget", fmt.Sprintf(
+				"%d alerts got no evidence file: more than the evidence budget (%d files a minute) came at once; the custody log sums them up",
+				over-d.evidenceOver, d.cfg.Evidence.MaxPerMinute))
+			d.evidenceOver = over
+		}
+	}
 	for name, n := range d.pipe.Stats.LimitsHit {
 		if n > d.lastLimits[name] {
 			d.engine.System(now, "limit_reached", "pipeline|"+name, fmt.Sprintf("the pipeline limit %s was hit %d times: some traffic is not fully analysed", name, n-d.lastLimits[name]))
@@ -408,6 +435,13 @@ func (d *daemon) tick(now time.Time) {
 	d.snap = snapshot{stats: d.pipe.Stats, ifaces: ifaces, alerts: copyCounts(d.engine.Raised), folded: d.engine.Folded,
 		baseKeys: d.model.Keys(), baseAssets: d.model.AssetCount(), baseStatus: d.model.Status(now), storageOK: !d.storageFailing, lastSaved: d.lastCheckpoint,
 		goroutines: runtime.NumGoroutine(), heap: mem.HeapAlloc, updated: now, capturing: true, stalledWhat: stalled}
+	d.snap.baseRefused[0], d.snap.baseRefused[1] = d.model.Refused()
+	if d.out != nil {
+		d.snap.outHandled, d.snap.outOverflow = d.out.handled.Load(), d.out.overflowed
+	}
+	if d.evidence != nil {
+		d.snap.evidence = d.evidence.Stats()
+	}
 	d.snap.stats.Transactions = copyTx(d.pipe.Stats.Transactions)
 	d.snap.stats.Anomalies = copyCounts(d.pipe.Stats.Anomalies)
 	d.snap.stats.LimitsHit = copyCounts(d.pipe.Stats.LimitsHit)
@@ -550,6 +584,17 @@ func (d *daemon) metrics(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "otwatch_baseline_keys %d\n", s.baseKeys)
 	metric("otwatch_baseline_assets", "Server assets with a baseline.", "gauge")
 	fmt.Fprintf(w, "otwatch_baseline_assets %d\n", s.baseAssets)
+	metric("otwatch_baseline_refused_total", "New assets and keys the baseline's caps kept out.", "counter")
+	fmt.Fprintf(w, "otwatch_baseline_refused_total{what=\"assets\"} %d\n", s.baseRefused[0])
+	fmt.Fprintf(w, "otwatch_baseline_refused_total{what=\"keys\"} %d\n", s.baseRefused[1])
+	metric("otwatch_alerts_delivered_to_outputs_total", "Alerts the alert path passed to syslog's disk queues and the evidence recorder.", "counter")
+	fmt.Fprintf(w, "otwatch_alerts_delivered_to_outputs_total %d\n", s.outHandled)
+	metric("otwatch_alerts_overflowed_total", "Alerts raised while the alert path's queue was full: on the dashboard, summed up in a limit_reached alert.", "counter")
+	fmt.Fprintf(w, "otwatch_alerts_overflowed_total %d\n", s.outOverflow)
+	metric("otwatch_evidence_files_total", "Evidence files written.", "counter")
+	fmt.Fprintf(w, "otwatch_evidence_files_total %d\n", s.evidence.Written)
+	metric("otwatch_evidence_over_budget_total", "Alerts that got no evidence file: the writing budget was exceeded.", "counter")
+	fmt.Fprintf(w, "otwatch_evidence_over_budget_total %d\n", s.evidence.OverBudget)
 	metric("otwatch_storage_ok", "1 when the last checkpoint succeeded.", "gauge")
 	fmt.Fprintf(w, "otwatch_storage_ok %d\n", boolInt(s.storageOK))
 	metric("otwatch_heap_bytes", "Go heap in use.", "gauge")

@@ -99,6 +99,9 @@ type Evidence struct {
 	Before   int   // packets of the alert's flows kept before it
 	After    int   // and after it
 	MaxBytes int64 // the directory's cap; the oldest evidence goes first
+	// MaxPerMinute caps the evidence files written a minute: beyond it an
+	// alert gets no file, counted and summed up (limit_reached, custody log)
+	MaxPerMinute int
 }
 
 // Defaults of keys that are not given.
@@ -110,6 +113,7 @@ const (
 	DefaultEvidenceDir        = "/var/lib/otwatch/evidence"
 	DefaultEvidencePackets    = 50
 	DefaultEvidenceMaxBytes   = 1 << 30
+	DefaultEvidencePerMinute  = 120
 	DefaultSnapLen            = 65535
 	DefaultRingBlockSize      = 1 << 20
 	DefaultRingBlocks         = 16
@@ -125,7 +129,7 @@ func Default() *Config {
 		Learning:   Learning{Mode: baseline.ModeAuto, Period: DefaultLearningPeriod},
 		Limits:     pipeline.DefaultLimits(),
 		Evidence: Evidence{Dir: DefaultEvidenceDir, Before: DefaultEvidencePackets, After: DefaultEvidencePackets,
-			MaxBytes: DefaultEvidenceMaxBytes},
+			MaxBytes: DefaultEvidenceMaxBytes, MaxPerMinute: DefaultEvidencePerMinute},
 	}
 }
 

@@ -122,10 +122,11 @@ func (d *decoder) decode(src []byte) *Config {
 		"evidence": func(n *yaml.Node, key string) {
 			e := &c.Evidence
 			d.mapping(n, key, fields{
-				"dir":       d.path(&e.Dir),
-				"before":    d.integer(&e.Before, 0, 10000),
-				"after":     d.integer(&e.After, 0, 10000),
-				"max_bytes": d.size64(&e.MaxBytes, 1<<20, 1<<50),
+				"dir":                  d.path(&e.Dir),
+				"before":               d.integer(&e.Before, 0, 10000),
+				"after":                d.integer(&e.After, 0, 10000),
+				"max_bytes":            d.size64(&e.MaxBytes, 1<<20, 1<<50),
+				"max_files_per_minute": d.integer(&e.MaxPerMinute, 1, 100000),
 			})
 		},
 	}))
