@@ -351,7 +351,12 @@ func (d *daemon) run(ctx context.Context) error {
 	d.state.Lock()
 	d.checkpoint()
 	d.state.Unlock()
-	d.log.Printf("stopped; state saved to %s", d.db.Path())
+	var handled, overflowed uint64
+	if d.out != nil {
+		handled, overflowed = d.out.handled.Load(), d.out.overflowed
+	}
+	d.log.Printf("stopped; state saved to %s; %d alerts raised, %d passed to the outputs, %d over the alert queue", d.db.Path(),
+		d.alertCount, handled, overflowed)
 	return d.db.Close()
 }
 

@@ -31,6 +31,8 @@ type options struct {
 	plantN, plantM   int
 	flood, hosts     int
 	learnPolls       int
+	normal           int
+	part             string
 	start            time.Time
 	gap              time.Duration
 	pollsPerRegister int
@@ -45,6 +47,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&plant, "plant", "", "NxM: N Modbus servers, M holding registers each, polled in blocks of up to 100 and each written once")
 	fs.IntVar(&o.flood, "flood", 0, "N: an HMI polls and writes registers 0..9 of one PLC, then writes N distinct registers 1000.. once each")
 	fs.IntVar(&o.learnPolls, "learn", 600, "flood: learned transactions before the flood")
+	fs.IntVar(&o.normal, "normal", 0, "flood: learned transactions (polls and writes as before) after the flood")
+	fs.StringVar(&o.part, "part", "all", "flood: all, learn (the learned part only) or detect (the flood and what follows, on a connection picked up mid-stream)")
 	fs.IntVar(&o.hosts, "hosts", 0, "N: N distinct hosts each open one TCP connection to a web server")
 	fs.IntVar(&o.pollsPerRegister, "cycles", 1, "plant: poll cycles")
 	fs.StringVar(&start, "start", "2026-01-05T08:00:00Z", "time of the first packet (RFC 3339)")
@@ -80,6 +84,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("give exactly one of -plant, -flood, -hosts")
 	case o.out == "":
 		return o, errors.New("-o FILE is required")
+	case o.part != "all" && o.part != "learn" && o.part != "detect":
+		return o, fmt.Errorf("-part %q: want all, learn or detect", o.part)
 	case o.plantN > 1<<20 || o.hosts > 1<<22:
 		return o, errors.New("at most 1,048,576 servers and 4,194,304 hosts (addresses 10.0.0.0/8)")
 	}
@@ -109,7 +115,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case o.plantN > 0:
 		g.plant(o.plantN, o.plantM, o.pollsPerRegister)
 	case o.flood > 0:
-		g.flood(o.learnPolls, o.flood)
+		g.flood(o.learnPolls, o.flood, o.normal, o.part)
 	default:
 		g.hosts(o.hosts)
 	}
@@ -326,24 +332,43 @@ func (g *gen) plant(n, m, cycles int) {
 
 // flood: an HMI 10.0.0.1 polls registers 0..9 of a PLC 10.0.0.2 and writes
 // them (learn transactions), then writes n distinct registers 1000.. once
-// each on the same connection: one trusted client, n deviations.
-func (g *gen) flood(learn, n int) {
+// each on the same connection (one trusted client, n deviations), then
+// goes on as learned for normal transactions. part learn writes only the
+// learned part, part detect only what follows (its connection picked up
+// mid-stream, as a monitor started later sees it).
+func (g *gen) flood(learn, n, normal int, part string) {
 	var mb modbus
-	c := g.open(ip4(10<<24|1), ip4(10<<24|2), 40000, 502)
-	for i := 0; i < learn; i++ {
-		req := mb.frame(1, readHolding(0, 10))
+	learned := func(c *conn, i int) {
 		if i%5 == 4 {
-			req = mb.frame(1, writeSingle(uint16(i%10), uint16(100+i%7)))
+			req := mb.frame(1, writeSingle(uint16(i%10), uint16(100+i%7)))
 			c.exchange(req, mb.answerTo(req, req[7:]))
-			continue
+			return
 		}
+		req := mb.frame(1, readHolding(0, 10))
 		c.exchange(req, mb.answerTo(req, readAnswer(10)))
 	}
-	g.now = g.now.Add(time.Hour) // learning ends; detection reads what follows
+	hmi, plc := ip4(10<<24|1), ip4(10<<24|2)
+	var c *conn
+	if part != "detect" {
+		c = g.open(hmi, plc, 40000, 502)
+		for i := 0; i < learn; i++ {
+			learned(c, i)
+		}
+		if part == "learn" {
+			c.close()
+			return
+		}
+		g.now = g.now.Add(time.Hour) // learning ends; detection reads what follows
+	} else {
+		c = &conn{cip: hmi, sip: plc, cport: 40000, sport: 502, cseq: 1000, sseq: 5000, g: g}
+	}
 	for i := 0; i < n; i++ {
 		addr := uint16(1000 + i%64536)
 		req := mb.frame(1, writeSingle(addr, uint16(i)))
 		c.exchange(req, mb.answerTo(req, req[7:]))
+	}
+	for i := 0; i < normal; i++ {
+		learned(c, i)
 	}
 	c.close()
 }
