@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/otwatch/otwatch/protocols"
 )
@@ -684,9 +685,46 @@ func sprintf(format string, args ...any) string { return fmt.Sprintf(format, arg
 
 func clip(s string) string {
 	if len(s) > 64 {
-		return s[:64] + "…"
+		cut := 64
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		return s[:cut] + "…"
 	}
 	return s
+}
+
+// clipDiff clips two values that differ so that where they differ shows:
+// the window starts a little before the first difference, marked by "…"
+// when it does not start at the beginning. It also returns the position
+// (in characters, from 1) of the first difference.
+func clipDiff(a, b string) (string, string, int) {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	for i > 0 && i < len(a) && !utf8.RuneStart(a[i]) {
+		i--
+	}
+	pos := utf8.RuneCountInString(a[:i]) + 1
+	start := 0
+	if i > 24 {
+		start = i - 16
+		for start > 0 && !utf8.RuneStart(a[start]) {
+			start--
+		}
+	}
+	window := func(s string) string {
+		if start >= len(s) {
+			return "…"
+		}
+		out := clip(s[start:])
+		if start > 0 {
+			out = "…" + out
+		}
+		return out
+	}
+	return window(a), window(b), pos
 }
 
 // Controller says whether ip serves an ICS protocol (a PLC, RTU or OPC UA

@@ -297,8 +297,10 @@ func (inv *Inventory) Observe(tx *protocols.Transaction) []Event {
 			}
 			for _, h := range a.Hosts {
 				if old, ok := inv.ev(h).otherValue(f.Field, val); ok {
+					newShown, oldShown, pos := clipDiff(f.Value, old)
 					*evs = append(*evs, ctx.event(IdentityConflict, a.ID, "",
-						"asset %s reports %s %q (%s frame %d) but %q was seen before", a.ID, f.Field, clip(f.Value), tx.Proto, ffr, clip(old)))
+						"asset %s reports %s %q (%s frame %d) but %q was seen before (they differ from character %d)", a.ID, f.Field,
+						newShown, tx.Proto, ffr, oldShown, pos))
 					break
 				}
 			}
