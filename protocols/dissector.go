@@ -72,6 +72,17 @@ func (e *Env) Emit(t *Transaction) {
 	if t.HasLinkAddress {
 		t.Client.LinkAddress, t.Server.LinkAddress = ca, sa
 	}
+	// Every string leaves a dissector through the shared sanitiser: the
+	// dissectors call it where strings enter (printable); this makes sure
+	// of it for every protocol, at the cost of a byte scan.
+	for i := range t.Attrs {
+		t.Attrs[i].Value = PrintableString(t.Attrs[i].Value)
+	}
+	for i := range t.Values {
+		if t.Values[i].Kind == ValueString {
+			t.Values[i].Str = PrintableString(t.Values[i].Str)
+		}
+	}
 	if e.EmitFunc != nil {
 		e.EmitFunc(t)
 	}

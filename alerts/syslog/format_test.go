@@ -2,9 +2,11 @@ package syslog
 
 import (
 	"encoding/json"
+	"github.com/otwatch/otwatch/protocols"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/otwatch/otwatch/alerts"
 )
@@ -239,5 +241,28 @@ func TestSenderMessage(t *testing.T) {
 	got := s.Message(testAlert())
 	if !strings.HasPrefix(got, "<131>Mar  4 05:06:08 sensor1 otwatch[77]: LEEF:2.0|") {
 		t.Errorf("%s", got)
+	}
+}
+
+// TestHostileStringsStayEscaped: a device name with a right-to-left
+// override, controls, a line separator and a bad byte, as the dissectors
+// hand it on (protocols.Printable), reaches the SIEM escaped in every
+// format: nothing invisible, nothing that reorders or splits a message.
+func TestHostileStringsStayEscaped(t *testing.T) {
+	name := protocols.Printable([]byte("admin\u202egnp.exe\u009b31m\x1b\u2028\u2066\xff"))
+	a := &alerts.Alert{ID: "x1", TS: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Kind: "identity_conflict", Severity: 6,
+		Message: "asset ip:10.0.0.2 reports application_name \"" + name + "\" but \"Pump\" was seen before", Frames: []uint64{},
+		Key: "identity_conflict|10.0.0.2", Asset: "10.0.0.2"}
+	for _, format := range []string{"cef", "leef", "json"} {
+		out := Payload(format, a)
+		for _, r := range out {
+			if r < 0x20 && r != '\t' || r == 0x7f || r >= 0x80 && r < 0xa0 || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 ||
+				r == 0x2028 || r == 0x2029 || r == utf8.RuneError {
+				t.Errorf("%s carries %U: %q", format, r, out)
+			}
+		}
+		if !strings.Contains(out, `u202egnp.exe`) {
+			t.Errorf("%s lost the escaped name: %q", format, out)
+		}
 	}
 }

@@ -845,14 +845,5 @@ func deviceAttribute(t *protocols.Transaction, v uint8, d []byte) {
 	t.Attrs = append(t.Attrs, protocols.Attr{Key: name, Value: s})
 }
 
-// printable keeps strings readable in logs: control bytes become '.'.
-func printable(b []byte) string {
-	out := make([]byte, len(b))
-	for i, c := range b {
-		if c < 0x20 || c > 0x7E {
-			c = '.'
-		}
-		out[i] = c
-	}
-	return string(out)
-}
+// printable is the shared sanitiser for strings from the wire (protocols.Printable).
+func printable(b []byte) string { return protocols.Printable(b) }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/otwatch/otwatch/protocols"
+	"github.com/otwatch/otwatch/protocols/testkit"
 )
 
 func TestCRC16DNP(t *testing.T) {
@@ -328,5 +329,15 @@ func BenchmarkDecodeResponseClass0(b *testing.B) {
 	for b.Loop() {
 		tx := protocols.Transaction{RequestFrame: 1}
 		DecodeFragment(frag, &tx)
+	}
+}
+
+// TestHostileDeviceAttribute: a g0 device attribute string reaches the
+// inventory with controls, bidi overrides, separators and bad bytes escaped.
+func TestHostileDeviceAttribute(t *testing.T) {
+	var tx protocols.Transaction
+	DecodeFragment(unhex(t, "c0 81 0000 00fc 00 00 00 01 1c "+testkit.HostileHex), &tx)
+	if got := tx.Attr("vendor_name"); got != testkit.HostileShown {
+		t.Errorf("vendor_name = %q, want %q", got, testkit.HostileShown)
 	}
 }

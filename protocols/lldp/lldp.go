@@ -9,11 +9,10 @@ package lldp
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
-	"strings"
-	"unicode/utf8"
+
+	"github.com/otwatch/otwatch/protocols"
 )
 
 // Info is what one LLDP frame announced.
@@ -112,14 +111,15 @@ func id(subtype byte, v []byte, macSubtype, netSubtype byte) string {
 	return text(v)
 }
 
-// text keeps printable UTF-8, shortened; anything else is shown as hex.
+// text is a string TLV, shortened, trailing NULs dropped, through the
+// shared sanitiser (controls, bidi overrides, separators and bytes that are
+// not UTF-8 shown escaped).
 func text(v []byte) string {
 	if len(v) > maxText {
 		v = v[:maxText]
 	}
-	s := strings.TrimRight(string(v), "\x00")
-	if !utf8.ValidString(s) || strings.IndexFunc(s, func(r rune) bool { return r < 0x20 && r != '\t' }) >= 0 {
-		return fmt.Sprintf("%x", v)
+	for len(v) > 0 && v[len(v)-1] == 0 {
+		v = v[:len(v)-1]
 	}
-	return s
+	return protocols.Printable(v)
 }

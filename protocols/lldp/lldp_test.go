@@ -130,3 +130,16 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestHostileSystemName: LLDP names reach the inventory with controls,
+// bidi overrides, separators and bad bytes escaped.
+func TestHostileSystemName(t *testing.T) {
+	in, err := Parse(testkit.Hex(t, `0207 04 001b1b3434cb 0409 07 706f72742d303033 0602 0014
+		0a1c `+testkit.HostileHex+` 0c1c `+testkit.HostileHex+` 0000`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.SystemName != testkit.HostileShown || in.SystemDesc != testkit.HostileShown {
+		t.Errorf("system name %q, description %q, want %q", in.SystemName, in.SystemDesc, testkit.HostileShown)
+	}
+}

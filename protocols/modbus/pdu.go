@@ -457,17 +457,8 @@ func decodeDeviceIdentification(b []byte, t *protocols.Transaction) {
 	}
 }
 
-// printable keeps an identity string readable in logs: control bytes become '.'.
-func printable(b []byte) string {
-	out := make([]byte, len(b))
-	for i, c := range b {
-		if c < 0x20 || c > 0x7E {
-			c = '.'
-		}
-		out[i] = c
-	}
-	return string(out)
-}
+// printable is the shared sanitiser for strings from the wire (protocols.Printable).
+func printable(b []byte) string { return protocols.Printable(b) }
 
 // UnitString renders a unit id for Transaction.Unit.
 func UnitString(u uint8) string { return unitStrings[u] }

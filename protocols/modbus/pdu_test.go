@@ -223,3 +223,15 @@ func TestIdentityFromDeviceIdentification(t *testing.T) {
 	tx.Outcome = protocols.OutcomeException
 	assert.Empty(t, Dissector{}.Identity(&tx))
 }
+
+// TestHostileIdentity: device identification strings reach the inventory
+// with controls, bidi overrides, separators and bad bytes escaped.
+func TestHostileIdentity(t *testing.T) {
+	tx := protocols.Transaction{Proto: "modbus", RequestFrame: 1, ResponseFrame: 2}
+	DecodeRequest(hx(t, "2b 0e 01 00"), &tx)
+	DecodeResponse(hx(t, "2b 0e 01 01 00 00 01 00 1c "+testkit.HostileHex), &tx)
+	facts := Dissector{}.Identity(&tx)
+	if assert.Len(t, facts, 1) {
+		assert.Equal(t, testkit.HostileShown, facts[0].Value)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"math"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/otwatch/otwatch/protocols"
 )
@@ -461,28 +460,5 @@ func formatDateTime(ticks int64) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
-// printable keeps a protocol string readable in logs: invalid UTF-8 and
-// control bytes become '.'.
-func printable(b []byte) string {
-	clean := utf8.Valid(b)
-	for _, c := range b {
-		if c < 0x20 || c == 0x7F {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return string(b)
-	}
-	out := make([]byte, 0, len(b))
-	for len(b) > 0 {
-		r, n := utf8.DecodeRune(b)
-		if r == utf8.RuneError || r < 0x20 || r == 0x7F {
-			out = append(out, '.')
-		} else {
-			out = append(out, b[:n]...)
-		}
-		b = b[n:]
-	}
-	return string(out)
-}
+// printable is the shared sanitiser for strings from the wire (protocols.Printable).
+func printable(b []byte) string { return protocols.Printable(b) }

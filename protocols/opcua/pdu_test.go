@@ -417,3 +417,19 @@ func BenchmarkParseHeader(b *testing.B) {
 		}
 	}
 }
+
+// TestHostileApplicationName: a server's application name reaches the
+// inventory with controls, bidi overrides, separators and bad bytes escaped.
+func TestHostileApplicationName(t *testing.T) {
+	var tx protocols.Transaction
+	tx.RequestFrame = 1
+	setService(&tx, 428)
+	DecodeResponse(hx(t, `01 00 af 01 `+responseHeader+`
+01 00 00 00 04 00 00 00 6f 70 63 2e 03 00 00 00 75 72 6e 01 00 00 00 70
+02 1c 00 00 00 `+testkit.HostileHex+`
+00 00 00 00 ff ff ff ff ff ff ff ff ff ff ff ff ff ff ff ff 01 00 00 00
+04 00 00 00 23 4e 6f 6e 00 00 00 00 ff ff ff ff 00`), &tx)
+	if got := tx.Attr("application_name"); got != testkit.HostileShown {
+		t.Errorf("application_name = %q, want %q", got, testkit.HostileShown)
+	}
+}

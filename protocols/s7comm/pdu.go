@@ -627,7 +627,7 @@ func fileName(t *protocols.Transaction, name []byte) {
 	t.Targets = append(t.Targets, protocols.Target{Space: "block_" + typ, Address: uint64(num), Count: 1})
 	attr(t, "block_type", typ)
 	attr(t, "block_number", itoa(num))
-	attr(t, "filesystem", string(name[8:9]))
+	attr(t, "filesystem", printable(name[8:9]))
 }
 
 // decodePIService reads a PI service call: 7 bytes, parameter block, service name.
@@ -900,14 +900,5 @@ func bcdTime(b []byte) string {
 	return itoa(year) + "-" + p2(bcd(b[3])) + "-" + p2(bcd(b[4])) + "T" + p2(bcd(b[5])) + ":" + p2(bcd(b[6])) + ":" + p2(bcd(b[7]))
 }
 
-// printable keeps a string readable in logs: control bytes become '.'.
-func printable(b []byte) string {
-	out := make([]byte, len(b))
-	for i, c := range b {
-		if c < 0x20 || c > 0x7E {
-			c = '.'
-		}
-		out[i] = c
-	}
-	return string(out)
-}
+// printable is the shared sanitiser for strings from the wire (protocols.Printable).
+func printable(b []byte) string { return protocols.Printable(b) }

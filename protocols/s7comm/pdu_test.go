@@ -432,3 +432,23 @@ func BenchmarkProbe(b *testing.B) {
 		(Dissector{}).Probe(protocols.ClientToServer, raw)
 	}
 }
+
+// TestHostileSZLIdentity: an SZL identity record's text reaches the
+// inventory with controls, bidi overrides, separators and bad bytes escaped.
+func TestHostileSZLIdentity(t *testing.T) {
+	b := make([]byte, 32)
+	copy(b, testkit.HostileText)
+	data := "0022 0001 0001" + hex.EncodeToString(b)
+	body := strings.ReplaceAll("001c 0000"+data, " ", "")
+	n := len(body) / 2
+	hdr := "32 07 0000 0100 000c " + hex4(4+n) + " 000112 08 12 84 01 00 00 00 0000 ff 09 " + hex4(n)
+	p, err := DecodePDU(unhex(t, hdr+body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tx protocols.Transaction
+	DecodeUserdata(&p, &tx, false)
+	if got := tx.Attr("automation_system_name"); got != testkit.HostileShown {
+		t.Errorf("automation_system_name = %q, want %q", got, testkit.HostileShown)
+	}
+}

@@ -1,0 +1,77 @@
+package protocols
+
+import (
+	"strconv"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Printable renders bytes taken from the wire as text an operator and a
+// SIEM can trust: printable characters stay as they are, everything that
+// could hide, reorder or forge what is shown is written as an escape:
+// C0 and C1 controls and DEL ("\x1b", "\u009b": U+009B is a CSI to UTF-8
+// terminals), bidirectional overrides and isolates (U+202A–202E,
+// U+2066–2069, and the other format characters such as U+200B–200F),
+// line and paragraph separators (U+2028, U+2029), other non-printing
+// space, and bytes that are not UTF-8 ("\xff"). Every dissector passes
+// the strings it keeps (identity, names, written strings) through it where
+// they enter the transaction, so the inventory, the dashboard, the logs
+// and syslog all show the same, safe text. An OPC UA application name
+// "admin\u202egnp.exe" reads as written, not as "adminexe.png".
+func Printable(b []byte) string {
+	clean := true
+	for _, c := range b {
+		if c < 0x20 || c >= 0x7F {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return string(b)
+	}
+	out := make([]byte, 0, len(b)+8)
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			out = append(out, '\\', 'x', hexDigit(b[0]>>4), hexDigit(b[0]&15))
+		case r < 0x20 || r == 0x7F:
+			out = append(out, '\\', 'x', hexDigit(byte(r)>>4), hexDigit(byte(r)&15))
+		case r < 0x80 || (unicode.IsPrint(r) && !unicode.Is(unicode.Cf, r)):
+			out = append(out, b[:n]...)
+		default: // C1 controls, format characters (bidi), separators, other spaces
+			out = appendEscape(out, r)
+		}
+		b = b[n:]
+	}
+	return string(out)
+}
+
+// PrintableString is Printable for a string.
+func PrintableString(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7F {
+			return Printable([]byte(s))
+		}
+	}
+	return s
+}
+
+func appendEscape(out []byte, r rune) []byte {
+	if r > 0xFFFF {
+		out = append(out, '\\', 'U')
+		h := strconv.FormatUint(uint64(r), 16)
+		for i := len(h); i < 8; i++ {
+			out = append(out, '0')
+		}
+		return append(out, h...)
+	}
+	out = append(out, '\\', 'u')
+	h := strconv.FormatUint(uint64(r), 16)
+	for i := len(h); i < 4; i++ {
+		out = append(out, '0')
+	}
+	return append(out, h...)
+}
+
+func hexDigit(v byte) byte { return "0123456789abcdef"[v&15] }
