@@ -3,7 +3,11 @@
 // repeats, self-regulating severity, operator feedback, and incidents.
 package alerts
 
-import "sort"
+import (
+	"sort"
+	"strconv"
+	"strings"
+)
 
 // KindInfo documents one alert kind. The table below is the reference the
 // README's alert table is generated from (TestKindsTableInREADME keeps them equal).
@@ -23,9 +27,9 @@ var kinds = []KindInfo{
 	{"new_protocol", 5, nil, false, "a server speaks a protocol it never spoke"},
 	{"new_function", 6, []string{"T0855"}, false, "a known client uses a function code it never used on this server"},
 	{"write_from_new_client", 8, []string{"T0855", "T0848"}, false, "a write or control command from a client that never wrote to this server"},
-	{"write_to_unseen_target", 7, []string{"T0836", "T0855"}, false, "a write to registers/objects never written while learning"},
-	{"value_out_of_range", 7, []string{"T0836"}, false, "a written value outside the point's learned range or value set"},
-	{"write_burst", 6, []string{"T0806"}, false, "many more writes in a short window than ever learned"},
+	{"write_to_unseen_target", 7, []string{"T0836", "T0855"}, false, "a write or control command (DNP3 select/operate, OPC UA call) to registers, points, bits or nodes no client wrote or commanded while learning; lowered two levels when the client polls them"},
+	{"value_out_of_range", 7, []string{"T0836"}, false, "a written value or command parameter an order of magnitude beyond what the point learned, of a sign never learned, the type's extreme, or a command code never learned for it; lowered three levels when only outside the learned range"},
+	{"write_burst", 6, []string{"T0806"}, false, "more than twice (and 10 more than) the most writes or control commands learned in any sliding 1 s or 10 s window, once per burst"},
 	{"exception_burst", 5, []string{"T0846", "T0861"}, false, "many exception responses in a short window: probing"},
 	{"cyclic_stopped", 5, []string{"T0826"}, false, "a cyclic poll of a device went quiet"},
 	{"scan", 6, []string{"T0846"}, false, "one client touched many new hosts, units, functions or targets in a short window"},
@@ -55,7 +59,7 @@ var kinds = []KindInfo{
 	{"clock_jump", 5, nil, true, "the system clock jumped: alert times around it may be off"},
 	{"storage_failure", 8, nil, true, "the state could not be saved (disk full or failing): monitoring goes on in memory"},
 	{"internal_error", 7, nil, true, "otwatch hit an internal error on a captured frame and went on; the streams it was part of may be incomplete (the log names the frame)"},
-	{"limit_reached", 5, nil, true, "a memory bound was hit (flows, buffers, assets): some traffic is not fully analysed"},
+	{"limit_reached", 5, nil, true, "a bound was hit (flows, buffers, inventory or baseline assets and keys, the alert queue, the evidence budget): some traffic is not fully analysed, or alerts were summed up rather than sent one by one"},
 }
 
 var kindIndex = func() map[string]KindInfo {
@@ -77,4 +81,17 @@ func Kinds() []KindInfo {
 func Kind(name string) (KindInfo, bool) {
 	k, ok := kindIndex[name]
 	return k, ok
+}
+
+// KindRow is a kind's row of the README's alert table.
+func KindRow(k KindInfo) string {
+	mitre := "—"
+	if len(k.Mitre) > 0 {
+		mitre = strings.Join(k.Mitre, ", ")
+	}
+	raised := "in detection"
+	if k.Always {
+		raised = "always, even while learning"
+	}
+	return "| `" + k.Kind + "` | " + strconv.Itoa(k.Severity) + " | " + mitre + " | " + raised + " | " + k.Doc + " |"
 }
