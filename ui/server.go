@@ -356,16 +356,23 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// record writes an audit entry for the request.
+// record writes an audit entry for the request. A failure of a request
+// that proved no identity (login, setup) goes through the audit log's
+// budget for those: they come at an attacker's pace.
 func (s *Server) record(c echo.Context, user, action, target string, err error) {
 	e := AuditEntry{TS: time.Now(), User: user, Addr: c.RealIP(), Action: action, Target: target, OK: err == nil}
-	if id := who(c); id.User != "" {
+	id := who(c)
+	if id.User != "" {
 		e.User, e.Role = id.User, id.Role
 	}
+	rec := s.audit.Record
 	if err != nil {
 		e.Detail = err.Error()
+		if id.User == "" {
+			rec = s.audit.RecordUnauthenticated
+		}
 	}
-	if werr := s.audit.Record(e); werr != nil {
+	if werr := rec(e); werr != nil {
 		s.cfg.Logf("ui: audit log: %v", werr)
 	}
 }
