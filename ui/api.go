@@ -81,12 +81,15 @@ func (s *Server) postSetup(c echo.Context) error {
 	if !s.auth.NeedsSetup() {
 		return echo.NewHTTPError(http.StatusForbidden, "setup is done")
 	}
-	err := s.auth.Setup(req.Token, req.User, req.Password)
-	s.record(c, req.User, "setup", req.User, err)
-	if err != nil {
-		if err.Error() == "wrong setup token" {
-			return echo.NewHTTPError(http.StatusForbidden, err.Error())
-		}
+	req.User = strings.TrimSpace(req.User)
+	err := s.auth.Setup(req.Token, req.User, req.Password, c.RealIP())
+	s.record(c, req.User, "setup", req.User, err) // bounded and escaped by the audit log
+	switch {
+	case throttled(c, err):
+		return echo.NewHTTPError(http.StatusTooManyRequests, err.Error())
+	case errors.Is(err, ErrSetupToken), errors.Is(err, ErrSetupDone):
+		return echo.NewHTTPError(http.StatusForbidden, err.Error())
+	case err != nil:
 		return badRequest("%v", err)
 	}
 	return c.JSON(http.StatusCreated, map[string]string{"user": req.User, "role": RoleAdmin})
@@ -132,6 +135,16 @@ func (s *Server) postLogin(c echo.Context) error {
 	c.SetCookie(&http.Cookie{Name: PreCSRFCookie, Value: "", Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
 	c.SetCookie(&http.Cookie{Name: SessionCookie, Value: sess.ID, Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	return c.JSON(http.StatusOK, sessionResponse{sess.User, sess.Role, sess.CSRF})
+}
+
+// throttled says whether err refused an attempt unchecked, and sets Retry-After.
+func throttled(c echo.Context, err error) bool {
+	var te *ThrottleError
+	if !errors.As(err, &te) {
+		return false
+	}
+	c.Response().Header().Set("Retry-After", strconv.Itoa(te.RetrySeconds()))
+	return true
 }
 
 func (s *Server) getSession(c echo.Context) error {
@@ -449,6 +462,7 @@ func (s *Server) postUser(c echo.Context) error {
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
+	req.User = strings.TrimSpace(req.User)
 	err := s.auth.CreateUser(req.User, req.Password, req.Role)
 	s.record(c, "", "user.create", req.User+" ("+req.Role+")", err)
 	if err != nil {

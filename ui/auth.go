@@ -36,6 +36,8 @@ const (
 	DefaultLoginWindow = time.Minute      // rate window
 	DefaultMaxFailures = 5                // consecutive failures per user name before lockout
 	DefaultLockout     = 15 * time.Minute // lockout length
+	DefaultSetupRate   = 5                // setup attempts per client address per LoginWindow
+	DefaultSetupTotal  = 20               // setup attempts with a wrong token from all addresses per LoginWindow
 	maxSessions        = 10000
 )
 
@@ -44,12 +46,33 @@ const (
 var (
 	ErrBadCredentials = errors.New("invalid user name or password")
 	ErrLocked         = errors.New("too many failed logins: user locked, try again later")
-	ErrRateLimited    = errors.New("too many login attempts from this address, slow down")
+	ErrRateLimited    = errors.New("too many attempts from this address, slow down")
+	ErrSetupBusy      = errors.New("too many setup attempts with a wrong token from all addresses")
+	ErrSetupDone      = errors.New("setup is done")
+	ErrSetupToken     = errors.New("wrong setup token")
 	ErrWeakPassword   = fmt.Errorf("password must have at least %d characters", MinPasswordLen)
 	ErrUserExists     = errors.New("user exists")
 	ErrBadUser        = errors.New("user name: 1 to 64 letters, digits, '.', '-', '_' or '@'")
 	ErrBadRole        = errors.New("role: admin or viewer")
 )
+
+// ThrottleError refuses an attempt without checking it: Err says why
+// (ErrRateLimited, ErrSetupBusy: answered 429), RetryAfter when to try again.
+type ThrottleError struct {
+	Err        error
+	RetryAfter time.Duration
+}
+
+func (e *ThrottleError) Error() string {
+	return fmt.Sprintf("%v: try again in %s", e.Err, time.Duration(e.RetrySeconds())*time.Second)
+}
+
+func (e *ThrottleError) Unwrap() error { return e.Err }
+
+// RetrySeconds is RetryAfter rounded up to whole seconds (at least 1), for a Retry-After header.
+func (e *ThrottleError) RetrySeconds() int {
+	return max(1, int((e.RetryAfter+time.Second-1)/time.Second))
+}
 
 // User is a dashboard account.
 type User struct {
@@ -114,6 +137,8 @@ type AuthPolicy struct {
 	LoginWindow time.Duration
 	MaxFailures int
 	Lockout     time.Duration
+	SetupRate   int
+	SetupTotal  int
 }
 
 func (p AuthPolicy) withDefaults() AuthPolicy {
@@ -138,6 +163,12 @@ func (p AuthPolicy) withDefaults() AuthPolicy {
 	if p.Lockout <= 0 {
 		p.Lockout = DefaultLockout
 	}
+	if p.SetupRate <= 0 {
+		p.SetupRate = DefaultSetupRate
+	}
+	if p.SetupTotal <= 0 {
+		p.SetupTotal = DefaultSetupTotal
+	}
 	return p
 }
 
@@ -153,6 +184,8 @@ type Auth struct {
 	tokens   map[string]*APIToken // by hash
 	byIP     map[string]*attempts
 	byUser   map[string]*failures
+	setupIP  keyedWindows // setup attempts per client address
+	setupAll slidingWindow
 	dummy    []byte // hash compared for unknown users, so timing does not reveal them
 	setup    string // one-time setup token while no user exists
 	now      func() time.Time
@@ -161,7 +194,8 @@ type Auth struct {
 // NewAuth loads (or starts) the user file at path ("" for memory only).
 func NewAuth(path string, policy AuthPolicy) (*Auth, error) {
 	a := &Auth{policy: policy.withDefaults(), path: path, sessions: map[string]*Session{}, tokens: map[string]*APIToken{},
-		byIP: map[string]*attempts{}, byUser: map[string]*failures{}, now: time.Now}
+		byIP: map[string]*attempts{}, byUser: map[string]*failures{}, setupIP: keyedWindows{},
+		now: time.Now}
 	if path != "" {
 		b, err := os.ReadFile(path)
 		switch {
@@ -240,19 +274,45 @@ func (a *Auth) NeedsSetup() bool {
 	return len(a.file.Users) == 0
 }
 
-// Setup creates the first admin with the one-time setup token.
-func (a *Auth) Setup(token, name, password string) error {
+// Setup creates the first admin with the one-time setup token. addr is
+// the client address: attempts are limited per address (SetupRate per
+// LoginWindow), and those with a wrong token also from all addresses
+// together (SetupTotal), so a flood from many addresses does not keep
+// the installer with the token out. A refused attempt is a
+// *ThrottleError. The name is trimmed, then must be a valid user name
+// (ErrBadUser).
+func (a *Auth) Setup(token, name, password, addr string) error {
+	now, key := a.now(), normAddr(addr)
 	a.mu.Lock()
 	if a.setup == "" || len(a.file.Users) > 0 {
 		a.mu.Unlock()
-		return errors.New("setup is done")
+		return ErrSetupDone
 	}
-	ok := subtle.ConstantTimeCompare([]byte(token), []byte(a.setup)) == 1
+	if ok, wait := a.setupIP.allow(key, now, a.policy.LoginWindow, a.policy.SetupRate); !ok {
+		a.mu.Unlock()
+		return &ThrottleError{ErrRateLimited, wait}
+	}
+	right := subtle.ConstantTimeCompare([]byte(token), []byte(a.setup)) == 1
+	if !right {
+		ok, wait := a.setupAll.allow(now, a.policy.LoginWindow, a.policy.SetupTotal)
+		a.mu.Unlock()
+		if !ok {
+			return &ThrottleError{ErrSetupBusy, wait}
+		}
+		return ErrSetupToken
+	}
 	a.mu.Unlock()
-	if !ok {
-		return errors.New("wrong setup token")
+	return a.createUser(name, password, RoleAdmin, true)
+}
+
+// NormalizeUserName trims a user name and checks it: 1 to 64 letters,
+// digits, '.', '-', '_' or '@' (else ErrBadUser).
+func NormalizeUserName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	if !validName(name) {
+		return "", ErrBadUser
 	}
-	return a.CreateUser(name, password, RoleAdmin)
+	return name, nil
 }
 
 func validName(name string) bool {
@@ -267,10 +327,18 @@ func validName(name string) bool {
 	return true
 }
 
-// CreateUser adds a user (the Go API behind `otwatch user add`).
+// CreateUser adds a user (the Go API behind `otwatch user add`); the
+// name is trimmed (NormalizeUserName).
 func (a *Auth) CreateUser(name, password, role string) error {
-	if !validName(name) {
-		return ErrBadUser
+	return a.createUser(name, password, role, false)
+}
+
+// createUser adds a user; first makes it the setup's: it fails once any
+// user exists (two setups racing with the token make one admin).
+func (a *Auth) createUser(name, password, role string, first bool) error {
+	name, err := NormalizeUserName(name)
+	if err != nil {
+		return err
 	}
 	if role != RoleAdmin && role != RoleViewer {
 		return ErrBadRole
@@ -287,6 +355,9 @@ func (a *Auth) CreateUser(name, password, role string) error {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if first && (a.setup == "" || len(a.file.Users) > 0) {
+		return ErrSetupDone
+	}
 	for _, u := range a.file.Users {
 		if u.Name == name {
 			return ErrUserExists

@@ -3,6 +3,7 @@ package ui
 import (
 	"crypto/ecdsa"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -300,20 +301,66 @@ func TestSetupToken(t *testing.T) {
 	if len(tok) < 24 || !a.NeedsSetup() {
 		t.Fatalf("setup token %q", tok)
 	}
-	if err := a.Setup("wrong", "admin", pw); err == nil {
+	if err := a.Setup("wrong", "admin", pw, "10.0.0.1"); err == nil {
 		t.Fatal("wrong setup token accepted")
 	}
-	if err := a.Setup(tok, "admin", pw); err != nil {
+	if err := a.Setup(tok, "admin", pw, "10.0.0.1"); err != nil {
 		t.Fatal(err)
 	}
 	if a.NeedsSetup() || a.SetupToken() != "" {
 		t.Fatal("setup still open")
 	}
-	if err := a.Setup(tok, "admin2", pw); err == nil {
+	if err := a.Setup(tok, "admin2", pw, "10.0.0.1"); err == nil {
 		t.Fatal("setup token reused")
 	}
 	if u, _ := a.user("admin"); u.Role != RoleAdmin {
 		t.Fatalf("setup made a %q", u.Role)
+	}
+}
+
+// Setup trims the user name, refuses a bad one, and is rate limited per
+// address and over all addresses; a refused attempt is not checked.
+func TestSetupTrimAndRateLimit(t *testing.T) {
+	a, clk := newTestAuth(t, "")
+	tok := a.SetupToken()
+	for _, bad := range []string{"", "   ", "bad name", "a/b", strings.Repeat("a", 65), "ad\u202emin", "ad\nmin", "adm\x00in", "\xffadmin"} {
+		clk.advance(DefaultLoginWindow) // each from a fresh window
+		if err := a.Setup(tok, bad, pw, "10.0.0.1"); !errors.Is(err, ErrBadUser) {
+			t.Errorf("setup with user %q: %v", bad, err)
+		}
+	}
+	// per address
+	clk.advance(DefaultLoginWindow)
+	for i := range DefaultSetupRate {
+		if err := a.Setup("wrong", "admin", pw, "10.0.0.1"); !errors.Is(err, ErrSetupToken) {
+			t.Fatalf("attempt %d: %v", i, err)
+		}
+	}
+	var te *ThrottleError
+	if err := a.Setup(tok, "admin", pw, "10.0.0.1"); !errors.As(err, &te) || !errors.Is(err, ErrRateLimited) || te.RetryAfter <= 0 || te.RetryAfter > DefaultLoginWindow {
+		t.Fatalf("over the per-address rate: %v", err)
+	}
+	// over all addresses
+	for i := DefaultSetupRate; i < DefaultSetupTotal; i++ {
+		if err := a.Setup("wrong", "admin", pw, fmt.Sprintf("10.0.1.%d", i)); !errors.Is(err, ErrSetupToken) {
+			t.Fatalf("attempt %d: %v", i, err)
+		}
+	}
+	if err := a.Setup("wrong", "admin", pw, "10.0.2.1"); !errors.Is(err, ErrSetupBusy) {
+		t.Fatalf("over the total rate: %v", err)
+	}
+	if !a.NeedsSetup() {
+		t.Fatal("a refused setup made a user")
+	}
+	// the installer with the token is not kept out by the others
+	if err := a.Setup(tok, " \tadmin \n", pw, "10.0.3.1"); err != nil {
+		t.Fatalf("setup with a padded name: %v", err)
+	}
+	if _, ok := a.user("admin"); !ok {
+		t.Fatalf("users %+v", a.Users())
+	}
+	if err := a.Setup(tok, "admin2", pw, "10.0.0.1"); !errors.Is(err, ErrSetupDone) {
+		t.Errorf("setup after setup: %v", err)
 	}
 }
 

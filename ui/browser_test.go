@@ -117,6 +117,11 @@ func TestBrowser(t *testing.T) {
 	br.navigate(base + "/")
 	br.waitFor("setup form", `document.getElementById('setup-form')`, 20*time.Second)
 	br.eval(fmt.Sprintf(`document.getElementById('setup-token').value = %q;
+		document.getElementById('setup-user').value = 'bad name!';
+		document.getElementById('setup-pass').value = %q;
+		document.getElementById('setup-pass2').value = %q; document.getElementById('setup-submit').click(); true`, srv.SetupToken(), testPassword, testPassword))
+	br.waitFor("setup refuses a bad user name", `document.getElementById('setup-error').textContent.includes('user name: 1 to 64')`, 10*time.Second)
+	br.eval(fmt.Sprintf(`document.getElementById('setup-token').value = %q;
 		document.getElementById('setup-user').value = 'admin';
 		document.getElementById('setup-pass').value = %q;
 		document.getElementById('setup-pass2').value = %q; true`, srv.SetupToken(), testPassword, testPassword))

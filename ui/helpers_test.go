@@ -53,10 +53,11 @@ type client struct {
 	cookies map[string]string
 	csrf    string
 	bearer  string
+	addr    string // the peer address requests come from
 }
 
 func newClient(t testing.TB, h http.Handler) *client {
-	return &client{t: t, h: h, cookies: map[string]string{}}
+	return &client{t: t, h: h, cookies: map[string]string{}, addr: "192.0.2.10:40000"}
 }
 
 func (c *client) do(method, path, body string, hdr map[string]string) *httptest.ResponseRecorder {
@@ -65,7 +66,7 @@ func (c *client) do(method, path, body string, hdr map[string]string) *httptest.
 		rd = strings.NewReader(body)
 	}
 	req := httptest.NewRequest(method, "https://otwatch.test"+path, rd)
-	req.RemoteAddr = "192.0.2.10:40000"
+	req.RemoteAddr = c.addr
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}

@@ -30,6 +30,9 @@ const (
 	PreCSRFCookie  = "__Host-otwatch_login" // double-submit token for login and setup
 	CSRFHeader     = "X-CSRF-Token"
 	maxRequestBody = 4 << 20
+	// MaxPublicBody caps the body of a route answered without a session
+	// (login, setup, static files): a login is a few hundred bytes.
+	MaxPublicBody = 4 << 10
 )
 
 // ContentSecurityPolicy is sent with every response: no inline script or
@@ -279,13 +282,19 @@ func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// limitBody caps request bodies: MaxPublicBody on public routes, 4 MiB
+// on the others (which read nothing before the session is checked).
 func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
-		if r.ContentLength > maxRequestBody {
-			return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "request body too large")
+		limit := int64(maxRequestBody)
+		if s.public[r.Method+" "+c.Path()] {
+			limit = MaxPublicBody
 		}
-		r.Body = http.MaxBytesReader(c.Response(), r.Body, maxRequestBody)
+		if r.ContentLength > limit {
+			return echo.NewHTTPError(http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over %d bytes", limit))
+		}
+		r.Body = http.MaxBytesReader(c.Response(), r.Body, limit)
 		return next(c)
 	}
 }

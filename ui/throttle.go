@@ -1,6 +1,77 @@
 package ui
 
-import "time"
+import (
+	"net/netip"
+	"time"
+)
+
+// The setup throttle. Everything here runs under Auth.mu and takes the
+// time from the caller, so tests drive it with a fake clock.
+//
+// Every table is bounded (maxTracked keys): a full per-address table
+// refuses a new address until old windows end.
+
+// maxTracked bounds each throttle table.
+const maxTracked = 10000
+
+// slidingWindow admits at most n events per span.
+type slidingWindow struct {
+	times []time.Time
+}
+
+// allow records an event if fewer than n happened in the last span;
+// otherwise it says how long until one leaves the window.
+func (w *slidingWindow) allow(now time.Time, span time.Duration, n int) (bool, time.Duration) {
+	kept := w.times[:0]
+	for _, t := range w.times {
+		if now.Sub(t) < span {
+			kept = append(kept, t)
+		}
+	}
+	w.times = kept
+	if len(w.times) >= n {
+		return false, w.times[0].Add(span).Sub(now)
+	}
+	w.times = append(w.times, now)
+	return true, 0
+}
+
+func (w *slidingWindow) idle(now time.Time, span time.Duration) bool {
+	return len(w.times) == 0 || now.Sub(w.times[len(w.times)-1]) >= span
+}
+
+// keyedWindows is a slidingWindow per key (a client address).
+type keyedWindows map[string]*slidingWindow
+
+func (k keyedWindows) allow(key string, now time.Time, span time.Duration, n int) (bool, time.Duration) {
+	w := k[key]
+	if w == nil {
+		if len(k) >= maxTracked {
+			for old, v := range k {
+				if v.idle(now, span) {
+					delete(k, old)
+				}
+			}
+			if len(k) >= maxTracked {
+				return false, span // full of live windows: new addresses wait for one to end
+			}
+		}
+		w = &slidingWindow{}
+		k[key] = w
+	}
+	return w.allow(now, span, n)
+}
+
+// normAddr is the form a client address is counted and remembered in.
+func normAddr(addr string) string {
+	if ip, err := netip.ParseAddr(addr); err == nil {
+		return ip.Unmap().WithZone("").String()
+	}
+	if len(addr) > 64 {
+		addr = addr[:64]
+	}
+	return addr
+}
 
 // tokenBucket admits a burst, then one event per every.
 type tokenBucket struct {
