@@ -14,9 +14,9 @@ import (
 	"github.com/otwatch/otwatch/ui"
 )
 
-// What a hostile client on the management network can do before the
-// first setup: fill the disk through the audit log. Each test drives the
-// real handler.
+// What a hostile client on the management network can do before and
+// after the first setup: fill the disk through the audit log, lock the
+// admin out. Each test drives the real handler.
 
 // setupBody is a setup request as JSON.
 func setupBody(t *testing.T, token, user, password string) string {
@@ -130,6 +130,74 @@ func TestHostileSetupFlood(t *testing.T) {
 	if written+counted != n-n/10+1 { // + the bad name from the installer
 		t.Errorf("%d written + %d counted, want %d", written, counted, n-n/10+1)
 	}
+}
+
+// An attacker failing from another address is slowed (429, Retry-After);
+// the admin keeps logging in from its usual address, also once many
+// addresses have guarded the name (then a new address gets 423); API
+// tokens keep working.
+func TestLockoutFromAnotherAddress(t *testing.T) {
+	srv := newServer(t, replayed(t), "")
+	if err := srv.Auth().CreateUser("admin", testPassword, ui.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := srv.Auth().CreateToken("admin", "siem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := func() int { return newClient(t, srv.Handler()).login("admin", testPassword) } // 192.0.2.10
+	if code := admin(); code != http.StatusOK {
+		t.Fatal(code)
+	}
+	attacker := newClient(t, srv.Handler())
+	attacker.addr = "203.0.113.66:40000"
+	var codes []int
+	for range ui.DefaultMaxFailures + 2 {
+		codes = append(codes, attacker.login("admin", "wrong password guess"))
+		if code := admin(); code != http.StatusOK {
+			t.Fatalf("admin from the usual address while attacked: %d", code)
+		}
+	}
+	want := fmt.Sprint(append(slicesRepeat(http.StatusUnauthorized, ui.DefaultMaxFailures), http.StatusTooManyRequests, http.StatusTooManyRequests))
+	if fmt.Sprint(codes) != want {
+		t.Errorf("attacker got %v, want %s", codes, want)
+	}
+	var pre struct{ CSRF string }
+	attacker.json("GET", "/api/login", "", nil, &pre)
+	rec := attacker.do("POST", "/api/login", `{"user":"admin","password":"`+testPassword+`"}`, map[string]string{ui.CSRFHeader: pre.CSRF})
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" || !strings.Contains(rec.Body.String(), "try again in") {
+		t.Errorf("slowed attacker, even with the right password: %d %q %s", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+	}
+	// many addresses: the name is guarded
+	for i := range ui.DefaultGuardFails {
+		c := newClient(t, srv.Handler())
+		c.addr = fmt.Sprintf("198.51.100.%d:40000", i+1)
+		c.login("admin", "wrong password guess")
+	}
+	stranger := newClient(t, srv.Handler())
+	stranger.addr = "198.51.100.200:40000"
+	stranger.json("GET", "/api/login", "", nil, &pre)
+	rec = stranger.do("POST", "/api/login", `{"user":"admin","password":"`+testPassword+`"}`, map[string]string{ui.CSRFHeader: pre.CSRF})
+	if rec.Code != http.StatusLocked || rec.Header().Get("Retry-After") == "" {
+		t.Errorf("right password from a new address while guarded: %d %s", rec.Code, rec.Body)
+	}
+	if code := admin(); code != http.StatusOK {
+		t.Errorf("admin from the usual address while guarded: %d", code)
+	}
+	bot := newClient(t, srv.Handler())
+	bot.addr = "198.51.100.201:40000"
+	bot.bearer = tok
+	if code := bot.json("GET", "/api/inventory", "", nil, nil); code != http.StatusOK {
+		t.Errorf("API token while the name is guarded: %d", code)
+	}
+}
+
+func slicesRepeat(v, n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = v
+	}
+	return out
 }
 
 // Public routes take small bodies; a session's routes read nothing

@@ -119,16 +119,12 @@ func (s *Server) postLogin(c echo.Context) error {
 		return err
 	}
 	sess, err := s.auth.Login(req.User, req.Password, c.RealIP())
-	name := req.User
-	if len(name) > 64 {
-		name = name[:64]
-	}
-	s.record(c, name, "login", "", err)
+	s.record(c, strings.TrimSpace(req.User), "login", "", err) // bounded and escaped by the audit log
 	switch {
-	case errors.Is(err, ErrRateLimited):
-		return echo.NewHTTPError(http.StatusTooManyRequests, err.Error())
-	case errors.Is(err, ErrLocked):
+	case throttled(c, err) && errors.Is(err, ErrLocked):
 		return echo.NewHTTPError(http.StatusLocked, err.Error())
+	case throttled(c, err):
+		return echo.NewHTTPError(http.StatusTooManyRequests, err.Error())
 	case err != nil:
 		return echo.NewHTTPError(http.StatusUnauthorized, ErrBadCredentials.Error())
 	}

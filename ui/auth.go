@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -32,21 +33,28 @@ const (
 	DefaultBcryptCost  = 12
 	DefaultIdleTimeout = 30 * time.Minute
 	DefaultMaxSession  = 12 * time.Hour
-	DefaultLoginRate   = 10               // attempts per client address per LoginWindow
-	DefaultLoginWindow = time.Minute      // rate window
-	DefaultMaxFailures = 5                // consecutive failures per user name before lockout
-	DefaultLockout     = 15 * time.Minute // lockout length
+	DefaultLoginRate   = 10               // login attempts per client address per LoginWindow
+	DefaultLoginWindow = time.Minute      // rate window (login and setup)
+	DefaultMaxFailures = 5                // consecutive failures of a user name from one address before backoff
+	DefaultBackoff     = time.Second      // first backoff, doubled with every further failure
+	DefaultLockout     = 15 * time.Minute // longest backoff; how long a guarded name stays guarded
+	DefaultGuardFails  = 20               // failures of a user name from all addresses within Lockout that guard it
 	DefaultSetupRate   = 5                // setup attempts per client address per LoginWindow
-	DefaultSetupTotal  = 20               // setup attempts with a wrong token from all addresses per LoginWindow
+	DefaultSetupTotal  = 20               // setup attempts from all addresses per LoginWindow
 	maxSessions        = 10000
+	maxKnownAddrs      = 16               // addresses remembered per user (most recent successful logins)
+	maxWaiting         = 32               // logins queued for a password check, beyond which unknown addresses are refused
+	compareWait        = 20 * time.Second // longest wait for the password check
 )
 
 // Auth errors. Login returns ErrBadCredentials for an unknown user and a
 // wrong password alike.
 var (
 	ErrBadCredentials = errors.New("invalid user name or password")
-	ErrLocked         = errors.New("too many failed logins: user locked, try again later")
+	ErrLocked         = errors.New("this user's password is being guessed: it may log in only from an address it logged in from before")
+	ErrBackoff        = errors.New("too many failed logins for this user from this address")
 	ErrRateLimited    = errors.New("too many attempts from this address, slow down")
+	ErrBusy           = errors.New("too many logins waiting for a password check")
 	ErrSetupBusy      = errors.New("too many setup attempts with a wrong token from all addresses")
 	ErrSetupDone      = errors.New("setup is done")
 	ErrSetupToken     = errors.New("wrong setup token")
@@ -57,7 +65,8 @@ var (
 )
 
 // ThrottleError refuses an attempt without checking it: Err says why
-// (ErrRateLimited, ErrSetupBusy: answered 429), RetryAfter when to try again.
+// (ErrRateLimited, ErrBackoff, ErrBusy, ErrSetupBusy: answered 429;
+// ErrLocked: 423), RetryAfter when to try again.
 type ThrottleError struct {
 	Err        error
 	RetryAfter time.Duration
@@ -80,6 +89,9 @@ type User struct {
 	Role    string    `json:"role"`
 	Hash    string    `json:"hash"` // bcrypt
 	Created time.Time `json:"created"`
+	// Known are the addresses it logged in from (most recent first): they
+	// still log in while its name is guarded.
+	Known []string `json:"known,omitempty"`
 }
 
 // APIToken is a bearer token for automation; only its hash is stored.
@@ -119,26 +131,19 @@ type storedSession struct {
 	LastSeen time.Time `json:"last_seen"`
 }
 
-type attempts struct {
-	times []time.Time
-}
-
-type failures struct {
-	count       int
-	lockedUntil time.Time
-}
-
 // AuthPolicy tunes Auth; zero values take the defaults.
 type AuthPolicy struct {
-	BcryptCost  int
-	IdleTimeout time.Duration
-	MaxSession  time.Duration
-	LoginRate   int
-	LoginWindow time.Duration
-	MaxFailures int
-	Lockout     time.Duration
-	SetupRate   int
-	SetupTotal  int
+	BcryptCost    int
+	IdleTimeout   time.Duration
+	MaxSession    time.Duration
+	LoginRate     int
+	LoginWindow   time.Duration
+	MaxFailures   int
+	Backoff       time.Duration
+	Lockout       time.Duration
+	GuardFailures int
+	SetupRate     int
+	SetupTotal    int
 }
 
 func (p AuthPolicy) withDefaults() AuthPolicy {
@@ -160,8 +165,14 @@ func (p AuthPolicy) withDefaults() AuthPolicy {
 	if p.MaxFailures <= 0 {
 		p.MaxFailures = DefaultMaxFailures
 	}
+	if p.Backoff <= 0 {
+		p.Backoff = DefaultBackoff
+	}
 	if p.Lockout <= 0 {
 		p.Lockout = DefaultLockout
+	}
+	if p.GuardFailures <= 0 {
+		p.GuardFailures = DefaultGuardFails
 	}
 	if p.SetupRate <= 0 {
 		p.SetupRate = DefaultSetupRate
@@ -176,26 +187,30 @@ func (p AuthPolicy) withDefaults() AuthPolicy {
 // file (sessions and tokens by hash), so an appliance reboot does not log
 // its operators out.
 type Auth struct {
-	mu       sync.Mutex
-	policy   AuthPolicy
-	path     string // "" keeps everything in memory
-	file     authFile
-	sessions map[string]*Session  // by the hash of the cookie value
-	tokens   map[string]*APIToken // by hash
-	byIP     map[string]*attempts
-	byUser   map[string]*failures
-	setupIP  keyedWindows // setup attempts per client address
-	setupAll slidingWindow
-	dummy    []byte // hash compared for unknown users, so timing does not reveal them
-	setup    string // one-time setup token while no user exists
-	now      func() time.Time
+	mu        sync.Mutex
+	policy    AuthPolicy
+	path      string // "" keeps everything in memory
+	file      authFile
+	sessions  map[string]*Session  // by the hash of the cookie value
+	tokens    map[string]*APIToken // by hash
+	byIP      keyedWindows         // login attempts per client address
+	pairs     map[pairKey]*pairState
+	guards    map[string]*userGuard // by user name, known or not
+	setupByIP keyedWindows
+	setupAll  slidingWindow
+	slot      chan struct{} // one password check at a time: a login flood takes one core at most
+	waiting   int           // logins waiting for slot
+	compare   func(hash, password []byte) error
+	dummy     []byte // hash compared for unknown users, so timing does not reveal them
+	setup     string // one-time setup token while no user exists
+	now       func() time.Time
 }
 
 // NewAuth loads (or starts) the user file at path ("" for memory only).
 func NewAuth(path string, policy AuthPolicy) (*Auth, error) {
 	a := &Auth{policy: policy.withDefaults(), path: path, sessions: map[string]*Session{}, tokens: map[string]*APIToken{},
-		byIP: map[string]*attempts{}, byUser: map[string]*failures{}, setupIP: keyedWindows{},
-		now: time.Now}
+		byIP: keyedWindows{}, pairs: map[pairKey]*pairState{}, guards: map[string]*userGuard{}, setupByIP: keyedWindows{},
+		slot: make(chan struct{}, 1), compare: bcrypt.CompareHashAndPassword, now: time.Now}
 	if path != "" {
 		b, err := os.ReadFile(path)
 		switch {
@@ -288,7 +303,7 @@ func (a *Auth) Setup(token, name, password, addr string) error {
 		a.mu.Unlock()
 		return ErrSetupDone
 	}
-	if ok, wait := a.setupIP.allow(key, now, a.policy.LoginWindow, a.policy.SetupRate); !ok {
+	if ok, wait := a.setupByIP.allow(key, now, a.policy.LoginWindow, a.policy.SetupRate); !ok {
 		a.mu.Unlock()
 		return &ThrottleError{ErrRateLimited, wait}
 	}
@@ -464,47 +479,159 @@ func (a *Auth) user(name string) (User, bool) {
 	return User{}, false
 }
 
-// allowAttempt applies the per-address rate limit; callers hold a.mu.
-func (a *Auth) allowAttempt(addr string, now time.Time) bool {
-	at := a.byIP[addr]
-	if at == nil {
-		if len(a.byIP) > 10000 { // bound memory: forget old windows
-			for k, v := range a.byIP {
-				if len(v.times) == 0 || now.Sub(v.times[len(v.times)-1]) > a.policy.LoginWindow {
-					delete(a.byIP, k)
-				}
+func (a *Auth) userIndex(name string) int {
+	for i := range a.file.Users {
+		if a.file.Users[i].Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// knownAddr says whether a user has logged in from an address; callers hold a.mu.
+func (a *Auth) knownAddr(name, addr string) bool {
+	if i := a.userIndex(name); i >= 0 {
+		return slices.Contains(a.file.Users[i].Known, addr)
+	}
+	return false
+}
+
+// refuse applies the backoff of (name, addr) and the guard of name: a
+// refused attempt is not checked; callers hold a.mu.
+func (a *Auth) refuse(name, addr string, now time.Time) error {
+	if p := a.pairs[pairKey{name, addr}]; p != nil && now.Before(p.until) {
+		return &ThrottleError{ErrBackoff, p.until.Sub(now)}
+	}
+	g := a.guard(name, now, false)
+	if (g == nil || g.guarded(now, a.policy)) && !a.knownAddr(name, addr) {
+		if g != nil {
+			g.until = now.Add(a.policy.Lockout) // an attack that goes on keeps the guard up
+		}
+		return &ThrottleError{ErrLocked, a.policy.Lockout}
+	}
+	return nil
+}
+
+// guard returns the guard of a name, nil when the table is full of live
+// guards and name is not in it (then the name counts as guarded); add
+// makes an entry. Callers hold a.mu.
+func (a *Auth) guard(name string, now time.Time, add bool) *userGuard {
+	if g := a.guards[name]; g != nil {
+		return g
+	}
+	if len(a.guards) >= maxTracked {
+		for k, g := range a.guards {
+			if g.idle(now, a.policy) {
+				delete(a.guards, k)
 			}
 		}
-		at = &attempts{}
-		a.byIP[addr] = at
-	}
-	kept := at.times[:0]
-	for _, t := range at.times {
-		if now.Sub(t) < a.policy.LoginWindow {
-			kept = append(kept, t)
+		if len(a.guards) >= maxTracked {
+			return nil
 		}
 	}
-	at.times = kept
-	if len(at.times) >= a.policy.LoginRate {
-		return false
+	g := &userGuard{}
+	if add {
+		a.guards[name] = g
 	}
-	at.times = append(at.times, now)
-	return true
+	return g
+}
+
+// fail counts a failed password check; callers hold a.mu.
+func (a *Auth) fail(name, addr string, now time.Time) {
+	k := pairKey{name, addr}
+	p := a.pairs[k]
+	if p == nil {
+		if len(a.pairs) >= maxTracked {
+			a.prunePairs(now)
+		}
+		p = &pairState{}
+		a.pairs[k] = p
+	}
+	p.fails++
+	p.last = now
+	p.until = now.Add(a.policy.backoff(p.fails))
+	if g := a.guard(name, now, true); g != nil {
+		if len(g.fails) >= a.policy.GuardFailures {
+			g.fails = append(g.fails[:0], g.fails[len(g.fails)-a.policy.GuardFailures+1:]...)
+		}
+		g.fails = append(g.fails, now)
+	}
+}
+
+// prunePairs forgets pairs quiet for pairMemory, else the quietest one:
+// that resets one pair's backoff, and the guard still bounds the guesses.
+func (a *Auth) prunePairs(now time.Time) {
+	var oldest pairKey
+	var at time.Time
+	for k, p := range a.pairs {
+		if now.Sub(p.last) >= pairMemory {
+			delete(a.pairs, k)
+		} else if at.IsZero() || p.last.Before(at) {
+			oldest, at = k, p.last
+		}
+	}
+	if len(a.pairs) >= maxTracked {
+		delete(a.pairs, oldest)
+	}
 }
 
 // Login checks a password and opens a session. addr is the client
-// address the rate limit counts.
+// address (the peer's, never a header's). Throttling, documented in
+// README.md, never checks a refused attempt (a *ThrottleError):
+//   - LoginRate attempts per address per LoginWindow (ErrRateLimited);
+//   - after MaxFailures consecutive failures of a name from one address,
+//     that pair waits Backoff, doubled per further failure up to Lockout
+//     (ErrBackoff): an attacker elsewhere does not slow the user down;
+//   - GuardFailures failures of a name from all addresses within Lockout
+//     guard it: only addresses it logged in from before are checked
+//     (ErrLocked for the others) until Lockout passes with no failure
+//     and no refused attempt. The right password from its usual address
+//     still logs in; API tokens are never affected.
+//
+// Unknown names are counted like known ones, so neither the answers nor
+// their timing reveal which users exist. One password check runs at a
+// time; when maxWaiting are queued, addresses unknown for the name are
+// refused (ErrBusy).
 func (a *Auth) Login(name, password, addr string) (*Session, error) {
+	name, addr = strings.TrimSpace(name), normAddr(addr)
 	now := a.now()
 	a.mu.Lock()
-	if !a.allowAttempt(addr, now) {
+	if ok, wait := a.byIP.allow(addr, now, a.policy.LoginWindow, a.policy.LoginRate); !ok {
 		a.mu.Unlock()
-		return nil, ErrRateLimited
+		return nil, &ThrottleError{ErrRateLimited, wait}
 	}
-	f := a.byUser[name]
-	if f != nil && now.Before(f.lockedUntil) {
+	if !validName(name) { // no user can have it: nothing to check or count
 		a.mu.Unlock()
-		return nil, ErrLocked
+		return nil, ErrBadCredentials
+	}
+	if err := a.refuse(name, addr, now); err != nil {
+		a.mu.Unlock()
+		return nil, err
+	}
+	if a.waiting >= maxWaiting && !a.knownAddr(name, addr) {
+		a.mu.Unlock()
+		return nil, &ThrottleError{ErrBusy, a.policy.Backoff}
+	}
+	a.waiting++
+	a.mu.Unlock()
+	timer := time.NewTimer(compareWait)
+	select {
+	case a.slot <- struct{}{}:
+		timer.Stop()
+	case <-timer.C:
+		a.mu.Lock()
+		a.waiting--
+		a.mu.Unlock()
+		return nil, &ThrottleError{ErrBusy, a.policy.Backoff}
+	}
+	defer func() { <-a.slot }()
+	// the checks run one at a time: the state seen here holds until the result is counted
+	a.mu.Lock()
+	a.waiting--
+	now = a.now()
+	if err := a.refuse(name, addr, now); err != nil { // e.g. guarded while this one waited
+		a.mu.Unlock()
+		return nil, err
 	}
 	u, known := a.user(name)
 	hash := a.dummy
@@ -512,24 +639,20 @@ func (a *Auth) Login(name, password, addr string) (*Session, error) {
 		hash = []byte(u.Hash)
 	}
 	a.mu.Unlock()
-	err := bcrypt.CompareHashAndPassword(hash, []byte(password))
+	err := a.compare(hash, []byte(password))
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if err != nil || !known {
-		if len(name) <= 64 {
-			f = a.byUser[name]
-			if f == nil {
-				f = &failures{}
-				a.byUser[name] = f
-			}
-			f.count++
-			if f.count >= a.policy.MaxFailures {
-				f.lockedUntil, f.count = now.Add(a.policy.Lockout), 0
-			}
-		}
+	i := a.userIndex(name)
+	if err != nil || !known || i < 0 {
+		a.fail(name, addr, a.now()) // the backoff runs from the answer
 		return nil, ErrBadCredentials
 	}
-	delete(a.byUser, name)
+	delete(a.pairs, pairKey{name, addr})
+	kn := a.file.Users[i].Known
+	if j := slices.Index(kn, addr); j >= 0 {
+		kn = slices.Delete(kn, j, j+1)
+	}
+	a.file.Users[i].Known = append([]string{addr}, kn[:min(len(kn), maxKnownAddrs-1)]...)
 	a.expire(now)
 	if len(a.sessions) >= maxSessions {
 		return nil, errors.New("too many sessions")

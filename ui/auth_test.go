@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -86,42 +89,265 @@ func TestPasswordHashing(t *testing.T) {
 	}
 }
 
-func TestLockout(t *testing.T) {
+// loginErr is the error a login ends in, nil on success.
+func loginErr(a *Auth, name, password, addr string) error {
+	_, err := a.Login(name, password, addr)
+	return err
+}
+
+// An attacker failing from another address slows only itself: the admin
+// logs in from its usual address throughout, and the attacker's checked
+// guesses back off exponentially.
+func TestBackoffPerAddress(t *testing.T) {
 	a, clk := newTestAuth(t, "")
 	if err := a.CreateUser("alice", pw, RoleAdmin); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < DefaultMaxFailures; i++ {
-		clk.advance(time.Minute) // stay under the per-address rate limit
-		if _, err := a.Login("alice", "wrong password!", "10.0.0.1"); !errors.Is(err, ErrBadCredentials) {
-			t.Fatalf("failure %d: %v", i, err)
+	if err := loginErr(a, "alice", pw, "10.0.0.1"); err != nil { // her workstation
+		t.Fatal(err)
+	}
+	// the attacker tries every 2 s for an hour (staying under the per-address rate)
+	checked, refused := 0, 0
+	var lastWait time.Duration
+	for elapsed := time.Duration(0); elapsed < time.Hour; elapsed += 2 * time.Second {
+		clk.advance(2 * time.Second)
+		err := loginErr(a, "alice", "guess "+elapsed.String(), "10.6.6.6")
+		var te *ThrottleError
+		switch {
+		case errors.Is(err, ErrBadCredentials):
+			checked++
+		case errors.As(err, &te) && (errors.Is(err, ErrBackoff) || errors.Is(err, ErrRateLimited)):
+			refused++
+			if te.RetryAfter > DefaultLockout {
+				t.Fatalf("backoff %v over the cap", te.RetryAfter)
+			}
+			lastWait = max(lastWait, te.RetryAfter)
+		default:
+			t.Fatalf("attacker at %v: %v", elapsed, err)
+		}
+		if elapsed%(10*time.Minute) == 0 {
+			if err := loginErr(a, "alice", pw, "10.0.0.1"); err != nil {
+				t.Fatalf("alice from her usual address at %v: %v", elapsed, err)
+			}
+		}
+	}
+	// 5 free, then waits of 1 s, 2 s, 4 s ... 512 s, then 15 min: 18 in the first hour
+	t.Logf("attacker: %d guesses checked, %d refused in an hour; longest wait %v", checked, refused, lastWait)
+	if checked < DefaultMaxFailures || checked > 20 {
+		t.Errorf("attacker had %d guesses checked in an hour, want 5..20", checked)
+	}
+	if lastWait < DefaultLockout/2 {
+		t.Errorf("the backoff grew only to %v", lastWait)
+	}
+	// fewer than GuardFailures: a new address with the right password is let in
+	if err := loginErr(a, "alice", pw, "10.0.0.77"); err != nil {
+		t.Errorf("alice from a new address: %v", err)
+	}
+	// success resets only that pair; the attacker's pair stays slowed
+	clk.advance(DefaultLoginWindow)
+	if err := loginErr(a, "alice", pw, "10.6.6.6"); !errors.Is(err, ErrBackoff) {
+		t.Errorf("attacker's pair after alice's success: %v", err)
+	}
+}
+
+func TestBackoffSteps(t *testing.T) {
+	p := AuthPolicy{}.withDefaults()
+	for n, want := range map[int]time.Duration{1: 0, 4: 0, 5: time.Second, 6: 2 * time.Second, 10: 32 * time.Second,
+		14: 512 * time.Second, 15: DefaultLockout, 1000: DefaultLockout} {
+		if got := p.backoff(n); got != want {
+			t.Errorf("backoff after %d failures: %v, want %v", n, got, want)
+		}
+	}
+}
+
+// Failures from many addresses guard the name: only addresses it logged
+// in from before are checked. The right password from elsewhere gets
+// ErrLocked until the attack has been quiet for Lockout; API tokens
+// never notice.
+func TestGuardFromManyAddresses(t *testing.T) {
+	a, clk := newTestAuth(t, "")
+	if err := a.CreateUser("alice", pw, RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := a.CreateToken("alice", "siem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := loginErr(a, "alice", pw, "10.0.0.1"); err != nil {
+		t.Fatal(err)
+	}
+	attack := func(name string, n int) (checked, locked int) {
+		for i := range n {
+			clk.advance(time.Second)
+			switch err := loginErr(a, name, "guess", fmt.Sprintf("10.9.%d.%d", i/200, i%200)); {
+			case errors.Is(err, ErrBadCredentials):
+				checked++
+			case errors.Is(err, ErrLocked):
+				locked++
+			default:
+				t.Fatalf("attack on %s: %v", name, err)
+			}
+		}
+		return checked, locked
+	}
+	// one guess from each of 500 addresses
+	checked, locked := attack("alice", 500)
+	if checked != DefaultGuardFails || locked != 500-DefaultGuardFails {
+		t.Errorf("guard: %d checked, %d locked; want %d checked", checked, locked, DefaultGuardFails)
+	}
+	if err := loginErr(a, "alice", pw, "10.0.0.1"); err != nil {
+		t.Errorf("alice from her usual address while guarded: %v", err)
+	}
+	var te *ThrottleError
+	if err := loginErr(a, "alice", pw, "10.0.0.2"); !errors.As(err, &te) || !errors.Is(err, ErrLocked) || te.RetryAfter <= 0 {
+		t.Errorf("the right password from a new address while guarded: %v", err)
+	}
+	if u, _, ok := a.TokenUser(tok); !ok || u != "alice" {
+		t.Error("API token refused while the name is guarded")
+	}
+	// the attack goes on slowly: the guard stays up
+	for range 10 {
+		clk.advance(DefaultLockout - time.Minute)
+		if err := loginErr(a, "alice", "guess", "10.8.0.1"); !errors.Is(err, ErrLocked) {
+			t.Fatalf("a slow attack lifted the guard: %v", err)
+		}
+	}
+	// quiet for Lockout: a new address logs in again
+	clk.advance(DefaultLockout)
+	if err := loginErr(a, "alice", pw, "10.0.0.2"); err != nil {
+		t.Errorf("after the attack: %v", err)
+	}
+	if u, _ := a.user("alice"); len(u.Known) != 2 || u.Known[0] != "10.0.0.2" || u.Known[1] != "10.0.0.1" {
+		t.Errorf("known addresses %v", u.Known)
+	}
+	// an unknown name guards the same way: the answers do not tell which users exist
+	if checked, locked := attack("mallory", 500); checked != DefaultGuardFails || locked != 500-DefaultGuardFails {
+		t.Errorf("unknown name: %d checked, %d locked", checked, locked)
+	}
+}
+
+// Known addresses persist, are bounded and most recent first; addresses
+// are compared in one form (an IPv4-mapped IPv6 address is the IPv4 one).
+func TestKnownAddresses(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "users.json")
+	a, clk := newTestAuth(t, path)
+	if err := a.CreateUser("alice", pw, RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	for i := range maxKnownAddrs + 5 {
+		clk.advance(time.Minute)
+		if err := loginErr(a, "alice", pw, fmt.Sprintf("10.1.0.%d", i)); err != nil {
+			t.Fatal(err)
 		}
 	}
 	clk.advance(time.Minute)
-	if _, err := a.Login("alice", pw, "10.0.0.9"); !errors.Is(err, ErrLocked) {
-		t.Fatalf("locked user with the right password from another address: %v", err)
+	if err := loginErr(a, "alice", pw, "::ffff:10.1.0.20"); err != nil {
+		t.Fatal(err)
 	}
+	b, _ := newTestAuth(t, path)
+	u, _ := b.user("alice")
+	if len(u.Known) != maxKnownAddrs || u.Known[0] != "10.1.0.20" || u.Known[1] != "10.1.0.19" || slices.Contains(u.Known, "10.1.0.0") {
+		t.Errorf("known addresses after a restart: %v", u.Known)
+	}
+	for _, info := range b.Users() {
+		if info.Name != "alice" {
+			t.Errorf("users %+v", info)
+		}
+	}
+}
+
+// A full guard table treats names it cannot track as guarded, so filling
+// it does not lift the guard of a name an attacker works on.
+func TestGuardTableFull(t *testing.T) {
+	a, clk := newTestAuth(t, "")
+	if err := a.CreateUser("alice", pw, RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	if err := loginErr(a, "alice", pw, "10.0.0.1"); err != nil {
+		t.Fatal(err)
+	}
+	now := clk.now()
+	a.mu.Lock()
+	for i := range maxTracked {
+		a.fail(fmt.Sprintf("junk%d", i), "10.9.9.9", now)
+	}
+	tracked, pairs := len(a.guards), len(a.pairs)
+	a.mu.Unlock()
+	if tracked != maxTracked || pairs != maxTracked {
+		t.Fatalf("%d guards, %d pairs", tracked, pairs)
+	}
+	if err := loginErr(a, "alice", pw, "10.0.0.2"); !errors.Is(err, ErrLocked) {
+		t.Errorf("an untracked name from a new address with the table full: %v", err)
+	}
+	if err := loginErr(a, "alice", pw, "10.0.0.1"); err != nil {
+		t.Errorf("an untracked name from its usual address with the table full: %v", err)
+	}
+	// once the junk is quiet for Lockout, the table makes room
 	clk.advance(DefaultLockout)
-	if _, err := a.Login("alice", pw, "10.0.0.9"); err != nil {
-		t.Fatalf("after the lockout: %v", err)
+	if err := loginErr(a, "alice", pw, "10.0.0.2"); err != nil {
+		t.Errorf("after the junk went quiet: %v", err)
 	}
-	// success resets the count
-	for i := 0; i < DefaultMaxFailures-1; i++ {
-		clk.advance(time.Minute)
-		a.Login("alice", "wrong password!", "10.0.0.1")
+	a.mu.Lock()
+	a.fail("one-more", "10.9.9.8", clk.now())
+	if len(a.pairs) > maxTracked {
+		t.Errorf("pairs grew to %d", len(a.pairs))
 	}
-	clk.advance(time.Minute)
-	if _, err := a.Login("alice", pw, "10.0.0.1"); err != nil {
-		t.Fatalf("below the threshold: %v", err)
+	a.mu.Unlock()
+}
+
+// One password check runs at a time, so a login flood takes at most one
+// core from capture; with maxWaiting queued, unknown addresses are
+// refused and the user's usual address still queues.
+func TestOnePasswordCheckAtATime(t *testing.T) {
+	a, _ := newTestAuth(t, "")
+	if err := a.CreateUser("alice", pw, RoleAdmin); err != nil {
+		t.Fatal(err)
 	}
-	// unknown users lock the same way (no user enumeration)
-	for i := 0; i < DefaultMaxFailures; i++ {
-		clk.advance(time.Minute)
-		a.Login("mallory", "whatever password", "10.0.0.1")
+	if err := loginErr(a, "alice", pw, "10.0.0.1"); err != nil {
+		t.Fatal(err)
 	}
-	clk.advance(time.Minute)
-	if _, err := a.Login("mallory", "whatever password", "10.0.0.1"); !errors.Is(err, ErrLocked) {
-		t.Errorf("unknown user: %v", err)
+	release := make(chan struct{})
+	var running, most atomic.Int32
+	a.compare = func(hash, password []byte) error {
+		n := running.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		<-release
+		running.Add(-1)
+		return bcrypt.CompareHashAndPassword(hash, password)
+	}
+	var wg sync.WaitGroup
+	for i := range maxWaiting + 1 { // one checking, maxWaiting queued
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.Login(fmt.Sprintf("user%d", i), "guess", fmt.Sprintf("10.7.0.%d", i))
+		}()
+	}
+	waitUntil(t, func() bool { a.mu.Lock(); defer a.mu.Unlock(); return a.waiting == maxWaiting })
+	if err := loginErr(a, "alice", pw, "10.0.0.99"); !errors.Is(err, ErrBusy) {
+		t.Errorf("an unknown address with the queue full: %v", err)
+	}
+	var aliceErr error
+	wg.Add(1)
+	go func() { defer wg.Done(); aliceErr = loginErr(a, "alice", pw, "10.0.0.1") }()
+	waitUntil(t, func() bool { a.mu.Lock(); defer a.mu.Unlock(); return a.waiting == maxWaiting+1 })
+	close(release)
+	wg.Wait()
+	if aliceErr != nil {
+		t.Errorf("alice from her usual address behind a full queue: %v", aliceErr)
+	}
+	if most.Load() != 1 {
+		t.Errorf("%d password checks ran at once", most.Load())
+	}
+}
+
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
 	}
 }
 
