@@ -1,6 +1,7 @@
 package ui_test
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/otwatch/otwatch/ui"
+	"github.com/otwatch/otwatch/ui/fake"
 )
 
 // What a hostile client on the management network can do before and
@@ -228,5 +230,24 @@ func TestPublicBodyLimit(t *testing.T) {
 	anon := newClient(t, srv.Handler())
 	if rec := anon.do("POST", "/api/baseline/diff", strings.Repeat("x", 2<<20), nil); rec.Code != http.StatusUnauthorized {
 		t.Errorf("2 MiB without a session: %d", rec.Code)
+	}
+}
+
+// The dashboard speaks TLS 1.2 or later only: an older client is refused
+// in the handshake.
+func TestTLSAtLeast12(t *testing.T) {
+	_, base, _ := serveTLS(t, fake.New())
+	addr := strings.TrimPrefix(base, "https://")
+	for _, tc := range []struct {
+		version uint16
+		ok      bool
+	}{{tls.VersionTLS10, false}, {tls.VersionTLS11, false}, {tls.VersionTLS12, true}, {tls.VersionTLS13, true}} {
+		conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, MinVersion: tc.version, MaxVersion: tc.version})
+		if err == nil {
+			conn.Close()
+		}
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: handshake error %v", tls.VersionName(tc.version), err)
+		}
 	}
 }
