@@ -120,7 +120,7 @@ func TestHostileSetupFlood(t *testing.T) {
 		switch {
 		case e.Action == "setup" && !e.OK:
 			written++
-			if e.User != "bad name!" && !strings.Contains(e.User, `\u202eadmin"\u000a\\\u2028\u001b[2J`) || !strings.HasSuffix(e.User, "bytes cut]") {
+			if e.User != "bad name!" && (!strings.Contains(e.User, `\u202eadmin"\x0a\\u2028\x1b[2J`) || !strings.HasSuffix(e.User, "bytes cut]")) {
 				t.Errorf("user name not escaped and cut: %q", e.User)
 			}
 		case e.Action == "audit.suppressed":

@@ -11,8 +11,9 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
 	"unicode/utf8"
+
+	"github.com/otwatch/otwatch/protocols"
 )
 
 // AuditEntry is one operator action.
@@ -180,35 +181,24 @@ func (l *AuditLog) write(e AuditEntry) error {
 	return l.f.Sync()
 }
 
-// auditText makes a request's string safe to log and bounded: every
-// character that is not printable (C0/C1 controls, line and paragraph
-// separators, bidi overrides and isolates, other format characters) is
-// written as \uXXXX, an invalid byte as \xNN and a backslash as \\, so
-// what is logged reads the same in any viewer and cannot forge a line.
+// auditText makes a request's string safe to log and bounded. It escapes
+// with protocols.PrintableString, the sanitiser of every string from the
+// wire, so the audit log shows hostile text as the dashboard and syslog
+// do: C0/C1 controls, line and paragraph separators, bidi overrides and
+// isolates, other format characters and invalid bytes become escapes
+// (\x1b, \u202e, \xff) and no entry can forge a line or hide what it says.
 // The result's JSON encoding is at most limit bytes: longer text is cut at
 // a character boundary and ends in "…[N bytes cut]", N counted in the
-// original string.
+// original string. It reads s only up to the cut.
 func auditText(s string, limit int) string {
 	const mark = 32 // room for "…[N bytes cut]"
 	limit = max(limit, 2*mark)
 	var b strings.Builder
 	size := 0          // JSON bytes of b
-	keep, from := 0, 0 // the longest prefix of b within max-mark, and where it ends in s
+	keep, from := 0, 0 // the longest prefix of b within limit-mark, and where it ends in s
 	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		var piece string
-		switch {
-		case r == utf8.RuneError && n == 1:
-			piece = fmt.Sprintf(`\x%02x`, s[i])
-		case r == '\\':
-			piece = `\\`
-		case r == ' ' || unicode.IsPrint(r):
-			piece = s[i : i+n]
-		case r <= 0xffff:
-			piece = fmt.Sprintf(`\u%04x`, r)
-		default:
-			piece = fmt.Sprintf(`\U%08x`, r)
-		}
+		_, n := utf8.DecodeRuneInString(s[i:])
+		piece := protocols.PrintableString(s[i : i+n])                             // rune by rune: the sanitiser keeps no state between runes
 		cost := len(piece) + strings.Count(piece, `"`) + strings.Count(piece, `\`) // JSON escapes both
 		if size+cost > limit {
 			return b.String()[:keep] + fmt.Sprintf("…[%d bytes cut]", len(s)-from)

@@ -11,19 +11,21 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/otwatch/otwatch/protocols"
 )
 
 func TestAuditTextEscapes(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"alice", "alice"},
 		{"Jürgen Müller", "Jürgen Müller"},
-		{"a\nb\r\tc", `a\u000ab\u000d\u0009c`},
-		{"csi\u009b31m", `csi\u009b31m`},                       // C1: a CSI on UTF-8 terminals
-		{"admin\u202egnp.exe", `admin\u202egnp.exe`},           // right-to-left override
-		{"x\u2066y\u2069\u200e", `x\u2066y\u2069\u200e`},       // isolates, LRM
-		{"line\u2028para\u2029", `line\u2028para\u2029`},       // separators
-		{"bad\xff\xfeutf8", `bad\xff\xfeutf8`},                 // invalid bytes
-		{`back\slash \u202e`, `back\\slash \\u202e`},           // a typed escape stays distinguishable
+		{"a\nb\r\tc", `a\x0ab\x0d\x09c`},
+		{"csi\u009b31m", `csi\u009b31m`},                 // C1: a CSI on UTF-8 terminals
+		{"admin\u202egnp.exe", `admin\u202egnp.exe`},     // right-to-left override
+		{"x\u2066y\u2069\u200e", `x\u2066y\u2069\u200e`}, // isolates, LRM
+		{"line\u2028para\u2029", `line\u2028para\u2029`}, // separators
+		{"bad\xff\xfeutf8", `bad\xff\xfeutf8`},           // invalid bytes
+		{`back\slash`, `back\slash`},
 		{`"quoted" <b>&`, `"quoted" <b>&`},                     // JSON escapes quotes; no HTML escaping needed in a log
 		{"tag\U000E0041", `tag\U000e0041`},                     // invisible tag character
 		{"nbsp\u00a0zwsp\u200b", `nbsp\u00a0zwsp\u200b`},       // look like spaces, are not
@@ -43,10 +45,19 @@ func TestAuditTextEscapes(t *testing.T) {
 	}
 }
 
-// checkAuditText is the invariant of auditText: valid UTF-8, printable,
-// JSON at most limit bytes.
+// checkAuditText is the invariant of auditText: the product's one
+// sanitiser's text (protocols.PrintableString) or a prefix of it marked
+// as cut, valid UTF-8, printable, JSON at most limit bytes.
 func checkAuditText(t *testing.T, in string, limit int) {
 	got := auditText(in, limit)
+	clean := protocols.PrintableString(in)
+	if i := strings.LastIndex(got, "…["); i >= 0 && strings.HasSuffix(got, " bytes cut]") {
+		if !strings.HasPrefix(clean, got[:i]) {
+			t.Fatalf("cut %q is not a prefix of %q", got, clean)
+		}
+	} else if got != clean {
+		t.Fatalf("auditText(%q) = %q, the sanitiser says %q", in, got, clean)
+	}
 	if !utf8.ValidString(got) {
 		t.Fatalf("invalid UTF-8 from %q", in)
 	}
