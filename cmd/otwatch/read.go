@@ -85,6 +85,8 @@ func cmdRead(args []string, stdout, stderr io.Writer) int {
 		}
 		out = bufio.NewWriterSize(w, 1<<16)
 	}
+	startProfiles()
+	defer stopProfiles()
 	state, err := openState(o, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "otwatch read: %v\n", err)
@@ -125,6 +127,7 @@ func cmdRead(args []string, stdout, stderr io.Writer) int {
 	}
 	p.Flush()
 	state.engine.Flush()
+	writeHeapProfile()
 	progress.clear()
 	if err := state.finish(o.inventory); err != nil {
 		fmt.Fprintf(stderr, "otwatch read: %v\n", err)

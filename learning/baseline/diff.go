@@ -3,6 +3,8 @@ package baseline
 import (
 	"fmt"
 	"sort"
+
+	"github.com/otwatch/otwatch/protocols"
 )
 
 // Diff lists what differs between two baselines, key by key (counts and
@@ -61,7 +63,8 @@ func keys(d Document) map[string]string {
 		}
 		for _, pt := range a.Points {
 			desc := string(pt.Class) + " "
-			vm := pt.Model
+			typ, _ := protocols.ParseNumType(pt.Type)
+			vm, _ := pt.Model.model(typ)
 			desc += vm.Describe()
 			name := fmt.Sprintf("%s point %s unit %q %s %d%s", p, pt.Proto, pt.Unit, pt.Space, pt.Address, pt.ID)
 			if pt.Bit != nil {

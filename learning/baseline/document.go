@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net/netip"
 	"sort"
 	"time"
@@ -113,9 +112,9 @@ type PointDoc struct {
 	Bit     *uint8     `json:"bit,omitempty"` // one bit of the addressed unit
 	ID      string     `json:"id,omitempty"`
 	Field   string     `json:"field,omitempty"` // a command parameter: op, count, on_ms, off_ms
-	Type    string     `json:"type,omitempty"`  // wire type: register16, int32, float32, bool, code...
-	Class   Class      `json:"class"`
-	Model   ValueModel `json:"model"`
+	Type    string   `json:"type,omitempty"`  // wire type: register16, int32, float32, bool, code...
+	Class   Class    `json:"class"`
+	Model   ValueDoc `json:"model"`
 }
 
 // Export renders the model as a document at packet time now.
@@ -148,7 +147,7 @@ func (m *Model) exportAsset(a *Asset, now time.Time) AssetDoc {
 		d.LearnUntil = &t
 	}
 	for k, l := range a.links {
-		ld := LinkDoc{Client: k.client.String(), Proto: k.proto, Count: l.Count, First: l.First, Last: l.Last}
+		ld := LinkDoc{Client: m.clients.addr(k.client).String(), Proto: m.strs.name(k.proto), Count: l.Count, First: l.First, Last: l.Last}
 		for c, r := range l.rates {
 			if r != nil && (r.MaxShort > 0 || r.MaxLong > 0) {
 				ld.Rates = append(ld.Rates, RateDoc{rateClassNames[c], r.MaxShort, r.MaxLong})
@@ -162,9 +161,9 @@ func (m *Model) exportAsset(a *Asset, now time.Time) AssetDoc {
 	})
 	for k, f := range a.functions {
 		pu := m.pu(k.pu)
-		fd := FunctionDoc{Client: k.client.String(), Proto: pu.proto, Unit: pu.unit, Op: k.op.String(), Code: k.code, Count: f.Count,
-			First: time.Unix(0, f.First).UTC(), Last: time.Unix(0, f.Last).UTC(), PeriodSeconds: f.Period, JitterSeconds: f.Jitter,
-			Targets: f.targets()}
+		fd := FunctionDoc{Client: m.clients.addr(k.client).String(), Proto: pu.proto, Unit: pu.unit, Op: k.op.String(), Code: k.code,
+			Count: f.Count, First: time.Unix(0, f.First).UTC(), Last: time.Unix(0, f.Last).UTC(), PeriodSeconds: f.Period,
+			JitterSeconds: f.Jitter, Targets: f.targets(m)}
 		if k.subcode >= 0 {
 			sub := k.subcode
 			fd.Subcode = &sub
@@ -178,11 +177,11 @@ func (m *Model) exportAsset(a *Asset, now time.Time) AssetDoc {
 	sort.Slice(d.Functions, func(i, j int) bool { return functionOrder(d.Functions[i]) < functionOrder(d.Functions[j]) })
 	ids := map[uint32][]string{}
 	for k := range a.changedIDs {
-		ids[k.pu] = append(ids[k.pu], k.id)
+		ids[k.pu] = append(ids[k.pu], m.strs.name(k.id))
 	}
 	for k, rs := range a.changed {
 		pu := m.pu(k.pu)
-		d.Writes = append(d.Writes, WriteDoc{Proto: pu.proto, Unit: pu.unit, Space: k.space, Ranges: *rs})
+		d.Writes = append(d.Writes, WriteDoc{Proto: pu.proto, Unit: pu.unit, Space: m.strs.name(k.space), Ranges: *rs})
 	}
 	for id, list := range ids {
 		pu := m.pu(id)
@@ -199,8 +198,8 @@ func (m *Model) exportAsset(a *Asset, now time.Time) AssetDoc {
 		if vm.Type != (protocols.NumType{}) {
 			typ = vm.Type.String()
 		}
-		pd := PointDoc{Proto: pu.proto, Unit: pu.unit, Space: k.space, Address: k.address, ID: k.id, Field: k.field, Type: typ,
-			Class: vm.Class(), Model: *vm}
+		pd := PointDoc{Proto: pu.proto, Unit: pu.unit, Space: m.strs.name(k.space), Address: k.address, ID: m.strs.name(k.id),
+			Field: m.fields.name(uint32(k.field)), Type: typ, Class: vm.Class(), Model: vm.Doc()}
 		if k.sub != 0 {
 			bit := k.sub - 1
 			pd.Bit = &bit
@@ -257,15 +256,9 @@ func (m *Model) Import(doc Document) error {
 		}
 		hosts[ip] = h.FirstSeen
 	}
-	puIDs, puNames := m.puIDs, m.puNames
-	m.puIDs, m.puNames = map[protoUnit]uint32{}, nil
-	defer func() {
-		if len(assets) == 0 && len(doc.Assets) > 0 { // failed: keep the old table
-			m.puIDs, m.puNames = puIDs, puNames
-		}
-	}()
+	n := New(m.cfg) // built apart: nothing changes when the document is bad
 	for i, ad := range doc.Assets {
-		a, err := m.importAsset(ad)
+		a, err := n.importAsset(ad)
 		if err != nil {
 			assets = nil
 			return fmt.Errorf("assets[%d] (%s): %w", i, ad.Server, err)
@@ -278,7 +271,9 @@ func (m *Model) Import(doc Document) error {
 		keys += a.keys
 	}
 	m.assets, m.hosts, m.keys = assets, hosts, keys
+	m.puIDs, m.puNames, m.clients, m.strs, m.fields = n.puIDs, n.puNames, n.clients, n.strs, n.fields
 	m.netStart, m.netNew = doc.Network.Start, doc.Network.LastNewHost
+	m.newHosts = nil
 	return nil
 }
 
@@ -322,7 +317,7 @@ func (m *Model) importAsset(ad AssetDoc) (*Asset, error) {
 			}
 			lk.rate(rateClass(c)).MaxShort, lk.rate(rateClass(c)).MaxLong = r.Max1s, r.Max10s
 		}
-		a.links[linkKey{c, l.Proto}] = lk
+		a.links[linkKey{m.clients.id(c, true), m.strs.id(l.Proto, true)}] = lk
 	}
 	for i, f := range ad.Functions {
 		c, err := netip.ParseAddr(f.Client)
@@ -357,10 +352,10 @@ func (m *Model) importAsset(ad AssetDoc) (*Asset, error) {
 		sort.Strings(spaces)
 		for _, space := range spaces {
 			for _, r := range f.Targets[space] {
-				fn.addRange(space, r.Lo, r.Hi)
+				fn.addRange(m.strs.id(space, true), r.Lo, r.Hi)
 			}
 		}
-		a.functions[funcKey{c, m.puID(f.Proto, f.Unit, true), op, f.Code, sub}] = fn
+		a.functions[funcKey{m.clients.id(c, true), m.puID(f.Proto, f.Unit, true), f.Code, sub, op}] = fn
 		a.addUnit(f.Proto, f.Unit)
 		a.keys++
 	}
@@ -370,32 +365,27 @@ func (m *Model) importAsset(ad AssetDoc) (*Asset, error) {
 		}
 		pu := m.puID(w.Proto, w.Unit, true)
 		for _, id := range w.IDs {
-			a.changedIDs[nodeKey{pu, id}] = struct{}{}
+			a.changedIDs[nodeKey{pu, m.strs.id(id, true)}] = struct{}{}
 			a.keys++
 		}
 		if len(w.IDs) > 0 && len(w.Ranges) == 0 {
 			continue
 		}
 		rs := append(RangeSet(nil), w.Ranges...)
-		a.changed[spaceKey{pu, w.Space}] = &rs
+		a.changed[spaceKey{pu, m.strs.id(w.Space, true)}] = &rs
 	}
 	for i, p := range ad.Points {
-		vm := p.Model
-		if vm.Count > 0 && vm.Min > vm.Max {
-			return nil, fmt.Errorf("points[%d].model: min %v above max %v", i, vm.Min, vm.Max)
-		}
-		if !sort.Float64sAreSorted(vm.Distinct) || len(vm.Distinct) > maxEnum {
-			return nil, fmt.Errorf("points[%d].model.distinct: must be sorted and at most %d values", i, maxEnum)
-		}
+		var typ protocols.NumType
 		if p.Type != "" {
-			typ, ok := protocols.ParseNumType(p.Type)
+			t, ok := protocols.ParseNumType(p.Type)
 			if !ok {
 				return nil, fmt.Errorf("points[%d].type %q: not a wire type (bool, code, register16, uint8..64, int8..64, float32/64)", i, p.Type)
 			}
-			vm.Type = typ
+			typ = t
 		}
-		if vm.MaxAbs == 0 && vm.Count > 0 { // version 1
-			vm.MaxAbs = math.Max(math.Abs(vm.Min), math.Abs(vm.Max))
+		vm, err := p.Model.model(typ)
+		if err != nil {
+			return nil, fmt.Errorf("points[%d].model: %w", i, err)
 		}
 		var sub uint8
 		if p.Bit != nil {
@@ -404,7 +394,15 @@ func (m *Model) importAsset(ad AssetDoc) (*Asset, error) {
 			}
 			sub = *p.Bit + 1
 		}
-		a.points[pointKey{m.puID(p.Proto, p.Unit, true), sub, vm.Type.Bits, p.Space, p.Address, p.ID, p.Field}] = &vm
+		if p.Space == "" {
+			return nil, fmt.Errorf("points[%d].space: empty", i)
+		}
+		k, ok := m.pointKey(m.puID(p.Proto, p.Unit, true), pointRef{space: p.Space, address: p.Address, id: p.ID, sub: sub, field: p.Field,
+			typ: typ}, true)
+		if !ok {
+			return nil, fmt.Errorf("points[%d].field %q: too many distinct fields", i, p.Field)
+		}
+		a.points[k] = vm
 		a.keys++
 	}
 	return a, nil

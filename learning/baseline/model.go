@@ -120,6 +120,9 @@ type Model struct {
 	keys     int // total learned keys, for the memory benchmark
 	puIDs    map[protoUnit]uint32
 	puNames  []protoUnit
+	clients  hosts // client addresses, interned
+	strs     names // target spaces, node ids, protocol names, interned
+	fields   names // point fields (command parameters), interned; at most 255
 	// refused counts what the caps kept out; capReported is when the
 	// last limit_reached finding was given (at most one a minute)
 	refusedAssets, refusedKeys uint64
@@ -129,7 +132,7 @@ type Model struct {
 // New returns an empty model.
 func New(cfg Config) *Model {
 	return &Model{cfg: cfg.withDefaults(), assets: map[netip.Addr]*Asset{}, hosts: map[netip.Addr]time.Time{},
-		puIDs: map[protoUnit]uint32{}}
+		puIDs: map[protoUnit]uint32{}, clients: newHosts(), strs: newNames(), fields: newNames()}
 }
 
 // Config returns the model's configuration.
@@ -138,14 +141,14 @@ func (m *Model) Config() Config { return m.cfg }
 // SetMode changes the mode (e.g. a CLI flag on top of a loaded database).
 func (m *Model) SetMode(mode Mode) { m.cfg.Mode = mode }
 
-// funcKey is compact (40 bytes): protocol and unit are interned as one id,
+// funcKey is 20 bytes: client, protocol and unit are interned (intern.go),
 // for a million keys are normal in a large plant.
 type funcKey struct {
-	client  netip.Addr
+	client  uint32 // Model.clients id
 	pu      uint32 // protoUnit id, from Model.puID
-	op      protocols.Op
 	code    int32
 	subcode int32 // -1: none
+	op      protocols.Op
 }
 
 type protoUnit struct{ proto, unit string }
@@ -168,32 +171,32 @@ func (m *Model) puID(proto, unit string, create bool) uint32 {
 func (m *Model) pu(id uint32) protoUnit { return m.puNames[id-1] }
 
 type linkKey struct {
-	client netip.Addr
-	proto  string
+	client uint32 // Model.clients id
+	proto  uint32 // Model.strs id
 }
 
 // spaceKey names a target space of one (protocol, unit).
 type spaceKey struct {
 	pu    uint32
-	space string
+	space uint32 // Model.strs id
 }
 
 // nodeKey names a target addressed by id (an OPC UA node).
 type nodeKey struct {
 	pu uint32
-	id string
+	id uint32 // Model.strs id
 }
 
 // pointKey names one written point, or one parameter of the commands sent
-// to it.
+// to it: 24 bytes, no pointer.
 type pointKey struct {
-	pu      uint32
-	sub     uint8 // bit + 1, 0: the whole unit
-	bits    uint8 // the width written: a 1-byte and a 4-byte item at one address are two tags
-	space   string
 	address uint64
-	id      string
-	field   string
+	pu      uint32
+	id      uint32 // Model.strs id of a node id, 0 for none
+	space   uint32 // Model.strs id
+	sub     uint8  // bit + 1, 0: the whole unit
+	bits    uint8  // the width written: a 1-byte and a 4-byte item at one address are two tags
+	field   uint8  // Model.fields id, 0 for the point's value
 }
 
 // Asset is one server asset's baseline.
@@ -208,12 +211,19 @@ type Asset struct {
 	functions  map[funcKey]*Function
 	changed    map[spaceKey]*RangeSet // targets of state-changing operations (writes, controls)
 	changedIDs map[nodeKey]struct{}   // the same for targets named by id
-	points     map[pointKey]*ValueModel
+	points     map[pointKey]ValueModel
 	units      map[string][]string // units learned per protocol, for "unit not known" matches
 	keys       int
 	capped     bool
 	// unlearned: links first seen in detection, tracked for bursts only
-	unlearned map[linkKey]*Link
+	unlearned map[unlearnedKey]*Link
+}
+
+// unlearnedKey names a link seen only while detecting: its client is not
+// interned (detection adds nothing to the baseline's tables).
+type unlearnedKey struct {
+	client netip.Addr
+	proto  string
 }
 
 // maxHosts bounds the hosts the network baseline remembers.
@@ -243,19 +253,19 @@ type Function struct {
 	Jitter      float64 // EWMA of |interval - period|
 	Seen        int64   // last seen in any mode (Unix ns): what cyclic_stopped compares with
 	Quiet       bool    // reported as stopped, not seen since
-	Space       string  // the first target space and its merged ranges
+	Space       uint32  // the first target space (Model.strs id) and its merged ranges
 	Ranges      RangeSet
 	More        []SpaceRanges // further spaces (rare: S7 multi-area reads)
 }
 
 // SpaceRanges is the merged ranges of one target space.
 type SpaceRanges struct {
-	Space  string
+	Space  uint32
 	Ranges RangeSet
 }
 
 // ranges returns the ranges learned in a space, nil if none.
-func (f *Function) ranges(space string) *RangeSet {
+func (f *Function) ranges(space uint32) *RangeSet {
 	if f.Space == space && f.Ranges != nil {
 		return &f.Ranges
 	}
@@ -268,7 +278,7 @@ func (f *Function) ranges(space string) *RangeSet {
 }
 
 // addRange merges a target range into its space; reports growth.
-func (f *Function) addRange(space string, lo, hi uint64) bool {
+func (f *Function) addRange(space uint32, lo, hi uint64) bool {
 	if rs := f.ranges(space); rs != nil {
 		return rs.Add(lo, hi)
 	}
@@ -281,13 +291,13 @@ func (f *Function) addRange(space string, lo, hi uint64) bool {
 }
 
 // targets lists every space's ranges, for export.
-func (f *Function) targets() map[string]RangeSet {
+func (f *Function) targets(m *Model) map[string]RangeSet {
 	if f.Ranges == nil {
 		return nil
 	}
-	out := map[string]RangeSet{f.Space: f.Ranges}
-	for _, m := range f.More {
-		out[m.Space] = m.Ranges
+	out := map[string]RangeSet{m.strs.name(f.Space): f.Ranges}
+	for _, sr := range f.More {
+		out[m.strs.name(sr.Space)] = sr.Ranges
 	}
 	return out
 }
@@ -295,7 +305,7 @@ func (f *Function) targets() map[string]RangeSet {
 func newAsset(server netip.Addr, now time.Time) *Asset {
 	return &Asset{Server: server, FirstSeen: now, LastNewKey: now, Protocols: map[string]uint64{},
 		links: map[linkKey]*Link{}, functions: map[funcKey]*Function{}, changed: map[spaceKey]*RangeSet{},
-		changedIDs: map[nodeKey]struct{}{}, points: map[pointKey]*ValueModel{}, units: map[string][]string{}}
+		changedIDs: map[nodeKey]struct{}{}, points: map[pointKey]ValueModel{}, units: map[string][]string{}}
 }
 
 func (m *Model) asset(server netip.Addr, now time.Time) (*Asset, bool) {
@@ -501,7 +511,7 @@ func (m *Model) Accept(tx *protocols.Transaction) {
 	}
 	a, _ := m.asset(tx.Server.IP, now)
 	m.learn(a, tx, now)
-	if l := a.links[linkKey{tx.Client.IP, tx.Proto}]; l != nil {
+	if l := a.links[linkKey{m.clients.id(tx.Client.IP, false), m.strs.id(tx.Proto, false)}]; l != nil {
 		// an accepted burst raises the learned rate to what was seen
 		for _, r := range l.rates {
 			if r != nil {
@@ -566,7 +576,8 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 	if tx.Outcome == protocols.OutcomeUnsolicited {
 		return // the device reporting by itself: no client's function
 	}
-	lk := linkKey{tx.Client.IP, tx.Proto}
+	client := m.clients.id(tx.Client.IP, true)
+	lk := linkKey{client, m.strs.id(tx.Proto, true)}
 	l := a.links[lk]
 	if l == nil {
 		l = &Link{First: now}
@@ -578,7 +589,7 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 	m.countRates(l, tx, now, true)
 	a.addUnit(tx.Proto, tx.Unit)
 	pu := m.puID(tx.Proto, tx.Unit, true)
-	fk := funcKey{tx.Client.IP, pu, tx.Op, int32(tx.Code), subcodeOf(tx)}
+	fk := funcKey{client, pu, int32(tx.Code), subcodeOf(tx), tx.Op}
 	f := a.functions[fk]
 	if f == nil {
 		if !m.newKey(a, now) {
@@ -592,7 +603,7 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 		if tg.Space == "node" || tg.ID != "" {
 			continue
 		}
-		if f.addRange(tg.Space, tg.Address, lastAddress(tg)) {
+		if f.addRange(m.strs.id(tg.Space, true), tg.Address, lastAddress(tg)) {
 			a.LastNewKey = now
 		}
 	}
@@ -601,13 +612,13 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 	}
 	for _, tg := range tx.Targets {
 		if tg.ID != "" {
-			k := nodeKey{pu, tg.ID}
+			k := nodeKey{pu, m.strs.id(tg.ID, true)}
 			if _, ok := a.changedIDs[k]; !ok && m.newKey(a, now) {
 				a.changedIDs[k] = struct{}{}
 			}
 			continue
 		}
-		sk := spaceKey{pu, tg.Space}
+		sk := spaceKey{pu, m.strs.id(tg.Space, true)}
 		rs := a.changed[sk]
 		if rs == nil {
 			rs = &RangeSet{}
@@ -618,16 +629,19 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 		}
 	}
 	eachPoint(tx, func(p pointRef) {
-		k := pointKey{pu, p.sub, p.typ.Bits, p.space, p.address, p.id, p.field}
-		vm := a.points[k]
-		if vm == nil {
+		k, ok := m.pointKey(pu, p, true)
+		if !ok {
+			return
+		}
+		vm, ok := a.points[k]
+		if !ok {
 			if !m.newKey(a, now) {
 				return
 			}
-			vm = &ValueModel{Type: p.typ}
-			a.points[k] = vm
+			vm = ValueModel{Type: p.typ}
 		}
 		vm.Learn(p.v)
+		a.points[k] = vm
 	})
 }
 
@@ -779,11 +793,37 @@ func (m *Model) candidates(a *Asset, proto, unit string, fn func(pu uint32) bool
 	}
 }
 
+// pointKey builds a point's key; ok is false when a name it needs is not
+// interned (and create is false), or the model has 255 fields already.
+func (m *Model) pointKey(pu uint32, p pointRef, create bool) (pointKey, bool) {
+	k := pointKey{address: p.address, pu: pu, sub: p.sub, bits: p.typ.Bits}
+	if k.space = m.strs.id(p.space, create); k.space == 0 {
+		return k, false
+	}
+	if p.id != "" {
+		if k.id = m.strs.id(p.id, create); k.id == 0 {
+			return k, false
+		}
+	}
+	if p.field != "" {
+		f := m.fields.id(p.field, create && len(m.fields.list) < 255)
+		if f == 0 {
+			return k, false
+		}
+		k.field = uint8(f)
+	}
+	return k, true
+}
+
 // function finds the learned function of a transaction, nil if none.
 func (m *Model) function(a *Asset, tx *protocols.Transaction) *Function {
+	client := m.clients.id(tx.Client.IP, false)
+	if client == 0 {
+		return nil
+	}
 	var f *Function
 	m.candidates(a, tx.Proto, tx.Unit, func(pu uint32) bool {
-		f = a.functions[funcKey{tx.Client.IP, pu, tx.Op, int32(tx.Code), subcodeOf(tx)}]
+		f = a.functions[funcKey{client, pu, int32(tx.Code), subcodeOf(tx), tx.Op}]
 		return f != nil
 	})
 	return f
@@ -793,10 +833,18 @@ func (m *Model) function(a *Asset, tx *protocols.Transaction) *Function {
 // was learned (by any client).
 func (m *Model) changedCovers(a *Asset, tx *protocols.Transaction, tg protocols.Target) bool {
 	ok := false
+	var id, space uint32
+	if tg.ID != "" {
+		if id = m.strs.id(tg.ID, false); id == 0 {
+			return false
+		}
+	} else if space = m.strs.id(tg.Space, false); space == 0 {
+		return false
+	}
 	m.candidates(a, tx.Proto, tx.Unit, func(pu uint32) bool {
-		if tg.ID != "" {
-			_, ok = a.changedIDs[nodeKey{pu, tg.ID}]
-		} else if rs := a.changed[spaceKey{pu, tg.Space}]; rs != nil {
+		if id != 0 {
+			_, ok = a.changedIDs[nodeKey{pu, id}]
+		} else if rs := a.changed[spaceKey{pu, space}]; rs != nil {
 			ok = rs.Covers(tg.Address, lastAddress(tg))
 		}
 		return ok
@@ -804,14 +852,18 @@ func (m *Model) changedCovers(a *Asset, tx *protocols.Transaction, tg protocols.
 	return ok
 }
 
-// pointModel finds the value model of a point, nil if none.
-func (m *Model) pointModel(a *Asset, tx *protocols.Transaction, p pointRef) *ValueModel {
-	var vm *ValueModel
+// pointModel finds the value model of a point, false if none.
+func (m *Model) pointModel(a *Asset, tx *protocols.Transaction, p pointRef) (ValueModel, bool) {
+	var vm ValueModel
+	found := false
 	m.candidates(a, tx.Proto, tx.Unit, func(pu uint32) bool {
-		vm = a.points[pointKey{pu, p.sub, p.typ.Bits, p.space, p.address, p.id, p.field}]
-		return vm != nil
+		k, ok := m.pointKey(pu, p, false)
+		if ok {
+			vm, found = a.points[k]
+		}
+		return found
 	})
-	return vm
+	return vm, found
 }
 
 func (m *Model) detect(a *Asset, tx *protocols.Transaction, now time.Time, out []Finding) []Finding {
@@ -829,8 +881,11 @@ func (m *Model) detect(a *Asset, tx *protocols.Transaction, now time.Time, out [
 	if tx.Outcome == protocols.OutcomeUnsolicited {
 		return out // the device reporting by itself: no client's function
 	}
-	lk := linkKey{tx.Client.IP, tx.Proto}
-	l := a.links[lk]
+	lk := linkKey{m.clients.id(tx.Client.IP, false), m.strs.id(tx.Proto, false)}
+	var l *Link
+	if lk.client != 0 && lk.proto != 0 {
+		l = a.links[lk]
+	}
 	switch {
 	case l == nil && stateChanging(tx.Op):
 		find("write_from_new_client", client()+"|"+tx.Proto,
@@ -840,13 +895,14 @@ func (m *Model) detect(a *Asset, tx *protocols.Transaction, now time.Time, out [
 	}
 	if l == nil {
 		// Tracked for bursts only: detection never adds to the baseline.
-		if l = a.unlearned[lk]; l == nil {
+		ulk := unlearnedKey{tx.Client.IP, tx.Proto}
+		if l = a.unlearned[ulk]; l == nil {
 			if a.unlearned == nil {
-				a.unlearned = map[linkKey]*Link{}
+				a.unlearned = map[unlearnedKey]*Link{}
 			}
 			l = &Link{First: now}
 			if len(a.unlearned) < maxUnlearnedLinks {
-				a.unlearned[lk] = l
+				a.unlearned[ulk] = l
 			}
 		}
 	} else if f := m.function(a, tx); f == nil {
@@ -881,8 +937,8 @@ func (m *Model) detect(a *Asset, tx *protocols.Transaction, now time.Time, out [
 		}
 	}
 	eachPoint(tx, func(p pointRef) {
-		vm := m.pointModel(a, tx, p)
-		if vm == nil {
+		vm, found := m.pointModel(a, tx, p)
+		if !found {
 			if p.sub != 0 && !a.capped && m.changedCovers(a, tx, protocols.Target{Space: p.space, Address: p.address}) {
 				// the byte was written, but never this bit of it
 				f := find("write_to_unseen_target", fmt.Sprintf("%s|%s|%s|%d|%d", tx.Proto, tx.Unit, p.space, p.address, p.sub),
@@ -952,13 +1008,17 @@ func (m *Model) checkRates(l *Link, moved [2]*rate, tx *protocols.Transaction, n
 // polls reports whether the client reads the target cyclically (at least
 // minPolls reads learned).
 func (m *Model) polls(a *Asset, tx *protocols.Transaction, tg protocols.Target) bool {
+	client, space := m.clients.id(tx.Client.IP, false), m.strs.id(tg.Space, false)
+	if client == 0 || space == 0 {
+		return false
+	}
 	found := false
 	m.candidates(a, tx.Proto, tx.Unit, func(pu uint32) bool {
 		for k, f := range a.functions {
-			if k.client != tx.Client.IP || k.pu != pu || k.op != protocols.OpRead || f.Count < minPolls {
+			if k.client != client || k.pu != pu || k.op != protocols.OpRead || f.Count < minPolls {
 				continue
 			}
-			if rs := f.ranges(tg.Space); rs != nil && rs.Covers(tg.Address, lastAddress(tg)) {
+			if rs := f.ranges(space); rs != nil && rs.Covers(tg.Address, lastAddress(tg)) {
 				found = true
 				return true
 			}
@@ -992,9 +1052,10 @@ func (m *Model) Tick(now time.Time) []Finding {
 				f.Quiet = true
 				server := a.Server.String()
 				pu := m.pu(fk.pu)
-				out = append(out, Finding{Kind: "cyclic_stopped", Asset: server, Client: fk.client.String(),
-					Key: fmt.Sprintf("cyclic_stopped|%s|%s|%s|%s|%d", server, fk.client, pu.proto, pu.unit, fk.code),
-					Message: fmt.Sprintf("%s stopped polling %s (%s code %d, every %s until %s)", fk.client, server, pu.proto,
+				client := m.clients.addr(fk.client)
+				out = append(out, Finding{Kind: "cyclic_stopped", Asset: server, Client: client.String(),
+					Key: fmt.Sprintf("cyclic_stopped|%s|%s|%s|%s|%d", server, client, pu.proto, pu.unit, fk.code),
+					Message: fmt.Sprintf("%s stopped polling %s (%s code %d, every %s until %s)", client, server, pu.proto,
 						fk.code, formatPeriod(f.Period), time.Unix(0, max(f.Seen, f.Last)).UTC().Format(time.RFC3339))})
 			}
 		}

@@ -280,7 +280,7 @@ func TestSlidingRate(t *testing.T) {
 			controls = append(controls, tx)
 		}
 	}
-	l := m.assets[controls[0].Server.IP].links[linkKey{controls[0].Client.IP, "dnp3"}]
+	l := m.assets[controls[0].Server.IP].links[linkKey{m.clients.id(controls[0].Client.IP, false), m.strs.id("dnp3", false)}]
 	learnedShort, learnedLong := l.rates[rateControls].MaxShort, l.rates[rateControls].MaxLong
 	require.NotZero(t, learnedShort)
 	t.Logf("learned: %d controls in 1 s, %d in 10 s", learnedShort, learnedLong)
@@ -427,7 +427,7 @@ func keysOf(m *Model) []string {
 	var out []string
 	for ip, a := range m.assets {
 		for k := range a.functions {
-			out = append(out, k.client.String()+"|"+ip.String()+"|"+string(rune('0'+k.code%10)))
+			out = append(out, m.clients.addr(k.client).String()+"|"+ip.String()+"|"+string(rune('0'+k.code%10)))
 		}
 	}
 	return out

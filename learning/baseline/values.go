@@ -3,7 +3,6 @@ package baseline
 import (
 	"fmt"
 	"math"
-	"sort"
 
 	"github.com/otwatch/otwatch/protocols"
 )
@@ -29,19 +28,57 @@ const maxEnum = 8
 const farFactor = 10
 
 // ValueModel learns one written point (or one parameter of the commands
-// sent to it) from its first sample on.
+// sent to it) from its first sample on. It is 72 bytes without a pointer:
+// a million of them are the plant's baseline. The distinct values of an
+// enumeration (codes, booleans, modes) are kept as float32, exact for
+// every integer below 2^24.
 type ValueModel struct {
-	Type     protocols.NumType `json:"-"`
-	Count    uint64            `json:"count"`
-	Min      float64           `json:"min"`
-	Max      float64           `json:"max"`
-	MaxAbs   float64           `json:"max_abs"`            // largest magnitude learned
-	Distinct []float64         `json:"distinct,omitempty"` // sorted; nil once more than maxEnum were seen
-	Many     bool              `json:"many,omitempty"`     // more than maxEnum distinct values seen
-	Last     float64           `json:"last"`
-	Changes  uint64            `json:"changes"`  // writes whose value differed from the previous
-	MaxStep  float64           `json:"max_step"` // largest |change| between consecutive writes
-	Rising   bool              `json:"rising"`   // every change so far was an increase
+	Type     protocols.NumType
+	flags    uint8 // vmMany, vmRising, vmDirty
+	n        uint8 // distinct values kept
+	Count    uint32
+	Changes  uint32 // writes whose value differed from the previous
+	Min, Max float64
+	Last     float64
+	distinct [maxEnum]float32 // sorted, the first n; none once more than maxEnum were seen
+}
+
+const (
+	vmMany   = 1 << iota // more than maxEnum distinct values seen
+	vmRising             // every change so far was an increase
+	vmDirty              // changed since the last checkpoint
+)
+
+// Many reports more than maxEnum distinct values seen.
+func (m *ValueModel) Many() bool { return m.flags&vmMany != 0 }
+
+// Distinct returns the distinct values learned, nil once there were too many.
+func (m *ValueModel) Distinct() []float64 {
+	if m.Many() {
+		return nil
+	}
+	out := make([]float64, m.n)
+	for i := range out {
+		out[i] = float64(m.distinct[i])
+	}
+	return out
+}
+
+// MaxAbs is the largest magnitude learned.
+func (m *ValueModel) MaxAbs() float64 { return math.Max(math.Abs(m.Min), math.Abs(m.Max)) }
+
+// hasDistinct reports whether v is one of the distinct values learned.
+func (m *ValueModel) hasDistinct(v float64) bool {
+	f := float32(v)
+	if float64(f) != v {
+		return false
+	}
+	for _, d := range m.distinct[:m.n] {
+		if d == f {
+			return true
+		}
+	}
+	return false
 }
 
 // Learn folds one written value into the model.
@@ -50,32 +87,34 @@ func (m *ValueModel) Learn(v float64) {
 		return // never part of a range: judged as the type's extreme
 	}
 	if m.Count == 0 {
-		m.Min, m.Max, m.Last, m.Rising = v, v, v, true
+		m.Min, m.Max, m.Last = v, v, v
+		m.flags |= vmRising
 	} else {
 		if v != m.Last {
-			m.Changes++
-			step := math.Abs(v - m.Last)
-			if step > m.MaxStep {
-				m.MaxStep = step
+			if m.Changes < math.MaxUint32 {
+				m.Changes++
 			}
 			if v < m.Last {
-				m.Rising = false
+				m.flags &^= vmRising
 			}
 		}
 		m.Min, m.Max, m.Last = math.Min(m.Min, v), math.Max(m.Max, v), v
 	}
-	m.MaxAbs = math.Max(m.MaxAbs, math.Abs(v))
-	m.Count++
-	if !m.Many {
-		i := sort.SearchFloat64s(m.Distinct, v)
-		if i == len(m.Distinct) || m.Distinct[i] != v {
-			if len(m.Distinct) == maxEnum {
-				m.Many, m.Distinct = true, nil
-			} else {
-				m.Distinct = append(m.Distinct, 0)
-				copy(m.Distinct[i+1:], m.Distinct[i:])
-				m.Distinct[i] = v
+	if m.Count < math.MaxUint32 {
+		m.Count++
+	}
+	if !m.Many() && !m.hasDistinct(v) {
+		if int(m.n) == maxEnum || float64(float32(v)) != v {
+			m.flags |= vmMany
+			m.n = 0
+		} else {
+			i := int(m.n)
+			for i > 0 && m.distinct[i-1] > float32(v) {
+				m.distinct[i] = m.distinct[i-1]
+				i--
 			}
+			m.distinct[i] = float32(v)
+			m.n++
 		}
 	}
 }
@@ -83,11 +122,11 @@ func (m *ValueModel) Learn(v float64) {
 // Class says which kind of point this is.
 func (m *ValueModel) Class() Class {
 	switch {
-	case !m.Many && len(m.Distinct) == 1:
+	case !m.Many() && m.n == 1:
 		return ClassConstant
-	case !m.Many:
+	case !m.Many():
 		return ClassEnumerated
-	case m.Rising && m.Changes >= 3:
+	case m.flags&vmRising != 0 && m.Changes >= 3:
 		return ClassCounter
 	case float64(m.Changes) < 0.5*float64(m.Count):
 		return ClassSetpoint
@@ -124,15 +163,14 @@ func (m *ValueModel) Judge(v, margin float64) (Verdict, string) {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return Far, "not a number"
 	}
-	if t.Kind == protocols.NumBool || (t.Kind == protocols.NumCode && !m.Many) {
-		i := sort.SearchFloat64s(m.Distinct, v)
-		if i < len(m.Distinct) && m.Distinct[i] == v {
+	if t.Kind == protocols.NumBool || (t.Kind == protocols.NumCode && !m.Many()) {
+		if m.hasDistinct(v) {
 			return Fits, ""
 		}
 		if t.Kind == protocols.NumBool {
-			return Outside, "a state never written while learning (learned " + formatSet(m.Distinct) + ")"
+			return Outside, "a state never written while learning (learned " + formatSet(m.Distinct()) + ")"
 		}
-		return Far, "a code never learned for this point (learned " + formatCodes(m.Distinct) + ")"
+		return Far, "a code never learned for this point (learned " + formatCodes(m.Distinct()) + ")"
 	}
 	if lo, hi, ok := t.Extremes(); ok && (v == hi || (v == lo && t.Kind == protocols.NumSigned)) && (v < m.Min || v > m.Max) {
 		return Far, fmt.Sprintf("the %s's extreme value", t)
@@ -140,8 +178,8 @@ func (m *ValueModel) Judge(v, margin float64) (Verdict, string) {
 	if flipped, why := m.signFlip(v); flipped {
 		return Far, why
 	}
-	if math.Abs(v) > farFactor*math.Max(m.MaxAbs, 1) {
-		return Far, fmt.Sprintf("more than %d times the largest magnitude learned (%s)", farFactor, formatNum(m.MaxAbs))
+	if maxAbs := m.MaxAbs(); math.Abs(v) > farFactor*math.Max(maxAbs, 1) {
+		return Far, fmt.Sprintf("more than %d times the largest magnitude learned (%s)", farFactor, formatNum(maxAbs))
 	}
 	slack := margin * math.Max(m.Max-m.Min, math.Max(math.Abs(m.Min), math.Abs(m.Max)))
 	if t.Kind != protocols.NumFloat {
@@ -169,10 +207,10 @@ func (m *ValueModel) signFlip(v float64) (bool, string) {
 				formatNum(v-2*half))
 		}
 	case protocols.NumSigned, protocols.NumFloat, protocols.NumUnknown:
-		if m.Min >= 0 && v < 0 && m.MaxAbs > 0 {
+		if m.Min >= 0 && v < 0 && m.MaxAbs() > 0 {
 			return true, "negative, where every learned value was positive or zero"
 		}
-		if m.Max <= 0 && v > 0 && m.MaxAbs > 0 {
+		if m.Max <= 0 && v > 0 && m.MaxAbs() > 0 {
 			return true, "positive, where every learned value was negative or zero"
 		}
 	}
@@ -181,12 +219,12 @@ func (m *ValueModel) signFlip(v float64) (bool, string) {
 
 // Describe renders the learned values for messages.
 func (m *ValueModel) Describe() string {
-	if m.Type.Kind == protocols.NumCode && !m.Many {
-		return "learned codes " + formatCodes(m.Distinct)
+	if m.Type.Kind == protocols.NumCode && !m.Many() {
+		return "learned codes " + formatCodes(m.Distinct())
 	}
 	switch m.Class() {
 	case ClassConstant, ClassEnumerated:
-		return "learned values " + formatSet(m.Distinct)
+		return "learned values " + formatSet(m.Distinct())
 	}
 	return "learned range " + formatNum(m.Min) + ".." + formatNum(m.Max)
 }
@@ -200,4 +238,48 @@ func formatCodes(vs []float64) string {
 		out += fmt.Sprintf("0x%02x", uint64(v))
 	}
 	return out + "}"
+}
+
+// ValueDoc is a value model as the baseline document writes it.
+type ValueDoc struct {
+	Count    uint32    `json:"count"`
+	Min      float64   `json:"min"`
+	Max      float64   `json:"max"`
+	Distinct []float64 `json:"distinct,omitempty"` // sorted; absent once more than 8 were seen
+	Many     bool      `json:"many,omitempty"`
+	Last     float64   `json:"last"`
+	Changes  uint32    `json:"changes"`
+	Rising   bool      `json:"rising"`
+}
+
+// Doc renders the model for the document.
+func (m *ValueModel) Doc() ValueDoc {
+	return ValueDoc{Count: m.Count, Min: m.Min, Max: m.Max, Distinct: m.Distinct(), Many: m.Many(), Last: m.Last,
+		Changes: m.Changes, Rising: m.flags&vmRising != 0}
+}
+
+// fromDoc restores a model from the document, checking it.
+func (d ValueDoc) model(typ protocols.NumType) (ValueModel, error) {
+	vm := ValueModel{Type: typ, Count: d.Count, Changes: d.Changes, Min: d.Min, Max: d.Max, Last: d.Last}
+	if d.Count > 0 && d.Min > d.Max {
+		return vm, fmt.Errorf("min %v above max %v", d.Min, d.Max)
+	}
+	if d.Many {
+		vm.flags |= vmMany
+	} else {
+		if len(d.Distinct) > maxEnum {
+			return vm, fmt.Errorf("distinct: at most %d values", maxEnum)
+		}
+		for i, v := range d.Distinct {
+			if i > 0 && v <= d.Distinct[i-1] {
+				return vm, fmt.Errorf("distinct: must be sorted without repeats")
+			}
+			vm.distinct[i] = float32(v)
+		}
+		vm.n = uint8(len(d.Distinct))
+	}
+	if d.Rising {
+		vm.flags |= vmRising
+	}
+	return vm, nil
 }

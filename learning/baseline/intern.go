@@ -1,0 +1,67 @@
+package baseline
+
+import "net/netip"
+
+// A plant's baseline has a million keys: they are small fixed-size
+// structs of interned ids, never strings or addresses, so a map entry
+// costs tens of bytes, hashes fast and holds no pointer for the garbage
+// collector to scan. Ids are dense, from 1, stable for the model's life
+// (and across a save and load).
+
+// names interns strings (target spaces, node ids, protocol names).
+type names struct {
+	ids  map[string]uint32
+	list []string // list[id-1]
+}
+
+func newNames() names { return names{ids: map[string]uint32{}} }
+
+// id returns s's id, made when create is set; 0 when s is not known.
+func (n *names) id(s string, create bool) uint32 {
+	if id, ok := n.ids[s]; ok {
+		return id
+	}
+	if !create {
+		return 0
+	}
+	n.list = append(n.list, s)
+	id := uint32(len(n.list))
+	n.ids[s] = id
+	return id
+}
+
+// name is the string of an id ("" for 0 or unknown).
+func (n *names) name(id uint32) string {
+	if id == 0 || int(id) > len(n.list) {
+		return ""
+	}
+	return n.list[id-1]
+}
+
+// hosts interns addresses (clients).
+type hosts struct {
+	ids  map[netip.Addr]uint32
+	list []netip.Addr
+}
+
+func newHosts() hosts { return hosts{ids: map[netip.Addr]uint32{}} }
+
+func (h *hosts) id(ip netip.Addr, create bool) uint32 {
+	if id, ok := h.ids[ip]; ok {
+		return id
+	}
+	if !create {
+		return 0
+	}
+	h.list = append(h.list, ip)
+	id := uint32(len(h.list))
+	h.ids[ip] = id
+	return id
+}
+
+func (h *hosts) addr(id uint32) netip.Addr {
+	if id == 0 || int(id) > len(h.list) {
+		return netip.Addr{}
+	}
+	return h.list[id-1]
+}
