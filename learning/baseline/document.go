@@ -105,13 +105,13 @@ type WriteDoc struct {
 
 // PointDoc is one written point's value model, or one command parameter's.
 type PointDoc struct {
-	Proto   string     `json:"proto"`
-	Unit    string     `json:"unit"`
-	Space   string     `json:"space"`
-	Address uint64     `json:"address"`
-	Bit     *uint8     `json:"bit,omitempty"` // one bit of the addressed unit
-	ID      string     `json:"id,omitempty"`
-	Field   string     `json:"field,omitempty"` // a command parameter: op, count, on_ms, off_ms
+	Proto   string   `json:"proto"`
+	Unit    string   `json:"unit"`
+	Space   string   `json:"space"`
+	Address uint64   `json:"address"`
+	Bit     *uint8   `json:"bit,omitempty"` // one bit of the addressed unit
+	ID      string   `json:"id,omitempty"`
+	Field   string   `json:"field,omitempty"` // a command parameter: op, count, on_ms, off_ms
 	Type    string   `json:"type,omitempty"`  // wire type: register16, int32, float32, bool, code...
 	Class   Class    `json:"class"`
 	Model   ValueDoc `json:"model"`
