@@ -274,6 +274,8 @@ func (m *Model) Import(doc Document) error {
 	m.puIDs, m.puNames, m.clients, m.strs, m.fields = n.puIDs, n.puNames, n.clients, n.strs, n.fields
 	m.netStart, m.netNew = doc.Network.Start, doc.Network.LastNewHost
 	m.newHosts = nil
+	m.markFull() // the records are rewritten whole at the next checkpoint
+	m.ps.metaDirty = true
 	return nil
 }
 
@@ -356,7 +358,7 @@ func (m *Model) importAsset(ad AssetDoc) (*Asset, error) {
 			}
 		}
 		a.functions[funcKey{m.clients.id(c, true), m.puID(f.Proto, f.Unit, true), f.Code, sub, op}] = fn
-		a.addUnit(f.Proto, f.Unit)
+		a.addUnit(m.puID(f.Proto, f.Unit, true))
 		a.keys++
 	}
 	for i, w := range ad.Writes {
@@ -365,6 +367,9 @@ func (m *Model) importAsset(ad AssetDoc) (*Asset, error) {
 		}
 		pu := m.puID(w.Proto, w.Unit, true)
 		for _, id := range w.IDs {
+			if a.changedIDs == nil {
+				a.changedIDs = map[nodeKey]struct{}{}
+			}
 			a.changedIDs[nodeKey{pu, m.strs.id(id, true)}] = struct{}{}
 			a.keys++
 		}

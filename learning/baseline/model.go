@@ -127,6 +127,10 @@ type Model struct {
 	// last limit_reached finding was given (at most one a minute)
 	refusedAssets, refusedKeys uint64
 	capReported                time.Time
+	ps                         persistence // what the next checkpoint writes (persist.go)
+	// resumed: the first transaction after a load; polls are not known to
+	// have stopped before it (last-seen times are not persisted)
+	resumed time.Time
 }
 
 // New returns an empty model.
@@ -212,11 +216,12 @@ type Asset struct {
 	changed    map[spaceKey]*RangeSet // targets of state-changing operations (writes, controls)
 	changedIDs map[nodeKey]struct{}   // the same for targets named by id
 	points     map[pointKey]ValueModel
-	units      map[string][]string // units learned per protocol, for "unit not known" matches
+	pus        []uint32 // the (protocol, unit) ids learned, for "unit not known" matches
 	keys       int
 	capped     bool
 	// unlearned: links first seen in detection, tracked for bursts only
 	unlearned map[unlearnedKey]*Link
+	dirt      assetDirt // unsaved records (persist.go)
 }
 
 // unlearnedKey names a link seen only while detecting: its client is not
@@ -241,6 +246,7 @@ type Link struct {
 	First, Last time.Time
 	// rates of writes, controls and exceptions, made when first needed
 	rates [numRateClasses]*rate
+	dirty bool // unsaved (persist.go)
 }
 
 // Function is one (client, protocol, unit, op, code) the asset serves.
@@ -253,6 +259,7 @@ type Function struct {
 	Jitter      float64 // EWMA of |interval - period|
 	Seen        int64   // last seen in any mode (Unix ns): what cyclic_stopped compares with
 	Quiet       bool    // reported as stopped, not seen since
+	dirty       bool    // unsaved (persist.go)
 	Space       uint32  // the first target space (Model.strs id) and its merged ranges
 	Ranges      RangeSet
 	More        []SpaceRanges // further spaces (rare: S7 multi-area reads)
@@ -305,7 +312,7 @@ func (f *Function) targets(m *Model) map[string]RangeSet {
 func newAsset(server netip.Addr, now time.Time) *Asset {
 	return &Asset{Server: server, FirstSeen: now, LastNewKey: now, Protocols: map[string]uint64{},
 		links: map[linkKey]*Link{}, functions: map[funcKey]*Function{}, changed: map[spaceKey]*RangeSet{},
-		changedIDs: map[nodeKey]struct{}{}, points: map[pointKey]ValueModel{}, units: map[string][]string{}}
+		points: map[pointKey]ValueModel{}}
 }
 
 func (m *Model) asset(server netip.Addr, now time.Time) (*Asset, bool) {
@@ -331,6 +338,7 @@ func (m *Model) learning(a *Asset, now time.Time) bool {
 	}
 	if !now.Before(m.learnUntil(a)) && now.Sub(a.LastNewKey) >= m.cfg.StableFor {
 		a.Detecting = true
+		m.dirtyMeta(a)
 		return false
 	}
 	return true
@@ -440,6 +448,10 @@ func (m *Model) Observe(tx *protocols.Transaction) []Finding {
 	now := tx.Time()
 	if m.netStart.IsZero() {
 		m.netStart, m.netNew = now, now
+		m.ps.metaDirty = true
+	}
+	if m.resumed.IsZero() {
+		m.resumed = now
 	}
 	var out []Finding
 	netLearning := m.networkLearning(now)
@@ -448,10 +460,9 @@ func (m *Model) Observe(tx *protocols.Transaction) []Finding {
 			continue
 		}
 		if netLearning {
-			if len(m.hosts) < maxHosts { // beyond it a flood of spoofed hosts is not kept
-				m.hosts[host] = now
-			}
+			m.learnHost(host, now) // beyond maxHosts a flood of spoofed hosts is not kept
 			m.netNew = now
+			m.ps.metaDirty = true
 			continue
 		}
 		if _, ok := m.newHosts[host]; ok {
@@ -474,6 +485,9 @@ func (m *Model) Observe(tx *protocols.Transaction) []Finding {
 	if created && !netLearning && m.cfg.Mode == ModeAuto {
 		// A new PLC learns on its own while the others detect.
 		a.LearnUntil = now.Add(m.cfg.LearningPeriod)
+	}
+	if created {
+		m.dirtyMeta(a)
 	}
 	if m.learning(a, now) {
 		refused := m.refusedKeys
@@ -503,13 +517,12 @@ func (m *Model) Refused() (assets, keys uint64) { return m.refusedAssets, m.refu
 // Accept learns a transaction whatever the mode: an operator marked its alert normal.
 func (m *Model) Accept(tx *protocols.Transaction) {
 	now := tx.Time()
-	if _, ok := m.hosts[tx.Client.IP]; !ok {
-		m.hosts[tx.Client.IP] = now
+	m.learnHost(tx.Client.IP, now)
+	m.learnHost(tx.Server.IP, now)
+	a, created := m.asset(tx.Server.IP, now)
+	if created {
+		m.dirtyMeta(a)
 	}
-	if _, ok := m.hosts[tx.Server.IP]; !ok {
-		m.hosts[tx.Server.IP] = now
-	}
-	a, _ := m.asset(tx.Server.IP, now)
 	m.learn(a, tx, now)
 	if l := a.links[linkKey{m.clients.id(tx.Client.IP, false), m.strs.id(tx.Proto, false)}]; l != nil {
 		// an accepted burst raises the learned rate to what was seen
@@ -518,6 +531,7 @@ func (m *Model) Accept(tx *protocols.Transaction) {
 				r.learn()
 			}
 		}
+		m.dirtyLink(a, linkKey{m.clients.id(tx.Client.IP, false), m.strs.id(tx.Proto, false)}, l)
 	}
 }
 
@@ -528,8 +542,12 @@ func (m *Model) Relearn(server netip.Addr, now time.Time) bool {
 	}
 	m.keys -= m.assets[server].keys
 	delete(m.assets, server)
+	if !m.ps.full {
+		m.ps.deleted = append(m.ps.deleted, server)
+	}
 	a, _ := m.asset(server, now)
 	a.LearnUntil = now.Add(m.cfg.LearningPeriod)
+	m.dirtyMeta(a)
 	return true
 }
 
@@ -540,6 +558,7 @@ func (m *Model) ExtendLearning(server netip.Addr, until time.Time) bool {
 		return false
 	}
 	a.LearnUntil, a.Detecting = until, false
+	m.dirtyMeta(a)
 	return true
 }
 
@@ -555,16 +574,15 @@ func (m *Model) newKey(a *Asset, now time.Time) bool {
 	return true
 }
 
-// addUnit remembers a unit a protocol was spoken with on the asset.
-func (a *Asset) addUnit(proto, unit string) {
-	us := a.units[proto]
-	for _, u := range us {
-		if u == unit {
+// addUnit remembers a (protocol, unit) spoken on the asset.
+func (a *Asset) addUnit(pu uint32) {
+	for _, u := range a.pus {
+		if u == pu {
 			return
 		}
 	}
-	if len(us) < maxUnits {
-		a.units[proto] = append(us, unit)
+	if len(a.pus) < maxUnits {
+		a.pus = append(a.pus, pu)
 	}
 }
 
@@ -573,6 +591,7 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 		a.LastNewKey = now
 	}
 	a.Protocols[tx.Proto]++
+	m.dirtyMeta(a)
 	if tx.Outcome == protocols.OutcomeUnsolicited {
 		return // the device reporting by itself: no client's function
 	}
@@ -587,8 +606,9 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 	l.Count++
 	l.Last = now
 	m.countRates(l, tx, now, true)
-	a.addUnit(tx.Proto, tx.Unit)
+	m.dirtyLink(a, lk, l)
 	pu := m.puID(tx.Proto, tx.Unit, true)
+	a.addUnit(pu)
 	fk := funcKey{client, pu, int32(tx.Code), subcodeOf(tx), tx.Op}
 	f := a.functions[fk]
 	if f == nil {
@@ -599,6 +619,7 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 		a.functions[fk] = f
 	}
 	f.learnAt(now)
+	m.dirtyFunc(a, fk, f)
 	for _, tg := range tx.Targets {
 		if tg.Space == "node" || tg.ID != "" {
 			continue
@@ -614,7 +635,11 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 		if tg.ID != "" {
 			k := nodeKey{pu, m.strs.id(tg.ID, true)}
 			if _, ok := a.changedIDs[k]; !ok && m.newKey(a, now) {
+				if a.changedIDs == nil {
+					a.changedIDs = map[nodeKey]struct{}{}
+				}
 				a.changedIDs[k] = struct{}{}
+				m.dirtyID(a, k)
 			}
 			continue
 		}
@@ -626,6 +651,7 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 		}
 		if rs.Add(tg.Address, lastAddress(tg)) {
 			a.LastNewKey = now
+			m.dirtyChanged(a, sk)
 		}
 	}
 	eachPoint(tx, func(p pointRef) {
@@ -641,6 +667,7 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 			vm = ValueModel{Type: p.typ}
 		}
 		vm.Learn(p.v)
+		m.dirtyPoint(a, k, &vm)
 		a.points[k] = vm
 	})
 }
@@ -783,11 +810,8 @@ func (m *Model) candidates(a *Asset, proto, unit string, fn func(pu uint32) bool
 		}
 		return
 	}
-	for _, u := range a.units[proto] {
-		if u == "" {
-			continue
-		}
-		if id := m.puID(proto, u, false); id != 0 && fn(id) {
+	for _, id := range a.pus {
+		if u := m.pu(id); u.proto == proto && u.unit != "" && fn(id) {
 			return
 		}
 	}
@@ -1048,7 +1072,7 @@ func (m *Model) Tick(now time.Time) []Finding {
 				continue
 			}
 			limit := math.Max(math.Max(5*f.Period, f.Period+10*f.Jitter), 10)
-			if float64(now.UnixNano()-max(f.Seen, f.Last))/1e9 > limit {
+			if float64(now.UnixNano()-max(f.Seen, f.Last, m.resumedAt()))/1e9 > limit {
 				f.Quiet = true
 				server := a.Server.String()
 				pu := m.pu(fk.pu)
@@ -1062,6 +1086,15 @@ func (m *Model) Tick(now time.Time) []Finding {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out
+}
+
+// resumedAt is when polls were last known running after a load (0 when
+// the model was not loaded from records).
+func (m *Model) resumedAt() int64 {
+	if !m.ps.loaded || m.resumed.IsZero() {
+		return 0
+	}
+	return m.resumed.UnixNano()
 }
 
 func formatPeriod(s float64) string {

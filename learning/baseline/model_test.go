@@ -245,3 +245,45 @@ func TestCaps(t *testing.T) {
 	assert.Equal(t, 5, m.Keys())
 	assert.Equal(t, uint64(7), keys, "nine new functions (code 3 was learned), two fit")
 }
+
+// FuzzValueModel: whatever is learned, the enumeration holds exactly the
+// distinct values seen (up to six, from min to max), a learned value is
+// never judged out, and the document round-trips.
+func FuzzValueModel(f *testing.F) {
+	f.Add([]byte{0, 1, 0, 1}, uint8(0))
+	f.Add([]byte{5, 3, 9, 3, 7, 1, 2}, uint8(1))
+	f.Add([]byte{200, 10, 255, 0}, uint8(2))
+	f.Fuzz(func(t *testing.T, vals []byte, kind uint8) {
+		typ := []protocols.NumType{protocols.TypeReg, protocols.TypeCode, protocols.IntType(16), protocols.FloatType(32)}[kind%4]
+		vm := ValueModel{Type: typ}
+		seen := map[float64]bool{}
+		for i, b := range vals {
+			v := float64(b) - 100
+			if kind%4 == 3 {
+				v = float64(b)/7 + float64(i)
+			}
+			vm.Learn(v)
+			seen[v] = true
+		}
+		if len(vals) == 0 {
+			return
+		}
+		for v := range seen {
+			if verdict, why := vm.Judge(v, 0.1); verdict != Fits {
+				t.Fatalf("learned %v judged %v (%s)", v, verdict, why)
+			}
+		}
+		if !vm.Many() {
+			d := vm.Distinct()
+			if len(d) != len(seen) || d[0] != vm.Min || d[len(d)-1] != vm.Max {
+				t.Fatalf("distinct %v for %d values seen, min %v max %v", d, len(seen), vm.Min, vm.Max)
+			}
+		} else if len(seen) <= maxEnum && kind%4 != 3 {
+			t.Fatalf("many after %d distinct integers", len(seen))
+		}
+		back, err := vm.Doc().model(typ)
+		if err != nil || back != vm {
+			t.Fatalf("document round trip: %v %+v %+v", err, back, vm)
+		}
+	})
+}

@@ -21,26 +21,26 @@ const (
 )
 
 // maxEnum is the largest distinct-value set kept as an enumeration.
-const maxEnum = 8
+const maxEnum = 6
 
 // farFactor: a magnitude this many times the largest learned one is "an
 // order of magnitude outside everything learned".
 const farFactor = 10
 
 // ValueModel learns one written point (or one parameter of the commands
-// sent to it) from its first sample on. It is 72 bytes without a pointer:
-// a million of them are the plant's baseline. The distinct values of an
-// enumeration (codes, booleans, modes) are kept as float32, exact for
-// every integer below 2^24.
+// sent to it) from its first sample on. It is 56 bytes without a pointer:
+// a million of them are the plant's baseline. An enumeration (codes,
+// booleans, modes) of up to 6 values is Min, Max and the values between
+// them, kept as float32 (exact for every integer below 2^24).
 type ValueModel struct {
 	Type     protocols.NumType
 	flags    uint8 // vmMany, vmRising, vmDirty
-	n        uint8 // distinct values kept
+	n        uint8 // distinct values: 0, 1 (Min), 2 (Min, Max), or Min, inner[:n-2], Max
 	Count    uint32
 	Changes  uint32 // writes whose value differed from the previous
 	Min, Max float64
 	Last     float64
-	distinct [maxEnum]float32 // sorted, the first n; none once more than maxEnum were seen
+	inner    [maxEnum - 2]float32 // sorted, strictly between Min and Max
 }
 
 const (
@@ -52,16 +52,32 @@ const (
 // Many reports more than maxEnum distinct values seen.
 func (m *ValueModel) Many() bool { return m.flags&vmMany != 0 }
 
+// distinctInto writes the distinct values learned into buf.
+func (m *ValueModel) distinctInto(buf *[maxEnum]float64) []float64 {
+	switch {
+	case m.Many() || m.n == 0:
+		return buf[:0]
+	case m.n == 1:
+		buf[0] = m.Min
+		return buf[:1]
+	}
+	buf[0] = m.Min
+	k := 1
+	for _, d := range m.inner[:m.n-2] {
+		buf[k] = float64(d)
+		k++
+	}
+	buf[k] = m.Max
+	return buf[:k+1]
+}
+
 // Distinct returns the distinct values learned, nil once there were too many.
 func (m *ValueModel) Distinct() []float64 {
 	if m.Many() {
 		return nil
 	}
-	out := make([]float64, m.n)
-	for i := range out {
-		out[i] = float64(m.distinct[i])
-	}
-	return out
+	var buf [maxEnum]float64
+	return append([]float64(nil), m.distinctInto(&buf)...)
 }
 
 // MaxAbs is the largest magnitude learned.
@@ -69,11 +85,17 @@ func (m *ValueModel) MaxAbs() float64 { return math.Max(math.Abs(m.Min), math.Ab
 
 // hasDistinct reports whether v is one of the distinct values learned.
 func (m *ValueModel) hasDistinct(v float64) bool {
-	f := float32(v)
-	if float64(f) != v {
+	if m.Many() || m.n == 0 {
 		return false
 	}
-	for _, d := range m.distinct[:m.n] {
+	if v == m.Min || v == m.Max {
+		return true
+	}
+	if m.n <= 2 || float64(float32(v)) != v {
+		return false
+	}
+	f := float32(v)
+	for _, d := range m.inner[:m.n-2] {
 		if d == f {
 			return true
 		}
@@ -85,6 +107,13 @@ func (m *ValueModel) hasDistinct(v float64) bool {
 func (m *ValueModel) Learn(v float64) {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return // never part of a range: judged as the type's extreme
+	}
+	newValue := !m.Many() && !m.hasDistinct(v)
+	var buf [maxEnum + 1]float64
+	var set []float64
+	if newValue {
+		var old [maxEnum]float64
+		set = append(buf[:0], m.distinctInto(&old)...)
 	}
 	if m.Count == 0 {
 		m.Min, m.Max, m.Last = v, v, v
@@ -103,20 +132,30 @@ func (m *ValueModel) Learn(v float64) {
 	if m.Count < math.MaxUint32 {
 		m.Count++
 	}
-	if !m.Many() && !m.hasDistinct(v) {
-		if int(m.n) == maxEnum || float64(float32(v)) != v {
-			m.flags |= vmMany
-			m.n = 0
-		} else {
-			i := int(m.n)
-			for i > 0 && m.distinct[i-1] > float32(v) {
-				m.distinct[i] = m.distinct[i-1]
-				i--
-			}
-			m.distinct[i] = float32(v)
-			m.n++
-		}
+	if !newValue {
+		return
 	}
+	if len(set) == maxEnum {
+		m.flags |= vmMany
+		m.n, m.inner = 0, [maxEnum - 2]float32{}
+		return
+	}
+	i := len(set)
+	set = append(set, v)
+	for i > 0 && set[i-1] > v {
+		set[i] = set[i-1]
+		i--
+	}
+	set[i] = v
+	for j := 1; j < len(set)-1; j++ {
+		if float64(float32(set[j])) != set[j] {
+			m.flags |= vmMany // a value between the ends that float32 cannot hold: a continuous point
+			m.n, m.inner = 0, [maxEnum - 2]float32{}
+			return
+		}
+		m.inner[j-1] = float32(set[j])
+	}
+	m.n = uint8(len(set))
 }
 
 // Class says which kind of point this is.
@@ -245,7 +284,7 @@ type ValueDoc struct {
 	Count    uint32    `json:"count"`
 	Min      float64   `json:"min"`
 	Max      float64   `json:"max"`
-	Distinct []float64 `json:"distinct,omitempty"` // sorted; absent once more than 8 were seen
+	Distinct []float64 `json:"distinct,omitempty"` // sorted; absent once more than 6 were seen
 	Many     bool      `json:"many,omitempty"`
 	Last     float64   `json:"last"`
 	Changes  uint32    `json:"changes"`
@@ -266,7 +305,7 @@ func (d ValueDoc) model(typ protocols.NumType) (ValueModel, error) {
 	}
 	if d.Many {
 		vm.flags |= vmMany
-	} else {
+	} else if len(d.Distinct) > 0 {
 		if len(d.Distinct) > maxEnum {
 			return vm, fmt.Errorf("distinct: at most %d values", maxEnum)
 		}
@@ -274,7 +313,14 @@ func (d ValueDoc) model(typ protocols.NumType) (ValueModel, error) {
 			if i > 0 && v <= d.Distinct[i-1] {
 				return vm, fmt.Errorf("distinct: must be sorted without repeats")
 			}
-			vm.distinct[i] = float32(v)
+		}
+		if d.Distinct[0] != d.Min || d.Distinct[len(d.Distinct)-1] != d.Max {
+			return vm, fmt.Errorf("distinct: must run from min to max")
+		}
+		if len(d.Distinct) > 2 {
+			for i, v := range d.Distinct[1 : len(d.Distinct)-1] {
+				vm.inner[i] = float32(v)
+			}
 		}
 		vm.n = uint8(len(d.Distinct))
 	}

@@ -16,8 +16,15 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// SchemaVersion is bumped on an incompatible change of any component's snapshot.
-const SchemaVersion = 1
+// SchemaVersion is bumped on an incompatible change of any component's
+// snapshot. 2: components that are Incremental keep records under "kv"
+// instead of a snapshot under "state". A version 1 file is migrated when
+// opened for writing (its snapshots are read, and replaced by records at
+// the next checkpoint); a build that reads only 1 refuses a version 2 file.
+const SchemaVersion = 2
+
+// oldestSchema is the oldest schema this build migrates.
+const oldestSchema = 1
 
 var (
 	bucketMeta  = []byte("meta")
@@ -93,8 +100,13 @@ func (s *Store) init() error {
 			return fmt.Errorf("%s: %w", s.path, ErrForeign)
 		}
 		v, err := strconv.Atoi(string(meta.Get(keySchema)))
-		if err != nil || v != SchemaVersion {
-			return fmt.Errorf("%s: schema %q, this build reads %d: %w", s.path, meta.Get(keySchema), SchemaVersion, ErrSchema)
+		if err != nil || v < oldestSchema || v > SchemaVersion {
+			return fmt.Errorf("%s: schema %q, this build reads %d to %d: %w", s.path, meta.Get(keySchema), oldestSchema, SchemaVersion, ErrSchema)
+		}
+		if v < SchemaVersion {
+			if err := meta.Put(keySchema, []byte(strconv.Itoa(SchemaVersion))); err != nil {
+				return err
+			}
 		}
 		if tx.Bucket(bucketState) == nil {
 			_, err := tx.CreateBucket(bucketState)
@@ -110,17 +122,56 @@ func (s *Store) Close() error { return s.db.Close() }
 // Path is the file's path.
 func (s *Store) Path() string { return s.path }
 
-// Checkpoint writes every component's snapshot in one transaction.
+// Checkpoint saves every component: an Incremental one writes what
+// changed since the last checkpoint, the others their snapshot, all in one
+// transaction. An Incremental component that needs a full save (a new
+// file, an import, a migrated snapshot) gets one first, in bounded
+// transactions of its own.
 func (s *Store) Checkpoint(components map[string]Component) error {
+	names := make([]string, 0, len(components))
+	for n := range components {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	done := map[string]bool{}
+	for _, name := range names {
+		inc, ok := components[name].(Incremental)
+		if !ok {
+			continue
+		}
+		if inc.NeedsFull() || !s.hasCurrent(name) {
+			if err := s.saveFull(name, inc); err != nil {
+				inc.SaveFailed()
+				return err
+			}
+			done[name] = true
+		}
+	}
 	snaps := make(map[string][]byte, len(components))
-	for name, c := range components {
-		b, err := c.MarshalState()
+	for _, name := range names {
+		if _, ok := components[name].(Incremental); ok {
+			continue
+		}
+		b, err := components[name].MarshalState()
 		if err != nil {
 			return fmt.Errorf("checkpoint %s: %w", name, err)
 		}
 		snaps[name] = b
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, name := range names {
+			inc, ok := components[name].(Incremental)
+			if !ok || done[name] {
+				continue
+			}
+			slot := current(tx, []byte(name))
+			if slot == nil {
+				return fmt.Errorf("checkpoint %s: no current slot", name)
+			}
+			if err := inc.SaveChanges(&txWriter{slot: slot}, false); err != nil {
+				return fmt.Errorf("checkpoint %s: %w", name, err)
+			}
+		}
 		st := tx.Bucket(bucketState)
 		for name, b := range snaps {
 			if err := st.Put([]byte(name), b); err != nil {
@@ -129,10 +180,29 @@ func (s *Store) Checkpoint(components map[string]Component) error {
 		}
 		return tx.Bucket(bucketMeta).Put(keySaved, []byte(time.Now().UTC().Format(time.RFC3339Nano)))
 	})
+	if err != nil {
+		for _, name := range names {
+			if inc, ok := components[name].(Incremental); ok && !done[name] {
+				inc.SaveFailed() // what it handed over is not on disk: all of it next time
+			}
+		}
+	}
+	return err
 }
 
-// Load restores each component that has a snapshot; components without
-// one are left as they are (a new database, or a component added later).
+// hasCurrent says whether an Incremental component has records saved.
+func (s *Store) hasCurrent(name string) bool {
+	found := false
+	s.db.View(func(tx *bolt.Tx) error {
+		found = current(tx, []byte(name)) != nil
+		return nil
+	})
+	return found
+}
+
+// Load restores each component that has a snapshot (or records);
+// components without one are left as they are (a new database, or a
+// component added later).
 func (s *Store) Load(components map[string]Component) error {
 	names := make([]string, 0, len(components))
 	for n := range components {
@@ -142,6 +212,14 @@ func (s *Store) Load(components map[string]Component) error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		st := tx.Bucket(bucketState)
 		for _, name := range names {
+			if inc, ok := components[name].(Incremental); ok {
+				if slot := current(tx, []byte(name)); slot != nil {
+					if err := inc.LoadRecords(slotReader{slot}); err != nil {
+						return fmt.Errorf("%s: state %q unreadable: %w", s.path, name, err)
+					}
+					continue
+				}
+			}
 			b := st.Get([]byte(name))
 			if b == nil {
 				continue

@@ -1,0 +1,153 @@
+package baseline
+
+import (
+	"encoding/json"
+	"net/netip"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/otwatch/otwatch/learning/store"
+	"github.com/otwatch/otwatch/protocols"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// countingWriter counts what a save writes.
+type countingWriter struct {
+	puts, deletes, buckets int
+	keys                   map[string]bool
+}
+
+func (c *countingWriter) Put(bucket, key, value []byte) error {
+	c.puts++
+	if c.keys != nil {
+		c.keys[string(bucket)+"/"+string(key)] = true
+	}
+	return nil
+}
+func (c *countingWriter) Delete(bucket, key []byte) error  { c.deletes++; return nil }
+func (c *countingWriter) DeleteBucket(bucket []byte) error { c.buckets++; return nil }
+
+func exportJSON(t *testing.T, m *Model, at time.Time) string {
+	t.Helper()
+	doc := m.Export(at)
+	for i := range doc.Assets {
+		for j := range doc.Assets[i].Functions {
+			doc.Assets[i].Functions[j].LastSeen = nil
+		}
+	}
+	b, err := json.Marshal(doc)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// learnedFrom learns real transactions of the protocols' testdata.
+func learnedFrom(t *testing.T, paths ...string) (*Model, time.Time) {
+	m := New(Config{Mode: ModeLearn})
+	var last time.Time
+	for _, p := range paths {
+		for _, tx := range replayed(t, p) {
+			m.Observe(tx)
+			if tx.Time().After(last) {
+				last = tx.Time()
+			}
+		}
+	}
+	return m, last
+}
+
+// TestRecordsRoundTrip: a baseline saved as records and loaded again is
+// the same baseline, and detects the same.
+func TestRecordsRoundTrip(t *testing.T) {
+	m, at := learnedFrom(t, testdata("dnp3", "dnp3_example.pcap"), testdata("modbus", "arkime_modbus.pcap"),
+		testdata("s7comm", "s7comm_varservice_libnodavedemo.pcap"), testdata("opcua", "icsnpp_open62541_mainloop.pcap"))
+	path := filepath.Join(t.TempDir(), "state.db")
+	st, err := store.Open(path)
+	require.NoError(t, err)
+	require.NoError(t, st.Checkpoint(map[string]store.Component{"baseline": m}))
+	require.NoError(t, st.Close())
+	st, err = store.Open(path)
+	require.NoError(t, err)
+	defer st.Close()
+	back := New(Config{Mode: ModeLearn})
+	require.NoError(t, st.Load(map[string]store.Component{"baseline": back}))
+	assert.Equal(t, exportJSON(t, m, at), exportJSON(t, back, at))
+	assert.Equal(t, m.Keys(), back.Keys())
+	// it detects like the original
+	back.SetMode(ModeDetect)
+	m.SetMode(ModeDetect)
+	for _, tx := range replayed(t, testdata("dnp3", "dnp3_example.pcap")) {
+		c := setPoint(clone(tx, at.Add(time.Hour)), protocols.FieldOnTime, 1e6)
+		assert.Equal(t, kinds(m.Observe(c)), kinds(back.Observe(c)))
+	}
+}
+
+// TestCheckpointWritesWhatChanged: after a first (full) save, a save
+// writes the records that changed and nothing else; detection changes
+// nothing to write.
+func TestCheckpointWritesWhatChanged(t *testing.T) {
+	m, at := learnedFrom(t, testdata("dnp3", "dnp3_example.pcap"))
+	full := &countingWriter{}
+	require.NoError(t, m.SaveChanges(full, true))
+	assert.Greater(t, full.puts, 50)
+	none := &countingWriter{}
+	require.NoError(t, m.SaveChanges(none, false))
+	assert.Zero(t, none.puts, "nothing changed")
+	// one more SELECT on a new index: the function, the link, the asset's
+	// counts, the range and four points of the CROB
+	sel := find(t, replayed(t, testdata("dnp3", "dnp3_example.pcap")), "a select", func(tx *protocols.Transaction) bool { return tx.Code == 3 })
+	tx := clone(sel, at.Add(time.Minute))
+	tx.Targets[0].Address = 99
+	m.Observe(tx)
+	some := &countingWriter{keys: map[string]bool{}}
+	require.NoError(t, m.SaveChanges(some, false))
+	assert.Equal(t, 1+1+1+1+4, some.puts, "the asset, the function, the link, the range and the four fields of the CROB: %v", some.keys)
+	// detection: frozen, nothing to save
+	m.SetMode(ModeDetect)
+	for i := 0; i < 50; i++ {
+		m.Observe(clone(sel, at.Add(time.Hour+time.Duration(i)*time.Second)))
+	}
+	det := &countingWriter{}
+	require.NoError(t, m.SaveChanges(det, false))
+	assert.Zero(t, det.puts)
+	// relearning an asset drops its records and writes it anew
+	assert.True(t, m.Relearn(sel.Server.IP, at.Add(2*time.Hour)))
+	re := &countingWriter{}
+	require.NoError(t, m.SaveChanges(re, false))
+	assert.Equal(t, 1, re.buckets)
+	assert.Equal(t, 1, re.puts, "the fresh asset")
+}
+
+// TestSnapshotMigratesToRecords: a state file of schema 1 (the baseline as
+// one JSON snapshot) loads, and the next checkpoint replaces the snapshot
+// with records.
+func TestSnapshotMigratesToRecords(t *testing.T) {
+	m, at := learnedFrom(t, testdata("modbus", "arkime_modbus.pcap"))
+	snap, err := m.MarshalState()
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "state.db")
+	st, err := store.Open(path)
+	require.NoError(t, err)
+	// written as schema 1 wrote it
+	require.NoError(t, st.Checkpoint(map[string]store.Component{"baseline": snapshotOnly{snap}}))
+	back := New(Config{Mode: ModeLearn})
+	require.NoError(t, st.Load(map[string]store.Component{"baseline": back}))
+	assert.Equal(t, exportJSON(t, m, at), exportJSON(t, back, at))
+	assert.True(t, back.NeedsFull(), "loaded from a snapshot: the next save is full")
+	require.NoError(t, st.Checkpoint(map[string]store.Component{"baseline": back}))
+	raw, err := st.Snapshot("baseline")
+	require.NoError(t, err)
+	assert.Nil(t, raw, "the snapshot is gone, records replace it")
+	again := New(Config{Mode: ModeLearn})
+	require.NoError(t, st.Load(map[string]store.Component{"baseline": again}))
+	assert.Equal(t, exportJSON(t, m, at), exportJSON(t, again, at))
+	require.NoError(t, st.Close())
+	_ = netip.Addr{}
+}
+
+// snapshotOnly is a component as schema 1 stored it.
+type snapshotOnly struct{ b []byte }
+
+func (s snapshotOnly) MarshalState() ([]byte, error) { return s.b, nil }
+func (s snapshotOnly) UnmarshalState([]byte) error   { return nil }

@@ -1,0 +1,268 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Incremental is a component that persists record by record rather than
+// as one snapshot: a checkpoint writes only what changed since the last
+// one, so a million-key baseline costs what its 1% of changes cost, not a
+// rewrite of the whole file. Records live in buckets of the component's
+// own (one level: an asset, a table of names).
+//
+// A full save (a new file, an import, a migration from a snapshot) goes to
+// the component's other slot in transactions of bounded size and becomes
+// current in one last transaction: a kill -9 during it leaves the previous
+// state current, and memory stays bounded however large the state is.
+type Incremental interface {
+	Component
+	// SaveChanges writes what changed since the last save; when full,
+	// everything (into an empty slot).
+	SaveChanges(w Writer, full bool) error
+	// NeedsFull says the next save must be full.
+	NeedsFull() bool
+	// LoadRecords restores the component from its records.
+	LoadRecords(r Reader) error
+	// SaveFailed says the last SaveChanges did not reach the disk: the
+	// next save must write everything again.
+	SaveFailed()
+}
+
+// Writer puts and deletes a component's records. Keys and values may be
+// reused by the caller as soon as Put returns. In a full save, writing
+// each bucket's records in key order packs the file.
+type Writer interface {
+	Put(bucket, key, value []byte) error
+	Delete(bucket, key []byte) error
+	// DeleteBucket removes a bucket and its records (absent: no error).
+	DeleteBucket(bucket []byte) error
+}
+
+// Reader walks a component's records.
+type Reader interface {
+	// Buckets calls fn with the name of each bucket, in key order.
+	Buckets(fn func(name []byte) error) error
+	// ForEach calls fn with each record of a bucket, in key order; the
+	// slices are valid only during the call.
+	ForEach(bucket []byte, fn func(key, value []byte) error) error
+}
+
+var (
+	bucketKV   = []byte("kv")      // kv/<component>/{slot a|b}/<bucket>/<key>
+	keyCurrent = []byte("current") // kv/<component>: "a" or "b"
+	slotA      = []byte("a")
+	slotB      = []byte("b")
+)
+
+// fullBatch bounds the records of one transaction of a full save.
+const fullBatch = 20000
+
+// txWriter writes into one slot bucket of an open transaction.
+type txWriter struct {
+	slot *bolt.Bucket
+	n    int
+	// fill: a full save writes each bucket's records in key order, so its
+	// pages are filled to this fraction rather than split in halves
+	fill float64
+}
+
+func (w *txWriter) bucket(name []byte) (*bolt.Bucket, error) {
+	b := w.slot.Bucket(name)
+	if b == nil {
+		var err error
+		if b, err = w.slot.CreateBucket(name); err != nil {
+			return nil, err
+		}
+	}
+	if w.fill > 0 {
+		b.FillPercent = w.fill
+	}
+	return b, nil
+}
+
+func (w *txWriter) Put(bucket, key, value []byte) error {
+	b, err := w.bucket(bucket)
+	if err != nil {
+		return err
+	}
+	w.n++
+	// bbolt keeps the slices until commit: copy them
+	return b.Put(append([]byte(nil), key...), append([]byte(nil), value...))
+}
+
+func (w *txWriter) Delete(bucket, key []byte) error {
+	b := w.slot.Bucket(bucket)
+	if b == nil {
+		return nil
+	}
+	w.n++
+	return b.Delete(key)
+}
+
+func (w *txWriter) DeleteBucket(bucket []byte) error {
+	err := w.slot.DeleteBucket(bucket)
+	if errors.Is(err, bolt.ErrBucketNotFound) {
+		return nil
+	}
+	w.n++
+	return err
+}
+
+// batchWriter is a full save: it commits every fullBatch records into the
+// slot being filled, reopening the transaction.
+type batchWriter struct {
+	db         *bolt.DB
+	comp, slot []byte
+	tx         *bolt.Tx
+	w          txWriter
+}
+
+func (b *batchWriter) open() error {
+	tx, err := b.db.Begin(true)
+	if err != nil {
+		return err
+	}
+	slot, err := kvSlot(tx, b.comp, b.slot)
+	if err != nil {
+		tx.Rollback()
+		return err
+	}
+	b.tx, b.w = tx, txWriter{slot: slot, fill: 0.95}
+	return nil
+}
+
+func (b *batchWriter) step() error {
+	if b.w.n < fullBatch {
+		return nil
+	}
+	if err := b.tx.Commit(); err != nil {
+		return err
+	}
+	return b.open()
+}
+
+func (b *batchWriter) Put(bucket, key, value []byte) error {
+	if err := b.w.Put(bucket, key, value); err != nil {
+		return err
+	}
+	return b.step()
+}
+
+func (b *batchWriter) Delete(bucket, key []byte) error {
+	if err := b.w.Delete(bucket, key); err != nil {
+		return err
+	}
+	return b.step()
+}
+
+func (b *batchWriter) DeleteBucket(bucket []byte) error {
+	if err := b.w.DeleteBucket(bucket); err != nil {
+		return err
+	}
+	return b.step()
+}
+
+// kvSlot returns (creating) kv/<comp>/<slot>.
+func kvSlot(tx *bolt.Tx, comp, slot []byte) (*bolt.Bucket, error) {
+	kv, err := tx.CreateBucketIfNotExists(bucketKV)
+	if err != nil {
+		return nil, err
+	}
+	cb, err := kv.CreateBucketIfNotExists(comp)
+	if err != nil {
+		return nil, err
+	}
+	return cb.CreateBucketIfNotExists(slot)
+}
+
+// current returns the component's current slot bucket, nil when none.
+func current(tx *bolt.Tx, comp []byte) *bolt.Bucket {
+	kv := tx.Bucket(bucketKV)
+	if kv == nil {
+		return nil
+	}
+	cb := kv.Bucket(comp)
+	if cb == nil {
+		return nil
+	}
+	cur := cb.Get(keyCurrent)
+	if cur == nil {
+		return nil
+	}
+	return cb.Bucket(cur)
+}
+
+// saveFull writes everything of c into the slot that is not current, in
+// bounded transactions, then makes it current and drops the other.
+func (s *Store) saveFull(name string, c Incremental) error {
+	comp := []byte(name)
+	next := slotA
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		if kv := tx.Bucket(bucketKV); kv != nil {
+			if cb := kv.Bucket(comp); cb != nil {
+				if string(cb.Get(keyCurrent)) == string(slotA) {
+					next = slotB
+				}
+				// an earlier full save killed half way: start it afresh
+				if err := cb.DeleteBucket(next); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+					return err
+				}
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	bw := &batchWriter{db: s.db, comp: comp, slot: next}
+	if err := bw.open(); err != nil {
+		return err
+	}
+	if err := c.SaveChanges(bw, true); err != nil {
+		bw.tx.Rollback()
+		return fmt.Errorf("checkpoint %s: %w", name, err)
+	}
+	if err := bw.tx.Commit(); err != nil {
+		return err
+	}
+	// the new slot becomes current in one transaction; then the old goes
+	return s.db.Update(func(tx *bolt.Tx) error {
+		cb := tx.Bucket(bucketKV).Bucket(comp)
+		old := cb.Get(keyCurrent)
+		if err := cb.Put(keyCurrent, next); err != nil {
+			return err
+		}
+		if old != nil && string(old) != string(next) {
+			if err := cb.DeleteBucket(old); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+				return err
+			}
+		}
+		// a snapshot of the component from before it was incremental
+		if st := tx.Bucket(bucketState); st != nil {
+			return st.Delete(comp)
+		}
+		return nil
+	})
+}
+
+// slotReader reads a slot bucket.
+type slotReader struct{ slot *bolt.Bucket }
+
+func (r slotReader) Buckets(fn func(name []byte) error) error {
+	return r.slot.ForEachBucket(func(k []byte) error { return fn(k) })
+}
+
+func (r slotReader) ForEach(bucket []byte, fn func(key, value []byte) error) error {
+	b := r.slot.Bucket(bucket)
+	if b == nil {
+		return nil
+	}
+	return b.ForEach(func(k, v []byte) error {
+		if v == nil {
+			return nil // a nested bucket: not a record
+		}
+		return fn(k, v)
+	})
+}
