@@ -53,8 +53,10 @@ func TestSession(t *testing.T) {
 	frag2 := append([]byte{3, 0, 0, byte(7 + len(raw) - 10), 2, 0xf0, 0x80}, raw[10:]...)
 	stop := frameTPKT(unhex(t, "32 01 0000 0700 0010 0000 29 0000000000 09 505f50524f4752414d"))
 	ackNoParam := frameTPKT(unhex(t, "32 02 0000 0700 0000 0000 0000"))
-	plusReq := frameTPKT(unhex(t, "72 01 000e 31 0000 054c 0000 0007 70000001 00"))
-	plusResp := frameTPKT(unhex(t, "72 01 000a 32 0000 054c 0000 0007 00"))
+	// GetMultiVariables of no items and its answer (return value 0, empty
+	// value and error lists), each with its trailer 72 01 0000.
+	plusReq := frameTPKT(unhex(t, "72 01 0015 31 0000 054c 0000 0007 70000001 34 00000000 00 00 72010000"))
+	plusResp := frameTPKT(unhex(t, "72 01 000e 32 0000 054c 0000 0007 34 00 00 00 72010000"))
 	tlsRec := frameTPKT(unhex(t, "17 0303 0004 deadbeef"))
 
 	tests := []struct {
