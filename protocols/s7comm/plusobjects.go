@@ -451,7 +451,7 @@ func (d *plusDecoder) createObject(version byte) {
 	d.object()
 	f := &d.facts
 	if f.createdClass != 0 {
-		d.attrName("class", f.createdClass)
+		d.attrClass("class", f.createdClass)
 	}
 	if parent != 0 {
 		d.attrName("parent", parent)
@@ -617,7 +617,7 @@ func (d *plusDecoder) blockTarget() {
 		num = uint32(f.blockNumber)
 		if !ok || f.blockNumber < 0 {
 			if f.blockClass != 0 {
-				d.attrName("block_class", f.blockClass)
+				d.attrClass("block_class", f.blockClass)
 			}
 			return
 		}

@@ -424,6 +424,17 @@ func (d *plusDecoder) attrName(key string, id uint32) {
 	d.ref(refAttr, len(d.t.Attrs)-1, off)
 }
 
+// attrClass adds a detail naming a class ("OB.Class_Rid" → "OB").
+func (d *plusDecoder) attrClass(key string, id uint32) {
+	off := len(d.arena)
+	d.arena = plusName(d.arena, id)
+	if n := len(d.arena) - off; n > 10 && string(d.arena[len(d.arena)-10:]) == ".Class_Rid" {
+		d.arena = d.arena[:len(d.arena)-10]
+	}
+	d.t.Attrs = append(d.t.Attrs, protocols.Attr{Key: key})
+	d.ref(refAttr, len(d.t.Attrs)-1, off)
+}
+
 // attrHex adds a detail with a 32-bit id in hex.
 func (d *plusDecoder) attrHex(key string, v uint32) {
 	off := len(d.arena)
