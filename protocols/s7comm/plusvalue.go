@@ -327,6 +327,7 @@ type plusDecoder struct {
 	createdID uint32
 	// named: a specific anomaly already says what was wrong.
 	named bool
+	seen  pval
 }
 
 // plusFacts are what a walk learned that decides the operation and the
@@ -590,8 +591,12 @@ func (d *plusDecoder) element(typ byte, v *pval) {
 		if root := r.vlq(); root > 1 {
 			r.bytes(8)
 			switch r.u8() {
-			case 0x00: // an id-value list (program transfer)
+			case 0x00: // an id-value list (program transfer): walked, not shown as values
+				sink := d.sink
+				d.sink = sinkNone
 				d.nested(true)
+				d.sink, v.ok = sink, false
+				return
 			case 0x02, 0x03:
 				v.b = r.bytes(r.count())
 			default:
@@ -650,9 +655,11 @@ func (d *plusDecoder) value(id uint32) (entered, endList bool) {
 	sparse := flags&pfSparse != 0
 	n := 1
 	if array && !sparse {
-		n = r.count()
 		if typ == ptNull {
+			r.vlq()
 			n = 0 // zero-size elements: nothing to read, whatever the count says
+		} else {
+			n = r.count()
 		}
 	}
 	first := true
@@ -684,10 +691,12 @@ func (d *plusDecoder) value(id uint32) (entered, endList bool) {
 	return false, false
 }
 
-// see hands an attribute's value to the hook.
+// see hands an attribute's value to the hook (through a field of the
+// decoder, so that the value itself stays on the stack).
 func (d *plusDecoder) see(id uint32, v *pval) {
 	if d.hook != nil && id != 0 && !d.r.bad {
-		d.hook(d, id, v)
+		d.seen = *v
+		d.hook(d, id, &d.seen)
 	}
 }
 
