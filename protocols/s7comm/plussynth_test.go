@@ -59,7 +59,9 @@ func blob(b []byte) []byte { return cat([]byte{0, ptBlob, 0}, encVLQ(uint32(len(
 func attrElem(id uint32, value []byte) []byte { return cat([]byte{elemAttribute}, encVLQ(id), value) }
 
 // objStart opens an object: 0xa1, relation id, class id, class flags 0, attribute id 0.
-func objStart(rel, class uint32) []byte { return cat([]byte{elemStartObject}, u32b(rel), encVLQ(class), []byte{0, 0}) }
+func objStart(rel, class uint32) []byte {
+	return cat([]byte{elemStartObject}, u32b(rel), encVLQ(class), []byte{0, 0})
+}
 
 // qualifier is the object qualifier TIA Portal appends to requests.
 var qualifier = cat(u32b(1256), encVLQ(1257), []byte{0, ptRID}, u32b(0), encVLQ(1258), []byte{0, ptAID, 0},
