@@ -2,12 +2,17 @@ package s7comm_test
 
 import (
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/otwatch/otwatch/learning/baseline"
 	"github.com/otwatch/otwatch/protocols"
 	"github.com/otwatch/otwatch/protocols/corpustest"
+	"github.com/otwatch/otwatch/protocols/s7comm"
+	"github.com/otwatch/otwatch/protocols/testkit"
 )
 
 // TestPlusProgramTransfer replays the synthetic transfer capture: the upload
@@ -118,5 +123,52 @@ func TestPlusCorpusIdentity(t *testing.T) {
 				t.Errorf("identity %v from frame %d, want %s %s from frame %d", got, frame, tc.order, tc.firmware, tc.frame)
 			}
 		})
+	}
+}
+
+// TestPlusValueModel: S7comm-plus writes feed the value models as classic
+// S7comm writes do: an HMI writing INT 10..20 to M100 while learning, then
+// 5000, raises value_out_of_range; a value inside the range raises nothing.
+func TestPlusValueModel(t *testing.T) {
+	write := func(v int16) *protocols.Transaction {
+		raw := testkit.Hex(t, fmt.Sprintf(`72 02 0020 31 0000 0542 0000 0004 00000398 34
+			00000000 01 07 00 52 04 9d18 03 64 02 // M100, 2 bytes (absolute)
+			01 00 07 %04x                         // item 1: INT
+			72020000`, uint16(v)))
+		p, err := s7comm.DecodePlus(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx := &protocols.Transaction{}
+		s7comm.DecodePlusRequest(&p, tx)
+		tx.Client = protocols.Endpoint{IP: netip.MustParseAddr("10.0.0.5"), Port: 50000, LinkAddress: -1}
+		tx.Server = protocols.Endpoint{IP: netip.MustParseAddr("10.0.0.1"), Port: 102, LinkAddress: -1}
+		tx.RequestFrame, tx.ResponseFrame, tx.Outcome = 1, 2, protocols.OutcomeOK
+		return tx
+	}
+	m := baseline.New(baseline.Config{Mode: baseline.ModeLearn})
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < 200; i++ {
+		tx := write(int16(10 + i%11))
+		tx.RequestTime = start.Add(time.Duration(i) * time.Second)
+		tx.ResponseTime = tx.RequestTime
+		m.Observe(tx)
+	}
+	m.SetMode(baseline.ModeDetect)
+	kinds := func(v int16) []string {
+		tx := write(v)
+		tx.RequestTime = start.Add(time.Hour)
+		tx.ResponseTime = tx.RequestTime
+		var out []string
+		for _, f := range m.Observe(tx) {
+			out = append(out, f.Kind)
+		}
+		return out
+	}
+	if got := kinds(15); len(got) != 0 {
+		t.Errorf("a learned value raised %v", got)
+	}
+	if got := kinds(5000); strings.Join(got, ",") != "value_out_of_range" {
+		t.Errorf("5000 to M100 raised %v, want value_out_of_range", got)
 	}
 }

@@ -47,7 +47,7 @@ func FuzzPlusObject(f *testing.F) {
 		}
 	}
 	reset := func() {
-		tx = protocols.Transaction{Targets: tx.Targets[:0], Values: tx.Values[:0], ReadValues: tx.ReadValues[:0],
+		tx = protocols.Transaction{Targets: tx.Targets[:0], Values: tx.Values[:0], Points: tx.Points[:0], ReadValues: tx.ReadValues[:0],
 			Attrs: tx.Attrs[:0], Anomalies: tx.Anomalies[:0]}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -221,8 +221,17 @@ func (d *plusDecoder) multiVariables(set bool) {
 	count := r.count()
 	if obj == 0 {
 		r.vlq() // number of fields
+		var tg [maxPlusItems]int16
+		var abs [maxPlusItems]bool
 		for i := 0; i < count && !r.bad; i++ {
+			n := len(d.t.Targets)
 			d.itemAddress()
+			if i < len(tg) {
+				tg[i] = -1
+				if len(d.t.Targets) > n {
+					tg[i], abs[i] = int16(n), d.t.Targets[n].Count > 0 // absolute targets have a byte count
+				}
+			}
 		}
 		if !set {
 			return
@@ -230,24 +239,34 @@ func (d *plusDecoder) multiVariables(set bool) {
 		d.sink = sinkWrite
 		for i := 0; i < count && !r.bad; i++ {
 			r.vlq() // item number
+			d.ptTarget, d.ptAbs, d.ptElem = -1, false, 0
+			if i < len(tg) {
+				d.ptTarget, d.ptAbs = int(tg[i]), abs[i]
+			}
 			if entered, _ := d.value(0); entered {
 				d.nested(true)
 			}
 		}
+		d.ptTarget = -1
 		return
 	}
 	// A non-zero object: the session (its settings), a subscription, a
 	// link of a watch table.
 	d.facts.object = obj
 	var ids [maxPlusItems]uint32
+	var tg [maxPlusItems]int16
 	n := r.count()
 	for i := 0; i < n && !r.bad; i++ {
 		id := r.vlq()
-		if i < len(ids) {
-			ids[i] = id
-		}
+		k := len(d.t.Targets)
 		d.touch(obj, id)
 		d.objectTarget(obj, id, nil)
+		if i < len(ids) {
+			ids[i], tg[i] = id, -1
+			if len(d.t.Targets) > k {
+				tg[i] = int16(k)
+			}
+		}
 	}
 	if obj != d.sessionID {
 		d.attrName("object", obj)
@@ -259,13 +278,15 @@ func (d *plusDecoder) multiVariables(set bool) {
 	for i := 0; i < count && !r.bad; i++ {
 		r.vlq() // item number
 		var id uint32
+		d.ptTarget, d.ptElem = -1, 0
 		if i < n && i < len(ids) {
-			id = ids[i]
+			id, d.ptTarget = ids[i], int(tg[i])
 		}
 		if entered, _ := d.value(id); entered {
 			d.nested(true)
 		}
 	}
+	d.ptTarget = -1
 }
 
 // valueSink: values written to the session object are session bookkeeping
@@ -381,11 +402,16 @@ func (d *plusDecoder) setVariable() {
 	}
 	d.facts.object = obj
 	d.touch(obj, first)
+	k := len(d.t.Targets)
 	d.objectTarget(obj, first, nil)
 	d.sink = d.valueSink(obj)
+	if len(d.t.Targets) > k {
+		d.ptTarget = k
+	}
 	if entered, _ := d.value(first); entered {
 		d.nested(true)
 	}
+	d.ptTarget = -1
 }
 
 // getVariable: object, attribute ids.

@@ -463,7 +463,7 @@ func BenchmarkDecodePlusPDU(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				tx = protocols.Transaction{Targets: tx.Targets[:0], Values: tx.Values[:0], ReadValues: tx.ReadValues[:0],
+				tx = protocols.Transaction{Targets: tx.Targets[:0], Values: tx.Values[:0], Points: tx.Points[:0], ReadValues: tx.ReadValues[:0],
 					Attrs: tx.Attrs[:0], Anomalies: tx.Anomalies[:0]}
 				if p.Opcode == OpcodeRequest {
 					d.request(&p, &tx, false)
@@ -482,7 +482,7 @@ func TestDecodePlusAllocations(t *testing.T) {
 		var tx protocols.Transaction
 		run := func() {
 			p, _ := DecodePlus(raw)
-			tx = protocols.Transaction{Targets: tx.Targets[:0], Values: tx.Values[:0], ReadValues: tx.ReadValues[:0],
+			tx = protocols.Transaction{Targets: tx.Targets[:0], Values: tx.Values[:0], Points: tx.Points[:0], ReadValues: tx.ReadValues[:0],
 				Attrs: tx.Attrs[:0], Anomalies: tx.Anomalies[:0]}
 			if p.Opcode == OpcodeRequest {
 				d.request(&p, &tx, false)
@@ -494,5 +494,48 @@ func TestDecodePlusAllocations(t *testing.T) {
 		if n := testing.AllocsPerRun(100, run); n > 1 {
 			t.Errorf("%s: %.1f allocations per PDU, want at most 1", name, n)
 		}
+	}
+}
+
+// TestPlusWritePoints: written numbers reach the value models as typed
+// points of their item: element k of an absolute (byte-addressed) target at
+// its byte offset, of a symbolic one at k.
+func TestPlusWritePoints(t *testing.T) {
+	P := func(tg, el int, typ protocols.NumType, v float64) protocols.Point {
+		return protocols.Point{Target: uint16(tg), Element: uint32(el), Type: typ, V: v}
+	}
+	tests := []struct {
+		name string
+		hex  string
+		want []protocols.Point
+	}{
+		{"absolute INT array at M100", `
+			72 02 0020 31 0000 0542 0000 0004 00000398 34
+			00000000 01 07 00 52 04 9d18 03 64 04 // M100, 4 bytes
+			01 10 07 02 0001 fffe                 // item 1: 2 INT: 1, -2
+			72020000`, []protocols.Point{P(0, 0, protocols.IntType(16), 1), P(0, 2, protocols.IntType(16), -2)}},
+		{"symbolic USINT array", hexSetMulti, []protocols.Point{P(0, 0, protocols.UintType(8), 254), P(0, 1, protocols.UintType(8), 3),
+			P(0, 2, protocols.UintType(8), 77), P(0, 3, protocols.UintType(8), 77)}},
+		{"two items, REAL and BOOL", `
+			72 02 0030 31 0000 0542 0000 0004 00000398 34
+			00000000 02 08
+			00 52 02 9d18 09          // M, LID 9
+			00 88d0b88005 02 9376 71  // DB5, LID 113
+			01 00 0e 3fc00000         // item 1: REAL 1.5
+			02 00 01 01               // item 2: BOOL true
+			72020000`, []protocols.Point{P(0, 0, protocols.FloatType(32), 1.5), P(1, 0, protocols.TypeBool, 1)}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := DecodePlus(unhex(t, tc.hex))
+			if err != nil || !p.HasFunction {
+				t.Fatalf("%v %+v", err, p)
+			}
+			var tx protocols.Transaction
+			DecodePlusRequest(&p, &tx)
+			if !reflect.DeepEqual(tx.Points, tc.want) {
+				t.Errorf("points %+v, want %+v", tx.Points, tc.want)
+			}
+		})
 	}
 }

@@ -328,6 +328,11 @@ type plusDecoder struct {
 	// named: a specific anomaly already says what was wrong.
 	named bool
 	seen  pval
+	// Where written numbers go as typed points: the target, whether it is
+	// byte-addressed (absolute), the element counter.
+	ptTarget int
+	ptAbs    bool
+	ptElem   int
 }
 
 // plusFacts are what a walk learned that decides the operation and the
@@ -371,6 +376,7 @@ func (d *plusDecoder) begin(t *protocols.Transaction, body []byte, sink uint8) {
 	d.arena, d.refs = d.arena[:0], d.refs[:0]
 	d.hook, d.objHook = nil, nil
 	d.truncated, d.nids, d.createdID, d.named = false, 0, 0, false
+	d.ptTarget, d.ptAbs, d.ptElem = -1, false, 0
 	d.facts.reset()
 }
 
@@ -537,6 +543,7 @@ func (d *plusDecoder) emit(v *pval) {
 		pv = protocols.StringValue("")
 	}
 	if d.sink == sinkWrite {
+		d.point(v)
 		n := len(t.Values)
 		t.AddValue(pv)
 		if str && len(t.Values) > n {
@@ -553,6 +560,60 @@ func (d *plusDecoder) emit(v *pval) {
 	} else if str {
 		d.arena = d.arena[:off]
 	}
+}
+
+// point adds a written number as a typed point of the current target: the
+// value models judge it by its wire type, as classic S7comm's items.
+func (d *plusDecoder) point(v *pval) {
+	if d.ptTarget < 0 || !v.num {
+		return
+	}
+	typ, size := plusNumType(v.typ)
+	if typ.Kind == protocols.NumUnknown {
+		return
+	}
+	x := float64(v.u)
+	switch {
+	case v.float:
+		x = v.f
+	case v.sign:
+		x = float64(v.i)
+	}
+	elem := d.ptElem
+	if d.ptAbs {
+		elem *= size // byte-addressed target: the element's byte offset
+	}
+	d.t.AddPoint(d.ptTarget, elem, protocols.FieldValue, typ, x)
+	d.ptElem++
+}
+
+// plusNumType: the wire type of a datatype and its size in bytes.
+func plusNumType(typ byte) (protocols.NumType, int) {
+	switch typ {
+	case ptBool:
+		return protocols.TypeBool, 1
+	case ptUSInt, ptByte:
+		return protocols.UintType(8), 1
+	case ptUInt, ptWord:
+		return protocols.UintType(16), 2
+	case ptUDInt, ptDWord:
+		return protocols.UintType(32), 4
+	case ptULInt, ptLWord:
+		return protocols.UintType(64), 8
+	case ptSInt:
+		return protocols.IntType(8), 1
+	case ptInt:
+		return protocols.IntType(16), 2
+	case ptDInt:
+		return protocols.IntType(32), 4
+	case ptLInt:
+		return protocols.IntType(64), 8
+	case ptReal:
+		return protocols.FloatType(32), 4
+	case ptLReal:
+		return protocols.FloatType(64), 8
+	}
+	return protocols.NumType{}, 1
 }
 
 // element reads one element of type typ.
