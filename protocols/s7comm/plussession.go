@@ -168,12 +168,17 @@ func (s *session) plus(dir protocols.Direction, p *PlusPDU, pkt protocols.Packet
 		}
 	}
 	t := s.newTx(pkt, false)
-	d.response(p, t, true, truncated)
 	if p.Opcode == OpcodeNotification {
+		// a notification whose bytes happen to hold a function code (the
+		// oracle counts it): its header only, the body is no response
+		d.begin(t, nil, sinkNone)
+		d.header(p, t)
+		d.finish()
 		t.Outcome = protocols.OutcomeUnsolicited
 		s.env.Emit(t)
 		return
 	}
+	d.response(p, t, true, truncated)
 	s.orphan(pending{dir: dir, ref: p.Seq, code: code, kind: kindPlus, t: t})
 }
 
