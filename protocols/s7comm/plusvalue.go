@@ -903,8 +903,10 @@ func (d *plusDecoder) tagDescription() {
 	}
 }
 
-// appendPrintable appends b with control and non-ASCII bytes as '.', at
-// most max bytes; trailing NULs are dropped.
+// appendPrintable appends b as the shared sanitiser shows it
+// (protocols.Printable: printable text kept, controls, bidi overrides and
+// bad bytes escaped), at most max bytes of input; trailing NULs (S7 string
+// padding) are dropped. Plain ASCII is appended without allocating.
 func appendPrintable(dst, b []byte, max int) []byte {
 	for len(b) > 0 && b[len(b)-1] == 0 {
 		b = b[:len(b)-1]
@@ -913,12 +915,11 @@ func appendPrintable(dst, b []byte, max int) []byte {
 		b = b[:max]
 	}
 	for _, c := range b {
-		if c < 0x20 || c > 0x7e {
-			c = '.'
+		if c < 0x20 || c >= 0x7f {
+			return append(dst, protocols.Printable(b)...)
 		}
-		dst = append(dst, c)
 	}
-	return dst
+	return append(dst, b...)
 }
 
 // appendBlobHex appends "0x" and the first maxBlobHex bytes in hex, with
