@@ -83,6 +83,11 @@ func (e *Env) Emit(t *Transaction) {
 			t.Values[i].Str = PrintableString(t.Values[i].Str)
 		}
 	}
+	for i := range t.ReadValues {
+		if t.ReadValues[i].Kind == ValueString {
+			t.ReadValues[i].Str = PrintableString(t.ReadValues[i].Str)
+		}
+	}
 	if e.EmitFunc != nil {
 		e.EmitFunc(t)
 	}

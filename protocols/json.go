@@ -66,6 +66,13 @@ func (t *Transaction) AppendJSON(b []byte) []byte {
 	if t.ValuesTruncated {
 		b = append(b, `,"values_truncated":true`...)
 	}
+	if len(t.ReadValues) > 0 {
+		b = append(b, `,"read_values":`...)
+		b = AppendValues(b, t.ReadValues)
+		if t.ReadValuesTruncated {
+			b = append(b, `,"read_values_truncated":true`...)
+		}
+	}
 	b = append(b, `,"outcome":"`...)
 	b = append(b, t.Outcome.String()...)
 	b = append(b, '"')

@@ -149,17 +149,22 @@ type Transaction struct {
 	// Points are the written numbers typed for the value models (see
 	// points.go); empty when the dissector gives none, then learning pairs
 	// Values with Targets.
-	Points        []Point
-	Outcome       Outcome
-	ExceptionCode int64
-	HasException  bool
-	RequestFrame  uint64 // 0: request not seen
-	ResponseFrame uint64 // 0: response not seen
-	RequestTime   time.Time
-	ResponseTime  time.Time
-	Anomalies     []string
-	Encrypted     bool
-	Broadcast     bool
+	Points []Point
+	// ReadValues are the values a read returned, where the protocol's
+	// response carries them typed (S7comm-plus GetMultiVariables); capped
+	// like Values. Learning reads only Values.
+	ReadValues          []Value
+	ReadValuesTruncated bool
+	Outcome             Outcome
+	ExceptionCode       int64
+	HasException        bool
+	RequestFrame        uint64 // 0: request not seen
+	ResponseFrame       uint64 // 0: response not seen
+	RequestTime         time.Time
+	ResponseTime        time.Time
+	Anomalies           []string
+	Encrypted           bool
+	Broadcast           bool
 	// ID is the protocol's own request id (Modbus transaction id, S7 PDU
 	// reference, OPC UA request id), when HasID.
 	ID    uint64
@@ -190,6 +195,15 @@ func (t *Transaction) AddValue(v Value) {
 		return
 	}
 	t.Values = append(t.Values, v)
+}
+
+// AddReadValue appends a value read unless the cap is reached.
+func (t *Transaction) AddReadValue(v Value) {
+	if len(t.ReadValues) >= MaxValues {
+		t.ReadValuesTruncated = true
+		return
+	}
+	t.ReadValues = append(t.ReadValues, v)
 }
 
 // AddAnomaly appends a named anomaly once.

@@ -43,4 +43,10 @@ var (
 		"S7comm-plus item address that runs past the request body")
 	anomalyPlusUnmatchedResponse = protocols.DeclareAnomaly("s7comm_plus.unmatched_response",
 		"S7comm-plus response whose function and sequence number match no outstanding request")
+	anomalyPlusInvalidValue = protocols.DeclareAnomaly("s7comm_plus.invalid_value",
+		"S7comm-plus value, object or list that runs past the PDU, nests deeper than 32 levels or has an unknown datatype, element or blob type")
+	anomalyPlusItemError = protocols.DeclareAnomaly("s7comm_plus.item_error",
+		"an item of a Get/SetMultiVariables request failed (the response lists its return value)")
+	anomalyPlusInvalidNotification = protocols.DeclareAnomaly("s7comm_plus.invalid_notification",
+		"S7comm-plus notification whose header or value list runs past the PDU or carries an unknown item return code")
 )

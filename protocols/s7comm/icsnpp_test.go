@@ -184,7 +184,7 @@ func TestICSNPPBaselines(t *testing.T) {
 		for _, r := range zeekLog(t, filepath.Join(root, "baseline", "analyzer.s7comm_plus", "s7comm_plus.log")) {
 			if r["function_code"] != "-" {
 				fc, _ := strconv.ParseUint(r["function_code"], 0, 16)
-				want = append(want, fmt.Sprintf("%s %d", r["opcode"], fc))
+				want = append(want, fmt.Sprintf("%s %d v%s", r["opcode"], fc, r["version"]))
 			}
 		}
 		for i := range replay["s7comm_plus"] {
@@ -193,12 +193,12 @@ func TestICSNPPBaselines(t *testing.T) {
 				continue
 			}
 			if tx.RequestFrame != 0 {
-				got = append(got, fmt.Sprintf("0x31 %d", tx.Code))
+				got = append(got, fmt.Sprintf("0x31 %d v%s", tx.Code, tx.Attr("version")))
 			}
 			if tx.ResponseFrame != 0 {
-				got = append(got, fmt.Sprintf("0x32 %d", tx.Code))
+				got = append(got, fmt.Sprintf("0x32 %d v%s", tx.Code, tx.Attr("version")))
 			}
 		}
-		sameMultiset(t, "S7comm-plus functions", want, got)
+		sameMultiset(t, "S7comm-plus functions and versions", want, got)
 	})
 }

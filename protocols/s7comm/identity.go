@@ -30,3 +30,32 @@ func (Dissector) Identity(t *protocols.Transaction) []protocols.IdentityFact {
 	}
 	return protocols.FactsFromAttrs(t, szlIdentity, "szl_"+id, false)
 }
+
+// plusServerIdentity: what the PLC tells about itself in the session setup
+// (the PAOM version string of CreateObject) or in an explored I&M0 record.
+var plusServerIdentity = map[string]string{
+	"order_number":     "order_number",
+	"firmware":         "firmware",
+	"serial":           "serial",
+	"hardware_version": "hardware_version",
+}
+
+// plusClientIdentity: what a client tells about itself when it creates its
+// session (TIA Portal, WinCC, an HMI panel, a driver).
+var plusClientIdentity = map[string]string{
+	"client_application": "application_name",
+	"client_host":        "host_name",
+}
+
+// Identity returns what an S7comm-plus session setup (CreateObject) or an
+// explored CPU object tells about the PLC and about its client.
+func (PlusDissector) Identity(t *protocols.Transaction) []protocols.IdentityFact {
+	var out []protocols.IdentityFact
+	if t.ResponseFrame != 0 && t.Outcome == protocols.OutcomeOK {
+		out = protocols.FactsFromAttrs(t, plusServerIdentity, t.CodeName, false)
+	}
+	if t.RequestFrame != 0 && t.Code == PlusCreateObject {
+		out = append(out, protocols.FactsFromAttrs(t, plusClientIdentity, t.CodeName, true)...)
+	}
+	return out
+}

@@ -152,7 +152,17 @@ const (
 		831a     // sequence number
 		70000e4d // session id
 		74       // transport flags
-		70000e51 01 881d`
+		70000e51 // object: a subscription
+		01 881d  // 1 attribute: 1053 SubscriptionCreditLimit
+		00 07 00ce // value: flags 0, INT, 206
+		000004e8 // object qualifier (1256)
+		8969 00 12 00000000 // ParentRID: RID 0
+		896a 00 13 00       // CompositionAID: AID 0
+		896b 00 04 00       // KeyQualifier: UDInt 0
+		00       // end of the qualifier
+		0084eb27 // reserved byte, integrity id (VLQ)
+		00000000 // fill
+		72030000 // trailer`
 )
 
 func TestDecodeS7(t *testing.T) {
@@ -329,13 +339,15 @@ func TestDecodePlus(t *testing.T) {
 		wantErr error
 	}{
 		{"v3 digest request", hexPlusRequest, PlusPDU{Version: 3, DataLen: 0x59, Digest: true, Opcode: 0x31,
-			Function: PlusSetVariable, Seq: 0x831a, HasFunction: true}, nil},
+			Function: PlusSetVariable, Seq: 0x831a, HasFunction: true, Off: 37, Trailer: true}, nil},
 		{"v1 response", `
 			72 01 000a // V1, length
 			32 0000    // response, reserved
 			054c 0000  // GetMultiVariables
-			0007 00`, PlusPDU{Version: 1, DataLen: 10, Opcode: 0x32, Function: PlusGetMultiVariables, Seq: 7, HasFunction: true}, nil},
-		{"notification", "72 03 0010 33 70000e51 0400 0000 0000", PlusPDU{Version: 3, DataLen: 16, Opcode: 0x33}, nil},
+			0007 00`, PlusPDU{Version: 1, DataLen: 10, Opcode: 0x32, Function: PlusGetMultiVariables, Seq: 7, HasFunction: true, Off: 4}, nil},
+		{"notification", "72 03 0010 33 70000e51 0400 0000 0000", PlusPDU{Version: 3, DataLen: 16, Opcode: 0x33, Off: 4}, nil},
+		{"with trailer", "72 02 0010 32 0000 0542 0000 0002 34 00 00 00 00 00 00 72020000", PlusPDU{Version: 2, DataLen: 16,
+			Opcode: 0x32, Function: PlusSetMultiVariables, Seq: 2, HasFunction: true, Off: 4, Trailer: true}, nil},
 		{"unknown version", "72 09 0010 31", PlusPDU{}, ErrNotS7Plus},
 		{"not plus", "32 01 0000", PlusPDU{}, ErrNotS7Plus},
 		{"short", "72 03", PlusPDU{}, ErrNotS7Plus},

@@ -1,10 +1,6 @@
 package s7comm
 
-import (
-	"encoding/binary"
-
-	"github.com/otwatch/otwatch/protocols"
-)
+import "encoding/binary"
 
 // S7comm-plus framing: 0x72, protocol version, data length (2), then the
 // data: opcode (1), reserved (2), function (2), reserved (2), sequence
@@ -32,6 +28,11 @@ type PlusPDU struct {
 	Seq         uint16
 	HasFunction bool   // opcode and a known function code were found
 	Body        []byte // bytes after the sequence number (aliases the input)
+	// Off is the offset of the opcode (4, or 37 behind a V3 digest).
+	Off int
+	// Trailer: the PDU ends with the 4-byte trailer (72 version 0000); a PDU
+	// without it is a fragment continued by the next PDU of its direction.
+	Trailer bool
 }
 
 // DecodePlus reads the header of an S7comm-plus payload (a reassembled COTP
@@ -43,6 +44,7 @@ func DecodePlus(b []byte) (p PlusPDU, err error) {
 	}
 	p.Version = b[1]
 	p.DataLen = int(binary.BigEndian.Uint16(b[2:]))
+	p.Trailer = len(b) > p.DataLen+4
 	switch p.Version {
 	case PlusV1, PlusV2, PlusV3, PlusKeepAlive:
 	default:
@@ -58,7 +60,7 @@ func DecodePlus(b []byte) (p PlusPDU, err error) {
 			continue
 		}
 		op := b[off]
-		if op != OpcodeRequest && op != OpcodeResponse && op != OpcodeNotification {
+		if op != OpcodeRequest && op != OpcodeResponse && op != OpcodeNotification && op != OpcodeResponse2 {
 			continue
 		}
 		fc := binary.BigEndian.Uint16(b[off+3:])
@@ -67,53 +69,17 @@ func DecodePlus(b []byte) (p PlusPDU, err error) {
 		}
 		p.Digest = off > 4
 		p.Opcode, p.Function, p.Seq, p.HasFunction = op, fc, binary.BigEndian.Uint16(b[off+7:]), true
-		p.Body = b[off+9:]
+		p.Body, p.Off = b[off+9:], off
 		return p, nil
 	}
 	if p.Version == PlusV3 && len(b) > 4 && b[4] == plusDigestLen {
 		p.Digest = true
 	}
 	if len(b) > 4 {
-		p.Opcode = b[4]
+		p.Opcode, p.Off = b[4], 4
 		if p.Digest && len(b) > 4+1+plusDigestLen {
-			p.Opcode = b[4+1+plusDigestLen]
+			p.Opcode, p.Off = b[4+1+plusDigestLen], 4+1+plusDigestLen
 		}
 	}
 	return p, nil
 }
-
-// DecodePlusRequest fills t from a request (or an unanswered response).
-func DecodePlusRequest(p *PlusPDU, t *protocols.Transaction) {
-	t.Proto = ProtoS7Plus
-	t.Code = int(p.Function)
-	t.Subcode, t.HasSubcode = int(p.Opcode), true
-	t.SubcodeName = opcodeNames[p.Opcode]
-	t.ID, t.HasID = uint64(p.Seq), true
-	if f, ok := plusFunctions[p.Function]; ok {
-		t.CodeName, t.Op = f.name, f.op
-	} else {
-		t.CodeName, t.Op = "unknown", protocols.OpOther
-		t.AddAnomaly(anomalyPlusUnknownFunction)
-	}
-	attr(t, "version", itoa(int(p.Version)))
-	if p.Digest {
-		attr(t, "integrity", "digest")
-	}
-	if p.Opcode == OpcodeRequest && len(p.Body) >= 4 {
-		attr(t, "session_id", hex32(binary.BigEndian.Uint32(p.Body)))
-	}
-	decodePlusBody(p, t)
-}
-
-// plusWritesSession: a SetMultiVariables request whose target object is the
-// session object itself (object id == session id): the ServerSessionVersion
-// write every S7-1200/1500 session makes right after CreateObject.
-func plusWritesSession(p *PlusPDU) bool {
-	// session id (4), transport flags (1), object id (4)
-	if p.Function != PlusSetMultiVariables || len(p.Body) < 9 {
-		return false
-	}
-	return binary.BigEndian.Uint32(p.Body) == binary.BigEndian.Uint32(p.Body[5:])
-}
-
-func hex32(v uint32) string { return hex16(uint16(v>>16)) + hex16(uint16(v))[2:] }

@@ -60,6 +60,8 @@ type session struct {
 	sawPlus   bool
 	// tlsPending: the client's last TLS record, waiting for the server's.
 	tlsPending *protocols.Transaction
+	// pc: S7comm-plus state (plussession.go), made on first use.
+	pc *plusConn
 }
 
 func newSession(env *protocols.Env) *session { return &session{env: env} }
@@ -218,16 +220,7 @@ func (s *session) payload(dir protocols.Direction, b []byte, pkt protocols.Packe
 		s.sawS7, s.badPDUs = true, 0
 		s.s7(dir, &p, pkt)
 	case ProtocolIDS7Plus:
-		p, err := DecodePlus(b)
-		if err != nil {
-			s.env.Anomaly(anomalyPlusInvalidHeader, pkt)
-			s.bad()
-			return
-		}
-		s.sawS7, s.sawPlus, s.badPDUs = true, true, 0
-		if p.HasFunction {
-			s.plus(dir, &p, pkt)
-		}
+		s.plusPayload(dir, b, pkt)
 	default:
 		if s.sawPlus && isTLSRecord(b) {
 			s.tls(dir, b, pkt)
@@ -366,47 +359,6 @@ func (s *session) userdata(dir protocols.Direction, p *PDU, pkt protocols.Packet
 	s.orphan(pending{dir: dir, ref: p.PDURef, code: code, kind: kindUserdata, t: t})
 }
 
-// plus pairs S7comm-plus requests and responses by function and sequence number.
-func (s *session) plus(dir protocols.Direction, p *PlusPDU, pkt protocols.Packet) {
-	s.expire(pkt)
-	code := int(p.Function)
-	if p.Opcode == OpcodeRequest {
-		s.sawRequest = true
-		t := s.newTx(pkt, true)
-		DecodePlusRequest(p, t)
-		switch {
-		case p.Function == PlusCreateObject:
-			s.plusSetup = true
-		case p.Function == PlusSetMultiVariables && (s.plusSetup || plusWritesSession(p)):
-			s.plusSetup = false
-			t.Op = protocols.OpSession
-			attr(t, "session_setup", "true")
-		}
-		s.request(pending{dir: dir, ref: p.Seq, code: code, kind: kindPlus, t: t})
-		return
-	}
-	if p.Opcode == OpcodeResponse {
-		if i := s.find(&s.outstanding, func(q *pending) bool {
-			return q.kind == kindPlus && q.dir != dir && q.ref == p.Seq && q.code == code
-		}); i >= 0 {
-			t := take(&s.outstanding, i)
-			t.ResponseFrame, t.ResponseTime = pkt.Frame, pkt.Time
-			t.Outcome = protocols.OutcomeOK
-			s.env.Emit(t)
-			return
-		}
-	}
-	t := s.newTx(pkt, false)
-	DecodePlusRequest(p, t)
-	t.Outcome = protocols.OutcomeOK
-	if p.Opcode == OpcodeNotification {
-		t.Outcome = protocols.OutcomeUnsolicited
-		s.env.Emit(t)
-		return
-	}
-	s.orphan(pending{dir: dir, ref: p.Seq, code: code, kind: kindPlus, t: t})
-}
-
 // request registers a request, unless its response was already seen: a
 // segment delivered late (it followed a hole the capture filled later)
 // brings a request after its answer; they are joined here.
@@ -418,6 +370,7 @@ func (s *session) request(q pending) {
 		t := q.t
 		t.ResponseFrame, t.ResponseTime = r.ResponseFrame, r.ResponseTime
 		t.Outcome, t.ExceptionCode, t.HasException = r.Outcome, r.ExceptionCode, r.HasException
+		t.ReadValues, t.ReadValuesTruncated = r.ReadValues, r.ReadValuesTruncated
 		for _, a := range r.Anomalies {
 			t.AddAnomaly(a)
 		}
@@ -510,6 +463,7 @@ func (s *session) Gap(dir protocols.Direction, n int, pkt protocols.Packet) {
 	h.resync = true
 	h.tsdu = h.tsdu[:0]
 	h.moreData = false
+	s.plusGap(dir)
 }
 
 // Close reports held responses and every unanswered request.
@@ -519,6 +473,7 @@ func (s *session) Close(pkt protocols.Packet) {
 		t.Outcome = protocols.OutcomeNoResponse
 		s.env.Emit(t)
 	}
+	s.plusFlush()
 	for len(s.orphans) > 0 {
 		s.emitOrphan(0)
 	}

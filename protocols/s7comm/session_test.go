@@ -53,9 +53,22 @@ func TestSession(t *testing.T) {
 	frag2 := append([]byte{3, 0, 0, byte(7 + len(raw) - 10), 2, 0xf0, 0x80}, raw[10:]...)
 	stop := frameTPKT(unhex(t, "32 01 0000 0700 0010 0000 29 0000000000 09 505f50524f4752414d"))
 	ackNoParam := frameTPKT(unhex(t, "32 02 0000 0700 0000 0000 0000"))
-	plusReq := frameTPKT(unhex(t, "72 01 000e 31 0000 054c 0000 0007 70000001 00"))
-	plusResp := frameTPKT(unhex(t, "72 01 000a 32 0000 054c 0000 0007 00"))
+	// GetMultiVariables of no items and its answer (return value 0, empty
+	// value and error lists), each with its trailer 72 01 0000.
+	plusReq := frameTPKT(unhex(t, "72 01 0015 31 0000 054c 0000 0007 70000001 34 00000000 00 00 72010000"))
+	plusResp := frameTPKT(unhex(t, "72 01 000e 32 0000 054c 0000 0007 34 00 00 00 72010000"))
 	tlsRec := frameTPKT(unhex(t, "17 0303 0004 deadbeef"))
+	// SetVariable of seq 5 answered by an Error PDU (function 0x04b1) with
+	// return value 0xff9c (error code -100, access denied).
+	plusSet := frameTPKT(unhex(t, "72 02 0016 31 0000 04f2 0000 0005 000003e2 34 00000034 01 9077 00 08 01 72020000"))
+	plusErr := frameTPKT(unhex(t, "72 02 000d 32 0000 04b1 0000 0005 34 83ff1c 72020000"))
+	// A GetMultiVariables request in two S7comm-plus fragments (the first
+	// without trailer), then its answer.
+	plusFragA := frameTPKT(unhex(t, "72 02 000f 31 0000 054c 0000 0007 70000001 34 00"))
+	plusFragB := frameTPKT(unhex(t, "72 02 000b 000000 01 04 00 52 02 9d18 09 72020000")) // object (cont.), 1 item, 4 fields: M LID 9
+	plusFragResp := frameTPKT(unhex(t, "72 02 0010 32 0000 054c 0000 0007 34 00 01 00 07 002a 00 00 72020000"))
+	// Response2 (opcode 0x02) to a SetVariable.
+	plusResp2 := frameTPKT(unhex(t, "72 02 000e 02 0000 04f2 0000 0005 74 00 00000000 72020000"))
 
 	tests := []struct {
 		name  string
@@ -90,6 +103,29 @@ func TestSession(t *testing.T) {
 		{"unanswered job", []step{{c2s, job, false}},
 			func(t *testing.T, txs []protocols.Transaction) {
 				if len(txs) != 1 || txs[0].Outcome != protocols.OutcomeNoResponse {
+					t.Fatalf("got %+v", txs)
+				}
+			}},
+		{"s7comm-plus error answers a request", []step{{c2s, plusSet, false}, {s2c, plusErr, false}},
+			func(t *testing.T, txs []protocols.Transaction) {
+				if len(txs) != 2 || txs[0].Op != protocols.OpStop || txs[0].Outcome != protocols.OutcomeException ||
+					txs[0].ExceptionCode != -100 || txs[0].ResponseFrame != 0 || txs[0].Attr("error_frame") != "2" ||
+					txs[1].CodeName != "error" || txs[1].ResponseFrame != 2 || txs[1].Attr("answers") != "set_variable" {
+					t.Fatalf("got %+v", txs)
+				}
+			}},
+		{"s7comm-plus fragments", []step{{c2s, plusFragA, false}, {c2s, plusFragB, false}, {s2c, plusFragResp, false}},
+			func(t *testing.T, txs []protocols.Transaction) {
+				if len(txs) != 1 || txs[0].RequestFrame != 1 || txs[0].ResponseFrame != 3 || len(txs[0].Targets) != 1 ||
+					txs[0].Targets[0].Space != "M" || txs[0].Targets[0].ID != "9" || len(txs[0].ReadValues) != 1 ||
+					txs[0].ReadValues[0].Int != 42 || len(txs[0].Anomalies) != 0 {
+					t.Fatalf("got %+v", txs)
+				}
+			}},
+		{"s7comm-plus response2", []step{{c2s, plusSet, false}, {s2c, plusResp2, false}},
+			func(t *testing.T, txs []protocols.Transaction) {
+				if len(txs) != 1 || txs[0].Outcome != protocols.OutcomeOK || txs[0].ResponseFrame != 0 ||
+					txs[0].Attr("response2_frame") != "2" {
 					t.Fatalf("got %+v", txs)
 				}
 			}},
