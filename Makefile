@@ -5,13 +5,14 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 30s
 PKGS     := ./...
 
-.PHONY: help build test test-short cross bench fuzz lint demo conformance eval image image-test clean
+.PHONY: help build test test-short cross bench bench-scale fuzz lint demo conformance eval image image-test clean
 
 help:
 	@echo "build        otwatch for this machine (./otwatch)"
 	@echo "test         lint + every test (corpus and tshark comparisons skip when absent)"
 	@echo "cross        static dist/otwatch-linux-{amd64,arm64,armv7} (CGO_ENABLED=0)"
 	@echo "bench        benchmarks, incl. 1M-packet Modbus run against tshark"
+	@echo "bench-scale  1M-key learned state: read --db time and RSS, restart, checkpoints, kill -9, armv7 (minutes)"
 	@echo "fuzz         run every fuzz target for FUZZTIME (default $(FUZZTIME))"
 	@echo "lint         gofmt + go vet"
 	@echo "demo         dissect the embedded real capture"
@@ -44,6 +45,9 @@ bench:
 	$(GO) test -run '^$$' -bench Pipeline -benchtime 1x -timeout 30m ./protocols/pipeline/
 	$(GO) test -run '^$$' -bench . -benchmem ./protocols/capture/ ./protocols/frame/ ./protocols/modbus/ \
 	  ./protocols/dnp3/ ./protocols/s7comm/ ./protocols/opcua/ ./learning/baseline/ ./learning/inventory/ ./learning/scan/
+
+bench-scale:
+	OTWATCH_SCALE=1 $(GO) test -count=1 -run '^TestScale$$' -v -timeout 60m ./cmd/otwatch/ | grep -E 'scale_test|^(---|ok|FAIL)'
 
 # Each fuzz target on its own: go test accepts one -fuzz pattern per package.
 fuzz:

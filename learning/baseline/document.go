@@ -192,7 +192,7 @@ func (m *Model) exportAsset(a *Asset, now time.Time) AssetDoc {
 		x, y := d.Writes[i], d.Writes[j]
 		return x.Proto+"|"+x.Unit+"|"+x.Space < y.Proto+"|"+y.Unit+"|"+y.Space
 	})
-	for k, vm := range a.points {
+	a.points.each(func(k pointKey, vm ValueModel) {
 		pu := m.pu(k.pu)
 		typ := ""
 		if vm.Type != (protocols.NumType{}) {
@@ -205,7 +205,7 @@ func (m *Model) exportAsset(a *Asset, now time.Time) AssetDoc {
 			pd.Bit = &bit
 		}
 		d.Points = append(d.Points, pd)
-	}
+	})
 	sort.Slice(d.Points, func(i, j int) bool {
 		x, y := d.Points[i], d.Points[j]
 		if kx, ky := x.Proto+"|"+x.Unit+"|"+x.Space+"|"+x.ID, y.Proto+"|"+y.Unit+"|"+y.Space+"|"+y.ID; kx != ky {
@@ -407,7 +407,7 @@ func (m *Model) importAsset(ad AssetDoc) (*Asset, error) {
 		if !ok {
 			return nil, fmt.Errorf("points[%d].field %q: too many distinct fields", i, p.Field)
 		}
-		a.points[k] = vm
+		a.points.set(k, vm)
 		a.keys++
 	}
 	return a, nil

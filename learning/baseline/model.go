@@ -215,7 +215,7 @@ type Asset struct {
 	functions  map[funcKey]*Function
 	changed    map[spaceKey]*RangeSet // targets of state-changing operations (writes, controls)
 	changedIDs map[nodeKey]struct{}   // the same for targets named by id
-	points     map[pointKey]ValueModel
+	points     pointTable
 	pus        []uint32 // the (protocol, unit) ids learned, for "unit not known" matches
 	keys       int
 	capped     bool
@@ -312,7 +312,7 @@ func (f *Function) targets(m *Model) map[string]RangeSet {
 func newAsset(server netip.Addr, now time.Time) *Asset {
 	return &Asset{Server: server, FirstSeen: now, LastNewKey: now, Protocols: map[string]uint64{},
 		links: map[linkKey]*Link{}, functions: map[funcKey]*Function{}, changed: map[spaceKey]*RangeSet{},
-		points: map[pointKey]ValueModel{}}
+	}
 }
 
 func (m *Model) asset(server netip.Addr, now time.Time) (*Asset, bool) {
@@ -338,6 +338,7 @@ func (m *Model) learning(a *Asset, now time.Time) bool {
 	}
 	if !now.Before(m.learnUntil(a)) && now.Sub(a.LastNewKey) >= m.cfg.StableFor {
 		a.Detecting = true
+		a.points.freeze()
 		m.dirtyMeta(a)
 		return false
 	}
@@ -558,6 +559,7 @@ func (m *Model) ExtendLearning(server netip.Addr, until time.Time) bool {
 		return false
 	}
 	a.LearnUntil, a.Detecting = until, false
+	a.points.thaw()
 	m.dirtyMeta(a)
 	return true
 }
@@ -659,7 +661,7 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 		if !ok {
 			return
 		}
-		vm, ok := a.points[k]
+		vm, ok := a.points.get(k)
 		if !ok {
 			if !m.newKey(a, now) {
 				return
@@ -668,7 +670,7 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 		}
 		vm.Learn(p.v)
 		m.dirtyPoint(a, k, &vm)
-		a.points[k] = vm
+		a.points.set(k, vm)
 	})
 }
 
@@ -883,7 +885,7 @@ func (m *Model) pointModel(a *Asset, tx *protocols.Transaction, p pointRef) (Val
 	m.candidates(a, tx.Proto, tx.Unit, func(pu uint32) bool {
 		k, ok := m.pointKey(pu, p, false)
 		if ok {
-			vm, found = a.points[k]
+			vm, found = a.points.get(k)
 		}
 		return found
 	})

@@ -296,18 +296,18 @@ func (m *Model) saveAsset(w store.Writer, a *Asset, d *assetDirt) error {
 			}
 		}
 		// in key order: pages are filled whole (store.Writer's full saves)
-		pks := make([][]byte, 0, len(a.points))
-		for k, vm := range a.points {
+		pks := make([][]byte, 0, a.points.len())
+		a.points.each(func(k pointKey, vm ValueModel) {
 			if vm.flags&vmDirty != 0 {
 				vm.flags &^= vmDirty
-				a.points[k] = vm
+				a.points.set(k, vm)
 			}
 			pks = append(pks, appendPointKey(nil, k))
-		}
+		})
 		slices.SortFunc(pks, bytes.Compare)
 		for _, pkb := range pks {
 			kd := dec{b: pkb[1:]}
-			vm := a.points[kd.pointKey()]
+			vm, _ := a.points.get(kd.pointKey())
 			if err := w.Put(bucket, pkb, appendValueModel(val[:0], &vm)); err != nil {
 				return err
 			}
@@ -337,9 +337,9 @@ func (m *Model) saveAsset(w store.Writer, a *Asset, d *assetDirt) error {
 		}
 	}
 	for _, k := range d.points {
-		if vm, ok := a.points[k]; ok {
+		if vm, ok := a.points.get(k); ok {
 			vm.flags &^= vmDirty
-			a.points[k] = vm
+			a.points.set(k, vm)
 			if err := putPoint(k, vm); err != nil {
 				return err
 			}
@@ -394,7 +394,9 @@ func (m *Model) appendAssetMeta(b []byte, a *Asset) []byte {
 		b = binary.AppendUvarint(b, uint64(m.strs.id(p, true)))
 		b = binary.AppendUvarint(b, n)
 	}
-	return b
+	// how many points follow: a load makes room for them at once ('m'
+	// sorts before 'p')
+	return binary.AppendUvarint(b, uint64(a.points.len()))
 }
 
 func appendFuncKey(b []byte, k funcKey) []byte {
@@ -603,6 +605,10 @@ func (m *Model) LoadRecords(r store.Reader) error {
 		if err := r.ForEach(name, func(k, v []byte) error { return n.loadAssetRecord(a, k, v) }); err != nil {
 			return fmt.Errorf("asset %s: %w", ip, err)
 		}
+		a.points.finish()
+		if !a.Detecting && n.cfg.Mode != ModeDetect {
+			a.points.thaw() // still learning: points come and go
+		}
 		n.assets[ip] = a
 		n.keys += a.keys
 		return nil
@@ -676,6 +682,9 @@ func (m *Model) loadAssetRecord(a *Asset, k, v []byte) error {
 			p := m.strs.name(uint32(d.uvarint()))
 			a.Protocols[p] = d.uvarint()
 		}
+		if n := d.uvarint(); d.err == nil && a.points.len() == 0 && n <= uint64(m.cfg.MaxKeysPerAsset) {
+			a.points.sorted = make([]pointEntry, 0, n)
+		}
 	case k[0] == 'f' && len(k) == 18:
 		fk := funcKey{client: be.Uint32(k[1:]), pu: be.Uint32(k[5:]), code: int32(be.Uint32(k[9:])), subcode: int32(be.Uint32(k[13:])),
 			op: protocols.Op(k[17])}
@@ -712,7 +721,7 @@ func (m *Model) loadAssetRecord(a *Asset, k, v []byte) error {
 		for i := 0; i < int(vm.n)-2; i++ {
 			vm.inner[i] = float32(d.num())
 		}
-		a.points[pk] = vm
+		a.points.load(pk, vm)
 		a.keys++
 	case k[0] == 'l' && len(k) == 9:
 		lk := linkKey{client: be.Uint32(k[1:]), proto: be.Uint32(k[5:])}

@@ -247,8 +247,16 @@ func (s *Store) saveFull(name string, c Incremental) error {
 	})
 }
 
-// slotReader reads a slot bucket.
-type slotReader struct{ slot *bolt.Bucket }
+// slotReader reads a slot bucket. Every releaseEvery records it lets the
+// kernel unmap the pages read so far, so loading a large state does not
+// keep the whole file resident (release).
+type slotReader struct {
+	slot    *bolt.Bucket
+	store   *Store
+	records *int
+}
+
+const releaseEvery = 1 << 16
 
 func (r slotReader) Buckets(fn func(name []byte) error) error {
 	return r.slot.ForEachBucket(func(k []byte) error { return fn(k) })
@@ -262,6 +270,11 @@ func (r slotReader) ForEach(bucket []byte, fn func(key, value []byte) error) err
 	return b.ForEach(func(k, v []byte) error {
 		if v == nil {
 			return nil // a nested bucket: not a record
+		}
+		if r.records != nil {
+			if *r.records++; *r.records%releaseEvery == 0 {
+				r.store.release()
+			}
 		}
 		return fn(k, v)
 	})

@@ -187,6 +187,7 @@ func (s *Store) Checkpoint(components map[string]Component) error {
 			}
 		}
 	}
+	s.release()
 	return err
 }
 
@@ -209,12 +210,14 @@ func (s *Store) Load(components map[string]Component) error {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	defer s.release()
 	return s.db.View(func(tx *bolt.Tx) error {
 		st := tx.Bucket(bucketState)
 		for _, name := range names {
 			if inc, ok := components[name].(Incremental); ok {
 				if slot := current(tx, []byte(name)); slot != nil {
-					if err := inc.LoadRecords(slotReader{slot}); err != nil {
+					var n int
+					if err := inc.LoadRecords(slotReader{slot, s, &n}); err != nil {
 						return fmt.Errorf("%s: state %q unreadable: %w", s.path, name, err)
 					}
 					continue

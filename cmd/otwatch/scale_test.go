@@ -1,0 +1,266 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/otwatch/otwatch/learning/baseline"
+	"github.com/otwatch/otwatch/learning/inventory"
+	"github.com/otwatch/otwatch/learning/store"
+	"github.com/otwatch/otwatch/protocols"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestScale measures the learned state of a synthetic plant of 10,000
+// Modbus servers x 100 registers (1.02 million baseline keys), the way
+// `make bench-scale` reports it (OTWATCH_SCALE=1; minutes of work):
+//   - otwatch read --mode learn --db: time and peak RSS;
+//   - restart: opening the file and loading the state, to capturing;
+//   - a checkpoint with 1% of the keys changed: time and bytes written,
+//     against the file's size;
+//   - the file's size after ten such checkpoints against after the first;
+//   - kill -9 during checkpoints, 20 times: the file opens every time and
+//     keeps every checkpoint the process reported done;
+//   - the learn run again under qemu-user as armv7, when qemu-arm-static
+//     is installed.
+//
+// Peak RSS is measured with the soft memory limit otwatch takes on a
+// 1 GiB box (a fifth: GOMEMLIMIT=205MiB) and without one.
+func TestScale(t *testing.T) {
+	if os.Getenv("OTWATCH_SCALE") == "" {
+		t.Skip("set OTWATCH_SCALE=1 (make bench-scale): builds a 1M-key state, minutes")
+	}
+	dir := t.TempDir()
+	bin, gen := filepath.Join(dir, "otwatch"), filepath.Join(dir, "plantgen")
+	for out, pkg := range map[string]string{bin: ".", gen: "../plantgen"} {
+		if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", pkg, err, b)
+		}
+	}
+	plant := filepath.Join(dir, "plant.pcap")
+	if b, err := exec.Command(gen, "-plant", "10000x100", "-o", plant).CombinedOutput(); err != nil {
+		t.Fatalf("plantgen: %v\n%s", err, b)
+	}
+	db := filepath.Join(dir, "state.db")
+	timed := func(env []string, args ...string) (time.Duration, int64) {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), env...)
+		start := time.Now()
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		return time.Since(start), cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10
+	}
+	for _, limit := range []string{"GOMEMLIMIT=205MiB", "GOMEMLIMIT=off"} {
+		os.Remove(db)
+		took, rss := timed([]string{limit}, "read", "--quiet", "--mode", "learn", "--db", db, plant)
+		t.Logf("read --mode learn --db, 1.02M keys, %s: %v, peak RSS %d MiB", limit, took.Round(10*time.Millisecond), rss>>20)
+		if limit != "GOMEMLIMIT=off" {
+			assert.LessOrEqual(t, rss, int64(256<<20), "peak RSS")
+		}
+	}
+	st, err := os.Stat(db)
+	require.NoError(t, err)
+	t.Logf("state file after the learn run: %.1f MiB", float64(st.Size())/(1<<20))
+
+	// restart to capturing: open and load every component
+	start := time.Now()
+	mon, s := loadMonitor(t, db, baseline.ModeLearn)
+	restart := time.Since(start)
+	t.Logf("restart: open and load %d keys in %v", mon.model.Keys(), restart.Round(time.Millisecond))
+	assert.LessOrEqual(t, restart, 2*time.Second, "restart to capturing")
+
+	// checkpoints with 1% of the keys changed
+	first := fileSize(t, db)
+	servers := mon.model.AssetCount()
+	rng := rand.New(rand.NewPCG(1, 2))
+	var worst time.Duration
+	var written int64
+	for i := 0; i < 10; i++ {
+		dirtyPercent(mon, servers, rng, i)
+		w0 := writtenBytes(t)
+		start := time.Now()
+		require.NoError(t, s.Checkpoint(mon.components()))
+		took := time.Since(start)
+		w := writtenBytes(t) - w0
+		worst, written = max(worst, took), max(written, w)
+		if i == 0 {
+			first = fileSize(t, db)
+		}
+	}
+	last := fileSize(t, db)
+	t.Logf("checkpoint with 1%% of the keys changed: at most %v, %d KiB written (%.1f%% of the %.1f MiB file); file %.1f MiB after the first, %.1f MiB after ten (%.2fx)",
+		worst.Round(time.Millisecond), written>>10, 100*float64(written)/float64(last), float64(last)/(1<<20),
+		float64(first)/(1<<20), float64(last)/(1<<20), float64(last)/float64(first))
+	assert.LessOrEqual(t, worst, 100*time.Millisecond, "checkpoint time")
+	assert.LessOrEqual(t, float64(written), 0.05*float64(last), "checkpoint writes")
+	assert.LessOrEqual(t, float64(last), 1.25*float64(first), "file growth over ten checkpoints")
+	require.NoError(t, s.Close())
+
+	// kill -9 during checkpoints
+	survived := 0
+	for round := 0; round < 20; round++ {
+		child := exec.Command(os.Args[0], "-test.run", "^TestScaleCheckpointLoop$")
+		child.Env = append(os.Environ(), "OTWATCH_SCALE_CHILD="+db, "OTWATCH_SCALE_ROUND="+strconv.Itoa(round))
+		out, err := child.StdoutPipe()
+		require.NoError(t, err)
+		require.NoError(t, child.Start())
+		saved := -1
+		sc := bufio.NewScanner(out)
+		deadline := time.Now().Add(time.Duration(1500+rng.IntN(4000)) * time.Millisecond)
+		killed := make(chan struct{})
+		go func() {
+			time.Sleep(time.Until(deadline))
+			child.Process.Signal(syscall.SIGKILL)
+			close(killed)
+		}()
+		for sc.Scan() {
+			if n, ok := strings.CutPrefix(sc.Text(), "saved "); ok {
+				saved, _ = strconv.Atoi(n)
+			}
+		}
+		<-killed
+		child.Wait()
+		m, s2 := loadMonitor(t, db, baseline.ModeLearn)
+		got := markerValue(m)
+		require.NoError(t, s2.Close())
+		if saved >= 0 {
+			assert.GreaterOrEqual(t, got, 1000*round+saved, "round %d: a reported checkpoint was lost", round)
+		}
+		assert.LessOrEqual(t, got, 1000*round+saved+1, "round %d: more than one checkpoint past the last reported", round)
+		survived++
+	}
+	t.Logf("kill -9 during checkpoints: the file opened %d times of 20 and kept every checkpoint reported done", survived)
+
+	// armv7 under qemu-user: the same learn run in a 32-bit address space
+	if qemu, err := exec.LookPath("qemu-arm-static"); err == nil {
+		arm := filepath.Join(dir, "otwatch-armv7")
+		build := exec.Command("go", "build", "-o", arm, ".")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm", "GOARM=7")
+		if b, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("armv7 build: %v\n%s", err, b)
+		}
+		armDB := filepath.Join(dir, "arm.db")
+		cmd := exec.Command(qemu, arm, "read", "--quiet", "--mode", "learn", "--db", armDB, plant)
+		cmd.Env = append(os.Environ(), "GOMEMLIMIT=205MiB")
+		start := time.Now()
+		b, err := cmd.CombinedOutput()
+		require.NoError(t, err, "armv7 under qemu: %s", b)
+		took := time.Since(start)
+		cmd = exec.Command(qemu, arm, "read", "--mode", "detect", "--db", armDB, plant)
+		b, err = cmd.CombinedOutput()
+		require.NoError(t, err, "armv7 under qemu, detect: %s", b)
+		assert.Contains(t, string(b), "10000 assets, 1020000 keys")
+		t.Logf("armv7 under qemu-user: learn run %v; the detect run reloaded 1.02M keys", took.Round(time.Second))
+	} else {
+		t.Log("qemu-arm-static not installed: the armv7 run is skipped")
+	}
+}
+
+// TestScaleCheckpointLoop is TestScale's child: it changes 1% of the keys
+// and checkpoints, over and over, printing each checkpoint done, until it
+// is killed. A marker register counts the checkpoints.
+func TestScaleCheckpointLoop(t *testing.T) {
+	db := os.Getenv("OTWATCH_SCALE_CHILD")
+	if db == "" {
+		t.Skip("run by TestScale")
+	}
+	round, _ := strconv.Atoi(os.Getenv("OTWATCH_SCALE_ROUND"))
+	mon, s := loadMonitor(t, db, baseline.ModeLearn)
+	rng := rand.New(rand.NewPCG(uint64(round), 7))
+	servers := mon.model.AssetCount()
+	for i := 0; ; i++ {
+		dirtyPercent(mon, servers, rng, i)
+		mon.observe(markerTx(1000*round + i))
+		if err := s.Checkpoint(mon.components()); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Printf("saved %d\n", i)
+	}
+}
+
+func loadMonitor(t *testing.T, db string, mode baseline.Mode) (*monitor, *store.Store) {
+	t.Helper()
+	s, err := store.Open(db)
+	require.NoError(t, err)
+	mon := newMonitor(baseline.Config{Mode: mode}, inventory.Limits{MaxAssets: 20000}, nil)
+	require.NoError(t, s.Load(mon.components()))
+	mon.model.SetMode(mode)
+	return mon, s
+}
+
+var scaleT0 = time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+
+// dirtyPercent writes a new value to 1% of the plant's registers.
+func dirtyPercent(mon *monitor, servers int, rng *rand.Rand, round int) {
+	n := servers * 100 / 100
+	for j := 0; j < n; j++ {
+		i := rng.IntN(servers)
+		reg := rng.IntN(100)
+		tx := &protocols.Transaction{Proto: "modbus", Unit: "1", Op: protocols.OpWrite, Code: 6, CodeName: "write_single_register",
+			Client: protocols.Endpoint{IP: netip.AddrFrom4([4]byte{10, 0, 0, 1}), Port: 20000 + uint16(i%40000), LinkAddress: -1},
+			Server: protocols.Endpoint{IP: netip.AddrFrom4([4]byte{10, byte(1 + i>>16), byte(i >> 8), byte(i)}), Port: 502, LinkAddress: -1},
+			Targets: []protocols.Target{{Space: "holding_register", Address: uint64(reg), Count: 1}},
+			Values:  []protocols.Value{protocols.IntValue(int64(round))}, RequestFrame: 1, ResponseFrame: 2,
+			RequestTime: scaleT0.Add(time.Duration(round) * time.Minute), ResponseTime: scaleT0.Add(time.Duration(round) * time.Minute)}
+		tx.AddPoint(0, 0, protocols.FieldValue, protocols.TypeReg, float64(round+reg))
+		mon.model.Observe(tx)
+	}
+}
+
+// markerTx writes n to the marker register of server 10.1.0.0.
+func markerTx(n int) *protocols.Transaction {
+	tx := &protocols.Transaction{Proto: "modbus", Unit: "1", Op: protocols.OpWrite, Code: 6, RequestFrame: 1,
+		Client: protocols.Endpoint{IP: netip.AddrFrom4([4]byte{10, 0, 0, 1}), LinkAddress: -1},
+		Server: protocols.Endpoint{IP: netip.AddrFrom4([4]byte{10, 1, 0, 0}), Port: 502, LinkAddress: -1},
+		Targets: []protocols.Target{{Space: "marker", Address: 0, Count: 1}}, RequestTime: scaleT0}
+	tx.AddPoint(0, 0, protocols.FieldValue, protocols.UintType(32), float64(n))
+	return tx
+}
+
+// markerValue is the largest marker written (-1 when none).
+func markerValue(mon *monitor) int {
+	doc := mon.model.Export(scaleT0)
+	for _, a := range doc.Assets {
+		for _, p := range a.Points {
+			if p.Space == "marker" {
+				return int(p.Model.Max)
+			}
+		}
+	}
+	return -1
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	st, err := os.Stat(path)
+	require.NoError(t, err)
+	return st.Size()
+}
+
+// writtenBytes is what this process wrote so far (/proc/self/io wchar).
+func writtenBytes(t *testing.T) int64 {
+	if runtime.GOOS != "linux" {
+		return 0
+	}
+	b, err := os.ReadFile("/proc/self/io")
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "wchar: "); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	return 0
+}
