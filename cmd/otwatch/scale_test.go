@@ -210,8 +210,8 @@ func dirtyPercent(mon *monitor, servers int, rng *rand.Rand, round int) {
 		i := rng.IntN(servers)
 		reg := rng.IntN(100)
 		tx := &protocols.Transaction{Proto: "modbus", Unit: "1", Op: protocols.OpWrite, Code: 6, CodeName: "write_single_register",
-			Client: protocols.Endpoint{IP: netip.AddrFrom4([4]byte{10, 0, 0, 1}), Port: 20000 + uint16(i%40000), LinkAddress: -1},
-			Server: protocols.Endpoint{IP: netip.AddrFrom4([4]byte{10, byte(1 + i>>16), byte(i >> 8), byte(i)}), Port: 502, LinkAddress: -1},
+			Client:  protocols.Endpoint{IP: netip.AddrFrom4([4]byte{10, 0, 0, 1}), Port: 20000 + uint16(i%40000), LinkAddress: -1},
+			Server:  protocols.Endpoint{IP: netip.AddrFrom4([4]byte{10, byte(1 + i>>16), byte(i >> 8), byte(i)}), Port: 502, LinkAddress: -1},
 			Targets: []protocols.Target{{Space: "holding_register", Address: uint64(reg), Count: 1}},
 			Values:  []protocols.Value{protocols.IntValue(int64(round))}, RequestFrame: 1, ResponseFrame: 2,
 			RequestTime: scaleT0.Add(time.Duration(round) * time.Minute), ResponseTime: scaleT0.Add(time.Duration(round) * time.Minute)}
@@ -223,8 +223,8 @@ func dirtyPercent(mon *monitor, servers int, rng *rand.Rand, round int) {
 // markerTx writes n to the marker register of server 10.1.0.0.
 func markerTx(n int) *protocols.Transaction {
 	tx := &protocols.Transaction{Proto: "modbus", Unit: "1", Op: protocols.OpWrite, Code: 6, RequestFrame: 1,
-		Client: protocols.Endpoint{IP: netip.AddrFrom4([4]byte{10, 0, 0, 1}), LinkAddress: -1},
-		Server: protocols.Endpoint{IP: netip.AddrFrom4([4]byte{10, 1, 0, 0}), Port: 502, LinkAddress: -1},
+		Client:  protocols.Endpoint{IP: netip.AddrFrom4([4]byte{10, 0, 0, 1}), LinkAddress: -1},
+		Server:  protocols.Endpoint{IP: netip.AddrFrom4([4]byte{10, 1, 0, 0}), Port: 502, LinkAddress: -1},
 		Targets: []protocols.Target{{Space: "marker", Address: 0, Count: 1}}, RequestTime: scaleT0}
 	tx.AddPoint(0, 0, protocols.FieldValue, protocols.UintType(32), float64(n))
 	return tx
