@@ -76,6 +76,11 @@ type flow struct {
 	clientIsLo bool
 	sawSYN     bool
 	answered   bool // the server has spoken (OnConversation reported it)
+	// UDP: asked says the flow's first datagram to one host was seen,
+	// going askDir; quiet marks a flow that holds no conversation (a
+	// datagram to a group, or the reply to one).
+	asked, quiet bool
+	askDir       protocols.Direction
 	// probeRetries counts fresh starts of probing (mid-stream captures).
 	probeRetries uint8
 	// rejected: every dissector said no to this direction's first bytes

@@ -45,7 +45,10 @@ type Pipeline struct {
 	OnLLDP func(d *frame.Decoded, frameNo uint64, timeNano int64)
 	// OnConversation, when set, hears of each conversation the server
 	// answered: a TCP SYN-ACK to a SYN seen, or the first UDP datagram back.
-	// Scans that nothing answers never reach it.
+	// client opened it (sent the SYN, or the flow's first datagram) and
+	// server answered, whatever the ICS protocol's roles. Scans that
+	// nothing answers never reach it, nor datagrams to a broadcast or
+	// multicast group and the replies to them.
 	OnConversation func(client, server netip.AddrPort, ipProto uint8, frameNo uint64, timeNano int64)
 	// MergeVLANs keys flows by addresses and ports alone; set it before the
 	// first frame. A SPAN session that mirrors several VLANs shows a routed
@@ -58,6 +61,7 @@ type Pipeline struct {
 	// Stats is updated as frames are handled.
 	Stats   Stats
 	dupSeed maphash.Seed
+	queries groupQueries
 }
 
 // New builds a pipeline over the registered dissectors. sink receives each
@@ -292,18 +296,50 @@ func (p *Pipeline) setMAC(fl *flow, dir protocols.Direction, d *frame.Decoded) {
 	fl.macVLAN[dir] = d.VLAN
 }
 
-// answered reports a flow's conversation once, when the server first
-// speaks (UDP: any datagram back; TCP: the SYN-ACK, checked by the caller).
-func (p *Pipeline) answered(fl *flow, dir protocols.Direction, pkt protocols.Packet) {
-	if fl.answered || dir != protocols.ServerToClient {
+// answered reports a flow's conversation once, when its server first
+// answers in direction by (TCP: the SYN-ACK; UDP: the first datagram back,
+// see udpConversation). The other side opened it.
+func (p *Pipeline) answered(fl *flow, by protocols.Direction, pkt protocols.Packet) {
+	if fl.answered {
 		return
 	}
 	fl.answered = true
+	opener, server := fl.client, fl.server
+	if by == protocols.ClientToServer {
+		opener, server = fl.server, fl.client
+	}
 	if p.OnConversation != nil {
 		p.hook("conversation", func() {
-			p.OnConversation(netip.AddrPortFrom(fl.client.IP, fl.client.Port), netip.AddrPortFrom(fl.server.IP, fl.server.Port),
+			p.OnConversation(netip.AddrPortFrom(opener.IP, opener.Port), netip.AddrPortFrom(server.IP, server.Port),
 				fl.proto, pkt.Frame, p.now)
 		})
+	}
+}
+
+// udpConversation follows who asks and who answers in a UDP flow. UDP has
+// no handshake. When exactly one side is on an ICS protocol's server port,
+// that side serves (a DNP3 outstation's link status request still comes
+// from port 20000); otherwise ports do not tell (NetBIOS and many others
+// use one port on both sides): the side that sent the flow's first
+// datagram asked, and the side that answers it is the server. A datagram to a group
+// (broadcast, multicast, or the link's broadcast MAC) addresses no one:
+// its flow holds no conversation, and neither does the flow of a unicast
+// reply to it (a host answering a NetBIOS name query or an SSDP search
+// opens nothing, and the querier called on no host in particular).
+func (p *Pipeline) udpConversation(fl *flow, dir protocols.Direction, d *frame.Decoded, pkt protocols.Packet) {
+	switch {
+	case !d.ToOneHost():
+		fl.quiet = true
+		p.queries.ask(netip.AddrPortFrom(d.Src, d.SrcPort), p.now)
+	case fl.answered || fl.quiet:
+	case !fl.asked:
+		fl.asked, fl.askDir = true, dir
+		if p.portDecides(fl) {
+			fl.askDir = protocols.ClientToServer
+		}
+		fl.quiet = p.queries.answered(netip.AddrPortFrom(d.Dst, d.DstPort), p.now)
+	case dir != fl.askDir:
+		p.answered(fl, dir, pkt)
 	}
 }
 
@@ -343,7 +379,7 @@ func (p *Pipeline) udp(d *frame.Decoded, pkt protocols.Packet) {
 		p.Stats.Duplicates++
 		return
 	}
-	p.answered(fl, dir, pkt)
+	p.udpConversation(fl, dir, d, pkt)
 	p.setMAC(fl, dir, d)
 	switch fl.state {
 	case stateProbing:
@@ -377,7 +413,7 @@ func (p *Pipeline) tcp(d *frame.Decoded, pkt protocols.Packet) {
 			fl.swapRoles()
 			dir = 1 - dir
 		}
-		if ack && dir == protocols.ServerToClient && fl.sawSYN {
+		if ack && fl.sawSYN { // the SYN-ACK's sender answers, whatever the ports say
 			p.answered(fl, dir, pkt)
 		}
 		fl.sawSYN = true
