@@ -19,6 +19,8 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/otwatch/otwatch/protocols/frame"
 )
 
 // Key is one conversation: who called whom, on which port.
@@ -72,9 +74,16 @@ func (d *Detector) Known(client, server netip.Addr, proto uint8, port uint16) bo
 	return ok
 }
 
-// Observe is the pipeline's OnConversation hook.
+// Observe is the pipeline's OnConversation hook. Only two unicast hosts
+// hold a conversation: a broadcast, multicast or unspecified address is
+// never a party (the pipeline already keeps datagrams to groups and their
+// replies out), and a host talking to itself (a loopback capture, an
+// anonymised trace) converses with no one on the network.
 func (d *Detector) Observe(client, server netip.AddrPort, proto uint8, frameNo uint64, ns int64) []Finding {
 	k := Key{client.Addr().Unmap(), server.Addr().Unmap(), proto, server.Port()}
+	if !frame.UnicastHost(k.Client) || !frame.UnicastHost(k.Server) || k.Client == k.Server {
+		return nil
+	}
 	if _, ok := d.known[k]; ok {
 		return nil
 	}

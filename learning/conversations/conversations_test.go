@@ -89,8 +89,50 @@ func TestBounded(t *testing.T) {
 	d := New(2)
 	d.Learning = func(time.Time) bool { return true }
 	for i := 0; i < 5; i++ {
-		d.Observe(netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}), 1), ap("10.0.0.1:80"), 6, 1, 0)
+		d.Observe(netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 1, byte(i)}), 1), ap("10.0.0.1:80"), 6, 1, 0)
 	}
 	assert.Len(t, d.known, 2)
 	assert.Equal(t, uint64(3), d.Dropped)
+}
+
+// Parties that are no host (addresses of real corpus frames): none is a
+// conversation.
+func TestConversationsOnlyBetweenTwoHosts(t *testing.T) {
+	d := New(0)
+	d.Learning = func(time.Time) bool { return false }
+	d.Controller = func(ip netip.Addr) (string, []uint16, bool) {
+		switch ip.String() {
+		case "192.168.1.104", "118.189.96.132":
+			return "modbus", []uint16{502}, true
+		}
+		return "", nil, false
+	}
+	for _, tc := range []struct {
+		name         string
+		client, srv  string
+		proto        uint8
+		frame        uint64
+		wantFindings int
+	}{
+		// (a subnet's directed broadcast, e.g. 192.168.1.255 in Lemay's frame 1739,
+		// is told by its broadcast MAC: the pipeline keeps it out, see
+		// protocols/pipeline TestUDPConversationRoles)
+		{"a limited broadcast address as the server", "192.168.1.104:138", "255.255.255.255:138", 17, 1739, 0},
+		{"a limited broadcast address as the opener", "255.255.255.255:138", "192.168.1.104:138", 17, 1739, 0},
+		{"a multicast group as the server (LLMNR)", "192.168.1.104:5355", "224.0.0.252:5355", 17, 1, 0},
+		{"a DHCP client without an address", "0.0.0.0:68", "192.168.1.104:67", 17, 1, 0},
+		// zeek__zeek/testing/btest/Traces/modbus/modbusSmall.pcap frames 101-102: the
+		// anonymised Modbus device asks DNS at its own address
+		{"a host talking to itself", "118.189.96.132:56426", "118.189.96.132:53", 17, 101, 0},
+		// the same RTU opening a real conversation still alerts
+		{"the RTU calling out to a host", "192.168.1.104:1045", "192.168.1.100:139", 6, 10079, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := d.Observe(ap(tc.client), ap(tc.srv), tc.proto, tc.frame, 1000*sec)
+			assert.Len(t, got, tc.wantFindings)
+			if tc.wantFindings == 0 {
+				assert.False(t, d.Known(ap(tc.client).Addr(), ap(tc.srv).Addr(), tc.proto, ap(tc.srv).Port()), "not remembered either")
+			}
+		})
+	}
 }
