@@ -61,6 +61,7 @@ func newMonitor(cfg baseline.Config, limits inventory.Limits, sink func(*alerts.
 	}
 	m.dhcp = dhcp.New()
 	m.dhcp.Learning = m.model.NetworkLearning
+	m.dhcp.Leased = func(ip netip.Addr, now time.Time) { m.model.LearnHost(ip, now) }
 	m.engine = alerts.NewEngine(alerts.Config{}, m.model, sink)
 	m.engine.OnMarkNormal = m.acceptARP
 	return m
@@ -76,6 +77,7 @@ func (m *monitor) components() map[string]store.Component {
 func (m *monitor) attach(p *pipeline.Pipeline) {
 	p.OnPacket = func(d *frame.Decoded, frameLen int, ns int64) {
 		m.inv.ObservePacket(d, frameLen, ns)
+		m.learnHost(d.Src, ns)
 		m.raiseScans(m.scans.ObservePacket(d, p.Frames(), ns))
 		for _, f := range m.dhcp.ObservePacket(d, p.Frames(), ns) {
 			src := f.Server.String()
@@ -87,11 +89,21 @@ func (m *monitor) attach(p *pipeline.Pipeline) {
 	p.OnLLDP = func(d *frame.Decoded, frameNo uint64, ns int64) {
 		if in, err := lldp.Parse(d.LLDP); err == nil && d.HasMAC {
 			m.inv.ObserveLLDP(d.SrcMAC, in, frameNo, ns)
+			for _, ip := range in.MgmtAddrs {
+				m.learnHost(ip, ns)
+			}
 		}
 	}
-	p.OnICMP = func(d *frame.Decoded, frameNo uint64, ns int64) { m.raiseScans(m.scans.ObserveICMP(d, frameNo, ns)) }
+	p.OnICMP = func(d *frame.Decoded, frameNo uint64, ns int64) {
+		m.learnHost(d.Src, ns)
+		m.raiseScans(m.scans.ObserveICMP(d, frameNo, ns))
+	}
 	m.inv.FrameOf = p.Frames
 }
+
+// learnHost adds a host that sent something to the known-host set while
+// the network learns (baseline.Model.LearnHost).
+func (m *monitor) learnHost(ip netip.Addr, ns int64) { m.model.LearnHost(ip, time.Unix(0, ns).UTC()) }
 
 // observeConversation is the pipeline's OnConversation hook: new
 // conversations with (or from) a controller, once the network is learned.
@@ -128,11 +140,14 @@ func (m *monitor) raiseScans(found []scan.Finding) {
 // flips either way fold together).
 func (m *monitor) observeARP(d *frame.Decoded, frameNo uint64, ns int64) {
 	m.raiseScans(m.scans.ObserveARP(d, frameNo, ns))
+	m.learnHost(d.ARP.SenderIP, ns)
 	for _, ev := range m.inv.ObserveARP(d, frameNo, ns) {
 		if ev.Kind == inventory.NewHost {
 			// a device on the segment the network learned without: a
-			// transient laptop, a rogue box (while learning, just recorded)
-			if !m.model.NetworkLearning(ev.Time) {
+			// transient laptop, a rogue box. A host that sent anything
+			// while the network learned is no new device, however late
+			// its first ARP (an RTU polled all day keeps its ARP cache).
+			if !m.model.NetworkLearning(ev.Time) && !m.model.KnownHost(d.ARP.SenderIP) {
 				m.engine.Network(ev.Time, "new_host", ev.IP, ev.IP, &alerts.Endpoint{IP: ev.IP, MAC: ev.MAC}, []uint64{ev.Frame}, ev.Message)
 			}
 			continue

@@ -1,0 +1,46 @@
+package baseline
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestKnownHostSet(t *testing.T) {
+	t0 := time.Unix(1_424_798_870, 0) // Lemay's capture: the RTUs 192.168.1.101..106
+	ip := netip.MustParseAddr
+	m := New(Config{Mode: ModeAuto, LearningPeriod: time.Hour})
+
+	assert.True(t, m.LearnHost(ip("192.168.1.103"), t0), "learned while the network learns")
+	for _, a := range []string{"0.0.0.0", "255.255.255.255", "224.0.0.252", "ff02::1:2"} {
+		assert.False(t, m.LearnHost(ip(a), t0), "%s names no host", a)
+		assert.False(t, m.KnownHost(ip(a)))
+	}
+	assert.True(t, m.KnownHost(ip("::ffff:192.168.1.103")), "a mapped address is the host it maps")
+
+	// hosts heard do not keep auto mode's network learning going
+	for i := 1; i < 60; i++ {
+		m.LearnHost(netip.AddrFrom4([4]byte{203, 0, 113, byte(i)}), t0.Add(time.Duration(i)*time.Minute))
+	}
+	after := t0.Add(time.Hour + time.Minute)
+	assert.False(t, m.NetworkLearning(after))
+	assert.False(t, m.LearnHost(ip("192.168.1.200"), after), "after learning a new address is not learned")
+	assert.False(t, m.KnownHost(ip("192.168.1.200")))
+	assert.True(t, m.LearnHost(ip("192.168.1.103"), after), "a learned one stays known")
+
+	// exported with the baseline and restored from it
+	b, err := m.MarshalState()
+	require.NoError(t, err)
+	back := New(Config{Mode: ModeDetect})
+	require.NoError(t, back.UnmarshalState(b))
+	assert.True(t, back.KnownHost(ip("192.168.1.103")))
+	assert.True(t, back.KnownHost(ip("203.0.113.59")))
+	assert.False(t, back.LearnHost(ip("192.168.1.201"), after), "detect mode learns no host")
+
+	// learn mode learns whatever the clock says
+	learn := New(Config{Mode: ModeLearn})
+	assert.True(t, learn.LearnHost(ip("192.168.1.104"), t0.Add(1000*time.Hour)))
+}
