@@ -32,8 +32,6 @@ var (
 		"ack/ack_data or userdata response whose job came before capture started or was lost in a gap: counted, not malformed")
 	anomalyTooManyOutstanding = protocols.DeclareAnomaly("s7comm.too_many_outstanding",
 		"more jobs outstanding than the session keeps; the oldest is closed as no_response")
-	anomalyItemError = protocols.DeclareAnomaly("s7comm.item_error",
-		"a data item's return code is not success (0xff)")
 	anomalyCOTPError = protocols.DeclareAnomaly("s7comm.cotp_error",
 		"COTP TPDU error (ER) or reject (RJ): the peer refused a TPDU")
 
