@@ -66,11 +66,25 @@ func TestNewHostOnlyIfNothingSeenWhileLearning(t *testing.T) {
 	pingerARP := corpusFrame(t, 1216384468.0, `ffffffffffff 000adc030500 0806
 		0001 0800 06 04 0002 000adc030500 ac10ca00 000000000000 ac10ca00`)
 
+	// qut-infosec__2017QUT_S7comm/.../20161215192146.ConveyorBeltOn_Flooding.hmi.pcap
+	// frames 525 and 1348: the PLC 10.10.10.10 resolves its peer 10.10.10.11,
+	// again 60 s later (the reply, unicast to the PLC, is not mirrored here)
+	plcAsks := corpusFrame(t, 1481793744.841954, `ffffffffffff 001b1b17f882 0806
+		0001 0800 06 04 0001 001b1b17f882 0a0a0a0a 0a420066c1ca 0a0a0a0b 5c7900000000000000000000000000000000`)
+	plcAsksAgain := corpusFrame(t, 1481793804.838777, `ffffffffffff 001b1b17f882 0806
+		0001 0800 06 04 0001 001b1b17f882 0a0a0a0a 0a420066c1ca 0a0a0a0b 5c8000000000000000000000000000000000`)
+	// .../20161215193421.WaterTankOnAuto_Flooding.hmi.pcap frame 9869: 10.10.10.11
+	// (00:1c:06:08:3f:a4) asks for the PLC: its first frame at this capture point
+	peerARP := corpusFrame(t, 1481795184.807886, `ffffffffffff 001c06083fa4 0806
+		0001 0800 06 04 0001 001c06083fa4 0a0a0a0b 1e060ad90a0a 0a0a0a0a 0a0a000000000000000000000000000000000000`)
+
 	for _, tc := range []struct {
 		name          string
 		learn, detect []capture.Frame
 		wantNew       []string
 	}{
+		{"a peer the PLC kept resolving while learning", []capture.Frame{plcAsks, plcAsksAgain}, []capture.Frame{peerARP}, nil},
+		{"a peer asked for once (a sweep, a typo) is not known", []capture.Frame{plcAsks}, []capture.Frame{peerARP}, []string{"10.10.10.11"}},
 		{"an RTU polled all through learning ARPs later", []capture.Frame{rtuSynAck}, []capture.Frame{rtuARP}, nil},
 		{"the same ARP with nothing of the RTU learned", nil, []capture.Frame{rtuARP}, []string{"192.168.1.103"}},
 		{"a device that got its address from DHCP while learning", []capture.Frame{dhcpAck}, []capture.Frame{koyoARP}, nil},

@@ -32,6 +32,7 @@ type monitor struct {
 	convs  *conversations.Detector
 	dhcp   *dhcp.Watch
 	zones  *zones.Policy // nil: no zones configured
+	peers  baseline.Peers
 }
 
 // setZones places assets in the configured zones and checks conduits from now on.
@@ -141,6 +142,10 @@ func (m *monitor) raiseScans(found []scan.Finding) {
 func (m *monitor) observeARP(d *frame.Decoded, frameNo uint64, ns int64) {
 	m.raiseScans(m.scans.ObserveARP(d, frameNo, ns))
 	m.learnHost(d.ARP.SenderIP, ns)
+	if now := time.Unix(0, ns).UTC(); d.ARP.Op == frame.ARPRequest && m.model.NetworkLearning(now) &&
+		m.peers.Ask(d.ARP.SenderIP, d.ARP.TargetIP, now) {
+		m.model.LearnHost(d.ARP.TargetIP, now) // a peer the host keeps resolving
+	}
 	for _, ev := range m.inv.ObserveARP(d, frameNo, ns) {
 		if ev.Kind == inventory.NewHost {
 			// a device on the segment the network learned without: a

@@ -37,3 +37,49 @@ func (m *Model) KnownHost(ip netip.Addr) bool {
 	_, ok := m.hosts[ip.Unmap()]
 	return ok
 }
+
+// Peers finds the addresses known hosts keep resolving in ARP while the
+// network learns: a PLC re-resolves each configured peer whenever its ARP
+// cache entry ages out (every minute or so), and the peer's unicast reply
+// rarely reaches a SPAN port that mirrors the HMI's or the uplink's
+// traffic. Such an address is an expected peer and joins the known hosts
+// (Model.LearnHost), though nothing of the peer itself was seen. A retry
+// of an unanswered request comes within seconds and a sweep asks once, so
+// only two requests at least PeerRefresh apart count, and a host that
+// resolves more than MaxPeersPerHost addresses is sweeping: its requests
+// prove nothing.
+type Peers struct {
+	first  map[netip.Addr]time.Time // target -> first request
+	askers map[netip.Addr]int       // requester -> distinct targets asked
+}
+
+const (
+	// PeerRefresh: two requests for one address this far apart are cache refreshes.
+	PeerRefresh = 30 * time.Second
+	// MaxPeersPerHost: more distinct targets from one requester is a sweep.
+	MaxPeersPerHost = 16
+	maxPeerTargets  = 4096
+)
+
+// Ask notes that sender asked ARP for target at now and reports whether
+// target is now an expected peer.
+func (p *Peers) Ask(sender, target netip.Addr, now time.Time) bool {
+	if !frame.UnicastHost(sender) || !frame.UnicastHost(target) || sender == target {
+		return false
+	}
+	if p.first == nil {
+		p.first, p.askers = map[netip.Addr]time.Time{}, map[netip.Addr]int{}
+	}
+	at, seen := p.first[target]
+	if !seen {
+		if len(p.first) >= maxPeerTargets {
+			return false
+		}
+		p.first[target] = now
+		if p.askers[sender] < MaxPeersPerHost+1 && len(p.askers) < maxPeerTargets {
+			p.askers[sender]++
+		}
+		return false
+	}
+	return p.askers[sender] <= MaxPeersPerHost && now.Sub(at) >= PeerRefresh
+}

@@ -44,3 +44,45 @@ func TestKnownHostSet(t *testing.T) {
 	learn := New(Config{Mode: ModeLearn})
 	assert.True(t, learn.LearnHost(ip("192.168.1.104"), t0.Add(1000*time.Hour)))
 }
+
+// Expected peers, on the pattern of QUT's S7 plant: the PLC 10.10.10.10
+// re-resolves 10.10.10.11..13 every 60 s (ConveyorBeltOn_Flooding.hmi.pcap
+// frames 525, 1348, 2184 ...).
+func TestPeers(t *testing.T) {
+	t0 := time.Unix(1_481_793_744, 0)
+	ip := netip.MustParseAddr
+	plc := ip("10.10.10.10")
+	for _, tc := range []struct {
+		name string
+		asks []time.Duration // requests from the PLC for 10.10.10.11
+		want bool
+	}{
+		{"a cache refresh a minute later", []time.Duration{0, 60 * time.Second}, true},
+		{"asked once", []time.Duration{0}, false},
+		{"retries of an unanswered request", []time.Duration{0, time.Second, 2 * time.Second, 3 * time.Second}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var p Peers
+			got := false
+			for _, d := range tc.asks {
+				got = p.Ask(plc, ip("10.10.10.11"), t0.Add(d))
+			}
+			assert.Equal(t, tc.want, got)
+		})
+	}
+	t.Run("a sweeper's requests prove nothing", func(t *testing.T) {
+		var p Peers
+		for round := 0; round < 2; round++ {
+			for h := 1; h <= 20; h++ {
+				assert.False(t, p.Ask(ip("10.10.10.66"), netip.AddrFrom4([4]byte{10, 10, 10, byte(100 + h)}), t0.Add(time.Duration(round)*time.Minute)))
+			}
+		}
+	})
+	t.Run("groups and itself are no peers", func(t *testing.T) {
+		var p Peers
+		for _, target := range []string{"255.255.255.255", "0.0.0.0", "10.10.10.10"} {
+			p.Ask(plc, ip(target), t0)
+			assert.False(t, p.Ask(plc, ip(target), t0.Add(time.Minute)), target)
+		}
+	})
+}
