@@ -87,6 +87,9 @@ func (m *monitor) attach(p *pipeline.Pipeline) {
 	}
 	p.OnARP = m.observeARP
 	p.OnConversation = m.observeConversation
+	p.OnPickedUp = func(client, server netip.AddrPort, proto uint8, frameNo uint64, ns int64) {
+		m.raiseConversations(m.convs.ObservePickedUp(client, server, proto, frameNo, ns), client)
+	}
 	p.OnLLDP = func(d *frame.Decoded, frameNo uint64, ns int64) {
 		if in, err := lldp.Parse(d.LLDP); err == nil && d.HasMAC {
 			m.inv.ObserveLLDP(d.SrcMAC, in, frameNo, ns)
@@ -110,7 +113,12 @@ func (m *monitor) learnHost(ip netip.Addr, ns int64) { m.model.LearnHost(ip, tim
 // conversations with (or from) a controller, once the network is learned.
 func (m *monitor) observeConversation(client, server netip.AddrPort, proto uint8, frameNo uint64, ns int64) {
 	m.inv.ObserveService(server, proto)
-	for _, f := range m.convs.Observe(client, server, proto, frameNo, ns) {
+	m.raiseConversations(m.convs.Observe(client, server, proto, frameNo, ns), client)
+}
+
+// raiseConversations alerts new conversations, filed under the controller.
+func (m *monitor) raiseConversations(found []conversations.Finding, client netip.AddrPort) {
+	for _, f := range found {
 		k := f.Key
 		asset := k.Server.String()
 		if f.Kind == "controller_outbound" {

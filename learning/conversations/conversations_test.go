@@ -136,3 +136,49 @@ func TestConversationsOnlyBetweenTwoHosts(t *testing.T) {
 		})
 	}
 }
+
+// Conversations picked up mid-stream (their opening not seen), on Lemay's
+// six-RTU plant: the RTUs 192.168.1.101..106 serve Modbus on 502, the
+// master 192.168.1.100 polls them. The pipeline's client/server is a guess.
+func TestConversationsPickedUp(t *testing.T) {
+	learnedUntil := time.Unix(1000, 0)
+	d := New(0)
+	d.Learning = func(now time.Time) bool { return now.Before(learnedUntil) }
+	d.Controller = func(ip netip.Addr) (string, []uint16, bool) {
+		if b := ip.As4(); b[3] >= 101 && b[3] <= 106 {
+			return "modbus", []uint16{502}, true
+		}
+		return "", nil, false
+	}
+	// learned: the master's poll of .103 picked up mid-stream, the SMB
+	// session .104 opened to the master, an RTU-to-RTU session mid-stream
+	require.Empty(t, d.ObservePickedUp(ap("192.168.1.100:2055"), ap("192.168.1.103:502"), 6, 1, 10*sec))
+	require.Empty(t, d.Observe(ap("192.168.1.104:1039"), ap("192.168.1.100:139"), 6, 2, 11*sec))
+	require.Empty(t, d.ObservePickedUp(ap("192.168.1.106:3000"), ap("192.168.1.102:1200"), 6, 3, 12*sec))
+	for _, tc := range []struct {
+		name        string
+		client, srv string
+		want        string // the finding's message, "" none
+	}{
+		{"a Modbus poll picked up mid-stream: its ICS protocol", "192.168.1.100:2091", "192.168.1.103:502", ""},
+		{"the learned SMB session, picked up the other way round", "192.168.1.100:139", "192.168.1.104:1039", ""},
+		{"the learned RTU-to-RTU session", "192.168.1.102:1200", "192.168.1.106:3000", ""},
+		// moving_two_files_modbus_6RTU.pcap frames 325-326: the labelled C&C channel
+		{"a channel between two RTUs set up before capture", "192.168.1.105:7145", "192.168.1.101:1613",
+			"192.168.1.105:7145 and 192.168.1.101:1613 hold a TCP conversation with 192.168.1.101 (a modbus controller) never seen while the network was learned; it began before capture started, so who opened it is unknown"},
+		{"the master and an office host: no controller", "192.168.1.100:445", "192.168.1.20:1050", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := d.ObservePickedUp(ap(tc.client), ap(tc.srv), 6, 325, 2000*sec)
+			if tc.want == "" {
+				assert.Empty(t, got)
+				return
+			}
+			require.Len(t, got, 1)
+			assert.Equal(t, "new_conversation", got[0].Kind)
+			assert.Equal(t, tc.want, got[0].Message)
+			assert.Equal(t, "192.168.1.101", got[0].Key.Server.String(), "filed under the controller")
+		})
+	}
+	assert.Empty(t, d.ObservePickedUp(ap("192.168.1.101:1613"), ap("192.168.1.105:7145"), 6, 1343, 2060*sec), "once")
+}

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 
@@ -136,4 +137,43 @@ func TestGroupQueriesBounded(t *testing.T) {
 	assert.Len(t, q.last, 1)
 	assert.False(t, q.answered(late, 2*groupQueryWindow+2), "an answer after the window is not one")
 	assert.False(t, q.answered(late, groupQueryWindow), "nor one before the query")
+}
+
+// A TCP conversation that began before capture started:
+// antoine-lemay__Modbus_dataset/moving_two_files_modbus_6RTU.pcap frames 325
+// and 326, the labelled C&C channel between the RTUs 192.168.1.101:1613 and
+// 192.168.1.105:7145 (TLS application data; its SYN precedes the capture).
+var (
+	lemayCC = capture.Frame{TimeNano: 1424796541485530000, Data: mustHex(`000c2970aab7 000c29f9a875 0800
+		4500009d44c140008006317b c0a80165 c0a80169 064d 1be9 3c7f181f 4f2de298 5018 f92c 779d 0000
+		170300007061c696bd4189531a11fe67db51b7c5f592608e2f1a2018418bf461e9be18867a5765fc91fed35add805956d9dfdcb33a7192e22e6d47fc71b4f8b4fad69c90d40a91b2d1d294bc5bb9a877cb31694a3d4a4ba8d44da425162fe94e9e7271c99ce311365c121e34dcff15b001c1419b07`)}
+	lemayCCReply = capture.Frame{TimeNano: 1424796541493096000, Data: mustHex(`000c29f9a875 000c2970aab7 0800
+		45000072021a40008006744d c0a80169 c0a80165 1be9 064d 4f2de298 3c7f1894 5018 fa7b f61a 0000
+		1703000020ffd188cf0ec30d1a37d13d3faa085d6e36971d5ec190e1776646f4a15c94720b1703000020509b409d3d483f4f0adce488345cef2c7527479d72f9909a3b005d999401bd8f`)}
+)
+
+func TestTCPConversationPickedUp(t *testing.T) {
+	var opened, picked []string
+	p := NewWith(Limits{}, []protocols.Dissector{modbus.Dissector{}}, func(*protocols.Transaction) {})
+	p.OnConversation = func(c, s netip.AddrPort, _ uint8, frameNo uint64, _ int64) {
+		opened = append(opened, c.String()+" "+s.String())
+	}
+	p.OnPickedUp = func(c, s netip.AddrPort, proto uint8, frameNo uint64, _ int64) {
+		assert.Equal(t, uint8(6), proto)
+		picked = append(picked, fmt.Sprintf("%s %s @%d", c, s, frameNo))
+	}
+	for _, f := range []capture.Frame{lemayCC, lemayCCReply, lemayCC} {
+		f.LinkType = capture.LinkEthernet
+		p.HandleFrame(f)
+	}
+	// the lower port guessed as the server: who opened it is unknown
+	assert.Equal(t, []string{"192.168.1.105:7145 192.168.1.101:1613 @2"}, picked, "once both sides spoke, once")
+	assert.Empty(t, opened)
+
+	// with its handshake seen, the conversation is an opened one, never picked up
+	r := newRun(Limits{})
+	r.p.OnPickedUp = func(c, s netip.AddrPort, _ uint8, _ uint64, _ int64) { t.Errorf("picked up %s %s", c, s) }
+	c := newConn(t, 40300, 8080)
+	r.feed(c.handshake()...)
+	r.feed(c.send(true, []byte("GET /")), c.send(false, []byte("200")))
 }

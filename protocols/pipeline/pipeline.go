@@ -50,6 +50,11 @@ type Pipeline struct {
 	// nothing answers never reach it, nor datagrams to a broadcast or
 	// multicast group and the replies to them.
 	OnConversation func(client, server netip.AddrPort, ipProto uint8, frameNo uint64, timeNano int64)
+	// OnPickedUp, when set, hears of each TCP conversation whose opening
+	// was not seen (it began before capture started, or its handshake was
+	// lost) once both sides carried data: who opened it is unknown, and
+	// client and server are the flow's roles as ports and content guess them.
+	OnPickedUp func(client, server netip.AddrPort, ipProto uint8, frameNo uint64, timeNano int64)
 	// MergeVLANs keys flows by addresses and ports alone; set it before the
 	// first frame. A SPAN session that mirrors several VLANs shows a routed
 	// packet twice, once on each side of the router. Merged, the copies are
@@ -316,6 +321,22 @@ func (p *Pipeline) answered(fl *flow, by protocols.Direction, pkt protocols.Pack
 	}
 }
 
+// pickedUp reports a TCP conversation without a handshake seen once both
+// sides carried data.
+func (p *Pipeline) pickedUp(fl *flow, dir protocols.Direction, pkt protocols.Packet) {
+	fl.spoke[dir] = true
+	if fl.sawSYN || fl.answered || !fl.spoke[1-dir] {
+		return
+	}
+	fl.answered = true
+	if p.OnPickedUp != nil {
+		p.hook("conversation", func() {
+			p.OnPickedUp(netip.AddrPortFrom(fl.client.IP, fl.client.Port), netip.AddrPortFrom(fl.server.IP, fl.server.Port),
+				fl.proto, pkt.Frame, p.now)
+		})
+	}
+}
+
 // udpConversation follows who asks and who answers in a UDP flow. UDP has
 // no handshake. When exactly one side is on an ICS protocol's server port,
 // that side serves (a DNP3 outstation's link status request still comes
@@ -424,6 +445,7 @@ func (p *Pipeline) tcp(d *frame.Decoded, pkt protocols.Packet) {
 	}
 	p.setMAC(fl, dir, d)
 	if len(d.Payload) > 0 {
+		p.pickedUp(fl, dir, pkt)
 		p.tcpData(fl, dir, d.Seq, d.Payload, d.WireLen, pkt)
 	}
 	if fl.closed {
