@@ -10,6 +10,7 @@ import (
 	"github.com/otwatch/otwatch/protocols/dnp3"
 	"github.com/otwatch/otwatch/protocols/modbus"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // Real frames of the shared corpus (paths under ../shared/corpus), with
@@ -170,10 +171,14 @@ func TestTCPConversationPickedUp(t *testing.T) {
 	assert.Equal(t, []string{"192.168.1.105:7145 192.168.1.101:1613 @2"}, picked, "once both sides spoke, once")
 	assert.Empty(t, opened)
 
-	// with its handshake seen, the conversation is an opened one, never picked up
+	// with its handshake seen, the conversation is an opened one, never
+	// picked up; a Modbus poll picked up mid-stream is the baseline's
 	r := newRun(Limits{})
 	r.p.OnPickedUp = func(c, s netip.AddrPort, _ uint8, _ uint64, _ int64) { t.Errorf("picked up %s %s", c, s) }
 	c := newConn(t, 40300, 8080)
 	r.feed(c.handshake()...)
 	r.feed(c.send(true, []byte("GET /")), c.send(false, []byte("200")))
+	poll := newConn(t, 40301, 502)
+	r.feed(poll.send(true, readReq), poll.send(false, readResp))
+	require.Len(t, r.txs, 1, "the poll was dissected")
 }

@@ -52,8 +52,9 @@ type Pipeline struct {
 	OnConversation func(client, server netip.AddrPort, ipProto uint8, frameNo uint64, timeNano int64)
 	// OnPickedUp, when set, hears of each TCP conversation whose opening
 	// was not seen (it began before capture started, or its handshake was
-	// lost) once both sides carried data: who opened it is unknown, and
-	// client and server are the flow's roles as ports and content guess them.
+	// lost) once both sides carried data, unless it carries an ICS protocol:
+	// who opened it is unknown, and client and server are the flow's roles
+	// as ports guess them.
 	OnPickedUp func(client, server netip.AddrPort, ipProto uint8, frameNo uint64, timeNano int64)
 	// MergeVLANs keys flows by addresses and ports alone; set it before the
 	// first frame. A SPAN session that mirrors several VLANs shows a routed
@@ -322,13 +323,17 @@ func (p *Pipeline) answered(fl *flow, by protocols.Direction, pkt protocols.Pack
 }
 
 // pickedUp reports a TCP conversation without a handshake seen once both
-// sides carried data.
+// sides carried data, unless an ICS dissector took the flow: its
+// transactions tell who is client and server, for the baseline to judge.
 func (p *Pipeline) pickedUp(fl *flow, dir protocols.Direction, pkt protocols.Packet) {
 	fl.spoke[dir] = true
 	if fl.sawSYN || fl.answered || !fl.spoke[1-dir] {
 		return
 	}
 	fl.answered = true
+	if fl.state == stateBound {
+		return
+	}
 	if p.OnPickedUp != nil {
 		p.hook("conversation", func() {
 			p.OnPickedUp(netip.AddrPortFrom(fl.client.IP, fl.client.Port), netip.AddrPortFrom(fl.server.IP, fl.server.Port),
@@ -445,8 +450,8 @@ func (p *Pipeline) tcp(d *frame.Decoded, pkt protocols.Packet) {
 	}
 	p.setMAC(fl, dir, d)
 	if len(d.Payload) > 0 {
-		p.pickedUp(fl, dir, pkt)
 		p.tcpData(fl, dir, d.Seq, d.Payload, d.WireLen, pkt)
+		p.pickedUp(fl, dir, pkt)
 	}
 	if fl.closed {
 		return
