@@ -25,11 +25,11 @@ func (m *Model) LearnHost(ip netip.Addr, now time.Time) bool {
 	if _, ok := m.hosts[ip]; ok {
 		return true
 	}
-	if !frame.UnicastHost(ip) || !m.NetworkLearning(now) || len(m.hosts) >= maxHosts {
+	if !frame.UnicastHost(ip) || !m.NetworkLearning(now) {
 		return false
 	}
-	m.hosts[ip] = now
-	return true
+	m.learnHost(ip, now) // bounded, and saved with the next checkpoint
+	return m.KnownHost(ip)
 }
 
 // KnownHost reports whether ip is in the known-host set.

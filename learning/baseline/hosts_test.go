@@ -2,9 +2,11 @@ package baseline
 
 import (
 	"net/netip"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/otwatch/otwatch/learning/store"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -85,4 +87,28 @@ func TestPeers(t *testing.T) {
 			assert.False(t, p.Ask(plc, ip(target), t0.Add(time.Minute)), target)
 		}
 	})
+}
+
+// Hosts learned from packets are saved by the next checkpoint, also an
+// incremental one, and known after a restart.
+func TestKnownHostsCheckpointed(t *testing.T) {
+	t0 := time.Unix(1_424_798_870, 0)
+	path := filepath.Join(t.TempDir(), "state.db")
+	st, err := store.Open(path)
+	require.NoError(t, err)
+	m := New(Config{Mode: ModeLearn})
+	m.LearnHost(netip.MustParseAddr("192.168.1.103"), t0)
+	require.NoError(t, st.Checkpoint(map[string]store.Component{"baseline": m})) // the first: full
+	m.LearnHost(netip.MustParseAddr("192.168.1.105"), t0.Add(time.Minute))
+	require.NoError(t, st.Checkpoint(map[string]store.Component{"baseline": m})) // only what changed
+	require.NoError(t, st.Close())
+
+	st, err = store.Open(path)
+	require.NoError(t, err)
+	defer st.Close()
+	back := New(Config{Mode: ModeDetect})
+	require.NoError(t, st.Load(map[string]store.Component{"baseline": back}))
+	assert.True(t, back.KnownHost(netip.MustParseAddr("192.168.1.103")))
+	assert.True(t, back.KnownHost(netip.MustParseAddr("192.168.1.105")), "learned after the first checkpoint")
+	assert.False(t, back.KnownHost(netip.MustParseAddr("192.168.1.106")))
 }
