@@ -17,7 +17,8 @@ help:
 	@echo "lint         gofmt + go vet"
 	@echo "demo         dissect the embedded real capture"
 	@echo "conformance  agreement with tshark over ../shared/corpus, per protocol"
-	@echo "eval         detection recall and false alerts on the labelled corpus captures"
+	@echo "eval         detection recall and false alerts on the labelled corpus captures, and the plant"
+	@echo "             evaluation: every benign capture learned on its first 60% and detected on the rest"
 	@echo "image        flashable appliance images dist/otwatch-{arm64,armv7}.img (firmware/README.md)"
 	@echo "image-test   boot both images under qemu: healthz, replay, inventory, reboot (firmware/boottest)"
 
@@ -68,6 +69,9 @@ conformance: build
 
 eval:
 	$(GO) test -count=1 -run '^TestEvaluation$$' -v ./alerts/ | grep -E '^\s+\||FAIL|ok'
+	@# the plant evaluation fails make eval on any false alert or missed attack
+	@out=$$($(GO) test -count=1 -timeout 30m -run '^TestPlantEvaluation$$' -v ./cmd/otwatch/ 2>&1); status=$$?; \
+	  echo "$$out" | grep -E '^\s+(\||[0-9]+ (benign|labelled))|false alert|no alert|listed finding|README|FAIL|^ok'; exit $$status
 
 image:
 	VERSION=$(VERSION) GO=$(GO) firmware/build-image.sh

@@ -45,7 +45,7 @@ var kinds = []KindInfo{
 	{"malformed_pdu", 3, nil, true, "a PDU with named anomalies"},
 	{"identity_conflict", 6, []string{"T0857"}, true, "a device reported a different identity (e.g. firmware version) than before: updated or impersonated"},
 	{"mac_changed", 6, []string{"T0849"}, true, "an address is claimed in ARP by another MAC than before: a replaced device, or an impersonation"},
-	{"new_host", 5, []string{"T0864"}, false, "a device claimed an address in ARP for the first time after the network was learned: a transient laptop or a rogue box on the segment"},
+	{"new_host", 5, []string{"T0864"}, false, "a device claimed an address in ARP of which nothing (IP traffic, ARP, DHCP lease, LLDP) was seen while the network was learned: a transient laptop or a rogue box on the segment"},
 	{"new_conversation", 5, []string{"T0886"}, false, "a host opened a TCP/UDP conversation with a controller (PLC, RTU, OPC UA server) on a service other than its ICS protocol, never used there while the network was learned (web, SSH, FTP, SNMP...)"},
 	{"controller_outbound", 8, []string{"T0869"}, false, "a controller opened a TCP/UDP conversation it never opened while the network was learned: command and control, or a pivot"},
 	{"rogue_dhcp", 8, []string{"T0830"}, false, "a DHCP server never seen while the network was learned offered addresses: it can hand its clients itself as gateway or name server"},

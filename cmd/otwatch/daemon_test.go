@@ -28,12 +28,17 @@ import (
 //	netns ATK (10.66.0.66: nmap, dsniff's arpspoof) ─veth─┤
 //	this namespace: monitor veth (no address) ─veth─┘ ← otwatch run captures here
 //
-// Phase 1 learns the HMI's polling, then otwatch is killed with SIGKILL.
-// Phase 2 restarts it in detect mode on the same database while plcsim
-// injects attacks, nmap scans the PLC's ports and sweeps the subnet, and
-// arpspoof poisons the HMI's cache for the PLC: the
-// baseline survived, the attacks alert, the inventory shows the plant, and
-// the monitor interface never transmitted.
+// Phase 1 learns the HMI's polling (the PLC and the HMI know each other's
+// MAC: no ARP), then otwatch is killed with SIGKILL while the HMI keeps
+// polling. Phase 2 restarts it in detect mode and the learned plant keeps
+// running normally: the capture picks the HMI's connection up mid-way, the
+// HMI reconnects, both hosts ARP for the first time, the HMI broadcasts
+// NetBIOS announcements and a name query that the PLC answers by unicast.
+// Nothing of that alerts. Phase 3 restarts it again while plcsim injects
+// attacks, nmap scans the PLC's ports and sweeps the subnet, and arpspoof
+// poisons the HMI's cache for the PLC: the baseline survived, the attacks
+// alert, the inventory shows the plant, and the monitor interface never
+// transmitted.
 func TestDaemonInNamespaces(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds binaries and runs for ~30 s: skipped with -short")
@@ -78,14 +83,19 @@ func TestDaemonInNamespaces(t *testing.T) {
 	sh("ip", "-n", hmi, "addr", "add", "10.66.0.2/24", "dev", "h0")
 	sh("ip", "-n", hmi, "addr", "add", "10.66.0.3/24", "dev", "h0")
 	sh("ip", "-n", atk, "addr", "add", "10.66.0.66/24", "dev", "a0")
-	attackerMAC := func() string {
-		out, err := exec.Command("ip", "-n", atk, "-j", "link", "show", "a0").Output()
+	macOf := func(ns, dev string) string {
+		out, err := exec.Command("ip", "-n", ns, "-j", "link", "show", dev).Output()
 		require.NoError(t, err)
 		var links []struct{ Address string }
 		require.NoError(t, json.Unmarshal(out, &links))
 		require.Len(t, links, 1)
 		return links[0].Address
-	}()
+	}
+	attackerMAC := macOf(atk, "a0")
+	// while the network learns, the PLC and the HMI resolve each other from
+	// static entries: their first ARP comes after learning
+	sh("ip", "-n", hmi, "neigh", "replace", "10.66.0.1", "lladdr", macOf(plc, "p0"), "nud", "permanent", "dev", "h0")
+	sh("ip", "-n", plc, "neigh", "replace", "10.66.0.2", "lladdr", macOf(hmi, "h0"), "nud", "permanent", "dev", "p0")
 	sh("ip", "link", "add", mon, "type", "veth", "peer", "name", "m1", "netns", br)
 	sh("ip", "-n", br, "link", "set", "m1", "master", "br0", "up")
 
@@ -142,9 +152,26 @@ func TestDaemonInNamespaces(t *testing.T) {
 		}
 	}
 
-	// Phase 1: learn, then a crash.
+	python := func(ns, code string) {
+		t.Helper()
+		var out []byte
+		var err error
+		for try := 0; try < 20; try++ { // the servers need a moment to listen
+			if out, err = exec.Command("ip", "netns", "exec", ns, "python3", "-c", code).CombinedOutput(); err == nil {
+				return
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		t.Fatalf("python3 in %s: %v\n%s", ns, err, out)
+	}
+
+	// Phase 1: learn, then a crash while the HMI polls on.
 	daemon, logs := start("learn")
 	client("-duration", "5s")
+	polling := exec.Command("ip", "netns", "exec", hmi, sim, "-role", "client", "-connect", "10.66.0.1:502", "-source", "10.66.0.2",
+		"-period", "200ms", "-duration", "9s")
+	require.NoError(t, polling.Start())
+	t.Cleanup(func() { polling.Process.Kill(); polling.Wait() })
 	time.Sleep(3 * time.Second) // at least one checkpoint after the traffic
 	metrics := get(t, "http://"+mgmt+"/metrics")
 	assert.Contains(t, metrics, `otwatch_transactions_total{proto="modbus",op="read"}`)
@@ -159,8 +186,43 @@ func TestDaemonInNamespaces(t *testing.T) {
 	assert.Contains(t, logs.String(), "one-time setup token", "no default password: a setup token instead")
 	require.NoError(t, daemon.Process.Signal(syscall.SIGKILL))
 	daemon.Wait()
+	var out, errb bytes.Buffer
+	require.Equal(t, 0, cmdAlerts([]string{"list", "--db", db}, &out, &errb), errb.String())
+	learned := strings.TrimSpace(out.String())
 
-	// Phase 2: detect on the same database; plcsim injects its attacks.
+	// Phase 2: detect on the same database; the plant runs as it did.
+	daemon, logs = start("detect")
+	require.NoError(t, polling.Wait(), "the HMI polled across the restart")
+	client("-duration", "2s") // the HMI reconnects
+	sh("ip", "-n", hmi, "neigh", "del", "10.66.0.1", "dev", "h0")
+	sh("ip", "-n", plc, "neigh", "del", "10.66.0.2", "dev", "p0")
+	client("-duration", "2s") // both now resolve each other in ARP
+	// NetBIOS: host announcements to the subnet's broadcast, and a name
+	// query the PLC's host answers by unicast from port 137
+	responder := exec.Command("ip", "netns", "exec", plc, "python3", "-c", `import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 137))
+for _ in range(2):
+    q, peer = s.recvfrom(1500); s.sendto(q[:2] + b"\x85\x00" + q[4:], peer)`)
+	require.NoError(t, responder.Start())
+	t.Cleanup(func() { responder.Process.Kill(); responder.Wait() })
+	time.Sleep(300 * time.Millisecond)
+	python(hmi, `import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1); s.bind(("10.66.0.2", 138))
+q = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); q.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1); q.bind(("10.66.0.2", 137)); q.settimeout(3)
+for i in range(2):
+    s.sendto(b"\x11\x02" + bytes(30) + b"host announcement", ("10.66.0.255", 138))
+    q.sendto(bytes([0x80, i]) + b"\x01\x10\x00\x01" + bytes(6) + b"\x20" + b"EMEP" * 8 + b"\x00\x00\x20\x00\x01", ("10.66.0.255", 137))
+    q.recvfrom(1500)
+    time.sleep(0.5)`)
+	require.NoError(t, responder.Wait(), "the PLC's host answered both name queries")
+	time.Sleep(1500 * time.Millisecond)
+	require.NoError(t, daemon.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, daemon.Wait(), logs.String())
+	out.Reset()
+	require.Equal(t, 0, cmdAlerts([]string{"list", "--db", db}, &out, &errb), errb.String())
+	assert.Equal(t, learned, strings.TrimSpace(out.String()), "the learned plant running normally raised alerts")
+
+	// Phase 3: detect on the same database; plcsim injects its attacks.
 	var rogueDHCP bool
 	daemon, logs = start("detect")
 	client("-duration", "4s", "-attack", "all", "-attack-after", "1s", "-rogue-source", "10.66.0.3")
@@ -173,18 +235,6 @@ func TestDaemonInNamespaces(t *testing.T) {
 		"import socket; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('10.66.0.66', 4444)); s.listen(); c, _ = s.accept(); c.close()")
 	require.NoError(t, listener.Start())
 	t.Cleanup(func() { listener.Process.Kill(); listener.Wait() })
-	python := func(ns, code string) {
-		t.Helper()
-		var out []byte
-		var err error
-		for try := 0; try < 20; try++ { // the servers need a moment to listen
-			if out, err = exec.Command("ip", "netns", "exec", ns, "python3", "-c", code).CombinedOutput(); err == nil {
-				return
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-		t.Fatalf("python3 in %s: %v\n%s", ns, err, out)
-	}
 	python(atk, "import urllib.request; urllib.request.urlopen('http://10.66.0.1:8080/', timeout=5).read()")
 	python(plc, "import socket; socket.create_connection(('10.66.0.66', 4444), timeout=5).close()")
 	// a rogue DHCP server: dnsmasq on the attacker's box, naming itself the
@@ -253,7 +303,7 @@ func TestDaemonInNamespaces(t *testing.T) {
 	require.NoError(t, daemon.Wait(), logs.String())
 	assert.Contains(t, logs.String(), "state saved")
 
-	var out, errb bytes.Buffer
+	out.Reset()
 	require.Equal(t, 0, cmdAlerts([]string{"list", "--db", db}, &out, &errb), errb.String())
 	alertsText := out.String()
 	assert.Contains(t, alertsText, `"kind":"write_from_new_client"`, "the rogue client's write")

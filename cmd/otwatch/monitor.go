@@ -32,6 +32,7 @@ type monitor struct {
 	convs  *conversations.Detector
 	dhcp   *dhcp.Watch
 	zones  *zones.Policy // nil: no zones configured
+	peers  baseline.Peers
 }
 
 // setZones places assets in the configured zones and checks conduits from now on.
@@ -61,6 +62,7 @@ func newMonitor(cfg baseline.Config, limits inventory.Limits, sink func(*alerts.
 	}
 	m.dhcp = dhcp.New()
 	m.dhcp.Learning = m.model.NetworkLearning
+	m.dhcp.Leased = func(ip netip.Addr, now time.Time) { m.model.LearnHost(ip, now) }
 	m.engine = alerts.NewEngine(alerts.Config{}, m.model, sink)
 	m.engine.OnMarkNormal = m.acceptARP
 	return m
@@ -76,6 +78,7 @@ func (m *monitor) components() map[string]store.Component {
 func (m *monitor) attach(p *pipeline.Pipeline) {
 	p.OnPacket = func(d *frame.Decoded, frameLen int, ns int64) {
 		m.inv.ObservePacket(d, frameLen, ns)
+		m.learnHost(d.Src, ns)
 		m.raiseScans(m.scans.ObservePacket(d, p.Frames(), ns))
 		for _, f := range m.dhcp.ObservePacket(d, p.Frames(), ns) {
 			src := f.Server.String()
@@ -84,20 +87,38 @@ func (m *monitor) attach(p *pipeline.Pipeline) {
 	}
 	p.OnARP = m.observeARP
 	p.OnConversation = m.observeConversation
+	p.OnPickedUp = func(client, server netip.AddrPort, proto uint8, frameNo uint64, ns int64) {
+		m.raiseConversations(m.convs.ObservePickedUp(client, server, proto, frameNo, ns), client)
+	}
 	p.OnLLDP = func(d *frame.Decoded, frameNo uint64, ns int64) {
 		if in, err := lldp.Parse(d.LLDP); err == nil && d.HasMAC {
 			m.inv.ObserveLLDP(d.SrcMAC, in, frameNo, ns)
+			for _, ip := range in.MgmtAddrs {
+				m.learnHost(ip, ns)
+			}
 		}
 	}
-	p.OnICMP = func(d *frame.Decoded, frameNo uint64, ns int64) { m.raiseScans(m.scans.ObserveICMP(d, frameNo, ns)) }
+	p.OnICMP = func(d *frame.Decoded, frameNo uint64, ns int64) {
+		m.learnHost(d.Src, ns)
+		m.raiseScans(m.scans.ObserveICMP(d, frameNo, ns))
+	}
 	m.inv.FrameOf = p.Frames
 }
+
+// learnHost adds a host that sent something to the known-host set while
+// the network learns (baseline.Model.LearnHost).
+func (m *monitor) learnHost(ip netip.Addr, ns int64) { m.model.LearnHost(ip, time.Unix(0, ns).UTC()) }
 
 // observeConversation is the pipeline's OnConversation hook: new
 // conversations with (or from) a controller, once the network is learned.
 func (m *monitor) observeConversation(client, server netip.AddrPort, proto uint8, frameNo uint64, ns int64) {
 	m.inv.ObserveService(server, proto)
-	for _, f := range m.convs.Observe(client, server, proto, frameNo, ns) {
+	m.raiseConversations(m.convs.Observe(client, server, proto, frameNo, ns), client)
+}
+
+// raiseConversations alerts new conversations, filed under the controller.
+func (m *monitor) raiseConversations(found []conversations.Finding, client netip.AddrPort) {
+	for _, f := range found {
 		k := f.Key
 		asset := k.Server.String()
 		if f.Kind == "controller_outbound" {
@@ -128,11 +149,18 @@ func (m *monitor) raiseScans(found []scan.Finding) {
 // flips either way fold together).
 func (m *monitor) observeARP(d *frame.Decoded, frameNo uint64, ns int64) {
 	m.raiseScans(m.scans.ObserveARP(d, frameNo, ns))
+	m.learnHost(d.ARP.SenderIP, ns)
+	if now := time.Unix(0, ns).UTC(); d.ARP.Op == frame.ARPRequest && m.model.NetworkLearning(now) &&
+		m.peers.Ask(d.ARP.SenderIP, d.ARP.TargetIP, now) {
+		m.model.LearnHost(d.ARP.TargetIP, now) // a peer the host keeps resolving
+	}
 	for _, ev := range m.inv.ObserveARP(d, frameNo, ns) {
 		if ev.Kind == inventory.NewHost {
 			// a device on the segment the network learned without: a
-			// transient laptop, a rogue box (while learning, just recorded)
-			if !m.model.NetworkLearning(ev.Time) {
+			// transient laptop, a rogue box. A host that sent anything
+			// while the network learned is no new device, however late
+			// its first ARP (an RTU polled all day keeps its ARP cache).
+			if !m.model.NetworkLearning(ev.Time) && !m.model.KnownHost(d.ARP.SenderIP) {
 				m.engine.Network(ev.Time, "new_host", ev.IP, ev.IP, &alerts.Endpoint{IP: ev.IP, MAC: ev.MAC}, []uint64{ev.Frame}, ev.Message)
 			}
 			continue

@@ -6,8 +6,10 @@
 // conversation itself (command and control, T0869): controllers answer,
 // they rarely call out.
 //
-// Only answered conversations count (pipeline.OnConversation): a port
-// scan is learning/scan's business, not a flood of new conversations.
+// Only answered conversations count (pipeline.OnConversation; and
+// OnPickedUp for a TCP conversation that began before capture started,
+// once both sides spoke): a port scan is learning/scan's business, not a
+// flood of new conversations.
 // Conversations between two hosts that serve no ICS protocol are not
 // watched: that is IT monitoring, and noisy.
 package conversations
@@ -19,6 +21,8 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/otwatch/otwatch/protocols/frame"
 )
 
 // Key is one conversation: who called whom, on which port.
@@ -72,9 +76,16 @@ func (d *Detector) Known(client, server netip.Addr, proto uint8, port uint16) bo
 	return ok
 }
 
-// Observe is the pipeline's OnConversation hook.
+// Observe is the pipeline's OnConversation hook. Only two unicast hosts
+// hold a conversation: a broadcast, multicast or unspecified address is
+// never a party (the pipeline already keeps datagrams to groups and their
+// replies out), and a host talking to itself (a loopback capture, an
+// anonymised trace) converses with no one on the network.
 func (d *Detector) Observe(client, server netip.AddrPort, proto uint8, frameNo uint64, ns int64) []Finding {
 	k := Key{client.Addr().Unmap(), server.Addr().Unmap(), proto, server.Port()}
+	if !frame.UnicastHost(k.Client) || !frame.UnicastHost(k.Server) || k.Client == k.Server {
+		return nil
+	}
 	if _, ok := d.known[k]; ok {
 		return nil
 	}
@@ -102,6 +113,53 @@ func (d *Detector) Observe(client, server netip.AddrPort, proto uint8, frameNo u
 				k.Client, what, sProto)}}
 	}
 	return nil // its ICS protocol (the baseline's business) or no controller involved
+}
+
+// ObservePickedUp is the pipeline's OnPickedUp hook: a TCP conversation
+// whose opening was not seen (it began before capture started), once both
+// sides spoke. client and server are only the pipeline's guess, so it is
+// known if it was known either way round. A new one with a controller
+// (outside the controller's ICS ports) is a new_conversation that names
+// no opener: a covert channel between two RTUs set up before the monitor
+// started shows this way (Lemay's moving_two_files capture).
+func (d *Detector) ObservePickedUp(client, server netip.AddrPort, proto uint8, frameNo uint64, ns int64) []Finding {
+	a, b := client.Addr().Unmap(), server.Addr().Unmap()
+	if !frame.UnicastHost(a) || !frame.UnicastHost(b) || a == b {
+		return nil
+	}
+	k := Key{a, b, proto, server.Port()}
+	if _, ok := d.known[k]; ok {
+		return nil
+	}
+	if _, ok := d.known[Key{b, a, proto, client.Port()}]; ok {
+		return nil
+	}
+	now := time.Unix(0, ns).UTC()
+	learning := d.Learning == nil || d.Learning(now)
+	if len(d.known) >= d.maxKnown {
+		d.Dropped++
+		return nil
+	}
+	d.known[k] = struct{}{}
+	if learning || d.Controller == nil {
+		return nil
+	}
+	aProto, aPorts, aCtl := d.Controller(a)
+	bProto, bPorts, bCtl := d.Controller(b)
+	if (aCtl && slices.Contains(aPorts, client.Port())) || (bCtl && slices.Contains(bPorts, server.Port())) {
+		return nil // its ICS protocol, the baseline's business
+	}
+	ctlProto := bProto
+	switch {
+	case bCtl:
+	case aCtl: // the finding's server is the controller concerned
+		k, ctlProto = Key{b, a, proto, client.Port()}, aProto
+	default:
+		return nil
+	}
+	return []Finding{{Kind: "new_conversation", Key: k, Time: now, Frame: frameNo,
+		Message: fmt.Sprintf("%s and %s hold a %s conversation with %s (a %s controller) never seen while the network was learned; it began before capture started, so who opened it is unknown",
+			client, server, transport(proto), k.Server, ctlProto)}}
 }
 
 type keyJSON struct {

@@ -89,8 +89,96 @@ func TestBounded(t *testing.T) {
 	d := New(2)
 	d.Learning = func(time.Time) bool { return true }
 	for i := 0; i < 5; i++ {
-		d.Observe(netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}), 1), ap("10.0.0.1:80"), 6, 1, 0)
+		d.Observe(netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 1, byte(i)}), 1), ap("10.0.0.1:80"), 6, 1, 0)
 	}
 	assert.Len(t, d.known, 2)
 	assert.Equal(t, uint64(3), d.Dropped)
+}
+
+// Parties that are no host (addresses of real corpus frames): none is a
+// conversation.
+func TestConversationsOnlyBetweenTwoHosts(t *testing.T) {
+	d := New(0)
+	d.Learning = func(time.Time) bool { return false }
+	d.Controller = func(ip netip.Addr) (string, []uint16, bool) {
+		switch ip.String() {
+		case "192.168.1.104", "118.189.96.132":
+			return "modbus", []uint16{502}, true
+		}
+		return "", nil, false
+	}
+	for _, tc := range []struct {
+		name         string
+		client, srv  string
+		proto        uint8
+		frame        uint64
+		wantFindings int
+	}{
+		// (a subnet's directed broadcast, e.g. 192.168.1.255 in Lemay's frame 1739,
+		// is told by its broadcast MAC: the pipeline keeps it out, see
+		// protocols/pipeline TestUDPConversationRoles)
+		{"a limited broadcast address as the server", "192.168.1.104:138", "255.255.255.255:138", 17, 1739, 0},
+		{"a limited broadcast address as the opener", "255.255.255.255:138", "192.168.1.104:138", 17, 1739, 0},
+		{"a multicast group as the server (LLMNR)", "192.168.1.104:5355", "224.0.0.252:5355", 17, 1, 0},
+		{"a DHCP client without an address", "0.0.0.0:68", "192.168.1.104:67", 17, 1, 0},
+		// zeek__zeek/testing/btest/Traces/modbus/modbusSmall.pcap frames 101-102: the
+		// anonymised Modbus device asks DNS at its own address
+		{"a host talking to itself", "118.189.96.132:56426", "118.189.96.132:53", 17, 101, 0},
+		// the same RTU opening a real conversation still alerts
+		{"the RTU calling out to a host", "192.168.1.104:1045", "192.168.1.100:139", 6, 10079, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := d.Observe(ap(tc.client), ap(tc.srv), tc.proto, tc.frame, 1000*sec)
+			assert.Len(t, got, tc.wantFindings)
+			if tc.wantFindings == 0 {
+				assert.False(t, d.Known(ap(tc.client).Addr(), ap(tc.srv).Addr(), tc.proto, ap(tc.srv).Port()), "not remembered either")
+			}
+		})
+	}
+}
+
+// Conversations picked up mid-stream (their opening not seen), on Lemay's
+// six-RTU plant: the RTUs 192.168.1.101..106 serve Modbus on 502, the
+// master 192.168.1.100 polls them. The pipeline's client/server is a guess.
+func TestConversationsPickedUp(t *testing.T) {
+	learnedUntil := time.Unix(1000, 0)
+	d := New(0)
+	d.Learning = func(now time.Time) bool { return now.Before(learnedUntil) }
+	d.Controller = func(ip netip.Addr) (string, []uint16, bool) {
+		if b := ip.As4(); b[3] >= 101 && b[3] <= 106 {
+			return "modbus", []uint16{502}, true
+		}
+		return "", nil, false
+	}
+	// learned: the master's poll of .103 picked up mid-stream, the SMB
+	// session .104 opened to the master, an RTU-to-RTU session mid-stream
+	require.Empty(t, d.ObservePickedUp(ap("192.168.1.100:2055"), ap("192.168.1.103:502"), 6, 1, 10*sec))
+	require.Empty(t, d.Observe(ap("192.168.1.104:1039"), ap("192.168.1.100:139"), 6, 2, 11*sec))
+	require.Empty(t, d.ObservePickedUp(ap("192.168.1.106:3000"), ap("192.168.1.102:1200"), 6, 3, 12*sec))
+	for _, tc := range []struct {
+		name        string
+		client, srv string
+		want        string // the finding's message, "" none
+	}{
+		{"a Modbus poll picked up mid-stream: its ICS protocol", "192.168.1.100:2091", "192.168.1.103:502", ""},
+		{"the learned SMB session, picked up the other way round", "192.168.1.100:139", "192.168.1.104:1039", ""},
+		{"the learned RTU-to-RTU session", "192.168.1.102:1200", "192.168.1.106:3000", ""},
+		// moving_two_files_modbus_6RTU.pcap frames 325-326: the labelled C&C channel
+		{"a channel between two RTUs set up before capture", "192.168.1.105:7145", "192.168.1.101:1613",
+			"192.168.1.105:7145 and 192.168.1.101:1613 hold a TCP conversation with 192.168.1.101 (a modbus controller) never seen while the network was learned; it began before capture started, so who opened it is unknown"},
+		{"the master and an office host: no controller", "192.168.1.100:445", "192.168.1.20:1050", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := d.ObservePickedUp(ap(tc.client), ap(tc.srv), 6, 325, 2000*sec)
+			if tc.want == "" {
+				assert.Empty(t, got)
+				return
+			}
+			require.Len(t, got, 1)
+			assert.Equal(t, "new_conversation", got[0].Kind)
+			assert.Equal(t, tc.want, got[0].Message)
+			assert.Equal(t, "192.168.1.101", got[0].Key.Server.String(), "filed under the controller")
+		})
+	}
+	assert.Empty(t, d.ObservePickedUp(ap("192.168.1.101:1613"), ap("192.168.1.105:7145"), 6, 1343, 2060*sec), "once")
 }

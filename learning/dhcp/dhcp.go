@@ -101,6 +101,9 @@ type Watch struct {
 	// Learning says whether the network still learns at a time (the
 	// baseline's network clock).
 	Learning func(now time.Time) bool
+	// Leased, when set, hears of each address a server acknowledged
+	// (DHCPACK's yiaddr): the host that takes it is on the network.
+	Leased func(client netip.Addr, now time.Time)
 }
 
 // New returns an empty watch.
@@ -122,6 +125,9 @@ func (w *Watch) ObservePacket(d *frame.Decoded, frameNo uint64, ns int64) []Find
 	}
 	if d.HasMAC {
 		o.ServerMAC = d.SrcMAC
+	}
+	if o.Ack && w.Leased != nil && o.Client.IsValid() && !o.Client.IsUnspecified() {
+		w.Leased(o.Client, time.Unix(0, ns).UTC())
 	}
 	if _, ok := w.servers[o.Server]; ok {
 		w.servers[o.Server] = ns

@@ -1,7 +1,9 @@
 package dhcp
 
 import (
+	"encoding/hex"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,4 +101,31 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("offer without an address: %+v", o)
 		}
 	})
+}
+
+// ITI__ICS-Security-Tools/pcaps/openics/EIP-IPAddressChangeAttempt.pcap frames
+// 2946 and 2948 (BOOTP payloads up to the End option): 192.168.10.105
+// offers, then acknowledges, 192.168.10.131 to the device 00:e0:62:60:35:d0
+// (host name KoyoDL405). The first 60 bytes run through the 16 used bytes
+// of sname ("DBLicenseServer"); the rest of sname and file are zeros.
+var (
+	eipOffer = "02010600abcd00130000000000000000c0a80a83c0a80a690000000000e0626035d00000000000000000000044424c6963656e736553657276657200" +
+		strings.Repeat("00", 176) +
+		"638253633501020104ffffff003a04ffffffff3b04ffffffff3304ffffffff3604c0a80a690304c0a80a010c094b6f796f444c343035ff"
+	eipAck = "02010600abcd00140000000000000000c0a80a83c0a80a690000000000e0626035d00000000000000000000044424c6963656e736553657276657200" +
+		strings.Repeat("00", 176) +
+		"638253633501050104ffffff003a04ffffffff3b04ffffffff3304ffffffff3604c0a80a690304c0a80a010c094b6f796f444c343035ff"
+)
+
+func TestLeasesFromRealFrames(t *testing.T) {
+	w := New()
+	var leased []string
+	w.Leased = func(ip netip.Addr, _ time.Time) { leased = append(leased, ip.String()) }
+	for _, payload := range []string{eipOffer, eipAck} {
+		b, err := hex.DecodeString(payload)
+		require.NoError(t, err)
+		p := packet("192.168.10.105", b)
+		w.ObservePacket(p, 1, 0)
+	}
+	assert.Equal(t, []string{"192.168.10.131"}, leased, "the acknowledged address, not the offer")
 }

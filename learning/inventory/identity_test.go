@@ -87,3 +87,17 @@ func TestOPCUAIdentityMatchesTshark(t *testing.T) {
 	}
 	require.NotZero(t, found, "tshark decoded a GetEndpoints response")
 }
+
+// open62541's client and server run on one host (::1): the client's own
+// application description (CreateSessionRequest, frame 40:
+// urn:unconfigured:application) is a second application there, no
+// conflict with the server's (GetEndpointsResponse, frame 16:
+// urn:open62541.server.application).
+func TestOPCUAClientOnTheServersHostIsNoConflict(t *testing.T) {
+	inv := inventory.New(inventory.Limits{})
+	evs := replay(t, inv, "../../protocols/opcua/testdata/icsnpp_open62541_mainloop.pcap")
+	for _, e := range evs {
+		assert.NotEqual(t, inventory.IdentityConflict, e.Kind, e.Message)
+	}
+	assert.Equal(t, "urn:open62541.server.application", identityOf(inv.Document(), "::1")["application_uri"])
+}

@@ -275,7 +275,10 @@ func (inv *Inventory) Observe(tx *protocols.Transaction) []Event {
 			if f.OfClient {
 				ai, hi = ci, chi
 			}
-			if ai < 0 {
+			// a host that is its own client runs two applications (an
+			// OPC UA client beside its server): the host's identity is
+			// its server's, and the client's description conflicts with nothing
+			if ai < 0 || (f.OfClient && ci == si) {
 				continue
 			}
 			a := inv.assets[ai]

@@ -6,7 +6,9 @@
 // which sees only what speaks an ICS protocol: an nmap run against a PLC
 // mostly touches ports nothing answers on.
 //
-// Only failures count. Plant clients open few connections and keep them,
+// Only failures count, and only attempts on one host: a broadcast,
+// multicast or unspecified address (or a datagram to the link's broadcast
+// MAC) is never a target. Plant clients open few connections and keep them,
 // and every one of them succeeds, so a SCADA master polling 200 RTUs is
 // not a scan. A pair (client, server, port) that ever connected is known
 // good and never counts (Detector.Known: learning/conversations remembers
@@ -131,7 +133,7 @@ func (d *Detector) ObservePacket(p *frame.Decoded, frameNo uint64, ns int64) []F
 	if p.IPProto == frame.ProtoTCP {
 		syn, ack, rst := p.Flags&frame.FlagSYN != 0, p.Flags&frame.FlagACK != 0, p.Flags&frame.FlagRST != 0
 		switch {
-		case syn && !ack:
+		case syn && !ack && p.ToOneHost():
 			d.attempt(p.Src, target{p.Dst, frame.ProtoTCP, p.DstPort}, frameNo, ns)
 		case syn && ack: // the server answered: a connection
 			if s := d.sources[p.Dst]; s != nil {
@@ -166,13 +168,19 @@ func (d *Detector) ObserveICMP(p *frame.Decoded, frameNo uint64, ns int64) []Fin
 	m := &p.ICMP
 	switch {
 	case m.Echo():
-		d.attempt(p.Src, target{p.Dst, probePing, 0}, frameNo, ns)
+		// a ping to a subnet's broadcast address or a group asks no one host
+		if p.ToOneHost() {
+			d.attempt(p.Src, target{p.Dst, probePing, 0}, frameNo, ns)
+		}
 	case m.EchoReply():
 		if s := d.sources[p.Dst]; s != nil {
 			delete(s.pending, target{p.Src, probePing, 0})
 		}
-	case m.PortUnreachable() && m.OrigProto == frame.ProtoUDP:
-		// refused at once; a UDP client retrying one dead service stays one target
+	case m.PortUnreachable() && m.OrigProto == frame.ProtoUDP && m.OrigDst == p.Src && frame.UnicastHost(p.Src):
+		// refused at once; a UDP client retrying one dead service stays one
+		// target. Only the destination host itself refuses a port (RFC 1122
+		// 3.2.2.1): an unreachable from another host is about a datagram to
+		// a group (hosts that answer broadcasts) and refuses no target.
 		src, t := m.OrigSrc, target{m.OrigDst, frame.ProtoUDP, m.OrigDstPort}
 		if s := d.source(src, ns); s != nil {
 			d.fail(src, s, t, attempt{at: ns, frame: frameNo}, ns)
@@ -188,7 +196,7 @@ func (d *Detector) ObserveARP(p *frame.Decoded, frameNo uint64, ns int64) []Find
 	a := &p.ARP
 	if a.Valid && a.SenderIP.IsValid() && !a.SenderIP.IsUnspecified() {
 		d.markAlive(a.SenderIP, ns)
-		if a.Op == frame.ARPRequest && a.TargetIP != a.SenderIP && a.TargetIP.IsValid() {
+		if a.Op == frame.ARPRequest && a.TargetIP != a.SenderIP && frame.UnicastHost(a.TargetIP) {
 			d.attempt(a.SenderIP, target{ip: a.TargetIP, proto: probeARP}, frameNo, ns)
 		}
 	}

@@ -52,6 +52,14 @@ func (f *feeder) icmp(ns int64, src, dst string, typ, code uint8, orig *frame.De
 	f.found = append(f.found, f.d.ObserveICMP(p, f.frame, ns)...)
 }
 
+// pingGroup is an echo request delivered to the link's broadcast MAC.
+func (f *feeder) pingGroup(ns int64, src, dst string) {
+	f.frame++
+	p := &frame.Decoded{Src: ip(src), Dst: ip(dst), IPProto: frame.ProtoICMP, GroupDst: true}
+	p.ICMP = frame.ICMP{Valid: true, Type: 8}
+	f.found = append(f.found, f.d.ObserveICMP(p, f.frame, ns)...)
+}
+
 func (f *feeder) arp(ns int64, op uint16, sender, target string) {
 	f.frame++
 	p := &frame.Decoded{}
@@ -168,6 +176,33 @@ func TestScans(t *testing.T) {
 		}, []string{"host_sweep"}, func(t *testing.T, got []Finding) {
 			assert.Contains(t, got[0].Message, "10.0.0.66 pinged at least 16 addresses that do not exist")
 		}},
+		// ITI__ICS-Security-Tools/pcaps/IEC61850/Sample_File_MMS_and_GOOSE.pcap frames 34-35:
+		// 172.16.0.101 pings 172.16.202.0 and it answers: an address ending in .0
+		// is a host in a /16, so the address alone never makes a non-target
+		{"pings to hosts whose addresses end in .0 are attempts like any other", func(f *feeder) {
+			f.icmp(0, "172.16.0.101", "172.16.202.0", 8, 0, nil)
+			f.icmp(0, "172.16.202.0", "172.16.0.101", 0, 0, nil)
+			for h := 1; h <= 20; h++ {
+				f.icmp(int64(h)*sec/100, "172.16.0.101", fmt.Sprintf("172.16.%d.0", h), 8, 0, nil)
+			}
+			f.found = append(f.found, f.d.Advance(10*sec)...)
+		}, []string{"host_sweep"}, nil},
+		{"pings to 20 subnets' broadcast (the broadcast MAC) and groups: no one host asked", func(f *feeder) {
+			for h := 1; h <= 20; h++ {
+				f.pingGroup(int64(h)*sec/100, master, fmt.Sprintf("10.0.%d.255", h))
+				f.icmp(int64(h)*sec/100, master, fmt.Sprintf("224.0.0.%d", h), 8, 0, nil)
+			}
+			f.icmp(sec, master, "255.255.255.255", 8, 0, nil)
+			f.found = append(f.found, f.d.Advance(10*sec)...)
+		}, nil, nil},
+		{"hosts refusing datagrams sent to groups: no target refused", func(f *feeder) {
+			for port := uint16(100); port < 130; port++ {
+				probe := &frame.Decoded{Src: ip(master), Dst: ip("10.0.0.255"), IPProto: frame.ProtoUDP, SrcPort: 40000, DstPort: port}
+				f.icmp(int64(port)*sec/100, plc, master, 3, 3, probe) // the PLC answers the broadcast
+				probe.Dst = ip(fmt.Sprintf("239.1.1.%d", port))
+				f.icmp(int64(port)*sec/100, plc, master, 3, 3, probe)
+			}
+		}, nil, nil},
 		{"a monitoring station pinging 40 hosts that answer", func(f *feeder) {
 			for h := 1; h <= 40; h++ {
 				f.icmp(int64(h)*sec/10, master, fmt.Sprintf("10.0.2.%d", h), 8, 0, nil)

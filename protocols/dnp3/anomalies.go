@@ -40,13 +40,17 @@ var (
 	anomalyTrailingBytes = protocols.DeclareAnomaly("dnp3.trailing_bytes",
 		"bytes after the last object that do not form an object header")
 	anomalyUnmatchedResponse = protocols.DeclareAnomaly("dnp3.unmatched_response",
-		"solicited response whose sequence number matches no outstanding request")
+		"solicited response whose sequence number matches no outstanding request, though the connection was followed since before any request it could answer")
+	anomalyResponseWithoutRequest = protocols.DeclareAnomaly("dnp3.response_without_request",
+		"solicited response whose request came before capture started or was lost in a gap: counted, not malformed")
 	anomalySequenceMismatch = protocols.DeclareAnomaly("dnp3.sequence_mismatch",
 		"response paired with the last request although their application sequence numbers differ")
 	anomalyTooManyOutstanding = protocols.DeclareAnomaly("dnp3.too_many_outstanding",
 		"more requests outstanding than the session keeps; the oldest is closed as no_response")
 	anomalyOperateWithoutSelect = protocols.DeclareAnomaly("dnp3.operate_without_select",
 		"OPERATE whose objects do not repeat those of the association's preceding SELECT")
+	anomalyOperateSelectMissed = protocols.DeclareAnomaly("dnp3.operate_select_missed",
+		"OPERATE whose SELECT may have come before capture started or in a gap: counted, not malformed")
 	anomalyOperateAfterSelectTimeout = protocols.DeclareAnomaly("dnp3.operate_after_select_timeout",
 		"OPERATE more than SelectTimeout after its SELECT: an outstation refuses it; a late or replayed command")
 )

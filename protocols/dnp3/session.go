@@ -86,15 +86,23 @@ type session struct {
 	dir protocols.Direction
 	// Counters is exported through Stats for tests.
 	counters Counters
+	// missed: a response or an OPERATE may follow a request or a SELECT
+	// sent before the session began or lost in a gap.
+	missed, selects protocols.MissedRequests
 }
 
-func newSession(env *protocols.Env) *session { return &session{env: env} }
+func newSession(env *protocols.Env) *session {
+	return &session{env: env, missed: protocols.MissedRequests{Window: ResponseTimeout},
+		selects: protocols.MissedRequests{Window: SelectTimeout}}
+}
 
 // Stats returns the session's counters.
 func (s *session) Stats() Counters { return s.counters }
 
 // Feed consumes every whole link frame in data.
 func (s *session) Feed(dir protocols.Direction, data []byte, pkt protocols.Packet) (int, error) {
+	s.missed.Feed(pkt.Time)
+	s.selects.Feed(pkt.Time)
 	udp := s.env.Transport == protocols.UDP
 	s.dir = dir
 	off := 0
@@ -290,6 +298,9 @@ func (s *session) request(master, outstation uint16, frag []byte, pkt protocols.
 		a.lastSelectSeq, a.lastSelectAt = int(seq), pkt.Time
 	case FuncOperate:
 		switch {
+		case a.lastSelectSeq < 0 && s.selects.Possible(pkt.Time):
+			// its SELECT may have come before capture started or in a gap
+			s.env.Anomaly(anomalyOperateSelectMissed, pkt)
 		case a.lastSelectSeq < 0 || !bytes.Equal(a.lastSelect, objs):
 			t.AddAnomaly(anomalyOperateWithoutSelect)
 		case pkt.Time.Sub(a.lastSelectAt) > SelectTimeout:
@@ -321,6 +332,7 @@ func (s *session) response(master, outstation uint16, frag []byte, pkt protocols
 		if fir {
 			if i := a.pendingWithSeq(seq); i >= 0 {
 				t = a.take(i)
+				s.missed.Matched(pkt.Time)
 			} else if a.seqCode[seq] >= 0 {
 				code = a.seqCode[seq]
 			} else if a.open >= 0 && len(a.pending) > 0 {
@@ -350,8 +362,12 @@ func (s *session) response(master, outstation uint16, frag []byte, pkt protocols
 		// transaction is the request's.
 		setFunction(t, byte(code))
 	}
-	if t.RequestFrame == 0 && fc == FuncResponse && fir && code < 0 && s.sawRequest() {
-		t.AddAnomaly(anomalyUnmatchedResponse)
+	if t.RequestFrame == 0 && fc == FuncResponse && fir && code < 0 {
+		if s.sawRequest() && !s.missed.Possible(pkt.Time) {
+			t.AddAnomaly(anomalyUnmatchedResponse)
+		} else { // its request came before capture started or was lost in a gap
+			s.env.Anomaly(anomalyResponseWithoutRequest, pkt)
+		}
 	}
 	s.env.Emit(t)
 }
@@ -406,6 +422,8 @@ func (s *session) flush(a *association) {
 // Transport reassembly notices the lost segments by their sequence numbers.
 func (s *session) Gap(dir protocols.Direction, n int, pkt protocols.Packet) {
 	s.resync[dir] = true
+	s.missed.Gap(pkt.Time)
+	s.selects.Gap(pkt.Time)
 }
 
 // Close reports every unanswered request and every fragment left without

@@ -400,3 +400,55 @@ func TestRolesFromDIRBit(t *testing.T) {
 		t.Errorf("reads, selects and unsolicited responses all expected: %v", byCode)
 	}
 }
+
+// Responses and OPERATEs whose request or SELECT came before capture
+// started, from real frames (TCP payloads) of the opendnp3 conformance
+// dumps in ITI__ICS-Security-Tools/pcaps/dnp3/opendnp3-3/conformance/: the
+// master at link address 1 (port 1563/1579), the outstation at 1024 (port 20000).
+func TestSessionRequestsBeforeCaptureStart(t *testing.T) {
+	const (
+		read812     = "05640bc400040100ca8a c0c0010a00065398"                                                     // 8.1.2 frame 4: READ g10v0, app seq 0
+		resp812     = "0564234401000004de56 c0c08190000a02000013010101010101e9c201010101010101010101010101012fe0" // frame 6: its RESPONSE
+		select11    = "056418c4000401005b61 c0c0030c01170100030164000000c800fd11000000ffff"                       // 8.2.1.2.11 frame 8: SELECT g12v1 index 3, seq 0
+		selectResp  = "05641a4401000004a6f0 c1c08190000c0117010003016400000010d7c80000000078fb"                   // frame 10: its RESPONSE
+		operate11   = "056418c4000401005b61 c0c1040c01170100030164000000c80035c7000000ffff"                       // frame 12: OPERATE, seq 1
+		operateResp = "05641a4401000004a6f0 c2c18190000c011701000301640000009c6fc80000000078fb"                   // frame 14: its RESPONSE, seq 1
+	)
+	type step struct {
+		dir   protocols.Direction
+		bytes string
+		after time.Duration // more packet time before this step
+	}
+	for _, tc := range []struct {
+		name    string
+		steps   []step
+		codes   string // transactions, as harness.codes prints them
+		counted []string
+	}{
+		{"the whole SELECT/OPERATE: paired, nothing unusual", []step{{0, select11, 0}, {1, selectResp, 0}, {0, operate11, 0}, {1, operateResp, 0}},
+			"select/ok req@1 resp@2; operate/ok req@3 resp@4", nil},
+		{"capture starts after the READ: its response is counted, not malformed", []step{{1, resp812, 0}},
+			"response/ok resp@1", []string{anomalyResponseWithoutRequest}},
+		{"capture starts after the SELECT: the OPERATE is counted, not malformed", []step{{1, selectResp, 0}, {0, operate11, 0}, {1, operateResp, 0}},
+			"response/ok resp@1; operate/ok req@2 resp@3", []string{anomalyResponseWithoutRequest, anomalyOperateSelectMissed}},
+		{"an OPERATE without SELECT later than any SELECT could be missed", []step{{1, selectResp, 0}, {0, operate11, SelectTimeout + time.Second}, {1, operateResp, 0}},
+			"response/ok resp@1; operate/ok req@2 resp@3 [dnp3.operate_without_select]", []string{anomalyResponseWithoutRequest}},
+		{"a response to nothing after a pair: no missed request left to answer", []step{{0, read812, 0}, {1, resp812, 0}, {1, operateResp, 0}},
+			"read/ok req@1 resp@2; response/ok resp@3 [dnp3.unmatched_response]", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, protocols.TCP)
+			for _, st := range tc.steps {
+				h.skew += st.after
+				h.send(st.dir, unhex(t, st.bytes))
+			}
+			h.s.Close(protocols.Packet{Frame: h.frame + 1, Time: time.Unix(2000, 0)})
+			if got := h.codes(); got != tc.codes {
+				t.Errorf("got  %s\nwant %s", got, tc.codes)
+			}
+			if !slices.Equal(h.anomalies, tc.counted) {
+				t.Errorf("counted %v, want %v", h.anomalies, tc.counted)
+			}
+		})
+	}
+}

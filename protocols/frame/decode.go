@@ -74,6 +74,10 @@ type Decoded struct {
 	// LLDP is the payload of an LLDP frame (ethertype 0x88cc; Decode then
 	// returns ErrNotIP), for protocols/lldp.
 	LLDP []byte
+	// GroupDst: the link layer delivered the frame to a group, not to one
+	// station (Ethernet destination with the group bit: broadcast or
+	// multicast; Linux cooked capture packet type broadcast or multicast).
+	GroupDst bool
 	// ipPayloadLen is the IP payload length the header claims.
 	ipPayloadLen int
 }
@@ -171,7 +175,7 @@ func (d *Decoded) arp(data []byte) error {
 // Decode fills d from a frame of the given link type.
 func Decode(link uint32, data []byte, d *Decoded) error {
 	// only the Valid flags: a decoder that sets one fills its whole struct
-	d.HasMAC, d.VLAN, d.Fragment, d.IPTruncated, d.IPID, d.ARP.Valid, d.ICMP.Valid, d.LLDP = false, 0, false, false, 0, false, false, nil
+	d.HasMAC, d.GroupDst, d.VLAN, d.Fragment, d.IPTruncated, d.IPID, d.ARP.Valid, d.ICMP.Valid, d.LLDP = false, false, 0, false, false, 0, false, false, nil
 	d.SrcPort, d.DstPort, d.Seq, d.Ack, d.Flags, d.Payload = 0, 0, 0, 0, 0, nil
 	var etherType uint16
 	switch link {
@@ -181,7 +185,7 @@ func Decode(link uint32, data []byte, d *Decoded) error {
 		}
 		copy(d.DstMAC[:], data[0:6])
 		copy(d.SrcMAC[:], data[6:12])
-		d.HasMAC = true
+		d.HasMAC, d.GroupDst = true, data[0]&1 != 0
 		etherType, data = binary.BigEndian.Uint16(data[12:]), data[14:]
 	case capture.LinkLinuxSLL:
 		if len(data) < 16 {
@@ -191,6 +195,7 @@ func Decode(link uint32, data []byte, d *Decoded) error {
 			copy(d.SrcMAC[:], data[6:12])
 			d.HasMAC = true
 		}
+		d.GroupDst = sllGroup(binary.BigEndian.Uint16(data[0:]))
 		etherType, data = binary.BigEndian.Uint16(data[14:]), data[16:]
 	case capture.LinkSLL2:
 		if len(data) < 20 {
@@ -200,6 +205,7 @@ func Decode(link uint32, data []byte, d *Decoded) error {
 			copy(d.SrcMAC[:], data[12:18])
 			d.HasMAC = true
 		}
+		d.GroupDst = sllGroup(uint16(data[10]))
 		etherType, data = binary.BigEndian.Uint16(data[0:]), data[20:]
 	case capture.LinkNull, capture.LinkLoop:
 		if len(data) < 4 {

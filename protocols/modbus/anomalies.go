@@ -20,7 +20,9 @@ var (
 	anomalyUnknownException = protocols.DeclareAnomaly("modbus.unknown_exception_code",
 		"exception code not defined by the specification")
 	anomalyUnmatchedResponse = protocols.DeclareAnomaly("modbus.unmatched_response",
-		"response whose transaction id matches no outstanding request of the connection")
+		"response whose transaction id matches no outstanding request, though the connection was followed since before any request it could answer")
+	anomalyResponseWithoutRequest = protocols.DeclareAnomaly("modbus.response_without_request",
+		"response whose request came before capture started or was lost in a gap: counted, not malformed")
 	anomalyTooManyOutstanding = protocols.DeclareAnomaly("modbus.too_many_outstanding",
 		"more requests outstanding than the session keeps; the oldest is closed as no_response")
 	anomalyResync = protocols.DeclareAnomaly("modbus.resync",

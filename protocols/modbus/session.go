@@ -33,12 +33,16 @@ type session struct {
 	resync      [2]bool
 	badHeaders  int
 	sawRequest  bool
+	missed      protocols.MissedRequests
 }
 
-func newSession(env *protocols.Env) *session { return &session{env: env} }
+func newSession(env *protocols.Env) *session {
+	return &session{env: env, missed: protocols.MissedRequests{Window: ResponseTimeout}}
+}
 
 // Feed consumes every whole ADU in data.
 func (s *session) Feed(dir protocols.Direction, data []byte, pkt protocols.Packet) (int, error) {
+	s.missed.Feed(pkt.Time)
 	off := 0
 	for {
 		rest := data[off:]
@@ -124,6 +128,7 @@ func (s *session) pdu(dir protocols.Direction, h Header, pdu []byte, pkt protoco
 			t := p.t
 			t.ResponseFrame, t.ResponseTime = pkt.Frame, pkt.Time
 			DecodeResponse(pdu, t)
+			s.missed.Matched(pkt.Time)
 			s.env.Emit(t)
 			return
 		}
@@ -131,8 +136,10 @@ func (s *session) pdu(dir protocols.Direction, h Header, pdu []byte, pkt protoco
 	t := &protocols.Transaction{Unit: UnitString(h.Unit), ResponseFrame: pkt.Frame, ResponseTime: pkt.Time,
 		ID: uint64(h.TransactionID), HasID: true}
 	DecodeResponse(pdu, t)
-	if s.sawRequest {
+	if s.sawRequest && !s.missed.Possible(pkt.Time) {
 		t.AddAnomaly(anomalyUnmatchedResponse)
+	} else { // its request came before capture started or was lost in a gap
+		s.env.Anomaly(anomalyResponseWithoutRequest, pkt)
 	}
 	s.env.Emit(t)
 }
@@ -172,6 +179,7 @@ func (s *session) expire(pkt protocols.Packet) {
 // Gap drops the partial ADU; the next ADU is found by scanning.
 func (s *session) Gap(dir protocols.Direction, n int, pkt protocols.Packet) {
 	s.resync[dir] = true
+	s.missed.Gap(pkt.Time)
 }
 
 // Close reports every unanswered request.

@@ -97,19 +97,74 @@ func TestSessionResponseTimeout(t *testing.T) {
 	assert.Equal(t, protocols.OutcomeNoResponse, r.txs[0].Outcome)
 }
 
+// Responses without their request: ntop__nDPI/tests/cfgs/default/pcap/modbus.pcap
+// frames 93-98 (192.168.110.131:2074 polls 192.168.110.138:502). From frame
+// 95 on the client sends transaction id 0 every time and the device answers
+// with ids 1, 2, ...: its answers match no request. The first frame of the
+// capture is a request in the middle of the connection.
 func TestSessionUnmatchedResponse(t *testing.T) {
-	r := newRecorder(protocols.TCP)
-	s := newSession(&r.env)
-	// a capture that starts mid-connection: a response first
-	_, _ = s.Feed(protocols.ServerToClient, hx(t, `0009 0000 0003 01 83 02`), pk(1))
-	require.Len(t, r.txs, 1)
-	assert.Equal(t, 3, r.txs[0].Code)
-	assert.Equal(t, protocols.OutcomeException, r.txs[0].Outcome)
-	assert.Empty(t, r.txs[0].Anomalies, "nothing unusual at capture start")
-	_, _ = s.Feed(protocols.ClientToServer, hx(t, `0001 0000 0006 01 03 0000 0001`), pk(2))
-	_, _ = s.Feed(protocols.ServerToClient, hx(t, `0005 0000 0005 01 03 02 0000`), pk(3))
-	require.Len(t, r.txs, 2)
-	assert.Equal(t, []string{anomalyUnmatchedResponse}, r.txs[1].Anomalies)
+	frames := map[uint64]string{
+		93: "00ff 0000 0006 01 03 0001 0001 | tid 255: read 1 register at 1",
+		94: "00ff 0000 0005 01 03 02 0000   | its response",
+		95: "0000 0000 0006 01 03 0000 0001 | tid 0: read 1 register at 0",
+		96: "0001 0000 0005 01 03 02 41c8   | answered as tid 1",
+		97: "0000 0000 0006 01 03 0000 0001 | tid 0 again",
+		98: "0002 0000 0005 01 03 02 41c8   | answered as tid 2",
+	}
+	dir := func(n uint64) protocols.Direction { return protocols.Direction((n + 1) % 2) } // odd frames are requests
+	for _, tc := range []struct {
+		name      string
+		startAt   uint64 // first frame the session sees
+		gapBefore uint64 // a gap in the request direction before this frame, 0 none
+		later     time.Duration
+		want      map[uint64][]string // response frame -> anomalies on its transaction
+		counted   int                 // modbus.response_without_request
+	}{
+		{"the device's wrong ids after a matched pair are unmatched", 93, 0, 0,
+			map[uint64][]string{94: nil, 96: {anomalyUnmatchedResponse}, 98: {anomalyUnmatchedResponse}}, 0},
+		{"capture starting at a response: it and the wrong ids, with no pair yet, may answer missed requests", 94, 0, 0,
+			map[uint64][]string{94: nil, 96: nil, 98: nil}, 3},
+		{"no pair seen yet: within the response timeout it may answer a missed request", 96, 0, 0,
+			map[uint64][]string{96: nil, 98: nil}, 2},
+		{"no pair seen, but later than any missed request could be answered", 95, 0, ResponseTimeout + time.Second,
+			map[uint64][]string{96: nil, 98: {anomalyUnmatchedResponse}}, 1},
+		{"a gap: requests may have been lost in it", 93, 95, 0,
+			map[uint64][]string{94: nil, 96: nil, 98: nil}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRecorder(protocols.TCP)
+			s := newSession(&r.env)
+			got := map[uint64][]string{}
+			for n := tc.startAt; n <= 98; n++ {
+				p := protocols.Packet{Frame: n, Time: t0.Add(time.Duration(n) * time.Millisecond)}
+				if n == 98 {
+					p.Time = p.Time.Add(tc.later)
+				}
+				if n == tc.gapBefore {
+					s.Gap(protocols.ClientToServer, 12, p)
+				}
+				_, err := s.Feed(dir(n), hx(t, frames[n]), p)
+				require.NoError(t, err)
+				if dir(n) == protocols.ServerToClient {
+					last := r.txs[len(r.txs)-1]
+					require.Equal(t, n, last.ResponseFrame)
+					got[n] = last.Anomalies
+				}
+			}
+			assert.Equal(t, tc.want, got)
+			assert.Equal(t, tc.counted, count(r.anomalies, anomalyResponseWithoutRequest))
+		})
+	}
+}
+
+func count(list []string, name string) int {
+	n := 0
+	for _, s := range list {
+		if s == name {
+			n++
+		}
+	}
+	return n
 }
 
 func TestSessionGapResynchronises(t *testing.T) {

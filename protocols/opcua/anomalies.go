@@ -16,7 +16,9 @@ var (
 	anomalyUnknownService = protocols.DeclareAnomaly("opcua.unknown_service",
 		"service type NodeId that names no known request or response")
 	anomalyUnmatchedResponse = protocols.DeclareAnomaly("opcua.unmatched_response",
-		"response whose (secure channel, request id) matches no outstanding request")
+		"response whose (secure channel, request id) matches no outstanding request, though the connection was followed for longer than any request waits")
+	anomalyResponseWithoutRequest = protocols.DeclareAnomaly("opcua.response_without_request",
+		"response whose request came before capture started or was lost in a gap: counted, not malformed")
 	anomalyTooManyOutstanding = protocols.DeclareAnomaly("opcua.too_many_outstanding",
 		"more requests outstanding than the session keeps; the oldest is closed as no_response")
 	anomalyTooManyChunks = protocols.DeclareAnomaly("opcua.too_many_chunks",

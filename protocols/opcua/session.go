@@ -76,14 +76,19 @@ type session struct {
 	partials   []partial
 	encrypted  []*protocols.Transaction // unreadable requests, answered in order
 	sawRequest bool
+	// missed: a response may answer a request sent before the session
+	// began or lost in a gap. Servers hold Publish requests for long and
+	// answer out of order, so only the response timeout ends the doubt.
+	missed protocols.MissedRequests
 }
 
 func newSession(env *protocols.Env) *session {
-	return &session{env: env, lost: [2]bool{true, true}}
+	return &session{env: env, lost: [2]bool{true, true}, missed: protocols.MissedRequests{Window: ResponseTimeout}}
 }
 
 // Feed consumes every whole chunk in data.
 func (s *session) Feed(dir protocols.Direction, data []byte, pkt protocols.Packet) (int, error) {
+	s.missed.Feed(pkt.Time)
 	off := 0
 	for {
 		rest := data[off:]
@@ -362,8 +367,10 @@ func (s *session) message(dir protocols.Direction, typ int, key reqKey, policy s
 	}
 	if !matched {
 		t.Unit = s.unit("")
-		if s.sawRequest {
+		if s.sawRequest && !s.missed.Possible(pkt.Time) {
 			t.AddAnomaly(anomalyUnmatchedResponse)
+		} else { // its request came before capture started or was lost in a gap
+			s.env.Anomaly(anomalyResponseWithoutRequest, pkt)
 		}
 	}
 	switch f.TypeID {
@@ -507,6 +514,7 @@ func (s *session) expire(pkt protocols.Packet) {
 // by scanning.
 func (s *session) Gap(dir protocols.Direction, n int, pkt protocols.Packet) {
 	s.lost[dir] = true
+	s.missed.Gap(pkt.Time)
 	for i := 0; i < len(s.partials); {
 		if s.partials[i].dir == dir {
 			s.dropPartial(i)

@@ -285,3 +285,60 @@ func TestSessionSignOnly(t *testing.T) {
 		t.Errorf("call %+v", c)
 	}
 }
+
+// Responses whose request came before capture started, from real frames of
+// cisagov__icsnpp-opcua-binary/tests/traces/open62541_client-server_mainloop-no-handshake.pcap
+// (secure channel 4, token 4): frame 12 BrowseRequest (request id 5),
+// frame 14 its BrowseResponse, frame 18 the BrowseResponse to request id 6.
+func TestSessionResponsesBeforeCaptureStart(t *testing.T) {
+	const (
+		browse5 = "4d534746710000000400000004000000050000000500000001000f020401003912161546f36d34fecffcbfbacb4c14f03b274f2dd1d5010600000000000000ffffffff0000000000000000000000000000000000000000000000000001000000005500000000000000000000003f000000"
+		resp5   = "4d5347461d01000004000000040000000500000005000000010012020c272f4f2dd1d501060000000000000000ffffffff0000000100000000000000ffffffff04000000002801003d00000a000000466f6c6465725479706503000000000a000000466f6c646572547970650800000000000023010100cd08000006000000536572766572030000000006000000536572766572010000000100d407002301010150e301000c00000054686547726561744e6f64650305000000656e2d55530f0000005468654e657747726561744e6f6465010000000101662f002301010135d200000c0000005661726961626c654e6f64650305000000656e2d5553120000005468654e65775661726961626c654e6f646502000000003fffffffff"
+		resp6   = "4d5347463f01000004000000040000000600000006000000010012028848374f2dd1d501070000000000000000ffffffff0000000100000000000000ffffffff050000000023000054000004000000526f6f74030000000004000000526f6f7401000000003d002801003d00000a000000466f6c6465725479706503000000000a000000466f6c646572547970650800000000000023010100cd08000006000000536572766572030000000006000000536572766572010000000100d407002301010150e301000c00000054686547726561744e6f64650305000000656e2d55530f0000005468654e657747726561744e6f6465010000000101662f002301010135d200000c0000005661726961626c654e6f64650305000000656e2d5553120000005468654e65775661726961626c654e6f646502000000003fffffffff"
+	)
+	type in struct {
+		dir   protocols.Direction
+		hex   string
+		after time.Duration
+	}
+	for _, tc := range []struct {
+		name          string
+		steps         []in
+		lastAnomalies []string // of the last transaction
+		counted       int      // opcua.response_without_request
+	}{
+		{"capture starts at a response", []in{{s2c, resp5, 0}}, nil, 1},
+		{"a response to a request sent just before the start, after a pair: servers answer out of order",
+			[]in{{c2s, browse5, 0}, {s2c, resp5, 0}, {s2c, resp6, 0}}, nil, 1},
+		{"a response to nothing, later than any request waits", []in{{c2s, browse5, 0}, {s2c, resp5, 0}, {s2c, resp6, ResponseTimeout + time.Second}},
+			[]string{anomalyUnmatchedResponse}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, rec := newTestSession()
+			at := time.Unix(1700000000, 0)
+			for i, st := range tc.steps {
+				at = at.Add(time.Millisecond + st.after)
+				_, err := s.Feed(st.dir, hx(t, st.hex), protocols.Packet{Frame: uint64(i + 1), Time: at})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			last := rec.txs[len(rec.txs)-1]
+			if last.Code != 527 || last.ResponseFrame != uint64(len(tc.steps)) { // Browse
+				t.Fatalf("last transaction %+v", last)
+			}
+			if strings.Join(last.Anomalies, ",") != strings.Join(tc.lastAnomalies, ",") {
+				t.Errorf("anomalies %v, want %v", last.Anomalies, tc.lastAnomalies)
+			}
+			n := 0
+			for _, a := range rec.anomalies {
+				if a == anomalyResponseWithoutRequest {
+					n++
+				}
+			}
+			if n != tc.counted {
+				t.Errorf("counted %d, want %d (%v)", n, tc.counted, rec.anomalies)
+			}
+		})
+	}
+}

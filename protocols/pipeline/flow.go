@@ -76,6 +76,14 @@ type flow struct {
 	clientIsLo bool
 	sawSYN     bool
 	answered   bool // the server has spoken (OnConversation reported it)
+	// UDP: asked says the flow's first datagram to one host was seen,
+	// going askDir; quiet marks a flow that holds no conversation (a
+	// datagram to a group, or the reply to one).
+	asked, quiet bool
+	askDir       protocols.Direction
+	// spoke: TCP payload was seen in that direction (a flow picked up
+	// mid-stream is a conversation once both sides spoke)
+	spoke [2]bool
 	// probeRetries counts fresh starts of probing (mid-stream captures).
 	probeRetries uint8
 	// rejected: every dissector said no to this direction's first bytes

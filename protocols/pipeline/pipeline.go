@@ -45,8 +45,17 @@ type Pipeline struct {
 	OnLLDP func(d *frame.Decoded, frameNo uint64, timeNano int64)
 	// OnConversation, when set, hears of each conversation the server
 	// answered: a TCP SYN-ACK to a SYN seen, or the first UDP datagram back.
-	// Scans that nothing answers never reach it.
+	// client opened it (sent the SYN, or the flow's first datagram) and
+	// server answered, whatever the ICS protocol's roles. Scans that
+	// nothing answers never reach it, nor datagrams to a broadcast or
+	// multicast group and the replies to them.
 	OnConversation func(client, server netip.AddrPort, ipProto uint8, frameNo uint64, timeNano int64)
+	// OnPickedUp, when set, hears of each TCP conversation whose opening
+	// was not seen (it began before capture started, or its handshake was
+	// lost) once both sides carried data, unless it carries an ICS protocol:
+	// who opened it is unknown, and client and server are the flow's roles
+	// as ports guess them.
+	OnPickedUp func(client, server netip.AddrPort, ipProto uint8, frameNo uint64, timeNano int64)
 	// MergeVLANs keys flows by addresses and ports alone; set it before the
 	// first frame. A SPAN session that mirrors several VLANs shows a routed
 	// packet twice, once on each side of the router. Merged, the copies are
@@ -58,6 +67,7 @@ type Pipeline struct {
 	// Stats is updated as frames are handled.
 	Stats   Stats
 	dupSeed maphash.Seed
+	queries groupQueries
 }
 
 // New builds a pipeline over the registered dissectors. sink receives each
@@ -292,18 +302,70 @@ func (p *Pipeline) setMAC(fl *flow, dir protocols.Direction, d *frame.Decoded) {
 	fl.macVLAN[dir] = d.VLAN
 }
 
-// answered reports a flow's conversation once, when the server first
-// speaks (UDP: any datagram back; TCP: the SYN-ACK, checked by the caller).
-func (p *Pipeline) answered(fl *flow, dir protocols.Direction, pkt protocols.Packet) {
-	if fl.answered || dir != protocols.ServerToClient {
+// answered reports a flow's conversation once, when its server first
+// answers in direction by (TCP: the SYN-ACK; UDP: the first datagram back,
+// see udpConversation). The other side opened it.
+func (p *Pipeline) answered(fl *flow, by protocols.Direction, pkt protocols.Packet) {
+	if fl.answered {
 		return
 	}
 	fl.answered = true
+	opener, server := fl.client, fl.server
+	if by == protocols.ClientToServer {
+		opener, server = fl.server, fl.client
+	}
 	if p.OnConversation != nil {
 		p.hook("conversation", func() {
-			p.OnConversation(netip.AddrPortFrom(fl.client.IP, fl.client.Port), netip.AddrPortFrom(fl.server.IP, fl.server.Port),
+			p.OnConversation(netip.AddrPortFrom(opener.IP, opener.Port), netip.AddrPortFrom(server.IP, server.Port),
 				fl.proto, pkt.Frame, p.now)
 		})
+	}
+}
+
+// pickedUp reports a TCP conversation without a handshake seen once both
+// sides carried data, unless an ICS dissector took the flow: its
+// transactions tell who is client and server, for the baseline to judge.
+func (p *Pipeline) pickedUp(fl *flow, dir protocols.Direction, pkt protocols.Packet) {
+	fl.spoke[dir] = true
+	if fl.sawSYN || fl.answered || !fl.spoke[1-dir] {
+		return
+	}
+	fl.answered = true
+	if fl.state == stateBound {
+		return
+	}
+	if p.OnPickedUp != nil {
+		p.hook("conversation", func() {
+			p.OnPickedUp(netip.AddrPortFrom(fl.client.IP, fl.client.Port), netip.AddrPortFrom(fl.server.IP, fl.server.Port),
+				fl.proto, pkt.Frame, p.now)
+		})
+	}
+}
+
+// udpConversation follows who asks and who answers in a UDP flow. UDP has
+// no handshake. When exactly one side is on an ICS protocol's server port,
+// that side serves (a DNP3 outstation's link status request still comes
+// from port 20000); otherwise ports do not tell (NetBIOS and many others
+// use one port on both sides): the side that sent the flow's first
+// datagram asked, and the side that answers it is the server. A datagram to a group
+// (broadcast, multicast, or the link's broadcast MAC) addresses no one:
+// its flow holds no conversation, and neither does the flow of a unicast
+// reply to it (a host answering a NetBIOS name query or an SSDP search
+// opens nothing, and the querier called on no host in particular).
+func (p *Pipeline) udpConversation(fl *flow, dir protocols.Direction, d *frame.Decoded, pkt protocols.Packet) {
+	switch {
+	case !d.ToOneHost():
+		fl.quiet = true
+		p.queries.ask(netip.AddrPortFrom(d.Src, d.SrcPort), p.now)
+	case fl.answered || fl.quiet:
+	case !fl.asked:
+		fl.asked, fl.askDir = true, dir
+		if p.portDecides(fl) {
+			fl.askDir = protocols.ClientToServer
+		}
+		fl.quiet = p.queries.answered(netip.AddrPortFrom(d.Dst, d.DstPort), p.now)
+	case dir != fl.askDir:
+		p.answered(fl, dir, pkt)
 	}
 }
 
@@ -343,7 +405,7 @@ func (p *Pipeline) udp(d *frame.Decoded, pkt protocols.Packet) {
 		p.Stats.Duplicates++
 		return
 	}
-	p.answered(fl, dir, pkt)
+	p.udpConversation(fl, dir, d, pkt)
 	p.setMAC(fl, dir, d)
 	switch fl.state {
 	case stateProbing:
@@ -377,7 +439,7 @@ func (p *Pipeline) tcp(d *frame.Decoded, pkt protocols.Packet) {
 			fl.swapRoles()
 			dir = 1 - dir
 		}
-		if ack && dir == protocols.ServerToClient && fl.sawSYN {
+		if ack && fl.sawSYN { // the SYN-ACK's sender answers, whatever the ports say
 			p.answered(fl, dir, pkt)
 		}
 		fl.sawSYN = true
@@ -389,6 +451,7 @@ func (p *Pipeline) tcp(d *frame.Decoded, pkt protocols.Packet) {
 	p.setMAC(fl, dir, d)
 	if len(d.Payload) > 0 {
 		p.tcpData(fl, dir, d.Seq, d.Payload, d.WireLen, pkt)
+		p.pickedUp(fl, dir, pkt)
 	}
 	if fl.closed {
 		return

@@ -396,10 +396,14 @@ func TestConversationsAreReportedWhenAnswered(t *testing.T) {
 	r.feed(udpFrame(t, t0, true, 1, 10, readReq))
 	r.feed(udpFrame(t, t0+1e6, false, 2, 10, readResp))
 	r.feed(udpFrame(t, t0+2e6, true, 3, 10, writeReq), udpFrame(t, t0+3e6, false, 4, 10, writeRsp))
+	// a device calling out from its Modbus port: the SYN's sender opened it
+	out := newConn(t, 502, 40600)
+	r.feed(out.handshake()...)
 	r.p.Flush()
 	assert.Equal(t, []conv{
 		{"10.0.0.1:40300", "10.0.0.2:8080", 6, 2},
 		{"10.0.0.1:40200", "10.0.0.2:502", 17, 9},
+		{"10.0.0.1:502", "10.0.0.2:40600", 6, 13},
 	}, got)
 }
 

@@ -27,11 +27,11 @@ var (
 	anomalyUnknownFunction = protocols.DeclareAnomaly("s7comm.unknown_function",
 		"job function code or userdata function group not known")
 	anomalyUnmatchedResponse = protocols.DeclareAnomaly("s7comm.unmatched_response",
-		"ack/ack_data whose PDU reference matches no outstanding job (without a function code it cannot be named)")
+		"ack/ack_data whose PDU reference matches no outstanding job, though the connection was followed since before any job it could answer (without a function code it cannot be named)")
+	anomalyResponseWithoutRequest = protocols.DeclareAnomaly("s7comm.response_without_request",
+		"ack/ack_data or userdata response whose job came before capture started or was lost in a gap: counted, not malformed")
 	anomalyTooManyOutstanding = protocols.DeclareAnomaly("s7comm.too_many_outstanding",
 		"more jobs outstanding than the session keeps; the oldest is closed as no_response")
-	anomalyItemError = protocols.DeclareAnomaly("s7comm.item_error",
-		"a data item's return code is not success (0xff)")
 	anomalyCOTPError = protocols.DeclareAnomaly("s7comm.cotp_error",
 		"COTP TPDU error (ER) or reject (RJ): the peer refused a TPDU")
 
@@ -42,7 +42,9 @@ var (
 	anomalyPlusInvalidItem = protocols.DeclareAnomaly("s7comm_plus.invalid_item",
 		"S7comm-plus item address that runs past the request body")
 	anomalyPlusUnmatchedResponse = protocols.DeclareAnomaly("s7comm_plus.unmatched_response",
-		"S7comm-plus response whose function and sequence number match no outstanding request")
+		"S7comm-plus response whose function and sequence number match no outstanding request, though the connection was followed since before any request it could answer")
+	anomalyPlusResponseWithoutRequest = protocols.DeclareAnomaly("s7comm_plus.response_without_request",
+		"S7comm-plus response whose request came before capture started or was lost in a gap: counted, not malformed")
 	anomalyPlusInvalidValue = protocols.DeclareAnomaly("s7comm_plus.invalid_value",
 		"S7comm-plus value, object or list that runs past the PDU, nests deeper than 32 levels or has an unknown datatype, element or blob type")
 	anomalyPlusItemError = protocols.DeclareAnomaly("s7comm_plus.item_error",

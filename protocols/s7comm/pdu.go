@@ -722,11 +722,13 @@ func DecodeAck(p *PDU, t *protocols.Transaction, requestSeen bool) {
 	}
 }
 
+// itemReturn: an item the PLC refused (object does not exist, address out
+// of range, access denied) is the response's outcome, as a Modbus
+// exception is, not a malformed PDU; exception bursts watch for probing.
 func itemReturn(t *protocols.Transaction, rc byte) {
 	if rc == 0xff {
 		return
 	}
-	t.AddAnomaly(anomalyItemError)
 	if t.Outcome == protocols.OutcomeOK {
 		t.Outcome = protocols.OutcomeException
 		t.ExceptionCode, t.HasException = int64(rc), true

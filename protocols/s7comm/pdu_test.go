@@ -279,7 +279,7 @@ func TestDecodeAck(t *testing.T) {
 		{"read var ok", hexReadVarAck, protocols.OutcomeOK, 0, nil},
 		{"header error", "32 03 0000 0001 0000 0000 81 04", protocols.OutcomeException, 0x8104, nil},
 		{"write var item error", "32 03 0000 0001 0002 0001 0000 05 01 0a",
-			protocols.OutcomeException, 0x0a, []string{anomalyItemError}},
+			protocols.OutcomeException, 0x0a, nil}, // an exception, not a malformed PDU
 		{"read var missing data", "32 03 0000 0001 0002 0000 0000 04 01",
 			protocols.OutcomeOK, 0, []string{anomalyInvalidData}},
 	}

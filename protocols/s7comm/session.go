@@ -62,12 +62,18 @@ type session struct {
 	tlsPending *protocols.Transaction
 	// pc: S7comm-plus state (plussession.go), made on first use.
 	pc *plusConn
+	// missed: a response may answer a job sent before the session began or
+	// lost in a gap (S7comm answers jobs in order: until the first pair).
+	missed protocols.MissedRequests
 }
 
-func newSession(env *protocols.Env) *session { return &session{env: env} }
+func newSession(env *protocols.Env) *session {
+	return &session{env: env, missed: protocols.MissedRequests{Window: ResponseTimeout}}
+}
 
 // Feed consumes every whole TPKT packet in data.
 func (s *session) Feed(dir protocols.Direction, data []byte, pkt protocols.Packet) (int, error) {
+	s.missed.Feed(pkt.Time)
 	off := 0
 	h := &s.half[dir]
 	for {
@@ -307,6 +313,7 @@ func (s *session) s7(dir protocols.Direction, p *PDU, pkt protocols.Packet) {
 			t := take(&s.outstanding, i)
 			t.ResponseFrame, t.ResponseTime = pkt.Frame, pkt.Time
 			DecodeAck(p, t, true)
+			s.missed.Matched(pkt.Time)
 			s.env.Emit(t)
 			return
 		}
@@ -344,6 +351,7 @@ func (s *session) userdata(dir protocols.Direction, p *PDU, pkt protocols.Packet
 			t := take(&s.outstanding, i)
 			t.ResponseFrame, t.ResponseTime = pkt.Frame, pkt.Time
 			DecodeUserdata(p, t, true)
+			s.missed.Matched(pkt.Time)
 			s.env.Emit(t)
 			return
 		}
@@ -407,16 +415,26 @@ func (s *session) orphan(q pending) {
 func (s *session) emitOrphan(i int) {
 	q := s.orphans[i]
 	t := take(&s.orphans, i)
+	at := protocols.Packet{Frame: t.ResponseFrame, Time: t.ResponseTime}
+	// its job came before capture started or was lost in a gap: counted, not malformed
+	missed := !s.sawRequest || s.missed.Possible(t.ResponseTime)
+	name := anomalyUnmatchedResponse
+	switch {
+	case q.kind == kindPlus && missed:
+		name = anomalyPlusResponseWithoutRequest
+	case q.kind == kindPlus:
+		name = anomalyPlusUnmatchedResponse
+	case missed:
+		name = anomalyResponseWithoutRequest
+	}
 	if q.code < 0 { // an ack without parameter: nothing names it
-		s.env.Anomaly(anomalyUnmatchedResponse, protocols.Packet{Frame: t.ResponseFrame, Time: t.ResponseTime})
+		s.env.Anomaly(name, at)
 		return
 	}
-	if s.sawRequest {
-		if q.kind == kindPlus {
-			t.AddAnomaly(anomalyPlusUnmatchedResponse)
-		} else {
-			t.AddAnomaly(anomalyUnmatchedResponse)
-		}
+	if missed {
+		s.env.Anomaly(name, at)
+	} else {
+		t.AddAnomaly(name)
 	}
 	s.env.Emit(t)
 }
@@ -459,6 +477,7 @@ func (s *session) expire(pkt protocols.Packet) {
 
 // Gap drops the partial TPKT packet and TSDU; the next TPKT is found by scanning.
 func (s *session) Gap(dir protocols.Direction, n int, pkt protocols.Packet) {
+	s.missed.Gap(pkt.Time)
 	h := &s.half[dir]
 	h.resync = true
 	h.tsdu = h.tsdu[:0]

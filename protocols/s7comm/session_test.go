@@ -16,11 +16,23 @@ type step struct {
 
 func runSession(t *testing.T, steps []step) []protocols.Transaction {
 	t.Helper()
+	return runSessionCounting(t, steps, nil)
+}
+
+// runSessionCounting is runSession that also collects the anomalies
+// counted without a transaction.
+func runSessionCounting(t *testing.T, steps []step, counted *[]string) []protocols.Transaction {
+	t.Helper()
 	client := protocols.Endpoint{IP: netip.MustParseAddr("10.0.0.1"), Port: 49152, LinkAddress: -1}
 	server := protocols.Endpoint{IP: netip.MustParseAddr("10.0.0.2"), Port: Port, LinkAddress: -1}
 	var out []protocols.Transaction
 	env := &protocols.Env{Transport: protocols.TCP, Client: &client, Server: &server,
-		EmitFunc: func(tx *protocols.Transaction) { out = append(out, *tx) }}
+		EmitFunc: func(tx *protocols.Transaction) { out = append(out, *tx) },
+		AnomalyFunc: func(name string, _ protocols.Packet) {
+			if counted != nil {
+				*counted = append(*counted, name)
+			}
+		}}
 	s := newSession(env)
 	var pending [2][]byte
 	now := time.Unix(1700000000, 0)
@@ -173,4 +185,58 @@ func BenchmarkSessionJobAck(b *testing.B) {
 		s.Feed(protocols.ClientToServer, job, pkt)
 		s.Feed(protocols.ServerToClient, ack, pkt)
 	}
+}
+
+// Acks whose job came before capture started, from real frames (TPKT
+// payloads) of ITI__ICS-Security-Tools/pcaps/s7/s7comm_varservice_libnodavedemo_bench.pcap:
+// libnodave at port 4272 writes one item (function 5) and the PLC acks,
+// one job outstanding at a time, every 4 ms.
+func TestSessionAcksBeforeCaptureStart(t *testing.T) {
+	const (
+		ack3016 = "0300001602f080 320300000bc80002000100 000501ff"                             // frame 6128: ack_data of job 0x0bc8 (3016)
+		job3017 = "0300002402f080 320100000bc9000e000505 01120a10020001000083000000000400083b" // frame 6129: write job 0x0bc9 (3017)
+		ack3017 = "0300001602f080 320300000bc90002000100 000501ff"                             // frame 6130: its ack_data
+	)
+	c2s, s2c := protocols.ClientToServer, protocols.ServerToClient
+	for _, tc := range []struct {
+		name          string
+		steps         []step
+		wantAnomalies [][]string // per transaction
+		counted       []string
+	}{
+		{"capture starts at an ack: its job came before", []step{{s2c, unhex(t, ack3016), false}, {c2s, unhex(t, job3017), false}, {s2c, unhex(t, ack3017), false}},
+			[][]string{nil, nil}, []string{anomalyResponseWithoutRequest}},
+		{"the same ack again after a pair: it answers nothing", []step{{c2s, unhex(t, job3017), false}, {s2c, unhex(t, ack3017), false}, {s2c, unhex(t, ack3016), false}},
+			[][]string{nil, {anomalyUnmatchedResponse}}, nil},
+		{"after a gap in the job direction its job may have been lost", []step{{c2s, unhex(t, job3017), false}, {s2c, unhex(t, ack3017), false}, {c2s, nil, true}, {s2c, unhex(t, ack3016), false}},
+			[][]string{nil, nil}, []string{anomalyResponseWithoutRequest}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var counted []string
+			txs := runSessionCounting(t, tc.steps, &counted)
+			if len(txs) != len(tc.wantAnomalies) {
+				t.Fatalf("%d transactions %+v", len(txs), txs)
+			}
+			for i, tx := range txs {
+				if !equalStrings(tx.Anomalies, tc.wantAnomalies[i]) {
+					t.Errorf("transaction %d (frames %d/%d): anomalies %v, want %v", i, tx.RequestFrame, tx.ResponseFrame, tx.Anomalies, tc.wantAnomalies[i])
+				}
+			}
+			if !equalStrings(counted, tc.counted) {
+				t.Errorf("counted %v, want %v", counted, tc.counted)
+			}
+		})
+	}
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
