@@ -1,0 +1,550 @@
+package advisories
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/otwatch/otwatch/learning/inventory"
+)
+
+// Evidence is one identity fact a match rests on, with its provenance, so
+// an engineer can open the capture at that frame and check it.
+type Evidence struct {
+	Field   string `json:"field"`
+	Value   string `json:"value"`
+	Proto   string `json:"proto"`
+	Message string `json:"message,omitempty"`
+	Frame   uint64 `json:"frame"`
+	TS      string `json:"ts,omitempty"`
+}
+
+func (e *Evidence) String() string {
+	if e == nil {
+		return ""
+	}
+	s := fmt.Sprintf("%s %q (%s", e.Field, e.Value, e.Proto)
+	if e.Message != "" {
+		s += " " + e.Message
+	}
+	if e.Frame != 0 {
+		s += ", frame " + strconv.FormatUint(e.Frame, 10)
+	}
+	return s + ")"
+}
+
+// CVE is one vulnerability of a match.
+type CVE struct {
+	ID         string  `json:"id"`
+	Title      string  `json:"title,omitempty"`
+	CVSS       float64 `json:"cvss,omitempty"`
+	Vector     string  `json:"vector,omitempty"`
+	KEV        bool    `json:"kev,omitempty"`
+	KEVAdded   string  `json:"kev_added,omitempty"`
+	Ransomware bool    `json:"ransomware,omitempty"`
+	Remedy     string  `json:"remedy,omitempty"`
+}
+
+// Match is one advisory product that fits (or may fit) an asset.
+type Match struct {
+	Advisory  string `json:"advisory"`
+	Title     string `json:"title"`
+	URL       string `json:"url,omitempty"`
+	Vendor    string `json:"vendor"`
+	Product   string `json:"product"`
+	ProductID string `json:"product_id"`
+	Range     string `json:"range"`
+	RangeForm string `json:"range_form"`
+	// How the product was tied to the asset: "order number" (the product
+	// name carries the asset's order number), "family" (the order number
+	// or product code belongs to the family the name denotes), "model"
+	// (the name carries the asset's model or product name).
+	How        string     `json:"how"`
+	Confidence string     `json:"confidence"` // high, medium, low
+	Status     string     `json:"status"`     // affected, possible, not_affected
+	Reason     string     `json:"reason"`
+	Evidence   []Evidence `json:"evidence"`
+	CVEs       []CVE      `json:"cves,omitempty"`
+}
+
+// Statuses and confidences.
+const (
+	Affected    = "affected"
+	Possible    = "possible"
+	NotAffected = "not_affected"
+)
+
+// AssetMatch is everything the feed says about one asset.
+type AssetMatch struct {
+	Asset    string  `json:"asset"`
+	Identity string  `json:"identity"` // what the wire told, in one line
+	Vendor   string  `json:"vendor,omitempty"`
+	Family   string  `json:"family,omitempty"`
+	Affected []Match `json:"affected,omitempty"`
+	// Possible: the product fits but the version cannot be decided (the
+	// firmware is unknown or the range is not understood): to check by hand.
+	Possible []Match `json:"possible,omitempty"`
+	// NotAffected: the product fits but the firmware is outside the range.
+	NotAffected []Match `json:"not_affected,omitempty"`
+	// Missing says what the identity lacks to match at all, or to decide.
+	Missing []string `json:"missing,omitempty"`
+}
+
+// view is what matching uses of an asset's identity.
+type view struct {
+	vendor, vendorHow string
+	vendorEv          *Evidence
+	code              string // order number or product code, normalised
+	codeEv            *Evidence
+	model             string
+	modelEv           *Evidence
+	fw                Version
+	fwEv              *Evidence
+	hw                Version
+	hwEv              *Evidence
+	siplus            bool
+	fam               *family
+}
+
+func evidenceOf(field string, id inventory.Identity) *Evidence {
+	return &Evidence{Field: field, Value: id.Value, Proto: id.Source.Proto, Message: id.Source.Message, Frame: id.Source.Frame, TS: id.Source.TS}
+}
+
+var (
+	lldpFirmware = regexp.MustCompile(`(?i)\bFW:?\s*(?:Version\s*)?(V?\.?\s*[0-9][0-9A-Za-z.]*)`)
+	uriHost      = regexp.MustCompile(`^(?i)(?:urn:|https?://)([^:/]+)`)
+)
+
+// s7Protocols are the protocols whose identity is always a Siemens device's.
+var s7Protocols = map[string]bool{"s7comm": true, "s7comm-plus": true}
+
+func buildView(a *inventory.Asset) view {
+	var v view
+	id := a.Identity
+	get := func(fields ...string) (string, *Evidence) {
+		for _, f := range fields {
+			if x, ok := id[f]; ok && strings.TrimSpace(x.Value) != "" {
+				return strings.TrimSpace(x.Value), evidenceOf(f, x)
+			}
+		}
+		return "", nil
+	}
+	// vendor
+	if val, ev := get("vendor_name", "manufacturer_name"); val != "" {
+		v.vendor, v.vendorEv, v.vendorHow = VendorKey(val), ev, "the device's vendor name"
+	}
+	if code, ev := get("order_number", "hardware_order_number"); code != "" {
+		v.code, v.codeEv = normCode(code), ev
+		if v.vendor == "" && s7Protocols[ev.Proto] && orderNumberRE.MatchString(strings.ToUpper(code)) {
+			v.vendor, v.vendorEv, v.vendorHow = "siemens", ev, "a Siemens order number read over "+ev.Proto
+		}
+	}
+	if desc, ev := get("system_description"); desc != "" {
+		if v.vendor == "" {
+			first := strings.TrimSpace(strings.SplitN(desc, ",", 2)[0])
+			if k := VendorKey(first); k != "" && knownVendor(k) {
+				v.vendor, v.vendorEv, v.vendorHow = k, ev, "the LLDP system description"
+			}
+		}
+		if v.code == "" {
+			if m := orderNumberRE.FindString(strings.ToUpper(desc)); m != "" {
+				v.code, v.codeEv = normCode(m), ev
+			}
+		}
+		if m := lldpFirmware.FindStringSubmatch(desc); m != nil && v.fwEv == nil {
+			if fw, ok := ParseVersion(strings.ReplaceAll(m[1], " ", "")); ok {
+				v.fw, v.fwEv = fw, ev
+			}
+		}
+	}
+	if v.vendor == "" {
+		if uri, ev := get("product_uri"); uri != "" {
+			if m := uriHost.FindStringSubmatch(uri); m != nil {
+				host := strings.Split(m[1], ".")[0]
+				if k := VendorKey(host); k != "" {
+					v.vendor, v.vendorEv, v.vendorHow = k, ev, "the OPC UA product URI"
+				}
+			}
+		}
+	}
+	if v.code == "" {
+		if code, ev := get("product_code"); code != "" {
+			v.code, v.codeEv = normCode(code), ev
+		}
+	}
+	if m, ev := get("module_type_name", "model_name", "product_name"); m != "" {
+		v.model, v.modelEv = m, ev
+	}
+	if v.fwEv == nil {
+		if fw, ev := get("firmware", "software_version"); fw != "" {
+			if ver, ok := ParseVersion(fw); ok {
+				v.fw, v.fwEv = ver, ev
+			} else {
+				v.fwEv = ev // present but unreadable: said in Missing
+			}
+		}
+	}
+	if hw, ev := get("hardware_version"); hw != "" {
+		if ver, ok := ParseVersion(hw); ok {
+			v.hw, v.hwEv = ver, ev
+		}
+	}
+	v.siplus = strings.HasPrefix(v.code, "6AG")
+	v.fam = familyOf(v.vendor, v.code)
+	return v
+}
+
+func knownVendor(k string) bool {
+	for _, v := range vendorAliases {
+		if v.key == k {
+			return true
+		}
+	}
+	return false
+}
+
+func (v *view) fwKnown() bool { return v.fwEv != nil && len(v.fw.Parts) > 0 }
+
+// summary is the identity in one line.
+func (v *view) summary() string {
+	var parts []string
+	if v.vendorEv != nil {
+		parts = append(parts, v.vendor)
+	}
+	if v.model != "" {
+		parts = append(parts, v.model)
+	}
+	if v.codeEv != nil {
+		parts = append(parts, v.codeEv.Value)
+	}
+	if v.fwEv != nil {
+		parts = append(parts, v.fwEv.Field+" "+v.fwEv.Value)
+	}
+	return strings.Join(parts, ", ")
+}
+
+var (
+	specificCPU = regexp.MustCompile(`(?i)\bCPU ?[0-9]{3,4}[A-Z]*(?:-[0-9])?`)
+	parenthesis = regexp.MustCompile(`\([^()]*\)`)
+	nameMajor   = regexp.MustCompile(`(?i)(<\s*)?\b(?:V|version\s+)([0-9]+)(?:\.x)?\b((?:\s+CPU family)?\s+and below)?`)
+	nameHW      = regexp.MustCompile(`(?i)hardware version ([0-9][0-9.]*)( and below)?`)
+)
+
+// productFits says how (and whether) a product entry names the asset,
+// with the reason in words.
+func productFits(v *view, p *Product) (how string, precision int, why string) {
+	name := p.Name
+	if p.Family != "" && p.Family != p.Name {
+		name = p.Family + " " + p.Name
+	}
+	upper := strings.ToUpper(name)
+	orders := orderNumberRE.FindAllString(upper, -1)
+	for _, m := range p.Models {
+		orders = append(orders, m)
+	}
+	if len(orders) > 0 {
+		if v.code == "" {
+			return "", 0, ""
+		}
+		for _, o := range orders {
+			if normCode(o) == v.code {
+				return "order number", 3, fmt.Sprintf("the product name %q carries its order number %s", name, v.codeEv.Value)
+			}
+		}
+		return "", 0, ""
+	}
+	if f := v.fam; f != nil && f.Names.MatchString(name) && (f.Not == nil || !f.Not.MatchString(name)) {
+		if strings.HasPrefix(upper, "SIPLUS") && !v.siplus {
+			return "", 0, ""
+		}
+		if cpu := specificCPU.FindString(parenthesis.ReplaceAllString(name, "")); cpu != "" {
+			// the name is one model of the family: ours must be it
+			if v.model == "" || !containsPhrase(name, v.model) {
+				return "", 0, ""
+			}
+			return "family", 2, fmt.Sprintf("its order number %s is a %s and the product name %q names its model %s", v.codeEv.Value, f.Name, name, v.model)
+		}
+		return "family", 2, fmt.Sprintf("its order number %s is a %s, the family the product name %q denotes", v.codeEv.Value, f.Name, name)
+	}
+	if v.code != "" && len(v.code) >= 5 && containsCode(upper, v.code) {
+		return "product code", 2, fmt.Sprintf("the product name %q carries its product code %s", name, v.codeEv.Value)
+	}
+	if v.model != "" && len(v.model) >= 4 && containsPhrase(name, v.model) {
+		return "model", 1, fmt.Sprintf("the product name %q carries its model name %q", name, v.model)
+	}
+	return "", 0, ""
+}
+
+func containsPhrase(hay, needle string) bool {
+	n := normName(needle)
+	if n == "" {
+		return false
+	}
+	return strings.Contains(" "+normName(hay)+" ", " "+n+" ")
+}
+
+// containsCode: the product code appears in the name as one to four
+// consecutive words ("BMX P34 2020", "BMXP342020"), blanks ignored.
+func containsCode(upperName, code string) bool {
+	words := strings.FieldsFunc(upperName, func(r rune) bool {
+		return r == ' ' || r == '(' || r == ')' || r == ',' || r == ';' || r == ':' || r == '/'
+	})
+	for i := range words {
+		joined := ""
+		for j := i; j < len(words) && j < i+4; j++ {
+			joined += words[j]
+			if joined == code {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// versionFits decides the version: status, and the reason in words.
+func versionFits(v *view, p *Product, name string) (string, string) {
+	clean := parenthesis.ReplaceAllString(name, "")
+	// a version written into the product name ("S7-400 PN/DP V7 CPU family")
+	if m := nameMajor.FindStringSubmatch(clean); m != nil {
+		major, _ := strconv.Atoi(m[2])
+		if !v.fwKnown() {
+			return Possible, fmt.Sprintf("the product name restricts the firmware (%q) and the firmware is unknown", strings.TrimSpace(m[0]))
+		}
+		fw := part(v.fw.Parts, 0)
+		ok := fw == major
+		switch {
+		case m[1] != "":
+			ok = fw < major
+		case m[3] != "":
+			ok = fw <= major
+		}
+		if !ok {
+			return NotAffected, fmt.Sprintf("firmware %s is outside %q in the product name", v.fwEv.Value, strings.TrimSpace(m[0]))
+		}
+	}
+	if m := nameHW.FindStringSubmatch(clean); m != nil {
+		if v.hwEv == nil {
+			return Possible, fmt.Sprintf("the product name restricts the hardware version (%q) and the hardware version is unknown", m[0])
+		}
+		lim, _ := ParseVersion(m[1])
+		c := Compare(v.hw, lim)
+		if (m[2] != "" && c > 0) || (m[2] == "" && c != 0) {
+			return NotAffected, fmt.Sprintf("hardware version %s is outside %q", v.hwEv.Value, m[0])
+		}
+	}
+	r := p.Range
+	switch {
+	case r.All:
+		return Affected, "all versions are affected"
+	case !r.Parsed():
+		return Possible, fmt.Sprintf("the version range %q is not understood (%s): check by hand", r.Raw, strings.TrimPrefix(r.Form, "unparsed: "))
+	case !v.fwKnown():
+		if v.fwEv != nil {
+			return Possible, fmt.Sprintf("the firmware %q is not a version otwatch reads", v.fwEv.Value)
+		}
+		return Possible, fmt.Sprintf("the firmware is unknown and the advisory affects %q only", r.Raw)
+	case r.Contains(v.fw):
+		return Affected, fmt.Sprintf("firmware %s is in %q", v.fwEv.Value, strings.TrimSpace(r.Raw))
+	}
+	return NotAffected, fmt.Sprintf("firmware %s is outside %q", v.fwEv.Value, strings.TrimSpace(r.Raw))
+}
+
+// maxListed bounds the possible and not-affected matches kept per asset.
+const maxListed = 50
+
+// Match finds the advisories that concern an asset.
+func (f *Feed) Match(a *inventory.Asset) AssetMatch {
+	v := buildView(a)
+	out := AssetMatch{Asset: a.ID, Identity: v.summary(), Vendor: v.vendor}
+	if v.fam != nil {
+		out.Family = v.fam.Name
+	}
+	out.Missing = missing(&v, a)
+	if v.vendor == "" {
+		return out
+	}
+	type best struct {
+		m         Match
+		precision int
+		ids       []string
+	}
+	byAdv := map[string]*best{}
+	var order []string
+	for _, ref := range f.byVendor[v.vendor] {
+		how, precision, why := productFits(&v, ref.prod)
+		if how == "" {
+			continue
+		}
+		name := ref.prod.Name
+		status, vwhy := versionFits(&v, ref.prod, name)
+		m := Match{Advisory: ref.adv.ID, Title: ref.adv.Title, URL: ref.adv.URL, Vendor: ref.prod.Vendor, Product: name,
+			ProductID: ref.prod.ID, Range: ref.prod.Range.Raw, RangeForm: ref.prod.Range.Form, How: how, Status: status,
+			Reason: why + "; " + vwhy}
+		if ref.prod.Range.Raw == "" && ref.prod.Range.All {
+			m.Range = "all versions"
+		}
+		for _, e := range []*Evidence{v.vendorEv, v.codeEv, v.modelEv, v.fwEv, v.hwEv} {
+			if e != nil && !hasEvidence(m.Evidence, e) {
+				m.Evidence = append(m.Evidence, *e)
+			}
+		}
+		switch {
+		case status == Affected && precision >= 2:
+			m.Confidence = "high"
+		case status == Affected:
+			m.Confidence = "medium"
+		default:
+			m.Confidence = "low"
+		}
+		rank := func(s string) int { return map[string]int{Affected: 3, Possible: 2, NotAffected: 1}[s] }
+		b := byAdv[ref.adv.ID]
+		if b == nil {
+			byAdv[ref.adv.ID] = &best{m, precision, []string{ref.prod.ID}}
+			order = append(order, ref.adv.ID)
+			continue
+		}
+		// an advisory with several entries that fit: the most telling one
+		// stands for it (affected over possible, then the more precise tie)
+		if rank(status) > rank(b.m.Status) || (rank(status) == rank(b.m.Status) && precision > b.precision) {
+			b.m, b.precision = m, precision
+		}
+		if status == Affected || (status == Possible && b.m.Status == Possible) {
+			b.ids = append(b.ids, ref.prod.ID)
+		}
+	}
+	for _, id := range order {
+		b := byAdv[id]
+		adv := f.advisories[id]
+		if b.m.Status != NotAffected {
+			b.m.CVEs = f.cves(adv, b.ids)
+		}
+		switch b.m.Status {
+		case Affected:
+			out.Affected = append(out.Affected, b.m)
+		case Possible:
+			if len(out.Possible) < maxListed {
+				out.Possible = append(out.Possible, b.m)
+			}
+		default:
+			if len(out.NotAffected) < maxListed {
+				out.NotAffected = append(out.NotAffected, b.m)
+			}
+		}
+	}
+	sortMatches(out.Affected)
+	sortMatches(out.Possible)
+	sortMatches(out.NotAffected)
+	return out
+}
+
+func hasEvidence(list []Evidence, e *Evidence) bool {
+	for _, x := range list {
+		if x.Field == e.Field && x.Value == e.Value {
+			return true
+		}
+	}
+	return false
+}
+
+// cves lists the vulnerabilities of an advisory that affect the products.
+func (f *Feed) cves(a *Advisory, ids []string) []CVE {
+	var out []CVE
+	for i := range a.Vulns {
+		vu := &a.Vulns[i]
+		hit := ""
+		for _, id := range ids {
+			for _, x := range vu.Affected {
+				if x == id {
+					hit = id
+				}
+			}
+		}
+		if hit == "" || vu.CVE == "" {
+			continue
+		}
+		c := CVE{ID: vu.CVE, Title: vu.Title, Remedy: vu.Remedy(ids)}
+		if c.Title == c.ID {
+			c.Title = ""
+		}
+		for _, id := range ids {
+			if s, vec := vu.CVSS(id); s > c.CVSS {
+				c.CVSS, c.Vector = s, vec
+			}
+		}
+		if k, ok := f.Exploited(vu.CVE); ok {
+			c.KEV, c.KEVAdded, c.Ransomware = true, k.Added, k.Ransomware
+		}
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].KEV != out[j].KEV {
+			return out[i].KEV
+		}
+		if out[i].CVSS != out[j].CVSS {
+			return out[i].CVSS > out[j].CVSS
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+func sortMatches(ms []Match) {
+	sort.SliceStable(ms, func(i, j int) bool {
+		a, b := maxCVSS(ms[i].CVEs), maxCVSS(ms[j].CVEs)
+		if a != b {
+			return a > b
+		}
+		return ms[i].Advisory > ms[j].Advisory // newer advisories first
+	})
+}
+
+func maxCVSS(cs []CVE) float64 {
+	var m float64
+	for _, c := range cs {
+		if c.KEV {
+			m = max(m, 100+c.CVSS)
+		}
+		m = max(m, c.CVSS)
+	}
+	return m
+}
+
+// missing says what the identity lacks, in the engineer's words.
+func missing(v *view, a *inventory.Asset) []string {
+	var out []string
+	if len(a.Identity) == 0 {
+		s := "no identity from the wire (no device identification, SZL, BuildInfo or LLDP seen)"
+		if a.Vendor != "" {
+			s += "; only the MAC's vendor " + a.Vendor + " is known"
+		}
+		return []string{s}
+	}
+	if v.vendor == "" {
+		out = append(out, "the vendor: no vendor name, Siemens order number or product URI in its identity")
+	}
+	if v.code == "" && v.model == "" {
+		out = append(out, "the product: no order number, product code, model or product name in its identity")
+	}
+	if v.vendor != "" && v.code != "" && v.fam == nil && familyRules(v.vendor) {
+		out = append(out, fmt.Sprintf("a family for %s: the order number or product code is in none of otwatch's %s families (exact product-name matches still apply)", v.codeEv.Value, v.vendor))
+	}
+	if !v.fwKnown() {
+		if v.fwEv != nil {
+			out = append(out, fmt.Sprintf("a readable firmware version: %q", v.fwEv.Value))
+		} else {
+			out = append(out, "the firmware version: advisories that affect only some versions cannot be decided")
+		}
+	}
+	return out
+}
+
+func familyRules(vendor string) bool {
+	for _, f := range families {
+		if f.Vendor == vendor {
+			return true
+		}
+	}
+	return false
+}
