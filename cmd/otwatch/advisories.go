@@ -22,6 +22,7 @@ import (
 	"github.com/otwatch/otwatch/learning/store"
 	"github.com/otwatch/otwatch/learning/zones"
 	"github.com/otwatch/otwatch/ui"
+	"golang.org/x/crypto/openpgp"
 )
 
 const advisoriesUsage = `usage: otwatch advisories import --db FILE [--keyring FILE] FILE|DIR...
@@ -270,9 +271,10 @@ func observedOf(inv *inventory.Inventory, convs *conversations.Detector, policy 
 // vulns is the monitor's vulnerability ranking: the imported feed and the
 // watch that raises vulnerable_asset.
 type vulns struct {
-	feed  *advisories.Feed
-	watch *advisories.Watch
-	last  time.Time // when it last looked (packet or wall time)
+	feed    *advisories.Feed
+	watch   *advisories.Watch
+	keyring openpgp.EntityList // checks the dashboard's uploads (advisories.keyring)
+	last    time.Time          // when it last looked (packet or wall time)
 }
 
 // vulnCheckEvery: the daemon re-ranks this often (identity and links change slowly).

@@ -23,6 +23,7 @@ import (
 	"github.com/otwatch/otwatch/alerts/evidence"
 	"github.com/otwatch/otwatch/alerts/syslog"
 	"github.com/otwatch/otwatch/cmd/otwatch/config"
+	"github.com/otwatch/otwatch/learning/advisories"
 	"github.com/otwatch/otwatch/learning/baseline"
 	"github.com/otwatch/otwatch/learning/inventory"
 	"github.com/otwatch/otwatch/learning/store"
@@ -198,6 +199,12 @@ func newDaemon(cfg *config.Config, logger *log.Logger) (*daemon, error) {
 		return nil, err
 	}
 	d.mon.vulns.watch.AlertCVSS = cfg.Advisories.AlertCVSS
+	if cfg.Advisories.Keyring != "" {
+		if d.mon.vulns.keyring, err = advisories.ReadKeyring(cfg.Advisories.Keyring); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("advisories.keyring: %w", err)
+		}
+	}
 	d.pipe = pipeline.New(cfg.Limits, d.mon.observe)
 	d.pipe.MergeVLANs = cfg.Capture.MergeVLANs
 	d.mon.attach(d.pipe)

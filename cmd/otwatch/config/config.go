@@ -100,6 +100,9 @@ type Advisories struct {
 	// AlertCVSS: a match alerts when its CVE is known exploited (KEV) or
 	// has at least this CVSS base score (default 9.0, "critical").
 	AlertCVSS float64
+	// Keyring: an armoured OpenPGP public key file; documents uploaded on
+	// the dashboard with a NAME.asc signature are checked against it.
+	Keyring string
 }
 
 // Evidence is packet evidence kept around alerts.

@@ -69,7 +69,7 @@ syslog:
     tls: {ca_file: "` + ca + `"}
   - {name: local, network: tcp, address: "[::1]:514", framing: lf, facility: auth}
 evidence: {max_bytes: 10485760, before: 0}
-advisories: {alert_cvss: 7}
+advisories: {alert_cvss: 7, keyring: "` + ca + `"}
 `
 	c, err := Parse("v.conf", []byte(src))
 	if err != nil {
@@ -96,7 +96,7 @@ advisories: {alert_cvss: 7}
 	if c.Evidence.MaxBytes != 10<<20 || c.Evidence.Before != 0 || c.Evidence.After != DefaultEvidencePackets {
 		t.Errorf("evidence %+v", c.Evidence)
 	}
-	if c.Advisories.AlertCVSS != 7 {
+	if c.Advisories.AlertCVSS != 7 || c.Advisories.Keyring != ca {
 		t.Errorf("advisories %+v", c.Advisories)
 	}
 	if Facility("auth") != 4 || Facility("local7") != 23 || Facility("nope") != -1 {

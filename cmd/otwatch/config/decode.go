@@ -120,7 +120,7 @@ func (d *decoder) decode(src []byte) *Config {
 			c.Syslog = d.syslogs(n, key)
 		},
 		"advisories": func(n *yaml.Node, key string) {
-			d.mapping(n, key, fields{"alert_cvss": d.score(&c.Advisories.AlertCVSS)})
+			d.mapping(n, key, fields{"alert_cvss": d.score(&c.Advisories.AlertCVSS), "keyring": d.regularFile(&c.Advisories.Keyring)})
 		},
 		"evidence": func(n *yaml.Node, key string) {
 			e := &c.Evidence
