@@ -237,9 +237,9 @@ func writeReport(w io.Writer, r advisories.Report) {
 
 func pathText(p advisories.Path) string {
 	if len(p.Hops) == 0 {
-		return p.Entry + " is an entry point"
+		return strings.Join(p.EntryIPs, ",") + " is an entry point"
 	}
-	parts := []string{p.Entry}
+	parts := []string{strings.Join(p.EntryIPs, ",")}
 	for _, h := range p.Hops {
 		parts = append(parts, h.Proto+"→ "+h.To)
 	}

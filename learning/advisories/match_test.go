@@ -318,7 +318,7 @@ func TestRankKEVFirst(t *testing.T) {
 	for _, x := range s.Reasons {
 		why = append(why, x.Why)
 	}
-	assert.Contains(t, strings.Join(why, "|"), "reachable from entry point mac:laptop")
+	assert.Contains(t, strings.Join(why, "|"), "reachable from entry point 192.168.7.5")
 	assert.Contains(t, strings.Join(why, "|"), "a controller (plc)")
 	// a controller that others write to ranks above the same match on an idle workstation
 	idle := asset("mac:idle", "s7comm", "szl_0x0011", 9, "order_number", "6ES7 315-2EH14-0AB0", "firmware", "V3.2.7")

@@ -65,9 +65,10 @@ type Hop struct {
 
 // Path is an observed way from an entry point to the asset.
 type Path struct {
-	Entry string `json:"entry"`
-	Why   string `json:"why"` // why the entry is one
-	Hops  []Hop  `json:"hops"`
+	Entry    string   `json:"entry"`
+	EntryIPs []string `json:"entry_ips"`
+	Why      string   `json:"why"` // why the entry is one
+	Hops     []Hop    `json:"hops"`
 }
 
 // Reason is one part of a score.
@@ -252,7 +253,7 @@ func (r *Risk) score() {
 	case len(r.Paths) > 0 && len(r.Paths[0].Hops) == 0:
 		add(pointsPath, "it is itself an entry point (%s)", r.Paths[0].Why)
 	case len(r.Paths) > 0:
-		add(pointsPath, "reachable from entry point %s (%s) in %d hop(s)", r.Paths[0].Entry, r.Paths[0].Why, len(r.Paths[0].Hops))
+		add(pointsPath, "reachable from entry point %s (%s) in %d hop(s)", strings.Join(r.Paths[0].EntryIPs, ","), r.Paths[0].Why, len(r.Paths[0].Hops))
 	}
 	if len(e.Outside) > 0 {
 		add(pointsOutside, "reached from outside its zone or level: %s", strings.Join(first(e.Outside, 3), "; "))
@@ -580,7 +581,7 @@ func sameSubnet(a, b []string) bool {
 // target (breadth first over client → server edges), the n shortest of them.
 func (g *graph) paths(target string, n int) []Path {
 	if why, ok := g.entry[target]; ok {
-		return []Path{{Entry: target, Why: why, Hops: []Hop{}}}
+		return []Path{{Entry: target, EntryIPs: g.ips(target), Why: why, Hops: []Hop{}}}
 	}
 	// breadth first backwards from the target: the first entries reached
 	// are the nearest
@@ -610,7 +611,7 @@ func (g *graph) paths(target string, n int) []Path {
 	}
 	var out []Path
 	for _, start := range found {
-		p := Path{Entry: start, Why: g.entry[start], Hops: []Hop{}}
+		p := Path{Entry: start, EntryIPs: g.ips(start), Why: g.entry[start], Hops: []Hop{}}
 		for cur := start; cur != target; {
 			e := prev[cur]
 			h := Hop{From: e.from, To: e.to, Proto: e.proto}

@@ -143,7 +143,7 @@ func message(r *Risk, fresh []CVE, alertCVSS float64) string {
 		if len(p.Hops) == 0 {
 			fmt.Fprintf(&b, "; it is itself an entry point (%s)", p.Why)
 		} else {
-			fmt.Fprintf(&b, "; reachable from %s (%s) in %d hop(s)", p.Entry, p.Why, len(p.Hops))
+			fmt.Fprintf(&b, "; reachable from %s (%s) in %d hop(s)", strings.Join(p.EntryIPs, ","), p.Why, len(p.Hops))
 		}
 	}
 	if alertCVSS != DefaultAlertCVSS {
