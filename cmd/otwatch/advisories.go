@@ -231,7 +231,7 @@ func writeReport(w io.Writer, r advisories.Report) {
 	}
 	for _, x := range r.Undecided {
 		fmt.Fprintf(w, "\nundecided %s (%s): %d possible matches; missing: %s\n", strings.Join(x.IPs, ","), orNone(x.Identity),
-			len(x.Match.Possible), orNone(strings.Join(x.Match.Missing, "; ")))
+			len(x.Match.Possible), orNone(strings.Join(append(x.Match.Missing, x.Match.Notes...), "; ")))
 	}
 }
 

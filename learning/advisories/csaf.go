@@ -34,6 +34,7 @@ type Product struct {
 	Family string   `json:"family,omitempty"`
 	Name   string   `json:"name"` // the product_name branch (the vendor's marketing name)
 	Range  Range    `json:"range"`
+	Branch string   `json:"branch,omitempty"` // where the version came from: product_version_range, product_version, "" none
 	Full   string   `json:"full,omitempty"`   // product.name
 	Models []string `json:"models,omitempty"` // product_identification_helper.model_numbers
 }
@@ -305,13 +306,8 @@ func ParseCSAF(data []byte) (*Advisory, error) {
 					}
 				case "product_name":
 					q.Name = name
-				case "product_version":
-					q.Range = ParseRange(name)
-					if q.Range.Form == "unparsed: free text" {
-						q.Range.Form = "unparsed: free text (product_version)"
-					}
-				case "product_version_range":
-					q.Range = ParseRange(name)
+				case "product_version", "product_version_range":
+					q.Range, q.Branch = ParseRange(name), b.Category
 				case "":
 					errs.add(bp+"/category", "missing")
 				}

@@ -90,6 +90,8 @@ type AssetMatch struct {
 	NotAffected []Match `json:"not_affected,omitempty"`
 	// Missing says what the identity lacks to match at all, or to decide.
 	Missing []string `json:"missing,omitempty"`
+	// Notes say why nothing matched when the identity lacks nothing.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // view is what matching uses of an asset's identity.
@@ -208,7 +210,7 @@ func knownVendor(k string) bool {
 func (v *view) fwKnown() bool { return v.fwEv != nil && len(v.fw.Parts) > 0 }
 
 // summary is the identity in one line.
-func (v *view) summary() string {
+func (v *view) summary(a *inventory.Asset) string {
 	var parts []string
 	if v.vendorEv != nil {
 		parts = append(parts, v.vendor)
@@ -221,6 +223,16 @@ func (v *view) summary() string {
 	}
 	if v.fwEv != nil {
 		parts = append(parts, v.fwEv.Field+" "+v.fwEv.Value)
+	}
+	if len(parts) == 0 { // nothing matching reads: say what the wire told
+		fields := make([]string, 0, len(a.Identity))
+		for f := range a.Identity {
+			fields = append(fields, f)
+		}
+		sort.Strings(fields)
+		for _, f := range fields[:min(3, len(fields))] {
+			parts = append(parts, f+" "+strconv.Quote(a.Identity[f].Value))
+		}
 	}
 	return strings.Join(parts, ", ")
 }
@@ -357,12 +369,20 @@ const maxListed = 50
 // Match finds the advisories that concern an asset.
 func (f *Feed) Match(a *inventory.Asset) AssetMatch {
 	v := buildView(a)
-	out := AssetMatch{Asset: a.ID, Identity: v.summary(), Vendor: v.vendor}
+	out := AssetMatch{Asset: a.ID, Identity: v.summary(a), Vendor: v.vendor}
 	if v.fam != nil {
 		out.Family = v.fam.Name
 	}
 	out.Missing = missing(&v, a)
 	if v.vendor == "" {
+		return out
+	}
+	if len(f.byVendor[v.vendor]) == 0 {
+		if v.vendorEv.Field == "product_uri" {
+			out.Notes = append(out.Notes, fmt.Sprintf("no imported advisory names the vendor %q (from its OPC UA product URI %q)", v.vendor, v.vendorEv.Value))
+		} else {
+			out.Notes = append(out.Notes, fmt.Sprintf("no imported advisory names the vendor %q (%s)", v.vendorEv.Value, v.vendorHow))
+		}
 		return out
 	}
 	type best struct {
@@ -522,15 +542,26 @@ func missing(v *view, a *inventory.Asset) []string {
 		return []string{s}
 	}
 	if v.vendor == "" {
-		out = append(out, "the vendor: no vendor name, Siemens order number or product URI in its identity")
+		if uri, ok := a.Identity["product_uri"]; ok {
+			out = append(out, fmt.Sprintf("the vendor: no vendor name or order number, and the product URI %q names no organisation", uri.Value))
+		} else {
+			out = append(out, "the vendor: no vendor name, Siemens order number or product URI in its identity")
+		}
 	}
 	if v.code == "" && v.model == "" {
-		out = append(out, "the product: no order number, product code, model or product name in its identity")
+		if _, opcua := a.Identity["product_uri"]; opcua {
+			out = append(out, "the product: only the OPC UA application description (application and product URI) was seen, not the server's BuildInfo (product name, manufacturer, software version, read from its ServerStatus)")
+		} else {
+			out = append(out, "the product: no order number, product code, model or product name in its identity")
+		}
 	}
 	if v.vendor != "" && v.code != "" && v.fam == nil && familyRules(v.vendor) {
 		out = append(out, fmt.Sprintf("a family for %s: the order number or product code is in none of otwatch's %s families (exact product-name matches still apply)", v.codeEv.Value, v.vendor))
 	}
 	if !v.fwKnown() {
+		if _, opcua := a.Identity["product_uri"]; opcua && v.code == "" && v.model == "" {
+			return out // said above: the BuildInfo carries the version too
+		}
 		if v.fwEv != nil {
 			out = append(out, fmt.Sprintf("a readable firmware version: %q", v.fwEv.Value))
 		} else {

@@ -56,6 +56,7 @@ func TestMatchTable(t *testing.T) {
 		possible    []string
 		absent      []string // must not appear in any list
 		missing     []string // substrings of Missing
+		notes       []string
 	}{
 		{
 			// snap7.pcap (cisagov/icsnpp-s7comm), SZL 0x0011 in frame 4, 0x001c in frame 6: a real CPU 315-2 PN/DP
@@ -112,14 +113,14 @@ func TestMatchTable(t *testing.T) {
 			name:    "Modbus device identification of no advisory's vendor",
 			asset:   asset("zeek", "modbus", "read_device_identification", 32, "vendor_name", "Zeek Modbus Test", "product_code", "Protocol Parsing is fun!", "firmware", "1.2.3.6"),
 			absent:  []string{"ICSA-19-283-02", "ICSA-17-353-01", "ICSA-23-348-15", "ICSA-22-228-04"},
-			missing: nil,
+			notes:   []string{`no imported advisory names the vendor "Zeek Modbus Test" (the device's vendor name)`},
 		},
 		{
 			// opcua_with-gap.pcap (corpus): the Softing gateway's application description, no BuildInfo
 			name:    "OPC UA Softing gateway without product name or version",
 			asset:   asset("softing", "opcua", "get_endpoints", 12, "application_name", "Softing OPC UA Gateway", "application_uri", "urn:00:06:71:33:05:02", "product_uri", "urn:Softing:SoftingOPCUAGateway"),
 			absent:  []string{"ICSA-22-228-04"}, // Softing's uaGate, Secure Integration Server…: not this product
-			missing: []string{"the product", "the firmware version"},
+			missing: []string{"only the OPC UA application description (application and product URI) was seen, not the server's BuildInfo"},
 		},
 		{
 			// a constructed identity: vendor ABB's Ellipse 8.8.12 must match ABB's advisory and neither
@@ -176,6 +177,7 @@ func TestMatchTable(t *testing.T) {
 			for _, adv := range tc.absent {
 				assert.False(t, has(m.Affected, adv) || has(m.Possible, adv) || has(m.NotAffected, adv), "%s must not match", adv)
 			}
+			assert.Equal(t, tc.notes, m.Notes)
 			for _, miss := range tc.missing {
 				assert.True(t, slices.ContainsFunc(m.Missing, func(s string) bool { return strings.Contains(s, miss) }), "missing %q in %q", miss, m.Missing)
 			}

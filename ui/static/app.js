@@ -939,9 +939,9 @@
       h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { colspan: '8', class: 'muted', text: 'No asset matches an imported advisory.' }))))));
     if ((r.undecided || []).length) {
       el.appendChild(h('div', { class: 'panel' }, h('h2', { text: 'Identity seen, nothing decided (' + r.undecided.length + ')' }),
-        h('table', { id: 'undecided-table' }, h('tr', {}, ['Address', 'Identity', 'To check by hand', 'Missing'].map(t => h('th', { text: t }))),
+        h('table', { id: 'undecided-table' }, h('tr', {}, ['Address', 'Identity', 'To check by hand', 'Missing, or why nothing matched'].map(t => h('th', { text: t }))),
           r.undecided.map(x => h('tr', { class: 'undecided-row', 'data-asset': x.asset }, h('td', { class: 'mono', text: x.ips.join(', ') }), h('td', { text: x.identity || '—' }),
-            h('td', { text: (x.match.possible || []).map(m => m.advisory).join(', ') || '—' }), h('td', { text: (x.match.missing || []).join('; ') || '—' }))))));
+            h('td', { text: (x.match.possible || []).map(m => m.advisory).join(', ') || '—' }), h('td', { text: (x.match.missing || []).concat(x.match.notes || []).join('; ') || '—' }))))));
     }
   }
   function uploadPanel() {
