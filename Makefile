@@ -43,7 +43,7 @@ cross:
 bench:
 	$(GO) test -run '^$$' -bench Pipeline -benchtime 1x -timeout 30m ./protocols/pipeline/
 	$(GO) test -run '^$$' -bench . -benchmem ./protocols/capture/ ./protocols/frame/ ./protocols/modbus/ \
-	  ./protocols/dnp3/ ./protocols/s7comm/ ./protocols/opcua/ ./learning/baseline/ ./learning/inventory/ ./learning/scan/
+	  ./protocols/dnp3/ ./protocols/s7comm/ ./protocols/opcua/ ./learning/baseline/ ./learning/inventory/ ./learning/scan/ ./learning/advisories/
 
 # Each fuzz target on its own: go test accepts one -fuzz pattern per package.
 fuzz:

@@ -3,6 +3,7 @@ package advisories
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -101,6 +102,7 @@ type view struct {
 	code              string // order number or product code, normalised
 	codeEv            *Evidence
 	model             string
+	modelNorm         string // " " + normName(model) + " "
 	modelEv           *Evidence
 	fw                Version
 	fwEv              *Evidence
@@ -177,7 +179,7 @@ func buildView(a *inventory.Asset) view {
 		}
 	}
 	if m, ev := get("module_type_name", "model_name", "product_name"); m != "" {
-		v.model, v.modelEv = m, ev
+		v.model, v.modelEv, v.modelNorm = m, ev, " "+normName(m)+" "
 	}
 	if v.fwEv == nil {
 		if fw, ev := get("firmware", "software_version"); fw != "" {
@@ -246,68 +248,53 @@ var (
 
 // productFits says how (and whether) a product entry names the asset,
 // with the reason in words.
-func productFits(v *view, p *Product) (how string, precision int, why string) {
-	name := p.Name
-	if p.Family != "" && p.Family != p.Name {
-		name = p.Family + " " + p.Name
-	}
-	upper := strings.ToUpper(name)
-	orders := orderNumberRE.FindAllString(upper, -1)
-	for _, m := range p.Models {
-		orders = append(orders, m)
-	}
-	if len(orders) > 0 {
+func productFits(v *view, r *prodRef) (how string, precision int, why string) {
+	name := r.name
+	if len(r.orders) > 0 {
 		if v.code == "" {
 			return "", 0, ""
 		}
-		for _, o := range orders {
-			if normCode(o) == v.code {
+		for _, o := range r.orders {
+			if o == v.code {
 				return "order number", 3, fmt.Sprintf("the product name %q carries its order number %s", name, v.codeEv.Value)
 			}
 		}
 		return "", 0, ""
 	}
-	if f := v.fam; f != nil && f.Names.MatchString(name) && (f.Not == nil || !f.Not.MatchString(name)) {
-		if strings.HasPrefix(upper, "SIPLUS") && !v.siplus {
+	if f := v.fam; f != nil && slices.Contains(r.fams, f) {
+		if r.siplus && !v.siplus {
 			return "", 0, ""
 		}
-		if cpu := specificCPU.FindString(parenthesis.ReplaceAllString(name, "")); cpu != "" {
+		if r.cpu {
 			// the name is one model of the family: ours must be it
-			if v.model == "" || !containsPhrase(name, v.model) {
+			if v.model == "" || !strings.Contains(r.norm, v.modelNorm) {
 				return "", 0, ""
 			}
 			return "family", 2, fmt.Sprintf("its order number %s is a %s and the product name %q names its model %s", v.codeEv.Value, f.Name, name, v.model)
 		}
 		return "family", 2, fmt.Sprintf("its order number %s is a %s, the family the product name %q denotes", v.codeEv.Value, f.Name, name)
 	}
-	if v.code != "" && len(v.code) >= 5 && containsCode(upper, v.code) {
+	if len(v.code) >= 5 && containsCode(r.words, v.code) {
 		return "product code", 2, fmt.Sprintf("the product name %q carries its product code %s", name, v.codeEv.Value)
 	}
-	if v.model != "" && len(v.model) >= 4 && containsPhrase(name, v.model) {
+	if len(v.model) >= 4 && v.modelNorm != "  " && strings.Contains(r.norm, v.modelNorm) {
 		return "model", 1, fmt.Sprintf("the product name %q carries its model name %q", name, v.model)
 	}
 	return "", 0, ""
 }
 
-func containsPhrase(hay, needle string) bool {
-	n := normName(needle)
-	if n == "" {
-		return false
-	}
-	return strings.Contains(" "+normName(hay)+" ", " "+n+" ")
-}
-
 // containsCode: the product code appears in the name as one to four
 // consecutive words ("BMX P34 2020", "BMXP342020"), blanks ignored.
-func containsCode(upperName, code string) bool {
-	words := strings.FieldsFunc(upperName, func(r rune) bool {
-		return r == ' ' || r == '(' || r == ')' || r == ',' || r == ';' || r == ':' || r == '/'
-	})
+func containsCode(words []string, code string) bool {
 	for i := range words {
-		joined := ""
+		n := 0
 		for j := i; j < len(words) && j < i+4; j++ {
-			joined += words[j]
-			if joined == code {
+			w := words[j]
+			if n+len(w) > len(code) || code[n:n+len(w)] != w {
+				break
+			}
+			n += len(w)
+			if n == len(code) {
 				return true
 			}
 		}
@@ -316,10 +303,10 @@ func containsCode(upperName, code string) bool {
 }
 
 // versionFits decides the version: status, and the reason in words.
-func versionFits(v *view, p *Product, name string) (string, string) {
-	clean := parenthesis.ReplaceAllString(name, "")
+func versionFits(v *view, r *prodRef) (string, string) {
+	p := r.prod
 	// a version written into the product name ("S7-400 PN/DP V7 CPU family")
-	if m := nameMajor.FindStringSubmatch(clean); m != nil {
+	if m := r.major; m != nil {
 		major, _ := strconv.Atoi(m[2])
 		if !v.fwKnown() {
 			return Possible, fmt.Sprintf("the product name restricts the firmware (%q) and the firmware is unknown", strings.TrimSpace(m[0]))
@@ -336,7 +323,7 @@ func versionFits(v *view, p *Product, name string) (string, string) {
 			return NotAffected, fmt.Sprintf("firmware %s is outside %q in the product name", v.fwEv.Value, strings.TrimSpace(m[0]))
 		}
 	}
-	if m := nameHW.FindStringSubmatch(clean); m != nil {
+	if m := r.hw; m != nil {
 		if v.hwEv == nil {
 			return Possible, fmt.Sprintf("the product name restricts the hardware version (%q) and the hardware version is unknown", m[0])
 		}
@@ -346,28 +333,64 @@ func versionFits(v *view, p *Product, name string) (string, string) {
 			return NotAffected, fmt.Sprintf("hardware version %s is outside %q", v.hwEv.Value, m[0])
 		}
 	}
-	r := p.Range
+	rg := p.Range
 	switch {
-	case r.All:
+	case rg.All:
 		return Affected, "all versions are affected"
-	case !r.Parsed():
-		return Possible, fmt.Sprintf("the version range %q is not understood (%s): check by hand", r.Raw, strings.TrimPrefix(r.Form, "unparsed: "))
+	case !rg.Parsed():
+		return Possible, fmt.Sprintf("the version range %q is not understood (%s): check by hand", rg.Raw, strings.TrimPrefix(rg.Form, "unparsed: "))
 	case !v.fwKnown():
 		if v.fwEv != nil {
 			return Possible, fmt.Sprintf("the firmware %q is not a version otwatch reads", v.fwEv.Value)
 		}
-		return Possible, fmt.Sprintf("the firmware is unknown and the advisory affects %q only", r.Raw)
-	case r.Contains(v.fw):
-		return Affected, fmt.Sprintf("firmware %s is in %q", v.fwEv.Value, strings.TrimSpace(r.Raw))
+		return Possible, fmt.Sprintf("the firmware is unknown and the advisory affects %q only", rg.Raw)
+	case rg.Contains(v.fw):
+		return Affected, fmt.Sprintf("firmware %s is in %q", v.fwEv.Value, strings.TrimSpace(rg.Raw))
 	}
-	return NotAffected, fmt.Sprintf("firmware %s is outside %q", v.fwEv.Value, strings.TrimSpace(r.Raw))
+	return NotAffected, fmt.Sprintf("firmware %s is outside %q", v.fwEv.Value, strings.TrimSpace(rg.Raw))
+}
+
+// candidates are the entries that can fit: for an asset of a known family,
+// those carrying its order number and those naming its family (a family
+// name never fits by product code or model alone); else every entry of
+// its vendor, in feed order.
+func (f *Feed) candidates(v *view) []*prodRef {
+	if v.fam != nil { // two lists in feed order: merged, without repeats
+		a, b := f.byOrder[v.code], f.byFamily[v.fam]
+		out := make([]*prodRef, 0, len(a)+len(b))
+		for len(a) > 0 || len(b) > 0 {
+			var r *prodRef
+			switch {
+			case len(b) == 0 || (len(a) > 0 && a[0].pos <= b[0].pos):
+				r, a = a[0], a[1:]
+			default:
+				r, b = b[0], b[1:]
+			}
+			if n := len(out); n == 0 || out[n-1] != r {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	refs := f.byVendor[v.vendor]
+	out := make([]*prodRef, len(refs))
+	for i := range refs {
+		out[i] = &refs[i]
+	}
+	return out
 }
 
 // maxListed bounds the possible and not-affected matches kept per asset.
 const maxListed = 50
 
 // Match finds the advisories that concern an asset.
-func (f *Feed) Match(a *inventory.Asset) AssetMatch {
+func (f *Feed) Match(a *inventory.Asset) AssetMatch { return f.match(a, nil) }
+
+// matchLists are an identity's matches, before the asset's evidence is
+// attached: assets with the same identity share them within one Assess.
+type matchLists struct{ affected, possible, notAffected []Match }
+
+func (f *Feed) match(a *inventory.Asset, cache map[string]*matchLists) AssetMatch {
 	v := buildView(a)
 	out := AssetMatch{Asset: a.ID, Identity: v.summary(a), Vendor: v.vendor}
 	if v.fam != nil {
@@ -385,6 +408,49 @@ func (f *Feed) Match(a *inventory.Asset) AssetMatch {
 		}
 		return out
 	}
+	key := v.key()
+	lists := cache[key]
+	if lists == nil {
+		lists = f.matchView(&v)
+		if cache != nil {
+			cache[key] = lists
+		}
+	}
+	var ev []Evidence
+	for _, e := range []*Evidence{v.vendorEv, v.codeEv, v.modelEv, v.fwEv, v.hwEv} {
+		if e != nil && !hasEvidence(ev, e) {
+			ev = append(ev, *e)
+		}
+	}
+	attach := func(ms []Match) []Match {
+		if len(ms) == 0 {
+			return nil
+		}
+		out := make([]Match, len(ms))
+		for i, m := range ms {
+			m.Evidence = ev
+			out[i] = m
+		}
+		return out
+	}
+	out.Affected, out.Possible, out.NotAffected = attach(lists.affected), attach(lists.possible), attach(lists.notAffected)
+	return out
+}
+
+// key is what matching reads of a view, as one string.
+func (v *view) key() string {
+	val := func(e *Evidence) string {
+		if e == nil {
+			return ""
+		}
+		return e.Value
+	}
+	return strings.Join([]string{v.vendor, val(v.codeEv), v.model, val(v.fwEv), val(v.hwEv)}, "\x00")
+}
+
+// matchView runs the candidates of a view through the product and version rules.
+func (f *Feed) matchView(v *view) *matchLists {
+	out := &matchLists{}
 	type best struct {
 		m         Match
 		precision int
@@ -392,23 +458,18 @@ func (f *Feed) Match(a *inventory.Asset) AssetMatch {
 	}
 	byAdv := map[string]*best{}
 	var order []string
-	for _, ref := range f.byVendor[v.vendor] {
-		how, precision, why := productFits(&v, ref.prod)
+	for _, ref := range f.candidates(v) {
+		how, precision, why := productFits(v, ref)
 		if how == "" {
 			continue
 		}
 		name := ref.prod.Name
-		status, vwhy := versionFits(&v, ref.prod, name)
+		status, vwhy := versionFits(v, ref)
 		m := Match{Advisory: ref.adv.ID, Title: ref.adv.Title, URL: ref.adv.URL, Vendor: ref.prod.Vendor, Product: name,
 			ProductID: ref.prod.ID, Range: ref.prod.Range.Raw, RangeForm: ref.prod.Range.Form, How: how, Status: status,
 			Reason: why + "; " + vwhy}
 		if ref.prod.Range.Raw == "" && ref.prod.Range.All {
 			m.Range = "all versions"
-		}
-		for _, e := range []*Evidence{v.vendorEv, v.codeEv, v.modelEv, v.fwEv, v.hwEv} {
-			if e != nil && !hasEvidence(m.Evidence, e) {
-				m.Evidence = append(m.Evidence, *e)
-			}
 		}
 		switch {
 		case status == Affected && precision >= 2:
@@ -418,7 +479,6 @@ func (f *Feed) Match(a *inventory.Asset) AssetMatch {
 		default:
 			m.Confidence = "low"
 		}
-		rank := func(s string) int { return map[string]int{Affected: 3, Possible: 2, NotAffected: 1}[s] }
 		b := byAdv[ref.adv.ID]
 		if b == nil {
 			byAdv[ref.adv.ID] = &best{m, precision, []string{ref.prod.ID}}
@@ -427,7 +487,7 @@ func (f *Feed) Match(a *inventory.Asset) AssetMatch {
 		}
 		// an advisory with several entries that fit: the most telling one
 		// stands for it (affected over possible, then the more precise tie)
-		if rank(status) > rank(b.m.Status) || (rank(status) == rank(b.m.Status) && precision > b.precision) {
+		if statusRank[status] > statusRank[b.m.Status] || (statusRank[status] == statusRank[b.m.Status] && precision > b.precision) {
 			b.m, b.precision = m, precision
 		}
 		if status == Affected || (status == Possible && b.m.Status == Possible) {
@@ -442,22 +502,24 @@ func (f *Feed) Match(a *inventory.Asset) AssetMatch {
 		}
 		switch b.m.Status {
 		case Affected:
-			out.Affected = append(out.Affected, b.m)
+			out.affected = append(out.affected, b.m)
 		case Possible:
-			if len(out.Possible) < maxListed {
-				out.Possible = append(out.Possible, b.m)
+			if len(out.possible) < maxListed {
+				out.possible = append(out.possible, b.m)
 			}
 		default:
-			if len(out.NotAffected) < maxListed {
-				out.NotAffected = append(out.NotAffected, b.m)
+			if len(out.notAffected) < maxListed {
+				out.notAffected = append(out.notAffected, b.m)
 			}
 		}
 	}
-	sortMatches(out.Affected)
-	sortMatches(out.Possible)
-	sortMatches(out.NotAffected)
+	sortMatches(out.affected)
+	sortMatches(out.possible)
+	sortMatches(out.notAffected)
 	return out
 }
+
+var statusRank = map[string]int{Affected: 3, Possible: 2, NotAffected: 1}
 
 func hasEvidence(list []Evidence, e *Evidence) bool {
 	for _, x := range list {

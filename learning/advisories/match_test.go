@@ -110,10 +110,10 @@ func TestMatchTable(t *testing.T) {
 		},
 		{
 			// modbus_example.pcap (Zeek): function 43/14 device identification
-			name:    "Modbus device identification of no advisory's vendor",
-			asset:   asset("zeek", "modbus", "read_device_identification", 32, "vendor_name", "Zeek Modbus Test", "product_code", "Protocol Parsing is fun!", "firmware", "1.2.3.6"),
-			absent:  []string{"ICSA-19-283-02", "ICSA-17-353-01", "ICSA-23-348-15", "ICSA-22-228-04"},
-			notes:   []string{`no imported advisory names the vendor "Zeek Modbus Test" (the device's vendor name)`},
+			name:   "Modbus device identification of no advisory's vendor",
+			asset:  asset("zeek", "modbus", "read_device_identification", 32, "vendor_name", "Zeek Modbus Test", "product_code", "Protocol Parsing is fun!", "firmware", "1.2.3.6"),
+			absent: []string{"ICSA-19-283-02", "ICSA-17-353-01", "ICSA-23-348-15", "ICSA-22-228-04"},
+			notes:  []string{`no imported advisory names the vendor "Zeek Modbus Test" (the device's vendor name)`},
 		},
 		{
 			// opcua_with-gap.pcap (corpus): the Softing gateway's application description, no BuildInfo

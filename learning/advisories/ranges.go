@@ -69,6 +69,7 @@ var (
 	throughRe   = regexp.MustCompile(`(?i)^(.+?)\s+(?:through|thru|to|-)\s+(.+)$`)
 	dateLike    = regexp.MustCompile(`(?i)(january|february|march|april|may|june|july|august|september|october|november|december|\d{4}-\d{2}-\d{2}|\d+/\d+/\d+|distributed|manufactured|produced)`)
 	serialLike  = regexp.MustCompile(`(?i)serial`)
+	joiner      = regexp.MustCompile(`(?i)\s+and\s+|,\s*`)
 	remark      = regexp.MustCompile(`^(.*\S)\s*\([^()]*[a-zA-Z]{2}[^()]*\)$`)
 	hwPair      = regexp.MustCompile(`(?i)\d[._ ]*hw\s*\d`)
 	component   = regexp.MustCompile(`(?i)^(?:all\s+)?(?:versions?\s+)?(?:with\s+)?(bios|u-boot|bootloader|boot loader|kernel|hardware|hw|function state|fs)\b`)
@@ -244,7 +245,7 @@ func splitConstraints(s string) []string {
 			out = append(out, p)
 			continue
 		}
-		for _, q := range regexp.MustCompile(`(?i)\s+and\s+|,\s*`).Split(p, -1) {
+		for _, q := range joiner.Split(p, -1) {
 			out = append(out, q)
 		}
 	}

@@ -159,9 +159,10 @@ func (f *Feed) Assess(o Observed, now time.Time) Report {
 	if r.Feed.KEVVersion == "" {
 		r.Notes = append(r.Notes, "no KEV catalog imported: known exploitation cannot rank assets")
 	}
+	cache := map[string]*matchLists{} // assets of one identity match alike
 	for i := range o.Doc.Assets {
 		a := &o.Doc.Assets[i]
-		m := f.Match(a)
+		m := f.match(a, cache)
 		if len(a.Identity) == 0 && len(m.Affected) == 0 {
 			continue
 		}

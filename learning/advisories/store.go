@@ -25,12 +25,56 @@ type Feed struct {
 	advisories map[string]*Advisory
 	kev        *KEV
 	byVendor   map[string][]prodRef
+	byOrder    map[string][]*prodRef // order number → the entries that carry it
+	byFamily   map[*family][]*prodRef
 	products   int
 }
 
+// prodRef is a product entry with what matching needs of its name worked
+// out once at import, not per asset.
 type prodRef struct {
-	adv  *Advisory
-	prod *Product
+	pos    int // feed order: advisory id, then entry
+	adv    *Advisory
+	prod   *Product
+	name   string   // family and product name
+	orders []string // order numbers in the name and model numbers, normalised
+	norm   string   // " " + normName(name) + " ": whole-word search
+	words  []string // the upper-case name cut at blanks and punctuation (product codes)
+	fams   []*family
+	siplus bool
+	cpu    bool     // the name is one CPU model of its family
+	major  []string // a firmware generation written into the name (nameMajor's submatches)
+	hw     []string // a hardware version written into the name (nameHW's submatches)
+}
+
+func newProdRef(a *Advisory, p *Product, vendor string) prodRef {
+	r := prodRef{adv: a, prod: p, name: p.Name}
+	if p.Family != "" && p.Family != p.Name {
+		r.name = p.Family + " " + p.Name
+	}
+	upper := strings.ToUpper(r.name)
+	for _, o := range orderNumberRE.FindAllString(upper, -1) {
+		r.orders = append(r.orders, normCode(o))
+	}
+	for _, m := range p.Models {
+		r.orders = append(r.orders, normCode(m))
+	}
+	r.norm = " " + normName(r.name) + " "
+	r.words = strings.FieldsFunc(upper, func(c rune) bool {
+		return c == ' ' || c == '(' || c == ')' || c == ',' || c == ';' || c == ':' || c == '/'
+	})
+	for i := range families {
+		f := &families[i]
+		if f.Vendor == vendor && f.Names.MatchString(r.name) && (f.Not == nil || !f.Not.MatchString(r.name)) {
+			r.fams = append(r.fams, f)
+		}
+	}
+	r.siplus = strings.HasPrefix(upper, "SIPLUS")
+	clean := parenthesis.ReplaceAllString(r.name, "")
+	r.cpu = specificCPU.MatchString(clean)
+	r.major = nameMajor.FindStringSubmatch(clean)
+	r.hw = nameHW.FindStringSubmatch(clean)
+	return r
 }
 
 // NewFeed is an empty feed.
@@ -181,7 +225,9 @@ func (p *Plan) String() string {
 
 func (f *Feed) reindex() {
 	f.byVendor = map[string][]prodRef{}
+	f.byOrder, f.byFamily = map[string][]*prodRef{}, map[*family][]*prodRef{}
 	f.products = 0
+	keys := map[string]string{} // vendor spelling → key, worked out once
 	ids := make([]string, 0, len(f.advisories))
 	for id := range f.advisories {
 		ids = append(ids, id)
@@ -191,10 +237,37 @@ func (f *Feed) reindex() {
 		a := f.advisories[id]
 		for i := range a.Products {
 			p := &a.Products[i]
-			k := VendorKey(p.Vendor)
-			f.byVendor[k] = append(f.byVendor[k], prodRef{a, p})
+			k, ok := keys[p.Vendor]
+			if !ok {
+				k = VendorKey(p.Vendor)
+				keys[p.Vendor] = k
+			}
+			r := newProdRef(a, p, k)
+			r.pos = f.products
+			f.byVendor[k] = append(f.byVendor[k], r)
 			f.products++
 		}
+	}
+	for k := range f.byVendor {
+		refs := f.byVendor[k]
+		for i := range refs {
+			r := &refs[i]
+			for _, o := range r.orders {
+				f.byOrder[o] = append(f.byOrder[o], r)
+			}
+			for _, fam := range r.fams {
+				f.byFamily[fam] = append(f.byFamily[fam], r)
+			}
+		}
+	}
+	// candidates merges these lists: each in feed order
+	for _, m := range []map[string][]*prodRef{f.byOrder} {
+		for _, l := range m {
+			sort.Slice(l, func(i, j int) bool { return l[i].pos < l[j].pos })
+		}
+	}
+	for _, l := range f.byFamily {
+		sort.Slice(l, func(i, j int) bool { return l[i].pos < l[j].pos })
 	}
 }
 

@@ -51,13 +51,30 @@ var vendorAliases = []struct {
 	{"open62541", []string{"open62541"}},
 }
 
-var nonWord = regexp.MustCompile(`[^a-z0-9&]+`)
-
 // corporate suffixes that say nothing about who the vendor is
 var corporate = regexp.MustCompile(`\b(inc|llc|ltd|gmbh|ag|co|corp|corporation|company|sa|se|plc|kg|limited|group)\b`)
 
+// normName is lower case letters, digits and '&', every other run of
+// characters one blank, trimmed.
 func normName(s string) string {
-	return strings.TrimSpace(nonWord.ReplaceAllString(strings.ToLower(s), " "))
+	b := make([]byte, 0, len(s))
+	blank := true // no leading blank
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '&' {
+			b = append(b, c)
+			blank = false
+			continue
+		}
+		if !blank {
+			b = append(b, ' ')
+			blank = true
+		}
+	}
+	return strings.TrimRight(string(b), " ")
 }
 
 // VendorKey is the canonical key of a vendor name ("Schneider Electric",
