@@ -275,6 +275,7 @@ type vulns struct {
 	watch   *advisories.Watch
 	keyring openpgp.EntityList // checks the dashboard's uploads (advisories.keyring)
 	last    time.Time          // when it last looked (packet or wall time)
+	report  *advisories.Report // the last ranking, for the dashboard
 }
 
 // vulnCheckEvery: the daemon re-ranks this often (identity and links change slowly).
@@ -304,7 +305,9 @@ func (m *monitor) checkVulns(now time.Time) {
 	if m.vulns.feed.Summary().Advisories == 0 {
 		return
 	}
-	for _, f := range m.vulns.watch.Check(m.assess(now)) {
+	r := m.assess(now)
+	m.vulns.report = &r
+	for _, f := range m.vulns.watch.Check(r) {
 		m.engine.Network(now, "vulnerable_asset", f.Key, f.IP, nil, f.Frames, f.Message)
 	}
 }

@@ -11,11 +11,16 @@ import (
 
 var _ ui.AdvisorySource = (*dashboardBackend)(nil)
 
-// Advisories ranks the assets now (under the state lock: the inventory
-// belongs to the capture goroutine).
+// Advisories is the ranking the capture goroutine made at most
+// vulnCheckEvery ago (it ranks under the state lock, which capture needs
+// too), else a fresh one.
 func (b *dashboardBackend) Advisories() (json.RawMessage, error) {
 	b.d.state.Lock()
-	r := b.d.mon.assess(time.Now())
+	r := b.d.mon.vulns.report
+	if r == nil || time.Since(r.Generated) > 2*vulnCheckEvery {
+		fresh := b.d.mon.assess(time.Now())
+		r = &fresh
+	}
 	b.d.state.Unlock()
 	return json.Marshal(r)
 }
