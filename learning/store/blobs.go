@@ -7,12 +7,12 @@ import (
 )
 
 // Blobs are data that change rarely and are large (an imported advisory
-// feed): each lives under a key in a bucket of its own, written when it
-// changes, not rewritten by every checkpoint as components are.
+// feed): each lives under a key in a bucket of its own, outside the
+// components, written by an import and never by a checkpoint.
 
-// reserved buckets hold the components and the file's identity.
+// reserved buckets hold the components (snapshots and records) and the file's identity.
 func reserved(bucket string) bool {
-	return bucket == string(bucketMeta) || bucket == string(bucketState)
+	return bucket == string(bucketMeta) || bucket == string(bucketState) || bucket == string(bucketKV)
 }
 
 // PutBlobs writes the given keys of a bucket (created when absent) in one

@@ -24,7 +24,7 @@ func TestBlobsReplaceAndSurviveCheckpoints(t *testing.T) {
 	require.NoError(t, s.Blobs("feed", func(k string, v []byte) error { got[k] = string(v); return nil }))
 	assert.Equal(t, map[string]string{"a": "3"}, got)
 	require.NoError(t, s.Blobs("absent", func(string, []byte) error { t.Fatal("no keys"); return nil }))
-	for _, b := range []string{"", "meta", "state"} {
+	for _, b := range []string{"", "meta", "state", "kv"} {
 		assert.Error(t, s.PutBlobs(b, map[string][]byte{"x": nil}), "bucket %q", b)
 	}
 	assert.Error(t, s.Blobs("state", func(string, []byte) error { return nil }))
