@@ -24,20 +24,22 @@ import (
 
 // TestDaemonAdvisories: the appliance with the real CISA feed imported
 // (`otwatch advisories import`, all 2,379 advisories and the KEV catalog)
-// watches a real S7-300 — snap7.pcap, a CPU 315-2 PN/DP with firmware
-// V3.2.7 read by a TIA Portal station, replayed by tcpreplay into the
-// monitor port from a network namespace. Zones put the CPU in a level-1
-// cell and the station in the level-4 office. Then:
-//   - a vulnerable_asset alert reaches a real rsyslog, as CEF, with the CVE ids;
-//   - the dashboard, in headless Chromium, ranks the CPU first on "Patch
-//     first", with its CVEs, the evidence (the order number in the
-//     capture's frame 4, as tshark shows it, counted from the daemon's
-//     start) and the path from the office; the map draws the path;
+// watches two real Siemens CPUs replayed by tcpreplay into the monitor
+// port from a network namespace: an S7-1500 CPU 1511-1 PN with firmware
+// V1.0 polled by a WinCC HMI over S7comm-plus (S7-1511_db2_var1_HMI.pcap),
+// and an S7-300 CPU 315-2 PN/DP V3.2.7 read, written and stopped by a TIA
+// Portal station (snap7.pcap). Zones put both CPUs in a level-1 cell and
+// their clients in the level-4 office. Then:
+//   - the S7-1500, with a critical match (CVE-2022-38465, CVSS 9.3), raises
+//     vulnerable_asset at the default threshold, and it reaches a real
+//     rsyslog as CEF with the CVE ids and the evidence frames; the S7-300,
+//     whose worst CVE is 7.5 and none known exploited, stays silent;
+//   - the dashboard, in headless Chromium, ranks the S7-1500 first and the
+//     S7-300 second on "Patch first", with their CVEs, the evidence (the
+//     frames that carried order number and firmware, counted from the
+//     daemon's start: the captures' frames 7 and 4, as tshark shows them)
+//     and the paths from the office; the map draws both paths;
 //   - after shutdown `otwatch inventory export` carries the same list.
-//
-// The CPU's worst CVE scores 7.5 and none is in the KEV catalog, so this
-// plant alerts from CVSS 7.0 (advisories.alert_cvss: the default, 9.0,
-// would rank it first and stay silent).
 func TestDaemonAdvisories(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs a namespace, rsyslog and Chromium: skipped with -short")
@@ -134,10 +136,9 @@ learning: {mode: detect}
 syslog:
   - {name: siem, network: udp, address: "127.0.0.1:%d", format: cef}
 evidence: {dir: %s}
-advisories: {alert_cvss: 7.0}
 zones:
-  - {name: cell, networks: [134.217.61.211/32], level: 1}
-  - {name: office, networks: [134.217.61.131/32], level: 4}
+  - {name: cell, networks: [134.217.61.211/32, 192.168.25.139/32], level: 1}
+  - {name: office, networks: [134.217.61.131/32, 192.168.25.147/32], level: 4}
 `, mon, mgmt, dash, db, port, filepath.Join(dir, "evidence"))), 0o644))
 	logs := &syncBuffer{}
 	daemon := exec.Command(bin, "run", "--config", conf)
@@ -155,35 +156,59 @@ zones:
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	// frames are numbered from the daemon's start: the capture's frame 4 is 4 after what it saw before
-	before := -1
-	for _, l := range strings.Split(get(t, "http://"+mgmt+"/metrics"), "\n") {
-		if v, ok := strings.CutPrefix(l, "otwatch_packets_total "); ok {
-			before, _ = strconv.Atoi(v)
+	// frames are numbered from the daemon's start: a capture's frame N is N after what it saw before
+	packets := func() int {
+		for _, l := range strings.Split(get(t, "http://"+mgmt+"/metrics"), "\n") {
+			if v, ok := strings.CutPrefix(l, "otwatch_packets_total "); ok {
+				n, _ := strconv.Atoi(v)
+				return n
+			}
 		}
+		t.Fatal("no otwatch_packets_total")
+		return 0
 	}
-	require.GreaterOrEqual(t, before, 0, "otwatch_packets_total")
-	sh("ip", "netns", "exec", ns, "tcpreplay", "-q", "--intf1=r1", snap7Capture)
+	replay := func(capture string, frames int) int {
+		before := packets()
+		sh("ip", "netns", "exec", ns, "tcpreplay", "-q", "--intf1=r1", capture)
+		for deadline := time.Now().Add(10 * time.Second); packets() < before+frames; time.Sleep(200 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the daemon counted %d of %s's %d frames", packets()-before, capture, frames)
+			}
+		}
+		return before
+	}
+	s1500 := replay(advisoryData+"S7-1511_db2_var1_HMI.pcap", 39)
+	s300 := replay(snap7Capture, 64)
 
 	// the alert reaches rsyslog: checked every 15 s by the daemon
-	var line string
+	var lines []string
 	deadline = time.Now().Add(45 * time.Second)
-	for line == "" && time.Now().Before(deadline) {
+	for len(lines) == 0 && time.Now().Before(deadline) {
 		b, _ := os.ReadFile(received)
 		for _, l := range strings.Split(string(b), "\n") {
 			if strings.Contains(l, "|vulnerable_asset|") {
-				line = l
+				lines = append(lines, l)
 			}
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	require.NotEmpty(t, line, "no vulnerable_asset in rsyslog's file; daemon log:\n%s\nrsyslog: %s", logs.String(), rlog.String())
+	time.Sleep(2 * time.Second) // nothing more should come
+	b, _ := os.ReadFile(received)
+	lines = nil
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, "|vulnerable_asset|") {
+			lines = append(lines, l)
+		}
+	}
+	require.Len(t, lines, 1, "one vulnerable_asset in rsyslog's file; daemon log:\n%s\nrsyslog: %s", logs.String(), rlog.String())
+	line := lines[0]
 	t.Logf("rsyslog received: %s", line)
-	assert.Contains(t, line, fmt.Sprintf("cs5Label=frames cs5=%d,%d", before+4, before+6), "the evidence frames")
-	for _, want := range []string{"CEF:0|", "vulnerable asset 134.217.61.211", "CVE-2019-10936 (CVSS 7.5, ICSA-19-283-02)",
-		"CVE-2019-18336", "patch-first rank 1", "reachable from 134.217.61.131 (zone office is at level 4", "flexString2=134.217.61.211"} {
+	assert.Contains(t, line, fmt.Sprintf("cs5Label=frames cs5=%d", s1500+7), "the evidence frame")
+	for _, want := range []string{"CEF:0|", "|vulnerable_asset|vulnerable asset|7|", "vulnerable asset 192.168.25.139 (siemens, 6ES7 511-1AK00-0AB0, firmware V1.0)",
+		"CVE-2022-38465 (CVSS 9.3, ICSA-22-286-04)", "patch-first rank 1", "reachable from 192.168.25.147 (zone office is at level 4", "flexString2=192.168.25.139"} {
 		assert.Contains(t, line, want)
 	}
+	assert.NotContains(t, line, "CVE-2019-10936", "the S7-300's 7.5s do not alert at the default 9.0")
 
 	// the dashboard, in Chromium: setup, login, Patch first
 	tok := regexp.MustCompile(`one-time setup token (\S+)`).FindStringSubmatch(logs.String())
@@ -202,27 +227,45 @@ zones:
 	br.Eval(`location.hash = '#/patch'; true`)
 	br.WaitFor("patch page", `document.querySelector('#page-patch[data-ready]')`, 15*time.Second)
 	first := `document.querySelector('#patch-table .patch-row[data-rank="1"]')`
-	br.WaitFor("first row", first, 10*time.Second)
+	second := `document.querySelector('#patch-table .patch-row[data-rank="2"]')`
+	br.WaitFor("two rows", second, 10*time.Second)
 	assert.Contains(t, br.EvalString(`document.getElementById('feed-summary').innerText`), "KEV catalog 2025.08.25")
-	assert.Equal(t, "mac:00:0e:8c:d0:f9:cb", br.EvalString(first+`.dataset.asset`), "the S7 ranks first")
-	row := br.EvalString(first + `.innerText`)
-	for _, want := range []string{"134.217.61.211", "6ES7 315-2EH14-0AB0", "firmware V3.2.7", "CVE-2019-10936 7.5", "134.217.61.131", "s7comm"} {
-		assert.Contains(t, row, want)
+	assert.Equal(t, "mac:00:1b:1b:13:41:73", br.EvalString(first+`.dataset.asset`), "the S7-1500 ranks first")
+	assert.Equal(t, "mac:00:0e:8c:d0:f9:cb", br.EvalString(second+`.dataset.asset`), "the S7-300 second")
+	for row, wants := range map[string][]string{
+		first:  {"192.168.25.139", "6ES7 511-1AK00-0AB0", "firmware V1.0", "CVE-2022-38465 9.3", "192.168.25.147", "s7comm-plus"},
+		second: {"134.217.61.211", "6ES7 315-2EH14-0AB0", "firmware V3.2.7", "CVE-2019-10936 7.5", "134.217.61.131", "s7comm"},
+	} {
+		text := br.EvalString(row + `.innerText`)
+		for _, want := range wants {
+			assert.Contains(t, text, want)
+		}
 	}
-	br.Eval(first + `.click(); true`)
-	detail := `document.querySelector('.patch-detail[data-asset="mac:00:0e:8c:d0:f9:cb"]')`
-	br.WaitFor("detail", detail+` && `+detail+`.offsetParent !== null`, 5*time.Second)
-	text := br.EvalString(detail + `.innerText`)
-	for _, want := range []string{fmt.Sprintf("order_number = 6ES7 315-2EH14-0AB0 (s7comm, szl_0x0011, frame %d)", before+4),
-		fmt.Sprintf("firmware = V3.2.7 (s7comm, szl_0x0011, frame %d)", before+4), fmt.Sprintf("module_type_name = CPU 315-2 PN/DP (s7comm, szl_0x001c, frame %d)", before+6),
-		"ICSA-19-283-02", "ICSA-20-070-02", "vers:all/<V3.2.17", "zone office is at level 4", "from zone office into zone cell"} {
-		assert.Contains(t, text, want)
+	for _, x := range []struct {
+		row, asset string
+		wants      []string
+	}{
+		{first, "mac:00:1b:1b:13:41:73", []string{fmt.Sprintf("order_number = 6ES7 511-1AK00-0AB0 (s7comm-plus, create_object, frame %d)", s1500+7),
+			fmt.Sprintf("firmware = V1.0 (s7comm-plus, create_object, frame %d)", s1500+7), "ICSA-22-286-04", "< V2.9.2", "family",
+			"zone office is at level 4", "from zone office into zone cell"}},
+		{second, "mac:00:0e:8c:d0:f9:cb", []string{fmt.Sprintf("order_number = 6ES7 315-2EH14-0AB0 (s7comm, szl_0x0011, frame %d)", s300+4),
+			fmt.Sprintf("firmware = V3.2.7 (s7comm, szl_0x0011, frame %d)", s300+4), fmt.Sprintf("module_type_name = CPU 315-2 PN/DP (s7comm, szl_0x001c, frame %d)", s300+6),
+			"ICSA-19-283-02", "ICSA-20-070-02", "vers:all/<V3.2.17", "zone office is at level 4", "from zone office into zone cell"}},
+	} {
+		br.Eval(x.row + `.click(); true`)
+		detail := `document.querySelector('.patch-detail[data-asset="` + x.asset + `"]')`
+		br.WaitFor("detail", detail+` && `+detail+`.offsetParent !== null`, 5*time.Second)
+		text := br.EvalString(detail + `.innerText`)
+		for _, want := range x.wants {
+			assert.Contains(t, text, want, x.asset)
+		}
 	}
 	br.Screenshot("daemon-patch-first")
 	// the map draws the path
 	br.Eval(`location.hash = '#/map'; true`)
 	br.WaitFor("map", `document.querySelector('#page-map[data-ready]')`, 15*time.Second)
-	assert.Equal(t, 1, br.EvalInt(`document.querySelectorAll('#map line.edge.attack').length`), "the attack path on the map")
+	assert.Equal(t, 2, br.EvalInt(`document.querySelectorAll('#map line.edge.attack').length`), "the attack paths on the map")
+	assert.Equal(t, 2, br.EvalInt(`document.querySelectorAll('#map circle.node.vuln').length`), "the vulnerable CPUs ringed")
 	for _, e := range br.ConsoleErrors() {
 		t.Errorf("browser console: %s", e)
 	}
@@ -242,8 +285,9 @@ zones:
 		} `json:"patch_first"`
 	}
 	require.NoError(t, json.Unmarshal(exp.Bytes(), &doc))
-	require.NotEmpty(t, doc.PatchFirst)
-	assert.Equal(t, "mac:00:0e:8c:d0:f9:cb", doc.PatchFirst[0].Asset)
-	require.NotEmpty(t, doc.PatchFirst[0].Paths)
-	assert.Equal(t, "mac:00:0c:29:c1:49:92", doc.PatchFirst[0].Paths[0].Entry)
+	require.Len(t, doc.PatchFirst, 2)
+	assert.Equal(t, "mac:00:1b:1b:13:41:73", doc.PatchFirst[0].Asset)
+	assert.Equal(t, "mac:00:0e:8c:d0:f9:cb", doc.PatchFirst[1].Asset)
+	require.NotEmpty(t, doc.PatchFirst[1].Paths)
+	assert.Equal(t, "mac:00:0c:29:c1:49:92", doc.PatchFirst[1].Paths[0].Entry)
 }

@@ -22,7 +22,7 @@ func testFeed(t testing.TB) *Feed {
 	require.NoError(t, err)
 	im := Read(files, Options{Now: time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC)})
 	require.Empty(t, im.Problems)
-	require.Len(t, im.Advisories, 11)
+	require.Len(t, im.Advisories, 12)
 	require.NotNil(t, im.KEV)
 	f := NewFeed()
 	p, err := f.Plan(im)
@@ -78,32 +78,34 @@ func TestMatchTable(t *testing.T) {
 			affected: []string{"ICSA-19-283-02 order number high CVE-2019-10936", "ICSA-20-070-02 family high CVE-2019-18336"},
 		},
 		{
-			// S7-1511_db2_var1_HMI.pcap (ITI/ICS-Security-Tools), S7comm-plus session: "6ES7 511-1AK00-0AB0;V1.0"
+			// S7-1511_db2_var1_HMI.pcap (ITI/ICS-Security-Tools), S7comm-plus session setup in frame 7: "6ES7 511-1AK00-0AB0;V1.0"
 			name:  "S7-1500 CPU 1511-1 PN V1.0 (S7comm-plus)",
-			asset: asset("s1511", "s7comm-plus", "create_object", 5, "order_number", "6ES7 511-1AK00-0AB0", "firmware", "V1.0"),
+			asset: asset("s1511", "s7comm-plus", "create_object", 7, "order_number", "6ES7 511-1AK00-0AB0", "firmware", "V1.0"),
 			affected: []string{
 				"ICSA-19-283-02 family high CVE-2019-10936", // S7-1500 CPU family vers:all/<V2.0
 				"ICSA-19-036-04 family high CVE-2018-16558", // <= V1.8.5
 				"ICSA-22-041-01 family high CVE-2021-37204", // <V2.9.2
+				"ICSA-22-286-04 family high CVE-2022-38465", // < V2.9.2, CVSS 9.3
 			},
 			notAffected: []string{"ICSA-18-282-05"}, // same family, >= V2.0 and < V2.5
 			// "SIMATIC S7-1500 Software Controller" sits in ICSA-19-036-04 too: a similar name, another product
 		},
 		{
-			// V13_1200_TP1200sim_….pcapng (ITI/ICS-Security-Tools), S7comm-plus: "6ES7 214-1HE30-0XB0 ;V2.2"
+			// V13_1200_TP1200sim_….pcapng (ITI/ICS-Security-Tools), S7comm-plus session setup in frame 8: "6ES7 214-1HE30-0XB0 ;V2.2"
 			name:  "S7-1200 CPU 1214C V2.2 (S7comm-plus)",
-			asset: asset("s1214", "s7comm-plus", "create_object", 7, "order_number", "6ES7 214-1HE30-0XB0", "firmware", "V2.2"),
+			asset: asset("s1214", "s7comm-plus", "create_object", 8, "order_number", "6ES7 214-1HE30-0XB0", "firmware", "V2.2"),
 			affected: []string{
 				"ICSA-19-283-02 family high CVE-2019-10936",
 				"ICSA-22-041-01 family high CVE-2021-37204", // <V4.5.0 (the >=V4.5.0<V4.5.2 entry does not fit)
 				"ICSA-19-318-02 family high CVE-2019-13945", // "S7-1200 CPU family < V4.x": all versions of the old generation
+				"ICSA-22-286-04 family high CVE-2022-38465", // < V4.5.0
 			},
 			absent: []string{"ICSA-18-282-05", "ICSA-19-036-04"},
 		},
 		{
-			// s7comm-plus.pcap (ntop/nDPI): "6ES7 211-1BE31-0XB0 ;V3.0", without the firmware
+			// s7comm-plus.pcap (ntop/nDPI), frame 12: "6ES7 211-1BE31-0XB0 ;V3.0", here without the firmware
 			name:     "S7-1200 CPU 1211C, firmware unknown",
-			asset:    asset("s1211", "s7comm-plus", "create_object", 3, "order_number", "6ES7 211-1BE31-0XB0"),
+			asset:    asset("s1211", "s7comm-plus", "create_object", 12, "order_number", "6ES7 211-1BE31-0XB0"),
 			affected: []string{"ICSA-19-318-02 family medium CVE-2019-13945"}[:0],    // nothing can be decided…
 			possible: []string{"ICSA-19-283-02", "ICSA-22-041-01", "ICSA-19-318-02"}, // …but the family fits: check by hand
 			missing:  []string{"the firmware version"},
@@ -384,4 +386,35 @@ func replayInventory(t testing.TB, path string) *inventory.Inventory {
 	inv := inventory.New(inventory.Limits{})
 	replay(t, inv, filepath.Clean(path))
 	return inv
+}
+
+// TestS71500EndToEnd: the S7comm-plus session setup of a real S7-1500
+// (order number and firmware in frame 7) through the real pipeline and
+// inventory: a family match with a critical CVE, which alerts at the
+// default threshold with frame 7 as its evidence.
+func TestS71500EndToEnd(t *testing.T) {
+	files, err := ReadPaths([]string{"testdata/csaf/icsa-22-286-04.json", "testdata/csaf/icsa-19-283-02.json", "testdata/csaf/icsa-18-282-05.json"})
+	require.NoError(t, err)
+	f := NewFeed()
+	p, err := f.Plan(Read(files, Options{}))
+	require.NoError(t, err)
+	f.Commit(p)
+	inv := replayInventory(t, "testdata/S7-1511_db2_var1_HMI.pcap")
+	r := f.Assess(Observed{Doc: inv.Document()}, time.Now())
+	require.Len(t, r.PatchFirst, 1)
+	top := r.PatchFirst[0]
+	assert.Equal(t, []string{"192.168.25.139"}, top.IPs)
+	assert.Equal(t, "siemens, 6ES7 511-1AK00-0AB0, firmware V1.0", top.Identity)
+	assert.True(t, has(top.Match.NotAffected, "ICSA-18-282-05"), ">= V2.0 and < V2.5 does not hold V1.0")
+	require.NotEmpty(t, top.CVEs)
+	assert.Equal(t, CVE{ID: "CVE-2022-38465", CVSS: 9.3, Vector: top.CVEs[0].Vector, Remedy: top.CVEs[0].Remedy}, CVE{ID: top.CVEs[0].ID, CVSS: top.CVEs[0].CVSS,
+		Vector: top.CVEs[0].Vector, Remedy: top.CVEs[0].Remedy}, "the worst first")
+	found := NewWatch().Check(r)
+	require.Len(t, found, 1, "CVSS 9.3 alerts at the default 9.0")
+	assert.Equal(t, []uint64{7}, found[0].Frames)
+	assert.Contains(t, found[0].Message, "CVE-2022-38465 (CVSS 9.3, ICSA-22-286-04)")
+	assert.NotContains(t, found[0].Message, "CVE-2019-10936", "7.5 does not alert")
+	for _, m := range top.Match.Affected {
+		assert.Equal(t, Evidence{Field: "order_number", Value: "6ES7 511-1AK00-0AB0", Proto: "s7comm-plus", Message: "create_object", Frame: 7, TS: m.Evidence[0].TS}, m.Evidence[0])
+	}
 }

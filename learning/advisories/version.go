@@ -45,7 +45,9 @@ var (
 func ParseVersion(s string) (Version, bool) {
 	v := Version{Raw: strings.TrimSpace(s)}
 	rest := strings.TrimSpace(strings.ReplaceAll(s, "\u00a0", " "))
-	rest = versionPrefix.ReplaceAllString(rest, "")
+	for i := 0; i < 2; i++ { // "Version V4.4": a word, then a letter
+		rest = versionPrefix.ReplaceAllString(rest, "")
+	}
 	if dashed.MatchString(rest) { // 1-02-08: dashes between numbers
 		rest = strings.ReplaceAll(rest, "-", ".")
 	}

@@ -23,6 +23,7 @@ func TestParseVersion(t *testing.T) {
 		{"v2.7", true, "v2.10", "V2.7.0"},
 		{"1-02-08", true, "1.2.9", "1.2.8"},
 		{"Ver.2.60", true, "2.61", "2.60"},
+		{"Version V4.4", true, "V4.4.1", "4.4"},
 		{"V3.X.16", true, "", "V3.9.16"}, // wildcard: any minor
 		{"January 31 2014", false, "", ""},
 		{"the_first_5_digits_of_serial_number_24031", false, "", ""},
