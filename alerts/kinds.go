@@ -53,6 +53,7 @@ var kinds = []KindInfo{
 	{"port_scan", 6, []string{"T0846"}, true, "one source's TCP connection attempts were refused or unanswered, or its UDP probes refused (ICMP port unreachable), by many host:port targets within a minute (nmap and the like)"},
 	{"host_sweep", 5, []string{"T0846"}, true, "one source asked ARP for, or pinged, many addresses that do not exist within a minute: a sweep for hosts"},
 	{"arp_spoofing", 9, []string{"T0830"}, true, "an address is claimed in ARP by a new MAC while the old one still answers, flips back and forth, or by a MAC that claims other hosts' addresses too: a man in the middle"},
+	{"vulnerable_asset", 7, []string{"T0866", "T0819"}, true, "an asset's identity (order number, product code, firmware) matches an imported advisory whose CVE is known exploited (CISA KEV) or critical (CVSS ≥ 9.0, configurable): raised when the asset is first seen so or newly matched; the message lists the CVE ids, the patch-first rank and the path to it"},
 	// The appliance's own health: the operator must know when it is blind.
 	{"capture_stalled", 8, nil, true, "a monitor interface delivered no packet for too long, or went down"},
 	{"packet_drops", 7, nil, true, "the kernel dropped packets before otwatch could read them"},

@@ -228,6 +228,8 @@ func (s *Server) routes() {
 	e.GET("/api/baseline", s.getBaselineExport)
 	e.GET("/api/baseline/:asset", s.getBaseline)
 	e.POST("/api/baseline/diff", s.postBaselineDiff)
+	e.GET("/api/advisories", s.getAdvisories)
+	adm(http.MethodPost, "/api/advisories", s.postAdvisories)
 	e.GET("/api/health", s.getHealth)
 	e.GET("/api/events", s.getEvents)
 	// administration

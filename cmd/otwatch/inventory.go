@@ -7,8 +7,10 @@ import (
 	"io"
 
 	"github.com/otwatch/otwatch/cmd/otwatch/config"
+	"github.com/otwatch/otwatch/learning/advisories"
 	"github.com/otwatch/otwatch/learning/inventory"
 	"github.com/otwatch/otwatch/learning/store"
+	"github.com/otwatch/otwatch/learning/zones"
 )
 
 const inventoryUsage = "usage: otwatch inventory export [--format json|csv] [--zones FILE] --db FILE"
@@ -35,13 +37,14 @@ func cmdInventory(args []string, stdout, stderr io.Writer) int {
 	}
 	defer st.Close()
 	inv := inventory.New(inventory.Limits{})
+	var policy *zones.Policy
 	if *zonesFile != "" {
 		seg, err := config.LoadSegmentation(*zonesFile)
 		if err != nil {
 			fmt.Fprintf(stderr, "otwatch inventory: %v\n", err)
 			return 2
 		}
-		policy, err := seg.Policy()
+		policy, err = seg.Policy()
 		if err != nil {
 			fmt.Fprintf(stderr, "otwatch inventory: %v\n", err)
 			return 2
@@ -53,12 +56,27 @@ func cmdInventory(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	doc := inv.Document()
+	patch, err := patchFirst(st, inv, policy)
+	if err != nil {
+		fmt.Fprintf(stderr, "otwatch inventory: %v\n", err)
+		return 2
+	}
 	if *format == "csv" {
 		err = inventory.WriteCSV(stdout, doc)
+		if err == nil && patch != nil {
+			err = writePatchCSV(stdout, *patch)
+		}
 	} else {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		err = enc.Encode(doc)
+		if patch != nil { // the imported advisories' patch-first list rides along
+			err = enc.Encode(struct {
+				inventory.Document
+				PatchFirst []advisories.Risk `json:"patch_first"`
+			}{doc, patch.PatchFirst})
+		} else {
+			err = enc.Encode(doc)
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "otwatch inventory: %v\n", err)

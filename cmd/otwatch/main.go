@@ -19,6 +19,8 @@ commands:
   user     add a dashboard user: otwatch user add NAME [--role admin|viewer] --config FILE
   inventory export the asset inventory: otwatch inventory export --format json|csv --db FILE
   baseline review the learned baseline: otwatch baseline export|import|diff --db FILE
+  advisories import security advisories (CSAF 2.0, CISA KEV) and list the assets to patch first:
+           otwatch advisories import|list --db FILE
   demo     replay the embedded real capture and serve the dashboard on localhost:
            otwatch demo [--listen 127.0.0.1:8443] [--records]
   version  print the version
@@ -53,6 +55,8 @@ func run(args []string) int {
 		return cmdInventory(args[1:], os.Stdout, os.Stderr)
 	case "baseline":
 		return cmdBaseline(args[1:], os.Stdout, os.Stderr)
+	case "advisories":
+		return cmdAdvisories(args[1:], os.Stdout, os.Stderr)
 	case "demo":
 		return cmdDemo(args[1:], os.Stdout, os.Stderr)
 	case "version", "--version":

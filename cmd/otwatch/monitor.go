@@ -33,6 +33,7 @@ type monitor struct {
 	dhcp   *dhcp.Watch
 	zones  *zones.Policy // nil: no zones configured
 	peers  baseline.Peers
+	vulns  *vulns // imported advisories and the vulnerable_asset watch (advisories.go)
 }
 
 // setZones places assets in the configured zones and checks conduits from now on.
@@ -65,12 +66,13 @@ func newMonitor(cfg baseline.Config, limits inventory.Limits, sink func(*alerts.
 	m.dhcp.Leased = func(ip netip.Addr, now time.Time) { m.model.LearnHost(ip, now) }
 	m.engine = alerts.NewEngine(alerts.Config{}, m.model, sink)
 	m.engine.OnMarkNormal = m.acceptARP
+	m.vulns = newVulns()
 	return m
 }
 
 func (m *monitor) components() map[string]store.Component {
 	return map[string]store.Component{"inventory": m.inv, "baseline": m.model, "alerts": m.engine,
-		"conversations": m.convs, "dhcp": m.dhcp}
+		"conversations": m.convs, "dhcp": m.dhcp, "vulnerable": m.vulns.watch}
 }
 
 // attach feeds the monitor from a pipeline: packets to the inventory's

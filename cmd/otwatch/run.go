@@ -23,6 +23,7 @@ import (
 	"github.com/otwatch/otwatch/alerts/evidence"
 	"github.com/otwatch/otwatch/alerts/syslog"
 	"github.com/otwatch/otwatch/cmd/otwatch/config"
+	"github.com/otwatch/otwatch/learning/advisories"
 	"github.com/otwatch/otwatch/learning/baseline"
 	"github.com/otwatch/otwatch/learning/inventory"
 	"github.com/otwatch/otwatch/learning/store"
@@ -193,6 +194,17 @@ func newDaemon(cfg *config.Config, logger *log.Logger) (*daemon, error) {
 		return nil, err
 	}
 	d.model.SetMode(cfg.Learning.Mode)
+	if err := d.mon.loadFeed(db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	d.mon.vulns.watch.AlertCVSS = cfg.Advisories.AlertCVSS
+	if cfg.Advisories.Keyring != "" {
+		if d.mon.vulns.keyring, err = advisories.ReadKeyring(cfg.Advisories.Keyring); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("advisories.keyring: %w", err)
+		}
+	}
 	d.pipe = pipeline.New(cfg.Limits, d.mon.observe)
 	d.pipe.MergeVLANs = cfg.Capture.MergeVLANs
 	d.mon.attach(d.pipe)
@@ -390,6 +402,7 @@ func (d *daemon) tick(now time.Time) {
 	}
 	d.pipe.Advance(now.UnixNano())
 	d.mon.advance(now.UnixNano())
+	d.mon.tickVulns(now)
 	// Wall time against the monotonic clock: a jump means NTP or an operator moved it.
 	wall := now.Round(0)
 	if skew := wall.Sub(d.lastTickWall) - now.Sub(d.lastTickMono); skew > clockJump || skew < -clockJump {
@@ -498,6 +511,7 @@ func (d *daemon) applyReload(next *config.Config) {
 		d.cfg.Segmentation = next.Segmentation
 	}
 	d.cfg.Learning, d.cfg.Syslog, d.cfg.Evidence = next.Learning, next.Syslog, next.Evidence
+	d.cfg.Advisories, d.mon.vulns.watch.AlertCVSS = next.Advisories, next.Advisories.AlertCVSS
 	d.log.Printf("reloaded %s: learning mode %s, %d zones, %d conduits", next.Path, next.Learning.Mode,
 		len(next.Segmentation.Zones), len(next.Segmentation.Conduits))
 }

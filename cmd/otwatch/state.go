@@ -64,6 +64,10 @@ func openState(o readOptions, stderr io.Writer) (*runState, error) {
 			db.Close()
 			return nil, err
 		}
+		if err := s.loadFeed(db); err != nil {
+			db.Close()
+			return nil, err
+		}
 		s.model.SetMode(mode) // the flag rules over the mode the state was saved in
 	}
 	return s, nil
@@ -84,6 +88,7 @@ func (s *runState) writeAlert(a *alerts.Alert) {
 
 // finish flushes alerts, writes the inventory document and checkpoints the state.
 func (s *runState) finish(inventoryPath string) error {
+	s.checkVulns(s.model.LastSeen()) // vulnerable_asset, at the end of the capture
 	if s.alerts != nil {
 		if err := s.alerts.Flush(); err != nil && s.err == nil {
 			s.err = err

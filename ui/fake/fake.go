@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/otwatch/otwatch/alerts"
+	"github.com/otwatch/otwatch/learning/advisories"
 	"github.com/otwatch/otwatch/learning/baseline"
 	"github.com/otwatch/otwatch/protocols"
 	_ "github.com/otwatch/otwatch/protocols/all" // every dissector
@@ -41,6 +42,7 @@ type Backend struct {
 	extraInc  []alerts.Incident
 	frames    []capture.Frame // replayed frames by number - 1, for evidence
 	syslog    []string
+	feed      *advisories.Feed // imported advisories (advisories.go)
 }
 
 var (

@@ -371,6 +371,13 @@
       h('div', { class: 'panel' }, h('h2', { text: 'Baseline' }), base ? baselineSummary(base) : h('p', { class: 'muted', text: 'No baseline: this asset is not a server.' })),
       h('div', { class: 'panel' }, h('h2', { text: 'Links' }), h('table', {}, peers))));
     el.appendChild(h('div', { class: 'panel' }, h('h2', {}, 'Alerts (' + al.total + ') ', h('a', { href: '#/alerts?asset=' + encodeURIComponent(ip), text: 'open in alerts' })), alertTable(al.alerts, () => route())));
+    const adv = await advisoriesReport().catch(() => null);
+    const risk = adv && (adv.patch_first.find(x => x.asset === a.id) || adv.undecided.find(x => x.asset === a.id));
+    if (risk) {
+      el.appendChild(h('div', { class: 'panel', id: 'asset-vulns' }, h('h2', {}, 'Vulnerabilities ', h('a', { href: '#/patch', text: 'patch-first list' })),
+        risk.rank ? h('p', {}, h('b', { text: '#' + risk.rank + ' to patch, risk ' + risk.score + ': ' }), risk.cves.map(cveTag)) : null,
+        risk.rank ? riskDetail(risk) : h('p', { class: 'muted', text: 'No advisory decided. Missing: ' + ((risk.match.missing || []).join('; ') || 'nothing') + '. To check by hand: ' + ((risk.match.possible || []).map(m => m.advisory).join(', ') || 'none') + '.' })));
+    }
   }
 
   function baselineSummary(b) {
@@ -654,7 +661,8 @@
     el.appendChild(h('h1', { text: 'Network map' }));
     const fitBtn = h('button', { type: 'button', class: 'small secondary', id: 'map-fit', text: 'Fit' });
     el.appendChild(h('div', { class: 'legend' }, Object.entries(ROLE_COLORS).map(([r, c]) => { const sw = h('span', { class: 'sw' }); sw.style.background = c; return h('span', {}, sw, r); }),
-      h('span', {}, h('b', { class: 'error', text: '- - -' }), ' writes / control'), h('span', { class: 'muted', text: 'edge width: traffic · drag to move, wheel or pinch to zoom' }), fitBtn));
+      h('span', {}, h('b', { class: 'error', text: '- - -' }), ' writes / control'),
+      h('span', {}, h('b', { class: 'attack-sw', text: '━━' }), ' attack path to a vulnerable asset (ringed)'), h('span', { class: 'muted', text: 'edge width: traffic · drag to move, wheel or pinch to zoom' }), fitBtn));
     const wrap = h('div', { class: 'map-wrap' });
     const side = h('div', { class: 'map-side', id: 'map-side' }, h('p', { class: 'muted', text: inv.assets.length + ' assets, ' + inv.links.length + ' links. Click a node.' }));
     const svgEl = s('svg', { id: 'map', role: 'img', 'aria-label': 'network map' });
@@ -862,10 +870,155 @@
       tx = mx - (mx - tx) * nk / k; ty = my - (my - ty) * nk / k; k = nk; applyView();
     }, { passive: false });
     svgEl.dataset.nodes = String(nodes.length); svgEl.dataset.edges = String(edges.length);
+    await markVulnerable(nodes, edges, byId, svgEl);
+  }
+
+  // ---------- patch first: assets ranked against imported advisories ----------
+  async function advisoriesReport() {
+    try { return await api('GET', '/api/advisories'); } catch (e) { if (e.status === 404) return null; throw e; }
+  }
+  function cveTag(c) {
+    return h('span', { class: 'tag cve' + (c.kev ? ' kev' : '') + (c.cvss >= 9 ? ' critical' : ''), 'data-cve': c.id,
+      title: [c.title, c.vector, c.kev ? 'known exploited (CISA KEV, added ' + c.kev_added + ')' : '', c.remedy ? 'remedy: ' + c.remedy : ''].filter(Boolean).join('\n'),
+      text: c.id + (c.cvss ? ' ' + c.cvss.toFixed(1) : '') + (c.kev ? ' KEV' : '') });
+  }
+  function nodeText(id) { const a = S.inv && S.inv.assets.find(x => x.id === id); return a ? (a.ips || []).join(',') || id : id.replace(/^ip:/, ''); }
+  function pathView(p) {
+    if (!p.hops.length) return h('span', { class: 'path' }, h('b', { text: nodeText(p.entry) }), ' is itself an entry point (' + p.why + ')');
+    const parts = [h('b', { text: nodeText(p.entry) }), h('span', { class: 'muted', text: ' (' + p.why + ')' })];
+    for (const hop of p.hops) parts.push(h('span', { class: 'hop', text: ' → ' + hop.proto + (hop.ops && hop.ops.length ? ' [' + hop.ops.join(',') + ']' : '') + ' → ' }), h('b', { text: nodeText(hop.to) }));
+    return h('span', { class: 'path' }, parts);
+  }
+  function evidenceText(e) { return e.field + ' = ' + e.value + ' (' + [e.proto, e.message, e.frame ? 'frame ' + e.frame : ''].filter(Boolean).join(', ') + ')'; }
+  function riskDetail(r) {
+    return h('div', { class: 'patch-detail', 'data-asset': r.asset },
+      h('h3', { text: 'Why rank ' + r.rank + ' (score ' + r.score + ')' }),
+      h('ul', { class: 'reasons' }, r.reasons.map(x => h('li', {}, h('b', { text: '+' + x.points + ' ' }), x.why))),
+      h('h3', { text: 'Path from an entry point' }),
+      (r.paths || []).length ? h('ul', { class: 'paths' }, r.paths.map(p => h('li', {}, pathView(p)))) : h('p', { class: 'muted', text: 'No observed path from an entry point.' }),
+      h('h3', { text: 'Advisories (' + r.match.affected.length + ')' }),
+      h('table', { class: 'matches' }, h('tr', {}, ['Advisory', 'Product and range', 'Match', 'CVEs', 'Evidence'].map(t => h('th', { text: t }))),
+        r.match.affected.map(m => h('tr', { class: 'match-row', 'data-advisory': m.advisory },
+          h('td', {}, m.url ? h('a', { href: m.url, rel: 'noreferrer', target: '_blank', text: m.advisory }) : m.advisory, h('div', { class: 'muted', text: m.title })),
+          h('td', {}, m.product, h('div', { class: 'mono', text: m.range })),
+          h('td', {}, h('span', { class: 'tag conf-' + m.confidence, text: m.confidence }), ' ' + m.how, h('div', { class: 'muted', text: m.reason })),
+          h('td', {}, (m.cves || []).map(cveTag)),
+          h('td', { class: 'mono evidence' }, (m.evidence || []).map(e => h('div', { text: evidenceText(e) })))))),
+      r.match.possible && r.match.possible.length ? h('p', { class: 'muted', text: r.match.possible.length + ' more advisories fit the product but cannot be decided: ' + r.match.possible.map(m => m.advisory + ' (' + m.reason + ')').join('; ') }) : null,
+      h('h3', { text: 'Who reaches it' }),
+      h('table', { class: 'clients' }, h('tr', {}, ['Client', 'Zone', 'Protocols', 'Ops', 'Outside its zone', 'Entry'].map(t => h('th', { text: t }))),
+        (r.exposure.clients || []).map(c => h('tr', {}, h('td', { class: 'mono', text: c.ips.join(',') }), h('td', { text: c.zone ? c.zone + (c.level != null ? ' (L' + c.level + ')' : '') : 'unzoned' }),
+          h('td', { text: c.protos.join(', ') }), h('td', { class: 'mono', text: Object.entries(c.ops || {}).map(([k, v]) => k + '×' + v).join(' ') }),
+          h('td', { text: c.outside || '' }), h('td', { text: c.entry || '' })))),
+      (r.exposure.services || []).length ? h('p', {}, 'Answers on ', h('span', { class: 'mono', text: r.exposure.services.join(', ') })) : null,
+      (r.exposure.talks_out || []).length ? h('p', {}, 'Calls out: ', h('span', { class: 'mono', text: r.exposure.talks_out.join(', ') })) : null);
+  }
+  async function pagePatch(el) {
+    await inventory(false);
+    const r = await advisoriesReport();
+    el.appendChild(h('h1', { text: 'Patch first' }));
+    if (!r) { el.appendChild(h('p', { class: 'muted', text: 'Advisories are not available on this backend.' })); return; }
+    const f = r.feed;
+    el.appendChild(h('p', { id: 'feed-summary' }, f.advisories ? fmtNum(f.advisories) + ' advisories (' + fmtNum(f.products) + ' product entries, newest ' + fmtTime(f.newest).slice(0, 10) + ')' : 'No advisories imported',
+      ' · ', f.kev_version ? 'KEV catalog ' + f.kev_version + ' (' + fmtNum(f.kev_entries) + ' entries)' : 'no KEV catalog', f.imported ? ' · imported ' + fmtTime(f.imported) : ''));
+    for (const n of r.notes || []) el.appendChild(h('p', { class: 'notice', text: n }));
+    if (S.role === 'admin') el.appendChild(uploadPanel());
+    const rows = r.patch_first.map(x => {
+      const detail = h('tr', { class: 'detail hidden' }, h('td', { colspan: '8' }, riskDetail(x)));
+      const row = h('tr', { class: 'clickable patch-row', 'data-asset': x.asset, 'data-rank': String(x.rank), onclick: () => detail.classList.toggle('hidden') },
+        h('td', { class: 'rank', text: String(x.rank) }), h('td', {}, h('span', { class: 'sev ' + sevClass(Math.round(x.score / 10)), text: String(x.score) })),
+        h('td', { class: 'mono' }, h('a', { href: '#/asset/' + encodeURIComponent(x.asset), onclick: ev => ev.stopPropagation(), text: x.ips.join(', ') })),
+        h('td', { text: x.identity }), h('td', { text: (x.roles || []).join(', ') }),
+        h('td', {}, x.kev && x.kev.length ? h('span', { class: 'tag kev', text: x.kev.length + ' KEV' }) : '', ' ', x.max_cvss ? 'CVSS ' + x.max_cvss.toFixed(1) : ''),
+        h('td', { class: 'cves' }, x.cves.slice(0, 6).map(cveTag), x.cves.length > 6 ? ' +' + (x.cves.length - 6) : ''),
+        h('td', {}, x.paths && x.paths.length ? pathView(x.paths[0]) : h('span', { class: 'muted', text: 'no path observed' })));
+      return [row, detail];
+    });
+    el.appendChild(h('div', { class: 'table-wrap' }, h('table', { id: 'patch-table' },
+      h('thead', {}, h('tr', {}, ['#', 'Risk', 'Address', 'Identity', 'Roles', 'Exploited / severity', 'CVEs', 'Path'].map(t => h('th', { text: t })))),
+      h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { colspan: '8', class: 'muted', text: 'No asset matches an imported advisory.' }))))));
+    if ((r.undecided || []).length) {
+      el.appendChild(h('div', { class: 'panel' }, h('h2', { text: 'Identity seen, nothing decided (' + r.undecided.length + ')' }),
+        h('table', { id: 'undecided-table' }, h('tr', {}, ['Address', 'Identity', 'To check by hand', 'Missing, or why nothing matched'].map(t => h('th', { text: t }))),
+          r.undecided.map(x => h('tr', { class: 'undecided-row', 'data-asset': x.asset }, h('td', { class: 'mono', text: x.ips.join(', ') }), h('td', { text: x.identity || '—' }),
+            h('td', { text: (x.match.possible || []).map(m => m.advisory).join(', ') || '—' }), h('td', { text: (x.match.missing || []).concat(x.match.notes || []).join('; ') || '—' }))))));
+    }
+  }
+  function uploadPanel() {
+    const files = h('input', { id: 'adv-files', type: 'file', multiple: true, accept: '.json,.sha256,.sha512,.asc,SHA256SUMS,SHA512SUMS' });
+    const dir = h('input', { id: 'adv-dir', type: 'file', webkitdirectory: true });
+    const out = h('div', { id: 'adv-result' });
+    const btn = h('button', { id: 'adv-import', type: 'button', text: 'Import' });
+    btn.addEventListener('click', async () => {
+      const list = [...files.files, ...dir.files];
+      if (!list.length) { out.textContent = 'Choose files or a folder first.'; return; }
+      btn.disabled = true; clear(out);
+      try {
+        const read = await Promise.all(list.map(async f => ({ name: f.webkitRelativePath || f.name, content: await f.text() })));
+        const batches = batchUpload(read);
+        const problems = [];
+        for (let i = 0; i < batches.length; i++) {
+          out.textContent = 'Importing batch ' + (i + 1) + ' of ' + batches.length + '…';
+          const res = await api('POST', '/api/advisories', { files: batches[i] });
+          problems.push(...res.problems);
+          clear(out).appendChild(h('p', { class: 'import-summary', text: res.summary }));
+          out.appendChild(h('p', { class: 'import-changes', text: res.changes }));
+        }
+        if (problems.length) out.appendChild(h('ul', { id: 'adv-problems', class: 'error' }, problems.map(p => h('li', { text: p.file + ': ' + p.error }))));
+        out.appendChild(h('button', { type: 'button', class: 'small secondary', id: 'adv-reload', text: 'Show the new ranking', onclick: () => route() }));
+      } catch (e) { clear(out).appendChild(errorBox(e)); }
+      btn.disabled = false;
+    });
+    return h('div', { class: 'panel', id: 'adv-upload' }, h('h2', { text: 'Import advisories (admin)' }),
+      h('p', { class: 'muted', text: 'CSAF 2.0 documents and CISA\'s KEV catalog, with their .sha256/.sha512/.asc files or a SHA256SUMS file: checked, stored, and recorded in the audit log with the bundle\'s digest. Re-importing replaces.' }),
+      h('div', { class: 'toolbar' }, h('label', {}, 'Files', files), h('label', {}, 'or a folder', dir), btn), out);
+  }
+  // batchUpload cuts the files into requests under the 4 MiB body cap,
+  // keeping each document with its hash and signature files and giving
+  // every batch its folder's SUMS files.
+  function batchUpload(files) {
+    const LIMIT = 3 << 20;
+    const sums = files.filter(f => /(^|\/)SHA(256|512)SUMS$/.test(f.name));
+    const groups = new Map();
+    for (const f of files) {
+      if (sums.includes(f)) continue;
+      const key = f.name.replace(/\.(sha256|sha512|asc)$/, '');
+      if (!groups.has(key)) groups.set(key, []);
+      groups.get(key).push(f);
+    }
+    const out = [];
+    let cur = [], size = 0;
+    const sumsFor = batch => sums.filter(s => { const d = s.name.replace(/[^/]*$/, ''); return batch.some(f => f.name.startsWith(d) && !f.name.slice(d.length).includes('/')); });
+    for (const g of groups.values()) {
+      const n = g.reduce((a, f) => a + f.content.length, 0);
+      if (cur.length && size + n > LIMIT) { out.push(cur.concat(sumsFor(cur))); cur = []; size = 0; }
+      cur.push(...g); size += n;
+    }
+    if (cur.length || !out.length) out.push(cur.concat(sumsFor(cur)));
+    return out;
+  }
+  // markVulnerable draws the patch list on the map: vulnerable assets, entry points and the attack paths
+  async function markVulnerable(nodes, edges, byId, svgEl) {
+    const r = await advisoriesReport().catch(() => null);
+    if (!r) return;
+    let vulns = 0, attack = 0, entries = 0;
+    for (const e of r.entries || []) { const n = byId.get(e.node); if (n) { n.el.classList.add('entry'); entries++; } }
+    for (const x of r.patch_first) {
+      const n = byId.get(x.asset);
+      if (!n) continue;
+      n.el.classList.add('vuln'); vulns++;
+      n.el.appendChild(s('title', { text: '#' + x.rank + ' to patch: ' + x.cves.length + ' CVEs' + (x.kev && x.kev.length ? ', ' + x.kev.length + ' known exploited' : '') + ', risk ' + x.score }));
+      for (const p of x.paths || []) for (const hop of p.hops) {
+        const a = byId.get(hop.from), b = byId.get(hop.to);
+        const e = a && b && edges.find(e => (e.s === a && e.t === b) || (e.s === b && e.t === a));
+        if (e && !e.el.classList.contains('attack')) { e.el.classList.add('attack'); attack++; }
+      }
+    }
+    svgEl.dataset.vulns = String(vulns); svgEl.dataset.attack = String(attack); svgEl.dataset.entries = String(entries);
   }
 
   // ---------- router ----------
-  const pages = { overview: pageOverview, assets: pageAssets, map: pageMap, alerts: pageAlerts, incidents: pageIncidents, baseline: pageBaseline, system: pageSystem };
+  const pages = { overview: pageOverview, assets: pageAssets, map: pageMap, patch: pagePatch, alerts: pageAlerts, incidents: pageIncidents, baseline: pageBaseline, system: pageSystem };
   let routeSeq = 0;
   async function route() {
     const seq = ++routeSeq;

@@ -26,6 +26,8 @@ type Config struct {
 	Limits     pipeline.Limits
 	Syslog     []Syslog
 	Evidence   Evidence
+	// Advisories tunes the vulnerability ranking (learning/advisories).
+	Advisories Advisories
 	// Segmentation: the zones and conduits (IEC 62443) the plant drew.
 	Segmentation Segmentation
 	// Path is the file the configuration came from ("" for Default).
@@ -93,6 +95,16 @@ type TLSFiles struct {
 	ServerName string // name checked in the server's certificate; empty: the address's host
 }
 
+// Advisories tunes vulnerable_asset alerts.
+type Advisories struct {
+	// AlertCVSS: a match alerts when its CVE is known exploited (KEV) or
+	// has at least this CVSS base score (default 9.0, "critical").
+	AlertCVSS float64
+	// Keyring: an armoured OpenPGP public key file; documents uploaded on
+	// the dashboard with a NAME.asc signature are checked against it.
+	Keyring string
+}
+
 // Evidence is packet evidence kept around alerts.
 type Evidence struct {
 	Dir      string
@@ -118,6 +130,7 @@ const (
 	DefaultRingBlockSize      = 1 << 20
 	DefaultRingBlocks         = 16
 	DefaultLearningPeriod     = time.Hour
+	DefaultAlertCVSS          = 9.0
 )
 
 // Default is the configuration of an empty file plus the interfaces.
@@ -128,6 +141,7 @@ func Default() *Config {
 		Database:   Database{Path: DefaultDatabase, CheckpointInterval: DefaultCheckpointInterval},
 		Learning:   Learning{Mode: baseline.ModeAuto, Period: DefaultLearningPeriod},
 		Limits:     pipeline.DefaultLimits(),
+		Advisories: Advisories{AlertCVSS: DefaultAlertCVSS},
 		Evidence: Evidence{Dir: DefaultEvidenceDir, Before: DefaultEvidencePackets, After: DefaultEvidencePackets,
 			MaxBytes: DefaultEvidenceMaxBytes, MaxPerMinute: DefaultEvidencePerMinute},
 	}

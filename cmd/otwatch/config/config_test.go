@@ -40,7 +40,8 @@ func TestMinimalFileTakesDefaults(t *testing.T) {
 	}
 	if c.Management.Listen != DefaultListen || c.Database.Path != DefaultDatabase ||
 		c.Learning.Mode != baseline.ModeAuto || c.Learning.StableFor != DefaultLearningPeriod/4 ||
-		c.Limits != pipeline.DefaultLimits() || len(c.Syslog) != 0 || c.Evidence.MaxBytes != DefaultEvidenceMaxBytes {
+		c.Limits != pipeline.DefaultLimits() || len(c.Syslog) != 0 || c.Evidence.MaxBytes != DefaultEvidenceMaxBytes ||
+		c.Advisories.AlertCVSS != 9.0 {
 		t.Errorf("defaults: %+v", c)
 	}
 	if got := c.Learning.Baseline(); got.LearningPeriod != time.Hour || got.Mode != baseline.ModeAuto {
@@ -68,6 +69,7 @@ syslog:
     tls: {ca_file: "` + ca + `"}
   - {name: local, network: tcp, address: "[::1]:514", framing: lf, facility: auth}
 evidence: {max_bytes: 10485760, before: 0}
+advisories: {alert_cvss: 7, keyring: "` + ca + `"}
 `
 	c, err := Parse("v.conf", []byte(src))
 	if err != nil {
@@ -93,6 +95,9 @@ evidence: {max_bytes: 10485760, before: 0}
 	}
 	if c.Evidence.MaxBytes != 10<<20 || c.Evidence.Before != 0 || c.Evidence.After != DefaultEvidencePackets {
 		t.Errorf("evidence %+v", c.Evidence)
+	}
+	if c.Advisories.AlertCVSS != 7 || c.Advisories.Keyring != ca {
+		t.Errorf("advisories %+v", c.Advisories)
 	}
 	if Facility("auth") != 4 || Facility("local7") != 23 || Facility("nope") != -1 {
 		t.Error("Facility codes")
@@ -136,6 +141,8 @@ func TestErrors(t *testing.T) {
 		{"float for integer", "interfaces: [eth1]\nlimits: {max_flows: 1.5}\n", "t.conf:2: limits.max_flows: want an integer, got the number 1.5"},
 		{"list for scalar", "interfaces: [eth1]\nmanagement: {listen: [a]}\n", "t.conf:2: management.listen: want an address \"host:port\", got a list"},
 		// values
+		{"CVSS not a number", "interfaces: [eth1]\nadvisories: {alert_cvss: high}\n", `t.conf:2: advisories.alert_cvss: want a CVSS score such as 9.0, got the string "high"`},
+		{"CVSS out of range", "interfaces: [eth1]\nadvisories: {alert_cvss: 10.5}\n", "t.conf:2: advisories.alert_cvss: 10.5 is out of range 0.0…10.0"},
 		{"bad mode", "interfaces: [eth1]\nlearning: {mode: learnn}\n", `t.conf:2: learning.mode: "learnn" is not one of auto, learn, detect`},
 		{"bad duration", "interfaces: [eth1]\nlearning: {period: 1 hour}\n", `t.conf:2: learning.period: "1 hour" is not a duration`},
 		{"duration out of range", "interfaces: [eth1]\nlearning: {period: 10s}\n", "t.conf:2: learning.period: 10s is out of range 1m0s…8760h0m0s"},

@@ -119,6 +119,9 @@ func (d *decoder) decode(src []byte) *Config {
 		"syslog": func(n *yaml.Node, key string) {
 			c.Syslog = d.syslogs(n, key)
 		},
+		"advisories": func(n *yaml.Node, key string) {
+			d.mapping(n, key, fields{"alert_cvss": d.score(&c.Advisories.AlertCVSS), "keyring": d.regularFile(&c.Advisories.Keyring)})
+		},
 		"evidence": func(n *yaml.Node, key string) {
 			e := &c.Evidence
 			d.mapping(n, key, fields{
@@ -303,6 +306,22 @@ func (d *decoder) integer(dst *int, lo, hi int) func(*yaml.Node, string) {
 			return
 		}
 		*dst = int(v)
+	}
+}
+
+// score reads a CVSS base score, 0.0…10.0.
+func (d *decoder) score(dst *float64) func(*yaml.Node, string) {
+	return func(n *yaml.Node, key string) {
+		if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!float" && n.ShortTag() != "!!int") {
+			d.errorf(n, key, "want a CVSS score such as 9.0, got %s", describe(n))
+			return
+		}
+		v, err := strconv.ParseFloat(n.Value, 64)
+		if err != nil || v < 0 || v > 10 {
+			d.errorf(n, key, "%s is out of range 0.0…10.0", n.Value)
+			return
+		}
+		*dst = v
 	}
 }
 
