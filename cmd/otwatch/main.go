@@ -19,6 +19,7 @@ commands:
   user     add a dashboard user: otwatch user add NAME [--role admin|viewer] --config FILE
   inventory export the asset inventory: otwatch inventory export --format json|csv --db FILE
   baseline review the learned baseline: otwatch baseline export|import|diff --db FILE
+  update   install a signed bundle on an appliance: otwatch update [--url URL] [--fingerprint HEX] BUNDLE.otwb
   demo     replay the embedded real capture and serve the dashboard on localhost:
            otwatch demo [--listen 127.0.0.1:8443] [--records]
   version  print the version
@@ -55,6 +56,8 @@ func run(args []string) int {
 		return cmdBaseline(args[1:], os.Stdout, os.Stderr)
 	case "demo":
 		return cmdDemo(args[1:], os.Stdout, os.Stderr)
+	case "update":
+		return cmdUpdate(args[1:], os.Stdout, os.Stderr)
 	case "version", "--version":
 		fmt.Println("otwatch", version)
 		return 0

@@ -35,11 +35,11 @@ const (
 	PendingMeta = "pending.json" // UploadMeta, written before the bundle is renamed into place
 	SeenName    = "events.seen"  // the daemon's position in the journal, in the spool directory
 
-	Dir         = "/data/update"   // PID 1's directory (root, 0755)
-	StagedName  = "staged.otwb"    // PID 1's copy of the bundle
-	StagedMeta  = "staged.json"    // its UploadMeta
-	AttemptName = "staged.tries"   // installation attempts of the staged bundle
-	JournalName = "events.jsonl"   // the journal
+	Dir         = "/data/update" // PID 1's directory (root, 0755)
+	StagedName  = "staged.otwb"  // PID 1's copy of the bundle
+	StagedMeta  = "staged.json"  // its UploadMeta
+	AttemptName = "staged.tries" // installation attempts of the staged bundle
+	JournalName = "events.jsonl" // the journal
 	StatePrefix = "state.db.before-update"
 
 	StatusPath     = "/run/otwatch-update.json"
@@ -249,6 +249,7 @@ func Spool(dir string, r io.Reader, max int64, meta UploadMeta, check func(path 
 	if check != nil {
 		m, err := check(tmp)
 		if err != nil {
+			meta.Version = m.Version // what the file claims, for the refusal's record
 			return meta, err
 		}
 		m.User, m.Addr, m.Uploaded, m.Size, m.AllowDowngrade = meta.User, meta.Addr, meta.Uploaded, n, meta.AllowDowngrade
