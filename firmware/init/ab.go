@@ -226,7 +226,7 @@ func (a *appliance) startUpdates(version string, epoch int64, dbPath, healthAddr
 		prev := rec
 		rec.Retire(o)
 		u.writeRecord(&rec, prev)
-		u.status.State, u.status.Detail = "rolled_back", failed.Version+" failed; running "+rec.Slots[r].Version
+		u.setState("rolled_back", failed.Version+" failed its trial boots; running "+rec.Slots[r].Version)
 	}
 	if u.trial {
 		u.journal.Add(update.Event{Step: update.StepTrialBoot, OK: true, Version: rec.Slots[r].Version, Slot: slots.Names[r],
