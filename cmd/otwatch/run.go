@@ -128,7 +128,7 @@ type daemon struct {
 	lastLimits     map[string]uint64
 	storageFailing bool
 	alertCount     uint64
-	evidenceOver   uint64 // evidence.Stats.OverBudget at the last limit_reached alert
+	evidenceOver   uint64      // evidence.Stats.OverBudget at the last limit_reached alert
 	updates        updateRelay // the appliance installer's steps (appliance_update.go)
 
 	mu     sync.Mutex
