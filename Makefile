@@ -71,7 +71,7 @@ image:
 	VERSION=$(VERSION) GO=$(GO) firmware/build-image.sh
 
 # CI cuts the power POWER_CUTS times; image-powercut is the long run.
-POWER_CUTS ?= 5
+POWER_CUTS ?= 3
 image-test: image
 	OTWATCH_IMAGE_TEST=1 OTWATCH_IMAGE_ARCHES="arm64 armv7 rpi" OTWATCH_POWER_CUTS=$(POWER_CUTS) \
 	  $(GO) test -count=1 -v -timeout 60m ./firmware/boottest/

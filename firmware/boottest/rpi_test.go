@@ -13,6 +13,7 @@ package boottest
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -189,9 +190,12 @@ func TestRaspberryPi(t *testing.T) {
 	}
 	keys, _ := metric(v.get("/metrics"), "otwatch_baseline_keys")
 	t.Logf("raspi3b: replayed %d frames into eth1 (USB), otwatch counted %v, %d ICS endpoints in the inventory, %v baseline keys", r.frames, packets, len(r.hosts), keys)
-	// raspi3b has no power button: the state is saved by the checkpoint
-	// (1 min on the appliance) and the power is cut
-	time.Sleep(65 * time.Second)
+	// raspi3b has no power button: the power is cut once the next
+	// checkpoint (every minute on the appliance) has saved the state
+	saved := lastSaved(v)
+	for i := 0; i < 90 && lastSaved(v) == saved; i++ {
+		time.Sleep(time.Second)
+	}
 	v.cmd.Process.Kill()
 	<-v.done
 
@@ -211,4 +215,13 @@ func TestRaspberryPi(t *testing.T) {
 	if n := transmitted.Load(); n != 0 {
 		t.Errorf("the monitor NIC transmitted %d frames", n)
 	}
+}
+
+// lastSaved is /healthz's time of the last checkpoint.
+func lastSaved(v *vm) string {
+	var h struct {
+		LastSaved string `json:"last_saved"`
+	}
+	json.Unmarshal([]byte(v.get("/healthz")), &h)
+	return h.LastSaved
 }
