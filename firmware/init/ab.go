@@ -190,9 +190,14 @@ func (a *appliance) startUpdates(version string, epoch int64, dbPath, healthAddr
 	a.upd = u
 	os.MkdirAll(update.Dir, 0o755)
 	u.journal = update.OpenJournal(filepath.Join(update.Dir, update.JournalName), logf)
+	// the daemon's spool: a real directory, never a link it planted to make
+	// PID 1 hand it another directory
 	spool := filepath.Join(filepath.Dir(dbPath), "update")
+	if fi, err := os.Lstat(spool); err == nil && !fi.IsDir() {
+		os.Remove(spool)
+	}
 	os.MkdirAll(spool, 0o750)
-	os.Chown(spool, otwatchUID, otwatchUID)
+	os.Lchown(spool, otwatchUID, otwatchUID)
 	if i, ok := slots.Index(os.Getenv(envSlot)); ok {
 		u.running = i
 		u.trial = os.Getenv(envTrial) == "1"

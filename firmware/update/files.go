@@ -267,9 +267,13 @@ func Spool(dir string, r io.Reader, max int64, meta UploadMeta, check func(path 
 	return meta, nil
 }
 
+// writeSynced replaces path with data through a temporary file it creates
+// itself (O_EXCL: PID 1 also writes into the daemon's directory, where a
+// planted symbolic link must not redirect a root write).
 func writeSynced(path string, data []byte, mode os.FileMode) error {
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	os.Remove(tmp)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
 		return err
 	}

@@ -298,7 +298,7 @@ func deviceSize(path string) (int64, error) {
 // reboots into a new version: if that version migrates it to a schema the
 // previous one cannot read and is then rolled back, the copy is restored.
 func SnapshotState(db, dir string) error {
-	src, err := os.Open(db)
+	src, err := os.OpenFile(db, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil
@@ -334,8 +334,13 @@ func SnapshotState(db, dir string) error {
 // kept beside it. uid is given the restored file. It returns what it
 // found, for the console.
 func CheckState(db, dir string, j *Journal, version string, uid int) string {
-	if _, err := os.Stat(db); err != nil {
+	fi, err := os.Lstat(db)
+	if err != nil {
 		return "no state database yet"
+	}
+	if !fi.Mode().IsRegular() {
+		// the daemon's directory: root opens no link planted there
+		return fmt.Sprintf("state database %s is not a regular file (%s): not opened", db, fi.Mode().Type())
 	}
 	s, err := store.Open(db)
 	if err == nil {
@@ -362,8 +367,8 @@ func CheckState(db, dir string, j *Journal, version string, uid int) string {
 		os.Rename(newer, db)
 		return fmt.Sprintf("state database: restoring the copy failed: %v", cerr)
 	}
-	os.Chown(db, uid, uid)
-	os.Chown(newer, uid, uid)
+	os.Lchown(db, uid, uid)
+	os.Lchown(newer, uid, uid)
 	j.Add(Event{Step: StepStateRestored, OK: true, Version: version,
 		Detail: fmt.Sprintf("%v; restored the copy taken before the update (what was learned since is lost); the newer file is kept as %s", err, filepath.Base(newer))})
 	return "state database restored from the copy taken before the update"

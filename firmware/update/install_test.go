@@ -319,3 +319,29 @@ func TestCheckState(t *testing.T) {
 		t.Error(got)
 	}
 }
+
+// TestNoFollowInTheDaemonsDirectory: PID 1 works as root in directories the
+// unprivileged daemon owns; links planted there redirect nothing.
+func TestNoFollowInTheDaemonsDirectory(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	os.WriteFile(victim, []byte("root's file"), 0o600)
+	db := filepath.Join(dir, "state.db")
+	os.Symlink(victim, db)
+	j := OpenJournal(filepath.Join(dir, "events.jsonl"), nil)
+	if got := CheckState(db, dir, j, "v1", os.Getuid()); !strings.Contains(got, "not a regular file") {
+		t.Errorf("CheckState on a link: %s", got)
+	}
+	if err := SnapshotState(db, dir); err == nil {
+		t.Error("SnapshotState followed a link")
+	}
+	// a planted temporary name does not redirect a write
+	target := filepath.Join(dir, "meta")
+	os.Symlink(victim, target+".tmp")
+	if err := writeSynced(target, []byte("meta"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "root's file" {
+		t.Errorf("victim overwritten: %q", b)
+	}
+}
