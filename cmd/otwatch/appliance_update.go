@@ -89,6 +89,11 @@ func (b *dashboardBackend) StoreUpdate(r io.Reader, up ui.UpdateUpload) (ui.Upda
 		return ui.UpdateAccepted{}, &ui.UpdateError{Code: http.StatusConflict, Msg: err.Error()}
 	}
 	if err != nil {
+		// refused here, before PID 1 saw it: the SIEM hears of it too
+		b.d.state.Lock()
+		b.d.engine.System(time.Now(), "appliance_update_failed", "upload|"+up.User+"|"+time.Now().UTC().Format(time.RFC3339Nano),
+			fmt.Sprintf("appliance update bundle %s uploaded by %s from %s refused: %v", orNone(meta.Version), up.User, up.Addr, err))
+		b.d.state.Unlock()
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return ui.UpdateAccepted{}, err
@@ -142,9 +147,11 @@ func runningSlot() string {
 	return st.Running
 }
 
-// Which journal steps become alerts, and of which kind; the others
-// (received, trial_boot) go to the audit log only.
+// The kind of alert each journal step becomes: every step reaches the
+// SIEM, the ones that did not go as asked with the higher severity.
 var updateAlertKinds = map[string]string{
+	update.StepReceived:      "appliance_update",
+	update.StepTrialBoot:     "appliance_update",
 	update.StepInstalled:     "appliance_update",
 	update.StepGood:          "appliance_update",
 	update.StepRefused:       "appliance_update_failed",

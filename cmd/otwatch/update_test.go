@@ -131,8 +131,14 @@ func TestUpdatePath(t *testing.T) {
 		evs, _ := update.ReadEvents(updateJournal, 0)
 		t.Fatalf("not installed: %+v", evs)
 	}
+	// the two refused uploads were alerted by the daemon itself
+	if len(raised) != 2 || raised[0].Kind != "appliance_update_failed" || !strings.Contains(raised[0].Message, "v2-other-key uploaded by admin from 127.0.0.1 refused: bundle: signature") {
+		t.Fatalf("alerts for refused uploads %+v", raised)
+	}
+	raised = nil
 	d.updates.relay(d, time.Now())
-	if len(raised) != 1 || raised[0].Kind != "appliance_update" || !strings.Contains(raised[0].Message, "v2 uploaded by admin installed on slot b") {
+	if len(raised) != 2 || raised[1].Kind != "appliance_update" || !strings.Contains(raised[1].Message, "v2 uploaded by admin installed on slot b") ||
+		raised[0].Kind != "appliance_update" || !strings.Contains(raised[0].Message, "received") {
 		t.Fatalf("alerts %+v", raised)
 	}
 	// the uploads (refused ones too) and the installer's steps are in the audit log
@@ -153,7 +159,7 @@ func TestUpdatePath(t *testing.T) {
 	// a restart of the daemon does not relay the same steps again
 	d.updates = updateRelay{}
 	d.updates.relay(d, time.Now())
-	if len(raised) != 1 {
+	if len(raised) != 2 {
 		t.Errorf("relayed again after a restart: %d alerts", len(raised))
 	}
 	if b.UpdateState().Pending {
