@@ -2,10 +2,12 @@ package ui_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/otwatch/otwatch/ui"
 	"github.com/otwatch/otwatch/ui/fake"
@@ -100,5 +102,45 @@ func TestUpdateNotSupported(t *testing.T) {
 	}
 	if rec := c.do("GET", "/api/system/update", "", nil); rec.Code != http.StatusNotImplemented {
 		t.Errorf("state: %d", rec.Code)
+	}
+}
+
+// TestBrowserUpdate: the system page shows the slots, and an admin uploads
+// a bundle with the form (the file sent as it is, after a confirmation).
+func TestBrowserUpdate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	shots := screenshotDir(t)
+	b := &updatable{Backend: fake.New(), state: ui.UpdateState{Supported: true, State: "idle", Running: "a",
+		Slots: []ui.UpdateSlot{{Name: "a", Version: "v1.4.0", State: "good", Running: true}, {Name: "b", State: "empty"}}}}
+	srv, base, _ := serveTLS(t, b)
+	if err := srv.Auth().CreateUser("ops", testPassword, ui.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	br := startBrowser(t, shots)
+	br.navigate(base + "/")
+	br.waitFor("login form", `document.getElementById('login-form')`, 20*time.Second)
+	br.eval(fmt.Sprintf(`document.getElementById('login-user').value = 'ops'; document.getElementById('login-pass').value = %q;
+		document.getElementById('login-submit').click(); true`, testPassword))
+	br.waitFor("overview", `document.querySelector('#page-overview[data-ready]')`, 20*time.Second)
+	br.eval(`location.hash = '#/system'`)
+	br.waitFor("slots table", `document.getElementById('slots-table')`, 15*time.Second)
+	if got := br.evalString(`document.getElementById('slots-table').textContent`); !strings.Contains(got, "av1.4.0goodrunning") || !strings.Contains(got, "b—empty") {
+		t.Errorf("slots table: %q", got)
+	}
+	br.eval(`window.confirm = () => true;
+		const dt = new DataTransfer();
+		dt.items.add(new File(['manifest and the rest of a bundle'], 'otwatch-arm64.otwb'));
+		document.getElementById('update-file').files = dt.files;
+		document.getElementById('update-upload').click(); true`)
+	br.waitFor("upload stored", `document.getElementById('update-msg').textContent.includes('Stored v2 for arm64')`, 15*time.Second)
+	br.eval(`document.getElementById('slots-table').scrollIntoView(); true`)
+	br.screenshot("system-update")
+	if string(b.got) != "manifest and the rest of a bundle" || b.up.User != "ops" || b.up.AllowDowngrade {
+		t.Errorf("stored %q, %+v", b.got, b.up)
+	}
+	if errs := br.consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
 	}
 }

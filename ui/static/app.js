@@ -560,7 +560,7 @@
     el.appendChild(h('h1', { text: 'System and settings' }));
     el.appendChild(h('div', { class: 'grid2' },
       h('div', { class: 'panel' }, h('h2', { text: 'System' }), h('dl', { class: 'kv', id: 'system-info' },
-        h('dt', { text: 'version' }), h('dd', { class: 'mono', text: hl.version }), h('dt', { text: 'started' }), h('dd', { text: fmtTime(hl.started) }),
+        h('dt', { text: 'version' }), h('dd', { class: 'mono', text: hl.version + (hl.slot ? ' (root slot ' + hl.slot + ')' : '') }), h('dt', { text: 'started' }), h('dd', { text: fmtTime(hl.started) }),
         h('dt', { text: 'uptime' }), h('dd', { text: fmtDur(hl.uptime_s) }), h('dt', { text: 'learning mode' }), h('dd', { text: hl.mode || '—' }),
         h('dt', { text: 'detection' }), h('dd', { id: 'detection-state', text: !hl.detection ? '—' : hl.detection.detecting + ' assets detecting, ' + hl.detection.learning + ' learning'
           + (hl.detection.learning && hl.detection.learning_until ? ' (until ' + fmtTime(hl.detection.learning_until) + ' at the earliest)' : '') }),
