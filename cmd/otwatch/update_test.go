@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/otwatch/otwatch/alerts"
 	"github.com/otwatch/otwatch/cmd/otwatch/config"
 	"github.com/otwatch/otwatch/firmware/bundle"
@@ -20,6 +22,7 @@ import (
 	"github.com/otwatch/otwatch/firmware/slots"
 	"github.com/otwatch/otwatch/firmware/update"
 	"github.com/otwatch/otwatch/learning/baseline"
+	"github.com/otwatch/otwatch/learning/store"
 	"github.com/otwatch/otwatch/ui"
 )
 
@@ -177,4 +180,31 @@ func hexColons(b []byte) []byte {
 		out = append(out, digits[c>>4], digits[c&15])
 	}
 	return out
+}
+
+// TestOlderBinaryRefusesNewerSchema: after a rollback, this (older) build
+// meets a database a newer version migrated: it refuses it with a message
+// that says so, and leaves the file as it is.
+func TestOlderBinaryRefusesNewerSchema(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "state.db")
+	s, err := store.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	bdb, err := bolt.Open(db, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bdb.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), []byte("2")) })
+	bdb.Close()
+	before, _ := os.ReadFile(db)
+	var stdout, stderr bytes.Buffer
+	code := cmdAlerts([]string{"list", "--db", db}, &stdout, &stderr)
+	if code == 0 || !strings.Contains(stderr.String(), `schema "2", this build reads 1: written by an incompatible otwatch version`) {
+		t.Errorf("exit %d: %s", code, stderr.String())
+	}
+	if after, _ := os.ReadFile(db); !bytes.Equal(before, after) {
+		t.Error("the newer database was changed")
+	}
 }
