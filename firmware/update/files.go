@@ -39,6 +39,7 @@ const (
 	StagedName  = "staged.otwb"  // PID 1's copy of the bundle
 	StagedMeta  = "staged.json"  // its UploadMeta
 	AttemptName = "staged.tries" // installation attempts of the staged bundle
+	TakenName   = "taken"        // which upload was staged (inode, size, time)
 	JournalName = "events.jsonl" // the journal
 	StatePrefix = "state.db.before-update"
 

@@ -84,6 +84,13 @@ func (in *Installer) take() {
 		in.refuse(meta, "the uploaded bundle is not a regular file")
 		return
 	}
+	// the upload already taken (a power cut between staging and removing
+	// it) is removed, not installed twice
+	key := uploadKey(fi)
+	if b, err := readSmall(filepath.Join(in.Dir, TakenName), 256); err == nil && string(b) == key {
+		drop()
+		return
+	}
 	if _, err := os.Stat(filepath.Join(in.Dir, StagedName)); err == nil {
 		return // one at a time: the staged one is installed first
 	}
@@ -117,6 +124,9 @@ func (in *Installer) take() {
 		err = writeSynced(filepath.Join(in.Dir, StagedMeta), b, 0o600)
 	}
 	if err == nil {
+		err = writeSynced(filepath.Join(in.Dir, TakenName), []byte(key), 0o600)
+	}
+	if err == nil {
 		os.Remove(filepath.Join(in.Dir, AttemptName))
 		err = os.Rename(tmp, staged)
 		syncDir(in.Dir)
@@ -130,6 +140,15 @@ func (in *Installer) take() {
 	in.Journal.Add(Event{Step: StepReceived, OK: true, Version: meta.Version, From: in.Version, User: meta.User,
 		Detail: fmt.Sprintf("%d bytes uploaded by %s from %s at %s; verifying", meta.Size, orUnknown(meta.User), orUnknown(meta.Addr),
 			meta.Uploaded.UTC().Format(time.RFC3339))})
+}
+
+// uploadKey names one upload file: inode, size, modification time.
+func uploadKey(fi os.FileInfo) string {
+	var ino uint64
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		ino = st.Ino
+	}
+	return fmt.Sprintf("%d %d %d", ino, fi.Size(), fi.ModTime().UnixNano())
 }
 
 func orUnknown(s string) string {

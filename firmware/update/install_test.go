@@ -345,3 +345,36 @@ func TestNoFollowInTheDaemonsDirectory(t *testing.T) {
 		t.Errorf("victim overwritten: %q", b)
 	}
 }
+
+// TestUploadTakenOnce: power fails after PID 1 staged an upload but before
+// it removed the daemon's file; the same upload is not installed again.
+func TestUploadTakenOnce(t *testing.T) {
+	r := newRig(t)
+	r.upload(r.bundle("v2", "arm64", "2000", r.payload, nil), UploadMeta{})
+	pending := filepath.Join(r.in.Spool, PendingName)
+	fi, err := os.Stat(pending)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// as if the power failed right after staging: the daemon's file is still there
+	os.Link(pending, pending+".kept")
+	r.in.take()
+	os.Rename(pending+".kept", pending)
+	os.Remove(filepath.Join(r.in.Dir, StagedName)) // (installed since)
+	if fi2, err := os.Stat(pending); err != nil || uploadKey(fi2) != uploadKey(fi) {
+		t.Fatalf("setup: %v", err)
+	}
+	r.in.take()
+	if _, err := os.Stat(pending); err == nil {
+		t.Error("the upload already taken is still there")
+	}
+	if _, err := os.Stat(filepath.Join(r.in.Dir, StagedName)); err == nil {
+		t.Error("the upload already taken was staged again")
+	}
+	// a new upload is taken
+	r.upload(r.bundle("v3", "arm64", "2000", r.payload, nil), UploadMeta{})
+	r.in.take()
+	if _, err := os.Stat(filepath.Join(r.in.Dir, StagedName)); err != nil {
+		t.Error("a new upload was not taken")
+	}
+}
