@@ -119,8 +119,33 @@ func newUpdateRig(t *testing.T) *updateRig {
 			}
 		}
 	}()
-	r.makeBundles(work)
+	// the bundles are made once for every test of the run
+	if shared.v2 == "" {
+		dir, err := os.MkdirTemp("", "otwatch-bundles-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sharedDir = dir
+		r.makeBundles(dir)
+		shared = *r
+	}
+	r.v2, r.v3, r.v2Ver, r.v3Ver, r.tampered, r.otwatch = shared.v2, shared.v3, shared.v2Ver, shared.v3Ver, shared.tampered, shared.otwatch
 	return r
+}
+
+// shared holds the bundles made by the first test that needed them;
+// TestMain removes sharedDir.
+var (
+	shared    updateRig
+	sharedDir string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if sharedDir != "" {
+		os.RemoveAll(sharedDir)
+	}
+	os.Exit(code)
 }
 
 // makeBundles builds v2 (another otwatch version string), v3 (an otwatch
