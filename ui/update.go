@@ -92,10 +92,12 @@ func (s *Server) updateStore() (UpdateStore, error) {
 	return st, nil
 }
 
+// getUpdate answers 200 everywhere: off the appliance the state says
+// updates are not supported here (the system page shows nothing then).
 func (s *Server) getUpdate(c echo.Context) error {
-	st, err := s.updateStore()
-	if err != nil {
-		return err
+	st, ok := s.backend.(UpdateStore)
+	if !ok {
+		return c.JSON(http.StatusOK, UpdateState{Reason: "this installation does not take update bundles (only the appliance image does)", Slots: []UpdateSlot{}})
 	}
 	u := st.UpdateState()
 	if u.Slots == nil {

@@ -100,8 +100,9 @@ func TestUpdateNotSupported(t *testing.T) {
 	if rec := c.do("POST", "/api/system/update", "manifest", map[string]string{ui.CSRFHeader: c.csrf}); rec.Code != http.StatusNotImplemented {
 		t.Errorf("upload: %d", rec.Code)
 	}
-	if rec := c.do("GET", "/api/system/update", "", nil); rec.Code != http.StatusNotImplemented {
-		t.Errorf("state: %d", rec.Code)
+	var st ui.UpdateState
+	if code := c.json("GET", "/api/system/update", "", nil, &st); code != http.StatusOK || st.Supported || st.Reason == "" {
+		t.Errorf("state: %d %+v", code, st)
 	}
 }
 
