@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -196,12 +197,13 @@ func TestOlderBinaryRefusesNewerSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bdb.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), []byte("2")) })
+	newer := strconv.Itoa(store.SchemaVersion + 1)
+	bdb.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), []byte(newer)) })
 	bdb.Close()
 	before, _ := os.ReadFile(db)
 	var stdout, stderr bytes.Buffer
 	code := cmdAlerts([]string{"list", "--db", db}, &stdout, &stderr)
-	if code == 0 || !strings.Contains(stderr.String(), `schema "2", this build reads 1: written by an incompatible otwatch version`) {
+	if code == 0 || !strings.Contains(stderr.String(), `schema "`+newer+`", this build reads`) || !strings.Contains(stderr.String(), "written by an incompatible otwatch version") {
 		t.Errorf("exit %d: %s", code, stderr.String())
 	}
 	if after, _ := os.ReadFile(db); !bytes.Equal(before, after) {

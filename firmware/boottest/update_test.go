@@ -53,6 +53,8 @@ type updateRig struct {
 	v2, v3   string // bundle paths
 	v2Ver    string
 	v3Ver    string
+	v4       string // TestSchemaRollback's bundle (this tree's init and otwatch, stopped after 8 s)
+	v4Ver    string
 	tampered string
 	otwatch  string // otwatch for this machine (the client)
 	captures []string
@@ -130,6 +132,7 @@ func newUpdateRig(t *testing.T) *updateRig {
 		shared = *r
 	}
 	r.v2, r.v3, r.v2Ver, r.v3Ver, r.tampered, r.otwatch = shared.v2, shared.v3, shared.v2Ver, shared.v3Ver, shared.tampered, shared.otwatch
+	r.v4, r.v4Ver = shared.v4, shared.v4Ver
 	return r
 }
 
@@ -202,6 +205,22 @@ func (r *updateRig) makeBundles(work string) {
 	r.v3 = mk("v3", r.v3Ver, func(dst string) {
 		os.WriteFile(dst, []byte("#!/bin/sh\necho 'otwatch "+r.v3Ver+": this build exits at start (rollback test)' >&2\nexit 1\n"), 0o755)
 	})
+	if os.Getenv("OTWATCH_SCHEMA_ROLLBACK_TEST") == "1" {
+		r.v4Ver = r.version + "-v4-migrates-then-fails"
+		r.v4 = mk("v4", r.v4Ver, func(dst string) {
+			// this tree's init and otwatch, as a release would ship them
+			root := filepath.Dir(filepath.Dir(filepath.Dir(dst)))
+			cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.buildEpoch="+r.epoch+" -X main.version="+r.v4Ver,
+				"-o", filepath.Join(root, "sbin/init"), "../init")
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch, "GOARM="+goarm)
+			if b, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("go build init: %v\n%s", err, b)
+			}
+			build(dst+".real", r.v4Ver, "linux", goarch, goarm)
+			os.WriteFile(dst, []byte("#!/bin/sh\n# this tree's otwatch (it migrates the database) for 8 s, then a failure\n"+
+				"/bin/busybox timeout 8 /usr/bin/otwatch.real \"$@\"\necho 'otwatch "+r.v4Ver+": stopped on purpose (schema rollback test)' >&2\nexit 1\n"), 0o755)
+		})
+	}
 	raw, _ := os.ReadFile(r.v2)
 	b, err := bundle.Open(bytes.NewReader(raw), int64(len(raw)))
 	if err != nil {
@@ -682,4 +701,61 @@ func TestPowerCuts(t *testing.T) {
 	t.Logf("%d power cuts: %d during an update (install, reboot or trial), %d while a new version was on trial, %d on a running box; "+
 		"every one of the %d boots (after the clean power-off, then after each cut) came up healthy on a complete version (%d on a good slot, %d on trial), database clean, %v baseline keys kept; slot and version per boot: %v",
 		n, stats.updatesCut, stats.trialsCut, stats.bootsCut, stats.boots, stats.good, stats.trial, keys, slotsSeen)
+}
+
+// TestSchemaRollback: a newer version migrates the database to its schema
+// and is then rolled back; the older version refuses the newer database by
+// name and its init restores the copy taken before the update, with the
+// baseline keys it had. It needs an image whose otwatch reads an older
+// schema than this tree's (build the image from such a commit, then run
+// this from the newer tree with OTWATCH_SCHEMA_ROLLBACK_TEST=1).
+func TestSchemaRollback(t *testing.T) {
+	if os.Getenv("OTWATCH_SCHEMA_ROLLBACK_TEST") != "1" {
+		t.Skip("set OTWATCH_SCHEMA_ROLLBACK_TEST=1 with an image of an older schema than this tree's")
+	}
+	r := newUpdateRig(t)
+	v := startVM(t, r.m, r.dir, r.img, r.sink, true)
+	v.waitHealthy(4 * time.Minute)
+	tok := tokenRE.FindStringSubmatch(v.console.String())
+	if tok == nil {
+		t.Fatal("no setup token on the console")
+	}
+	v.sess = v.login(tok[1])
+	v.sess.token = v.sess.newToken()
+	v.replay(r.captures)
+	for i := 0; i < 60 && v.baselineKeys() == 0; i++ {
+		time.Sleep(time.Second)
+	}
+	keys := v.baselineKeys()
+	t.Logf("v1 %s: %v baseline keys", r.version, keys)
+	begin := time.Now()
+	if code, out := r.upload(v, v.sess, r.v4, false); code != 0 {
+		t.Fatalf("v4 upload: %d %s", code, out)
+	}
+	h, u := r.waitFor(v, "back on v1", 15*time.Minute, func(h health, u updState) bool { return h.Version == r.version && u.State == "rolled_back" })
+	t.Logf("v4 migrated the database, failed its trial boots, v1 came back in %s", time.Since(begin).Round(time.Second))
+	con := v.console.String()
+	mig := regexp.MustCompile(`state database \S+ opens cleanly \(schema (\d+)\)`).FindAllStringSubmatch(con, -1)
+	restored := regexp.MustCompile(`update state_restored\s+[^:]*: ([^\n]*)`).FindStringSubmatch(con)
+	if restored == nil || !strings.Contains(restored[1], "this build reads") || !strings.Contains(restored[1], "incompatible") {
+		t.Fatalf("no state_restored step on the console:\n%s", tail(con, 60))
+	}
+	t.Logf("schemas opened cleanly on the way: %v; v1's init: %s", mig, restored[1])
+	if k := v.baselineKeys(); k != keys {
+		t.Errorf("baseline keys %v before the update, %v after the rollback and restore", keys, k)
+	}
+	if h.Slot != "a" || u.Slots[1].State != "retired" {
+		t.Errorf("after the rollback: %+v %+v", h, u)
+	}
+	v.sess = v.login("")
+	var audit []struct{ Action string }
+	v.sess.getJSON("/api/audit?limit=200", &audit)
+	found := false
+	for _, e := range audit {
+		found = found || e.Action == "update.state_restored"
+	}
+	if !found {
+		t.Error("no update.state_restored in the audit log")
+	}
+	v.powerOff(90 * time.Second)
 }
