@@ -5,7 +5,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 30s
 PKGS     := ./...
 
-.PHONY: help build test test-short cross bench bench-scale fuzz lint demo conformance eval image image-test clean
+.PHONY: help build test test-short cross bench bench-scale fuzz lint demo conformance eval image image-test image-powercut clean
 
 help:
 	@echo "build        otwatch for this machine (./otwatch)"
@@ -19,8 +19,10 @@ help:
 	@echo "conformance  agreement with tshark over ../shared/corpus, per protocol"
 	@echo "eval         detection recall and false alerts on the labelled corpus captures, and the plant"
 	@echo "             evaluation: every benign capture learned on its first 60% and detected on the rest"
-	@echo "image        flashable appliance images dist/otwatch-{arm64,armv7}.img (firmware/README.md)"
-	@echo "image-test   boot both images under qemu: healthz, replay, inventory, reboot (firmware/boottest)"
+	@echo "image        flashable appliance images dist/otwatch-{arm64,armv7,rpi-arm64}.img and update bundles (firmware/README.md)"
+	@echo "image-test   boot the images under qemu (virt, raspi3b): replay, inventory, reboot; A/B update, tamper,"
+	@echo "             rollback; $(POWER_CUTS) power cuts (firmware/boottest)"
+	@echo "image-powercut  50 power cuts at random moments, during updates too (about 25 minutes)"
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o otwatch ./cmd/otwatch
@@ -76,8 +78,14 @@ eval:
 image:
 	VERSION=$(VERSION) GO=$(GO) firmware/build-image.sh
 
+# CI cuts the power POWER_CUTS times; image-powercut is the long run.
+POWER_CUTS ?= 3
 image-test: image
-	OTWATCH_IMAGE_TEST=1 $(GO) test -count=1 -v -timeout 20m ./firmware/boottest/
+	OTWATCH_IMAGE_TEST=1 OTWATCH_IMAGE_ARCHES="arm64 armv7 rpi" OTWATCH_POWER_CUTS=$(POWER_CUTS) \
+	  $(GO) test -count=1 -v -timeout 60m ./firmware/boottest/
+
+image-powercut: image
+	OTWATCH_IMAGE_TEST=1 OTWATCH_POWER_CUTS=50 $(GO) test -count=1 -v -run TestPowerCuts -timeout 120m ./firmware/boottest/
 
 clean:
 	rm -rf otwatch dist

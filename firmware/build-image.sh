@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# Builds the otwatch appliance images: dist/otwatch-arm64.img and
-# dist/otwatch-armv7.img (see firmware/README.md). Run from anywhere; as root
-# it installs the host tools and Debian's foreign architectures it needs.
+# Builds the otwatch appliance images: dist/otwatch-arm64.img,
+# dist/otwatch-armv7.img (U-Boot boards) and dist/otwatch-rpi-arm64.img
+# (Raspberry Pi 3/4 and their compute modules), and the update bundles
+# dist/otwatch-arm64.otwb and dist/otwatch-armv7.otwb (see
+# firmware/README.md). Run from anywhere; as root it installs the host tools
+# and Debian's foreign architectures (and the non-free-firmware component,
+# for raspi-firmware) it needs.
 #
-#   firmware/build-image.sh            both images
-#   ARCHES=arm64 firmware/build-image.sh
+#   firmware/build-image.sh            all three images
+#   ARCHES="arm64 rpi" firmware/build-image.sh
 #
 # Environment: VERSION (default git describe), SOURCE_DATE_EPOCH (default
 # the last commit's time), OTWATCH_SIGNING_KEY (default the public TEST key
 # firmware/keys/test-signing.key), OTWATCH_FW_CACHE (downloaded .deb files,
 # default /var/cache/otwatch-firmware), DIST (default dist), KERNEL_PKG (pin the
-# kernel package), KEEP_BUILD=1 (keep the unpacked packages in dist/build-*).
+# kernel package), KEEP_BUILD=1 (keep the unpacked packages in dist/build-*),
+# ROOT_MIB (size of each root slot, default 24), OTWATCH_VERIFY_KEY (the
+# public key the image trusts for updates, default the TEST key's).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -19,19 +25,21 @@ FW=$ROOT/firmware
 DIST=${DIST:-$ROOT/dist}
 CACHE=${OTWATCH_FW_CACHE:-/var/cache/otwatch-firmware}
 KEY=${OTWATCH_SIGNING_KEY:-$FW/keys/test-signing.key}
-ARCHES=${ARCHES:-arm64 armv7}
+ARCHES=${ARCHES:-arm64 armv7 rpi}
 VERSION=${VERSION:-$(git describe --always --dirty 2>/dev/null || echo dev)}
 SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 1767225600)}
 export SOURCE_DATE_EPOCH TZ=UTC LC_ALL=C
 GO=${GO:-go}
 DATA_MIB=${DATA_MIB:-16}   # data partition placeholder; see README ("Flashing")
+ROOT_MIB=${ROOT_MIB:-24}   # each of the two root slots: room for the root to grow
+PUBKEY=${OTWATCH_VERIFY_KEY:-$FW/keys/test-signing.pub}
 umask 022
 
 log() { echo "build-image: $*" >&2; }
 
 # ---- host tools ----
 need_pkgs=()
-for t in mksquashfs:squashfs-tools sfdisk:fdisk mke2fs:e2fsprogs readelf:binutils gzip:gzip; do
+for t in mksquashfs:squashfs-tools sfdisk:fdisk readelf:binutils gzip:gzip mkfs.fat:dosfstools mcopy:mtools; do
 	command -v "${t%%:*}" >/dev/null || need_pkgs+=("${t#*:}")
 done
 # (no `| grep -q` under pipefail: grep's early exit gives the writer SIGPIPE)
@@ -39,9 +47,22 @@ foreign=" $(dpkg --print-foreign-architectures | tr '\n' ' ') "
 for a in arm64 armhf; do
 	case $foreign in *" $a "*) ;; *) need_arch+=" $a" ;; esac
 done
-if [ -n "${need_arch:-}" ] || [ ${#need_pkgs[@]} -gt 0 ]; then
-	[ "$(id -u)" = 0 ] || { log "need root to install: ${need_pkgs[*]:-} foreign archs:${need_arch:-}"; exit 1; }
+# raspi-firmware is in Debian's non-free-firmware component: a sources entry
+# beside the system's main one (same mirrors and suites), added once
+nff=""
+case " $ARCHES " in *" rpi "*)
+	apt-cache show raspi-firmware >/dev/null 2>&1 || nff=1 ;;
+esac
+if [ -n "${need_arch:-}" ] || [ ${#need_pkgs[@]} -gt 0 ] || [ -n "$nff" ]; then
+	[ "$(id -u)" = 0 ] || { log "need root to install: ${need_pkgs[*]:-} foreign archs:${need_arch:-} ${nff:+non-free-firmware}"; exit 1; }
 	for a in ${need_arch:-}; do dpkg --add-architecture "$a"; done
+	if [ -n "$nff" ] && [ -f /etc/apt/sources.list.d/debian.sources ]; then
+		sed 's/^Components: main$/Components: non-free-firmware/' /etc/apt/sources.list.d/debian.sources \
+			> /etc/apt/sources.list.d/otwatch-non-free-firmware.sources
+	elif [ -n "$nff" ] && [ -f /etc/apt/sources.list ]; then
+		sed -n 's/^\(deb .* main\).*$/\1/p' /etc/apt/sources.list | sed 's/ main$/ non-free-firmware/' \
+			> /etc/apt/sources.list.d/otwatch-non-free-firmware.list
+	fi
 	apt-get update -q || log "apt-get update reported errors (mirror sync?); continuing with the lists we have"
 	[ ${#need_pkgs[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need_pkgs[@]}"
 fi
@@ -74,37 +95,52 @@ CGO_ENABLED=0 $GO build -trimpath -o "$TOOLS/verify" ./firmware/verify
 
 # Modules: storage and file systems first (the init loads them in order),
 # then the NICs of the boards we target and qemu virt, then the power key.
-MODULES_COMMON="crc32c_generic virtio_mmio virtio_pci virtio_blk squashfs ext4 sdhci_esdhc_imx
-  virtio_net fec evdev gpio_keys"
-MODULES_arm64="sdhci_am654 ti_am65_cpsw_nuss"
-MODULES_armv7="sdhci_omap omap_hsmmc ti_cpsw ti_cpsw_new"
+MODULES_COMMON="crc32c_generic squashfs ext4 evdev gpio_keys"
+MODULES_arm64="virtio_mmio virtio_pci virtio_blk sdhci_esdhc_imx sdhci_am654 virtio_net fec ti_am65_cpsw_nuss"
+MODULES_armv7="virtio_mmio virtio_pci virtio_blk sdhci_esdhc_imx sdhci_omap omap_hsmmc virtio_net fec ti_cpsw ti_cpsw_new"
+# Raspberry Pi 3/CM3 (SD on sdhost or the Arasan SDHCI, Ethernet on USB:
+# smsc95xx on the 3B, lan78xx on the 3B+) and 4/CM4 (emmc2, GENET on the
+# SoC; USB behind the PCIe VL805). GENET is loaded before the USB drivers so
+# that the board's own port is eth0 where there is one; the second NIC is a
+# USB adapter: the usual chips (Realtek, ASIX, AX88179) and CDC Ethernet.
+MODULES_rpi="sdhci_iproc bcm2835 genet phy_generic dwc2 pcie_brcmstb xhci_pci reset_raspberrypi
+  smsc95xx lan78xx r8152 asix ax88179_178a cdc_ether"
 # Device trees shipped on the boot partition (U-Boot picks one with fdtdir);
 # qemu virt makes its own.
 DTBS_arm64="freescale/imx8m*.dtb ti/k3-am65*.dtb ti/k3-am64*.dtb"
 DTBS_armv7="am335x-*.dtb am57*.dtb imx6ul*.dtb imx7d-*.dtb stm32mp15*.dtb"
+# Raspberry Pi: the firmware looks for the upstream names in the boot
+# partition's root (upstream_kernel=1), as Debian's raspi-firmware installs them
+DTBS_rpi="broadcom/bcm2837-rpi-3-*.dtb broadcom/bcm2837-rpi-cm3-*.dtb broadcom/bcm2711-rpi-4-b.dtb broadcom/bcm2711-rpi-cm4-*.dtb"
+# The Pi's boot firmware: the GPU's boot loader and start files of the Pi 3
+# family (start.elf) and the Pi 4 family (start4.elf)
+RPI_FIRMWARE="bootcode.bin start.elf fixup.dat start4.elf fixup4.dat"
 
 
 build_one() {
-	local arch=$1 debarch flavour goarch goarm="" triplet
-	case $arch in
-	arm64) debarch=arm64 flavour=arm64 goarch=arm64 triplet=aarch64-linux-gnu ;;
-	armv7) debarch=armhf flavour=armmp goarch=arm goarm=7 triplet=arm-linux-gnueabihf ;;
-	*) log "unknown arch $arch"; exit 1 ;;
+	# target: arm64, armv7 (U-Boot boards) or rpi (Raspberry Pi, arm64)
+	local target=$1 arch debarch flavour goarch goarm="" triplet
+	case $target in
+	arm64 | rpi) arch=arm64 debarch=arm64 flavour=arm64 goarch=arm64 triplet=aarch64-linux-gnu ;;
+	armv7) arch=armv7 debarch=armhf flavour=armmp goarch=arm goarm=7 triplet=arm-linux-gnueabihf ;;
+	*) log "unknown target $target (arm64, armv7, rpi)"; exit 1 ;;
 	esac
-	local W=$DIST/build-$arch
+	local name=$arch
+	[ "$target" = rpi ] && name=rpi-arm64
+	local W=$DIST/build-$target
 	rm -rf "$W"
 	mkdir -p "$W"/{deb,initramfs,rootfs,boot}
-	log "$arch: Go binaries (otwatch $VERSION, epoch $SOURCE_DATE_EPOCH)"
+	log "$target: Go binaries (otwatch $VERSION, epoch $SOURCE_DATE_EPOCH)"
 	env GOWORK=off CGO_ENABLED=0 GOOS=linux GOARCH=$goarch GOARM=$goarm $GO build -trimpath -buildvcs=false \
 		-ldflags "-s -w -buildid= -X main.version=$VERSION" -o "$W/otwatch" ./cmd/otwatch
 	CGO_ENABLED=0 GOOS=linux GOARCH=$goarch GOARM=$goarm $GO build -trimpath -buildvcs=false \
-		-ldflags "-s -w -buildid= -X main.buildEpoch=$SOURCE_DATE_EPOCH" -o "$W/init" ./firmware/init
+		-ldflags "-s -w -buildid= -X main.buildEpoch=$SOURCE_DATE_EPOCH -X main.version=$VERSION" -o "$W/init" ./firmware/init
 
 	# ---- Debian packages ----
 	local kpkg
 	kpkg=${KERNEL_PKG:-$(apt-cache depends "linux-image-$flavour:$debarch" | awk '/Depends: linux-image-/ && !x {print $2; x=1}')}
 	kpkg=${kpkg%%:*}
-	log "$arch: kernel package $kpkg"
+	log "$target: kernel package $kpkg"
 	local kdeb; kdeb=$(fetch "$kpkg:$debarch")
 	dpkg-deb -x "$kdeb" "$W/deb/kernel"
 	local kver; kver=$(ls "$W/deb/kernel/lib/modules")
@@ -115,6 +151,11 @@ build_one() {
 		e2debs+=("$(fetch "$p:$debarch")")
 	done
 	for p in "${e2debs[@]}"; do dpkg-deb -x "$p" "$W/deb/userland"; done
+	local fwdeb=""
+	if [ "$target" = rpi ]; then
+		fwdeb=$(fetch "raspi-firmware:all")
+		dpkg-deb -x "$fwdeb" "$W/deb/raspi-firmware"
+	fi
 
 	# ---- initramfs: our init, the modules, nothing else ----
 	local I=$W/initramfs
@@ -122,13 +163,16 @@ build_one() {
 	: > "$I/otwatch-initramfs"
 	mkdir -p "$I"/{proc,sys,dev,newroot,lib/modules}
 	local mods="$MODULES_COMMON"
-	[ "$arch" = arm64 ] && mods="$mods $MODULES_arm64"
-	[ "$arch" = armv7 ] && mods="$mods $MODULES_armv7"
+	case $target in
+	arm64) mods="$mods $MODULES_arm64" ;;
+	armv7) mods="$mods $MODULES_armv7" ;;
+	rpi) mods="$mods $MODULES_rpi" ;;
+	esac
 	"$TOOLS/imgtool" modules -moddir "$W/deb/kernel/lib/modules/$kver" -out "$I/lib/modules" $mods
 	"$TOOLS/imgtool" cpio -root "$I" -out "$W/initrd.cpio" -epoch "$SOURCE_DATE_EPOCH"
 	gzip -n -9 -c "$W/initrd.cpio" > "$W/boot/initrd.img"
 
-	# ---- root file system (read-only squashfs) ----
+	# ---- root file system (read-only squashfs; the same for arm64 and rpi) ----
 	local R=$W/rootfs
 	mkdir -p "$R"/{bin,sbin,usr/bin,usr/share/otwatch,usr/share/doc/otwatch,etc/otwatch,proc,sys,dev,run,tmp,data,lib}
 	install -m 0755 "$W/init" "$R/sbin/init"
@@ -136,6 +180,8 @@ build_one() {
 	install -m 0755 "$W/deb/busybox/bin/busybox" "$R/bin/busybox"
 	ln -s busybox "$R/bin/sh"
 	install -m 0644 "$FW/rootfs/etc/otwatch/appliance.conf.default" "$FW/rootfs/etc/otwatch/otwatch.conf.default" "$R/etc/otwatch/"
+	# the key this version trusts for the next update (firmware/update)
+	install -m 0644 "$PUBKEY" "$R/etc/otwatch/update.pub"
 	install -m 0755 "$FW/rootfs/usr/share/otwatch/udhcpc.script" "$R/usr/share/otwatch/"
 	install -m 0644 "$FW/README.md" "$R/usr/share/doc/otwatch/README.md"
 	ln -s /run/resolv.conf "$R/etc/resolv.conf"
@@ -156,7 +202,7 @@ build_one() {
 			done_libs="$done_libs $lib"
 			local src="" c
 			for c in "$U/lib/$triplet/$lib" "$U/usr/lib/$triplet/$lib"; do [ -e "$c" ] && { src=$c; break; }; done
-			[ -n "$src" ] || { log "$arch: $lib (needed by $f) not found"; exit 1; }
+			[ -n "$src" ] || { log "$target: $lib (needed by $f) not found"; exit 1; }
 			cp -L "$src" "$R/lib/$triplet/$lib"
 			chmod 0644 "$R/lib/$triplet/$lib"
 			todo="$todo $src"
@@ -168,20 +214,19 @@ build_one() {
 	rm -f "$W/root.sqfs"
 	mksquashfs "$R" "$W/root.sqfs" -comp xz -all-root -no-xattrs -noappend -quiet -no-progress >&2
 
-	# ---- boot partition: kernel, initramfs, device trees, extlinux.conf ----
+	# ---- boot partition (FAT): kernel, initramfs, device trees, boot script ----
 	local B=$W/boot kimg=$W/deb/kernel/boot/vmlinuz-$kver
-	if [ "$arch" = arm64 ]; then
-		gzip -n -9 -c "$kimg" > "$B/vmlinuz"   # Image.gz: qemu and U-Boot's booti unpack it
-	else
-		cp "$kimg" "$B/vmlinuz"                # zImage decompresses itself
-	fi
 	local dtbsrc=$W/deb/kernel/usr/lib/linux-image-$kver pat
-	local dtbs; [ "$arch" = arm64 ] && dtbs=$DTBS_arm64 || dtbs=$DTBS_armv7
-	(cd "$dtbsrc" && for pat in $dtbs; do for f in $pat; do [ -f "$f" ] && { mkdir -p "$B/dtbs/$(dirname "$f")"; cp "$f" "$B/dtbs/$f"; }; done; done)
-	if [ "$arch" = arm64 ]; then
+	case $target in
+	arm64)
+		gzip -n -9 -c "$kimg" > "$B/vmlinuz"   # Image.gz: qemu and U-Boot's booti unpack it
+		(cd "$dtbsrc" && for pat in $DTBS_arm64; do for f in $pat; do [ -f "$f" ] && { mkdir -p "$B/dtbs/$(dirname "$f")"; cp "$f" "$B/dtbs/$f"; }; done; done)
 		# booti needs kernel_comp_addr_r for a gzip'd Image: a boot script sets it
 		"$TOOLS/imgtool" bootscr -in "$FW/boot/boot-arm64.cmd" -out "$B/boot.scr" -arch arm64 -epoch "$SOURCE_DATE_EPOCH"
-	else
+		;;
+	armv7)
+		cp "$kimg" "$B/vmlinuz"                # zImage decompresses itself
+		(cd "$dtbsrc" && for pat in $DTBS_armv7; do for f in $pat; do [ -f "$f" ] && { mkdir -p "$B/dtbs/$(dirname "$f")"; cp "$f" "$B/dtbs/$f"; }; done; done)
 		mkdir -p "$B/extlinux"
 		cat > "$B/extlinux/extlinux.conf" <<-EOF
 		# U-Boot distro boot (extlinux). The console comes from the device
@@ -195,57 +240,89 @@ build_one() {
 		  fdtdir /dtbs
 		  append rootwait panic=10
 		EOF
-	fi
+		;;
+	rpi)
+		# The Pi's firmware loads the kernel itself, uncompressed, as
+		# Debian's raspi-firmware does with the same kernel package
+		cp "$kimg" "$B/vmlinuz"
+		(cd "$dtbsrc" && for pat in $DTBS_rpi; do for f in $pat; do [ -f "$f" ] && cp "$f" "$B/$(basename "$f")"; done; done)
+		for f in $RPI_FIRMWARE; do install -m 0644 "$W/deb/raspi-firmware/usr/lib/raspi-firmware/$f" "$B/$f"; done
+		install -m 0644 "$FW/boot/rpi-config.txt" "$B/config.txt"
+		install -m 0644 "$FW/boot/rpi-cmdline.txt" "$B/cmdline.txt"
+		;;
+	esac
 	find "$B" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 	local bootkib; bootkib=$(du -sk --apparent-size "$B" | cut -f1)
 	local boot_mib=$(( (bootkib * 11 / 10 + 1024) / 1024 + 2 ))
-	rm -f "$W/boot.ext2"
-	E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH mke2fs -q -t ext2 -b 1024 -m 0 -L otwatch-boot \
-		-U 6f747761-7463-6862-6f6f-740000000001 -E hash_seed=6f747761-7463-6862-6f6f-740000000002,root_owner=0:0 \
-		-d "$B" "$W/boot.ext2" "${boot_mib}M" >&2
-	# mke2fs -d copies each file's ctime (no tool sets it on the source) and
-	# atime (reading the tree moves it): set both, and mtime, to the epoch
-	(cd "$B" && find . -mindepth 1 | sort | sed 's|^\.||') | { echo /; cat; } | while read -r f; do
-		for t in ctime atime mtime; do echo "sif $f $t @$SOURCE_DATE_EPOCH"; done
-	done > "$W/times.debugfs"
-	debugfs -w -f "$W/times.debugfs" "$W/boot.ext2" >/dev/null 2>&1
+	rm -f "$W/boot.fat"
+	# FAT16 (the Pi's boot ROM and firmware read FAT, so do U-Boot and
+	# UEFI); --invariant and a fixed volume id make it reproducible, mcopy
+	# -m keeps the files' times (the epoch)
+	mkfs.fat --invariant -F 16 -i 6f747761 -n OTWATCHBOOT -C "$W/boot.fat" $((boot_mib * 1024)) >/dev/null
+	MTOOLS_SKIP_CHECK=1 mcopy -s -m -p -i "$W/boot.fat" "$B"/* ::/
 
-	# ---- disk image: GPT, boot | root | data (empty: formatted on first boot) ----
+	# ---- slots: the factory boot control record (slot a good, b empty) ----
 	local root_bytes; root_bytes=$(stat -c %s "$W/root.sqfs")
-	local root_mib=$(( (root_bytes + 1048575) / 1048576 + 1 ))
-	local total_mib=$(( 1 + boot_mib + root_mib + DATA_MIB + 1 ))
-	local img=$DIST/otwatch-$arch.img
-	rm -f "$img" "$img.manifest" "$img.manifest.sig"
+	[ "$root_bytes" -le $((ROOT_MIB * 1048576)) ] || { log "$target: root is $root_bytes bytes, larger than a slot (ROOT_MIB=$ROOT_MIB)"; exit 1; }
+	"$TOOLS/imgtool" slots -out "$W/slots.bin" -version "$VERSION" -epoch "$SOURCE_DATE_EPOCH" -payload "$W/root.sqfs"
+
+	# ---- disk image: GPT, boot | slots | root-a | root-b | data ----
+	# root-b and data stay zeroes: an update writes b, the init formats data
+	local total_mib=$(( 1 + boot_mib + 1 + 2 * ROOT_MIB + DATA_MIB + 1 ))
+	local img=$DIST/otwatch-$name.img
+	rm -f "$img" "$img.manifest" "$img.manifest.sig" "$img.bmap"
 	truncate -s "${total_mib}M" "$img"
 	local root_type; [ "$arch" = arm64 ] && root_type=B921B045-1DF0-41C3-AF44-4C6F280D3FAE || root_type=69DAD710-2CE4-4E3C-B16C-21A1D49ABED3
-	local s1=2048 s2=$(( 2048 + boot_mib * 2048 )) s3=$(( 2048 + (boot_mib + root_mib) * 2048 ))
+	local s1=2048
+	local s2=$(( s1 + boot_mib * 2048 ))
+	local s3=$(( s2 + 2048 ))
+	local s4=$(( s3 + ROOT_MIB * 2048 ))
+	local s5=$(( s4 + ROOT_MIB * 2048 ))
 	sfdisk -q --no-reread --no-tell-kernel "$img" >&2 <<-EOF
 	label: gpt
 	label-id: 6F747761-7463-6864-6973-6B0000000000
 	unit: sectors
 	start=$s1, size=$(( boot_mib * 2048 )), type=BC13C2FF-59E6-4262-A352-B275FD6F7172, uuid=6F747761-7463-6862-6F6F-740000000003, name="otwatch-boot", attrs="LegacyBIOSBootable"
-	start=$s2, size=$(( root_mib * 2048 )), type=$root_type, uuid=6F747761-7463-6872-6F6F-740000000004, name="otwatch-root"
-	start=$s3, size=$(( DATA_MIB * 2048 )), type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, uuid=6F747761-7463-6864-6174-610000000005, name="otwatch-data"
+	start=$s2, size=2048, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, uuid=6F747761-7463-6873-6C6F-740000000006, name="otwatch-slots"
+	start=$s3, size=$(( ROOT_MIB * 2048 )), type=$root_type, uuid=6F747761-7463-6872-6F6F-740000000004, name="otwatch-root-a"
+	start=$s4, size=$(( ROOT_MIB * 2048 )), type=$root_type, uuid=6F747761-7463-6872-6F6F-740000000007, name="otwatch-root-b"
+	start=$s5, size=$(( DATA_MIB * 2048 )), type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, uuid=6F747761-7463-6864-6174-610000000005, name="otwatch-data"
 	EOF
-	dd if="$W/boot.ext2" of="$img" bs=512 seek=$s1 conv=notrunc status=none
-	dd if="$W/root.sqfs" of="$img" bs=512 seek=$s2 conv=notrunc status=none
-	# (the data partition stays zeroes: the init formats it on first boot)
+	dd if="$W/boot.fat" of="$img" bs=512 seek=$s1 conv=notrunc status=none
+	dd if="$W/slots.bin" of="$img" bs=512 seek=$s2 conv=notrunc status=none
+	dd if="$W/root.sqfs" of="$img" bs=512 seek=$s3 conv=notrunc status=none
+	if [ "$target" = rpi ]; then
+		# the Pi's boot ROM reads the MBR only: a hybrid MBR shows it the
+		# FAT partition; Linux and our init read the GPT
+		"$TOOLS/imgtool" hybridmbr -image "$img" -part otwatch-boot
+	fi
 
-	# the kernel and initramfs beside the image, for qemu -kernel boots
-	cp "$B/vmlinuz" "$DIST/otwatch-$arch.vmlinuz"
-	cp "$B/initrd.img" "$DIST/otwatch-$arch.initrd"
+	# the kernel, initramfs (and, for the Pi, device tree) beside the image,
+	# for qemu -kernel boots
+	cp "$B/vmlinuz" "$DIST/otwatch-$name.vmlinuz"
+	cp "$B/initrd.img" "$DIST/otwatch-$name.initrd"
+	[ "$target" = rpi ] && cp "$B/bcm2837-rpi-3-b.dtb" "$DIST/otwatch-$name.dtb"
 
+	local vers=(-version "otwatch=$VERSION" -version "arch=$arch" -version "kernel=$kver"
+		-version "debian:$kpkg=$(debver "$kdeb")" -version "debian:busybox-static=$(debver "$bbdeb")"
+		-version "debian:e2fsprogs=$(debver "${e2debs[0]}")" -version "debian:libc6=$(debver "${e2debs[5]}")"
+		-version "go=$($GO env GOVERSION)" -version "source-date-epoch=$SOURCE_DATE_EPOCH")
+	local ivers=("${vers[@]}")
+	[ -n "$fwdeb" ] && ivers+=(-version "debian:raspi-firmware=$(debver "$fwdeb")" -version "target=rpi")
 	"$TOOLS/imgtool" manifest -image "$img" -key "$KEY" \
-		-tree "boot=$B" -tree "rootfs=$R" -tree "initramfs=$I" \
-		-version "otwatch=$VERSION" -version "arch=$arch" -version "kernel=$kver" \
-		-version "debian:$kpkg=$(debver "$kdeb")" -version "debian:busybox-static=$(debver "$bbdeb")" \
-		-version "debian:e2fsprogs=$(debver "${e2debs[0]}")" -version "debian:libc6=$(debver "${e2debs[5]}")" \
-		-version "go=$($GO env GOVERSION)" -version "source-date-epoch=$SOURCE_DATE_EPOCH"
+		-tree "boot=$B" -tree "rootfs=$R" -tree "initramfs=$I" "${ivers[@]}"
 	if command -v bmaptool >/dev/null; then bmaptool create -o "$img.bmap" "$img"; fi
-	"$TOOLS/verify" -q -pubkey "${OTWATCH_VERIFY_KEY:-$FW/keys/test-signing.pub}" "$img"
+	"$TOOLS/verify" -q -pubkey "$PUBKEY" "$img"
+	# the update bundle: what an admin uploads to move a box to this version
+	# (the Pi and the arm64 boards share one: the same root)
+	if [ "$target" != rpi ]; then
+		"$TOOLS/imgtool" bundle -payload "$W/root.sqfs" -tree "rootfs=$R" -key "$KEY" -out "$DIST/otwatch-$arch.otwb" \
+			-epoch "$SOURCE_DATE_EPOCH" "${vers[@]}"
+		"$TOOLS/verify" -q -pubkey "$PUBKEY" -bundle "$DIST/otwatch-$arch.otwb"
+	fi
 	# the unpacked packages are 300+ MiB; KEEP_BUILD=1 keeps them for debugging
 	[ -n "${KEEP_BUILD:-}" ] || rm -rf "$W/deb"
-	log "$arch: $img $(stat -c %s "$img") bytes (boot ${boot_mib} MiB, root ${root_mib} MiB, data ${DATA_MIB} MiB); sha256 $(sha256sum "$img" | cut -c1-16)…"
+	log "$target: $img $(stat -c %s "$img") bytes (boot ${boot_mib} MiB, slots 1 MiB, root ${ROOT_MIB} MiB x 2 holding $((root_bytes / 1024)) KiB, data ${DATA_MIB} MiB); sha256 $(sha256sum "$img" | cut -c1-16)…"
 }
 
 for a in $ARCHES; do build_one "$a"; done

@@ -117,6 +117,9 @@ type Health struct {
 	// Detection says how many server assets detect and how many still
 	// learn (no behaviour alert is raised for those), and until when.
 	Detection *Detection `json:"detection,omitempty"`
+	// Slot is the appliance's root slot booted (a or b), "" off the
+	// appliance; GET /api/system/update has the details.
+	Slot string `json:"slot,omitempty"`
 }
 
 // Detection is the baselines' state: assets detecting and learning.

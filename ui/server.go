@@ -242,6 +242,9 @@ func (s *Server) routes() {
 	adm(http.MethodPost, "/api/tokens", s.postToken)
 	adm(http.MethodDelete, "/api/tokens/:id", s.deleteToken)
 	adm(http.MethodGet, "/api/audit", s.getAudit)
+	// appliance updates (update.go): stored by the daemon, installed by PID 1
+	e.GET("/api/system/update", s.getUpdate)
+	adm(http.MethodPost, "/api/system/update", s.postUpdate)
 }
 
 func (s *Server) errorHandler(err error, c echo.Context) {
@@ -292,6 +295,9 @@ func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 		limit := int64(maxRequestBody)
 		if s.public[r.Method+" "+c.Path()] {
 			limit = MaxPublicBody
+		}
+		if c.Path() == "/api/system/update" && r.Method == http.MethodPost {
+			limit = MaxUpdateBody
 		}
 		if r.ContentLength > limit {
 			return echo.NewHTTPError(http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over %d bytes", limit))

@@ -130,7 +130,8 @@ func (b *dashboardBackend) Health() ui.Health {
 	h := ui.Health{Version: version, Started: d.started, UptimeSecond: int64(time.Since(d.started).Seconds()),
 		Mode: string(d.cfg.Learning.Mode), Packets: s.stats.Packets, Transactions: s.stats.TransactionsTotal(),
 		Interfaces: []ui.Interface{}, Limits: s.stats.LimitsHit,
-		Detection: &ui.Detection{Detecting: s.baseStatus.Detecting, Learning: s.baseStatus.Learning, LearningUntil: s.baseStatus.LearningUntil}}
+		Detection: &ui.Detection{Detecting: s.baseStatus.Detecting, Learning: s.baseStatus.Learning, LearningUntil: s.baseStatus.LearningUntil},
+		Slot:      runningSlot()}
 	for _, i := range s.ifaces {
 		h.Interfaces = append(h.Interfaces, ui.Interface{Name: i.Name, Up: i.Up, Packets: i.Packets, Drops: i.KernelDrops, Bytes: i.Bytes})
 		h.Drops += i.KernelDrops

@@ -21,6 +21,7 @@ commands:
   baseline review the learned baseline: otwatch baseline export|import|diff --db FILE
   advisories import security advisories (CSAF 2.0, CISA KEV) and list the assets to patch first:
            otwatch advisories import|list --db FILE
+  update   install a signed bundle on an appliance: otwatch update [--url URL] [--fingerprint HEX] BUNDLE.otwb
   demo     replay the embedded real capture and serve the dashboard on localhost:
            otwatch demo [--listen 127.0.0.1:8443] [--records]
   version  print the version
@@ -59,6 +60,8 @@ func run(args []string) int {
 		return cmdAdvisories(args[1:], os.Stdout, os.Stderr)
 	case "demo":
 		return cmdDemo(args[1:], os.Stdout, os.Stderr)
+	case "update":
+		return cmdUpdate(args[1:], os.Stdout, os.Stderr)
 	case "version", "--version":
 		fmt.Println("otwatch", version)
 		return 0

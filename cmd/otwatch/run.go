@@ -129,7 +129,8 @@ type daemon struct {
 	lastLimits     map[string]uint64
 	storageFailing bool
 	alertCount     uint64
-	evidenceOver   uint64 // evidence.Stats.OverBudget at the last limit_reached alert
+	evidenceOver   uint64      // evidence.Stats.OverBudget at the last limit_reached alert
+	updates        updateRelay // the appliance installer's steps (appliance_update.go)
 
 	mu     sync.Mutex
 	snap   snapshot
@@ -447,6 +448,7 @@ func (d *daemon) tick(now time.Time) {
 	if now.Sub(d.lastCheckpoint) >= d.cfg.Database.CheckpointInterval {
 		d.checkpoint()
 	}
+	d.updates.relay(d, now)
 	var mem runtime.MemStats
 	runtime.ReadMemStats(&mem)
 	d.mu.Lock()

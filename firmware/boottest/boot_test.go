@@ -62,6 +62,9 @@ func TestBoot(t *testing.T) {
 		t.Skip("set OTWATCH_IMAGE_TEST=1 to boot the images under qemu (after firmware/build-image.sh)")
 	}
 	for _, arch := range strings.Fields(env("OTWATCH_IMAGE_ARCHES", "arm64 armv7")) {
+		if arch == "rpi" {
+			continue // TestRaspberryPi
+		}
 		m, ok := machines[arch]
 		if !ok {
 			t.Fatalf("unknown arch %s", arch)
@@ -81,6 +84,7 @@ type vm struct {
 	inject   *net.UDPConn
 	guestMon *net.UDPAddr // qemu's end of the monitor NIC
 	done     chan error
+	sess     *session // the dashboard, logged in (update_test.go)
 }
 
 type syncBuf struct {
@@ -133,6 +137,12 @@ func freePort(t *testing.T, network string) int {
 // every frame the guest transmits on it arrives as a datagram on txSink,
 // which the test counts; frames sent to guestMon are received by the guest.
 func start(t *testing.T, m machine, dir, img string, txSink *net.UDPConn) *vm {
+	return startVM(t, m, dir, img, txSink, false)
+}
+
+// startVM boots the image; with reboots, a reboot of the guest restarts it
+// in the same qemu (the A/B tests), else qemu exits.
+func startVM(t *testing.T, m machine, dir, img string, txSink *net.UDPConn, reboots bool) *vm {
 	sinkPort := txSink.LocalAddr().(*net.UDPAddr).Port
 	monPort := freePort(t, "udp")
 	v := &vm{t: t, console: &syncBuf{}, done: make(chan error, 1),
@@ -140,13 +150,16 @@ func start(t *testing.T, m machine, dir, img string, txSink *net.UDPConn) *vm {
 		monitor:  filepath.Join(t.TempDir(), "hmp.sock"),
 		guestMon: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: monPort}}
 	args := append(append([]string{}, m.args...),
-		"-smp", "2", "-m", "512", "-display", "none", "-serial", "stdio", "-no-reboot",
+		"-smp", "2", "-m", "512", "-display", "none", "-serial", "stdio",
 		"-monitor", "unix:"+v.monitor+",server,nowait",
 		"-drive", "file="+img+",format=raw,if=virtio",
 		"-netdev", fmt.Sprintf("user,id=mgmt,hostfwd=tcp:%s-:9180,hostfwd=tcp:%s-:8443", v.http, v.dash),
-		"-device", "virtio-net-pci,netdev=mgmt",
+		"-device", "virtio-net-pci,netdev=mgmt,romfile=", // no option ROM: U-Boot does not use it, and Debian ships it in ipxe-qemu
 		"-netdev", fmt.Sprintf("socket,id=mon,udp=127.0.0.1:%d,localaddr=127.0.0.1:%d", sinkPort, monPort),
-		"-device", "virtio-net-pci,netdev=mon")
+		"-device", "virtio-net-pci,netdev=mon,romfile=")
+	if !reboots {
+		args = append(args, "-no-reboot")
+	}
 	if bootViaUboot(m) {
 		// the board's path: U-Boot's distro boot finds boot.scr or
 		// extlinux.conf on the image's boot partition
@@ -155,7 +168,12 @@ func start(t *testing.T, m machine, dir, img string, txSink *net.UDPConn) *vm {
 		args = append(args, "-kernel", filepath.Join(dir, "otwatch-"+m.arch+".vmlinuz"),
 			"-initrd", filepath.Join(dir, "otwatch-"+m.arch+".initrd"), "-append", "console=ttyAMA0")
 	}
-	v.cmd = exec.Command(m.qemu, args...)
+	// nice: the machine's cores are shared; nice execs qemu (one pid)
+	if nice, err := exec.LookPath("nice"); err == nil {
+		v.cmd = exec.Command(nice, append([]string{"-n", "10", m.qemu}, args...)...)
+	} else {
+		v.cmd = exec.Command(m.qemu, args...)
+	}
 	v.cmd.Stdout, v.cmd.Stderr = v.console, v.console
 	if err := v.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -427,7 +445,7 @@ func bootTest(t *testing.T, m machine) {
 		t.Logf("%s: kernel start to capture start %s (stage 2 took %s)", m.arch, mm[2], mm[1])
 	}
 	con := v.console.String()
-	for _, want := range []string{"first boot: formatting", "first boot: data partition /dev/vda3 grown from 16 to 144 MiB", "monitor interface eth1: up, promiscuous, no ARP, no IPv6, no address", "management eth0: 10.0.2.15"} {
+	for _, want := range []string{"first boot: formatting", "first boot: data partition /dev/vda5 grown from 16 to 144 MiB", "monitor interface eth1: up, promiscuous, no ARP, no IPv6, no address", "management eth0: 10.0.2.15"} {
 		if !strings.Contains(con, want) {
 			t.Errorf("console lacks %q", want)
 		}
@@ -483,7 +501,7 @@ func bootTest(t *testing.T, m machine) {
 	boot2 := v2.waitHealthy(4 * time.Minute)
 	t.Logf("%s second boot: healthy after %s", m.arch, boot2.Round(100*time.Millisecond))
 	con2 := v2.console.String()
-	if strings.Contains(con2, "formatting") || !strings.Contains(con2, "data partition /dev/vda3: ext4") {
+	if strings.Contains(con2, "formatting") || !strings.Contains(con2, "data partition /dev/vda5: ext4") {
 		t.Errorf("second boot did not reuse the data partition")
 	}
 	if tokenRE.MatchString(con2) {

@@ -7,6 +7,11 @@
 //	                                               IMG.manifest (versions, image, GPT partitions, files) and IMG.manifest.sig
 //	imgtool bootscr -in SCRIPT -out boot.scr -arch arm64|arm -epoch N
 //	                                               a U-Boot script image (what mkimage -T script makes)
+//	imgtool slots -out FILE -version V -epoch N -payload ROOT
+//	                                               the factory A/B boot control partition (firmware/slots)
+//	imgtool bundle -payload ROOT -key KEY -out FILE -epoch N [-tree PREFIX=DIR]... [-version NAME=VALUE]...
+//	                                               an update bundle (firmware/bundle)
+//	imgtool hybridmbr -image IMG -part NAME        a hybrid MBR showing one GPT partition (FAT) to MBR-only boot ROMs
 package main
 
 import (
@@ -27,7 +32,9 @@ import (
 	"strings"
 	"unicode/utf16"
 
+	"github.com/otwatch/otwatch/firmware/bundle"
 	"github.com/otwatch/otwatch/firmware/manifest"
+	"github.com/otwatch/otwatch/firmware/slots"
 )
 
 func main() {
@@ -44,6 +51,12 @@ func main() {
 		err = cmdManifest(os.Args[2:])
 	case "bootscr":
 		err = cmdBootscr(os.Args[2:])
+	case "slots":
+		err = cmdSlots(os.Args[2:])
+	case "bundle":
+		err = cmdBundle(os.Args[2:])
+	case "hybridmbr":
+		err = cmdHybridMBR(os.Args[2:])
 	default:
 		usage()
 	}
@@ -54,7 +67,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: imgtool modules|cpio|manifest ... (see the source comment)")
+	fmt.Fprintln(os.Stderr, "usage: imgtool modules|cpio|manifest|bootscr|slots|bundle|hybridmbr ... (see the source comment)")
 	os.Exit(2)
 }
 
@@ -490,4 +503,151 @@ func cmdBootscr(args []string) error {
 		return err
 	}
 	return os.WriteFile(*out, img, 0o644)
+}
+
+// ---- A/B: the factory record, bundles ----
+
+func cmdSlots(args []string) error {
+	fl := flag.NewFlagSet("slots", flag.ContinueOnError)
+	out := fl.String("out", "", "partition content to write (1 MiB)")
+	version := fl.String("version", "", "otwatch version in slot a")
+	epoch := fl.Int64("epoch", 0, "SOURCE_DATE_EPOCH of that build")
+	payload := fl.String("payload", "", "the root file system in slot a")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	sum, size, err := manifest.HashFile(*payload, 0, -1)
+	if err != nil {
+		return err
+	}
+	rec := slots.Factory(*version, *epoch, size, sum)
+	buf := &memDisk{b: make([]byte, 1<<20)}
+	if err := slots.Write(buf, &rec, slots.Record{Seq: rec.Seq - 1}); err != nil {
+		return err
+	}
+	return os.WriteFile(*out, buf.b, 0o644)
+}
+
+type memDisk struct{ b []byte }
+
+func (m *memDisk) WriteAt(p []byte, off int64) (int, error) { return copy(m.b[off:], p), nil }
+
+func cmdBundle(args []string) error {
+	fl := flag.NewFlagSet("bundle", flag.ContinueOnError)
+	payload := fl.String("payload", "", "root file system (squashfs)")
+	keyPath := fl.String("key", "", "ed25519 private key file")
+	out := fl.String("out", "", "bundle to write")
+	epoch := fl.Int64("epoch", 0, "member times (SOURCE_DATE_EPOCH)")
+	var trees, versions listFlag
+	fl.Var(&trees, "tree", "PREFIX=DIR: list every file of DIR (repeatable)")
+	fl.Var(&versions, "version", "NAME=VALUE (repeatable; otwatch, arch and source-date-epoch are required)")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	keyText, err := os.ReadFile(*keyPath)
+	if err != nil {
+		return err
+	}
+	priv, err := manifest.ParsePrivateKey(keyText)
+	if err != nil {
+		return err
+	}
+	var vs []manifest.Version
+	for _, v := range versions {
+		k, val, ok := strings.Cut(v, "=")
+		if !ok {
+			return fmt.Errorf("-version %q: want NAME=VALUE", v)
+		}
+		vs = append(vs, manifest.Version{Name: k, Value: val})
+	}
+	tm := map[string]string{}
+	for _, t := range trees {
+		prefix, dir, ok := strings.Cut(t, "=")
+		if !ok {
+			return fmt.Errorf("-tree %q: want PREFIX=DIR", t)
+		}
+		tm[prefix] = dir
+	}
+	tmp := *out + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	err = bundle.Create(f, *payload, vs, tm, priv, *epoch)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, *out)
+}
+
+// ---- hybrid MBR ----
+
+// hybridMBR rewrites the partition entries of the MBR in sector 0: entry 1
+// is the GPT partition p with MBR type typ (a FAT type: the Raspberry Pi's
+// boot ROM and firmware read only the MBR and boot from the first FAT
+// partition), entry 2 the 0xEE protective partition over the GPT itself
+// (LBA 1 up to p). Linux and U-Boot see the 0xEE entry and read the GPT.
+func hybridMBR(mbr []byte, p gptPart, typ byte) error {
+	if len(mbr) < 512 {
+		return errors.New("short MBR")
+	}
+	if p.First < 2 || p.Last > 0xFFFFFFFF {
+		return fmt.Errorf("partition %s at LBA %d..%d does not fit an MBR entry", p.Name, p.First, p.Last)
+	}
+	for i := 446; i < 510; i++ {
+		mbr[i] = 0
+	}
+	entry := func(i int, boot, typ byte, first, count uint64) {
+		e := mbr[446+16*i:]
+		e[0] = boot
+		copy(e[1:4], []byte{0xFE, 0xFF, 0xFF}) // CHS: beyond 8 GiB, use the LBA fields
+		e[4] = typ
+		copy(e[5:8], []byte{0xFE, 0xFF, 0xFF})
+		binary.LittleEndian.PutUint32(e[8:], uint32(first))
+		binary.LittleEndian.PutUint32(e[12:], uint32(count))
+	}
+	entry(0, 0x80, typ, p.First, p.Last-p.First+1)
+	entry(1, 0, 0xEE, 1, p.First-1)
+	mbr[510], mbr[511] = 0x55, 0xAA
+	return nil
+}
+
+func cmdHybridMBR(args []string) error {
+	fl := flag.NewFlagSet("hybridmbr", flag.ContinueOnError)
+	image := fl.String("image", "", "GPT disk image")
+	part := fl.String("part", "", "the GPT partition (name) to show in the MBR")
+	typ := fl.Uint("type", 0x0e, "its MBR type (0x0e: FAT16 LBA; 0x0c: FAT32 LBA)")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(*image, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	parts, err := readGPT(f)
+	if err != nil {
+		return err
+	}
+	for _, p := range parts {
+		if p.Name != *part {
+			continue
+		}
+		mbr := make([]byte, 512)
+		if _, err := f.ReadAt(mbr, 0); err != nil {
+			return err
+		}
+		if err := hybridMBR(mbr, p, byte(*typ)); err != nil {
+			return err
+		}
+		if _, err := f.WriteAt(mbr, 0); err != nil {
+			return err
+		}
+		return f.Close()
+	}
+	return fmt.Errorf("%s: no GPT partition named %s", *image, *part)
 }

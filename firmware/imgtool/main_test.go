@@ -125,3 +125,28 @@ func TestBootScript(t *testing.T) {
 		t.Fatal("bad arch accepted")
 	}
 }
+
+func TestHybridMBR(t *testing.T) {
+	mbr := make([]byte, 512)
+	mbr[440], mbr[446+4] = 0x42, 0xEE // a disk signature and sfdisk's protective entry
+	if err := hybridMBR(mbr, gptPart{Name: "otwatch-boot", First: 2048, Last: 2048 + 40960 - 1}, 0x0e); err != nil {
+		t.Fatal(err)
+	}
+	le := func(off int) uint32 {
+		return uint32(mbr[off]) | uint32(mbr[off+1])<<8 | uint32(mbr[off+2])<<16 | uint32(mbr[off+3])<<24
+	}
+	// entry 1: the FAT partition, bootable, type 0x0e
+	if mbr[446] != 0x80 || mbr[446+4] != 0x0e || le(446+8) != 2048 || le(446+12) != 40960 {
+		t.Errorf("entry 1: % x", mbr[446:462])
+	}
+	// entry 2: 0xEE from LBA 1 up to the FAT partition (what Linux checks: start 1)
+	if mbr[462+4] != 0xEE || le(462+8) != 1 || le(462+12) != 2047 {
+		t.Errorf("entry 2: % x", mbr[462:478])
+	}
+	if mbr[478+4] != 0 || mbr[494+4] != 0 || mbr[510] != 0x55 || mbr[511] != 0xAA || mbr[440] != 0x42 {
+		t.Error("entries 3, 4, signature or disk id")
+	}
+	if err := hybridMBR(mbr, gptPart{First: 1, Last: 10}, 0x0e); err == nil {
+		t.Error("a partition overlapping the GPT accepted")
+	}
+}

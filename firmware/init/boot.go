@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/otwatch/otwatch/cmd/otwatch/config"
+	"github.com/otwatch/otwatch/firmware/update"
 	"github.com/otwatch/otwatch/protocols/live"
 )
 
@@ -38,6 +39,8 @@ func fatal(format string, args ...any) {
 	unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART)
 	select {}
 }
+
+func unmount(target string) error { return unix.Unmount(target, 0) }
 
 func doMount(m Mount) error {
 	if m.Mkdir {
@@ -91,23 +94,8 @@ func stage1() {
 	cmd := readCmdline()
 	logf("stage 1 (initramfs), build %s", buildEpoch)
 	loadModules("/lib/modules")
-	dev := waitPartition(cmd.RootLabel, 15*time.Second)
-	if dev == "" {
-		fatal("no partition named %s: is the image written to this disk?", cmd.RootLabel)
-	}
-	var err error
-	for _, fs := range []string{"squashfs", "ext4"} {
-		if err = doMount(rootMount(dev, fs)); err == nil {
-			break
-		}
-	}
-	if err != nil {
-		fatal("root %s: %v", dev, err)
-	}
-	if _, err := os.Stat("/newroot/sbin/init"); err != nil {
-		fatal("root %s has no /sbin/init: %v", dev, err)
-	}
-	logf("root %s mounted read-only (%s)", dev, time.Since(start).Round(time.Millisecond))
+	env := chooseRoot(cmd)
+	logf("root mounted read-only (%s)", time.Since(start).Round(time.Millisecond))
 	freeInitramfs()
 	for _, d := range []string{"/dev", "/proc", "/sys"} {
 		if err := unix.Mount(d, "/newroot"+d, "", unix.MS_MOVE, ""); err != nil {
@@ -124,7 +112,7 @@ func stage1() {
 		fatal("chroot: %v", err)
 	}
 	unix.Chdir("/")
-	err = unix.Exec("/sbin/init", []string{"/sbin/init"}, os.Environ())
+	err := unix.Exec("/sbin/init", []string{"/sbin/init"}, append(os.Environ(), env...))
 	fatal("exec /sbin/init: %v", err)
 }
 
@@ -214,6 +202,27 @@ type appliance struct {
 	mu       sync.Mutex
 	stopping bool
 	children map[string]int // name -> pid of supervised processes
+
+	// A/B (ab.go): otwatch's current run and its exits since boot, for
+	// the trial; a reboot asked for by the updater or the trial watch.
+	upd            *updates
+	otwatchStarted time.Time
+	otwatchExits   int
+	reboot         chan string
+	snapshotState  bool   // copy the database before rebooting into a new slot
+	dbPath         string // otwatch's state database
+}
+
+// requestReboot asks stage 2's main loop for a clean reboot; snapshot
+// copies the database first (an update is about to run).
+func (a *appliance) requestReboot(why string, snapshot bool) {
+	a.mu.Lock()
+	a.snapshotState = a.snapshotState || snapshot
+	a.mu.Unlock()
+	select {
+	case a.reboot <- why:
+	default:
+	}
 }
 
 func stage2() {
@@ -227,7 +236,8 @@ func stage2() {
 	}
 	console()
 	epoch, _ := strconv.ParseInt(buildEpoch, 10, 64)
-	a := &appliance{cmd: readCmdline(), reap: newReaper(), built: time.Unix(epoch, 0).UTC(), children: map[string]int{}}
+	a := &appliance{cmd: readCmdline(), reap: newReaper(), built: time.Unix(epoch, 0).UTC(), children: map[string]int{},
+		reboot: make(chan string, 1)}
 	logf("stage 2: otwatch appliance, image built %s", a.built.Format(time.RFC3339))
 	// Ctrl-Alt-Del sends SIGINT to PID 1 instead of an immediate reboot.
 	unix.Reboot(unix.LINUX_REBOOT_CMD_CAD_OFF)
@@ -244,7 +254,16 @@ func stage2() {
 	if err := unix.Sethostname([]byte(a.cfg.Hostname)); err != nil {
 		logf("hostname: %v", err)
 	}
-	monitors := a.monitorInterfaces()
+	otwCfg, err := config.Load(otwatchConf)
+	if err != nil {
+		logf("%v", err) // otwatch itself reports a bad file when it starts
+	}
+	var monitors []string
+	a.dbPath = config.DefaultDatabase
+	if otwCfg != nil {
+		monitors, a.dbPath = otwCfg.Interfaces, otwCfg.Database.Path
+	}
+	a.startUpdates(version, epoch, a.dbPath, healthAddr(otwCfg))
 	a.network(monitors)
 	logf("boot to capture start: %s since stage 2 (kernel uptime %s)", time.Since(start).Round(time.Millisecond), uptime())
 	power := make(chan string, 1)
@@ -263,6 +282,9 @@ func stage2() {
 		logf("%v received: %s", s, how)
 	case how = <-power:
 		logf("power button: %s", how)
+	case why := <-a.reboot:
+		how = "reboot"
+		logf("%s: reboot", why)
 	}
 	a.shutdown(how)
 }
@@ -434,17 +456,6 @@ func (a *appliance) loadAppliance() Appliance {
 	return cfg
 }
 
-// monitorInterfaces reads otwatch's configuration for the monitor
-// interfaces (otwatch itself reports a bad file when it starts).
-func (a *appliance) monitorInterfaces() []string {
-	cfg, err := config.Load(otwatchConf)
-	if err != nil {
-		logf("%v", err)
-		return nil
-	}
-	return cfg.Interfaces
-}
-
 func waitInterfaces(names []string, timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
 	for _, n := range names {
@@ -588,6 +599,9 @@ func (a *appliance) supervise(name string, argv []string, unprivileged bool) {
 		pid, done, err := a.reap.start(argv, attr)
 		if err == nil {
 			a.children[name] = pid
+			if name == "otwatch" {
+				a.otwatchStarted = started
+			}
 		}
 		a.mu.Unlock()
 		var status string
@@ -600,6 +614,10 @@ func (a *appliance) supervise(name string, argv []string, unprivileged bool) {
 		a.mu.Lock()
 		delete(a.children, name)
 		stopping := a.stopping
+		if name == "otwatch" {
+			a.otwatchStarted = time.Time{}
+			a.otwatchExits++
+		}
 		a.mu.Unlock()
 		if stopping {
 			return
@@ -640,6 +658,18 @@ func (a *appliance) shutdown(how string) {
 			a.reap.waitGone(pid, 5*time.Second)
 		} else {
 			logf("otwatch stopped")
+		}
+	}
+	a.mu.Lock()
+	snapshot := a.snapshotState
+	a.mu.Unlock()
+	if snapshot && a.dataDev != "" {
+		// the database as otwatch saved it, in case the new version
+		// migrates it and is then rolled back (update.CheckState)
+		if err := update.SnapshotState(a.dbPath, update.Dir); err != nil {
+			logf("copying the state database before the update: %v", err)
+		} else {
+			logf("state database copied to %s before the update", update.Dir)
 		}
 	}
 	unix.Kill(-1, unix.SIGTERM) // everything else

@@ -20,8 +20,12 @@ import (
 	"syscall"
 )
 
-// buildEpoch is the image's SOURCE_DATE_EPOCH (-ldflags -X main.buildEpoch=N).
-var buildEpoch = "0"
+// buildEpoch is the image's SOURCE_DATE_EPOCH (-ldflags -X main.buildEpoch=N),
+// version otwatch's version in that image (-X main.version=V).
+var (
+	buildEpoch = "0"
+	version    = "dev"
+)
 
 func main() {
 	if os.Getpid() != 1 {

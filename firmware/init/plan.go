@@ -16,8 +16,10 @@ import (
 )
 
 // Partition names (GPT PARTLABEL) the image build writes and the init looks
-// for: boot (kernel, initramfs, extlinux.conf), the read-only root, the
-// persistent data partition.
+// for: boot (kernel, initramfs, boot script), the persistent data
+// partition; the two root slots and their boot control record are named in
+// firmware/slots. rootLabel is the single root of images made before the
+// A/B layout.
 const (
 	bootLabel = "otwatch-boot"
 	rootLabel = "otwatch-root"
@@ -276,7 +278,7 @@ func (b *Backoff) Next(ran time.Duration) time.Duration {
 
 // Cmdline is what the init reads from /proc/cmdline (otwatch.* keys).
 type Cmdline struct {
-	RootLabel string // otwatch.root=LABEL (GPT partition name)
+	RootLabel string // otwatch.root=LABEL (GPT partition name): boot it, bypassing the A/B slots
 	DataLabel string // otwatch.data=LABEL
 	Debug     bool   // otwatch.debug: more log lines
 	NoDataFmt bool   // otwatch.noformat: never format the data partition
@@ -284,7 +286,7 @@ type Cmdline struct {
 }
 
 func parseCmdline(s string) Cmdline {
-	c := Cmdline{RootLabel: rootLabel, DataLabel: dataLabel}
+	c := Cmdline{DataLabel: dataLabel}
 	for _, f := range strings.Fields(s) {
 		k, v, _ := strings.Cut(f, "=")
 		switch k {

@@ -3,6 +3,7 @@
 //
 //	verify -pubkey release.pub dist/otwatch-arm64.img
 //	verify -pubkey release.pub -manifest M -sig S -tree DIR -prefix rootfs
+//	verify -pubkey release.pub -bundle dist/otwatch-arm64.otwb
 //
 // The manifest defaults to IMAGE.manifest and its signature to
 // IMAGE.manifest.sig. Exit status: 0 the image is exactly what was signed,
@@ -17,7 +18,9 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
+	"github.com/otwatch/otwatch/firmware/bundle"
 	"github.com/otwatch/otwatch/firmware/manifest"
 )
 
@@ -37,8 +40,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	prefix := fs.String("prefix", "", "with -tree: the manifest path prefix the directory stands for (e.g. rootfs)")
 	name := fs.String("name", "", "image record name (default the image's base name)")
 	quiet := fs.Bool("q", false, "print problems only")
+	bundlePath := fs.String("bundle", "", "check an update bundle (firmware/bundle) instead of an image")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *bundlePath != "" {
+		return verifyBundle(*pubPath, *bundlePath, *quiet, stdout, stderr)
 	}
 	var image string
 	switch {
@@ -46,7 +53,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		image = fs.Arg(0)
 	case *tree != "" && fs.NArg() == 0 && *prefix != "" && *manPath != "":
 	default:
-		fmt.Fprintln(stderr, "usage: verify -pubkey KEY [-manifest M] [-sig S] IMAGE\n       verify -pubkey KEY -manifest M [-sig S] -tree DIR -prefix NAME")
+		fmt.Fprintln(stderr, "usage: verify -pubkey KEY [-manifest M] [-sig S] IMAGE\n       verify -pubkey KEY -manifest M [-sig S] -tree DIR -prefix NAME\n       verify -pubkey KEY -bundle BUNDLE")
 		return 2
 	}
 	if *pubPath == "" {
@@ -110,6 +117,47 @@ func run(args []string, stdout, stderr io.Writer) int {
 			vs = append(vs, v.Name+"="+v.Value)
 		}
 		fmt.Fprintf(stdout, "OK %s: matches %s (%s)\n", what, *manPath, strings.Join(vs, " "))
+	}
+	if bytes.Equal(pub, mustKey(testPublicKey)) {
+		fmt.Fprintln(stderr, "WARNING: signed with the public TEST key: a CI/local build, not a release")
+	}
+	return 0
+}
+
+// verifyBundle checks an update bundle as the appliance will: the
+// signature, the manifest's fields, the payload's digest.
+func verifyBundle(pubPath, path string, quiet bool, stdout, stderr io.Writer) int {
+	if pubPath == "" {
+		fmt.Fprintln(stderr, "verify: -pubkey is required")
+		return 2
+	}
+	pubText, err := os.ReadFile(pubPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "verify: %v\n", err)
+		return 2
+	}
+	pub, err := manifest.ParsePublicKey(pubText)
+	if err != nil {
+		fmt.Fprintf(stderr, "verify: %s: %v\n", pubPath, err)
+		return 2
+	}
+	b, f, err := bundle.OpenFile(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "REJECTED %v\n", err)
+		return 1
+	}
+	defer f.Close()
+	info, err := b.Verify(pub)
+	if err == nil {
+		err = bundle.PayloadSum(b.Payload(), nil, info)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "REJECTED %s: %v\n", path, err)
+		return 1
+	}
+	if !quiet {
+		fmt.Fprintf(stdout, "OK %s: update bundle otwatch %s for %s, root %d bytes, built %s\n", path, info.Version, info.Arch, info.Size,
+			time.Unix(info.Epoch, 0).UTC().Format(time.RFC3339))
 	}
 	if bytes.Equal(pub, mustKey(testPublicKey)) {
 		fmt.Fprintln(stderr, "WARNING: signed with the public TEST key: a CI/local build, not a release")

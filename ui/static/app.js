@@ -60,7 +60,10 @@
     const opt = { method, credentials: 'same-origin', headers: { 'Accept': 'application/json' } };
     if (method !== 'GET') {
       opt.headers['X-CSRF-Token'] = S.csrf;
-      if (body !== undefined) {
+      if (body instanceof Blob) { // a file, sent as it is (update bundles)
+        opt.headers['Content-Type'] = 'application/octet-stream';
+        opt.body = body;
+      } else if (body !== undefined) {
         opt.headers['Content-Type'] = 'application/json';
         opt.body = typeof body === 'string' ? body : JSON.stringify(body);
       }
@@ -564,7 +567,7 @@
     el.appendChild(h('h1', { text: 'System and settings' }));
     el.appendChild(h('div', { class: 'grid2' },
       h('div', { class: 'panel' }, h('h2', { text: 'System' }), h('dl', { class: 'kv', id: 'system-info' },
-        h('dt', { text: 'version' }), h('dd', { class: 'mono', text: hl.version }), h('dt', { text: 'started' }), h('dd', { text: fmtTime(hl.started) }),
+        h('dt', { text: 'version' }), h('dd', { class: 'mono', text: hl.version + (hl.slot ? ' (root slot ' + hl.slot + ')' : '') }), h('dt', { text: 'started' }), h('dd', { text: fmtTime(hl.started) }),
         h('dt', { text: 'uptime' }), h('dd', { text: fmtDur(hl.uptime_s) }), h('dt', { text: 'learning mode' }), h('dd', { text: hl.mode || '—' }),
         h('dt', { text: 'detection' }), h('dd', { id: 'detection-state', text: !hl.detection ? '—' : hl.detection.detecting + ' assets detecting, ' + hl.detection.learning + ' learning'
           + (hl.detection.learning && hl.detection.learning_until ? ' (until ' + fmtTime(hl.detection.learning_until) + ' at the earliest)' : '') }),
@@ -611,6 +614,35 @@
         } catch (e) { msg.className = 'error'; msg.textContent = e.message; }
       });
       el.appendChild(h('div', { class: 'panel' }, h('h2', { text: 'Settings' }), form, maintState, msg));
+    }
+    // appliance updates: A/B root slots; the daemon stores the bundle, the appliance installs it
+    const upd = await api('GET', '/api/system/update').catch(() => null);
+    if (upd && upd.supported) {
+      const umsg = h('p', { id: 'update-msg', class: 'muted', text: 'State: ' + upd.state + (upd.detail ? ' (' + upd.detail + ')' : '')
+        + (upd.last_step ? '. Last step: ' + upd.last_step.step + ' ' + (upd.last_step.version || '') + ' at ' + fmtTime(upd.last_step.ts) + ': ' + upd.last_step.detail : '') });
+      const slotsTable = h('table', { id: 'slots-table' }, h('tr', {}, ['Slot', 'Version', 'State', ''].map(t => h('th', { text: t }))),
+        upd.slots.map(s => h('tr', {}, h('td', { text: s.name }), h('td', { class: 'mono', text: s.version || '—' }),
+          h('td', { text: s.state + (s.state === 'trial' ? ' (' + s.tries_left + ' boots left)' : '') }), h('td', { text: s.running ? 'running' : '' }))));
+      let form = null;
+      if (S.role === 'admin') {
+        const file = h('input', { id: 'update-file', type: 'file', accept: '.otwb' });
+        const down = h('input', { id: 'update-downgrade', type: 'checkbox' });
+        form = h('form', { id: 'update-form', class: 'toolbar' }, file, h('label', {}, down, ' allow an older version'),
+          h('button', { type: 'submit', id: 'update-upload', text: 'Upload and install' }));
+        form.addEventListener('submit', async ev => {
+          ev.preventDefault();
+          if (!file.files.length) { umsg.className = 'error'; umsg.textContent = 'Choose a bundle (.otwb) first.'; return; }
+          if (!confirm('Install ' + file.files[0].name + '? The appliance verifies it, writes the other slot and reboots into it: monitoring pauses for the reboot.')) return;
+          try {
+            umsg.className = 'muted'; umsg.textContent = 'Uploading…';
+            const r = await api('POST', '/api/system/update' + (down.checked ? '?allow_downgrade=1' : ''), file.files[0]);
+            umsg.className = ''; umsg.textContent = 'Stored ' + r.version + ' for ' + r.arch + ': ' + r.detail;
+          } catch (e) { umsg.className = 'error'; umsg.textContent = e.message; }
+        });
+      }
+      el.appendChild(h('div', { class: 'panel' }, h('h2', { text: 'Software update' }),
+        h('p', { class: 'muted', text: 'Two root slots: a new version is written to the one not running and must run healthy for a minute after booting, else the appliance goes back to the previous one by itself.' }),
+        slotsTable, form, umsg));
     }
     if (S.role !== 'admin') return;
     const [users, tokens, audit] = await Promise.all([api('GET', '/api/users'), api('GET', '/api/tokens'), api('GET', '/api/audit?limit=50')]);
