@@ -58,6 +58,9 @@ type Env struct {
 	EmitFunc  func(*Transaction)
 	// AnomalyFunc counts an anomaly that belongs to no transaction.
 	AnomalyFunc func(name string, pkt Packet)
+	// Strings, shared by the sessions of one pipeline, makes strings from
+	// wire bytes without allocating repeats; nil allocates each.
+	Strings *Strings
 }
 
 // Emit hands a finished transaction to the pipeline, filling in the flow's

@@ -179,6 +179,16 @@ type Transaction struct {
 	Attrs          []Attr
 }
 
+// AddTarget appends a target.
+func (t *Transaction) AddTarget(space string, address, count uint64) {
+	t.Targets = append(t.Targets, Target{Space: space, Address: address, Count: count})
+}
+
+// AddAttr appends a detail attribute.
+func (t *Transaction) AddAttr(key, value string) {
+	t.Attrs = append(t.Attrs, Attr{Key: key, Value: value})
+}
+
 // Time is the time of the request, of the response when there is none.
 func (t *Transaction) Time() time.Time {
 	if t.RequestFrame != 0 || t.ResponseFrame == 0 {

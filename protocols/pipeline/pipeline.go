@@ -58,6 +58,10 @@ type Pipeline struct {
 	// Stats is updated as frames are handled.
 	Stats   Stats
 	dupSeed maphash.Seed
+	// What every session's Env points to, made once rather than per flow.
+	strings   *protocols.Strings
+	emitFn    func(*protocols.Transaction)
+	anomalyFn func(string, protocols.Packet)
 }
 
 // New builds a pipeline over the registered dissectors. sink receives each
@@ -77,7 +81,10 @@ func NewWith(limits Limits, dissectors []protocols.Dissector, sink func(*protoco
 		sink:       sink,
 		Stats:      newStats(),
 		dupSeed:    maphash.MakeSeed(),
+		strings:    protocols.NewStrings(),
 	}
+	p.emitFn = p.emit
+	p.anomalyFn = func(name string, _ protocols.Packet) { p.Stats.Anomalies[name]++ }
 	for i := range p.serverPort {
 		p.serverPort[i] = map[uint16][]protocols.Dissector{}
 	}
@@ -716,8 +723,8 @@ func (p *Pipeline) bind(fl *flow, d protocols.Dissector, dir protocols.Direction
 	if fl.proto == frame.ProtoUDP {
 		t = protocols.UDP
 	}
-	fl.env = protocols.Env{Transport: t, VLAN: fl.vlan, Client: &fl.client, Server: &fl.server, EmitFunc: p.emit,
-		AnomalyFunc: func(name string, _ protocols.Packet) { p.Stats.Anomalies[name]++ }}
+	fl.env = protocols.Env{Transport: t, VLAN: fl.vlan, Client: &fl.client, Server: &fl.server, EmitFunc: p.emitFn,
+		AnomalyFunc: p.anomalyFn, Strings: p.strings}
 	p.guard(fl, func() { fl.session = d.NewSession(&fl.env) })
 	if fl.session == nil {
 		p.detach(fl)
