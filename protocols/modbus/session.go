@@ -128,8 +128,8 @@ func (s *session) pdu(dir protocols.Direction, h Header, pdu []byte, pkt protoco
 			return
 		}
 	}
-	t := &protocols.Transaction{Unit: UnitString(h.Unit), ResponseFrame: pkt.Frame, ResponseTime: pkt.Time,
-		ID: uint64(h.TransactionID), HasID: true}
+	t := newTransaction(h)
+	t.ResponseFrame, t.ResponseTime = pkt.Frame, pkt.Time
 	DecodeResponse(pdu, t)
 	if s.sawRequest {
 		t.AddAnomaly(anomalyUnmatchedResponse)
@@ -139,8 +139,8 @@ func (s *session) pdu(dir protocols.Direction, h Header, pdu []byte, pkt protoco
 
 func (s *session) request(h Header, pdu []byte, pkt protocols.Packet) {
 	s.sawRequest = true
-	t := &protocols.Transaction{Unit: UnitString(h.Unit), RequestFrame: pkt.Frame, RequestTime: pkt.Time,
-		ID: uint64(h.TransactionID), HasID: true}
+	t := newTransaction(h)
+	t.RequestFrame, t.RequestTime = pkt.Frame, pkt.Time
 	DecodeRequest(pdu, t)
 	if h.Unit == 0 && (t.Op == protocols.OpWrite || t.Op == protocols.OpControl) {
 		t.Broadcast = true
@@ -151,6 +151,22 @@ func (s *session) request(h Header, pdu []byte, pkt protocols.Packet) {
 		s.noResponse(0)
 	}
 	s.outstanding = append(s.outstanding, pending{tid: h.TransactionID, fc: pdu[0] & 0x7F, t: t})
+}
+
+// transaction is a Modbus transaction with room for its one target in the
+// same allocation: one allocation per transaction (writes of several
+// values allocate those as well).
+type transaction struct {
+	t      protocols.Transaction
+	target [1]protocols.Target
+}
+
+func newTransaction(h Header) *protocols.Transaction {
+	a := new(transaction)
+	t := &a.t
+	t.Targets = a.target[:0]
+	t.Unit, t.ID, t.HasID = UnitString(h.Unit), uint64(h.TransactionID), true
+	return t
 }
 
 // noResponse emits outstanding request i as unanswered.
