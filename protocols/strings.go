@@ -2,22 +2,22 @@ package protocols
 
 import "hash/maphash"
 
-// Strings hands out strings made from wire bytes, keeping the last one seen
-// in each of a fixed number of slots: a text that repeats on the wire (an
+// Strings hands out strings made from wire bytes, keeping the two last seen
+// in each of a fixed number of buckets: a text that repeats on the wire (an
 // OPC UA NodeId polled every second, a DNP3 outstation's IIN rendered as
 // text, a command's parameters) is allocated once instead of once per
-// transaction. It is bounded (stringSlots strings of at most maxStringLen
-// bytes; longer ones are not kept) and not safe for concurrent use: the
+// transaction. It is bounded (2*stringBuckets strings of at most
+// maxStringLen bytes; longer ones are not kept) and not safe for concurrent use: the
 // pipeline owns one and passes it to its sessions through Env. A nil
 // *Strings allocates every string, so decoders work without one.
 type Strings struct {
-	seed  maphash.Seed
-	slots [stringSlots]string
+	seed    maphash.Seed
+	buckets [stringBuckets][2]string // most recent first
 }
 
 const (
-	stringSlots  = 1024 // a power of two
-	maxStringLen = 256
+	stringBuckets = 512 // a power of two
+	maxStringLen  = 256
 )
 
 // NewStrings returns an empty table.
@@ -32,11 +32,19 @@ func (s *Strings) Bytes(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
-	slot := &s.slots[maphash.Bytes(s.seed, b)&(stringSlots-1)]
-	if *slot != string(b) { // the conversion in a comparison does not allocate
-		*slot = string(b)
+	// Two per bucket, so that two texts used in turn that hash alike do not
+	// push each other out. string(b) in a comparison does not allocate (in
+	// a switch it does, beyond 32 bytes).
+	k := &s.buckets[maphash.Bytes(s.seed, b)&(stringBuckets-1)]
+	if k[0] == string(b) {
+		return k[0]
 	}
-	return *slot
+	if k[1] == string(b) {
+		k[0], k[1] = k[1], k[0]
+		return k[0]
+	}
+	k[0], k[1] = string(b), k[0]
+	return k[0]
 }
 
 // Printable is the package's Printable, kept like Bytes.

@@ -16,6 +16,9 @@ func TestStringsKeepRepeatsWithoutAllocating(t *testing.T) {
 	assert.Equal(t, "ns=2;s=Tank1.Level", first)
 	b[0] = 'n'
 	assert.Zero(t, testing.AllocsPerRun(100, func() { s.Bytes(b) }), "a repeat allocates nothing")
+	long1 := []byte("ns=2;s=sps-2.DB.OPC_UA.BandO_doSortMetal") // beyond a conversion's 32-byte stack buffer
+	long2 := []byte("op=latch_on count=1 on=1000 off=1000 status=0")
+	assert.Zero(t, testing.AllocsPerRun(100, func() { s.Bytes(long1); s.Bytes(long2) }), "long repeats allocate nothing")
 	assert.Equal(t, first, s.Bytes([]byte("ns=2;s=Tank1.Level")))
 	assert.Equal(t, "", s.Bytes(nil))
 
