@@ -30,12 +30,17 @@ type pending struct {
 type session struct {
 	env         *protocols.Env
 	outstanding []pending
+	first       [2]pending // outstanding's room for a client that waits for each answer
 	resync      [2]bool
 	badHeaders  int
 	sawRequest  bool
 }
 
-func newSession(env *protocols.Env) *session { return &session{env: env} }
+func newSession(env *protocols.Env) *session {
+	s := &session{env: env}
+	s.outstanding = s.first[:0]
+	return s
+}
 
 // Feed consumes every whole ADU in data.
 func (s *session) Feed(dir protocols.Direction, data []byte, pkt protocols.Packet) (int, error) {

@@ -58,6 +58,9 @@ type Pipeline struct {
 	// Stats is updated as frames are handled.
 	Stats   Stats
 	dupSeed maphash.Seed
+	// free holds closed flows for reuse (a plant whose clients open a
+	// connection per poll closes thousands of flows a minute).
+	free []*flow
 	// What every session's Env points to, made once rather than per flow.
 	strings   *protocols.Strings
 	emitFn    func(*protocols.Transaction)
@@ -218,7 +221,8 @@ func (p *Pipeline) lookupFlow(d *frame.Decoded, create bool) *flow {
 		p.limitHit("max_flows")
 		p.closeFlow(p.lruTail, protocols.Packet{Frame: p.frameNo, Time: time.Unix(0, p.now).UTC()})
 	}
-	fl := &flow{key: key, proto: d.IPProto, vlan: d.VLAN}
+	fl := p.newFlow()
+	fl.key, fl.proto, fl.vlan = key, d.IPProto, d.VLAN
 	p.flows[key] = fl
 	if d.IPProto == frame.ProtoTCP {
 		p.Stats.TCPFlows++
@@ -748,6 +752,9 @@ func (p *Pipeline) bind(fl *flow, d protocols.Dissector, dir protocols.Direction
 		h.pending = nil
 		p.buffered -= len(pending)
 		p.feedStream(fl, dd, pending, pkt)
+		if h.pending == nil && cap(pending) <= 4096 {
+			h.pending = pending[:0] // its bytes are consumed: keep the room
+		}
 	}
 }
 
@@ -787,6 +794,34 @@ func (p *Pipeline) closeFlow(fl *flow, pkt protocols.Packet) {
 	}
 	p.unlink(fl)
 	delete(p.flows, fl.key)
+	if len(p.free) < maxFreeFlows {
+		// Kept as it is (closed) until reused: callers up the stack may
+		// still look at it.
+		p.free = append(p.free, fl)
+	}
+}
+
+// maxFreeFlows bounds the closed flows kept for reuse.
+const maxFreeFlows = 1024
+
+// newFlow returns a zero flow, reusing a closed one and its buffers when
+// there is one.
+func (p *Pipeline) newFlow() *flow {
+	n := len(p.free)
+	if n == 0 {
+		return &flow{}
+	}
+	fl := p.free[n-1]
+	p.free[n-1] = nil
+	p.free = p.free[:n-1]
+	pending, recent := [2][]byte{fl.half[0].pending[:0], fl.half[1].pending[:0]}, fl.recent
+	*fl = flow{}
+	fl.half[0].pending, fl.half[1].pending = pending[0], pending[1]
+	if recent != nil {
+		*recent = recentDatagrams{}
+		fl.recent = recent
+	}
+	return fl
 }
 
 // String describes the pipeline state, for debugging.
