@@ -249,7 +249,7 @@ func attr(t *protocols.Transaction, k, v string) {
 func setFunction(t *protocols.Transaction, fc byte) {
 	t.Proto = ProtoS7
 	t.Code = int(fc)
-	if f, ok := functions[fc]; ok {
+	if f := functions[fc]; f.name != "" {
 		t.CodeName, t.Op = f.name, f.op
 	} else {
 		t.CodeName, t.Op = "unknown", protocols.OpOther
@@ -293,8 +293,8 @@ type item struct {
 
 // space names the target space of an item's area.
 func (it item) space() string {
-	s, ok := areas[it.area]
-	if !ok {
+	s := areas[it.area]
+	if s == "" {
 		return "area_0x" + strings.TrimPrefix(hex16(uint16(it.area)), "0x00")
 	}
 	if it.area == 0x84 || it.area == 0x85 {
@@ -363,7 +363,7 @@ func (it item) appendDescription(b []byte) []byte {
 		b = strconv.AppendInt(b, int64(it.address&7), 10)
 	}
 	b = append(b, ' ')
-	if s, ok := transportSizes[it.transport]; ok {
+	if s := transportSizes[it.transport]; s.name != "" {
 		b = append(b, s.name...)
 	} else {
 		b = append(b, "0x"+strings.TrimPrefix(hex16(uint16(it.transport)), "0x00")...)
@@ -521,7 +521,7 @@ func addValues(t *protocols.Transaction, it itemInfo, d []byte) {
 		return
 	}
 	size := 1
-	if s, ok := transportSizes[it.transport]; ok && s.size > 0 && s.size <= 8 {
+	if s := transportSizes[it.transport]; s.name != "" && s.size > 0 && s.size <= 8 {
 		size = s.size
 	}
 	for k := 0; len(d) >= size; d, k = d[size:], k+size {
