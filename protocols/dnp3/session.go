@@ -289,10 +289,11 @@ type control struct {
 }
 
 // newTransaction makes the transaction of a fragment with function fc.
-func newTransaction(a *association, fc byte) *protocols.Transaction {
-	var t *protocols.Transaction
-	switch fc {
-	case FuncSelect, FuncOperate, FuncDirectOperate, FuncDirectOperateNR:
+func (s *session) newTransaction(a *association, fc byte) *protocols.Transaction {
+	t := s.env.Pool.Get()
+	switch {
+	case t != nil:
+	case fc == FuncSelect || fc == FuncOperate || fc == FuncDirectOperate || fc == FuncDirectOperateNR:
 		c := new(control)
 		t = &c.t
 		t.Targets, t.Values, t.Points, t.Attrs = c.target[:0], c.value[:0], c.points[:0], c.attrs[:0]
@@ -309,7 +310,7 @@ func newTransaction(a *association, fc byte) *protocols.Transaction {
 func (s *session) request(master, outstation uint16, frag []byte, pkt protocols.Packet) {
 	a := s.association(master, outstation, pkt)
 	s.expire(a, pkt)
-	t := newTransaction(a, frag[1])
+	t := s.newTransaction(a, frag[1])
 	t.RequestFrame, t.RequestTime = pkt.Frame, pkt.Time
 	t.FlowReversed = s.dir == protocols.ServerToClient
 	app, _ := decodeFragment(frag, t, s.env.Strings)
@@ -371,7 +372,7 @@ func (s *session) response(master, outstation uint16, frag []byte, pkt protocols
 		}
 	}
 	if t == nil {
-		t = newTransaction(a, fc)
+		t = s.newTransaction(a, fc)
 		t.FlowReversed = s.dir == protocols.ClientToServer
 	}
 	t.ResponseFrame, t.ResponseTime = pkt.Frame, pkt.Time

@@ -133,7 +133,7 @@ func (s *session) pdu(dir protocols.Direction, h Header, pdu []byte, pkt protoco
 			return
 		}
 	}
-	t := newTransaction(h)
+	t := s.newTransaction(h)
 	t.ResponseFrame, t.ResponseTime = pkt.Frame, pkt.Time
 	DecodeResponse(pdu, t)
 	if s.sawRequest {
@@ -144,7 +144,7 @@ func (s *session) pdu(dir protocols.Direction, h Header, pdu []byte, pkt protoco
 
 func (s *session) request(h Header, pdu []byte, pkt protocols.Packet) {
 	s.sawRequest = true
-	t := newTransaction(h)
+	t := s.newTransaction(h)
 	t.RequestFrame, t.RequestTime = pkt.Frame, pkt.Time
 	DecodeRequest(pdu, t)
 	if h.Unit == 0 && (t.Op == protocols.OpWrite || t.Op == protocols.OpControl) {
@@ -166,10 +166,13 @@ type transaction struct {
 	target [1]protocols.Target
 }
 
-func newTransaction(h Header) *protocols.Transaction {
-	a := new(transaction)
-	t := &a.t
-	t.Targets = a.target[:0]
+func (s *session) newTransaction(h Header) *protocols.Transaction {
+	t := s.env.Pool.Get()
+	if t == nil {
+		a := new(transaction)
+		t = &a.t
+		t.Targets = a.target[:0]
+	}
 	t.Unit, t.ID, t.HasID = UnitString(h.Unit), uint64(h.TransactionID), true
 	return t
 }

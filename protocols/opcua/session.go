@@ -353,7 +353,7 @@ func (s *session) message(dir protocols.Direction, typ int, key reqKey, policy s
 	}
 	matched := t != nil
 	if !matched {
-		t = newTransaction()
+		t = s.newTransaction()
 	}
 	t.ResponseFrame, t.ResponseTime = pkt.Frame, pkt.Time
 	f := decodeResponse(body, t, s.env.Strings)
@@ -398,7 +398,7 @@ func (s *session) message(dir protocols.Direction, typ int, key reqKey, policy s
 
 func (s *session) request(dir protocols.Direction, key reqKey, policy string, body []byte, pkt protocols.Packet) {
 	s.sawRequest = true
-	t := newTransaction()
+	t := s.newTransaction()
 	t.RequestFrame, t.RequestTime = pkt.Frame, pkt.Time
 	f := decodeRequest(body, t, s.env.Strings)
 	if dir != protocols.ClientToServer {
@@ -477,7 +477,7 @@ func (s *session) encryptedMessage(dir protocols.Direction, h Header, sh SecureH
 }
 
 func (s *session) encryptedTransaction(code int, name string, op protocols.Op, sh SecureHeader, policy string) *protocols.Transaction {
-	t := newTransaction()
+	t := s.newTransaction()
 	t.Proto, t.Code, t.CodeName, t.Op, t.Encrypted, t.Unit = "opcua", code, name, op, true, s.unit("")
 	var id [20]byte
 	t.AddAttr("secure_channel_id", s.env.Strings.Bytes(strconv.AppendUint(id[:0], uint64(sh.ChannelID), 10)))
@@ -498,7 +498,10 @@ type transaction struct {
 	attrs  [2]protocols.Attr
 }
 
-func newTransaction() *protocols.Transaction {
+func (s *session) newTransaction() *protocols.Transaction {
+	if t := s.env.Pool.Get(); t != nil {
+		return t
+	}
 	a := new(transaction)
 	t := &a.t
 	t.Targets, t.Attrs = a.target[:0], a.attrs[:0]

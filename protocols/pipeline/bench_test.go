@@ -198,54 +198,64 @@ func countFrames(path string) (int, error) {
 
 // BenchmarkPipeline reads, decodes and dissects each protocol's input per
 // iteration and reports packets/s, allocations per packet, tshark's
-// packets/s on the same file (fields of that protocol) and the ratio.
+// packets/s on the same file (fields of that protocol) and the ratio; the
+// -recycled runs let sessions reuse transactions (RecycleTransactions).
 func BenchmarkPipeline(b *testing.B) {
 	for _, bp := range throughputInputs {
-		b.Run(bp.proto, func(b *testing.B) {
-			in := benchInput(b, bp.proto, bp.capture, bp.copies)
-			var txs int
-			sink := func(*protocols.Transaction) { txs++ }
-			run := func() {
-				p := pipeline.New(pipeline.Limits{}, sink)
-				r, err := capture.Open(in.path)
-				if err != nil {
-					b.Fatal(err)
-				}
-				for {
-					f, err := r.Next()
-					if err == io.EOF {
-						break
-					}
-					if err != nil {
-						b.Fatal(err)
-					}
-					p.HandleFrame(f)
-				}
-				r.Close()
-				p.Flush()
+		for _, recycle := range []bool{false, true} {
+			name := bp.proto
+			if recycle {
+				name += "-recycled"
 			}
-			run() // warm the page cache and the runtime
-			txs = 0
-			var before, after runtime.MemStats
-			runtime.ReadMemStats(&before)
-			b.ResetTimer()
-			start := time.Now()
-			for i := 0; i < b.N; i++ {
-				run()
+			b.Run(name, func(b *testing.B) { benchmarkPipeline(b, bp.proto, bp.field, bp.capture, bp.copies, recycle) })
+		}
+	}
+}
+
+func benchmarkPipeline(b *testing.B, proto, field, rel string, copies int, recycle bool) {
+	in := benchInput(b, proto, rel, copies)
+	var txs int
+	sink := func(*protocols.Transaction) { txs++ }
+	run := func() {
+		p := pipeline.New(pipeline.Limits{}, sink)
+		p.RecycleTransactions = recycle
+		r, err := capture.Open(in.path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for {
+			f, err := r.Next()
+			if err == io.EOF {
+				break
 			}
-			elapsed := time.Since(start)
-			b.StopTimer()
-			runtime.ReadMemStats(&after)
-			total := float64(in.packets) * float64(b.N)
-			ours := total / elapsed.Seconds()
-			b.ReportMetric(ours, "packets/s")
-			b.ReportMetric(float64(after.Mallocs-before.Mallocs)/total, "allocs/packet")
-			b.ReportMetric(float64(txs)/float64(b.N), "transactions")
-			if theirs := tsharkRate(bp.proto, bp.field, in); theirs > 0 {
-				b.ReportMetric(theirs, "tshark_packets/s")
-				b.ReportMetric(ours/theirs, "x_tshark")
+			if err != nil {
+				b.Fatal(err)
 			}
-		})
+			p.HandleFrame(f)
+		}
+		r.Close()
+		p.Flush()
+	}
+	run() // warm the page cache and the runtime
+	txs = 0
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		run()
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	runtime.ReadMemStats(&after)
+	total := float64(in.packets) * float64(b.N)
+	ours := total / elapsed.Seconds()
+	b.ReportMetric(ours, "packets/s")
+	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/total, "allocs/packet")
+	b.ReportMetric(float64(txs)/float64(b.N), "transactions")
+	if theirs := tsharkRate(proto, field, in); theirs > 0 {
+		b.ReportMetric(theirs, "tshark_packets/s")
+		b.ReportMetric(ours/theirs, "x_tshark")
 	}
 }
 

@@ -55,12 +55,19 @@ type Pipeline struct {
 	// where the same addresses are reused on different VLANs (identical
 	// machine cells behind one switch).
 	MergeVLANs bool
+	// RecycleTransactions lets sessions fill each transaction again once
+	// the sink has returned: no allocation per transaction, a heap that
+	// stays small. Set it before the first frame, and only when neither
+	// the sink nor anything it calls keeps a *Transaction, or one of its
+	// slices, past the call: what is kept must be Transaction.Clone'd.
+	RecycleTransactions bool
 	// Stats is updated as frames are handled.
 	Stats   Stats
 	dupSeed maphash.Seed
 	// free holds closed flows for reuse (a plant whose clients open a
 	// connection per poll closes thousands of flows a minute).
 	free []*flow
+	txs  protocols.TxPool
 	// What every session's Env points to, made once rather than per flow.
 	strings   *protocols.Strings
 	emitFn    func(*protocols.Transaction)
@@ -729,6 +736,9 @@ func (p *Pipeline) bind(fl *flow, d protocols.Dissector, dir protocols.Direction
 	}
 	fl.env = protocols.Env{Transport: t, VLAN: fl.vlan, Client: &fl.client, Server: &fl.server, EmitFunc: p.emitFn,
 		AnomalyFunc: p.anomalyFn, Strings: p.strings}
+	if p.RecycleTransactions {
+		fl.env.Pool = &p.txs
+	}
 	p.guard(fl, func() { fl.session = d.NewSession(&fl.env) })
 	if fl.session == nil {
 		p.detach(fl)

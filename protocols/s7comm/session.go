@@ -290,12 +290,14 @@ func (s *session) newTx(pkt protocols.Packet, request bool) *protocols.Transacti
 
 // newTxFor makes a transaction; items: a read or write var job.
 func (s *session) newTxFor(pkt protocols.Packet, request, items bool) *protocols.Transaction {
-	var t *protocols.Transaction
-	if items {
+	t := s.env.Pool.Get()
+	switch {
+	case t != nil:
+	case items:
 		a := new(itemJob)
 		t = &a.t
 		t.Targets, t.Attrs = a.target[:0], a.attrs[:0]
-	} else {
+	default:
 		a := new(transaction)
 		t = &a.t
 		t.Targets, t.Attrs = a.target[:0], a.attr[:0]
