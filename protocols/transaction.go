@@ -209,7 +209,7 @@ type TxPool struct {
 }
 
 const (
-	maxPooled = 256
+	maxPooled = 1024
 	// maxPooledRoom: a transaction whose slices grew past this many
 	// elements (a 250-item request) is left to the collector.
 	maxPooledRoom = 64
