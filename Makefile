@@ -11,7 +11,7 @@ help:
 	@echo "build        otwatch for this machine (./otwatch)"
 	@echo "test         lint + every test (corpus and tshark comparisons skip when absent)"
 	@echo "cross        static dist/otwatch-linux-{amd64,arm64,armv7} (CGO_ENABLED=0)"
-	@echo "bench        benchmarks, incl. 1M-packet Modbus run against tshark"
+	@echo "bench        benchmarks, incl. the ~123k-packet pipeline input of each protocol against tshark"
 	@echo "bench-scale  1M-key learned state: read --db time and RSS, restart, checkpoints, kill -9, armv7 (minutes)"
 	@echo "fuzz         run every fuzz target for FUZZTIME (default $(FUZZTIME))"
 	@echo "lint         gofmt + go vet"

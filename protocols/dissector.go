@@ -58,10 +58,17 @@ type Env struct {
 	EmitFunc  func(*Transaction)
 	// AnomalyFunc counts an anomaly that belongs to no transaction.
 	AnomalyFunc func(name string, pkt Packet)
+	// Strings, shared by the sessions of one pipeline, makes strings from
+	// wire bytes without allocating repeats; nil allocates each.
+	Strings *Strings
+	// Pool, when not nil, takes each transaction back once the sink has
+	// returned, and sessions take new ones from it (Pool.Get).
+	Pool *TxPool
 }
 
 // Emit hands a finished transaction to the pipeline, filling in the flow's
 // endpoints (keeping the link addresses a session set when HasLinkAddress).
+// The session must not touch t afterwards: with a Pool, t is reused.
 func (e *Env) Emit(t *Transaction) {
 	ca, sa := t.Client.LinkAddress, t.Server.LinkAddress
 	t.Client, t.Server = *e.Client, *e.Server
@@ -91,6 +98,7 @@ func (e *Env) Emit(t *Transaction) {
 	if e.EmitFunc != nil {
 		e.EmitFunc(t)
 	}
+	e.Pool.Put(t)
 }
 
 // Anomaly reports a named anomaly that belongs to no transaction.

@@ -16,7 +16,7 @@ const TimeFormat = "2006-01-02T15:04:05.000000000Z"
 // machines). Hand-written: it runs once per transaction and must not allocate.
 func (t *Transaction) AppendJSON(b []byte) []byte {
 	b = append(b, `{"ts":"`...)
-	b = t.Time().UTC().AppendFormat(b, TimeFormat)
+	b = AppendTime(b, t.Time())
 	b = append(b, `","proto":`...)
 	b = AppendString(b, t.Proto)
 	b = append(b, `,"client":`...)
@@ -193,7 +193,12 @@ func (v Value) appendJSON(b []byte) []byte {
 func AppendString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
-	for i := 0; i < len(s); {
+	i := 0
+	for i < len(s) && s[i] >= 0x20 && s[i] < utf8.RuneSelf && s[i] != '"' && s[i] != '\\' {
+		i++
+	}
+	b = append(b, s[:i]...) // the plain prefix (usually all of it) at once
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			switch {
@@ -219,4 +224,60 @@ func AppendString(b []byte, s string) []byte {
 }
 
 // FormatTime renders a time as the records do.
-func FormatTime(t time.Time) string { return t.UTC().Format(TimeFormat) }
+func FormatTime(t time.Time) string { return string(AppendTime(nil, t)) }
+
+// AppendTime appends t as the records carry it (TimeFormat, UTC). It does
+// what t.UTC().AppendFormat(b, TimeFormat) does, without parsing the layout
+// on every record (that was half of the records' encoding).
+func AppendTime(b []byte, t time.Time) []byte {
+	sec := t.Unix()
+	days, rem := sec/86400, sec%86400
+	if rem < 0 {
+		days, rem = days-1, rem+86400
+	}
+	// Civil date from days since 1970-01-01 (proleptic Gregorian, H. Hinnant).
+	z := days + 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
+	}
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	y := yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d := doy - (153*mp+2)/5 + 1
+	m := mp + 3
+	if mp >= 10 {
+		m = mp - 9
+	}
+	if m <= 2 {
+		y++
+	}
+	if y < 0 || y > 9999 {
+		return t.UTC().AppendFormat(b, TimeFormat)
+	}
+	ns := t.Nanosecond()
+	var buf [30]byte // 2006-01-02T15:04:05.000000000Z
+	put := func(at, width int, v int64) {
+		for i := at + width - 1; i >= at; i-- {
+			buf[i] = byte('0' + v%10)
+			v /= 10
+		}
+	}
+	put(0, 4, y)
+	buf[4] = '-'
+	put(5, 2, m)
+	buf[7] = '-'
+	put(8, 2, d)
+	buf[10] = 'T'
+	put(11, 2, rem/3600)
+	buf[13] = ':'
+	put(14, 2, rem/60%60)
+	buf[16] = ':'
+	put(17, 2, rem%60)
+	buf[19] = '.'
+	put(20, 9, int64(ns))
+	buf[29] = 'Z'
+	return append(b, buf[:]...)
+}

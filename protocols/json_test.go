@@ -3,9 +3,11 @@ package protocols
 import (
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -77,4 +79,97 @@ func TestRegisterRejectsDuplicates(t *testing.T) {
 	assert.Panics(t, func() { DeclareAnomaly("nodot", "") })
 	DeclareAnomaly("test.once", "")
 	assert.Panics(t, func() { DeclareAnomaly("test.once", "") })
+}
+
+// TestAppendTimeIsAppendFormat checks the hand-written record time against
+// the standard library's formatting, around the epoch, leap days, century
+// and era boundaries, random instants of years 0-9999 and outside them.
+func TestAppendTimeIsAppendFormat(t *testing.T) {
+	check := func(tm time.Time) {
+		t.Helper()
+		want := tm.UTC().AppendFormat(nil, TimeFormat)
+		if got := AppendTime(nil, tm); string(got) != string(want) {
+			t.Fatalf("%v: %s, want %s", tm, got, want)
+		}
+	}
+	for _, s := range []int64{0, -1, 1, 86399, 86400, -86400, -86401, 951782400, 951868800, 4107542400, -62135596800, -62167219200,
+		253402300799, 253402300800, -62167219201} {
+		for _, ns := range []int{0, 1, 999999999} {
+			check(time.Unix(s, int64(ns)))
+		}
+	}
+	for y := 1595; y <= 2405; y++ { // every 29 February and 1 March, local zones too
+		check(time.Date(y, 2, 28, 23, 59, 59, 123, time.UTC).Add(time.Second))
+		check(time.Date(y, 3, 1, 0, 0, 0, 0, time.FixedZone("X", -5*3600)))
+	}
+	rng := rand.New(rand.NewPCG(7, 9))
+	for range 200000 {
+		check(time.Unix(rng.Int64N(253402300800+62167219200)-62167219200, rng.Int64N(1e9)))
+	}
+	for range 1000 {
+		check(time.Unix(rng.Int64N(1<<40)-1<<39, 5)) // beyond year 9999 and before year 0
+	}
+}
+
+// TestAppendStringAsBefore checks the fast path of AppendString against
+// the character-by-character encoding it replaced.
+func TestAppendStringAsBefore(t *testing.T) {
+	before := func(b []byte, s string) []byte {
+		const hex = "0123456789abcdef"
+		b = append(b, '"')
+		for i := 0; i < len(s); {
+			c := s[i]
+			if c < utf8.RuneSelf {
+				switch {
+				case c == '"' || c == '\\':
+					b = append(b, '\\', c)
+				case c < 0x20:
+					b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
+				default:
+					b = append(b, c)
+				}
+				i++
+				continue
+			}
+			r, n := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && n == 1 {
+				b = append(b, `\ufffd`...)
+			} else {
+				b = append(b, s[i:i+n]...)
+			}
+			i += n
+		}
+		return append(b, '"')
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	alphabet := []byte("ab \"\\\x00\x1f\x7f\xc3\xa9\xe2\x80\xae\xff/")
+	for _, s := range []string{"", "plain", `q"`, `\`, "é", "\xff", "a\nb"} {
+		assert.Equal(t, string(before(nil, s)), string(AppendString(nil, s)), "%q", s)
+	}
+	for range 20000 {
+		b := make([]byte, rng.IntN(12))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		s := string(b)
+		if got, want := AppendString([]byte("x"), s), before([]byte("x"), s); string(got) != string(want) {
+			t.Fatalf("%q: %s, want %s", s, got, want)
+		}
+	}
+}
+
+// BenchmarkAppendJSON encodes a typical read record: one per transaction
+// of `otwatch read --records`.
+func BenchmarkAppendJSON(b *testing.B) {
+	tx := Transaction{Proto: "modbus", Unit: "1", Op: OpRead, Code: 3, CodeName: "read_holding_registers",
+		Client:  Endpoint{IP: netip.MustParseAddr("10.0.0.5"), Port: 50123, HasMAC: true, LinkAddress: -1},
+		Server:  Endpoint{IP: netip.MustParseAddr("10.0.0.9"), Port: 502, HasMAC: true, LinkAddress: -1},
+		Targets: []Target{{Space: "holding_register", Address: 100, Count: 10}}, HasID: true, ID: 7,
+		RequestFrame: 10, ResponseFrame: 11, RequestTime: time.Unix(1700000000, 123456789), ResponseTime: time.Unix(1700000000, 223456789)}
+	line := tx.AppendJSON(nil)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(line)))
+	for b.Loop() {
+		line = tx.AppendJSON(line[:0])
+	}
 }

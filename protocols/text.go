@@ -29,7 +29,11 @@ func Printable(b []byte) string {
 	if clean {
 		return string(b)
 	}
-	out := make([]byte, 0, len(b)+8)
+	return string(AppendPrintable(make([]byte, 0, len(b)+8), b))
+}
+
+// AppendPrintable appends b to out as Printable renders it.
+func AppendPrintable(out, b []byte) []byte {
 	for len(b) > 0 {
 		r, n := utf8.DecodeRune(b)
 		switch {
@@ -44,7 +48,7 @@ func Printable(b []byte) string {
 		}
 		b = b[n:]
 	}
-	return string(out)
+	return out
 }
 
 // PrintableString is Printable for a string.

@@ -6,6 +6,7 @@ package protocols
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -177,6 +178,75 @@ type Transaction struct {
 	// HasLinkAddress: the session set Client/Server.LinkAddress (DNP3).
 	HasLinkAddress bool
 	Attrs          []Attr
+	// pooled: t waits in a TxPool (a guard against giving it out twice).
+	pooled bool
+}
+
+// Reset empties t for reuse, keeping the room of its slices.
+func (t *Transaction) Reset() {
+	targets, values, points, reads := t.Targets[:0], t.Values[:0], t.Points[:0], t.ReadValues[:0]
+	anomalies, attrs := t.Anomalies[:0], t.Attrs[:0]
+	*t = Transaction{Targets: targets, Values: values, Points: points, ReadValues: reads, Anomalies: anomalies, Attrs: attrs}
+}
+
+// Clone returns a copy of t that shares nothing with it: what a consumer
+// keeps beyond the sink call when transactions are recycled.
+func (t *Transaction) Clone() *Transaction {
+	c := *t
+	c.Targets, c.Values, c.Points = slices.Clone(t.Targets), slices.Clone(t.Values), slices.Clone(t.Points)
+	c.ReadValues, c.Anomalies, c.Attrs = slices.Clone(t.ReadValues), slices.Clone(t.Anomalies), slices.Clone(t.Attrs)
+	c.pooled = false
+	return &c
+}
+
+// TxPool keeps emitted transactions for the sessions of one pipeline to
+// fill again, when nothing downstream keeps a transaction past the sink
+// call (pipeline.Pipeline.RecycleTransactions): a transaction then costs no
+// allocation, its slices keep their room, and the heap stays small. It is
+// bounded and not safe for concurrent use. A nil *TxPool keeps nothing.
+type TxPool struct {
+	free []*Transaction
+}
+
+const (
+	maxPooled = 1024
+	// maxPooledRoom: a transaction whose slices grew past this many
+	// elements (a 250-item request) is left to the collector.
+	maxPooledRoom = 64
+)
+
+// Get returns an empty transaction from the pool, nil when it has none.
+func (p *TxPool) Get() *Transaction {
+	if p == nil || len(p.free) == 0 {
+		return nil
+	}
+	t := p.free[len(p.free)-1]
+	p.free[len(p.free)-1] = nil
+	p.free = p.free[:len(p.free)-1]
+	t.pooled = false
+	return t
+}
+
+// Put gives t back once its sink has returned. A transaction put twice is
+// kept once.
+func (p *TxPool) Put(t *Transaction) {
+	if p == nil || t.pooled || len(p.free) >= maxPooled ||
+		max(cap(t.Targets), cap(t.Values), cap(t.Points), cap(t.ReadValues), cap(t.Attrs)) > maxPooledRoom {
+		return
+	}
+	t.Reset()
+	t.pooled = true
+	p.free = append(p.free, t)
+}
+
+// AddTarget appends a target.
+func (t *Transaction) AddTarget(space string, address, count uint64) {
+	t.Targets = append(t.Targets, Target{Space: space, Address: address, Count: count})
+}
+
+// AddAttr appends a detail attribute.
+func (t *Transaction) AddAttr(key, value string) {
+	t.Attrs = append(t.Attrs, Attr{Key: key, Value: value})
 }
 
 // Time is the time of the request, of the response when there is none.

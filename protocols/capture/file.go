@@ -1,8 +1,9 @@
 // Package capture reads pcap and pcapng files as one stream of link-layer
 // frames. It is written here rather than taken from gopacket's pcapgo so that
-// a truncated file is reported with its exact byte offset, records are read
-// into one reused buffer (no allocation per packet), and pcapng sections with
-// different byte orders and interfaces are followed.
+// a truncated file is reported with its exact byte offset, a frame is handed
+// out where it lies in the read buffer (no allocation and no copy per
+// packet), and pcapng sections with different byte orders and interfaces are
+// followed.
 package capture
 
 import (
@@ -64,9 +65,11 @@ type Reader struct {
 	nanoRes bool
 	// pcapng: per-interface link type and time resolution of the current section
 	ifaces []ngInterface
-	buf    []byte
-	hdr    [32]byte
 }
+
+// bufferSize holds the largest record (MaxFrame and its header) at once, so
+// every record can be read in place.
+const bufferSize = 512 << 10
 
 type ngInterface struct {
 	link uint32
@@ -91,7 +94,7 @@ func Open(path string) (*Reader, error) {
 
 // NewReader reads a capture from rd; name is used in error messages.
 func NewReader(name string, rd io.Reader) (*Reader, error) {
-	r := &Reader{name: name, r: bufio.NewReaderSize(rd, 1<<20), buf: make([]byte, 0, 65536)}
+	r := &Reader{name: name, r: bufio.NewReaderSize(rd, bufferSize)}
 	magic, err := r.r.Peek(4)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, ErrNotCapture)
@@ -126,24 +129,38 @@ func (r *Reader) truncated(at int64, reason string) error {
 	return &TruncatedError{File: r.name, Offset: at, Reason: reason}
 }
 
-// readFull reads exactly len(p) bytes; a short read is a truncation at start.
-func (r *Reader) readFull(p []byte, start int64, what string) error {
-	n, err := io.ReadFull(r.r, p)
-	r.offset += int64(n)
-	if err == io.EOF && n == 0 && start == r.offset {
-		return io.EOF
+// peek returns the next n bytes without consuming them, valid until the
+// next read; io.EOF when the input ends cleanly at start, a truncation at
+// start when it ends inside them (what they were is the reason).
+func (r *Reader) peek(n int, start int64, what string) ([]byte, error) {
+	b, err := r.r.Peek(n)
+	if len(b) == n {
+		return b, nil
 	}
-	if err != nil {
-		return r.truncated(start, "incomplete "+what)
+	if err == io.EOF && len(b) == 0 && start == r.offset {
+		return nil, io.EOF
 	}
-	return nil
+	r.r.Discard(len(b))
+	r.offset += int64(len(b))
+	return nil, r.truncated(start, "incomplete "+what)
+}
+
+// take is peek that consumes the bytes.
+func (r *Reader) take(n int, start int64, what string) ([]byte, error) {
+	b, err := r.peek(n, start, what)
+	if err == nil {
+		r.r.Discard(n)
+		r.offset += int64(n)
+	}
+	return b, err
 }
 
 func (r *Reader) readPcapHeader() error {
-	h := r.hdr[:24]
-	if _, err := io.ReadFull(r.r, h); err != nil {
+	h, err := r.r.Peek(24)
+	if err != nil {
 		return fmt.Errorf("%s: %w", r.name, ErrNotCapture)
 	}
+	r.r.Discard(24)
 	r.offset = 24
 	switch binary.LittleEndian.Uint32(h) {
 	case 0xA1B2C3D4:
@@ -171,8 +188,8 @@ func (r *Reader) Next() (Frame, error) {
 		return r.nextNg()
 	}
 	start := r.offset
-	h := r.hdr[:16]
-	if err := r.readFull(h, start, "record header"); err != nil {
+	h, err := r.peek(16, start, "record header")
+	if err != nil {
 		return Frame{}, err
 	}
 	sec, frac := r.order.Uint32(h[0:]), r.order.Uint32(h[4:])
@@ -180,25 +197,15 @@ func (r *Reader) Next() (Frame, error) {
 	if capLen > MaxFrame {
 		return Frame{}, r.truncated(start, fmt.Sprintf("record claims %d bytes", capLen))
 	}
-	data := r.grow(int(capLen))
-	if err := r.readFull(data, start, "record"); err != nil {
-		if err == io.EOF {
-			err = r.truncated(start, "incomplete record")
-		}
+	rec, err := r.take(16+int(capLen), start, "record")
+	if err != nil {
 		return Frame{}, err
 	}
 	ns := int64(frac) * 1000
 	if r.nanoRes {
 		ns = int64(frac)
 	}
-	return Frame{Data: data, TimeNano: int64(sec)*1e9 + ns, LinkType: r.link, OrigLen: origLen}, nil
-}
-
-func (r *Reader) grow(n int) []byte {
-	if cap(r.buf) < n {
-		r.buf = make([]byte, n)
-	}
-	return r.buf[:n]
+	return Frame{Data: rec[16:], TimeNano: int64(sec)*1e9 + ns, LinkType: r.link, OrigLen: origLen}, nil
 }
 
 // pcapng block types
@@ -212,8 +219,8 @@ const (
 
 func (r *Reader) readSectionHeader() error {
 	start := r.offset
-	h := r.hdr[:12]
-	if err := r.readFull(h, start, "section header"); err != nil {
+	h, err := r.peek(12, start, "section header")
+	if err != nil {
 		if err == io.EOF {
 			return r.truncated(start, "empty")
 		}
@@ -231,11 +238,7 @@ func (r *Reader) readSectionHeader() error {
 	if total < 28 || total%4 != 0 || total > MaxFrame {
 		return r.truncated(start, fmt.Sprintf("section header length %d", total))
 	}
-	body := r.grow(int(total) - 12)
-	if err := r.readFull(body, start, "section header"); err != nil {
-		if err == io.EOF {
-			err = r.truncated(start, "incomplete section header")
-		}
+	if _, err := r.take(int(total), start, "section header"); err != nil {
 		return err
 	}
 	r.ifaces = r.ifaces[:0]
@@ -245,14 +248,12 @@ func (r *Reader) readSectionHeader() error {
 func (r *Reader) nextNg() (Frame, error) {
 	for {
 		start := r.offset
-		h := r.hdr[:8]
-		if err := r.readFull(h, start, "block header"); err != nil {
+		h, err := r.peek(8, start, "block header")
+		if err != nil {
 			return Frame{}, err
 		}
 		if binary.LittleEndian.Uint32(h) == ngSectionHeader {
-			// A new section may change byte order: re-read its header from here.
-			r.r = bufio.NewReaderSize(io.MultiReader(bytesReader(h), r.r), 1<<20)
-			r.offset = start
+			// A new section may change byte order: its header is read from here.
 			if err := r.readSectionHeader(); err != nil {
 				return Frame{}, err
 			}
@@ -262,14 +263,11 @@ func (r *Reader) nextNg() (Frame, error) {
 		if total < 12 || total%4 != 0 || total > MaxFrame {
 			return Frame{}, r.truncated(start, fmt.Sprintf("block length %d", total))
 		}
-		body := r.grow(int(total) - 8)
-		if err := r.readFull(body, start, "block"); err != nil {
-			if err == io.EOF {
-				err = r.truncated(start, "incomplete block")
-			}
+		block, err := r.take(int(total), start, "block")
+		if err != nil {
 			return Frame{}, err
 		}
-		body = body[:len(body)-4] // trailing length copy
+		body := block[8 : len(block)-4] // without header and trailing length copy
 		switch typ {
 		case ngInterfaceDesc:
 			if len(body) < 8 {
@@ -344,19 +342,4 @@ func toNano(ts, unitsPerSec uint64) int64 {
 		return int64(sec)*1e9 + int64(frac/(unitsPerSec/1e9))
 	}
 	return int64(sec)*1e9 + int64(frac*1e9/unitsPerSec)
-}
-
-type byteSliceReader struct{ b []byte }
-
-func bytesReader(b []byte) io.Reader {
-	return &byteSliceReader{append([]byte(nil), b...)}
-}
-
-func (s *byteSliceReader) Read(p []byte) (int, error) {
-	if len(s.b) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, s.b)
-	s.b = s.b[n:]
-	return n, nil
 }

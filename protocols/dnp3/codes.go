@@ -160,13 +160,22 @@ var crobOps = [16]string{0: "nul", 1: "pulse_on", 2: "pulse_off", 3: "latch_on",
 var crobTCC = [4]string{"", "close_", "trip_", "reserved_"}
 
 // crobOperation names a CROB control code, e.g. "latch_on" or "trip_pulse_on".
-func crobOperation(code byte) string {
-	op := crobOps[code&0x0F]
-	if op == "" {
-		op = "op" + strconv.Itoa(int(code&0x0F))
+func crobOperation(code byte) string { return crobNames[code>>6][code&0x0F] }
+
+// crobNames holds every trip-close code and operation type named, made
+// once: a CROB is named on every control request.
+var crobNames = func() (n [4][16]string) {
+	for tcc := range n {
+		for op := range n[tcc] {
+			name := crobOps[op]
+			if name == "" {
+				name = "op" + strconv.Itoa(op)
+			}
+			n[tcc][op] = crobTCC[tcc] + name
+		}
 	}
-	return crobTCC[code>>6] + op
-}
+	return
+}()
 
 // deviceAttributes names the group 0 variations the inventory uses.
 var deviceAttributes = map[byte]string{

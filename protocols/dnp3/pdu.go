@@ -112,9 +112,14 @@ func AppendUserData(dst []byte, frame []byte, h LinkHeader) ([]byte, bool) {
 	return dst, true
 }
 
-// crcTable is CRC-16/DNP: polynomial 0x3D65, reflected (0xA6BC), init 0, output complemented.
-var crcTable = func() (t [256]uint16) {
-	for i := range t {
+// crcTables hold CRC-16/DNP (polynomial 0x3D65, reflected 0xA6BC, init 0,
+// output complemented): crcTables[0][b] is the CRC step of byte b, and
+// crcTables[k][b] that of b followed by k zero bytes, so that eight bytes
+// are folded in at once ("slicing by 8"). Every link frame's header and
+// each of its 16-octet blocks carry one: it is the dissector's largest
+// per-byte cost.
+var crcTables = func() (t [8][256]uint16) {
+	for i := range t[0] {
 		c := uint16(i)
 		for range 8 {
 			if c&1 != 0 {
@@ -123,15 +128,27 @@ var crcTable = func() (t [256]uint16) {
 				c >>= 1
 			}
 		}
-		t[i] = c
+		t[0][i] = c
+	}
+	for k := 1; k < 8; k++ {
+		for i := range t[k] {
+			c := t[k-1][i]
+			t[k][i] = c>>8 ^ t[0][byte(c)]
+		}
 	}
 	return
 }()
 
 func crc16(b []byte) uint16 {
 	var c uint16
+	for len(b) >= 8 {
+		x := binary.LittleEndian.Uint64(b) ^ uint64(c)
+		c = crcTables[7][byte(x)] ^ crcTables[6][byte(x>>8)] ^ crcTables[5][byte(x>>16)] ^ crcTables[4][byte(x>>24)] ^
+			crcTables[3][byte(x>>32)] ^ crcTables[2][byte(x>>40)] ^ crcTables[1][byte(x>>48)] ^ crcTables[0][byte(x>>56)]
+		b = b[8:]
+	}
 	for _, x := range b {
-		c = c>>8 ^ crcTable[byte(c)^x]
+		c = c>>8 ^ crcTables[0][byte(c)^x]
 	}
 	return ^c
 }
@@ -199,14 +216,46 @@ func (h ObjectHeader) RangeCode() uint8  { return h.Qualifier & 0x0F }
 // Space is the target space name, e.g. "g12v1".
 func (h ObjectHeader) Space() string { return spaceName(h.Group, h.Variation) }
 
-var spaceNames = map[uint16]string{}
-
+// spaceName names a group and variation. Every group's variations 0–15 and
+// group 0's attributes are cut from one string made at start-up (no map,
+// no allocation per target); others are rare and made on demand.
 func spaceName(g, v uint8) string {
-	if s, ok := spaceNames[uint16(g)<<8|uint16(v)]; ok {
-		return s
+	if i := spaceIndex(g, v); i >= 0 {
+		return spaceNameText[spaceNameOff[i]:spaceNameOff[i+1]]
 	}
 	return "g" + strconv.Itoa(int(g)) + "v" + strconv.Itoa(int(v))
 }
+
+// spaceIndex: g<<4|v for v < 16, then group 0's variations 16–255.
+func spaceIndex(g, v uint8) int {
+	switch {
+	case v < 16:
+		return int(g)<<4 | int(v)
+	case g == 0:
+		return 256*16 + int(v) - 16
+	}
+	return -1
+}
+
+const spaceNameCount = 256*16 + 240
+
+var spaceNameText, spaceNameOff = func() (string, [spaceNameCount + 1]uint16) {
+	var off [spaceNameCount + 1]uint16
+	b := make([]byte, 0, 8*spaceNameCount)
+	for i := range spaceNameCount { // the inverse of spaceIndex
+		g, v := i>>4, i&15
+		if i >= 256*16 {
+			g, v = 0, i-256*16+16
+		}
+		off[i] = uint16(len(b))
+		b = append(b, 'g')
+		b = strconv.AppendInt(b, int64(g), 10)
+		b = append(b, 'v')
+		b = strconv.AppendInt(b, int64(v), 10)
+	}
+	off[spaceNameCount] = uint16(len(b))
+	return string(b), off
+}()
 
 // Object is one object (point) of a header: its index (or position for count
 // qualifiers) and its data octets. For packed objects (single or double
@@ -232,21 +281,51 @@ type objectSize struct {
 	size uint8
 }
 
-// objectSizes: group<<8|variation → size. Absent entries are unknown.
-var objectSizes = map[uint16]objectSize{}
+// objectSizeOf gives the data size of an object of group g, variation v;
+// ok is false for an object this decoder does not know.
+func objectSizeOf(g, v uint8) (objectSize, bool) {
+	switch {
+	case g == 0: // device attributes: data type, length octet, value
+		return objectSize{sizeAttr, 0}, true
+	case v == 0: // "any variation" never carries data
+		return objectSize{sizeNone, 0}, true
+	case g >= 110 && g <= 113: // octet strings: the variation is the length
+		return objectSize{sizeVarIsLen, 0}, true
+	}
+	if v < 16 {
+		if sz := smallSizes[g][v]; sz.known {
+			return sz.objectSize, true
+		}
+	}
+	switch g {
+	case 70, 82, 83, 85, 86, 87, 88, 90, 91, 120:
+		// File transfer, data sets, application identifiers, authentication:
+		// variable-size objects whose length comes from the size prefix.
+		return objectSize{sizePrefixed, 0}, true
+	}
+	return objectSize{}, false
+}
 
-func init() {
+// smallSizes: the objects of fixed size, packed bits or no data, by group
+// and variation (none of them has a variation above 15).
+var smallSizes = func() (t [256][16]struct {
+	objectSize
+	known bool
+}) {
+	set := func(g, v uint8, sz objectSize) {
+		t[g][v].objectSize, t[g][v].known = sz, true
+	}
 	fixed := func(g uint8, sizes ...uint8) {
 		for i, s := range sizes {
 			if s != 0 {
-				objectSizes[uint16(g)<<8|uint16(i+1)] = objectSize{sizeFixed, s}
+				set(g, uint8(i+1), objectSize{sizeFixed, s})
 			}
 		}
 	}
-	bits := func(g, v, n uint8) { objectSizes[uint16(g)<<8|uint16(v)] = objectSize{sizeBits, n} }
+	bits := func(g, v, n uint8) { set(g, v, objectSize{sizeBits, n}) }
 	none := func(g uint8, vs ...uint8) {
 		for _, v := range vs {
-			objectSizes[uint16(g)<<8|uint16(v)] = objectSize{sizeNone, 0}
+			set(g, v, objectSize{sizeNone, 0})
 		}
 	}
 	bits(1, 1, 1)
@@ -284,40 +363,10 @@ func init() {
 	fixed(102, 1)
 	fixed(121, 7)
 	fixed(122, 7, 13)
-	// Variation 0 ("any variation") never carries data.
-	for g := range 256 {
-		if _, ok := objectSizes[uint16(g)<<8]; !ok {
-			none(uint8(g), 0)
-		}
-	}
-	for v := range 256 {
-		objectSizes[uint16(v)] = objectSize{sizeAttr, 0}
-		for _, g := range []uint16{110, 111, 112, 113} {
-			if v > 0 {
-				objectSizes[g<<8|uint16(v)] = objectSize{sizeVarIsLen, 0}
-			}
-		}
-	}
-	// File transfer, data sets, application identifiers, authentication:
-	// variable-size objects whose length comes from the size prefix.
-	for _, g := range []uint16{70, 82, 83, 85, 86, 87, 88, 90, 91, 120} {
-		for v := 1; v < 256; v++ {
-			if _, ok := objectSizes[g<<8|uint16(v)]; !ok {
-				objectSizes[g<<8|uint16(v)] = objectSize{sizePrefixed, 0}
-			}
-		}
-	}
 	// g120 authentication objects of fixed size, sent with count qualifiers.
-	objectSizes[120<<8|3] = objectSize{sizeFixed, 6} // aggressive mode request: CSQ, user
-	objectSizes[120<<8|4] = objectSize{sizeFixed, 2} // session key status request: user
-	// Pre-build the names of every group/variation the size table knows
-	// (the attribute and octet string groups only for the common ones).
-	for k, sz := range objectSizes {
-		if sz.kind != sizeAttr && sz.kind != sizeVarIsLen && sz.kind != sizePrefixed || k&0xFF < 16 || k>>8 == 0 && k&0xFF >= 196 {
-			spaceNames[k] = "g" + strconv.Itoa(int(k>>8)) + "v" + strconv.Itoa(int(k&0xFF))
-		}
-	}
-}
+	fixed(120, 0, 0, 6, 2) // v3 aggressive mode request: CSQ, user; v4 session key status request: user
+	return
+}()
 
 var (
 	errTruncated     = errors.New("truncated")
@@ -357,9 +406,10 @@ var widthOf = [4]int{0, 1, 2, 4}
 // prefixWidth is the octet width of each qualifier prefix code.
 var prefixWidth = [8]int{0, 1, 2, 4, 1, 2, 4, 0}
 
-// next decodes the next object header and calls fn for each of its objects
-// (fn may be nil). It returns false at the end of the fragment or on error.
-func (r *objectReader) next(fn func(h *ObjectHeader, o Object)) (ObjectHeader, bool) {
+// next decodes the next object header and gives each of its objects to d
+// when d wants them (d may be nil: headers only). It returns false at the
+// end of the fragment or on error.
+func (r *objectReader) next(d *objectDecoder) (ObjectHeader, bool) {
 	var h ObjectHeader
 	if r.err != nil || len(r.b) == 0 {
 		return h, false
@@ -371,7 +421,6 @@ func (r *objectReader) next(fn func(h *ObjectHeader, o Object)) (ObjectHeader, b
 	h.Group, h.Variation, h.Qualifier = r.b[0], r.b[1], r.b[2]
 	b := r.b[3:]
 	prefix, rng := h.PrefixCode(), h.RangeCode()
-	indexed := false
 	count := uint64(0)
 	switch {
 	case rng <= 5: // start-stop, octet or virtual addresses
@@ -387,7 +436,6 @@ func (r *objectReader) next(fn func(h *ObjectHeader, o Object)) (ObjectHeader, b
 			return h, false
 		}
 		h.Start, count = start, uint64(stop-start)+1
-		indexed = true
 	case rng == 6: // all objects, no range field
 	case rng <= 9 || rng == 0xB: // count
 		w := 1
@@ -412,7 +460,8 @@ func (r *objectReader) next(fn func(h *ObjectHeader, o Object)) (ObjectHeader, b
 		count = math.MaxUint32
 	}
 	h.Count = uint32(count)
-	size, known := objectSizes[uint16(h.Group)<<8|uint16(h.Variation)]
+	size, known := objectSizeOf(h.Group, h.Variation)
+	visit := d != nil && d.wants(&h)
 	pw := prefixWidth[prefix] // index prefix (codes 1–3) or object size prefix (4–6)
 	sizePrefix := prefix >= 4
 	withData := r.withData || sizePrefix
@@ -427,14 +476,10 @@ func (r *objectReader) next(fn func(h *ObjectHeader, o Object)) (ObjectHeader, b
 				r.fail(errTruncated, anomalyObjectTruncated)
 				return h, false
 			}
-			for i := uint32(0); i < h.Count; i++ {
-				if fn != nil {
-					fn(&h, Object{Index: uintN(b[int(i)*pw:], pw)})
-				}
+			for i := uint32(0); visit && i < h.Count; i++ {
+				d.object(&h, Object{Index: uintN(b[int(i)*pw:], pw)})
 			}
 			b = b[int(count)*pw:]
-		} else if fn != nil && indexed {
-			// range headers without data: one callback for the whole range is enough
 		}
 		r.b = b
 		return h, true
@@ -449,12 +494,22 @@ func (r *objectReader) next(fn func(h *ObjectHeader, o Object)) (ObjectHeader, b
 			r.fail(errTruncated, anomalyObjectTruncated)
 			return h, false
 		}
-		if fn != nil {
+		if visit {
 			mask := uint8(1)<<size.size - 1
 			for i := uint32(0); i < h.Count; i++ {
 				bit := uint64(i) * uint64(size.size)
-				fn(&h, Object{Index: h.Start + i, Bits: b[bit/8] >> (bit % 8) & mask})
+				d.object(&h, Object{Index: h.Start + i, Bits: b[bit/8] >> (bit % 8) & mask})
 			}
+		}
+		r.b = b[n:]
+		return h, true
+	}
+	if !visit && pw == 0 && size.kind == sizeFixed {
+		// Nobody looks at these objects: step over them at once.
+		n := count * uint64(size.size)
+		if uint64(len(b)) < n {
+			r.fail(errTruncated, anomalyObjectTruncated)
+			return h, false
 		}
 		r.b = b[n:]
 		return h, true
@@ -490,8 +545,8 @@ func (r *objectReader) next(fn func(h *ObjectHeader, o Object)) (ObjectHeader, b
 			r.fail(errTruncated, anomalyObjectTruncated)
 			return h, false
 		}
-		if fn != nil {
-			fn(&h, Object{Index: idx, Data: b[:n]})
+		if visit {
+			d.object(&h, Object{Index: idx, Data: b[:n]})
 		}
 		b = b[n:]
 	}
@@ -540,6 +595,11 @@ func addTarget(t *protocols.Transaction, space string, addr, count uint64) {
 // outcome, identity and anomalies. It returns the application header; ok is
 // false when the fragment is too short to carry one.
 func DecodeFragment(frag []byte, t *protocols.Transaction) (AppHeader, bool) {
+	return decodeFragment(frag, t, nil)
+}
+
+// decodeFragment is DecodeFragment making its strings with strs.
+func decodeFragment(frag []byte, t *protocols.Transaction, strs *protocols.Strings) (AppHeader, bool) {
 	a, objs, ok := ParseAppHeader(frag)
 	if !ok {
 		t.Proto = "dnp3"
@@ -569,89 +629,38 @@ func DecodeFragment(frag []byte, t *protocols.Transaction) (AppHeader, bool) {
 			t.Outcome = protocols.OutcomeUnsolicited
 		}
 	}
-	decodeObjects(a, objs, t, mode)
+	decodeObjects(a, objs, t, mode, strs)
 	if a.IsResponse() {
 		if a.IIN&IINErrors != 0 {
 			t.Outcome, t.ExceptionCode, t.HasException = protocols.OutcomeException, int64(a.IIN), true
 		}
-		t.Attrs = append(t.Attrs, protocols.Attr{Key: "iin", Value: "0x" + hex4(a.IIN)})
+		const digits = "0123456789abcdef"
+		v := a.IIN
+		iin := [6]byte{'0', 'x', digits[v>>12], digits[v>>8&15], digits[v>>4&15], digits[v&15]}
+		t.AddAttr("iin", strs.Bytes(iin[:]))
 	}
 	return a, true
 }
 
-func hex4(v uint16) string {
-	const digits = "0123456789abcdef"
-	return string([]byte{digits[v>>12], digits[v>>8&15], digits[v>>4&15], digits[v&15]})
+// objectDecoder turns the objects of one fragment into t's targets,
+// values, points, status and identity.
+type objectDecoder struct {
+	a             AppHeader
+	t             *protocols.Transaction
+	mode          decodeMode
+	strs          *protocols.Strings
+	controlStatus int // the first non-zero control status of a response, -1 none
 }
 
 // decodeObjects walks the objects of a fragment into t.
-func decodeObjects(a AppHeader, objs []byte, t *protocols.Transaction, mode decodeMode) {
+func decodeObjects(a AppHeader, objs []byte, t *protocols.Transaction, mode decodeMode, strs *protocols.Strings) {
 	r := objectReader{b: objs, withData: a.IsResponse() || !headersOnly(a.Function)}
+	d := objectDecoder{a: a, t: t, mode: mode, strs: strs, controlStatus: -1}
 	var hdr ObjectHeader
-	controlStatus := -1
 	pointsFrom := 0 // points of the header being walked start here
-	fn := func(h *ObjectHeader, o Object) {
-		space := h.Space()
-		prefixed := h.PrefixCode() >= 1 && h.PrefixCode() <= 3
-		if mode != modeResponse && prefixed {
-			addTarget(t, space, uint64(o.Index), 1)
-		}
-		// point adds a typed written number of this object; a prefixed
-		// object's target is known now, a range's once its header is walked
-		// (Element holds the index until then).
-		point := func(field string, typ protocols.NumType, v float64) {
-			if mode != modeRequest {
-				return
-			}
-			if !prefixed {
-				t.AddPoint(0, int(o.Index), field, typ, v)
-				return
-			}
-			n := len(t.Targets)
-			if n == 0 || t.Targets[n-1].Space != space || uint64(o.Index) < t.Targets[n-1].Address {
-				return // the target was capped away
-			}
-			t.AddPoint(n-1, int(uint64(o.Index)-t.Targets[n-1].Address), field, typ, v)
-		}
-		switch {
-		case h.Group == 0 && o.Data != nil && a.IsResponse():
-			deviceAttribute(t, h.Variation, o.Data)
-		case h.Group == 12 && (h.Variation == 1 || h.Variation == 2) && len(o.Data) == 11:
-			if st := int(o.Data[10] & 0x7F); st != 0 && a.IsResponse() && controlStatus <= 0 {
-				controlStatus = st
-			}
-			if mode == modeRequest && h.Variation == 1 {
-				t.AddValue(protocols.StringValue(crobOperation(o.Data[0])))
-				t.Attrs = append(t.Attrs, protocols.Attr{Key: "crob." + strconv.FormatUint(uint64(o.Index), 10),
-					Value: crobDetail(o.Data)})
-				// The command's parameters are what the value models learn:
-				// operation type (with trip/close and queue/clear bits),
-				// count, on-time and off-time.
-				point(protocols.FieldOp, protocols.TypeCode, float64(o.Data[0]))
-				point(protocols.FieldCount, protocols.UintType(8), float64(o.Data[1]))
-				point(protocols.FieldOnTime, protocols.UintType(32), float64(binary.LittleEndian.Uint32(o.Data[2:])))
-				point(protocols.FieldOffTime, protocols.UintType(32), float64(binary.LittleEndian.Uint32(o.Data[6:])))
-			}
-		case h.Group == 41 && len(o.Data) > 0:
-			if st := int(o.Data[len(o.Data)-1] & 0x7F); st != 0 && a.IsResponse() && controlStatus <= 0 {
-				controlStatus = st
-			}
-			if mode == modeRequest {
-				v := analogOutputValue(h.Variation, o.Data)
-				t.AddValue(v)
-				if typ, ok := analogOutputType(h.Variation, o.Data); ok {
-					point(protocols.FieldValue, typ, number(v))
-				}
-			}
-		case mode == modeRequest && a.Function == FuncWrite:
-			writtenValue(t, h, o, point)
-		case mode == modeRequest && h.Group == 70 && h.Variation == 3 && len(o.Data) >= 16:
-			fileCommand(t, o.Data)
-		}
-	}
 	for {
 		pointsFrom = len(t.Points)
-		h, ok := r.next(fn)
+		h, ok := r.next(&d)
 		if !ok {
 			break
 		}
@@ -674,9 +683,91 @@ func decodeObjects(a AppHeader, objs []byte, t *protocols.Transaction, mode deco
 			t.Points = t.Points[:pointsFrom] // a truncated range header added no target
 		}
 	}
-	if controlStatus > 0 && t.Outcome != protocols.OutcomeException {
-		t.Outcome, t.ExceptionCode, t.HasException = protocols.OutcomeException, int64(controlStatus), true
+	if d.controlStatus > 0 && t.Outcome != protocols.OutcomeException {
+		t.Outcome, t.ExceptionCode, t.HasException = protocols.OutcomeException, int64(d.controlStatus), true
 	}
+}
+
+// prefixed: the header's objects carry an index prefix (each is its own target).
+func (h *ObjectHeader) prefixed() bool { return h.PrefixCode() >= 1 && h.PrefixCode() <= 3 }
+
+// wants says whether object gives anything for the objects of h; the
+// reader steps over the others (the points of a class poll's response).
+func (d *objectDecoder) wants(h *ObjectHeader) bool {
+	switch {
+	case d.mode != modeResponse && h.prefixed(),
+		h.Group == 0 && d.a.IsResponse(),
+		h.Group == 12 && (h.Variation == 1 || h.Variation == 2),
+		h.Group == 41:
+		return true
+	case d.mode == modeRequest:
+		return d.a.Function == FuncWrite || h.Group == 70 && h.Variation == 3
+	}
+	return false
+}
+
+// object takes one object of a header wants chose.
+func (d *objectDecoder) object(h *ObjectHeader, o Object) {
+	t, a, mode := d.t, d.a, d.mode
+	if mode != modeResponse && h.prefixed() {
+		addTarget(t, h.Space(), uint64(o.Index), 1)
+	}
+	switch {
+	case h.Group == 0 && o.Data != nil && a.IsResponse():
+		deviceAttribute(t, h.Variation, o.Data)
+	case h.Group == 12 && (h.Variation == 1 || h.Variation == 2) && len(o.Data) == 11:
+		if st := int(o.Data[10] & 0x7F); st != 0 && a.IsResponse() && d.controlStatus <= 0 {
+			d.controlStatus = st
+		}
+		if mode == modeRequest && h.Variation == 1 {
+			t.AddValue(protocols.StringValue(crobOperation(o.Data[0])))
+			var key [16]byte
+			t.AddAttr(d.strs.Bytes(strconv.AppendUint(append(key[:0], "crob."...), uint64(o.Index), 10)),
+				d.strs.Bytes(appendCROBDetail(make([]byte, 0, 64), o.Data)))
+			// The command's parameters are what the value models learn:
+			// operation type (with trip/close and queue/clear bits),
+			// count, on-time and off-time.
+			d.point(h, o, protocols.FieldOp, protocols.TypeCode, float64(o.Data[0]))
+			d.point(h, o, protocols.FieldCount, protocols.UintType(8), float64(o.Data[1]))
+			d.point(h, o, protocols.FieldOnTime, protocols.UintType(32), float64(binary.LittleEndian.Uint32(o.Data[2:])))
+			d.point(h, o, protocols.FieldOffTime, protocols.UintType(32), float64(binary.LittleEndian.Uint32(o.Data[6:])))
+		}
+	case h.Group == 41 && len(o.Data) > 0:
+		if st := int(o.Data[len(o.Data)-1] & 0x7F); st != 0 && a.IsResponse() && d.controlStatus <= 0 {
+			d.controlStatus = st
+		}
+		if mode == modeRequest {
+			v := analogOutputValue(h.Variation, o.Data)
+			t.AddValue(v)
+			if typ, ok := analogOutputType(h.Variation, o.Data); ok {
+				d.point(h, o, protocols.FieldValue, typ, number(v))
+			}
+		}
+	case mode == modeRequest && a.Function == FuncWrite:
+		d.writtenValue(h, o)
+	case mode == modeRequest && h.Group == 70 && h.Variation == 3 && len(o.Data) >= 16:
+		fileCommand(t, o.Data)
+	}
+}
+
+// point adds a typed written number of object o; a prefixed object's
+// target is known now, a range's once its header is walked (Element holds
+// the index until then).
+func (d *objectDecoder) point(h *ObjectHeader, o Object, field string, typ protocols.NumType, v float64) {
+	t := d.t
+	if d.mode != modeRequest {
+		return
+	}
+	if !h.prefixed() {
+		t.AddPoint(0, int(o.Index), field, typ, v)
+		return
+	}
+	n := len(t.Targets)
+	space := h.Space()
+	if n == 0 || t.Targets[n-1].Space != space || uint64(o.Index) < t.Targets[n-1].Address {
+		return // the target was capped away
+	}
+	t.AddPoint(n-1, int(uint64(o.Index)-t.Targets[n-1].Address), field, typ, v)
 }
 
 // rangePoints ties the points of a range header (Element holding the
@@ -706,9 +797,8 @@ func number(v protocols.Value) float64 {
 	return float64(v.Int)
 }
 
-// crobDetail renders a CROB's fields for the logs.
-func crobDetail(d []byte) string {
-	b := make([]byte, 0, 64)
+// appendCROBDetail renders a CROB's fields for the logs.
+func appendCROBDetail(b, d []byte) []byte {
 	b = append(b, "op="...)
 	b = append(b, crobOperation(d[0])...)
 	if d[0]&0x10 != 0 {
@@ -724,8 +814,7 @@ func crobDetail(d []byte) string {
 	b = append(b, " off="...)
 	b = strconv.AppendUint(b, uint64(binary.LittleEndian.Uint32(d[6:])), 10)
 	b = append(b, " status="...)
-	b = strconv.AppendUint(b, uint64(d[10]&0x7F), 10)
-	return string(b)
+	return strconv.AppendUint(b, uint64(d[10]&0x7F), 10)
 }
 
 // analogOutputValue decodes the value of a g41 analog output block.
@@ -761,7 +850,9 @@ func analogOutputType(v uint8, d []byte) (protocols.NumType, bool) {
 // writtenValue keeps the values of a WRITE: time, IIN bits, deadbands,
 // strings; IIN bits and deadbands are points for the value models too (a
 // time is not: every clock write is a new value).
-func writtenValue(t *protocols.Transaction, h *ObjectHeader, o Object, point func(string, protocols.NumType, float64)) {
+func (d *objectDecoder) writtenValue(h *ObjectHeader, o Object) {
+	t := d.t
+	point := func(field string, typ protocols.NumType, v float64) { d.point(h, o, field, typ, v) }
 	switch {
 	case o.Data == nil:
 		if h.Group == 80 {

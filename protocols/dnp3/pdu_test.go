@@ -3,6 +3,7 @@ package dnp3
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +16,38 @@ func TestCRC16DNP(t *testing.T) {
 	// The catalogue check value of CRC-16/DNP.
 	if got := crc16([]byte("123456789")); got != 0xEA82 {
 		t.Fatalf("crc16(123456789) = %#04x, want 0xea82", got)
+	}
+}
+
+// TestCRCSlicingMatchesBitwise checks the table-driven CRC, eight bytes at
+// a time, against the polynomial applied bit by bit, for every length a
+// link frame uses and then some.
+func TestCRCSlicingMatchesBitwise(t *testing.T) {
+	bitwise := func(b []byte) uint16 {
+		var c uint16
+		for _, x := range b {
+			c ^= uint16(x)
+			for range 8 {
+				if c&1 != 0 {
+					c = c>>1 ^ 0xA6BC
+				} else {
+					c >>= 1
+				}
+			}
+		}
+		return ^c
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := 0; n <= 64; n++ {
+		for range 50 {
+			b := make([]byte, n)
+			for i := range b {
+				b[i] = byte(rng.UintN(256))
+			}
+			if got, want := crc16(b), bitwise(b); got != want {
+				t.Fatalf("% x: crc16 %#04x, bitwise %#04x", b, got, want)
+			}
+		}
 	}
 }
 
@@ -280,12 +313,98 @@ func TestObjectSizesCoverIssueGroups(t *testing.T) {
 		"g51v1", "g52v2", "g60v1", "g70v3", "g80v1", "g110v4", "g111v4", "g120v1"} {
 		var g, v int
 		fmt.Sscanf(gv, "g%dv%d", &g, &v)
-		if _, ok := objectSizes[uint16(g)<<8|uint16(v)]; !ok {
+		if _, ok := objectSizeOf(uint8(g), uint8(v)); !ok {
 			t.Errorf("%s has no size", gv)
 		}
 	}
 	if spaceName(12, 1) != "g12v1" || spaceName(200, 201) != "g200v201" {
 		t.Fatal("space names")
+	}
+}
+
+// TestObjectTablesAgreeWithTheRules checks the size and name tables (array
+// lookups, for speed) against the rules written out as a map, the way they
+// were first built, for all 65,536 group/variation pairs.
+func TestObjectTablesAgreeWithTheRules(t *testing.T) {
+	want := map[uint16]objectSize{}
+	fixed := func(g uint8, sizes ...uint8) {
+		for i, s := range sizes {
+			if s != 0 {
+				want[uint16(g)<<8|uint16(i+1)] = objectSize{sizeFixed, s}
+			}
+		}
+	}
+	bits := func(g, v, n uint8) { want[uint16(g)<<8|uint16(v)] = objectSize{sizeBits, n} }
+	bits(1, 1, 1)
+	fixed(1, 0, 1)
+	fixed(2, 1, 7, 3)
+	bits(3, 1, 2)
+	fixed(3, 0, 1)
+	fixed(4, 1, 7, 3)
+	bits(10, 1, 1)
+	fixed(10, 0, 1)
+	fixed(11, 1, 7)
+	fixed(12, 11, 11)
+	bits(12, 3, 1)
+	fixed(13, 1, 7)
+	fixed(20, 5, 3, 5, 3, 4, 2, 4, 2)
+	fixed(21, 5, 3, 5, 3, 11, 9, 11, 9, 4, 2, 4, 2)
+	fixed(22, 5, 3, 5, 3, 11, 9, 11, 9)
+	fixed(23, 5, 3, 5, 3, 11, 9, 11, 9)
+	fixed(30, 5, 3, 4, 2, 5, 9)
+	fixed(31, 5, 3, 11, 9, 4, 2, 5, 9)
+	fixed(32, 5, 3, 11, 9, 5, 9, 11, 15)
+	fixed(33, 5, 3, 11, 9, 5, 9, 11, 15)
+	fixed(34, 2, 4, 4)
+	fixed(40, 5, 3, 5, 9)
+	fixed(41, 5, 3, 5, 9)
+	fixed(42, 5, 3, 11, 9, 5, 9, 11, 15)
+	fixed(43, 5, 3, 11, 9, 5, 9, 11, 15)
+	fixed(50, 6, 10, 6, 11)
+	fixed(51, 6, 6)
+	fixed(52, 2, 2)
+	for v := uint16(1); v <= 4; v++ {
+		want[60<<8|v] = objectSize{sizeNone, 0}
+	}
+	bits(80, 1, 1)
+	fixed(81, 3)
+	fixed(101, 2, 4, 8)
+	fixed(102, 1)
+	fixed(121, 7)
+	fixed(122, 7, 13)
+	for g := range uint16(256) {
+		if _, ok := want[g<<8]; !ok {
+			want[g<<8] = objectSize{sizeNone, 0}
+		}
+	}
+	for v := range uint16(256) {
+		want[v] = objectSize{sizeAttr, 0}
+		for _, g := range []uint16{110, 111, 112, 113} {
+			if v > 0 {
+				want[g<<8|v] = objectSize{sizeVarIsLen, 0}
+			}
+		}
+	}
+	for _, g := range []uint16{70, 82, 83, 85, 86, 87, 88, 90, 91, 120} {
+		for v := uint16(1); v < 256; v++ {
+			if _, ok := want[g<<8|v]; !ok {
+				want[g<<8|v] = objectSize{sizePrefixed, 0}
+			}
+		}
+	}
+	want[120<<8|3] = objectSize{sizeFixed, 6}
+	want[120<<8|4] = objectSize{sizeFixed, 2}
+	for g := range 256 {
+		for v := range 256 {
+			w, wok := want[uint16(g)<<8|uint16(v)]
+			got, ok := objectSizeOf(uint8(g), uint8(v))
+			if ok != wok || got != w {
+				t.Errorf("g%dv%d: size %v %v, want %v %v", g, v, got, ok, w, wok)
+			}
+			if name := fmt.Sprintf("g%dv%d", g, v); spaceName(uint8(g), uint8(v)) != name {
+				t.Errorf("g%dv%d named %q", g, v, spaceName(uint8(g), uint8(v)))
+			}
+		}
 	}
 }
 

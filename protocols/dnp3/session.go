@@ -57,6 +57,7 @@ type pendingRequest struct {
 // association is one master/outstation pair on the connection.
 type association struct {
 	master, outstation uint16
+	unit               string        // the outstation's address as text
 	reasm              [2]reassembly // [0] master → outstation, [1] outstation → master
 	pending            []pendingRequest
 	// Pairing state, as the tshark oracle defines it: the code last
@@ -196,7 +197,8 @@ func (s *session) association(master, outstation uint16, pkt protocols.Packet) *
 		s.assocs = s.assocs[:len(s.assocs)-1]
 		s.flush(old)
 	}
-	a := &association{master: master, outstation: outstation, open: -1, last: -1, lastSelectSeq: -1}
+	a := &association{master: master, outstation: outstation, unit: strconv.Itoa(int(outstation)),
+		open: -1, last: -1, lastSelectSeq: -1}
 	for i := range a.seqCode {
 		a.seqCode[i] = -1
 	}
@@ -277,19 +279,49 @@ func (s *session) fragment(h LinkHeader, frag []byte, pkt protocols.Packet) {
 	}
 }
 
-func newTransaction(master, outstation uint16) *protocols.Transaction {
-	t := &protocols.Transaction{Proto: "dnp3", Unit: strconv.Itoa(int(outstation)), HasLinkAddress: true}
-	t.Client.LinkAddress, t.Server.LinkAddress = int32(master), int32(outstation)
+// transaction and control are DNP3 transactions with room for what most
+// carry, in the same allocation: a target and the IIN; a control's CROB
+// adds its operation, four parameters and its detail.
+type transaction struct {
+	t      protocols.Transaction
+	target [1]protocols.Target
+	attr   [1]protocols.Attr
+}
+
+type control struct {
+	t      protocols.Transaction
+	target [1]protocols.Target
+	value  [1]protocols.Value
+	points [4]protocols.Point
+	attrs  [2]protocols.Attr
+}
+
+// newTransaction makes the transaction of a fragment with function fc.
+func (s *session) newTransaction(a *association, fc byte) *protocols.Transaction {
+	t := s.env.Pool.Get()
+	switch {
+	case t != nil:
+	case fc == FuncSelect || fc == FuncOperate || fc == FuncDirectOperate || fc == FuncDirectOperateNR:
+		c := new(control)
+		t = &c.t
+		t.Targets, t.Values, t.Points, t.Attrs = c.target[:0], c.value[:0], c.points[:0], c.attrs[:0]
+	default:
+		x := new(transaction)
+		t = &x.t
+		t.Targets, t.Attrs = x.target[:0], x.attr[:0]
+	}
+	t.Proto, t.Unit, t.HasLinkAddress = "dnp3", a.unit, true
+	t.Client.LinkAddress, t.Server.LinkAddress = int32(a.master), int32(a.outstation)
 	return t
 }
 
 func (s *session) request(master, outstation uint16, frag []byte, pkt protocols.Packet) {
 	a := s.association(master, outstation, pkt)
 	s.expire(a, pkt)
-	t := newTransaction(master, outstation)
+	t := s.newTransaction(a, frag[1])
 	t.RequestFrame, t.RequestTime = pkt.Frame, pkt.Time
 	t.FlowReversed = s.dir == protocols.ServerToClient
-	app, _ := DecodeFragment(frag, t)
+	app, _ := decodeFragment(frag, t, s.env.Strings)
 	fc, seq := app.Function, app.Seq()
 	objs := frag[2:]
 	switch fc {
@@ -352,11 +384,11 @@ func (s *session) response(master, outstation uint16, frag []byte, pkt protocols
 		}
 	}
 	if t == nil {
-		t = newTransaction(master, outstation)
+		t = s.newTransaction(a, fc)
 		t.FlowReversed = s.dir == protocols.ClientToServer
 	}
 	t.ResponseFrame, t.ResponseTime = pkt.Frame, pkt.Time
-	DecodeFragment(frag, t)
+	decodeFragment(frag, t, s.env.Strings)
 	if t.RequestFrame == 0 && code >= 0 && int(code) != t.Code {
 		// A continuation, or an answer to a request already paired: the
 		// transaction is the request's.

@@ -97,7 +97,7 @@ func addWrittenRegisters(t *protocols.Transaction, regs []byte) {
 }
 
 func target(t *protocols.Transaction, space string, addr, count uint64) {
-	t.Targets = append(t.Targets, protocols.Target{Space: space, Address: addr, Count: count})
+	t.AddTarget(space, addr, count)
 }
 
 var readSpaces = [5]string{"", "coil", "discrete_input", "holding_register", "input_register"}

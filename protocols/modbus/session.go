@@ -30,6 +30,7 @@ type pending struct {
 type session struct {
 	env         *protocols.Env
 	outstanding []pending
+	first       [2]pending // outstanding's room for a client that waits for each answer
 	resync      [2]bool
 	badHeaders  int
 	sawRequest  bool
@@ -37,7 +38,9 @@ type session struct {
 }
 
 func newSession(env *protocols.Env) *session {
-	return &session{env: env, missed: protocols.MissedRequests{Window: ResponseTimeout}}
+	s := &session{env: env, missed: protocols.MissedRequests{Window: ResponseTimeout}}
+	s.outstanding = s.first[:0]
+	return s
 }
 
 // Feed consumes every whole ADU in data.
@@ -133,8 +136,8 @@ func (s *session) pdu(dir protocols.Direction, h Header, pdu []byte, pkt protoco
 			return
 		}
 	}
-	t := &protocols.Transaction{Unit: UnitString(h.Unit), ResponseFrame: pkt.Frame, ResponseTime: pkt.Time,
-		ID: uint64(h.TransactionID), HasID: true}
+	t := s.newTransaction(h)
+	t.ResponseFrame, t.ResponseTime = pkt.Frame, pkt.Time
 	DecodeResponse(pdu, t)
 	if s.sawRequest && !s.missed.Possible(pkt.Time) {
 		t.AddAnomaly(anomalyUnmatchedResponse)
@@ -146,8 +149,8 @@ func (s *session) pdu(dir protocols.Direction, h Header, pdu []byte, pkt protoco
 
 func (s *session) request(h Header, pdu []byte, pkt protocols.Packet) {
 	s.sawRequest = true
-	t := &protocols.Transaction{Unit: UnitString(h.Unit), RequestFrame: pkt.Frame, RequestTime: pkt.Time,
-		ID: uint64(h.TransactionID), HasID: true}
+	t := s.newTransaction(h)
+	t.RequestFrame, t.RequestTime = pkt.Frame, pkt.Time
 	DecodeRequest(pdu, t)
 	if h.Unit == 0 && (t.Op == protocols.OpWrite || t.Op == protocols.OpControl) {
 		t.Broadcast = true
@@ -158,6 +161,25 @@ func (s *session) request(h Header, pdu []byte, pkt protocols.Packet) {
 		s.noResponse(0)
 	}
 	s.outstanding = append(s.outstanding, pending{tid: h.TransactionID, fc: pdu[0] & 0x7F, t: t})
+}
+
+// transaction is a Modbus transaction with room for its one target in the
+// same allocation: one allocation per transaction (writes of several
+// values allocate those as well).
+type transaction struct {
+	t      protocols.Transaction
+	target [1]protocols.Target
+}
+
+func (s *session) newTransaction(h Header) *protocols.Transaction {
+	t := s.env.Pool.Get()
+	if t == nil {
+		a := new(transaction)
+		t = &a.t
+		t.Targets = a.target[:0]
+	}
+	t.Unit, t.ID, t.HasID = UnitString(h.Unit), uint64(h.TransactionID), true
+	return t
 }
 
 // noResponse emits outstanding request i as unanswered.

@@ -19,6 +19,8 @@ type reader struct {
 	// elem is the built-in type id of the Variant element last emitted,
 	// for typing written values (1 Boolean .. 11 Double).
 	elem byte
+	// strs makes the strings kept (NodeIds, texts); nil allocates each.
+	strs *protocols.Strings
 }
 
 func (r *reader) fail() { r.bad, r.b = true, nil }
@@ -83,7 +85,7 @@ func (r *reader) bytes() []byte {
 }
 
 // str reads a String as printable text (see printable).
-func (r *reader) str() string { return printable(r.bytes()) }
+func (r *reader) str() string { return r.strs.Printable(r.bytes()) }
 
 // count reads an array length and caps it by the bytes that remain, each
 // element taking at least minSize bytes: a claimed count that cannot fit
@@ -120,10 +122,19 @@ func (n NodeID) Numeric0() (uint32, bool) { return n.Num, n.Kind == 'i' && n.NS 
 // String renders the NodeId in the standard text form ("i=85",
 // "ns=2;s=Tank1", "ns=1;g=…", "ns=3;b=base64").
 func (n NodeID) String() string {
-	b := make([]byte, 0, 16+len(n.URI)+len(n.Str)*4/3)
+	return string(n.appendText(make([]byte, 0, 16+len(n.URI)+len(n.Str)*4/3)))
+}
+
+// text is the NodeId's String, made with the reader's strings.
+func (r *reader) text(n NodeID) string {
+	var buf [128]byte
+	return r.strs.Bytes(n.appendText(buf[:0]))
+}
+
+func (n NodeID) appendText(b []byte) []byte {
 	if n.URI != nil {
 		b = append(b, "nsu="...)
-		b = append(b, printable(n.URI)...)
+		b = protocols.AppendPrintable(b, n.URI)
 		b = append(b, ';')
 	} else if n.NS != 0 {
 		b = append(b, "ns="...)
@@ -133,7 +144,7 @@ func (n NodeID) String() string {
 	switch n.Kind {
 	case 's':
 		b = append(b, "s="...)
-		b = append(b, printable(n.Str)...)
+		b = protocols.AppendPrintable(b, n.Str)
 	case 'g':
 		b = append(b, "g="...)
 		b = appendGUID(b, n.Str)
@@ -148,7 +159,13 @@ func (n NodeID) String() string {
 		b = append(b, ";svr="...)
 		b = strconv.AppendUint(b, uint64(n.ServerIndex), 10)
 	}
-	return string(b)
+	return b
+}
+
+// number renders v in decimal, made with the reader's strings.
+func (r *reader) number(v uint64) string {
+	var buf [20]byte
+	return r.strs.Bytes(strconv.AppendUint(buf[:0], v, 10))
 }
 
 // appendGUID renders a 16-byte binary Guid (Data1..3 little-endian).
@@ -353,7 +370,7 @@ func (r *reader) variantElement(typ byte, depth int, emit func(protocols.Value))
 		id := r.nodeID(typ == 18)
 		ok = emit != nil
 		if ok {
-			v = protocols.StringValue(id.String())
+			v = protocols.StringValue(r.text(id))
 		}
 	case 20:
 		v = protocols.StringValue(printable(r.qualifiedName()))

@@ -104,17 +104,24 @@ func IsResponse(id int) bool { _, ok := requestOf[id]; return ok || id == Servic
 // ServiceName names a request or response encoding NodeId
 // ("write_request", "read_response", "service_fault", "unknown").
 func ServiceName(id int) string {
-	if s, ok := services[id]; ok {
-		return s.name + "_request"
-	}
-	if req, ok := requestOf[id]; ok {
-		return services[req].name + "_response"
-	}
-	if id == ServiceFault {
-		return "service_fault"
+	if n, ok := serviceNames[id]; ok {
+		return n
 	}
 	return "unknown"
 }
+
+// serviceNames holds every name ServiceName gives, made once.
+var serviceNames = func() map[int]string {
+	m := make(map[int]string, 2*len(services)+1)
+	m[ServiceFault] = "service_fault"
+	for _, s := range services {
+		m[s.response] = s.name + "_response"
+	}
+	for req, s := range services { // a request's name wins
+		m[req] = s.name + "_request"
+	}
+	return m
+}()
 
 // setService fills code, name and op of a transaction from an encoding NodeId.
 func setService(t *protocols.Transaction, id int) {

@@ -168,11 +168,11 @@ type Facts struct {
 // MaxTargets caps the NodeIds kept per transaction.
 const MaxTargets = 256
 
-func addNode(t *protocols.Transaction, n NodeID) {
+func (r *reader) addNode(t *protocols.Transaction, n NodeID) {
 	if len(t.Targets) >= MaxTargets {
 		return
 	}
-	t.Targets = append(t.Targets, protocols.Target{Space: "node", ID: n.String()})
+	t.Targets = append(t.Targets, protocols.Target{Space: "node", ID: r.text(n)})
 }
 
 func attr(t *protocols.Transaction, key, value string) {
@@ -189,7 +189,7 @@ func attr(t *protocols.Transaction, key, value string) {
 func (r *reader) requestHeader(f *Facts) {
 	tok := r.nodeID(false)
 	if !tok.IsNull() {
-		f.AuthToken = tok.String()
+		f.AuthToken = r.text(tok)
 	}
 	r.u64() // timestamp
 	f.Handle = r.u32()
@@ -214,8 +214,11 @@ func (r *reader) responseHeader(f *Facts) uint32 {
 
 // DecodeRequest fills t from a request body (starting at its type NodeId):
 // code, name, op, targets, written values, details.
-func DecodeRequest(body []byte, t *protocols.Transaction) Facts {
-	r := reader{b: body}
+func DecodeRequest(body []byte, t *protocols.Transaction) Facts { return decodeRequest(body, t, nil) }
+
+// decodeRequest is DecodeRequest making its strings with strs.
+func decodeRequest(body []byte, t *protocols.Transaction, strs *protocols.Strings) Facts {
+	r := reader{b: body, strs: strs}
 	f := Facts{TypeID: -1}
 	typ := r.nodeID(false)
 	if id, ok := typ.Numeric0(); ok {
@@ -240,9 +243,9 @@ func DecodeRequest(body []byte, t *protocols.Transaction) Facts {
 			r.bytes()         // index range
 			r.qualifiedName() // data encoding
 			if !r.bad {
-				addNode(t, id)
+				r.addNode(t, id)
 				if attrID != attributeValue {
-					attr(t, "attribute_id", strconv.FormatUint(uint64(attrID), 10))
+					attr(t, "attribute_id", r.number(uint64(attrID)))
 				}
 			}
 		}
@@ -256,7 +259,7 @@ func DecodeRequest(body []byte, t *protocols.Transaction) Facts {
 			r.qualifiedName()
 			r.bytes() // continuation point
 			if !r.bad {
-				addNode(t, id)
+				r.addNode(t, id)
 			}
 		}
 	case WriteRequest:
@@ -266,12 +269,12 @@ func DecodeRequest(body []byte, t *protocols.Transaction) Facts {
 			r.bytes() // index range
 			node := -1
 			if before := len(t.Targets); !r.bad {
-				addNode(t, id)
+				r.addNode(t, id)
 				if len(t.Targets) > before {
 					node = len(t.Targets) - 1
 				}
 				if attrID != attributeValue {
-					attr(t, "attribute_id", strconv.FormatUint(uint64(attrID), 10))
+					attr(t, "attribute_id", r.number(uint64(attrID)))
 					node = -1 // not the node's value
 				}
 			}
@@ -290,15 +293,15 @@ func DecodeRequest(body []byte, t *protocols.Transaction) Facts {
 			// every HistoryUpdateDetails subtype starts with the NodeId it updates
 			sub := reader{b: b}
 			if id := sub.nodeID(false); !sub.bad && b != nil {
-				addNode(t, id)
+				r.addNode(t, id)
 			}
 		}
 	case CallRequest:
 		for n := r.count(6); n > 0 && !r.bad; n-- {
 			obj, method := r.nodeID(false), r.nodeID(false)
 			if !r.bad {
-				addNode(t, obj)
-				addNode(t, method)
+				r.addNode(t, obj)
+				r.addNode(t, method)
 			}
 			for m := r.count(1); m > 0 && !r.bad; m-- {
 				r.variant(0, emit)
@@ -317,7 +320,7 @@ func DecodeRequest(body []byte, t *protocols.Transaction) Facts {
 			r.u32()
 			r.u32()
 			if !r.bad {
-				addNode(t, id)
+				r.addNode(t, id)
 			}
 		}
 	case 554: // TranslateBrowsePathsToNodeIds
@@ -330,7 +333,7 @@ func DecodeRequest(body []byte, t *protocols.Transaction) Facts {
 				r.qualifiedName()
 			}
 			if !r.bad {
-				addNode(t, id)
+				r.addNode(t, id)
 			}
 		}
 	case CreateMonitoredItems:
@@ -348,7 +351,7 @@ func DecodeRequest(body []byte, t *protocols.Transaction) Facts {
 			r.u32()
 			r.boolean()
 			if !r.bad {
-				addNode(t, id)
+				r.addNode(t, id)
 			}
 		}
 	case AddNodesRequest:
@@ -364,7 +367,7 @@ func DecodeRequest(body []byte, t *protocols.Transaction) Facts {
 				if id.Kind == 'i' && id.Num == 0 {
 					id = parent
 				}
-				addNode(t, id)
+				r.addNode(t, id)
 				attr(t, "browse_name", printable(name))
 			}
 		}
@@ -373,7 +376,7 @@ func DecodeRequest(body []byte, t *protocols.Transaction) Facts {
 			id := r.nodeID(false)
 			r.boolean()
 			if !r.bad {
-				addNode(t, id)
+				r.addNode(t, id)
 			}
 		}
 	case AddReferencesRequest:
@@ -385,7 +388,7 @@ func DecodeRequest(body []byte, t *protocols.Transaction) Facts {
 			r.nodeID(true)
 			r.u32()
 			if !r.bad {
-				addNode(t, id)
+				r.addNode(t, id)
 			}
 		}
 	case DeleteReferencesRequest:
@@ -396,7 +399,7 @@ func DecodeRequest(body []byte, t *protocols.Transaction) Facts {
 			r.nodeID(true)
 			r.boolean()
 			if !r.bad {
-				addNode(t, id)
+				r.addNode(t, id)
 			}
 		}
 	case CreateSessionRequest:
@@ -571,8 +574,11 @@ func isBad(status uint32) bool { return status&0xC0000000 == 0x80000000 }
 // a ServiceFault keeps 397. Outcome: a ServiceFault or a Bad ServiceResult,
 // and a Bad per-operation result of a Write or Call, is an exception with that
 // StatusCode.
-func DecodeResponse(body []byte, t *protocols.Transaction) Facts {
-	r := reader{b: body}
+func DecodeResponse(body []byte, t *protocols.Transaction) Facts { return decodeResponse(body, t, nil) }
+
+// decodeResponse is DecodeResponse making its strings with strs.
+func decodeResponse(body []byte, t *protocols.Transaction, strs *protocols.Strings) Facts {
+	r := reader{b: body, strs: strs}
 	f := Facts{TypeID: -1}
 	typ := r.nodeID(false)
 	if id, ok := typ.Numeric0(); ok {
@@ -629,7 +635,7 @@ func DecodeResponse(body []byte, t *protocols.Transaction) Facts {
 	case CreateSessionResponse:
 		sid, tok := r.nodeID(false), r.nodeID(false)
 		if !r.bad {
-			f.SessionID, f.NewAuthToken = sid.String(), tok.String()
+			f.SessionID, f.NewAuthToken = r.text(sid), r.text(tok)
 			attr(t, "session_id", f.SessionID)
 		}
 		r.f64()   // revised session timeout
@@ -640,8 +646,8 @@ func DecodeResponse(body []byte, t *protocols.Transaction) Facts {
 		r.u32() // server protocol version
 		f.ChannelID, f.TokenID = r.u32(), r.u32()
 		if !r.bad {
-			attr(t, "secure_channel_id", strconv.FormatUint(uint64(f.ChannelID), 10))
-			attr(t, "token_id", strconv.FormatUint(uint64(f.TokenID), 10))
+			attr(t, "secure_channel_id", r.number(uint64(f.ChannelID)))
+			attr(t, "token_id", r.number(uint64(f.TokenID)))
 		}
 	}
 	if r.bad {

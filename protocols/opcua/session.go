@@ -358,10 +358,10 @@ func (s *session) message(dir protocols.Direction, typ int, key reqKey, policy s
 	}
 	matched := t != nil
 	if !matched {
-		t = &protocols.Transaction{}
+		t = s.newTransaction()
 	}
 	t.ResponseFrame, t.ResponseTime = pkt.Frame, pkt.Time
-	f := DecodeResponse(body, t)
+	f := decodeResponse(body, t, s.env.Strings)
 	if dir != protocols.ServerToClient {
 		t.AddAnomaly(anomalyUnexpectedDirection)
 	}
@@ -405,8 +405,9 @@ func (s *session) message(dir protocols.Direction, typ int, key reqKey, policy s
 
 func (s *session) request(dir protocols.Direction, key reqKey, policy string, body []byte, pkt protocols.Packet) {
 	s.sawRequest = true
-	t := &protocols.Transaction{RequestFrame: pkt.Frame, RequestTime: pkt.Time}
-	f := DecodeRequest(body, t)
+	t := s.newTransaction()
+	t.RequestFrame, t.RequestTime = pkt.Frame, pkt.Time
+	f := decodeRequest(body, t, s.env.Strings)
 	if dir != protocols.ClientToServer {
 		t.AddAnomaly(anomalyUnexpectedDirection)
 	}
@@ -483,14 +484,34 @@ func (s *session) encryptedMessage(dir protocols.Direction, h Header, sh SecureH
 }
 
 func (s *session) encryptedTransaction(code int, name string, op protocols.Op, sh SecureHeader, policy string) *protocols.Transaction {
-	t := &protocols.Transaction{Proto: "opcua", Code: code, CodeName: name, Op: op, Encrypted: true, Unit: s.unit("")}
-	t.Attrs = append(t.Attrs, protocols.Attr{Key: "secure_channel_id", Value: strconv.FormatUint(uint64(sh.ChannelID), 10)})
+	t := s.newTransaction()
+	t.Proto, t.Code, t.CodeName, t.Op, t.Encrypted, t.Unit = "opcua", code, name, op, true, s.unit("")
+	var id [20]byte
+	t.AddAttr("secure_channel_id", s.env.Strings.Bytes(strconv.AppendUint(id[:0], uint64(sh.ChannelID), 10)))
 	if policy != "" {
 		t.Attrs = append(t.Attrs, protocols.Attr{Key: "security_policy", Value: policyName(policy)})
 	}
 	if sh.HasSenderCert {
 		t.Attrs = append(t.Attrs, protocols.Attr{Key: "sender_certificate", Value: "true"})
 	}
+	return t
+}
+
+// transaction is an OPC UA transaction with room for what most carry, in
+// the same allocation: a node and two details (attribute id, policy).
+type transaction struct {
+	t      protocols.Transaction
+	target [1]protocols.Target
+	attrs  [2]protocols.Attr
+}
+
+func (s *session) newTransaction() *protocols.Transaction {
+	if t := s.env.Pool.Get(); t != nil {
+		return t
+	}
+	a := new(transaction)
+	t := &a.t
+	t.Targets, t.Attrs = a.target[:0], a.attrs[:0]
 	return t
 }
 

@@ -8,9 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
-	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -22,25 +21,29 @@ import (
 	"github.com/otwatch/otwatch/protocols/pipeline"
 )
 
-// benchProtocols: per protocol, the tshark field that makes tshark dissect
-// it and how many packets the input has. Inputs are the protocol's corpus
-// captures (Ethernet), copied with distinct addresses — identical copies
-// would rightly be dropped as retransmissions — and interleaved in time.
-var benchProtocols = []struct {
-	proto, field string
-	packets      int
+// throughputInputs is the recipe of the per-protocol throughput inputs:
+// one corpus capture (Ethernet, many request/response pairs) copied with
+// ../shared/tools/ipcopies.py until about 120,000 packets. Each copy has its
+// own IPv4 addresses (identical copies would rightly be dropped as
+// retransmissions), so an input holds hundreds of flows and hosts, and the
+// payload bytes stay exactly the corpus's. tshark decodes the same file with
+// -T fields -e field. The same files serve the whole-process comparison in
+// the README: set OTWATCH_THROUGHPUT_DIR to keep them.
+var throughputInputs = []struct {
+	proto, field, capture string
+	copies                int
 }{
-	{"modbus", "modbus.func_code", 1_000_000},
-	{"dnp3", "dnp3.al.func", 300_000},
-	{"s7comm", "s7comm.param.func", 300_000},
-	{"opcua", "opcua.servicenodeid.numeric", 300_000},
+	{"modbus", "modbus.func_code", "antoine-lemay__Modbus_dataset/characterization_modbus_6RTU_with_operate.pcap", 10},
+	{"dnp3", "dnp3.al.func", "cisagov__icsnpp-dnp3/testing/traces/dnp3_example.pcap", 148},
+	{"s7comm", "s7comm.param.func", "qut-infosec__2017QUT_S7comm/LabelledDataset/20161215163606_s7_process_attacks/20161216202830/" +
+		"20161215193421.WaterTankOnAuto_Flooding/20161215193421.WaterTankOnAuto_Flooding.hmi.pcap", 10},
+	{"opcua", "opcua.servicenodeid.numeric", "cisagov__icsnpp-opcua-binary/tests/traces/opcua_with-gap_with-handshake.pcap", 300},
 }
 
 type benchFile struct {
-	path     string
-	packets  int
-	decodeAs []string
-	err      error
+	path    string
+	packets int
+	err     error
 }
 
 var (
@@ -49,8 +52,19 @@ var (
 	tsharkPPS  = map[string]float64{}
 )
 
-// benchInput builds (once per process and protocol) the merged capture.
-func benchInput(b *testing.B, proto string, packets int) *benchFile {
+// benchInput builds (once per process and protocol) the protocol's input in
+// $OTWATCH_THROUGHPUT_DIR (kept, and reused when already there) or in a
+// temporary folder. It skips when the corpus, python3 or ipcopies.py is absent.
+func benchInput(b *testing.B, proto, rel string, copies int) *benchFile {
+	corpus := corpustest.Dir(b)
+	ipcopies := filepath.Join(corpus, "..", "tools", "ipcopies.py")
+	if _, err := os.Stat(ipcopies); err != nil {
+		b.Skipf("%s not found: skipping", ipcopies)
+	}
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		b.Skip("python3 not installed (ipcopies.py builds the inputs): skipping")
+	}
 	benchMu.Lock()
 	defer benchMu.Unlock()
 	if f := benchFiles[proto]; f != nil {
@@ -61,170 +75,203 @@ func benchInput(b *testing.B, proto string, packets int) *benchFile {
 	}
 	f := &benchFile{}
 	benchFiles[proto] = f
-	var sources []string
-	for _, c := range corpustest.Captures(b, proto) {
-		if c.Row["link_type"] != "ether" || (c.Row["duplicate_of"] != "" && c.Row["duplicate_of"] != "-") {
-			continue
-		}
-		sources = append(sources, c.Path)
-		for _, m := range regexp.MustCompile(`-d\s+(\w+\.port==\d+,\w+)`).FindAllStringSubmatch(c.Notes, -1) {
-			if !slices.Contains(f.decodeAs, m[1]) {
-				f.decodeAs = append(f.decodeAs, "-d", m[1])
-			}
-		}
-	}
-	dir, err := os.MkdirTemp("", "otwatch-bench")
-	if err != nil {
-		f.err = err
-		b.Fatal(err)
-	}
-	f.path = filepath.Join(dir, proto+".pcap")
-	f.packets, f.err = writeMerged(f.path, sources, packets)
+	f.path, f.packets, f.err = buildInput(python, ipcopies, filepath.Join(corpus, rel), proto, copies)
 	if f.err != nil {
 		b.Fatal(f.err)
 	}
+	b.Logf("%s: %d packets, %s", proto, f.packets, f.path)
 	return f
 }
 
-type srcFrame struct {
-	data []byte
-	ts   int64
+func buildInput(python, ipcopies, src, proto string, copies int) (string, int, error) {
+	dir := os.Getenv("OTWATCH_THROUGHPUT_DIR")
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "otwatch-throughput"); err != nil {
+			return "", 0, err
+		}
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", 0, err
+	}
+	out := filepath.Join(dir, proto+".pcap")
+	if _, err := os.Stat(out); err != nil {
+		// ipcopies.py reads classic pcap: a pcapng source is rewritten first,
+		// frame for frame, as editcap -F pcap would.
+		in := src
+		if !isClassicPcap(src) {
+			in = filepath.Join(dir, proto+"-source.pcap")
+			if err := writePcap(in, src); err != nil {
+				return "", 0, err
+			}
+			defer os.Remove(in)
+		}
+		cmd := exec.Command(python, ipcopies, in, strconv.Itoa(copies), out+".tmp")
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			return "", 0, fmt.Errorf("ipcopies.py %s: %v: %s", src, err, msg)
+		}
+		if err := os.Rename(out+".tmp", out); err != nil {
+			return "", 0, err
+		}
+	}
+	n, err := countFrames(out)
+	return out, n, err
 }
 
-// writeMerged writes copies of the sources' Ethernet/IPv4 frames until at
-// least n packets, copy k having its IPv4 addresses' second octet set to k.
-func writeMerged(path string, sources []string, n int) (int, error) {
-	var frames []srcFrame
-	for _, src := range sources {
-		r, err := capture.Open(src)
-		if err != nil {
-			return 0, err
-		}
-		for {
-			f, err := r.Next()
-			if err != nil {
-				break
-			}
-			if f.LinkType == capture.LinkEthernet {
-				frames = append(frames, srcFrame{append([]byte(nil), f.Data...), f.TimeNano})
+// removeTemporaryInputs deletes the inputs built outside
+// $OTWATCH_THROUGHPUT_DIR (about 70 MB) once the benchmarks are done.
+func removeTemporaryInputs() {
+	benchMu.Lock()
+	defer benchMu.Unlock()
+	if os.Getenv("OTWATCH_THROUGHPUT_DIR") == "" {
+		for _, f := range benchFiles {
+			if f.path != "" {
+				os.RemoveAll(filepath.Dir(f.path))
 			}
 		}
-		r.Close()
 	}
-	if len(frames) == 0 {
-		return 0, fmt.Errorf("no frames in %v", sources)
+	benchFiles = map[string]*benchFile{}
+}
+
+func isClassicPcap(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
 	}
-	copies := (n + len(frames) - 1) / len(frames)
+	defer f.Close()
+	var magic [4]byte
+	if _, err := io.ReadFull(f, magic[:]); err != nil {
+		return false
+	}
+	switch binary.LittleEndian.Uint32(magic[:]) {
+	case 0xA1B2C3D4, 0xA1B23C4D, 0xD4C3B2A1, 0x4D3CB2A1:
+		return true
+	}
+	return false
+}
+
+// writePcap rewrites an Ethernet capture as a little-endian nanosecond pcap.
+func writePcap(path, src string) error {
+	r, err := capture.Open(src)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
 	out, err := os.Create(path)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer out.Close()
-	w := bufio.NewWriterSize(out, 1<<20)
+	w := bufio.NewWriter(out)
 	hdr := make([]byte, 24)
 	binary.LittleEndian.PutUint32(hdr, 0xA1B23C4D)
 	binary.LittleEndian.PutUint16(hdr[4:], 2)
 	binary.LittleEndian.PutUint16(hdr[6:], 4)
-	binary.LittleEndian.PutUint32(hdr[16:], 262144)
+	binary.LittleEndian.PutUint32(hdr[16:], capture.MaxFrame)
 	binary.LittleEndian.PutUint32(hdr[20:], capture.LinkEthernet)
 	w.Write(hdr)
-	written := 0
-	buf := make([]byte, 0, 2048)
-	base := frames[0].ts
-	for i, f := range frames {
-		for k := 0; k < copies; k++ {
-			buf = append(buf[:0], f.data...)
-			rewriteIPv4(buf, byte(k+1))
-			rec := make([]byte, 16)
-			ts := base + int64(i)*10_000 + int64(k) // merged by time: copy k right after copy k-1
-			binary.LittleEndian.PutUint32(rec, uint32(ts/1e9))
-			binary.LittleEndian.PutUint32(rec[4:], uint32(ts%1e9))
-			binary.LittleEndian.PutUint32(rec[8:], uint32(len(buf)))
-			binary.LittleEndian.PutUint32(rec[12:], uint32(len(buf)))
-			w.Write(rec)
-			w.Write(buf)
-			written++
+	rec := make([]byte, 16)
+	for {
+		f, err := r.Next()
+		if err == io.EOF {
+			break
 		}
+		if err != nil {
+			return err
+		}
+		if f.LinkType != capture.LinkEthernet {
+			return fmt.Errorf("%s: link type %d, ipcopies.py takes Ethernet", src, f.LinkType)
+		}
+		binary.LittleEndian.PutUint32(rec, uint32(f.TimeNano/1e9))
+		binary.LittleEndian.PutUint32(rec[4:], uint32(f.TimeNano%1e9))
+		binary.LittleEndian.PutUint32(rec[8:], uint32(len(f.Data)))
+		binary.LittleEndian.PutUint32(rec[12:], max(f.OrigLen, uint32(len(f.Data))))
+		w.Write(rec)
+		w.Write(f.Data)
 	}
-	return written, w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return out.Close()
 }
 
-// rewriteIPv4 sets the second octet of both addresses and fixes the header checksum.
-func rewriteIPv4(f []byte, octet byte) {
-	off := 14
-	for off+4 <= len(f) && (f[off-2] == 0x81 && f[off-1] == 0x00) {
-		off += 4
+func countFrames(path string) (int, error) {
+	r, err := capture.Open(path)
+	if err != nil {
+		return 0, err
 	}
-	if len(f) < off+20 || f[off-2] != 0x08 || f[off-1] != 0x00 || f[off]>>4 != 4 {
-		return
+	defer r.Close()
+	n := 0
+	for {
+		if _, err := r.Next(); err == io.EOF {
+			return n, nil
+		} else if err != nil {
+			return n, err
+		}
+		n++
 	}
-	ip := f[off:]
-	ip[13], ip[17] = octet, octet
-	ihl := int(ip[0]&0x0f) * 4
-	if ihl < 20 || ihl > len(ip) {
-		return
-	}
-	ip[10], ip[11] = 0, 0
-	var sum uint32
-	for i := 0; i < ihl; i += 2 {
-		sum += uint32(ip[i])<<8 | uint32(ip[i+1])
-	}
-	for sum > 0xffff {
-		sum = sum&0xffff + sum>>16
-	}
-	binary.BigEndian.PutUint16(ip[10:], ^uint16(sum))
 }
 
 // BenchmarkPipeline reads, decodes and dissects each protocol's input per
 // iteration and reports packets/s, allocations per packet, tshark's
-// packets/s on the same file (fields of that protocol) and the ratio.
+// packets/s on the same file (fields of that protocol) and the ratio; the
+// -recycled runs let sessions reuse transactions (RecycleTransactions).
 func BenchmarkPipeline(b *testing.B) {
-	for _, bp := range benchProtocols {
-		b.Run(bp.proto, func(b *testing.B) {
-			in := benchInput(b, bp.proto, bp.packets)
-			var txs int
-			sink := func(*protocols.Transaction) { txs++ }
-			run := func() {
-				p := pipeline.New(pipeline.Limits{}, sink)
-				r, err := capture.Open(in.path)
-				if err != nil {
-					b.Fatal(err)
-				}
-				for {
-					f, err := r.Next()
-					if err == io.EOF {
-						break
-					}
-					if err != nil {
-						b.Fatal(err)
-					}
-					p.HandleFrame(f)
-				}
-				r.Close()
-				p.Flush()
+	b.Cleanup(removeTemporaryInputs)
+	for _, bp := range throughputInputs {
+		for _, recycle := range []bool{false, true} {
+			name := bp.proto
+			if recycle {
+				name += "-recycled"
 			}
-			run() // warm the page cache and the runtime
-			txs = 0
-			var before, after runtime.MemStats
-			runtime.ReadMemStats(&before)
-			b.ResetTimer()
-			start := time.Now()
-			for i := 0; i < b.N; i++ {
-				run()
+			b.Run(name, func(b *testing.B) { benchmarkPipeline(b, bp.proto, bp.field, bp.capture, bp.copies, recycle) })
+		}
+	}
+}
+
+func benchmarkPipeline(b *testing.B, proto, field, rel string, copies int, recycle bool) {
+	in := benchInput(b, proto, rel, copies)
+	var txs int
+	sink := func(*protocols.Transaction) { txs++ }
+	run := func() {
+		p := pipeline.New(pipeline.Limits{}, sink)
+		p.RecycleTransactions = recycle
+		r, err := capture.Open(in.path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for {
+			f, err := r.Next()
+			if err == io.EOF {
+				break
 			}
-			elapsed := time.Since(start)
-			b.StopTimer()
-			runtime.ReadMemStats(&after)
-			total := float64(in.packets) * float64(b.N)
-			ours := total / elapsed.Seconds()
-			b.ReportMetric(ours, "packets/s")
-			b.ReportMetric(float64(after.Mallocs-before.Mallocs)/total, "allocs/packet")
-			b.ReportMetric(float64(txs)/float64(b.N), "transactions")
-			if theirs := tsharkRate(bp.proto, bp.field, in); theirs > 0 {
-				b.ReportMetric(theirs, "tshark_packets/s")
-				b.ReportMetric(ours/theirs, "x_tshark")
+			if err != nil {
+				b.Fatal(err)
 			}
-		})
+			p.HandleFrame(f)
+		}
+		r.Close()
+		p.Flush()
+	}
+	run() // warm the page cache and the runtime
+	txs = 0
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		run()
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	runtime.ReadMemStats(&after)
+	total := float64(in.packets) * float64(b.N)
+	ours := total / elapsed.Seconds()
+	b.ReportMetric(ours, "packets/s")
+	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/total, "allocs/packet")
+	b.ReportMetric(float64(txs)/float64(b.N), "transactions")
+	if theirs := tsharkRate(proto, field, in); theirs > 0 {
+		b.ReportMetric(theirs, "tshark_packets/s")
+		b.ReportMetric(ours/theirs, "x_tshark")
 	}
 }
 
@@ -240,8 +287,7 @@ func tsharkRate(proto, field string, in *benchFile) float64 {
 	if err != nil {
 		return 0
 	}
-	args := append([]string{"-n", "-r", in.path}, in.decodeAs...)
-	cmd := exec.Command(tshark, append(args, "-T", "fields", "-e", field)...)
+	cmd := exec.Command(tshark, "-n", "-r", in.path, "-T", "fields", "-e", field)
 	cmd.Stdout = io.Discard
 	t0 := time.Now()
 	if cmd.Run() == nil {

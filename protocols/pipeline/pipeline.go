@@ -64,10 +64,24 @@ type Pipeline struct {
 	// where the same addresses are reused on different VLANs (identical
 	// machine cells behind one switch).
 	MergeVLANs bool
+	// RecycleTransactions lets sessions fill each transaction again once
+	// the sink has returned: no allocation per transaction, a heap that
+	// stays small. Set it before the first frame, and only when neither
+	// the sink nor anything it calls keeps a *Transaction, or one of its
+	// slices, past the call: what is kept must be Transaction.Clone'd.
+	RecycleTransactions bool
 	// Stats is updated as frames are handled.
 	Stats   Stats
 	dupSeed maphash.Seed
 	queries groupQueries
+	// free holds closed flows for reuse (a plant whose clients open a
+	// connection per poll closes thousands of flows a minute).
+	free []*flow
+	txs  protocols.TxPool
+	// What every session's Env points to, made once rather than per flow.
+	strings   *protocols.Strings
+	emitFn    func(*protocols.Transaction)
+	anomalyFn func(string, protocols.Packet)
 }
 
 // New builds a pipeline over the registered dissectors. sink receives each
@@ -87,7 +101,10 @@ func NewWith(limits Limits, dissectors []protocols.Dissector, sink func(*protoco
 		sink:       sink,
 		Stats:      newStats(),
 		dupSeed:    maphash.MakeSeed(),
+		strings:    protocols.NewStrings(),
 	}
+	p.emitFn = p.emit
+	p.anomalyFn = func(name string, _ protocols.Packet) { p.Stats.Anomalies[name]++ }
 	for i := range p.serverPort {
 		p.serverPort[i] = map[uint16][]protocols.Dissector{}
 	}
@@ -221,7 +238,8 @@ func (p *Pipeline) lookupFlow(d *frame.Decoded, create bool) *flow {
 		p.limitHit("max_flows")
 		p.closeFlow(p.lruTail, protocols.Packet{Frame: p.frameNo, Time: time.Unix(0, p.now).UTC()})
 	}
-	fl := &flow{key: key, proto: d.IPProto, vlan: d.VLAN}
+	fl := p.newFlow()
+	fl.key, fl.proto, fl.vlan = key, d.IPProto, d.VLAN
 	p.flows[key] = fl
 	if d.IPProto == frame.ProtoTCP {
 		p.Stats.TCPFlows++
@@ -779,8 +797,11 @@ func (p *Pipeline) bind(fl *flow, d protocols.Dissector, dir protocols.Direction
 	if fl.proto == frame.ProtoUDP {
 		t = protocols.UDP
 	}
-	fl.env = protocols.Env{Transport: t, VLAN: fl.vlan, Client: &fl.client, Server: &fl.server, EmitFunc: p.emit,
-		AnomalyFunc: func(name string, _ protocols.Packet) { p.Stats.Anomalies[name]++ }}
+	fl.env = protocols.Env{Transport: t, VLAN: fl.vlan, Client: &fl.client, Server: &fl.server, EmitFunc: p.emitFn,
+		AnomalyFunc: p.anomalyFn, Strings: p.strings}
+	if p.RecycleTransactions {
+		fl.env.Pool = &p.txs
+	}
 	p.guard(fl, func() { fl.session = d.NewSession(&fl.env) })
 	if fl.session == nil {
 		p.detach(fl)
@@ -804,6 +825,9 @@ func (p *Pipeline) bind(fl *flow, d protocols.Dissector, dir protocols.Direction
 		h.pending = nil
 		p.buffered -= len(pending)
 		p.feedStream(fl, dd, pending, pkt)
+		if h.pending == nil && cap(pending) <= 4096 {
+			h.pending = pending[:0] // its bytes are consumed: keep the room
+		}
 	}
 }
 
@@ -843,6 +867,34 @@ func (p *Pipeline) closeFlow(fl *flow, pkt protocols.Packet) {
 	}
 	p.unlink(fl)
 	delete(p.flows, fl.key)
+	if len(p.free) < maxFreeFlows {
+		// Kept as it is (closed) until reused: callers up the stack may
+		// still look at it.
+		p.free = append(p.free, fl)
+	}
+}
+
+// maxFreeFlows bounds the closed flows kept for reuse.
+const maxFreeFlows = 1024
+
+// newFlow returns a zero flow, reusing a closed one and its buffers when
+// there is one.
+func (p *Pipeline) newFlow() *flow {
+	n := len(p.free)
+	if n == 0 {
+		return &flow{}
+	}
+	fl := p.free[n-1]
+	p.free[n-1] = nil
+	p.free = p.free[:n-1]
+	pending, recent := [2][]byte{fl.half[0].pending[:0], fl.half[1].pending[:0]}, fl.recent
+	*fl = flow{}
+	fl.half[0].pending, fl.half[1].pending = pending[0], pending[1]
+	if recent != nil {
+		*recent = recentDatagrams{}
+		fl.recent = recent
+	}
+	return fl
 }
 
 // String describes the pipeline state, for debugging.

@@ -49,7 +49,8 @@ type codeInfo struct {
 	op   protocols.Op
 }
 
-var functions = map[byte]codeInfo{
+// functions names the job functions (an array: looked up on every job).
+var functions = [256]codeInfo{
 	FuncCPUServices:     {"cpu_services", protocols.OpOther},
 	FuncReadVar:         {"read_var", protocols.OpRead},
 	FuncWriteVar:        {"write_var", protocols.OpWrite},
@@ -66,7 +67,7 @@ var functions = map[byte]codeInfo{
 
 // FunctionName is the snake_case name of a job function code.
 func FunctionName(fc byte) string {
-	if f, ok := functions[fc]; ok {
+	if f := functions[fc]; f.name != "" {
 		return f.name
 	}
 	return "unknown"
@@ -202,8 +203,9 @@ const (
 )
 
 // Areas of S7ANY item addresses, with the target space they map to; a data
-// block's space carries its number ("db1").
-var areas = map[byte]string{
+// block's space carries its number ("db1"). Arrays rather than maps: they
+// are looked up for every item.
+var areas = [256]string{
 	0x03: "sysinfo",
 	0x05: "sysflags",
 	0x06: "AI",
@@ -224,7 +226,7 @@ var areas = map[byte]string{
 
 // Item transport sizes of S7ANY addresses and their element size in bytes
 // (0: bit).
-var transportSizes = map[byte]struct {
+var transportSizes = [256]struct {
 	name string
 	size int
 }{

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -248,7 +249,7 @@ func attr(t *protocols.Transaction, k, v string) {
 func setFunction(t *protocols.Transaction, fc byte) {
 	t.Proto = ProtoS7
 	t.Code = int(fc)
-	if f, ok := functions[fc]; ok {
+	if f := functions[fc]; f.name != "" {
 		t.CodeName, t.Op = f.name, f.op
 	} else {
 		t.CodeName, t.Op = "unknown", protocols.OpOther
@@ -292,8 +293,8 @@ type item struct {
 
 // space names the target space of an item's area.
 func (it item) space() string {
-	s, ok := areas[it.area]
-	if !ok {
+	s := areas[it.area]
+	if s == "" {
 		return "area_0x" + strings.TrimPrefix(hex16(uint16(it.area)), "0x00")
 	}
 	if it.area == 0x84 || it.area == 0x85 {
@@ -340,10 +341,8 @@ func (it item) target() protocols.Target {
 	return protocols.Target{Space: it.space(), Address: uint64(it.address >> 3), Count: uint64(it.length)}
 }
 
-// describe renders an item as Step 7 would write it, e.g. "DB1.DBX 2.0 BYTE 4".
-func (it item) describe() string {
-	var buf [64]byte
-	b := buf[:0]
+// appendDescription renders an item as Step 7 would write it, e.g. "DB1.DBX 2.0 BYTE 4".
+func (it item) appendDescription(b []byte) []byte {
 	switch {
 	case it.area == 0x84 || it.area == 0x85:
 		for _, c := range []byte(it.space()) {
@@ -364,14 +363,13 @@ func (it item) describe() string {
 		b = strconv.AppendInt(b, int64(it.address&7), 10)
 	}
 	b = append(b, ' ')
-	if s, ok := transportSizes[it.transport]; ok {
+	if s := transportSizes[it.transport]; s.name != "" {
 		b = append(b, s.name...)
 	} else {
 		b = append(b, "0x"+strings.TrimPrefix(hex16(uint16(it.transport)), "0x00")...)
 	}
 	b = append(b, ' ')
-	b = strconv.AppendInt(b, int64(it.length), 10)
-	return string(b)
+	return strconv.AppendInt(b, int64(it.length), 10)
 }
 
 // maxItemAttrs caps the per-item descriptions kept as detail attributes.
@@ -389,14 +387,16 @@ type itemInfo struct {
 
 // parseItems walks the item list of a read/write var parameter (function
 // byte first), appending targets, and returns what decoding the items'
-// written values needs in items[:n].
-func parseItems(param []byte, t *protocols.Transaction, items *[256]itemInfo) (n int) {
+// written values needs in items[:n]. Descriptions are made with strs.
+func parseItems(param []byte, t *protocols.Transaction, items *[256]itemInfo, strs *protocols.Strings) (n int) {
 	if len(param) < 2 {
 		t.AddAnomaly(anomalyInvalidParameter)
 		return 0
 	}
 	count := int(param[1])
 	b := param[2:]
+	// Room for every S7ANY item the bytes can hold, in one allocation.
+	t.Targets = slices.Grow(t.Targets, min(count, len(b)/12))
 	for i := 0; i < count; i++ {
 		if len(b) < 2 || len(b) < 2+int(b[1]) {
 			t.AddAnomaly(anomalyInvalidItem)
@@ -428,7 +428,8 @@ func parseItems(param []byte, t *protocols.Transaction, items *[256]itemInfo) (n
 		items[n] = itemInfo{transport: it.transport, bit: uint8(it.address & 7), length: it.length, target: int16(len(t.Targets))}
 		t.Targets = append(t.Targets, it.target())
 		if i < maxItemAttrs {
-			attr(t, itemKey(i), it.describe())
+			var buf [64]byte
+			attr(t, itemKey(i), strs.Bytes(it.appendDescription(buf[:0])))
 		}
 		n++
 	}
@@ -520,7 +521,7 @@ func addValues(t *protocols.Transaction, it itemInfo, d []byte) {
 		return
 	}
 	size := 1
-	if s, ok := transportSizes[it.transport]; ok && s.size > 0 && s.size <= 8 {
+	if s := transportSizes[it.transport]; s.name != "" && s.size > 0 && s.size <= 8 {
 		size = s.size
 	}
 	for k := 0; len(d) >= size; d, k = d[size:], k+size {
@@ -550,7 +551,10 @@ func addValues(t *protocols.Transaction, it itemInfo, d []byte) {
 }
 
 // DecodeJob fills t from a job PDU: function, targets, values, details.
-func DecodeJob(p *PDU, t *protocols.Transaction) {
+func DecodeJob(p *PDU, t *protocols.Transaction) { decodeJob(p, t, nil) }
+
+// decodeJob is DecodeJob making its strings with strs.
+func decodeJob(p *PDU, t *protocols.Transaction, strs *protocols.Strings) {
 	if !p.HasFunction {
 		t.Proto = ProtoS7
 		t.CodeName = "unknown"
@@ -562,7 +566,7 @@ func DecodeJob(p *PDU, t *protocols.Transaction) {
 	switch p.Function {
 	case FuncReadVar, FuncWriteVar:
 		var items [256]itemInfo
-		n := parseItems(q, t, &items)
+		n := parseItems(q, t, &items, strs)
 		if p.Function == FuncWriteVar {
 			dataItems(p.Data, n, false, t, func(i int, _, _ byte, d []byte) { addValues(t, items[i], d) })
 		} else if len(p.Data) != 0 {

@@ -274,8 +274,41 @@ func (s *session) tls(dir protocols.Direction, b []byte, pkt protocols.Packet) {
 	s.env.Emit(t)
 }
 
+// transaction and itemJob are S7 transactions with room, in the same
+// allocation, for what most carry: a target and a detail; a read/write var
+// job the descriptions of its first items (its targets get one allocation
+// of their own when there are several).
+type transaction struct {
+	t      protocols.Transaction
+	target [1]protocols.Target
+	attr   [1]protocols.Attr
+}
+
+type itemJob struct {
+	t      protocols.Transaction
+	target [1]protocols.Target
+	attrs  [maxItemAttrs]protocols.Attr
+}
+
 func (s *session) newTx(pkt protocols.Packet, request bool) *protocols.Transaction {
-	t := &protocols.Transaction{Unit: s.unit}
+	return s.newTxFor(pkt, request, false)
+}
+
+// newTxFor makes a transaction; items: a read or write var job.
+func (s *session) newTxFor(pkt protocols.Packet, request, items bool) *protocols.Transaction {
+	t := s.env.Pool.Get()
+	switch {
+	case t != nil:
+	case items:
+		a := new(itemJob)
+		t = &a.t
+		t.Targets, t.Attrs = a.target[:0], a.attrs[:0]
+	default:
+		a := new(transaction)
+		t = &a.t
+		t.Targets, t.Attrs = a.target[:0], a.attr[:0]
+	}
+	t.Unit = s.unit
 	if request {
 		t.RequestFrame, t.RequestTime = pkt.Frame, pkt.Time
 	} else {
@@ -298,9 +331,10 @@ func (s *session) s7(dir protocols.Direction, p *PDU, pkt protocols.Packet) {
 	switch p.ROSCTR {
 	case ROSCTRJob:
 		s.sawRequest = true
-		t := s.newTx(pkt, true)
+		items := p.HasFunction && (p.Function == FuncReadVar || p.Function == FuncWriteVar) && len(p.Param) >= 2 && p.Param[1] > 1
+		t := s.newTxFor(pkt, true, items)
 		t.ID, t.HasID = uint64(p.PDURef), true
-		DecodeJob(p, t)
+		decodeJob(p, t, s.env.Strings)
 		s.request(pending{dir: dir, ref: p.PDURef, code: t.Code, kind: kindJob, t: t})
 	case ROSCTRAck, ROSCTRAckData:
 		code := -1 // an ack without parameter takes its job's code

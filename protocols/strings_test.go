@@ -1,0 +1,44 @@
+package protocols
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestStringsKeepRepeatsWithoutAllocating(t *testing.T) {
+	s := NewStrings()
+	b := []byte("ns=2;s=Tank1.Level")
+	first := s.Bytes(b)
+	assert.Equal(t, "ns=2;s=Tank1.Level", first)
+	b[0] = 'x' // the string is a copy: changing the wire bytes later changes nothing
+	assert.Equal(t, "ns=2;s=Tank1.Level", first)
+	b[0] = 'n'
+	assert.Zero(t, testing.AllocsPerRun(100, func() { s.Bytes(b) }), "a repeat allocates nothing")
+	long1 := []byte("ns=2;s=sps-2.DB.OPC_UA.BandO_doSortMetal") // beyond a conversion's 32-byte stack buffer
+	long2 := []byte("op=latch_on count=1 on=1000 off=1000 status=0")
+	assert.Zero(t, testing.AllocsPerRun(100, func() { s.Bytes(long1); s.Bytes(long2) }), "long repeats allocate nothing")
+	assert.Equal(t, first, s.Bytes([]byte("ns=2;s=Tank1.Level")))
+	assert.Equal(t, "", s.Bytes(nil))
+
+	// Texts that share a slot replace each other and stay correct.
+	for i := range 5000 {
+		v := []byte(strings.Repeat("a", i%300))
+		assert.Equal(t, string(v), s.Bytes(v))
+	}
+	long := []byte(strings.Repeat("x", maxStringLen+1))
+	assert.Equal(t, string(long), s.Bytes(long), "too long to keep, still right")
+
+	var none *Strings
+	assert.Equal(t, "abc", none.Bytes([]byte("abc")), "a nil table allocates")
+	assert.Equal(t, `a\x01`, none.Printable([]byte("a\x01")))
+	assert.Equal(t, `bad\xff`, s.Printable([]byte("bad\xff")), "escaped as Printable does")
+	assert.Equal(t, "plain", s.Printable([]byte("plain")))
+}
+
+func TestAppendPrintableIsPrintable(t *testing.T) {
+	for _, in := range []string{"", "abc", "a\x1bb", "admin\u202egnp.exe", "\xff\xfe", "tab\there"} {
+		assert.Equal(t, Printable([]byte(in)), string(AppendPrintable(nil, []byte(in))), "%q", in)
+	}
+}

@@ -1,0 +1,67 @@
+package protocols
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestTxPoolReusesOnceAndEmpties(t *testing.T) {
+	var none *TxPool
+	assert.Nil(t, none.Get(), "a nil pool keeps nothing")
+	none.Put(&Transaction{})
+
+	p := &TxPool{}
+	assert.Nil(t, p.Get())
+	tx := &Transaction{Proto: "modbus", Code: 3, RequestFrame: 7, HasID: true}
+	tx.AddTarget("holding_register", 100, 2)
+	tx.AddAttr("k", "v")
+	tx.AddAnomaly("modbus.invalid_length")
+	p.Put(tx)
+	p.Put(tx) // emitted twice by mistake: kept once
+	got := p.Get()
+	require.Same(t, tx, got)
+	assert.Nil(t, p.Get(), "put twice, handed out once")
+	assert.Empty(t, got.Targets)
+	assert.Empty(t, got.Attrs)
+	assert.Empty(t, got.Anomalies)
+	assert.Equal(t, "", got.Proto)
+	assert.Zero(t, got.RequestFrame)
+	assert.False(t, got.HasID)
+	assert.GreaterOrEqual(t, cap(got.Targets), 1, "room kept")
+
+	big := &Transaction{Targets: make([]Target, 0, maxPooledRoom+1)}
+	p.Put(big)
+	assert.Nil(t, p.Get(), "a grown transaction is left to the collector")
+
+	for range maxPooled + 10 {
+		p.Put(&Transaction{})
+	}
+	assert.Len(t, p.free, maxPooled, "bounded")
+}
+
+func TestCloneSharesNothing(t *testing.T) {
+	tx := &Transaction{Proto: "dnp3"}
+	tx.AddTarget("g12v1", 1, 1)
+	tx.AddValue(IntValue(5))
+	tx.AddPoint(0, 0, FieldOp, TypeCode, 3)
+	tx.AddReadValue(IntValue(6))
+	tx.AddAnomaly("dnp3.bad_crc")
+	tx.AddAttr("iin", "0x0000")
+	c := tx.Clone()
+	assert.Equal(t, tx, c)
+	tx.Reset()
+	tx.AddTarget("g1v2", 9, 9)
+	tx.AddValue(IntValue(0))
+	tx.AddPoint(0, 0, FieldValue, TypeBool, 1)
+	tx.AddReadValue(IntValue(0))
+	tx.AddAnomaly("x")
+	tx.AddAttr("a", "b")
+	assert.Equal(t, []Target{{Space: "g12v1", Address: 1, Count: 1}}, c.Targets)
+	assert.Equal(t, []Value{IntValue(5)}, c.Values)
+	assert.Equal(t, FieldOp, c.Points[0].Field)
+	assert.Equal(t, []Value{IntValue(6)}, c.ReadValues)
+	assert.Equal(t, []string{"dnp3.bad_crc"}, c.Anomalies)
+	assert.Equal(t, []Attr{{Key: "iin", Value: "0x0000"}}, c.Attrs)
+}
