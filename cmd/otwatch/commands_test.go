@@ -48,7 +48,7 @@ func TestBaselineExportImportDiff(t *testing.T) {
 	// no difference against itself; a removed function shows as one line
 	out.Reset()
 	require.Equal(t, 0, cmdBaseline([]string{"diff", "--db", db, file}, &out, &errb))
-	assert.Empty(t, out.String())
+	assert.Equal(t, "no difference: the baseline learned in "+db+" and "+file+" hold the same baseline\n", out.String())
 	edited := strings.Replace(exported, `"code": 22`, `"code": 122`, 1)
 	require.NoError(t, os.WriteFile(file, []byte(edited), 0o644))
 	out.Reset()
@@ -67,7 +67,11 @@ func TestBaselineExportImportDiff(t *testing.T) {
 	assert.Equal(t, 0, cmdBaseline([]string{"import", "--db", db, file}, &out, &errb), errb.String())
 	out.Reset()
 	require.Equal(t, 0, cmdBaseline([]string{"diff", "--db", db, file}, &out, &errb))
-	assert.Empty(t, out.String(), "the imported file is now the baseline")
+	assert.True(t, strings.HasPrefix(out.String(), "no difference: "), "the imported file is now the baseline: %s", out.String())
+	// two files
+	out.Reset()
+	require.Equal(t, 0, cmdBaseline([]string{"diff", file, file}, &out, &errb))
+	assert.Equal(t, "no difference: "+file+" and "+file+" hold the same baseline\n", out.String())
 }
 
 func TestAlertsListAndMarkNormal(t *testing.T) {

@@ -242,6 +242,13 @@ func TestDaemonInNamespaces(t *testing.T) {
 		require.Contains(t, spoofLog.String(), "arp reply 10.66.0.1 is-at ", "arpspoof sent its replies") // (it prints MACs without leading zeros)
 	})
 	time.Sleep(1500 * time.Millisecond)
+	// an operator on the box looks while the daemon holds the state file
+	live, err := exec.Command(bin, "alerts", "list", "--db", db).CombinedOutput()
+	require.NoError(t, err, "otwatch alerts list while the daemon runs: %s", live)
+	assert.Contains(t, string(live), `"kind":"write_from_new_client"`, "the live alerts")
+	live, err = exec.Command(bin, "inventory", "export", "--db", db).CombinedOutput()
+	require.NoError(t, err, "otwatch inventory export while the daemon runs: %s", live)
+	assert.Contains(t, string(live), `"10.66.0.1"`)
 	require.NoError(t, daemon.Process.Signal(syscall.SIGTERM))
 	require.NoError(t, daemon.Wait(), logs.String())
 	assert.Contains(t, logs.String(), "state saved")

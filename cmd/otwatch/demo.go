@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -32,12 +33,18 @@ var demoCapture []byte
 // pipeline, inventory, learning, alerts — and serves the dashboard on
 // localhost until interrupted (--records prints the transactions instead).
 func cmdDemo(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	listen := fs.String("listen", "127.0.0.1:8443", "dashboard address")
+	fs := newFlags("demo")
+	listen := fs.String("listen", "127.0.0.1:8443", "serve the dashboard on `ADDR` (host:port)")
 	records := fs.Bool("records", false, "print the transactions as JSON lines and exit")
-	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "otwatch demo: %v\n", err)
+	pos, err := parseFlags(fs, "demo", args, stdout, stderr, false)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		return 2
+	}
+	if len(pos) > 0 {
+		usageError(stderr, "demo", fs, fmt.Sprintf("unexpected argument %q", pos[0]), false)
 		return 2
 	}
 	dir, err := os.MkdirTemp("", "otwatch-demo")

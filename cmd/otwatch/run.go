@@ -43,15 +43,21 @@ const (
 
 // cmdConfig checks a configuration file: `otwatch config check FILE`.
 func cmdConfig(args []string, stdout, stderr io.Writer) int {
-	if len(args) != 2 || args[0] != "check" {
-		fmt.Fprintln(stderr, "usage: otwatch config check FILE")
-		return 2
+	return dispatchGroup("config", args, stdout, stderr, map[string]func([]string) int{
+		"check": func(a []string) int { return configCheck(a, stdout, stderr) },
+	})
+}
+
+func configCheck(args []string, stdout, stderr io.Writer) int {
+	pos, code, ok := noFlags("config check", args, 1, stdout, stderr)
+	if !ok {
+		return code
 	}
-	if err := config.Check(args[1]); err != nil {
+	if err := config.Check(pos[0]); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	fmt.Fprintf(stdout, "%s: ok\n", args[1])
+	fmt.Fprintf(stdout, "%s: ok\n", pos[0])
 	return 0
 }
 
@@ -59,11 +65,17 @@ func cmdConfig(args []string, stdout, stderr io.Writer) int {
 // learning and alerts, checkpointed to the database, health on the
 // management address. It never transmits on a monitored interface.
 func cmdRun(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	path := fs.String("config", "/etc/otwatch/otwatch.conf", "configuration file")
-	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "otwatch run: %v\n", err)
+	fs := newFlags("run")
+	path := fs.String("config", "/etc/otwatch/otwatch.conf", "configuration `FILE` (cmd/otwatch/config/README.md)")
+	pos, err := parseFlags(fs, "run", args, stdout, stderr, false)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		return 2
+	}
+	if len(pos) > 0 {
+		usageError(stderr, "run", fs, fmt.Sprintf("unexpected argument %q", pos[0]), false)
 		return 2
 	}
 	logger := log.New(stderr, "otwatch: ", log.LstdFlags|log.LUTC)
@@ -107,6 +119,7 @@ type daemon struct {
 	db       *store.Store
 	http     *http.Server
 	listener net.Listener
+	local    *http.Server // the commands' socket beside the database (localstate.go)
 	started  time.Time
 
 	reload chan *config.Config
@@ -193,17 +206,23 @@ func newDaemon(cfg *config.Config, logger *log.Logger) (*daemon, error) {
 		return nil, err
 	}
 	d.model.SetMode(cfg.Learning.Mode)
+	if err := d.serveLocal(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	d.pipe = pipeline.New(cfg.Limits, d.mon.observe)
 	d.pipe.MergeVLANs = cfg.Capture.MergeVLANs
 	d.mon.attach(d.pipe)
 	if err := d.openOutputs(); err != nil {
 		d.closeOutputs(context.Background())
+		d.closeLocal()
 		db.Close()
 		return nil, err
 	}
 	src, err := live.Open(live.Config{Interfaces: cfg.Interfaces, Fanout: cfg.Capture.Fanout, SnapLen: cfg.Capture.SnapLen,
 		BlockSize: cfg.Capture.RingBlockSize, NumBlocks: cfg.Capture.RingBlocks})
 	if err != nil {
+		d.closeLocal()
 		db.Close()
 		return nil, err
 	}
@@ -211,6 +230,7 @@ func newDaemon(cfg *config.Config, logger *log.Logger) (*daemon, error) {
 	ln, err := net.Listen("tcp", cfg.Management.Listen)
 	if err != nil {
 		src.Close()
+		d.closeLocal()
 		db.Close()
 		return nil, fmt.Errorf("management.listen %s: %w", cfg.Management.Listen, err)
 	}
@@ -226,6 +246,7 @@ func newDaemon(cfg *config.Config, logger *log.Logger) (*daemon, error) {
 		if err != nil {
 			ln.Close()
 			src.Close()
+			d.closeLocal()
 			db.Close()
 			return nil, fmt.Errorf("dashboard: %w", err)
 		}
@@ -348,6 +369,7 @@ func (d *daemon) run(ctx context.Context) error {
 	if d.dashboard != nil {
 		d.dashboard.Close()
 	}
+	d.closeLocal()
 	d.state.Lock()
 	d.checkpoint()
 	d.state.Unlock()
@@ -358,6 +380,31 @@ func (d *daemon) run(ctx context.Context) error {
 	d.log.Printf("stopped; state saved to %s; %d alerts raised, %d passed to the outputs, %d over the alert queue", d.db.Path(),
 		d.alertCount, handled, overflowed)
 	return d.db.Close()
+}
+
+// closeLocal stops answering the commands and removes the socket.
+func (d *daemon) closeLocal() {
+	if d.local != nil {
+		d.local.Close()
+		os.Remove(socketPath(d.db.Path()))
+		d.local = nil
+	}
+}
+
+// markNormal: an operator says an alert is normal, on the dashboard or
+// with `otwatch alerts normal`: its transaction joins the baseline.
+func (d *daemon) markNormal(id, user string) error {
+	d.state.Lock()
+	err := d.engine.MarkNormal(id)
+	d.state.Unlock()
+	if err != nil {
+		return err
+	}
+	d.log.Printf("operator %s marked alert %s normal", user, id)
+	if d.dash != nil {
+		d.dash.markedNormal(id, user)
+	}
+	return nil
 }
 
 // handleFrame runs one captured frame through the pipeline. A panic there
