@@ -263,24 +263,8 @@ func noFlags(name string, args []string, want int, stdout, stderr io.Writer) ([]
 	case err != nil:
 		return nil, 2, false
 	case len(pos) != want:
-		usageError(stderr, name, fs, fmt.Sprintf("want %d argument%s, got %d", want, plural(want), len(pos)), false)
+		usageError(stderr, name, fs, fmt.Sprintf("want %s, got %d", plural(want, "argument", "arguments"), len(pos)), false)
 		return nil, 2, false
 	}
 	return pos, 0, true
-}
-
-// plural is "s" unless n is 1.
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
-}
-
-// count writes "1 alert", "2 alerts": English for one and for many.
-func count(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
 }

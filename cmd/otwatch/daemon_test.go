@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otwatch/otwatch/alerts"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -48,7 +49,8 @@ func TestDaemonInNamespaces(t *testing.T) {
 	bin := filepath.Join(dir, "otwatch")
 	sim := filepath.Join(dir, "plcsim")
 	for out, pkg := range map[string]string{bin: ".", sim: "../plcsim"} {
-		if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
+		// a version as a release build has it: the SIEM must see the same
+		if b, err := exec.Command("go", "build", "-ldflags", "-X main.version="+daemonTestVersion, "-o", out, pkg).CombinedOutput(); err != nil {
 			t.Fatalf("build %s: %v\n%s", pkg, err, b)
 		}
 	}
@@ -349,6 +351,25 @@ func TestDaemonInNamespaces(t *testing.T) {
 		received = append(received, string(buf[:n]))
 	}
 	assert.True(t, containsLine(received, "CEF:0|", "write_from_new_client"), "syslog lines: %d", len(received))
+	// the CEF version is otwatch version's, and every alert with a destination carries it
+	v, err := exec.Command(bin, "version").Output()
+	require.NoError(t, err)
+	require.Equal(t, "otwatch "+daemonTestVersion+"\n", string(v))
+	kindsWithDest := map[string]bool{}
+	for _, m := range received {
+		cef := m[strings.Index(m, "CEF:"):]
+		header := strings.SplitN(cef, "|", 8) // CEF:0|vendor|product|version|kind|name|severity|extension
+		require.Len(t, header, 8, m)
+		assert.Equal(t, daemonTestVersion, header[3], "the CEF version field: %s", m)
+		p, ok := alerts.KindParties(header[4])
+		require.True(t, ok, header[4])
+		if strings.Contains(header[7], " dst=") || strings.HasPrefix(header[7], "dst=") {
+			kindsWithDest[header[4]] = true
+		} else if p.Destination != "" && !p.Sometimes {
+			t.Errorf("%s has a destination (%s), its CEF has no dst: %s", header[4], p.Destination, m)
+		}
+	}
+	t.Logf("CEF alerts with dst= in this run: %v", kindsWithDest)
 	// evidence was cut around the alerts, and its chain of custody holds
 	files, _ := filepath.Glob(filepath.Join(evidenceDir, "*.pcapng"))
 	assert.NotEmpty(t, files, "evidence files")
@@ -427,6 +448,9 @@ func TestHelperProcess(t *testing.T) {
 	}
 	os.Exit(0)
 }
+
+// daemonTestVersion is the version the daemon test builds otwatch with.
+const daemonTestVersion = "1.4.2-7-gabc1234"
 
 func containsLine(lines []string, subs ...string) bool {
 	for _, l := range lines {
