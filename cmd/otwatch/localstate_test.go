@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"log"
 	"os"
 	"path/filepath"
@@ -31,7 +32,7 @@ func learnedState(t *testing.T) string {
 func holdAsDaemon(t *testing.T, db string) *daemon {
 	st, err := store.Open(db)
 	require.NoError(t, err)
-	d := &daemon{cfg: config.Default(), log: log.New(os.Stderr, "test daemon: ", 0), db: st}
+	d := &daemon{cfg: config.Default(), log: log.New(io.Discard, "", 0), db: st}
 	d.mon = newMonitor(baseline.Config{}, inventory.Limits{}, d.onAlert)
 	d.model, d.engine = d.mon.model, d.mon.engine
 	require.NoError(t, st.Load(d.components()))

@@ -115,7 +115,8 @@ func cmdRead(args []string, stdout, stderr io.Writer) int {
 	started := time.Now()
 	status := 0
 	var done int64
-	for _, r := range readers {
+	for i, r := range readers {
+		frames, damaged := 0, false
 		for {
 			f, err := r.Next()
 			if err == io.EOF {
@@ -124,13 +125,21 @@ func cmdRead(args []string, stdout, stderr io.Writer) int {
 			if err != nil {
 				progress.clear()
 				fmt.Fprintf(stderr, "otwatch read: %v; everything before it was processed\n", err)
-				status = 1
+				status, damaged = 1, true
 				break
 			}
+			frames++
 			p.HandleFrame(f)
-			progress.update(done + r.Offset())
+			progress.update(done + r.FileOffset())
 		}
-		done += r.Offset()
+		if frames == 0 && !damaged {
+			// not an error, but never silent, even with --quiet: the
+			// capture stopped before its first packet (a capture filter that
+			// matched nothing, a tcpdump killed at once)
+			progress.clear()
+			fmt.Fprintf(stderr, "otwatch read: %s: no packets in this capture, only its header\n", o.captures[i])
+		}
+		done += r.FileOffset()
 	}
 	p.Flush()
 	state.engine.Flush()

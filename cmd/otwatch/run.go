@@ -481,6 +481,20 @@ func (d *daemon) tick(now time.Time) {
 	if now.Sub(d.lastCheckpoint) >= d.cfg.Database.CheckpointInterval {
 		d.checkpoint()
 	}
+	d.refreshSnapshot(now, ifaces, stalled)
+	if d.dash != nil {
+		var drops uint64
+		for _, i := range ifaces {
+			drops += i.KernelDrops
+		}
+		d.dash.counters(d.pipe.Stats.Packets, drops)
+	}
+}
+
+// refreshSnapshot publishes the counters /metrics and /healthz show
+// (under d.state): the alert counts are the engine's, which count every
+// alert the sink got, so they agree with the dashboard and alerts list.
+func (d *daemon) refreshSnapshot(now time.Time, ifaces []live.InterfaceStats, stalled []string) {
 	var mem runtime.MemStats
 	runtime.ReadMemStats(&mem)
 	d.mu.Lock()
@@ -499,13 +513,6 @@ func (d *daemon) tick(now time.Time) {
 	d.snap.stats.LimitsHit = copyCounts(d.pipe.Stats.LimitsHit)
 	d.snap.stats.IdentifiedFlows = copyCounts(d.pipe.Stats.IdentifiedFlows)
 	d.mu.Unlock()
-	if d.dash != nil {
-		var drops uint64
-		for _, i := range ifaces {
-			drops += i.KernelDrops
-		}
-		d.dash.counters(d.pipe.Stats.Packets, drops)
-	}
 }
 
 // checkpoint saves the state; a failure (disk full) is alerted once and
