@@ -53,12 +53,68 @@ func configCheck(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
-	if err := config.Check(pos[0]); err != nil {
+	cfg, err := config.Load(pos[0])
+	if err != nil {
 		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	if problems := interfaceProblems(cfg); len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintf(stderr, "%s: %s\n", pos[0], p)
+		}
 		return 2
 	}
 	fmt.Fprintf(stdout, "%s: ok\n", pos[0])
 	return 0
+}
+
+// addressProblem says once why an addressed monitor interface is refused
+// and what to do.
+func addressProblem(iface string, addrs []string, prepare bool) string {
+	addr := "IP address " + strings.Join(addrs, ", ")
+	if len(addrs) > 1 {
+		addr = "IP addresses " + strings.Join(addrs, ", ")
+	}
+	msg := fmt.Sprintf("monitor interface %s carries %s: with an address the host answers ARP and neighbour discovery, "+
+		"so it would transmit on the monitored network. ", iface, addr)
+	v6only := true
+	for _, a := range addrs {
+		if ip, _, err := net.ParseCIDR(a); err != nil || ip.To4() != nil {
+			v6only = false
+		}
+	}
+	if v6only && !prepare {
+		return msg + "Set capture.prepare: true (the default; it turns IPv6 off on the port), or set capture.allow_addressed: true to monitor anyway"
+	}
+	return msg + fmt.Sprintf("Remove it (ip address flush dev %s), or set capture.allow_addressed: true to monitor anyway", iface)
+}
+
+// interfaceProblems is what run would refuse about the monitor interfaces
+// on this machine, found without changing them (for config check).
+func interfaceProblems(cfg *config.Config) []string {
+	var out []string
+	for _, name := range cfg.Interfaces {
+		ifi, err := net.InterfaceByName(name)
+		if err != nil {
+			out = append(out, fmt.Sprintf("monitor interface %s: no such interface on this machine, so run would refuse to start here", name))
+			continue
+		}
+		if cfg.Capture.AllowAddressed {
+			continue
+		}
+		addrs, _ := ifi.Addrs()
+		var bad []string
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() == nil && cfg.Capture.Prepare {
+				continue // prepare turns IPv6 off: these addresses go
+			}
+			bad = append(bad, a.String())
+		}
+		if len(bad) > 0 {
+			out = append(out, addressProblem(name, bad, cfg.Capture.Prepare))
+		}
+	}
+	return out
 }
 
 // cmdRun is the appliance daemon: live passive capture → pipeline →
@@ -176,12 +232,16 @@ func newDaemon(cfg *config.Config, logger *log.Logger) (*daemon, error) {
 	for _, ifc := range cfg.Interfaces {
 		if cfg.Capture.Prepare {
 			if err := live.Prepare(ifc); err != nil {
-				return nil, fmt.Errorf("preparing %s: %w", ifc, err)
+				return nil, fmt.Errorf("preparing %s: %w (capture.prepare needs CAP_NET_ADMIN; set it false if the system prepares the port)", ifc, err)
 			}
 		}
 		if !cfg.Capture.AllowAddressed {
 			if err := live.CheckPassive(ifc); err != nil {
-				return nil, fmt.Errorf("%w (a monitor interface must carry no address; set capture.allow_addressed or capture.prepare)", err)
+				var ae *live.AddressError
+				if errors.As(err, &ae) {
+					return nil, errors.New(addressProblem(ae.Interface, ae.Addrs, cfg.Capture.Prepare))
+				}
+				return nil, err
 			}
 		}
 	}
