@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/otwatch/otwatch/alerts"
+	"github.com/otwatch/otwatch/alerts/syslog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -141,8 +143,15 @@ func TestFlagsAnywhere(t *testing.T) {
 	assert.Contains(t, errb, "--records", "after --, a file name")
 }
 
+// otwatch version prints the version the SIEM sees in CEF and LEEF headers.
 func TestVersion(t *testing.T) {
+	defer func(v string) { version = v }(version)
+	version = "1.4.2-7-gabc1234"
 	code, out, _ := runArgs("version")
 	assert.Equal(t, 0, code)
-	assert.Equal(t, "otwatch "+version+"\n", out)
+	assert.Equal(t, "otwatch 1.4.2-7-gabc1234\n", out)
+	assert.Equal(t, version, syslog.ProductVersion)
+	a := &alerts.Alert{ID: "x", Kind: "plc_stop", Severity: 10}
+	assert.True(t, strings.HasPrefix(syslog.FormatCEF(a), "CEF:0|otwatch|otwatch|1.4.2-7-gabc1234|plc_stop|"), syslog.FormatCEF(a))
+	assert.True(t, strings.HasPrefix(syslog.FormatLEEF(a), "LEEF:2.0|otwatch|otwatch|1.4.2-7-gabc1234|plc_stop|"), syslog.FormatLEEF(a))
 }
