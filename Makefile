@@ -5,11 +5,12 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 30s
 PKGS     := ./...
 
-.PHONY: help build test test-short cross bench bench-scale fuzz lint demo conformance eval image image-test image-powercut clean
+.PHONY: help build test test-full cross bench bench-scale fuzz lint demo conformance eval image image-test image-powercut clean
 
 help:
 	@echo "build        otwatch for this machine (./otwatch)"
-	@echo "test         lint + every test (corpus and tshark comparisons skip when absent)"
+	@echo "test         lint + the fast tests (a few minutes), then a summary of what was skipped and why"
+	@echo "test-full    lint + every test: corpus sweeps, the namespace plant, browsers, qemu (what CI runs)"
 	@echo "cross        static dist/otwatch-linux-{amd64,arm64,armv7} (CGO_ENABLED=0)"
 	@echo "bench        benchmarks, incl. the ~123k-packet pipeline input of each protocol against tshark"
 	@echo "bench-scale  1M-key learned state: read --db time and RSS, restart, checkpoints, kill -9, armv7 (minutes)"
@@ -32,11 +33,13 @@ lint:
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
+# Both end with one summary of every skipped test and its reason
+# (cmd/testsum); tools that are not installed skip what needs them.
 test: lint
-	$(GO) test -count=1 -timeout 20m $(PKGS)
+	GO=$(GO) $(GO) run ./cmd/testsum -short -count=1 -timeout 15m $(PKGS)
 
-test-short: lint
-	$(GO) test -short -count=1 $(PKGS)
+test-full: lint
+	GO=$(GO) $(GO) run ./cmd/testsum -count=1 -timeout 20m $(PKGS)
 
 cross:
 	mkdir -p dist

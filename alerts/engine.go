@@ -175,8 +175,8 @@ func (e *Engine) Observe(tx *protocols.Transaction) int {
 		e.lastExpire = now
 		e.expireFamilies(now, false)
 	}
-	for _, f := range e.model.Tick(now) {
-		e.raise(now, f.Kind, f.Key, f.Asset, nil, f.Message, false)
+	for _, f := range e.model.Tick(now) { // no transaction: the poller and the polled
+		e.raiseWith(now, f.Kind, f.Key, f.Asset, nil, raiseOpts{source: hostEndpoint(f.Client), dest: hostEndpoint(f.Asset)}, f.Message)
 	}
 	return hits
 }
@@ -241,9 +241,12 @@ func (e *Engine) Policy(tx *protocols.Transaction, kind, key, message string) {
 // (ARP watch, scans): key says what deviated (repeats fold), asset is the
 // host concerned, source (nil if unknown) the host acting, as a
 // transaction's client is: the incident is filed under it, and syslog
-// reports it as the source. frames are the evidence.
-func (e *Engine) Network(now time.Time, kind, key, asset string, source *Endpoint, frames []uint64, message string) {
-	e.raiseWith(now, kind, kind+"|"+key, asset, nil, raiseOpts{source: source, frames: frames}, message)
+// reports it as the source. dest (nil if none) is the host acted on, as a
+// transaction's server is (the scanned host, the conversation's peer, the
+// address claimed): syslog reports it as the destination. frames are the
+// evidence.
+func (e *Engine) Network(now time.Time, kind, key, asset string, source, dest *Endpoint, frames []uint64, message string) {
+	e.raiseWith(now, kind, kind+"|"+key, asset, nil, raiseOpts{source: source, dest: dest, frames: frames}, message)
 }
 
 // raise makes an alert, or folds it into the recent alert of the same key.
@@ -255,6 +258,7 @@ func (e *Engine) raise(now time.Time, kind, key, asset string, tx *protocols.Tra
 // transaction.
 type raiseOpts struct {
 	source   *Endpoint // the acting host of an alert without a transaction
+	dest     *Endpoint // the host acted on, of an alert without a transaction
 	frames   []uint64  // evidence frames beyond the transaction's
 	learning bool      // raised while the asset learns
 	// lower: levels below the kind's severity this deviation is, and why
@@ -299,16 +303,10 @@ func (e *Engine) raiseWith(now time.Time, kind, key, asset string, tx *protocols
 			reg.FoldFirst = now
 		}
 		reg.FoldLast = now
-		if tx != nil && len(reg.FoldFrames) < 64 {
-			for _, f := range []uint64{tx.RequestFrame, tx.ResponseFrame} {
-				if f != 0 {
-					reg.FoldFrames = append(reg.FoldFrames, f)
-				}
-			}
+		if tx != nil {
+			reg.FoldFrames = addFrames(reg.FoldFrames, 64, tx.RequestFrame, tx.ResponseFrame)
 		}
-		if len(reg.FoldFrames) < 64 {
-			reg.FoldFrames = append(reg.FoldFrames, frames...)
-		}
+		reg.FoldFrames = addFrames(reg.FoldFrames, 64, frames...)
 		if reg.last != nil {
 			reg.last.Repeats++
 		}
@@ -320,11 +318,13 @@ func (e *Engine) raiseWith(now time.Time, kind, key, asset string, tx *protocols
 	if source != nil {
 		a.Client = source
 	}
-	a.Frames = append(a.Frames, frames...)
+	if o.dest != nil {
+		a.Server = o.dest
+	}
+	a.Frames = addFrames(a.Frames, math.MaxInt, frames...)
 	if reg.Folded > 0 {
-		message += fmt.Sprintf(" (also %d more times between %s and %s)", reg.Folded,
-			reg.FoldFirst.UTC().Format(time.RFC3339), reg.FoldLast.UTC().Format(time.RFC3339))
-		a.Frames = append(a.Frames, reg.FoldFrames...)
+		message += " (also " + repeated(reg.Folded, reg.FoldFirst, reg.FoldLast) + ")"
+		a.Frames = addFrames(a.Frames, math.MaxInt, reg.FoldFrames...)
 		a.Repeats = reg.Folded
 	}
 	reg.Folded, reg.FoldFrames, reg.FoldFirst, reg.FoldLast = 0, nil, time.Time{}, time.Time{}
@@ -464,9 +464,9 @@ func (e *Engine) flushKey(k string, r *regulation) {
 		summary.TS = r.FoldLast
 		summary.Frames = append([]uint64(nil), r.FoldFrames...)
 		summary.Repeats = r.Folded
-		summary.Message = fmt.Sprintf("%d more times between %s and %s: %s", r.Folded,
-			r.FoldFirst.UTC().Format(time.RFC3339), r.FoldLast.UTC().Format(time.RFC3339), r.last.Message)
-		e.remember(&summary) // an operator can mark the summary normal like its first alert
+		summary.Message = repeated(r.Folded, r.FoldFirst, r.FoldLast) + ": " + r.last.Message
+		e.remember(&summary)     // an operator can mark the summary normal like its first alert
+		e.Raised[summary.Kind]++ // an alert record like any: the counts agree with what was written
 		if e.sink != nil {
 			e.sink(&summary)
 		}

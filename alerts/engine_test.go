@@ -208,7 +208,7 @@ func TestFoldingSelfRegulationAndMarkNormal(t *testing.T) {
 	// from the fourth alert on a regular cadence, one level per recurrence, at most three
 	assert.Equal(t, []int{7, 7, 7, 6, 5, 4, 4}, sevs)
 	last := c.alerts[len(c.alerts)-1]
-	assert.Contains(t, last.Message, "1 more times", "the final folded repeat is reported, not dropped")
+	assert.Contains(t, last.Message, "1 more time at ", "the final folded repeat is reported, not dropped")
 	lowered := c.alerts[len(c.alerts)-2]
 	assert.Contains(t, lowered.Message, "severity lowered from 7 to 4: recurs every ~15m0s")
 	assert.Equal(t, uint64(1), lowered.Repeats, "the repeat folded into it since the previous alert")
@@ -381,6 +381,7 @@ func TestFloodOfDistinctDeviations(t *testing.T) {
 	e.Flush()
 	got := c.kinds()["write_to_unseen_target"]
 	assert.Equal(t, familyAlone+2, got, "five one by one, the family's alert and its summary: %v", c.kinds())
+	assert.Equal(t, uint64(got), e.Raised["write_to_unseen_target"], "the summary counts as an alert, as it was written")
 	var summary *Alert
 	for _, a := range c.alerts {
 		if a.Kind == "write_to_unseen_target" && strings.Contains(a.Message, "were counted in one alert") {
@@ -414,7 +415,7 @@ func TestMaintenanceWindow(t *testing.T) {
 
 	for _, eng := range []*Engine{e, e2} {
 		eng.Observe(tx("10.0.0.1", "10.0.0.2", 60, protocols.OpProgramDownload, 0, "", 0, 0))
-		eng.Network(t0.Add(61*time.Second), "arp_spoofing", "10.0.0.2|a|b", "10.0.0.2", nil, []uint64{7}, "spoofed")
+		eng.Network(t0.Add(61*time.Second), "arp_spoofing", "10.0.0.2|a|b", "10.0.0.2", nil, nil, []uint64{7}, "spoofed")
 		eng.Observe(tx("10.0.0.1", "10.0.0.3", 2*3600, protocols.OpProgramDownload, 0, "", 0, 0)) // after the window
 	}
 	for _, all := range [][]*Alert{c.alerts, c2.alerts} {

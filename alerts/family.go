@@ -77,12 +77,8 @@ func (e *Engine) countInFamily(now time.Time, kind, key, asset string, tx *proto
 		f.first = now
 	}
 	f.last = now
-	if tx != nil && len(f.frames) < familyFrames {
-		for _, n := range []uint64{tx.RequestFrame, tx.ResponseFrame} {
-			if n != 0 {
-				f.frames = append(f.frames, n)
-			}
-		}
+	if tx != nil {
+		f.frames = addFrames(f.frames, familyFrames, tx.RequestFrame, tx.ResponseFrame)
 	}
 	f.addTarget(o)
 	if f.agg != nil {
@@ -98,7 +94,7 @@ func (e *Engine) countInFamily(now time.Time, kind, key, asset string, tx *proto
 	}
 	msg := fmt.Sprintf("%s keeps raising %s on %s: more than %d distinct within %s; the rest are counted in this alert and summed up when they stop. This one: %s",
 		who, kind, assetName(asset), familyAlone, e.cfg.FoldWindow, message)
-	e.raiseWith(now, kind, f.aggKey, asset, tx, raiseOpts{source: o.source, frames: o.frames, learning: o.learning, own: true}, msg)
+	e.raiseWith(now, kind, f.aggKey, asset, tx, raiseOpts{source: o.source, dest: o.dest, frames: o.frames, learning: o.learning, own: true}, msg)
 	f.agg = e.regs[f.aggKey].last
 	return true
 }
@@ -163,14 +159,14 @@ func (e *Engine) closeFamily(f *family) {
 	s.TS = f.last
 	s.Frames = append([]uint64(nil), f.frames...)
 	s.Repeats = f.count - 1
-	s.Message = fmt.Sprintf("%s %s deviations from %s on %s between %s and %s were counted in one alert, not raised one by one",
-		formatCount(f.count), f.kind, sourceOf(f.key), assetName(f.asset), f.first.UTC().Format(time.RFC3339),
-		f.last.UTC().Format(time.RFC3339))
+	s.Message = fmt.Sprintf("%s %s deviations from %s on %s %s were counted in one alert, not raised one by one",
+		formatCount(f.count), f.kind, sourceOf(f.key), assetName(f.asset), during(f.first, f.last))
 	if what := f.summary(); what != "" {
 		s.Message += ": " + what
 	}
 	s.Incident = e.incidents.add(&s)
 	e.remember(&s)
+	e.Raised[s.Kind]++ // an alert record like any: the counts agree with what was written
 	if e.sink != nil {
 		e.sink(&s)
 	}

@@ -235,8 +235,12 @@ func narrative(inc *Incident) string {
 	if inc.AlertCount == 1 {
 		alerts = "alert"
 	}
-	fmt.Fprintf(&b, "\nHighest severity %d (%s); %d %s from %s to %s.", inc.MaxSeverity, worst, inc.AlertCount, alerts,
-		inc.First.UTC().Format(time.RFC3339), inc.Last.UTC().Format(time.RFC3339))
+	first, last := inc.First.UTC().Format(time.RFC3339), inc.Last.UTC().Format(time.RFC3339)
+	when := "from " + first + " to " + last
+	if first == last {
+		when = "at " + first // not "from T to T"
+	}
+	fmt.Fprintf(&b, "\nHighest severity %d (%s); %d %s %s.", inc.MaxSeverity, worst, inc.AlertCount, alerts, when)
 	return b.String()
 }
 

@@ -23,7 +23,7 @@ import (
 var (
 	ProductVendor  = "otwatch"
 	ProductName    = "otwatch"
-	ProductVersion = "0"
+	ProductVersion = "dev"
 )
 
 // LEEFDelimiter separates LEEF 2.0 attributes. A printable character is used

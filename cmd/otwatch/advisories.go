@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/otwatch/otwatch/alerts"
 	"github.com/otwatch/otwatch/cmd/otwatch/config"
 	"github.com/otwatch/otwatch/learning/advisories"
 	"github.com/otwatch/otwatch/learning/conversations"
@@ -25,35 +27,54 @@ import (
 	"golang.org/x/crypto/openpgp"
 )
 
-const advisoriesUsage = `usage: otwatch advisories import --db FILE [--keyring FILE] FILE|DIR...
-       otwatch advisories list --db FILE [--zones FILE] [--format text|json]`
-
 // cmdAdvisories imports the security advisories an operator brings (CSAF
 // 2.0 documents, CISA's KEV catalog) into the state database, or lists the
 // assets to patch first.
 func cmdAdvisories(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || (args[0] != "import" && args[0] != "list") {
-		fmt.Fprintln(stderr, advisoriesUsage)
-		return 2
-	}
-	fs := flag.NewFlagSet("advisories", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	db := fs.String("db", "", "state database (the daemon's database.path; stop the daemon first, or upload on the dashboard)")
-	keyring := fs.String("keyring", "", "import: an armoured OpenPGP public key that signs the documents (NAME.asc)")
-	zonesFile := fs.String("zones", "", "list: zones and conduits file (or the daemon's configuration)")
-	format := fs.String("format", "text", "list: text or json")
-	if err := fs.Parse(args[1:]); err != nil || *db == "" {
-		fmt.Fprintln(stderr, advisoriesUsage)
-		return 2
-	}
-	if args[0] == "list" {
-		return advisoriesList(*db, *zonesFile, *format, stdout, stderr)
-	}
-	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, advisoriesUsage)
-		return 2
-	}
-	return advisoriesImport(*db, *keyring, fs.Args(), stdout, stderr)
+	return dispatchGroup("advisories", args, stdout, stderr, map[string]func([]string) int{
+		"import": func(args []string) int {
+			const name = "advisories import"
+			fs := newFlags(name)
+			sf := addStateFlags(fs)
+			keyring := fs.String("keyring", "", "an armoured OpenPGP public key `FILE` (NAME.asc) that signs the documents")
+			pos, err := parseFlags(fs, name, args, stdout, stderr, false)
+			switch {
+			case errors.Is(err, flag.ErrHelp):
+				return 0
+			case err != nil:
+				return 2
+			case len(pos) == 0:
+				usageError(stderr, name, fs, "give the advisory files or directories to import", false)
+				return 2
+			}
+			db, err := sf.path()
+			if err != nil {
+				fmt.Fprintf(stderr, "otwatch %s: %v\n", name, err)
+				return 2
+			}
+			return advisoriesImport(db, *keyring, pos, stdout, stderr)
+		},
+		"list": func(args []string) int {
+			const name = "advisories list"
+			fs := newFlags(name)
+			sf := addStateFlags(fs)
+			zonesFile := fs.String("zones", "", "zones and conduits `FILE` (or the daemon's configuration); a running daemon uses its own")
+			format := fs.String("format", "text", "text or json")
+			if _, code, ok := noFlagsWith(fs, name, args, 0, stdout, stderr); !ok {
+				return code
+			}
+			if *format != "text" && *format != "json" {
+				usageError(stderr, name, fs, fmt.Sprintf("--format %q: want text or json", *format), false)
+				return 2
+			}
+			db, err := sf.path()
+			if err != nil {
+				fmt.Fprintf(stderr, "otwatch %s: %v\n", name, err)
+				return 2
+			}
+			return advisoriesList(db, *zonesFile, *format, stdout, stderr)
+		},
+	})
 }
 
 func advisoriesImport(db, keyring string, paths []string, stdout, stderr io.Writer) int {
@@ -144,10 +165,25 @@ func recordAudit(db string, e ui.AuditEntry) error {
 	return l.Record(e)
 }
 
+// loadReport is the patch-first list of the state file at db: the running
+// daemon's (its live state, its zones) when one holds the file, else
+// assessed here from the file.
+func loadReport(db, zonesFile string) (*advisories.Report, error) {
+	if daemonAnswers(db) {
+		return askDaemonPatchFirst(db)
+	}
+	feed, obs, err := loadAssessment(db, zonesFile)
+	if err != nil {
+		return nil, err
+	}
+	r := feed.Assess(obs, time.Now())
+	return &r, nil
+}
+
 // loadAssessment reads what the ranking needs from a stopped daemon's
 // database: the feed, the inventory, the conversations.
 func loadAssessment(db, zonesFile string) (*advisories.Feed, advisories.Observed, error) {
-	st, err := store.Open(db)
+	st, err := store.OpenReadOnly(db, readOnlyWait)
 	if err != nil {
 		return nil, advisories.Observed{}, err
 	}
@@ -176,26 +212,21 @@ func loadAssessment(db, zonesFile string) (*advisories.Feed, advisories.Observed
 }
 
 func advisoriesList(db, zonesFile, format string, stdout, stderr io.Writer) int {
-	if format != "text" && format != "json" {
-		fmt.Fprintln(stderr, advisoriesUsage)
-		return 2
-	}
-	feed, obs, err := loadAssessment(db, zonesFile)
+	r, err := loadReport(db, zonesFile)
 	if err != nil {
-		fmt.Fprintf(stderr, "otwatch advisories: %v\n", err)
+		fmt.Fprintf(stderr, "otwatch advisories list: %v\n", err)
 		return 2
 	}
-	r := feed.Assess(obs, time.Now())
 	if format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(r); err != nil {
-			fmt.Fprintf(stderr, "otwatch advisories: %v\n", err)
+			fmt.Fprintf(stderr, "otwatch advisories list: %v\n", err)
 			return 2
 		}
 		return 0
 	}
-	writeReport(stdout, r)
+	writeReport(stdout, *r)
 	return 0
 }
 
@@ -308,7 +339,7 @@ func (m *monitor) checkVulns(now time.Time) {
 	r := m.assess(now)
 	m.vulns.report = &r
 	for _, f := range m.vulns.watch.Check(r) {
-		m.engine.Network(now, "vulnerable_asset", f.Key, f.IP, nil, f.Frames, f.Message)
+		m.engine.Network(now, "vulnerable_asset", f.Key, f.IP, nil, &alerts.Endpoint{IP: f.IP}, f.Frames, f.Message)
 	}
 }
 
@@ -342,19 +373,4 @@ func writePatchCSV(w io.Writer, r advisories.Report) error {
 	}
 	cw.Flush()
 	return cw.Error()
-}
-
-// patchFirst ranks the inventory of a stopped daemon's database against
-// its imported feed; nil when no advisory was imported.
-func patchFirst(st *store.Store, inv *inventory.Inventory, policy *zones.Policy) (*advisories.Report, error) {
-	feed, err := advisories.LoadFeed(st)
-	if err != nil || feed.Summary().Advisories == 0 {
-		return nil, err
-	}
-	convs := conversations.New(0)
-	if err := st.Load(map[string]store.Component{"conversations": convs}); err != nil {
-		return nil, err
-	}
-	r := feed.Assess(observedOf(inv, convs, policy), time.Now())
-	return &r, nil
 }

@@ -81,7 +81,7 @@ func TestReadARPSpoofingAndMarkNormal(t *testing.T) {
 	assert.Equal(t, []any{"T0830"}, first["mitre"])
 	assert.Equal(t, []any{float64(3)}, first["frames"], "the first poisoned reply is the evidence")
 	assert.Contains(t, first["message"], plc)
-	assert.Contains(t, stderr, "arp_spoofing=2", "raised; their repeats are folded")
+	assert.Contains(t, stderr, "alerts        4 alerts: arp_spoofing=4; 18 repeats folded into them", "the summary counts the 4 alerts written, the 2 summaries of repeats included")
 
 	// An operator says this address really moves between these two MACs
 	// (it is a redundant pair): it joins what is normal.

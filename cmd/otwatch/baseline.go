@@ -7,110 +7,143 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/otwatch/otwatch/learning/baseline"
 	"github.com/otwatch/otwatch/learning/store"
 )
 
-const baselineUsage = `usage: otwatch baseline export --db FILE [--out FILE]
-       otwatch baseline import --db FILE BASELINE.json
-       otwatch baseline diff   (--db FILE | A.json) B.json`
-
 // cmdBaseline reviews the learned baseline as a file: export it, import an
 // approved one, or diff two.
 func cmdBaseline(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, baselineUsage)
-		return 2
+	sub := func(name string, f func(pos []string, sf *stateFlags, out string) error) func([]string) int {
+		return func(args []string) int {
+			fs := newFlags(name)
+			sf := addStateFlags(fs)
+			var out *string
+			if name == "baseline export" {
+				out = fs.String("out", "-", "write the document to `FILE` (- for stdout)")
+			}
+			pos, err := parseFlags(fs, name, args, stdout, stderr, false)
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			if err != nil {
+				return 2
+			}
+			o := ""
+			if out != nil {
+				o = *out
+			}
+			if err := f(pos, sf, o); err != nil {
+				if errors.Is(err, errUsage) {
+					usageError(stderr, name, fs, strings.TrimSuffix(err.Error(), ": "+errUsage.Error()), false)
+				} else {
+					fmt.Fprintf(stderr, "otwatch %s: %v\n", name, err)
+				}
+				return 2
+			}
+			return 0
+		}
 	}
-	fs := flag.NewFlagSet("baseline", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	db := fs.String("db", "", "state database")
-	out := fs.String("out", "-", "export: where to write")
-	if err := fs.Parse(args[1:]); err != nil {
-		fmt.Fprintf(stderr, "otwatch baseline: %v\n", err)
-		return 2
-	}
-	err := func() error {
-		switch args[0] {
-		case "export":
-			model, st, err := loadModel(*db)
+	return dispatchGroup("baseline", args, stdout, stderr, map[string]func([]string) int{
+		"export": sub("baseline export", func(pos []string, sf *stateFlags, out string) error {
+			if len(pos) > 0 {
+				return fmt.Errorf("unexpected argument %q: %w", pos[0], errUsage)
+			}
+			model, err := readModel(sf)
 			if err != nil {
 				return err
 			}
-			st.Close()
-			return writeDoc(model.Export(exportTime(model)), *out, stdout)
-		case "import":
-			if fs.NArg() != 1 {
-				return errors.New("import takes one baseline file")
+			return writeDoc(model.Export(exportTime(model)), out, stdout)
+		}),
+		"import": sub("baseline import", func(pos []string, sf *stateFlags, _ string) error {
+			if len(pos) != 1 {
+				return fmt.Errorf("import takes one baseline file: %w", errUsage)
 			}
-			doc, err := readDoc(fs.Arg(0))
+			doc, err := readDoc(pos[0])
 			if err != nil {
 				return err
 			}
-			model, st, err := loadModel(*db)
+			path, err := sf.path()
+			if err != nil {
+				return err
+			}
+			const stopFirst = "stop otwatch before importing a baseline (systemctl stop otwatch), then start it again"
+			if daemonAnswers(path) {
+				return fmt.Errorf("%s: %w (the daemon): %s", path, store.ErrInUse, stopFirst)
+			}
+			st, err := store.Open(path)
+			if errors.Is(err, store.ErrInUse) {
+				return fmt.Errorf("%w: %s", err, stopFirst)
+			}
 			if err != nil {
 				return err
 			}
 			defer st.Close()
+			model := baseline.New(baseline.Config{})
+			if err := st.Load(map[string]store.Component{"baseline": model}); err != nil {
+				return err
+			}
 			if err := model.Import(doc); err != nil {
-				return fmt.Errorf("%s: %w", fs.Arg(0), err)
+				return fmt.Errorf("%s: %w", pos[0], err)
 			}
 			return st.Checkpoint(map[string]store.Component{"baseline": model})
-		case "diff":
+		}),
+		"diff": sub("baseline diff", func(pos []string, sf *stateFlags, _ string) error {
 			var a, b baseline.Document
+			var aName, bName string
 			var err error
 			switch {
-			case *db != "" && fs.NArg() == 1:
-				model, st, err := loadModel(*db)
+			case len(pos) == 1:
+				path, err := sf.path()
 				if err != nil {
 					return err
 				}
-				st.Close()
-				a = model.Export(exportTime(model))
-				b, err = readDoc(fs.Arg(0))
+				model, err := readModel(sf)
 				if err != nil {
 					return err
 				}
-			case fs.NArg() == 2:
-				if a, err = readDoc(fs.Arg(0)); err != nil {
+				a, aName = model.Export(exportTime(model)), "the baseline learned in "+path
+				if b, err = readDoc(pos[0]); err != nil {
 					return err
 				}
-				if b, err = readDoc(fs.Arg(1)); err != nil {
+				bName = pos[0]
+			case len(pos) == 2:
+				if a, err = readDoc(pos[0]); err != nil {
 					return err
 				}
+				if b, err = readDoc(pos[1]); err != nil {
+					return err
+				}
+				aName, bName = pos[0], pos[1]
 			default:
-				return errors.New("diff takes --db and one file, or two files")
+				return fmt.Errorf("diff takes --db and one file, or two files: %w", errUsage)
 			}
-			for _, line := range baseline.Diff(a, b) {
+			lines := baseline.Diff(a, b)
+			if len(lines) == 0 {
+				fmt.Fprintf(stdout, "no difference: %s and %s hold the same baseline\n", aName, bName)
+			}
+			for _, line := range lines {
 				fmt.Fprintln(stdout, line)
 			}
 			return nil
-		}
-		return fmt.Errorf("unknown baseline command %q", args[0])
-	}()
-	if err != nil {
-		fmt.Fprintf(stderr, "otwatch baseline: %v\n", err)
-		return 2
-	}
-	return 0
+		}),
+	})
 }
 
-func loadModel(db string) (*baseline.Model, *store.Store, error) {
-	if db == "" {
-		return nil, nil, errors.New("--db FILE is required")
-	}
-	st, err := store.Open(db)
+// readModel loads the learned baseline, from the state file or the daemon.
+func readModel(sf *stateFlags) (*baseline.Model, error) {
+	path, err := sf.path()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	model := baseline.New(baseline.Config{})
-	if err := st.Load(map[string]store.Component{"baseline": model}); err != nil {
-		st.Close()
-		return nil, nil, err
+	if _, err := loadState(path, map[string]store.Component{"baseline": model}); err != nil {
+		return nil, err
 	}
-	return model, st, nil
+	return model, nil
 }
 
 // exportTime: the state's own latest time, so an export is reproducible.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"log"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -48,7 +49,7 @@ func TestBaselineExportImportDiff(t *testing.T) {
 	// no difference against itself; a removed function shows as one line
 	out.Reset()
 	require.Equal(t, 0, cmdBaseline([]string{"diff", "--db", db, file}, &out, &errb))
-	assert.Empty(t, out.String())
+	assert.Equal(t, "no difference: the baseline learned in "+db+" and "+file+" hold the same baseline\n", out.String())
 	edited := strings.Replace(exported, `"code": 22`, `"code": 122`, 1)
 	require.NoError(t, os.WriteFile(file, []byte(edited), 0o644))
 	out.Reset()
@@ -67,7 +68,11 @@ func TestBaselineExportImportDiff(t *testing.T) {
 	assert.Equal(t, 0, cmdBaseline([]string{"import", "--db", db, file}, &out, &errb), errb.String())
 	out.Reset()
 	require.Equal(t, 0, cmdBaseline([]string{"diff", "--db", db, file}, &out, &errb))
-	assert.Empty(t, out.String(), "the imported file is now the baseline")
+	assert.True(t, strings.HasPrefix(out.String(), "no difference: "), "the imported file is now the baseline: %s", out.String())
+	// two files
+	out.Reset()
+	require.Equal(t, 0, cmdBaseline([]string{"diff", file, file}, &out, &errb))
+	assert.Equal(t, "no difference: "+file+" and "+file+" hold the same baseline\n", out.String())
 }
 
 func TestAlertsListAndMarkNormal(t *testing.T) {
@@ -284,4 +289,61 @@ func mustUDPFrame(t *testing.T, sport uint16) capture.Frame {
 		0x45, 0, 0, 32, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
 		byte(sport >> 8), byte(sport), 0x01, 0xf6, 0, 12, 0, 0, 1, 2, 3, 4}
 	return capture.Frame{Data: b, TimeNano: 1e18, LinkType: capture.LinkEthernet, OrigLen: uint32(len(b))}
+}
+
+// An addressed monitor interface is refused with one hint, the one that
+// applies.
+func TestAddressProblemHint(t *testing.T) {
+	v4 := addressProblem("eth1", []string{"10.0.0.5/24"}, true)
+	assert.Equal(t, "monitor interface eth1 carries IP address 10.0.0.5/24: with an address the host answers ARP and neighbour discovery, "+
+		"so it would transmit on the monitored network. Remove it (ip address flush dev eth1), or set capture.allow_addressed: true to monitor anyway", v4)
+	v6 := addressProblem("eth1", []string{"fe80::1/64"}, false)
+	assert.Contains(t, v6, "carries IP address fe80::1/64")
+	assert.Contains(t, v6, "Set capture.prepare: true (the default; it turns IPv6 off on the port)")
+	assert.Equal(t, 1, strings.Count(v6, "allow_addressed"), "one hint, not two")
+	assert.Contains(t, addressProblem("eth1", []string{"10.0.0.5/24", "fe80::1/64"}, false), "IP addresses 10.0.0.5/24, fe80::1/64: ")
+}
+
+// config check says what run would refuse on this machine.
+func TestConfigCheckInterfaces(t *testing.T) {
+	dir := t.TempDir()
+	write := func(body string) string {
+		path := filepath.Join(dir, "otwatch.conf")
+		require.NoError(t, os.WriteFile(path, []byte(body), 0o644))
+		return path
+	}
+	var out, errb bytes.Buffer
+	path := write("interfaces: [otw-nosuch0]\n")
+	assert.Equal(t, 2, cmdConfig([]string{"check", path}, &out, &errb))
+	assert.Equal(t, path+": monitor interface otw-nosuch0: no such interface on this machine, so run would refuse to start here\n", errb.String())
+
+	errb.Reset()
+	path = write("interfaces: [lo]\n")
+	assert.Equal(t, 2, cmdConfig([]string{"check", path}, &out, &errb))
+	assert.Contains(t, errb.String(), `interfaces[0]: "lo" is the loopback interface`)
+
+	// an interface of this machine with an IPv4 address, if there is one
+	var addressed string
+	ifs, _ := net.Interfaces()
+	for _, ifi := range ifs {
+		addrs, _ := ifi.Addrs()
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil && ifi.Flags&net.FlagLoopback == 0 {
+				addressed = ifi.Name
+			}
+		}
+	}
+	t.Run("addressed interface", func(t *testing.T) {
+		if addressed == "" {
+			t.Skip("no interface with an IPv4 address on this machine")
+		}
+		var out, errb bytes.Buffer
+		path := write("interfaces: [" + addressed + "]\n")
+		assert.Equal(t, 2, cmdConfig([]string{"check", path}, &out, &errb))
+		assert.Contains(t, errb.String(), "monitor interface "+addressed+" carries IP address")
+		errb.Reset()
+		path = write("interfaces: [" + addressed + "]\ncapture: {allow_addressed: true}\n")
+		assert.Equal(t, 0, cmdConfig([]string{"check", path}, &out, &errb), errb.String())
+		assert.Equal(t, path+": ok\n", out.String())
+	})
 }

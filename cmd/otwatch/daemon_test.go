@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otwatch/otwatch/alerts"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -41,7 +42,7 @@ import (
 // transmitted.
 func TestDaemonInNamespaces(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds binaries and runs for ~30 s: skipped with -short")
+		t.Skip("a plant in network namespaces, about a minute: skipped with -short (make test-full runs it)")
 	}
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (network namespaces, AF_PACKET)")
@@ -53,7 +54,8 @@ func TestDaemonInNamespaces(t *testing.T) {
 	bin := filepath.Join(dir, "otwatch")
 	sim := filepath.Join(dir, "plcsim")
 	for out, pkg := range map[string]string{bin: ".", sim: "../plcsim"} {
-		if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
+		// a version as a release build has it: the SIEM must see the same
+		if b, err := exec.Command("go", "build", "-ldflags", "-X main.version="+daemonTestVersion, "-o", out, pkg).CombinedOutput(); err != nil {
 			t.Fatalf("build %s: %v\n%s", pkg, err, b)
 		}
 	}
@@ -98,6 +100,16 @@ func TestDaemonInNamespaces(t *testing.T) {
 	sh("ip", "-n", plc, "neigh", "replace", "10.66.0.2", "lladdr", macOf(hmi, "h0"), "nud", "permanent", "dev", "p0")
 	sh("ip", "link", "add", mon, "type", "veth", "peer", "name", "m1", "netns", br)
 	sh("ip", "-n", br, "link", "set", "m1", "master", "br0", "up")
+	sh("ip", "link", "set", mon, "up") // Linux gives it a link-local address: the default config must still start
+	if _, err := os.Stat("/proc/sys/net/ipv6"); err == nil {
+		var addrs string
+		for try := 0; try < 40 && !strings.Contains(addrs, "fe80::"); try++ {
+			out, _ := exec.Command("ip", "-6", "address", "show", "dev", mon).Output()
+			addrs = string(out)
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Logf("the monitor port before otwatch starts: %s", strings.TrimSpace(addrs))
+	}
 
 	freeAddr := func() string {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -114,7 +126,9 @@ func TestDaemonInNamespaces(t *testing.T) {
 	defer siem.Close()
 	conf := func(mode string) string {
 		path := filepath.Join(dir, mode+".conf")
-		body := fmt.Sprintf("interfaces:\n  - %s\ncapture:\n  prepare: true\nmanagement:\n  listen: %q\n  dashboard: %q\ndatabase:\n  path: %s\n  checkpoint_interval: 2s\nlearning:\n  mode: %s\n"+
+		// capture.prepare is left at its default (on): the monitor port is up
+		// with an IPv6 link-local address, as a fresh interface is
+		body := fmt.Sprintf("interfaces:\n  - %s\nmanagement:\n  listen: %q\n  dashboard: %q\ndatabase:\n  path: %s\n  checkpoint_interval: 2s\nlearning:\n  mode: %s\n"+
 			"syslog:\n  - {name: siem, network: udp, address: %q, format: cef, min_severity: 5}\nevidence:\n  dir: %s\n"+
 			// the PLC in a cell the HMI may reach; the rogue address is in no zone
 			"zones:\n  - {name: cell, networks: [10.66.0.1/32], level: 1}\n  - {name: scada, networks: [10.66.0.2/32], level: 2}\n"+
@@ -167,6 +181,9 @@ func TestDaemonInNamespaces(t *testing.T) {
 
 	// Phase 1: learn, then a crash while the HMI polls on.
 	daemon, logs := start("learn")
+	// what the kernel sent while the port came up, before otwatch prepared
+	// it (IPv6 router solicitation, MLD); from here on nothing may leave it
+	txBefore := txPackets(t, mon)
 	client("-duration", "5s")
 	polling := exec.Command("ip", "netns", "exec", hmi, sim, "-role", "client", "-connect", "10.66.0.1:502", "-source", "10.66.0.2",
 		"-period", "200ms", "-duration", "9s")
@@ -223,26 +240,40 @@ for i in range(2):
 	assert.Equal(t, learned, strings.TrimSpace(out.String()), "the learned plant running normally raised alerts")
 
 	// Phase 3: detect on the same database; plcsim injects its attacks.
-	var rogueDHCP bool
+	// Each attack that needs a tool is a subtest: without the tool it is
+	// skipped (and listed by make test's summary) with every check of its
+	// alerts, never asserted regardless.
 	daemon, logs = start("detect")
 	client("-duration", "4s", "-attack", "all", "-attack-after", "1s", "-rogue-source", "10.66.0.3")
 	// new conversations with the controller: the attacker browses a web
-	// server on the PLC (Python's http.server), and the PLC calls the attacker
-	web := exec.Command("ip", "netns", "exec", plc, "python3", "-m", "http.server", "8080", "--bind", "10.66.0.1")
+	// server on the PLC, and the PLC calls the attacker (both played by this
+	// test binary, see TestHelperProcess)
+	web := helper(plc, "serve-http", "10.66.0.1:8080")
 	require.NoError(t, web.Start())
 	t.Cleanup(func() { web.Process.Kill(); web.Wait() })
-	listener := exec.Command("ip", "netns", "exec", atk, "python3", "-c",
-		"import socket; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('10.66.0.66', 4444)); s.listen(); c, _ = s.accept(); c.close()")
+	listener := helper(atk, "accept-one", "10.66.0.66:4444")
 	require.NoError(t, listener.Start())
 	t.Cleanup(func() { listener.Process.Kill(); listener.Wait() })
-	python(atk, "import urllib.request; urllib.request.urlopen('http://10.66.0.1:8080/', timeout=5).read()")
-	python(plc, "import socket; socket.create_connection(('10.66.0.66', 4444), timeout=5).close()")
+	runHelper := func(ns string, args ...string) {
+		t.Helper()
+		var out []byte
+		var err error
+		for try := 0; try < 20; try++ { // the servers need a moment to listen
+			if out, err = helper(ns, args...).CombinedOutput(); err == nil {
+				return
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		t.Fatalf("%v in %s: %v\n%s", args, ns, err, out)
+	}
+	runHelper(atk, "http-get", "http://10.66.0.1:8080/")
+	runHelper(plc, "dial", "10.66.0.66:4444")
 	// a rogue DHCP server: dnsmasq on the attacker's box, naming itself the
 	// gateway, answers busybox udhcpc in the HMI's namespace (the offer on the
 	// wire is what counts; the client need not take it)
-	if dnsmasq, err := exec.LookPath("dnsmasq"); err == nil {
+	rogueDHCP := attackPart(t, "rogue DHCP server", []string{"dnsmasq", "busybox"}, func(t *testing.T, bins map[string]string) {
 		dlog := &syncBuffer{}
-		srv := exec.Command("ip", "netns", "exec", atk, dnsmasq, "--no-daemon", "--port=0", "--interface=a0", "--bind-interfaces",
+		srv := exec.Command("ip", "netns", "exec", atk, bins["dnsmasq"], "--no-daemon", "--port=0", "--interface=a0", "--bind-interfaces",
 			"--dhcp-range=10.66.0.100,10.66.0.150,255.255.255.0,1h", "--dhcp-option=3,10.66.0.66", "--dhcp-option=6,10.66.0.66",
 			"--dhcp-leasefile="+filepath.Join(dir, "leases"), "--user=root")
 		srv.Stdout, srv.Stderr = dlog, dlog
@@ -251,18 +282,14 @@ for i in range(2):
 		var cerr error
 		for try := 0; try < 4 && !strings.Contains(dlog.String(), "DHCPOFFER"); try++ {
 			time.Sleep(time.Second) // dnsmasq takes a moment before it answers
-			cout, cerr = exec.Command("ip", "netns", "exec", hmi, "busybox", "udhcpc", "-i", "h0", "-n", "-q", "-f", "-t", "2", "-T", "1", "-s", "/bin/true").CombinedOutput()
+			cout, cerr = exec.Command("ip", "netns", "exec", hmi, bins["busybox"], "udhcpc", "-i", "h0", "-n", "-q", "-f", "-t", "2", "-T", "1", "-s", "/bin/true").CombinedOutput()
 		}
 		srv.Process.Kill()
 		srv.Wait()
 		require.Contains(t, dlog.String(), "DHCPOFFER", "dnsmasq answered; udhcpc: %s (%v)\ndnsmasq: %s", cout, cerr, dlog.String())
-		rogueDHCP = true
-	} else {
-		t.Log("dnsmasq not installed: the rogue DHCP part is skipped (.ci/run installs it)")
-	}
+	})
 	// reconnaissance: nmap's SYN scan of the PLC, then its ARP sweep of the subnet
-	nmap, nmapErr := exec.LookPath("nmap")
-	if nmapErr == nil {
+	scanned := attackPart(t, "nmap scans", []string{"nmap"}, func(t *testing.T, bins map[string]string) {
 		// the PLC refuses every closed UDP port at once (no ICMP rate limit)
 		sh("ip", "netns", "exec", plc, "sh", "-c", "echo 0 > /proc/sys/net/ipv4/icmp_ratelimit")
 		for _, run := range []struct {
@@ -275,19 +302,16 @@ for i in range(2):
 			{hmi, []string{"-n", "-Pn", "-sU", "-p", "100-140", "--max-retries", "0", "-e", "h0", "-S", "10.66.0.3", "10.66.0.1"}},
 		} {
 			args := run.args
-			cmd := exec.Command("ip", append([]string{"netns", "exec", run.ns, nmap}, args...)...)
+			cmd := exec.Command("ip", append([]string{"netns", "exec", run.ns, bins["nmap"]}, args...)...)
 			out, err := cmd.CombinedOutput()
 			require.NoError(t, err, "nmap %v: %s", args, out)
 			require.Contains(t, string(out), "10.66.0.1", "nmap saw the PLC: %s", out)
 		}
-	} else {
-		t.Log("nmap not installed: the scan part is skipped (.ci/run installs it)")
-	}
+	})
 	// then a man in the middle: dsniff's arpspoof tells the HMI that the
 	// PLC's address is at the attacker's MAC, every 2 s
-	arpspoof, err := exec.LookPath("arpspoof")
-	if err == nil {
-		spoof := exec.Command("ip", "netns", "exec", atk, arpspoof, "-i", "a0", "-t", "10.66.0.2", "10.66.0.1")
+	spoofed := attackPart(t, "ARP spoofing", []string{"arpspoof"}, func(t *testing.T, bins map[string]string) {
+		spoof := exec.Command("ip", "netns", "exec", atk, bins["arpspoof"], "-i", "a0", "-t", "10.66.0.2", "10.66.0.1")
 		spoofLog := &syncBuffer{}
 		spoof.Stdout, spoof.Stderr = spoofLog, spoofLog
 		require.NoError(t, spoof.Start())
@@ -295,10 +319,15 @@ for i in range(2):
 		spoof.Process.Signal(syscall.SIGINT) // it re-ARPs the right MAC on its way out
 		spoof.Wait()
 		require.Contains(t, spoofLog.String(), "arp reply 10.66.0.1 is-at ", "arpspoof sent its replies") // (it prints MACs without leading zeros)
-	} else {
-		t.Log("dsniff's arpspoof not installed: the ARP spoofing part is skipped (.ci/run installs it)")
-	}
+	})
 	time.Sleep(1500 * time.Millisecond)
+	// an operator on the box looks while the daemon holds the state file
+	live, err := exec.Command(bin, "alerts", "list", "--db", db).CombinedOutput()
+	require.NoError(t, err, "otwatch alerts list while the daemon runs: %s", live)
+	assert.Contains(t, string(live), `"kind":"write_from_new_client"`, "the live alerts")
+	live, err = exec.Command(bin, "inventory", "export", "--db", db).CombinedOutput()
+	require.NoError(t, err, "otwatch inventory export while the daemon runs: %s", live)
+	assert.Contains(t, string(live), `"10.66.0.1"`)
 	require.NoError(t, daemon.Process.Signal(syscall.SIGTERM))
 	require.NoError(t, daemon.Wait(), logs.String())
 	assert.Contains(t, logs.String(), "state saved")
@@ -332,13 +361,13 @@ for i in range(2):
 	assert.True(t, containsLine(strings.Split(alertsText, "\n"), `"kind":"new_host"`, "new device 10.66.0.66 (MAC "),
 		"the attacker's box is a new device on the segment:\n%s", alertsText)
 	assert.False(t, containsLine(strings.Split(alertsText, "\n"), `"kind":"new_host"`, "new device 10.66.0.1 "), "the PLC was learned")
-	if nmapErr == nil {
+	if scanned {
 		lines := strings.Split(alertsText, "\n")
 		assert.True(t, containsLine(lines, `"kind":"port_scan"`, "10.66.0.66 tried ", "TCP ports on 10.66.0.1"), "nmap -sS is alerted:\n%s", alertsText)
 		assert.True(t, containsLine(lines, `"kind":"port_scan"`, "10.66.0.3 tried ", "UDP ports on 10.66.0.1"), "nmap -sU is alerted:\n%s", alertsText)
 		assert.True(t, containsLine(lines, `"kind":"host_sweep"`, "10.66.0.66 asked ARP for"), "nmap -sn is alerted:\n%s", alertsText)
 	}
-	if arpspoof != "" {
+	if spoofed {
 		assert.True(t, containsLine(strings.Split(alertsText, "\n"), `"kind":"arp_spoofing"`, "ARP spoofing: 10.66.0.1 ", "is claimed by "+attackerMAC),
 			"arpspoof's poisoning is alerted:\n%s", alertsText)
 	}
@@ -366,10 +395,11 @@ for i in range(2):
 		require.NoError(t, json.Unmarshal([]byte(line), &inc))
 		if inc.Source == "10.66.0.66" {
 			attackerIncident = true
-			for _, k := range []string{"new_host", "arp_spoofing"} {
-				assert.Contains(t, inc.Kinds, k, "the attacker's incident")
+			assert.Contains(t, inc.Kinds, "new_host", "the attacker's incident")
+			if spoofed {
+				assert.Contains(t, inc.Kinds, "arp_spoofing", "the attacker's incident")
 			}
-			if nmapErr == nil {
+			if scanned {
 				assert.Contains(t, inc.Kinds, "port_scan")
 				assert.Contains(t, inc.Kinds, "host_sweep")
 			}
@@ -384,7 +414,7 @@ for i in range(2):
 		`"tcp/502"`, `"tcp/8080"`} { // the PLC's services: Modbus, and the web server it was made to run
 		assert.Contains(t, inv, want)
 	}
-	assert.Equal(t, uint64(0), txPackets(t, mon), "the monitor interface transmitted")
+	assert.Equal(t, txBefore, txPackets(t, mon), "the monitor interface transmitted")
 
 	// the SIEM received the attack alerts as CEF over syslog
 	siem.SetReadDeadline(time.Now().Add(2 * time.Second))
@@ -398,12 +428,106 @@ for i in range(2):
 		received = append(received, string(buf[:n]))
 	}
 	assert.True(t, containsLine(received, "CEF:0|", "write_from_new_client"), "syslog lines: %d", len(received))
+	// the CEF version is otwatch version's, and every alert with a destination carries it
+	v, err := exec.Command(bin, "version").Output()
+	require.NoError(t, err)
+	require.Equal(t, "otwatch "+daemonTestVersion+"\n", string(v))
+	kindsWithDest := map[string]bool{}
+	for _, m := range received {
+		cef := m[strings.Index(m, "CEF:"):]
+		header := strings.SplitN(cef, "|", 8) // CEF:0|vendor|product|version|kind|name|severity|extension
+		require.Len(t, header, 8, m)
+		assert.Equal(t, daemonTestVersion, header[3], "the CEF version field: %s", m)
+		p, ok := alerts.KindParties(header[4])
+		require.True(t, ok, header[4])
+		if strings.Contains(header[7], " dst=") || strings.HasPrefix(header[7], "dst=") {
+			kindsWithDest[header[4]] = true
+		} else if p.Destination != "" && !p.Sometimes {
+			t.Errorf("%s has a destination (%s), its CEF has no dst: %s", header[4], p.Destination, m)
+		}
+	}
+	t.Logf("CEF alerts with dst= in this run: %v", kindsWithDest)
 	// evidence was cut around the alerts, and its chain of custody holds
 	files, _ := filepath.Glob(filepath.Join(evidenceDir, "*.pcapng"))
 	assert.NotEmpty(t, files, "evidence files")
 	out.Reset()
 	assert.Equal(t, 0, cmdEvidence([]string{"verify", evidenceDir}, &out, &errb), out.String())
 }
+
+// attackPart runs one attack that needs tools as a subtest: skipped, with
+// the reason, when a tool is not installed. It reports whether the attack
+// ran, so that the checks of its alerts are skipped with it.
+func attackPart(t *testing.T, name string, tools []string, f func(t *testing.T, bins map[string]string)) bool {
+	ran := false
+	t.Run(name, func(t *testing.T) {
+		bins := map[string]string{}
+		for _, tool := range tools {
+			p, err := exec.LookPath(tool)
+			if err != nil {
+				t.Skipf("%s not installed: the %s part and its alerts are skipped (.ci/run installs it)", tool, name)
+			}
+			bins[tool] = p
+		}
+		f(t, bins)
+		ran = !t.Failed()
+	})
+	return ran
+}
+
+// helper runs this test binary in a network namespace as one of the
+// plant's hosts (TestHelperProcess): the plant needs no Python.
+func helper(ns string, args ...string) *exec.Cmd {
+	cmd := exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run=^TestHelperProcess$")
+	cmd.Env = append(os.Environ(), "OTWATCH_TEST_HELPER="+strings.Join(args, " "))
+	return cmd
+}
+
+// TestHelperProcess is not a test: it is the host TestDaemonInNamespaces
+// asks for in OTWATCH_TEST_HELPER (a web server, a listener, their clients).
+func TestHelperProcess(t *testing.T) {
+	role := strings.Fields(os.Getenv("OTWATCH_TEST_HELPER"))
+	if len(role) != 2 {
+		return
+	}
+	err := func() error {
+		switch role[0] {
+		case "serve-http":
+			return http.ListenAndServe(role[1], http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "plc web page") }))
+		case "accept-one":
+			l, err := net.Listen("tcp", role[1])
+			if err != nil {
+				return err
+			}
+			c, err := l.Accept()
+			if err == nil {
+				c.Close()
+			}
+			return err
+		case "http-get":
+			resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(role[1])
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			return nil
+		case "dial":
+			c, err := net.DialTimeout("tcp", role[1], 5*time.Second)
+			if err != nil {
+				return err
+			}
+			return c.Close()
+		}
+		return fmt.Errorf("unknown helper role %q", role[0])
+	}()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// daemonTestVersion is the version the daemon test builds otwatch with.
+const daemonTestVersion = "1.4.2-7-gabc1234"
 
 func containsLine(lines []string, subs ...string) bool {
 	for _, l := range lines {

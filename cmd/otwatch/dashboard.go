@@ -92,18 +92,15 @@ func (b *dashboardBackend) MarkNormal(id, user string) error {
 	if _, ok := b.store.Get(id); !ok {
 		return fmt.Errorf("alert %s: %w", id, ui.ErrNotFound)
 	}
-	b.d.state.Lock()
-	err := b.d.engine.MarkNormal(id)
-	b.d.state.Unlock()
-	if err != nil {
-		return err
+	return b.d.markNormal(id, user)
+}
+
+// markedNormal shows an alert marked normal (on the dashboard or from the
+// command line) on the dashboard.
+func (b *dashboardBackend) markedNormal(id, user string) {
+	if err := b.store.SetNormal(id, user, time.Now()); err == nil {
+		b.notify(id)
 	}
-	b.d.log.Printf("operator %s marked alert %s normal", user, id)
-	if err := b.store.SetNormal(id, user, time.Now()); err != nil {
-		return err
-	}
-	b.notify(id)
-	return nil
 }
 
 func (b *dashboardBackend) Acknowledge(id, user string) error {

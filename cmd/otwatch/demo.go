@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -32,12 +33,18 @@ var demoCapture []byte
 // pipeline, inventory, learning, alerts — and serves the dashboard on
 // localhost until interrupted (--records prints the transactions instead).
 func cmdDemo(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	listen := fs.String("listen", "127.0.0.1:8443", "dashboard address")
+	fs := newFlags("demo")
+	listen := fs.String("listen", "127.0.0.1:8443", "serve the dashboard on `ADDR` (host:port)")
 	records := fs.Bool("records", false, "print the transactions as JSON lines and exit")
-	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "otwatch demo: %v\n", err)
+	pos, err := parseFlags(fs, "demo", args, stdout, stderr, false)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		return 2
+	}
+	if len(pos) > 0 {
+		usageError(stderr, "demo", fs, fmt.Sprintf("unexpected argument %q", pos[0]), false)
 		return 2
 	}
 	dir, err := os.MkdirTemp("", "otwatch-demo")
@@ -92,8 +99,12 @@ func runDemo(ctx context.Context, dir, capturePath, listen string, stderr io.Wri
 	if err != nil {
 		return err
 	}
+	d.state.Lock()
+	d.refreshSnapshot(time.Now(), nil, nil)
+	status := d.model.Status(d.model.LastSeen()) // the replay's packet time, not the wall clock
+	d.state.Unlock()
 	d.mu.Lock()
-	d.snap = snapshot{stats: d.pipe.Stats, updated: time.Now(), storageOK: true, baseStatus: d.model.Status(d.model.LastSeen())}
+	d.snap.baseStatus = status
 	d.mu.Unlock()
 	srv, err := ui.New(ui.Config{StateDir: filepath.Join(dir, "dashboard"), Addr: listen, Version: version, Logf: logger.Printf}, d.dash)
 	if err != nil {
@@ -101,8 +112,9 @@ func runDemo(ctx context.Context, dir, capturePath, listen string, stderr io.Wri
 	}
 	defer srv.Close()
 	assets, links := d.mon.inv.Len()
-	logger.Printf("replayed the embedded capture: %d packets, %d transactions, %d assets, %d links, %d alerts",
-		d.pipe.Stats.Packets, d.pipe.Stats.TransactionsTotal(), assets, links, d.alertCount)
+	logger.Printf("replayed the embedded capture: %s, %s, %s, %s, %s", plural(int(d.pipe.Stats.Packets), "packet", "packets"),
+		plural(int(d.pipe.Stats.TransactionsTotal()), "transaction", "transactions"), plural(assets, "asset", "assets"),
+		plural(links, "link", "links"), plural(int(d.alertCount), "alert", "alerts"))
 	token := srv.SetupToken()
 	return srv.ListenAndServe(ctx, func(addr net.Addr) {
 		logger.Printf("dashboard on https://%s (self-signed certificate); first start: create the admin with the setup token %s", addr, token)

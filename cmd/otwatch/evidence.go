@@ -11,17 +11,24 @@ import (
 // Exit 0: every file and log entry intact; 1: tampering found (each
 // problem named); 2: the directory cannot be read.
 func cmdEvidence(args []string, stdout, stderr io.Writer) int {
-	if len(args) != 2 || args[0] != "verify" {
-		fmt.Fprintln(stderr, "usage: otwatch evidence verify DIR")
-		return 2
+	return dispatchGroup("evidence", args, stdout, stderr, map[string]func([]string) int{
+		"verify": func(a []string) int { return evidenceVerify(a, stdout, stderr) },
+	})
+}
+
+func evidenceVerify(args []string, stdout, stderr io.Writer) int {
+	pos, code, ok := noFlags("evidence verify", args, 1, stdout, stderr)
+	if !ok {
+		return code
 	}
-	problems, err := evidence.Verify(args[1])
+	dir := pos[0]
+	problems, err := evidence.Verify(dir)
 	if err != nil {
-		fmt.Fprintf(stderr, "otwatch evidence: %v\n", err)
+		fmt.Fprintf(stderr, "otwatch evidence verify: %v\n", err)
 		return 2
 	}
 	if len(problems) == 0 {
-		fmt.Fprintf(stdout, "%s: custody log and evidence files intact\n", args[1])
+		fmt.Fprintf(stdout, "%s: custody log and evidence files intact\n", dir)
 		return 0
 	}
 	for _, p := range problems {

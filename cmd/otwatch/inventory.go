@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,53 +14,67 @@ import (
 	"github.com/otwatch/otwatch/learning/zones"
 )
 
-const inventoryUsage = "usage: otwatch inventory export [--format json|csv] [--zones FILE] --db FILE"
-
 // cmdInventory exports the saved inventory: otwatch inventory export --format json|csv --db FILE.
 func cmdInventory(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "export" {
-		fmt.Fprintln(stderr, inventoryUsage)
-		return 2
+	return dispatchGroup("inventory", args, stdout, stderr, map[string]func([]string) int{
+		"export": func(a []string) int { return inventoryExport(a, stdout, stderr) },
+	})
+}
+
+func inventoryExport(args []string, stdout, stderr io.Writer) int {
+	const name = "inventory export"
+	fs := newFlags(name)
+	sf := addStateFlags(fs)
+	format := fs.String("format", "json", "json, or csv (one row per asset)")
+	zonesFile := fs.String("zones", "", "zones and conduits `FILE` (or the daemon's configuration): each asset's zone")
+	pos, err := parseFlags(fs, name, args, stdout, stderr, false)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
 	}
-	fs := flag.NewFlagSet("inventory", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	db := fs.String("db", "", "state database")
-	format := fs.String("format", "json", "json or csv")
-	zonesFile := fs.String("zones", "", "zones and conduits file (or the daemon's configuration): each asset's zone")
-	if err := fs.Parse(args[1:]); err != nil || *db == "" || (*format != "json" && *format != "csv") {
-		fmt.Fprintln(stderr, inventoryUsage)
-		return 2
-	}
-	st, err := store.Open(*db)
 	if err != nil {
-		fmt.Fprintf(stderr, "otwatch inventory: %v\n", err)
 		return 2
 	}
-	defer st.Close()
+	switch {
+	case len(pos) > 0:
+		usageError(stderr, name, fs, fmt.Sprintf("unexpected argument %q", pos[0]), false)
+		return 2
+	case *format != "json" && *format != "csv":
+		usageError(stderr, name, fs, fmt.Sprintf("--format %q: want json or csv", *format), false)
+		return 2
+	}
+	path, err := sf.path()
+	if err != nil {
+		fmt.Fprintf(stderr, "otwatch %s: %v\n", name, err)
+		return 2
+	}
 	inv := inventory.New(inventory.Limits{})
 	var policy *zones.Policy
 	if *zonesFile != "" {
 		seg, err := config.LoadSegmentation(*zonesFile)
 		if err != nil {
-			fmt.Fprintf(stderr, "otwatch inventory: %v\n", err)
+			fmt.Fprintf(stderr, "otwatch %s: %v\n", name, err)
 			return 2
 		}
 		policy, err = seg.Policy()
 		if err != nil {
-			fmt.Fprintf(stderr, "otwatch inventory: %v\n", err)
+			fmt.Fprintf(stderr, "otwatch %s: %v\n", name, err)
 			return 2
 		}
 		inv.ZoneOf = zoneLookup(policy)
 	}
-	if err := st.Load(map[string]store.Component{"inventory": inv}); err != nil {
-		fmt.Fprintf(stderr, "otwatch inventory: %v\n", err)
+	if _, err := loadState(path, map[string]store.Component{"inventory": inv}); err != nil {
+		fmt.Fprintf(stderr, "otwatch %s: %v\n", name, err)
 		return 2
 	}
 	doc := inv.Document()
-	patch, err := patchFirst(st, inv, policy)
+	// the imported advisories' patch-first list rides along
+	patch, err := loadReport(path, *zonesFile)
 	if err != nil {
-		fmt.Fprintf(stderr, "otwatch inventory: %v\n", err)
+		fmt.Fprintf(stderr, "otwatch %s: %v\n", name, err)
 		return 2
+	}
+	if patch.Feed.Advisories == 0 {
+		patch = nil
 	}
 	if *format == "csv" {
 		err = inventory.WriteCSV(stdout, doc)
@@ -79,7 +94,7 @@ func cmdInventory(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "otwatch inventory: %v\n", err)
+		fmt.Fprintf(stderr, "otwatch %s: %v\n", name, err)
 		return 2
 	}
 	return 0

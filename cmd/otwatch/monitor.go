@@ -84,7 +84,11 @@ func (m *monitor) attach(p *pipeline.Pipeline) {
 		m.raiseScans(m.scans.ObservePacket(d, p.Frames(), ns))
 		for _, f := range m.dhcp.ObservePacket(d, p.Frames(), ns) {
 			src := f.Server.String()
-			m.engine.Network(f.Time, f.Kind, src, src, &alerts.Endpoint{IP: src, Port: 67, MAC: f.MAC}, []uint64{f.Frame}, f.Message)
+			var offeredTo *alerts.Endpoint // the client the rogue server answered
+			if f.Client.IsValid() && !f.Client.IsUnspecified() {
+				offeredTo = &alerts.Endpoint{IP: f.Client.String(), Port: 68, MAC: f.ClientMAC}
+			}
+			m.engine.Network(f.Time, f.Kind, src, src, &alerts.Endpoint{IP: src, Port: 67, MAC: f.MAC}, offeredTo, []uint64{f.Frame}, f.Message)
 		}
 	}
 	p.OnARP = m.observeARP
@@ -127,7 +131,8 @@ func (m *monitor) raiseConversations(found []conversations.Finding, client netip
 			asset = k.Client.String()
 		}
 		key := fmt.Sprintf("%s|%s|%d|%d", k.Client, k.Server, k.Proto, k.Port)
-		m.engine.Network(f.Time, f.Kind, key, asset, &alerts.Endpoint{IP: k.Client.String(), Port: client.Port()}, []uint64{f.Frame}, f.Message)
+		m.engine.Network(f.Time, f.Kind, key, asset, &alerts.Endpoint{IP: k.Client.String(), Port: client.Port()},
+			&alerts.Endpoint{IP: k.Server.String(), Port: k.Port}, []uint64{f.Frame}, f.Message)
 	}
 }
 
@@ -139,10 +144,12 @@ func (m *monitor) raiseScans(found []scan.Finding) {
 	for _, f := range found {
 		src := f.Source.String()
 		asset := src
-		if f.Target.IsValid() { // one host scanned: it is the asset concerned
+		var target *alerts.Endpoint // a sweep of many addresses has none
+		if f.Target.IsValid() {     // one host scanned: it is the asset concerned
 			asset = f.Target.String()
+			target = &alerts.Endpoint{IP: asset}
 		}
-		m.engine.Network(f.Time, f.Kind, src, asset, &alerts.Endpoint{IP: src}, f.Frames, f.Message)
+		m.engine.Network(f.Time, f.Kind, src, asset, &alerts.Endpoint{IP: src}, target, f.Frames, f.Message)
 	}
 }
 
@@ -163,7 +170,7 @@ func (m *monitor) observeARP(d *frame.Decoded, frameNo uint64, ns int64) {
 			// while the network learned is no new device, however late
 			// its first ARP (an RTU polled all day keeps its ARP cache).
 			if !m.model.NetworkLearning(ev.Time) && !m.model.KnownHost(d.ARP.SenderIP) {
-				m.engine.Network(ev.Time, "new_host", ev.IP, ev.IP, &alerts.Endpoint{IP: ev.IP, MAC: ev.MAC}, []uint64{ev.Frame}, ev.Message)
+				m.engine.Network(ev.Time, "new_host", ev.IP, ev.IP, &alerts.Endpoint{IP: ev.IP, MAC: ev.MAC}, nil, []uint64{ev.Frame}, ev.Message)
 			}
 			continue
 		}
@@ -175,7 +182,9 @@ func (m *monitor) observeARP(d *frame.Decoded, frameNo uint64, ns int64) {
 		if ev.By != "" {
 			source = &alerts.Endpoint{IP: ev.By, MAC: ev.MAC}
 		}
-		m.engine.Network(ev.Time, ev.Kind.String(), ev.IP+"|"+macs[0]+"|"+macs[1], ev.IP, source, []uint64{ev.Frame}, ev.Message)
+		// the address claimed, at the MAC that held it: the host whose traffic is diverted
+		claimed := &alerts.Endpoint{IP: ev.IP, MAC: ev.OldMAC}
+		m.engine.Network(ev.Time, ev.Kind.String(), ev.IP+"|"+macs[0]+"|"+macs[1], ev.IP, source, claimed, []uint64{ev.Frame}, ev.Message)
 	}
 }
 
@@ -207,7 +216,13 @@ func (m *monitor) observe(tx *protocols.Transaction) {
 	for _, ev := range m.inv.Observe(tx) {
 		switch ev.Kind {
 		case inventory.IdentityConflict:
-			m.engine.System(ev.Time, "identity_conflict", ev.Asset+"|"+ev.Proto, ev.Message)
+			// the device that reported the new identity is the destination
+			dev := tx.Server
+			if id, ok := m.inv.AssetID(tx.Client.IP); ok && id == ev.Asset {
+				dev = tx.Client
+			}
+			m.engine.Network(ev.Time, "identity_conflict", ev.Asset+"|"+ev.Proto, dev.IP.String(), nil,
+				&alerts.Endpoint{IP: dev.IP.String(), Port: dev.Port}, []uint64{ev.Frame}, ev.Message)
 		case inventory.LimitReached:
 			m.engine.System(ev.Time, "limit_reached", "inventory|"+ev.Message, ev.Message)
 		}
@@ -218,20 +233,28 @@ func (m *monitor) observe(tx *protocols.Transaction) {
 	m.engine.Observe(tx)
 }
 
-// summary is the learning part of the end-of-run summary.
-func (m *monitor) summary(written int) string {
+// summary is the learning part of the end-of-run summary. raised is the
+// number of alerts the sink received: the engine counts each of them by
+// kind (a summary of folded repeats too), so the kinds add up to it, as
+// they do on the dashboard, in /metrics and in alerts list.
+func (m *monitor) summary(raised int) string {
 	kinds := make([]string, 0, len(m.engine.Raised))
 	for k, n := range m.engine.Raised {
 		kinds = append(kinds, fmt.Sprintf("%s=%d", k, n))
 	}
 	sort.Strings(kinds)
-	if len(kinds) == 0 {
-		kinds = []string{"none"}
-	}
 	assets, links := m.inv.Len()
-	return fmt.Sprintf("  inventory     %d assets, %d links\n  alerts        %d written (%s); %d repeats folded into them\n  baseline      %d assets, %d keys\n",
-		assets, links, written, strings.Join(kinds, " "), m.engine.Folded, m.model.AssetCount(), m.model.Keys()) +
-		m.detectionSummary()
+	var b strings.Builder
+	fmt.Fprintf(&b, "  inventory     %s, %s\n", plural(assets, "asset", "assets"), plural(links, "link", "links"))
+	fmt.Fprintf(&b, "  alerts        %s", plural(raised, "alert", "alerts"))
+	if len(kinds) > 0 {
+		fmt.Fprintf(&b, ": %s", strings.Join(kinds, " "))
+	}
+	if f := int(m.engine.Folded); f > 0 {
+		fmt.Fprintf(&b, "; %s folded into them", plural(f, "repeat", "repeats"))
+	}
+	fmt.Fprintf(&b, "\n  baseline      %s, %s\n", plural(m.model.AssetCount(), "asset", "assets"), plural(m.model.Keys(), "key", "keys"))
+	return b.String() + m.detectionSummary()
 }
 
 // detectionSummary says whether behaviour alerts could be raised: how many

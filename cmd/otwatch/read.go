@@ -24,36 +24,43 @@ type readOptions struct {
 	captures                             []string
 }
 
-func parseReadFlags(args []string, stderr io.Writer) (readOptions, error) {
+func parseReadFlags(args []string, stdout, stderr io.Writer) (readOptions, error) {
 	var o readOptions
-	fs := flag.NewFlagSet("read", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.StringVar(&o.records, "records", "", "write transactions as JSON Lines to FILE (- for stdout)")
-	fs.StringVar(&o.alerts, "alerts", "", "write alerts as JSON Lines to FILE")
-	fs.StringVar(&o.inventory, "inventory", "", "write the inventory document to FILE")
-	fs.StringVar(&o.db, "db", "", "bbolt state file loaded before and saved after")
-	fs.StringVar(&o.mode, "mode", "auto", "learn, detect or auto")
-	fs.BoolVar(&o.quiet, "quiet", false, "no summary on stderr")
-	fs.StringVar(&o.zones, "zones", "", "YAML file of zones and conduits (as in the daemon's configuration): place assets, alert zone violations")
+	fs := newFlags("read")
+	fs.StringVar(&o.records, "records", "", "write transactions as JSON Lines to `FILE` (- for stdout)")
+	fs.StringVar(&o.alerts, "alerts", "", "write alerts as JSON Lines to `FILE` (- for stdout)")
+	fs.StringVar(&o.inventory, "inventory", "", "write the inventory document to `FILE` (- for stdout)")
+	fs.StringVar(&o.db, "db", "", "state `FILE` (bbolt) loaded before and saved after, so runs continue each other")
+	fs.StringVar(&o.mode, "mode", "auto", "`MODE` is learn, detect, or auto (each asset learns for --learning-period, then detects)")
+	fs.BoolVar(&o.quiet, "quiet", false, "no summary and no progress bar on stderr")
+	fs.StringVar(&o.zones, "zones", "", "YAML `FILE` of zones and conduits (as in the daemon's configuration): place assets, alert zone violations")
 	fs.BoolVar(&o.mergeVLANs, "merge-vlans", false, "key flows without their VLAN: a routed packet mirrored on two VLANs is counted once")
-	fs.DurationVar(&o.learningPeriod, "learning-period", time.Hour, "auto mode: how long (packet time) each asset learns at least")
-	if err := fs.Parse(args); err != nil {
+	fs.DurationVar(&o.learningPeriod, "learning-period", time.Hour, "auto mode: each asset learns at least this `DURATION` of packet time")
+	captures, err := parseFlags(fs, "read", args, stdout, stderr, true)
+	if err != nil {
 		return o, err
 	}
-	o.captures = fs.Args()
+	o.captures = captures
+	var problem string
 	switch {
 	case len(o.captures) == 0:
-		return o, errors.New("no capture file given")
+		problem = "no capture file given"
 	case o.mode != "learn" && o.mode != "detect" && o.mode != "auto":
-		return o, fmt.Errorf("--mode %q: want learn, detect or auto", o.mode)
+		problem = fmt.Sprintf("--mode %q: want learn, detect or auto", o.mode)
+	}
+	if problem != "" {
+		usageError(stderr, "read", fs, problem, true)
+		return o, errUsage
 	}
 	return o, nil
 }
 
 func cmdRead(args []string, stdout, stderr io.Writer) int {
-	o, err := parseReadFlags(args, stderr)
+	o, err := parseReadFlags(args, stdout, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
 	if err != nil {
-		fmt.Fprintf(stderr, "otwatch read: %v\n", err)
 		return 2
 	}
 	// Open every capture first: a file that is not a capture means nothing can be done.
@@ -108,7 +115,8 @@ func cmdRead(args []string, stdout, stderr io.Writer) int {
 	started := time.Now()
 	status := 0
 	var done int64
-	for _, r := range readers {
+	for i, r := range readers {
+		frames, damaged := 0, false
 		for {
 			f, err := r.Next()
 			if err == io.EOF {
@@ -117,13 +125,21 @@ func cmdRead(args []string, stdout, stderr io.Writer) int {
 			if err != nil {
 				progress.clear()
 				fmt.Fprintf(stderr, "otwatch read: %v; everything before it was processed\n", err)
-				status = 1
+				status, damaged = 1, true
 				break
 			}
+			frames++
 			p.HandleFrame(f)
-			progress.update(done + r.Offset())
+			progress.update(done + r.FileOffset())
 		}
-		done += r.Offset()
+		if frames == 0 && !damaged {
+			// not an error, but never silent, even with --quiet: the
+			// capture stopped before its first packet (a capture filter that
+			// matched nothing, a tcpdump killed at once)
+			progress.clear()
+			fmt.Fprintf(stderr, "otwatch read: %s: no packets in this capture, only its header\n", o.captures[i])
+		}
+		done += r.FileOffset()
 	}
 	p.Flush()
 	state.engine.Flush()

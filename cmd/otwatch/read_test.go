@@ -79,11 +79,6 @@ func TestReadUsageErrors(t *testing.T) {
 	}
 }
 
-func TestRunUnknownCommand(t *testing.T) {
-	assert.Equal(t, 2, run([]string{"frobnicate"}))
-	assert.Equal(t, 2, run(nil))
-}
-
 func TestReadInventoryAndRestart(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "state.db")

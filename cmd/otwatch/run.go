@@ -44,27 +44,95 @@ const (
 
 // cmdConfig checks a configuration file: `otwatch config check FILE`.
 func cmdConfig(args []string, stdout, stderr io.Writer) int {
-	if len(args) != 2 || args[0] != "check" {
-		fmt.Fprintln(stderr, "usage: otwatch config check FILE")
-		return 2
+	return dispatchGroup("config", args, stdout, stderr, map[string]func([]string) int{
+		"check": func(a []string) int { return configCheck(a, stdout, stderr) },
+	})
+}
+
+func configCheck(args []string, stdout, stderr io.Writer) int {
+	pos, code, ok := noFlags("config check", args, 1, stdout, stderr)
+	if !ok {
+		return code
 	}
-	if err := config.Check(args[1]); err != nil {
+	cfg, err := config.Load(pos[0])
+	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	fmt.Fprintf(stdout, "%s: ok\n", args[1])
+	if problems := interfaceProblems(cfg); len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintf(stderr, "%s: %s\n", pos[0], p)
+		}
+		return 2
+	}
+	fmt.Fprintf(stdout, "%s: ok\n", pos[0])
 	return 0
+}
+
+// addressProblem says once why an addressed monitor interface is refused
+// and what to do.
+func addressProblem(iface string, addrs []string, prepare bool) string {
+	addr := "IP address " + strings.Join(addrs, ", ")
+	if len(addrs) > 1 {
+		addr = "IP addresses " + strings.Join(addrs, ", ")
+	}
+	msg := fmt.Sprintf("monitor interface %s carries %s: with an address the host answers ARP and neighbour discovery, "+
+		"so it would transmit on the monitored network. ", iface, addr)
+	v6only := true
+	for _, a := range addrs {
+		if ip, _, err := net.ParseCIDR(a); err != nil || ip.To4() != nil {
+			v6only = false
+		}
+	}
+	if v6only && !prepare {
+		return msg + "Set capture.prepare: true (the default; it turns IPv6 off on the port), or set capture.allow_addressed: true to monitor anyway"
+	}
+	return msg + fmt.Sprintf("Remove it (ip address flush dev %s), or set capture.allow_addressed: true to monitor anyway", iface)
+}
+
+// interfaceProblems is what run would refuse about the monitor interfaces
+// on this machine, found without changing them (for config check).
+func interfaceProblems(cfg *config.Config) []string {
+	var out []string
+	for _, name := range cfg.Interfaces {
+		ifi, err := net.InterfaceByName(name)
+		if err != nil {
+			out = append(out, fmt.Sprintf("monitor interface %s: no such interface on this machine, so run would refuse to start here", name))
+			continue
+		}
+		if cfg.Capture.AllowAddressed {
+			continue
+		}
+		addrs, _ := ifi.Addrs()
+		var bad []string
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() == nil && cfg.Capture.Prepare {
+				continue // prepare turns IPv6 off: these addresses go
+			}
+			bad = append(bad, a.String())
+		}
+		if len(bad) > 0 {
+			out = append(out, addressProblem(name, bad, cfg.Capture.Prepare))
+		}
+	}
+	return out
 }
 
 // cmdRun is the appliance daemon: live passive capture → pipeline →
 // learning and alerts, checkpointed to the database, health on the
 // management address. It never transmits on a monitored interface.
 func cmdRun(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	path := fs.String("config", "/etc/otwatch/otwatch.conf", "configuration file")
-	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "otwatch run: %v\n", err)
+	fs := newFlags("run")
+	path := fs.String("config", "/etc/otwatch/otwatch.conf", "configuration `FILE` (cmd/otwatch/config/README.md)")
+	pos, err := parseFlags(fs, "run", args, stdout, stderr, false)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		return 2
+	}
+	if len(pos) > 0 {
+		usageError(stderr, "run", fs, fmt.Sprintf("unexpected argument %q", pos[0]), false)
 		return 2
 	}
 	logger := log.New(stderr, "otwatch: ", log.LstdFlags|log.LUTC)
@@ -108,6 +176,7 @@ type daemon struct {
 	db       *store.Store
 	http     *http.Server
 	listener net.Listener
+	local    *http.Server // the commands' socket beside the database (localstate.go)
 	started  time.Time
 
 	reload chan *config.Config
@@ -165,12 +234,16 @@ func newDaemon(cfg *config.Config, logger *log.Logger) (*daemon, error) {
 	for _, ifc := range cfg.Interfaces {
 		if cfg.Capture.Prepare {
 			if err := live.Prepare(ifc); err != nil {
-				return nil, fmt.Errorf("preparing %s: %w", ifc, err)
+				return nil, fmt.Errorf("preparing %s: %w (capture.prepare needs CAP_NET_ADMIN; set it false if the system prepares the port)", ifc, err)
 			}
 		}
 		if !cfg.Capture.AllowAddressed {
 			if err := live.CheckPassive(ifc); err != nil {
-				return nil, fmt.Errorf("%w (a monitor interface must carry no address; set capture.allow_addressed or capture.prepare)", err)
+				var ae *live.AddressError
+				if errors.As(err, &ae) {
+					return nil, errors.New(addressProblem(ae.Interface, ae.Addrs, cfg.Capture.Prepare))
+				}
+				return nil, err
 			}
 		}
 	}
@@ -206,17 +279,23 @@ func newDaemon(cfg *config.Config, logger *log.Logger) (*daemon, error) {
 			return nil, fmt.Errorf("advisories.keyring: %w", err)
 		}
 	}
+	if err := d.serveLocal(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	d.pipe = pipeline.New(cfg.Limits, d.mon.observe)
 	d.pipe.MergeVLANs = cfg.Capture.MergeVLANs
 	d.mon.attach(d.pipe)
 	if err := d.openOutputs(); err != nil {
 		d.closeOutputs(context.Background())
+		d.closeLocal()
 		db.Close()
 		return nil, err
 	}
 	src, err := live.Open(live.Config{Interfaces: cfg.Interfaces, Fanout: cfg.Capture.Fanout, SnapLen: cfg.Capture.SnapLen,
 		BlockSize: cfg.Capture.RingBlockSize, NumBlocks: cfg.Capture.RingBlocks})
 	if err != nil {
+		d.closeLocal()
 		db.Close()
 		return nil, err
 	}
@@ -224,6 +303,7 @@ func newDaemon(cfg *config.Config, logger *log.Logger) (*daemon, error) {
 	ln, err := net.Listen("tcp", cfg.Management.Listen)
 	if err != nil {
 		src.Close()
+		d.closeLocal()
 		db.Close()
 		return nil, fmt.Errorf("management.listen %s: %w", cfg.Management.Listen, err)
 	}
@@ -239,6 +319,7 @@ func newDaemon(cfg *config.Config, logger *log.Logger) (*daemon, error) {
 		if err != nil {
 			ln.Close()
 			src.Close()
+			d.closeLocal()
 			db.Close()
 			return nil, fmt.Errorf("dashboard: %w", err)
 		}
@@ -361,6 +442,7 @@ func (d *daemon) run(ctx context.Context) error {
 	if d.dashboard != nil {
 		d.dashboard.Close()
 	}
+	d.closeLocal()
 	d.state.Lock()
 	d.checkpoint()
 	d.state.Unlock()
@@ -371,6 +453,31 @@ func (d *daemon) run(ctx context.Context) error {
 	d.log.Printf("stopped; state saved to %s; %d alerts raised, %d passed to the outputs, %d over the alert queue", d.db.Path(),
 		d.alertCount, handled, overflowed)
 	return d.db.Close()
+}
+
+// closeLocal stops answering the commands and removes the socket.
+func (d *daemon) closeLocal() {
+	if d.local != nil {
+		d.local.Close()
+		os.Remove(socketPath(d.db.Path()))
+		d.local = nil
+	}
+}
+
+// markNormal: an operator says an alert is normal, on the dashboard or
+// with `otwatch alerts normal`: its transaction joins the baseline.
+func (d *daemon) markNormal(id, user string) error {
+	d.state.Lock()
+	err := d.engine.MarkNormal(id)
+	d.state.Unlock()
+	if err != nil {
+		return err
+	}
+	d.log.Printf("operator %s marked alert %s normal", user, id)
+	if d.dash != nil {
+		d.dash.markedNormal(id, user)
+	}
+	return nil
 }
 
 // handleFrame runs one captured frame through the pipeline. A panic there
@@ -449,6 +556,20 @@ func (d *daemon) tick(now time.Time) {
 		d.checkpoint()
 	}
 	d.updates.relay(d, now)
+	d.refreshSnapshot(now, ifaces, stalled)
+	if d.dash != nil {
+		var drops uint64
+		for _, i := range ifaces {
+			drops += i.KernelDrops
+		}
+		d.dash.counters(d.pipe.Stats.Packets, drops)
+	}
+}
+
+// refreshSnapshot publishes the counters /metrics and /healthz show
+// (under d.state): the alert counts are the engine's, which count every
+// alert the sink got, so they agree with the dashboard and alerts list.
+func (d *daemon) refreshSnapshot(now time.Time, ifaces []live.InterfaceStats, stalled []string) {
 	var mem runtime.MemStats
 	runtime.ReadMemStats(&mem)
 	d.mu.Lock()
@@ -467,13 +588,6 @@ func (d *daemon) tick(now time.Time) {
 	d.snap.stats.LimitsHit = copyCounts(d.pipe.Stats.LimitsHit)
 	d.snap.stats.IdentifiedFlows = copyCounts(d.pipe.Stats.IdentifiedFlows)
 	d.mu.Unlock()
-	if d.dash != nil {
-		var drops uint64
-		for _, i := range ifaces {
-			drops += i.KernelDrops
-		}
-		d.dash.counters(d.pipe.Stats.Packets, drops)
-	}
 }
 
 // checkpoint saves the state; a failure (disk full) is alerted once and

@@ -18,11 +18,11 @@ import (
 // memory, or loaded from and saved to --db.
 type runState struct {
 	*monitor
-	db      *store.Store
-	alerts  *bufio.Writer
-	file    *os.File
-	written int
-	err     error
+	db     *store.Store
+	alerts *bufio.Writer
+	file   *os.File
+	raised int // alerts the engine gave the sink
+	err    error
 }
 
 func openState(o readOptions, stderr io.Writer) (*runState, error) {
@@ -74,7 +74,7 @@ func openState(o readOptions, stderr io.Writer) (*runState, error) {
 }
 
 func (s *runState) writeAlert(a *alerts.Alert) {
-	s.written++
+	s.raised++
 	if s.alerts == nil || s.err != nil {
 		return
 	}
@@ -131,4 +131,4 @@ func (s *runState) close() {
 	}
 }
 
-func (s *runState) writeSummary(w io.Writer) { io.WriteString(w, s.summary(s.written)) }
+func (s *runState) writeSummary(w io.Writer) { io.WriteString(w, s.summary(s.raised)) }

@@ -25,39 +25,29 @@ import (
 	"github.com/otwatch/otwatch/ui"
 )
 
-const updateUsage = `usage: otwatch update [flags] BUNDLE.otwb
-       otwatch update --status [flags]
-
-Uploads a signed update bundle to the appliance, which verifies it, writes
-its other root slot and reboots into it on trial (back to the running
-version by itself if the new one does not come up healthy).
-
-  --url URL            the appliance's dashboard (default $OTWATCH_URL, else https://127.0.0.1:8443)
-  --token-file FILE    an admin's API token (default $OTWATCH_TOKEN)
-  --fingerprint HEX    the SHA-256 of the appliance's certificate (its self-signed one)
-  --ca FILE            or a CA (PEM) that signed it; --insecure skips the check
-  --pubkey FILE        check the bundle's signature and digest here first
-  --allow-downgrade    install a bundle built before the running version
-  --wait DURATION      wait until the appliance runs the new version (e.g. 10m)
-`
-
 func cmdUpdate(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("update", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	url := fs.String("url", os.Getenv("OTWATCH_URL"), "")
-	tokenFile := fs.String("token-file", "", "")
-	fingerprint := fs.String("fingerprint", "", "")
-	caFile := fs.String("ca", "", "")
-	insecure := fs.Bool("insecure", false, "")
-	pubFile := fs.String("pubkey", "", "")
-	downgrade := fs.Bool("allow-downgrade", false, "")
-	wait := fs.Duration("wait", 0, "")
-	status := fs.Bool("status", false, "")
-	if err := fs.Parse(args); err != nil || (fs.NArg() != 1 && !*status) || (*status && fs.NArg() != 0) {
-		if err != nil {
-			fmt.Fprintf(stderr, "otwatch update: %v\n", err)
-		}
-		fmt.Fprint(stderr, updateUsage)
+	const name = "update"
+	fs := newFlags(name)
+	url := fs.String("url", os.Getenv("OTWATCH_URL"), "the appliance's dashboard `URL` (default $OTWATCH_URL, else https://127.0.0.1:8443)")
+	tokenFile := fs.String("token-file", "", "`FILE` holding an admin's API token (default $OTWATCH_TOKEN)")
+	fingerprint := fs.String("fingerprint", "", "the SHA-256 (`HEX`) of the appliance's certificate (its self-signed one)")
+	caFile := fs.String("ca", "", "or a CA `FILE` (PEM) that signed it")
+	insecure := fs.Bool("insecure", false, "do not check the appliance's certificate")
+	pubFile := fs.String("pubkey", "", "check the bundle's signature and digest here first with this public key `FILE`")
+	downgrade := fs.Bool("allow-downgrade", false, "install a bundle built before the running version")
+	wait := fs.Duration("wait", 0, "wait until the appliance runs the new version (e.g. 10m)")
+	status := fs.Bool("status", false, "show the appliance's slots and the update in progress instead")
+	pos, err := parseFlags(fs, name, args, stdout, stderr, false)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case err != nil:
+		return 2
+	case *status && len(pos) != 0:
+		usageError(stderr, name, fs, "--status takes no bundle", false)
+		return 2
+	case !*status && len(pos) != 1:
+		usageError(stderr, name, fs, "give one bundle (.otwb)", false)
 		return 2
 	}
 	if *url == "" {
@@ -92,7 +82,7 @@ func cmdUpdate(args []string, stdout, stderr io.Writer) int {
 		printUpdateState(stdout, st)
 		return 0
 	}
-	path := fs.Arg(0)
+	path := pos[0]
 	b, f, err := bundle.OpenFile(path)
 	if err != nil {
 		fmt.Fprintf(stderr, "otwatch update: %v\n", err)

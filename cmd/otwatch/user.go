@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -16,20 +17,28 @@ import (
 // token): otwatch user add NAME [--role admin|viewer] [--config FILE];
 // the password is read from standard input, never from the command line.
 func cmdUser(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	const usage = "usage: otwatch user add NAME [--role admin|viewer] [--config FILE]  (password on standard input)"
-	if len(args) < 2 || args[0] != "add" {
-		fmt.Fprintln(stderr, usage)
+	return dispatchGroup("user", args, stdout, stderr, map[string]func([]string) int{
+		"add": func(a []string) int { return userAdd(a, stdin, stdout, stderr) },
+	})
+}
+
+func userAdd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	const cmd = "user add"
+	fs := newFlags(cmd)
+	role := fs.String("role", "admin", "admin (may change settings and mark alerts) or viewer")
+	path := fs.String("config", "/etc/otwatch/otwatch.conf", "configuration `FILE` (the users live beside its database)")
+	pos, err := parseFlags(fs, cmd, args, stdout, stderr, false)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
 		return 2
 	}
-	name := args[1]
-	fs := flag.NewFlagSet("user", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	role := fs.String("role", "admin", "admin or viewer")
-	path := fs.String("config", "/etc/otwatch/otwatch.conf", "configuration file (its database folder holds the users)")
-	if err := fs.Parse(args[2:]); err != nil {
-		fmt.Fprintln(stderr, usage)
+	if len(pos) != 1 {
+		usageError(stderr, cmd, fs, "give one user name", false)
 		return 2
 	}
+	name := pos[0]
 	cfg, err := config.Load(*path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)

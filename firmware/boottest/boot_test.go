@@ -154,7 +154,10 @@ func startVM(t *testing.T, m machine, dir, img string, txSink *net.UDPConn, rebo
 		"-monitor", "unix:"+v.monitor+",server,nowait",
 		"-drive", "file="+img+",format=raw,if=virtio",
 		"-netdev", fmt.Sprintf("user,id=mgmt,hostfwd=tcp:%s-:9180,hostfwd=tcp:%s-:8443", v.http, v.dash),
-		"-device", "virtio-net-pci,netdev=mgmt,romfile=", // no option ROM: U-Boot does not use it, and Debian ships it in ipxe-qemu
+		// romfile=: no PXE option ROM (U-Boot and Linux drive virtio-net
+		// themselves); without it qemu needs ipxe-qemu, which Debian's
+		// qemu-system-arm only recommends and .ci/run does not install
+		"-device", "virtio-net-pci,netdev=mgmt,romfile=",
 		"-netdev", fmt.Sprintf("socket,id=mon,udp=127.0.0.1:%d,localaddr=127.0.0.1:%d", sinkPort, monPort),
 		"-device", "virtio-net-pci,netdev=mon,romfile=")
 	if !reboots {

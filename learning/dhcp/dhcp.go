@@ -24,6 +24,7 @@ type Offer struct {
 	Server    netip.Addr   // option 54, else the packet's source
 	ServerMAC [6]byte      // the Ethernet source, when known
 	Client    netip.Addr   // yiaddr: the address offered
+	ClientMAC [6]byte      // chaddr: the client's Ethernet address (htype 1, hlen 6)
 	Routers   []netip.Addr // option 3
 	DNS       []netip.Addr // option 6
 	Ack       bool
@@ -38,6 +39,9 @@ func Parse(payload []byte) (o Offer, ok bool) {
 		return o, false
 	}
 	o.Client = netip.AddrFrom4([4]byte(payload[16:20]))
+	if payload[1] == 1 && payload[2] == 6 {
+		o.ClientMAC = [6]byte(payload[28:34])
+	}
 	msgType := byte(0)
 	opts := payload[240:]
 	for len(opts) > 0 {
@@ -83,12 +87,16 @@ func Parse(payload []byte) (o Offer, ok bool) {
 
 // Finding is a DHCP server answering that was not there while the network learned.
 type Finding struct {
-	Kind    string // rogue_dhcp
-	Time    time.Time
-	Server  netip.Addr
-	MAC     string
-	Frame   uint64
-	Message string
+	Kind   string // rogue_dhcp
+	Time   time.Time
+	Server netip.Addr
+	MAC    string
+	// Client is the address offered and ClientMAC ("" when unknown) the
+	// client it went to: whom the rogue server would sit in front of.
+	Client    netip.Addr
+	ClientMAC string
+	Frame     uint64
+	Message   string
 }
 
 // maxServers bounds what is remembered: a flood of forged servers alerts
@@ -161,7 +169,11 @@ func (w *Watch) ObservePacket(d *frame.Decoded, frameNo uint64, ns int64) []Find
 		msg += " and name servers " + joinAddrs(o.DNS)
 	}
 	msg += ": a DHCP server never seen while the network was learned; a rogue one puts itself in the middle of its clients' traffic"
-	return []Finding{{Kind: "rogue_dhcp", Time: now, Server: o.Server, MAC: mac, Frame: frameNo, Message: msg}}
+	f := Finding{Kind: "rogue_dhcp", Time: now, Server: o.Server, MAC: mac, Client: o.Client, Frame: frameNo, Message: msg}
+	if o.ClientMAC != ([6]byte{}) {
+		f.ClientMAC = net.HardwareAddr(o.ClientMAC[:]).String()
+	}
+	return []Finding{f}
 }
 
 func joinAddrs(a []netip.Addr) string {

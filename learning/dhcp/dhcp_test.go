@@ -17,6 +17,7 @@ func reply(yiaddr string, opts ...[]byte) []byte {
 	b := make([]byte, 240)
 	b[0], b[1], b[2] = 2, 1, 6 // reply, Ethernet, 6-byte addresses
 	copy(b[16:20], netip.MustParseAddr(yiaddr).AsSlice())
+	copy(b[28:34], []byte{0x02, 0, 0, 0, 0, 0x50}) // chaddr: the client's MAC
 	copy(b[236:], []byte{0x63, 0x82, 0x53, 0x63})
 	for _, o := range opts {
 		b = append(b, o...)
@@ -40,6 +41,7 @@ func TestParse(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, "10.0.0.1", o.Server.String())
 	assert.Equal(t, "10.0.0.50", o.Client.String())
+	assert.Equal(t, [6]byte{0x02, 0, 0, 0, 0, 0x50}, o.ClientMAC)
 	assert.Equal(t, []netip.Addr{netip.MustParseAddr("10.0.0.254")}, o.Routers)
 	assert.Len(t, o.DNS, 2)
 	assert.False(t, o.Ack)
@@ -75,6 +77,8 @@ func TestRogueServer(t *testing.T) {
 	assert.Equal(t, "rogue_dhcp", f.Kind)
 	assert.Equal(t, "10.0.0.66", f.Server.String(), "no server identifier: the packet's source")
 	assert.Equal(t, uint64(3), f.Frame)
+	assert.Equal(t, "10.0.0.77", f.Client.String(), "the address offered")
+	assert.Equal(t, "02:00:00:00:00:50", f.ClientMAC, "to this client")
 	assert.Contains(t, f.Message, "DHCP server 10.0.0.66 (MAC 00:0c:29:01:02:03) offered 10.0.0.77 with gateway 10.0.0.66 and name servers 10.0.0.66")
 	assert.Empty(t, w.ObservePacket(packet("10.0.0.66", rogue), 4, 301*int64(time.Second)), "once; the engine folds repeats")
 

@@ -543,8 +543,15 @@ func (inv *Inventory) deferEvent(e Event) {
 	}
 }
 
-func macID(mac [6]byte) string  { return "mac:" + macString(mac) }
-func ipID(ip netip.Addr) string { return "ip:" + ip.String() }
+func macID(mac [6]byte) string { return "mac:" + macString(mac) }
+
+// ipID writes an IPv6 address in brackets ("ip:[::1]", as in a URL): "ip:::1" reads as garbage.
+func ipID(ip netip.Addr) string {
+	if ip.Is6() && !ip.Is4In6() {
+		return "ip:[" + ip.String() + "]"
+	}
+	return "ip:" + ip.String()
+}
 
 func macString(m [6]byte) string {
 	const hexd = "0123456789abcdef"

@@ -98,6 +98,9 @@ func allExpect(t *testing.T, c corpustest.Capture) map[string]map[string]bool {
 }
 
 func TestCorpusAllHosts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("every corpus capture against tshark, 3 to 12 minutes on 2 cores: skipped with -short (make test-full runs it)")
+	}
 	corpustest.Tshark(t)
 	caps := corpustest.Captures(t, "")
 	start := time.Now()

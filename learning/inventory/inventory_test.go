@@ -621,3 +621,17 @@ func TestLLDP(t *testing.T) {
 		t.Errorf("neighbors %+v", doc.Neighbors)
 	}
 }
+
+// An asset known by an IPv6 address only (OPC UA on ::1 in a loopback
+// capture) has its address in brackets: "ip:[::1]", not "ip:::1".
+func TestIPv6AssetIDInBrackets(t *testing.T) {
+	inv := inventory.New(inventory.Limits{})
+	inv.Observe(tx(ep("::1", 50000, [6]byte{}), ep("::1", 4840, [6]byte{}), 1, withProto("opcua")))
+	inv.Observe(tx(ep("fe80::2", 50001, [6]byte{}), ep("::ffff:10.0.0.7", 502, [6]byte{}), 3))
+	doc := inv.Document()
+	asset(t, doc, "ip:[::1]")
+	asset(t, doc, "ip:[fe80::2]")
+	if id, _ := inv.AssetID(netip.MustParseAddr("::1")); id != "ip:[::1]" {
+		t.Errorf("AssetID(::1) = %q", id)
+	}
+}

@@ -40,6 +40,8 @@ var (
 	ErrCorrupt = errors.New("not a readable bbolt database (corrupt or another kind of file)")
 	ErrForeign = errors.New("a bbolt database, but not otwatch's")
 	ErrSchema  = errors.New("written by an incompatible otwatch version")
+	// ErrInUse: another process (the daemon, or a read --db) holds the file.
+	ErrInUse = errors.New("in use by another otwatch process")
 )
 
 // Component is a piece of state that checkpoints as one snapshot.
@@ -62,16 +64,59 @@ func Open(path string) (*Store, error) {
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("%s: in use by another otwatch process", path)
-		}
-		if errors.Is(err, bolt.ErrInvalid) || errors.Is(err, bolt.ErrVersionMismatch) || errors.Is(err, bolt.ErrChecksum) {
-			return nil, fmt.Errorf("%s: %w", path, ErrCorrupt)
-		}
-		return nil, fmt.Errorf("%s: %w (%v)", path, ErrCorrupt, err)
+		return nil, openError(path, err)
 	}
 	s := &Store{db: db, path: path}
 	if err := s.init(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func openError(path string, err error) error {
+	switch {
+	case errors.Is(err, bolt.ErrTimeout):
+		return fmt.Errorf("%s: %w", path, ErrInUse)
+	case errors.Is(err, os.ErrNotExist), errors.Is(err, os.ErrPermission):
+		return err // the *PathError names the file
+	case errors.Is(err, bolt.ErrInvalid) || errors.Is(err, bolt.ErrVersionMismatch) || errors.Is(err, bolt.ErrChecksum):
+		return fmt.Errorf("%s: %w", path, ErrCorrupt)
+	}
+	return fmt.Errorf("%s: %w (%v)", path, ErrCorrupt, err)
+}
+
+// OpenReadOnly opens an existing state file to read it: it is never
+// created or written, and other readers may hold it at the same time
+// (a shared lock). A writer holding it (the daemon) makes it fail with
+// ErrInUse after timeout.
+func OpenReadOnly(path string, timeout time.Duration) (*Store, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() || st.Size() < 4096 {
+		return nil, fmt.Errorf("%s: %w", path, ErrCorrupt)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, ReadOnly: true})
+	if err != nil {
+		return nil, openError(path, err)
+	}
+	s := &Store{db: db, path: path}
+	err = db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil || string(meta.Get(keyProduct)) != string(product) {
+			return fmt.Errorf("%s: %w", path, ErrForeign)
+		}
+		if v, err := strconv.Atoi(string(meta.Get(keySchema))); err != nil || v != SchemaVersion {
+			return fmt.Errorf("%s: schema %q, this build reads %d: %w", path, meta.Get(keySchema), SchemaVersion, ErrSchema)
+		}
+		if tx.Bucket(bucketState) == nil {
+			return fmt.Errorf("%s: %w", path, ErrCorrupt)
+		}
+		return nil
+	})
+	if err != nil {
 		db.Close()
 		return nil, err
 	}

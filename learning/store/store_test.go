@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -77,4 +78,42 @@ func TestBadSnapshotIsReported(t *testing.T) {
 	err = s.Load(map[string]Component{"a": &counter{}})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `state "a" unreadable`)
+}
+
+// A read-only open shares the file with other readers, never writes or
+// creates it, and gives ErrInUse within its timeout while a writer holds it.
+func TestOpenReadOnly(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.db")
+	w, err := Open(path)
+	require.NoError(t, err)
+	require.NoError(t, w.Checkpoint(map[string]Component{"a": &counter{7}}))
+	_, err = OpenReadOnly(path, 100*time.Millisecond)
+	assert.ErrorIs(t, err, ErrInUse, "the writer holds it")
+	require.NoError(t, w.Close())
+
+	before, _ := os.Stat(path)
+	r1, err := OpenReadOnly(path, time.Second)
+	require.NoError(t, err)
+	r2, err := OpenReadOnly(path, time.Second)
+	require.NoError(t, err, "readers share the file")
+	a := &counter{}
+	require.NoError(t, r2.Load(map[string]Component{"a": a}))
+	assert.Equal(t, 7, a.N)
+	r1.Close()
+	r2.Close()
+	after, _ := os.Stat(path)
+	assert.Equal(t, before.ModTime(), after.ModTime(), "nothing written")
+
+	_, err = OpenReadOnly(filepath.Join(dir, "missing.db"), time.Second)
+	assert.ErrorIs(t, err, os.ErrNotExist)
+	assert.NoFileExists(t, filepath.Join(dir, "missing.db"), "never created")
+
+	foreign := filepath.Join(dir, "other.db")
+	db, err := bolt.Open(foreign, 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("users")); return err }))
+	require.NoError(t, db.Close())
+	_, err = OpenReadOnly(foreign, time.Second)
+	assert.ErrorIs(t, err, ErrForeign)
 }

@@ -1,4 +1,4 @@
-// Package capture reads pcap and pcapng files as one stream of link-layer
+// Package capture reads pcap and pcapng files (gzip-compressed too) as one stream of link-layer
 // frames. It is written here rather than taken from gopacket's pcapgo so that
 // a truncated file is reported with its exact byte offset, a frame is handed
 // out where it lies in the read buffer (no allocation and no copy per
@@ -8,6 +8,8 @@ package capture
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -30,8 +32,32 @@ const (
 // MaxFrame caps one record; larger claims mean a damaged file.
 const MaxFrame = 256 << 10
 
-// ErrNotCapture is returned by Open for a file that is neither pcap nor pcapng.
-var ErrNotCapture = errors.New("not a pcap or pcapng capture")
+// Errors of Open that say precisely what the file is instead.
+var (
+	// ErrNotCapture: a file that is neither pcap nor pcapng.
+	ErrNotCapture = errors.New("not a pcap or pcapng capture")
+	// ErrEmpty: a file of 0 bytes.
+	ErrEmpty = errors.New("an empty file (0 bytes), not a capture")
+	// ErrDirectory: a directory was given for a file.
+	ErrDirectory = errors.New("a directory, not a capture file")
+	// ErrCompressed: a compression Open does not undo (gzip it does).
+	ErrCompressed = errors.New("compressed")
+)
+
+// compressions are the magic numbers of the compressed files captures
+// travel in, with the command that undoes each. gzip (what Wireshark and
+// tcpdump users produce most) is read directly.
+var compressions = []struct {
+	magic      []byte
+	name, undo string
+}{
+	{[]byte{0xFD, '7', 'z', 'X', 'Z', 0}, "xz", "xz -d"},
+	{[]byte{0x28, 0xB5, 0x2F, 0xFD}, "zstd", "zstd -d"},
+	{[]byte("BZh"), "bzip2", "bunzip2"},
+	{[]byte{0x04, 0x22, 0x4D, 0x18}, "lz4", "lz4 -d"},
+	{[]byte("PK\x03\x04"), "zip", "unzip"},
+	{[]byte{'7', 'z', 0xBC, 0xAF, 0x27, 0x1C}, "7-Zip", "7z x"},
+}
 
 // TruncatedError reports where a damaged capture stops making sense.
 type TruncatedError struct {
@@ -57,7 +83,8 @@ type Reader struct {
 	name   string
 	f      *os.File
 	r      *bufio.Reader
-	offset int64 // bytes consumed so far
+	offset int64           // bytes of the capture consumed so far (decompressed)
+	file   *countingReader // the compressed file under a gzip capture
 	ng     bool
 	order  binary.ByteOrder
 	// pcap
@@ -77,19 +104,71 @@ type ngInterface struct {
 	unitsPerSec uint64
 }
 
-// Open opens a capture file and reads its header.
+// Open opens a capture file and reads its header. A gzip-compressed
+// capture is read as it is; an empty file, a directory and other
+// compressions are named as such (ErrEmpty, ErrDirectory, ErrCompressed).
 func Open(path string) (*Reader, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	r, err := NewReader(path, f)
+	r, err := open(path, f)
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
 	r.f = f
 	return r, nil
+}
+
+func open(path string, f *os.File) (*Reader, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return nil, fmt.Errorf("%s: %w (give the captures in it, e.g. %s/*.pcap)", path, ErrDirectory, path)
+	}
+	if st.Mode().IsRegular() && st.Size() == 0 {
+		return nil, fmt.Errorf("%s: %w", path, ErrEmpty)
+	}
+	br := bufio.NewReaderSize(f, 1<<16)
+	magic, _ := br.Peek(8)
+	if len(magic) >= 2 && magic[0] == 0x1F && magic[1] == 0x8B {
+		cr := &countingReader{r: br}
+		zr, err := gzip.NewReader(cr)
+		if err != nil {
+			return nil, fmt.Errorf("%s: gzip-compressed, but damaged: %v", path, err)
+		}
+		r, err := NewReader(path, zr)
+		if errors.Is(err, ErrNotCapture) {
+			return nil, fmt.Errorf("%s: gzip-compressed, and inside %w", path, ErrNotCapture)
+		}
+		if err != nil {
+			return nil, err
+		}
+		r.file = cr
+		return r, nil
+	}
+	for _, c := range compressions {
+		if bytes.HasPrefix(magic, c.magic) {
+			return nil, fmt.Errorf("%s: %w with %s: decompress it first (%s %s), or recompress it with gzip, which otwatch reads",
+				path, ErrCompressed, c.name, c.undo, path)
+		}
+	}
+	return NewReader(path, br)
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // NewReader reads a capture from rd; name is used in error messages.
@@ -122,10 +201,26 @@ func (r *Reader) Close() error {
 	return nil
 }
 
-// Offset is the number of bytes consumed so far.
+// Offset is the number of bytes of the capture consumed so far (of the
+// decompressed capture, for a gzip file).
 func (r *Reader) Offset() int64 { return r.offset }
 
+// FileOffset is how far into the file itself reading got: Offset, or the
+// compressed bytes read for a gzip file (for progress against its size).
+func (r *Reader) FileOffset() int64 {
+	if r.file != nil {
+		return r.file.n
+	}
+	return r.offset
+}
+
+// Compressed says whether the file is a gzip-compressed capture.
+func (r *Reader) Compressed() bool { return r.file != nil }
+
 func (r *Reader) truncated(at int64, reason string) error {
+	if r.file != nil {
+		reason += " (offset in the decompressed capture)"
+	}
 	return &TruncatedError{File: r.name, Offset: at, Reason: reason}
 }
 
@@ -140,9 +235,13 @@ func (r *Reader) peek(n int, start int64, what string) ([]byte, error) {
 	if err == io.EOF && len(b) == 0 && start == r.offset {
 		return nil, io.EOF
 	}
+	reason := "incomplete " + what
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		reason += ": " + err.Error() // a damaged gzip stream, a read error
+	}
 	r.r.Discard(len(b))
 	r.offset += int64(len(b))
-	return nil, r.truncated(start, "incomplete "+what)
+	return nil, r.truncated(start, reason)
 }
 
 // take is peek that consumes the bytes.

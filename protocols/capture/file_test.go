@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -217,5 +218,98 @@ func BenchmarkPcapRead(b *testing.B) {
 				break
 			}
 		}
+	}
+}
+
+func writeFile(t *testing.T, name string, data []byte) string {
+	path := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(path, data, 0o644))
+	return path
+}
+
+func gzipped(t *testing.T, data []byte) []byte {
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	_, err := zw.Write(data)
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	return b.Bytes()
+}
+
+func openAll(t *testing.T, path string) ([]Frame, *Reader, error) {
+	r, err := Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer r.Close()
+	var out []Frame
+	for {
+		f, err := r.Next()
+		if err == io.EOF {
+			return out, r, nil
+		}
+		if err != nil {
+			return out, r, err
+		}
+		f.Data = bytes.Clone(f.Data)
+		out = append(out, f)
+	}
+}
+
+// An empty file and a directory are named for what they are.
+func TestOpenEmptyFileAndDirectory(t *testing.T) {
+	empty := writeFile(t, "empty.pcap", nil)
+	_, err := Open(empty)
+	assert.ErrorIs(t, err, ErrEmpty)
+	assert.EqualError(t, err, empty+": an empty file (0 bytes), not a capture")
+
+	dir := t.TempDir()
+	_, err = Open(dir)
+	assert.ErrorIs(t, err, ErrDirectory)
+	assert.EqualError(t, err, dir+": a directory, not a capture file (give the captures in it, e.g. "+dir+"/*.pcap)")
+}
+
+// A gzip-compressed capture is read as it is, frame for frame.
+func TestOpenGzipCapture(t *testing.T) {
+	data := pcapFile(binary.LittleEndian, true, LinkEthernet, []byte("abcdef"), []byte("0123456789"), []byte("xyz"))
+	plain, _, err := openAll(t, writeFile(t, "c.pcap", data))
+	require.NoError(t, err)
+	zipped, r, err := openAll(t, writeFile(t, "c.pcap.gz", gzipped(t, data)))
+	require.NoError(t, err)
+	assert.Equal(t, plain, zipped)
+	assert.True(t, r.Compressed())
+	assert.Equal(t, int64(len(data)), r.Offset(), "offsets count the capture's bytes")
+
+	// damaged: cut inside the compressed stream
+	z := gzipped(t, data)
+	frames, _, err := openAll(t, writeFile(t, "cut.pcap.gz", z[:len(z)-12]))
+	var trunc *TruncatedError
+	require.True(t, errors.As(err, &trunc), "got %v", err)
+	assert.Contains(t, err.Error(), "(offset in the decompressed capture)")
+	assert.NotEmpty(t, frames, "what was readable was delivered")
+
+	// gzip around something else
+	_, err = Open(writeFile(t, "notes.txt.gz", gzipped(t, []byte("these are notes, not packets"))))
+	assert.ErrorIs(t, err, ErrNotCapture)
+	assert.Contains(t, err.Error(), "gzip-compressed, and inside not a pcap or pcapng capture")
+}
+
+// Other compressions say how to undo them.
+func TestOpenOtherCompressions(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		magic []byte
+		want  string
+	}{
+		{"xz", []byte{0xFD, '7', 'z', 'X', 'Z', 0, 0, 4}, "compressed with xz: decompress it first (xz -d "},
+		{"zstd", []byte{0x28, 0xB5, 0x2F, 0xFD, 0x24, 0, 0, 0}, "compressed with zstd: decompress it first (zstd -d "},
+		{"bzip2", []byte("BZh91AY&SY"), "compressed with bzip2: decompress it first (bunzip2 "},
+		{"zip", []byte("PK\x03\x04\x14\x00\x00\x00"), "compressed with zip: decompress it first (unzip "},
+	} {
+		path := writeFile(t, "c.pcap."+c.name, append(c.magic, make([]byte, 64)...))
+		_, err := Open(path)
+		assert.ErrorIs(t, err, ErrCompressed, c.name)
+		assert.Contains(t, err.Error(), c.want, c.name)
+		assert.Contains(t, err.Error(), "or recompress it with gzip, which otwatch reads")
 	}
 }

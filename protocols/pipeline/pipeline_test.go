@@ -436,3 +436,16 @@ func TestSequenceHalfwayRound(t *testing.T) {
 	require.NotEmpty(t, r.txs, "the stream goes on")
 	assert.Equal(t, 3, r.txs[0].Code)
 }
+
+// The summary reads right for one packet and for many.
+func TestSummaryEnglish(t *testing.T) {
+	var b strings.Builder
+	(&Stats{Packets: 1, Bytes: 1, Gaps: 1, GapBytes: 2}).WriteSummary(&b, time.Second)
+	assert.Contains(t, b.String(), "otwatch: 1 packet (1 byte) in 1s")
+	assert.Contains(t, b.String(), "1 gap (2 bytes lost)")
+	assert.Contains(t, b.String(), "0 fragments (0 datagrams rebuilt)")
+	b.Reset()
+	(&Stats{Packets: 2, Bytes: 120, Duplicates: 1}).WriteSummary(&b, time.Second)
+	assert.Contains(t, b.String(), "otwatch: 2 packets (120 bytes)")
+	assert.Contains(t, b.String(), "1 duplicate datagram dropped")
+}

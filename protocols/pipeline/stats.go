@@ -61,16 +61,16 @@ func (s *Stats) WriteSummary(w io.Writer, elapsed time.Duration) {
 	if elapsed > 0 {
 		pps = float64(s.Packets) / elapsed.Seconds()
 	}
-	fmt.Fprintf(w, "otwatch: %d packets (%d bytes) in %s, %.0f packets/s\n", s.Packets, s.Bytes, elapsed.Round(time.Millisecond), pps)
+	fmt.Fprintf(w, "otwatch: %s (%s) in %s, %.0f packets/s\n", nOf(s.Packets, "packet"), nOf(s.Bytes, "byte"), elapsed.Round(time.Millisecond), pps)
 	if !s.FirstPacket.IsZero() {
 		fmt.Fprintf(w, "  capture time  %s .. %s\n", s.FirstPacket.UTC().Format(time.RFC3339), s.LastPacket.UTC().Format(time.RFC3339))
 	}
 	fmt.Fprintf(w, "  flows         %d TCP, %d UDP; identified %s; unknown %d\n", s.TCPFlows, s.UDPFlows, counts(s.IdentifiedFlows), s.UnknownFlows)
-	fmt.Fprintf(w, "  frames        %d not IP, %d other transport, %d malformed, %d fragments (%d datagrams rebuilt)\n",
-		s.NotIP, s.OtherTransport, s.Malformed, s.Fragments, s.Reassembled)
-	fmt.Fprintf(w, "  tcp           %d retransmitted, %d out of order, %d gaps (%d bytes lost)\n", s.Retransmitted, s.OutOfOrder, s.Gaps, s.GapBytes)
+	fmt.Fprintf(w, "  frames        %d not IP, %d other transport, %d malformed, %s (%s rebuilt)\n",
+		s.NotIP, s.OtherTransport, s.Malformed, nOf(s.Fragments, "fragment"), nOf(s.Reassembled, "datagram"))
+	fmt.Fprintf(w, "  tcp           %d retransmitted, %d out of order, %s (%s lost)\n", s.Retransmitted, s.OutOfOrder, nOf(s.Gaps, "gap"), nOf(s.GapBytes, "byte"))
 	if s.Duplicates > 0 {
-		fmt.Fprintf(w, "  udp           %d duplicate datagrams dropped (SPAN copies)\n", s.Duplicates)
+		fmt.Fprintf(w, "  udp           %s dropped (SPAN copies)\n", nOf(s.Duplicates, "duplicate datagram"))
 	}
 	protos := make([]string, 0, len(s.Transactions))
 	for p := range s.Transactions {
@@ -89,6 +89,14 @@ func (s *Stats) WriteSummary(w io.Writer, elapsed time.Duration) {
 	}
 	fmt.Fprintf(w, "  anomalies     %s\n", counts(s.Anomalies))
 	fmt.Fprintf(w, "  limits hit    %s\n", counts(s.LimitsHit))
+}
+
+// nOf is "1 packet", "2 packets": English for one and for many.
+func nOf[N uint64 | int | int64](n N, one string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %ss", n, one)
 }
 
 func counts(m map[string]uint64) string {

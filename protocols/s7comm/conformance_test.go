@@ -352,7 +352,7 @@ func diff(a, b []tuple) (onlyA, onlyB []tuple) {
 // exceptions above.
 func TestConformance(t *testing.T) {
 	if testing.Short() {
-		t.Skip("conformance with tshark skipped in -short mode")
+		t.Skip("conformance with tshark over the corpus: skipped with -short (make test-full runs it)")
 	}
 	tshark := corpustest.Tshark(t)
 	seen := map[string]bool{}

@@ -44,7 +44,10 @@ type Capture struct {
 	// an IP address.
 	AllowAddressed bool
 	// Prepare sets each monitor interface up, promiscuous, ARP off and IPv6
-	// off at start-up (needs CAP_NET_ADMIN).
+	// off at start-up (needs CAP_NET_ADMIN). On by default: Linux gives
+	// every interface that is up an IPv6 link-local address, which the
+	// passive check refuses and which would make the host transmit
+	// (neighbour discovery, MLD); prepared, a fresh interface starts silent.
 	Prepare bool
 	// MergeVLANs keys flows without their VLAN (pipeline.Pipeline.MergeVLANs),
 	// for a SPAN of several VLANs with routing between them.
@@ -136,7 +139,7 @@ const (
 // Default is the configuration of an empty file plus the interfaces.
 func Default() *Config {
 	return &Config{
-		Capture:    Capture{SnapLen: DefaultSnapLen, RingBlockSize: DefaultRingBlockSize, RingBlocks: DefaultRingBlocks},
+		Capture:    Capture{SnapLen: DefaultSnapLen, RingBlockSize: DefaultRingBlockSize, RingBlocks: DefaultRingBlocks, Prepare: true},
 		Management: Management{Listen: DefaultListen, Dashboard: DefaultDashboard},
 		Database:   Database{Path: DefaultDatabase, CheckpointInterval: DefaultCheckpointInterval},
 		Learning:   Learning{Mode: baseline.ModeAuto, Period: DefaultLearningPeriod},

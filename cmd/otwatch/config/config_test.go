@@ -116,7 +116,9 @@ func TestErrors(t *testing.T) {
 		{"only comments", "# nothing\n", "t.conf: interfaces: required: the file is empty"},
 		{"null document", "~\n", "t.conf:1: interfaces: required: the file holds no keys"},
 		{"syntax error", "interfaces: [eth1\nlimits: {}\n", "t.conf:1: not valid YAML: did not find expected ',' or ']'"},
-		{"tab indentation", "learning:\n\tmode: auto\n", "t.conf:2: not valid YAML: found character that cannot start any token"},
+		{"tab indentation", "interfaces: [eth1]\nlearning:\n\tmode: auto\n", "t.conf:3: a tab in the indentation: YAML indents with spaces only"},
+		{"tab after spaces", "interfaces:\n  \t- eth1\n", "t.conf:2: a tab in the indentation"},
+		{"loopback interface", "interfaces: [eth1, lo]\n", `t.conf:1: interfaces[1]: "lo" is the loopback interface: no plant traffic passes there`},
 		{"two documents", "interfaces: [eth1]\n---\ninterfaces: [eth2]\n", "t.conf:2: a second YAML document"},
 		{"top level not a mapping", "- eth1\n", "t.conf:1: (top level): want a mapping of keys, got a list"},
 		// keys
@@ -225,5 +227,37 @@ func TestRestartNeeded(t *testing.T) {
 	}
 	if keys := a.RestartNeeded(c); !reflect.DeepEqual(keys, []string{"interfaces", "limits"}) {
 		t.Errorf("RestartNeeded = %v", keys)
+	}
+}
+
+// Every line indented with a tab is named; a tab elsewhere (before a
+// comment) is YAML's business and allowed.
+func TestTabs(t *testing.T) {
+	_, err := Parse("t.conf", []byte("interfaces: [eth1]\nlearning:\n\tmode: auto\n\tperiod: 1h\n"))
+	var es Errors
+	if !errors.As(err, &es) || len(es) != 2 || es[0].Line != 3 || es[1].Line != 4 {
+		t.Fatalf("want the two tabbed lines, got %v", err)
+	}
+	if strings.Count(err.Error(), "YAML indents with spaces only") != 2 {
+		t.Errorf("%v", err)
+	}
+	if _, err := Parse("t.conf", []byte("interfaces: [eth1]\t# the SPAN port\n")); err != nil {
+		t.Errorf("a tab before a comment: %v", err)
+	}
+}
+
+// prepare is on by default: a fresh interface, which Linux gives an IPv6
+// link-local address as it comes up, starts silent with the sample's settings.
+func TestPrepareByDefault(t *testing.T) {
+	c, err := Parse("t.conf", []byte("interfaces: [eth1]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Capture.Prepare {
+		t.Error("capture.prepare is off by default")
+	}
+	c, err = Parse("t.conf", []byte("interfaces: [eth1]\ncapture: {prepare: false}\n"))
+	if err != nil || c.Capture.Prepare {
+		t.Errorf("prepare: false is kept: %v %+v", err, c)
 	}
 }

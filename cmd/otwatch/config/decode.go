@@ -37,6 +37,9 @@ var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 func (d *decoder) decode(src []byte) *Config {
 	c := Default()
+	if d.tabs(src) {
+		return c
+	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	err := dec.Decode(&doc)
@@ -454,6 +457,22 @@ func (d *decoder) optionalAddress(dst *string) func(*yaml.Node, string) {
 }
 
 // interfaces reads the list of monitor interface names.
+// tabs reports every line indented with a tab: YAML forbids them, and the
+// YAML library's message ("found character that cannot start any token")
+// does not say so.
+func (d *decoder) tabs(src []byte) bool {
+	found := false
+	for i, line := range strings.Split(string(src), "\n") {
+		indent := line[:len(line)-len(strings.TrimLeft(line, " \t"))]
+		if strings.Contains(indent, "\t") && strings.TrimSpace(line) != "" {
+			d.errs = append(d.errs, &Error{File: d.file, Line: i + 1,
+				Msg: "a tab in the indentation: YAML indents with spaces only (replace the tab with spaces)"})
+			found = true
+		}
+	}
+	return found
+}
+
 func (d *decoder) interfaces(n *yaml.Node, key string) []string {
 	if n.Kind != yaml.SequenceNode {
 		d.errorf(n, key, "want a list of interface names, got %s", describe(n))
@@ -471,6 +490,8 @@ func (d *decoder) interfaces(n *yaml.Node, key string) []string {
 			d.errorf(item, ikey, "%q is not an interface name", v)
 		case slices.Contains(out, v):
 			d.errorf(item, ikey, "%q is listed twice", v)
+		case isLoopback(v):
+			d.errorf(item, ikey, "%q is the loopback interface: no plant traffic passes there (name the SPAN or TAP port)", v)
 		default:
 			out = append(out, v)
 		}
@@ -479,6 +500,15 @@ func (d *decoder) interfaces(n *yaml.Node, key string) []string {
 		d.errorf(n, key, "required: name at least one monitor interface")
 	}
 	return out
+}
+
+// isLoopback: "lo", or an interface of this machine flagged loopback.
+func isLoopback(name string) bool {
+	if name == "lo" {
+		return true
+	}
+	ifi, err := net.InterfaceByName(name)
+	return err == nil && ifi.Flags&net.FlagLoopback != 0
 }
 
 var (
