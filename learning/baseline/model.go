@@ -259,10 +259,14 @@ type Function struct {
 	Jitter      float64 // EWMA of |interval - period|
 	Seen        int64   // last seen in any mode (Unix ns): what cyclic_stopped compares with
 	Quiet       bool    // reported as stopped, not seen since
-	dirty       bool    // unsaved (persist.go)
-	Space       uint32  // the first target space (Model.strs id) and its merged ranges
-	Ranges      RangeSet
-	More        []SpaceRanges // further spaces (rare: S7 multi-area reads)
+	// Late: its last transaction went unanswered, so it reached the model
+	// only when the dissector gave up on the response (lateBy): a poll
+	// whose answers the mirror port does not carry still runs.
+	Late   bool
+	dirty  bool   // unsaved (persist.go)
+	Space  uint32 // the first target space (Model.strs id) and its merged ranges
+	Ranges RangeSet
+	More   []SpaceRanges // further spaces (rare: S7 multi-area reads)
 }
 
 // SpaceRanges is the merged ranges of one target space.
@@ -621,6 +625,7 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 		a.functions[fk] = f
 	}
 	f.learnAt(now)
+	f.Late = tx.Outcome == protocols.OutcomeNoResponse
 	m.dirtyFunc(a, fk, f)
 	for _, tg := range tx.Targets {
 		if tg.Space == "node" || tg.ID != "" {
@@ -940,6 +945,7 @@ func (m *Model) detect(a *Asset, tx *protocols.Transaction, now time.Time, out [
 	} else {
 		f.Seen = max(f.Seen, now.UnixNano())
 		f.Quiet = false
+		f.Late = tx.Outcome == protocols.OutcomeNoResponse
 	}
 	moved := m.countRates(l, tx, now, false)
 	out = m.checkRates(l, moved, tx, now, out)
@@ -1074,6 +1080,9 @@ func (m *Model) Tick(now time.Time) []Finding {
 				continue
 			}
 			limit := math.Max(math.Max(5*f.Period, f.Period+10*f.Jitter), 10)
+			if f.Late {
+				limit += lateBy(m.pu(fk.pu).proto).Seconds()
+			}
 			if float64(now.UnixNano()-max(f.Seen, f.Last, m.resumedAt()))/1e9 > limit {
 				f.Quiet = true
 				server := a.Server.String()
@@ -1088,6 +1097,19 @@ func (m *Model) Tick(now time.Time) []Finding {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out
+}
+
+// lateBy is how long after its request an unanswered transaction reaches
+// the model: the dissector's response timeout (protocols/*/session.go
+// ResponseTimeout), the longest for a protocol not named.
+func lateBy(proto string) time.Duration {
+	switch proto {
+	case "modbus":
+		return 30 * time.Second
+	case "dnp3", "s7comm", "s7comm-plus":
+		return 60 * time.Second
+	}
+	return 5 * time.Minute
 }
 
 // resumedAt is when polls were last known running after a load (0 when

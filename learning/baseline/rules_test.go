@@ -494,3 +494,39 @@ func TestOPCUAWritesAndCalls(t *testing.T) {
 	require.Len(t, fs, 1, "a method never called")
 	assert.Contains(t, fs[0].Message, "ns=1;i=99999")
 }
+
+// TestUnansweredPollStillRuns: a poll whose responses the mirror port does
+// not carry reaches the model only when the dissector gives up on each
+// response (a minute late for S7): it still runs and is no cyclic_stopped,
+// until it really stops.
+func TestUnansweredPollStillRuns(t *testing.T) {
+	txs := replayed(t, testdata("modbus", "icsnpp_modbus_example.pcap"))
+	poll := find(t, txs, "a read", func(tx *protocols.Transaction) bool { return tx.Op == protocols.OpRead })
+	const period, late = 3 * time.Second, 60 * time.Second
+	t0 := poll.Time()
+	unanswered := func(i int) *protocols.Transaction {
+		tx := clone(poll, t0.Add(time.Duration(i)*period))
+		tx.Proto, tx.Outcome, tx.ResponseFrame = "s7comm", protocols.OutcomeNoResponse, 0
+		return tx
+	}
+	m := New(Config{Mode: ModeLearn})
+	for i := 0; i < 40; i++ {
+		m.Observe(unanswered(i))
+	}
+	m.SetMode(ModeDetect)
+	// detection: request i arrives at request time + late; the clock is
+	// the packets', which the next requests on the wire advance
+	var stopped []Finding
+	for i := 40; i < 200; i++ {
+		m.Observe(unanswered(i))
+		now := t0.Add(time.Duration(i)*period + late)
+		for s := time.Duration(0); s < period; s += time.Second {
+			stopped = append(stopped, findingsOf(m.Tick(now.Add(s)), "cyclic_stopped")...)
+		}
+	}
+	assert.Empty(t, stopped, "the poll ran all along")
+	// it stops: the alert comes once the late allowance has passed too
+	last := t0.Add(199 * period)
+	assert.Empty(t, findingsOf(m.Tick(last.Add(late+10*time.Second)), "cyclic_stopped"))
+	assert.Len(t, findingsOf(m.Tick(last.Add(late+5*period+10*time.Second)), "cyclic_stopped"), 1, "the poll stopped")
+}
