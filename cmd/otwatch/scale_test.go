@@ -43,6 +43,7 @@ func TestScale(t *testing.T) {
 		t.Skip("set OTWATCH_SCALE=1 (make bench-scale): builds a 1M-key state, minutes")
 	}
 	dir := t.TempDir()
+	quick := os.Getenv("OTWATCH_SCALE") == "checkpoint" // stop after the checkpoints
 	bin, gen := filepath.Join(dir, "otwatch"), filepath.Join(dir, "plantgen")
 	for out, pkg := range map[string]string{bin: ".", gen: "../plantgen"} {
 		if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
@@ -63,7 +64,11 @@ func TestScale(t *testing.T) {
 		require.NoError(t, err, "%s", out)
 		return time.Since(start), cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10
 	}
-	for _, limit := range []string{"GOMEMLIMIT=205MiB", "GOMEMLIMIT=off"} {
+	limits := []string{"GOMEMLIMIT=205MiB", "GOMEMLIMIT=off"}
+	if quick {
+		limits = limits[:1]
+	}
+	for _, limit := range limits {
 		os.Remove(db)
 		took, rss := timed([]string{limit}, "read", "--quiet", "--mode", "learn", "--db", db, plant)
 		t.Logf("read --mode learn --db, 1.02M keys, %s: %v, peak RSS %d MiB", limit, took.Round(10*time.Millisecond), rss>>20)
@@ -107,7 +112,19 @@ func TestScale(t *testing.T) {
 	assert.LessOrEqual(t, worst, 100*time.Millisecond, "checkpoint time")
 	assert.LessOrEqual(t, float64(written), 0.05*float64(last), "checkpoint writes")
 	assert.LessOrEqual(t, float64(last), 1.25*float64(first), "file growth over ten checkpoints")
+	for name, c := range mon.components() {
+		if _, ok := c.(store.Incremental); ok {
+			continue
+		}
+		start := time.Now()
+		b, err := c.MarshalState()
+		require.NoError(t, err)
+		t.Logf("component %s: %d KiB snapshot in %v", name, len(b)>>10, time.Since(start).Round(time.Millisecond))
+	}
 	require.NoError(t, s.Close())
+	if quick {
+		return
+	}
 
 	// kill -9 during checkpoints
 	survived := 0

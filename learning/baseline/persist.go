@@ -415,17 +415,24 @@ func appendFunction(b []byte, f *Function) []byte {
 	b = appendF64(b, f.Period)
 	b = appendF64(b, f.Jitter)
 	if f.Ranges == nil {
-		return binary.AppendUvarint(b, 0)
+		b = binary.AppendUvarint(b, 0)
+	} else {
+		b = binary.AppendUvarint(b, uint64(1+len(f.More)))
+		b = binary.AppendUvarint(b, uint64(f.Space))
+		b = appendRanges(b, f.Ranges)
+		for _, sr := range f.More {
+			b = binary.AppendUvarint(b, uint64(sr.Space))
+			b = appendRanges(b, sr.Ranges)
+		}
 	}
-	b = binary.AppendUvarint(b, uint64(1+len(f.More)))
-	b = binary.AppendUvarint(b, uint64(f.Space))
-	b = appendRanges(b, f.Ranges)
-	for _, sr := range f.More {
-		b = binary.AppendUvarint(b, uint64(sr.Space))
-		b = appendRanges(b, sr.Ranges)
+	if f.Late { // a trailing flags byte, absent when none is set
+		b = append(b, funcLate)
 	}
 	return b
 }
+
+// funcLate flags a function whose last transaction went unanswered.
+const funcLate = 1
 
 func appendRanges(b []byte, rs RangeSet) []byte {
 	b = binary.AppendUvarint(b, uint64(len(rs)))
@@ -701,6 +708,9 @@ func (m *Model) loadAssetRecord(a *Asset, k, v []byte) error {
 			} else {
 				f.More = append(f.More, SpaceRanges{space, rs})
 			}
+		}
+		if d.err == nil && len(d.b) > 0 {
+			f.Late = d.take(1)[0]&funcLate != 0
 		}
 		a.functions[fk] = f
 		a.addUnit(fk.pu)
