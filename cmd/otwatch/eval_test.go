@@ -472,7 +472,9 @@ func TestPlantEvaluation(t *testing.T) {
 	for k := range byKind {
 		kinds = append(kinds, k)
 	}
-	sort.Slice(kinds, func(i, j int) bool { return byKind[kinds[i]] > byKind[kinds[j]] || byKind[kinds[i]] == byKind[kinds[j]] && kinds[i] < kinds[j] })
+	sort.Slice(kinds, func(i, j int) bool {
+		return byKind[kinds[i]] > byKind[kinds[j]] || byKind[kinds[i]] == byKind[kinds[j]] && kinds[i] < kinds[j]
+	})
 	var kindCounts []string
 	for _, k := range kinds {
 		kindCounts = append(kindCounts, fmt.Sprintf("%s %d", k, byKind[k]))
