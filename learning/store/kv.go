@@ -118,6 +118,7 @@ type batchWriter struct {
 	comp, slot []byte
 	tx         *bolt.Tx
 	w          txWriter
+	total      int // records put
 }
 
 func (b *batchWriter) open() error {
@@ -148,6 +149,7 @@ func (b *batchWriter) Put(bucket, key, value []byte) error {
 	if err := b.w.Put(bucket, key, value); err != nil {
 		return err
 	}
+	b.total++
 	return b.step()
 }
 
@@ -207,8 +209,10 @@ func (s *Store) saveFull(name string, c Incremental) error {
 					next = slotB
 				}
 				// an earlier full save killed half way: start it afresh
-				if err := cb.DeleteBucket(next); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
-					return err
+				for _, b := range [][]byte{next, journalName(next)} {
+					if err := cb.DeleteBucket(b); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+						return err
+					}
 				}
 			}
 		}
@@ -227,6 +231,7 @@ func (s *Store) saveFull(name string, c Incremental) error {
 	if err := bw.tx.Commit(); err != nil {
 		return err
 	}
+	s.sizes(name).base, s.sizes(name).journal = bw.total, 0
 	// the new slot becomes current in one transaction; then the old goes
 	return s.db.Update(func(tx *bolt.Tx) error {
 		cb := tx.Bucket(bucketKV).Bucket(comp)
@@ -235,8 +240,10 @@ func (s *Store) saveFull(name string, c Incremental) error {
 			return err
 		}
 		if old != nil && string(old) != string(next) {
-			if err := cb.DeleteBucket(old); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
-				return err
+			for _, b := range [][]byte{old, journalName(old)} {
+				if err := cb.DeleteBucket(b); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+					return err
+				}
 			}
 		}
 		// a snapshot of the component from before it was incremental
@@ -254,28 +261,37 @@ type slotReader struct {
 	slot    *bolt.Bucket
 	store   *Store
 	records *int
+	over    overlay // the slot's journal (journal.go), nil when empty
 }
 
 const releaseEvery = 1 << 16
 
 func (r slotReader) Buckets(fn func(name []byte) error) error {
-	return r.slot.ForEachBucket(func(k []byte) error { return fn(k) })
+	return r.mergedBuckets(fn)
 }
 
 func (r slotReader) ForEach(bucket []byte, fn func(key, value []byte) error) error {
-	b := r.slot.Bucket(bucket)
-	if b == nil {
-		return nil
+	return r.mergedForEach(bucket, fn)
+}
+
+// slotSizes counts a component's records in its current slot and its
+// journal: the journal is folded in when it grows past compactShare.
+type slotSizes struct{ base, journal int }
+
+func (s *Store) sizes(name string) *slotSizes {
+	if s.counts == nil {
+		s.counts = map[string]*slotSizes{}
 	}
-	return b.ForEach(func(k, v []byte) error {
-		if v == nil {
-			return nil // a nested bucket: not a record
-		}
-		if r.records != nil {
-			if *r.records++; *r.records%releaseEvery == 0 {
-				r.store.release()
-			}
-		}
-		return fn(k, v)
-	})
+	c := s.counts[name]
+	if c == nil {
+		c = &slotSizes{}
+		s.counts[name] = c
+	}
+	return c
+}
+
+// needsCompaction says the component's journal should be folded in.
+func (s *Store) needsCompaction(name string) bool {
+	c := s.sizes(name)
+	return c.journal > compactMin && float64(c.journal) > compactShare*float64(c.base)
 }

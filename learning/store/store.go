@@ -8,6 +8,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"os"
 	"sort"
 	"strconv"
@@ -52,8 +53,13 @@ type Component interface {
 
 // Store is an open state file.
 type Store struct {
-	db   *bolt.DB
-	path string
+	db     *bolt.DB
+	path   string
+	counts map[string]*slotSizes // per Incremental component (kv.go)
+	// what each snapshot component last wrote: an unchanged snapshot is
+	// not written again
+	written map[string]uint64
+	seed    maphash.Seed
 }
 
 // Open opens or creates the state file at path, checking that it is
@@ -66,7 +72,7 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, openError(path, err)
 	}
-	s := &Store{db: db, path: path}
+	s := &Store{db: db, path: path, written: map[string]uint64{}, seed: maphash.MakeSeed()}
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, err
@@ -102,7 +108,7 @@ func OpenReadOnly(path string, timeout time.Duration) (*Store, error) {
 	if err != nil {
 		return nil, openError(path, err)
 	}
-	s := &Store{db: db, path: path}
+	s := &Store{db: db, path: path, written: map[string]uint64{}, seed: maphash.MakeSeed()}
 	err = db.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if meta == nil || string(meta.Get(keyProduct)) != string(product) {
@@ -184,7 +190,7 @@ func (s *Store) Checkpoint(components map[string]Component) error {
 		if !ok {
 			continue
 		}
-		if inc.NeedsFull() || !s.hasCurrent(name) {
+		if inc.NeedsFull() || !s.hasCurrent(name) || s.needsCompaction(name) {
 			if err := s.saveFull(name, inc); err != nil {
 				inc.SaveFailed()
 				return err
@@ -192,6 +198,7 @@ func (s *Store) Checkpoint(components map[string]Component) error {
 			done[name] = true
 		}
 	}
+	journaled := map[string]int{}
 	snaps := make(map[string][]byte, len(components))
 	for _, name := range names {
 		if _, ok := components[name].(Incremental); ok {
@@ -209,16 +216,24 @@ func (s *Store) Checkpoint(components map[string]Component) error {
 			if !ok || done[name] {
 				continue
 			}
-			slot := current(tx, []byte(name))
-			if slot == nil {
-				return fmt.Errorf("checkpoint %s: no current slot", name)
-			}
-			if err := inc.SaveChanges(&txWriter{slot: slot}, false); err != nil {
+			j, err := journalOf(tx, []byte(name), true)
+			if err != nil {
 				return fmt.Errorf("checkpoint %s: %w", name, err)
 			}
+			if j == nil {
+				return fmt.Errorf("checkpoint %s: no current slot", name)
+			}
+			jw := newJournalWriter(j)
+			if err := inc.SaveChanges(jw, false); err != nil {
+				return fmt.Errorf("checkpoint %s: %w", name, err)
+			}
+			journaled[name] = jw.n
 		}
 		st := tx.Bucket(bucketState)
 		for name, b := range snaps {
+			if sum, ok := s.written[name]; ok && sum == maphash.Bytes(s.seed, b) {
+				continue
+			}
 			if err := st.Put([]byte(name), b); err != nil {
 				return err
 			}
@@ -230,6 +245,13 @@ func (s *Store) Checkpoint(components map[string]Component) error {
 			if inc, ok := components[name].(Incremental); ok && !done[name] {
 				inc.SaveFailed() // what it handed over is not on disk: all of it next time
 			}
+		}
+	} else {
+		for name, n := range journaled {
+			s.sizes(name).journal += n
+		}
+		for name, b := range snaps {
+			s.written[name] = maphash.Bytes(s.seed, b)
 		}
 	}
 	s.release()
@@ -261,10 +283,16 @@ func (s *Store) Load(components map[string]Component) error {
 		for _, name := range names {
 			if inc, ok := components[name].(Incremental); ok {
 				if slot := current(tx, []byte(name)); slot != nil {
+					j, _ := journalOf(tx, []byte(name), false)
+					over, nj, err := readJournal(j)
+					if err != nil {
+						return fmt.Errorf("%s: state %q: journal unreadable: %w", s.path, name, err)
+					}
 					var n int
-					if err := inc.LoadRecords(slotReader{slot, s, &n}); err != nil {
+					if err := inc.LoadRecords(slotReader{slot, s, &n, over}); err != nil {
 						return fmt.Errorf("%s: state %q unreadable: %w", s.path, name, err)
 					}
+					*s.sizes(name) = slotSizes{base: n, journal: nj}
 					continue
 				}
 			}

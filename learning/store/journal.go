@@ -1,0 +1,254 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The journal makes a checkpoint cost what changed. Writing a changed
+// record in place rewrites the B+tree page that holds it, and the changes
+// of a checkpoint are spread over the whole file (1% of a million keys
+// touches most of its pages): a checkpoint would rewrite the file. So an
+// incremental save appends its puts and deletes to the slot's journal
+// instead, under increasing sequence numbers (only the tree's right edge
+// is written), and loading reads the slot with its journal laid over it.
+// When the journal holds more than a fifth of the slot's records the next
+// checkpoint compacts: a full save into the other slot, which starts with
+// an empty journal.
+//
+// kv/<component>/j<slot>/<seq>: op byte, uvarint bucket length, bucket,
+// uvarint key length, key, value.
+
+const (
+	opPut          = 'p'
+	opDelete       = 'd'
+	opDeleteBucket = 'D'
+)
+
+// compactShare: a journal of more than this share of the slot's records
+// (and more than compactMin entries) is folded in by a full save.
+var (
+	compactShare = 0.2
+	compactMin   = 50000
+)
+
+func journalName(slot []byte) []byte { return append([]byte{'j'}, slot...) }
+
+// journalOf returns the journal bucket of the component's current slot
+// (created when create).
+func journalOf(tx *bolt.Tx, comp []byte, create bool) (*bolt.Bucket, error) {
+	kv := tx.Bucket(bucketKV)
+	if kv == nil {
+		return nil, nil
+	}
+	cb := kv.Bucket(comp)
+	if cb == nil {
+		return nil, nil
+	}
+	cur := cb.Get(keyCurrent)
+	if cur == nil {
+		return nil, nil
+	}
+	if !create {
+		return cb.Bucket(journalName(cur)), nil
+	}
+	return cb.CreateBucketIfNotExists(journalName(cur))
+}
+
+// journalWriter appends a save's operations to the current slot's journal.
+type journalWriter struct {
+	j   *bolt.Bucket
+	seq uint64
+	n   int
+	buf []byte
+}
+
+func newJournalWriter(j *bolt.Bucket) *journalWriter {
+	j.FillPercent = 1 // appended in key order: pages filled whole
+	w := &journalWriter{j: j}
+	if k, _ := j.Cursor().Last(); len(k) == 8 {
+		w.seq = binary.BigEndian.Uint64(k)
+	}
+	return w
+}
+
+func (w *journalWriter) add(op byte, bucket, key, value []byte) error {
+	w.seq++
+	w.n++
+	w.buf = append(w.buf[:0], op)
+	w.buf = binary.AppendUvarint(w.buf, uint64(len(bucket)))
+	w.buf = append(w.buf, bucket...)
+	w.buf = binary.AppendUvarint(w.buf, uint64(len(key)))
+	w.buf = append(append(w.buf, key...), value...)
+	return w.j.Put(binary.BigEndian.AppendUint64(nil, w.seq), append([]byte(nil), w.buf...))
+}
+
+func (w *journalWriter) Put(bucket, key, value []byte) error { return w.add(opPut, bucket, key, value) }
+func (w *journalWriter) Delete(bucket, key []byte) error     { return w.add(opDelete, bucket, key, nil) }
+func (w *journalWriter) DeleteBucket(bucket []byte) error    { return w.add(opDeleteBucket, bucket, nil, nil) }
+
+// overlay is a journal read into memory: per bucket, whether the slot's
+// own records are hidden (the bucket was deleted) and the records put
+// (nil: deleted) since.
+type overlay map[string]*overBucket
+
+type overBucket struct {
+	hidden  bool
+	records map[string][]byte
+	sorted  []string // keys in order, made on first use
+}
+
+var errJournal = errors.New("journal entry cut short or malformed")
+
+// readJournal lays the journal's entries over each other in order.
+func readJournal(j *bolt.Bucket) (overlay, int, error) {
+	ov := overlay{}
+	n := 0
+	if j == nil {
+		return ov, 0, nil
+	}
+	err := j.ForEach(func(_, v []byte) error {
+		n++
+		if len(v) < 1 {
+			return errJournal
+		}
+		op, rest := v[0], v[1:]
+		field := func() ([]byte, bool) {
+			l, k := binary.Uvarint(rest)
+			if k <= 0 || uint64(len(rest)-k) < l {
+				return nil, false
+			}
+			f := rest[k : k+int(l)]
+			rest = rest[k+int(l):]
+			return f, true
+		}
+		bucket, ok1 := field()
+		key, ok2 := field()
+		if !ok1 || !ok2 {
+			return errJournal
+		}
+		ob := ov[string(bucket)]
+		if ob == nil {
+			ob = &overBucket{records: map[string][]byte{}}
+			ov[string(bucket)] = ob
+		}
+		switch op {
+		case opPut:
+			ob.records[string(key)] = append([]byte{}, rest...)
+		case opDelete:
+			ob.records[string(key)] = nil
+		case opDeleteBucket:
+			ob.hidden, ob.records = true, map[string][]byte{}
+		default:
+			return fmt.Errorf("%w: operation %q", errJournal, op)
+		}
+		return nil
+	})
+	return ov, n, err
+}
+
+func (ob *overBucket) keys() []string {
+	if ob.sorted == nil {
+		ob.sorted = make([]string, 0, len(ob.records))
+		for k := range ob.records {
+			ob.sorted = append(ob.sorted, k)
+		}
+		sort.Strings(ob.sorted)
+	}
+	return ob.sorted
+}
+
+// live says whether the bucket has a record left once the overlay applies.
+func (ob *overBucket) live() bool {
+	for _, v := range ob.records {
+		if v != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// mergedBuckets calls fn with every bucket of the slot and the overlay, in
+// key order.
+func (r slotReader) mergedBuckets(fn func(name []byte) error) error {
+	var names []string
+	seen := map[string]bool{}
+	err := r.slot.ForEachBucket(func(k []byte) error {
+		name := string(k)
+		seen[name] = true
+		if ob := r.over[name]; ob != nil && ob.hidden && !ob.live() {
+			return nil
+		}
+		names = append(names, name)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for name, ob := range r.over {
+		if !seen[name] && ob.live() {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := fn([]byte(name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mergedForEach walks a bucket's records with the overlay's laid over
+// them, in key order.
+func (r slotReader) mergedForEach(bucket []byte, fn func(key, value []byte) error) error {
+	ob := r.over[string(bucket)]
+	var keys []string
+	if ob != nil {
+		keys = ob.keys()
+	}
+	var c *bolt.Cursor
+	if b := r.slot.Bucket(bucket); b != nil && (ob == nil || !ob.hidden) {
+		c = b.Cursor()
+	}
+	var k, v []byte
+	if c != nil {
+		k, v = c.First()
+	}
+	i := 0
+	for k != nil || i < len(keys) {
+		if k != nil && v == nil { // a nested bucket: not a record
+			k, v = c.Next()
+			continue
+		}
+		var key, val []byte
+		switch {
+		case i >= len(keys) || k != nil && bytes.Compare(k, []byte(keys[i])) < 0:
+			key, val = k, v
+			k, v = c.Next()
+		default:
+			if k != nil && string(k) == keys[i] {
+				k, v = c.Next() // the journal's value replaces the slot's
+			}
+			key, val = []byte(keys[i]), ob.records[keys[i]]
+			i++
+			if val == nil {
+				continue // deleted
+			}
+		}
+		if r.records != nil {
+			if *r.records++; *r.records%releaseEvery == 0 {
+				r.store.release()
+			}
+		}
+		if err := fn(key, val); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,207 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"sort"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+)
+
+// kvComp is an Incremental component over plain buckets of records: what
+// it changed since the last save is replayed as puts, deletes and bucket
+// deletions, in order.
+type kvComp struct {
+	data map[string]map[string]string
+	ops  []kvOp
+	full bool
+}
+
+type kvOp struct {
+	op          byte
+	bucket, key string
+	value       string
+}
+
+func newKV() *kvComp { return &kvComp{data: map[string]map[string]string{}, full: true} }
+
+func (c *kvComp) put(b, k, v string) {
+	if c.data[b] == nil {
+		c.data[b] = map[string]string{}
+	}
+	c.data[b][k] = v
+	c.ops = append(c.ops, kvOp{opPut, b, k, v})
+}
+
+func (c *kvComp) del(b, k string) {
+	delete(c.data[b], k)
+	c.ops = append(c.ops, kvOp{opDelete, b, k, ""})
+}
+
+func (c *kvComp) dropBucket(b string) {
+	delete(c.data, b)
+	c.ops = append(c.ops, kvOp{opDeleteBucket, b, "", ""})
+}
+
+func (c *kvComp) MarshalState() ([]byte, error) { return nil, fmt.Errorf("incremental only") }
+func (c *kvComp) UnmarshalState([]byte) error   { return fmt.Errorf("incremental only") }
+func (c *kvComp) NeedsFull() bool               { return c.full }
+func (c *kvComp) SaveFailed()                   { c.full = true }
+
+func (c *kvComp) SaveChanges(w Writer, full bool) error {
+	defer func() { c.ops, c.full = nil, false }()
+	if full {
+		var bs []string
+		for b := range c.data {
+			bs = append(bs, b)
+		}
+		sort.Strings(bs)
+		for _, b := range bs {
+			for k, v := range c.data[b] {
+				if err := w.Put([]byte(b), []byte(k), []byte(v)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	for _, o := range c.ops {
+		var err error
+		switch o.op {
+		case opPut:
+			err = w.Put([]byte(o.bucket), []byte(o.key), []byte(o.value))
+		case opDelete:
+			err = w.Delete([]byte(o.bucket), []byte(o.key))
+		case opDeleteBucket:
+			err = w.DeleteBucket([]byte(o.bucket))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// LoadRecords also checks that the reader gives buckets and records in
+// key order, as the baseline's loader expects.
+func (c *kvComp) LoadRecords(r Reader) error {
+	c.data = map[string]map[string]string{}
+	last := ""
+	return r.Buckets(func(name []byte) error {
+		if string(name) <= last {
+			return fmt.Errorf("bucket %q after %q", name, last)
+		}
+		last = string(name)
+		prev := ""
+		return r.ForEach(name, func(k, v []byte) error {
+			if prev != "" && string(k) <= prev {
+				return fmt.Errorf("%s: key %q after %q", name, k, prev)
+			}
+			prev = string(k)
+			if c.data[string(name)] == nil {
+				c.data[string(name)] = map[string]string{}
+			}
+			c.data[string(name)][string(k)] = string(v)
+			return nil
+		})
+	})
+}
+
+func journalLen(t *testing.T, s *Store, name string) (journal, base int) {
+	t.Helper()
+	require.NoError(t, s.db.View(func(tx *bolt.Tx) error {
+		if j, _ := journalOf(tx, []byte(name), false); j != nil {
+			journal = j.Stats().KeyN
+		}
+		slot := current(tx, []byte(name))
+		return slot.ForEachBucket(func(k []byte) error { base += slot.Bucket(k).Stats().KeyN; return nil })
+	}))
+	return journal, base
+}
+
+// TestJournal: checkpoints append what changed to the slot's journal and
+// leave the slot's records as they were; a reload lays the journal over
+// them (puts, updates, deletes, a bucket deleted and refilled), in key
+// order; past compactShare the next checkpoint folds it in with a full
+// save. Random rounds against the component's own map.
+func TestJournal(t *testing.T) {
+	defer func(m int, sh float64) { compactMin, compactShare = m, sh }(compactMin, compactShare)
+	compactMin, compactShare = 300, 0.2
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := Open(path)
+	require.NoError(t, err)
+	c := newKV()
+	key := func(i int) string { return string(binary.BigEndian.AppendUint32(nil, uint32(i))) }
+	for b := 0; b < 10; b++ {
+		for i := 0; i < 200; i++ {
+			c.put(fmt.Sprintf("bucket%02d", b), key(i), fmt.Sprintf("v%d", i))
+		}
+	}
+	require.NoError(t, s.Checkpoint(map[string]Component{"kv": c}))
+	j, base := journalLen(t, s, "kv")
+	assert.Equal(t, 0, j)
+	assert.Equal(t, 2000, base)
+
+	rng := rand.New(rand.NewPCG(7, 7))
+	compacted := false
+	for round := 0; round < 40; round++ {
+		for n := 0; n < 60; n++ {
+			b := fmt.Sprintf("bucket%02d", rng.IntN(12)) // two buckets only ever in the journal
+			switch r := rng.IntN(20); {
+			case r == 0:
+				c.dropBucket(b)
+			case r < 5:
+				c.del(b, key(rng.IntN(250)))
+			default:
+				c.put(b, key(rng.IntN(250)), fmt.Sprintf("r%d-%d", round, n))
+			}
+		}
+		_, before := journalLen(t, s, "kv")
+		require.NoError(t, s.Checkpoint(map[string]Component{"kv": c}))
+		j, after := journalLen(t, s, "kv")
+		if j == 0 {
+			compacted = true
+		} else {
+			assert.Equal(t, before, after, "round %d: a checkpoint left the slot's records alone", round)
+		}
+		require.NoError(t, s.Close())
+		s, err = Open(path)
+		require.NoError(t, err)
+		got := newKV()
+		require.NoError(t, s.Load(map[string]Component{"kv": got}), "round %d", round)
+		want := map[string]map[string]string{}
+		for b, recs := range c.data {
+			if len(recs) > 0 {
+				want[b] = recs
+			}
+		}
+		require.Equal(t, want, got.data, "round %d: the reload differs", round)
+	}
+	assert.True(t, compacted, "the journal was folded in at least once")
+	require.NoError(t, s.Close())
+}
+
+// TestJournalDamage: a journal entry cut short is reported by name.
+func TestJournalDamage(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := Open(path)
+	require.NoError(t, err)
+	c := newKV()
+	c.put("b", "k", "v")
+	require.NoError(t, s.Checkpoint(map[string]Component{"kv": c}))
+	c.put("b", "k2", "v2")
+	require.NoError(t, s.Checkpoint(map[string]Component{"kv": c}))
+	require.NoError(t, s.db.Update(func(tx *bolt.Tx) error {
+		j, _ := journalOf(tx, []byte("kv"), false)
+		return j.Put(binary.BigEndian.AppendUint64(nil, 99), []byte{opPut, 5, 'b'})
+	}))
+	err = s.Load(map[string]Component{"kv": newKV()})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "journal unreadable")
+	s.Close()
+}
