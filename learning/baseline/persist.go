@@ -79,6 +79,14 @@ func (m *Model) dirtyAsset(a *Asset) {
 
 // noteDirty counts a listed record, switching to a full save when the
 // lists would grow too long (while a plant is first learned).
+// Dirty is the number of records the next save writes (-1: all of them).
+func (m *Model) Dirty() int {
+	if m.ps.full {
+		return -1
+	}
+	return m.ps.pending
+}
+
 func (m *Model) noteDirty() bool {
 	if m.ps.full {
 		return false

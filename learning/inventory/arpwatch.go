@@ -43,6 +43,7 @@ const (
 // when an address is claimed by another MAC than before (nil otherwise). Probes (sender 0.0.0.0) and group or zero MACs are not
 // claims.
 func (inv *Inventory) ObserveARP(d *frame.Decoded, frameNo uint64, ns int64) []Event {
+	inv.version++
 	a := &d.ARP
 	ip, mac := a.SenderIP, a.SenderMAC
 	if !a.Valid || !ip.IsValid() || ip.IsUnspecified() || ip.IsMulticast() || ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}) ||
@@ -124,6 +125,7 @@ func (b *arpBinding) accepted(mac [6]byte) bool {
 // MACs (an alert of the ARP watch marked normal): moving between them no
 // longer raises events.
 func (inv *Inventory) AcceptMACs(ip netip.Addr, macs ...[6]byte) {
+	inv.version++
 	b := inv.arp[ip]
 	if b == nil {
 		return

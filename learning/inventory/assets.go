@@ -757,6 +757,7 @@ func (inv *Inventory) Controller(ip netip.Addr) (proto string, ports []uint16, o
 // its port (the pipeline's OnConversation): the services the inventory
 // lists per asset, beyond the ICS protocols (a PLC's web server, SNMP…).
 func (inv *Inventory) ObserveService(server netip.AddrPort, ipProto uint8) {
+	inv.version++
 	hi, ok := inv.lookupHost(server.Addr().Unmap())
 	if !ok {
 		return

@@ -93,6 +93,9 @@ type Stats struct {
 // Inventory is the asset inventory. See the package comment on concurrency.
 type Inventory struct {
 	limits Limits
+	// version counts the calls that may change the state (StateVersion):
+	// a checkpoint skips an inventory that did not change.
+	version uint64
 
 	// FrameOf, when set, gives the number of the frame being handled (the
 	// pipeline's Frames), so events raised from packets name their frame.
@@ -192,6 +195,7 @@ func (inv *Inventory) protoIndex(name string) (uint8, bool) {
 // Limits.MaxHosts) so that an asset created later includes its earlier
 // packets; they become assets only through Observe.
 func (inv *Inventory) ObservePacket(d *frame.Decoded, frameLen int, timeNano int64) {
+	inv.version++
 	if hi, ok := inv.hostFor(d.Src, true); ok {
 		h := &inv.hosts[hi]
 		h.PktsOut++
@@ -224,6 +228,7 @@ func (inv *Inventory) ObservePacket(d *frame.Decoded, frameLen int, timeNano int
 // counts the op, role evidence and identity facts are updated. It returns
 // the events this transaction caused (nil when none).
 func (inv *Inventory) Observe(tx *protocols.Transaction) []Event {
+	inv.version++
 	t := tx.Time()
 	ns := t.UnixNano()
 	fr := tx.RequestFrame
@@ -400,3 +405,6 @@ func usable(ip netip.Addr) bool {
 	}
 	return true
 }
+
+// StateVersion changes whenever the saved state may have (store.Versioned).
+func (inv *Inventory) StateVersion() uint64 { return inv.version }

@@ -38,6 +38,7 @@ const maxNeighbors = 1024
 // provenance: system_name, system_description. Any other announcer is a
 // neighbor: the document's "neighbors".
 func (inv *Inventory) ObserveLLDP(src [6]byte, in lldp.Info, frameNo uint64, ns int64) {
+	inv.version++
 	if hi, ok := inv.hostOfLLDP(src, in); ok {
 		pi, ok := inv.protoIndex("lldp")
 		if !ok {

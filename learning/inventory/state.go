@@ -59,6 +59,7 @@ func (inv *Inventory) MarshalState() ([]byte, error) {
 // are this Inventory's (a snapshot larger than them is kept whole, and
 // only stops growing).
 func (inv *Inventory) UnmarshalState(b []byte) error {
+	inv.version++
 	var st state
 	if err := json.Unmarshal(b, &st); err != nil {
 		return fmt.Errorf("inventory state: %w", err)

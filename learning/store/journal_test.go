@@ -205,3 +205,41 @@ func TestJournalDamage(t *testing.T) {
 	assert.Contains(t, err.Error(), "journal unreadable")
 	s.Close()
 }
+
+// versioned is a snapshot component that says when it changed.
+type versioned struct {
+	N       int
+	version uint64
+	marshal int
+}
+
+func (v *versioned) MarshalState() ([]byte, error) { v.marshal++; return []byte(fmt.Sprint(v.N)), nil }
+func (v *versioned) UnmarshalState(b []byte) error {
+	_, err := fmt.Sscan(string(b), &v.N)
+	return err
+}
+func (v *versioned) StateVersion() uint64 { return v.version }
+
+// TestUnchangedSnapshotSkipped: a Versioned component whose version did
+// not move is neither marshalled nor written; when it moves, it is.
+func TestUnchangedSnapshotSkipped(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := Open(path)
+	require.NoError(t, err)
+	v := &versioned{N: 1, version: 1}
+	require.NoError(t, s.Checkpoint(map[string]Component{"v": v}))
+	require.NoError(t, s.Checkpoint(map[string]Component{"v": v}))
+	assert.Equal(t, 1, v.marshal, "unchanged: not marshalled again")
+	v.N, v.version = 2, 2
+	require.NoError(t, s.Checkpoint(map[string]Component{"v": v}))
+	assert.Equal(t, 2, v.marshal)
+	require.NoError(t, s.Close())
+	s, err = Open(path)
+	require.NoError(t, err)
+	got := &versioned{}
+	require.NoError(t, s.Load(map[string]Component{"v": got}))
+	assert.Equal(t, 2, got.N)
+	require.NoError(t, s.Checkpoint(map[string]Component{"v": got}))
+	assert.Equal(t, 0, got.marshal, "as loaded: not written back")
+	s.Close()
+}

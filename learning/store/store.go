@@ -58,8 +58,9 @@ type Store struct {
 	counts map[string]*slotSizes // per Incremental component (kv.go)
 	// what each snapshot component last wrote: an unchanged snapshot is
 	// not written again
-	written map[string]uint64
-	seed    maphash.Seed
+	written  map[string]uint64
+	versions map[string]uint64 // Versioned components: the version on disk
+	seed     maphash.Seed
 }
 
 // Open opens or creates the state file at path, checking that it is
@@ -72,7 +73,7 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, openError(path, err)
 	}
-	s := &Store{db: db, path: path, written: map[string]uint64{}, seed: maphash.MakeSeed()}
+	s := &Store{db: db, path: path, written: map[string]uint64{}, versions: map[string]uint64{}, seed: maphash.MakeSeed()}
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, err
@@ -108,7 +109,7 @@ func OpenReadOnly(path string, timeout time.Duration) (*Store, error) {
 	if err != nil {
 		return nil, openError(path, err)
 	}
-	s := &Store{db: db, path: path, written: map[string]uint64{}, seed: maphash.MakeSeed()}
+	s := &Store{db: db, path: path, written: map[string]uint64{}, versions: map[string]uint64{}, seed: maphash.MakeSeed()}
 	err = db.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if meta == nil || string(meta.Get(keyProduct)) != string(product) {
@@ -200,9 +201,16 @@ func (s *Store) Checkpoint(components map[string]Component) error {
 	}
 	journaled := map[string]int{}
 	snaps := make(map[string][]byte, len(components))
+	versions := map[string]uint64{}
 	for _, name := range names {
 		if _, ok := components[name].(Incremental); ok {
 			continue
+		}
+		if v, ok := components[name].(Versioned); ok {
+			if last, saved := s.versions[name]; saved && last == v.StateVersion() {
+				continue
+			}
+			versions[name] = v.StateVersion()
 		}
 		b, err := components[name].MarshalState()
 		if err != nil {
@@ -252,6 +260,9 @@ func (s *Store) Checkpoint(components map[string]Component) error {
 		}
 		for name, b := range snaps {
 			s.written[name] = maphash.Bytes(s.seed, b)
+		}
+		for name, v := range versions {
+			s.versions[name] = v
 		}
 	}
 	s.release()
@@ -303,9 +314,20 @@ func (s *Store) Load(components map[string]Component) error {
 			if err := components[name].UnmarshalState(append([]byte(nil), b...)); err != nil {
 				return fmt.Errorf("%s: state %q unreadable: %w", s.path, name, err)
 			}
+			s.written[name] = maphash.Bytes(s.seed, b)
+			if v, ok := components[name].(Versioned); ok {
+				s.versions[name] = v.StateVersion() // what is on disk
+			}
 		}
 		return nil
 	})
+}
+
+// Versioned is a snapshot component that can say it did not change: a
+// checkpoint neither marshals nor writes it while its version stays the
+// one last written.
+type Versioned interface {
+	StateVersion() uint64
 }
 
 // Snapshot returns the raw snapshot of one component, nil when absent.
