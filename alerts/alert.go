@@ -108,7 +108,7 @@ func (a *Alert) fillFromTransaction(tx *protocols.Transaction) {
 			a.Frames = append(a.Frames, f)
 		}
 	}
-	a.tx = tx
+	a.tx = tx.Clone() // the pipeline may fill tx again once the sink returns
 }
 
 // alertID is stable across runs: the same deviation at the same time gets the same id.

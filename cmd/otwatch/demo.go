@@ -90,6 +90,7 @@ func runDemo(ctx context.Context, dir, capturePath, listen string, stderr io.Wri
 	d.model, d.engine = d.mon.model, d.mon.engine
 	d.dash = newDashboardBackend(d)
 	d.pipe = pipeline.New(pipeline.DefaultLimits(), d.mon.observe)
+	d.pipe.RecycleTransactions = true
 	d.mon.attach(d.pipe)
 	d.state.Lock()
 	err = d.pipe.ReplayFile(capturePath)

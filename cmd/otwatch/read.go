@@ -110,6 +110,7 @@ func cmdRead(args []string, stdout, stderr io.Writer) int {
 	}
 	p := pipeline.New(pipeline.DefaultLimits(), sink)
 	p.MergeVLANs = o.mergeVLANs
+	p.RecycleTransactions = true // nothing keeps a transaction past sink (alerts clone theirs)
 	state.attach(p)
 	progress := newProgress(stderr, total, o.quiet)
 	started := time.Now()

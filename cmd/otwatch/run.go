@@ -284,6 +284,7 @@ func newDaemon(cfg *config.Config, logger *log.Logger) (*daemon, error) {
 		return nil, err
 	}
 	d.pipe = pipeline.New(cfg.Limits, d.mon.observe)
+	d.pipe.RecycleTransactions = true // nothing keeps a transaction past observe (alerts clone theirs)
 	d.pipe.MergeVLANs = cfg.Capture.MergeVLANs
 	d.mon.attach(d.pipe)
 	if err := d.openOutputs(); err != nil {
