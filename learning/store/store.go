@@ -69,10 +69,14 @@ func Open(path string) (*Store, error) {
 	if st, err := os.Stat(path); err == nil && st.Size() > 0 && st.Size() < 4096 {
 		return nil, fmt.Errorf("%s: %w", path, ErrCorrupt)
 	}
+	// the file grows in steps of AllocSize: bbolt's 16 MiB would be a
+	// third of a million-key state at once; the journal grows it by what
+	// a checkpoint appends
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
 		return nil, openError(path, err)
 	}
+	db.AllocSize = 2 << 20
 	s := &Store{db: db, path: path, written: map[string]uint64{}, versions: map[string]uint64{}, seed: maphash.MakeSeed()}
 	if err := s.init(); err != nil {
 		db.Close()
