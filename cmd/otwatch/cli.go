@@ -76,6 +76,11 @@ var commands = map[string]helpText{
 		examples: []string{"otwatch advisories import --db state.db csaf/ known_exploited_vulnerabilities.json"}},
 	"advisories list": {usage: "advisories list [--zones FILE] [--format text|json] [--db FILE | --config FILE]", summary: "the assets to patch first, ranked, with CVEs, exposure and attack paths",
 		about: stateAbout, examples: []string{"otwatch advisories list --db state.db", "otwatch advisories list --format json --config /etc/otwatch/otwatch.conf"}},
+	"db": {usage: "db COMMAND", summary: "maintain the state file"},
+	"db compact": {usage: "db compact [--db FILE | --config FILE]", summary: "rewrite the state file to what is live, giving freed space back",
+		about: "The file never shrinks by itself (freed pages are reused, not returned): after a state that was once much\n" +
+			"larger, or a file from an older release, this rewrites it. The daemon must be stopped.",
+		examples: []string{"otwatch db compact --db /var/lib/otwatch/state.db"}},
 	"update": {usage: "update [flags] BUNDLE.otwb | update --status [flags]", summary: "install a signed update bundle on an appliance through its dashboard API",
 		about: "Uploads the bundle to the appliance, which verifies it, writes its other root slot and reboots into it on\n" +
 			"trial: back to the running version by itself if the new one does not come up healthy.",
@@ -94,7 +99,7 @@ const stateAbout = "Reads the state file given by --db, or the database.path of 
 	"it works on a live appliance."
 
 // topOrder is the order of the top-level command list.
-var topOrder = []string{"run", "config", "read", "alerts", "inventory", "baseline", "advisories", "evidence", "user", "update", "demo", "version", "help"}
+var topOrder = []string{"run", "config", "read", "alerts", "inventory", "baseline", "advisories", "evidence", "user", "db", "update", "demo", "version", "help"}
 
 // subcommands lists a group's sub-commands, sorted.
 func subcommands(group string) []string {

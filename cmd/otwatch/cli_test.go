@@ -36,6 +36,8 @@ var commandFlags = map[string][]string{
 	"advisories":        nil,
 	"advisories import": {"db", "config", "keyring"},
 	"advisories list":   {"db", "config", "zones", "format"},
+	"db":                nil,
+	"db compact":        {"db", "config"},
 	"update":            {"url", "token-file", "fingerprint", "ca", "insecure", "pubkey", "allow-downgrade", "wait", "status"},
 	"demo":              {"listen", "records"},
 	"version":           {},

@@ -50,6 +50,8 @@ func runWith(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdAdvisories(args[1:], stdout, stderr)
 	case "update":
 		return cmdUpdate(args[1:], stdout, stderr)
+	case "db":
+		return cmdDB(args[1:], stdout, stderr)
 	case "demo":
 		return cmdDemo(args[1:], stdout, stderr)
 	case "version", "--version":

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"time"
@@ -344,4 +345,55 @@ func (s *Store) Snapshot(name string) ([]byte, error) {
 		return nil
 	})
 	return out, err
+}
+
+// Compact rewrites the state file at path into a new file holding only
+// what is live (a file left large by an old release or a long-gone burst:
+// bbolt reuses free pages but never gives them back), then puts it in
+// place. The file must not be in use. It returns the sizes before and after.
+func Compact(path string) (before, after int64, err error) {
+	src, err := Open(path) // checks it is ours, and takes the lock
+	if err != nil {
+		return 0, 0, err
+	}
+	defer src.Close()
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	tmp := path + ".compact"
+	os.Remove(tmp)
+	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := bolt.Compact(dst, src.db, 64<<20); err != nil {
+		dst.Close()
+		os.Remove(tmp)
+		return 0, 0, fmt.Errorf("compact %s: %w", path, err)
+	}
+	if err := dst.Sync(); err != nil {
+		dst.Close()
+		os.Remove(tmp)
+		return 0, 0, err
+	}
+	if err := dst.Close(); err != nil {
+		os.Remove(tmp)
+		return 0, 0, err
+	}
+	nst, err := os.Stat(tmp)
+	if err != nil {
+		return 0, 0, err
+	}
+	// the compacted file replaces the original in one rename, while the
+	// original's lock is still held
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return 0, 0, err
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return st.Size(), nst.Size(), nil
 }
