@@ -90,7 +90,9 @@ func (w *journalWriter) add(op byte, bucket, key, value []byte) error {
 
 func (w *journalWriter) Put(bucket, key, value []byte) error { return w.add(opPut, bucket, key, value) }
 func (w *journalWriter) Delete(bucket, key []byte) error     { return w.add(opDelete, bucket, key, nil) }
-func (w *journalWriter) DeleteBucket(bucket []byte) error    { return w.add(opDeleteBucket, bucket, nil, nil) }
+func (w *journalWriter) DeleteBucket(bucket []byte) error {
+	return w.add(opDeleteBucket, bucket, nil, nil)
+}
 
 // overlay is a journal read into memory: per bucket, whether the slot's
 // own records are hidden (the bucket was deleted) and the records put
