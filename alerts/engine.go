@@ -149,8 +149,11 @@ func (e *Engine) ObserveTx(tx *protocols.Transaction) { e.Observe(tx) }
 func (e *Engine) Observe(tx *protocols.Transaction) int {
 	e.hits = 0
 	now := tx.Time()
-	server := tx.Server.IP.String()
 	learning := e.model.Learning(tx.Server.IP, now)
+	var server string // made only when an alert needs it: most transactions raise none
+	if controlKind(tx) != "" || tx.Broadcast || len(tx.Anomalies) > 0 {
+		server = tx.Server.IP.String()
+	}
 	if kind := controlKind(tx); kind != "" {
 		e.raise(now, kind, kind+"|"+server+"|"+tx.Client.IP.String()+"|"+tx.Proto+"|"+tx.CodeName+"|"+tx.SubcodeName, server, tx,
 			controlMessage(kind, tx), learning)
