@@ -105,20 +105,25 @@ func localClient(db string) *http.Client {
 }
 
 func askDaemonState(db string) (map[string][]byte, error) {
-	resp, err := localClient(db).Get("http://otwatch/v1/state")
-	if err != nil {
+	var r stateReply
+	if err := getLocal(db, "/v1/state", &r); err != nil {
 		return nil, err
+	}
+	return r.Components, nil
+}
+
+// getLocal decodes the JSON the daemon answers at path on its socket.
+func getLocal(db, path string, v any) error {
+	resp, err := localClient(db).Get("http://otwatch" + path)
+	if err != nil {
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return nil, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
+		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
 	}
-	var r stateReply
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		return nil, err
-	}
-	return r.Components, nil
+	return json.NewDecoder(resp.Body).Decode(v)
 }
 
 // daemonAnswers says whether a daemon listens on the state file's socket.
@@ -205,17 +210,8 @@ func (d *daemon) localPatchFirst(w http.ResponseWriter, r *http.Request) {
 
 // askDaemonPatchFirst asks the running daemon for its patch-first list.
 func askDaemonPatchFirst(db string) (*advisories.Report, error) {
-	resp, err := localClient(db).Get("http://otwatch/v1/patch-first")
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return nil, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
-	}
 	var r advisories.Report
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+	if err := getLocal(db, "/v1/patch-first", &r); err != nil {
 		return nil, err
 	}
 	return &r, nil
