@@ -51,6 +51,7 @@ func TestReadOnlyCommandsWhileTheDaemonRuns(t *testing.T) {
 		{"inventory", "export", "--db", db},
 		{"inventory", "export", "--format", "csv", "--db", db},
 		{"baseline", "export", "--db", db},
+		{"advisories", "list", "--db", db},
 	}
 	offline := map[string]string{}
 	for _, args := range commands {
