@@ -1,0 +1,281 @@
+package series
+
+import (
+	"cmp"
+	"encoding/binary"
+	"encoding/json"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// chunkRec is one chunk to store.
+type chunkRec struct {
+	id    uint32
+	tier  uint8
+	start int64
+	data  []byte
+}
+
+// seriesMeta is what is persisted of a series besides its chunks.
+type seriesMeta struct {
+	ID      uint32   `json:"id"`
+	Kind    Kind     `json:"kind"`
+	First   int64    `json:"first"`
+	Last    int64    `json:"last"`
+	Count   uint64   `json:"n"`
+	Writers []string `json:"w,omitempty"`
+}
+
+// backend keeps the sealed (and checkpointed open) chunks and the series
+// metadata.
+type backend interface {
+	write(chunks []chunkRec, metas map[string]*seriesMeta, deleted []string) error
+	get(id uint32, tier uint8, start int64) ([]byte, error)
+	// scan calls fn for the chunks whose start is in [from, to), in order.
+	scan(id uint32, tier uint8, from, to int64, fn func(start int64, data []byte)) error
+	// prune deletes the chunks of (id, tier) that start before before.
+	prune(id uint32, tier uint8, before int64) error
+	load(fn func(key string, m seriesMeta)) error
+	size() int64
+	close() error
+}
+
+func chunkKey(buf []byte, id uint32, tier uint8, start int64) []byte {
+	buf = binary.BigEndian.AppendUint32(buf[:0], id)
+	buf = append(buf, tier)
+	return binary.BigEndian.AppendUint64(buf, uint64(start))
+}
+
+var (
+	bktChunks = []byte("chunks")
+	bktSeries = []byte("series")
+)
+
+// boltBackend is a bbolt file of its own: the series' writes never
+// contend with the learned state's checkpoints, and losing it loses only
+// history.
+type boltBackend struct {
+	db   *bolt.DB
+	path string
+}
+
+func openBolt(path string) (*boltBackend, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return nil, err
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bktChunks, bktSeries} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &boltBackend{db: db, path: path}, nil
+}
+
+func (b *boltBackend) write(chunks []chunkRec, metas map[string]*seriesMeta, deleted []string) error {
+	slices.SortFunc(chunks, func(x, y chunkRec) int { // key order packs the pages
+		return cmp.Or(cmp.Compare(x.id, y.id), cmp.Compare(x.tier, y.tier), cmp.Compare(x.start, y.start))
+	})
+	return b.db.Update(func(tx *bolt.Tx) error {
+		cb, sb := tx.Bucket(bktChunks), tx.Bucket(bktSeries)
+		cb.FillPercent = 0.9 // mostly appended in key order
+		var k []byte
+		for _, c := range chunks {
+			k = chunkKey(k, c.id, c.tier, c.start)
+			if err := cb.Put(k, c.data); err != nil {
+				return err
+			}
+		}
+		for key, m := range metas {
+			v, err := json.Marshal(m)
+			if err != nil {
+				return err
+			}
+			if err := sb.Put([]byte(key), v); err != nil {
+				return err
+			}
+		}
+		for _, key := range deleted {
+			if err := sb.Delete([]byte(key)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (b *boltBackend) get(id uint32, tier uint8, start int64) ([]byte, error) {
+	var out []byte
+	err := b.db.View(func(tx *bolt.Tx) error {
+		out = slices.Clone(tx.Bucket(bktChunks).Get(chunkKey(nil, id, tier, start)))
+		return nil
+	})
+	return out, err
+}
+
+func (b *boltBackend) scan(id uint32, tier uint8, from, to int64, fn func(int64, []byte)) error {
+	return b.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bktChunks).Cursor()
+		prefix := chunkKey(nil, id, tier, 0)[:5]
+		for k, v := c.Seek(chunkKey(nil, id, tier, max(from, 0))); k != nil && string(k[:5]) == string(prefix); k, v = c.Next() {
+			start := int64(binary.BigEndian.Uint64(k[5:]))
+			if start >= to {
+				break
+			}
+			fn(start, v) // v is valid only during the transaction: fn decodes it
+		}
+		return nil
+	})
+}
+
+func (b *boltBackend) prune(id uint32, tier uint8, before int64) error {
+	return b.db.Update(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bktChunks).Cursor()
+		prefix := chunkKey(nil, id, tier, 0)[:5]
+		for k, _ := c.Seek(prefix); k != nil && string(k[:5]) == string(prefix); k, _ = c.Seek(prefix) {
+			if int64(binary.BigEndian.Uint64(k[5:])) >= before {
+				break
+			}
+			if err := c.Delete(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (b *boltBackend) load(fn func(string, seriesMeta)) error {
+	return b.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bktSeries).ForEach(func(k, v []byte) error {
+			var m seriesMeta
+			if json.Unmarshal(v, &m) != nil || m.ID == 0 || (m.Kind != KindValue && m.Kind != KindCount) {
+				return nil // a damaged record loses that series' history, nothing else
+			}
+			fn(string(k), m)
+			return nil
+		})
+	})
+}
+
+func (b *boltBackend) size() int64 {
+	st, err := os.Stat(b.path)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+func (b *boltBackend) close() error { return b.db.Close() }
+
+// memBackend keeps everything in memory (tests, the development server).
+type memBackend struct {
+	mu     sync.Mutex
+	chunks map[uint64][]memChunk // id<<8|tier, by start
+	metas  map[string]seriesMeta
+	bytes  int64
+}
+
+type memChunk struct {
+	start int64
+	data  []byte
+}
+
+func newMem() *memBackend {
+	return &memBackend{chunks: map[uint64][]memChunk{}, metas: map[string]seriesMeta{}}
+}
+
+func (m *memBackend) write(chunks []chunkRec, metas map[string]*seriesMeta, deleted []string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, c := range chunks {
+		k := uint64(c.id)<<8 | uint64(c.tier)
+		list := m.chunks[k]
+		i, found := slices.BinarySearchFunc(list, c.start, func(x memChunk, t int64) int {
+			switch {
+			case x.start < t:
+				return -1
+			case x.start > t:
+				return 1
+			}
+			return 0
+		})
+		if found {
+			m.bytes -= int64(len(list[i].data))
+			list[i].data = slices.Clone(c.data)
+		} else {
+			list = slices.Insert(list, i, memChunk{c.start, slices.Clone(c.data)})
+		}
+		m.bytes += int64(len(c.data))
+		m.chunks[k] = list
+	}
+	for key, meta := range metas {
+		m.metas[key] = *meta
+	}
+	for _, key := range deleted {
+		delete(m.metas, key)
+	}
+	return nil
+}
+
+func (m *memBackend) get(id uint32, tier uint8, start int64) ([]byte, error) {
+	var out []byte
+	m.scan(id, tier, start, start+1, func(_ int64, d []byte) { out = slices.Clone(d) })
+	return out, nil
+}
+
+func (m *memBackend) scan(id uint32, tier uint8, from, to int64, fn func(int64, []byte)) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, c := range m.chunks[uint64(id)<<8|uint64(tier)] {
+		if c.start >= from && c.start < to {
+			fn(c.start, c.data)
+		}
+	}
+	return nil
+}
+
+func (m *memBackend) prune(id uint32, tier uint8, before int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := uint64(id)<<8 | uint64(tier)
+	list := m.chunks[k]
+	i := 0
+	for i < len(list) && list[i].start < before {
+		m.bytes -= int64(len(list[i].data))
+		i++
+	}
+	if i == len(list) {
+		delete(m.chunks, k)
+	} else {
+		m.chunks[k] = slices.Clone(list[i:])
+	}
+	return nil
+}
+
+func (m *memBackend) load(fn func(string, seriesMeta)) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k, v := range m.metas {
+		fn(k, v)
+	}
+	return nil
+}
+
+func (m *memBackend) size() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.bytes
+}
+
+func (m *memBackend) close() error { return nil }
