@@ -15,7 +15,7 @@ import (
 type AlertStore struct {
 	mu    sync.RWMutex
 	max   int
-	recs  []*AlertRecord // arrival order (oldest first)
+	recs  []*AlertRecord // time order (oldest first); equal times in arrival order
 	byID  map[string]*AlertRecord
 	first int // index of the oldest kept record in recs
 }
@@ -40,7 +40,16 @@ func (s *AlertStore) Add(a *alerts.Alert) {
 		return
 	}
 	r := &AlertRecord{Alert: a}
+	// alerts mostly arrive in time order; a late one (a summary of folded
+	// repeats, a restart's history, a replay of an older capture) moves
+	// back to its time, so every page lists alerts in time order
 	s.recs = append(s.recs, r)
+	i := len(s.recs) - 1
+	for i > s.first && s.recs[i-1].Alert.TS.After(a.TS) {
+		s.recs[i] = s.recs[i-1]
+		i--
+	}
+	s.recs[i] = r
 	s.byID[a.ID] = r
 	if len(s.recs)-s.first > s.max {
 		delete(s.byID, s.recs[s.first].Alert.ID)

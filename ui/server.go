@@ -230,6 +230,8 @@ func (s *Server) routes() {
 	e.POST("/api/baseline/diff", s.postBaselineDiff)
 	e.GET("/api/advisories", s.getAdvisories)
 	adm(http.MethodPost, "/api/advisories", s.postAdvisories)
+	e.GET("/api/series", s.getSeries)
+	e.GET("/api/series/data", s.getSeriesData)
 	e.GET("/api/health", s.getHealth)
 	e.GET("/api/events", s.getEvents)
 	// administration

@@ -12,6 +12,7 @@ import (
 	"github.com/otwatch/otwatch/alerts"
 	"github.com/otwatch/otwatch/learning/baseline"
 	"github.com/otwatch/otwatch/ui"
+	"github.com/otwatch/otwatch/ui/series"
 )
 
 // dashboardBackend is the daemon seen by the dashboard (ui.Backend). The
@@ -21,9 +22,37 @@ type dashboardBackend struct {
 	ui.Broker // Subscribe, and publishing live events
 	d         *daemon
 	store     *ui.AlertStore
+	series    *series.Store // process values and traffic over time; nil until openSeries
 }
 
-var _ ui.Backend = (*dashboardBackend)(nil)
+var (
+	_ ui.Backend      = (*dashboardBackend)(nil)
+	_ ui.SeriesSource = (*dashboardBackend)(nil)
+)
+
+// openSeries keeps the time series in path ("": in memory) and feeds them
+// every transaction the monitor sees.
+func (b *dashboardBackend) openSeries(path string) error {
+	st, err := series.Open(series.Config{Path: path, Logf: b.d.log.Printf})
+	if err != nil {
+		return err
+	}
+	b.series = st
+	b.d.mon.onTx = st.ObserveTx
+	return nil
+}
+
+// Series implements ui.SeriesSource.
+func (b *dashboardBackend) Series() *series.Store { return b.series }
+
+// closeSeries writes the open chunks and closes the file.
+func (b *dashboardBackend) closeSeries() {
+	if b.series != nil {
+		if err := b.series.Close(); err != nil {
+			b.d.log.Printf("dashboard time series: %v", err)
+		}
+	}
+}
 
 func newDashboardBackend(d *daemon) *dashboardBackend {
 	b := &dashboardBackend{d: d, store: ui.NewAlertStore(0)}

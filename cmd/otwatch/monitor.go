@@ -34,6 +34,8 @@ type monitor struct {
 	zones  *zones.Policy // nil: no zones configured
 	peers  baseline.Peers
 	vulns  *vulns // imported advisories and the vulnerable_asset watch (advisories.go)
+	// onTx, when set, also gets every transaction (the dashboard's time series)
+	onTx func(*protocols.Transaction)
 }
 
 // setZones places assets in the configured zones and checks conduits from now on.
@@ -231,6 +233,9 @@ func (m *monitor) observe(tx *protocols.Transaction) {
 		m.engine.Policy(tx, "zone_violation", tx.Client.IP.String()+"|"+tx.Server.IP.String()+"|"+tx.Proto+"|"+tx.Op.String(), v.Message)
 	}
 	m.engine.Observe(tx)
+	if m.onTx != nil {
+		m.onTx(tx)
+	}
 }
 
 // summary is the learning part of the end-of-run summary. raised is the

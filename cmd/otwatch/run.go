@@ -315,8 +315,13 @@ func newDaemon(cfg *config.Config, logger *log.Logger) (*daemon, error) {
 	d.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	if cfg.Management.Dashboard != "" {
 		d.dash = newDashboardBackend(d)
-		srv, err := ui.New(ui.Config{StateDir: filepath.Join(filepath.Dir(cfg.Database.Path), "dashboard"),
-			Addr: cfg.Management.Dashboard, Version: version, Logf: logger.Printf}, d.dash)
+		dashDir := filepath.Join(filepath.Dir(cfg.Database.Path), "dashboard")
+		srv, err := ui.New(ui.Config{StateDir: dashDir, Addr: cfg.Management.Dashboard, Version: version, Logf: logger.Printf}, d.dash)
+		if err == nil {
+			if err = d.dash.openSeries(filepath.Join(dashDir, "series.db")); err != nil {
+				srv.Close()
+			}
+		}
 		if err != nil {
 			ln.Close()
 			src.Close()
@@ -442,6 +447,7 @@ func (d *daemon) run(ctx context.Context) error {
 	<-dashDone
 	if d.dashboard != nil {
 		d.dashboard.Close()
+		d.dash.closeSeries()
 	}
 	d.closeLocal()
 	d.state.Lock()

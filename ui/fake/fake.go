@@ -26,6 +26,7 @@ import (
 	"github.com/otwatch/otwatch/protocols/capture"
 	"github.com/otwatch/otwatch/protocols/pipeline"
 	"github.com/otwatch/otwatch/ui"
+	"github.com/otwatch/otwatch/ui/series"
 )
 
 // Backend implements ui.Backend in memory.
@@ -43,19 +44,25 @@ type Backend struct {
 	frames    []capture.Frame // replayed frames by number - 1, for evidence
 	syslog    []string
 	feed      *advisories.Feed // imported advisories (advisories.go)
+	series    *series.Store    // process values and traffic over time, in memory
 }
 
 var (
 	_ ui.Backend        = (*Backend)(nil)
 	_ ui.EvidenceSource = (*Backend)(nil)
 	_ ui.SettingsStore  = (*Backend)(nil)
+	_ ui.SeriesSource   = (*Backend)(nil)
 )
+
+// Series implements ui.SeriesSource.
+func (b *Backend) Series() *series.Store { return b.series }
 
 // New returns an empty backend whose baseline learns then detects.
 func New() *Backend {
 	b := &Backend{inv: newInventory(), store: ui.NewAlertStore(0),
 		health: ui.Health{Version: "dev", Started: time.Now(), Mode: "auto", Interfaces: []ui.Interface{}}}
 	b.model = baseline.New(baseline.Config{Mode: baseline.ModeLearn})
+	b.series, _ = series.Open(series.Config{}) // in memory: cannot fail
 	b.engine = alerts.NewEngine(alerts.Config{}, b.model, b.sink)
 	return b
 }
@@ -122,6 +129,7 @@ func (b *Backend) Replay(learnFraction float64, paths ...string) error {
 		}
 		b.inv.observe(tx)
 		b.engine.Observe(tx)
+		b.series.ObserveTx(tx)
 		if t := tx.Time(); t.After(b.now) {
 			b.now = t
 		}
@@ -403,4 +411,49 @@ func (b *Backend) SetSettings(s ui.Settings, user string) error {
 	b.syslog = append([]string(nil), s.Syslog...)
 	b.engine.SetMaintenance(ui.MaintenanceOf(s, user, b.engine.Maintenance()))
 	return nil
+}
+
+// Feed runs transactions through the inventory, the baseline and alerts
+// engine and the time series, as Replay does with a capture's: learning
+// (the baseline learns them) or detecting. Tests and the development
+// server use it for a process a capture does not show, such as a
+// setpoint written for hours.
+func (b *Backend) Feed(learn bool, txs ...*protocols.Transaction) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if learn {
+		b.model.SetMode(baseline.ModeLearn)
+	} else {
+		b.model.SetMode(baseline.ModeDetect)
+	}
+	for _, tx := range txs {
+		b.inv.observe(tx)
+		b.engine.Observe(tx)
+		b.series.ObserveTx(tx)
+		if t := tx.Time(); t.After(b.now) {
+			b.now = t
+		}
+	}
+	b.engine.Flush()
+	b.health.Transactions += uint64(len(txs))
+	st := b.model.Status(b.now)
+	b.health.Detection = &ui.Detection{Detecting: st.Detecting, Learning: st.Learning, LearningUntil: st.LearningUntil}
+}
+
+// SetpointWrites makes n Modbus writes (function 6) of client to holding
+// register reg of server, one every step from start, of the values value(i).
+func SetpointWrites(client, server netip.Addr, reg uint64, start time.Time, step time.Duration, n int, value func(i int) float64) []*protocols.Transaction {
+	out := make([]*protocols.Transaction, 0, n)
+	for i := range n {
+		at := start.Add(time.Duration(i) * step)
+		v := value(i)
+		tx := &protocols.Transaction{Proto: "modbus", Client: protocols.Endpoint{IP: client, Port: 49152, LinkAddress: -1},
+			Server: protocols.Endpoint{IP: server, Port: 502, LinkAddress: -1}, Unit: "1", Op: protocols.OpWrite, Code: 6,
+			CodeName: "write_single_register", Targets: []protocols.Target{{Space: "holding_register", Address: reg, Count: 1}},
+			RequestTime: at, ResponseTime: at.Add(3 * time.Millisecond), ID: uint64(i + 1), HasID: true}
+		tx.AddValue(protocols.IntValue(int64(v)))
+		tx.AddPoint(0, 0, protocols.FieldValue, protocols.TypeReg, v)
+		out = append(out, tx)
+	}
+	return out
 }

@@ -83,6 +83,10 @@ type Result struct {
 	Merged      bool      `json:"merged"`   // buckets were merged to fit MaxPoints
 }
 
+// maxRead: a query reads up to this many buckets of a tier (or 8 per
+// point asked) before it turns to a coarser one.
+const maxRead = 4096
+
 // Errors of a query.
 var (
 	ErrNoSeries = errors.New("no such series")
@@ -125,7 +129,7 @@ func (s *Store) Query(q Query) (Result, error) {
 	// range are not too many to read for the points asked
 	ti := len(tiers) - 1
 	for i, t := range tiers {
-		if since >= now-int64(t.Keep) && (until-since)/int64(t.Width) <= int64(8*q.MaxPoints) {
+		if since >= now-int64(t.Keep) && (until-since)/int64(t.Width) <= int64(max(8*q.MaxPoints, maxRead)) {
 			ti = i
 			break
 		}
@@ -182,7 +186,7 @@ func (s *Store) Query(q Query) (Result, error) {
 		s.cfg.Logf("series %s: %v (the damaged chunk is skipped)", q.Key, derr)
 	}
 	slices.SortFunc(buckets, func(a, b Bucket) int { return cmp.Compare(a.T, b.T) })
-	// merge to at most MaxPoints samples, on boundaries of a multiple of the tier width
+	// merge to at most MaxPoints samples of step, a multiple of the tier width, from since
 	k := max(int64(1), (until-since+w*int64(q.MaxPoints-1)-1)/(w*int64(q.MaxPoints-1)))
 	step := w * k
 	res.Since, res.Until, res.StepSeconds = time.Unix(0, since).UTC(), time.Unix(0, until).UTC(), time.Duration(step).Seconds()
@@ -194,7 +198,7 @@ func (s *Store) Query(q Query) (Result, error) {
 		}
 	}
 	for _, b := range buckets {
-		g := b.T - b.T%step
+		g := since + (b.T-since)/step*step
 		if cur.N == 0 || g != cur.T {
 			flush()
 			cur = Bucket{T: g}

@@ -342,10 +342,17 @@
 
   async function pageAsset(el, id) {
     const inv = await inventory(true);
-    const a = inv.assets.find(x => x.id === id);
-    if (!a) { el.appendChild(h('p', { text: 'No asset ' + id })); return; }
+    const want = id.toLowerCase();
+    const a = inv.assets.find(x => x.id === id) || inv.assets.find(x => (x.ips || []).includes(id)) || inv.assets.find(x => x.id === 'ip:' + id) ||
+      inv.assets.find(x => (x.mac || '').toLowerCase() === want);
+    if (!a) {
+      el.appendChild(h('h1', {}, h('a', { href: '#/assets', text: 'Assets' }), ' › ', id));
+      el.appendChild(h('p', { class: 'notice empty', text: 'No asset ' + id + ' in the inventory: an asset is addressed by its IP address, its MAC address or its id, and appears once it has been seen on the monitored network.' }));
+      return;
+    }
+    el.dataset.asset = a.id;
     const ip = (a.ips || [])[0];
-    const [al, base] = await Promise.all([api('GET', '/api/alerts?limit=50&asset=' + encodeURIComponent(ip)),
+    const [al, base] = await Promise.all([api('GET', '/api/alerts?limit=100&asset=' + encodeURIComponent(ip)),
       api('GET', '/api/baseline/' + encodeURIComponent(ip)).catch(() => null)]);
     el.appendChild(h('h1', {}, h('a', { href: '#/assets', text: 'Assets' }), ' › ', (a.ips || []).join(', '), ' ', assetName(a) ? h('span', { class: 'muted', text: assetName(a) }) : null));
     const ident = Object.keys(a.identity || {}).sort().map(k => {
@@ -357,7 +364,9 @@
     const protoRows = (a.protocols || []).map(p => h('tr', {}, h('td', { text: p.proto }), h('td', { text: p.side }), h('td', { text: p.port ? String(p.port) : '' }), h('td', { text: fmtNum(p.transactions) })));
     const peers = inv.links.filter(l => l.client === a.id || l.server === a.id).map(l => {
       const other = l.client === a.id ? l.server : l.client;
-      return h('tr', {}, h('td', { text: l.client === a.id ? 'to' : 'from' }), h('td', {}, h('a', { href: '#/asset/' + encodeURIComponent(other), text: other.replace(/^ip:/, '') })),
+      const o = inv.assets.find(x => x.id === other);
+      const oName = o ? ((o.ips || [])[0] || o.mac || other) + (assetName(o) ? ' ' + assetName(o) : '') : other.replace(/^ip:/, '');
+      return h('tr', {}, h('td', { text: l.client === a.id ? 'to' : 'from' }), h('td', {}, h('a', { class: 'peer', href: '#/asset/' + encodeURIComponent(o && (o.ips || [])[0] || other), text: oName })),
         h('td', { text: l.proto }), h('td', { class: 'mono', text: Object.entries(l.ops || {}).map(([k, v]) => k + '×' + v).join(' ') }));
     });
     el.appendChild(h('div', { class: 'grid2' },
@@ -373,7 +382,9 @@
         h('h2', { text: 'Protocols' }), h('table', {}, h('tr', {}, h('th', { text: 'Protocol' }), h('th', { text: 'Side' }), h('th', { text: 'Port' }), h('th', { text: 'Transactions' })), protoRows)),
       h('div', { class: 'panel' }, h('h2', { text: 'Baseline' }), base ? baselineSummary(base) : h('p', { class: 'muted', text: 'No baseline: this asset is not a server.' })),
       h('div', { class: 'panel' }, h('h2', { text: 'Links' }), h('table', {}, peers))));
-    el.appendChild(h('div', { class: 'panel' }, h('h2', {}, 'Alerts (' + al.total + ') ', h('a', { href: '#/alerts?asset=' + encodeURIComponent(ip), text: 'open in alerts' })), alertTable(al.alerts, () => route())));
+    el.appendChild(h('div', { class: 'panel', id: 'asset-alerts' }, h('h2', {}, 'Alerts (' + al.total + ', newest first) ', h('a', { href: '#/alerts?asset=' + encodeURIComponent(ip), text: 'open in alerts' })),
+      al.alerts.length ? alertTable(al.alerts, () => route()) : h('p', { class: 'muted empty', text: 'No alert on this asset.' })));
+    if (ip) await assetTrends(el, ip, al.alerts);
     const adv = await advisoriesReport().catch(() => null);
     const risk = adv && (adv.patch_first.find(x => x.asset === a.id) || adv.undecided.find(x => x.asset === a.id));
     if (risk) {
@@ -381,6 +392,173 @@
         risk.rank ? h('p', {}, h('b', { text: '#' + risk.rank + ' to patch, risk ' + risk.score + ': ' }), risk.cves.map(cveTag)) : null,
         risk.rank ? riskDetail(risk) : h('p', { class: 'muted', text: 'No advisory decided. Missing: ' + ((risk.match.missing || []).join('; ') || 'nothing') + '. To check by hand: ' + ((risk.match.possible || []).map(m => m.advisory).join(', ') || 'none') + '.' })));
     }
+  }
+
+  // ---------- time-series plots (plain SVG) ----------
+  const TICKS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800, 2592000].map(x => x * 1000);
+  function timeTicks(x0, x1, want) {
+    const span = Math.max(1, x1 - x0);
+    const step = TICKS.find(s => span / s <= want) || TICKS[TICKS.length - 1];
+    const out = [];
+    for (let t = Math.ceil(x0 / step) * step; t <= x1 && out.length < 40; t += step) out.push(t);
+    return { step, ticks: out };
+  }
+  function fmtTick(t, step, first) {
+    const iso = new Date(t).toISOString();
+    const day = iso.slice(0, 10), hms = step < 60000 ? iso.slice(11, 19) : iso.slice(11, 16);
+    if (step >= 86400000) return day;
+    return first ? day + ' ' + hms : hms;
+  }
+  function niceRange(lo, hi) {
+    if (!isFinite(lo) || !isFinite(hi)) return [0, 1];
+    if (lo === hi) { const d = Math.abs(lo) * 0.1 || 1; return [lo - d, hi + d]; }
+    const pad = (hi - lo) * 0.08;
+    return [lo - pad, hi + pad];
+  }
+  function fmtVal(v) {
+    if (!isFinite(v)) return String(v);
+    const a = Math.abs(v);
+    return a !== 0 && (a >= 1e7 || a < 1e-3) ? v.toExponential(3) : String(+v.toPrecision(7));
+  }
+  // tsPlot draws samples over [x0, x1] (ms). opts: kind 'value' or 'count',
+  // band {min, max} (the learned range), marks [{t, sev, title}], label.
+  function tsPlot(opts) {
+    const W = 1000, H = opts.height || 200, L = 64, R = 12, T = 14, B = 30;
+    const x0 = opts.x0, x1 = Math.max(opts.x1, opts.x0 + 1);
+    const X = t => L + (t - x0) / (x1 - x0) * (W - L - R);
+    const samples = opts.samples || [];
+    let lo = Infinity, hi = -Infinity;
+    for (const p of samples) { lo = Math.min(lo, opts.kind === 'count' ? 0 : p.min); hi = Math.max(hi, p.max); }
+    for (const x of opts.extra || []) for (const p of x.samples) { hi = Math.max(hi, p.max); }
+    if (opts.band) { lo = Math.min(lo, opts.band.min); hi = Math.max(hi, opts.band.max); }
+    if (opts.kind === 'count') lo = 0;
+    const [y0, y1] = opts.kind === 'count' ? [0, Math.max(hi, 1) * 1.1] : niceRange(lo, hi);
+    const Y = v => T + (1 - (v - y0) / (y1 - y0)) * (H - T - B);
+    const svg = s('svg', { class: 'tsplot ' + (opts.cls || ''), viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': opts.label || '',
+      'data-x0': String(x0), 'data-x1': String(x1), 'data-points': String(samples.length) });
+    if (opts.id) svg.id = opts.id;
+    svg.appendChild(s('rect', { class: 'plot-bg', x: L, y: T, width: W - L - R, height: H - T - B }));
+    if (opts.band) {
+      const bt = Y(opts.band.max), bb = Y(opts.band.min);
+      svg.appendChild(s('rect', { class: 'band', x: L, y: Math.min(bt, bb) - (bt === bb ? 1.5 : 0), width: W - L - R, height: Math.max(3, Math.abs(bb - bt)),
+        'data-min': String(opts.band.min), 'data-max': String(opts.band.max) },
+        s('title', { text: 'learned range ' + fmtVal(opts.band.min) + ' … ' + fmtVal(opts.band.max) + (opts.band.class ? ' (' + opts.band.class + ')' : '') })));
+    }
+    // axes: time below, values left
+    const tt = timeTicks(x0, x1, 7);
+    tt.ticks.forEach((t, i) => {
+      svg.appendChild(s('line', { class: 'grid', x1: X(t), x2: X(t), y1: T, y2: H - B }));
+      svg.appendChild(s('text', { class: 'xtick', x: X(t), y: H - B + 14, 'text-anchor': 'middle', text: fmtTick(t, tt.step, i === 0) }));
+    });
+    for (let i = 0; i <= 4; i++) {
+      const v = y0 + (y1 - y0) * i / 4;
+      svg.appendChild(s('line', { class: 'grid', x1: L, x2: W - R, y1: Y(v), y2: Y(v) }));
+      svg.appendChild(s('text', { class: 'ytick', x: L - 4, y: Y(v) + 3, 'text-anchor': 'end', text: opts.kind === 'count' ? String(Math.round(v)) : fmtVal(v) }));
+    }
+    svg.appendChild(s('line', { class: 'axis', x1: L, x2: W - R, y1: H - B, y2: H - B }));
+    svg.appendChild(s('text', { class: 'xlabel', x: W - R, y: H - 2, 'text-anchor': 'end', text: 'UTC · ' + (opts.stepLabel || '') }));
+    // gaps: stretches with no sample longer than a fifth of the axis
+    for (let i = 1; i < samples.length; i++) {
+      const a = samples[i - 1].t, b = samples[i].t;
+      if (b - a > (x1 - x0) / 5) {
+        svg.appendChild(s('rect', { class: 'gap', x: X(a) + 2, y: T, width: Math.max(0, X(b) - X(a) - 4), height: H - T - B },
+          s('title', { text: 'nothing seen for ' + fmtDur((b - a) / 1000) })));
+      }
+    }
+    const stepPx = Math.max(1.5, (opts.stepMs || 1000) / (x1 - x0) * (W - L - R) * 0.8);
+    const tip = (p, what) => fmtTime(new Date(p.t).toISOString()) + '\n' + what;
+    if (opts.kind === 'count') {
+      const drawBars = (list, cls) => {
+        for (const p of list) {
+          svg.appendChild(s('rect', { class: 'bar ' + cls, x: X(p.t), y: Y(p.n), width: stepPx, height: Math.max(0.5, Y(0) - Y(p.n)), 'data-t': String(p.t) },
+            s('title', { text: tip(p, p.n + ' ' + cls + ' (per ' + (opts.stepLabel || 'bucket') + ')') })));
+        }
+      };
+      drawBars(samples, opts.countName || 'transactions');
+      for (const x of opts.extra || []) drawBars(x.samples, x.name);
+    } else {
+      let path = '';
+      samples.forEach((p, i) => { path += (i ? ' H' + X(p.t).toFixed(1) + ' V' : 'M' + X(p.t).toFixed(1) + ' ') + Y(p.last).toFixed(1); });
+      if (samples.length > 1) svg.appendChild(s('path', { class: 'hold', d: path }));
+      for (const p of samples) {
+        if (p.min !== p.max) svg.appendChild(s('line', { class: 'whisker', x1: X(p.t), x2: X(p.t), y1: Y(p.min), y2: Y(p.max) }));
+        const out = opts.band && (p.min < opts.band.min || p.max > opts.band.max);
+        svg.appendChild(s('circle', { class: 'pt' + (out ? ' out' : ''), cx: X(p.t), cy: Y(p.last), r: 3.5, 'data-t': String(p.t), 'data-v': String(p.last) },
+          s('title', { text: tip(p, 'value ' + fmtVal(p.last) + (p.n > 1 ? ' (' + p.n + ' values, ' + fmtVal(p.min) + ' … ' + fmtVal(p.max) + ')' : '') +
+            (opts.writers && opts.writers.length ? '\nwritten by ' + opts.writers.join(', ') : '') + (out ? '\noutside the learned range' : '')) })));
+      }
+    }
+    for (const m of opts.marks || []) {
+      if (m.t < x0 || m.t > x1) continue;
+      svg.appendChild(s('line', { class: 'alert-mark ' + sevClass(m.sev), x1: X(m.t), x2: X(m.t), y1: T, y2: H - B, 'data-t': String(m.t) }, s('title', { text: m.title })));
+    }
+    return svg;
+  }
+  const fmtStep = sec => sec >= 86400 ? (sec / 86400) + ' d' : sec >= 3600 ? (sec / 3600) + ' h' : sec >= 60 ? (sec / 60) + ' min' : sec + ' s';
+  function pointName(p) {
+    return (p.unit ? 'unit ' + p.unit + ' · ' : '') + (p.id || (p.space + ' ' + p.address + (p.bit != null ? '.' + p.bit : ''))) + (p.field ? ' ' + p.field : '');
+  }
+  const alertMarks = list => list.map(r => ({ t: Date.parse(r.alert.ts), sev: r.alert.severity, title: fmtTime(r.alert.ts) + '\n' + (r.alert.severity) + ' · ' + r.alert.kind + '\n' + r.alert.message, alert: r.alert }));
+  function onPoint(a, p) {
+    return (a.targets || []).some(t => t.id ? t.id === p.id : t.space === p.space && t.address != null && p.address >= t.address && p.address < t.address + (t.count || 1));
+  }
+
+  // assetTrends adds the traffic and process-value panels of an asset.
+  async function assetTrends(el, ip, alertsList) {
+    let list;
+    try { list = await api('GET', '/api/series?asset=' + encodeURIComponent(ip)); } catch (e) { if (e.status === 501) return; throw e; }
+    const marks = alertMarks(alertsList);
+    const traffic = list.series.filter(x => x.traffic && x.traffic.asset === ip);
+    const own = m => traffic.find(x => !x.traffic.client && x.traffic.metric === m);
+    const links = traffic.filter(x => x.traffic.client && x.traffic.metric === 'transactions');
+    const tpanel = h('div', { class: 'panel', id: 'asset-traffic' }, h('h2', { text: 'Traffic over time' }));
+    el.appendChild(tpanel);
+    if (!own('transactions')) {
+      tpanel.appendChild(h('p', { class: 'muted empty', text: 'No transactions served by this asset yet: traffic appears here as soon as a client talks to it.' }));
+    } else {
+      const holder = h('div', {});
+      const sel = h('select', { id: 'traffic-link' }, h('option', { value: '', text: 'all clients' }),
+        links.map(l => h('option', { value: l.traffic.client + '|' + l.traffic.proto, text: 'from ' + l.traffic.client + ' (' + l.traffic.proto + ')' })));
+      const draw = async () => {
+        const [client, proto] = sel.value.split('|');
+        const pick = m => client ? traffic.find(x => x.traffic.client === client && x.traffic.proto === proto && x.traffic.metric === m) : own(m);
+        const tx = await api('GET', '/api/series/data?max_points=300&key=' + encodeURIComponent(pick('transactions').key));
+        const wr = pick('writes') ? await api('GET', '/api/series/data?max_points=300&key=' + encodeURIComponent(pick('writes').key) + '&since=' + encodeURIComponent(tx.since) + '&until=' + encodeURIComponent(tx.until)) : null;
+        const x0 = Date.parse(tx.since), x1 = Date.parse(tx.until);
+        clear(holder).appendChild(tsPlot({ id: 'traffic-plot', kind: 'count', x0, x1, samples: tx.samples, stepMs: tx.step_s * 1000, stepLabel: fmtStep(tx.step_s),
+          extra: wr ? [{ name: 'writes', samples: wr.samples }] : [], marks, label: 'transactions of ' + ip + ' over time', height: 180 }));
+        holder.appendChild(h('p', { class: 'legend' }, h('span', { class: 'sw tx' }), 'transactions ', h('span', { class: 'sw wr' }), 'writes and commands ',
+          h('span', { class: 'sw al' }), 'alerts · per ' + fmtStep(tx.step_s) + ', ' + fmtTime(tx.since) + ' → ' + fmtTime(tx.until)));
+      };
+      sel.addEventListener('change', () => draw().catch(e => holder.appendChild(errorBox(e))));
+      tpanel.appendChild(h('div', { class: 'toolbar' }, h('label', {}, 'Link', sel)));
+      tpanel.appendChild(holder);
+      await draw();
+    }
+    // process values: the points written to or reported by the asset
+    const points = list.series.filter(x => x.point).sort((a, b) => a.point.space.localeCompare(b.point.space) || a.point.address - b.point.address || a.point.source.localeCompare(b.point.source));
+    const vpanel = h('div', { class: 'panel', id: 'asset-values' }, h('h2', { text: 'Process values (' + points.length + ')' }));
+    el.appendChild(vpanel);
+    if (!points.length) {
+      vpanel.appendChild(h('p', { class: 'muted empty', text: 'No value written to or reported by this asset yet. Values appear when a client writes a register, coil, data block item, DNP3 point or OPC UA node, or the device reports one.' }));
+      return;
+    }
+    const MAXPLOTS = 24;
+    const grid = h('div', { class: 'plots' });
+    vpanel.appendChild(grid);
+    if (points.length > MAXPLOTS) vpanel.appendChild(h('p', { class: 'muted', text: 'The first ' + MAXPLOTS + ' of ' + points.length + ' points are drawn.' }));
+    const data = await Promise.all(points.slice(0, MAXPLOTS).map(x => api('GET', '/api/series/data?max_points=200&key=' + encodeURIComponent(x.key))));
+    data.forEach((d, i) => {
+      const p = points[i].point;
+      const x0 = Date.parse(d.since), x1 = Date.parse(d.until);
+      const b = d.band;
+      const head = h('div', { class: 'plot-head' }, h('b', { text: pointName(p) }), ' ', h('span', { class: 'tag', text: p.proto }), h('span', { class: 'tag src-' + p.source, text: p.source === 'write' ? 'written' : p.source === 'read' ? 'read back' : 'reported' }),
+        b ? h('span', { class: 'muted', text: ' learned ' + (b.distinct && b.distinct.length ? '{' + b.distinct.map(fmtVal).join(', ') + '}' : fmtVal(b.min) + ' … ' + fmtVal(b.max)) + ' · ' + b.class }) : h('span', { class: 'muted', text: ' no learned range' }),
+        (points[i].writers || []).length ? h('span', { class: 'muted', text: ' · by ' + points[i].writers.join(', ') }) : null);
+      grid.appendChild(h('figure', { class: 'plot', 'data-key': points[i].key }, head,
+        tsPlot({ kind: 'value', cls: 'value-plot', x0, x1, samples: d.samples, band: b, stepMs: d.step_s * 1000, stepLabel: fmtStep(d.step_s), writers: points[i].writers,
+          marks: marks.filter(m => onPoint(m.alert, p)), label: pointName(p) + ' over time', height: 150 })));
+    });
   }
 
   function baselineSummary(b) {
@@ -409,7 +587,7 @@
       const normal = admin && !r.marked_normal ? h('button', { class: 'small normal', type: 'button', text: 'Mark normal', title: 'the transaction joins the baseline' }) : null;
       if (ack) ack.addEventListener('click', ev => { ev.stopPropagation(); act('ack', ack); });
       if (normal) normal.addEventListener('click', ev => { ev.stopPropagation(); act('normal', normal); });
-      tbody.appendChild(h('tr', { class: 'clickable alert-row', 'data-id': a.id, 'data-state': r.marked_normal ? 'normal' : r.acknowledged ? 'acknowledged' : 'open',
+      tbody.appendChild(h('tr', { class: 'clickable alert-row', 'data-id': a.id, 'data-ts': String(Date.parse(a.ts)), 'data-state': r.marked_normal ? 'normal' : r.acknowledged ? 'acknowledged' : 'open',
         onclick: () => detail.classList.toggle('hidden') },
         h('td', {}, sevBadge(a.severity)), h('td', { class: 'mono', text: fmtTime(a.ts) }), h('td', { text: a.kind }),
         h('td', { class: 'mono' }, assetLink(a.asset)), h('td', { text: a.message }), h('td', { class: 'state', text: state }),
