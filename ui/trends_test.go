@@ -28,6 +28,10 @@ var (
 // then 10 minutes of detection with one write far outside it.
 func setpointBackend(t testing.TB) (*fake.Backend, time.Time) {
 	b := fake.New()
+	return b, feedSetpoint(b)
+}
+
+func feedSetpoint(b *fake.Backend) time.Time {
 	start := time.Date(2026, 5, 4, 6, 0, 0, 0, time.UTC)
 	learn := fake.SetpointWrites(scada, plc, 40, start, time.Second, 7200, func(i int) float64 { return float64(500 + i%60) })
 	b.Feed(true, learn...)
@@ -38,7 +42,7 @@ func setpointBackend(t testing.TB) (*fake.Backend, time.Time) {
 		return float64(520 + i%10)
 	})
 	b.Feed(false, detect...)
-	return b, start
+	return start
 }
 
 func TestSeriesAPI(t *testing.T) {

@@ -108,7 +108,9 @@ func (s *Store) Query(q Query) (Result, error) {
 		return Result{}, ErrNoSeries
 	}
 	res := Result{Info: s.info(sr)}
-	now, id, kind := s.now, sr.id, sr.kind
+	// retention runs on the series' own time: a replay of an old capture
+	// keeps its history until the store's time passes it (prune)
+	now, id, kind := sr.last, sr.id, sr.kind
 	since, until := q.Since.UnixNano(), q.Until.UnixNano()
 	if q.Since.IsZero() {
 		since = sr.first

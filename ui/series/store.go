@@ -384,8 +384,9 @@ func (s *Store) flush(all bool) error {
 	return nil
 }
 
-// prune drops the chunks older than each tier's retention, and the series
-// with nothing left.
+// prune drops the chunks older than each tier's retention before the
+// series' last observation, and the series silent for longer than the
+// longest retention.
 func (s *Store) prune() error {
 	s.mu.Lock()
 	now := s.now
@@ -398,13 +399,16 @@ func (s *Store) prune() error {
 	var errs []error
 	longest := int64(s.cfg.Tiers[len(s.cfg.Tiers)-1].Keep)
 	for _, sr := range list {
+		s.mu.Lock()
+		last := sr.last
+		s.mu.Unlock()
 		for i, t := range s.cfg.Tiers {
 			span := int64(t.Width) * ChunkBuckets
-			if err := s.be.prune(sr.id, uint8(i), now-int64(t.Keep)-span+1); err != nil {
+			if err := s.be.prune(sr.id, uint8(i), last-int64(t.Keep)-span+1); err != nil {
 				errs = append(errs, err)
 			}
 		}
-		if sr.last < now-longest {
+		if last < now-longest {
 			s.mu.Lock()
 			if s.series[sr.key] == sr && sr.last < now-longest {
 				s.dropSeries(sr)

@@ -403,11 +403,14 @@
     for (let t = Math.ceil(x0 / step) * step; t <= x1 && out.length < 40; t += step) out.push(t);
     return { step, ticks: out };
   }
-  function fmtTick(t, step, first) {
+  // fmtTick labels a tick: the date where the axis spans days, the time of
+  // day to the step's precision, the full date on the first tick
+  function fmtTick(t, step, first, span) {
     const iso = new Date(t).toISOString();
     const day = iso.slice(0, 10), hms = step < 60000 ? iso.slice(11, 19) : iso.slice(11, 16);
     if (step >= 86400000) return day;
-    return first ? day + ' ' + hms : hms;
+    if (first) return day + ' ' + hms;
+    return span >= 86400000 ? iso.slice(5, 10) + ' ' + hms : hms;
   }
   function niceRange(lo, hi) {
     if (!isFinite(lo) || !isFinite(hi)) return [0, 1];
@@ -423,7 +426,7 @@
   // tsPlot draws samples over [x0, x1] (ms). opts: kind 'value' or 'count',
   // band {min, max} (the learned range), marks [{t, sev, title}], label.
   function tsPlot(opts) {
-    const W = 1000, H = opts.height || 200, L = 64, R = 12, T = 14, B = 30;
+    const W = opts.width || 1000, H = opts.height || 200, L = 64, R = 12, T = 14, B = 30;
     const x0 = opts.x0, x1 = Math.max(opts.x1, opts.x0 + 1);
     const X = t => L + (t - x0) / (x1 - x0) * (W - L - R);
     const samples = opts.samples || [];
@@ -432,7 +435,8 @@
     for (const x of opts.extra || []) for (const p of x.samples) { hi = Math.max(hi, p.max); }
     if (opts.band) { lo = Math.min(lo, opts.band.min); hi = Math.max(hi, opts.band.max); }
     if (opts.kind === 'count') lo = 0;
-    const [y0, y1] = opts.kind === 'count' ? [0, Math.max(hi, 1) * 1.1] : niceRange(lo, hi);
+    const cstep = Math.max(1, Math.ceil(hi * 1.05 / 4));
+    const [y0, y1] = opts.kind === 'count' ? [0, cstep * 4] : niceRange(lo, hi);
     const Y = v => T + (1 - (v - y0) / (y1 - y0)) * (H - T - B);
     const svg = s('svg', { class: 'tsplot ' + (opts.cls || ''), viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': opts.label || '',
       'data-x0': String(x0), 'data-x1': String(x1), 'data-points': String(samples.length) });
@@ -448,7 +452,7 @@
     const tt = timeTicks(x0, x1, 7);
     tt.ticks.forEach((t, i) => {
       svg.appendChild(s('line', { class: 'grid', x1: X(t), x2: X(t), y1: T, y2: H - B }));
-      svg.appendChild(s('text', { class: 'xtick', x: X(t), y: H - B + 14, 'text-anchor': 'middle', text: fmtTick(t, tt.step, i === 0) }));
+      svg.appendChild(s('text', { class: 'xtick', x: X(t), y: H - B + 14, 'text-anchor': 'middle', text: fmtTick(t, tt.step, i === 0, x1 - x0) }));
     });
     for (let i = 0; i <= 4; i++) {
       const v = y0 + (y1 - y0) * i / 4;
@@ -557,7 +561,7 @@
         (points[i].writers || []).length ? h('span', { class: 'muted', text: ' · by ' + points[i].writers.join(', ') }) : null);
       grid.appendChild(h('figure', { class: 'plot', 'data-key': points[i].key }, head,
         tsPlot({ kind: 'value', cls: 'value-plot', x0, x1, samples: d.samples, band: b, stepMs: d.step_s * 1000, stepLabel: fmtStep(d.step_s), writers: points[i].writers,
-          marks: marks.filter(m => onPoint(m.alert, p)), label: pointName(p) + ' over time', height: 150 })));
+          marks: marks.filter(m => onPoint(m.alert, p)), label: pointName(p) + ' over time', width: 600, height: 220 })));
     });
   }
 
@@ -589,7 +593,7 @@
       if (normal) normal.addEventListener('click', ev => { ev.stopPropagation(); act('normal', normal); });
       tbody.appendChild(h('tr', { class: 'clickable alert-row', 'data-id': a.id, 'data-ts': String(Date.parse(a.ts)), 'data-state': r.marked_normal ? 'normal' : r.acknowledged ? 'acknowledged' : 'open',
         onclick: () => detail.classList.toggle('hidden') },
-        h('td', {}, sevBadge(a.severity)), h('td', { class: 'mono', text: fmtTime(a.ts) }), h('td', { text: a.kind }),
+        h('td', {}, sevBadge(a.severity)), h('td', { class: 'mono', text: fmtTime(a.ts) }), h('td', { class: 'kind', title: a.kind, text: a.kind.replace(/_/g, ' ') }),
         h('td', { class: 'mono' }, assetLink(a.asset)), h('td', { text: a.message }), h('td', { class: 'state', text: state }),
         h('td', { class: 'row-actions' }, ack, ' ', normal)));
       tbody.appendChild(detail);

@@ -1,0 +1,238 @@
+package ui_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/otwatch/otwatch/ui"
+	"github.com/otwatch/otwatch/ui/series"
+)
+
+// fullScreenshot saves the whole page (up to 4000 px tall) as name.png in dir.
+func fullScreenshot(t *testing.T, br *browser, dir, name string) {
+	var m struct {
+		CSS struct{ Width, Height float64 } `json:"cssContentSize"`
+	}
+	if err := br.cdp.call("Page.getLayoutMetrics", map[string]any{}, &m); err != nil {
+		t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	var r struct{ Data string }
+	clip := map[string]any{"x": 0, "y": 0, "width": m.CSS.Width, "height": math.Min(m.CSS.Height, 4000), "scale": 1}
+	if err := br.cdp.call("Page.captureScreenshot", map[string]any{"format": "png", "captureBeyondViewport": true, "clip": clip}, &r); err != nil {
+		t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	png, err := base64.StdEncoding.DecodeString(r.Data)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
+	}
+	if err != nil {
+		t.Logf("screenshot %s: %v", name, err)
+	}
+}
+
+// TestBrowserControlRoom loads every page at a control-room screen's
+// 1400×900 and a tablet's 768×1024, saves the pictures (committed under
+// testdata/screens: OTWATCH_UI_SCREENSHOTS=testdata/screens), and checks
+// what an operator reads from them: alerts newest first, a register's
+// values with its learned band as the API has them, traffic on the data's
+// own time axis, tables that fit the tablet, assets opened by IP address.
+func TestBrowserControlRoom(t *testing.T) {
+	if testing.Short() {
+		t.Skip("headless Chromium: skipped with -short (make test-full runs it)")
+	}
+	shots := screenshotDir(t)
+	backend := replayed(t) // the demo captures, 2004 ...
+	feedSetpoint(backend)  // ... and a setpoint written every second in 2026, learned, then once far outside
+	srv, base, _ := serveTLS(t, backend)
+	if err := srv.Auth().CreateUser("operator", testPassword, ui.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	br := startBrowser(t, shots)
+	br.navigate(base + "/")
+	br.waitFor("login form", `document.getElementById('login-form')`, 20*time.Second)
+	br.eval(fmt.Sprintf(`document.getElementById('login-user').value = 'operator'; document.getElementById('login-pass').value = %q;
+		document.getElementById('login-submit').click(); true`, testPassword))
+	br.waitFor("overview", `document.querySelector('#page-overview[data-ready]')`, 20*time.Second)
+
+	page := func(name string) {
+		t.Helper()
+		// the page shown is marked, so that the wait is for the new one
+		br.eval(fmt.Sprintf(`document.querySelectorAll('.page').forEach(p => p.dataset.old = '1');
+			if (location.hash === %[1]q) window.dispatchEvent(new HashChangeEvent('hashchange')); else location.hash = %[1]q; true`, "#/"+name))
+		id := strings.SplitN(strings.SplitN(name, "?", 2)[0], "/", 2)[0]
+		br.waitFor(name+" page", fmt.Sprintf(`document.querySelector('#page-%s[data-ready]:not([data-old])')`, id), 20*time.Second)
+		if errs := br.evalString(`[...document.querySelectorAll('.page p.error')].map(e => e.textContent).join('; ')`); errs != "" {
+			t.Errorf("%s page shows errors: %s", name, errs)
+		}
+	}
+	// the registers whose plots are checked: the setpoint, and one the demo capture wrote
+	setpointKey := series.PointKey(series.Point{Asset: plc.String(), Proto: "modbus", Unit: "1", Space: "holding_register", Address: 40, Source: series.SourceWrite})
+	demoKey := series.PointKey(series.Point{Asset: "127.0.0.1", Proto: "modbus", Unit: "7", Space: "holding_register", Address: 1, Source: series.SourceWrite})
+	checkPlot := func(key string, wantBand bool) {
+		t.Helper()
+		fig := fmt.Sprintf(`document.querySelector('figure.plot[data-key=%q]')`, key)
+		if br.evalInt(fig+` ? 1 : 0`) != 1 {
+			t.Errorf("no plot of %s", key)
+			return
+		}
+		var api struct {
+			Samples []series.Sample `json:"samples"`
+			Band    *ui.Band        `json:"band"`
+		}
+		raw := br.evalString(fmt.Sprintf(`fetch('/api/series/data?max_points=200&key=' + encodeURIComponent(%q)).then(r => r.text())`, key))
+		if err := json.Unmarshal([]byte(raw), &api); err != nil {
+			t.Fatalf("%s: %v: %s", key, err, raw)
+		}
+		if n := br.evalInt(fig + `.querySelectorAll('circle.pt').length`); n != len(api.Samples) || n == 0 {
+			t.Errorf("%s: %d points drawn, the API returns %d", key, n, len(api.Samples))
+		}
+		// the points drawn are the API's, in its order
+		drawn := br.evalString(fig + `.querySelectorAll('circle.pt').length && [...` + fig + `.querySelectorAll('circle.pt')].map(c => c.dataset.t + '=' + c.dataset.v).join(',')`)
+		var want []string
+		for _, s := range api.Samples {
+			want = append(want, fmt.Sprintf("%d=%v", s.T, s.Last))
+		}
+		if drawn != strings.Join(want, ",") {
+			t.Errorf("%s: drawn %.200s, API %.200s", key, drawn, strings.Join(want, ","))
+		}
+		if !wantBand {
+			return
+		}
+		if api.Band == nil {
+			t.Errorf("%s: the API gives no band", key)
+			return
+		}
+		band := br.evalString(fig + `.querySelector('rect.band') ? ` + fig + `.querySelector('rect.band').dataset.min + '..' + ` + fig + `.querySelector('rect.band').dataset.max : 'none'`)
+		if band != fmt.Sprintf("%v..%v", api.Band.Min, api.Band.Max) {
+			t.Errorf("%s: band drawn %s, learned %v..%v", key, band, api.Band.Min, api.Band.Max)
+		}
+		// the band is drawn to the plot's scale: the values inside the
+		// learned range are on it, the others off it
+		misplaced := br.evalString(`(() => { const f = ` + fig + `, b = f.querySelector('rect.band').getBBox();
+			return [...f.querySelectorAll('circle.pt')].filter(c => { const y = +c.getAttribute('cy'), on = y >= b.y - 2 && y <= b.y + b.height + 2;
+				return !c.classList.contains('out') && !on; }).map(c => c.dataset.v).join(','); })()`)
+		if misplaced != "" {
+			t.Errorf("%s: values inside the learned range drawn off the band: %s", key, misplaced)
+		}
+		outside := 0
+		for _, s := range api.Samples {
+			if s.Min < api.Band.Min || s.Max > api.Band.Max {
+				outside++
+			}
+		}
+		if n := br.evalInt(fig + `.querySelectorAll('circle.pt.out').length`); n != outside {
+			t.Errorf("%s: %d points marked outside the learned range, the API has %d", key, n, outside)
+		}
+	}
+	alertsInOrder := func(where, rows string, least int) {
+		t.Helper()
+		ts := br.evalString(`[...document.querySelectorAll(` + fmt.Sprintf("%q", rows) + `)].map(r => r.dataset.ts).join(',')`)
+		list := strings.Split(ts, ",")
+		if len(list) < least {
+			t.Errorf("%s: %d alerts listed", where, len(list))
+			return
+		}
+		for i := 1; i < len(list); i++ {
+			var a, b int64
+			fmt.Sscan(list[i-1], &a)
+			fmt.Sscan(list[i], &b)
+			if b > a {
+				t.Errorf("%s: alert %d at %d after alert %d at %d: not newest first", where, i, b, i-1, a)
+				return
+			}
+		}
+	}
+	noOverflow := func(where string) {
+		t.Helper()
+		bad := br.evalString(`[...document.querySelectorAll('.page table')].filter(tb => tb.offsetParent !== null).filter(tb => {
+			const p = tb.parentElement, r = tb.getBoundingClientRect();
+			return tb.scrollWidth > p.clientWidth + 1 || r.right > document.documentElement.clientWidth + 1;
+		}).map(tb => (tb.id || tb.className || 'table') + ' ' + tb.scrollWidth + '>' + tb.parentElement.clientWidth).join('; ')`)
+		if bad != "" {
+			t.Errorf("%s at 768 px: tables overflow their container: %s", where, bad)
+		}
+	}
+	var inv struct {
+		Assets []struct {
+			ID  string   `json:"id"`
+			IPs []string `json:"ips"`
+		} `json:"assets"`
+	}
+	raw, _ := backend.Inventory()
+	json.Unmarshal(raw, &inv)
+	assetID := map[string]string{}
+	for _, a := range inv.Assets {
+		for _, ip := range a.IPs {
+			assetID[ip] = a.ID
+		}
+	}
+
+	for _, vp := range []struct{ w, h int }{{1400, 900}, {768, 1024}} {
+		br.cdp.call("Emulation.setDeviceMetricsOverride", map[string]any{"width": vp.w, "height": vp.h, "deviceScaleFactor": 1, "mobile": vp.w < 800}, nil)
+		size := fmt.Sprintf("%dx%d", vp.w, vp.h)
+		for _, p := range []string{"overview", "assets", "asset/" + plc.String(), "asset/127.0.0.1", "asset/10.0.0.3", "map", "alerts", "incidents", "baseline", "patch", "system"} {
+			page(p)
+			name := strings.NewReplacer("/", "-", ".", "_").Replace(p)
+			switch {
+			case p == "alerts":
+				alertsInOrder(size+" alerts page", "tr.alert-row", 20)
+			case strings.HasPrefix(p, "asset/"):
+				ip := strings.TrimPrefix(p, "asset/")
+				if got := br.evalString(`document.getElementById('page-asset').dataset.asset || ''`); got != assetID[ip] || got == "" {
+					t.Errorf("%s: #/asset/%s opened %q, want the asset %q", size, ip, got, assetID[ip])
+				}
+				// the traffic plot's axis covers the data's time, and little else
+				x0, x1 := br.evalInt(`Math.floor(document.getElementById('traffic-plot').dataset.x0 / 1000)`), br.evalInt(`Math.ceil(document.getElementById('traffic-plot').dataset.x1 / 1000)`)
+				lo := br.evalInt(`Math.floor(Math.min(...[...document.querySelectorAll('#traffic-plot rect.bar')].map(b => +b.dataset.t)) / 1000)`)
+				hi := br.evalInt(`Math.ceil(Math.max(...[...document.querySelectorAll('#traffic-plot rect.bar')].map(b => +b.dataset.t)) / 1000)`)
+				if lo < x0 || hi > x1 || lo == 0 || x1-x0 > 2*(hi-lo)+120 {
+					t.Errorf("%s %s: traffic axis %d..%d, data %d..%d", size, p, x0, x1, lo, hi)
+				}
+				if labels := br.evalString(`[...document.querySelectorAll('#traffic-plot text.xtick')].map(e => e.textContent).join('|')`); len(strings.Split(labels, "|")) < 3 {
+					t.Errorf("%s %s: time axis labels %q", size, p, labels)
+				} else if seen := map[string]bool{}; true {
+					for _, l := range strings.Split(labels, "|") {
+						if seen[l] {
+							t.Errorf("%s %s: time axis repeats the label %q: %s", size, p, l, labels)
+						}
+						seen[l] = true
+					}
+				}
+				least := 1
+				if ip == "10.0.0.3" {
+					least = 5 // the DNP3 outstation of the demo
+				}
+				alertsInOrder(size+" "+p, "#asset-alerts tr.alert-row", least)
+				switch ip {
+				case plc.String():
+					checkPlot(setpointKey, true)
+					if n := br.evalInt(`document.querySelectorAll('#asset-values figure.plot[data-key="` + setpointKey + `"] line.alert-mark').length`); n == 0 {
+						t.Errorf("%s: no alert marked on the setpoint's plot", size)
+					}
+					if n := br.evalInt(`document.querySelectorAll('#asset-values circle.pt.out').length`); n == 0 {
+						t.Errorf("%s: the write outside the learned range is not shown as such", size)
+					}
+				case "127.0.0.1":
+					checkPlot(demoKey, true)
+				}
+			}
+			if vp.w < 800 {
+				noOverflow(p)
+			}
+			fullScreenshot(t, br, shots, size+"-"+name)
+		}
+	}
+	checkBrowserHygiene(t, br, base)
+	if os.Getenv("OTWATCH_UI_SCREENSHOTS") != "" {
+		t.Logf("screenshots in %s", shots)
+	}
+}
