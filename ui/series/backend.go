@@ -12,6 +12,13 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
+// pruneCut: the chunks of (id, tier) starting before before go.
+type pruneCut struct {
+	id     uint32
+	tier   uint8
+	before int64
+}
+
 // chunkRec is one chunk to store.
 type chunkRec struct {
 	id    uint32
@@ -37,8 +44,8 @@ type backend interface {
 	get(id uint32, tier uint8, start int64) ([]byte, error)
 	// scan calls fn for the chunks whose start is in [from, to), in order.
 	scan(id uint32, tier uint8, from, to int64, fn func(start int64, data []byte)) error
-	// prune deletes the chunks of (id, tier) that start before before.
-	prune(id uint32, tier uint8, before int64) error
+	// prune deletes, for each cut, the chunks of (id, tier) that start before it.
+	prune(cuts []pruneCut) error
 	load(fn func(key string, m seriesMeta)) error
 	size() int64
 	close() error
@@ -63,8 +70,8 @@ type boltBackend struct {
 	path string
 }
 
-func openBolt(path string) (*boltBackend, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, FreelistType: bolt.FreelistMapType})
+func openBolt(path string, noSync bool) (*boltBackend, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, FreelistType: bolt.FreelistMapType, NoSync: noSync})
 	if err != nil {
 		return nil, err
 	}
@@ -139,16 +146,19 @@ func (b *boltBackend) scan(id uint32, tier uint8, from, to int64, fn func(int64,
 	})
 }
 
-func (b *boltBackend) prune(id uint32, tier uint8, before int64) error {
+func (b *boltBackend) prune(cuts []pruneCut) error {
 	return b.db.Update(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bktChunks).Cursor()
-		prefix := chunkKey(nil, id, tier, 0)[:5]
-		for k, _ := c.Seek(prefix); k != nil && string(k[:5]) == string(prefix); k, _ = c.Seek(prefix) {
-			if int64(binary.BigEndian.Uint64(k[5:])) >= before {
-				break
-			}
-			if err := c.Delete(); err != nil {
-				return err
+		var prefix []byte
+		for _, cut := range cuts {
+			prefix = chunkKey(prefix, cut.id, cut.tier, 0)[:5]
+			for k, _ := c.Seek(prefix); k != nil && string(k[:5]) == string(prefix); k, _ = c.Seek(prefix) {
+				if int64(binary.BigEndian.Uint64(k[5:])) >= cut.before {
+					break
+				}
+				if err := c.Delete(); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -245,20 +255,22 @@ func (m *memBackend) scan(id uint32, tier uint8, from, to int64, fn func(int64, 
 	return nil
 }
 
-func (m *memBackend) prune(id uint32, tier uint8, before int64) error {
+func (m *memBackend) prune(cuts []pruneCut) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	k := uint64(id)<<8 | uint64(tier)
-	list := m.chunks[k]
-	i := 0
-	for i < len(list) && list[i].start < before {
-		m.bytes -= int64(len(list[i].data))
-		i++
-	}
-	if i == len(list) {
-		delete(m.chunks, k)
-	} else {
-		m.chunks[k] = slices.Clone(list[i:])
+	for _, cut := range cuts {
+		k := uint64(cut.id)<<8 | uint64(cut.tier)
+		list := m.chunks[k]
+		i := 0
+		for i < len(list) && list[i].start < cut.before {
+			m.bytes -= int64(len(list[i].data))
+			i++
+		}
+		if i == len(list) {
+			delete(m.chunks, k)
+		} else if i > 0 {
+			m.chunks[k] = slices.Clone(list[i:])
+		}
 	}
 	return nil
 }

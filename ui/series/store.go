@@ -12,6 +12,7 @@
 package series
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -61,6 +62,10 @@ type Config struct {
 	// 10 min). Only a file store has a writer goroutine.
 	FlushEvery, CheckpointEvery time.Duration
 	Logf                        func(format string, args ...any)
+	// NoSync skips fsync (benchmarks: the footprint does not depend on it).
+	NoSync bool
+	// NoWriter: no writer goroutine; the caller calls Flush and Checkpoint.
+	NoWriter bool
 }
 
 // Stats are a store's counters.
@@ -142,7 +147,7 @@ func Open(cfg Config) (*Store, error) {
 		s.be = newMem()
 		return s, nil
 	}
-	be, err := openBolt(cfg.Path)
+	be, err := openBolt(cfg.Path, cfg.NoSync)
 	if err != nil {
 		return nil, fmt.Errorf("series: %s: %w", cfg.Path, err)
 	}
@@ -166,8 +171,10 @@ func Open(cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s.pruned = s.now
-	s.stop, s.done = make(chan struct{}), make(chan struct{})
-	go s.writer()
+	if !cfg.NoWriter {
+		s.stop, s.done = make(chan struct{}), make(chan struct{})
+		go s.writer()
+	}
 	return s, nil
 }
 
@@ -386,38 +393,36 @@ func (s *Store) flush(all bool) error {
 
 // prune drops the chunks older than each tier's retention before the
 // series' last observation, and the series silent for longer than the
-// longest retention.
+// longest retention: in one transaction per pruneBatch series.
 func (s *Store) prune() error {
 	s.mu.Lock()
 	now := s.now
 	s.pruned = now
-	list := make([]*series, 0, len(s.series))
+	longest := int64(s.cfg.Tiers[len(s.cfg.Tiers)-1].Keep)
+	cuts := make([]pruneCut, 0, len(s.series)*len(s.cfg.Tiers))
 	for _, sr := range s.series {
-		list = append(list, sr)
+		for i, t := range s.cfg.Tiers {
+			cuts = append(cuts, pruneCut{sr.id, uint8(i), sr.last - int64(t.Keep) - int64(t.Width)*ChunkBuckets + 1})
+		}
+		if sr.last < now-longest {
+			s.dropSeries(sr) // its chunks go with the cuts: all are older than its last
+		}
 	}
 	s.mu.Unlock()
+	slices.SortFunc(cuts, func(a, b pruneCut) int { return cmp.Or(cmp.Compare(a.id, b.id), cmp.Compare(a.tier, b.tier)) })
 	var errs []error
-	longest := int64(s.cfg.Tiers[len(s.cfg.Tiers)-1].Keep)
-	for _, sr := range list {
-		s.mu.Lock()
-		last := sr.last
-		s.mu.Unlock()
-		for i, t := range s.cfg.Tiers {
-			span := int64(t.Width) * ChunkBuckets
-			if err := s.be.prune(sr.id, uint8(i), last-int64(t.Keep)-span+1); err != nil {
-				errs = append(errs, err)
-			}
+	for len(cuts) > 0 {
+		n := min(len(cuts), pruneBatch)
+		if err := s.be.prune(cuts[:n]); err != nil {
+			errs = append(errs, err)
 		}
-		if last < now-longest {
-			s.mu.Lock()
-			if s.series[sr.key] == sr && sr.last < now-longest {
-				s.dropSeries(sr)
-			}
-			s.mu.Unlock()
-		}
+		cuts = cuts[n:]
 	}
 	return errors.Join(errs...)
 }
+
+// pruneBatch bounds the cuts of one prune transaction.
+const pruneBatch = 4096
 
 func (s *Store) dropSeries(sr *series) {
 	delete(s.series, sr.key)
