@@ -51,7 +51,7 @@ func TestBrowserControlRoom(t *testing.T) {
 	}
 	shots := screenshotDir(t)
 	backend := replayed(t) // the demo captures, 2004 ...
-	feedSetpoint(backend)  // ... and a setpoint written every second in 2026, learned, then once far outside
+	feedSetpoint(backend)  // ... and, the day after, a setpoint written every second, learned, then once far outside
 	srv, base, _ := serveTLS(t, backend)
 	if err := srv.Auth().CreateUser("operator", testPassword, ui.RoleAdmin); err != nil {
 		t.Fatal(err)

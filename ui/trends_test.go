@@ -32,7 +32,7 @@ func setpointBackend(t testing.TB) (*fake.Backend, time.Time) {
 }
 
 func feedSetpoint(b *fake.Backend) time.Time {
-	start := time.Date(2026, 5, 4, 6, 0, 0, 0, time.UTC)
+	start := time.Date(2004, 10, 15, 6, 0, 0, 0, time.UTC) // the day after the demo captures
 	learn := fake.SetpointWrites(scada, plc, 40, start, time.Second, 7200, func(i int) float64 { return float64(500 + i%60) })
 	b.Feed(true, learn...)
 	detect := fake.SetpointWrites(scada, plc, 40, start.Add(2*time.Hour), time.Second, 600, func(i int) float64 {

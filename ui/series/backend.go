@@ -12,9 +12,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// pruneCut: the chunks of (id, tier) starting before before go.
+// pruneCut: the chunks of a tier starting before before go.
 type pruneCut struct {
-	id     uint32
 	tier   uint8
 	before int64
 }
@@ -42,19 +41,33 @@ type seriesMeta struct {
 type backend interface {
 	write(chunks []chunkRec, metas map[string]*seriesMeta, deleted []string) error
 	get(id uint32, tier uint8, start int64) ([]byte, error)
-	// scan calls fn for the chunks whose start is in [from, to), in order.
-	scan(id uint32, tier uint8, from, to int64, fn func(start int64, data []byte)) error
-	// prune deletes, for each cut, the chunks of (id, tier) that start before it.
-	prune(cuts []pruneCut) error
+	// scan calls fn for the chunks of (id, tier) whose start is in
+	// [from, to), in order; starts are multiples of span.
+	scan(id uint32, tier uint8, from, to, span int64, fn func(start int64, data []byte)) error
+	// prune deletes, for each cut, the chunks of its tier that start before
+	// it, at most max of them (0: all); it returns how many went.
+	prune(cuts []pruneCut, max int) (int, error)
 	load(fn func(key string, m seriesMeta)) error
 	size() int64
 	close() error
 }
 
-func chunkKey(buf []byte, id uint32, tier uint8, start int64) []byte {
-	buf = binary.BigEndian.AppendUint32(buf[:0], id)
-	buf = append(buf, tier)
-	return binary.BigEndian.AppendUint64(buf, uint64(start))
+// Chunks live in one bucket per tier, keyed by time then series: new
+// chunks go to the right edge of their tier's bucket and retention cuts at
+// its left edge, so pages fill up and empty whole (keyed by series first,
+// chunks inserted amid the tree split pages half full: 1.7 times the disk).
+func chunkKey(buf []byte, id uint32, start int64) []byte {
+	buf = binary.BigEndian.AppendUint64(buf[:0], uint64(start))
+	return binary.BigEndian.AppendUint32(buf, id)
+}
+
+// tierBucket returns the bucket of a tier's chunks, nil if it does not exist.
+func tierBucket(tx *bolt.Tx, tier uint8, create bool) (*bolt.Bucket, error) {
+	parent := tx.Bucket(bktChunks)
+	if b := parent.Bucket([]byte{tier}); b != nil || !create {
+		return b, nil
+	}
+	return parent.CreateBucket([]byte{tier})
 }
 
 var (
@@ -92,14 +105,18 @@ func openBolt(path string, noSync bool) (*boltBackend, error) {
 
 func (b *boltBackend) write(chunks []chunkRec, metas map[string]*seriesMeta, deleted []string) error {
 	slices.SortFunc(chunks, func(x, y chunkRec) int { // key order packs the pages
-		return cmp.Or(cmp.Compare(x.id, y.id), cmp.Compare(x.tier, y.tier), cmp.Compare(x.start, y.start))
+		return cmp.Or(cmp.Compare(x.tier, y.tier), cmp.Compare(x.start, y.start), cmp.Compare(x.id, y.id))
 	})
 	return b.db.Update(func(tx *bolt.Tx) error {
-		cb, sb := tx.Bucket(bktChunks), tx.Bucket(bktSeries)
-		cb.FillPercent = 0.9 // mostly appended in key order
+		sb := tx.Bucket(bktSeries)
 		var k []byte
 		for _, c := range chunks {
-			k = chunkKey(k, c.id, c.tier, c.start)
+			cb, err := tierBucket(tx, c.tier, true)
+			if err != nil {
+				return err
+			}
+			cb.FillPercent = 0.95 // appended in key order
+			k = chunkKey(k, c.id, c.start)
 			if err := cb.Put(k, c.data); err != nil {
 				return err
 			}
@@ -125,44 +142,53 @@ func (b *boltBackend) write(chunks []chunkRec, metas map[string]*seriesMeta, del
 func (b *boltBackend) get(id uint32, tier uint8, start int64) ([]byte, error) {
 	var out []byte
 	err := b.db.View(func(tx *bolt.Tx) error {
-		out = slices.Clone(tx.Bucket(bktChunks).Get(chunkKey(nil, id, tier, start)))
+		if bk, _ := tierBucket(tx, tier, false); bk != nil {
+			out = slices.Clone(bk.Get(chunkKey(nil, id, start)))
+		}
 		return nil
 	})
 	return out, err
 }
 
-func (b *boltBackend) scan(id uint32, tier uint8, from, to int64, fn func(int64, []byte)) error {
+func (b *boltBackend) scan(id uint32, tier uint8, from, to, span int64, fn func(int64, []byte)) error {
 	return b.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bktChunks).Cursor()
-		prefix := chunkKey(nil, id, tier, 0)[:5]
-		for k, v := c.Seek(chunkKey(nil, id, tier, max(from, 0))); k != nil && string(k[:5]) == string(prefix); k, v = c.Next() {
-			start := int64(binary.BigEndian.Uint64(k[5:]))
-			if start >= to {
-				break
+		bk, _ := tierBucket(tx, tier, false)
+		if bk == nil {
+			return nil
+		}
+		var k []byte
+		for start := max(from, 0) / span * span; start < to; start += span {
+			k = chunkKey(k, id, start)
+			if v := bk.Get(k); v != nil {
+				fn(start, v) // v is valid only during the transaction: fn decodes it
 			}
-			fn(start, v) // v is valid only during the transaction: fn decodes it
 		}
 		return nil
 	})
 }
 
-func (b *boltBackend) prune(cuts []pruneCut) error {
-	return b.db.Update(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bktChunks).Cursor()
-		var prefix []byte
+func (b *boltBackend) prune(cuts []pruneCut, limit int) (int, error) {
+	n := 0
+	err := b.db.Update(func(tx *bolt.Tx) error {
 		for _, cut := range cuts {
-			prefix = chunkKey(prefix, cut.id, cut.tier, 0)[:5]
-			for k, _ := c.Seek(prefix); k != nil && string(k[:5]) == string(prefix); k, _ = c.Seek(prefix) {
-				if int64(binary.BigEndian.Uint64(k[5:])) >= cut.before {
+			bk, _ := tierBucket(tx, cut.tier, false)
+			if bk == nil {
+				continue
+			}
+			c := bk.Cursor()
+			for k, _ := c.First(); k != nil; k, _ = c.First() {
+				if int64(binary.BigEndian.Uint64(k)) >= cut.before || (limit > 0 && n >= limit) {
 					break
 				}
 				if err := c.Delete(); err != nil {
 					return err
 				}
+				n++
 			}
 		}
 		return nil
 	})
+	return n, err
 }
 
 func (b *boltBackend) load(fn func(string, seriesMeta)) error {
@@ -240,11 +266,11 @@ func (m *memBackend) write(chunks []chunkRec, metas map[string]*seriesMeta, dele
 
 func (m *memBackend) get(id uint32, tier uint8, start int64) ([]byte, error) {
 	var out []byte
-	m.scan(id, tier, start, start+1, func(_ int64, d []byte) { out = slices.Clone(d) })
+	m.scan(id, tier, start, start+1, 1, func(_ int64, d []byte) { out = slices.Clone(d) })
 	return out, nil
 }
 
-func (m *memBackend) scan(id uint32, tier uint8, from, to int64, fn func(int64, []byte)) error {
+func (m *memBackend) scan(id uint32, tier uint8, from, to, _ int64, fn func(int64, []byte)) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, c := range m.chunks[uint64(id)<<8|uint64(tier)] {
@@ -255,24 +281,29 @@ func (m *memBackend) scan(id uint32, tier uint8, from, to int64, fn func(int64, 
 	return nil
 }
 
-func (m *memBackend) prune(cuts []pruneCut) error {
+func (m *memBackend) prune(cuts []pruneCut, _ int) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	n := 0
 	for _, cut := range cuts {
-		k := uint64(cut.id)<<8 | uint64(cut.tier)
-		list := m.chunks[k]
-		i := 0
-		for i < len(list) && list[i].start < cut.before {
-			m.bytes -= int64(len(list[i].data))
-			i++
-		}
-		if i == len(list) {
-			delete(m.chunks, k)
-		} else if i > 0 {
-			m.chunks[k] = slices.Clone(list[i:])
+		for k, list := range m.chunks {
+			if uint8(k) != cut.tier {
+				continue
+			}
+			i := 0
+			for i < len(list) && list[i].start < cut.before {
+				m.bytes -= int64(len(list[i].data))
+				i++
+			}
+			n += i
+			if i == len(list) {
+				delete(m.chunks, k)
+			} else if i > 0 {
+				m.chunks[k] = slices.Clone(list[i:])
+			}
 		}
 	}
-	return nil
+	return n, nil
 }
 
 func (m *memBackend) load(fn func(string, seriesMeta)) error {

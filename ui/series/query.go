@@ -108,9 +108,7 @@ func (s *Store) Query(q Query) (Result, error) {
 		return Result{}, ErrNoSeries
 	}
 	res := Result{Info: s.info(sr)}
-	// retention runs on the series' own time: a replay of an old capture
-	// keeps its history until the store's time passes it (prune)
-	now, id, kind := sr.last, sr.id, sr.kind
+	now, id, kind := s.now, sr.id, sr.kind
 	since, until := q.Since.UnixNano(), q.Until.UnixNano()
 	if q.Since.IsZero() {
 		since = sr.first
@@ -173,7 +171,7 @@ func (s *Store) Query(q Query) (Result, error) {
 		}
 	}
 	from := since - since%span
-	err := s.be.scan(id, uint8(ti), from, until, func(start int64, data []byte) {
+	err := s.be.scan(id, uint8(ti), from, until, span, func(start int64, data []byte) {
 		if _, ok := mem[start]; !ok {
 			take(start, data)
 		}

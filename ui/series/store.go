@@ -12,8 +12,6 @@
 package series
 
 import (
-	"cmp"
-	"errors"
 	"fmt"
 	"math"
 	"net/netip"
@@ -254,6 +252,9 @@ func (s *Store) observe(sr *series, t int64, v float64) {
 	sr.last = max(sr.last, t)
 	sr.count++
 	s.now = max(s.now, t)
+	if s.cfg.Path == "" && s.now-s.pruned >= int64(time.Hour) {
+		s.be.prune(s.cutsLocked(), 0) // a memory store has no writer: retention runs here
+	}
 	s.dirty[sr.key] = sr
 	for i := range sr.tiers {
 		s.observeTier(sr, i, t, v)
@@ -391,38 +392,42 @@ func (s *Store) flush(all bool) error {
 	return nil
 }
 
-// prune drops the chunks older than each tier's retention before the
-// series' last observation, and the series silent for longer than the
-// longest retention: in one transaction per pruneBatch series.
+// prune drops the chunks older than each tier's retention and the series
+// silent for longer than the longest, in transactions of pruneBatch
+// deletions.
 func (s *Store) prune() error {
 	s.mu.Lock()
-	now := s.now
-	s.pruned = now
-	longest := int64(s.cfg.Tiers[len(s.cfg.Tiers)-1].Keep)
-	cuts := make([]pruneCut, 0, len(s.series)*len(s.cfg.Tiers))
-	for _, sr := range s.series {
-		for i, t := range s.cfg.Tiers {
-			cuts = append(cuts, pruneCut{sr.id, uint8(i), sr.last - int64(t.Keep) - int64(t.Width)*ChunkBuckets + 1})
-		}
-		if sr.last < now-longest {
-			s.dropSeries(sr) // its chunks go with the cuts: all are older than its last
-		}
-	}
+	cuts := s.cutsLocked()
 	s.mu.Unlock()
-	slices.SortFunc(cuts, func(a, b pruneCut) int { return cmp.Or(cmp.Compare(a.id, b.id), cmp.Compare(a.tier, b.tier)) })
-	var errs []error
-	for len(cuts) > 0 {
-		n := min(len(cuts), pruneBatch)
-		if err := s.be.prune(cuts[:n]); err != nil {
-			errs = append(errs, err)
+	for {
+		n, err := s.be.prune(cuts, pruneBatch)
+		if err != nil || n < pruneBatch {
+			return err
 		}
-		cuts = cuts[n:]
 	}
-	return errors.Join(errs...)
 }
 
-// pruneBatch bounds the cuts of one prune transaction.
-const pruneBatch = 4096
+// cutsLocked returns the retention cuts at the store's time and drops the
+// series silent for longer than the longest retention (their chunks are
+// older than the cuts). Callers hold s.mu.
+func (s *Store) cutsLocked() []pruneCut {
+	now := s.now
+	s.pruned = now
+	cuts := make([]pruneCut, 0, len(s.cfg.Tiers))
+	for i, t := range s.cfg.Tiers {
+		cuts = append(cuts, pruneCut{uint8(i), now - int64(t.Keep) - int64(t.Width)*ChunkBuckets + 1})
+	}
+	longest := int64(s.cfg.Tiers[len(s.cfg.Tiers)-1].Keep)
+	for _, sr := range s.series {
+		if sr.last < now-longest {
+			s.dropSeries(sr)
+		}
+	}
+	return cuts
+}
+
+// pruneBatch bounds the deletions of one prune transaction.
+const pruneBatch = 20000
 
 func (s *Store) dropSeries(sr *series) {
 	delete(s.series, sr.key)
