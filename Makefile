@@ -54,7 +54,7 @@ cross:
 bench:
 	$(GO) test -run '^$$' -bench Pipeline -benchtime 1x -timeout 30m ./protocols/pipeline/
 	$(GO) test -run '^$$' -bench . -benchmem ./protocols/capture/ ./protocols/frame/ ./protocols/modbus/ \
-	  ./protocols/dnp3/ ./protocols/s7comm/ ./protocols/opcua/ ./learning/baseline/ ./learning/inventory/ ./learning/scan/ ./learning/advisories/
+	  ./protocols/dnp3/ ./protocols/s7comm/ ./protocols/opcua/ ./learning/baseline/ ./learning/inventory/ ./learning/scan/ ./learning/advisories/ ./ui/series/
 
 bench-scale:
 	OTWATCH_SCALE=1 $(GO) test -count=1 -run '^TestScale$$' -v -timeout 60m ./cmd/otwatch/ | grep -E 'scale_test|^(---|ok|FAIL)'

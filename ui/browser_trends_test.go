@@ -15,7 +15,7 @@ import (
 	"github.com/otwatch/otwatch/ui/series"
 )
 
-// fullScreenshot saves the whole page (up to 4000 px tall) as name.png in dir.
+// fullScreenshot saves the whole page (up to 3000 px tall) as name.png in dir.
 func fullScreenshot(t *testing.T, br *browser, dir, name string) {
 	var m struct {
 		CSS struct{ Width, Height float64 } `json:"cssContentSize"`
@@ -25,7 +25,7 @@ func fullScreenshot(t *testing.T, br *browser, dir, name string) {
 		return
 	}
 	var r struct{ Data string }
-	clip := map[string]any{"x": 0, "y": 0, "width": m.CSS.Width, "height": math.Min(m.CSS.Height, 4000), "scale": 1}
+	clip := map[string]any{"x": 0, "y": 0, "width": m.CSS.Width, "height": math.Min(m.CSS.Height, 3000), "scale": 1}
 	if err := br.cdp.call("Page.captureScreenshot", map[string]any{"format": "png", "captureBeyondViewport": true, "clip": clip}, &r); err != nil {
 		t.Logf("screenshot %s: %v", name, err)
 		return

@@ -426,9 +426,8 @@
   // tsPlot draws samples over [x0, x1] (ms). opts: kind 'value' or 'count',
   // band {min, max} (the learned range), marks [{t, sev, title}], label.
   function tsPlot(opts) {
-    const W = opts.width || 1000, H = opts.height || 200, L = 64, R = 12, T = 14, B = 30;
+    const W = opts.width || 1000, H = opts.height || 200, R = 12, T = 14, B = 30;
     const x0 = opts.x0, x1 = Math.max(opts.x1, opts.x0 + 1);
-    const X = t => L + (t - x0) / (x1 - x0) * (W - L - R);
     const samples = opts.samples || [];
     let lo = Infinity, hi = -Infinity;
     for (const p of samples) { lo = Math.min(lo, opts.kind === 'count' ? 0 : p.min); hi = Math.max(hi, p.max); }
@@ -438,6 +437,14 @@
     const cstep = Math.max(1, Math.ceil(hi * 1.05 / 4));
     const [y0, y1] = opts.kind === 'count' ? [0, cstep * 4] : niceRange(lo, hi);
     const Y = v => T + (1 - (v - y0) / (y1 - y0)) * (H - T - B);
+    // value labels to the precision the axis needs; the margin fits them
+    const yd = Math.max(0, Math.min(6, Math.ceil(-Math.log10((y1 - y0) / 4)) + 1));
+    const yLabels = [0, 1, 2, 3, 4].map(i => {
+      const v = y0 + (y1 - y0) * i / 4;
+      return { v, text: opts.kind === 'count' ? String(Math.round(v)) : Math.abs(v) >= 1e15 ? v.toExponential(4) : v.toLocaleString('en-US', { maximumFractionDigits: yd }) };
+    });
+    const L = Math.max(48, 10 + 6.5 * Math.max(...yLabels.map(l => l.text.length)));
+    const X = t => L + (t - x0) / (x1 - x0) * (W - L - R);
     const svg = s('svg', { class: 'tsplot ' + (opts.cls || ''), viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': opts.label || '',
       'data-x0': String(x0), 'data-x1': String(x1), 'data-points': String(samples.length) });
     if (opts.id) svg.id = opts.id;
@@ -454,10 +461,9 @@
       svg.appendChild(s('line', { class: 'grid', x1: X(t), x2: X(t), y1: T, y2: H - B }));
       svg.appendChild(s('text', { class: 'xtick', x: X(t), y: H - B + 14, 'text-anchor': 'middle', text: fmtTick(t, tt.step, i === 0, x1 - x0) }));
     });
-    for (let i = 0; i <= 4; i++) {
-      const v = y0 + (y1 - y0) * i / 4;
-      svg.appendChild(s('line', { class: 'grid', x1: L, x2: W - R, y1: Y(v), y2: Y(v) }));
-      svg.appendChild(s('text', { class: 'ytick', x: L - 4, y: Y(v) + 3, 'text-anchor': 'end', text: opts.kind === 'count' ? String(Math.round(v)) : fmtVal(v) }));
+    for (const l of yLabels) {
+      svg.appendChild(s('line', { class: 'grid', x1: L, x2: W - R, y1: Y(l.v), y2: Y(l.v) }));
+      svg.appendChild(s('text', { class: 'ytick', x: L - 4, y: Y(l.v) + 3, 'text-anchor': 'end', text: l.text }));
     }
     svg.appendChild(s('line', { class: 'axis', x1: L, x2: W - R, y1: H - B, y2: H - B }));
     svg.appendChild(s('text', { class: 'xlabel', x: W - R, y: H - 2, 'text-anchor': 'end', text: 'UTC · ' + (opts.stepLabel || '') }));
@@ -531,8 +537,8 @@
         const x0 = Date.parse(tx.since), x1 = Date.parse(tx.until);
         clear(holder).appendChild(tsPlot({ id: 'traffic-plot', kind: 'count', x0, x1, samples: tx.samples, stepMs: tx.step_s * 1000, stepLabel: fmtStep(tx.step_s),
           extra: wr ? [{ name: 'writes', samples: wr.samples }] : [], marks, label: 'transactions of ' + ip + ' over time', height: 180 }));
-        holder.appendChild(h('p', { class: 'legend' }, h('span', { class: 'sw tx' }), 'transactions ', h('span', { class: 'sw wr' }), 'writes and commands ',
-          h('span', { class: 'sw al' }), 'alerts · per ' + fmtStep(tx.step_s) + ', ' + fmtTime(tx.since) + ' → ' + fmtTime(tx.until)));
+        holder.appendChild(h('p', { class: 'legend' }, h('span', {}, h('span', { class: 'sw tx' }), 'transactions'), h('span', {}, h('span', { class: 'sw wr' }), 'writes and commands'),
+          h('span', {}, h('span', { class: 'sw al' }), 'alerts'), h('span', { class: 'muted', text: 'per ' + fmtStep(tx.step_s) + ', ' + fmtTime(tx.since) + ' → ' + fmtTime(tx.until) })));
       };
       sel.addEventListener('change', () => draw().catch(e => holder.appendChild(errorBox(e))));
       tpanel.appendChild(h('div', { class: 'toolbar' }, h('label', {}, 'Link', sel)));
@@ -593,7 +599,7 @@
       if (normal) normal.addEventListener('click', ev => { ev.stopPropagation(); act('normal', normal); });
       tbody.appendChild(h('tr', { class: 'clickable alert-row', 'data-id': a.id, 'data-ts': String(Date.parse(a.ts)), 'data-state': r.marked_normal ? 'normal' : r.acknowledged ? 'acknowledged' : 'open',
         onclick: () => detail.classList.toggle('hidden') },
-        h('td', {}, sevBadge(a.severity)), h('td', { class: 'mono', text: fmtTime(a.ts) }), h('td', { class: 'kind', title: a.kind, text: a.kind.replace(/_/g, ' ') }),
+        h('td', {}, sevBadge(a.severity)), h('td', { class: 'mono time', text: fmtTime(a.ts) }), h('td', { class: 'kind', title: a.kind, text: a.kind.replace(/_/g, ' ') }),
         h('td', { class: 'mono' }, assetLink(a.asset)), h('td', { text: a.message }), h('td', { class: 'state', text: state }),
         h('td', { class: 'row-actions' }, ack, ' ', normal)));
       tbody.appendChild(detail);
