@@ -179,13 +179,12 @@ func (d *decoder) val(code byte) float64 {
 }
 
 // next decodes one bucket; false at the end or on an error (d.err).
-// off is the bucket's offset in the chunk's bytes.
 func (d *decoder) next(b *Bucket) bool {
 	if len(d.data) == 0 || d.err != nil {
 		return false
 	}
 	delta := d.uvarint()
-	if d.err != nil || delta == 0 || int64(d.prevIdx)+int64(delta) >= ChunkBuckets {
+	if d.err != nil || delta == 0 || delta > ChunkBuckets || int64(d.prevIdx)+int64(delta) >= ChunkBuckets {
 		d.err = errCorrupt
 		return false
 	}
