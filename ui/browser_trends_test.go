@@ -183,8 +183,28 @@ func TestBrowserControlRoom(t *testing.T) {
 			page(p)
 			name := strings.NewReplacer("/", "-", ".", "_").Replace(p)
 			switch {
+			case p == "overview":
+				// the alerts histogram on the data's time: distinct labels, the
+				// days without alerts between the captures shrunk to a gap
+				labels := br.evalString(`[...document.querySelectorAll('#alert-histogram text.xtick')].map(e => e.textContent).join('|')`)
+				if l := strings.Split(labels, "|"); len(l) < 2 || len(l) != len(uniq(l)) {
+					t.Errorf("%s overview: histogram labels %q", size, labels)
+				}
+				if n := br.evalInt(`document.querySelectorAll('#alert-histogram g.gap').length`); n == 0 {
+					t.Errorf("%s overview: the days without alerts are not shown as a gap", size)
+				}
+				if h := br.evalString(`document.querySelector('#alert-histogram').parentElement.querySelector('h2').textContent`); strings.Contains(h, "0m") {
+					t.Errorf("%s overview: %q", size, h)
+				}
 			case p == "alerts":
 				alertsInOrder(size+" alerts page", "tr.alert-row", 20)
+				// folded alerts lead with what happened; the count is a badge
+				if lead := br.evalString(`[...document.querySelectorAll('tr.alert-row td.message')].map(td => td.textContent).filter(t => /^\d+ more time/.test(t)).join('; ')`); lead != "" {
+					t.Errorf("%s alerts: messages led by their repeats: %.200s", size, lead)
+				}
+				if n := br.evalInt(`document.querySelectorAll('tr.alert-row td.message .badge.fold').length`); n == 0 {
+					t.Errorf("%s alerts: no fold count badge", size)
+				}
 			case strings.HasPrefix(p, "asset/"):
 				ip := strings.TrimPrefix(p, "asset/")
 				if got := br.evalString(`document.getElementById('page-asset').dataset.asset || ''`); got != assetID[ip] || got == "" {
@@ -212,6 +232,14 @@ func TestBrowserControlRoom(t *testing.T) {
 					least = 5 // the DNP3 outstation of the demo
 				}
 				alertsInOrder(size+" "+p, "#asset-alerts tr.alert-row", least)
+				// a warning where the baseline learned engineering operations as normal
+				warn, want := br.evalInt(`document.querySelectorAll('.learned-engineering').length`), learnedEngineering(t, backend, ip)
+				if (warn > 0) != want {
+					t.Errorf("%s %s: engineering warning shown %v, the baseline learned engineering functions %v", size, p, warn > 0, want)
+				}
+				if ip == "10.0.0.3" && !want {
+					t.Errorf("the demo's DNP3 outstation learned no control, stop or restart: the warning is not tested")
+				}
 				switch ip {
 				case plc.String():
 					checkPlot(setpointKey, true)
@@ -231,8 +259,45 @@ func TestBrowserControlRoom(t *testing.T) {
 			fullScreenshot(t, br, shots, size+"-"+name)
 		}
 	}
+	// the baseline's value models in words
+	page("baseline?asset=10.0.0.3")
+	if txt := br.evalString(`[...document.querySelectorAll('td.model')].map(e => e.textContent).join('; ')`); txt == "" || strings.Contains(txt, "{") {
+		t.Errorf("baseline models: %q", txt)
+	}
 	checkBrowserHygiene(t, br, base)
 	if os.Getenv("OTWATCH_UI_SCREENSHOTS") != "" {
 		t.Logf("screenshots in %s", shots)
 	}
+}
+
+func uniq(l []string) map[string]bool {
+	m := map[string]bool{}
+	for _, x := range l {
+		m[x] = true
+	}
+	return m
+}
+
+// learnedEngineering says whether the baseline of ip learned a control,
+// program, firmware, stop, start or restart function.
+func learnedEngineering(t *testing.T, b interface {
+	Baseline(string) (json.RawMessage, bool)
+}, ip string) bool {
+	raw, ok := b.Baseline(ip)
+	if !ok {
+		return false
+	}
+	var doc struct {
+		Functions []struct{ Op string } `json:"functions"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range doc.Functions {
+		switch f.Op {
+		case "control", "program_download", "program_upload", "firmware_update", "stop", "start", "restart":
+			return true
+		}
+	}
+	return false
 }

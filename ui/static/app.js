@@ -218,8 +218,8 @@
     el.appendChild(h('div', { class: 'cards', id: 'overview-cards' },
       card(inv.assets.length, 'assets'), card(inv.links.length, 'links'), card(stats.total, 'alerts', 'alerts'), card(stats.open, 'open alerts'),
       card(health.packets, 'packets', 'packets'), card(health.drops, 'drops', 'drops'), card(health.transactions, 'transactions')));
-    const chart = h('div', { class: 'panel' }, h('h2', { text: 'Alerts over time' + (stats.bucket_s ? ' (per ' + fmtDur(stats.bucket_s).replace(/^0h /, '').replace(/ 0m$/, '') + ')' : '') }),
-      histogram(stats.histogram || []));
+    const chart = h('div', { class: 'panel' }, h('h2', { text: 'Alerts over time' + (stats.bucket_s ? ' (per ' + fmtStep(stats.bucket_s) + ', UTC)' : '') }),
+      histogram(stats.histogram || [], stats.bucket_s));
     const sev = h('table', {}, h('tr', {}, h('th', { text: 'Severity' }), h('th', { text: 'Alerts' })),
       Object.keys(stats.by_severity || {}).sort((a, b) => b - a).map(k => h('tr', {}, h('td', {}, sevBadge(+k)), h('td', { text: fmtNum(stats.by_severity[k]) }))));
     const kinds = Object.entries(stats.by_kind || {}).sort((a, b) => b[1] - a[1]).slice(0, 8);
@@ -230,7 +230,7 @@
     const cap = h('table', {}, h('tr', {}, h('th', { text: 'Interface' }), h('th', { text: 'Packets' }), h('th', { text: 'Drops' })),
       (health.interfaces || []).map(i => h('tr', {}, h('td', { text: i.name }), h('td', { text: fmtNum(i.packets) }), h('td', { class: i.drops ? 'error' : '', text: fmtNum(i.drops) }))));
     const latest = h('table', {}, (recent.alerts || []).map(r => h('tr', {}, h('td', {}, sevBadge(r.alert.severity)), h('td', { class: 'mono', text: fmtTime(r.alert.ts) }),
-      h('td', {}, h('a', { href: '#/alerts?id=' + encodeURIComponent(r.alert.id), text: r.alert.message })))));
+      h('td', {}, h('a', { href: '#/alerts?id=' + encodeURIComponent(r.alert.id), text: foldedMessage(r.alert.message).text }), foldBadge(r.alert.message)))));
     el.appendChild(chart);
     el.appendChild(h('div', { class: 'grid2' },
       h('div', { class: 'panel' }, h('h2', { text: 'Latest alerts' }), latest),
@@ -240,25 +240,51 @@
       h('div', { class: 'panel' }, h('h2', { text: 'Asset roles' }), roleT)));
   }
 
-  function histogram(buckets) {
+  // histogram draws alerts per bucket on the data's own time: a run of 4
+  // or more empty buckets (a replay of captures years apart, a quiet
+  // night) shrinks to a gap marker saying how long nothing happened
+  function histogram(buckets, bucketS) {
     const W = 900, H = 180, L = 36, B = 22;
-    const svgEl = s('svg', { class: 'chart', viewBox: '0 0 ' + W + ' ' + H, preserveAspectRatio: 'none', role: 'img', 'aria-label': 'alerts over time' });
-    if (!buckets.length) { svgEl.appendChild(s('text', { x: 10, y: 20, text: 'no alerts yet' })); return svgEl; }
+    const svgEl = s('svg', { class: 'chart', id: 'alert-histogram', viewBox: '0 0 ' + W + ' ' + H, preserveAspectRatio: 'none', role: 'img', 'aria-label': 'alerts over time' });
+    if (!buckets.length) { svgEl.appendChild(s('text', { x: 10, y: 20, text: 'No alert yet: alerts are counted here as they are raised.' })); return svgEl; }
+    const slots = [];
+    for (let i = 0; i < buckets.length;) {
+      let j = i;
+      while (j < buckets.length && buckets[j].count === 0) j++;
+      if (j - i >= 4) { slots.push({ gap: true, from: buckets[i].start, n: j - i }); i = j; continue; }
+      slots.push(buckets[i]); i++;
+    }
     const max = Math.max(1, ...buckets.map(b => b.count));
-    const bw = (W - L) / buckets.length;
+    const bw = (W - L) / slots.length;
+    const stepMs = (bucketS || 60) * 1000;
+    const span = Date.parse(buckets[buckets.length - 1].start) - Date.parse(buckets[0].start);
     svgEl.appendChild(s('line', { class: 'axis', x1: L, y1: H - B, x2: W, y2: H - B }));
     svgEl.appendChild(s('text', { x: 2, y: 12, text: String(max) }));
     svgEl.appendChild(s('text', { x: 2, y: H - B, text: '0' }));
-    buckets.forEach((b, i) => {
+    let lastLabel = -Infinity, afterGap = true;
+    const labels = new Set();
+    slots.forEach((b, i) => {
+      const x = L + i * bw;
+      if (b.gap) {
+        svgEl.appendChild(s('g', { class: 'gap' }, s('rect', { class: 'gap', x: x + 1, y: 4, width: Math.max(bw - 2, 1), height: H - B - 4 }),
+          s('text', { class: 'gap-mark', x: x + bw / 2, y: H - B - 6, 'text-anchor': 'middle', text: '⋯' }),
+          s('title', { text: 'no alert for ' + fmtDur(b.n * (bucketS || 60)) + ' from ' + fmtTime(b.from) })));
+        afterGap = true;
+        return;
+      }
       const bh = (H - B - 8) * b.count / max;
-      const r = s('rect', { class: 'bar ' + (b.count ? sevClass(b.max_severity) : ''), x: L + i * bw + 1, y: H - B - bh, width: Math.max(bw - 2, 1), height: bh });
+      const r = s('rect', { class: 'bar ' + (b.count ? sevClass(b.max_severity) : ''), x: x + 1, y: H - B - bh, width: Math.max(bw - 2, 1), height: bh, 'data-t': String(Date.parse(b.start)) });
       r.appendChild(s('title', { text: fmtTime(b.start) + ': ' + b.count + ' alerts, max severity ' + b.max_severity }));
       svgEl.appendChild(r);
+      if (x - lastLabel >= 120) {
+        const text = fmtTick(Date.parse(b.start), stepMs, afterGap, span);
+        if (!labels.has(text)) {
+          labels.add(text);
+          svgEl.appendChild(s('text', { class: 'xtick', x, y: H - 6, text }));
+          lastLabel = x; afterGap = false;
+        }
+      }
     });
-    const step = Math.max(1, Math.ceil(buckets.length / 6));
-    for (let i = 0; i < buckets.length; i += step) {
-      svgEl.appendChild(s('text', { x: L + i * bw, y: H - 6, text: fmtTime(buckets[i].start).slice(0, 16) }));
-    }
     return svgEl;
   }
 
@@ -571,17 +597,47 @@
     });
   }
 
+  // engineering operations an operator should not find learned as normal
+  const ENGINEERING = new Set(['control', 'program_download', 'program_upload', 'firmware_update', 'stop', 'start', 'restart']);
+  function learnedEngineering(b) {
+    return (b.functions || []).filter(f => ENGINEERING.has(f.op));
+  }
+  function engineeringWarning(b) {
+    const fs = learnedEngineering(b);
+    if (!fs.length) return null;
+    const ops = [...new Set(fs.map(f => f.op.replace(/_/g, ' ')))].join(', ');
+    return h('p', { class: 'notice learned-engineering' }, h('span', { class: 'badge warnbadge', text: '⚠ learned ' + ops }), ' ',
+      'The baseline learned ' + fs.length + ' engineering function' + (fs.length === 1 ? '' : 's') + ' (' + ops + ') as normal: they raise no alert. ',
+      h('a', { href: '#/baseline?asset=' + encodeURIComponent(b.server), text: 'Review them' }), ' and relearn the asset if they were not planned work.');
+  }
+  function modelWords(p) {
+    const m = p.model || {}, v = x => fmtVal(x);
+    const what = m.distinct && m.distinct.length ? (m.distinct.length === 1 ? 'always ' + v(m.distinct[0]) : 'one of ' + m.distinct.map(v).join(', '))
+      : 'from ' + v(m.min) + ' to ' + v(m.max);
+    return what + ' · ' + fmtNum(m.count) + ' writes, ' + fmtNum(m.changes) + ' changes' + (m.rising && m.changes ? ', only rising' : '') + ', last ' + v(m.last);
+  }
   function baselineSummary(b) {
     return h('div', {},
       h('dl', { class: 'kv' }, h('dt', { text: 'state' }), h('dd', {}, h('b', { text: b.state })), h('dt', { text: 'first seen' }), h('dd', { text: fmtTime(b.first_seen) }),
         h('dt', { text: 'last new key' }), h('dd', { text: fmtTime(b.last_new_key) }), h('dt', { text: 'protocols' }), h('dd', { text: Object.entries(b.protocols || {}).map(([k, v]) => k + ' ' + v).join(', ') }),
         h('dt', { text: 'clients' }), h('dd', { text: String((b.links || []).length) }), h('dt', { text: 'functions' }), h('dd', { text: String((b.functions || []).length) }),
         h('dt', { text: 'written spaces' }), h('dd', { text: (b.writes || []).map(w => w.proto + (w.unit ? ' unit ' + w.unit : '') + ' ' + w.space + ' ' + (w.ranges || []).map(r => r.lo === r.hi ? r.lo : r.lo + '-' + r.hi).join(',')).join('; ') || 'none' }),
-        h('dt', { text: 'value models' }), h('dd', { text: String((b.points || []).length) })),
+          h('dt', { text: 'value models' }), h('dd', { text: String((b.points || []).length) })),
+      engineeringWarning(b),
       h('p', {}, h('a', { href: '#/baseline?asset=' + encodeURIComponent(b.server), text: 'full baseline' })));
   }
 
   // ---------- alerts ----------
+  // foldedMessage splits "3 more times between T1 and T2: what happened"
+  // into what happened, and the repeats for a badge
+  function foldedMessage(msg) {
+    const m = /^(\d+) more times? (at \S+|between \S+ and \S+): ([\s\S]*)$/.exec(msg || '');
+    return m ? { text: m[3], more: +m[1], when: m[2] } : { text: msg || '', more: 0 };
+  }
+  function foldBadge(msg) {
+    const f = foldedMessage(msg);
+    return f.more ? h('span', { class: 'badge fold', title: f.more + ' more ' + (f.more === 1 ? 'time ' : 'times ') + f.when, text: '+' + f.more }) : null;
+  }
   function alertTable(recs, refresh) {
     const admin = S.role === 'admin';
     const tbody = h('tbody', {});
@@ -600,7 +656,7 @@
       tbody.appendChild(h('tr', { class: 'clickable alert-row', 'data-id': a.id, 'data-ts': String(Date.parse(a.ts)), 'data-state': r.marked_normal ? 'normal' : r.acknowledged ? 'acknowledged' : 'open',
         onclick: () => detail.classList.toggle('hidden') },
         h('td', {}, sevBadge(a.severity)), h('td', { class: 'mono time', text: fmtTime(a.ts) }), h('td', { class: 'kind', title: a.kind, text: a.kind.replace(/_/g, ' ') }),
-        h('td', { class: 'mono' }, assetLink(a.asset)), h('td', { text: a.message }), h('td', { class: 'state', text: state }),
+        h('td', { class: 'mono' }, assetLink(a.asset)), h('td', { class: 'message' }, foldedMessage(a.message).text, foldBadge(a.message)), h('td', { class: 'state', text: state }),
         h('td', { class: 'row-actions' }, ack, ' ', normal)));
       tbody.appendChild(detail);
     }
@@ -729,7 +785,7 @@
       el.appendChild(h('div', { class: 'table-wrap' }, h('table', {}, h('tr', {}, ['Server', 'State', 'Protocols', 'Clients', 'Functions', 'Written spaces', 'Points'].map(t => h('th', { text: t }))),
         rows.map(a => h('tr', { class: 'clickable', onclick: () => { location.hash = '#/baseline?asset=' + encodeURIComponent(a.server); } },
           h('td', { class: 'mono', text: a.server }), h('td', { text: a.state }), h('td', { text: Object.keys(a.protocols || {}).join(', ') }),
-          h('td', { text: String(a.links.length) }), h('td', { text: String(a.functions.length) }), h('td', { text: String(a.writes.length) }), h('td', { text: String(a.points.length) }))))));
+          h('td', { text: String(a.links.length) }), h('td', {}, String(a.functions.length), learnedEngineering(a).length ? h('span', { class: 'badge warnbadge', title: 'engineering functions learned as normal', text: '⚠ ' + learnedEngineering(a).length }) : null), h('td', { text: String(a.writes.length) }), h('td', { text: String(a.points.length) }))))));
       return;
     }
     const a = rows[0];
@@ -744,8 +800,8 @@
     el.appendChild(h('div', { class: 'panel' }, h('h2', { text: 'Clients' }), h('table', {}, h('tr', {}, ['Client', 'Protocol', 'Count', 'First', 'Last'].map(t => h('th', { text: t }))),
       a.links.map(l => h('tr', {}, h('td', { class: 'mono' }, assetLink(l.client)), h('td', { text: l.proto }), h('td', { text: fmtNum(l.count) }), h('td', { text: fmtTime(l.first) }), h('td', { text: fmtTime(l.last) }))))));
     if (a.points.length) {
-      el.appendChild(h('div', { class: 'panel' }, h('h2', { text: 'Written points' }), h('table', {}, h('tr', {}, ['Protocol', 'Space', 'Address', 'Class', 'Model'].map(t => h('th', { text: t }))),
-        a.points.map(p => h('tr', {}, h('td', { text: p.proto }), h('td', { text: p.space }), h('td', { text: p.id || String(p.address) }), h('td', { text: p.class }), h('td', { class: 'mono', text: JSON.stringify(p.model) }))))));
+      el.appendChild(h('div', { class: 'panel' }, h('h2', { text: 'Written points' }), h('table', {}, h('tr', {}, ['Protocol', 'Space', 'Address', 'Class', 'Learned values'].map(t => h('th', { text: t }))),
+        a.points.map(p => h('tr', {}, h('td', { text: p.proto }), h('td', { text: p.space }), h('td', { text: p.id || String(p.address) }), h('td', { text: p.class }), h('td', { class: 'model', text: modelWords(p) }))))));
     }
   }
 
