@@ -196,6 +196,21 @@ func TestBrowserControlRoom(t *testing.T) {
 				if h := br.evalString(`document.querySelector('#alert-histogram').parentElement.querySelector('h2').textContent`); strings.Contains(h, "0m") {
 					t.Errorf("%s overview: %q", size, h)
 				}
+			case p == "incidents":
+				// each incident's steps in time order, each marked on its strip
+				bad := br.evalString(`[...document.querySelectorAll('.incident')].filter(inc => {
+					const ts = [...inc.querySelectorAll('li.step')].map(li => +li.dataset.ts);
+					return ts.some((t, i) => i && t < ts[i - 1]) || ts.length !== inc.querySelectorAll('svg.steps-strip circle.step').length;
+				}).map(inc => inc.id).join(', ')`)
+				if bad != "" {
+					t.Errorf("%s incidents: steps out of order or not marked: %s", size, bad)
+				}
+				if n := br.evalInt(`document.querySelectorAll('.incident li.step').length`); n == 0 {
+					t.Errorf("%s incidents: no steps", size)
+				}
+				if n := br.evalInt(`Math.max(...[...document.querySelectorAll('.incident ul.narrative')].map(u => u.children.length))`); n < 2 {
+					t.Errorf("%s incidents: the narratives are one block (%d lines at most)", size, n)
+				}
 			case p == "alerts":
 				alertsInOrder(size+" alerts page", "tr.alert-row", 20)
 				// folded alerts lead with what happened; the count is a badge

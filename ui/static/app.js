@@ -729,6 +729,30 @@
   }
 
   // ---------- incidents ----------
+  // narrativeLines is a narrative's lines, a long one cut at its sentences
+  function narrativeLines(text) {
+    return (text || '').split(/\n+/).flatMap(l => l.length > 160 ? l.split(/(?<=\.)\s+(?=[A-Z0-9])/) : [l]).map(x => x.trim()).filter(Boolean);
+  }
+  // incidentSteps is an incident's events in time order: a strip of marks
+  // on the incident's own time, then each step, who did what to whom
+  function incidentSteps(inc) {
+    const ev = (inc.events || []).slice().sort((a, b) => Date.parse(a.ts) - Date.parse(b.ts));
+    if (!ev.length) return null;
+    const x0 = Date.parse(ev[0].ts), x1 = Math.max(Date.parse(ev[ev.length - 1].ts), x0 + 1000);
+    const W = 1000, H = 44, L = 10, R = 10, X = t => L + (t - x0) / (x1 - x0) * (W - L - R);
+    const strip = s('svg', { class: 'steps-strip', viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': 'steps of the incident over time' });
+    strip.appendChild(s('line', { class: 'axis', x1: L, x2: W - R, y1: 16, y2: 16 }));
+    const tt = timeTicks(x0, x1, 6);
+    tt.ticks.forEach((t, i) => strip.appendChild(s('text', { class: 'xtick', x: X(t), y: 38, 'text-anchor': X(t) < L + 80 ? 'start' : X(t) > W - R - 80 ? 'end' : 'middle',
+      text: fmtTick(t, tt.step, i === 0, x1 - x0) })));
+    ev.forEach((e, i) => strip.appendChild(s('circle', { class: 'step ' + sevClass(e.severity), cx: X(Date.parse(e.ts)), cy: 16, r: 5, 'data-t': String(Date.parse(e.ts)) },
+      s('title', { text: (i + 1) + '. ' + fmtTime(e.ts) + ' · ' + e.kind.replace(/_/g, ' ') + '\n' + foldedMessage(e.message).text }))));
+    return h('div', { class: 'steps-wrap' }, strip,
+      h('ol', { class: 'steps' }, ev.map(e => h('li', { class: 'step', 'data-ts': String(Date.parse(e.ts)) },
+        h('span', { class: 'mono', text: fmtTime(e.ts) }), ' ', sevBadge(e.severity), ' ', h('b', { text: e.kind.replace(/_/g, ' ') }), ' · ',
+        e.alert ? h('a', { href: '#/alerts?id=' + encodeURIComponent(e.alert), text: foldedMessage(e.message).text }) : foldedMessage(e.message).text, foldBadge(e.message)))),
+      inc.events_skipped ? h('p', { class: 'muted', text: inc.events_skipped + ' more alerts between these steps: see the incident\'s alerts.' }) : null);
+  }
   async function pageIncidents(el, params) {
     const list = await api('GET', '/api/incidents');
     const focus = params.get('id');
@@ -745,14 +769,19 @@
       r.addEventListener('click', () => { const c = document.getElementById('inc-' + inc.id); if (c) c.scrollIntoView(); });
       tl.appendChild(r);
     });
-    tl.appendChild(s('text', { x: 10, y: shown.length * rowH + 18, 'font-size': '11', fill: '#5d6d7e', text: fmtTime(new Date(lo).toISOString()) }));
-    tl.appendChild(s('text', { x: W - 10, y: shown.length * rowH + 18, 'font-size': '11', fill: '#5d6d7e', 'text-anchor': 'end', text: fmtTime(new Date(hi).toISOString()) }));
+    const tt = timeTicks(lo, hi, 6);
+    tt.ticks.forEach((t, i) => {
+      const x = (t - lo) / (hi - lo) * (W - 20) + 10;
+      tl.appendChild(s('line', { class: 'grid', x1: x, x2: x, y1: 0, y2: shown.length * rowH + 4 }));
+      tl.appendChild(s('text', { class: 'xtick', x, y: shown.length * rowH + 18, 'font-size': '11', fill: '#5d6d7e', 'text-anchor': i ? 'middle' : 'start', text: fmtTick(t, tt.step, i === 0, hi - lo) }));
+    });
     el.appendChild(h('div', { class: 'panel' }, h('h2', { text: 'Timeline' + (list.length > shown.length ? ' (newest ' + shown.length + ')' : '') }), tl));
     for (const inc of list.slice(0, 200)) {
       if (focus && inc.id !== focus) continue;
       el.appendChild(h('div', { class: 'panel incident ' + sevClass(inc.max_severity), id: 'inc-' + inc.id },
         h('h2', {}, sevBadge(inc.max_severity), ' ', inc.source, ' ', h('span', { class: 'muted', text: '· score ' + inc.score + ' · ' + fmtTime(inc.first) + ' → ' + fmtTime(inc.last) })),
-        h('p', { class: 'narrative', text: inc.narrative }),
+        h('ul', { class: 'narrative' }, narrativeLines(inc.narrative).map(l => h('li', { text: l }))),
+        incidentSteps(inc),
         h('p', {}, (inc.kinds || []).map(k => h('span', { class: 'tag', text: k })), ' ', (inc.assets || []).map(x => h('span', { class: 'tag role' }, assetLink(x)))),
         h('a', { href: '#/alerts?incident=' + encodeURIComponent(inc.id), text: (inc.alert_count || inc.alerts.length) + ((inc.alert_count || inc.alerts.length) === 1 ? ' alert' : ' alerts') })));
     }
