@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/otwatch/otwatch/ui"
+	"github.com/otwatch/otwatch/ui/fake"
 	"github.com/otwatch/otwatch/ui/series"
 )
 
@@ -315,4 +316,43 @@ func learnedEngineering(t *testing.T, b interface {
 		}
 	}
 	return false
+}
+
+// TestBrowserEmptyStates: a fresh appliance (nothing captured yet) shows
+// on every page what is missing and why, never a blank table.
+func TestBrowserEmptyStates(t *testing.T) {
+	if testing.Short() {
+		t.Skip("headless Chromium: skipped with -short (make test-full runs it)")
+	}
+	shots := screenshotDir(t)
+	srv, base, _ := serveTLS(t, fake.New())
+	if err := srv.Auth().CreateUser("operator", testPassword, ui.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	br := startBrowser(t, shots)
+	br.cdp.call("Emulation.setDeviceMetricsOverride", map[string]any{"width": 768, "height": 1024, "deviceScaleFactor": 1, "mobile": true}, nil)
+	br.navigate(base + "/")
+	br.waitFor("login form", `document.getElementById('login-form')`, 20*time.Second)
+	br.eval(fmt.Sprintf(`document.getElementById('login-user').value = 'operator'; document.getElementById('login-pass').value = %q;
+		document.getElementById('login-submit').click(); true`, testPassword))
+	br.waitFor("overview", `document.querySelector('#page-overview[data-ready]')`, 20*time.Second)
+	for _, p := range []string{"overview", "assets", "alerts", "incidents", "baseline", "system", "asset/10.1.2.3"} {
+		br.eval(fmt.Sprintf(`document.querySelectorAll('.page').forEach(p => p.dataset.old = '1');
+			if (location.hash === %[1]q) window.dispatchEvent(new HashChangeEvent('hashchange')); else location.hash = %[1]q; true`, "#/"+p))
+		id := strings.SplitN(p, "/", 2)[0]
+		br.waitFor(p, fmt.Sprintf(`document.querySelector('#page-%s[data-ready]:not([data-old])')`, id), 20*time.Second)
+		blank := br.evalString(`[...document.querySelectorAll('.page table')].filter(tb => tb.offsetParent !== null && !tb.querySelector('td'))
+			.map(tb => tb.id || tb.className || tb.closest('.panel')?.querySelector('h2')?.textContent || 'table').join('; ')`)
+		if blank != "" {
+			t.Errorf("%s: blank tables: %s", p, blank)
+		}
+		if n := br.evalInt(`document.querySelectorAll('.page .empty').length`); n == 0 && p != "baseline" {
+			t.Errorf("%s: nothing says why it is empty", p)
+		}
+		fullScreenshot(t, br, shots, "empty-768x1024-"+strings.ReplaceAll(strings.ReplaceAll(p, "/", "-"), ".", "_"))
+	}
+	if txt := br.evalString(`document.querySelector('.page .empty').textContent`); !strings.Contains(txt, "No asset 10.1.2.3") {
+		t.Errorf("an unknown asset: %q", txt)
+	}
+	checkBrowserHygiene(t, br, base)
 }

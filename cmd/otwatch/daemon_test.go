@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/otwatch/otwatch/alerts"
+	"github.com/otwatch/otwatch/ui/series"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -238,6 +239,14 @@ for i in range(2):
 	out.Reset()
 	require.Equal(t, 0, cmdAlerts([]string{"list", "--db", db}, &out, &errb), errb.String())
 	assert.Equal(t, learned, strings.TrimSpace(out.String()), "the learned plant running normally raised alerts")
+	// the dashboard's time series hold the PLC's traffic of both runs (the
+	// first ended by kill -9: what its writer had flushed) in series.db
+	trends, err := series.Open(series.Config{Path: filepath.Join(filepath.Dir(db), "dashboard", "series.db"), NoWriter: true})
+	require.NoError(t, err)
+	plcTx, err := trends.Query(series.Query{Key: series.TrafficKey(series.Traffic{Asset: "10.66.0.1", Metric: series.MetricTransactions})})
+	require.NoError(t, err, "the PLC's traffic series")
+	assert.Greater(t, len(plcTx.Samples), 2, "the PLC's transactions over time")
+	require.NoError(t, trends.Close())
 
 	// Phase 3: detect on the same database; plcsim injects its attacks.
 	// Each attack that needs a tool is a subtest: without the tool it is

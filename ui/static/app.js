@@ -38,6 +38,8 @@
       el.appendChild(k instanceof Node ? k : document.createTextNode(String(k)));
     }
   }
+  // emptyRow explains an empty table in a row across its columns
+  function emptyRow(cols, text) { return h('tr', { class: 'empty-row' }, h('td', { colspan: String(cols), class: 'muted empty', text })); }
   function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); return el; }
   function fmtTime(t) { return t ? String(t).replace('T', ' ').replace(/\.\d+Z$/, 'Z').replace(/Z$/, ' UTC') : ''; }
   function fmtNum(n) { return (n || 0).toLocaleString('en-US'); }
@@ -221,15 +223,20 @@
     const chart = h('div', { class: 'panel' }, h('h2', { text: 'Alerts over time' + (stats.bucket_s ? ' (per ' + fmtStep(stats.bucket_s) + ', UTC)' : '') }),
       histogram(stats.histogram || [], stats.bucket_s));
     const sev = h('table', {}, h('tr', {}, h('th', { text: 'Severity' }), h('th', { text: 'Alerts' })),
-      Object.keys(stats.by_severity || {}).sort((a, b) => b - a).map(k => h('tr', {}, h('td', {}, sevBadge(+k)), h('td', { text: fmtNum(stats.by_severity[k]) }))));
+      Object.keys(stats.by_severity || {}).sort((a, b) => b - a).map(k => h('tr', {}, h('td', {}, sevBadge(+k)), h('td', { text: fmtNum(stats.by_severity[k]) }))),
+      Object.keys(stats.by_severity || {}).length ? null : emptyRow(2, 'No alert yet.'));
     const kinds = Object.entries(stats.by_kind || {}).sort((a, b) => b[1] - a[1]).slice(0, 8);
     const kindT = h('table', {}, h('tr', {}, h('th', { text: 'Kind' }), h('th', { text: 'Alerts' })),
-      kinds.map(([k, n]) => h('tr', {}, h('td', {}, h('a', { href: '#/alerts?kind=' + encodeURIComponent(k), text: k })), h('td', { text: fmtNum(n) }))));
+      kinds.map(([k, n]) => h('tr', {}, h('td', {}, h('a', { href: '#/alerts?kind=' + encodeURIComponent(k), text: k })), h('td', { text: fmtNum(n) }))),
+      kinds.length ? null : emptyRow(2, 'No alert yet.'));
     const roleT = h('table', {}, h('tr', {}, h('th', { text: 'Role' }), h('th', { text: 'Assets' })),
-      Object.entries(roles).sort((a, b) => b[1] - a[1]).map(([r, n]) => h('tr', {}, h('td', {}, h('span', { class: 'tag role', text: r })), h('td', { text: String(n) }))));
+      Object.entries(roles).sort((a, b) => b[1] - a[1]).map(([r, n]) => h('tr', {}, h('td', {}, h('span', { class: 'tag role', text: r })), h('td', { text: String(n) }))),
+      Object.keys(roles).length ? null : emptyRow(2, 'No role inferred yet: roles come from the traffic each asset sends and answers.'));
     const cap = h('table', {}, h('tr', {}, h('th', { text: 'Interface' }), h('th', { text: 'Packets' }), h('th', { text: 'Drops' })),
-      (health.interfaces || []).map(i => h('tr', {}, h('td', { text: i.name }), h('td', { text: fmtNum(i.packets) }), h('td', { class: i.drops ? 'error' : '', text: fmtNum(i.drops) }))));
-    const latest = h('table', {}, (recent.alerts || []).map(r => h('tr', {}, h('td', {}, sevBadge(r.alert.severity)), h('td', { class: 'mono', text: fmtTime(r.alert.ts) }),
+      (health.interfaces || []).map(i => h('tr', {}, h('td', { text: i.name }), h('td', { text: fmtNum(i.packets) }), h('td', { class: i.drops ? 'error' : '', text: fmtNum(i.drops) }))),
+      (health.interfaces || []).length ? null : emptyRow(3, 'No capture interface: nothing is being monitored. Name the SPAN or TAP ports under interfaces: in the configuration.'));
+    const latest = h('table', {}, (recent.alerts || []).length ? null : emptyRow(3, det && det.detecting === 0 ? 'No alert yet: every asset is still learning, so only network alerts (new hosts, scans, protocol errors) can be raised.' : 'No alert yet. Alerts appear here the moment one is raised.'),
+      (recent.alerts || []).map(r => h('tr', {}, h('td', {}, sevBadge(r.alert.severity)), h('td', { class: 'mono', text: fmtTime(r.alert.ts) }),
       h('td', {}, h('a', { href: '#/alerts?id=' + encodeURIComponent(r.alert.id), text: foldedMessage(r.alert.message).text }), foldBadge(r.alert.message)))));
     el.appendChild(chart);
     el.appendChild(h('div', { class: 'grid2' },
@@ -347,6 +354,7 @@
           h('td', {}, r.alerts ? h('a', { href: '#/alerts?asset=' + encodeURIComponent(r.ip), onclick: ev => ev.stopPropagation(), text: String(r.alerts) }) : '0'),
           h('td', { class: 'col-opt', text: fmtNum(r.packets) }), h('td', { class: 'col-opt mono', text: fmtTime(r.last) })));
       }
+      if (!shown.length) frag.appendChild(emptyRow(cols.length, rows.length ? 'No asset matches the search and filters.' : 'No asset seen yet: assets appear as soon as they send or answer traffic on a monitored interface.'));
       tbody.appendChild(frag);
     }
     const search = h('input', { id: 'asset-search', type: 'search', placeholder: 'search address, identity, vendor…', value: st.q, oninput: debounce(ev => { st.q = ev.target.value; st.page = 0; draw(); }, 150) });
@@ -724,7 +732,8 @@
       h('span', { id: 'alerts-count', text: res.total ? (off + 1) + '–' + (off + res.alerts.length) + ' of ' + fmtNum(res.total) : 'no alerts match' }),
       h('button', { type: 'button', class: 'secondary', text: 'Older ›', disabled: off + limit >= res.total, onclick: () => go({ offset: String(off + limit) }) }));
     el.appendChild(pager);
-    el.appendChild(alertTable(res.alerts, () => route()));
+    el.appendChild(res.alerts.length ? alertTable(res.alerts, () => route()) : h('p', { class: 'notice empty', text: [...q.keys()].some(k => k !== 'limit')
+      ? 'No alert matches these filters.' : 'No alert yet. Alerts appear here the moment one is raised; assets that still learn raise only network alerts.' }));
     el.dataset.renderMs = String(Math.round(performance.now() - t0));
   }
 
@@ -757,7 +766,7 @@
     const list = await api('GET', '/api/incidents');
     const focus = params.get('id');
     el.appendChild(h('h1', { text: 'Incidents' }));
-    if (!list.length) { el.appendChild(h('p', { class: 'muted', text: 'No incidents.' })); return; }
+    if (!list.length) { el.appendChild(h('p', { class: 'notice empty', text: 'No incident: alerts that follow each other on the same assets are grouped into incidents here, with their steps in order.' })); return; }
     const t = list.map(i => [Date.parse(i.first), Date.parse(i.last)]);
     const lo = Math.min(...t.map(x => x[0])), hi = Math.max(...t.map(x => x[1]), lo + 1000);
     const W = 1000, rowH = 14, shown = list.slice(0, 60);
@@ -812,6 +821,7 @@
     const rows = doc.assets.filter(a => !sel || a.server === sel);
     if (!sel) {
       el.appendChild(h('div', { class: 'table-wrap' }, h('table', {}, h('tr', {}, ['Server', 'State', 'Protocols', 'Clients', 'Functions', 'Written spaces', 'Points'].map(t => h('th', { text: t }))),
+        rows.length ? null : emptyRow(7, 'No baseline yet: a server asset gets one as soon as a client talks to it, learned until the learning period ends.'),
         rows.map(a => h('tr', { class: 'clickable', onclick: () => { location.hash = '#/baseline?asset=' + encodeURIComponent(a.server); } },
           h('td', { class: 'mono', text: a.server }), h('td', { text: a.state }), h('td', { text: Object.keys(a.protocols || {}).join(', ') }),
           h('td', { text: String(a.links.length) }), h('td', {}, String(a.functions.length), learnedEngineering(a).length ? h('span', { class: 'badge warnbadge', title: 'engineering functions learned as normal', text: '⚠ ' + learnedEngineering(a).length }) : null), h('td', { text: String(a.writes.length) }), h('td', { text: String(a.points.length) }))))));
@@ -849,7 +859,8 @@
         hl.disk ? [h('dt', { text: 'disk' }), h('dd', { text: fmtBytes(hl.disk.free_bytes) + ' free of ' + fmtBytes(hl.disk.total_bytes) + ' (' + hl.disk.path + ')' })] : null,
         Object.keys(hl.limits_hit || {}).length ? [h('dt', { text: 'limits hit' }), h('dd', { class: 'mono', text: JSON.stringify(hl.limits_hit) })] : null)),
       h('div', { class: 'panel' }, h('h2', { text: 'Interfaces' }), h('table', {}, h('tr', {}, ['Name', 'State', 'Packets', 'Drops', 'Bytes'].map(t => h('th', { text: t }))),
-        (hl.interfaces || []).map(i => h('tr', {}, h('td', { text: i.name }), h('td', { text: i.up ? 'up' : 'down' }), h('td', { text: fmtNum(i.packets) }), h('td', { text: fmtNum(i.drops) }), h('td', { text: fmtBytes(i.bytes || 0) }))))),
+        (hl.interfaces || []).map(i => h('tr', {}, h('td', { text: i.name }), h('td', { text: i.up ? 'up' : 'down' }), h('td', { text: fmtNum(i.packets) }), h('td', { text: fmtNum(i.drops) }), h('td', { text: fmtBytes(i.bytes || 0) }))),
+        (hl.interfaces || []).length ? null : emptyRow(5, 'No capture interface: nothing is being monitored. Name the SPAN or TAP ports under interfaces: in the configuration.'))),
       h('div', { class: 'panel' }, h('h2', { text: 'Your session' }), h('p', { text: S.user + ' · role ' + S.role }))));
     const settings = await api('GET', '/api/settings').catch(() => null);
     if (settings) {
@@ -943,7 +954,8 @@
         h('td', {}, u.name === S.user ? '' : h('button', { type: 'button', class: 'small secondary', text: 'Delete', onclick: del('/api/users/' + encodeURIComponent(u.name)) }))))), addUser, uErr),
       h('div', { class: 'panel' }, h('h2', { text: 'API tokens' }), h('p', { class: 'muted', text: 'For automation: send "Authorization: Bearer <token>". A token acts with its user\'s role.' }),
         h('table', {}, tokens.map(t => h('tr', {}, h('td', { text: t.name }), h('td', { text: t.user }), h('td', { text: fmtTime(t.created) }),
-          h('td', {}, h('button', { type: 'button', class: 'small secondary', text: 'Revoke', onclick: del('/api/tokens/' + encodeURIComponent(t.id)) }))))), addTok, tokOut)));
+          h('td', {}, h('button', { type: 'button', class: 'small secondary', text: 'Revoke', onclick: del('/api/tokens/' + encodeURIComponent(t.id)) })))),
+          tokens.length ? null : emptyRow(4, 'No API token: create one below for a script or a SIEM to read the API.')), addTok, tokOut)));
     el.appendChild(h('div', { class: 'panel' }, h('h2', { text: 'Audit log (latest 50)' }), h('div', { class: 'table-wrap' }, h('table', { id: 'audit-table' },
       h('tr', {}, ['Time', 'User', 'Address', 'Action', 'Target', 'Result'].map(t => h('th', { text: t }))),
       audit.map(e => h('tr', {}, h('td', { class: 'mono', text: fmtTime(e.ts) }), h('td', { text: e.user }), h('td', { class: 'mono', text: e.addr }), h('td', { text: e.action }),
