@@ -1,9 +1,13 @@
 package ui_test
 
 import (
+	"net/netip"
+	"regexp"
+
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/otwatch/otwatch/learning/zones"
 	"math"
 	"os"
 	"path/filepath"
@@ -53,6 +57,15 @@ func TestBrowserControlRoom(t *testing.T) {
 	shots := screenshotDir(t)
 	backend := replayed(t) // the demo captures, 2004 ...
 	feedSetpoint(backend)  // ... and, the day after, a setpoint written every second, learned, then once far outside
+	// the DNP3 outstation and its masters in zones at their Purdue levels
+	policy, err := zones.New([]zones.Zone{
+		{Name: "substation", Networks: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/29")}, Level: 1},
+		{Name: "control-room", Networks: []netip.Prefix{netip.MustParsePrefix("10.0.0.8/29")}, Level: 2},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	backend.SetZones(policy)
 	srv, base, _ := serveTLS(t, backend)
 	if err := srv.Auth().CreateUser("operator", testPassword, ui.RoleAdmin); err != nil {
 		t.Fatal(err)
@@ -196,6 +209,20 @@ func TestBrowserControlRoom(t *testing.T) {
 				}
 				if h := br.evalString(`document.querySelector('#alert-histogram').parentElement.querySelector('h2').textContent`); strings.Contains(h, "0m") {
 					t.Errorf("%s overview: %q", size, h)
+				}
+			case p == "map":
+				// Purdue rows: level 2 above level 1 above the assets in no zone
+				time.Sleep(700 * time.Millisecond) // the layout settles
+				rows := br.evalString(`[...document.querySelectorAll('svg#map text.level-label')].map(t => t.textContent + '@' + Math.round(+t.getAttribute('y'))).join('|')`)
+				if !regexp.MustCompile(`^Purdue level 2@-?\d+\|Purdue level 1@-?\d+\|not in a zone@-?\d+$`).MatchString(rows) {
+					t.Errorf("%s map: level rows %q", size, rows)
+				}
+				order := br.evalString(`(() => { const y = name => { const t = [...document.querySelectorAll('svg#map text.subnet-label')].find(e => e.textContent === name);
+					return t ? +t.getAttribute('y') : NaN; };
+					const subnets = [...document.querySelectorAll('svg#map text.subnet-label')].filter(e => !e.textContent.startsWith('zone ')).map(e => +e.getAttribute('y'));
+					return [y('zone control-room · level 2') < y('zone substation · level 1'), y('zone substation · level 1') < Math.min(...subnets)].join(','); })()`)
+				if order != "true,true" {
+					t.Errorf("%s map: zones not in Purdue order (level 2 above level 1 above the subnets): %s", size, order)
 				}
 			case p == "incidents":
 				// each incident's steps in time order, each marked on its strip

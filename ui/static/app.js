@@ -1008,17 +1008,29 @@
     const edges = [...edgesMap.values()];
     for (const e of edges) { e.s.deg++; e.t.deg++; }
     // groups are packed in rows (biggest first), sized by their member
-    // count; nodes start on a sunflower spiral around the group centre
-    const gl = [...groups.entries()].sort((x, y) => y[1].length - x[1].length);
+    // count; nodes start on a sunflower spiral around the group centre.
+    // With zones at Purdue levels, each level is a row of its own, the
+    // highest on top, the groups outside every zone in the last row
+    const levelOf = new Map();
+    for (const [g, members] of groups) {
+      const lv = members.find(n => n.a.zone && n.a.level != null);
+      levelOf.set(g, lv ? lv.a.level : null);
+    }
+    const purdue = [...levelOf.values()].some(v => v !== null);
+    const lvKey = g => levelOf.get(g) === null ? -1 : levelOf.get(g);
+    const gl = [...groups.entries()].sort((x, y) => (purdue ? lvKey(y[0]) - lvKey(x[0]) : 0) || y[1].length - x[1].length);
     const spacing = nodes.length > 300 ? 16 : 46;
     const radius = m => spacing * 0.62 * Math.sqrt(m.length) + 40;
     const area = gl.reduce((a, [, m]) => a + Math.pow(2 * radius(m) + 80, 2), 0);
     const rowW = Math.max(2 * radius(gl.length ? gl[0][1] : []) + 80, Math.sqrt(area) * W / H * 0.9);
     const centres = new Map();
-    let cx0 = 0, cy0 = 0, rowH = 0;
+    const rowStart = purdue ? 150 : 0, levelRows = [];
+    let cx0 = rowStart, cy0 = 0, rowH = 0, prevLevel;
     for (const [g, members] of gl) {
       const box = 2 * radius(members) + 80;
-      if (cx0 > 0 && cx0 + box > rowW) { cx0 = 0; cy0 += rowH; rowH = 0; }
+      const newLevel = purdue && lvKey(g) !== prevLevel;
+      if ((cx0 > rowStart && cx0 + box > rowW) || (newLevel && cx0 > rowStart)) { cx0 = rowStart; cy0 += rowH; rowH = 0; }
+      if (newLevel) { levelRows.push({ level: levelOf.get(g), y: cy0 + box / 2 }); prevLevel = lvKey(g); }
       const c = { x: cx0 + box / 2, y: cy0 + box / 2 };
       centres.set(g, c);
       members.forEach((n, j) => {
@@ -1032,6 +1044,10 @@
     const hulls = s('g', {}), edgeG = s('g', {}), nodeG = s('g', {}), labelG = s('g', {});
     viewport.append(hulls, edgeG, nodeG, labelG);
     svgEl.appendChild(viewport);
+    for (const r of levelRows) {
+      hulls.appendChild(s('text', { class: 'level-label', x: 0, y: r.y, 'data-level': r.level === null ? '' : String(r.level),
+        text: r.level === null ? 'not in a zone' : 'Purdue level ' + r.level }));
+    }
     const hullEls = gl.map(([g]) => {
       const r = s('rect', { class: 'subnet', rx: 10, ry: 10 });
       const t = s('text', { class: 'subnet-label', text: g });
