@@ -12,10 +12,12 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// pruneCut: the chunks of a tier starting before before go.
+// pruneCut: of the chunks of a tier starting before scan (the oldest a
+// live series may still need), those drop says go.
 type pruneCut struct {
-	tier   uint8
-	before int64
+	tier uint8
+	scan int64
+	drop func(id uint32, start int64) bool
 }
 
 // chunkRec is one chunk to store.
@@ -44,8 +46,9 @@ type backend interface {
 	// scan calls fn for the chunks of (id, tier) whose start is in
 	// [from, to), in order; starts are multiples of span.
 	scan(id uint32, tier uint8, from, to, span int64, fn func(start int64, data []byte)) error
-	// prune deletes, for each cut, the chunks of its tier that start before
-	// it, at most max of them (0: all); it returns how many went.
+	// prune deletes, for each cut, the chunks of its tier that start
+	// before its scan time and that its drop says go, at most max of them
+	// (0: all); it returns how many went.
 	prune(cuts []pruneCut, max int) (int, error)
 	load(fn func(key string, m seriesMeta)) error
 	size() int64
@@ -175,16 +178,24 @@ func (b *boltBackend) prune(cuts []pruneCut, limit int) (int, error) {
 			if bk == nil {
 				continue
 			}
+			// collect, then delete: a cursor skips keys after a Delete
+			var doomed [][]byte
 			c := bk.Cursor()
-			for k, _ := c.First(); k != nil; k, _ = c.First() {
-				if int64(binary.BigEndian.Uint64(k)) >= cut.before || (limit > 0 && n >= limit) {
+			for k, _ := c.First(); k != nil && len(k) == 12; k, _ = c.Next() {
+				start := int64(binary.BigEndian.Uint64(k))
+				if start >= cut.scan || (limit > 0 && n+len(doomed) >= limit) {
 					break
 				}
-				if err := c.Delete(); err != nil {
+				if cut.drop(binary.BigEndian.Uint32(k[8:]), start) {
+					doomed = append(doomed, slices.Clone(k))
+				}
+			}
+			for _, k := range doomed {
+				if err := bk.Delete(k); err != nil {
 					return err
 				}
-				n++
 			}
+			n += len(doomed)
 		}
 		return nil
 	})
@@ -290,16 +301,20 @@ func (m *memBackend) prune(cuts []pruneCut, _ int) (int, error) {
 			if uint8(k) != cut.tier {
 				continue
 			}
-			i := 0
-			for i < len(list) && list[i].start < cut.before {
-				m.bytes -= int64(len(list[i].data))
-				i++
+			id := uint32(k >> 8)
+			kept := list[:0:0]
+			for _, c := range list {
+				if c.start < cut.scan && cut.drop(id, c.start) {
+					m.bytes -= int64(len(c.data))
+					n++
+					continue
+				}
+				kept = append(kept, c)
 			}
-			n += i
-			if i == len(list) {
+			if len(kept) == 0 {
 				delete(m.chunks, k)
-			} else if i > 0 {
-				m.chunks[k] = slices.Clone(list[i:])
+			} else if len(kept) != len(list) {
+				m.chunks[k] = kept
 			}
 		}
 	}

@@ -108,7 +108,8 @@ func (s *Store) Query(q Query) (Result, error) {
 		return Result{}, ErrNoSeries
 	}
 	res := Result{Info: s.info(sr)}
-	now, id, kind := s.now, sr.id, sr.kind
+	// retention counts back from the series' own last observation
+	now, id, kind := sr.last, sr.id, sr.kind
 	since, until := q.Since.UnixNano(), q.Until.UnixNano()
 	if q.Since.IsZero() {
 		since = sr.first

@@ -12,6 +12,7 @@
 package series
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"net/netip"
@@ -392,9 +393,10 @@ func (s *Store) flush(all bool) error {
 	return nil
 }
 
-// prune drops the chunks older than each tier's retention and the series
-// silent for longer than the longest, in transactions of pruneBatch
-// deletions.
+// prune drops the chunks past each tier's retention, counted back from
+// each series' own last observation (a replay of an old capture keeps its
+// history; a register written once keeps its last writes), and the chunks
+// of series no longer kept; in transactions of pruneBatch deletions.
 func (s *Store) prune() error {
 	s.mu.Lock()
 	cuts := s.cutsLocked()
@@ -407,21 +409,43 @@ func (s *Store) prune() error {
 	}
 }
 
-// cutsLocked returns the retention cuts at the store's time and drops the
-// series silent for longer than the longest retention (their chunks are
-// older than the cuts). Callers hold s.mu.
+// cutsLocked returns the retention cuts at the store's time. It also seals
+// the open chunks of series silent for longer than a chunk (their memory
+// goes), and, when the store holds more than 90% of MaxSeries, drops the
+// series silent for longer than the longest retention, the oldest first.
+// Callers hold s.mu; the cuts judge by a snapshot of the series.
 func (s *Store) cutsLocked() []pruneCut {
 	now := s.now
 	s.pruned = now
-	cuts := make([]pruneCut, 0, len(s.cfg.Tiers))
-	for i, t := range s.cfg.Tiers {
-		cuts = append(cuts, pruneCut{uint8(i), now - int64(t.Keep) - int64(t.Width)*ChunkBuckets + 1})
-	}
 	longest := int64(s.cfg.Tiers[len(s.cfg.Tiers)-1].Keep)
+	var silent []*series
 	for _, sr := range s.series {
+		for i, t := range s.cfg.Tiers {
+			if ts := &sr.tiers[i]; ts.open && sr.last < now-int64(t.Width)*ChunkBuckets {
+				s.seal(sr, i)
+			}
+		}
 		if sr.last < now-longest {
+			silent = append(silent, sr)
+		}
+	}
+	if over := len(s.series) - s.cfg.MaxSeries*9/10; over > 0 {
+		slices.SortFunc(silent, func(a, b *series) int { return cmp.Compare(a.last, b.last) })
+		for _, sr := range silent[:min(over, len(silent))] {
 			s.dropSeries(sr)
 		}
+	}
+	last := make(map[uint32]int64, len(s.series))
+	for _, sr := range s.series {
+		last[sr.id] = sr.last
+	}
+	cuts := make([]pruneCut, 0, len(s.cfg.Tiers))
+	for i, t := range s.cfg.Tiers {
+		keep := int64(t.Keep) + int64(t.Width)*ChunkBuckets - 1
+		cuts = append(cuts, pruneCut{tier: uint8(i), scan: now - keep, drop: func(id uint32, start int64) bool {
+			l, ok := last[id]
+			return !ok || start < l-keep // a series dropped, or a chunk past its retention
+		}})
 	}
 	return cuts
 }

@@ -184,3 +184,41 @@ func TestSeriesCap(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// TestRetentionPerSeries: retention counts back from each series' own last
+// observation: a capture replayed from years ago keeps its history while
+// live traffic moves the store's time on, and a live series loses what is
+// past its retention.
+func TestRetentionPerSeries(t *testing.T) {
+	for _, path := range []string{"", filepath.Join(t.TempDir(), "series.db")} {
+		s, err := Open(Config{Path: path, NoWriter: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		old, live := "t|10.0.0.3|||transactions", "t|10.9.9.9|||transactions"
+		observeN(s, old, KindCount, t0, time.Second, 3600, func(int) float64 { return 1 })
+		later := t0 + int64(2*365*24*time.Hour)
+		observeN(s, live, KindCount, later, time.Second, 3*3600, func(int) float64 { return 1 })
+		if err := s.Checkpoint(); err != nil { // prunes
+			t.Fatal(err)
+		}
+		r, err := s.Query(Query{Key: old})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n uint64
+		for _, p := range r.Samples {
+			n += uint64(p.N)
+		}
+		if r.Tier != 0 || n != 3600 {
+			t.Errorf("store %q: the old capture's series reads tier %d with %d of its 3600 transactions", path, r.Tier, n)
+		}
+		// the live series' first hours are past the 1 s tier's hour: pruned there
+		var kept int
+		s.be.scan(2, 0, later, later+int64(3*time.Hour), int64(time.Second)*ChunkBuckets, func(int64, []byte) { kept++ })
+		if want := int(time.Hour/(time.Second*ChunkBuckets)) + 2; kept > want {
+			t.Errorf("store %q: %d chunks of the live series' 1 s tier kept, want at most %d", path, kept, want)
+		}
+		s.Close()
+	}
+}
