@@ -420,14 +420,7 @@ func (m *Model) Status(now time.Time) Status {
 // stateChanging ops change the process or the device: their targets are
 // learned as changed, their values and parameters modelled, their rates
 // counted.
-func stateChanging(op protocols.Op) bool {
-	switch op {
-	case protocols.OpWrite, protocols.OpControl, protocols.OpProgramDownload, protocols.OpFirmwareUpdate,
-		protocols.OpStop, protocols.OpStart, protocols.OpRestart:
-		return true
-	}
-	return false
-}
+func stateChanging(op protocols.Op) bool { return op.ChangesState() }
 
 // rateOf is the rate class an operation counts in, false for none.
 func rateOf(op protocols.Op) (rateClass, bool) {

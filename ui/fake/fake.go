@@ -149,7 +149,12 @@ func (b *Backend) Synthetic(n, m int, seed uint64) {
 	ts := protocols.FormatTime(t0)
 	ip := func(i int) string { return fmt.Sprintf("10.%d.%d.%d", 1+i/60000, (i/250)%240, 1+i%250) }
 	masters := max(n/100, 1)
-	protosList := []string{"modbus", "s7comm", "dnp3", "opcua"}
+	var protosList []string // every registered protocol whose servers have a role
+	for _, name := range protocols.RecordProtocols() {
+		if serverRole(name) != "" {
+			protosList = append(protosList, name)
+		}
+	}
 	for i := 0; i < n; i++ {
 		a := invAsset{ID: "ip:" + ip(i), IPs: []string{ip(i)}, MAC: fmt.Sprintf("00:1b:1b:%02x:%02x:%02x", i>>16&255, i>>8&255, i&255),
 			Vendor: "Siemens", Identity: map[string]invIdentity{}, FirstSeen: ts, LastSeen: ts, Packets: uint64(rng.IntN(100000))}
@@ -158,7 +163,7 @@ func (b *Backend) Synthetic(n, m int, seed uint64) {
 			a.Protocols = []invProto{{Proto: "modbus", Side: "client", Transactions: 1000}}
 		} else {
 			proto := protosList[i%len(protosList)]
-			role := serverRoles[proto]
+			role := serverRole(proto)
 			a.Roles, a.RoleEvidence = []string{role}, map[string]string{role: "synthetic " + proto + " server"}
 			a.Protocols = []invProto{{Proto: proto, Side: "server", Port: 502, Transactions: 1000}}
 			a.Identity["order_number"] = invIdentity{Value: fmt.Sprintf("6ES7 %03d-1AB0-0AB0", i%1000),
