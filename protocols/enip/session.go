@@ -327,24 +327,31 @@ func (s *session) cip(dir protocols.Direction, key pendingKey, b []byte, pkt pro
 	} else {
 		s.reply(target, m)
 		if target == p.tx && p.members != nil {
-			replies := s.replyMembers(m, target)
-			for k, member := range p.members {
-				if k < len(replies) {
-					member.ResponseFrame, member.ResponseTime = pkt.Frame, pkt.Time
-					r := replies[k]
-					member.Outcome, member.ExceptionCode, member.HasException = r.Outcome, r.ExceptionCode, r.HasException
-					for _, v := range r.ReadValues {
-						member.AddReadValue(v)
-					}
-					s.env.Pool.Put(r)
+			// Replies pair with the services by position; decoded straight
+			// into their records (no record per reply).
+			k := 0
+			eachMember(m.data, target, func(b []byte) {
+				if k >= len(p.members) {
+					r := s.replyTx(b, target)
+					r.ResponseFrame, r.ResponseTime = pkt.Frame, pkt.Time
+					s.unmatched(r, pkt)
+					p.members = append(p.members, r)
+					k++
+					return
+				}
+				member := p.members[k]
+				k++
+				member.ResponseFrame, member.ResponseTime = pkt.Frame, pkt.Time
+				if rm, ok := parseMessage(b); ok && rm.response {
+					s.reply(member, rm)
 				} else {
+					member.AddAnomaly(anomalyShortMessage)
+				}
+			})
+			for _, member := range p.members[k:] {
+				if member.ResponseFrame == 0 {
 					member.Outcome = protocols.OutcomeNoResponse
 				}
-			}
-			for _, r := range replies[min(len(replies), len(p.members)):] {
-				r.ResponseFrame, r.ResponseTime = pkt.Frame, pkt.Time
-				s.unmatched(r, pkt)
-				p.members = append(p.members, r)
 			}
 		}
 	}
@@ -498,27 +505,33 @@ func (s *session) hexString(b []byte) string {
 // request: a count and offsets from the count.
 func (s *session) requestMembers(m message, pkt protocols.Packet, dir protocols.Direction, t *protocols.Transaction) []*protocols.Transaction {
 	var out []*protocols.Transaction
+	if len(m.data) >= 2 {
+		out = make([]*protocols.Transaction, 0, min(int(binary.LittleEndian.Uint16(m.data)), maxMembers))
+	}
 	eachMember(m.data, t, func(b []byte) {
 		out = append(out, s.requestTx(b, pkt, dir))
 	})
 	return out
 }
 
-// replyMembers decodes the replies of a Multiple Service Packet reply.
+// replyMembers decodes the replies of a Multiple Service Packet reply
+// whose request was not seen, one record each.
 func (s *session) replyMembers(m message, t *protocols.Transaction) []*protocols.Transaction {
 	var out []*protocols.Transaction
-	eachMember(m.data, t, func(b []byte) {
-		r := s.newTransaction()
-		r.Proto, r.Code, r.CodeName = ProtoCIP, int(b[0]&0x7F), serviceName(b[0])
-		r.FlowReversed = t.FlowReversed
-		if rm, ok := parseMessage(b); ok && rm.response {
-			s.reply(r, rm)
-		} else {
-			r.AddAnomaly(anomalyShortMessage)
-		}
-		out = append(out, r)
-	})
+	eachMember(m.data, t, func(b []byte) { out = append(out, s.replyTx(b, t)) })
 	return out
+}
+
+func (s *session) replyTx(b []byte, t *protocols.Transaction) *protocols.Transaction {
+	r := s.newTransaction()
+	r.Proto, r.Code, r.CodeName = ProtoCIP, int(b[0]&0x7F), serviceName(b[0])
+	r.FlowReversed = t.FlowReversed
+	if rm, ok := parseMessage(b); ok && rm.response {
+		s.reply(r, rm)
+	} else {
+		r.AddAnomaly(anomalyShortMessage)
+	}
+	return r
 }
 
 func eachMember(d []byte, t *protocols.Transaction, f func([]byte)) {
