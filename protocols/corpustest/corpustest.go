@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -171,4 +172,21 @@ func Records(txs []protocols.Transaction) []byte {
 		b = append(txs[i].AppendJSON(b), '\n')
 	}
 	return b
+}
+
+// Occurrences splits one tshark field of several occurrences ("a,b,c"); nil for "".
+func Occurrences(field string) []string {
+	if field == "" {
+		return nil
+	}
+	return strings.Split(field, ",")
+}
+
+// Int parses a tshark number (decimal or 0x hex), -1 when it is none.
+func Int(s string) int {
+	n, err := strconv.ParseInt(s, 0, 64)
+	if err != nil {
+		return -1
+	}
+	return int(n)
 }

@@ -84,15 +84,15 @@ func TestServiceOps(t *testing.T) {
 
 func TestLogixWriteValues(t *testing.T) {
 	r := newRecorder(protocols.TCP)
-	s := newSession(&r.env)
+	s := newSession(&r.Env)
 	req := hx(t, `4d 04 | Write Tag, 4 words of path
 		91 05 54 61 6e 6b 31 00 | "Tank1"
 		ca 00 02 00 | REAL, 2 elements
 		00 00 48 42 00 00 20 c1 // 50.0, -10.0`)
 	feed(t, s, protocols.ClientToServer, unitData(7, req), 1)
 	feed(t, s, protocols.ServerToClient, unitData(7, hx(t, "cd 00 00 00")), 2)
-	require.Len(t, r.txs, 1)
-	tx := r.txs[0]
+	require.Len(t, r.Txs, 1)
+	tx := r.Txs[0]
 	assert.Equal(t, ProtoCIP, tx.Proto)
 	assert.Equal(t, protocols.OpWrite, tx.Op)
 	assert.False(t, tx.HasSubcode, "a symbolic path has no class")
@@ -107,7 +107,7 @@ func TestLogixWriteValues(t *testing.T) {
 // and the embedded request, which gets the reply.
 func TestUnconnectedSend(t *testing.T) {
 	r := newRecorder(protocols.TCP)
-	s := newSession(&r.env)
+	s := newSession(&r.Env)
 	req := hx(t, `52 02 20 06 24 01 | Unconnected Send to the Connection Manager
 		0a f0 | priority/tick, timeout ticks
 		06 00 | embedded request: 6 bytes
@@ -120,8 +120,8 @@ func TestUnconnectedSend(t *testing.T) {
 		5e 24 51 00 | serial 0x0051245e
 		0a 31 37 35 36 2d 4c 36 31 2f 42 // "1756-L61/B"`)
 	feed(t, s, protocols.ServerToClient, rrData(0xfeed, reply), 2)
-	require.Len(t, r.txs, 2)
-	outer, inner := r.txs[0], r.txs[1]
+	require.Len(t, r.Txs, 2)
+	outer, inner := r.Txs[0], r.Txs[1]
 	assert.Equal(t, svcUnconnectedSend, outer.Code)
 	assert.Equal(t, classConnManager, outer.Subcode)
 	assert.Zero(t, outer.ResponseFrame)
@@ -143,20 +143,20 @@ func TestUnconnectedSend(t *testing.T) {
 // The router's own error reply to an Unconnected Send answers the envelope.
 func TestUnconnectedSendError(t *testing.T) {
 	r := newRecorder(protocols.TCP)
-	s := newSession(&r.env)
+	s := newSession(&r.Env)
 	req := hx(t, "52 02 20 06 24 01 0a f0 06 00 01 02 20 01 24 01 01 00 01 05")
 	feed(t, s, protocols.ClientToServer, rrData(1, req), 1)
 	feed(t, s, protocols.ServerToClient, rrData(1, hx(t, "d2 00 01 01 | Unconnected Send reply: connection failure\n 04 03 // extended status 0x0304")), 2)
-	require.Len(t, r.txs, 2)
-	assert.Equal(t, protocols.OutcomeException, r.txs[0].Outcome)
-	assert.Equal(t, int64(1), r.txs[0].ExceptionCode)
-	assert.Equal(t, protocols.OutcomeNoResponse, r.txs[1].Outcome)
+	require.Len(t, r.Txs, 2)
+	assert.Equal(t, protocols.OutcomeException, r.Txs[0].Outcome)
+	assert.Equal(t, int64(1), r.Txs[0].ExceptionCode)
+	assert.Equal(t, protocols.OutcomeNoResponse, r.Txs[1].Outcome)
 }
 
 // Multiple Service Packet members pair with the reply's members by position.
 func TestMultipleServicePacket(t *testing.T) {
 	r := newRecorder(protocols.TCP)
-	s := newSession(&r.env)
+	s := newSession(&r.Env)
 	req := hx(t, `0a 02 20 02 24 01 | MSP to the Message Router
 		02 00 06 00 0c 00 | 2 services at offsets 6 and 12
 		0e 02 20 01 24 01 | Get_Attribute_Single identity... (no attribute)
@@ -167,13 +167,13 @@ func TestMultipleServicePacket(t *testing.T) {
 		8e 00 00 00 | success
 		85 00 0c 00 // reset refused: object state conflict`)
 	feed(t, s, protocols.ServerToClient, unitData(9, reply), 2)
-	require.Len(t, r.txs, 3)
-	assert.Equal(t, svcMultipleService, r.txs[0].Code)
-	assert.Equal(t, protocols.OutcomeOK, r.txs[1].Outcome)
-	assert.Equal(t, protocols.OpRestart, r.txs[2].Op)
-	assert.Equal(t, protocols.OutcomeException, r.txs[2].Outcome)
-	assert.Equal(t, int64(0x0c), r.txs[2].ExceptionCode)
-	for _, tx := range r.txs {
+	require.Len(t, r.Txs, 3)
+	assert.Equal(t, svcMultipleService, r.Txs[0].Code)
+	assert.Equal(t, protocols.OutcomeOK, r.Txs[1].Outcome)
+	assert.Equal(t, protocols.OpRestart, r.Txs[2].Op)
+	assert.Equal(t, protocols.OutcomeException, r.Txs[2].Outcome)
+	assert.Equal(t, int64(0x0c), r.Txs[2].ExceptionCode)
+	for _, tx := range r.Txs {
 		assert.Equal(t, uint64(2), tx.ResponseFrame)
 	}
 }
@@ -196,7 +196,7 @@ func TestPCCC(t *testing.T) {
 
 func TestCommandsAndListIdentity(t *testing.T) {
 	r := newRecorder(protocols.UDP)
-	s := newSession(&r.env)
+	s := newSession(&r.Env)
 	feed(t, s, protocols.ClientToServer, encap(CmdListIdentity, 5, nil), 1)
 	item := hx(t, `01 00 | encapsulation version 1
 		00 02 af 12 0a 01 01 a4 00 00 00 00 00 00 00 00 | socket address 10.1.1.164:44818
@@ -206,8 +206,8 @@ func TestCommandsAndListIdentity(t *testing.T) {
 	body := append(hx(t, "01 00 0c 00"), byte(len(item)), 0)
 	body = append(body, item...)
 	feed(t, s, protocols.ServerToClient, encap(CmdListIdentity, 5, body), 2)
-	require.Len(t, r.txs, 1)
-	tx := r.txs[0]
+	require.Len(t, r.Txs, 1)
+	tx := r.Txs[0]
 	assert.Equal(t, ProtoENIP, tx.Proto)
 	assert.Equal(t, CmdListIdentity, tx.Code)
 	assert.Equal(t, protocols.OpDiscovery, tx.Op)
@@ -231,7 +231,7 @@ func TestProbe(t *testing.T) {
 
 func TestSessionDetachesFromGarbage(t *testing.T) {
 	r := newRecorder(protocols.TCP)
-	s := newSession(&r.env)
+	s := newSession(&r.Env)
 	junk := make([]byte, 64)
 	for i := range junk {
 		junk[i] = 0xff

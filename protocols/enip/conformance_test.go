@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -30,21 +29,6 @@ func (p msgSide) String() string {
 	return fmt.Sprintf("frame %d %s service=0x%02x", p.frame, p.dir, p.service)
 }
 
-func list(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, ",")
-}
-
-func num(s string) int {
-	n, err := strconv.ParseInt(s, 0, 64)
-	if err != nil {
-		return -1
-	}
-	return int(n)
-}
-
 // tsharkSides reads every CIP message tshark decodes (Multiple Service
 // Packet members and Unconnected Send's embedded requests included),
 // dropping TCP retransmissions.
@@ -61,12 +45,12 @@ func tsharkSides(t *testing.T, path string) []msgSide {
 		if r[2] != "" || r[3] != "" {
 			continue
 		}
-		for _, sv := range list(r[1]) {
-			v, dir := num(sv), "request"
+		for _, sv := range corpustest.Occurrences(r[1]) {
+			v, dir := corpustest.Int(sv), "request"
 			if v&0x80 != 0 {
 				dir = "response"
 			}
-			out = append(out, msgSide{num(r[0]), dir, v & 0x7F})
+			out = append(out, msgSide{corpustest.Int(r[0]), dir, v & 0x7F})
 		}
 	}
 	return out
@@ -139,9 +123,9 @@ func TestICSNPPBaselines(t *testing.T) {
 					class, instance := "-", "-"
 					if len(tx.Targets) > 0 && tx.Targets[0].Space == "cip" {
 						parts := strings.Split(tx.Targets[0].ID, "/")
-						class = fmt.Sprintf("0x%02x", num(parts[0]))
+						class = fmt.Sprintf("0x%02x", corpustest.Int(parts[0]))
 						if len(parts) > 1 {
-							instance = fmt.Sprintf("0x%02x", num(parts[1]))
+							instance = fmt.Sprintf("0x%02x", corpustest.Int(parts[1]))
 						}
 					}
 					got[fmt.Sprintf("request %s class=%s instance=%s", svc, class, instance)]++

@@ -21,7 +21,7 @@ func FuzzDecodeCIP(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r := newRecorder(protocols.TCP)
-		s := newSession(&r.env)
+		s := newSession(&r.Env)
 		if len(b) == 0 {
 			return
 		}
@@ -72,17 +72,17 @@ func FuzzSession(f *testing.F) {
 	add(rrData(4, hx(f, "52022006240 10af00600 010220012401 01000100")), rrData(4, hx(f, "d2000101 0403")))
 	f.Fuzz(func(t *testing.T, script []byte) {
 		r := newRecorder(protocols.TCP)
-		s := newSession(&r.env)
+		s := newSession(&r.Env)
 		frame, detached := testkit.ReplayScript(t, s, script, pk, func() {
-			if len(s.outstanding) > MaxOutstanding {
-				t.Fatalf("%d outstanding", len(s.outstanding))
+			if s.outstanding.Len() > MaxOutstanding {
+				t.Fatalf("%d outstanding", s.outstanding.Len())
 			}
 		})
 		if detached {
 			return
 		}
 		s.Close(pk(frame + 1))
-		if len(s.outstanding) != 0 {
+		if s.outstanding.Len() != 0 {
 			t.Fatal("requests left after close")
 		}
 	})

@@ -2,38 +2,20 @@ package enip
 
 import (
 	"encoding/binary"
-	"net/netip"
 	"testing"
-	"time"
 
 	"github.com/otwatch/otwatch/protocols"
 	"github.com/otwatch/otwatch/protocols/testkit"
 	"github.com/stretchr/testify/require"
 )
 
-type recorder struct {
-	env            protocols.Env
-	client, server protocols.Endpoint
-	txs            []protocols.Transaction
-	anomalies      []string
-}
+type recorder = testkit.Recorder
 
 func newRecorder(transport protocols.Transport) *recorder {
-	r := &recorder{
-		client: protocols.Endpoint{IP: netip.MustParseAddr("10.0.0.1"), Port: 40000, LinkAddress: -1},
-		server: protocols.Endpoint{IP: netip.MustParseAddr("10.0.0.2"), Port: Port, LinkAddress: -1},
-	}
-	r.env = protocols.Env{Transport: transport, Client: &r.client, Server: &r.server, Strings: protocols.NewStrings(),
-		EmitFunc:    func(t *protocols.Transaction) { r.txs = append(r.txs, *t.Clone()) },
-		AnomalyFunc: func(name string, _ protocols.Packet) { r.anomalies = append(r.anomalies, name) }}
-	return r
+	return testkit.NewRecorder(transport, Port)
 }
 
-var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-
-func pk(frame uint64) protocols.Packet {
-	return protocols.Packet{Frame: frame, Time: t0.Add(time.Duration(frame) * time.Millisecond)}
-}
+func pk(frame uint64) protocols.Packet { return testkit.Packet(frame) }
 
 func hx(t testing.TB, listing string) []byte { return testkit.Hex(t, listing) }
 

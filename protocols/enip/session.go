@@ -75,7 +75,7 @@ type pending struct {
 // commands, and the CIP messages SendRRData and SendUnitData carry.
 type session struct {
 	env         *protocols.Env
-	outstanding []pending
+	outstanding protocols.Pending[pendingKey, pending]
 	resync      [2]bool
 	skipped     [2]int // bytes skipped while re-synchronising
 	badHeaders  int
@@ -86,7 +86,9 @@ type session struct {
 }
 
 func newSession(env *protocols.Env) *session {
-	return &session{env: env, missed: protocols.MissedRequests{Window: ResponseTimeout}}
+	s := &session{env: env, missed: protocols.MissedRequests{Window: ResponseTimeout}}
+	s.outstanding.Max, s.outstanding.Timeout = MaxOutstanding, ResponseTimeout
+	return s
 }
 
 // Feed consumes whole encapsulation packets.
@@ -219,8 +221,7 @@ func dataItem(body []byte) (item []byte, itemType uint16, ok bool) {
 func (s *session) command(dir protocols.Direction, h Header, body []byte, pkt protocols.Packet, anomalies []string) {
 	key := pendingKey{kind: keyCommand, command: h.Command, value: h.SenderContext}
 	if dir == protocols.ServerToClient {
-		if i := s.find(key); i >= 0 {
-			p := s.take(i)
+		if p, ok := s.outstanding.Take(key); ok {
 			t := p.tx
 			s.commandReply(t, h, body, pkt, anomalies)
 			s.env.Emit(t)
@@ -241,13 +242,13 @@ func (s *session) command(dir protocols.Direction, h Header, body []byte, pkt pr
 		t.AddAnomaly(a)
 	}
 	if h.Command == CmdRegisterSession && len(body) >= 2 {
-		t.AddAttr("protocol_version", smallInt(int(binary.LittleEndian.Uint16(body))))
+		t.AddAttr("protocol_version", protocols.Itoa(int(binary.LittleEndian.Uint16(body))))
 	}
 	if h.Command == CmdUnRegisterSession || h.Command == CmdNOP { // no reply by the specification
 		s.env.Emit(t)
 		return
 	}
-	s.push(pending{key: key, tx: t})
+	s.push(pending{key: key, tx: t}, pkt)
 }
 
 func (s *session) commandHead(t *protocols.Transaction, h Header) {
@@ -285,12 +286,12 @@ func (s *session) cip(dir protocols.Direction, key pendingKey, b []byte, pkt pro
 		for _, a := range anomalies {
 			p.tx.AddAnomaly(a)
 		}
-		s.push(p)
+		s.push(p, pkt)
 		return
 	}
 	m, ok := parseMessage(b)
-	i := s.find(key)
-	if i < 0 {
+	p, matched := s.outstanding.Take(key)
+	if !matched {
 		t := s.newTransaction()
 		t.Proto, t.Code, t.CodeName = ProtoCIP, int(b[0]&0x7F), serviceName(b[0])
 		t.ResponseFrame, t.ResponseTime = pkt.Frame, pkt.Time
@@ -314,7 +315,6 @@ func (s *session) cip(dir protocols.Direction, key pendingKey, b []byte, pkt pro
 		s.emit(pending{tx: t, members: members})
 		return
 	}
-	p := s.take(i)
 	s.missed.Matched(pkt.Time)
 	target := p.tx
 	if p.outer != nil && ok && m.service == svcUnconnectedSend {
@@ -599,34 +599,15 @@ type transaction struct {
 	attrs   [2]protocols.Attr
 }
 
-func (s *session) find(key pendingKey) int {
-	for i := range s.outstanding {
-		if s.outstanding[i].key == key {
-			return i
-		}
+func (s *session) push(p pending, pkt protocols.Packet) {
+	if old, evicted := s.outstanding.Push(p.key, pkt.Time, p); evicted {
+		old.tx.AddAnomaly(anomalyTooManyOutstanding)
+		s.noResponse(old)
 	}
-	return -1
 }
 
-func (s *session) take(i int) pending {
-	p := s.outstanding[i]
-	copy(s.outstanding[i:], s.outstanding[i+1:])
-	s.outstanding[len(s.outstanding)-1] = pending{}
-	s.outstanding = s.outstanding[:len(s.outstanding)-1]
-	return p
-}
-
-func (s *session) push(p pending) {
-	if len(s.outstanding) >= MaxOutstanding {
-		s.outstanding[0].tx.AddAnomaly(anomalyTooManyOutstanding)
-		s.noResponse(0)
-	}
-	s.outstanding = append(s.outstanding, p)
-}
-
-// noResponse emits outstanding request i as unanswered.
-func (s *session) noResponse(i int) {
-	p := s.take(i)
+// noResponse emits an outstanding request as unanswered.
+func (s *session) noResponse(p pending) {
 	p.tx.Outcome = protocols.OutcomeNoResponse
 	for _, m := range p.members {
 		m.Outcome = protocols.OutcomeNoResponse
@@ -639,8 +620,8 @@ func (s *session) noResponse(i int) {
 
 // expire closes requests left unanswered for longer than ResponseTimeout.
 func (s *session) expire(pkt protocols.Packet) {
-	for len(s.outstanding) > 0 && pkt.Time.Sub(s.outstanding[0].tx.RequestTime) > ResponseTimeout {
-		s.noResponse(0)
+	for p, ok := s.outstanding.Expire(pkt.Time); ok; p, ok = s.outstanding.Expire(pkt.Time) {
+		s.noResponse(p)
 	}
 }
 
@@ -653,8 +634,8 @@ func (s *session) Gap(dir protocols.Direction, n int, pkt protocols.Packet) {
 
 // Close: requests still waiting become no_response records.
 func (s *session) Close(pkt protocols.Packet) {
-	for len(s.outstanding) > 0 {
-		s.noResponse(0)
+	for p, ok := s.outstanding.Oldest(); ok; p, ok = s.outstanding.Oldest() {
+		s.noResponse(p)
 	}
 }
 
@@ -665,22 +646,7 @@ func portUnit(route []byte) string {
 	if len(route) < 2 || route[0]&0xE0 != 0 || route[0]&0x10 != 0 || route[0]&0x0F == 0x0F {
 		return ""
 	}
-	return smallInt(int(route[0]&0x0F)) + "/" + smallInt(int(route[1]))
-}
-
-var smallInts = func() [256]string {
-	var s [256]string
-	for i := range s {
-		s[i] = strconv.Itoa(i)
-	}
-	return s
-}()
-
-func smallInt(n int) string {
-	if n >= 0 && n < len(smallInts) {
-		return smallInts[n]
-	}
-	return strconv.Itoa(n)
+	return protocols.Itoa(int(route[0]&0x0F)) + "/" + protocols.Itoa(int(route[1]))
 }
 
 var classNames = map[uint32]string{

@@ -3,7 +3,6 @@ package iec104_test
 import (
 	"fmt"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/otwatch/otwatch/protocols"
@@ -26,21 +25,6 @@ func (p apduSide) String() string {
 	return fmt.Sprintf("frame %d %s code=%d cause=%d", p.frame, p.dir, p.code, p.cause)
 }
 
-func list(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, ",")
-}
-
-func num(s string) int {
-	n, err := strconv.ParseInt(s, 0, 64)
-	if err != nil {
-		return -1
-	}
-	return int(n)
-}
-
 // tsharkSides reads every APDU tshark dissects, dropping TCP retransmissions.
 func tsharkSides(t *testing.T, path string) []apduSide {
 	rows := corpustest.Fields(t, path, nil, "frame.number", "tcp.srcport", "iec60870_104.type", "iec60870_104.utype",
@@ -53,31 +37,31 @@ func tsharkSides(t *testing.T, path string) []apduSide {
 		if r[2] == "" || r[6] != "" || r[7] != "" {
 			continue
 		}
-		frame, dir := num(r[0]), "request"
+		frame, dir := corpustest.Int(r[0]), "request"
 		if r[1] == strconv.Itoa(iec104.Port) {
 			dir = "response"
 		}
-		utypes := list(r[3])
-		for _, kind := range list(r[2]) {
-			switch num(kind) {
+		utypes := corpustest.Occurrences(r[3])
+		for _, kind := range corpustest.Occurrences(r[2]) {
+			switch corpustest.Int(kind) {
 			case 1:
 				out = append(out, apduSide{frame, dir, iec104.CodeS, -1})
 			case 3:
 				if len(utypes) > 0 {
-					if u := num(utypes[0]); u > 0 {
+					if u := corpustest.Int(utypes[0]); u > 0 {
 						out = append(out, apduSide{frame, dir, 0x100 | u<<2 | 3, -1})
 					}
 					utypes = utypes[1:]
 				}
 			}
 		}
-		typeIDs, causes := list(r[4]), list(r[5])
+		typeIDs, causes := corpustest.Occurrences(r[4]), corpustest.Occurrences(r[5])
 		for i, id := range typeIDs {
 			cause := -1
 			if len(causes) == len(typeIDs) {
-				cause = num(causes[i]) & 0x3F
+				cause = corpustest.Int(causes[i]) & 0x3F
 			}
-			out = append(out, apduSide{frame, dir, num(id), cause})
+			out = append(out, apduSide{frame, dir, corpustest.Int(id), cause})
 		}
 	}
 	return out

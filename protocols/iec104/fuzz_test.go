@@ -47,9 +47,9 @@ func FuzzSession(f *testing.F) {
 	f.Add([]byte{0x40, 10, 0x80, 6, 0x68, 0x04, 0x83, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, script []byte) {
 		r := newRecorder()
-		s := newSession(&r.env)
+		s := newSession(&r.Env)
 		frame, detached := testkit.ReplayScript(t, s, script, pk, func() {
-			for _, tx := range r.txs {
+			for _, tx := range r.Txs {
 				if tx.Proto != Proto || (tx.RequestFrame == 0) == (tx.ResponseFrame == 0) {
 					t.Fatalf("record without exactly one side: %+v", tx)
 				}

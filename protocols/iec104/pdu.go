@@ -143,7 +143,7 @@ func decodeASDU(asdu []byte, t *protocols.Transaction, controlling bool, units *
 		return
 	}
 	if oa := asdu[3]; oa != 0 {
-		t.AddAttr("originator", smallInt(int(oa)))
+		t.AddAttr("originator", protocols.Itoa(int(oa)))
 	}
 	t.Unit = units.name(binary.LittleEndian.Uint16(asdu[4:]))
 	// Side and outcome: the controlling station activates; the controlled
@@ -334,26 +334,10 @@ type unitCache struct {
 
 func (u *unitCache) name(ca uint16) string {
 	if u == nil {
-		return smallInt(int(ca))
+		return protocols.Itoa(int(ca))
 	}
 	if !u.have || u.ca != ca {
-		u.ca, u.s, u.have = ca, smallInt(int(ca)), true
+		u.ca, u.s, u.have = ca, protocols.Itoa(int(ca)), true
 	}
 	return u.s
-}
-
-var smallInts = func() [256]string {
-	var s [256]string
-	for i := range s {
-		s[i] = strconv.Itoa(i)
-	}
-	return s
-}()
-
-// smallInt formats n without allocating for the common small values.
-func smallInt(n int) string {
-	if n >= 0 && n < len(smallInts) {
-		return smallInts[n]
-	}
-	return strconv.Itoa(n)
 }

@@ -24,47 +24,47 @@ func iFrame(t *testing.T, ns uint16) []byte {
 
 func TestSessionRecordsEachAPDUWithItsSender(t *testing.T) {
 	r := newRecorder()
-	f := &feeder{s: newSession(&r.env)}
+	f := &feeder{s: newSession(&r.Env)}
 	f.feed(t, protocols.ClientToServer, hx(t, startDTAct), 1)
 	f.feed(t, protocols.ServerToClient, hx(t, startDTCon), 2)
 	f.feed(t, protocols.ClientToServer, hx(t, interrogation), 3)
-	require.Len(t, r.txs, 3)
-	assert.Equal(t, uint64(1), r.txs[0].RequestFrame)
-	assert.Zero(t, r.txs[0].ResponseFrame)
-	assert.Equal(t, uint64(2), r.txs[1].ResponseFrame)
-	assert.Zero(t, r.txs[1].RequestFrame)
-	assert.Equal(t, 100, r.txs[2].Code)
-	assert.Equal(t, "1", r.txs[2].Unit)
-	assert.Empty(t, r.anomalies)
+	require.Len(t, r.Txs, 3)
+	assert.Equal(t, uint64(1), r.Txs[0].RequestFrame)
+	assert.Zero(t, r.Txs[0].ResponseFrame)
+	assert.Equal(t, uint64(2), r.Txs[1].ResponseFrame)
+	assert.Zero(t, r.Txs[1].RequestFrame)
+	assert.Equal(t, 100, r.Txs[2].Code)
+	assert.Equal(t, "1", r.Txs[2].Unit)
+	assert.Empty(t, r.Anomalies)
 }
 
 func TestSessionWaitsForSplitAPDUs(t *testing.T) {
 	r := newRecorder()
-	f := &feeder{s: newSession(&r.env)}
+	f := &feeder{s: newSession(&r.Env)}
 	b := hx(t, interrogation)
 	f.feed(t, protocols.ClientToServer, b[:3], 1)
 	f.feed(t, protocols.ClientToServer, b[3:9], 2)
-	assert.Empty(t, r.txs)
+	assert.Empty(t, r.Txs)
 	f.feed(t, protocols.ClientToServer, b[9:], 3)
-	require.Len(t, r.txs, 1)
-	assert.Equal(t, uint64(3), r.txs[0].RequestFrame, "reported with the frame that completed it")
+	require.Len(t, r.Txs, 1)
+	assert.Equal(t, uint64(3), r.Txs[0].RequestFrame, "reported with the frame that completed it")
 }
 
 // Bytes before a start octet are skipped and named, as tshark's "ERR
 // prefix"; a chunk without any start octet is dropped whole.
 func TestSessionSkipsGarbage(t *testing.T) {
 	r := newRecorder()
-	f := &feeder{s: newSession(&r.env)}
+	f := &feeder{s: newSession(&r.Env)}
 	f.feed(t, protocols.ClientToServer, hx(t, "07 07 07 07 07 07 07"), 1)
 	f.feed(t, protocols.ClientToServer, append(hx(t, "0a 0a 0a"), hx(t, "68 04 43 00 00 00")...), 2)
-	require.Len(t, r.txs, 1)
-	assert.Equal(t, CodeTestFRAct, r.txs[0].Code)
-	assert.Equal(t, []string{anomalyGarbage, anomalyGarbage}, r.anomalies)
+	require.Len(t, r.Txs, 1)
+	assert.Equal(t, CodeTestFRAct, r.Txs[0].Code)
+	assert.Equal(t, []string{anomalyGarbage, anomalyGarbage}, r.Anomalies)
 }
 
 func TestSessionDetachesFromEndlessGarbage(t *testing.T) {
 	r := newRecorder()
-	s := newSession(&r.env)
+	s := newSession(&r.Env)
 	var err error
 	for i := 0; i <= maxGarbage && err == nil; i++ {
 		_, err = s.Feed(protocols.ClientToServer, []byte("GET / HTTP/1.1\r\n"), pk(uint64(i)))
@@ -74,18 +74,18 @@ func TestSessionDetachesFromEndlessGarbage(t *testing.T) {
 
 func TestSessionSequenceNumbers(t *testing.T) {
 	r := newRecorder()
-	f := &feeder{s: newSession(&r.env)}
+	f := &feeder{s: newSession(&r.Env)}
 	f.feed(t, protocols.ServerToClient, iFrame(t, 7), 1) // picked up mid-stream: any first number
 	f.feed(t, protocols.ServerToClient, iFrame(t, 8), 2)
 	f.feed(t, protocols.ServerToClient, iFrame(t, 10), 3) // 9 lost or suppressed
 	f.s.Gap(protocols.ServerToClient, 100, pk(4))
 	f.f(t, 5)
-	require.Len(t, r.txs, 4)
-	assert.Empty(t, r.txs[0].Anomalies)
-	assert.Empty(t, r.txs[1].Anomalies)
-	assert.Equal(t, []string{anomalySequenceGap}, r.txs[2].Anomalies)
-	assert.Empty(t, r.txs[3].Anomalies, "after a capture gap the numbering starts afresh")
-	assert.Equal(t, uint64(10), r.txs[2].ID)
+	require.Len(t, r.Txs, 4)
+	assert.Empty(t, r.Txs[0].Anomalies)
+	assert.Empty(t, r.Txs[1].Anomalies)
+	assert.Equal(t, []string{anomalySequenceGap}, r.Txs[2].Anomalies)
+	assert.Empty(t, r.Txs[3].Anomalies, "after a capture gap the numbering starts afresh")
+	assert.Equal(t, uint64(10), r.Txs[2].ID)
 }
 
 func (f *feeder) f(t *testing.T, frame uint64) {
@@ -94,11 +94,11 @@ func (f *feeder) f(t *testing.T, frame uint64) {
 
 func TestSequenceNumbersWrap(t *testing.T) {
 	r := newRecorder()
-	f := &feeder{s: newSession(&r.env)}
+	f := &feeder{s: newSession(&r.Env)}
 	f.feed(t, protocols.ServerToClient, iFrame(t, 0x7FFF), 1)
 	f.feed(t, protocols.ServerToClient, iFrame(t, 0), 2)
-	require.Len(t, r.txs, 2)
-	assert.Empty(t, r.txs[1].Anomalies)
+	require.Len(t, r.Txs, 2)
+	assert.Empty(t, r.Txs[1].Anomalies)
 }
 
 func TestProbe(t *testing.T) {
