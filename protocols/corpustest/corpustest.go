@@ -190,3 +190,33 @@ func Int(s string) int {
 	}
 	return int(n)
 }
+
+// CodeSide is one side of a record as tshark can name it too: frame,
+// request or response, code.
+type CodeSide struct {
+	Frame int
+	Dir   string
+	Code  int
+}
+
+// FrameDir implements Side.
+func (c CodeSide) FrameDir() (int, string) { return c.Frame, c.Dir }
+
+// CodeSides gives the request and response sides of the records of one
+// proto (encrypted ones left out: tshark cannot read them either).
+func CodeSides(txs []protocols.Transaction, proto string) []CodeSide {
+	var out []CodeSide
+	for i := range txs {
+		tx := &txs[i]
+		if tx.Proto != proto || tx.Encrypted {
+			continue
+		}
+		if tx.RequestFrame != 0 {
+			out = append(out, CodeSide{int(tx.RequestFrame), "request", tx.Code})
+		}
+		if tx.ResponseFrame != 0 {
+			out = append(out, CodeSide{int(tx.ResponseFrame), "response", tx.Code})
+		}
+	}
+	return out
+}

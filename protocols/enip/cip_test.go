@@ -227,6 +227,12 @@ func TestProbe(t *testing.T) {
 	assert.Equal(t, protocols.ProbeNeedMore, d.Probe(protocols.ClientToServer, encap(0x0001, 0, []byte{1, 2})[:25]))
 	assert.Equal(t, protocols.ProbeYes, d.Probe(protocols.ClientToServer, append(legacy, encap(CmdListServices, 0, nil)...)))
 	assert.Equal(t, protocols.ProbeNo, d.Probe(protocols.ClientToServer, append(legacy, []byte("GET / HTTP/1.1\r\nHost: plc\r\n\r\n")...)))
+	ntp := hx(t, "0b 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 | an NTP client request\n"+
+		"00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 cc 2a 1b 73 00 00 00 00")
+	assert.Equal(t, protocols.ProbeNo, d.Probe(protocols.ClientToServer, ntp))
+	ntp[0] = 0x63 // LI 1, version 4, client: reads as ListIdentity with a length
+	ntp[2] = 0x06
+	assert.Equal(t, protocols.ProbeNo, d.Probe(protocols.ClientToServer, ntp))
 }
 
 func TestSessionDetachesFromGarbage(t *testing.T) {

@@ -13,31 +13,19 @@ import (
 	"github.com/otwatch/otwatch/protocols/enip"
 )
 
-// msgSide is one CIP message as both tshark and otwatch can describe it:
-// frame, request or reply, service. (The class of a reply tshark takes from
-// the request it matched, which for an Unconnected Send is the envelope's
-// class 6 while we give the embedded request's: conformance.py counts that;
-// this test leaves the class out.)
-type msgSide struct {
-	frame   int
-	dir     string
-	service int
-}
-
-func (p msgSide) FrameDir() (int, string) { return p.frame, p.dir }
-func (p msgSide) String() string {
-	return fmt.Sprintf("frame %d %s service=0x%02x", p.frame, p.dir, p.service)
-}
-
 // tsharkSides reads every CIP message tshark decodes (Multiple Service
 // Packet members and Unconnected Send's embedded requests included),
 // dropping TCP retransmissions.
-func tsharkSides(t *testing.T, path string) []msgSide {
+// (The class of a reply tshark takes from the request it matched, which
+// for an Unconnected Send is the envelope's class 6 while we give the
+// embedded request's: conformance.py counts that; this test compares
+// frame, direction and service.)
+func tsharkSides(t *testing.T, path string) []corpustest.CodeSide {
 	// cip.service is the service octet with its response bit, one per
 	// message whatever layer (cip, cipcm, cipcls) shows it.
 	rows := corpustest.Fields(t, path, nil, "frame.number", "cip.service",
 		"tcp.analysis.retransmission", "tcp.analysis.spurious_retransmission")
-	var out []msgSide
+	var out []corpustest.CodeSide
 	for _, r := range rows {
 		for len(r) < 4 {
 			r = append(r, "")
@@ -50,23 +38,7 @@ func tsharkSides(t *testing.T, path string) []msgSide {
 			if v&0x80 != 0 {
 				dir = "response"
 			}
-			out = append(out, msgSide{corpustest.Int(r[0]), dir, v & 0x7F})
-		}
-	}
-	return out
-}
-
-func ourSides(txs []protocols.Transaction) []msgSide {
-	var out []msgSide
-	for _, tx := range txs {
-		if tx.Proto != enip.ProtoCIP {
-			continue
-		}
-		if tx.RequestFrame != 0 {
-			out = append(out, msgSide{int(tx.RequestFrame), "request", tx.Code})
-		}
-		if tx.ResponseFrame != 0 {
-			out = append(out, msgSide{int(tx.ResponseFrame), "response", tx.Code})
+			out = append(out, corpustest.CodeSide{Frame: corpustest.Int(r[0]), Dir: dir, Code: v & 0x7F})
 		}
 	}
 	return out
@@ -81,7 +53,7 @@ func TestConformanceWithTshark(t *testing.T) {
 		t.Run(c.Rel, func(t *testing.T) {
 			want := tsharkSides(t, c.Path)
 			txs, _ := corpustest.Replay(t, c.Path)
-			corpustest.Compare(t, exceptions, c.Rel, want, ourSides(txs))
+			corpustest.Compare(t, exceptions, c.Rel, want, corpustest.CodeSides(txs, enip.ProtoCIP))
 			if len(want) == 0 {
 				t.Error("tshark found no CIP message: the test compares nothing")
 			}

@@ -30,38 +30,38 @@ func (Dissector) NewSession(env *protocols.Env) protocols.Session {
 }
 
 // Probe accepts a stream or datagram that starts with a plausible
-// encapsulation header: a defined command, options 0, and a length that
-// fits what the command carries. A TCP stream picked up mid-packet is
-// left to the pipeline's later probes.
+// encapsulation header: a defined command, options 0, status 0 from the
+// client, and a length that fits what the command carries and the bytes
+// behind it (a second packet right behind must be plausible too). A TCP
+// stream picked up mid-packet is left to the pipeline's later probes.
 func (Dissector) Probe(dir protocols.Direction, data []byte) protocols.ProbeResult {
 	if len(data) < headerLen {
 		if len(data) >= 2 {
-			if _, ok := commands[binary.LittleEndian.Uint16(data)]; !ok {
+			if _, ok := commands[binary.LittleEndian.Uint16(data)]; !ok && data[1] != 0 {
 				return protocols.ProbeNo
 			}
 		}
 		return protocols.ProbeNeedMore
 	}
 	h, _ := ParseHeader(data)
-	if h.Options != 0 || h.Length > maxLength || h.Command == CmdNOP {
+	if !plausibleHeader(h, dir) {
 		return protocols.ProbeNo
 	}
+	next := headerLen + h.Length
 	if !h.known() {
-		// A command the specification does not define (scanners send the
-		// legacy 0x0001): EtherNet/IP only if a defined one follows.
-		if h.Command > 0xFF || h.Status != 0 || h.Length > 1024 {
+		// A command the specification does not define (discovery tools
+		// send the legacy 0x0001): an empty one alone, or one followed by
+		// a defined command.
+		if h.Command > 0xFF || h.Length > 1024 {
 			return protocols.ProbeNo
 		}
-		next := headerLen + h.Length
-		if len(data) == headerLen && h.Length == 0 && h.Command != 0 {
-			// a whole empty command and nothing else (the legacy 0x0001
-			// probe of discovery tools): nine zero octets in place
+		if len(data) == headerLen && h.Length == 0 {
 			return protocols.ProbeYes
 		}
 		if len(data) < next+headerLen {
 			return protocols.ProbeNeedMore
 		}
-		if n, _ := ParseHeader(data[next:]); !n.known() || n.Options != 0 {
+		if n, _ := ParseHeader(data[next:]); !n.known() || !plausibleHeader(n, dir) {
 			return protocols.ProbeNo
 		}
 		return protocols.ProbeYes
@@ -79,9 +79,27 @@ func (Dissector) Probe(dir protocols.Direction, data []byte) protocols.ProbeResu
 			return protocols.ProbeNo // item count
 		}
 	case CmdListIdentity, CmdListServices, CmdListInterfaces:
-		if h.Length != 0 && h.Length < 2 {
+		if dir == protocols.ClientToServer && h.Length != 0 {
+			return protocols.ProbeNo // a request carries nothing
+		}
+		if dir == protocols.ServerToClient && h.Length < 2 {
+			return protocols.ProbeNo // a reply carries at least its item count
+		}
+	}
+	if len(data) > next {
+		if len(data) < next+headerLen {
+			return protocols.ProbeNeedMore
+		}
+		if n, _ := ParseHeader(data[next:]); !n.known() || !plausibleHeader(n, dir) {
 			return protocols.ProbeNo
 		}
 	}
 	return protocols.ProbeYes
+}
+
+// plausibleHeader: options 0 (the specification requires it), status 0
+// from the client, no NOP to open a conversation, a length in range.
+func plausibleHeader(h Header, dir protocols.Direction) bool {
+	return h.Options == 0 && h.Length <= maxLength && h.Command != CmdNOP &&
+		(dir == protocols.ServerToClient || h.Status == 0)
 }

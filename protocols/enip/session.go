@@ -9,20 +9,22 @@ import (
 	"github.com/otwatch/otwatch/protocols"
 )
 
-// Session limits.
+// MaxOutstanding bounds the requests of one connection that wait for a
+// reply; beyond it the oldest is recorded unanswered.
+const MaxOutstanding = 256
+
+// ResponseTimeout is how long, in packet time, a request may wait for its
+// reply before it is recorded as no_response.
+const ResponseTimeout = 30 * time.Second
+
+// Framing: the encapsulation header's size, the largest data length
+// behind it (65535 minus the header), how many bad headers in a row end
+// the session, and how many services of one Multiple Service Packet are kept.
 const (
-	// MaxOutstanding requests per connection.
-	MaxOutstanding = 256
-	// ResponseTimeout (packet time): an older unanswered request is closed as no_response.
-	ResponseTimeout = 30 * time.Second
-	// maxBadHeaders in a row mean the stream is not EtherNet/IP any more.
+	headerLen     = 24
+	maxLength     = 65511
 	maxBadHeaders = 16
-	// headerLen is the encapsulation header's size.
-	headerLen = 24
-	// maxLength is the largest encapsulation data length (65535 - header).
-	maxLength = 65511
-	// maxMembers caps the services of one Multiple Service Packet kept.
-	maxMembers = 256
+	maxMembers    = 256
 )
 
 var errNotENIP = errors.New("enip: stream no longer carries encapsulation headers")
