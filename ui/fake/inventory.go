@@ -207,6 +207,14 @@ func serverRole(proto string) string {
 	return p.ServerRoles[len(p.ServerRoles)-1]
 }
 
+// serverPort is the protocol's first registered server port, 0 if none.
+func serverPort(proto string) uint16 {
+	if d := protocols.Lookup(proto); d != nil && len(d.Ports()) > 0 {
+		return d.Ports()[0]
+	}
+	return 0
+}
+
 // clientRole is a role every client of the protocol takes, "" if none.
 func clientRole(proto string) string {
 	p, _ := protocols.ProfileOf(proto)
