@@ -1,6 +1,9 @@
 package protocols
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // Profile declares what the product outside protocols/ needs to know about
 // one record protocol (a Transaction.Proto value): the inventory's roles,
@@ -25,6 +28,9 @@ type Profile struct {
 	Vendor string
 	// Classify gives a transaction's class beyond its op; nil: ClassNone.
 	Classify func(t *Transaction) Class
+	// ResponseTimeout is how long the dissector waits for a response
+	// before it records the request unanswered (0: it pairs nothing).
+	ResponseTimeout time.Duration
 	// Bench names the pipeline benchmark's input; nil: not benchmarked.
 	Bench *BenchInput
 }

@@ -8,12 +8,13 @@ import "github.com/otwatch/otwatch/protocols"
 // says nothing of roles.
 func (Dissector) Profiles() []protocols.Profile {
 	return []protocols.Profile{
-		{Name: ProtoENIP},
+		{Name: ProtoENIP, ResponseTimeout: ResponseTimeout},
 		{
-			Name:          ProtoCIP,
-			ServerRoles:   []string{"plc"},
-			ProcessClient: true,
-			Classify:      classify,
+			Name:            ProtoCIP,
+			ServerRoles:     []string{"plc"},
+			ProcessClient:   true,
+			Classify:        classify,
+			ResponseTimeout: ResponseTimeout,
 			Bench: &protocols.BenchInput{Capture: "cisagov__icsnpp-enip/tests/traces/enip_cip_example.pcap",
 				Copies: 160, TsharkField: "cip.sc"},
 		},

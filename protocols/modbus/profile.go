@@ -6,10 +6,11 @@ import "github.com/otwatch/otwatch/protocols"
 // PLCs, its clients read and write process data.
 func (Dissector) Profiles() []protocols.Profile {
 	return []protocols.Profile{{
-		Name:          "modbus",
-		ServerRoles:   []string{"plc"},
-		ProcessClient: true,
-		Classify:      classify,
+		Name:            "modbus",
+		ServerRoles:     []string{"plc"},
+		ProcessClient:   true,
+		Classify:        classify,
+		ResponseTimeout: ResponseTimeout,
 		Bench: &protocols.BenchInput{Capture: "antoine-lemay__Modbus_dataset/characterization_modbus_6RTU_with_operate.pcap",
 			Copies: 10, TsharkField: "modbus.func_code"},
 	}}

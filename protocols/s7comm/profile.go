@@ -7,11 +7,12 @@ import "github.com/otwatch/otwatch/protocols"
 // doing; setting the clock changes the CPU's configuration.
 func (Dissector) Profiles() []protocols.Profile {
 	return []protocols.Profile{{
-		Name:          ProtoS7,
-		ServerRoles:   []string{"plc"},
-		ProcessClient: true,
-		Vendor:        "siemens",
-		Classify:      classifyS7,
+		Name:            ProtoS7,
+		ServerRoles:     []string{"plc"},
+		ProcessClient:   true,
+		Vendor:          "siemens",
+		ResponseTimeout: ResponseTimeout,
+		Classify:        classifyS7,
 		Bench: &protocols.BenchInput{Capture: "qut-infosec__2017QUT_S7comm/LabelledDataset/20161215163606_s7_process_attacks/20161216202830/" +
 			"20161215193421.WaterTankOnAuto_Flooding/20161215193421.WaterTankOnAuto_Flooding.hmi.pcap",
 			Copies: 10, TsharkField: "s7comm.param.func"},
@@ -21,10 +22,11 @@ func (Dissector) Profiles() []protocols.Profile {
 // Profiles declares S7comm-plus: servers are Siemens PLCs.
 func (PlusDissector) Profiles() []protocols.Profile {
 	return []protocols.Profile{{
-		Name:          ProtoS7Plus,
-		ServerRoles:   []string{"plc"},
-		ProcessClient: true,
-		Vendor:        "siemens",
+		Name:            ProtoS7Plus,
+		ServerRoles:     []string{"plc"},
+		ProcessClient:   true,
+		Vendor:          "siemens",
+		ResponseTimeout: ResponseTimeout,
 	}}
 }
 
