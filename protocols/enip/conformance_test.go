@@ -47,19 +47,9 @@ func tsharkSides(t *testing.T, path string) []corpustest.CodeSide {
 // TestConformanceWithTshark compares every CIP message of every corpus
 // capture with tshark's dissection: frame, direction and service.
 func TestConformanceWithTshark(t *testing.T) {
-	corpustest.Tshark(t)
-	exceptions := corpustest.LoadExceptions(t)
-	for _, c := range corpustest.Captures(t, enip.ProtoCIP) {
-		t.Run(c.Rel, func(t *testing.T) {
-			want := tsharkSides(t, c.Path)
-			txs, _ := corpustest.Replay(t, c.Path)
-			corpustest.Compare(t, exceptions, c.Rel, want, corpustest.CodeSides(txs, enip.ProtoCIP))
-			if len(want) == 0 {
-				t.Error("tshark found no CIP message: the test compares nothing")
-			}
-		})
-	}
-	exceptions.CheckStale(t)
+	corpustest.CompareCorpus(t, enip.ProtoCIP, tsharkSides, func(txs []protocols.Transaction, _ []corpustest.CodeSide) []corpustest.CodeSide {
+		return corpustest.CodeSides(txs, enip.ProtoCIP)
+	})
 }
 
 // TestICSNPPBaselines checks our records against CISA ICSNPP's cip.log

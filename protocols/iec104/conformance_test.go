@@ -90,24 +90,13 @@ func ourSides(txs []protocols.Transaction, causesKnown map[int]bool) []apduSide 
 // capture with tshark's dissection: frame, side, type (or S/U function)
 // and cause of transmission.
 func TestConformanceWithTshark(t *testing.T) {
-	corpustest.Tshark(t)
-	exceptions := corpustest.LoadExceptions(t)
-	for _, c := range corpustest.Captures(t, iec104.Proto) {
-		t.Run(c.Rel, func(t *testing.T) {
-			want := tsharkSides(t, c.Path)
-			known := map[int]bool{}
-			for _, w := range want {
-				if w.cause >= 0 {
-					known[w.frame] = true
-				}
+	corpustest.CompareCorpus(t, iec104.Proto, tsharkSides, func(txs []protocols.Transaction, want []apduSide) []apduSide {
+		known := map[int]bool{} // frames whose causes tshark attributes
+		for _, w := range want {
+			if w.cause >= 0 {
+				known[w.frame] = true
 			}
-			txs, _ := corpustest.Replay(t, c.Path)
-			got := ourSides(txs, known)
-			corpustest.Compare(t, exceptions, c.Rel, want, got)
-			if len(want) == 0 {
-				t.Error("tshark found no APDU: the test compares nothing")
-			}
-		})
-	}
-	exceptions.CheckStale(t)
+		}
+		return ourSides(txs, known)
+	})
 }

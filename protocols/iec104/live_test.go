@@ -3,10 +3,8 @@
 package iec104_test
 
 import (
-	"path/filepath"
 	"testing"
 
-	"github.com/otwatch/otwatch/protocols/corpustest"
 	"github.com/otwatch/otwatch/protocols/livetest"
 )
 
@@ -15,12 +13,5 @@ import (
 // for Go or Debian here) and checks that every record is the one reading
 // the file gives: same stations, types, causes, addresses, values.
 func TestLiveReplay(t *testing.T) {
-	if testing.Short() {
-		t.Skip("replays through a namespace: not in -short")
-	}
-	for _, name := range []string{"ndpi_iec60870_5_104.pcap", "iti_javarmi_and_iec_misc.pcap"} {
-		path := filepath.Join("testdata", name)
-		want, _ := corpustest.Replay(t, path)
-		livetest.SameAsFile(t, path, want, 1000)
-	}
+	livetest.SameAsFiles(t, 1000, "testdata/ndpi_iec60870_5_104.pcap", "testdata/iti_javarmi_and_iec_misc.pcap")
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/otwatch/otwatch/protocols"
 	"github.com/otwatch/otwatch/protocols/capture"
+	"github.com/otwatch/otwatch/protocols/corpustest"
 	"github.com/otwatch/otwatch/protocols/live"
 	"github.com/otwatch/otwatch/protocols/pipeline"
 )
@@ -146,5 +147,17 @@ func SameAsFile(t *testing.T, path string, want []protocols.Transaction, pps int
 	}
 	if len(got) != len(want) {
 		t.Errorf("%d records live, %d from the file", len(got), len(want))
+	}
+}
+
+// SameAsFiles runs SameAsFile on each capture, outside -short.
+func SameAsFiles(t *testing.T, pps int, paths ...string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("replays through a namespace: not in -short")
+	}
+	for _, path := range paths {
+		want, _ := corpustest.Replay(t, path)
+		SameAsFile(t, path, want, pps)
 	}
 }
