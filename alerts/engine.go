@@ -122,22 +122,15 @@ func controlKind(tx *protocols.Transaction) string {
 	case protocols.OpRestart:
 		return "restart"
 	}
-	if tx.Proto == "modbus" && tx.Code == 8 && tx.HasSubcode && tx.Subcode == 4 {
+	// The protocol's profile says which codes silence a device or change
+	// its configuration (Modbus 8/4 and 8/3, DNP3 22 and 31, S7 set clock).
+	switch protocols.ClassOf(tx) {
+	case protocols.ClassListenOnly:
 		return "force_listen_only"
-	}
-	if configChanges[tx.SubcodeName] || configChanges[tx.CodeName] {
+	case protocols.ClassConfigChange:
 		return "config_change"
 	}
 	return ""
-}
-
-// configChanges are code or subcode names that change a device's configuration.
-var configChanges = map[string]bool{
-	"change_ascii_input_delimiter": true, // Modbus 8/0x03
-	"assign_class":                 true, // DNP3 22
-	"activate_config":              true, // DNP3 31
-	"set_clock":                    true, // S7 userdata time functions
-	"write_configuration":          true,
 }
 
 // ObserveTx is Observe for use as a pipeline sink.

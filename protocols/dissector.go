@@ -143,14 +143,16 @@ var (
 // Register adds a dissector; a duplicate name panics at start-up.
 func Register(d Dissector) {
 	registryMu.Lock()
-	defer registryMu.Unlock()
 	for _, have := range registry {
 		if have.Name() == d.Name() {
+			registryMu.Unlock()
 			panic(fmt.Sprintf("protocols: dissector %q registered twice", d.Name()))
 		}
 	}
 	registry = append(registry, d)
 	sort.Slice(registry, func(i, j int) bool { return registry[i].Name() < registry[j].Name() })
+	registryMu.Unlock()
+	resetProfiles()
 }
 
 // Dissectors returns the registered dissectors sorted by name.
@@ -160,12 +162,13 @@ func Dissectors() []Dissector {
 	return append([]Dissector(nil), registry...)
 }
 
-// Lookup returns the dissector of that name, nil if none.
+// Lookup returns the dissector of that name, or the one that emits records
+// of that proto (EtherNet/IP's "cip"), nil if none.
 func Lookup(name string) Dissector {
 	for _, d := range Dissectors() {
 		if d.Name() == name {
 			return d
 		}
 	}
-	return nil
+	return owner(name)
 }

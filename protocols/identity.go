@@ -33,13 +33,6 @@ func IdentityOf(t *Transaction) []IdentityFact {
 }
 
 func lookupIdentifier(proto string) (Identifier, bool) {
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	for _, d := range registry {
-		if d.Name() == proto {
-			id, ok := d.(Identifier)
-			return id, ok
-		}
-	}
-	return nil, false
+	id, ok := Lookup(proto).(Identifier)
+	return id, ok
 }

@@ -79,3 +79,20 @@ func appendEscape(out []byte, r rune) []byte {
 }
 
 func hexDigit(v byte) byte { return "0123456789abcdef"[v&15] }
+
+var smallInts = func() [256]string {
+	var s [256]string
+	for i := range s {
+		s[i] = strconv.Itoa(i)
+	}
+	return s
+}()
+
+// Itoa is strconv.Itoa without an allocation for 0..255, the addresses,
+// slots and small codes that dissectors render on every PDU.
+func Itoa(n int) string {
+	if n >= 0 && n < len(smallInts) {
+		return smallInts[n]
+	}
+	return strconv.Itoa(n)
+}

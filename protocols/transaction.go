@@ -41,6 +41,16 @@ func (o Op) String() string {
 	return "other"
 }
 
+// ChangesState is true for the ops that change a device's state or
+// process: writes, control, program download, firmware, stop/start/restart.
+func (o Op) ChangesState() bool {
+	switch o {
+	case OpWrite, OpControl, OpProgramDownload, OpFirmwareUpdate, OpStop, OpStart, OpRestart:
+		return true
+	}
+	return false
+}
+
 // OpNames lists every op's name, in Op order.
 func OpNames() []string { return append([]string(nil), opNames[:]...) }
 

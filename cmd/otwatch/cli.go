@@ -89,6 +89,10 @@ var commands = map[string]helpText{
 	"demo": {usage: "demo [--listen ADDR] [--records]", summary: "replay the embedded real capture and serve the dashboard on localhost",
 		about:    "Replays a real Modbus capture through the whole appliance into a temporary state and serves the dashboard\nuntil Ctrl-C; the one-time setup token that creates the admin is logged.",
 		examples: []string{"otwatch demo", "otwatch demo --records | head"}},
+	"protocols": {usage: "protocols", summary: "list the protocols this build dissects: record proto, transports, ports",
+		about: "One line per record proto value (RECORDS.md), from the dissectors' registry: the name conduits and\n" +
+			"records use, the transports and the server ports that order the probes (content decides).",
+		examples: []string{"otwatch protocols", "otwatch protocols | cut -f1"}},
 	"version": {usage: "version", summary: "print the version (also in the SIEM's CEF and LEEF headers)", examples: []string{"otwatch version"}},
 	"help":    {usage: "help [COMMAND [SUB-COMMAND]]", summary: "this help, or a command's", examples: []string{"otwatch help read", "otwatch help alerts list"}},
 }
@@ -99,7 +103,7 @@ const stateAbout = "Reads the state file given by --db, or the database.path of 
 	"it works on a live appliance."
 
 // topOrder is the order of the top-level command list.
-var topOrder = []string{"run", "config", "read", "alerts", "inventory", "baseline", "advisories", "evidence", "user", "db", "update", "demo", "version", "help"}
+var topOrder = []string{"run", "config", "read", "alerts", "inventory", "baseline", "advisories", "evidence", "user", "db", "update", "demo", "protocols", "version", "help"}
 
 // subcommands lists a group's sub-commands, sorted.
 func subcommands(group string) []string {

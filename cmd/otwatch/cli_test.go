@@ -40,6 +40,7 @@ var commandFlags = map[string][]string{
 	"db compact":        {"db", "config"},
 	"update":            {"url", "token-file", "fingerprint", "ca", "insecure", "pubkey", "allow-downgrade", "wait", "status"},
 	"demo":              {"listen", "records"},
+	"protocols":         {},
 	"version":           {},
 	"help":              {},
 }

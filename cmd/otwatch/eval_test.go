@@ -18,6 +18,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/otwatch/otwatch/protocols"
 	"github.com/otwatch/otwatch/protocols/capture"
 	"github.com/otwatch/otwatch/protocols/corpustest"
 )
@@ -596,6 +597,25 @@ func tsharkOracle(t *testing.T) func(path string, a evalAlert) string {
 var knownMisses = map[string]string{
 	"OISF__suricata-verify/tests/dnp3/dnp3-too-long-reassembly-response/input.pcap": "dnp3.fragment_too_large is counted " +
 		"(/metrics) but belongs to no transaction, and only transactions' anomalies raise malformed_pdu",
+	// Quickdraw captures whose one attack PDU lies before the 60% split,
+	// in what is learned: the split, not the detector, misses them.
+	iti + "openics/EIP-RemoteModeChangeAttempt.pcap": "the attack, CIP Stop (service 0x07) to class 0x8E at frame 421 of 727, " +
+		"falls in the learned 60%; otwatch raises plc_stop on it there",
+	iti + "openics/EIP-ChangeTimeAttempt.pcap": "the attack, Set_Attribute_List to vendor class 0x8B at frame 386 of 728, " +
+		"falls in the learned 60%, where a write is learned",
+	iti + "openics/EIP-ChangeDateAttempt.pcap": "the attack, Set_Attribute_List to vendor class 0x8B at frame 138 of 365, " +
+		"falls in the learned 60%, where a write is learned",
+}
+
+// dissected: a capture holds a protocol of the registry (MANIFEST.tsv
+// names protocols as the records do).
+func dissected(c corpustest.Capture) bool {
+	for _, p := range c.Protocols {
+		if _, ok := protocols.ProfileOf(p); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // attackRuns: the labelled attack captures, learned the same way, must
@@ -667,7 +687,7 @@ func attackRuns(t *testing.T, dir string, list []corpustest.Capture) {
 			r.hit++
 			r.alerts = append(r.alerts, fmt.Sprintf("%s [%s]", a.Kind, frameList(a.Frames)))
 		}
-		if r.hit == 0 && !c.Has("modbus") && !c.Has("dnp3") && !c.Has("s7comm") && !c.Has("opcua") {
+		if r.hit == 0 && !dissected(c) {
 			r.alerts = []string{"n/a: " + strings.Join(c.Protocols, ",") + " is outside the dissector set"}
 			r.attack = 0
 		}

@@ -54,6 +54,8 @@ func runWith(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdDB(args[1:], stdout, stderr)
 	case "demo":
 		return cmdDemo(args[1:], stdout, stderr)
+	case "protocols":
+		return cmdProtocols(args[1:], stdout, stderr)
 	case "version", "--version":
 		if len(args) > 1 {
 			if _, code, ok := noFlags("version", args[1:], 0, stdout, stderr); !ok {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/otwatch/otwatch/learning/inventory"
+	"github.com/otwatch/otwatch/protocols"
 )
 
 // Evidence is one identity fact a match rests on, with its provenance, so
@@ -121,8 +122,11 @@ var (
 	uriHost      = regexp.MustCompile(`^(?i)(?:urn:|https?://)([^:/]+)`)
 )
 
-// s7Protocols are the protocols whose identity is always a Siemens device's.
-var s7Protocols = map[string]bool{"s7comm": true, "s7comm-plus": true}
+// siemensProtocol: the protocol's profile says every server is a Siemens device.
+func siemensProtocol(proto string) bool {
+	p, _ := protocols.ProfileOf(proto)
+	return p.Vendor == "siemens"
+}
 
 func buildView(a *inventory.Asset) view {
 	var v view
@@ -141,7 +145,7 @@ func buildView(a *inventory.Asset) view {
 	}
 	if code, ev := get("order_number", "hardware_order_number"); code != "" {
 		v.code, v.codeEv = normCode(code), ev
-		if v.vendor == "" && s7Protocols[ev.Proto] && orderNumberRE.MatchString(strings.ToUpper(code)) {
+		if v.vendor == "" && siemensProtocol(ev.Proto) && orderNumberRE.MatchString(strings.ToUpper(code)) {
 			v.vendor, v.vendorEv, v.vendorHow = "siemens", ev, "a Siemens order number read over "+ev.Proto
 		}
 	}

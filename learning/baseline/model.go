@@ -420,14 +420,7 @@ func (m *Model) Status(now time.Time) Status {
 // stateChanging ops change the process or the device: their targets are
 // learned as changed, their values and parameters modelled, their rates
 // counted.
-func stateChanging(op protocols.Op) bool {
-	switch op {
-	case protocols.OpWrite, protocols.OpControl, protocols.OpProgramDownload, protocols.OpFirmwareUpdate,
-		protocols.OpStop, protocols.OpStart, protocols.OpRestart:
-		return true
-	}
-	return false
-}
+func stateChanging(op protocols.Op) bool { return op.ChangesState() }
 
 // rateOf is the rate class an operation counts in, false for none.
 func rateOf(op protocols.Op) (rateClass, bool) {
@@ -1100,14 +1093,11 @@ func (m *Model) Tick(now time.Time) []Finding {
 }
 
 // lateBy is how long after its request an unanswered transaction reaches
-// the model: the dissector's response timeout (protocols/*/session.go
-// ResponseTimeout), the longest for a protocol not named.
+// the model: the dissector's response timeout (its profile's
+// ResponseTimeout), 5 minutes for a protocol that does not say.
 func lateBy(proto string) time.Duration {
-	switch proto {
-	case "modbus":
-		return 30 * time.Second
-	case "dnp3", "s7comm", "s7comm-plus":
-		return 60 * time.Second
+	if p, ok := protocols.ProfileOf(proto); ok && p.ResponseTimeout > 0 {
+		return p.ResponseTimeout
 	}
 	return 5 * time.Minute
 }

@@ -156,14 +156,7 @@ func (a *evidence) useProto(pi, side uint8, port uint16, fr uint64, ns int64) bo
 }
 
 // stateChanging ops disqualify a client from the historian role.
-func stateChanging(op protocols.Op) bool {
-	switch op {
-	case protocols.OpWrite, protocols.OpControl, protocols.OpProgramDownload, protocols.OpFirmwareUpdate,
-		protocols.OpStop, protocols.OpStart, protocols.OpRestart:
-		return true
-	}
-	return false
-}
+func stateChanging(op protocols.Op) bool { return op.ChangesState() }
 
 // clientEvidence records what a client did, for the role rules.
 func (a *evidence) clientEvidence(tx *protocols.Transaction, fr uint64) {
@@ -177,7 +170,7 @@ func (a *evidence) clientEvidence(tx *protocols.Transaction, fr uint64) {
 	if a.OpFrame[op] == 0 {
 		a.OpFrame[op] = fr
 	}
-	if tx.Proto == "s7comm" && tx.Code == 4 && tx.HasSubcode && tx.Subcode == 1 { // CPU functions / read SZL
+	if protocols.ClassOf(tx) == protocols.ClassEngineering { // e.g. S7 read SZL
 		a.SZL++
 		if a.SZLFrame == 0 {
 			a.SZLFrame = fr

@@ -415,7 +415,7 @@ func TestRoles(t *testing.T) {
 		}
 	}
 	ev := asset(t, doc, "mac:00:1b:1b:00:00:07").RoleEvidence["engineering_workstation"]
-	if !strings.Contains(ev, "program_download ×1, first in frame") || !strings.Contains(ev, "read_szl ×1") {
+	if !strings.Contains(ev, "program_download ×1, first in frame") || !strings.Contains(ev, "engineering-only requests ×1") {
 		t.Errorf("evidence %q", ev)
 	}
 }

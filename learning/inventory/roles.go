@@ -18,15 +18,6 @@ const (
 	historianPoints  = 1000
 )
 
-// serverRoles maps a protocol's server side to the roles it implies.
-var serverRoles = map[string][]string{
-	"modbus":      {"plc"},
-	"s7comm":      {"plc"},
-	"s7comm-plus": {"plc"},
-	"dnp3":        {"outstation", "rtu"},
-	"opcua":       {"opcua_server"},
-}
-
 // engineeringOps are the client ops only an engineering workstation does.
 var engineeringOps = []protocols.Op{protocols.OpProgramDownload, protocols.OpProgramUpload,
 	protocols.OpStop, protocols.OpStart, protocols.OpFirmwareUpdate}
@@ -49,7 +40,8 @@ func (inv *Inventory) roles(a *evidence, servers int) ([]string, map[string]stri
 			clientOf[name] = true
 			continue
 		}
-		for _, r := range serverRoles[name] {
+		prof, _ := protocols.ProfileOf(name)
+		for _, r := range prof.ServerRoles {
 			add(r, fmt.Sprintf("%s server on port %d: %d transactions since frame %d", name, u.Port, u.Count, u.FirstFrame))
 		}
 	}
@@ -65,7 +57,7 @@ func (inv *Inventory) roles(a *evidence, servers int) ([]string, map[string]stri
 	}
 	if a.SZL > 0 {
 		eng = true
-		add("engineering_workstation", fmt.Sprintf("s7comm read_szl ×%d, first in frame %d", a.SZL, a.SZLFrame))
+		add("engineering_workstation", fmt.Sprintf("engineering-only requests ×%d, first in frame %d", a.SZL, a.SZLFrame))
 	}
 	changes := uint64(0)
 	for op := range a.Ops {
@@ -83,21 +75,31 @@ func (inv *Inventory) roles(a *evidence, servers int) ([]string, map[string]stri
 		add("historian", fmt.Sprintf("read %s distinct targets (%d points) in %d reads, wrote none",
 			n, a.ReadPoints, a.Ops[protocols.OpRead]))
 	}
-	master := false
-	if clientOf["dnp3"] {
-		master = true
-		add("scada_master", fmt.Sprintf("dnp3 master since frame %d", firstFrame(a, inv, "dnp3")))
+	// Client roles come from the protocols' profiles: one that names a role
+	// for every client (a DNP3 master is a SCADA master), or one whose clients
+	// work on process data (a client of many servers is a SCADA master, of
+	// a few an HMI).
+	master, process := false, []string(nil)
+	for _, name := range sortedKeys(clientOf) {
+		prof, _ := protocols.ProfileOf(name)
+		for _, r := range prof.ClientRoles {
+			what := "client"
+			if r == "scada_master" {
+				master, what = true, "master"
+			}
+			add(r, fmt.Sprintf("%s %s since frame %d", name, what, firstFrame(a, inv, name)))
+		}
+		if prof.ProcessClient {
+			process = append(process, name)
+		}
 	}
-	if servers >= scadaMasterServers && (clientOf["modbus"] || clientOf["s7comm"] || clientOf["s7comm-plus"]) {
+	if servers >= scadaMasterServers && len(process) > 0 {
 		master = true
 		add("scada_master", fmt.Sprintf("client of %d servers", servers))
 	}
-	if clientOf["opcua"] {
-		add("opcua_client", fmt.Sprintf("opcua client since frame %d", firstFrame(a, inv, "opcua")))
-	}
 	if !historian && !master {
-		for _, p := range []string{"modbus", "s7comm", "s7comm-plus"} {
-			if clientOf[p] && a.Ops[protocols.OpRead]+a.Ops[protocols.OpWrite]+a.Ops[protocols.OpControl] > 0 {
+		for _, p := range process {
+			if a.Ops[protocols.OpRead]+a.Ops[protocols.OpWrite]+a.Ops[protocols.OpControl] > 0 {
 				add("hmi", fmt.Sprintf("%s client reading/writing process data (%d reads, %d writes, %d controls) since frame %d",
 					p, a.Ops[protocols.OpRead], a.Ops[protocols.OpWrite], a.Ops[protocols.OpControl], firstFrame(a, inv, p)))
 				break
@@ -121,6 +123,15 @@ func sortedRoles(ev map[string]string) []string {
 	out := make([]string, 0, len(ev))
 	for r := range ev {
 		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
 	}
 	sort.Strings(out)
 	return out

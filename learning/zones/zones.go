@@ -18,8 +18,9 @@ import (
 // Unzoned names the addresses of no configured zone in conduits and messages.
 const Unzoned = "unzoned"
 
-// Protocols are the names a conduit may allow: the records' proto values (RECORDS.md).
-var Protocols = []string{"modbus", "dnp3", "s7comm", "s7comm-plus", "opcua"}
+// Protocols are the names a conduit may allow: the records' proto values
+// (RECORDS.md) of the registered dissectors.
+func Protocols() []string { return protocols.RecordProtocols() }
 
 // Zone is one zone: its networks and, optionally, its Purdue level.
 type Zone struct {
@@ -87,8 +88,8 @@ func New(zones []Zone, conduits []Conduit) (*Policy, error) {
 			}
 		}
 		for _, proto := range c.Protocols {
-			if !slices.Contains(Protocols, proto) {
-				return nil, fmt.Errorf("conduit %d: %q is not a protocol otwatch dissects (%s)", i, proto, strings.Join(Protocols, ", "))
+			if _, ok := protocols.ProfileOf(proto); !ok {
+				return nil, fmt.Errorf("conduit %d: %q is not a protocol otwatch dissects (%s)", i, proto, strings.Join(Protocols(), ", "))
 			}
 		}
 	}

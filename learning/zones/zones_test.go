@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/otwatch/otwatch/protocols"
+	_ "github.com/otwatch/otwatch/protocols/all" // the registry names the protocols conduits may use
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )

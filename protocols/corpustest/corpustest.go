@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -171,4 +172,51 @@ func Records(txs []protocols.Transaction) []byte {
 		b = append(txs[i].AppendJSON(b), '\n')
 	}
 	return b
+}
+
+// Occurrences splits one tshark field of several occurrences ("a,b,c"); nil for "".
+func Occurrences(field string) []string {
+	if field == "" {
+		return nil
+	}
+	return strings.Split(field, ",")
+}
+
+// Int parses a tshark number (decimal or 0x hex), -1 when it is none.
+func Int(s string) int {
+	n, err := strconv.ParseInt(s, 0, 64)
+	if err != nil {
+		return -1
+	}
+	return int(n)
+}
+
+// CodeSide is one side of a record as tshark can name it too: frame,
+// request or response, code.
+type CodeSide struct {
+	Frame int
+	Dir   string
+	Code  int
+}
+
+// FrameDir implements Side.
+func (c CodeSide) FrameDir() (int, string) { return c.Frame, c.Dir }
+
+// CodeSides gives the request and response sides of the records of one
+// proto (encrypted ones left out: tshark cannot read them either).
+func CodeSides(txs []protocols.Transaction, proto string) []CodeSide {
+	var out []CodeSide
+	for i := range txs {
+		tx := &txs[i]
+		if tx.Proto != proto || tx.Encrypted {
+			continue
+		}
+		if tx.RequestFrame != 0 {
+			out = append(out, CodeSide{int(tx.RequestFrame), "request", tx.Code})
+		}
+		if tx.ResponseFrame != 0 {
+			out = append(out, CodeSide{int(tx.ResponseFrame), "response", tx.Code})
+		}
+	}
+	return out
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/otwatch/otwatch/protocols"
 )
 
 // Exceptions is a reviewed list of disagreements with tshark, read from a
@@ -112,4 +114,27 @@ func Compare[S Side](t testing.TB, ex *Exceptions, capture string, want, got []S
 			}
 		}
 	}
+}
+
+// CompareCorpus is the conformance test of one protocol: for every corpus
+// capture of proto, tshark's sides (want) against the sides of our records
+// (got, which may look at want), excused only by the package's reviewed
+// exceptions; a capture where tshark finds nothing fails, as the test would
+// compare nothing.
+func CompareCorpus[S Side](t *testing.T, proto string, want func(t *testing.T, path string) []S,
+	got func(txs []protocols.Transaction, want []S) []S) {
+	t.Helper()
+	Tshark(t)
+	exceptions := LoadExceptions(t)
+	for _, c := range Captures(t, proto) {
+		t.Run(c.Rel, func(t *testing.T) {
+			w := want(t, c.Path)
+			txs, _ := Replay(t, c.Path)
+			Compare(t, exceptions, c.Rel, w, got(txs, w))
+			if len(w) == 0 {
+				t.Errorf("tshark found no %s PDU: the test compares nothing", proto)
+			}
+		})
+	}
+	exceptions.CheckStale(t)
 }

@@ -21,23 +21,27 @@ import (
 	"github.com/otwatch/otwatch/protocols/pipeline"
 )
 
-// throughputInputs is the recipe of the per-protocol throughput inputs:
-// one corpus capture (Ethernet, many request/response pairs) copied with
+// throughputInputs is the recipe of the per-protocol throughput inputs,
+// declared by each protocol's profile (protocols.BenchInput): one corpus capture (Ethernet, many request/response pairs) copied with
 // ../shared/tools/ipcopies.py until about 120,000 packets. Each copy has its
 // own IPv4 addresses (identical copies would rightly be dropped as
 // retransmissions), so an input holds hundreds of flows and hosts, and the
 // payload bytes stay exactly the corpus's. tshark decodes the same file with
 // -T fields -e field. The same files serve the whole-process comparison in
 // the README: set OTWATCH_THROUGHPUT_DIR to keep them.
-var throughputInputs = []struct {
+type throughputInput struct {
 	proto, field, capture string
 	copies                int
-}{
-	{"modbus", "modbus.func_code", "antoine-lemay__Modbus_dataset/characterization_modbus_6RTU_with_operate.pcap", 10},
-	{"dnp3", "dnp3.al.func", "cisagov__icsnpp-dnp3/testing/traces/dnp3_example.pcap", 148},
-	{"s7comm", "s7comm.param.func", "qut-infosec__2017QUT_S7comm/LabelledDataset/20161215163606_s7_process_attacks/20161216202830/" +
-		"20161215193421.WaterTankOnAuto_Flooding/20161215193421.WaterTankOnAuto_Flooding.hmi.pcap", 10},
-	{"opcua", "opcua.servicenodeid.numeric", "cisagov__icsnpp-opcua-binary/tests/traces/opcua_with-gap_with-handshake.pcap", 300},
+}
+
+func throughputInputs() []throughputInput {
+	var out []throughputInput
+	for _, p := range protocols.Profiles() {
+		if p.Bench != nil {
+			out = append(out, throughputInput{p.Name, p.Bench.TsharkField, p.Bench.Capture, p.Bench.Copies})
+		}
+	}
+	return out
 }
 
 type benchFile struct {
@@ -217,7 +221,7 @@ func countFrames(path string) (int, error) {
 // -recycled runs let sessions reuse transactions (RecycleTransactions).
 func BenchmarkPipeline(b *testing.B) {
 	b.Cleanup(removeTemporaryInputs)
-	for _, bp := range throughputInputs {
+	for _, bp := range throughputInputs() {
 		for _, recycle := range []bool{false, true} {
 			name := bp.proto
 			if recycle {

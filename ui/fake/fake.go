@@ -157,18 +157,23 @@ func (b *Backend) Synthetic(n, m int, seed uint64) {
 	ts := protocols.FormatTime(t0)
 	ip := func(i int) string { return fmt.Sprintf("10.%d.%d.%d", 1+i/60000, (i/250)%240, 1+i%250) }
 	masters := max(n/100, 1)
-	protosList := []string{"modbus", "s7comm", "dnp3", "opcua"}
+	var protosList []string // every registered protocol whose servers have a role
+	for _, name := range protocols.RecordProtocols() {
+		if serverRole(name) != "" {
+			protosList = append(protosList, name)
+		}
+	}
 	for i := 0; i < n; i++ {
 		a := invAsset{ID: "ip:" + ip(i), IPs: []string{ip(i)}, MAC: fmt.Sprintf("00:1b:1b:%02x:%02x:%02x", i>>16&255, i>>8&255, i&255),
 			Vendor: "Siemens", Identity: map[string]invIdentity{}, FirstSeen: ts, LastSeen: ts, Packets: uint64(rng.IntN(100000))}
 		if i < masters {
 			a.Roles, a.RoleEvidence = []string{"scada_master"}, map[string]string{"scada_master": "synthetic master"}
-			a.Protocols = []invProto{{Proto: "modbus", Side: "client", Transactions: 1000}}
+			a.Protocols = []invProto{{Proto: protosList[0], Side: "client", Transactions: 1000}}
 		} else {
 			proto := protosList[i%len(protosList)]
-			role := serverRoles[proto]
+			role := serverRole(proto)
 			a.Roles, a.RoleEvidence = []string{role}, map[string]string{role: "synthetic " + proto + " server"}
-			a.Protocols = []invProto{{Proto: proto, Side: "server", Port: 502, Transactions: 1000}}
+			a.Protocols = []invProto{{Proto: proto, Side: "server", Port: serverPort(proto), Transactions: 1000}}
 			a.Identity["order_number"] = invIdentity{Value: fmt.Sprintf("6ES7 %03d-1AB0-0AB0", i%1000),
 				Source: invSource{Proto: proto, Message: "synthetic", Frame: uint64(i + 1), TS: ts}}
 			ops := map[string]uint64{"read": uint64(rng.IntN(10000) + 1)}
@@ -187,7 +192,7 @@ func (b *Backend) Synthetic(n, m int, seed uint64) {
 		at := t0.Add(time.Duration(j) * 24 * time.Hour / time.Duration(max(m, 1)))
 		asset := ip(rng.IntN(n))
 		a := &alerts.Alert{ID: fmt.Sprintf("syn-%06d", j), TS: at, Kind: k.Kind, Severity: k.Severity, BaseSeverity: k.Severity,
-			Proto: "modbus", Client: &alerts.Endpoint{IP: ip(rng.IntN(masters))}, Server: &alerts.Endpoint{IP: asset, Port: 502},
+			Proto: protosList[0], Client: &alerts.Endpoint{IP: ip(rng.IntN(masters))}, Server: &alerts.Endpoint{IP: asset, Port: serverPort(protosList[0])},
 			Frames: []uint64{uint64(j + 1)}, Message: fmt.Sprintf("synthetic %s on %s", k.Kind, asset), Mitre: k.Mitre,
 			Key: k.Kind + "|" + asset, Asset: asset, Incident: fmt.Sprintf("inc-syn-%04d", j/50)}
 		b.store.Add(a)

@@ -197,7 +197,32 @@ func (inv *inventory) observe(tx *protocols.Transaction) {
 	}
 }
 
-var serverRoles = map[string]string{"modbus": "plc", "s7comm": "plc", "s7comm-plus": "plc", "dnp3": "rtu", "opcua": "opcua_server"}
+// serverRole is the last role the protocol's profile gives its servers
+// (the most specific: "rtu" over "outstation").
+func serverRole(proto string) string {
+	p, _ := protocols.ProfileOf(proto)
+	if len(p.ServerRoles) == 0 {
+		return ""
+	}
+	return p.ServerRoles[len(p.ServerRoles)-1]
+}
+
+// serverPort is the protocol's first registered server port, 0 if none.
+func serverPort(proto string) uint16 {
+	if d := protocols.Lookup(proto); d != nil && len(d.Ports()) > 0 {
+		return d.Ports()[0]
+	}
+	return 0
+}
+
+// clientRole is a role every client of the protocol takes, "" if none.
+func clientRole(proto string) string {
+	p, _ := protocols.ProfileOf(proto)
+	if len(p.ClientRoles) == 0 {
+		return ""
+	}
+	return p.ClientRoles[0]
+}
 
 func (h *hostState) roles() ([]string, map[string]string) {
 	ev := map[string]string{}
@@ -207,7 +232,7 @@ func (h *hostState) roles() ([]string, map[string]string) {
 			clientOf[p.Proto] = true
 			continue
 		}
-		if r := serverRoles[p.Proto]; r != "" {
+		if r := serverRole(p.Proto); r != "" {
 			ev[r] = fmt.Sprintf("%s server on port %d: %d transactions since frame %d", p.Proto, p.Port, p.Transactions, p.FirstFrame)
 		}
 	}
@@ -216,10 +241,16 @@ func (h *hostState) roles() ([]string, map[string]string) {
 			ev["engineering_workstation"] = fmt.Sprintf("%s ×%d", op, n)
 		}
 	}
-	if clientOf["dnp3"] || len(h.servers) >= 3 {
+	roleOf := map[string]string{}
+	for p := range clientOf {
+		if r := clientRole(p); r != "" {
+			roleOf[r] = p
+		}
+	}
+	if roleOf["scada_master"] != "" || len(h.servers) >= 3 {
 		ev["scada_master"] = fmt.Sprintf("client of %d servers", len(h.servers))
-	} else if clientOf["opcua"] {
-		ev["opcua_client"] = "opcua client"
+	} else if p := roleOf["opcua_client"]; p != "" {
+		ev["opcua_client"] = p + " client"
 	} else if len(clientOf) > 0 && ev["engineering_workstation"] == "" {
 		ev["hmi"] = fmt.Sprintf("client reading/writing process data (%d reads, %d writes)", h.ops["read"], h.ops["write"])
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/otwatch/otwatch/learning/zones"
 	"github.com/otwatch/otwatch/protocols"
+	_ "github.com/otwatch/otwatch/protocols/all" // conduits name the registered protocols
 )
 
 // Segmentation is the zones and conduits sections (learning/zones).
@@ -104,7 +105,7 @@ func (d *decoder) zoneFields(s *Segmentation) (fs fields, check func()) {
 					"from": func(n *yaml.Node, key string) { c.From, _ = d.str(n, key, "a zone name") },
 					"to":   func(n *yaml.Node, key string) { c.To, _ = d.str(n, key, "a zone name") },
 					"protocols": func(n *yaml.Node, key string) {
-						c.Protocols = d.names(n, key, "protocols", zones.Protocols)
+						c.Protocols = d.names(n, key, "protocols", zones.Protocols())
 					},
 					"ops": func(n *yaml.Node, key string) {
 						for _, name := range d.names(n, key, "ops", protocols.OpNames()) {

@@ -1,0 +1,278 @@
+package enip
+
+import (
+	"encoding/binary"
+	"math"
+	"strconv"
+
+	"github.com/otwatch/otwatch/protocols"
+)
+
+// Path is what a CIP request path (a padded EPATH, CIP Vol. 1 Appendix C)
+// addresses: a class/instance/attribute, or a Logix tag by name.
+type Path struct {
+	Class, Instance, Attribute uint32
+	HasClass, HasInstance      bool
+	HasAttribute               bool
+	// Symbol is the tag name: ANSI extended symbolic segments joined by
+	// ".", element (member) segments after them as "[n]"; empty for
+	// logical paths. It points into the decoder's scratch buffer.
+	Symbol []byte
+}
+
+// parsePath decodes a padded EPATH. ok is false when a segment is cut or
+// of a kind whose size cannot be known.
+func parsePath(b []byte, scratch []byte) (p Path, ok bool) {
+	sym := scratch[:0]
+	for len(b) > 0 {
+		seg := b[0]
+		switch seg & 0xE0 {
+		case 0x20: // logical
+			kind, format := seg>>2&0x07, seg&0x03
+			var v uint32
+			switch format {
+			case 0:
+				if len(b) < 2 {
+					return p, false
+				}
+				v, b = uint32(b[1]), b[2:]
+			case 1:
+				if len(b) < 4 {
+					return p, false
+				}
+				v, b = uint32(binary.LittleEndian.Uint16(b[2:])), b[4:]
+			case 2:
+				if len(b) < 6 {
+					return p, false
+				}
+				v, b = binary.LittleEndian.Uint32(b[2:]), b[6:]
+			default:
+				return p, false
+			}
+			if kind == 5 { // special: electronic key, format 4 with 8 bytes of key
+				if format != 0 || v != 4 || len(b) < 8 {
+					return p, false
+				}
+				b = b[8:]
+				continue
+			}
+			switch kind {
+			case 0:
+				if !p.HasClass {
+					p.Class, p.HasClass = v, true
+				}
+			case 1, 3: // instance, connection point
+				if !p.HasInstance {
+					p.Instance, p.HasInstance = v, true
+				}
+			case 2: // member: an element index after a tag name
+				if len(sym) > 0 && len(sym)+12 < cap(sym) {
+					sym = append(sym, '[')
+					sym = strconv.AppendUint(sym, uint64(v), 10)
+					sym = append(sym, ']')
+				}
+			case 4:
+				if !p.HasAttribute {
+					p.Attribute, p.HasAttribute = v, true
+				}
+			}
+		case 0x80: // data: 0x91 ANSI extended symbol, 0x80 simple data
+			if len(b) < 2 {
+				return p, false
+			}
+			n := int(b[1])
+			switch seg {
+			case 0x91:
+				if len(b) < 2+n {
+					return p, false
+				}
+				if len(sym) > 0 && len(sym) < cap(sym) {
+					sym = append(sym, '.')
+				}
+				if len(sym)+n <= cap(sym) {
+					sym = append(sym, b[2:2+n]...)
+				}
+				n += n & 1
+				if len(b) < 2+n {
+					n = len(b) - 2
+				}
+				b = b[2+n:]
+			case 0x80:
+				if len(b) < 2+2*n {
+					return p, false
+				}
+				b = b[2+2*n:]
+			default:
+				return p, false
+			}
+		case 0x00: // port segment
+			n := 2
+			if seg&0x10 != 0 { // extended link address: size byte, address, pad
+				if len(b) < 2 {
+					return p, false
+				}
+				n = 2 + int(b[1])
+				n += n & 1
+			}
+			if seg&0x0F == 0x0F {
+				n += 2
+			}
+			if len(b) < n {
+				return p, false
+			}
+			b = b[n:]
+		default:
+			return p, false
+		}
+	}
+	p.Symbol = sym
+	return p, true
+}
+
+// message is one CIP message router request or reply.
+type message struct {
+	service  byte
+	response bool
+	path     []byte // request: the padded EPATH
+	status   byte   // reply: general status
+	extended []byte // reply: additional status words
+	data     []byte
+}
+
+// parseMessage splits a CIP message router PDU (CIP Vol. 1, §2-4).
+func parseMessage(b []byte) (m message, ok bool) {
+	if len(b) < 2 {
+		return m, false
+	}
+	m.service, m.response = b[0]&0x7F, b[0]&0x80 != 0
+	if m.response {
+		if len(b) < 4 {
+			return m, false
+		}
+		m.status = b[2]
+		n := 4 + 2*int(b[3])
+		if len(b) < n {
+			return m, false
+		}
+		m.extended, m.data = b[4:n], b[n:]
+		return m, true
+	}
+	n := 2 + 2*int(b[1])
+	if len(b) < n {
+		return m, false
+	}
+	m.path, m.data = b[2:n], b[n:]
+	return m, true
+}
+
+// serviceOf names a request's service and gives its op, which depends on
+// the class it addresses: 0x4B..0x63 are object-specific.
+func serviceOf(service byte, p *Path) (string, protocols.Op) {
+	if s, ok := services[service]; ok {
+		op := s.op
+		if p.HasClass && p.Class == classNVS && op != protocols.OpRead {
+			op = protocols.OpFirmwareUpdate
+		}
+		return s.name, op
+	}
+	switch {
+	case p.HasClass && p.Class == classConnManager:
+		if s, ok := connManagerServices[service]; ok {
+			return s.name, s.op
+		}
+	case p.HasClass && p.Class == classPCCC && service == svcExecutePCCC:
+		return "execute_pccc", protocols.OpOther // refined from the PCCC command (pccc)
+	case p.HasClass && p.Class == classNVS:
+		return "nvs_service_" + strconv.Itoa(int(service)), protocols.OpFirmwareUpdate
+	case len(p.Symbol) > 0 || (p.HasClass && (p.Class == classSymbol || p.Class == classTemplate)) || !p.HasClass:
+		if s, ok := logixServices[service]; ok {
+			return s.name, s.op
+		}
+	}
+	return serviceName(service), protocols.OpOther
+}
+
+var serviceNames = func() [128]string {
+	var n [128]string
+	for i := range n {
+		n[i] = "service_0x" + strconv.FormatUint(uint64(i), 16)
+	}
+	return n
+}()
+
+func serviceName(s byte) string { return serviceNames[s&0x7F] }
+
+// Logix atomic data types (the type code before a tag's data).
+var logixTypes = map[uint16]struct {
+	size int
+	typ  protocols.NumType
+}{
+	0xC1: {1, protocols.TypeBool}, 0xC2: {1, protocols.IntType(8)}, 0xC3: {2, protocols.IntType(16)},
+	0xC4: {4, protocols.IntType(32)}, 0xC5: {8, protocols.IntType(64)}, 0xC6: {1, protocols.UintType(8)},
+	0xC7: {2, protocols.UintType(16)}, 0xC8: {4, protocols.UintType(32)}, 0xC9: {8, protocols.UintType(64)},
+	0xCA: {4, protocols.FloatType(32)}, 0xCB: {8, protocols.FloatType(64)}, 0xD3: {4, protocols.UintType(32)},
+}
+
+// logixValues decodes count elements of a Logix atomic type from b;
+// written values go to Values and Points, read ones to ReadValues.
+func logixValues(t *protocols.Transaction, typeCode uint16, count int, b []byte, written bool) {
+	lt, ok := logixTypes[typeCode]
+	if !ok {
+		return
+	}
+	for k := 0; k < count && len(b) >= lt.size; k++ {
+		e := b[:lt.size]
+		b = b[lt.size:]
+		var v protocols.Value
+		var f float64
+		switch lt.typ.Kind {
+		case protocols.NumBool:
+			v, f = protocols.BoolValue(e[0] != 0), float64(min(e[0], 1))
+		case protocols.NumSigned:
+			var n int64
+			switch lt.size {
+			case 1:
+				n = int64(int8(e[0]))
+			case 2:
+				n = int64(int16(binary.LittleEndian.Uint16(e)))
+			case 4:
+				n = int64(int32(binary.LittleEndian.Uint32(e)))
+			default:
+				n = int64(binary.LittleEndian.Uint64(e))
+			}
+			v, f = protocols.IntValue(n), float64(n)
+		case protocols.NumUnsigned:
+			var n uint64
+			switch lt.size {
+			case 1:
+				n = uint64(e[0])
+			case 2:
+				n = uint64(binary.LittleEndian.Uint16(e))
+			case 4:
+				n = uint64(binary.LittleEndian.Uint32(e))
+			default:
+				n = binary.LittleEndian.Uint64(e)
+			}
+			v, f = protocols.IntValue(int64(n)), float64(n)
+		case protocols.NumFloat:
+			if lt.size == 4 {
+				f = float64(math.Float32frombits(binary.LittleEndian.Uint32(e)))
+			} else {
+				f = math.Float64frombits(binary.LittleEndian.Uint64(e))
+			}
+			if math.IsNaN(f) || math.IsInf(f, 0) {
+				v = protocols.StringValue(strconv.FormatFloat(f, 'g', -1, 64))
+			} else {
+				v = protocols.FloatValue(f)
+			}
+		}
+		if !written {
+			t.AddReadValue(v)
+			continue
+		}
+		t.AddValue(v)
+		if v.Kind != protocols.ValueString {
+			t.AddPoint(0, k, protocols.FieldValue, lt.typ, f)
+		}
+	}
+}

@@ -1,0 +1,32 @@
+package enip
+
+import "github.com/otwatch/otwatch/protocols"
+
+// Profiles declares EtherNet/IP's two record protocols. A CIP server is a
+// controller or a device it drives (PLC); its clients read and write
+// process data (HMI, SCADA). An encapsulation-only exchange (ListIdentity)
+// says nothing of roles.
+func (Dissector) Profiles() []protocols.Profile {
+	return []protocols.Profile{
+		{Name: ProtoENIP, ResponseTimeout: ResponseTimeout},
+		{
+			Name:            ProtoCIP,
+			ServerRoles:     []string{"plc"},
+			ProcessClient:   true,
+			Classify:        classify,
+			ResponseTimeout: ResponseTimeout,
+			Bench: &protocols.BenchInput{Capture: "cisagov__icsnpp-enip/tests/traces/enip_cip_example.pcap",
+				Copies: 160, TsharkField: "cip.sc"},
+		},
+	}
+}
+
+// classify: setting attributes of the TCP/IP interface or Ethernet link
+// objects (addresses, port settings) or the time changes the device's
+// configuration.
+func classify(t *protocols.Transaction) protocols.Class {
+	if t.Op == protocols.OpWrite && t.HasSubcode && (t.Subcode == classTCPIP || t.Subcode == classEthernetLink) {
+		return protocols.ClassConfigChange
+	}
+	return protocols.ClassNone
+}

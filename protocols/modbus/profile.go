@@ -1,0 +1,31 @@
+package modbus
+
+import "github.com/otwatch/otwatch/protocols"
+
+// Profiles declares Modbus to the rest of the product: its servers are
+// PLCs, its clients read and write process data.
+func (Dissector) Profiles() []protocols.Profile {
+	return []protocols.Profile{{
+		Name:            "modbus",
+		ServerRoles:     []string{"plc"},
+		ProcessClient:   true,
+		Classify:        classify,
+		ResponseTimeout: ResponseTimeout,
+		Bench: &protocols.BenchInput{Capture: "antoine-lemay__Modbus_dataset/characterization_modbus_6RTU_with_operate.pcap",
+			Copies: 10, TsharkField: "modbus.func_code"},
+	}}
+}
+
+// classify: diagnostics 8/4 (force listen only mode) silences the device;
+// 8/3 changes its ASCII input delimiter.
+func classify(t *protocols.Transaction) protocols.Class {
+	if t.Code == 8 && t.HasSubcode {
+		switch t.Subcode {
+		case 4:
+			return protocols.ClassListenOnly
+		case 3:
+			return protocols.ClassConfigChange
+		}
+	}
+	return protocols.ClassNone
+}

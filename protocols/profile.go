@@ -1,0 +1,167 @@
+package protocols
+
+import (
+	"sync"
+	"time"
+)
+
+// Profile declares what the product outside protocols/ needs to know about
+// one record protocol (a Transaction.Proto value): the inventory's roles,
+// the alert engine's classes, the zones' protocol names and the
+// benchmarks' inputs all come from here, so learning/, alerts/ and ui/
+// name no protocol. A dissector declares its profiles by implementing
+// Profiler; one without gets a bare profile under its own name.
+type Profile struct {
+	// Name is the record's proto value.
+	Name string
+	// ServerRoles are the roles the server side of a flow takes ("plc").
+	ServerRoles []string
+	// ClientRoles are the roles every client takes: a DNP3 master is a
+	// "scada_master", an OPC UA client an "opcua_client".
+	ClientRoles []string
+	// ProcessClient: clients read and write process data in the field
+	// devices, so a client of many servers is a SCADA master and one of a
+	// few an HMI.
+	ProcessClient bool
+	// Vendor is the vendor every server of this protocol is made by
+	// ("siemens" for S7), "" when many vendors speak it.
+	Vendor string
+	// Classify gives a transaction's class beyond its op; nil: ClassNone.
+	Classify func(t *Transaction) Class
+	// ResponseTimeout is how long the dissector waits for a response
+	// before it records the request unanswered (0: it pairs nothing).
+	ResponseTimeout time.Duration
+	// Bench names the pipeline benchmark's input; nil: not benchmarked.
+	Bench *BenchInput
+}
+
+// Class is what a transaction means beyond its op, for the rules that
+// the shared op vocabulary cannot express alone.
+type Class uint8
+
+const (
+	ClassNone Class = iota
+	// ClassConfigChange changes a device's configuration (clock, class
+	// assignment, delimiters, ...).
+	ClassConfigChange
+	// ClassListenOnly silences a device on its line (Modbus 8/4).
+	ClassListenOnly
+	// ClassEngineering is something only engineering software does
+	// (reading an S7 CPU's system status list).
+	ClassEngineering
+)
+
+var classNames = [...]string{"none", "config_change", "force_listen_only", "engineering"}
+
+func (c Class) String() string {
+	if int(c) < len(classNames) {
+		return classNames[c]
+	}
+	return "none"
+}
+
+// BenchInput is a protocol's pipeline-throughput input: a corpus capture
+// (relative to ../shared/corpus) copied with ipcopies.py, and the tshark
+// field the same file is timed with.
+type BenchInput struct {
+	Capture     string
+	Copies      int
+	TsharkField string
+}
+
+// Profiler is implemented by dissectors that declare their record protocols.
+type Profiler interface {
+	Profiles() []Profile
+}
+
+var (
+	profileMu    sync.Mutex
+	profileCache map[string]*profileEntry
+)
+
+type profileEntry struct {
+	profile Profile
+	owner   Dissector
+}
+
+func profileIndex() map[string]*profileEntry {
+	profileMu.Lock()
+	defer profileMu.Unlock()
+	if profileCache != nil {
+		return profileCache
+	}
+	idx := map[string]*profileEntry{}
+	for _, d := range Dissectors() {
+		ps := []Profile{{Name: d.Name()}}
+		if p, ok := d.(Profiler); ok {
+			ps = p.Profiles()
+		}
+		for _, p := range ps {
+			if _, dup := idx[p.Name]; !dup {
+				idx[p.Name] = &profileEntry{profile: p, owner: d}
+			}
+		}
+	}
+	profileCache = idx
+	return idx
+}
+
+func resetProfiles() {
+	profileMu.Lock()
+	profileCache = nil
+	profileMu.Unlock()
+}
+
+// Profiles returns every record protocol's profile, sorted by name.
+func Profiles() []Profile {
+	idx := profileIndex()
+	out := make([]Profile, 0, len(idx))
+	for _, e := range idx {
+		out = append(out, e.profile)
+	}
+	sortProfiles(out)
+	return out
+}
+
+func sortProfiles(ps []Profile) {
+	for i := 1; i < len(ps); i++ {
+		for j := i; j > 0 && ps[j].Name < ps[j-1].Name; j-- {
+			ps[j], ps[j-1] = ps[j-1], ps[j]
+		}
+	}
+}
+
+// ProfileOf returns the profile of a record protocol; ok is false for a
+// name no registered dissector emits.
+func ProfileOf(name string) (Profile, bool) {
+	if e := profileIndex()[name]; e != nil {
+		return e.profile, true
+	}
+	return Profile{}, false
+}
+
+// RecordProtocols lists the record proto values of the registered dissectors, sorted.
+func RecordProtocols() []string {
+	ps := Profiles()
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.Name
+	}
+	return out
+}
+
+// ClassOf classifies a transaction by its protocol's profile.
+func ClassOf(t *Transaction) Class {
+	if e := profileIndex()[t.Proto]; e != nil && e.profile.Classify != nil {
+		return e.profile.Classify(t)
+	}
+	return ClassNone
+}
+
+// owner returns the dissector that emits a record protocol.
+func owner(name string) Dissector {
+	if e := profileIndex()[name]; e != nil {
+		return e.owner
+	}
+	return nil
+}
