@@ -32,10 +32,23 @@ var (
 
 // openSeries keeps the time series in path ("": in memory) and feeds them
 // every transaction the monitor sees.
+//
+// The trends are the dashboard's history, never the monitor's: a file
+// that will not open (damaged by a power cut, a full disk) is moved aside
+// and a new one started, and if that fails too the dashboard runs without
+// trends; capture goes on either way.
 func (b *dashboardBackend) openSeries(path string) error {
 	st, err := series.Open(series.Config{Path: path, Logf: b.d.log.Printf})
 	if err != nil {
-		return err
+		aside := fmt.Sprintf("%s.damaged-%d", path, time.Now().Unix())
+		b.d.log.Printf("dashboard time series: %s: %v; moved aside to %s, starting a new history", path, err, aside)
+		if rerr := os.Rename(path, aside); rerr == nil {
+			st, err = series.Open(series.Config{Path: path, Logf: b.d.log.Printf})
+		}
+		if err != nil {
+			b.d.log.Printf("dashboard time series: %v: the dashboard runs without trends", err)
+			return nil
+		}
 	}
 	b.series = st
 	b.d.mon.onTx = st.ObserveTx

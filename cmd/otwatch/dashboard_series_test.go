@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"io"
 	"log"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"github.com/otwatch/otwatch/learning/inventory"
 	"github.com/otwatch/otwatch/protocols/pipeline"
 	"github.com/otwatch/otwatch/ui/series"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestDashboardSeries: the daemon feeds the dashboard's time series every
@@ -84,4 +87,24 @@ func TestDashboardSeries(t *testing.T) {
 	if points != before {
 		t.Errorf("after a restart %d written points, before %d", points, before)
 	}
+}
+
+// TestDamagedSeriesFile: a series.db that will not open (here: garbage, as
+// a power cut on a bad card might leave) never stops the daemon: it is moved
+// aside, kept for a look, and a new history starts.
+func TestDamagedSeriesFile(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "series.db")
+	require.NoError(t, os.WriteFile(db, bytes.Repeat([]byte("not a bbolt file "), 1000), 0o600))
+	var logs bytes.Buffer
+	d := &daemon{log: log.New(&logs, "", 0)}
+	d.mon = newMonitor(baseline.Config{Mode: baseline.ModeAuto}, inventory.Limits{}, func(*alerts.Alert) {})
+	d.model, d.engine = d.mon.model, d.mon.engine
+	d.dash = newDashboardBackend(d)
+	require.NoError(t, d.dash.openSeries(db))
+	require.NotNil(t, d.dash.Series(), "a new history started")
+	d.dash.closeSeries()
+	aside, _ := filepath.Glob(db + ".damaged-*")
+	assert.Len(t, aside, 1, "the damaged file is kept aside")
+	assert.Contains(t, logs.String(), "moved aside")
 }
