@@ -166,18 +166,21 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 // daemon holds the running appliance. The pipeline, the model and the
 // engine belong to the capture goroutine; the web handlers read a snapshot.
 type daemon struct {
-	cfg      *config.Config
-	log      *log.Logger
-	source   *live.Source
-	pipe     *pipeline.Pipeline
-	mon      *monitor
-	model    *baseline.Model
-	engine   *alerts.Engine
-	db       *store.Store
-	http     *http.Server
-	listener net.Listener
-	local    *http.Server // the commands' socket beside the database (localstate.go)
-	started  time.Time
+	cfg    *config.Config
+	log    *log.Logger
+	source *live.Source
+	pipe   *pipeline.Pipeline
+	mon    *monitor
+	model  *baseline.Model
+	engine *alerts.Engine
+	db     *store.Store
+	// stateLost: why the state file was set aside at start
+	// (openStateFile), alerted once the outputs are up; "" when it loaded
+	stateLost string
+	http      *http.Server
+	listener  net.Listener
+	local     *http.Server // the commands' socket beside the database (localstate.go)
+	started   time.Time
 
 	reload chan *config.Config
 
@@ -250,23 +253,20 @@ func newDaemon(cfg *config.Config, logger *log.Logger) (*daemon, error) {
 	if err := os.MkdirAll(filepath.Dir(cfg.Database.Path), 0o750); err != nil {
 		return nil, err
 	}
-	db, err := store.Open(cfg.Database.Path)
-	if err != nil {
-		return nil, err
-	}
-	d.db = db
-	d.mon = newMonitor(cfg.Learning.Baseline(), inventory.Limits{}, d.onAlert)
 	policy, err := cfg.Segmentation.Policy()
 	if err != nil {
-		db.Close()
 		return nil, err
 	}
-	d.mon.setZones(policy)
-	d.model, d.engine = d.mon.model, d.mon.engine
-	if err := db.Load(d.components()); err != nil {
-		db.Close()
+	db, lost, err := openStateFile(cfg.Database.Path, func(db *store.Store) error {
+		d.mon = newMonitor(cfg.Learning.Baseline(), inventory.Limits{}, d.onAlert)
+		d.mon.setZones(policy)
+		d.model, d.engine = d.mon.model, d.mon.engine
+		return db.Load(d.components())
+	}, logger.Printf)
+	if err != nil {
 		return nil, err
 	}
+	d.db, d.stateLost = db, lost // alerted once the outputs are up (run)
 	d.model.SetMode(cfg.Learning.Mode)
 	if err := d.mon.loadFeed(db); err != nil {
 		db.Close()
@@ -403,6 +403,9 @@ func (d *daemon) onAlert(a *alerts.Alert) {
 // run captures until ctx ends, then shuts down in order: capture,
 // reassembly, web server (with a timeout), database.
 func (d *daemon) run(ctx context.Context) error {
+	if d.stateLost != "" {
+		d.engine.System(time.Now(), "storage_failure", d.cfg.Database.Path, d.stateLost)
+	}
 	go func() {
 		if err := d.http.Serve(d.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			d.log.Printf("management server: %v", err)
@@ -595,6 +598,38 @@ func (d *daemon) refreshSnapshot(now time.Time, ifaces []live.InterfaceStats, st
 	d.snap.stats.LimitsHit = copyCounts(d.pipe.Stats.LimitsHit)
 	d.snap.stats.IdentifiedFlows = copyCounts(d.pipe.Stats.IdentifiedFlows)
 	d.mu.Unlock()
+}
+
+// openStateFile opens the state file and loads it with load (which builds the
+// components afresh each time it is called). A file that is not a
+// readable state (torn by a bad card, overwritten) must not keep the
+// appliance from watching: it is kept aside under a new name, a new state
+// file is started (learning from the beginning), and lost says so for a
+// storage_failure alert. A file another process holds is no such case.
+func openStateFile(path string, load func(*store.Store) error, logf func(string, ...any)) (db *store.Store, lost string, err error) {
+	db, err = store.Open(path)
+	if err == nil {
+		if err = load(db); err == nil {
+			return db, "", nil
+		}
+		db.Close()
+	} else if !errors.Is(err, store.ErrCorrupt) {
+		return nil, "", err
+	}
+	aside := fmt.Sprintf("%s.unreadable-%d", path, time.Now().Unix())
+	if rerr := os.Rename(path, aside); rerr != nil {
+		return nil, "", fmt.Errorf("%w (and it could not be moved aside: %v)", err, rerr)
+	}
+	lost = fmt.Sprintf("the state file %s could not be read (%v): it is kept as %s and learning starts again from an empty state", path, err, aside)
+	logf("otwatch: %s", lost)
+	if db, err = store.Open(path); err != nil {
+		return nil, "", err
+	}
+	if err = load(db); err != nil {
+		db.Close()
+		return nil, "", err
+	}
+	return db, lost, nil
 }
 
 // checkpoint saves the state; a failure (disk full) is alerted once and
