@@ -143,11 +143,12 @@ func (e *Engine) Observe(tx *protocols.Transaction) int {
 	e.hits = 0
 	now := tx.Time()
 	learning := e.model.Learning(tx.Server.IP, now)
+	kind := controlKind(tx)
 	var server string // made only when an alert needs it: most transactions raise none
-	if controlKind(tx) != "" || tx.Broadcast || len(tx.Anomalies) > 0 {
+	if kind != "" || tx.Broadcast || len(tx.Anomalies) > 0 {
 		server = tx.Server.IP.String()
 	}
-	if kind := controlKind(tx); kind != "" {
+	if kind != "" {
 		e.raise(now, kind, kind+"|"+server+"|"+tx.Client.IP.String()+"|"+tx.Proto+"|"+tx.CodeName+"|"+tx.SubcodeName, server, tx,
 			controlMessage(kind, tx), learning)
 	}

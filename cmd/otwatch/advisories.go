@@ -172,43 +172,53 @@ func loadReport(db, zonesFile string) (*advisories.Report, error) {
 	if daemonAnswers(db) {
 		return askDaemonPatchFirst(db)
 	}
-	feed, obs, err := loadAssessment(db, zonesFile)
+	inv := inventory.New(inventory.Limits{})
+	convs := conversations.New(0)
+	policy, err := zonesFor(inv, zonesFile)
 	if err != nil {
 		return nil, err
 	}
-	r := feed.Assess(obs, time.Now())
-	return &r, nil
+	if _, err := loadState(db, map[string]store.Component{"inventory": inv, "conversations": convs}); err != nil {
+		return nil, err
+	}
+	return patchFirstOf(db, inv, convs, policy)
 }
 
-// loadAssessment reads what the ranking needs from a stopped daemon's
-// database: the feed, the inventory, the conversations.
-func loadAssessment(db, zonesFile string) (*advisories.Feed, advisories.Observed, error) {
+// patchFirstOf is the patch-first list of the state at db whose inventory
+// and conversations the caller loaded: the running daemon's when one holds
+// the file, else the file's advisories assessed against them.
+func patchFirstOf(db string, inv *inventory.Inventory, convs *conversations.Detector, policy *zones.Policy) (*advisories.Report, error) {
+	if daemonAnswers(db) {
+		return askDaemonPatchFirst(db)
+	}
 	st, err := store.OpenReadOnly(db, readOnlyWait)
 	if err != nil {
-		return nil, advisories.Observed{}, err
+		return nil, err
 	}
 	defer st.Close()
 	feed, err := advisories.LoadFeed(st)
 	if err != nil {
-		return nil, advisories.Observed{}, err
+		return nil, err
 	}
-	inv := inventory.New(inventory.Limits{})
-	convs := conversations.New(0)
-	var policy *zones.Policy
-	if zonesFile != "" {
-		seg, err := config.LoadSegmentation(zonesFile)
-		if err != nil {
-			return nil, advisories.Observed{}, err
-		}
-		if policy, err = seg.Policy(); err != nil {
-			return nil, advisories.Observed{}, err
-		}
-		inv.ZoneOf = zoneLookup(policy)
+	r := feed.Assess(observedOf(inv, convs, policy), time.Now())
+	return &r, nil
+}
+
+// zonesFor reads a zones file ("" for none) and places inv's assets in it.
+func zonesFor(inv *inventory.Inventory, zonesFile string) (*zones.Policy, error) {
+	if zonesFile == "" {
+		return nil, nil
 	}
-	if err := st.Load(map[string]store.Component{"inventory": inv, "conversations": convs}); err != nil {
-		return nil, advisories.Observed{}, err
+	seg, err := config.LoadSegmentation(zonesFile)
+	if err != nil {
+		return nil, err
 	}
-	return feed, observedOf(inv, convs, policy), nil
+	policy, err := seg.Policy()
+	if err != nil {
+		return nil, err
+	}
+	inv.ZoneOf = zoneLookup(policy)
+	return policy, nil
 }
 
 func advisoriesList(db, zonesFile, format string, stdout, stderr io.Writer) int {

@@ -40,9 +40,9 @@ var (
 func (b *dashboardBackend) openSeries(path string) error {
 	st, err := series.Open(series.Config{Path: path, Logf: b.d.log.Printf})
 	if err != nil {
-		aside := fmt.Sprintf("%s.damaged-%d", path, time.Now().Unix())
+		aside, rerr := setAside(path, "damaged")
 		b.d.log.Printf("dashboard time series: %s: %v; moved aside to %s, starting a new history", path, err, aside)
-		if rerr := os.Rename(path, aside); rerr == nil {
+		if rerr == nil {
 			st, err = series.Open(series.Config{Path: path, Logf: b.d.log.Printf})
 		}
 		if err != nil {

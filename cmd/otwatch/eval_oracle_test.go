@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/otwatch/otwatch/protocols"
 )
 
 // The per-PLC baseline's alerts of the plant evaluation are judged against
@@ -84,13 +86,11 @@ func readRecords(path string) ([]evalRecord, error) {
 	return out, sc.Err()
 }
 
-// changesState: the operations the baseline learns as writes.
+// changesState: the operations the baseline learns as writes, by the
+// record's op name.
 func changesState(op string) bool {
-	switch op {
-	case "write", "control", "program_download", "firmware_update", "stop", "start", "restart":
-		return true
-	}
-	return false
+	o, ok := protocols.ParseOp(op)
+	return ok && o.ChangesState()
 }
 
 func codeOf(p *int) int {

@@ -269,14 +269,6 @@ func learnThenDetect(t testing.TB, dir string, learn [][]capture.Frame, detect [
 	return run
 }
 
-func countLines(t testing.TB, path string) int {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.Count(string(b), "\n")
-}
-
 // withoutFrames drops the labelled frames (1-based numbers) of a capture,
 // and numbers what is left as in the capture.
 func withoutFrames(frames []capture.Frame, drop map[uint64]bool) ([]capture.Frame, func(uint64) uint64) {

@@ -7,11 +7,10 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/otwatch/otwatch/cmd/otwatch/config"
 	"github.com/otwatch/otwatch/learning/advisories"
+	"github.com/otwatch/otwatch/learning/conversations"
 	"github.com/otwatch/otwatch/learning/inventory"
 	"github.com/otwatch/otwatch/learning/store"
-	"github.com/otwatch/otwatch/learning/zones"
 )
 
 // cmdInventory exports the saved inventory: otwatch inventory export --format json|csv --db FILE.
@@ -48,27 +47,19 @@ func inventoryExport(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	inv := inventory.New(inventory.Limits{})
-	var policy *zones.Policy
-	if *zonesFile != "" {
-		seg, err := config.LoadSegmentation(*zonesFile)
-		if err != nil {
-			fmt.Fprintf(stderr, "otwatch %s: %v\n", name, err)
-			return 2
-		}
-		policy, err = seg.Policy()
-		if err != nil {
-			fmt.Fprintf(stderr, "otwatch %s: %v\n", name, err)
-			return 2
-		}
-		inv.ZoneOf = zoneLookup(policy)
+	convs := conversations.New(0)
+	policy, err := zonesFor(inv, *zonesFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "otwatch %s: %v\n", name, err)
+		return 2
 	}
-	if _, err := loadState(path, map[string]store.Component{"inventory": inv}); err != nil {
+	if _, err := loadState(path, map[string]store.Component{"inventory": inv, "conversations": convs}); err != nil {
 		fmt.Fprintf(stderr, "otwatch %s: %v\n", name, err)
 		return 2
 	}
 	doc := inv.Document()
 	// the imported advisories' patch-first list rides along
-	patch, err := loadReport(path, *zonesFile)
+	patch, err := patchFirstOf(path, inv, convs, policy)
 	if err != nil {
 		fmt.Fprintf(stderr, "otwatch %s: %v\n", name, err)
 		return 2

@@ -616,8 +616,8 @@ func openStateFile(path string, load func(*store.Store) error, logf func(string,
 	} else if !errors.Is(err, store.ErrCorrupt) {
 		return nil, "", err
 	}
-	aside := fmt.Sprintf("%s.unreadable-%d", path, time.Now().Unix())
-	if rerr := os.Rename(path, aside); rerr != nil {
+	aside, rerr := setAside(path, "unreadable")
+	if rerr != nil {
 		return nil, "", fmt.Errorf("%w (and it could not be moved aside: %v)", err, rerr)
 	}
 	lost = fmt.Sprintf("the state file %s could not be read (%v): it is kept as %s and learning starts again from an empty state", path, err, aside)
@@ -630,6 +630,13 @@ func openStateFile(path string, load func(*store.Store) error, logf func(string,
 		return nil, "", err
 	}
 	return db, lost, nil
+}
+
+// setAside renames a file that cannot be used to PATH.WHY-<unix time>,
+// kept for a look, and returns the new name.
+func setAside(path, why string) (string, error) {
+	aside := fmt.Sprintf("%s.%s-%d", path, why, time.Now().Unix())
+	return aside, os.Rename(path, aside)
 }
 
 // checkpoint saves the state; a failure (disk full) is alerted once and
