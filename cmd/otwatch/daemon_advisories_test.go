@@ -44,21 +44,8 @@ func TestDaemonAdvisories(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs a namespace, rsyslog and Chromium: skipped with -short")
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (network namespaces, AF_PACKET)")
-	}
-	for _, tool := range []string{"ip", "tcpreplay"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s (.ci/run installs it)", tool)
-		}
-	}
-	rsyslogd, err := exec.LookPath("rsyslogd")
-	if err != nil {
-		if _, err := os.Stat("/usr/sbin/rsyslogd"); err != nil {
-			t.Skip("needs rsyslogd (apt-get install rsyslog)")
-		}
-		rsyslogd = "/usr/sbin/rsyslogd"
-	}
+	needRoot(t, "ip", "tcpreplay")
+	rsyslogd := needRsyslogd(t)
 	if uitest.FindChromium() == "" {
 		t.Skip("needs chromium (apt-get install chromium)")
 	}

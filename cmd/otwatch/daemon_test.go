@@ -45,12 +45,7 @@ func TestDaemonInNamespaces(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a plant in network namespaces, about a minute: skipped with -short (make test-full runs it)")
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (network namespaces, AF_PACKET)")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs iproute2's ip")
-	}
+	needRoot(t, "ip")
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "otwatch")
 	sim := filepath.Join(dir, "plcsim")

@@ -32,24 +32,8 @@ func TestFloodCannotBlind(t *testing.T) {
 	if testing.Short() {
 		t.Skip("replays 380,000 frames into a namespace: skipped with -short")
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (network namespaces, AF_PACKET)")
-	}
-	for _, tool := range []string{"ip", "tcpreplay"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s", tool)
-		}
-	}
-	rsyslogd := ""
-	for _, p := range []string{"/usr/sbin/rsyslogd", "rsyslogd"} {
-		if full, err := exec.LookPath(p); err == nil {
-			rsyslogd = full
-			break
-		}
-	}
-	if rsyslogd == "" {
-		t.Skip("needs rsyslogd (apt-get install rsyslog)")
-	}
+	needRoot(t, "ip", "tcpreplay")
+	rsyslogd := needRsyslogd(t)
 	dir := t.TempDir()
 	bin, gen := filepath.Join(dir, "otwatch"), filepath.Join(dir, "plantgen")
 	for out, pkg := range map[string]string{bin: ".", gen: "../plantgen"} {
