@@ -22,10 +22,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
-
 	"github.com/otwatch/otwatch/alerts"
 	"github.com/otwatch/otwatch/protocols/capture"
 	"github.com/otwatch/otwatch/protocols/frame"
@@ -743,15 +739,11 @@ func (c *countWriter) Write(p []byte) (int, error) {
 
 func encodePcapng(w io.Writer, pd *pending) error {
 	a := pd.alert
-	intf := pcapgo.DefaultNgInterface
-	intf.LinkType = layers.LinkType(pd.pkts[0].link)
-	intf.Name = "otwatch"
-	ng, err := pcapgo.NewNgWriterInterface(w, intf, pcapgo.NgWriterOptions{SectionInfo: pcapgo.NgSectionInfo{
-		Application: "otwatch", Comment: Comment(a)}})
+	ng, err := newNgWriter(w, "otwatch", Comment(a))
 	if err != nil {
 		return err
 	}
-	ifaces := map[uint32]int{pd.pkts[0].link: 0}
+	ifaces := map[uint32]int{}
 	alertFrame := map[uint64]bool{}
 	for _, n := range a.Frames {
 		alertFrame[n] = true
@@ -759,9 +751,7 @@ func encodePcapng(w io.Writer, pd *pending) error {
 	for _, p := range pd.pkts {
 		idx, ok := ifaces[p.link]
 		if !ok {
-			in := intf
-			in.LinkType = layers.LinkType(p.link)
-			if idx, err = ng.AddInterface(in); err != nil {
+			if idx, err = ng.addInterface("otwatch", p.link); err != nil {
 				return err
 			}
 			ifaces[p.link] = idx
@@ -770,10 +760,9 @@ func encodePcapng(w io.Writer, pd *pending) error {
 		if alertFrame[p.no] {
 			c += " (alert frame)"
 		}
-		ci := gopacket.CaptureInfo{Timestamp: time.Unix(0, p.ts), CaptureLength: len(p.data), Length: int(p.orig), InterfaceIndex: idx}
-		if err := ng.WritePacketWithOptions(ci, p.data, pcapgo.NgPacketOptions{Comments: []string{c}}); err != nil {
+		if err := ng.writePacket(idx, p.ts, p.data, p.orig, c); err != nil {
 			return err
 		}
 	}
-	return ng.Flush()
+	return ng.flush()
 }
