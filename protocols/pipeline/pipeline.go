@@ -22,6 +22,7 @@ type Pipeline struct {
 	lruHead    *flow
 	lruTail    *flow
 	buffered   int
+	spare      [][]byte // stream buffers no half-stream holds (takeBuf, putBuf)
 	defrag     *frame.Defragmenter
 	frameNo    uint64
 	now        int64
@@ -603,10 +604,59 @@ func (p *Pipeline) gap(fl *flow, dir protocols.Direction, n int, pkt protocols.P
 
 func (p *Pipeline) release(h *halfStream) {
 	p.buffered -= len(h.pending)
-	h.pending = h.pending[:0]
-	if cap(h.pending) > 4096 {
-		h.pending = nil
+	p.putBuf(h.pending)
+	h.pending = nil
+}
+
+// Stream buffers: a half-stream holds one only while a PDU of it is
+// partial, taking it from a few spare ones the pipeline keeps and giving it
+// back once the session has consumed it. Thousands of flows whose PDUs
+// sometimes straddle segments then share a handful of buffers instead of
+// each keeping its own, which on a capture of many flows was most of the
+// fresh memory the process touched (and a page fault per 4 KiB of it).
+const (
+	minStreamBuf  = 4 << 10  // a new buffer's room: a split PDU then usually fits without growing
+	maxSpareBuf   = 64 << 10 // larger buffers go back to the garbage collector
+	maxSpareCount = 64
+)
+
+// takeBuf returns an empty buffer with room for n bytes: the smallest spare
+// one that has it, else a new one.
+func (p *Pipeline) takeBuf(n int) []byte {
+	best := -1
+	for i, b := range p.spare {
+		if cap(b) >= n && (best < 0 || cap(b) < cap(p.spare[best])) {
+			best = i
+		}
 	}
+	if best < 0 {
+		return make([]byte, 0, max(n, minStreamBuf))
+	}
+	b := p.spare[best]
+	last := len(p.spare) - 1
+	p.spare[best] = p.spare[last]
+	p.spare[last] = nil
+	p.spare = p.spare[:last]
+	return b
+}
+
+// appendPending appends data to a half-stream's partial PDU, moving it to a
+// spare or new buffer of at least twice the room when it does not fit.
+func (p *Pipeline) appendPending(h *halfStream, data []byte) {
+	if need := len(h.pending) + len(data); need > cap(h.pending) {
+		b := append(p.takeBuf(max(need, 2*cap(h.pending))), h.pending...)
+		p.putBuf(h.pending)
+		h.pending = b
+	}
+	h.pending = append(h.pending, data...)
+	p.buffered += len(data)
+}
+
+func (p *Pipeline) putBuf(b []byte) {
+	if cap(b) == 0 || cap(b) > maxSpareBuf || len(p.spare) >= maxSpareCount {
+		return
+	}
+	p.spare = append(p.spare, b[:0])
 }
 
 func (p *Pipeline) deliver(fl *flow, dir protocols.Direction, data []byte, pkt protocols.Packet) {
@@ -638,8 +688,7 @@ func (p *Pipeline) feedStream(fl *flow, dir protocols.Direction, data []byte, pk
 			p.gap(fl, dir, len(data), pkt)
 			return
 		}
-		h.pending = append(h.pending, data...)
-		p.buffered += len(data)
+		p.appendPending(h, data)
 		return
 	}
 	if len(h.pending)+len(data) > p.limits.MaxFlowBuffer || p.buffered+len(data) > p.limits.MaxTotalBuffer {
@@ -648,8 +697,7 @@ func (p *Pipeline) feedStream(fl *flow, dir protocols.Direction, data []byte, pk
 		p.feedStream(fl, dir, data, pkt)
 		return
 	}
-	h.pending = append(h.pending, data...)
-	p.buffered += len(data)
+	p.appendPending(h, data)
 	n := p.callFeed(fl, dir, h.pending, pkt)
 	if fl.state != stateBound {
 		return
@@ -658,6 +706,10 @@ func (p *Pipeline) feedStream(fl *flow, dir protocols.Direction, data []byte, pk
 		rest := copy(h.pending, h.pending[n:])
 		h.pending = h.pending[:rest]
 		p.buffered -= n
+		if rest == 0 {
+			p.putBuf(h.pending)
+			h.pending = nil
+		}
 	}
 }
 
@@ -825,8 +877,8 @@ func (p *Pipeline) bind(fl *flow, d protocols.Dissector, dir protocols.Direction
 		h.pending = nil
 		p.buffered -= len(pending)
 		p.feedStream(fl, dd, pending, pkt)
-		if h.pending == nil && cap(pending) <= 4096 {
-			h.pending = pending[:0] // its bytes are consumed: keep the room
+		if h.pending == nil {
+			p.putBuf(pending) // its bytes are consumed
 		}
 	}
 }
