@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 )
@@ -200,7 +199,7 @@ const (
 	maxRemedy      = 400
 )
 
-var cveID = regexp.MustCompile(`^CVE-[0-9]{4}-[0-9]{4,}$`)
+var cveID = lazyRegexp(`^CVE-[0-9]{4}-[0-9]{4,}$`)
 
 // docErrors collects what is wrong with a document, each with its JSON path.
 type docErrors []string
@@ -347,7 +346,7 @@ func ParseCSAF(data []byte) (*Advisory, error) {
 	for i, v := range d.Vulnerabilities {
 		vp := fmt.Sprintf("/vulnerabilities/%d", i)
 		vu := Vuln{CVE: strings.TrimSpace(v.CVE), Title: v.Title}
-		if vu.CVE != "" && !cveID.MatchString(vu.CVE) {
+		if vu.CVE != "" && !cveID().MatchString(vu.CVE) {
 			errs.add(vp+"/cve", "%q is not a CVE id", vu.CVE)
 		}
 		if v.CWE != nil {

@@ -89,7 +89,7 @@ func ParseKEV(data []byte) (*KEV, error) {
 	}
 	for i, v := range d.Vulnerabilities {
 		p := fmt.Sprintf("/vulnerabilities/%d", i)
-		if !cveID.MatchString(v.CVEID) {
+		if !cveID().MatchString(v.CVEID) {
 			errs.add(p+"/cveID", "%q is not a CVE id", v.CVEID)
 			continue
 		}

@@ -2,7 +2,6 @@ package advisories
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -118,8 +117,8 @@ func evidenceOf(field string, id inventory.Identity) *Evidence {
 }
 
 var (
-	lldpFirmware = regexp.MustCompile(`(?i)\bFW:?\s*(?:Version\s*)?(V?\.?\s*[0-9][0-9A-Za-z.]*)`)
-	uriHost      = regexp.MustCompile(`^(?i)(?:urn:|https?://)([^:/]+)`)
+	lldpFirmware = lazyRegexp(`(?i)\bFW:?\s*(?:Version\s*)?(V?\.?\s*[0-9][0-9A-Za-z.]*)`)
+	uriHost      = lazyRegexp(`^(?i)(?:urn:|https?://)([^:/]+)`)
 )
 
 // siemensProtocol: the protocol's profile says every server is a Siemens device.
@@ -145,7 +144,7 @@ func buildView(a *inventory.Asset) view {
 	}
 	if code, ev := get("order_number", "hardware_order_number"); code != "" {
 		v.code, v.codeEv = normCode(code), ev
-		if v.vendor == "" && siemensProtocol(ev.Proto) && orderNumberRE.MatchString(strings.ToUpper(code)) {
+		if v.vendor == "" && siemensProtocol(ev.Proto) && orderNumberRE().MatchString(strings.ToUpper(code)) {
 			v.vendor, v.vendorEv, v.vendorHow = "siemens", ev, "a Siemens order number read over "+ev.Proto
 		}
 	}
@@ -157,11 +156,11 @@ func buildView(a *inventory.Asset) view {
 			}
 		}
 		if v.code == "" {
-			if m := orderNumberRE.FindString(strings.ToUpper(desc)); m != "" {
+			if m := orderNumberRE().FindString(strings.ToUpper(desc)); m != "" {
 				v.code, v.codeEv = normCode(m), ev
 			}
 		}
-		if m := lldpFirmware.FindStringSubmatch(desc); m != nil && v.fwEv == nil {
+		if m := lldpFirmware().FindStringSubmatch(desc); m != nil && v.fwEv == nil {
 			if fw, ok := ParseVersion(strings.ReplaceAll(m[1], " ", "")); ok {
 				v.fw, v.fwEv = fw, ev
 			}
@@ -169,7 +168,7 @@ func buildView(a *inventory.Asset) view {
 	}
 	if v.vendor == "" {
 		if uri, ev := get("product_uri"); uri != "" {
-			if m := uriHost.FindStringSubmatch(uri); m != nil {
+			if m := uriHost().FindStringSubmatch(uri); m != nil {
 				host := strings.Split(m[1], ".")[0]
 				if k := VendorKey(host); k != "" {
 					v.vendor, v.vendorEv, v.vendorHow = k, ev, "the OPC UA product URI"
@@ -244,10 +243,10 @@ func (v *view) summary(a *inventory.Asset) string {
 }
 
 var (
-	specificCPU = regexp.MustCompile(`(?i)\bCPU ?[0-9]{3,4}[A-Z]*(?:-[0-9])?`)
-	parenthesis = regexp.MustCompile(`\([^()]*\)`)
-	nameMajor   = regexp.MustCompile(`(?i)(<\s*)?\b(?:V|version\s+)([0-9]+)(?:\.x)?\b((?:\s+CPU family)?\s+and below)?`)
-	nameHW      = regexp.MustCompile(`(?i)hardware version ([0-9][0-9.]*)( and below)?`)
+	specificCPU = lazyRegexp(`(?i)\bCPU ?[0-9]{3,4}[A-Z]*(?:-[0-9])?`)
+	parenthesis = lazyRegexp(`\([^()]*\)`)
+	nameMajor   = lazyRegexp(`(?i)(<\s*)?\b(?:V|version\s+)([0-9]+)(?:\.x)?\b((?:\s+CPU family)?\s+and below)?`)
+	nameHW      = lazyRegexp(`(?i)hardware version ([0-9][0-9.]*)( and below)?`)
 )
 
 // productFits says how (and whether) a product entry names the asset,
@@ -638,7 +637,7 @@ func missing(v *view, a *inventory.Asset) []string {
 }
 
 func familyRules(vendor string) bool {
-	for _, f := range families {
+	for _, f := range families() {
 		if f.Vendor == vendor {
 			return true
 		}

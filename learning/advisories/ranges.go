@@ -1,7 +1,6 @@
 package advisories
 
 import (
-	"regexp"
 	"strings"
 )
 
@@ -60,25 +59,25 @@ func (iv interval) contains(v Version) bool {
 }
 
 var (
-	spaces   = regexp.MustCompile(`\s+`)
-	allWords = regexp.MustCompile(`^(?i)all\s+versions?\b[,:]?\s*`)
+	spaces   = lazyRegexp(`\s+`)
+	allWords = lazyRegexp(`^(?i)all\s+versions?\b[,:]?\s*`)
 	// a constraint: an operator (or a word that means one) then a version
-	opToken = regexp.MustCompile(`^(?i)(<=|>=|=<|=>|<|>|=|before|prior to|up to|earlier than|later than|from)\s*`)
+	opToken = lazyRegexp(`^(?i)(<=|>=|=<|=>|<|>|=|before|prior to|up to|earlier than|later than|from)\s*`)
 	// a version followed by a word that bounds it: "V3.0 and prior"
-	suffixBound = regexp.MustCompile(`(?i)^(.*?)\s*(?:and|&|or)\s+(prior|earlier|below|older|before|lower|later|newer|above|higher)(?:\s+versions?)?$`)
-	throughRe   = regexp.MustCompile(`(?i)^(.+?)\s+(?:through|thru|to|-)\s+(.+)$`)
-	dateLike    = regexp.MustCompile(`(?i)(january|february|march|april|may|june|july|august|september|october|november|december|\d{4}-\d{2}-\d{2}|\d+/\d+/\d+|distributed|manufactured|produced)`)
-	serialLike  = regexp.MustCompile(`(?i)serial`)
-	joiner      = regexp.MustCompile(`(?i)\s+and\s+|,\s*`)
-	remark      = regexp.MustCompile(`^(.*\S)\s*\([^()]*[a-zA-Z]{2}[^()]*\)$`)
-	hwPair      = regexp.MustCompile(`(?i)\d[._ ]*hw\s*\d`)
-	component   = regexp.MustCompile(`(?i)^(?:all\s+)?(?:versions?\s+)?(?:with\s+)?(bios|u-boot|bootloader|boot loader|kernel|hardware|hw|function state|fs)\b`)
+	suffixBound = lazyRegexp(`(?i)^(.*?)\s*(?:and|&|or)\s+(prior|earlier|below|older|before|lower|later|newer|above|higher)(?:\s+versions?)?$`)
+	throughRe   = lazyRegexp(`(?i)^(.+?)\s+(?:through|thru|to|-)\s+(.+)$`)
+	dateLike    = lazyRegexp(`(?i)(january|february|march|april|may|june|july|august|september|october|november|december|\d{4}-\d{2}-\d{2}|\d+/\d+/\d+|distributed|manufactured|produced)`)
+	serialLike  = lazyRegexp(`(?i)serial`)
+	joiner      = lazyRegexp(`(?i)\s+and\s+|,\s*`)
+	remark      = lazyRegexp(`^(.*\S)\s*\([^()]*[a-zA-Z]{2}[^()]*\)$`)
+	hwPair      = lazyRegexp(`(?i)\d[._ ]*hw\s*\d`)
+	component   = lazyRegexp(`(?i)^(?:all\s+)?(?:versions?\s+)?(?:with\s+)?(bios|u-boot|bootloader|boot loader|kernel|hardware|hw|function state|fs)\b`)
 )
 
 // ParseRange reads a product_version_range or product_version string.
 func ParseRange(raw string) Range {
 	r := Range{Raw: raw}
-	s := strings.TrimSpace(spaces.ReplaceAllString(strings.ReplaceAll(raw, "\u00a0", " "), " "))
+	s := strings.TrimSpace(spaces().ReplaceAllString(strings.ReplaceAll(raw, "\u00a0", " "), " "))
 	if s == "" {
 		r.Form = "unparsed: empty"
 		return r
@@ -94,7 +93,7 @@ func ParseRange(raw string) Range {
 			return r
 		}
 	}
-	if m := allWords.FindString(s); m != "" {
+	if m := allWords().FindString(s); m != "" {
 		s = strings.TrimSpace(s[len(m):])
 		if s == "" || strings.EqualFold(s, "*") {
 			r.All, r.Form = true, "all"
@@ -105,20 +104,20 @@ func ParseRange(raw string) Range {
 	// a trailing remark in parentheses ("(Windows and Linux)", "(only
 	// affected by CVE-…)") qualifies the range: it is kept in Raw, and the
 	// range is read without it
-	if m := remark.FindStringSubmatch(s); m != nil && strings.TrimSpace(m[1]) != "" {
+	if m := remark().FindStringSubmatch(s); m != nil && strings.TrimSpace(m[1]) != "" {
 		s = strings.TrimSpace(m[1])
 	}
 	switch {
 	case strings.EqualFold(s, "no version"):
 		r.Form = "unparsed: no version given"
 		return r
-	case component.MatchString(s) || strings.Contains(strings.ToLower(s), "with u-boot") || strings.Contains(strings.ToLower(s), "bios"):
+	case component().MatchString(s) || strings.Contains(strings.ToLower(s), "with u-boot") || strings.Contains(strings.ToLower(s), "bios"):
 		r.Form = "unparsed: a component's version (BIOS, boot loader, hardware, function state) the wire does not tell"
 		return r
-	case serialLike.MatchString(s):
+	case serialLike().MatchString(s):
 		r.Form = "unparsed: a serial number range"
 		return r
-	case dateLike.MatchString(s):
+	case dateLike().MatchString(s):
 		r.Form = "unparsed: a date range"
 		return r
 	}
@@ -138,11 +137,11 @@ func ParseRange(raw string) Range {
 		if p == "" {
 			continue
 		}
-		if component.MatchString(p) {
+		if component().MatchString(p) {
 			r.Form = "unparsed: a component's version (BIOS, boot loader, hardware, function state) the wire does not tell"
 			return r
 		}
-		if hwPair.MatchString(p) {
+		if hwPair().MatchString(p) {
 			r.Form = "unparsed: a firmware and hardware version pair"
 			return r
 		}
@@ -241,11 +240,11 @@ func splitConstraints(s string) []string {
 	var out []string
 	for _, p := range strings.FieldsFunc(s, func(r rune) bool { return r == '|' || r == ';' }) {
 		p = strings.TrimSpace(p)
-		if suffixBound.MatchString(p) {
+		if suffixBound().MatchString(p) {
 			out = append(out, p)
 			continue
 		}
-		for _, q := range joiner.Split(p, -1) {
+		for _, q := range joiner().Split(p, -1) {
 			out = append(out, q)
 		}
 	}
@@ -263,7 +262,7 @@ func parseConstraint(p string) ([]struct {
 		op string
 		v  Version
 	}
-	if m := suffixBound.FindStringSubmatch(p); m != nil {
+	if m := suffixBound().FindStringSubmatch(p); m != nil {
 		v, ok := ParseVersion(m[1])
 		if !ok {
 			return nil, false
@@ -274,7 +273,7 @@ func parseConstraint(p string) ([]struct {
 		}
 		return []b{{"<=", v}}, true
 	}
-	if m := throughRe.FindStringSubmatch(p); m != nil && !strings.ContainsAny(p, "<>=") {
+	if m := throughRe().FindStringSubmatch(p); m != nil && !strings.ContainsAny(p, "<>=") {
 		lo, ok1 := ParseVersion(m[1])
 		hi, ok2 := ParseVersion(m[2])
 		if ok1 && ok2 {
@@ -286,7 +285,7 @@ func parseConstraint(p string) ([]struct {
 	for strings.TrimSpace(rest) != "" {
 		rest = strings.TrimSpace(rest)
 		op := "="
-		if m := opToken.FindStringSubmatch(rest); m != nil {
+		if m := opToken().FindStringSubmatch(rest); m != nil {
 			switch strings.ToLower(m[1]) {
 			case "<", "before", "prior to", "earlier than":
 				op = "<"

@@ -53,7 +53,7 @@ func newProdRef(a *Advisory, p *Product, vendor string) prodRef {
 		r.name = p.Family + " " + p.Name
 	}
 	upper := strings.ToUpper(r.name)
-	for _, o := range orderNumberRE.FindAllString(upper, -1) {
+	for _, o := range orderNumberRE().FindAllString(upper, -1) {
 		r.orders = append(r.orders, normCode(o))
 	}
 	for _, m := range p.Models {
@@ -63,17 +63,18 @@ func newProdRef(a *Advisory, p *Product, vendor string) prodRef {
 	r.words = strings.FieldsFunc(upper, func(c rune) bool {
 		return c == ' ' || c == '(' || c == ')' || c == ',' || c == ';' || c == ':' || c == '/'
 	})
-	for i := range families {
-		f := &families[i]
+	fams := families()
+	for i := range fams {
+		f := &fams[i]
 		if f.Vendor == vendor && f.Names.MatchString(r.name) && (f.Not == nil || !f.Not.MatchString(r.name)) {
 			r.fams = append(r.fams, f)
 		}
 	}
 	r.siplus = strings.HasPrefix(upper, "SIPLUS")
-	clean := parenthesis.ReplaceAllString(r.name, "")
-	r.cpu = specificCPU.MatchString(clean)
-	r.major = nameMajor.FindStringSubmatch(clean)
-	r.hw = nameHW.FindStringSubmatch(clean)
+	clean := parenthesis().ReplaceAllString(r.name, "")
+	r.cpu = specificCPU().MatchString(clean)
+	r.major = nameMajor().FindStringSubmatch(clean)
+	r.hw = nameHW().FindStringSubmatch(clean)
 	return r
 }
 

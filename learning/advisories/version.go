@@ -1,7 +1,6 @@
 package advisories
 
 import (
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -35,9 +34,9 @@ var qualWords = []struct {
 }
 
 var (
-	versionPrefix = regexp.MustCompile(`^(?i)(?:version|ver\.|firmware|fw|rev\.?|v\.?|r)[\s_]*`)
-	dashed        = regexp.MustCompile(`^\d+(?:-\d+)+$`)
-	dotted        = regexp.MustCompile(`^(\d+|[xX*])((?:\.(?:\d+|[xX*]))*)`)
+	versionPrefix = lazyRegexp(`^(?i)(?:version|ver\.|firmware|fw|rev\.?|v\.?|r)[\s_]*`)
+	dashed        = lazyRegexp(`^\d+(?:-\d+)+$`)
+	dotted        = lazyRegexp(`^(\d+|[xX*])((?:\.(?:\d+|[xX*]))*)`)
 )
 
 // ParseVersion reads a version; ok is false when s is not one (free text,
@@ -46,12 +45,12 @@ func ParseVersion(s string) (Version, bool) {
 	v := Version{Raw: strings.TrimSpace(s)}
 	rest := strings.TrimSpace(strings.ReplaceAll(s, "\u00a0", " "))
 	for i := 0; i < 2; i++ { // "Version V4.4": a word, then a letter
-		rest = versionPrefix.ReplaceAllString(rest, "")
+		rest = versionPrefix().ReplaceAllString(rest, "")
 	}
-	if dashed.MatchString(rest) { // 1-02-08: dashes between numbers
+	if dashed().MatchString(rest) { // 1-02-08: dashes between numbers
 		rest = strings.ReplaceAll(rest, "-", ".")
 	}
-	m := dotted.FindStringSubmatch(rest)
+	m := dotted().FindStringSubmatch(rest)
 	if m == nil || m[1] == "x" || m[1] == "X" || m[1] == "*" {
 		return v, false
 	}

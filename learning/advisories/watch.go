@@ -184,7 +184,7 @@ func (w *Watch) UnmarshalState(b []byte) error {
 	for a, ids := range st.Reported {
 		set := map[string]bool{}
 		for _, id := range ids {
-			if !cveID.MatchString(id) {
+			if !cveID().MatchString(id) {
 				return fmt.Errorf("vulnerable-asset watch state: %q is not a CVE id", id)
 			}
 			set[id] = true
