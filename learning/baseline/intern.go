@@ -12,13 +12,26 @@ import "net/netip"
 type names struct {
 	ids  map[string]uint32
 	list []string // list[id-1]
+	// recent remembers the last names looked up, by their length: the same
+	// few (a protocol, a register space, a client) come transaction after
+	// transaction, usually as the very same string, which compares at once
+	// where hashing it for the map would not.
+	recent [8]struct {
+		s  string
+		id uint32
+	}
 }
 
 func newNames() names { return names{ids: map[string]uint32{}} }
 
 // id returns s's id, made when create is set; 0 when s is not known.
 func (n *names) id(s string, create bool) uint32 {
+	r := &n.recent[len(s)&7]
+	if r.id != 0 && r.s == s {
+		return r.id
+	}
 	if id, ok := n.ids[s]; ok {
+		r.s, r.id = s, id
 		return id
 	}
 	if !create {
@@ -42,12 +55,24 @@ func (n *names) name(id uint32) string {
 type hosts struct {
 	ids  map[netip.Addr]uint32
 	list []netip.Addr
+	// recent remembers the last addresses looked up, by their last byte
+	// (as names.recent does for names).
+	recent [16]struct {
+		ip netip.Addr
+		id uint32
+	}
 }
 
 func newHosts() hosts { return hosts{ids: map[netip.Addr]uint32{}} }
 
 func (h *hosts) id(ip netip.Addr, create bool) uint32 {
+	b := ip.As16()
+	r := &h.recent[b[15]&15]
+	if r.id != 0 && r.ip == ip {
+		return r.id
+	}
 	if id, ok := h.ids[ip]; ok {
+		r.ip, r.id = ip, id
 		return id
 	}
 	if !create {
