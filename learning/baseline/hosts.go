@@ -22,7 +22,7 @@ import (
 // gateway relays would otherwise keep it learning for ever.
 func (m *Model) LearnHost(ip netip.Addr, now time.Time) bool {
 	ip = ip.Unmap()
-	if _, ok := m.hosts[ip]; ok {
+	if m.known(ip) {
 		return true
 	}
 	if !frame.UnicastHost(ip) || !m.NetworkLearning(now) {
@@ -33,9 +33,23 @@ func (m *Model) LearnHost(ip netip.Addr, now time.Time) bool {
 }
 
 // KnownHost reports whether ip is in the known-host set.
-func (m *Model) KnownHost(ip netip.Addr) bool {
-	_, ok := m.hosts[ip.Unmap()]
-	return ok
+func (m *Model) KnownHost(ip netip.Addr) bool { return m.known(ip.Unmap()) }
+
+// known reports whether ip is a known host. Every packet asks it for both of
+// its addresses, mostly about the few hosts of the last packets; a known
+// host stays known until an import replaces the set (which clears
+// knownRecent), so those answers are remembered by the address's last byte.
+func (m *Model) known(ip netip.Addr) bool {
+	b := ip.As16()
+	r := &m.knownRecent[b[15]&15]
+	if *r == ip && ip.IsValid() {
+		return true
+	}
+	if _, ok := m.hosts[ip]; ok {
+		*r = ip
+		return true
+	}
+	return false
 }
 
 // Peers finds the addresses known hosts keep resolving in ARP while the

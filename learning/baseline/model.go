@@ -111,6 +111,8 @@ type Model struct {
 	cfg    Config
 	assets map[netip.Addr]*Asset
 	hosts  map[netip.Addr]time.Time // every host seen while the network learned, first time
+	// knownRecent: hosts found in hosts lately (Model.known)
+	knownRecent [16]netip.Addr
 	// newHosts: hosts first seen while detecting, reported once; never
 	// part of what was learned
 	newHosts map[netip.Addr]struct{}
@@ -454,7 +456,7 @@ func (m *Model) Observe(tx *protocols.Transaction) []Finding {
 	var out []Finding
 	netLearning := m.networkLearning(now)
 	for _, host := range [2]netip.Addr{tx.Server.IP, tx.Client.IP} {
-		if _, ok := m.hosts[host]; ok || !host.IsValid() {
+		if !host.IsValid() || m.known(host) {
 			continue
 		}
 		if netLearning {
