@@ -661,16 +661,15 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 		if !ok {
 			return
 		}
-		vm, ok := a.points.get(k)
-		if !ok {
+		vm := a.points.ref(k)
+		if vm == nil {
 			if !m.newKey(a, now) {
 				return
 			}
-			vm = ValueModel{Type: p.typ}
+			vm = a.points.add(k, ValueModel{Type: p.typ})
 		}
 		vm.Learn(p.v)
-		m.dirtyPoint(a, k, &vm)
-		a.points.set(k, vm)
+		m.dirtyPoint(a, k, vm)
 	})
 }
 
