@@ -92,7 +92,8 @@ type Stats struct {
 
 // Inventory is the asset inventory. See the package comment on concurrency.
 type Inventory struct {
-	limits Limits
+	readHashes readHashes // hashes of recent read targets (evidence.addRead)
+	limits     Limits
 	// version counts the calls that may change the state (StateVersion):
 	// a checkpoint skips an inventory that did not change.
 	version uint64
@@ -262,7 +263,7 @@ func (inv *Inventory) Observe(tx *protocols.Transaction) []Event {
 		if ev.useProto(pi, sideClient, port, fr, ns) && !cNew && !inv.otherHasPair(c, chi, pi, sideClient) {
 			*evs = append(*evs, ctx.event(NewProtocol, c.ID, "", "asset %s now speaks %s as a client", c.ID, tx.Proto))
 		}
-		ev.clientEvidence(tx, fr)
+		ev.clientEvidence(tx, fr, &inv.readHashes)
 	}
 	if si >= 0 {
 		s := inv.assets[si]
