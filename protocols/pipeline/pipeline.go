@@ -615,7 +615,7 @@ func (p *Pipeline) release(h *halfStream) {
 // each keeping its own, which on a capture of many flows was most of the
 // fresh memory the process touched (and a page fault per 4 KiB of it).
 const (
-	minStreamBuf  = 4 << 10  // a new buffer's room: a split PDU then usually fits without growing
+	minStreamBuf  = 16 << 10 // a new buffer's room: a split PDU then usually fits without growing
 	maxSpareBuf   = 64 << 10 // larger buffers go back to the garbage collector
 	maxSpareCount = 64
 )
