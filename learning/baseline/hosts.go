@@ -38,10 +38,9 @@ func (m *Model) KnownHost(ip netip.Addr) bool { return m.known(ip.Unmap()) }
 // known reports whether ip is a known host. Every packet asks it for both of
 // its addresses, mostly about the few hosts of the last packets; a known
 // host stays known until an import replaces the set (which clears
-// knownRecent), so those answers are remembered by the address's last byte.
+// knownRecent), so those answers are remembered (by recentSlot).
 func (m *Model) known(ip netip.Addr) bool {
-	b := ip.As16()
-	r := &m.knownRecent[b[15]&15]
+	r := &m.knownRecent[recentSlot(ip)]
 	if *r == ip && ip.IsValid() {
 		return true
 	}

@@ -55,8 +55,8 @@ func (n *names) name(id uint32) string {
 type hosts struct {
 	ids  map[netip.Addr]uint32
 	list []netip.Addr
-	// recent remembers the last addresses looked up, by their last byte
-	// (as names.recent does for names).
+	// recent remembers the last addresses looked up, by recentSlot (as
+	// names.recent does for names).
 	recent [16]struct {
 		ip netip.Addr
 		id uint32
@@ -66,8 +66,7 @@ type hosts struct {
 func newHosts() hosts { return hosts{ids: map[netip.Addr]uint32{}} }
 
 func (h *hosts) id(ip netip.Addr, create bool) uint32 {
-	b := ip.As16()
-	r := &h.recent[b[15]&15]
+	r := &h.recent[recentSlot(ip)]
 	if r.id != 0 && r.ip == ip {
 		return r.id
 	}
@@ -89,4 +88,16 @@ func (h *hosts) addr(id uint32) netip.Addr {
 		return netip.Addr{}
 	}
 	return h.list[id-1]
+}
+
+// recentSlot folds an address into 0..15: every byte of an IPv4 address
+// counts, as plants number hosts in the last octet and sites or cells in
+// the others.
+func recentSlot(ip netip.Addr) int {
+	b := ip.As16()
+	x := uint32(b[12])<<24 | uint32(b[13])<<16 | uint32(b[14])<<8 | uint32(b[15])
+	x ^= x >> 16
+	x ^= x >> 8
+	x ^= x >> 4
+	return int(x & 15)
 }
