@@ -7,12 +7,17 @@ import "time"
 // request (a transaction id, a sequence number, a sender context), bounded
 // in size, expired by packet time so a replay is deterministic. Entries
 // leave in arrival order; a key may repeat (the oldest matches first).
+//
+// The first two entries live in the table itself, so a client that waits
+// for each answer costs no allocation: a Pending must not be copied once
+// used.
 type Pending[K comparable, V any] struct {
 	// Max bounds the entries: Push evicts the oldest beyond it (0: 256).
 	Max int
 	// Timeout: Expire gives back entries older than this (0: 30 s).
 	Timeout time.Duration
 	items   []pendingItem[K, V]
+	first   [2]pendingItem[K, V]
 }
 
 type pendingItem[K comparable, V any] struct {
@@ -35,6 +40,9 @@ func (p *Pending[K, V]) Push(key K, since time.Time, v V) (evicted V, ok bool) {
 	if len(p.items) >= max {
 		evicted, ok = p.pop(0), true
 	}
+	if p.items == nil {
+		p.items = p.first[:0]
+	}
 	p.items = append(p.items, pendingItem[K, V]{key, since, v})
 	return evicted, ok
 }
@@ -43,6 +51,27 @@ func (p *Pending[K, V]) Push(key K, since time.Time, v V) (evicted V, ok bool) {
 func (p *Pending[K, V]) Take(key K) (v V, ok bool) {
 	for i := range p.items {
 		if p.items[i].key == key {
+			return p.pop(i), true
+		}
+	}
+	return v, false
+}
+
+// TakeLatest removes and returns the newest request waiting under key.
+func (p *Pending[K, V]) TakeLatest(key K) (v V, ok bool) {
+	for i := len(p.items) - 1; i >= 0; i-- {
+		if p.items[i].key == key {
+			return p.pop(i), true
+		}
+	}
+	return v, false
+}
+
+// TakeFunc removes and returns the oldest request match accepts: for
+// replies that pair by part of the key, or by a rule.
+func (p *Pending[K, V]) TakeFunc(match func(K, V) bool) (v V, ok bool) {
+	for i := range p.items {
+		if match(p.items[i].key, p.items[i].v) {
 			return p.pop(i), true
 		}
 	}
@@ -70,6 +99,14 @@ func (p *Pending[K, V]) Oldest() (v V, ok bool) {
 	return p.pop(0), true
 }
 
+// Latest removes and returns the newest request.
+func (p *Pending[K, V]) Latest() (v V, ok bool) {
+	if len(p.items) == 0 {
+		return v, false
+	}
+	return p.pop(len(p.items) - 1), true
+}
+
 func (p *Pending[K, V]) pop(i int) V {
 	v := p.items[i].v
 	copy(p.items[i:], p.items[i+1:])
@@ -77,4 +114,45 @@ func (p *Pending[K, V]) pop(i int) V {
 	p.items[len(p.items)-1] = zero
 	p.items = p.items[:len(p.items)-1]
 	return v
+}
+
+// Requests is a Pending table of request records: what the sessions of
+// request/response protocols do with the requests that get no answer.
+// An evicted request carries the TooMany anomaly; evicted, expired and
+// (at Close) remaining requests are emitted with outcome no_response.
+type Requests[K comparable] struct {
+	Pending[K, *Transaction]
+	// TooMany names the anomaly of a request evicted from a full table
+	// ("": none).
+	TooMany string
+}
+
+// Add registers request t under key, sent at t.RequestTime.
+func (r *Requests[K]) Add(env *Env, key K, t *Transaction) {
+	if old, evicted := r.Push(key, t.RequestTime, t); evicted {
+		if r.TooMany != "" {
+			old.AddAnomaly(r.TooMany)
+		}
+		Unanswered(env, old)
+	}
+}
+
+// ExpireAll emits every request older than Timeout at now as unanswered.
+func (r *Requests[K]) ExpireAll(env *Env, now time.Time) {
+	for t, ok := r.Expire(now); ok; t, ok = r.Expire(now) {
+		Unanswered(env, t)
+	}
+}
+
+// CloseAll emits every waiting request as unanswered, oldest first.
+func (r *Requests[K]) CloseAll(env *Env) {
+	for t, ok := r.Oldest(); ok; t, ok = r.Oldest() {
+		Unanswered(env, t)
+	}
+}
+
+// Unanswered emits request t with outcome no_response.
+func Unanswered(env *Env, t *Transaction) {
+	t.Outcome = OutcomeNoResponse
+	env.Emit(t)
 }
