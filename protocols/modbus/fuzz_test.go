@@ -45,15 +45,15 @@ func FuzzSession(f *testing.F) {
 		r := newRecorder(protocols.TCP)
 		s := newSession(&r.env)
 		frame, detached := testkit.ReplayScript(t, s, script, pk, func() {
-			if len(s.outstanding) > MaxOutstanding {
-				t.Fatalf("%d outstanding", len(s.outstanding))
+			if s.outstanding.Len() > MaxOutstanding {
+				t.Fatalf("%d outstanding", s.outstanding.Len())
 			}
 		})
 		if detached {
 			return
 		}
 		s.Close(pk(frame + 1))
-		if len(s.outstanding) != 0 {
+		if s.outstanding.Len() != 0 {
 			t.Fatal("requests left after close")
 		}
 	})

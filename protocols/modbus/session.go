@@ -19,18 +19,18 @@ const (
 
 var errNotModbus = errors.New("modbus: stream no longer carries MBAP headers")
 
-type pending struct {
+// reqKey pairs a response with its request: the transaction id and the
+// function code (without the exception bit).
+type reqKey struct {
 	tid uint16
 	fc  byte
-	t   *protocols.Transaction
 }
 
 // session pairs requests and responses of one Modbus/TCP (or UDP) connection
 // by transaction id; responses may come out of order.
 type session struct {
 	env         *protocols.Env
-	outstanding []pending
-	first       [2]pending // outstanding's room for a client that waits for each answer
+	outstanding protocols.Requests[reqKey]
 	resync      [2]bool
 	badHeaders  int
 	sawRequest  bool
@@ -39,7 +39,8 @@ type session struct {
 
 func newSession(env *protocols.Env) *session {
 	s := &session{env: env, missed: protocols.MissedRequests{Window: ResponseTimeout}}
-	s.outstanding = s.first[:0]
+	s.outstanding.Max, s.outstanding.Timeout = MaxOutstanding, ResponseTimeout
+	s.outstanding.TooMany = anomalyTooManyOutstanding
 	return s
 }
 
@@ -118,23 +119,17 @@ func findBoundary(b []byte, datagram bool) int {
 }
 
 func (s *session) pdu(dir protocols.Direction, h Header, pdu []byte, pkt protocols.Packet) {
-	s.expire(pkt)
+	s.outstanding.ExpireAll(s.env, pkt.Time)
 	if dir == protocols.ClientToServer {
 		s.request(h, pdu, pkt)
 		return
 	}
-	fc := pdu[0] & 0x7F
-	for i, p := range s.outstanding {
-		if p.tid == h.TransactionID && p.fc == fc {
-			copy(s.outstanding[i:], s.outstanding[i+1:])
-			s.outstanding = s.outstanding[:len(s.outstanding)-1]
-			t := p.t
-			t.ResponseFrame, t.ResponseTime = pkt.Frame, pkt.Time
-			DecodeResponse(pdu, t)
-			s.missed.Matched(pkt.Time)
-			s.env.Emit(t)
-			return
-		}
+	if t, ok := s.outstanding.Take(reqKey{h.TransactionID, pdu[0] & 0x7F}); ok {
+		t.ResponseFrame, t.ResponseTime = pkt.Frame, pkt.Time
+		DecodeResponse(pdu, t)
+		s.missed.Matched(pkt.Time)
+		s.env.Emit(t)
+		return
 	}
 	t := s.newTransaction(h)
 	t.ResponseFrame, t.ResponseTime = pkt.Frame, pkt.Time
@@ -155,12 +150,7 @@ func (s *session) request(h Header, pdu []byte, pkt protocols.Packet) {
 	if h.Unit == 0 && (t.Op == protocols.OpWrite || t.Op == protocols.OpControl) {
 		t.Broadcast = true
 	}
-	if len(s.outstanding) >= MaxOutstanding {
-		t := s.outstanding[0].t
-		t.AddAnomaly(anomalyTooManyOutstanding)
-		s.noResponse(0)
-	}
-	s.outstanding = append(s.outstanding, pending{tid: h.TransactionID, fc: pdu[0] & 0x7F, t: t})
+	s.outstanding.Add(s.env, reqKey{h.TransactionID, pdu[0] & 0x7F}, t)
 }
 
 // transaction is a Modbus transaction with room for its one target in the
@@ -182,22 +172,6 @@ func (s *session) newTransaction(h Header) *protocols.Transaction {
 	return t
 }
 
-// noResponse emits outstanding request i as unanswered.
-func (s *session) noResponse(i int) {
-	t := s.outstanding[i].t
-	copy(s.outstanding[i:], s.outstanding[i+1:])
-	s.outstanding = s.outstanding[:len(s.outstanding)-1]
-	t.Outcome = protocols.OutcomeNoResponse
-	s.env.Emit(t)
-}
-
-// expire closes requests left unanswered for longer than ResponseTimeout.
-func (s *session) expire(pkt protocols.Packet) {
-	for len(s.outstanding) > 0 && pkt.Time.Sub(s.outstanding[0].t.RequestTime) > ResponseTimeout {
-		s.noResponse(0)
-	}
-}
-
 // Gap drops the partial ADU; the next ADU is found by scanning.
 func (s *session) Gap(dir protocols.Direction, n int, pkt protocols.Packet) {
 	s.resync[dir] = true
@@ -206,7 +180,5 @@ func (s *session) Gap(dir protocols.Direction, n int, pkt protocols.Packet) {
 
 // Close reports every unanswered request.
 func (s *session) Close(pkt protocols.Packet) {
-	for len(s.outstanding) > 0 {
-		s.noResponse(0)
-	}
+	s.outstanding.CloseAll(s.env)
 }

@@ -209,7 +209,7 @@ func TestSessionOutstandingCap(t *testing.T) {
 		req[0], req[1] = byte(i>>8), byte(i)
 		_, _ = s.Feed(protocols.ClientToServer, req, pk(uint64(i+1)))
 	}
-	assert.Len(t, s.outstanding, MaxOutstanding)
+	assert.Equal(t, MaxOutstanding, s.outstanding.Len())
 	require.Len(t, r.txs, 5)
 	assert.Contains(t, r.txs[0].Anomalies, anomalyTooManyOutstanding)
 }
