@@ -77,10 +77,10 @@ func FuzzSession(f *testing.F) {
 	f.Fuzz(func(t *testing.T, script []byte) {
 		s, _ := newTestSession()
 		frame, detached := testkit.ReplayScript(t, s, script, pkt, func() {
-			if len(s.pending) > MaxOutstanding || len(s.encrypted) > MaxOutstanding || len(s.partials) > MaxPartials ||
+			if s.pending.Len() > MaxOutstanding || s.encrypted.Len() > MaxOutstanding || len(s.partials) > MaxPartials ||
 				len(s.channels) > maxChannels || len(s.sessions) > maxSessions {
 				t.Fatalf("caps: %d pending, %d encrypted, %d partials, %d channels, %d sessions",
-					len(s.pending), len(s.encrypted), len(s.partials), len(s.channels), len(s.sessions))
+					s.pending.Len(), s.encrypted.Len(), len(s.partials), len(s.channels), len(s.sessions))
 			}
 			for _, p := range s.partials {
 				if len(p.body) > MaxMessageSize || p.chunks > MaxChunks {
@@ -92,7 +92,7 @@ func FuzzSession(f *testing.F) {
 			return
 		}
 		s.Close(pkt(frame + 1))
-		if len(s.pending) != 0 || len(s.encrypted) != 0 {
+		if s.pending.Len() != 0 || s.encrypted.Len() != 0 {
 			t.Fatal("requests left after close")
 		}
 	})

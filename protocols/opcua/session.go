@@ -34,10 +34,11 @@ type reqKey struct {
 	channel, request uint32
 }
 
-type pending struct {
-	key reqKey
+// pendingKey: an OpenSecureChannel request is also found by its request
+// id alone (it travels on channel 0 or on the channel it renews).
+type pendingKey struct {
+	reqKey
 	opn bool
-	t   *protocols.Transaction
 }
 
 // partial is a message whose C chunks wait for the F chunk.
@@ -72,9 +73,9 @@ type session struct {
 	hello      []protocols.Attr // HEL buffer sizes, for the next OpenSecureChannel
 	channels   []*channel
 	sessions   map[string]string // authentication token -> session id
-	pending    []pending
+	pending    protocols.Requests[pendingKey]
 	partials   []partial
-	encrypted  []*protocols.Transaction // unreadable requests, answered in order
+	encrypted  protocols.Requests[int] // unreadable requests by code, answered in order
 	sawRequest bool
 	// missed: a response may answer a request sent before the session
 	// began or lost in a gap. Servers hold Publish requests for long and
@@ -83,7 +84,10 @@ type session struct {
 }
 
 func newSession(env *protocols.Env) *session {
-	return &session{env: env, lost: [2]bool{true, true}, missed: protocols.MissedRequests{Window: ResponseTimeout}}
+	s := &session{env: env, lost: [2]bool{true, true}, missed: protocols.MissedRequests{Window: ResponseTimeout}}
+	s.pending.Max, s.pending.Timeout, s.pending.TooMany = MaxOutstanding, ResponseTimeout, anomalyTooManyOutstanding
+	s.encrypted.Max = MaxOutstanding
+	return s
 }
 
 // Feed consumes every whole chunk in data.
@@ -335,7 +339,7 @@ func (s *session) unit(authToken string) string {
 
 // message handles a whole, readable OPN/MSG/CLO body (from its type NodeId).
 func (s *session) message(dir protocols.Direction, typ int, key reqKey, policy string, body []byte, pkt protocols.Packet) {
-	s.expire(pkt)
+	s.pending.ExpireAll(s.env, pkt.Time)
 	id, _ := ServiceType(body)
 	isReq := IsRequest(id)
 	if !isReq && !IsResponse(id) {
@@ -346,17 +350,10 @@ func (s *session) message(dir protocols.Direction, typ int, key reqKey, policy s
 		return
 	}
 	opn := id == OpenSecureChannelResponse
-	var t *protocols.Transaction
-	for i, p := range s.pending {
-		// an OPN request travels on channel 0 (issue) or the old channel (renew)
-		if p.key == key || (opn && p.opn && p.key.request == key.request) {
-			t = p.t
-			copy(s.pending[i:], s.pending[i+1:])
-			s.pending = s.pending[:len(s.pending)-1]
-			break
-		}
-	}
-	matched := t != nil
+	// an OPN request travels on channel 0 (issue) or the old channel (renew)
+	t, matched := s.pending.TakeFunc(func(k pendingKey, _ *protocols.Transaction) bool {
+		return k.reqKey == key || (opn && k.opn && k.request == key.request)
+	})
 	if !matched {
 		t = s.newTransaction()
 	}
@@ -434,11 +431,7 @@ func (s *session) request(dir protocols.Direction, key reqKey, policy string, bo
 		s.env.Emit(t)
 		return
 	}
-	if len(s.pending) >= MaxOutstanding {
-		s.pending[0].t.AddAnomaly(anomalyTooManyOutstanding)
-		s.noResponse(0)
-	}
-	s.pending = append(s.pending, pending{key: key, opn: f.TypeID == OpenSecureChannelRequest, t: t})
+	s.pending.Add(s.env, pendingKey{key, f.TypeID == OpenSecureChannelRequest}, t)
 }
 
 // encryptedMessage records an unreadable final chunk: metadata only.
@@ -452,15 +445,8 @@ func (s *session) encryptedMessage(dir protocols.Direction, h Header, sh SecureH
 		code, name, op = CloseSecureChannelRequest, "close_secure_channel_request", protocols.OpSession
 	}
 	if dir == protocols.ServerToClient {
-		var t *protocols.Transaction
-		for i, p := range s.encrypted {
-			if p.Code == code {
-				t = p
-				s.encrypted = append(s.encrypted[:i], s.encrypted[i+1:]...)
-				break
-			}
-		}
-		if t == nil {
+		t, ok := s.encrypted.Take(code)
+		if !ok {
 			t = s.encryptedTransaction(code, name, op, sh, policy)
 		}
 		t.ResponseFrame, t.ResponseTime = pkt.Frame, pkt.Time
@@ -474,13 +460,7 @@ func (s *session) encryptedMessage(dir protocols.Direction, h Header, sh SecureH
 		s.env.Emit(t)
 		return
 	}
-	if len(s.encrypted) >= MaxOutstanding {
-		old := s.encrypted[0]
-		s.encrypted = s.encrypted[1:]
-		old.Outcome = protocols.OutcomeNoResponse
-		s.env.Emit(old)
-	}
-	s.encrypted = append(s.encrypted, t)
+	s.encrypted.Add(s.env, code, t)
 }
 
 func (s *session) encryptedTransaction(code int, name string, op protocols.Op, sh SecureHeader, policy string) *protocols.Transaction {
@@ -515,22 +495,6 @@ func (s *session) newTransaction() *protocols.Transaction {
 	return t
 }
 
-// noResponse emits outstanding request i as unanswered.
-func (s *session) noResponse(i int) {
-	t := s.pending[i].t
-	copy(s.pending[i:], s.pending[i+1:])
-	s.pending = s.pending[:len(s.pending)-1]
-	t.Outcome = protocols.OutcomeNoResponse
-	s.env.Emit(t)
-}
-
-// expire closes requests left unanswered for longer than ResponseTimeout.
-func (s *session) expire(pkt protocols.Packet) {
-	for len(s.pending) > 0 && pkt.Time.Sub(s.pending[0].t.RequestTime) > ResponseTimeout {
-		s.noResponse(0)
-	}
-}
-
 // Gap drops the partial messages of that direction; the next chunk is found
 // by scanning.
 func (s *session) Gap(dir protocols.Direction, n int, pkt protocols.Packet) {
@@ -551,19 +515,13 @@ func (s *session) Gap(dir protocols.Direction, n int, pkt protocols.Packet) {
 // Close reports every unanswered request. A CloseSecureChannel request is
 // never answered: it ends as ok.
 func (s *session) Close(pkt protocols.Packet) {
-	for len(s.pending) > 0 {
-		if s.pending[0].t.Code == CloseSecureChannelRequest {
-			t := s.pending[0].t
-			s.pending = s.pending[1:]
+	for t, ok := s.pending.Oldest(); ok; t, ok = s.pending.Oldest() {
+		if t.Code == CloseSecureChannelRequest {
 			t.Outcome = protocols.OutcomeOK
 			s.env.Emit(t)
 			continue
 		}
-		s.noResponse(0)
+		protocols.Unanswered(s.env, t)
 	}
-	for _, t := range s.encrypted {
-		t.Outcome = protocols.OutcomeNoResponse
-		s.env.Emit(t)
-	}
-	s.encrypted = nil
+	s.encrypted.CloseAll(s.env)
 }

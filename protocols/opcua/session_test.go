@@ -212,8 +212,8 @@ func TestSessionCaps(t *testing.T) {
 	for i := 0; i < MaxOutstanding+10; i++ {
 		feed(t, s, []step{{c2s, chunk("MSG", 'F', 1, token(1), uint32(i+1), uint32(i+1), req)}})
 	}
-	if len(s.pending) != MaxOutstanding || len(rec.txs) != 10 || !contains(rec.txs[0].Anomalies, anomalyTooManyOutstanding) {
-		t.Errorf("pending %d, emitted %d", len(s.pending), len(rec.txs))
+	if s.pending.Len() != MaxOutstanding || len(rec.txs) != 10 || !contains(rec.txs[0].Anomalies, anomalyTooManyOutstanding) {
+		t.Errorf("pending %d, emitted %d", s.pending.Len(), len(rec.txs))
 	}
 	// Intermediate chunks past the cap are dropped.
 	s2, rec2 := newTestSession()
