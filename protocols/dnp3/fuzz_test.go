@@ -120,7 +120,7 @@ func FuzzSession(f *testing.F) {
 				t.Fatalf("%d associations", len(s.assocs))
 			}
 			for _, a := range s.assocs {
-				if len(a.pending) > MaxOutstanding || len(a.reasm[0].buf) > MaxFragment || len(a.reasm[1].buf) > MaxFragment {
+				if a.pending.Len() > MaxOutstanding || len(a.reasm[0].buf) > MaxFragment || len(a.reasm[1].buf) > MaxFragment {
 					t.Fatal("association caps exceeded")
 				}
 			}

@@ -49,17 +49,12 @@ type reassembly struct {
 	buf    []byte
 }
 
-type pendingRequest struct {
-	seq uint8
-	t   *protocols.Transaction
-}
-
 // association is one master/outstation pair on the connection.
 type association struct {
 	master, outstation uint16
-	unit               string        // the outstation's address as text
-	reasm              [2]reassembly // [0] master → outstation, [1] outstation → master
-	pending            []pendingRequest
+	unit               string                    // the outstation's address as text
+	reasm              [2]reassembly             // [0] master → outstation, [1] outstation → master
+	pending            protocols.Requests[uint8] // by application sequence number
 	// Pairing state, as the tshark oracle defines it: the code last
 	// requested with each sequence number, the code of the request still
 	// unanswered (-1 none) and the code of the last answered one (-1 none).
@@ -195,13 +190,14 @@ func (s *session) association(master, outstation uint16, pkt protocols.Packet) *
 		s.env.Anomaly(anomalyTooManyAssociations, pkt)
 		old := s.assocs[len(s.assocs)-1]
 		s.assocs = s.assocs[:len(s.assocs)-1]
-		s.flush(old)
+		old.pending.CloseAll(s.env)
 	}
 	a := &association{master: master, outstation: outstation, unit: strconv.Itoa(int(outstation)),
 		open: -1, last: -1, lastSelectSeq: -1}
 	for i := range a.seqCode {
 		a.seqCode[i] = -1
 	}
+	a.pending.Max, a.pending.Timeout, a.pending.TooMany = MaxOutstanding, ResponseTimeout, anomalyTooManyOutstanding
 	s.assocs = append(s.assocs, nil)
 	copy(s.assocs[1:], s.assocs)
 	s.assocs[0] = a
@@ -317,7 +313,7 @@ func (s *session) newTransaction(a *association, fc byte) *protocols.Transaction
 
 func (s *session) request(master, outstation uint16, frag []byte, pkt protocols.Packet) {
 	a := s.association(master, outstation, pkt)
-	s.expire(a, pkt)
+	a.pending.ExpireAll(s.env, pkt.Time)
 	t := s.newTransaction(a, frag[1])
 	t.RequestFrame, t.RequestTime = pkt.Frame, pkt.Time
 	t.FlowReversed = s.dir == protocols.ServerToClient
@@ -345,16 +341,12 @@ func (s *session) request(master, outstation uint16, frag []byte, pkt protocols.
 		return
 	}
 	a.seqCode[seq], a.open = int16(fc), int16(fc)
-	if len(a.pending) >= MaxOutstanding {
-		a.pending[0].t.AddAnomaly(anomalyTooManyOutstanding)
-		s.noResponse(a, 0)
-	}
-	a.pending = append(a.pending, pendingRequest{seq: seq, t: t})
+	a.pending.Add(s.env, seq, t)
 }
 
 func (s *session) response(master, outstation uint16, frag []byte, pkt protocols.Packet) {
 	a := s.association(master, outstation, pkt)
-	s.expire(a, pkt)
+	a.pending.ExpireAll(s.env, pkt.Time)
 	fc := frag[1]
 	seq := frag[0] & 0x0F
 	fir := frag[0]&AppFIR != 0
@@ -362,14 +354,15 @@ func (s *session) response(master, outstation uint16, frag []byte, pkt protocols
 	var t *protocols.Transaction
 	if fc != FuncUnsolicitedResponse {
 		if fir {
-			if i := a.pendingWithSeq(seq); i >= 0 {
-				t = a.take(i)
+			var ok bool
+			if t, ok = a.pending.TakeLatest(seq); ok {
 				s.missed.Matched(pkt.Time)
 			} else if a.seqCode[seq] >= 0 {
 				code = a.seqCode[seq]
-			} else if a.open >= 0 && len(a.pending) > 0 {
-				t = a.take(len(a.pending) - 1)
-				t.AddAnomaly(anomalySequenceMismatch)
+			} else if a.open >= 0 {
+				if t, ok = a.pending.Latest(); ok {
+					t.AddAnomaly(anomalySequenceMismatch)
+				}
 			}
 			if t != nil {
 				code = int16(t.Code)
@@ -406,48 +399,11 @@ func (s *session) response(master, outstation uint16, frag []byte, pkt protocols
 
 func (s *session) sawRequest() bool {
 	for _, a := range s.assocs {
-		if a.open >= 0 || a.last >= 0 || len(a.pending) > 0 {
+		if a.open >= 0 || a.last >= 0 || a.pending.Len() > 0 {
 			return true
 		}
 	}
 	return false
-}
-
-func (a *association) pendingWithSeq(seq uint8) int {
-	for i := len(a.pending) - 1; i >= 0; i-- {
-		if a.pending[i].seq == seq {
-			return i
-		}
-	}
-	return -1
-}
-
-func (a *association) take(i int) *protocols.Transaction {
-	t := a.pending[i].t
-	copy(a.pending[i:], a.pending[i+1:])
-	a.pending[len(a.pending)-1] = pendingRequest{}
-	a.pending = a.pending[:len(a.pending)-1]
-	return t
-}
-
-// noResponse emits outstanding request i as unanswered.
-func (s *session) noResponse(a *association, i int) {
-	t := a.take(i)
-	t.Outcome = protocols.OutcomeNoResponse
-	s.env.Emit(t)
-}
-
-// expire closes requests left unanswered for longer than ResponseTimeout.
-func (s *session) expire(a *association, pkt protocols.Packet) {
-	for len(a.pending) > 0 && pkt.Time.Sub(a.pending[0].t.RequestTime) > ResponseTimeout {
-		s.noResponse(a, 0)
-	}
-}
-
-func (s *session) flush(a *association) {
-	for len(a.pending) > 0 {
-		s.noResponse(a, 0)
-	}
 }
 
 // Gap drops the partial link frame; the next frame is found by scanning.
@@ -468,6 +424,6 @@ func (s *session) Close(pkt protocols.Packet) {
 				a.reasm[i] = reassembly{}
 			}
 		}
-		s.flush(a)
+		a.pending.CloseAll(s.env)
 	}
 }

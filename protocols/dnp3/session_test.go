@@ -277,7 +277,7 @@ func TestSessionCaps(t *testing.T) {
 	for i := range MaxOutstanding + 3 {
 		h.send(0, req("c"+string("0123456789abcdef"[i%16])+" 01 3c01 06", t))
 	}
-	if got := len(h.s.assocs[0].pending); got > MaxOutstanding {
+	if got := h.s.assocs[0].pending.Len(); got > MaxOutstanding {
 		t.Fatalf("%d pending", got)
 	}
 	if len(h.txs) != 3 || !slices.Contains(h.txs[0].Anomalies, anomalyTooManyOutstanding) {
