@@ -120,11 +120,11 @@ func FuzzSession(f *testing.F) {
 				return // the driver detaches
 			}
 			pending[dir] = append(pending[dir][:0], pending[dir][used:]...)
-			if len(s.orphans) > maxOrphans {
-				t.Fatalf("%d held responses, cap %d", len(s.orphans), maxOrphans)
+			if s.orphans.Len() > maxOrphans {
+				t.Fatalf("%d held responses, cap %d", s.orphans.Len(), maxOrphans)
 			}
-			if len(s.outstanding) > MaxOutstanding {
-				t.Fatalf("%d outstanding, cap %d", len(s.outstanding), MaxOutstanding)
+			if s.outstanding.Len() > MaxOutstanding {
+				t.Fatalf("%d outstanding, cap %d", s.outstanding.Len(), MaxOutstanding)
 			}
 			for _, h := range s.half {
 				if len(h.tsdu) > MaxTSDU {
@@ -133,8 +133,8 @@ func FuzzSession(f *testing.F) {
 			}
 		}
 		s.Close(protocols.Packet{Frame: frame + 1, Time: now})
-		if len(s.outstanding) != 0 || len(s.orphans) != 0 {
-			t.Fatalf("%d requests, %d responses left after Close", len(s.outstanding), len(s.orphans))
+		if s.outstanding.Len() != 0 || s.orphans.Len() != 0 {
+			t.Fatalf("%d requests, %d responses left after Close", s.outstanding.Len(), s.orphans.Len())
 		}
 	})
 }

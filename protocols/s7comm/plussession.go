@@ -140,13 +140,12 @@ func (s *session) plus(dir protocols.Direction, p *PlusPDU, pkt protocols.Packet
 		t := s.newTx(pkt, true)
 		d.request(p, t, truncated)
 		s.plusRequestState(p, t)
-		s.request(pending{dir: dir, ref: p.Seq, code: code, kind: kindPlus, t: t})
+		s.request(pduKey{dir: dir, ref: p.Seq, code: code, kind: kindPlus}, t)
 		return
 	case OpcodeResponse, OpcodeResponse2:
-		if i := s.find(&s.outstanding, func(q *pending) bool {
+		if t, ok := s.outstanding.TakeFunc(func(q pduKey, _ *protocols.Transaction) bool {
 			return q.kind == kindPlus && q.dir != dir && q.ref == p.Seq && q.code == code
-		}); i >= 0 {
-			t := take(&s.outstanding, i)
+		}); ok {
 			if p.Opcode == OpcodeResponse {
 				t.ResponseFrame, t.ResponseTime = pkt.Frame, pkt.Time
 			} else {
@@ -179,7 +178,7 @@ func (s *session) plus(dir protocols.Direction, p *PlusPDU, pkt protocols.Packet
 		return
 	}
 	d.response(p, t, true, truncated)
-	s.orphan(pending{dir: dir, ref: p.Seq, code: code, kind: kindPlus, t: t})
+	s.orphan(pduKey{dir: dir, ref: p.Seq, code: code, kind: kindPlus}, t)
 }
 
 // plusRequestState keeps the connection state a request changes.
@@ -245,10 +244,9 @@ func (s *session) plusError(dir protocols.Direction, p *PlusPDU, pkt protocols.P
 	if t.Outcome != protocols.OutcomeException {
 		t.Outcome, t.HasException = protocols.OutcomeException, false
 	}
-	if i := s.find(&s.outstanding, func(q *pending) bool {
-		return q.kind == kindPlus && q.dir != dir && q.ref == p.Seq
-	}); i >= 0 {
-		q := take(&s.outstanding, i)
+	if q, ok := s.outstanding.TakeFunc(func(k pduKey, _ *protocols.Transaction) bool {
+		return k.kind == kindPlus && k.dir != dir && k.ref == p.Seq
+	}); ok {
 		q.Outcome, q.ExceptionCode, q.HasException = protocols.OutcomeException, t.ExceptionCode, t.HasException
 		attr(q, "error_frame", strconv.FormatUint(pkt.Frame, 10))
 		attr(t, "answers", q.CodeName)

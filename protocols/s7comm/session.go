@@ -27,14 +27,19 @@ const (
 
 var errNotS7Stream = errors.New("s7comm: stream carries no S7 PDUs")
 
-// pending is a request waiting for its response, or (in orphans) a
-// response waiting for a request that may arrive late.
-type pending struct {
+// pduKey is what pairs a request with its response (outstanding), or a
+// response with a request that may arrive late (orphans).
+type pduKey struct {
 	dir  protocols.Direction // direction the PDU went
 	ref  uint16              // PDU reference / S7comm-plus sequence number
 	code int                 // function (job), group<<8|sub (userdata), S7comm-plus function; -1 unknown
 	kind uint8
-	t    *protocols.Transaction
+}
+
+// orphan is a response held in case its request arrives late.
+type orphan struct {
+	key pduKey
+	t   *protocols.Transaction
 }
 
 type half struct {
@@ -50,8 +55,8 @@ type session struct {
 	env         *protocols.Env
 	unit        string
 	half        [2]half
-	outstanding []pending
-	orphans     []pending
+	outstanding protocols.Requests[pduKey]
+	orphans     protocols.Pending[pduKey, orphan] // since: the response's time
 	badPDUs     int
 	sawS7       bool
 	sawRequest  bool
@@ -68,7 +73,10 @@ type session struct {
 }
 
 func newSession(env *protocols.Env) *session {
-	return &session{env: env, missed: protocols.MissedRequests{Window: ResponseTimeout}}
+	s := &session{env: env, missed: protocols.MissedRequests{Window: ResponseTimeout}}
+	s.outstanding.Max, s.outstanding.Timeout, s.outstanding.TooMany = MaxOutstanding, ResponseTimeout, anomalyTooManyOutstanding
+	s.orphans.Max, s.orphans.Timeout = maxOrphans, OrphanHold
+	return s
 }
 
 // Feed consumes every whole TPKT packet in data.
@@ -335,16 +343,15 @@ func (s *session) s7(dir protocols.Direction, p *PDU, pkt protocols.Packet) {
 		t := s.newTxFor(pkt, true, items)
 		t.ID, t.HasID = uint64(p.PDURef), true
 		decodeJob(p, t, s.env.Strings)
-		s.request(pending{dir: dir, ref: p.PDURef, code: t.Code, kind: kindJob, t: t})
+		s.request(pduKey{dir: dir, ref: p.PDURef, code: t.Code, kind: kindJob}, t)
 	case ROSCTRAck, ROSCTRAckData:
 		code := -1 // an ack without parameter takes its job's code
 		if p.HasFunction {
 			code = int(p.Function)
 		}
-		if i := s.find(&s.outstanding, func(q *pending) bool {
+		if t, ok := s.outstanding.TakeFunc(func(q pduKey, _ *protocols.Transaction) bool {
 			return q.kind == kindJob && q.dir != dir && q.ref == p.PDURef && (code < 0 || code == q.code)
-		}); i >= 0 {
-			t := take(&s.outstanding, i)
+		}); ok {
 			t.ResponseFrame, t.ResponseTime = pkt.Frame, pkt.Time
 			DecodeAck(p, t, true)
 			s.missed.Matched(pkt.Time)
@@ -354,7 +361,7 @@ func (s *session) s7(dir protocols.Direction, p *PDU, pkt protocols.Packet) {
 		t := s.newTx(pkt, false)
 		t.ID, t.HasID = uint64(p.PDURef), true
 		DecodeAck(p, t, false)
-		s.orphan(pending{dir: dir, ref: p.PDURef, code: code, kind: kindJob, t: t})
+		s.orphan(pduKey{dir: dir, ref: p.PDURef, code: code, kind: kindJob}, t)
 	case ROSCTRUserdata:
 		s.userdata(dir, p, pkt)
 	}
@@ -368,21 +375,22 @@ func (s *session) userdata(dir protocols.Direction, p *PDU, pkt protocols.Packet
 		t := s.newTx(pkt, true)
 		t.ID, t.HasID = uint64(p.PDURef), true
 		DecodeUserdata(p, t, false)
-		s.request(pending{dir: dir, ref: p.PDURef, code: code, kind: kindUserdata, t: t})
+		s.request(pduKey{dir: dir, ref: p.PDURef, code: code, kind: kindUserdata}, t)
 		return
 	}
 	p.Continuation = h.moreData
 	h.moreData = p.UDExtended && !p.UDLast
 	response := p.UDType == UDResponse || p.UDType == UDNCResponse
 	if response {
-		i := s.find(&s.outstanding, func(q *pending) bool {
+		t, ok := s.outstanding.TakeFunc(func(q pduKey, _ *protocols.Transaction) bool {
 			return q.kind == kindUserdata && q.dir != dir && q.code == code && q.ref == p.PDURef
 		})
-		if i < 0 {
-			i = s.find(&s.outstanding, func(q *pending) bool { return q.kind == kindUserdata && q.dir != dir && q.code == code })
+		if !ok {
+			t, ok = s.outstanding.TakeFunc(func(q pduKey, _ *protocols.Transaction) bool {
+				return q.kind == kindUserdata && q.dir != dir && q.code == code
+			})
 		}
-		if i >= 0 {
-			t := take(&s.outstanding, i)
+		if ok {
 			t.ResponseFrame, t.ResponseTime = pkt.Frame, pkt.Time
 			DecodeUserdata(p, t, true)
 			s.missed.Matched(pkt.Time)
@@ -398,18 +406,17 @@ func (s *session) userdata(dir protocols.Direction, p *PDU, pkt protocols.Packet
 		s.env.Emit(t)
 		return
 	}
-	s.orphan(pending{dir: dir, ref: p.PDURef, code: code, kind: kindUserdata, t: t})
+	s.orphan(pduKey{dir: dir, ref: p.PDURef, code: code, kind: kindUserdata}, t)
 }
 
 // request registers a request, unless its response was already seen: a
 // segment delivered late (it followed a hole the capture filled later)
 // brings a request after its answer; they are joined here.
-func (s *session) request(q pending) {
-	if i := s.find(&s.orphans, func(o *pending) bool {
+func (s *session) request(q pduKey, t *protocols.Transaction) {
+	if o, ok := s.orphans.TakeFunc(func(o pduKey, _ orphan) bool {
 		return o.kind == q.kind && o.dir != q.dir && o.ref == q.ref && (o.code < 0 || o.code == q.code)
-	}); i >= 0 {
-		r := take(&s.orphans, i)
-		t := q.t
+	}); ok {
+		r := o.t
 		t.ResponseFrame, t.ResponseTime = r.ResponseFrame, r.ResponseTime
 		t.Outcome, t.ExceptionCode, t.HasException = r.Outcome, r.ExceptionCode, r.HasException
 		t.ReadValues, t.ReadValuesTruncated = r.ReadValues, r.ReadValuesTruncated
@@ -425,30 +432,22 @@ func (s *session) request(q pending) {
 		return
 	}
 	// A reused key closes the older request: its answer will never be told apart.
-	if i := s.find(&s.outstanding, func(o *pending) bool {
-		return o.kind == q.kind && o.dir == q.dir && o.ref == q.ref && o.code == q.code
-	}); i >= 0 {
-		s.noResponse(i)
+	if old, ok := s.outstanding.Take(q); ok {
+		protocols.Unanswered(s.env, old)
 	}
-	if len(s.outstanding) >= MaxOutstanding {
-		s.outstanding[0].t.AddAnomaly(anomalyTooManyOutstanding)
-		s.noResponse(0)
-	}
-	s.outstanding = append(s.outstanding, q)
+	s.outstanding.Add(s.env, q, t)
 }
 
 // orphan keeps a response that matched no request for OrphanHold of packet
 // time, in case its request arrives late; then it is emitted on its own.
-func (s *session) orphan(q pending) {
-	if len(s.orphans) >= maxOrphans {
-		s.emitOrphan(0)
+func (s *session) orphan(q pduKey, t *protocols.Transaction) {
+	if old, evicted := s.orphans.Push(q, t.ResponseTime, orphan{q, t}); evicted {
+		s.emitOrphan(old)
 	}
-	s.orphans = append(s.orphans, q)
 }
 
-func (s *session) emitOrphan(i int) {
-	q := s.orphans[i]
-	t := take(&s.orphans, i)
+func (s *session) emitOrphan(o orphan) {
+	q, t := o.key, o.t
 	at := protocols.Packet{Frame: t.ResponseFrame, Time: t.ResponseTime}
 	// its job came before capture started or was lost in a gap: counted, not malformed
 	missed := !s.sawRequest || s.missed.Possible(t.ResponseTime)
@@ -473,39 +472,12 @@ func (s *session) emitOrphan(i int) {
 	s.env.Emit(t)
 }
 
-func (s *session) find(list *[]pending, match func(*pending) bool) int {
-	for i := range *list {
-		if match(&(*list)[i]) {
-			return i
-		}
-	}
-	return -1
-}
-
-func take(list *[]pending, i int) *protocols.Transaction {
-	l := *list
-	t := l[i].t
-	copy(l[i:], l[i+1:])
-	l[len(l)-1] = pending{}
-	*list = l[:len(l)-1]
-	return t
-}
-
-// noResponse emits outstanding request i as unanswered.
-func (s *session) noResponse(i int) {
-	t := take(&s.outstanding, i)
-	t.Outcome = protocols.OutcomeNoResponse
-	s.env.Emit(t)
-}
-
 // expire closes requests left unanswered for longer than ResponseTimeout
 // and emits responses held for longer than OrphanHold.
 func (s *session) expire(pkt protocols.Packet) {
-	for len(s.outstanding) > 0 && pkt.Time.Sub(s.outstanding[0].t.RequestTime) > ResponseTimeout {
-		s.noResponse(0)
-	}
-	for len(s.orphans) > 0 && pkt.Time.Sub(s.orphans[0].t.ResponseTime) > OrphanHold {
-		s.emitOrphan(0)
+	s.outstanding.ExpireAll(s.env, pkt.Time)
+	for o, ok := s.orphans.Expire(pkt.Time); ok; o, ok = s.orphans.Expire(pkt.Time) {
+		s.emitOrphan(o)
 	}
 }
 
@@ -527,10 +499,8 @@ func (s *session) Close(pkt protocols.Packet) {
 		s.env.Emit(t)
 	}
 	s.plusFlush()
-	for len(s.orphans) > 0 {
-		s.emitOrphan(0)
+	for o, ok := s.orphans.Oldest(); ok; o, ok = s.orphans.Oldest() {
+		s.emitOrphan(o)
 	}
-	for len(s.outstanding) > 0 {
-		s.noResponse(0)
-	}
+	s.outstanding.CloseAll(s.env)
 }
