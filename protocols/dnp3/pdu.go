@@ -415,7 +415,7 @@ func (r *objectReader) next(d *objectDecoder) (ObjectHeader, bool) {
 		return h, false
 	}
 	if len(r.b) < 3 {
-		r.fail(errTruncated, anomalyTrailingBytes)
+		r.fail(errTruncated, "dnp3.trailing_bytes")
 		return h, false
 	}
 	h.Group, h.Variation, h.Qualifier = r.b[0], r.b[1], r.b[2]
@@ -426,13 +426,13 @@ func (r *objectReader) next(d *objectDecoder) (ObjectHeader, bool) {
 	case rng <= 5: // start-stop, octet or virtual addresses
 		w := widthOf[rng%3+1]
 		if len(b) < 2*w {
-			r.fail(errTruncated, anomalyObjectTruncated)
+			r.fail(errTruncated, "dnp3.object_truncated")
 			return h, false
 		}
 		start, stop := uintN(b, w), uintN(b[w:], w)
 		b = b[2*w:]
 		if stop < start {
-			r.fail(errBadQualifier, anomalyBadRange)
+			r.fail(errBadQualifier, "dnp3.bad_range")
 			return h, false
 		}
 		h.Start, count = start, uint64(stop-start)+1
@@ -443,17 +443,17 @@ func (r *objectReader) next(d *objectDecoder) (ObjectHeader, bool) {
 			w = widthOf[rng-6]
 		}
 		if len(b) < w {
-			r.fail(errTruncated, anomalyObjectTruncated)
+			r.fail(errTruncated, "dnp3.object_truncated")
 			return h, false
 		}
 		count = uint64(uintN(b, w))
 		b = b[w:]
 	default:
-		r.fail(errBadQualifier, anomalyBadQualifier)
+		r.fail(errBadQualifier, "dnp3.bad_qualifier")
 		return h, false
 	}
 	if prefix == 7 || (prefix != 0 && rng < 7) || (rng == 0xB && prefix < 4) {
-		r.fail(errBadQualifier, anomalyBadQualifier)
+		r.fail(errBadQualifier, "dnp3.bad_qualifier")
 		return h, false
 	}
 	if count > math.MaxUint32 {
@@ -466,14 +466,14 @@ func (r *objectReader) next(d *objectDecoder) (ObjectHeader, bool) {
 	sizePrefix := prefix >= 4
 	withData := r.withData || sizePrefix
 	if withData && !sizePrefix && (!known || size.kind == sizePrefixed) {
-		r.fail(errUnknownObject, anomalyUnknownObject)
+		r.fail(errUnknownObject, "dnp3.unknown_object")
 		return h, false
 	}
 	if !withData || (known && size.kind == sizeNone) {
 		// Headers only (or objects without data): an index prefix may still follow per object.
 		if pw > 0 {
 			if uint64(len(b)) < count*uint64(pw) {
-				r.fail(errTruncated, anomalyObjectTruncated)
+				r.fail(errTruncated, "dnp3.object_truncated")
 				return h, false
 			}
 			for i := uint32(0); visit && i < h.Count; i++ {
@@ -486,12 +486,12 @@ func (r *objectReader) next(d *objectDecoder) (ObjectHeader, bool) {
 	}
 	if size.kind == sizeBits {
 		if pw > 0 {
-			r.fail(errBadQualifier, anomalyBadQualifier)
+			r.fail(errBadQualifier, "dnp3.bad_qualifier")
 			return h, false
 		}
 		n := (count*uint64(size.size) + 7) / 8
 		if uint64(len(b)) < n {
-			r.fail(errTruncated, anomalyObjectTruncated)
+			r.fail(errTruncated, "dnp3.object_truncated")
 			return h, false
 		}
 		if visit {
@@ -508,7 +508,7 @@ func (r *objectReader) next(d *objectDecoder) (ObjectHeader, bool) {
 		// Nobody looks at these objects: step over them at once.
 		n := count * uint64(size.size)
 		if uint64(len(b)) < n {
-			r.fail(errTruncated, anomalyObjectTruncated)
+			r.fail(errTruncated, "dnp3.object_truncated")
 			return h, false
 		}
 		r.b = b[n:]
@@ -517,7 +517,7 @@ func (r *objectReader) next(d *objectDecoder) (ObjectHeader, bool) {
 	// One object at a time: [prefix] data.
 	for i := uint32(0); i < h.Count; i++ {
 		if len(b) < pw {
-			r.fail(errTruncated, anomalyObjectTruncated)
+			r.fail(errTruncated, "dnp3.object_truncated")
 			return h, false
 		}
 		idx := h.Start + i
@@ -536,13 +536,13 @@ func (r *objectReader) next(d *objectDecoder) (ObjectHeader, bool) {
 			n = int(h.Variation)
 		case size.kind == sizeAttr:
 			if len(b) < 2 {
-				r.fail(errTruncated, anomalyObjectTruncated)
+				r.fail(errTruncated, "dnp3.object_truncated")
 				return h, false
 			}
 			n = 2 + int(b[1])
 		}
 		if len(b) < n {
-			r.fail(errTruncated, anomalyObjectTruncated)
+			r.fail(errTruncated, "dnp3.object_truncated")
 			return h, false
 		}
 		if visit {
@@ -606,7 +606,7 @@ func decodeFragment(frag []byte, t *protocols.Transaction, strs *protocols.Strin
 		if len(frag) >= 2 {
 			setFunction(t, frag[1])
 		}
-		t.AddAnomaly(anomalyFragmentTooShort)
+		t.AddAnomaly("dnp3.fragment_too_short")
 		return a, false
 	}
 	mode := modeRequest
@@ -621,7 +621,7 @@ func decodeFragment(frag []byte, t *protocols.Transaction, strs *protocols.Strin
 		t.ID, t.HasID = uint64(a.Seq()), true
 	}
 	if !knownFunction(a.Function) {
-		t.AddAnomaly(anomalyUnknownFunction)
+		t.AddAnomaly("dnp3.unknown_function")
 	}
 	if a.IsResponse() {
 		t.Outcome = protocols.OutcomeOK

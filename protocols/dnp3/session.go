@@ -109,20 +109,20 @@ func (s *session) Feed(dir protocols.Direction, data []byte, pkt protocols.Packe
 		case nil:
 		case ErrShort:
 			if udp {
-				s.env.Anomaly(anomalyTruncatedFrame, pkt)
+				s.env.Anomaly("dnp3.truncated_frame", pkt)
 				return len(data), nil
 			}
 			return off, nil
 		case ErrLength:
-			s.env.Anomaly(anomalyInvalidLength, pkt)
+			s.env.Anomaly("dnp3.invalid_length", pkt)
 			off += LinkHeaderLen
 			continue
 		default:
 			if err == ErrHeaderCRC {
-				s.env.Anomaly(anomalyBadCRC, pkt)
+				s.env.Anomaly("dnp3.bad_crc", pkt)
 			}
 			if !s.resync[dir] {
-				s.env.Anomaly(anomalyResync, pkt)
+				s.env.Anomaly("dnp3.resync", pkt)
 				s.resync[dir] = true
 			}
 			i := bytes.IndexByte(rest[1:], StartByte1)
@@ -139,7 +139,7 @@ func (s *session) Feed(dir protocols.Direction, data []byte, pkt protocols.Packe
 		n := h.FrameLen()
 		if len(rest) < n {
 			if udp {
-				s.env.Anomaly(anomalyTruncatedFrame, pkt)
+				s.env.Anomaly("dnp3.truncated_frame", pkt)
 				return len(data), nil
 			}
 			return off, nil
@@ -160,12 +160,12 @@ func (s *session) frame(h LinkHeader, frame []byte, pkt protocols.Packet) {
 	}
 	data, ok := AppendUserData(s.frag[:0], frame, h)
 	if !ok {
-		s.env.Anomaly(anomalyBadCRC, pkt)
+		s.env.Anomaly("dnp3.bad_crc", pkt)
 		return
 	}
 	s.frag = data
 	if !h.CarriesUserData() {
-		s.env.Anomaly(anomalyUnexpectedLinkData, pkt)
+		s.env.Anomaly("dnp3.unexpected_link_data", pkt)
 		// Reset and link status requests never carry a segment; other
 		// functions are decoded anyway, as Wireshark does.
 		if f := h.Function(); h.Primary() && (f == LinkResetLinkStates || f == LinkRequestLinkStatus) {
@@ -187,7 +187,7 @@ func (s *session) association(master, outstation uint16, pkt protocols.Packet) *
 		}
 	}
 	if len(s.assocs) >= MaxAssociations {
-		s.env.Anomaly(anomalyTooManyAssociations, pkt)
+		s.env.Anomaly("dnp3.too_many_associations", pkt)
 		old := s.assocs[len(s.assocs)-1]
 		s.assocs = s.assocs[:len(s.assocs)-1]
 		old.pending.CloseAll(s.env)
@@ -197,7 +197,7 @@ func (s *session) association(master, outstation uint16, pkt protocols.Packet) *
 	for i := range a.seqCode {
 		a.seqCode[i] = -1
 	}
-	a.pending.Max, a.pending.Timeout, a.pending.TooMany = MaxOutstanding, ResponseTimeout, anomalyTooManyOutstanding
+	a.pending.Max, a.pending.Timeout, a.pending.TooMany = MaxOutstanding, ResponseTimeout, "dnp3.too_many_outstanding"
 	s.assocs = append(s.assocs, nil)
 	copy(s.assocs[1:], s.assocs)
 	s.assocs[0] = a
@@ -221,7 +221,7 @@ func (s *session) segment(h LinkHeader, seg []byte, pkt protocols.Packet) {
 	r := &a.reasm[side]
 	if th&TransportFIR != 0 {
 		if r.active {
-			s.env.Anomaly(anomalyTransportIncomplete, pkt)
+			s.env.Anomaly("dnp3.transport_incomplete", pkt)
 		}
 		r.active, r.seq = false, seq
 		if th&TransportFIN != 0 {
@@ -233,20 +233,20 @@ func (s *session) segment(h LinkHeader, seg []byte, pkt protocols.Packet) {
 		return
 	}
 	if !r.active {
-		s.env.Anomaly(anomalyTransportNoFirst, pkt)
+		s.env.Anomaly("dnp3.transport_no_first", pkt)
 		return
 	}
 	if seq == r.seq { // a repeated segment (link retry): ignore it
 		return
 	}
 	if seq != (r.seq+1)&0x3F {
-		s.env.Anomaly(anomalyTransportOutOfSequence, pkt)
+		s.env.Anomaly("dnp3.transport_out_of_sequence", pkt)
 		r.active = false
 		return
 	}
 	r.seq = seq
 	if len(r.buf)+len(body) > MaxFragment {
-		s.env.Anomaly(anomalyFragmentTooLarge, pkt)
+		s.env.Anomaly("dnp3.fragment_too_large", pkt)
 		r.active, r.buf = false, nil
 		return
 	}
@@ -264,7 +264,7 @@ func (s *session) segment(h LinkHeader, seg []byte, pkt protocols.Packet) {
 func (s *session) fragment(h LinkHeader, frag []byte, pkt protocols.Packet) {
 	s.counters.Fragments++
 	if len(frag) < 2 {
-		s.env.Anomaly(anomalyFragmentTooShort, pkt)
+		s.env.Anomaly("dnp3.fragment_too_short", pkt)
 		return
 	}
 	fc := frag[1]
@@ -328,11 +328,11 @@ func (s *session) request(master, outstation uint16, frag []byte, pkt protocols.
 		switch {
 		case a.lastSelectSeq < 0 && s.selects.Possible(pkt.Time):
 			// its SELECT may have come before capture started or in a gap
-			s.env.Anomaly(anomalyOperateSelectMissed, pkt)
+			s.env.Anomaly("dnp3.operate_select_missed", pkt)
 		case a.lastSelectSeq < 0 || !bytes.Equal(a.lastSelect, objs):
-			t.AddAnomaly(anomalyOperateWithoutSelect)
+			t.AddAnomaly("dnp3.operate_without_select")
 		case pkt.Time.Sub(a.lastSelectAt) > SelectTimeout:
-			t.AddAnomaly(anomalyOperateAfterSelectTimeout)
+			t.AddAnomaly("dnp3.operate_after_select_timeout")
 		}
 		a.lastSelectSeq = -1
 	}
@@ -361,7 +361,7 @@ func (s *session) response(master, outstation uint16, frag []byte, pkt protocols
 				code = a.seqCode[seq]
 			} else if a.open >= 0 {
 				if t, ok = a.pending.Latest(); ok {
-					t.AddAnomaly(anomalySequenceMismatch)
+					t.AddAnomaly("dnp3.sequence_mismatch")
 				}
 			}
 			if t != nil {
@@ -389,9 +389,9 @@ func (s *session) response(master, outstation uint16, frag []byte, pkt protocols
 	}
 	if t.RequestFrame == 0 && fc == FuncResponse && fir && code < 0 {
 		if s.sawRequest() && !s.missed.Possible(pkt.Time) {
-			t.AddAnomaly(anomalyUnmatchedResponse)
+			t.AddAnomaly("dnp3.unmatched_response")
 		} else { // its request came before capture started or was lost in a gap
-			s.env.Anomaly(anomalyResponseWithoutRequest, pkt)
+			s.env.Anomaly("dnp3.response_without_request", pkt)
 		}
 	}
 	s.env.Emit(t)
@@ -420,7 +420,7 @@ func (s *session) Close(pkt protocols.Packet) {
 	for _, a := range s.assocs {
 		for i := range a.reasm {
 			if a.reasm[i].active {
-				s.env.Anomaly(anomalyTransportIncomplete, pkt)
+				s.env.Anomaly("dnp3.transport_incomplete", pkt)
 				a.reasm[i] = reassembly{}
 			}
 		}

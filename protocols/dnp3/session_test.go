@@ -200,7 +200,7 @@ func TestSessionBadCRCDropsFrame(t *testing.T) {
 	if got, want := h.codes(), "read/ok req@2 resp@3"; got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
-	if !slices.Contains(h.anomalies, anomalyBadCRC) {
+	if !slices.Contains(h.anomalies, "dnp3.bad_crc") {
 		t.Fatalf("anomalies %v", h.anomalies)
 	}
 }
@@ -214,7 +214,7 @@ func TestSessionBadHeaderResyncs(t *testing.T) {
 	if got, want := h.codes(), "read/ok req@1 resp@2"; got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
-	if !slices.Contains(h.anomalies, anomalyResync) || !slices.Contains(h.anomalies, anomalyBadCRC) {
+	if !slices.Contains(h.anomalies, "dnp3.resync") || !slices.Contains(h.anomalies, "dnp3.bad_crc") {
 		t.Fatalf("anomalies %v", h.anomalies)
 	}
 }
@@ -229,7 +229,7 @@ func TestSessionTransportSequence(t *testing.T) {
 	h.send(0, linkFrame(ctrl, outstation, master, unhex(t, "4a c0 01")))   // FIR again: previous dropped
 	h.send(0, linkFrame(ctrl, outstation, master, unhex(t, "0a 3c01")))    // repeat of seq 10: ignored
 	h.send(0, linkFrame(ctrl, outstation, master, unhex(t, "8b 3c01 06"))) // FIN seq 11
-	for _, a := range []string{anomalyTransportOutOfSequence, anomalyTransportNoFirst, anomalyTransportIncomplete} {
+	for _, a := range []string{"dnp3.transport_out_of_sequence", "dnp3.transport_no_first", "dnp3.transport_incomplete"} {
 		if !slices.Contains(h.anomalies, a) {
 			t.Errorf("missing %s in %v", a, h.anomalies)
 		}
@@ -260,7 +260,7 @@ func TestSessionFragmentCap(t *testing.T) {
 		seg[0] = byte(i) & 0x3F
 		h.send(1, linkFrame(ctrl, master, outstation, seg))
 	}
-	if !slices.Contains(h.anomalies, anomalyFragmentTooLarge) {
+	if !slices.Contains(h.anomalies, "dnp3.fragment_too_large") {
 		t.Fatalf("no fragment_too_large in %v", h.anomalies)
 	}
 	for _, a := range h.s.assocs {
@@ -280,7 +280,7 @@ func TestSessionCaps(t *testing.T) {
 	if got := h.s.assocs[0].pending.Len(); got > MaxOutstanding {
 		t.Fatalf("%d pending", got)
 	}
-	if len(h.txs) != 3 || !slices.Contains(h.txs[0].Anomalies, anomalyTooManyOutstanding) {
+	if len(h.txs) != 3 || !slices.Contains(h.txs[0].Anomalies, "dnp3.too_many_outstanding") {
 		t.Fatalf("evicted: %s", h.codes())
 	}
 	for i := range MaxAssociations + 5 {
@@ -289,7 +289,7 @@ func TestSessionCaps(t *testing.T) {
 	if len(h.s.assocs) > MaxAssociations {
 		t.Fatalf("%d associations", len(h.s.assocs))
 	}
-	if !slices.Contains(h.anomalies, anomalyTooManyAssociations) {
+	if !slices.Contains(h.anomalies, "dnp3.too_many_associations") {
 		t.Fatal("no too_many_associations")
 	}
 }
@@ -303,7 +303,7 @@ func TestSessionUDP(t *testing.T) {
 	if got, want := h.codes(), "read/ok req@1 resp@3"; got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
-	if !slices.Contains(h.anomalies, anomalyTruncatedFrame) {
+	if !slices.Contains(h.anomalies, "dnp3.truncated_frame") {
 		t.Fatalf("anomalies %v", h.anomalies)
 	}
 }
@@ -428,11 +428,11 @@ func TestSessionRequestsBeforeCaptureStart(t *testing.T) {
 		{"the whole SELECT/OPERATE: paired, nothing unusual", []step{{0, select11, 0}, {1, selectResp, 0}, {0, operate11, 0}, {1, operateResp, 0}},
 			"select/ok req@1 resp@2; operate/ok req@3 resp@4", nil},
 		{"capture starts after the READ: its response is counted, not malformed", []step{{1, resp812, 0}},
-			"response/ok resp@1", []string{anomalyResponseWithoutRequest}},
+			"response/ok resp@1", []string{"dnp3.response_without_request"}},
 		{"capture starts after the SELECT: the OPERATE is counted, not malformed", []step{{1, selectResp, 0}, {0, operate11, 0}, {1, operateResp, 0}},
-			"response/ok resp@1; operate/ok req@2 resp@3", []string{anomalyResponseWithoutRequest, anomalyOperateSelectMissed}},
+			"response/ok resp@1; operate/ok req@2 resp@3", []string{"dnp3.response_without_request", "dnp3.operate_select_missed"}},
 		{"an OPERATE without SELECT later than any SELECT could be missed", []step{{1, selectResp, 0}, {0, operate11, SelectTimeout + time.Second}, {1, operateResp, 0}},
-			"response/ok resp@1; operate/ok req@2 resp@3 [dnp3.operate_without_select]", []string{anomalyResponseWithoutRequest}},
+			"response/ok resp@1; operate/ok req@2 resp@3 [dnp3.operate_without_select]", []string{"dnp3.response_without_request"}},
 		{"a response to nothing after a pair: no missed request left to answer", []step{{0, read812, 0}, {1, resp812, 0}, {1, operateResp, 0}},
 			"read/ok req@1 resp@2; response/ok resp@3 [dnp3.unmatched_response]", nil},
 	} {

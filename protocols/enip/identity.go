@@ -23,7 +23,7 @@ func (s *session) listIdentity(t *protocols.Transaction, body []byte) {
 	for n := int(binary.LittleEndian.Uint16(body)); n > 0 && len(b) >= 4; n-- {
 		typ, size := binary.LittleEndian.Uint16(b), int(binary.LittleEndian.Uint16(b[2:]))
 		if len(b) < 4+size {
-			t.AddAnomaly(anomalyBadCPF)
+			t.AddAnomaly("enip.bad_cpf")
 			return
 		}
 		if typ == itemListIdentity && size >= 2+16 {

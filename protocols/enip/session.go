@@ -99,12 +99,12 @@ func (s *session) Feed(dir protocols.Direction, data []byte, pkt protocols.Packe
 	if s.env.Transport == protocols.UDP {
 		h, ok := ParseHeader(data)
 		if !ok {
-			s.env.Anomaly(anomalyBadLength, pkt)
+			s.env.Anomaly("enip.bad_length", pkt)
 			return len(data), nil
 		}
 		body := data[headerLen:]
 		if len(body) != h.Length {
-			s.env.Anomaly(anomalyBadLength, pkt)
+			s.env.Anomaly("enip.bad_length", pkt)
 			body = body[:min(len(body), h.Length)]
 		}
 		s.encap(dir, h, body, pkt)
@@ -137,11 +137,11 @@ func (s *session) Feed(dir protocols.Direction, data []byte, pkt protocols.Packe
 		// An undefined command is recorded (named as an anomaly) as long as
 		// the header is otherwise sound; a bad one means lost framing.
 		if h.Options != 0 || h.Length > maxLength || (!h.known() && h.Command > 0xFF) {
-			s.env.Anomaly(anomalyBadHeader, pkt)
+			s.env.Anomaly("enip.bad_header", pkt)
 			if s.badHeaders++; s.badHeaders > maxBadHeaders {
 				return len(data), errNotENIP
 			}
-			s.env.Anomaly(anomalyResyncENIP, pkt)
+			s.env.Anomaly("enip.resync", pkt)
 			s.resync[dir] = true
 			off++
 			continue
@@ -175,12 +175,12 @@ func (s *session) encap(dir protocols.Direction, h Header, body []byte, pkt prot
 	var anomalies [2]string
 	na := 0
 	if h.Options != 0 {
-		anomalies[na], na = anomalyNonZeroOptions, na+1
+		anomalies[na], na = "enip.nonzero_options", na+1
 	}
 	if h.Command == CmdSendRRData || h.Command == CmdSendUnitData {
 		item, itemType, ok := dataItem(body)
 		if !ok {
-			anomalies[na], na = anomalyBadCPF, na+1
+			anomalies[na], na = "enip.bad_cpf", na+1
 		}
 		switch {
 		case ok && itemType == itemUnconnectedData:
@@ -259,7 +259,7 @@ func (s *session) commandHead(t *protocols.Transaction, h Header) {
 		t.CodeName, t.Op = c.name, c.op
 	} else {
 		t.CodeName = "command_0x" + strconv.FormatUint(uint64(h.Command), 16)
-		t.AddAnomaly(anomalyUnknownCommand)
+		t.AddAnomaly("enip.unknown_command")
 	}
 }
 
@@ -302,7 +302,7 @@ func (s *session) cip(dir protocols.Direction, key pendingKey, b []byte, pkt pro
 		}
 		var members []*protocols.Transaction
 		if !ok {
-			t.AddAnomaly(anomalyShortMessage)
+			t.AddAnomaly("cip.short_message")
 		} else {
 			s.reply(t, m)
 			if m.service == svcMultipleService {
@@ -325,7 +325,7 @@ func (s *session) cip(dir protocols.Direction, key pendingKey, b []byte, pkt pro
 	}
 	target.ResponseFrame, target.ResponseTime = pkt.Frame, pkt.Time
 	if !ok {
-		target.AddAnomaly(anomalyShortMessage)
+		target.AddAnomaly("cip.short_message")
 	} else {
 		s.reply(target, m)
 		if target == p.tx && p.members != nil {
@@ -347,7 +347,7 @@ func (s *session) cip(dir protocols.Direction, key pendingKey, b []byte, pkt pro
 				if rm, ok := parseMessage(b); ok && rm.response {
 					s.reply(member, rm)
 				} else {
-					member.AddAnomaly(anomalyShortMessage)
+					member.AddAnomaly("cip.short_message")
 				}
 			})
 			for _, member := range p.members[k:] {
@@ -363,9 +363,9 @@ func (s *session) cip(dir protocols.Direction, key pendingKey, b []byte, pkt pro
 // unmatched marks a reply whose request was not seen.
 func (s *session) unmatched(t *protocols.Transaction, pkt protocols.Packet) {
 	if s.sawRequest && !s.missed.Possible(pkt.Time) {
-		t.AddAnomaly(anomalyUnmatchedResponse)
+		t.AddAnomaly("enip.response_without_request")
 	} else {
-		s.env.Anomaly(anomalyUnmatchedResponse, pkt)
+		s.env.Anomaly("enip.response_without_request", pkt)
 	}
 }
 
@@ -401,16 +401,16 @@ func (s *session) requestDepth(b []byte, pkt protocols.Packet, dir protocols.Dir
 		// priority/tick, timeout ticks, embedded size, embedded request, pad, route path
 		d := m.data
 		if len(d) < 4 {
-			t.AddAnomaly(anomalyShortMessage)
+			t.AddAnomaly("cip.short_message")
 			return p
 		}
 		n := int(binary.LittleEndian.Uint16(d[2:]))
 		if len(d) < 4+n || n < 2 {
-			t.AddAnomaly(anomalyShortMessage)
+			t.AddAnomaly("cip.short_message")
 			return p
 		}
 		if depth >= maxNesting {
-			t.AddAnomaly(anomalyShortMessage)
+			t.AddAnomaly("cip.short_message")
 			return p
 		}
 		inner := s.requestDepth(d[4:4+n], pkt, dir, depth+1)
@@ -440,13 +440,13 @@ func (s *session) requestTx(b []byte, pkt protocols.Packet, dir protocols.Direct
 	m, ok := parseMessage(b)
 	if !ok {
 		t.Code, t.CodeName = int(b[0]&0x7F), serviceName(b[0])
-		t.AddAnomaly(anomalyShortMessage)
+		t.AddAnomaly("cip.short_message")
 		return t
 	}
 	t.Code = int(m.service)
 	p, pok := parsePath(m.path, s.scratch[:])
 	if !pok {
-		t.AddAnomaly(anomalyBadPath)
+		t.AddAnomaly("cip.bad_path")
 	}
 	t.CodeName, t.Op = serviceOf(m.service, &p)
 	if p.HasClass {
@@ -531,19 +531,19 @@ func (s *session) replyTx(b []byte, t *protocols.Transaction) *protocols.Transac
 	if rm, ok := parseMessage(b); ok && rm.response {
 		s.reply(r, rm)
 	} else {
-		r.AddAnomaly(anomalyShortMessage)
+		r.AddAnomaly("cip.short_message")
 	}
 	return r
 }
 
 func eachMember(d []byte, t *protocols.Transaction, f func([]byte)) {
 	if len(d) < 2 {
-		t.AddAnomaly(anomalyBadMultiple)
+		t.AddAnomaly("cip.bad_multiple_service_packet")
 		return
 	}
 	count := int(binary.LittleEndian.Uint16(d))
 	if count > maxMembers || len(d) < 2+2*count {
-		t.AddAnomaly(anomalyBadMultiple)
+		t.AddAnomaly("cip.bad_multiple_service_packet")
 		return
 	}
 	for i := 0; i < count; i++ {
@@ -553,7 +553,7 @@ func eachMember(d []byte, t *protocols.Transaction, f func([]byte)) {
 			end = int(binary.LittleEndian.Uint16(d[4+2*i:]))
 		}
 		if start < 2+2*count || start >= end || end > len(d) {
-			t.AddAnomaly(anomalyBadMultiple)
+			t.AddAnomaly("cip.bad_multiple_service_packet")
 			return
 		}
 		f(d[start:end])
@@ -603,7 +603,7 @@ type transaction struct {
 
 func (s *session) push(p pending, pkt protocols.Packet) {
 	if old, evicted := s.outstanding.Push(p.key, pkt.Time, p); evicted {
-		old.tx.AddAnomaly(anomalyTooManyOutstanding)
+		old.tx.AddAnomaly("enip.too_many_outstanding")
 		s.noResponse(old)
 	}
 }

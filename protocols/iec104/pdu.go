@@ -73,13 +73,13 @@ func decodeAPDU(apdu []byte, t *protocols.Transaction, controlling bool, units *
 	}
 	t.Proto = Proto
 	if a.Length > maxAPDULen {
-		t.AddAnomaly(anomalyInvalidLength)
+		t.AddAnomaly("iec104.invalid_length")
 	}
 	switch a.Format {
 	case FormatS:
 		t.Op, t.Code, t.CodeName = protocols.OpSession, CodeS, "s_format"
 		if a.Length != minAPDULen {
-			t.AddAnomaly(anomalyControlLength)
+			t.AddAnomaly("iec104.control_frame_length")
 		}
 		return a, true
 	case FormatU:
@@ -91,10 +91,10 @@ func decodeAPDU(apdu []byte, t *protocols.Transaction, controlling bool, units *
 			t.CodeName = name
 		} else {
 			t.CodeName = "u_format_multiple"
-			t.AddAnomaly(anomalyUFunctions)
+			t.AddAnomaly("iec104.u_format_functions")
 		}
 		if a.Length != minAPDULen {
-			t.AddAnomaly(anomalyControlLength)
+			t.AddAnomaly("iec104.control_frame_length")
 		}
 		return a, true
 	}
@@ -119,10 +119,10 @@ func decodeASDU(asdu []byte, t *protocols.Transaction, controlling bool, units *
 		t.AddAttr("type", info.mnemonic)
 	} else {
 		t.CodeName = "type_" + strconv.Itoa(int(typeID))
-		t.AddAnomaly(anomalyUnknownType)
+		t.AddAnomaly("iec104.unknown_type")
 	}
 	if len(asdu) < 3 {
-		t.AddAnomaly(anomalyShortASDU)
+		t.AddAnomaly("iec104.short_asdu")
 		return
 	}
 	vsq, cot := asdu[1], asdu[2]
@@ -132,14 +132,14 @@ func decodeASDU(asdu []byte, t *protocols.Transaction, controlling bool, units *
 		t.SubcodeName = name
 	} else {
 		t.SubcodeName = "cause_" + strconv.Itoa(cause)
-		t.AddAnomaly(anomalyUnknownCause)
+		t.AddAnomaly("iec104.unknown_cause")
 	}
 	negative, test := cot&0x40 != 0, cot&0x80 != 0
 	if test {
 		t.AddAttr("test", "true")
 	}
 	if len(asdu) < asduHeaderLen {
-		t.AddAnomaly(anomalyShortASDU)
+		t.AddAnomaly("iec104.short_asdu")
 		return
 	}
 	if oa := asdu[3]; oa != 0 {
@@ -156,7 +156,7 @@ func decodeASDU(asdu []byte, t *protocols.Transaction, controlling bool, units *
 	case !controlling && info.command:
 		t.Op = protocols.OpOther // the station's confirmation or termination
 		if cause == cotAct || cause == cotDeact {
-			t.AddAnomaly(anomalyCommandFromStation)
+			t.AddAnomaly("iec104.command_from_station")
 		}
 	}
 	if !controlling {
@@ -174,7 +174,7 @@ func decodeASDU(asdu []byte, t *protocols.Transaction, controlling bool, units *
 	}
 	n := int(vsq & 0x7F)
 	if n == 0 {
-		t.AddAnomaly(anomalyNoObjects)
+		t.AddAnomaly("iec104.no_objects")
 		return
 	}
 	if !known {
@@ -190,7 +190,7 @@ func decodeASDU(asdu []byte, t *protocols.Transaction, controlling bool, units *
 func objects(b []byte, sq bool, n int, info typeInfo, t *protocols.Transaction, written bool) {
 	if sq {
 		if len(b) < ioaLen {
-			t.AddAnomaly(anomalyShortASDU)
+			t.AddAnomaly("iec104.short_asdu")
 			return
 		}
 		ioa := ioaOf(b)
@@ -198,7 +198,7 @@ func objects(b []byte, sq bool, n int, info typeInfo, t *protocols.Transaction, 
 		have := n
 		if info.size > 0 && len(b)/info.size < n {
 			have = len(b) / info.size
-			t.AddAnomaly(anomalyShortASDU)
+			t.AddAnomaly("iec104.short_asdu")
 		}
 		if have == 0 && info.size > 0 {
 			return
@@ -208,7 +208,7 @@ func objects(b []byte, sq bool, n int, info typeInfo, t *protocols.Transaction, 
 			value(b[k*info.size:], info, t, written, 0, k)
 		}
 		if rest := len(b) - have*info.size; rest > 0 && have == n && !info.variable {
-			t.AddAnomaly(anomalyTrailingBytes)
+			t.AddAnomaly("iec104.trailing_bytes")
 		}
 		return
 	}
@@ -218,7 +218,7 @@ func objects(b []byte, sq bool, n int, info typeInfo, t *protocols.Transaction, 
 			size += int(b[ioaLen+3]) // F_SG_NA_1: length of segment
 		}
 		if len(b) < ioaLen+size {
-			t.AddAnomaly(anomalyShortASDU)
+			t.AddAnomaly("iec104.short_asdu")
 			return
 		}
 		addTarget(t, ioaOf(b))
@@ -228,7 +228,7 @@ func objects(b []byte, sq bool, n int, info typeInfo, t *protocols.Transaction, 
 		b = b[ioaLen+size:]
 	}
 	if len(b) > 0 {
-		t.AddAnomaly(anomalyTrailingBytes)
+		t.AddAnomaly("iec104.trailing_bytes")
 	}
 }
 

@@ -32,9 +32,9 @@ func TestDecodeAPDU(t *testing.T) {
 		{name: "S-format", apdu: `68 04 | start, length
 			01 00 0a 00 // S-format, N(R) = 5`, code: CodeS, subcode: -1, op: protocols.OpSession},
 		{name: "U-format with two functions", controlling: true, apdu: `68 04 17 00 00 00 // STARTDT act + STOPDT act`,
-			code: 0x117, subcode: -1, op: protocols.OpSession, anomalies: []string{anomalyUFunctions}},
+			code: 0x117, subcode: -1, op: protocols.OpSession, anomalies: []string{"iec104.u_format_functions"}},
 		{name: "S-format of length 5", apdu: `68 05 01 00 0a 00 ff`, code: CodeS, subcode: -1, op: protocols.OpSession,
-			anomalies: []string{anomalyControlLength}},
+			anomalies: []string{"iec104.control_frame_length"}},
 		{name: "single command, select", controlling: true, apdu: `68 0e | start, length 14
 			02 00 04 00 | I-format: N(S) 1, N(R) 2
 			2d 01 06 01 | C_SC_NA_1, 1 object, cause act, originator 1
@@ -96,27 +96,27 @@ func TestDecodeAPDU(t *testing.T) {
 			65 01 06 00 01 00 00 00 00 05`,
 			code: 101, subcode: 6, op: protocols.OpRead, unit: "1", targets: []protocols.Target{{Space: "ioa", Count: 1}}},
 		{name: "ASDU cut after its type", controlling: true, apdu: `68 06 00 00 00 00 | I-format
-			2d 01 // type and VSQ only`, code: 45, subcode: -1, anomalies: []string{anomalyShortASDU}},
+			2d 01 // type and VSQ only`, code: 45, subcode: -1, anomalies: []string{"iec104.short_asdu"}},
 		{name: "unknown type", controlling: true, apdu: `68 0e 00 00 00 00
-			18 01 06 00 01 00 00 00 00 00`, code: 24, subcode: 6, op: protocols.OpOther, unit: "1", anomalies: []string{anomalyUnknownType}},
+			18 01 06 00 01 00 00 00 00 00`, code: 24, subcode: 6, op: protocols.OpOther, unit: "1", anomalies: []string{"iec104.unknown_type"}},
 		{name: "objects cut short", controlling: true, apdu: `68 0f 00 00 00 00
 			2d 02 06 00 01 00 | two single commands declared
 			01 00 00 01       | IOA 1
 			02 00 00          // IOA 2 without its SCO`,
 			code: 45, subcode: 6, op: protocols.OpControl, unit: "1",
 			targets: []protocols.Target{{Space: "ioa", Address: 1, Count: 1}}, values: []protocols.Value{protocols.BoolValue(true)},
-			anomalies: []string{anomalyShortASDU}},
+			anomalies: []string{"iec104.short_asdu"}},
 		{name: "bytes after the objects", controlling: true, apdu: `68 0f 00 00 00 00
 			2d 01 06 00 01 00 01 00 00 01 | one command
 			ff                            // one byte more`,
 			code: 45, subcode: 6, op: protocols.OpControl, unit: "1",
 			targets: []protocols.Target{{Space: "ioa", Address: 1, Count: 1}}, values: []protocols.Value{protocols.BoolValue(true)},
-			anomalies: []string{anomalyTrailingBytes}},
+			anomalies: []string{"iec104.trailing_bytes"}},
 		{name: "command activation sent by the station", apdu: `68 0e 00 00 00 00
 			2d 01 06 00 01 00 01 00 00 01`,
 			code: 45, subcode: 6, op: protocols.OpOther, unit: "1",
 			targets: []protocols.Target{{Space: "ioa", Address: 1, Count: 1}}, reads: []protocols.Value{protocols.BoolValue(true)},
-			anomalies: []string{anomalyCommandFromStation}},
+			anomalies: []string{"iec104.command_from_station"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var tx protocols.Transaction

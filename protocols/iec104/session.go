@@ -42,7 +42,7 @@ func (s *session) Feed(dir protocols.Direction, data []byte, pkt protocols.Packe
 		}
 		i := bytes.IndexByte(rest[:len(rest)-1], startOctet)
 		if i < 0 {
-			s.env.Anomaly(anomalyGarbage, pkt)
+			s.env.Anomaly("iec104.garbage", pkt)
 			if s.garbage++; s.garbage > maxGarbage {
 				return len(data), errNotIEC104
 			}
@@ -51,13 +51,13 @@ func (s *session) Feed(dir protocols.Direction, data []byte, pkt protocols.Packe
 		n := i + 2 + int(rest[i+1])
 		if len(rest) < n {
 			if i > 0 { // drop the garbage now; wait for the rest of the APDU
-				s.env.Anomaly(anomalyGarbage, pkt)
+				s.env.Anomaly("iec104.garbage", pkt)
 				off += i
 			}
 			return off, nil
 		}
 		if i > 0 {
-			s.env.Anomaly(anomalyGarbage, pkt)
+			s.env.Anomaly("iec104.garbage", pkt)
 			if s.garbage++; s.garbage > maxGarbage {
 				return len(data), errNotIEC104
 			}
@@ -75,18 +75,18 @@ func (s *session) apdu(dir protocols.Direction, apdu []byte, pkt protocols.Packe
 	a, ok := decodeAPDU(apdu, t, controlling, &s.units)
 	if !ok {
 		if len(apdu) >= 2 && int(apdu[1]) < minAPDULen {
-			s.env.Anomaly(anomalyInvalidLength, pkt)
+			s.env.Anomaly("iec104.invalid_length", pkt)
 		} else if a.Format == FormatU {
-			s.env.Anomaly(anomalyUFunctions, pkt)
+			s.env.Anomaly("iec104.u_format_functions", pkt)
 		} else {
-			s.env.Anomaly(anomalyShortASDU, pkt)
+			s.env.Anomaly("iec104.short_asdu", pkt)
 		}
 		s.env.Pool.Put(t)
 		return
 	}
 	if a.Format == FormatI {
 		if s.have[dir] && a.SendSeq != s.nextSend[dir] {
-			t.AddAnomaly(anomalySequenceGap)
+			t.AddAnomaly("iec104.sequence_gap")
 		}
 		s.nextSend[dir], s.have[dir] = (a.SendSeq+1)&0x7FFF, true
 		t.ID, t.HasID = uint64(a.SendSeq), true

@@ -59,7 +59,7 @@ func TestSessionSkipsGarbage(t *testing.T) {
 	f.feed(t, protocols.ClientToServer, append(hx(t, "0a 0a 0a"), hx(t, "68 04 43 00 00 00")...), 2)
 	require.Len(t, r.Txs, 1)
 	assert.Equal(t, CodeTestFRAct, r.Txs[0].Code)
-	assert.Equal(t, []string{anomalyGarbage, anomalyGarbage}, r.Anomalies)
+	assert.Equal(t, []string{"iec104.garbage", "iec104.garbage"}, r.Anomalies)
 }
 
 func TestSessionDetachesFromEndlessGarbage(t *testing.T) {
@@ -83,7 +83,7 @@ func TestSessionSequenceNumbers(t *testing.T) {
 	require.Len(t, r.Txs, 4)
 	assert.Empty(t, r.Txs[0].Anomalies)
 	assert.Empty(t, r.Txs[1].Anomalies)
-	assert.Equal(t, []string{anomalySequenceGap}, r.Txs[2].Anomalies)
+	assert.Equal(t, []string{"iec104.sequence_gap"}, r.Txs[2].Anomalies)
 	assert.Empty(t, r.Txs[3].Anomalies, "after a capture gap the numbering starts afresh")
 	assert.Equal(t, uint64(10), r.Txs[2].ID)
 }

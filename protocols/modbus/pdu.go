@@ -51,7 +51,7 @@ func setFunction(t *protocols.Transaction, fc int) {
 	} else {
 		t.Op = protocols.OpOther
 		if !isUserDefined(fc) {
-			t.AddAnomaly(anomalyUnknownFunction)
+			t.AddAnomaly("modbus.unknown_function")
 		}
 	}
 }
@@ -106,13 +106,13 @@ var readSpaces = [5]string{"", "coil", "discrete_input", "holding_register", "in
 // names, targets, written values and anomalies.
 func DecodeRequest(pdu []byte, t *protocols.Transaction) {
 	if len(pdu) == 0 {
-		t.AddAnomaly(anomalyInvalidLength)
+		t.AddAnomaly("modbus.invalid_length")
 		return
 	}
 	fc := int(pdu[0] & 0x7F)
 	setFunction(t, fc)
 	b := pdu[1:]
-	bad := func() { t.AddAnomaly(anomalyInvalidLength) }
+	bad := func() { t.AddAnomaly("modbus.invalid_length") }
 	switch fc {
 	case ReadCoils, ReadDiscreteInputs, ReadHoldingRegisters, ReadInputRegisters:
 		if len(b) != 4 {
@@ -127,7 +127,7 @@ func DecodeRequest(pdu []byte, t *protocols.Transaction) {
 			limit = 2000
 		}
 		if qty == 0 || qty > limit {
-			t.AddAnomaly(anomalyQuantityOutOfRange)
+			t.AddAnomaly("modbus.quantity_out_of_range")
 		}
 		target(t, readSpaces[fc], u16(b), qty)
 	case WriteSingleCoil:
@@ -139,7 +139,7 @@ func DecodeRequest(pdu []byte, t *protocols.Transaction) {
 		}
 		v := u16(b[2:])
 		if v != 0xFF00 && v != 0 {
-			t.AddAnomaly(anomalyInvalidCoilValue)
+			t.AddAnomaly("modbus.invalid_coil_value")
 		}
 		target(t, "coil", u16(b), 1)
 		t.AddValue(protocols.IntValue(int64(v >> 15)))
@@ -165,10 +165,10 @@ func DecodeRequest(pdu []byte, t *protocols.Transaction) {
 			space, want, limit = "holding_register", int(qty*2), 123
 		}
 		if qty == 0 || qty > limit {
-			t.AddAnomaly(anomalyQuantityOutOfRange)
+			t.AddAnomaly("modbus.quantity_out_of_range")
 		}
 		if n != want {
-			t.AddAnomaly(anomalyByteCountMismatch)
+			t.AddAnomaly("modbus.byte_count_mismatch")
 		}
 		if len(b) != 5+n {
 			bad()
@@ -215,10 +215,10 @@ func DecodeRequest(pdu []byte, t *protocols.Transaction) {
 		}
 		readQty, writeQty, n := u16(b[2:]), u16(b[6:]), int(b[8])
 		if readQty == 0 || readQty > 125 || writeQty == 0 || writeQty > 121 {
-			t.AddAnomaly(anomalyQuantityOutOfRange)
+			t.AddAnomaly("modbus.quantity_out_of_range")
 		}
 		if n != int(writeQty*2) {
-			t.AddAnomaly(anomalyByteCountMismatch)
+			t.AddAnomaly("modbus.byte_count_mismatch")
 		}
 		if len(b) != 9+n {
 			bad()
@@ -264,12 +264,12 @@ func DecodeRequest(pdu []byte, t *protocols.Transaction) {
 // decodeFileRecords reads the sub-requests of functions 20 and 21.
 func decodeFileRecords(b []byte, t *protocols.Transaction, write bool) {
 	if len(b) < 1 {
-		t.AddAnomaly(anomalyInvalidLength)
+		t.AddAnomaly("modbus.invalid_length")
 		return
 	}
 	n := int(b[0])
 	if len(b) != 1+n {
-		t.AddAnomaly(anomalyInvalidLength)
+		t.AddAnomaly("modbus.invalid_length")
 	}
 	b = b[1:]
 	if len(b) > n {
@@ -278,7 +278,7 @@ func decodeFileRecords(b []byte, t *protocols.Transaction, write bool) {
 	for len(b) >= 7 {
 		file, record, length := u16(b[1:]), u16(b[3:]), u16(b[5:])
 		if b[0] != 6 {
-			t.AddAnomaly(anomalyInvalidLength)
+			t.AddAnomaly("modbus.invalid_length")
 		}
 		t.Targets = append(t.Targets, protocols.Target{Space: "file_record", File: uint32(file), Address: record, Count: length})
 		b = b[7:]
@@ -287,14 +287,14 @@ func decodeFileRecords(b []byte, t *protocols.Transaction, write bool) {
 		}
 		data := int(length) * 2
 		if data > len(b) {
-			t.AddAnomaly(anomalyByteCountMismatch)
+			t.AddAnomaly("modbus.byte_count_mismatch")
 			data = len(b)
 		}
 		addRegisters(t, b[:data])
 		b = b[data:]
 	}
 	if len(b) != 0 {
-		t.AddAnomaly(anomalyInvalidLength)
+		t.AddAnomaly("modbus.invalid_length")
 	}
 }
 
@@ -302,7 +302,7 @@ func decodeFileRecords(b []byte, t *protocols.Transaction, write bool) {
 // decoded) from a response PDU: outcome, exception code, identity objects.
 func DecodeResponse(pdu []byte, t *protocols.Transaction) {
 	if len(pdu) == 0 {
-		t.AddAnomaly(anomalyInvalidLength)
+		t.AddAnomaly("modbus.invalid_length")
 		return
 	}
 	fc := int(pdu[0] & 0x7F)
@@ -314,18 +314,18 @@ func DecodeResponse(pdu []byte, t *protocols.Transaction) {
 	if pdu[0]&0x80 != 0 {
 		t.Outcome = protocols.OutcomeException
 		if len(b) != 1 {
-			t.AddAnomaly(anomalyInvalidLength)
+			t.AddAnomaly("modbus.invalid_length")
 		}
 		if len(b) >= 1 {
 			t.ExceptionCode, t.HasException = int64(b[0]), true
 			if _, ok := exceptionNames[b[0]]; !ok {
-				t.AddAnomaly(anomalyUnknownException)
+				t.AddAnomaly("modbus.unknown_exception_code")
 			}
 		}
 		return
 	}
 	t.Outcome = protocols.OutcomeOK
-	bad := func() { t.AddAnomaly(anomalyInvalidLength) }
+	bad := func() { t.AddAnomaly("modbus.invalid_length") }
 	// byteCounted: one count byte then that many bytes.
 	byteCounted := func() []byte {
 		if len(b) < 1 || len(b) != 1+int(b[0]) {
@@ -348,15 +348,15 @@ func DecodeResponse(pdu []byte, t *protocols.Transaction) {
 	case ReadCoils, ReadDiscreteInputs:
 		data := byteCounted()
 		if requested > 0 && len(data) != int((requested+7)/8) {
-			t.AddAnomaly(anomalyByteCountMismatch)
+			t.AddAnomaly("modbus.byte_count_mismatch")
 		}
 	case ReadHoldingRegisters, ReadInputRegisters, ReadWriteMultipleRegisters:
 		data := byteCounted()
 		if len(data)%2 != 0 {
-			t.AddAnomaly(anomalyByteCountMismatch)
+			t.AddAnomaly("modbus.byte_count_mismatch")
 		}
 		if fc != ReadWriteMultipleRegisters && requested > 0 && len(data) != int(requested*2) {
-			t.AddAnomaly(anomalyByteCountMismatch)
+			t.AddAnomaly("modbus.byte_count_mismatch")
 		}
 	case WriteSingleCoil, WriteSingleRegister, WriteMultipleCoils, WriteMultipleRegisters:
 		if len(b) != 4 {
@@ -433,7 +433,7 @@ func DecodeResponse(pdu []byte, t *protocols.Transaction) {
 func decodeDeviceIdentification(b []byte, t *protocols.Transaction) {
 	// read device id code, conformity level, more follows, next object id, number of objects
 	if len(b) < 5 {
-		t.AddAnomaly(anomalyInvalidLength)
+		t.AddAnomaly("modbus.invalid_length")
 		return
 	}
 	t.Attrs = append(t.Attrs, protocols.Attr{Key: "conformity_level", Value: "0x" + strconv.FormatUint(uint64(b[1]), 16)})
@@ -441,7 +441,7 @@ func decodeDeviceIdentification(b []byte, t *protocols.Transaction) {
 	b = b[5:]
 	for i := 0; i < count; i++ {
 		if len(b) < 2 || len(b) < 2+int(b[1]) {
-			t.AddAnomaly(anomalyInvalidLength)
+			t.AddAnomaly("modbus.invalid_length")
 			return
 		}
 		id, n := b[0], int(b[1])
@@ -453,7 +453,7 @@ func decodeDeviceIdentification(b []byte, t *protocols.Transaction) {
 		b = b[2+n:]
 	}
 	if len(b) != 0 {
-		t.AddAnomaly(anomalyInvalidLength)
+		t.AddAnomaly("modbus.invalid_length")
 	}
 }
 

@@ -42,14 +42,14 @@ func TestDecodeRequest(t *testing.T) {
 		{"read input registers", `04 0008 0001`, protocols.OpRead, 4, "read_input_registers", -1,
 			[]protocols.Target{{Space: "input_register", Address: 8, Count: 1}}, nil, nil},
 		{"read quantity zero", `03 0000 0000`, protocols.OpRead, 3, "read_holding_registers", -1,
-			[]protocols.Target{{Space: "holding_register", Address: 0, Count: 0}}, nil, []string{anomalyQuantityOutOfRange}},
+			[]protocols.Target{{Space: "holding_register", Address: 0, Count: 0}}, nil, []string{"modbus.quantity_out_of_range"}},
 		{"read registers too many", `03 0000 007e | 126 > 125`, protocols.OpRead, 3, "read_holding_registers", -1,
-			[]protocols.Target{{Space: "holding_register", Address: 0, Count: 126}}, nil, []string{anomalyQuantityOutOfRange}},
+			[]protocols.Target{{Space: "holding_register", Address: 0, Count: 126}}, nil, []string{"modbus.quantity_out_of_range"}},
 		{"write single coil on", `05 00ac | address 172
 			ff00 | ON`, protocols.OpWrite, 5, "write_single_coil", -1,
 			[]protocols.Target{{Space: "coil", Address: 172, Count: 1}}, ints(1), nil},
 		{"write single coil bad value", `05 00ac 1234`, protocols.OpWrite, 5, "write_single_coil", -1,
-			[]protocols.Target{{Space: "coil", Address: 172, Count: 1}}, ints(0), []string{anomalyInvalidCoilValue}},
+			[]protocols.Target{{Space: "coil", Address: 172, Count: 1}}, ints(0), []string{"modbus.invalid_coil_value"}},
 		{"write single register", `06 0001 0003`, protocols.OpWrite, 6, "write_single_register", -1,
 			[]protocols.Target{{Space: "holding_register", Address: 1, Count: 1}}, ints(3), nil},
 		{"write multiple coils", `0f 0013 | address 19
@@ -60,9 +60,9 @@ func TestDecodeRequest(t *testing.T) {
 		{"write multiple registers", `10 0001 0002 04 000a 0102`, protocols.OpWrite, 16, "write_multiple_registers", -1,
 			[]protocols.Target{{Space: "holding_register", Address: 1, Count: 2}}, ints(10, 258), nil},
 		{"write multiple registers byte count wrong", `10 0001 0002 02 000a`, protocols.OpWrite, 16, "write_multiple_registers", -1,
-			[]protocols.Target{{Space: "holding_register", Address: 1, Count: 2}}, ints(10), []string{anomalyByteCountMismatch}},
+			[]protocols.Target{{Space: "holding_register", Address: 1, Count: 2}}, ints(10), []string{"modbus.byte_count_mismatch"}},
 		{"write multiple registers truncated", `10 0001 0002 04 000a`, protocols.OpWrite, 16, "write_multiple_registers", -1,
-			[]protocols.Target{{Space: "holding_register", Address: 1, Count: 2}}, ints(10), []string{anomalyInvalidLength}},
+			[]protocols.Target{{Space: "holding_register", Address: 1, Count: 2}}, ints(10), []string{"modbus.invalid_length"}},
 		{"diagnostics return query data", `08 0000 a537`, protocols.OpDiagnostic, 8, "diagnostics", 0, nil, nil, nil},
 		{"diagnostics force listen only", `08 | diagnostics
 			0004 | force listen only mode
@@ -72,7 +72,7 @@ func TestDecodeRequest(t *testing.T) {
 		{"get comm event counter", `0b`, protocols.OpDiagnostic, 11, "get_comm_event_counter", -1, nil, nil, nil},
 		{"get comm event log", `0c`, protocols.OpDiagnostic, 12, "get_comm_event_log", -1, nil, nil, nil},
 		{"report server id", `11`, protocols.OpDiscovery, 17, "report_server_id", -1, nil, nil, nil},
-		{"report server id with junk", `11 00`, protocols.OpDiscovery, 17, "report_server_id", -1, nil, nil, []string{anomalyInvalidLength}},
+		{"report server id with junk", `11 00`, protocols.OpDiscovery, 17, "report_server_id", -1, nil, nil, []string{"modbus.invalid_length"}},
 		{"read file record", `14 | function 20
 			0e | byte count 14
 			06 0004 0001 0002 | ref 6, file 4, record 1, length 2
@@ -86,7 +86,7 @@ func TestDecodeRequest(t *testing.T) {
 		{"mask write register", `16 0004 00f2 0025`, protocols.OpWrite, 22, "mask_write_register", -1,
 			[]protocols.Target{{Space: "holding_register", Address: 4, Count: 1}}, ints(0xf2, 0x25), nil},
 		{"mask write register short", `16 0004`, protocols.OpWrite, 22, "mask_write_register", -1,
-			[]protocols.Target{{Space: "holding_register", Address: 4, Count: 1}}, nil, []string{anomalyInvalidLength}},
+			[]protocols.Target{{Space: "holding_register", Address: 4, Count: 1}}, nil, []string{"modbus.invalid_length"}},
 		{"read write multiple registers", `17 | function 23
 			0003 0006 | read 6 from 3
 			000e 0003 | write 3 at 14
@@ -99,9 +99,9 @@ func TestDecodeRequest(t *testing.T) {
 			01 00 | basic, from object 0`, protocols.OpDiscovery, 43, "encapsulated_interface_transport", 14, nil, nil, nil},
 		{"canopen general reference", `2b 0d 0001`, protocols.OpOther, 43, "encapsulated_interface_transport", 13, nil, nil, nil},
 		{"user defined", `41 0102`, protocols.OpOther, 65, "user_defined", -1, nil, nil, nil},
-		{"unknown function", `1d 0000`, protocols.OpOther, 29, "unknown", -1, nil, nil, []string{anomalyUnknownFunction}},
-		{"function zero", `00 0000 0000`, protocols.OpOther, 0, "unknown", -1, nil, nil, []string{anomalyUnknownFunction}},
-		{"empty read", `03`, protocols.OpRead, 3, "read_holding_registers", -1, nil, nil, []string{anomalyInvalidLength}},
+		{"unknown function", `1d 0000`, protocols.OpOther, 29, "unknown", -1, nil, nil, []string{"modbus.unknown_function"}},
+		{"function zero", `00 0000 0000`, protocols.OpOther, 0, "unknown", -1, nil, nil, []string{"modbus.unknown_function"}},
+		{"empty read", `03`, protocols.OpRead, 3, "read_holding_registers", -1, nil, nil, []string{"modbus.invalid_length"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -130,15 +130,15 @@ func TestDecodeResponse(t *testing.T) {
 		attrs     []protocols.Attr
 		anomalies []string
 	}{
-		{"read coils", `01 03 cd6b05 | 3 bytes for the 2 coils asked`, protocols.OutcomeOK, 0, nil, []string{anomalyByteCountMismatch}},
+		{"read coils", `01 03 cd6b05 | 3 bytes for the 2 coils asked`, protocols.OutcomeOK, 0, nil, []string{"modbus.byte_count_mismatch"}},
 		{"read registers", `03 04 022b 0000`, protocols.OutcomeOK, 0, nil, nil},
-		{"read registers odd count", `03 05 022b000000`, protocols.OutcomeOK, 0, nil, []string{anomalyByteCountMismatch}},
-		{"read registers length mismatch", `03 06 022b`, protocols.OutcomeOK, 0, nil, []string{anomalyInvalidLength, anomalyByteCountMismatch}},
+		{"read registers odd count", `03 05 022b000000`, protocols.OutcomeOK, 0, nil, []string{"modbus.byte_count_mismatch"}},
+		{"read registers length mismatch", `03 06 022b`, protocols.OutcomeOK, 0, nil, []string{"modbus.invalid_length", "modbus.byte_count_mismatch"}},
 		{"exception illegal address", `83 | read holding registers + exception bit
 			02 | illegal data address`, protocols.OutcomeException, 2, nil, nil},
 		{"exception gateway", `90 0b`, protocols.OutcomeException, 11, nil, nil},
-		{"exception unknown code", `83 63`, protocols.OutcomeException, 0x63, nil, []string{anomalyUnknownException}},
-		{"exception with extra byte", `81 06 00`, protocols.OutcomeException, 6, nil, []string{anomalyInvalidLength}},
+		{"exception unknown code", `83 63`, protocols.OutcomeException, 0x63, nil, []string{"modbus.unknown_exception_code"}},
+		{"exception with extra byte", `81 06 00`, protocols.OutcomeException, 6, nil, []string{"modbus.invalid_length"}},
 		{"write single register echo", `06 0001 0003`, protocols.OutcomeOK, 0, nil, nil},
 		{"fifo", `18 0006 0002 01b8 1284`, protocols.OutcomeOK, 0, nil, nil},
 		{"device identification", `2b 0e | MEI 14
@@ -151,7 +151,7 @@ func TestDecodeResponse(t *testing.T) {
 			[]protocols.Attr{{Key: "conformity_level", Value: "0x1"}, {Key: "vendor_name", Value: "Company"},
 				{Key: "product_code", Value: "PC01"}, {Key: "major_minor_revision", Value: "V2.11"}}, nil},
 		{"device identification object overruns", `2b 0e 01 01 00 00 01 00 09 4142`, protocols.OutcomeOK, 0,
-			[]protocols.Attr{{Key: "conformity_level", Value: "0x1"}}, []string{anomalyInvalidLength}},
+			[]protocols.Attr{{Key: "conformity_level", Value: "0x1"}}, []string{"modbus.invalid_length"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -40,7 +40,7 @@ type session struct {
 func newSession(env *protocols.Env) *session {
 	s := &session{env: env, missed: protocols.MissedRequests{Window: ResponseTimeout}}
 	s.outstanding.Max, s.outstanding.Timeout = MaxOutstanding, ResponseTimeout
-	s.outstanding.TooMany = anomalyTooManyOutstanding
+	s.outstanding.TooMany = "modbus.too_many_outstanding"
 	return s
 }
 
@@ -69,22 +69,22 @@ func (s *session) Feed(dir protocols.Direction, data []byte, pkt protocols.Packe
 		}
 		if !h.valid() {
 			if h.ProtocolID != 0 {
-				s.env.Anomaly(anomalyInvalidProtocolID, pkt)
+				s.env.Anomaly("modbus.invalid_protocol_id", pkt)
 			} else {
-				s.env.Anomaly(anomalyInvalidMBAPLength, pkt)
+				s.env.Anomaly("modbus.invalid_mbap_length", pkt)
 			}
 			s.badHeaders++
 			if s.badHeaders > maxBadHeaders {
 				return len(data), errNotModbus
 			}
-			s.env.Anomaly(anomalyResync, pkt)
+			s.env.Anomaly("modbus.resync", pkt)
 			s.resync[dir] = true
 			off++
 			continue
 		}
 		if len(rest) < h.ADULen() {
 			if s.env.Transport == protocols.UDP { // a datagram holds whole ADUs
-				s.env.Anomaly(anomalyInvalidLength, pkt)
+				s.env.Anomaly("modbus.invalid_length", pkt)
 				return len(data), nil
 			}
 			return off, nil
@@ -135,9 +135,9 @@ func (s *session) pdu(dir protocols.Direction, h Header, pdu []byte, pkt protoco
 	t.ResponseFrame, t.ResponseTime = pkt.Frame, pkt.Time
 	DecodeResponse(pdu, t)
 	if s.sawRequest && !s.missed.Possible(pkt.Time) {
-		t.AddAnomaly(anomalyUnmatchedResponse)
+		t.AddAnomaly("modbus.unmatched_response")
 	} else { // its request came before capture started or was lost in a gap
-		s.env.Anomaly(anomalyResponseWithoutRequest, pkt)
+		s.env.Anomaly("modbus.response_without_request", pkt)
 	}
 	s.env.Emit(t)
 }

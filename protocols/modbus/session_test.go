@@ -121,13 +121,13 @@ func TestSessionUnmatchedResponse(t *testing.T) {
 		counted   int                 // modbus.response_without_request
 	}{
 		{"the device's wrong ids after a matched pair are unmatched", 93, 0, 0,
-			map[uint64][]string{94: nil, 96: {anomalyUnmatchedResponse}, 98: {anomalyUnmatchedResponse}}, 0},
+			map[uint64][]string{94: nil, 96: {"modbus.unmatched_response"}, 98: {"modbus.unmatched_response"}}, 0},
 		{"capture starting at a response: it and the wrong ids, with no pair yet, may answer missed requests", 94, 0, 0,
 			map[uint64][]string{94: nil, 96: nil, 98: nil}, 3},
 		{"no pair seen yet: within the response timeout it may answer a missed request", 96, 0, 0,
 			map[uint64][]string{96: nil, 98: nil}, 2},
 		{"no pair seen, but later than any missed request could be answered", 95, 0, ResponseTimeout + time.Second,
-			map[uint64][]string{96: nil, 98: {anomalyUnmatchedResponse}}, 1},
+			map[uint64][]string{96: nil, 98: {"modbus.unmatched_response"}}, 1},
 		{"a gap: requests may have been lost in it", 93, 95, 0,
 			map[uint64][]string{94: nil, 96: nil, 98: nil}, 2},
 	} {
@@ -152,7 +152,7 @@ func TestSessionUnmatchedResponse(t *testing.T) {
 				}
 			}
 			assert.Equal(t, tc.want, got)
-			assert.Equal(t, tc.counted, count(r.anomalies, anomalyResponseWithoutRequest))
+			assert.Equal(t, tc.counted, count(r.anomalies, "modbus.response_without_request"))
 		})
 	}
 }
@@ -211,7 +211,7 @@ func TestSessionOutstandingCap(t *testing.T) {
 	}
 	assert.Equal(t, MaxOutstanding, s.outstanding.Len())
 	require.Len(t, r.txs, 5)
-	assert.Contains(t, r.txs[0].Anomalies, anomalyTooManyOutstanding)
+	assert.Contains(t, r.txs[0].Anomalies, "modbus.too_many_outstanding")
 }
 
 func TestProbe(t *testing.T) {

@@ -227,7 +227,7 @@ func decodeRequest(body []byte, t *protocols.Transaction, strs *protocols.String
 	setService(t, f.TypeID)
 	if !IsRequest(f.TypeID) {
 		if !r.bad {
-			t.AddAnomaly(anomalyUnknownService)
+			t.AddAnomaly("opcua.unknown_service")
 		}
 		return f
 	}
@@ -455,7 +455,7 @@ func decodeRequest(body []byte, t *protocols.Transaction, strs *protocols.String
 		}
 	}
 	if r.bad {
-		t.AddAnomaly(anomalyMalformed)
+		t.AddAnomaly("opcua.malformed")
 	}
 	return f
 }
@@ -593,7 +593,7 @@ func decodeResponse(body []byte, t *protocols.Transaction, strs *protocols.Strin
 	}
 	if !IsResponse(f.TypeID) {
 		if !r.bad {
-			t.AddAnomaly(anomalyUnknownService)
+			t.AddAnomaly("opcua.unknown_service")
 		}
 		return f
 	}
@@ -651,7 +651,7 @@ func decodeResponse(body []byte, t *protocols.Transaction, strs *protocols.Strin
 		}
 	}
 	if r.bad {
-		t.AddAnomaly(anomalyMalformed)
+		t.AddAnomaly("opcua.malformed")
 	}
 	return f
 }

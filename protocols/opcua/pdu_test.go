@@ -188,26 +188,26 @@ ff ff ff ff ff ff ff ff // LocaleIds, ProfileUris: null
 		attrs: map[string]string{"security_mode": "none", "request_type": "issue"}}},
 	{"unknown service", `
 01 00 39 30             // TypeId i=12345
-`, want{code: 12345, name: "unknown", op: protocols.OpOther, anomaly: anomalyUnknownService}},
+`, want{code: 12345, name: "unknown", op: protocols.OpOther, anomaly: "opcua.unknown_service"}},
 	{"array count larger than the message", `
 01 00 77 02 ` + requestHeader + `
 00 00 00 00 00 00 00 00 00 00 00 00
 ff ff ff 7f             // NodesToRead: 2147483647 claimed
 00 55
-`, want{code: 631, name: "read_request", op: protocols.OpRead, anomaly: anomalyMalformed}},
+`, want{code: 631, name: "read_request", op: protocols.OpRead, anomaly: "opcua.malformed"}},
 	{"truncated in the request header", `
 01 00 77 02 00 00 00 00 // TypeId, token, 2 bytes of timestamp
-`, want{code: 631, name: "read_request", op: protocols.OpRead, anomaly: anomalyMalformed}},
+`, want{code: 631, name: "read_request", op: protocols.OpRead, anomaly: "opcua.malformed"}},
 	{"string length past the end", `
 01 00 a1 02 ` + requestHeader + `
 01 00 00 00
 03 02 00 ff 00 00 00 41 // NodeId string claiming 255 bytes
-`, want{code: 673, name: "write_request", op: protocols.OpWrite, anomaly: anomalyMalformed}},
+`, want{code: 673, name: "write_request", op: protocols.OpWrite, anomaly: "opcua.malformed"}},
 	{"deeply nested variant", `
 01 00 a1 02 ` + requestHeader + `
 01 00 00 00 00 55 0d 00 00 00 ff ff ff ff
 01 18 18 18 18 18 18 18 18 18 18 18 18 18 // Variant of Variant of ...
-`, want{code: 673, name: "write_request", op: protocols.OpWrite, targets: []string{"i=85"}, anomaly: anomalyMalformed}},
+`, want{code: 673, name: "write_request", op: protocols.OpWrite, targets: []string{"i=85"}, anomaly: "opcua.malformed"}},
 }
 
 func TestDecodeRequest(t *testing.T) {
@@ -300,7 +300,7 @@ ff ff ff ff 00          // TransportProfileUri, SecurityLevel
 		"endpoint_security": "none:Non"}}},
 	{"truncated response header", `
 01 00 7a 02 00 00
-`, 631, nil, want{code: 631, name: "read_request", op: protocols.OpRead, anomaly: anomalyMalformed}},
+`, 631, nil, want{code: 631, name: "read_request", op: protocols.OpRead, anomaly: "opcua.malformed"}},
 }
 
 func TestDecodeResponse(t *testing.T) {

@@ -85,7 +85,7 @@ type session struct {
 
 func newSession(env *protocols.Env) *session {
 	s := &session{env: env, lost: [2]bool{true, true}, missed: protocols.MissedRequests{Window: ResponseTimeout}}
-	s.pending.Max, s.pending.Timeout, s.pending.TooMany = MaxOutstanding, ResponseTimeout, anomalyTooManyOutstanding
+	s.pending.Max, s.pending.Timeout, s.pending.TooMany = MaxOutstanding, ResponseTimeout, "opcua.too_many_outstanding"
 	s.encrypted.Max = MaxOutstanding
 	return s
 }
@@ -105,7 +105,7 @@ func (s *session) Feed(dir protocols.Direction, data []byte, pkt protocols.Packe
 				return off, nil
 			}
 			if i > 0 {
-				s.env.Anomaly(anomalyResync, pkt)
+				s.env.Anomaly("opcua.resync", pkt)
 			}
 			s.lost[dir] = false
 			off += i
@@ -117,9 +117,9 @@ func (s *session) Feed(dir protocols.Direction, data []byte, pkt protocols.Packe
 		}
 		if !h.Valid() {
 			if h.Type != 0 && h.Size > MaxChunkSize {
-				s.env.Anomaly(anomalyChunkTooLarge, pkt)
+				s.env.Anomaly("opcua.chunk_too_large", pkt)
 			} else {
-				s.env.Anomaly(anomalyBadHeader, pkt)
+				s.env.Anomaly("opcua.bad_header", pkt)
 			}
 			s.badHeaders++
 			if s.badHeaders > maxBadHeaders {
@@ -170,7 +170,7 @@ func (s *session) chunk(dir protocols.Direction, h Header, c []byte, pkt protoco
 	case typeHEL, typeRHE:
 		hello, ok := DecodeTransport(h.Type, c[HeaderLen:])
 		if !ok {
-			s.env.Anomaly(anomalyMalformed, pkt)
+			s.env.Anomaly("opcua.malformed", pkt)
 			return
 		}
 		if hello.EndpointURL != "" {
@@ -184,7 +184,7 @@ func (s *session) chunk(dir protocols.Direction, h Header, c []byte, pkt protoco
 		}
 	case typeACK:
 	case typeERR:
-		s.env.Anomaly(anomalyTransportError, pkt)
+		s.env.Anomaly("opcua.transport_error", pkt)
 	default:
 		s.secured(dir, h, c, pkt)
 	}
@@ -212,7 +212,7 @@ func (s *session) channel(id uint32, create bool) *channel {
 func (s *session) secured(dir protocols.Direction, h Header, c []byte, pkt protocols.Packet) {
 	sh, ok := ParseSecureHeader(h, c)
 	if !ok {
-		s.env.Anomaly(anomalyMalformed, pkt)
+		s.env.Anomaly("opcua.malformed", pkt)
 		return
 	}
 	policy := sh.PolicyURI
@@ -245,7 +245,7 @@ func (s *session) secured(dir protocols.Direction, h Header, c []byte, pkt proto
 			if !clear && ch != nil && ch.clear {
 				// a readable channel: a continuation whose first chunk was lost
 				if h.Chunk == 'F' {
-					s.env.Anomaly(anomalyMalformed, pkt)
+					s.env.Anomaly("opcua.malformed", pkt)
 				}
 				return
 			}
@@ -262,7 +262,7 @@ func (s *session) secured(dir protocols.Direction, h Header, c []byte, pkt proto
 	}
 	if ch != nil && h.Type != typeOPN {
 		if ch.seqSeen[dir] && seq != ch.seq[dir]+1 && !(seq < 1024 && ch.seq[dir] > 0xFFFFFFFF-1024) {
-			s.env.Anomaly(anomalySequenceJump, pkt)
+			s.env.Anomaly("opcua.sequence_jump", pkt)
 		}
 		ch.seq[dir], ch.seqSeen[dir] = seq, true
 	}
@@ -275,14 +275,14 @@ func (s *session) secured(dir protocols.Direction, h Header, c []byte, pkt proto
 		if i := s.partialIndex(dir, key); i >= 0 {
 			s.dropPartial(i)
 		}
-		s.env.Anomaly(anomalyAbortChunk, pkt)
+		s.env.Anomaly("opcua.abort_chunk", pkt)
 		return
 	}
 	if i := s.partialIndex(dir, key); i >= 0 {
 		p := s.partials[i]
 		s.dropPartial(i)
 		if len(p.body)+len(body) > MaxMessageSize {
-			s.env.Anomaly(anomalyTooManyChunks, pkt)
+			s.env.Anomaly("opcua.too_many_chunks", pkt)
 			return
 		}
 		body = append(p.body, body...)
@@ -309,7 +309,7 @@ func (s *session) addChunk(dir protocols.Direction, key reqKey, body []byte, pkt
 	i := s.partialIndex(dir, key)
 	if i < 0 {
 		if len(s.partials) >= MaxPartials {
-			s.env.Anomaly(anomalyTooManyChunks, pkt)
+			s.env.Anomaly("opcua.too_many_chunks", pkt)
 			s.dropPartial(0)
 		}
 		s.partials = append(s.partials, partial{dir: dir, key: key})
@@ -318,7 +318,7 @@ func (s *session) addChunk(dir protocols.Direction, key reqKey, body []byte, pkt
 	p := &s.partials[i]
 	p.chunks++
 	if p.chunks > MaxChunks || len(p.body)+len(body) > MaxMessageSize {
-		s.env.Anomaly(anomalyTooManyChunks, pkt)
+		s.env.Anomaly("opcua.too_many_chunks", pkt)
 		s.dropPartial(i)
 		return
 	}
@@ -360,14 +360,14 @@ func (s *session) message(dir protocols.Direction, typ int, key reqKey, policy s
 	t.ResponseFrame, t.ResponseTime = pkt.Frame, pkt.Time
 	f := decodeResponse(body, t, s.env.Strings)
 	if dir != protocols.ServerToClient {
-		t.AddAnomaly(anomalyUnexpectedDirection)
+		t.AddAnomaly("opcua.unexpected_direction")
 	}
 	if !matched {
 		t.Unit = s.unit("")
 		if s.sawRequest && !s.missed.Possible(pkt.Time) {
-			t.AddAnomaly(anomalyUnmatchedResponse)
+			t.AddAnomaly("opcua.unmatched_response")
 		} else { // its request came before capture started or was lost in a gap
-			s.env.Anomaly(anomalyResponseWithoutRequest, pkt)
+			s.env.Anomaly("opcua.response_without_request", pkt)
 		}
 	}
 	switch f.TypeID {
@@ -406,7 +406,7 @@ func (s *session) request(dir protocols.Direction, key reqKey, policy string, bo
 	t.RequestFrame, t.RequestTime = pkt.Frame, pkt.Time
 	f := decodeRequest(body, t, s.env.Strings)
 	if dir != protocols.ClientToServer {
-		t.AddAnomaly(anomalyUnexpectedDirection)
+		t.AddAnomaly("opcua.unexpected_direction")
 	}
 	if f.EndpointURL != "" && s.endpoint == "" {
 		s.endpoint = f.EndpointURL

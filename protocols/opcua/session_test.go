@@ -135,7 +135,7 @@ func TestSessionMultiChunkAndAbort(t *testing.T) {
 	if w.Code != 673 || w.RequestFrame != 2 || w.ResponseFrame != 5 || len(w.Targets) != 4 || len(w.Values) != 5 || len(w.Anomalies) != 0 {
 		t.Errorf("reassembled write %+v", w)
 	}
-	if !contains(rec.anomalies, anomalyAbortChunk) {
+	if !contains(rec.anomalies, "opcua.abort_chunk") {
 		t.Errorf("anomalies %v, want abort", rec.anomalies)
 	}
 }
@@ -212,7 +212,7 @@ func TestSessionCaps(t *testing.T) {
 	for i := 0; i < MaxOutstanding+10; i++ {
 		feed(t, s, []step{{c2s, chunk("MSG", 'F', 1, token(1), uint32(i+1), uint32(i+1), req)}})
 	}
-	if s.pending.Len() != MaxOutstanding || len(rec.txs) != 10 || !contains(rec.txs[0].Anomalies, anomalyTooManyOutstanding) {
+	if s.pending.Len() != MaxOutstanding || len(rec.txs) != 10 || !contains(rec.txs[0].Anomalies, "opcua.too_many_outstanding") {
 		t.Errorf("pending %d, emitted %d", s.pending.Len(), len(rec.txs))
 	}
 	// Intermediate chunks past the cap are dropped.
@@ -221,7 +221,7 @@ func TestSessionCaps(t *testing.T) {
 	for i := 0; i <= MaxChunks; i++ {
 		feed(t, s2, []step{{c2s, part}})
 	}
-	if len(s2.partials) != 0 || !contains(rec2.anomalies, anomalyTooManyChunks) {
+	if len(s2.partials) != 0 || !contains(rec2.anomalies, "opcua.too_many_chunks") {
 		t.Errorf("partials %d anomalies %v", len(s2.partials), rec2.anomalies)
 	}
 }
@@ -311,7 +311,7 @@ func TestSessionResponsesBeforeCaptureStart(t *testing.T) {
 		{"a response to a request sent just before the start, after a pair: servers answer out of order",
 			[]in{{c2s, browse5, 0}, {s2c, resp5, 0}, {s2c, resp6, 0}}, nil, 1},
 		{"a response to nothing, later than any request waits", []in{{c2s, browse5, 0}, {s2c, resp5, 0}, {s2c, resp6, ResponseTimeout + time.Second}},
-			[]string{anomalyUnmatchedResponse}, 0},
+			[]string{"opcua.unmatched_response"}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, rec := newTestSession()
@@ -332,7 +332,7 @@ func TestSessionResponsesBeforeCaptureStart(t *testing.T) {
 			}
 			n := 0
 			for _, a := range rec.anomalies {
-				if a == anomalyResponseWithoutRequest {
+				if a == "opcua.response_without_request" {
 					n++
 				}
 			}

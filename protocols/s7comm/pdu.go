@@ -253,7 +253,7 @@ func setFunction(t *protocols.Transaction, fc byte) {
 		t.CodeName, t.Op = f.name, f.op
 	} else {
 		t.CodeName, t.Op = "unknown", protocols.OpOther
-		t.AddAnomaly(anomalyUnknownFunction)
+		t.AddAnomaly("s7comm.unknown_function")
 	}
 }
 
@@ -270,7 +270,7 @@ func setUserdata(t *protocols.Transaction, group, sub byte) {
 	t.Subcode, t.HasSubcode = int(sub), true
 	if !ok {
 		t.CodeName, t.Op, t.SubcodeName = "unknown", protocols.OpOther, "unknown"
-		t.AddAnomaly(anomalyUnknownFunction)
+		t.AddAnomaly("s7comm.unknown_function")
 		return
 	}
 	t.CodeName, t.Op = g.name, g.op
@@ -390,7 +390,7 @@ type itemInfo struct {
 // written values needs in items[:n]. Descriptions are made with strs.
 func parseItems(param []byte, t *protocols.Transaction, items *[256]itemInfo, strs *protocols.Strings) (n int) {
 	if len(param) < 2 {
-		t.AddAnomaly(anomalyInvalidParameter)
+		t.AddAnomaly("s7comm.invalid_parameter")
 		return 0
 	}
 	count := int(param[1])
@@ -399,13 +399,13 @@ func parseItems(param []byte, t *protocols.Transaction, items *[256]itemInfo, st
 	t.Targets = slices.Grow(t.Targets, min(count, len(b)/12))
 	for i := 0; i < count; i++ {
 		if len(b) < 2 || len(b) < 2+int(b[1]) {
-			t.AddAnomaly(anomalyInvalidItem)
+			t.AddAnomaly("s7comm.invalid_item")
 			return n
 		}
 		spec := b[:2+int(b[1])]
 		b = b[len(spec):]
 		if spec[0] != 0x12 || len(spec) < 3 {
-			t.AddAnomaly(anomalyInvalidItem)
+			t.AddAnomaly("s7comm.invalid_item")
 			continue
 		}
 		if spec[2] != 0x10 { // not S7ANY: DBREAD, NCK, drive ES, symbolic: recognised, not named
@@ -417,7 +417,7 @@ func parseItems(param []byte, t *protocols.Transaction, items *[256]itemInfo, st
 			continue
 		}
 		if len(spec) != 12 {
-			t.AddAnomaly(anomalyInvalidItem)
+			t.AddAnomaly("s7comm.invalid_item")
 			if len(spec) < 12 {
 				continue
 			}
@@ -434,7 +434,7 @@ func parseItems(param []byte, t *protocols.Transaction, items *[256]itemInfo, st
 		n++
 	}
 	if len(b) != 0 {
-		t.AddAnomaly(anomalyInvalidParameter)
+		t.AddAnomaly("s7comm.invalid_parameter")
 	}
 	return n
 }
@@ -447,7 +447,7 @@ func dataItems(data []byte, want int, response bool, t *protocols.Transaction, e
 	i := 0
 	for ; i < want && len(b) > 0; i++ {
 		if len(b) < 4 {
-			t.AddAnomaly(anomalyInvalidData)
+			t.AddAnomaly("s7comm.invalid_data")
 			return
 		}
 		rc, ts, n := b[0], b[1], int(binary.BigEndian.Uint16(b[2:]))
@@ -458,7 +458,7 @@ func dataItems(data []byte, want int, response bool, t *protocols.Transaction, e
 			n = 0 // a failed item carries no data, whatever its length says
 		}
 		if 4+n > len(b) {
-			t.AddAnomaly(anomalyInvalidData)
+			t.AddAnomaly("s7comm.invalid_data")
 			n = len(b) - 4
 		}
 		each(i, rc, ts, b[4:4+n])
@@ -468,7 +468,7 @@ func dataItems(data []byte, want int, response bool, t *protocols.Transaction, e
 		}
 	}
 	if i < want || len(b) != 0 {
-		t.AddAnomaly(anomalyInvalidData)
+		t.AddAnomaly("s7comm.invalid_data")
 	}
 }
 
@@ -558,7 +558,7 @@ func decodeJob(p *PDU, t *protocols.Transaction, strs *protocols.Strings) {
 	if !p.HasFunction {
 		t.Proto = ProtoS7
 		t.CodeName = "unknown"
-		t.AddAnomaly(anomalyInvalidParameter)
+		t.AddAnomaly("s7comm.invalid_parameter")
 		return
 	}
 	setFunction(t, p.Function)
@@ -570,11 +570,11 @@ func decodeJob(p *PDU, t *protocols.Transaction, strs *protocols.Strings) {
 		if p.Function == FuncWriteVar {
 			dataItems(p.Data, n, false, t, func(i int, _, _ byte, d []byte) { addValues(t, items[i], d) })
 		} else if len(p.Data) != 0 {
-			t.AddAnomaly(anomalyInvalidData)
+			t.AddAnomaly("s7comm.invalid_data")
 		}
 	case FuncSetupComm:
 		if len(q) != 8 {
-			t.AddAnomaly(anomalyInvalidParameter)
+			t.AddAnomaly("s7comm.invalid_parameter")
 			if len(q) < 8 {
 				return
 			}
@@ -584,7 +584,7 @@ func decodeJob(p *PDU, t *protocols.Transaction, strs *protocols.Strings) {
 		attr(t, "pdu_size", itoa(int(binary.BigEndian.Uint16(q[6:]))))
 	case FuncRequestDownload, FuncDownloadBlock, FuncDownloadEnded, FuncStartUpload:
 		if len(q) < 9 || len(q) < 9+int(q[8]) {
-			t.AddAnomaly(anomalyInvalidParameter)
+			t.AddAnomaly("s7comm.invalid_parameter")
 			return
 		}
 		if p.Function != FuncRequestDownload {
@@ -596,7 +596,7 @@ func decodeJob(p *PDU, t *protocols.Transaction, strs *protocols.Strings) {
 		}
 	case FuncUpload, FuncEndUpload:
 		if len(q) < 8 {
-			t.AddAnomaly(anomalyInvalidParameter)
+			t.AddAnomaly("s7comm.invalid_parameter")
 			return
 		}
 		attr(t, "upload_id", itoa(int(binary.BigEndian.Uint32(q[4:]))))
@@ -604,7 +604,7 @@ func decodeJob(p *PDU, t *protocols.Transaction, strs *protocols.Strings) {
 		decodePIService(q, t)
 	case FuncPLCStop:
 		if len(q) < 7 || len(q) < 7+int(q[6]) {
-			t.AddAnomaly(anomalyInvalidParameter)
+			t.AddAnomaly("s7comm.invalid_parameter")
 			return
 		}
 		attr(t, "pi_service", printable(q[7:7+int(q[6])]))
@@ -637,12 +637,12 @@ func fileName(t *protocols.Transaction, name []byte) {
 // decodePIService reads a PI service call: 7 bytes, parameter block, service name.
 func decodePIService(q []byte, t *protocols.Transaction) {
 	if len(q) < 10 {
-		t.AddAnomaly(anomalyInvalidParameter)
+		t.AddAnomaly("s7comm.invalid_parameter")
 		return
 	}
 	n := int(binary.BigEndian.Uint16(q[8:]))
 	if 10+n+1 > len(q) || 10+n+1+int(q[10+n]) > len(q) {
-		t.AddAnomaly(anomalyInvalidParameter)
+		t.AddAnomaly("s7comm.invalid_parameter")
 		return
 	}
 	params := q[10 : 10+n]
@@ -694,7 +694,7 @@ func DecodeAck(p *PDU, t *protocols.Transaction, requestSeen bool) {
 	switch p.Function {
 	case FuncReadVar:
 		if len(q) != 2 {
-			t.AddAnomaly(anomalyInvalidParameter)
+			t.AddAnomaly("s7comm.invalid_parameter")
 			if len(q) < 2 {
 				return
 			}
@@ -702,13 +702,13 @@ func DecodeAck(p *PDU, t *protocols.Transaction, requestSeen bool) {
 		dataItems(p.Data, int(q[1]), true, t, func(_ int, rc, _ byte, _ []byte) { itemReturn(t, rc) })
 	case FuncWriteVar:
 		if len(q) != 2 {
-			t.AddAnomaly(anomalyInvalidParameter)
+			t.AddAnomaly("s7comm.invalid_parameter")
 			if len(q) < 2 {
 				return
 			}
 		}
 		if len(p.Data) != int(q[1]) {
-			t.AddAnomaly(anomalyInvalidData)
+			t.AddAnomaly("s7comm.invalid_data")
 		}
 		for _, rc := range p.Data {
 			itemReturn(t, rc)
@@ -717,7 +717,7 @@ func DecodeAck(p *PDU, t *protocols.Transaction, requestSeen bool) {
 		if len(q) >= 8 {
 			attr(t, "pdu_size_negotiated", itoa(int(binary.BigEndian.Uint16(q[6:]))))
 		} else {
-			t.AddAnomaly(anomalyInvalidParameter)
+			t.AddAnomaly("s7comm.invalid_parameter")
 		}
 	case FuncStartUpload:
 		if len(q) >= 9 && len(q) >= 9+int(q[8]) {
@@ -755,14 +755,14 @@ func DecodeUserdata(p *PDU, t *protocols.Transaction, requestSeen bool) {
 	d := p.Data
 	if len(d) < 4 {
 		if len(d) != 0 {
-			t.AddAnomaly(anomalyInvalidData)
+			t.AddAnomaly("s7comm.invalid_data")
 		}
 		return
 	}
 	rc, n := d[0], int(binary.BigEndian.Uint16(d[2:]))
 	body := d[4:]
 	if n > len(body) {
-		t.AddAnomaly(anomalyInvalidData)
+		t.AddAnomaly("s7comm.invalid_data")
 	} else {
 		body = body[:n]
 	}

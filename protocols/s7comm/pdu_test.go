@@ -214,16 +214,16 @@ func TestDecodeS7(t *testing.T) {
 		{name: "setup communication", hex: "32 01 0000 ffff 0008 0000 f0 00 0001 0001 01e0",
 			wantCode: 0xf0, wantSub: -1, wantOp: protocols.OpSession, wantAttr: map[string]string{"pdu_size": "480"}},
 		{name: "unknown function", hex: "32 01 0000 0001 0001 0000 77", wantCode: 0x77, wantSub: -1,
-			wantOp: protocols.OpOther, wantAnoms: []string{anomalyUnknownFunction}},
+			wantOp: protocols.OpOther, wantAnoms: []string{"s7comm.unknown_function"}},
 		{name: "item count beyond parameter", hex: "32 01 0000 0001 0002 0000 04 05", wantCode: 4, wantSub: -1,
-			wantOp: protocols.OpRead, wantAnoms: []string{anomalyInvalidItem}},
+			wantOp: protocols.OpRead, wantAnoms: []string{"s7comm.invalid_item"}},
 		{name: "write var data short", hex: `
 			32 01 0000 0600 000e 0005
 			05 01 12 0a 10 02 0004 0001 84 000000
 			00 04 0020 01 // 4 bytes announced, 1 present`,
 			wantCode: 5, wantSub: -1, wantOp: protocols.OpWrite,
 			wantTgt: []protocols.Target{{Space: "db1", Address: 0, Count: 4}}, wantVals: []protocols.Value{protocols.IntValue(1)},
-			wantAnoms: []string{anomalyInvalidData}},
+			wantAnoms: []string{"s7comm.invalid_data"}},
 		{name: "lengths disagree", hex: "32 01 0000 0001 000e 0000 04 01", wantErr: ErrBadHeader},
 		{name: "unknown rosctr", hex: "32 05 0000 0001 0000 0000", wantErr: ErrBadHeader},
 		{name: "not s7", hex: "0d 05 0000", wantErr: ErrNotS7},
@@ -281,7 +281,7 @@ func TestDecodeAck(t *testing.T) {
 		{"write var item error", "32 03 0000 0001 0002 0001 0000 05 01 0a",
 			protocols.OutcomeException, 0x0a, nil}, // an exception, not a malformed PDU
 		{"read var missing data", "32 03 0000 0001 0002 0000 0000 04 01",
-			protocols.OutcomeOK, 0, []string{anomalyInvalidData}},
+			protocols.OutcomeOK, 0, []string{"s7comm.invalid_data"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

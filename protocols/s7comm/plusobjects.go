@@ -59,7 +59,7 @@ func (d *plusDecoder) header(p *PlusPDU, t *protocols.Transaction) {
 		t.CodeName, t.Op = f.name, f.op
 	} else {
 		t.CodeName, t.Op = "unknown", protocols.OpOther
-		t.AddAnomaly(anomalyPlusUnknownFunction)
+		t.AddAnomaly("s7comm_plus.unknown_function")
 	}
 	d.attr("version", itoa(int(p.Version)))
 	if p.Digest {
@@ -130,7 +130,7 @@ func (d *plusDecoder) request(p *PlusPDU, t *protocols.Transaction, truncated bo
 		d.itemValueList()
 	}
 	if r.bad && !d.truncated && !d.named {
-		t.AddAnomaly(anomalyPlusInvalidValue)
+		t.AddAnomaly("s7comm_plus.invalid_value")
 	}
 	d.classify(p)
 	d.finish()
@@ -315,7 +315,7 @@ func (d *plusDecoder) itemAddress() {
 		}
 	}
 	if r.bad {
-		d.t.AddAnomaly(anomalyPlusInvalidItem)
+		d.t.AddAnomaly("s7comm_plus.invalid_item")
 		d.named = true
 		return
 	}

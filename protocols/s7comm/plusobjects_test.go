@@ -265,12 +265,12 @@ func TestDecodePlusRequests(t *testing.T) {
 		{"item beyond body", `
 			72 01 0020 31 0000 054c 0000 0003
 			00000001 34 00000000
-			01 04 00 52 7f`, protocols.OpRead, nil, nil, nil, []string{anomalyPlusInvalidItem}},
+			01 04 00 52 7f`, protocols.OpRead, nil, nil, nil, []string{"s7comm_plus.invalid_item"}},
 		{"value beyond body", `
 			72 02 0020 31 0000 0542 0000 0004 00000398 34
 			00000000 01 04 00 52 02 9d18 09 // M area LID 9
 			01 00 0e 41aa                   // REAL cut short`, protocols.OpWrite,
-			[]protocols.Target{{Space: "M", ID: "9"}}, nil, nil, []string{anomalyPlusInvalidValue}},
+			[]protocols.Target{{Space: "M", ID: "9"}}, nil, nil, []string{"s7comm_plus.invalid_value"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -355,7 +355,7 @@ func TestDecodePlusResponses(t *testing.T) {
 			00             // return value 0
 			02 83 ff 73 // item 2: return value 0xfff3, error code -13
 			00 72020000`, protocols.OutcomeException, -13, nil, map[string]string{"failed_item": "2"},
-			[]string{anomalyPlusItemError}},
+			[]string{"s7comm_plus.item_error"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

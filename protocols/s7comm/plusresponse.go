@@ -45,7 +45,7 @@ func (d *plusDecoder) decodeResponse(p *PlusPDU) {
 	r.u8() // transport flags
 	code, ext := plusReturn(r.vlq64())
 	if r.bad {
-		t.AddAnomaly(anomalyPlusInvalidValue)
+		t.AddAnomaly("s7comm_plus.invalid_value")
 		return
 	}
 	d.outcome(code)
@@ -105,7 +105,7 @@ func (d *plusDecoder) decodeResponse(p *PlusPDU) {
 		d.itemValueList()
 	}
 	if r.bad && !d.truncated {
-		t.AddAnomaly(anomalyPlusInvalidValue)
+		t.AddAnomaly("s7comm_plus.invalid_value")
 	}
 	d.identity()
 	if d.facts.cpuState >= 0 {
@@ -147,7 +147,7 @@ func (d *plusDecoder) errorList() {
 		if r.bad {
 			return
 		}
-		t.AddAnomaly(anomalyPlusItemError)
+		t.AddAnomaly("s7comm_plus.item_error")
 		if t.Outcome != protocols.OutcomeException {
 			t.Outcome, t.ExceptionCode, t.HasException = protocols.OutcomeException, code, true
 			d.attrInt("failed_item", int64(item))

@@ -60,7 +60,7 @@ func (s *session) plusState() *plusConn {
 func (s *session) plusPayload(dir protocols.Direction, b []byte, pkt protocols.Packet) {
 	p, err := DecodePlus(b)
 	if err != nil {
-		s.env.Anomaly(anomalyPlusInvalidHeader, pkt)
+		s.env.Anomaly("s7comm_plus.invalid_header", pkt)
 		s.bad()
 		return
 	}
@@ -263,7 +263,7 @@ func (s *session) plusNotification(version byte, body []byte, pkt protocols.Pack
 	pc := s.plusState()
 	sub, ok := pc.dec.notification(&pc.scratch, version, body)
 	if !ok && !truncated {
-		s.env.Anomaly(anomalyPlusInvalidNotification, pkt)
+		s.env.Anomaly("s7comm_plus.invalid_notification", pkt)
 		return
 	}
 	if _, known := pc.notified[sub]; known || len(pc.notified) < maxPlusObjects {

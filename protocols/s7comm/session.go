@@ -74,7 +74,7 @@ type session struct {
 
 func newSession(env *protocols.Env) *session {
 	s := &session{env: env, missed: protocols.MissedRequests{Window: ResponseTimeout}}
-	s.outstanding.Max, s.outstanding.Timeout, s.outstanding.TooMany = MaxOutstanding, ResponseTimeout, anomalyTooManyOutstanding
+	s.outstanding.Max, s.outstanding.Timeout, s.outstanding.TooMany = MaxOutstanding, ResponseTimeout, "s7comm.too_many_outstanding"
 	s.orphans.Max, s.orphans.Timeout = maxOrphans, OrphanHold
 	return s
 }
@@ -103,8 +103,8 @@ func (s *session) Feed(dir protocols.Direction, data []byte, pkt protocols.Packe
 			return off, nil
 		}
 		if err != nil {
-			s.env.Anomaly(anomalyBadTPKT, pkt)
-			s.env.Anomaly(anomalyResync, pkt)
+			s.env.Anomaly("s7comm.bad_tpkt", pkt)
+			s.env.Anomaly("s7comm.resync", pkt)
 			if s.bad() {
 				return len(data), errNotS7Stream
 			}
@@ -177,7 +177,7 @@ func plausibleCOTP(b []byte, n int) bool {
 func (s *session) tpdu(dir protocols.Direction, b []byte, pkt protocols.Packet) {
 	c, err := ParseCOTP(b)
 	if err != nil {
-		s.env.Anomaly(anomalyBadCOTP, pkt)
+		s.env.Anomaly("s7comm.bad_cotp", pkt)
 		s.bad()
 		return
 	}
@@ -189,7 +189,7 @@ func (s *session) tpdu(dir protocols.Direction, b []byte, pkt protocols.Packet) 
 		}
 		return
 	case COTPError, COTPReject:
-		s.env.Anomaly(anomalyCOTPError, pkt)
+		s.env.Anomaly("s7comm.cotp_error", pkt)
 		return
 	case COTPData:
 	default:
@@ -198,7 +198,7 @@ func (s *session) tpdu(dir protocols.Direction, b []byte, pkt protocols.Packet) 
 	payload := c.Payload
 	if !c.EOT || len(h.tsdu) > 0 {
 		if len(h.tsdu)+len(payload) > MaxTSDU {
-			s.env.Anomaly(anomalyFragmentOverflow, pkt)
+			s.env.Anomaly("s7comm.fragment_overflow", pkt)
 			h.tsdu = h.tsdu[:0]
 			if !c.EOT {
 				return
@@ -227,7 +227,7 @@ func (s *session) payload(dir protocols.Direction, b []byte, pkt protocols.Packe
 	case ProtocolIDS7:
 		p, err := DecodePDU(b)
 		if err != nil {
-			s.env.Anomaly(anomalyInvalidHeader, pkt)
+			s.env.Anomaly("s7comm.invalid_header", pkt)
 			s.bad()
 			return
 		}
@@ -240,7 +240,7 @@ func (s *session) payload(dir protocols.Direction, b []byte, pkt protocols.Packe
 			s.tls(dir, b, pkt)
 			return
 		}
-		s.env.Anomaly(anomalyNotS7, pkt)
+		s.env.Anomaly("s7comm.not_s7", pkt)
 		s.bad()
 	}
 }
@@ -451,14 +451,14 @@ func (s *session) emitOrphan(o orphan) {
 	at := protocols.Packet{Frame: t.ResponseFrame, Time: t.ResponseTime}
 	// its job came before capture started or was lost in a gap: counted, not malformed
 	missed := !s.sawRequest || s.missed.Possible(t.ResponseTime)
-	name := anomalyUnmatchedResponse
+	name := "s7comm.unmatched_response"
 	switch {
 	case q.kind == kindPlus && missed:
-		name = anomalyPlusResponseWithoutRequest
+		name = "s7comm_plus.response_without_request"
 	case q.kind == kindPlus:
-		name = anomalyPlusUnmatchedResponse
+		name = "s7comm_plus.unmatched_response"
 	case missed:
-		name = anomalyResponseWithoutRequest
+		name = "s7comm.response_without_request"
 	}
 	if q.code < 0 { // an ack without parameter: nothing names it
 		s.env.Anomaly(name, at)

@@ -166,7 +166,7 @@ func TestSessionOutstandingCap(t *testing.T) {
 	if len(txs) != MaxOutstanding+10 {
 		t.Fatalf("%d transactions", len(txs))
 	}
-	if a := txs[0].Anomalies; len(a) != 1 || a[0] != anomalyTooManyOutstanding {
+	if a := txs[0].Anomalies; len(a) != 1 || a[0] != "s7comm.too_many_outstanding" {
 		t.Fatalf("first evicted request anomalies %v", a)
 	}
 }
@@ -205,11 +205,11 @@ func TestSessionAcksBeforeCaptureStart(t *testing.T) {
 		counted       []string
 	}{
 		{"capture starts at an ack: its job came before", []step{{s2c, unhex(t, ack3016), false}, {c2s, unhex(t, job3017), false}, {s2c, unhex(t, ack3017), false}},
-			[][]string{nil, nil}, []string{anomalyResponseWithoutRequest}},
+			[][]string{nil, nil}, []string{"s7comm.response_without_request"}},
 		{"the same ack again after a pair: it answers nothing", []step{{c2s, unhex(t, job3017), false}, {s2c, unhex(t, ack3017), false}, {s2c, unhex(t, ack3016), false}},
-			[][]string{nil, {anomalyUnmatchedResponse}}, nil},
+			[][]string{nil, {"s7comm.unmatched_response"}}, nil},
 		{"after a gap in the job direction its job may have been lost", []step{{c2s, unhex(t, job3017), false}, {s2c, unhex(t, ack3017), false}, {c2s, nil, true}, {s2c, unhex(t, ack3016), false}},
-			[][]string{nil, nil}, []string{anomalyResponseWithoutRequest}},
+			[][]string{nil, nil}, []string{"s7comm.response_without_request"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var counted []string
