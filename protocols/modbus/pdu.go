@@ -46,8 +46,8 @@ func setFunction(t *protocols.Transaction, fc int) {
 	t.Proto = "modbus"
 	t.Code = fc
 	t.CodeName = FunctionName(fc)
-	if f, ok := functions[fc]; ok {
-		t.Op = f.op
+	if f, ok := codes.Functions[fc]; ok {
+		t.Op = f.Op
 	} else {
 		t.Op = protocols.OpOther
 		if !isUserDefined(fc) {
@@ -56,11 +56,11 @@ func setFunction(t *protocols.Transaction, fc int) {
 	}
 }
 
-func setSubfunction(t *protocols.Transaction, table map[int]functionInfo, sub int) {
+func setSubfunction(t *protocols.Transaction, table map[int]protocols.Code, sub int) {
 	t.Subcode, t.HasSubcode = sub, true
 	if f, ok := table[sub]; ok {
-		t.SubcodeName = f.name
-		t.Op = f.op
+		t.SubcodeName = f.Name
+		t.Op = f.Op
 	} else {
 		t.SubcodeName = "unknown"
 	}
@@ -188,7 +188,7 @@ func DecodeRequest(pdu []byte, t *protocols.Transaction) {
 			bad()
 			return
 		}
-		setSubfunction(t, diagnosticSubfunctions, int(u16(b)))
+		setSubfunction(t, codes.DiagnosticSubfunctions, int(u16(b)))
 		if len(b)%2 != 0 {
 			bad()
 		}
@@ -244,7 +244,7 @@ func DecodeRequest(pdu []byte, t *protocols.Transaction) {
 			bad()
 			return
 		}
-		setSubfunction(t, meiTypes, int(b[0]))
+		setSubfunction(t, codes.MEITypes, int(b[0]))
 		if b[0] == MEIReadDeviceIdentification {
 			if len(b) != 3 {
 				bad()
@@ -318,7 +318,7 @@ func DecodeResponse(pdu []byte, t *protocols.Transaction) {
 		}
 		if len(b) >= 1 {
 			t.ExceptionCode, t.HasException = int64(b[0]), true
-			if _, ok := exceptionNames[b[0]]; !ok {
+			if _, ok := codes.ExceptionNames[b[0]]; !ok {
 				t.AddAnomaly("modbus.unknown_exception_code")
 			}
 		}
@@ -399,7 +399,7 @@ func DecodeResponse(pdu []byte, t *protocols.Transaction) {
 			return
 		}
 		if !requestSeen {
-			setSubfunction(t, diagnosticSubfunctions, int(u16(b)))
+			setSubfunction(t, codes.DiagnosticSubfunctions, int(u16(b)))
 		}
 	case GetCommEventCounter:
 		if len(b) != 4 {
@@ -421,7 +421,7 @@ func DecodeResponse(pdu []byte, t *protocols.Transaction) {
 			return
 		}
 		if !requestSeen {
-			setSubfunction(t, meiTypes, int(b[0]))
+			setSubfunction(t, codes.MEITypes, int(b[0]))
 		}
 		if b[0] == MEIReadDeviceIdentification {
 			decodeDeviceIdentification(b[1:], t)
@@ -445,7 +445,7 @@ func decodeDeviceIdentification(b []byte, t *protocols.Transaction) {
 			return
 		}
 		id, n := b[0], int(b[1])
-		name, ok := deviceIDObjects[id]
+		name, ok := codes.DeviceIDObjects[id]
 		if !ok {
 			name = "object_0x" + strconv.FormatUint(uint64(id), 16)
 		}
