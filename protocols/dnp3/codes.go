@@ -1,6 +1,7 @@
 package dnp3
 
 import (
+	_ "embed"
 	"strconv"
 
 	"github.com/otwatch/otwatch/protocols"
@@ -47,59 +48,23 @@ const (
 	FuncAuthenticateResponse     = 131
 )
 
-type functionInfo struct {
-	name string
-	op   protocols.Op
-}
+// codes are the tables of codes.tsv: every defined function code's name
+// and operation (the choices for codes the issue leaves open are
+// documented in README.md) and the group 0 variations the inventory uses.
+var codes = protocols.MustLoadCodes[struct {
+	Functions        [256]protocols.Code
+	DeviceAttributes map[byte]string
+}](codeList)
 
-// functions maps every defined function code to its name and operation.
-// The choices for codes the issue leaves open are documented in README.md.
-var functions = [256]functionInfo{
-	FuncConfirm:                  {"confirm", protocols.OpSession},
-	FuncRead:                     {"read", protocols.OpRead},
-	FuncWrite:                    {"write", protocols.OpWrite},
-	FuncSelect:                   {"select", protocols.OpControl},
-	FuncOperate:                  {"operate", protocols.OpControl},
-	FuncDirectOperate:            {"direct_operate", protocols.OpControl},
-	FuncDirectOperateNR:          {"direct_operate_nr", protocols.OpControl},
-	FuncImmediateFreeze:          {"immediate_freeze", protocols.OpControl},
-	FuncImmediateFreezeNR:        {"immediate_freeze_nr", protocols.OpControl},
-	FuncFreezeClear:              {"freeze_clear", protocols.OpControl},
-	FuncFreezeClearNR:            {"freeze_clear_nr", protocols.OpControl},
-	FuncFreezeAtTime:             {"freeze_at_time", protocols.OpControl},
-	FuncFreezeAtTimeNR:           {"freeze_at_time_nr", protocols.OpControl},
-	FuncColdRestart:              {"cold_restart", protocols.OpRestart},
-	FuncWarmRestart:              {"warm_restart", protocols.OpRestart},
-	FuncInitializeData:           {"initialize_data", protocols.OpControl},
-	FuncInitializeApplication:    {"initialize_application", protocols.OpRestart},
-	FuncStartApplication:         {"start_application", protocols.OpStart},
-	FuncStopApplication:          {"stop_application", protocols.OpStop},
-	FuncSaveConfiguration:        {"save_configuration", protocols.OpWrite},
-	FuncEnableUnsolicited:        {"enable_unsolicited", protocols.OpControl},
-	FuncDisableUnsolicited:       {"disable_unsolicited", protocols.OpControl},
-	FuncAssignClass:              {"assign_class", protocols.OpControl},
-	FuncDelayMeasure:             {"delay_measure", protocols.OpDiagnostic},
-	FuncRecordCurrentTime:        {"record_current_time", protocols.OpDiagnostic},
-	FuncOpenFile:                 {"open_file", protocols.OpOther},
-	FuncCloseFile:                {"close_file", protocols.OpOther},
-	FuncDeleteFile:               {"delete_file", protocols.OpWrite},
-	FuncGetFileInfo:              {"get_file_info", protocols.OpRead},
-	FuncAuthenticateFile:         {"authenticate_file", protocols.OpSession},
-	FuncAbortFile:                {"abort_file", protocols.OpOther},
-	FuncActivateConfig:           {"activate_config", protocols.OpProgramDownload},
-	FuncAuthenticateRequest:      {"authenticate_request", protocols.OpSession},
-	FuncAuthenticateRequestNoAck: {"authenticate_request_no_ack", protocols.OpSession},
-	FuncResponse:                 {"response", protocols.OpRead},
-	FuncUnsolicitedResponse:      {"unsolicited_response", protocols.OpRead},
-	FuncAuthenticateResponse:     {"authenticate_response", protocols.OpSession},
-}
+//go:embed codes.tsv
+var codeList string
 
 // knownFunction: the code is defined by the standard.
-func knownFunction(fc byte) bool { return functions[fc].name != "" }
+func knownFunction(fc byte) bool { return codes.Functions[fc].Name != "" }
 
 // FunctionName returns the snake_case name of a function code.
 func FunctionName(fc byte) string {
-	if n := functions[fc].name; n != "" {
+	if n := codes.Functions[fc].Name; n != "" {
 		return n
 	}
 	return "unknown"
@@ -132,7 +97,7 @@ func setFunction(t *protocols.Transaction, fc byte) {
 	t.Proto = "dnp3"
 	t.Code = int(fc)
 	t.CodeName = FunctionName(fc)
-	t.Op = functions[fc].op
+	t.Op = codes.Functions[fc].Op
 }
 
 // IIN bits (IEEE 1815-2012 §4.2.2.7): IIN1 is the high byte of the 16-bit value.
@@ -176,21 +141,6 @@ var crobNames = func() (n [4][16]string) {
 	}
 	return
 }()
-
-// deviceAttributes names the group 0 variations the inventory uses.
-var deviceAttributes = map[byte]string{
-	196: "configuration_id",
-	197: "configuration_version",
-	242: "software_version",
-	243: "hardware_version",
-	245: "location",
-	246: "device_id",
-	247: "device_name",
-	248: "serial",
-	249: "dnp3_subset",
-	250: "product_name",
-	252: "vendor_name",
-}
 
 // File modes of g70v3 (file command object).
 const (

@@ -915,7 +915,7 @@ func deviceAttribute(t *protocols.Transaction, v uint8, d []byte) {
 	if len(d) < 2 {
 		return
 	}
-	name, ok := deviceAttributes[v]
+	name, ok := codes.DeviceAttributes[v]
 	if !ok {
 		return
 	}
