@@ -168,25 +168,25 @@ func parseMessage(b []byte) (m message, ok bool) {
 // serviceOf names a request's service and gives its op, which depends on
 // the class it addresses: 0x4B..0x63 are object-specific.
 func serviceOf(service byte, p *Path) (string, protocols.Op) {
-	if s, ok := services[service]; ok {
-		op := s.op
+	if s, ok := codes.Services[service]; ok {
+		op := s.Op
 		if p.HasClass && p.Class == classNVS && op != protocols.OpRead {
 			op = protocols.OpFirmwareUpdate
 		}
-		return s.name, op
+		return s.Name, op
 	}
 	switch {
 	case p.HasClass && p.Class == classConnManager:
-		if s, ok := connManagerServices[service]; ok {
-			return s.name, s.op
+		if s, ok := codes.ConnManagerServices[service]; ok {
+			return s.Name, s.Op
 		}
 	case p.HasClass && p.Class == classPCCC && service == svcExecutePCCC:
 		return "execute_pccc", protocols.OpOther // refined from the PCCC command (pccc)
 	case p.HasClass && p.Class == classNVS:
 		return "nvs_service_" + strconv.Itoa(int(service)), protocols.OpFirmwareUpdate
 	case len(p.Symbol) > 0 || (p.HasClass && (p.Class == classSymbol || p.Class == classTemplate)) || !p.HasClass:
-		if s, ok := logixServices[service]; ok {
-			return s.name, s.op
+		if s, ok := codes.LogixServices[service]; ok {
+			return s.Name, s.Op
 		}
 	}
 	return serviceName(service), protocols.OpOther

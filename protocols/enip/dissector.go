@@ -37,7 +37,7 @@ func (Dissector) NewSession(env *protocols.Env) protocols.Session {
 func (Dissector) Probe(dir protocols.Direction, data []byte) protocols.ProbeResult {
 	if len(data) < headerLen {
 		if len(data) >= 2 {
-			if _, ok := commands[binary.LittleEndian.Uint16(data)]; !ok && data[1] != 0 {
+			if _, ok := codes.Commands[binary.LittleEndian.Uint16(data)]; !ok && data[1] != 0 {
 				return protocols.ProbeNo
 			}
 		}

@@ -41,10 +41,10 @@ func (s *session) identityAttrs(t *protocols.Transaction, b []byte) {
 	}
 	vendor, devType, product := binary.LittleEndian.Uint16(b), binary.LittleEndian.Uint16(b[2:]), binary.LittleEndian.Uint16(b[4:])
 	t.AddAttr("vendor_id", strconv.Itoa(int(vendor)))
-	if name, ok := vendors[vendor]; ok {
+	if name, ok := codes.Vendors[vendor]; ok {
 		t.AddAttr("vendor_name", name)
 	}
-	if name, ok := deviceTypes[devType]; ok {
+	if name, ok := codes.DeviceTypes[devType]; ok {
 		t.AddAttr("device_type", name)
 	} else {
 		t.AddAttr("device_type", "0x"+strconv.FormatUint(uint64(devType), 16))

@@ -49,7 +49,7 @@ func ParseHeader(b []byte) (h Header, ok bool) {
 		SenderContext: binary.LittleEndian.Uint64(b[12:]), Options: binary.LittleEndian.Uint32(b[20:])}, true
 }
 
-func (h Header) known() bool { _, ok := commands[h.Command]; return ok }
+func (h Header) known() bool { _, ok := codes.Commands[h.Command]; return ok }
 
 // pendingKey pairs a reply with its request: unconnected CIP messages and
 // encapsulation commands by sender context (and command), connected ones
@@ -255,8 +255,8 @@ func (s *session) command(dir protocols.Direction, h Header, body []byte, pkt pr
 
 func (s *session) commandHead(t *protocols.Transaction, h Header) {
 	t.Proto, t.Code = ProtoENIP, int(h.Command)
-	if c, ok := commands[h.Command]; ok {
-		t.CodeName, t.Op = c.name, c.op
+	if c, ok := codes.Commands[h.Command]; ok {
+		t.CodeName, t.Op = c.Name, c.Op
 	} else {
 		t.CodeName = "command_0x" + strconv.FormatUint(uint64(h.Command), 16)
 		t.AddAnomaly("enip.unknown_command")
@@ -565,7 +565,7 @@ func eachMember(d []byte, t *protocols.Transaction, f func([]byte)) {
 func (s *session) reply(t *protocols.Transaction, m message) {
 	if m.status != 0 && m.status != 0x06 { // 0x06: partial transfer, more fragments follow
 		t.Outcome, t.ExceptionCode, t.HasException = protocols.OutcomeException, int64(m.status), true
-		if name, ok := generalStatus[m.status]; ok {
+		if name, ok := codes.GeneralStatus[m.status]; ok {
 			t.AddAttr("status", name)
 		}
 		return
@@ -651,15 +651,8 @@ func portUnit(route []byte) string {
 	return protocols.Itoa(int(route[0]&0x0F)) + "/" + protocols.Itoa(int(route[1]))
 }
 
-var classNames = map[uint32]string{
-	classIdentity: "identity", classMessageRouter: "message_router", classAssembly: "assembly",
-	classConnManager: "connection_manager", classFileObject: "file", classPCCC: "pccc", classSymbol: "symbol",
-	classTemplate: "template", classNVS: "non_volatile_storage", classTCPIP: "tcp_ip_interface",
-	classEthernetLink: "ethernet_link", 0x05: "connection", 0x48: "qos",
-}
-
 func className(c uint32) string {
-	if n, ok := classNames[c]; ok {
+	if n, ok := codes.ClassNames[c]; ok {
 		return n
 	}
 	return ""
