@@ -164,7 +164,7 @@ func ParseHeader(b []byte) (h Header, err error) {
 		return h, ErrShort
 	}
 	h.ROSCTR = b[1]
-	if _, ok := rosctrNames[h.ROSCTR]; !ok {
+	if _, ok := codes.ROSCTRNames[h.ROSCTR]; !ok {
 		return h, ErrBadHeader
 	}
 	h.PDURef = binary.BigEndian.Uint16(b[4:])
@@ -249,8 +249,8 @@ func attr(t *protocols.Transaction, k, v string) {
 func setFunction(t *protocols.Transaction, fc byte) {
 	t.Proto = ProtoS7
 	t.Code = int(fc)
-	if f := functions[fc]; f.name != "" {
-		t.CodeName, t.Op = f.name, f.op
+	if f := codes.Functions[fc]; f.Name != "" {
+		t.CodeName, t.Op = f.Name, f.Op
 	} else {
 		t.CodeName, t.Op = "unknown", protocols.OpOther
 		t.AddAnomaly("s7comm.unknown_function")
@@ -260,10 +260,10 @@ func setFunction(t *protocols.Transaction, fc byte) {
 func setUserdata(t *protocols.Transaction, group, sub byte) {
 	t.Proto = ProtoS7
 	t.Code = int(group)
-	g, ok := groups[group]
+	g, ok := codes.Groups[group]
 	if group == GroupModeTransition {
 		// No subfunction: the byte is the CPU's new mode.
-		t.CodeName, t.Op = g.name, g.op
+		t.CodeName, t.Op = g.Name, g.Op
 		t.SubcodeName = modeName(sub)
 		return
 	}
@@ -273,9 +273,9 @@ func setUserdata(t *protocols.Transaction, group, sub byte) {
 		t.AddAnomaly("s7comm.unknown_function")
 		return
 	}
-	t.CodeName, t.Op = g.name, g.op
-	if s, ok := subfunctions[group][sub]; ok {
-		t.SubcodeName, t.Op = s.name, s.op
+	t.CodeName, t.Op = g.Name, g.Op
+	if s, ok := codes.Subfunctions[uint16(group)<<8|uint16(sub)]; ok {
+		t.SubcodeName, t.Op = s.Name, s.Op
 	} else {
 		t.SubcodeName = "unknown"
 	}
@@ -293,7 +293,7 @@ type item struct {
 
 // space names the target space of an item's area.
 func (it item) space() string {
-	s := areas[it.area]
+	s := codes.Areas[it.area]
 	if s == "" {
 		return "area_0x" + strings.TrimPrefix(hex16(uint16(it.area)), "0x00")
 	}
@@ -617,7 +617,7 @@ func fileName(t *protocols.Transaction, name []byte) {
 	if len(name) < 9 || name[0] != '_' {
 		return
 	}
-	typ, ok := blockTypes[string(name[1:3])]
+	typ, ok := codes.BlockTypes[string(name[1:3])]
 	if !ok {
 		typ = "0x" + printable(name[1:3])
 	}
@@ -651,12 +651,12 @@ func decodePIService(q []byte, t *protocols.Transaction) {
 	if n > 0 {
 		attr(t, "pi_parameters", printable(params))
 	}
-	info, ok := piServices[name]
+	info, ok := codes.PIServices[name]
 	if !ok {
 		t.SubcodeName = "unknown"
 		return
 	}
-	t.SubcodeName, t.Op = info.name, info.op
+	t.SubcodeName, t.Op = info.Name, info.Op
 	switch name {
 	case "P_PROGRAM":
 		// Without an argument a (hot/warm) start; "C " asks for a cold start.
@@ -798,7 +798,7 @@ func DecodeUserdata(p *PDU, t *protocols.Transaction, requestSeen bool) {
 		}
 	case GroupBlock:
 		if request && (p.UDSub == 0x02 || p.UDSub == 0x03) && len(body) >= 2 {
-			typ, ok := blockTypes[string(body[:2])]
+			typ, ok := codes.BlockTypes[string(body[:2])]
 			if !ok {
 				typ = "0x" + printable(body[:2])
 			}

@@ -64,7 +64,7 @@ func DecodePlus(b []byte) (p PlusPDU, err error) {
 			continue
 		}
 		fc := binary.BigEndian.Uint16(b[off+3:])
-		if _, ok := plusFunctions[fc]; !ok {
+		if _, ok := codes.PlusFunctions[fc]; !ok {
 			continue
 		}
 		p.Digest = off > 4

@@ -80,7 +80,7 @@ func FuzzPlusObject(f *testing.F) {
 			}
 		}
 
-		for fc := range plusFunctions {
+		for fc := range codes.PlusFunctions {
 			for _, v := range []byte{PlusV1, PlusV2} {
 				p := PlusPDU{Version: v, Opcode: OpcodeRequest, Function: fc, Body: b, HasFunction: true}
 				reset()

@@ -53,10 +53,10 @@ func (d *plusDecoder) header(p *PlusPDU, t *protocols.Transaction) {
 	t.Proto = ProtoS7Plus
 	t.Code = int(p.Function)
 	t.Subcode, t.HasSubcode = int(p.Opcode), true
-	t.SubcodeName = opcodeNames[p.Opcode]
+	t.SubcodeName = codes.OpcodeNames[p.Opcode]
 	t.ID, t.HasID = uint64(p.Seq), true
-	if f, ok := plusFunctions[p.Function]; ok {
-		t.CodeName, t.Op = f.name, f.op
+	if f, ok := codes.PlusFunctions[p.Function]; ok {
+		t.CodeName, t.Op = f.Name, f.Op
 	} else {
 		t.CodeName, t.Op = "unknown", protocols.OpOther
 		t.AddAnomaly("s7comm_plus.unknown_function")
