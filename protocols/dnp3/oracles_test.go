@@ -23,16 +23,8 @@ import (
 func TestICSNPPControlBaseline(t *testing.T) {
 	dir := corpustest.Dir(t)
 	base := filepath.Join(dir, "cisagov__icsnpp-dnp3", "testing")
-	log, err := os.ReadFile(filepath.Join(base, "baseline", "analyzer.basic", "dnp3_control.log"))
-	if err != nil {
-		t.Skipf("ICSNPP baseline absent: %v", err)
-	}
 	var want []string
-	for _, line := range strings.Split(string(log), "\n") {
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		f := strings.Split(line, "\t")
+	for _, f := range corpustest.ZeekLog(t, filepath.Join(base, "baseline", "analyzer.basic", "dnp3_control.log")) {
 		if len(f) < 21 || f[6] != "T" || f[11] != "Control Relay Output Block" {
 			continue
 		}

@@ -1,9 +1,7 @@
 package enip_test
 
 import (
-	"bufio"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -66,7 +64,7 @@ func TestICSNPPBaselines(t *testing.T) {
 	} {
 		t.Run(c.baseline, func(t *testing.T) {
 			want := map[string]int{}
-			for _, f := range tsv(t, filepath.Join(base, "baseline", c.baseline, "cip.log")) {
+			for _, f := range corpustest.ZeekLog(t, filepath.Join(base, "baseline", c.baseline, "cip.log")) {
 				// direction, service, status code, class, instance
 				if f[12] == "request" {
 					want[fmt.Sprintf("request %s class=%s instance=%s", f[13], f[19], f[21])]++
@@ -109,7 +107,7 @@ func TestICSNPPBaselines(t *testing.T) {
 		})
 	}
 	t.Run("cip_identity", func(t *testing.T) {
-		rows := tsv(t, filepath.Join(base, "baseline", "analyzer.basic", "cip_identity.log"))
+		rows := corpustest.ZeekLog(t, filepath.Join(base, "baseline", "analyzer.basic", "cip_identity.log"))
 		if len(rows) != 1 {
 			t.Fatalf("%d identity lines", len(rows))
 		}
@@ -137,20 +135,4 @@ func TestICSNPPBaselines(t *testing.T) {
 			}
 		}
 	})
-}
-
-func tsv(t *testing.T, path string) [][]string {
-	f, err := os.Open(path)
-	if err != nil {
-		t.Skipf("ICSNPP baseline absent: %v", err)
-	}
-	defer f.Close()
-	var rows [][]string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if line := sc.Text(); line != "" && line[0] != '#' {
-			rows = append(rows, strings.Split(line, "\t"))
-		}
-	}
-	return rows
 }

@@ -2,7 +2,6 @@ package modbus_test
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -159,10 +158,7 @@ func TestConformanceWithTshark(t *testing.T) {
 func TestICSNPPDetailedBaseline(t *testing.T) {
 	dir := corpustest.Dir(t)
 	base := filepath.Join(dir, "cisagov__icsnpp-modbus", "testing")
-	log, err := os.ReadFile(filepath.Join(base, "baseline", "analyzer.basic", "modbus_detailed.log"))
-	if err != nil {
-		t.Skipf("ICSNPP baseline absent: %v", err)
-	}
+	rows := corpustest.ZeekLog(t, filepath.Join(base, "baseline", "analyzer.basic", "modbus_detailed.log"))
 	txs, _ := corpustest.Replay(t, filepath.Join(base, "traces", "modbus_example.pcap"))
 	byTid := map[int][]protocols.Transaction{}
 	for _, tx := range txs {
@@ -171,11 +167,7 @@ func TestICSNPPDetailedBaseline(t *testing.T) {
 	// ICSNPP's function names where they differ from ours.
 	names := map[string]string{"REPORT_SLAVE_ID": "report_server_id", "ENCAP_INTERFACE_TRANSPORT": "encapsulated_interface_transport"}
 	checked := 0
-	for _, line := range strings.Split(string(log), "\n") {
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		f := strings.Split(line, "\t")
+	for _, f := range rows {
 		tid, unit, fn, addr, qty, reqVals := atoi(f[6]), f[7], f[8], f[9], f[10], f[11]
 		want := names[fn]
 		if want == "" {

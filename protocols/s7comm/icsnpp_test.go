@@ -1,9 +1,7 @@
 package s7comm_test
 
 import (
-	"bufio"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -13,38 +11,6 @@ import (
 	"github.com/otwatch/otwatch/protocols"
 	"github.com/otwatch/otwatch/protocols/corpustest"
 )
-
-// zeekLog reads a Zeek TSV log (ICSNPP btest baseline) as rows keyed by field name.
-func zeekLog(t *testing.T, path string) []map[string]string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Skipf("baseline %s: %v", path, err)
-	}
-	defer f.Close()
-	var fields []string
-	var rows []map[string]string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "#fields\t") {
-			fields = strings.Split(line, "\t")[1:]
-			continue
-		}
-		if strings.HasPrefix(line, "#") || line == "" {
-			continue
-		}
-		row := map[string]string{}
-		for i, v := range strings.Split(line, "\t") {
-			if i < len(fields) {
-				row[fields[i]] = v
-			}
-		}
-		rows = append(rows, row)
-	}
-	return rows
-}
 
 func sameMultiset(t *testing.T, what string, want, got []string) {
 	t.Helper()
@@ -72,7 +38,7 @@ func TestICSNPPBaselines(t *testing.T) {
 	t.Run("s7comm.log", func(t *testing.T) {
 		for name, txs := range replay {
 			var want, got []string
-			for _, r := range zeekLog(t, filepath.Join(root, "baseline", "analyzer."+name, "s7comm.log")) {
+			for _, r := range corpustest.ZeekRecords(t, filepath.Join(root, "baseline", "analyzer."+name, "s7comm.log")) {
 				fc, err := strconv.ParseUint(r["function_code"], 0, 8)
 				if err != nil {
 					continue // an ack without parameter names no function
@@ -120,7 +86,7 @@ func TestICSNPPBaselines(t *testing.T) {
 
 	t.Run("s7comm_read_szl.log", func(t *testing.T) {
 		var want, got []string
-		for _, r := range zeekLog(t, filepath.Join(root, "baseline", "analyzer.snap7", "s7comm_read_szl.log")) {
+		for _, r := range corpustest.ZeekRecords(t, filepath.Join(root, "baseline", "analyzer.snap7", "s7comm_read_szl.log")) {
 			if r["method"] == "Request" {
 				want = append(want, r["szl_id"]+" "+r["szl_index"])
 			}
@@ -138,7 +104,7 @@ func TestICSNPPBaselines(t *testing.T) {
 		names := map[string]string{"System Data Block": "sdb", "Organization Block": "ob", "Data Block": "db",
 			"Function": "fc", "Function Block": "fb", "System Function": "sfc", "System Function Block": "sfb"}
 		var want, got []string
-		for _, r := range zeekLog(t, filepath.Join(root, "baseline", "analyzer.snap7", "s7comm_upload_download.log")) {
+		for _, r := range corpustest.ZeekRecords(t, filepath.Join(root, "baseline", "analyzer.snap7", "s7comm_upload_download.log")) {
 			if r["rosctr"] == "Job-Request" && r["filename"] != "-" {
 				n, _ := strconv.Atoi(r["block_number"])
 				want = append(want, fmt.Sprintf("%s %s %d", r["filename"], names[r["block_type"]], n))
@@ -154,7 +120,7 @@ func TestICSNPPBaselines(t *testing.T) {
 	})
 
 	t.Run("s7comm_known_devices.log", func(t *testing.T) {
-		rows := zeekLog(t, filepath.Join(root, "baseline", "analyzer.s7ident", "s7comm_known_devices.log"))
+		rows := corpustest.ZeekRecords(t, filepath.Join(root, "baseline", "analyzer.s7ident", "s7comm_known_devices.log"))
 		if len(rows) != 1 {
 			t.Fatalf("%d rows in the baseline", len(rows))
 		}
@@ -181,7 +147,7 @@ func TestICSNPPBaselines(t *testing.T) {
 
 	t.Run("s7comm_plus.log", func(t *testing.T) {
 		var want, got []string
-		for _, r := range zeekLog(t, filepath.Join(root, "baseline", "analyzer.s7comm_plus", "s7comm_plus.log")) {
+		for _, r := range corpustest.ZeekRecords(t, filepath.Join(root, "baseline", "analyzer.s7comm_plus", "s7comm_plus.log")) {
 			if r["function_code"] != "-" {
 				fc, _ := strconv.ParseUint(r["function_code"], 0, 16)
 				want = append(want, fmt.Sprintf("%s %d v%s", r["opcode"], fc, r["version"]))
