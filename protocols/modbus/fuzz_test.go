@@ -44,17 +44,6 @@ func FuzzSession(f *testing.F) {
 	f.Fuzz(func(t *testing.T, script []byte) {
 		r := newRecorder(protocols.TCP)
 		s := newSession(&r.env)
-		frame, detached := testkit.ReplayScript(t, s, script, pk, func() {
-			if s.outstanding.Len() > MaxOutstanding {
-				t.Fatalf("%d outstanding", s.outstanding.Len())
-			}
-		})
-		if detached {
-			return
-		}
-		s.Close(pk(frame + 1))
-		if s.outstanding.Len() != 0 {
-			t.Fatal("requests left after close")
-		}
+		testkit.ReplayBounded(t, s, script, pk, MaxOutstanding, s.outstanding.Len)
 	})
 }

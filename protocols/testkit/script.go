@@ -51,3 +51,23 @@ func ReplayScript(t testing.TB, s protocols.Session, script []byte, packet func(
 	}
 	return lastFrame, false
 }
+
+// ReplayBounded replays a fuzzer's script into s (ReplayScript) and checks
+// its table of waiting requests: waiting() may never exceed max after a
+// Feed, and must be 0 once s closes the flow (every request then ends as
+// a record). A session that detached is not closed.
+func ReplayBounded(t testing.TB, s protocols.Session, script []byte, packet func(frame uint64) protocols.Packet, max int, waiting func() int) {
+	t.Helper()
+	frame, detached := ReplayScript(t, s, script, packet, func() {
+		if n := waiting(); n > max {
+			t.Fatalf("%d requests waiting, cap %d", n, max)
+		}
+	})
+	if detached {
+		return
+	}
+	s.Close(packet(frame + 1))
+	if n := waiting(); n != 0 {
+		t.Fatalf("%d requests left after Close", n)
+	}
+}

@@ -58,3 +58,55 @@ func TestReplayScript(t *testing.T) {
 		})
 	}
 }
+
+// pileSession keeps every data step as a waiting request and forgets them
+// at Close only when closes is set.
+type pileSession struct {
+	logSession
+	waiting int
+	closes  bool
+}
+
+func (s *pileSession) Feed(dir protocols.Direction, data []byte, pkt protocols.Packet) (int, error) {
+	s.waiting++
+	return len(data), nil
+}
+
+func (s *pileSession) Close(protocols.Packet) {
+	if s.closes {
+		s.waiting = 0
+	}
+}
+
+func TestReplayBounded(t *testing.T) {
+	script := Hex(t, "00 01 01  80 01 02  00 01 03")
+	ok := &pileSession{closes: true}
+	ReplayBounded(t, ok, script, frameNo, 3, func() int { return ok.waiting })
+	assert.Zero(t, ok.waiting)
+
+	for name, s := range map[string]struct {
+		max    int
+		closes bool
+	}{"over the cap": {2, true}, "left after close": {3, false}} {
+		rec := &fatalRecorder{TB: t}
+		p := &pileSession{closes: s.closes}
+		func() {
+			defer func() { _ = recover() }()
+			ReplayBounded(rec, p, script, frameNo, s.max, func() int { return p.waiting })
+		}()
+		assert.True(t, rec.failed, name)
+	}
+}
+
+// fatalRecorder records a Fatalf and stops the helper with a panic.
+type fatalRecorder struct {
+	testing.TB
+	failed bool
+}
+
+func (r *fatalRecorder) Fatalf(format string, args ...any) {
+	r.failed = true
+	panic("fatal")
+}
+
+func (r *fatalRecorder) Helper() {}
