@@ -124,7 +124,8 @@ func Tshark(t testing.TB) string {
 }
 
 // Fields runs `tshark -r capture -T fields` with the given options and
-// fields and returns one row per output line, split on tabs.
+// fields and returns one row per output line, split on tabs, with one
+// column per field.
 func Fields(t testing.TB, capturePath string, opts []string, fields ...string) [][]string {
 	t.Helper()
 	args := append([]string{"-n", "-r", capturePath}, opts...)
@@ -141,10 +142,30 @@ func Fields(t testing.TB, capturePath string, opts []string, fields ...string) [
 	var rows [][]string
 	for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
 		if line != "" {
-			rows = append(rows, strings.Split(line, "\t"))
+			r := strings.Split(line, "\t")
+			for len(r) < len(fields) { // tshark leaves empty trailing fields out
+				r = append(r, "")
+			}
+			rows = append(rows, r)
 		}
 	}
 	return rows
+}
+
+// FieldsOnce is Fields for the packets a reassembling monitor reads once:
+// the ones tshark marks as TCP retransmissions (spurious or not) are left
+// out, as the oracle does.
+func FieldsOnce(t testing.TB, capturePath string, opts []string, fields ...string) [][]string {
+	t.Helper()
+	n := len(fields)
+	rows := Fields(t, capturePath, opts, append(fields[:n:n], "tcp.analysis.retransmission", "tcp.analysis.spurious_retransmission")...)
+	out := rows[:0]
+	for _, r := range rows {
+		if r[n] == "" && r[n+1] == "" {
+			out = append(out, r[:n])
+		}
+	}
+	return out
 }
 
 // Replay runs captures through a fresh pipeline of the registered

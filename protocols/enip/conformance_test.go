@@ -21,16 +21,8 @@ import (
 func tsharkSides(t *testing.T, path string) []corpustest.CodeSide {
 	// cip.service is the service octet with its response bit, one per
 	// message whatever layer (cip, cipcm, cipcls) shows it.
-	rows := corpustest.Fields(t, path, nil, "frame.number", "cip.service",
-		"tcp.analysis.retransmission", "tcp.analysis.spurious_retransmission")
 	var out []corpustest.CodeSide
-	for _, r := range rows {
-		for len(r) < 4 {
-			r = append(r, "")
-		}
-		if r[2] != "" || r[3] != "" {
-			continue
-		}
+	for _, r := range corpustest.FieldsOnce(t, path, nil, "frame.number", "cip.service") {
 		for _, sv := range corpustest.Occurrences(r[1]) {
 			v, dir := corpustest.Int(sv), "request"
 			if v&0x80 != 0 {

@@ -45,18 +45,11 @@ func tsharkSides(t *testing.T, c corpustest.Capture) []side {
 		opts = append(opts, "-d", m[1])
 	}
 	opts = append(opts, "-Y", "opcua")
-	rows := corpustest.Fields(t, c.Path, opts, "frame.number", "tcp.stream", "opcua.transport.type",
-		"opcua.transport.scid", "opcua.security.rqid", "opcua.servicenodeid.numeric",
-		"tcp.analysis.retransmission", "tcp.analysis.spurious_retransmission")
+	rows := corpustest.FieldsOnce(t, c.Path, opts, "frame.number", "tcp.stream", "opcua.transport.type",
+		"opcua.transport.scid", "opcua.security.rqid", "opcua.servicenodeid.numeric")
 	requests := map[string]int{}
 	var out []side
 	for _, r := range rows {
-		for len(r) < 8 {
-			r = append(r, "")
-		}
-		if r[6] != "" || r[7] != "" {
-			continue
-		}
 		frame, _ := strconv.Atoi(r[0])
 		var secured int
 		for _, typ := range splitList(r[2]) {
