@@ -1,13 +1,7 @@
 package dnp3_test
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -128,60 +122,22 @@ func asList(v any) []any {
 
 var decodeAs = regexp.MustCompile(`-d\s+(\w+\.port==\d+,\w+)`)
 
-var (
-	versionOnce sync.Once
-	version     []byte
-)
-
-func tsharkVersion(tshark string) []byte {
-	versionOnce.Do(func() { version, _ = exec.Command(tshark, "--version").Output() })
-	return version
-}
-
-// tsharkJSON runs tshark on a capture, caching its output under the system
-// temporary folder by the capture's and the options' hash: tshark's start-up
-// dominates the test's runtime.
-func tsharkJSON(tshark string, c corpustest.Capture) ([]byte, error) {
-	args := []string{"-n", "-r", c.Path}
+// tsharkArgs asks tshark for the DNP3 application layer of a capture, with
+// the decode-as its manifest notes give.
+func tsharkArgs(c corpustest.Capture) []string {
+	var args []string
 	for _, m := range decodeAs.FindAllStringSubmatch(c.Notes, -1) {
 		args = append(args, "-d", m[1])
 	}
-	args = append(args, "-Y", "dnp3.al.func", "-T", "json", "--no-duplicate-keys", "-J", "frame tcp udp dnp3")
-	data, err := os.ReadFile(c.Path)
-	if err != nil {
-		return nil, err
-	}
-	version := tsharkVersion(tshark)
-	h := sha256.New()
-	h.Write(data)
-	h.Write([]byte(strings.Join(args[3:], " ")))
-	h.Write(version)
-	cache := filepath.Join(os.TempDir(), "otwatch-dnp3-tshark", hex.EncodeToString(h.Sum(nil))[:32]+".json")
-	if out, err := os.ReadFile(cache); err == nil {
-		return out, nil
-	}
-	out, _ := exec.Command(tshark, args...).Output() // a truncated capture exits non-zero: keep what was read
-	if err := os.MkdirAll(filepath.Dir(cache), 0o755); err == nil {
-		tmp := cache + ".tmp" + strconv.Itoa(os.Getpid())
-		if os.WriteFile(tmp, out, 0o644) == nil {
-			os.Rename(tmp, cache)
-		}
-	}
-	return out, nil
+	return append(args, "-Y", "dnp3.al.func", "-T", "json", "--no-duplicate-keys", "-J", "frame tcp udp dnp3")
 }
 
 // tsharkPDUs applies the oracle's pairing rules (shared/tools/tshark_oracle.py)
 // to tshark's dissection.
 func tsharkPDUs(t *testing.T, out []byte) ([]pdu, map[int]detail) {
-	var packets []struct {
-		Source struct {
-			Layers map[string]any `json:"layers"`
-		} `json:"_source"`
-	}
-	if len(out) > 0 {
-		if err := json.Unmarshal(out, &packets); err != nil {
-			t.Fatalf("tshark json: %v", err)
-		}
+	packets, err := corpustest.TsharkLayers(out)
+	if err != nil {
+		t.Fatalf("tshark json: %v", err)
 	}
 	type assoc struct {
 		conn               string
@@ -191,8 +147,7 @@ func tsharkPDUs(t *testing.T, out []byte) ([]pdu, map[int]detail) {
 	open, last := map[assoc]int{}, map[assoc]int{}
 	var pdus []pdu
 	details := map[int]detail{}
-	for _, p := range packets {
-		l := p.Source.Layers
+	for _, l := range packets {
 		frame := num(first(l["frame"], "frame.number"))
 		proto := "tcp"
 		if l["tcp"] == nil {
@@ -331,26 +286,8 @@ func TestConformanceWithTshark(t *testing.T) {
 	exceptions := corpustest.LoadExceptions(t)
 	var mu sync.Mutex
 	matched, total := 0, 0
-	tshark := corpustest.Tshark(t)
 	captures := corpustest.Captures(t, "dnp3")
-	outputs := make([][]byte, len(captures))
-	errs := make([]error, len(captures))
-	var wg sync.WaitGroup
-	work := make(chan int)
-	for range 4 { // tshark waits on its start-up more than on the CPU
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				outputs[i], errs[i] = tsharkJSON(tshark, captures[i])
-			}
-		}()
-	}
-	for i := range captures {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
+	outputs, errs := corpustest.TsharkJSONEach(t, captures, tsharkArgs)
 	t.Run("captures", func(t *testing.T) {
 		for i, c := range captures {
 			t.Run(c.Rel, func(t *testing.T) {

@@ -1,18 +1,11 @@
 package s7comm_test
 
 import (
-	"bytes"
-	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/otwatch/otwatch/protocols"
@@ -106,30 +99,8 @@ func num(s string) (int, bool) {
 	return int(v), err == nil
 }
 
-// oracleCached memoises oracle by the capture's content under the temp dir:
-// tshark dominates the runtime (about 0.3 s per capture even when tiny).
-func oracleCached(t *testing.T, tshark, path string) oracleResult {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(append(data, oracleVersion...))
-	cache := filepath.Join(os.TempDir(), "otwatch-s7comm-oracle", hex.EncodeToString(sum[:])+".json")
-	if b, err := os.ReadFile(cache); err == nil {
-		var out oracleResult
-		if json.Unmarshal(b, &out) == nil {
-			return out
-		}
-	}
-	out := oracle(t, tshark, path)
-	if b, err := json.Marshal(out); err == nil && os.MkdirAll(filepath.Dir(cache), 0o755) == nil {
-		_ = os.WriteFile(cache, b, 0o644)
-	}
-	return out
-}
-
-// oracleVersion changes the cache key when the oracle rules below change.
-const oracleVersion = "s7-oracle-2"
+// oracleArgs asks tshark for the S7 layers of a capture.
+var oracleArgs = []string{"-Y", "s7comm || cotp", "-T", "json", "--no-duplicate-keys", "-J", "frame tcp s7comm cotp data"}
 
 // oracleResult is what tshark says of a capture: the PDU tuples and, per
 // frame, the S7ANY items of read/write var jobs as "space address count".
@@ -171,31 +142,13 @@ func items(node any, out *[]string) {
 	}
 }
 
-// oracle runs tshark on a capture and applies the tshark_oracle.py rules
-// for s7comm and s7comm-plus.
-func oracle(t *testing.T, tshark, path string) oracleResult {
+// oracle applies the tshark_oracle.py rules for s7comm and s7comm-plus to
+// tshark's dissection of a capture.
+func oracle(t *testing.T, path string, out []byte) oracleResult {
 	res := oracleResult{Targets: map[uint64][]string{}}
-	cmd := exec.Command(tshark, "-n", "-r", path, "-Y", "s7comm || cotp", "-T", "json", "--no-duplicate-keys",
-		"-J", "frame tcp s7comm cotp data")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, _ := cmd.Output() // a truncated capture exits non-zero after printing what it read
-	out = bytes.TrimSpace(out)
-	if len(out) == 0 {
-		return res
-	}
-	if out[len(out)-1] != ']' { // cut short: close the array after the last whole packet
-		if i := bytes.LastIndex(out, []byte("\n  }")); i >= 0 {
-			out = append(out[:i+4:i+4], ']')
-		}
-	}
-	var packets []struct {
-		Source struct {
-			Layers map[string]any `json:"layers"`
-		} `json:"_source"`
-	}
-	if err := json.Unmarshal(out, &packets); err != nil {
-		t.Fatalf("tshark json for %s: %v (%s)", path, err, stderr.String())
+	packets, err := corpustest.TsharkLayers(out)
+	if err != nil {
+		t.Fatalf("tshark json for %s: %v", path, err)
 	}
 	type key struct {
 		proto, conn string
@@ -204,8 +157,7 @@ func oracle(t *testing.T, tshark, path string) oracleResult {
 	requests := map[key]int{}
 	var tuples []tuple
 	var tmp []string
-	for _, p := range packets {
-		l := p.Source.Layers
+	for _, l := range packets {
 		frame, _ := num(find(l["frame"], "frame.number"))
 		tcp := list(l["tcp"])
 		var tl any
@@ -354,7 +306,7 @@ func TestConformance(t *testing.T) {
 	if testing.Short() {
 		t.Skip("conformance with tshark over the corpus: skipped with -short (make test-full runs it)")
 	}
-	tshark := corpustest.Tshark(t)
+	corpustest.Tshark(t)
 	seen := map[string]bool{}
 	var caps []corpustest.Capture
 	for _, proto := range []string{"s7comm", "s7comm-plus"} {
@@ -368,20 +320,14 @@ func TestConformance(t *testing.T) {
 	if len(caps) == 0 {
 		t.Skip("no S7 captures listed in the corpus manifest")
 	}
-	// tshark dominates the runtime: run it two at a time.
+	outputs, errs := corpustest.TsharkJSONEach(t, caps, func(corpustest.Capture) []string { return oracleArgs })
 	oracles := make([]oracleResult, len(caps))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 2)
 	for i, c := range caps {
-		wg.Add(1)
-		go func(i int, path string) {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			oracles[i] = oracleCached(t, tshark, path)
-		}(i, c.Path)
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		oracles[i] = oracle(t, c.Path, outputs[i])
 	}
-	wg.Wait()
 	var matched, total, items int
 	for i, c := range caps {
 		got, gotTargets := ours(t, c.Path)
