@@ -102,3 +102,15 @@ func TsharkLayers(out []byte) ([]map[string]any, error) {
 	}
 	return layers, nil
 }
+
+// AsList is a tshark JSON value as a list: tshark gives a field or layer
+// that occurs once as the value itself, several times as an array.
+func AsList(v any) []any {
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case []any:
+		return x
+	}
+	return []any{v}
+}

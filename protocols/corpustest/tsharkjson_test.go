@@ -45,3 +45,10 @@ func TestTsharkJSONCaches(t *testing.T) {
 	_, err = TsharkJSON(tshark, caps[0].Path+".absent", "-T", "json")
 	assert.Error(t, err)
 }
+
+func TestAsList(t *testing.T) {
+	assert.Nil(t, AsList(nil))
+	assert.Equal(t, []any{"a"}, AsList("a"))
+	assert.Equal(t, []any{"a", "b"}, AsList([]any{"a", "b"}))
+	assert.Equal(t, []any{map[string]any{}}, AsList(map[string]any{}))
+}

@@ -102,24 +102,6 @@ func first(node any, key string) string {
 	return out[0]
 }
 
-func num(s string) int {
-	n, err := strconv.ParseInt(s, 0, 64)
-	if err != nil {
-		return -1
-	}
-	return int(n)
-}
-
-func asList(v any) []any {
-	switch x := v.(type) {
-	case nil:
-		return nil
-	case []any:
-		return x
-	}
-	return []any{v}
-}
-
 var decodeAs = regexp.MustCompile(`-d\s+(\w+\.port==\d+,\w+)`)
 
 // tsharkArgs asks tshark for the DNP3 application layer of a capture, with
@@ -148,7 +130,7 @@ func tsharkPDUs(t *testing.T, out []byte) ([]pdu, map[int]detail) {
 	var pdus []pdu
 	details := map[int]detail{}
 	for _, l := range packets {
-		frame := num(first(l["frame"], "frame.number"))
+		frame := corpustest.Int(first(l["frame"], "frame.number"))
 		proto := "tcp"
 		if l["tcp"] == nil {
 			proto = "udp"
@@ -157,12 +139,12 @@ func tsharkPDUs(t *testing.T, out []byte) ([]pdu, map[int]detail) {
 			continue
 		}
 		conn := proto + first(l[proto], proto+".stream")
-		for _, link := range asList(l["dnp3"]) {
+		for _, link := range corpustest.AsList(l["dnp3"]) {
 			fcs := first(link, "dnp3.al.func")
 			if fcs == "" {
 				continue
 			}
-			fc := num(fcs)
+			fc := corpustest.Int(fcs)
 			src, dst, seq := first(link, "dnp3.src"), first(link, "dnp3.dst"), first(link, "dnp3.al.seq")
 			if fc < 128 {
 				if !noResponse[fc] {
@@ -200,16 +182,16 @@ func tsharkDetail(link any) detail {
 	var objs []string
 	find(link, "dnp3.al.obj", &objs)
 	for _, o := range objs {
-		v := num(o)
+		v := corpustest.Int(o)
 		d.spaces = append(d.spaces, fmt.Sprintf("g%dv%d", v>>8, v&0xFF))
 	}
 	var ops, trips, ints, floats []string
 	find(link, "dnp3.ctl.op", &ops)
 	find(link, "dnp3.ctl.trip", &trips)
 	for i, op := range ops {
-		code := byte(num(op))
+		code := byte(corpustest.Int(op))
 		if i < len(trips) {
-			code |= byte(num(trips[i])) << 6
+			code |= byte(corpustest.Int(trips[i])) << 6
 		}
 		d.crobOps = append(d.crobOps, crobName(code))
 	}

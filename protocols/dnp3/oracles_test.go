@@ -147,12 +147,12 @@ func TestSuricataVerifyChecks(t *testing.T) {
 					continue
 				}
 				checked++
-				frame := uint64(num(m["pcap_cnt"]))
-				src, dst, fc := num(m["dnp3.src"]), num(m["dnp3.dst"]), num(m["dnp3.application.function_code"])
+				frame := uint64(corpustest.Int(m["pcap_cnt"]))
+				src, dst, fc := corpustest.Int(m["dnp3.src"]), corpustest.Int(m["dnp3.dst"]), corpustest.Int(m["dnp3.application.function_code"])
 				// Suricata logs a request when the peer acknowledges it, so
 				// pcap_cnt is at or after the frame that carried the PDU: take
 				// the latest matching PDU at or before it.
-				seq := num(m["dnp3.application.control.sequence"])
+				seq := corpustest.Int(m["dnp3.application.control.sequence"])
 				var tx *protocols.Transaction
 				var best uint64
 				for i := range txs {
@@ -176,7 +176,7 @@ func TestSuricataVerifyChecks(t *testing.T) {
 				for k, v := range m {
 					if strings.HasSuffix(strings.TrimRight(k, "0123456789]"), "iin.indicators[") {
 						bit, ok := iinNames[v]
-						iin := uint16(num(tx.Attr("iin")))
+						iin := uint16(corpustest.Int(tx.Attr("iin")))
 						if ok && iin&bit == 0 {
 							t.Errorf("frame %d: IIN %#04x lacks %s", frame, iin, v)
 						}
@@ -200,8 +200,8 @@ func checkSuricataObjects(t *testing.T, frame uint64, m map[string]string, tx *p
 			return
 		}
 		space := fmt.Sprintf("g%sv%s", m[p+"group"], m[p+"variation"])
-		prefix, rng := num(m[p+"prefix_code"]), num(m[p+"range_code"])
-		start, stop, count := num(m[p+"start"]), num(m[p+"stop"]), num(m[p+"count"])
+		prefix, rng := corpustest.Int(m[p+"prefix_code"]), corpustest.Int(m[p+"range_code"])
+		start, stop, count := corpustest.Int(m[p+"start"]), corpustest.Int(m[p+"stop"]), corpustest.Int(m[p+"count"])
 		want := protocols.Target{Space: space}
 		exact := true
 		switch {
@@ -228,7 +228,7 @@ func checkSuricataObjects(t *testing.T, frame uint64, m map[string]string, tx *p
 				continue
 			}
 			got := tx.Attr("crob." + m[q+"index"])
-			op := crobName(byte(num(m[q+"op_type"])) | byte(num(m[q+"tcc"]))<<6)
+			op := crobName(byte(corpustest.Int(m[q+"op_type"])) | byte(corpustest.Int(m[q+"tcc"]))<<6)
 			want := fmt.Sprintf("op=%s count=%s on=%s off=%s", op, m[q+"count"], m[q+"ontime"], m[q+"offtime"])
 			if !strings.HasPrefix(got, want) {
 				t.Errorf("frame %d: CROB %s = %q, suricata %q", frame, m[q+"index"], got, want)
@@ -275,10 +275,10 @@ func TestZeekEventBaselines(t *testing.T) {
 					want = append(want, "fc="+f[3])
 					cur = len(want) - 1
 				case cur >= 0 && f[0] == "dnp3_object_header" && f[1] == "T" && len(f) >= 3:
-					v := num(f[2])
+					v := corpustest.Int(f[2])
 					want[cur] += fmt.Sprintf(" g%dv%d", v>>8, v&0xFF)
 				case cur >= 0 && f[0] == "dnp3_crob" && f[1] == "T" && len(f) >= 6:
-					want[cur] += fmt.Sprintf(" crob(%s,%s,%s,%s)", crobName(byte(num(f[2]))), f[3], f[4], f[5])
+					want[cur] += fmt.Sprintf(" crob(%s,%s,%s,%s)", crobName(byte(corpustest.Int(f[2]))), f[3], f[4], f[5])
 				}
 			}
 			txs, _ := corpustest.Replay(t, trace)
@@ -382,7 +382,7 @@ func TestOpendnp3ConformanceLogs(t *testing.T) {
 					cur.spaces = append(cur.spaces, strings.SplitN(body, ",", 2)[0])
 				case logCROB.MatchString(body):
 					f := logCROB.FindStringSubmatch(body)
-					cur.points = append(cur.points, fmt.Sprintf("crob(%s,%s,%s,%s,%s)", f[1], crobName(byte(num(f[2]))), f[3], f[4], f[5]))
+					cur.points = append(cur.points, fmt.Sprintf("crob(%s,%s,%s,%s,%s)", f[1], crobName(byte(corpustest.Int(f[2]))), f[3], f[4], f[5]))
 				case logValue.MatchString(body):
 					f := logValue.FindStringSubmatch(body)
 					cur.points = append(cur.points, "value("+f[1]+f[2]+f[3]+")")

@@ -32,21 +32,6 @@ func (p pduSide) String() string {
 // reference_num and word_cnt/bit_cnt.
 var addressed = map[int]string{1: "bit", 2: "bit", 3: "word", 4: "word", 15: "bit", 16: "word", 5: "", 6: "", 22: ""}
 
-func atoi(s string) int {
-	n, err := strconv.ParseInt(s, 0, 64)
-	if err != nil {
-		return -1
-	}
-	return int(n)
-}
-
-func list(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, ",")
-}
-
 // tsharkSides reads the PDUs tshark dissects, dropping TCP retransmissions
 // (a reassembling monitor sees those bytes once).
 func tsharkSides(t *testing.T, path string) []pduSide {
@@ -61,27 +46,27 @@ func tsharkSides(t *testing.T, path string) []pduSide {
 		if r[1] == "502" || r[2] == "502" {
 			dir = "request"
 		}
-		tids, units, fcs := list(r[3]), list(r[4]), list(r[5])
-		excs, refs, words, bits := list(r[6]), list(r[7]), list(r[8]), list(r[9])
+		tids, units, fcs := corpustest.Occurrences(r[3]), corpustest.Occurrences(r[4]), corpustest.Occurrences(r[5])
+		excs, refs, words, bits := corpustest.Occurrences(r[6]), corpustest.Occurrences(r[7]), corpustest.Occurrences(r[8]), corpustest.Occurrences(r[9])
 		single := len(fcs) == 1
 		for i, fc := range fcs {
-			p := pduSide{frame: atoi(r[0]), dir: dir, fc: atoi(fc), exc: -1, addr: -1, qty: -1}
+			p := pduSide{frame: corpustest.Int(r[0]), dir: dir, fc: corpustest.Int(fc), exc: -1, addr: -1, qty: -1}
 			if i < len(tids) {
-				p.tid = atoi(tids[i])
+				p.tid = corpustest.Int(tids[i])
 			}
 			if i < len(units) {
-				p.unit = atoi(units[i])
+				p.unit = corpustest.Int(units[i])
 			}
 			if single && len(excs) == 1 {
-				p.exc = atoi(excs[0])
+				p.exc = corpustest.Int(excs[0])
 			}
 			if kind, ok := addressed[p.fc]; ok && single && dir == "request" && len(refs) == 1 {
-				p.addr = atoi(refs[0])
+				p.addr = corpustest.Int(refs[0])
 				switch {
 				case kind == "word" && len(words) == 1:
-					p.qty = atoi(words[0])
+					p.qty = corpustest.Int(words[0])
 				case kind == "bit" && len(bits) == 1:
-					p.qty = atoi(bits[0])
+					p.qty = corpustest.Int(bits[0])
 				}
 			}
 			out = append(out, p)
@@ -98,7 +83,7 @@ func ourSides(txs []protocols.Transaction, multi map[int]bool) []pduSide {
 		if tx.Proto != "modbus" {
 			continue
 		}
-		unit := atoi(tx.Unit)
+		unit := corpustest.Int(tx.Unit)
 		if tx.RequestFrame != 0 {
 			p := pduSide{frame: int(tx.RequestFrame), dir: "request", fc: tx.Code, unit: unit, tid: int(tx.ID), exc: -1, addr: -1, qty: -1}
 			if _, ok := addressed[tx.Code]; ok && !multi[p.frame] && len(tx.Targets) > 0 {
@@ -164,7 +149,7 @@ func TestICSNPPDetailedBaseline(t *testing.T) {
 	names := map[string]string{"REPORT_SLAVE_ID": "report_server_id", "ENCAP_INTERFACE_TRANSPORT": "encapsulated_interface_transport"}
 	checked := 0
 	for _, f := range rows {
-		tid, unit, fn, addr, qty, reqVals := atoi(f[6]), f[7], f[8], f[9], f[10], f[11]
+		tid, unit, fn, addr, qty, reqVals := corpustest.Int(f[6]), f[7], f[8], f[9], f[10], f[11]
 		want := names[fn]
 		if want == "" {
 			want = strings.ToLower(fn)

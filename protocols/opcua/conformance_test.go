@@ -26,13 +26,6 @@ func (s side) String() string { return fmt.Sprintf("frame %d %s code %d", s.fram
 
 var decodeAs = regexp.MustCompile(`-d\s+(\w+\.port==\d+,\w+)`)
 
-func splitList(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, ",")
-}
-
 // tsharkSides applies the rules of shared/tools/tshark_oracle.py: one side per
 // OPN/MSG/CLO message whose service NodeId tshark decodes; a request iff the
 // NodeId is a request encoding; a response takes the code of the request with
@@ -52,12 +45,12 @@ func tsharkSides(t *testing.T, c corpustest.Capture) []side {
 	for _, r := range rows {
 		frame, _ := strconv.Atoi(r[0])
 		var secured int
-		for _, typ := range splitList(r[2]) {
+		for _, typ := range corpustest.Occurrences(r[2]) {
 			if typ == "OPN" || typ == "MSG" || typ == "CLO" {
 				secured++
 			}
 		}
-		scids, rqids, nodes := splitList(r[3]), splitList(r[4]), splitList(r[5])
+		scids, rqids, nodes := corpustest.Occurrences(r[3]), corpustest.Occurrences(r[4]), corpustest.Occurrences(r[5])
 		if len(nodes) == 0 {
 			continue // encrypted or transport-only
 		}

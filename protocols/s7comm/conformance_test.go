@@ -81,16 +81,6 @@ func find(node any, key string) string {
 	return ""
 }
 
-func list(v any) []any {
-	switch l := v.(type) {
-	case nil:
-		return nil
-	case []any:
-		return l
-	}
-	return []any{v}
-}
-
 func num(s string) (int, bool) {
 	if s == "" || s == "?" {
 		return 0, false
@@ -159,7 +149,7 @@ func oracle(t *testing.T, path string, out []byte) oracleResult {
 	var tmp []string
 	for _, l := range packets {
 		frame, _ := num(find(l["frame"], "frame.number"))
-		tcp := list(l["tcp"])
+		tcp := corpustest.AsList(l["tcp"])
 		var tl any
 		if len(tcp) > 0 {
 			tl = tcp[len(tcp)-1]
@@ -168,7 +158,7 @@ func oracle(t *testing.T, path string, out []byte) oracleResult {
 			continue
 		}
 		conn := find(tl, "tcp.stream")
-		for _, pdu := range list(l["s7comm"]) {
+		for _, pdu := range corpustest.AsList(l["s7comm"]) {
 			rosctr, _ := num(find(pdu, "s7comm.header.rosctr"))
 			ref, _ := num(find(pdu, "s7comm.header.pduref"))
 			if rosctr == 7 {
@@ -208,7 +198,7 @@ func oracle(t *testing.T, path string, out []byte) oracleResult {
 		if l["cotp"] == nil {
 			continue
 		}
-		for _, d := range list(l["data"]) {
+		for _, d := range corpustest.AsList(l["data"]) {
 			seg, _ := hex.DecodeString(strings.ReplaceAll(find(d, "data.data"), ":", ""))
 			if len(seg) < 4 || seg[0] != 0x72 {
 				continue
