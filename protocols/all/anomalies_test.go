@@ -2,7 +2,6 @@ package all
 
 import (
 	"go/ast"
-	"go/parser"
 	"go/token"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/otwatch/otwatch/protocols"
+	"github.com/otwatch/otwatch/protocols/testkit"
 )
 
 // TestAnomalyNamesAgree: each protocol folder's code names its anomalies by
@@ -74,24 +74,9 @@ func TestAnomalyNamesAgree(t *testing.T) {
 // used; a benchmark's tshark field ("modbus.func_code") is not one.
 func anomalyLiterals(t *testing.T, dir string, prefixes map[string]bool) map[string]string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("%s: no Go files (%v)", dir, err)
-	}
-	fset := token.NewFileSet()
+	fset, files := testkit.Sources(t, dir)
 	out := map[string]string{}
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		src, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		file, err := parser.ParseFile(fset, f, src, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, file := range files {
 		ast.Inspect(file, func(n ast.Node) bool {
 			if kv, ok := n.(*ast.KeyValueExpr); ok {
 				if k, ok := kv.Key.(*ast.Ident); ok && k.Name == "TsharkField" {

@@ -4,13 +4,10 @@ package live
 
 import (
 	"go/ast"
-	"go/parser"
-	"go/token"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/otwatch/otwatch/protocols/testkit"
 	"golang.org/x/net/bpf"
 )
 
@@ -68,24 +65,9 @@ func TestNoSendCalls(t *testing.T) {
 		"Send": true, "Sendto": true, "Sendmsg": true, "SendmsgN": true, "Sendmmsg": true, "SendmsgBuffers": true,
 		"WriteTo": true, "WriteMsgUDP": true,
 	}
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fset := token.NewFileSet()
+	fset, files := testkit.Sources(t, ".")
 	checked := 0
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		src, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := parser.ParseFile(fset, name, src, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, f := range files {
 		checked++
 		ast.Inspect(f, func(n ast.Node) bool {
 			if call, ok := n.(*ast.CallExpr); ok {
