@@ -24,7 +24,7 @@ type Dissector struct{}
 
 func (Dissector) Name() string                    { return ProtoENIP }
 func (Dissector) Transports() protocols.Transport { return protocols.TCP | protocols.UDP }
-func (Dissector) Ports() []uint16                 { return []uint16{Port} }
+func (Dissector) Ports() []uint16                 { return []uint16{Port, IOPort} }
 func (Dissector) NewSession(env *protocols.Env) protocols.Session {
 	return newSession(env)
 }
@@ -35,6 +35,9 @@ func (Dissector) NewSession(env *protocols.Env) protocols.Session {
 // behind it (a second packet right behind must be plausible too). A TCP
 // stream picked up mid-packet is left to the pipeline's later probes.
 func (Dissector) Probe(dir protocols.Direction, data []byte) protocols.ProbeResult {
+	if _, _, ok := parseIO(data); ok {
+		return protocols.ProbeYes // a class 1 datagram (UDP 2222)
+	}
 	if len(data) < headerLen {
 		if len(data) >= 2 {
 			if _, ok := codes.Commands[binary.LittleEndian.Uint16(data)]; !ok && data[1] != 0 {

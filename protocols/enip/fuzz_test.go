@@ -76,3 +76,45 @@ func FuzzSession(f *testing.F) {
 		testkit.ReplayBounded(t, s, script, pk, MaxOutstanding, s.outstanding.Len)
 	})
 }
+
+// FuzzIO feeds datagrams to a UDP session and its probe: class 1 I/O (UDP
+// 2222) or encapsulation (UDP 44818). Each datagram is a length byte and
+// that many bytes. Invariants: no panic, every datagram consumed whole,
+// the I/O counts bounded and adding up to the class 1 datagrams seen.
+func FuzzIO(f *testing.F) {
+	io1 := ioDatagram(0x004b0603, 4166875, []byte{1, 0, 0, 0, 0, 0})
+	f.Add(append([]byte{byte(len(io1))}, io1...))
+	io2 := ioDatagram(0x004b0603, 4166877, nil)
+	f.Add(append(append([]byte{byte(len(io1))}, io1...), append([]byte{byte(len(io2))}, io2...)...))
+	li := encap(CmdListIdentity, 1, nil)
+	f.Add(append([]byte{byte(len(li))}, li...))
+	f.Fuzz(func(t *testing.T, script []byte) {
+		r := newRecorder(protocols.UDP)
+		s := newSession(&r.Env)
+		var classOne uint64
+		for frame := uint64(1); len(script) > 0; frame++ {
+			n := min(int(script[0]), len(script)-1)
+			d := script[1 : 1+n]
+			script = script[1+n:]
+			Dissector{}.Probe(protocols.ClientToServer, d)
+			if _, _, ok := parseIO(d); ok {
+				classOne++
+			}
+			used, err := s.Feed(protocols.ClientToServer, d, pk(frame))
+			if err != nil {
+				return
+			}
+			if used != len(d) {
+				t.Fatalf("datagram of %d bytes, %d consumed", len(d), used)
+			}
+		}
+		s.Close(pk(0))
+		var counted uint64
+		for _, c := range s.io.list() {
+			counted += c.Packets
+		}
+		if counted != classOne || len(s.io.conns) > maxIOConnections {
+			t.Fatalf("%d class 1 datagrams, %d counted over %d connections", classOne, counted, len(s.io.conns))
+		}
+	})
+}

@@ -83,6 +83,7 @@ type session struct {
 	badHeaders  int
 	sawRequest  bool
 	missed      protocols.MissedRequests
+	io          ioCounts // implicit I/O (UDP 2222)
 	scratch     [256]byte
 	idbuf       [64]byte
 }
@@ -97,6 +98,10 @@ func newSession(env *protocols.Env) *session {
 func (s *session) Feed(dir protocols.Direction, data []byte, pkt protocols.Packet) (int, error) {
 	s.missed.Feed(pkt.Time)
 	if s.env.Transport == protocols.UDP {
+		if id, seq, ok := parseIO(data); ok {
+			s.io.add(id, seq)
+			return len(data), nil
+		}
 		h, ok := ParseHeader(data)
 		if !ok {
 			s.env.Anomaly("enip.bad_length", pkt)
