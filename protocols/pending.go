@@ -127,6 +127,12 @@ type Requests[K comparable] struct {
 	TooMany string
 }
 
+// NewRequests returns a table of at most max requests (0: 256), expired
+// after timeout (0: 30 s), whose evicted requests carry the tooMany anomaly.
+func NewRequests[K comparable](max int, timeout time.Duration, tooMany string) Requests[K] {
+	return Requests[K]{Pending: Pending[K, *Transaction]{Max: max, Timeout: timeout}, TooMany: tooMany}
+}
+
 // Add registers request t under key, sent at t.RequestTime.
 func (r *Requests[K]) Add(env *Env, key K, t *Transaction) {
 	if old, evicted := r.Push(key, t.RequestTime, t); evicted {

@@ -70,7 +70,7 @@ func TestPendingLatestAndRule(t *testing.T) {
 func TestRequestsEmitUnanswered(t *testing.T) {
 	var got []*Transaction
 	env := &Env{Client: &Endpoint{}, Server: &Endpoint{}, EmitFunc: func(t *Transaction) { got = append(got, t) }}
-	r := Requests[uint16]{Pending: Pending[uint16, *Transaction]{Max: 2, Timeout: time.Second}, TooMany: "test.too_many"}
+	r := NewRequests[uint16](2, time.Second, "test.too_many")
 	t0 := time.Unix(0, 0)
 	tx := func(code int, at time.Duration) *Transaction {
 		return &Transaction{Code: code, RequestTime: t0.Add(at), Outcome: OutcomeOK}

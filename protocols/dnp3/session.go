@@ -197,7 +197,7 @@ func (s *session) association(master, outstation uint16, pkt protocols.Packet) *
 	for i := range a.seqCode {
 		a.seqCode[i] = -1
 	}
-	a.pending.Max, a.pending.Timeout, a.pending.TooMany = MaxOutstanding, ResponseTimeout, "dnp3.too_many_outstanding"
+	a.pending = protocols.NewRequests[uint8](MaxOutstanding, ResponseTimeout, "dnp3.too_many_outstanding")
 	s.assocs = append(s.assocs, nil)
 	copy(s.assocs[1:], s.assocs)
 	s.assocs[0] = a

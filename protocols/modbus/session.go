@@ -38,10 +38,8 @@ type session struct {
 }
 
 func newSession(env *protocols.Env) *session {
-	s := &session{env: env, missed: protocols.MissedRequests{Window: ResponseTimeout}}
-	s.outstanding.Max, s.outstanding.Timeout = MaxOutstanding, ResponseTimeout
-	s.outstanding.TooMany = "modbus.too_many_outstanding"
-	return s
+	return &session{env: env, missed: protocols.MissedRequests{Window: ResponseTimeout},
+		outstanding: protocols.NewRequests[reqKey](MaxOutstanding, ResponseTimeout, "modbus.too_many_outstanding")}
 }
 
 // Feed consumes every whole ADU in data.

@@ -85,8 +85,8 @@ type session struct {
 
 func newSession(env *protocols.Env) *session {
 	s := &session{env: env, lost: [2]bool{true, true}, missed: protocols.MissedRequests{Window: ResponseTimeout}}
-	s.pending.Max, s.pending.Timeout, s.pending.TooMany = MaxOutstanding, ResponseTimeout, "opcua.too_many_outstanding"
-	s.encrypted.Max = MaxOutstanding
+	s.pending = protocols.NewRequests[pendingKey](MaxOutstanding, ResponseTimeout, "opcua.too_many_outstanding")
+	s.encrypted = protocols.NewRequests[int](MaxOutstanding, 0, "")
 	return s
 }
 

@@ -74,7 +74,7 @@ type session struct {
 
 func newSession(env *protocols.Env) *session {
 	s := &session{env: env, missed: protocols.MissedRequests{Window: ResponseTimeout}}
-	s.outstanding.Max, s.outstanding.Timeout, s.outstanding.TooMany = MaxOutstanding, ResponseTimeout, "s7comm.too_many_outstanding"
+	s.outstanding = protocols.NewRequests[pduKey](MaxOutstanding, ResponseTimeout, "s7comm.too_many_outstanding")
 	s.orphans.Max, s.orphans.Timeout = maxOrphans, OrphanHold
 	return s
 }
