@@ -58,6 +58,11 @@ type Env struct {
 	EmitFunc  func(*Transaction)
 	// AnomalyFunc counts an anomaly that belongs to no transaction.
 	AnomalyFunc func(name string, pkt Packet)
+	// CyclicFunc counts a datagram of cyclic I/O (EtherNet/IP class 1 on
+	// UDP 2222): the protocol, the connection it belongs to, and how many
+	// datagrams of that connection its sequence count shows were lost
+	// just before it. Cyclic I/O makes no transaction record.
+	CyclicFunc func(e *Env, proto string, conn uint32, lost uint64)
 	// Strings, shared by the sessions of one pipeline, makes strings from
 	// wire bytes without allocating repeats; nil allocates each.
 	Strings *Strings
@@ -105,6 +110,13 @@ func (e *Env) Emit(t *Transaction) {
 func (e *Env) Anomaly(name string, pkt Packet) {
 	if e.AnomalyFunc != nil {
 		e.AnomalyFunc(name, pkt)
+	}
+}
+
+// Cyclic reports one datagram of cyclic I/O (CyclicFunc).
+func (e *Env) Cyclic(proto string, conn uint32, lost uint64) {
+	if e.CyclicFunc != nil {
+		e.CyclicFunc(e, proto, conn, lost)
 	}
 }
 

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -597,6 +599,8 @@ func (d *daemon) refreshSnapshot(now time.Time, ifaces []live.InterfaceStats, st
 	d.snap.stats.Anomalies = copyCounts(d.pipe.Stats.Anomalies)
 	d.snap.stats.LimitsHit = copyCounts(d.pipe.Stats.LimitsHit)
 	d.snap.stats.IdentifiedFlows = copyCounts(d.pipe.Stats.IdentifiedFlows)
+	d.snap.stats.CyclicIO = maps.Clone(d.pipe.Stats.CyclicIO)
+	d.snap.stats.CyclicConns = nil // the capture goroutine's: /metrics shows the totals
 	d.mu.Unlock()
 }
 
@@ -761,6 +765,19 @@ func (d *daemon) metrics(w http.ResponseWriter, r *http.Request) {
 	}
 	counts("otwatch_anomalies_total", "Named protocol anomalies.", "anomaly", s.stats.Anomalies)
 	counts("otwatch_limits_hit_total", "Times a memory bound was hit.", "limit", s.stats.LimitsHit)
+	cyclic := slices.Sorted(maps.Keys(s.stats.CyclicIO))
+	metric("otwatch_cyclic_io_connections", "Cyclic I/O connections seen (EtherNet/IP class 1).", "gauge")
+	for _, p := range cyclic {
+		fmt.Fprintf(w, "otwatch_cyclic_io_connections{proto=%q} %d\n", p, s.stats.CyclicIO[p].Connections)
+	}
+	metric("otwatch_cyclic_io_datagrams_total", "Cyclic I/O datagrams seen.", "counter")
+	for _, p := range cyclic {
+		fmt.Fprintf(w, "otwatch_cyclic_io_datagrams_total{proto=%q} %d\n", p, s.stats.CyclicIO[p].Datagrams)
+	}
+	metric("otwatch_cyclic_io_lost_total", "Cyclic I/O datagrams their connection's sequence count shows were lost (on the network or by the mirror).", "counter")
+	for _, p := range cyclic {
+		fmt.Fprintf(w, "otwatch_cyclic_io_lost_total{proto=%q} %d\n", p, s.stats.CyclicIO[p].Lost)
+	}
 	counts("otwatch_alerts_total", "Alerts raised per kind.", "kind", s.alerts)
 	metric("otwatch_alert_repeats_folded_total", "Alert repeats folded into earlier alerts.", "counter")
 	fmt.Fprintf(w, "otwatch_alert_repeats_folded_total %d\n", s.folded)

@@ -65,26 +65,30 @@ type ioCounts struct {
 	overflow IOConnection
 }
 
-func (c *ioCounts) add(id, seq uint32) {
+// add counts a datagram and returns how many of its connection's datagrams
+// its sequence count shows were lost since the previous one.
+func (c *ioCounts) add(id, seq uint32) (lost uint64) {
 	i := sort.Search(len(c.conns), func(i int) bool { return c.conns[i].ID >= id })
 	if i == len(c.conns) || c.conns[i].ID != id {
 		if len(c.conns) >= maxIOConnections {
 			c.overflow.Packets++
-			return
+			return 0
 		}
 		c.conns = append(c.conns, IOConnection{})
 		copy(c.conns[i+1:], c.conns[i:])
 		c.conns[i] = IOConnection{ID: id, Packets: 1, lastSeq: seq}
-		return
+		return 0
 	}
 	k := &c.conns[i]
 	k.Packets++
 	// The sequence count grows by one a datagram; a step beyond is what
 	// was lost, one back (a duplicate, a reordered datagram) is not.
 	if d := seq - k.lastSeq; d >= 1 && d < 1<<31 {
-		k.Lost += uint64(d - 1)
+		lost = uint64(d - 1)
+		k.Lost += lost
 		k.lastSeq = seq
 	}
+	return lost
 }
 
 // list returns the connections by id, those beyond the bound last as id 0.

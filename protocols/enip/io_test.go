@@ -11,6 +11,7 @@ import (
 	"github.com/otwatch/otwatch/protocols/capture"
 	"github.com/otwatch/otwatch/protocols/corpustest"
 	"github.com/otwatch/otwatch/protocols/frame"
+	"github.com/otwatch/otwatch/protocols/pipeline"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -135,4 +136,17 @@ func TestIOPerConnectionAgainstTshark(t *testing.T) {
 	_, stats := corpustest.Replay(t, path)
 	assert.Zero(t, stats.UnknownFlows)
 	assert.Equal(t, uint64(3), stats.IdentifiedFlows[ProtoENIP], "two TCP sessions and the UDP 2222 flow")
+	// and counts its datagrams per connection, as tshark does.
+	var total pipeline.CyclicTotals
+	for _, c := range want {
+		total.Connections++
+		total.Datagrams += c.Packets
+		total.Lost += c.Lost
+	}
+	assert.Equal(t, total, stats.CyclicIO[ProtoENIP])
+	require.Len(t, stats.CyclicConns, len(want))
+	for k, c := range stats.CyclicConns {
+		assert.Equal(t, pipeline.CyclicCount{Datagrams: want[k.Conn].Packets, Lost: want[k.Conn].Lost}, *c, "connection %#08x", k.Conn)
+		assert.Equal(t, uint16(IOPort), k.Server.Port())
+	}
 }

@@ -99,7 +99,7 @@ func (s *session) Feed(dir protocols.Direction, data []byte, pkt protocols.Packe
 	s.missed.Feed(pkt.Time)
 	if s.env.Transport == protocols.UDP {
 		if id, seq, ok := parseIO(data); ok {
-			s.io.add(id, seq)
+			s.env.Cyclic(ProtoENIP, id, s.io.add(id, seq))
 			return len(data), nil
 		}
 		h, ok := ParseHeader(data)

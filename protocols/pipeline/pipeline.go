@@ -83,6 +83,7 @@ type Pipeline struct {
 	strings   *protocols.Strings
 	emitFn    func(*protocols.Transaction)
 	anomalyFn func(string, protocols.Packet)
+	cyclicFn  func(*protocols.Env, string, uint32, uint64)
 }
 
 // New builds a pipeline over the registered dissectors. sink receives each
@@ -106,6 +107,7 @@ func NewWith(limits Limits, dissectors []protocols.Dissector, sink func(*protoco
 	}
 	p.emitFn = p.emit
 	p.anomalyFn = func(name string, _ protocols.Packet) { p.Stats.Anomalies[name]++ }
+	p.cyclicFn = p.Stats.countCyclic
 	for i := range p.serverPort {
 		p.serverPort[i] = map[uint16][]protocols.Dissector{}
 	}
@@ -850,7 +852,7 @@ func (p *Pipeline) bind(fl *flow, d protocols.Dissector, dir protocols.Direction
 		t = protocols.UDP
 	}
 	fl.env = protocols.Env{Transport: t, VLAN: fl.vlan, Client: &fl.client, Server: &fl.server, EmitFunc: p.emitFn,
-		AnomalyFunc: p.anomalyFn, Strings: p.strings}
+		AnomalyFunc: p.anomalyFn, CyclicFunc: p.cyclicFn, Strings: p.strings}
 	if p.RecycleTransactions {
 		fl.env.Pool = &p.txs
 	}

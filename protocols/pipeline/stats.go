@@ -1,8 +1,12 @@
 package pipeline
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"maps"
+	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -33,6 +37,52 @@ type Stats struct {
 	LimitsHit       map[string]uint64
 	FirstPacket     time.Time
 	LastPacket      time.Time
+	// CyclicIO totals cyclic I/O (EtherNet/IP class 1) per protocol;
+	// CyclicConns counts it per connection, for at most maxCyclicConns
+	// connections (those beyond count in the totals and in LimitsHit).
+	CyclicIO    map[string]CyclicTotals
+	CyclicConns map[CyclicKey]*CyclicCount
+}
+
+// CyclicKey names a cyclic I/O connection: its protocol, the flow's
+// endpoints and the connection id its datagrams carry.
+type CyclicKey struct {
+	Proto          string
+	Client, Server netip.AddrPort
+	Conn           uint32
+}
+
+// CyclicCount is what one cyclic I/O connection's datagrams say: how many
+// were seen, and how many more their sequence count shows were sent.
+type CyclicCount struct{ Datagrams, Lost uint64 }
+
+// CyclicTotals sums cyclic I/O of one protocol over its connections.
+type CyclicTotals struct{ Connections, Datagrams, Lost uint64 }
+
+const maxCyclicConns = 4096
+
+// countCyclic is the sessions' Env.CyclicFunc.
+func (s *Stats) countCyclic(e *protocols.Env, proto string, conn uint32, lost uint64) {
+	t := s.CyclicIO[proto]
+	t.Datagrams++
+	t.Lost += lost
+	k := CyclicKey{Proto: proto, Client: netip.AddrPortFrom(e.Client.IP, e.Client.Port),
+		Server: netip.AddrPortFrom(e.Server.IP, e.Server.Port), Conn: conn}
+	c := s.CyclicConns[k]
+	switch {
+	case c != nil:
+	case len(s.CyclicConns) < maxCyclicConns:
+		c = &CyclicCount{}
+		s.CyclicConns[k] = c
+		t.Connections++
+	default:
+		s.LimitsHit["cyclic_connections"]++
+	}
+	if c != nil {
+		c.Datagrams++
+		c.Lost += lost
+	}
+	s.CyclicIO[proto] = t
 }
 
 func newStats() Stats {
@@ -41,6 +91,8 @@ func newStats() Stats {
 		Transactions:    map[string]map[protocols.Op]uint64{},
 		Anomalies:       map[string]uint64{},
 		LimitsHit:       map[string]uint64{},
+		CyclicIO:        map[string]CyclicTotals{},
+		CyclicConns:     map[CyclicKey]*CyclicCount{},
 	}
 }
 
@@ -87,6 +139,7 @@ func (s *Stats) WriteSummary(w io.Writer, elapsed time.Duration) {
 		}
 		fmt.Fprintf(w, "    %-12s %d: %s\n", p, total, counts(byOp))
 	}
+	s.writeCyclic(w)
 	fmt.Fprintf(w, "  anomalies     %s\n", counts(s.Anomalies))
 	fmt.Fprintf(w, "  limits hit    %s\n", counts(s.LimitsHit))
 }
@@ -113,4 +166,29 @@ func counts(m map[string]uint64) string {
 		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
 	}
 	return strings.Join(parts, " ")
+}
+
+// writeCyclic prints cyclic I/O per protocol, then the connections that lost
+// datagrams, most first (at most five).
+func (s *Stats) writeCyclic(w io.Writer) {
+	for _, p := range slices.Sorted(maps.Keys(s.CyclicIO)) {
+		t := s.CyclicIO[p]
+		fmt.Fprintf(w, "  cyclic I/O    %s: %s, %s, %d lost\n", p, nOf(t.Connections, "connection"), nOf(t.Datagrams, "datagram"), t.Lost)
+	}
+	var lossy []CyclicKey
+	for k, c := range s.CyclicConns {
+		if c.Lost > 0 {
+			lossy = append(lossy, k)
+		}
+	}
+	slices.SortFunc(lossy, func(a, b CyclicKey) int {
+		if c := cmp.Compare(s.CyclicConns[b].Lost, s.CyclicConns[a].Lost); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Conn, b.Conn)
+	})
+	for _, k := range lossy[:min(len(lossy), 5)] {
+		c := s.CyclicConns[k]
+		fmt.Fprintf(w, "    %s %s > %s connection 0x%08x: %s, %d lost\n", k.Proto, k.Client, k.Server, k.Conn, nOf(c.Datagrams, "datagram"), c.Lost)
+	}
 }
