@@ -91,7 +91,7 @@ input(type="imudp" address="127.0.0.1" port="%d" ruleset="siem")
 
 	// the monitor port, fed from a namespace that only replays
 	id := strconv.Itoa(os.Getpid() % 100000)
-	ns, mon := "otwR"+id, "otwv"+id
+	ns, mon := "otwV"+id, "otwv"+id
 	sh := func(args ...string) {
 		t.Helper()
 		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {

@@ -8,10 +8,12 @@ package livetest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +23,9 @@ import (
 	"github.com/otwatch/otwatch/protocols/live"
 	"github.com/otwatch/otwatch/protocols/pipeline"
 )
+
+// replays counts Replay's calls in this test binary (namespace names).
+var replays atomic.Int32
 
 // Replay plays pcap with tcpreplay (at pps packets per second) from a fresh
 // namespace into a veth pair whose other end the live source captures, runs
@@ -37,8 +42,11 @@ func Replay(t *testing.T, pcap string, pps int) []protocols.Transaction {
 			t.Skipf("needs %s", tool)
 		}
 	}
-	id := strconv.Itoa(os.Getpid()%100000) + strconv.Itoa(int(time.Now().UnixNano()%1000))
-	ns, mon := "otwR"+id, "otwr"+id
+	// Names unique across the test binaries go test runs at once (each
+	// has its own pid) and across the calls of one: fixed widths, so no
+	// pid and counter can spell another's, and a prefix no other test uses.
+	id := fmt.Sprintf("%05d%03d", os.Getpid()%100000, replays.Add(1)%1000)
+	ns, mon := "otwL"+id, "otwl"+id
 	run(t, "ip", "netns", "add", ns)
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
 	run(t, "ip", "link", "add", mon, "type", "veth", "peer", "name", "tx0", "netns", ns)
