@@ -143,24 +143,8 @@ func (e *Engine) Observe(tx *protocols.Transaction) int {
 	e.hits = 0
 	now := tx.Time()
 	learning := e.model.Learning(tx.Server.IP, now)
-	kind := controlKind(tx)
-	var server string // made only when an alert needs it: most transactions raise none
-	if kind != "" || tx.Broadcast || len(tx.Anomalies) > 0 {
-		server = tx.Server.IP.String()
-	}
-	if kind != "" {
-		e.raise(now, kind, kind+"|"+server+"|"+tx.Client.IP.String()+"|"+tx.Proto+"|"+tx.CodeName+"|"+tx.SubcodeName, server, tx,
-			controlMessage(kind, tx), learning)
-	}
-	if tx.Broadcast {
-		e.raise(now, "broadcast_write", "broadcast_write|"+server+"|"+tx.Client.IP.String()+"|"+tx.Proto, server, tx,
-			fmt.Sprintf("%s sent %s to the broadcast unit of %s: every device on the line acts on it", tx.Client.IP, what(tx), server), learning)
-	}
-	if len(tx.Anomalies) > 0 {
-		names := append([]string(nil), tx.Anomalies...)
-		sort.Strings(names)
-		e.raise(now, "malformed_pdu", "malformed_pdu|"+server+"|"+tx.Client.IP.String()+"|"+strings.Join(names, ","), server, tx,
-			fmt.Sprintf("malformed %s between %s and %s: %s", tx.Proto, tx.Client.IP, server, strings.Join(names, ", ")), learning)
+	if kind := controlKind(tx); kind != "" || tx.Broadcast || len(tx.Anomalies) > 0 {
+		e.protocolAlerts(now, kind, tx, learning) // most transactions raise none
 	}
 	for _, f := range e.model.Observe(tx) {
 		e.raiseWith(now, f.Kind, f.Key, f.Asset, tx, raiseOpts{lower: f.Lower, lowerWhy: f.LowerWhy, space: f.Space, address: f.Address,
@@ -176,6 +160,27 @@ func (e *Engine) Observe(tx *protocols.Transaction) int {
 		e.raiseWith(now, f.Kind, f.Key, f.Asset, nil, raiseOpts{source: hostEndpoint(f.Client), dest: hostEndpoint(f.Asset)}, f.Message)
 	}
 	return hits
+}
+
+// protocolAlerts raises what the transaction itself says, whatever was
+// learned: a control command (kind), a write to the broadcast unit, a
+// malformed PDU.
+func (e *Engine) protocolAlerts(now time.Time, kind string, tx *protocols.Transaction, learning bool) {
+	server := tx.Server.IP.String()
+	if kind != "" {
+		e.raise(now, kind, kind+"|"+server+"|"+tx.Client.IP.String()+"|"+tx.Proto+"|"+tx.CodeName+"|"+tx.SubcodeName, server, tx,
+			controlMessage(kind, tx), learning)
+	}
+	if tx.Broadcast {
+		e.raise(now, "broadcast_write", "broadcast_write|"+server+"|"+tx.Client.IP.String()+"|"+tx.Proto, server, tx,
+			fmt.Sprintf("%s sent %s to the broadcast unit of %s: every device on the line acts on it", tx.Client.IP, what(tx), server), learning)
+	}
+	if len(tx.Anomalies) > 0 {
+		names := append([]string(nil), tx.Anomalies...)
+		sort.Strings(names)
+		e.raise(now, "malformed_pdu", "malformed_pdu|"+server+"|"+tx.Client.IP.String()+"|"+strings.Join(names, ","), server, tx,
+			fmt.Sprintf("malformed %s between %s and %s: %s", tx.Proto, tx.Client.IP, server, strings.Join(names, ", ")), learning)
+	}
 }
 
 func what(tx *protocols.Transaction) string {

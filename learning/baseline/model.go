@@ -419,11 +419,6 @@ func (m *Model) Status(now time.Time) Status {
 	return s
 }
 
-// stateChanging ops change the process or the device: their targets are
-// learned as changed, their values and parameters modelled, their rates
-// counted.
-func stateChanging(op protocols.Op) bool { return op.ChangesState() }
-
 // rateOf is the rate class an operation counts in, false for none.
 func rateOf(op protocols.Op) (rateClass, bool) {
 	switch op {
@@ -630,7 +625,7 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 			a.LastNewKey = now
 		}
 	}
-	if !stateChanging(tx.Op) {
+	if !tx.Op.ChangesState() {
 		return
 	}
 	for _, tg := range tx.Targets {
@@ -912,7 +907,7 @@ func (m *Model) detect(a *Asset, tx *protocols.Transaction, now time.Time, out [
 		l = a.links[lk]
 	}
 	switch {
-	case l == nil && stateChanging(tx.Op):
+	case l == nil && tx.Op.ChangesState():
 		find("write_from_new_client", client()+"|"+tx.Proto,
 			fmt.Sprintf("%s sent %s to %s, which it never did while the baseline was learned", client(), what(), server()))
 	case l == nil:
@@ -943,7 +938,7 @@ func (m *Model) detect(a *Asset, tx *protocols.Transaction, now time.Time, out [
 	}
 	moved := m.countRates(l, tx, now, false)
 	out = m.checkRates(l, moved, tx, now, out)
-	if !stateChanging(tx.Op) {
+	if !tx.Op.ChangesState() {
 		return out
 	}
 	for _, tg := range tx.Targets {

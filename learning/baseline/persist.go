@@ -77,8 +77,6 @@ func (m *Model) dirtyAsset(a *Asset) {
 	m.ps.dirty = append(m.ps.dirty, a)
 }
 
-// noteDirty counts a listed record, switching to a full save when the
-// lists would grow too long (while a plant is first learned).
 // Dirty is the number of records the next save writes (-1: all of them).
 func (m *Model) Dirty() int {
 	if m.ps.full {
@@ -87,6 +85,8 @@ func (m *Model) Dirty() int {
 	return m.ps.pending
 }
 
+// noteDirty counts a listed record, switching to a full save when the
+// lists would grow too long (while a plant is first learned).
 func (m *Model) noteDirty() bool {
 	if m.ps.full {
 		return false

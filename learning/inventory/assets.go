@@ -155,9 +155,6 @@ func (a *evidence) useProto(pi, side uint8, port uint16, fr uint64, ns int64) bo
 	return newPair
 }
 
-// stateChanging ops disqualify a client from the historian role.
-func stateChanging(op protocols.Op) bool { return op.ChangesState() }
-
 // clientEvidence records what a client did, for the role rules.
 func (a *evidence) clientEvidence(tx *protocols.Transaction, fr uint64, rh *readHashes) {
 	op := int(tx.Op)

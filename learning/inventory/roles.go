@@ -61,7 +61,7 @@ func (inv *Inventory) roles(a *evidence, servers int) ([]string, map[string]stri
 	}
 	changes := uint64(0)
 	for op := range a.Ops {
-		if stateChanging(protocols.Op(op)) {
+		if protocols.Op(op).ChangesState() {
 			changes += uint64(a.Ops[op])
 		}
 	}
