@@ -181,7 +181,7 @@ func loadReport(db, zonesFile string) (*advisories.Report, error) {
 	if _, err := loadState(db, map[string]store.Component{"inventory": inv, "conversations": convs}); err != nil {
 		return nil, err
 	}
-	return patchFirstOf(db, inv, convs, policy)
+	return assessFile(db, inv, convs, policy)
 }
 
 // patchFirstOf is the patch-first list of the state at db whose inventory
@@ -191,6 +191,12 @@ func patchFirstOf(db string, inv *inventory.Inventory, convs *conversations.Dete
 	if daemonAnswers(db) {
 		return askDaemonPatchFirst(db)
 	}
+	return assessFile(db, inv, convs, policy)
+}
+
+// assessFile assesses the advisories imported into the state file at db
+// against the inventory and conversations loaded from it.
+func assessFile(db string, inv *inventory.Inventory, convs *conversations.Detector, policy *zones.Policy) (*advisories.Report, error) {
 	st, err := store.OpenReadOnly(db, readOnlyWait)
 	if err != nil {
 		return nil, err

@@ -37,7 +37,7 @@ var (
 // that will not open (damaged by a power cut, a full disk) is moved aside
 // and a new one started, and if that fails too the dashboard runs without
 // trends; capture goes on either way.
-func (b *dashboardBackend) openSeries(path string) error {
+func (b *dashboardBackend) openSeries(path string) {
 	st, err := series.Open(series.Config{Path: path, Logf: b.d.log.Printf})
 	if err != nil {
 		aside, rerr := setAside(path, "damaged")
@@ -47,12 +47,11 @@ func (b *dashboardBackend) openSeries(path string) error {
 		}
 		if err != nil {
 			b.d.log.Printf("dashboard time series: %v: the dashboard runs without trends", err)
-			return nil
+			return
 		}
 	}
 	b.series = st
 	b.d.mon.onTx = st.ObserveTx
-	return nil
 }
 
 // Series implements ui.SeriesSource.

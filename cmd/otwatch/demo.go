@@ -89,9 +89,7 @@ func runDemo(ctx context.Context, dir, capturePath, listen string, stderr io.Wri
 	d.mon = newMonitor(baseline.Config{Mode: baseline.ModeAuto}, inventory.Limits{}, d.onAlert)
 	d.model, d.engine = d.mon.model, d.mon.engine
 	d.dash = newDashboardBackend(d)
-	if err := d.dash.openSeries(""); err != nil { // the demo's replay is kept in memory
-		return err
-	}
+	d.dash.openSeries("") // the demo's replay is kept in memory
 	defer d.dash.closeSeries()
 	d.pipe = pipeline.New(pipeline.DefaultLimits(), d.mon.observe)
 	d.pipe.RecycleTransactions = true

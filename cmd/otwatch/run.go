@@ -320,9 +320,7 @@ func newDaemon(cfg *config.Config, logger *log.Logger) (*daemon, error) {
 		dashDir := filepath.Join(filepath.Dir(cfg.Database.Path), "dashboard")
 		srv, err := ui.New(ui.Config{StateDir: dashDir, Addr: cfg.Management.Dashboard, Version: version, Logf: logger.Printf}, d.dash)
 		if err == nil {
-			if err = d.dash.openSeries(filepath.Join(dashDir, "series.db")); err != nil {
-				srv.Close()
-			}
+			d.dash.openSeries(filepath.Join(dashDir, "series.db"))
 		}
 		if err != nil {
 			ln.Close()
@@ -765,19 +763,18 @@ func (d *daemon) metrics(w http.ResponseWriter, r *http.Request) {
 	}
 	counts("otwatch_anomalies_total", "Named protocol anomalies.", "anomaly", s.stats.Anomalies)
 	counts("otwatch_limits_hit_total", "Times a memory bound was hit.", "limit", s.stats.LimitsHit)
-	cyclic := slices.Sorted(maps.Keys(s.stats.CyclicIO))
-	metric("otwatch_cyclic_io_connections", "Cyclic I/O connections seen (EtherNet/IP class 1).", "gauge")
-	for _, p := range cyclic {
-		fmt.Fprintf(w, "otwatch_cyclic_io_connections{proto=%q} %d\n", p, s.stats.CyclicIO[p].Connections)
+	cyclic := func(name, help, typ string, v func(pipeline.CyclicTotals) uint64) {
+		metric(name, help, typ)
+		for _, p := range slices.Sorted(maps.Keys(s.stats.CyclicIO)) {
+			fmt.Fprintf(w, "%s{proto=%q} %d\n", name, p, v(s.stats.CyclicIO[p]))
+		}
 	}
-	metric("otwatch_cyclic_io_datagrams_total", "Cyclic I/O datagrams seen.", "counter")
-	for _, p := range cyclic {
-		fmt.Fprintf(w, "otwatch_cyclic_io_datagrams_total{proto=%q} %d\n", p, s.stats.CyclicIO[p].Datagrams)
-	}
-	metric("otwatch_cyclic_io_lost_total", "Cyclic I/O datagrams their connection's sequence count shows were lost (on the network or by the mirror).", "counter")
-	for _, p := range cyclic {
-		fmt.Fprintf(w, "otwatch_cyclic_io_lost_total{proto=%q} %d\n", p, s.stats.CyclicIO[p].Lost)
-	}
+	cyclic("otwatch_cyclic_io_connections", "Cyclic I/O connections seen (EtherNet/IP class 1).", "gauge",
+		func(t pipeline.CyclicTotals) uint64 { return t.Connections })
+	cyclic("otwatch_cyclic_io_datagrams_total", "Cyclic I/O datagrams seen.", "counter",
+		func(t pipeline.CyclicTotals) uint64 { return t.Datagrams })
+	cyclic("otwatch_cyclic_io_lost_total", "Cyclic I/O datagrams their connection's sequence count shows were lost (on the network or by the mirror).", "counter",
+		func(t pipeline.CyclicTotals) uint64 { return t.Lost })
 	counts("otwatch_alerts_total", "Alerts raised per kind.", "kind", s.alerts)
 	metric("otwatch_alert_repeats_folded_total", "Alert repeats folded into earlier alerts.", "counter")
 	fmt.Fprintf(w, "otwatch_alert_repeats_folded_total %d\n", s.folded)
