@@ -81,12 +81,16 @@ func Open(path string) (*Store, error) {
 		return nil, openError(path, err)
 	}
 	db.AllocSize = 2 << 20
-	s := &Store{db: db, path: path, written: map[string]uint64{}, versions: map[string]uint64{}, seed: maphash.MakeSeed()}
+	s := newStore(db, path)
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+func newStore(db *bolt.DB, path string) *Store {
+	return &Store{db: db, path: path, written: map[string]uint64{}, versions: map[string]uint64{}, seed: maphash.MakeSeed()}
 }
 
 // mmapSize is the address space mapped for a state file of size bytes:
@@ -132,7 +136,7 @@ func OpenReadOnly(path string, timeout time.Duration) (*Store, error) {
 	if err != nil {
 		return nil, openError(path, err)
 	}
-	s := &Store{db: db, path: path, written: map[string]uint64{}, versions: map[string]uint64{}, seed: maphash.MakeSeed()}
+	s := newStore(db, path)
 	err = db.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if meta == nil || string(meta.Get(keyProduct)) != string(product) {
