@@ -2,6 +2,8 @@ package inventory
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 
 	"github.com/otwatch/otwatch/protocols"
@@ -80,7 +82,7 @@ func (inv *Inventory) roles(a *evidence, servers int) ([]string, map[string]stri
 	// work on process data (a client of many servers is a SCADA master, of
 	// a few an HMI).
 	master, process := false, []string(nil)
-	for _, name := range sortedKeys(clientOf) {
+	for _, name := range slices.Sorted(maps.Keys(clientOf)) {
 		prof, _ := protocols.ProfileOf(name)
 		for _, r := range prof.ClientRoles {
 			what := "client"
@@ -123,15 +125,6 @@ func sortedRoles(ev map[string]string) []string {
 	out := make([]string, 0, len(ev))
 	for r := range ev {
 		out = append(out, r)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
 	}
 	sort.Strings(out)
 	return out
