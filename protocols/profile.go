@@ -1,6 +1,8 @@
 package protocols
 
 import (
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -119,16 +121,8 @@ func Profiles() []Profile {
 	for _, e := range idx {
 		out = append(out, e.profile)
 	}
-	sortProfiles(out)
+	slices.SortFunc(out, func(a, b Profile) int { return strings.Compare(a.Name, b.Name) })
 	return out
-}
-
-func sortProfiles(ps []Profile) {
-	for i := 1; i < len(ps); i++ {
-		for j := i; j > 0 && ps[j].Name < ps[j-1].Name; j-- {
-			ps[j], ps[j-1] = ps[j-1], ps[j]
-		}
-	}
 }
 
 // ProfileOf returns the profile of a record protocol; ok is false for a

@@ -2,6 +2,7 @@ package enip
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"strconv"
 	"time"
@@ -499,13 +500,9 @@ func (s *session) target(t *protocols.Transaction, p *Path) {
 	}
 }
 
+// hexString renders the first 128 bytes of b as hex, in scratch.
 func (s *session) hexString(b []byte) string {
-	const digits = "0123456789abcdef"
-	out := s.scratch[:0]
-	for _, c := range b[:min(len(b), len(s.scratch)/2)] {
-		out = append(out, digits[c>>4], digits[c&15])
-	}
-	return s.env.Strings.Bytes(out)
+	return s.env.Strings.Bytes(hex.AppendEncode(s.scratch[:0], b[:min(len(b), len(s.scratch)/2)]))
 }
 
 // requestMembers decodes the services of a Multiple Service Packet

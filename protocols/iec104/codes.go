@@ -1,6 +1,10 @@
 package iec104
 
-import "github.com/otwatch/otwatch/protocols"
+import (
+	_ "embed"
+
+	"github.com/otwatch/otwatch/protocols"
+)
 
 // Proto is the records' proto value.
 const Proto = "iec104"
@@ -28,18 +32,15 @@ const (
 	maxObjectsPerPDU = 127
 )
 
-// U-format function bits of the first control octet.
-const (
-	uStartDTAct = 0x04
-	uStartDTCon = 0x08
-	uStopDTAct  = 0x10
-	uStopDTCon  = 0x20
-	uTestFRAct  = 0x40
-	uTestFRCon  = 0x80
-)
+// codes are the tables of codes.tsv: the names of the U-format functions
+// and of the causes of transmission.
+var codes = protocols.MustLoadCodes[struct {
+	UFunctions map[byte]string
+	Causes     [64]string
+}](codeList)
 
-var uNames = map[byte]string{uStartDTAct: "startdt_act", uStartDTCon: "startdt_con", uStopDTAct: "stopdt_act",
-	uStopDTCon: "stopdt_con", uTestFRAct: "testfr_act", uTestFRCon: "testfr_con"}
+//go:embed codes.tsv
+var codeList string
 
 // valueKind says how an information element's value reads.
 type valueKind uint8
@@ -165,21 +166,3 @@ const (
 	cotUnknownMin = 44 // 44..47: unknown type, cause, common address, IOA
 	cotUnknownMax = 47
 )
-
-var cotNames = func() [64]string {
-	var n [64]string
-	for c, s := range map[int]string{1: "periodic", 2: "background", 3: "spont", 4: "init", 5: "req", 6: "act", 7: "actcon",
-		8: "deact", 9: "deactcon", 10: "actterm", 11: "retrem", 12: "retloc", 13: "file", 20: "inrogen",
-		37: "reqcogen", 44: "unknown_type", 45: "unknown_cause", 46: "unknown_common_address", 47: "unknown_ioa"} {
-		n[c] = s
-	}
-	inro := [...]string{"inro1", "inro2", "inro3", "inro4", "inro5", "inro6", "inro7", "inro8", "inro9", "inro10",
-		"inro11", "inro12", "inro13", "inro14", "inro15", "inro16"}
-	for i, s := range inro {
-		n[21+i] = s
-	}
-	for i, s := range [...]string{"reqco1", "reqco2", "reqco3", "reqco4"} {
-		n[38+i] = s
-	}
-	return n
-}()

@@ -71,7 +71,7 @@ func plausible(b []byte) protocols.ProbeResult {
 		}
 		return protocols.ProbeYes
 	case FormatU:
-		if _, one := uNames[a.UFunctions]; !one || a.Length != minAPDULen || b[3] != 0 || b[4] != 0 || b[5] != 0 {
+		if _, one := codes.UFunctions[a.UFunctions]; !one || a.Length != minAPDULen || b[3] != 0 || b[4] != 0 || b[5] != 0 {
 			return protocols.ProbeNo
 		}
 		return protocols.ProbeYes
@@ -82,7 +82,7 @@ func plausible(b []byte) protocols.ProbeResult {
 	if len(b) < apciLen+3 {
 		return protocols.ProbeNeedMore
 	}
-	if _, known := types[b[6]]; !known || b[7]&0x7F == 0 || cotNames[b[8]&0x3F] == "" {
+	if _, known := types[b[6]]; !known || b[7]&0x7F == 0 || codes.Causes[b[8]&0x3F] == "" {
 		return protocols.ProbeNo
 	}
 	return protocols.ProbeYes

@@ -87,7 +87,7 @@ func decodeAPDU(apdu []byte, t *protocols.Transaction, controlling bool, units *
 			return a, false
 		}
 		t.Op, t.Code = protocols.OpSession, a.Code()
-		if name, one := uNames[a.UFunctions]; one {
+		if name, one := codes.UFunctions[a.UFunctions]; one {
 			t.CodeName = name
 		} else {
 			t.CodeName = "u_format_multiple"
@@ -128,7 +128,7 @@ func decodeASDU(asdu []byte, t *protocols.Transaction, controlling bool, units *
 	vsq, cot := asdu[1], asdu[2]
 	cause := int(cot & 0x3F)
 	t.Subcode, t.HasSubcode = cause, true
-	if name := cotNames[cause]; name != "" {
+	if name := codes.Causes[cause]; name != "" {
 		t.SubcodeName = name
 	} else {
 		t.SubcodeName = "cause_" + strconv.Itoa(cause)

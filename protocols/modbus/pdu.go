@@ -66,12 +66,6 @@ func setSubfunction(t *protocols.Transaction, table map[int]protocols.Code, sub 
 	}
 }
 
-func addBits(t *protocols.Transaction, bits []byte, n int) {
-	for i := 0; i < n && i/8 < len(bits); i++ {
-		t.AddValue(protocols.IntValue(int64(bits[i/8] >> (i % 8) & 1)))
-	}
-}
-
 func addRegisters(t *protocols.Transaction, regs []byte) {
 	for i := 0; i+1 < len(regs); i += 2 {
 		t.AddValue(protocols.IntValue(int64(binary.BigEndian.Uint16(regs[i:]))))

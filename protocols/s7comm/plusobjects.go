@@ -673,5 +673,3 @@ func plusWritesSession(p *PlusPDU) bool {
 func be32(b []byte) uint32 {
 	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 }
-
-func hex32(v uint32) string { return string(appendHex32(nil, v)) }
