@@ -2,6 +2,7 @@ package enip
 
 import (
 	"encoding/binary"
+	"slices"
 	"sort"
 )
 
@@ -9,20 +10,9 @@ import (
 // connections a Forward Open sets up (CIP Vol. 2, §3-3).
 const IOPort = 2222
 
-// maxIOConnections bounds the I/O connections one flow keeps counts of; the
-// datagrams of any beyond are counted together (IOConnection ID 0 is not a
-// valid connection id).
+// maxIOConnections bounds the I/O connections one flow follows the sequence
+// count of; a datagram of any beyond is reported without a loss count.
 const maxIOConnections = 256
-
-// IOConnection is what a flow's implicit I/O says of one connection: its
-// connection id (the sequenced address item's), the datagrams seen and the
-// datagrams its sequence count shows were lost on the way or by the capture.
-type IOConnection struct {
-	ID      uint32
-	Packets uint64
-	Lost    uint64
-	lastSeq uint32
-}
 
 // parseIO reads a class 1 datagram: a common packet format without an
 // encapsulation header whose first item is the sequenced address item
@@ -59,43 +49,32 @@ func parseIO(b []byte) (id, seq uint32, ok bool) {
 	return id, seq, off == len(b) && id != 0
 }
 
-// ioCounts counts the class 1 datagrams of one flow per connection.
-type ioCounts struct {
-	conns    []IOConnection
-	overflow IOConnection
+// ioSequences follows the sequence count of each I/O connection of one flow,
+// to tell the datagrams lost between two; the pipeline counts the
+// datagrams themselves (Env.Cyclic).
+type ioSequences struct {
+	conns []ioSequence // by id
 }
 
-// add counts a datagram and returns how many of its connection's datagrams
-// its sequence count shows were lost since the previous one.
-func (c *ioCounts) add(id, seq uint32) (lost uint64) {
-	i := sort.Search(len(c.conns), func(i int) bool { return c.conns[i].ID >= id })
-	if i == len(c.conns) || c.conns[i].ID != id {
-		if len(c.conns) >= maxIOConnections {
-			c.overflow.Packets++
-			return 0
+type ioSequence struct{ id, last uint32 }
+
+// next takes a datagram's connection id and sequence count and returns how
+// many datagrams of that connection its sequence count shows were lost since
+// the previous one.
+func (c *ioSequences) next(id, seq uint32) (lost uint64) {
+	i := sort.Search(len(c.conns), func(i int) bool { return c.conns[i].id >= id })
+	if i == len(c.conns) || c.conns[i].id != id {
+		if len(c.conns) < maxIOConnections {
+			c.conns = slices.Insert(c.conns, i, ioSequence{id, seq})
 		}
-		c.conns = append(c.conns, IOConnection{})
-		copy(c.conns[i+1:], c.conns[i:])
-		c.conns[i] = IOConnection{ID: id, Packets: 1, lastSeq: seq}
 		return 0
 	}
 	k := &c.conns[i]
-	k.Packets++
 	// The sequence count grows by one a datagram; a step beyond is what
 	// was lost, one back (a duplicate, a reordered datagram) is not.
-	if d := seq - k.lastSeq; d >= 1 && d < 1<<31 {
+	if d := seq - k.last; d >= 1 && d < 1<<31 {
 		lost = uint64(d - 1)
-		k.Lost += lost
-		k.lastSeq = seq
+		k.last = seq
 	}
 	return lost
-}
-
-// list returns the connections by id, those beyond the bound last as id 0.
-func (c *ioCounts) list() []IOConnection {
-	out := append([]IOConnection(nil), c.conns...)
-	if c.overflow.Packets > 0 {
-		out = append(out, c.overflow)
-	}
-	return out
 }

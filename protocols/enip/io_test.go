@@ -58,29 +58,47 @@ func TestParseIO(t *testing.T) {
 	}
 }
 
-func TestIOCountsSequenceGaps(t *testing.T) {
-	var c ioCounts
+func TestIOSequenceGaps(t *testing.T) {
+	var c ioSequences
+	got := map[uint32]uint64{}
 	for _, s := range []struct{ id, seq uint32 }{
 		{9, 1}, {9, 2}, {5, 0xFFFFFFFF}, {9, 5}, {9, 5}, {9, 4}, {5, 0}, {9, 6},
 	} {
-		c.add(s.id, s.seq)
+		got[s.id] += c.next(s.id, s.seq)
 	}
-	assert.Equal(t, []IOConnection{
-		{ID: 5, Packets: 2, lastSeq: 0},
-		{ID: 9, Packets: 6, Lost: 2, lastSeq: 6}, // 3 and 4 missing at 5; 4 came late, counted once lost
-	}, c.list(), "by connection id; a duplicate or late datagram is no loss, the count wraps")
+	// 3 and 4 missing at 5; 4 came late, counted once lost
+	assert.Equal(t, map[uint32]uint64{5: 0, 9: 2}, got, "a duplicate or late datagram is no loss, the count wraps")
+	assert.Equal(t, []ioSequence{{5, 0}, {9, 6}}, c.conns, "by connection id")
 }
 
-func TestIOCountsBounded(t *testing.T) {
-	var c ioCounts
+func TestIOSequencesBounded(t *testing.T) {
+	var c ioSequences
 	for id := uint32(1); id <= maxIOConnections+3; id++ {
-		c.add(id, 1)
+		c.next(id, 1)
 	}
-	c.add(1, 2)
-	l := c.list()
-	require.Len(t, l, maxIOConnections+1)
-	assert.Equal(t, uint64(2), l[0].Packets)
-	assert.Equal(t, IOConnection{Packets: 3}, l[maxIOConnections], "beyond the bound: counted together")
+	require.Len(t, c.conns, maxIOConnections)
+	assert.Equal(t, uint64(1), c.next(1, 3), "a followed connection still tells its losses")
+	assert.Zero(t, c.next(maxIOConnections+2, 9), "beyond the bound: no sequence followed, no loss claimed")
+}
+
+// ioCount is what Env.Cyclic reported of one connection.
+type ioCount struct{ Packets, Lost uint64 }
+
+// countCyclic makes env's CyclicFunc count what a session reports, per
+// connection id.
+func countCyclic(env *protocols.Env) map[uint32]*ioCount {
+	got := map[uint32]*ioCount{}
+	env.CyclicFunc = func(_ *protocols.Env, proto string, conn uint32, lost uint64) {
+		if proto != ProtoENIP {
+			panic("cyclic I/O reported as " + proto)
+		}
+		if got[conn] == nil {
+			got[conn] = &ioCount{}
+		}
+		got[conn].Packets++
+		got[conn].Lost += lost
+	}
+	return got
 }
 
 // TestIOPerConnectionAgainstTshark feeds the UDP 2222 datagrams of ICSNPP's
@@ -89,12 +107,12 @@ func TestIOCountsBounded(t *testing.T) {
 // address items; none becomes a record or an anomaly.
 func TestIOPerConnectionAgainstTshark(t *testing.T) {
 	path := filepath.Join(corpustest.Dir(t), "cisagov__icsnpp-enip", "tests", "traces", "enip_cip_example.pcap")
-	want := map[uint32]*IOConnection{}
+	want := map[uint32]*ioCount{}
 	last := map[uint32]uint32{}
 	for _, r := range corpustest.Fields(t, path, []string{"-Y", "udp.port==2222"}, "enip.cpf.sai.connid", "enip.cpf.sai.seq") {
 		id, seq := uint32(corpustest.Int(r[0])), uint32(corpustest.Int(r[1]))
 		if want[id] == nil {
-			want[id] = &IOConnection{ID: id}
+			want[id] = &ioCount{}
 		} else if seq > last[id]+1 {
 			want[id].Lost += uint64(seq - last[id] - 1)
 		}
@@ -104,6 +122,7 @@ func TestIOPerConnectionAgainstTshark(t *testing.T) {
 	require.NotEmpty(t, want, "tshark sees the I/O datagrams")
 
 	rec := newRecorder(protocols.UDP)
+	got := countCyclic(&rec.Env)
 	s := newSession(&rec.Env)
 	rd, err := capture.Open(path)
 	require.NoError(t, err)
@@ -123,12 +142,7 @@ func TestIOPerConnectionAgainstTshark(t *testing.T) {
 		assert.Equal(t, len(d.Payload), used)
 	}
 	s.Close(pk(0))
-	got := s.io.list()
-	require.Len(t, got, len(want))
-	for _, c := range got {
-		c.lastSeq = 0
-		assert.Equal(t, *want[c.ID], c, "connection %#08x", c.ID)
-	}
+	assert.Equal(t, want, got, "per connection id")
 	assert.Empty(t, rec.Txs, "cyclic data is counted, not recorded")
 	assert.Empty(t, rec.Anomalies)
 

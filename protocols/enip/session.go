@@ -84,7 +84,7 @@ type session struct {
 	badHeaders  int
 	sawRequest  bool
 	missed      protocols.MissedRequests
-	io          ioCounts // implicit I/O (UDP 2222)
+	io          ioSequences // implicit I/O (UDP 2222)
 	scratch     [256]byte
 	idbuf       [64]byte
 }
@@ -100,7 +100,7 @@ func (s *session) Feed(dir protocols.Direction, data []byte, pkt protocols.Packe
 	s.missed.Feed(pkt.Time)
 	if s.env.Transport == protocols.UDP {
 		if id, seq, ok := parseIO(data); ok {
-			s.env.Cyclic(ProtoENIP, id, s.io.add(id, seq))
+			s.env.Cyclic(ProtoENIP, id, s.io.next(id, seq))
 			return len(data), nil
 		}
 		h, ok := ParseHeader(data)
