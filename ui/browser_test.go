@@ -473,11 +473,7 @@ func TestBrowserLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	br := startBrowser(t, shots)
-	br.navigate(base + "/")
-	br.waitFor("login form", `document.getElementById('login-form')`, 20*time.Second)
-	br.eval(fmt.Sprintf(`document.getElementById('login-user').value = 'ops'; document.getElementById('login-pass').value = %q;
-		document.getElementById('login-submit').click(); true`, testPassword))
-	br.waitFor("overview", `document.querySelector('#page-overview[data-ready]')`, 20*time.Second)
+	br.login(base, "ops", 20*time.Second)
 	// 99 of the 990 synthetic PLCs still learn: the overview says so
 	if txt := br.evalString(`(document.getElementById('learning-banner') || {}).textContent || ''`); !strings.HasPrefix(txt, "99 of 990 assets still learning until ") {
 		t.Errorf("overview: learning banner %q", txt)

@@ -71,11 +71,7 @@ func TestBrowserControlRoom(t *testing.T) {
 		t.Fatal(err)
 	}
 	br := startBrowser(t, shots)
-	br.navigate(base + "/")
-	br.waitFor("login form", `document.getElementById('login-form')`, 20*time.Second)
-	br.eval(fmt.Sprintf(`document.getElementById('login-user').value = 'operator'; document.getElementById('login-pass').value = %q;
-		document.getElementById('login-submit').click(); true`, testPassword))
-	br.waitFor("overview", `document.querySelector('#page-overview[data-ready]')`, 20*time.Second)
+	br.login(base, "operator", 20*time.Second)
 
 	page := func(name string) {
 		t.Helper()
@@ -358,11 +354,7 @@ func TestBrowserEmptyStates(t *testing.T) {
 	}
 	br := startBrowser(t, shots)
 	br.cdp.call("Emulation.setDeviceMetricsOverride", map[string]any{"width": 768, "height": 1024, "deviceScaleFactor": 1, "mobile": true}, nil)
-	br.navigate(base + "/")
-	br.waitFor("login form", `document.getElementById('login-form')`, 20*time.Second)
-	br.eval(fmt.Sprintf(`document.getElementById('login-user').value = 'operator'; document.getElementById('login-pass').value = %q;
-		document.getElementById('login-submit').click(); true`, testPassword))
-	br.waitFor("overview", `document.querySelector('#page-overview[data-ready]')`, 20*time.Second)
+	br.login(base, "operator", 20*time.Second)
 	for _, p := range []string{"overview", "assets", "alerts", "incidents", "baseline", "system", "asset/10.1.2.3"} {
 		br.eval(fmt.Sprintf(`document.querySelectorAll('.page').forEach(p => p.dataset.old = '1');
 			if (location.hash === %[1]q) window.dispatchEvent(new HashChangeEvent('hashchange')); else location.hash = %[1]q; true`, "#/"+p))
