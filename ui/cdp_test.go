@@ -32,6 +32,7 @@ func (br *browser) evalString(expr string) string              { return br.b.Eva
 func (br *browser) waitFor(what, cond string, d time.Duration) { br.b.WaitFor(what, cond, d) }
 func (br *browser) navigate(u string)                          { br.b.Navigate(u) }
 func (br *browser) screenshot(name string)                     { br.b.Screenshot(name) }
+func (br *browser) fullScreenshot(name string)                 { br.b.FullScreenshot(name, 3000) } // the whole page, up to 3000 px tall
 func (br *browser) consoleErrors() []string                    { return br.b.ConsoleErrors() }
 func (br *browser) requested() []string                        { return br.b.Requested() }
 func (br *browser) setFiles(selector string, paths []string)   { br.b.SetFiles(selector, paths) }
