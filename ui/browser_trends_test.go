@@ -294,17 +294,7 @@ func uniq(l []string) map[string]bool {
 func learnedEngineering(t *testing.T, b interface {
 	Baseline(string) (json.RawMessage, bool)
 }, ip string) bool {
-	raw, ok := b.Baseline(ip)
-	if !ok {
-		return false
-	}
-	var doc struct {
-		Functions []struct{ Op string } `json:"functions"`
-	}
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range doc.Functions {
+	for _, f := range baselineFunctions(t, b, ip) {
 		switch f.Op {
 		case "control", "program_download", "program_upload", "firmware_update", "stop", "start", "restart":
 			return true
