@@ -212,19 +212,26 @@ func ParseAlertQuery(v map[string][]string) (AlertQuery, error) {
 	if q.Limit > MaxAlertLimit {
 		return q, fmt.Errorf("limit %d: at most %d", q.Limit, MaxAlertLimit)
 	}
+	err := parseSinceUntil(get, &q.Since, &q.Until) // before q is read: the order of a return's operands is unspecified
+	return q, err
+}
+
+// parseSinceUntil reads the RFC 3339 parameters since and until, where
+// present, into since and until (alerts and series ranges alike).
+func parseSinceUntil(get func(string) string, since, until *time.Time) error {
 	for _, p := range []struct {
 		name string
 		dst  *time.Time
-	}{{"since", &q.Since}, {"until", &q.Until}} {
+	}{{"since", since}, {"until", until}} {
 		if x := get(p.name); x != "" {
 			t, err := time.Parse(time.RFC3339Nano, x)
 			if err != nil {
-				return q, fmt.Errorf("%s %q: want RFC 3339 time", p.name, x)
+				return fmt.Errorf("%s %q: want RFC 3339 time", p.name, x)
 			}
 			*p.dst = t
 		}
 	}
-	return q, nil
+	return nil
 }
 
 type alertsResponse struct {

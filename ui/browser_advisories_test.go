@@ -46,11 +46,7 @@ func TestBrowserPatchFirst(t *testing.T) {
 		id := strings.SplitN(name, "/", 2)[0]
 		br.waitFor(name+" page", fmt.Sprintf(`document.querySelector('#page-%s[data-ready]')`, id), 15*time.Second)
 	}
-	br.navigate(base + "/")
-	br.waitFor("login form", `document.getElementById('login-form')`, 20*time.Second)
-	br.eval(fmt.Sprintf(`document.getElementById('login-user').value = 'admin'; document.getElementById('login-pass').value = %q;
-		document.getElementById('login-submit').click(); true`, testPassword))
-	br.waitFor("overview", `document.querySelector('#page-overview[data-ready]')`, 15*time.Second)
+	br.login(base, "admin", 15*time.Second)
 
 	// before any import: the page says so
 	page("patch")

@@ -1,7 +1,6 @@
 package ui_test
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -40,11 +39,7 @@ func TestBrowserHostileStrings(t *testing.T) {
 		t.Fatal(err)
 	}
 	br := startBrowser(t, screenshotDir(t))
-	br.navigate(base + "/")
-	br.waitFor("login form", `document.getElementById('login-form')`, 20*time.Second)
-	br.eval(fmt.Sprintf(`document.getElementById('login-user').value = 'admin'; document.getElementById('login-pass').value = %q;
-		document.getElementById('login-submit').click(); true`, testPassword))
-	br.waitFor("overview", `document.querySelector('#page-overview[data-ready]')`, 15*time.Second)
+	br.login(base, "admin", 15*time.Second)
 	br.eval(`location.hash = "#/assets"`)
 	br.waitFor("assets page", `document.querySelector('#page-assets[data-ready]')`, 15*time.Second)
 	br.waitFor("the neighbor row", `document.querySelector('#neighbors-table .neighbor-row')`, 15*time.Second)

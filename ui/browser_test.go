@@ -65,16 +65,25 @@ func serveTLS(t *testing.T, b ui.Backend) (*ui.Server, string, string) {
 	return srv, base, dir
 }
 
-func baselineHas(t *testing.T, b *fake.Backend, a *alerts.Alert) bool {
-	raw, ok := b.Baseline(a.Server.IP)
+// baselineFunctions are the functions the baseline of ip learned (none
+// when ip has no baseline).
+func baselineFunctions(t *testing.T, b interface {
+	Baseline(string) (json.RawMessage, bool)
+}, ip string) []baseline.FunctionDoc {
+	t.Helper()
+	raw, ok := b.Baseline(ip)
 	if !ok {
-		return false
+		return nil
 	}
 	var doc baseline.AssetDoc
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range doc.Functions {
+	return doc.Functions
+}
+
+func baselineHas(t *testing.T, b *fake.Backend, a *alerts.Alert) bool {
+	for _, f := range baselineFunctions(t, b, a.Server.IP) {
 		if f.Client == a.Client.IP && f.Proto == a.Proto && a.Code != nil && int(f.Code) == *a.Code && f.Op == a.Op {
 			return true
 		}
@@ -473,11 +482,7 @@ func TestBrowserLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	br := startBrowser(t, shots)
-	br.navigate(base + "/")
-	br.waitFor("login form", `document.getElementById('login-form')`, 20*time.Second)
-	br.eval(fmt.Sprintf(`document.getElementById('login-user').value = 'ops'; document.getElementById('login-pass').value = %q;
-		document.getElementById('login-submit').click(); true`, testPassword))
-	br.waitFor("overview", `document.querySelector('#page-overview[data-ready]')`, 20*time.Second)
+	br.login(base, "ops", 20*time.Second)
 	// 99 of the 990 synthetic PLCs still learn: the overview says so
 	if txt := br.evalString(`(document.getElementById('learning-banner') || {}).textContent || ''`); !strings.HasPrefix(txt, "99 of 990 assets still learning until ") {
 		t.Errorf("overview: learning banner %q", txt)

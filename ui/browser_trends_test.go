@@ -1,48 +1,20 @@
 package ui_test
 
 import (
-	"net/netip"
-	"regexp"
-
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"github.com/otwatch/otwatch/learning/zones"
-	"math"
+	"net/netip"
 	"os"
-	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/otwatch/otwatch/learning/zones"
 	"github.com/otwatch/otwatch/ui"
 	"github.com/otwatch/otwatch/ui/fake"
 	"github.com/otwatch/otwatch/ui/series"
 )
-
-// fullScreenshot saves the whole page (up to 3000 px tall) as name.png in dir.
-func fullScreenshot(t *testing.T, br *browser, dir, name string) {
-	var m struct {
-		CSS struct{ Width, Height float64 } `json:"cssContentSize"`
-	}
-	if err := br.cdp.call("Page.getLayoutMetrics", map[string]any{}, &m); err != nil {
-		t.Logf("screenshot %s: %v", name, err)
-		return
-	}
-	var r struct{ Data string }
-	clip := map[string]any{"x": 0, "y": 0, "width": m.CSS.Width, "height": math.Min(m.CSS.Height, 3000), "scale": 1}
-	if err := br.cdp.call("Page.captureScreenshot", map[string]any{"format": "png", "captureBeyondViewport": true, "clip": clip}, &r); err != nil {
-		t.Logf("screenshot %s: %v", name, err)
-		return
-	}
-	png, err := base64.StdEncoding.DecodeString(r.Data)
-	if err == nil {
-		err = os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
-	}
-	if err != nil {
-		t.Logf("screenshot %s: %v", name, err)
-	}
-}
 
 // TestBrowserControlRoom loads every page at a control-room screen's
 // 1400×900 and a tablet's 768×1024, saves the pictures (committed under
@@ -71,11 +43,7 @@ func TestBrowserControlRoom(t *testing.T) {
 		t.Fatal(err)
 	}
 	br := startBrowser(t, shots)
-	br.navigate(base + "/")
-	br.waitFor("login form", `document.getElementById('login-form')`, 20*time.Second)
-	br.eval(fmt.Sprintf(`document.getElementById('login-user').value = 'operator'; document.getElementById('login-pass').value = %q;
-		document.getElementById('login-submit').click(); true`, testPassword))
-	br.waitFor("overview", `document.querySelector('#page-overview[data-ready]')`, 20*time.Second)
+	br.login(base, "operator", 20*time.Second)
 
 	page := func(name string) {
 		t.Helper()
@@ -299,7 +267,7 @@ func TestBrowserControlRoom(t *testing.T) {
 			if vp.w < 800 {
 				noOverflow(p)
 			}
-			fullScreenshot(t, br, shots, size+"-"+name)
+			br.fullScreenshot(size + "-" + name)
 		}
 	}
 	// the baseline's value models in words
@@ -326,17 +294,7 @@ func uniq(l []string) map[string]bool {
 func learnedEngineering(t *testing.T, b interface {
 	Baseline(string) (json.RawMessage, bool)
 }, ip string) bool {
-	raw, ok := b.Baseline(ip)
-	if !ok {
-		return false
-	}
-	var doc struct {
-		Functions []struct{ Op string } `json:"functions"`
-	}
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range doc.Functions {
+	for _, f := range baselineFunctions(t, b, ip) {
 		switch f.Op {
 		case "control", "program_download", "program_upload", "firmware_update", "stop", "start", "restart":
 			return true
@@ -358,11 +316,7 @@ func TestBrowserEmptyStates(t *testing.T) {
 	}
 	br := startBrowser(t, shots)
 	br.cdp.call("Emulation.setDeviceMetricsOverride", map[string]any{"width": 768, "height": 1024, "deviceScaleFactor": 1, "mobile": true}, nil)
-	br.navigate(base + "/")
-	br.waitFor("login form", `document.getElementById('login-form')`, 20*time.Second)
-	br.eval(fmt.Sprintf(`document.getElementById('login-user').value = 'operator'; document.getElementById('login-pass').value = %q;
-		document.getElementById('login-submit').click(); true`, testPassword))
-	br.waitFor("overview", `document.querySelector('#page-overview[data-ready]')`, 20*time.Second)
+	br.login(base, "operator", 20*time.Second)
 	for _, p := range []string{"overview", "assets", "alerts", "incidents", "baseline", "system", "asset/10.1.2.3"} {
 		br.eval(fmt.Sprintf(`document.querySelectorAll('.page').forEach(p => p.dataset.old = '1');
 			if (location.hash === %[1]q) window.dispatchEvent(new HashChangeEvent('hashchange')); else location.hash = %[1]q; true`, "#/"+p))
@@ -376,7 +330,7 @@ func TestBrowserEmptyStates(t *testing.T) {
 		if n := br.evalInt(`document.querySelectorAll('.page .empty').length`); n == 0 && p != "baseline" {
 			t.Errorf("%s: nothing says why it is empty", p)
 		}
-		fullScreenshot(t, br, shots, "empty-768x1024-"+strings.ReplaceAll(strings.ReplaceAll(p, "/", "-"), ".", "_"))
+		br.fullScreenshot("empty-768x1024-" + strings.ReplaceAll(strings.ReplaceAll(p, "/", "-"), ".", "_"))
 	}
 	if txt := br.evalString(`document.querySelector('.page .empty').textContent`); !strings.Contains(txt, "No asset 10.1.2.3") {
 		t.Errorf("an unknown asset: %q", txt)

@@ -89,17 +89,8 @@ func (s *Server) getSeriesData(c echo.Context) error {
 	if q.Key == "" || len(q.Key) > maxSeriesKey {
 		return badRequest("key: 1 to %d characters (GET /api/series lists them)", maxSeriesKey)
 	}
-	for _, p := range []struct {
-		name string
-		dst  *time.Time
-	}{{"since", &q.Since}, {"until", &q.Until}} {
-		if x := c.QueryParam(p.name); x != "" {
-			t, err := time.Parse(time.RFC3339Nano, x)
-			if err != nil {
-				return badRequest("%s %q: want RFC 3339 time", p.name, x)
-			}
-			*p.dst = t
-		}
+	if err := parseSinceUntil(c.QueryParam, &q.Since, &q.Until); err != nil {
+		return badRequest("%v", err)
 	}
 	if x := c.QueryParam("max_points"); x != "" {
 		n, err := strconv.Atoi(x)

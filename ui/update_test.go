@@ -2,7 +2,6 @@ package ui_test
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -120,11 +119,7 @@ func TestBrowserUpdate(t *testing.T) {
 		t.Fatal(err)
 	}
 	br := startBrowser(t, shots)
-	br.navigate(base + "/")
-	br.waitFor("login form", `document.getElementById('login-form')`, 20*time.Second)
-	br.eval(fmt.Sprintf(`document.getElementById('login-user').value = 'ops'; document.getElementById('login-pass').value = %q;
-		document.getElementById('login-submit').click(); true`, testPassword))
-	br.waitFor("overview", `document.querySelector('#page-overview[data-ready]')`, 20*time.Second)
+	br.login(base, "ops", 20*time.Second)
 	br.eval(`location.hash = '#/system'`)
 	br.waitFor("slots table", `document.getElementById('slots-table')`, 15*time.Second)
 	if got := br.evalString(`document.getElementById('slots-table').textContent`); !strings.Contains(got, "av1.4.0goodrunning") || !strings.Contains(got, "b—empty") {

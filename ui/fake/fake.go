@@ -107,7 +107,7 @@ func (b *Backend) Replay(learnFraction float64, paths ...string) error {
 	p.OnConversation = func(_, server netip.AddrPort, proto uint8, _ uint64, _ int64) {
 		services, serviceProtos = append(services, server), append(serviceProtos, proto)
 	}
-	var frames, bytes uint64
+	var frames uint64
 	var cursor int64 // re-timed end of the previous file
 	for _, path := range paths {
 		before := p.Frames()
@@ -127,13 +127,7 @@ func (b *Backend) Replay(learnFraction float64, paths ...string) error {
 		if i == learn {
 			b.model.SetMode(baseline.ModeDetect)
 		}
-		b.inv.observe(tx)
-		b.engine.Observe(tx)
-		b.series.ObserveTx(tx)
-		if t := tx.Time(); t.After(b.now) {
-			b.now = t
-		}
-		bytes += 150
+		b.observeLocked(tx)
 	}
 	b.engine.Flush()
 	for i, s := range services {
@@ -143,8 +137,7 @@ func (b *Backend) Replay(learnFraction float64, paths ...string) error {
 	b.health.Transactions += uint64(len(txs))
 	b.health.Flows += p.FlowCount()
 	b.health.Mode = "detect"
-	st := b.model.Status(b.now)
-	b.health.Detection = &ui.Detection{Detecting: st.Detecting, Learning: st.Learning, LearningUntil: st.LearningUntil}
+	b.detectionLocked()
 	return nil
 }
 
@@ -418,6 +411,24 @@ func (b *Backend) SetSettings(s ui.Settings, user string) error {
 	return nil
 }
 
+// observeLocked runs one transaction through the inventory, the alerts
+// engine (and its baseline) and the time series; callers hold b.mu.
+func (b *Backend) observeLocked(tx *protocols.Transaction) {
+	b.inv.observe(tx)
+	b.engine.Observe(tx)
+	b.series.ObserveTx(tx)
+	if t := tx.Time(); t.After(b.now) {
+		b.now = t
+	}
+}
+
+// detectionLocked refreshes the health's count of assets learning and
+// detecting; callers hold b.mu.
+func (b *Backend) detectionLocked() {
+	st := b.model.Status(b.now)
+	b.health.Detection = &ui.Detection{Detecting: st.Detecting, Learning: st.Learning, LearningUntil: st.LearningUntil}
+}
+
 // Feed runs transactions through the inventory, the baseline and alerts
 // engine and the time series, as Replay does with a capture's: learning
 // (the baseline learns them) or detecting. Tests and the development
@@ -432,17 +443,11 @@ func (b *Backend) Feed(learn bool, txs ...*protocols.Transaction) {
 		b.model.SetMode(baseline.ModeDetect)
 	}
 	for _, tx := range txs {
-		b.inv.observe(tx)
-		b.engine.Observe(tx)
-		b.series.ObserveTx(tx)
-		if t := tx.Time(); t.After(b.now) {
-			b.now = t
-		}
+		b.observeLocked(tx)
 	}
 	b.engine.Flush()
 	b.health.Transactions += uint64(len(txs))
-	st := b.model.Status(b.now)
-	b.health.Detection = &ui.Detection{Detecting: st.Detecting, Learning: st.Learning, LearningUntil: st.LearningUntil}
+	b.detectionLocked()
 }
 
 // SetpointWrites makes n Modbus writes (function 6) of client to holding

@@ -248,15 +248,7 @@ func (m *memBackend) write(chunks []chunkRec, metas map[string]*seriesMeta, dele
 	for _, c := range chunks {
 		k := uint64(c.id)<<8 | uint64(c.tier)
 		list := m.chunks[k]
-		i, found := slices.BinarySearchFunc(list, c.start, func(x memChunk, t int64) int {
-			switch {
-			case x.start < t:
-				return -1
-			case x.start > t:
-				return 1
-			}
-			return 0
-		})
+		i, found := slices.BinarySearchFunc(list, c.start, func(x memChunk, t int64) int { return cmp.Compare(x.start, t) })
 		if found {
 			m.bytes -= int64(len(list[i].data))
 			list[i].data = slices.Clone(c.data)

@@ -189,18 +189,3 @@ func (s *Store) ObserveTx(tx *protocols.Transaction) {
 		baseline.EachPoint(&rtx, func(p baseline.PointRef) { value(p, SourceRead) })
 	}
 }
-
-// Writers returns the clients seen writing a point's series (up to 4, the latest last).
-func (s *Store) Writers(key string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sr := s.series[key]
-	if sr == nil {
-		return nil
-	}
-	out := make([]string, 0, len(sr.writers))
-	for _, w := range sr.writers {
-		out = append(out, w.String())
-	}
-	return out
-}

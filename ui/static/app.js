@@ -40,6 +40,7 @@
   }
   // emptyRow explains an empty table in a row across its columns
   function emptyRow(cols, text) { return h('tr', { class: 'empty-row' }, h('td', { colspan: String(cols), class: 'muted empty', text })); }
+  const NO_CAPTURE = 'No capture interface: nothing is being monitored. Name the SPAN or TAP ports under interfaces: in the configuration.';
   function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); return el; }
   function fmtTime(t) { return t ? String(t).replace('T', ' ').replace(/\.\d+Z$/, 'Z').replace(/Z$/, ' UTC') : ''; }
   function fmtNum(n) { return (n || 0).toLocaleString('en-US'); }
@@ -234,7 +235,7 @@
       Object.keys(roles).length ? null : emptyRow(2, 'No role inferred yet: roles come from the traffic each asset sends and answers.'));
     const cap = h('table', {}, h('tr', {}, h('th', { text: 'Interface' }), h('th', { text: 'Packets' }), h('th', { text: 'Drops' })),
       (health.interfaces || []).map(i => h('tr', {}, h('td', { text: i.name }), h('td', { text: fmtNum(i.packets) }), h('td', { class: i.drops ? 'error' : '', text: fmtNum(i.drops) }))),
-      (health.interfaces || []).length ? null : emptyRow(3, 'No capture interface: nothing is being monitored. Name the SPAN or TAP ports under interfaces: in the configuration.'));
+      (health.interfaces || []).length ? null : emptyRow(3, NO_CAPTURE));
     const latest = h('table', {}, (recent.alerts || []).length ? null : emptyRow(3, det && det.detecting === 0 ? 'No alert yet: every asset is still learning, so only network alerts (new hosts, scans, protocol errors) can be raised.' : 'No alert yet. Alerts appear here the moment one is raised.'),
       (recent.alerts || []).map(r => h('tr', {}, h('td', {}, sevBadge(r.alert.severity)), h('td', { class: 'mono', text: fmtTime(r.alert.ts) }),
       h('td', {}, h('a', { href: '#/alerts?id=' + encodeURIComponent(r.alert.id), text: foldedMessage(r.alert.message).text }), foldBadge(r.alert.message)))));
@@ -610,6 +611,10 @@
   function learnedEngineering(b) {
     return (b.functions || []).filter(f => ENGINEERING.has(f.op));
   }
+  function engineeringBadge(b) {
+    const n = learnedEngineering(b).length;
+    return n ? h('span', { class: 'badge warnbadge', title: 'engineering functions learned as normal', text: '⚠ ' + n }) : null;
+  }
   function engineeringWarning(b) {
     const fs = learnedEngineering(b);
     if (!fs.length) return null;
@@ -824,7 +829,7 @@
         rows.length ? null : emptyRow(7, 'No baseline yet: a server asset gets one as soon as a client talks to it, learned until the learning period ends.'),
         rows.map(a => h('tr', { class: 'clickable', onclick: () => { location.hash = '#/baseline?asset=' + encodeURIComponent(a.server); } },
           h('td', { class: 'mono', text: a.server }), h('td', { text: a.state }), h('td', { text: Object.keys(a.protocols || {}).join(', ') }),
-          h('td', { text: String(a.links.length) }), h('td', {}, String(a.functions.length), learnedEngineering(a).length ? h('span', { class: 'badge warnbadge', title: 'engineering functions learned as normal', text: '⚠ ' + learnedEngineering(a).length }) : null), h('td', { text: String(a.writes.length) }), h('td', { text: String(a.points.length) }))))));
+          h('td', { text: String(a.links.length) }), h('td', {}, String(a.functions.length), engineeringBadge(a)), h('td', { text: String(a.writes.length) }), h('td', { text: String(a.points.length) }))))));
       return;
     }
     const a = rows[0];
@@ -860,7 +865,7 @@
         Object.keys(hl.limits_hit || {}).length ? [h('dt', { text: 'limits hit' }), h('dd', { class: 'mono', text: JSON.stringify(hl.limits_hit) })] : null)),
       h('div', { class: 'panel' }, h('h2', { text: 'Interfaces' }), h('table', {}, h('tr', {}, ['Name', 'State', 'Packets', 'Drops', 'Bytes'].map(t => h('th', { text: t }))),
         (hl.interfaces || []).map(i => h('tr', {}, h('td', { text: i.name }), h('td', { text: i.up ? 'up' : 'down' }), h('td', { text: fmtNum(i.packets) }), h('td', { text: fmtNum(i.drops) }), h('td', { text: fmtBytes(i.bytes || 0) }))),
-        (hl.interfaces || []).length ? null : emptyRow(5, 'No capture interface: nothing is being monitored. Name the SPAN or TAP ports under interfaces: in the configuration.'))),
+        (hl.interfaces || []).length ? null : emptyRow(5, NO_CAPTURE))),
       h('div', { class: 'panel' }, h('h2', { text: 'Your session' }), h('p', { text: S.user + ' · role ' + S.role }))));
     const settings = await api('GET', '/api/settings').catch(() => null);
     if (settings) {

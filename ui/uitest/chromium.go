@@ -494,10 +494,30 @@ func (b *Browser) Navigate(u string) {
 
 // Screenshot saves the page as NAME.png in the screenshot folder.
 func (b *Browser) Screenshot(name string) {
+	b.capture(name, map[string]any{"format": "png"})
+}
+
+// FullScreenshot saves the whole page, beyond the viewport, up to
+// maxHeight CSS pixels of it, as NAME.png in the screenshot folder.
+func (b *Browser) FullScreenshot(name string, maxHeight float64) {
+	var m struct {
+		CSS struct{ Width, Height float64 } `json:"cssContentSize"`
+	}
+	if err := b.cdp.call("Page.getLayoutMetrics", map[string]any{}, &m); err != nil {
+		b.t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	clip := map[string]any{"x": 0, "y": 0, "width": m.CSS.Width, "height": min(m.CSS.Height, maxHeight), "scale": 1}
+	b.capture(name, map[string]any{"format": "png", "captureBeyondViewport": true, "clip": clip})
+}
+
+// capture takes a screenshot with params (Page.captureScreenshot's) and
+// saves it as NAME.png in the screenshot folder.
+func (b *Browser) capture(name string, params map[string]any) {
 	var r struct {
 		Data string `json:"data"`
 	}
-	if err := b.cdp.call("Page.captureScreenshot", map[string]any{"format": "png"}, &r); err != nil {
+	if err := b.cdp.call("Page.captureScreenshot", params, &r); err != nil {
 		b.t.Logf("screenshot %s: %v", name, err)
 		return
 	}
