@@ -23,6 +23,7 @@ type Pipeline struct {
 	lruTail    *flow
 	buffered   int
 	spare      [][]byte // stream buffers no half-stream holds (takeBuf, putBuf)
+	spareBytes int      // their room
 	defrag     *frame.Defragmenter
 	frameNo    uint64
 	now        int64
@@ -611,15 +612,20 @@ func (p *Pipeline) release(h *halfStream) {
 }
 
 // Stream buffers: a half-stream holds one only while a PDU of it is
-// partial, taking it from a few spare ones the pipeline keeps and giving it
-// back once the session has consumed it. Thousands of flows whose PDUs
-// sometimes straddle segments then share a handful of buffers instead of
-// each keeping its own, which on a capture of many flows was most of the
-// fresh memory the process touched (and a page fault per 4 KiB of it).
+// partial, taking it from spare ones the pipeline keeps and giving it back
+// once the session has consumed it. Thousands of flows whose PDUs sometimes
+// straddle segments then share a few buffers instead of each keeping its
+// own, which on a capture of many flows was most of the fresh memory the
+// process touched (and a page fault per 4 KiB of it). A new buffer holds
+// what is pending with room for as much again (a PDU split in two then
+// fits without growing) and at least minStreamBuf; a larger PDU doubles it.
+// Spares are kept up to maxSpareBytes: when more flows than that are
+// partial at once the extra buffers go back to the garbage collector.
 const (
-	minStreamBuf  = 16 << 10 // a new buffer's room: a split PDU then usually fits without growing
+	minStreamBuf  = 2 << 10  // larger than most split PDUs of Modbus, DNP3 and S7comm
 	maxSpareBuf   = 64 << 10 // larger buffers go back to the garbage collector
-	maxSpareCount = 64
+	maxSpareBytes = 1 << 20
+	maxSpareCount = 256 // bounds takeBuf's search
 )
 
 // takeBuf returns an empty buffer with room for n bytes: the smallest spare
@@ -639,14 +645,16 @@ func (p *Pipeline) takeBuf(n int) []byte {
 	p.spare[best] = p.spare[last]
 	p.spare[last] = nil
 	p.spare = p.spare[:last]
+	p.spareBytes -= cap(b)
 	return b
 }
 
 // appendPending appends data to a half-stream's partial PDU, moving it to a
-// spare or new buffer of at least twice the room when it does not fit.
+// spare or new buffer with room for twice what it then holds when it does
+// not fit.
 func (p *Pipeline) appendPending(h *halfStream, data []byte) {
 	if need := len(h.pending) + len(data); need > cap(h.pending) {
-		b := append(p.takeBuf(max(need, 2*cap(h.pending))), h.pending...)
+		b := append(p.takeBuf(max(2*need, 2*cap(h.pending))), h.pending...)
 		p.putBuf(h.pending)
 		h.pending = b
 	}
@@ -654,11 +662,15 @@ func (p *Pipeline) appendPending(h *halfStream, data []byte) {
 	p.buffered += len(data)
 }
 
+// putBuf keeps b as a spare unless it is too small to serve (the small
+// buffers a probing flow grew by appending) or too large, or the spares
+// are full.
 func (p *Pipeline) putBuf(b []byte) {
-	if cap(b) == 0 || cap(b) > maxSpareBuf || len(p.spare) >= maxSpareCount {
+	if cap(b) < minStreamBuf || cap(b) > maxSpareBuf || len(p.spare) >= maxSpareCount || p.spareBytes+cap(b) > maxSpareBytes {
 		return
 	}
 	p.spare = append(p.spare, b[:0])
+	p.spareBytes += cap(b)
 }
 
 func (p *Pipeline) deliver(fl *flow, dir protocols.Direction, data []byte, pkt protocols.Packet) {
