@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -33,7 +34,9 @@ func (d *decoder) errorf(n *yaml.Node, key, format string, args ...any) {
 	d.errs = append(d.errs, &Error{File: d.file, Line: line, Key: key, Msg: fmt.Sprintf(format, args...)})
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+// The patterns are compiled on first use: every otwatch command links this
+// package, few read a configuration.
+var yamlLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^yaml: line (\d+): (.*)$`) })
 
 func (d *decoder) decode(src []byte) *Config {
 	c := Default()
@@ -50,7 +53,7 @@ func (d *decoder) decode(src []byte) *Config {
 	if err != nil {
 		msg := err.Error()
 		line := 0
-		if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		if m := yamlLine().FindStringSubmatch(msg); m != nil {
 			line, _ = strconv.Atoi(m[1])
 			msg = m[2]
 		}
@@ -346,7 +349,7 @@ func (d *decoder) duration(dst *time.Duration, lo, hi time.Duration) func(*yaml.
 	}
 }
 
-var sizeRE = regexp.MustCompile(`^([0-9]+)\s*(B|KiB|MiB|GiB|TiB)?$`)
+var sizeRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([0-9]+)\s*(B|KiB|MiB|GiB|TiB)?$`) })
 
 // sizeValue reads a byte size: an integer, or a string with a binary unit.
 func (d *decoder) sizeValue(n *yaml.Node, key string, lo, hi int64) (int64, bool) {
@@ -355,7 +358,7 @@ func (d *decoder) sizeValue(n *yaml.Node, key string, lo, hi int64) (int64, bool
 		d.errorf(n, key, "want %s, got %s", want, describe(n))
 		return 0, false
 	}
-	m := sizeRE.FindStringSubmatch(n.Value)
+	m := sizeRE().FindStringSubmatch(n.Value)
 	if m == nil {
 		d.errorf(n, key, "want %s, got %q", want, n.Value)
 		return 0, false
@@ -512,7 +515,7 @@ func isLoopback(name string) bool {
 }
 
 var (
-	nameRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
+	nameRE     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`) })
 	facilities = []string{"kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
 		"authpriv", "ftp", "ntp", "security", "console", "solaris-cron",
 		"local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"}
@@ -540,7 +543,7 @@ func (d *decoder) syslogs(n *yaml.Node, key string) []Syslog {
 				if !ok {
 					return
 				}
-				if !nameRE.MatchString(v) {
+				if !nameRE().MatchString(v) {
 					d.errorf(n, key, "%q: want lower-case letters, digits, - and _ (at most 32)", v)
 					return
 				}

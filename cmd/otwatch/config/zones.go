@@ -53,7 +53,7 @@ func (d *decoder) zoneFields(s *Segmentation) (fs fields, check func()) {
 						case !ok:
 						case v == zones.Unzoned:
 							d.errorf(n, key, "%q is reserved: it names the addresses of no zone", v)
-						case !nameRE.MatchString(v):
+						case !nameRE().MatchString(v):
 							d.errorf(n, key, "%q: want lower-case letters, digits, - and _ (at most 32)", v)
 						case slices.ContainsFunc(s.Zones, func(o zones.Zone) bool { return o.Name == v }):
 							d.errorf(n, key, "zone %q is defined twice", v)
