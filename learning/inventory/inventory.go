@@ -6,7 +6,7 @@
 // provenance). Document renders it as the RECORDS.md inventory document.
 //
 // An Inventory is NOT safe for concurrent use: it is fed by the one
-// goroutine that runs the pipeline (OnPacket hook and transaction sink).
+// goroutine that runs the pipeline (network stream and transaction sink).
 // Call Document, MarshalState and UnmarshalState from that goroutine too,
 // or with the pipeline stopped.
 //
@@ -192,7 +192,7 @@ func (inv *Inventory) protoIndex(name string) (uint8, bool) {
 
 // ObservePacket counts a decoded TCP/UDP packet for its source and
 // destination hosts and learns the source's MAC and VLAN. It is the
-// pipeline's OnPacket hook. Hosts seen only here are tracked (up to
+// pipeline's PacketSeen events. Hosts seen only here are tracked (up to
 // Limits.MaxHosts) so that an asset created later includes its earlier
 // packets; they become assets only through Observe.
 func (inv *Inventory) ObservePacket(d *frame.Decoded, frameLen int, timeNano int64) {
