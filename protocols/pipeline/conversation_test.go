@@ -108,7 +108,7 @@ func TestUDPConversationRoles(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []conv
-			p := NewWith(Limits{}, []protocols.Dissector{modbus.Dissector{}, dnp3.Dissector{}}, func(*protocols.Transaction) {})
+			p := NewWith(Limits{}, []*protocols.Dissector{modbus.Dissector, dnp3.Dissector}, func(*protocols.Transaction) {})
 			p.Events = func(e *Event) {
 				if e.Kind == ConversationAnswered {
 					assert.Equal(t, uint8(17), e.IPProto)
@@ -157,7 +157,7 @@ var (
 
 func TestTCPConversationPickedUp(t *testing.T) {
 	var opened, picked []string
-	p := NewWith(Limits{}, []protocols.Dissector{modbus.Dissector{}}, func(*protocols.Transaction) {})
+	p := NewWith(Limits{}, []*protocols.Dissector{modbus.Dissector}, func(*protocols.Transaction) {})
 	p.Events = func(e *Event) {
 		switch e.Kind {
 		case ConversationAnswered:

@@ -89,7 +89,7 @@ type flow struct {
 	// rejected: every dissector said no to this direction's first bytes
 	rejected  [2]bool
 	state     flowState
-	dissector protocols.Dissector
+	dissector *protocols.Dissector
 	session   protocols.Session
 	env       protocols.Env
 	half      [2]halfStream // indexed by protocols.Direction

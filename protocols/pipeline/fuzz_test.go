@@ -60,7 +60,7 @@ func FuzzPipeline(f *testing.F) {
 	links := []uint32{capture.LinkEthernet, capture.LinkLinuxSLL, capture.LinkSLL2, capture.LinkNull, capture.LinkRaw}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		limits := Limits{MaxFlows: 8, MaxFlowBuffer: 512, MaxTotalBuffer: 2048, MaxOutOfOrder: 4}
-		p := NewWith(limits, []protocols.Dissector{modbus.Dissector{}}, func(tx *protocols.Transaction) { _ = tx.AppendJSON(nil) })
+		p := NewWith(limits, []*protocols.Dissector{modbus.Dissector}, func(tx *protocols.Transaction) { _ = tx.AppendJSON(nil) })
 		p.MergeVLANs = len(in)%2 == 1
 		p.Events = func(e *Event) {
 			d := e.Decoded

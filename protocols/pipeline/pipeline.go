@@ -16,8 +16,8 @@ import (
 // It is not safe for concurrent use: one pipeline per capture stream.
 type Pipeline struct {
 	limits     Limits
-	dissectors []protocols.Dissector
-	serverPort [2]map[uint16][]protocols.Dissector // [0] TCP, [1] UDP
+	dissectors []*protocols.Dissector
+	serverPort [2]map[uint16][]*protocols.Dissector // [0] TCP, [1] UDP
 	flows      map[flowKey]*flow
 	lruHead    *flow
 	lruTail    *flow
@@ -71,7 +71,7 @@ func New(limits Limits, sink func(*protocols.Transaction)) *Pipeline {
 }
 
 // NewWith builds a pipeline over the given dissectors.
-func NewWith(limits Limits, dissectors []protocols.Dissector, sink func(*protocols.Transaction)) *Pipeline {
+func NewWith(limits Limits, dissectors []*protocols.Dissector, sink func(*protocols.Transaction)) *Pipeline {
 	limits = limits.withDefaults()
 	p := &Pipeline{
 		limits:     limits,
@@ -87,14 +87,14 @@ func NewWith(limits Limits, dissectors []protocols.Dissector, sink func(*protoco
 	p.anomalyFn = func(name string, _ protocols.Packet) { p.Stats.Anomalies[name]++ }
 	p.cyclicFn = p.Stats.countCyclic
 	for i := range p.serverPort {
-		p.serverPort[i] = map[uint16][]protocols.Dissector{}
+		p.serverPort[i] = map[uint16][]*protocols.Dissector{}
 	}
 	for _, d := range dissectors {
-		for _, port := range d.Ports() {
-			if d.Transports()&protocols.TCP != 0 {
+		for _, port := range d.Ports {
+			if d.Transports&protocols.TCP != 0 {
 				p.serverPort[0][port] = append(p.serverPort[0][port], d)
 			}
-			if d.Transports()&protocols.UDP != 0 {
+			if d.Transports&protocols.UDP != 0 {
 				p.serverPort[1][port] = append(p.serverPort[1][port], d)
 			}
 		}
@@ -708,7 +708,7 @@ func (p *Pipeline) callFeed(fl *flow, dir protocols.Direction, data []byte, pkt 
 		n = len(data)
 	}
 	if err != nil && fl.state == stateBound {
-		p.Stats.Anomalies[fl.dissector.Name()+".protocol_lost"]++
+		p.Stats.Anomalies[fl.dissector.Name+".protocol_lost"]++
 		p.detach(fl)
 	}
 	return n
@@ -720,7 +720,7 @@ func (p *Pipeline) guard(fl *flow, call func()) {
 		if r := recover(); r != nil {
 			name := "pipeline.dissector_panic"
 			if fl.dissector != nil {
-				name = fl.dissector.Name() + ".dissector_panic"
+				name = fl.dissector.Name + ".dissector_panic"
 			}
 			p.Stats.Anomalies[name]++
 			p.detach(fl)
@@ -745,8 +745,8 @@ func (p *Pipeline) probe(fl *flow, dir protocols.Direction, data []byte, pkt pro
 		want = protocols.UDP
 	}
 	undecided := false
-	try := func(d protocols.Dissector) bool {
-		if d.Transports()&want == 0 {
+	try := func(d *protocols.Dissector) bool {
+		if d.Transports&want == 0 {
 			return false
 		}
 		var r protocols.ProbeResult
@@ -761,7 +761,7 @@ func (p *Pipeline) probe(fl *flow, dir protocols.Direction, data []byte, pkt pro
 		return false
 	}
 	// Port hints first, server port then client port, then everything else.
-	var hintBuf [8]protocols.Dissector
+	var hintBuf [8]*protocols.Dissector
 	hinted := append(append(hintBuf[:0], p.serverPort[ti][fl.server.Port]...), p.serverPort[ti][fl.client.Port]...)
 	for _, d := range hinted {
 		if try(d) {
@@ -807,7 +807,7 @@ func (p *Pipeline) probe(fl *flow, dir protocols.Direction, data []byte, pkt pro
 // maxProbeRetries bounds re-probing of a flow whose handshake was not seen.
 const maxProbeRetries = 4
 
-func contains(ds []protocols.Dissector, d protocols.Dissector) bool {
+func contains(ds []*protocols.Dissector, d *protocols.Dissector) bool {
 	for _, x := range ds {
 		if x == d {
 			return true
@@ -816,10 +816,10 @@ func contains(ds []protocols.Dissector, d protocols.Dissector) bool {
 	return false
 }
 
-func (p *Pipeline) bind(fl *flow, d protocols.Dissector, dir protocols.Direction, pkt protocols.Packet) {
+func (p *Pipeline) bind(fl *flow, d *protocols.Dissector, dir protocols.Direction, pkt protocols.Packet) {
 	fl.state = stateBound
 	fl.dissector = d
-	p.Stats.IdentifiedFlows[d.Name()]++
+	p.Stats.IdentifiedFlows[d.Name]++
 	t := protocols.TCP
 	if fl.proto == frame.ProtoUDP {
 		t = protocols.UDP

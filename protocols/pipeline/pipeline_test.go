@@ -33,7 +33,7 @@ type run struct {
 
 func newRun(limits Limits) *run {
 	r := &run{}
-	r.p = NewWith(limits, []protocols.Dissector{modbus.Dissector{}}, func(t *protocols.Transaction) { r.txs = append(r.txs, *t) })
+	r.p = NewWith(limits, []*protocols.Dissector{modbus.Dissector}, func(t *protocols.Transaction) { r.txs = append(r.txs, *t) })
 	return r
 }
 
@@ -272,15 +272,9 @@ func TestLimits(t *testing.T) {
 }
 
 // panicky is a dissector whose session panics on its second PDU.
-type panicky struct{}
-
-func (panicky) Name() string                    { return "panicky" }
-func (panicky) Transports() protocols.Transport { return protocols.TCP }
-func (panicky) Ports() []uint16                 { return []uint16{9999} }
-func (panicky) Probe(protocols.Direction, []byte) protocols.ProbeResult {
-	return protocols.ProbeYes
-}
-func (panicky) NewSession(env *protocols.Env) protocols.Session { return &panickySession{} }
+var panicky = &protocols.Dissector{Name: "panicky", Transports: protocols.TCP, Ports: []uint16{9999},
+	Probe:      func(protocols.Direction, []byte) protocols.ProbeResult { return protocols.ProbeYes },
+	NewSession: func(env *protocols.Env) protocols.Session { return &panickySession{} }}
 
 type panickySession struct{ n int }
 
@@ -296,7 +290,7 @@ func (s *panickySession) Close(protocols.Packet)                         {}
 
 func TestPanickingDissectorBecomesAnomaly(t *testing.T) {
 	var txs int
-	p := NewWith(Limits{}, []protocols.Dissector{panicky{}, modbus.Dissector{}}, func(*protocols.Transaction) { txs++ })
+	p := NewWith(Limits{}, []*protocols.Dissector{panicky, modbus.Dissector}, func(*protocols.Transaction) { txs++ })
 	c := newConn(t, 41030, 9999)
 	for _, f := range c.handshake() {
 		p.HandleFrame(f)
