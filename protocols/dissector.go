@@ -135,50 +135,70 @@ type Session interface {
 	Close(pkt Packet)
 }
 
-// Dissector describes a protocol to the registry.
-type Dissector interface {
-	Name() string
-	Transports() Transport
+// Dissector declares a protocol to the registry: a value, not a type of
+// its own, so a protocol's registration is one declaration in its folder:
+//
+//	var Dissector = protocols.Register(&protocols.Dissector{Name: "modbus",
+//		Transports: protocols.TCP | protocols.UDP, Ports: []uint16{Port}, Probe: probe,
+//		NewSession: func(env *protocols.Env) protocols.Session { return newSession(env) },
+//		Profiles: profiles(), Identity: identity})
+type Dissector struct {
+	// Name is the registry name: anomaly prefix, metric prefix, and the
+	// record proto of its transactions unless Profiles says otherwise.
+	Name       string
+	Transports Transport
 	// Ports are hints for ordering probes and for telling client from
 	// server when the handshake was not seen; content decides.
-	Ports() []uint16
+	Ports []uint16
 	// Probe looks at the first bytes of one direction of a flow.
-	Probe(dir Direction, data []byte) ProbeResult
-	NewSession(env *Env) Session
+	Probe func(dir Direction, data []byte) ProbeResult
+	// NewSession starts following a flow that Probe accepted.
+	NewSession func(env *Env) Session
+	// Profiles declares the record protocols it emits (see Profile); nil:
+	// a bare profile under Name.
+	Profiles []Profile
+	// Identity returns the identity facts a transaction of its records
+	// reveals about a device; nil: the protocol reveals none.
+	Identity func(t *Transaction) []IdentityFact
 }
 
 var (
 	registryMu sync.Mutex
-	registry   []Dissector
+	registry   []*Dissector
 )
 
-// Register adds a dissector; a duplicate name panics at start-up.
-func Register(d Dissector) {
+// Register adds a dissector and returns it; a duplicate name, or one
+// without a probe or a session, panics at start-up.
+func Register(d *Dissector) *Dissector {
+	if d.Name == "" || d.Probe == nil || d.NewSession == nil {
+		panic(fmt.Sprintf("protocols: dissector %q registered without a name, probe or session", d.Name))
+	}
 	registryMu.Lock()
 	for _, have := range registry {
-		if have.Name() == d.Name() {
+		if have.Name == d.Name {
 			registryMu.Unlock()
-			panic(fmt.Sprintf("protocols: dissector %q registered twice", d.Name()))
+			panic(fmt.Sprintf("protocols: dissector %q registered twice", d.Name))
 		}
 	}
 	registry = append(registry, d)
-	sort.Slice(registry, func(i, j int) bool { return registry[i].Name() < registry[j].Name() })
+	sort.Slice(registry, func(i, j int) bool { return registry[i].Name < registry[j].Name })
 	registryMu.Unlock()
 	resetProfiles()
+	return d
 }
 
 // Dissectors returns the registered dissectors sorted by name.
-func Dissectors() []Dissector {
+func Dissectors() []*Dissector {
 	registryMu.Lock()
 	defer registryMu.Unlock()
-	return append([]Dissector(nil), registry...)
+	return append([]*Dissector(nil), registry...)
 }
 
 // Lookup returns the dissector of that name, or the one that emits records
 // of that proto (EtherNet/IP's "cip"), nil if none.
-func Lookup(name string) Dissector {
+func Lookup(name string) *Dissector {
 	for _, d := range Dissectors() {
-		if d.Name() == name {
+		if d.Name == name {
 			return d
 		}
 	}

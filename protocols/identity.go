@@ -16,23 +16,11 @@ type IdentityFact struct {
 	Message string
 }
 
-// Identifier is implemented by dissectors whose transactions reveal device
-// identity. The inventory asks the dissector named by Transaction.Proto, so
-// each protocol's identity story stays in its own folder.
-type Identifier interface {
-	Identity(t *Transaction) []IdentityFact
-}
-
 // IdentityOf returns the identity facts a transaction carries, if its
-// protocol's dissector knows how to find them.
+// protocol's dissector knows how to find them (Dissector.Identity).
 func IdentityOf(t *Transaction) []IdentityFact {
-	if id, ok := lookupIdentifier(t.Proto); ok {
-		return id.Identity(t)
+	if d := Lookup(t.Proto); d != nil && d.Identity != nil {
+		return d.Identity(t)
 	}
 	return nil
-}
-
-func lookupIdentifier(proto string) (Identifier, bool) {
-	id, ok := Lookup(proto).(Identifier)
-	return id, ok
 }

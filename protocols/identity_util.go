@@ -2,7 +2,7 @@ package protocols
 
 // FactsFromAttrs turns the detail attributes a transaction carries into
 // identity facts: fields maps attribute keys to identity field names.
-// Protocols use it in their Identifier.
+// Protocols use it in their Dissector.Identity.
 func FactsFromAttrs(t *Transaction, fields map[string]string, message string, ofClient bool) []IdentityFact {
 	var out []IdentityFact
 	for _, a := range t.Attrs {

@@ -11,8 +11,8 @@ import (
 // one record protocol (a Transaction.Proto value): the inventory's roles,
 // the alert engine's classes, the zones' protocol names and the
 // benchmarks' inputs all come from here, so learning/, alerts/ and ui/
-// name no protocol. A dissector declares its profiles by implementing
-// Profiler; one without gets a bare profile under its own name.
+// name no protocol. A dissector declares its profiles in
+// Dissector.Profiles; one without gets a bare profile under its own name.
 type Profile struct {
 	// Name is the record's proto value.
 	Name string
@@ -71,11 +71,6 @@ type BenchInput struct {
 	TsharkField string
 }
 
-// Profiler is implemented by dissectors that declare their record protocols.
-type Profiler interface {
-	Profiles() []Profile
-}
-
 var (
 	profileMu    sync.Mutex
 	profileCache map[string]*profileEntry
@@ -83,7 +78,7 @@ var (
 
 type profileEntry struct {
 	profile Profile
-	owner   Dissector
+	owner   *Dissector
 }
 
 func profileIndex() map[string]*profileEntry {
@@ -94,9 +89,9 @@ func profileIndex() map[string]*profileEntry {
 	}
 	idx := map[string]*profileEntry{}
 	for _, d := range Dissectors() {
-		ps := []Profile{{Name: d.Name()}}
-		if p, ok := d.(Profiler); ok {
-			ps = p.Profiles()
+		ps := d.Profiles
+		if ps == nil {
+			ps = []Profile{{Name: d.Name}}
 		}
 		for _, p := range ps {
 			if _, dup := idx[p.Name]; !dup {
@@ -153,7 +148,7 @@ func ClassOf(t *Transaction) Class {
 }
 
 // owner returns the dissector that emits a record protocol.
-func owner(name string) Dissector {
+func owner(name string) *Dissector {
 	if e := profileIndex()[name]; e != nil {
 		return e.owner
 	}

@@ -47,7 +47,14 @@ func BenchmarkMonitor(b *testing.B) {
 				p := pipeline.New(pipeline.DefaultLimits(), func(tx *protocols.Transaction) { m.observe(tx) })
 				m.attach(p)
 				if !tc.network {
-					p.OnPacket, p.OnARP, p.OnICMP, p.OnConversation = m.inv.ObservePacket, nil, nil, nil
+					p.Events = func(e *pipeline.Event) {
+						switch e.Kind {
+						case pipeline.PacketSeen:
+							m.inv.ObservePacket(e.Decoded, e.Len, e.Time)
+						case pipeline.LLDPSeen:
+							m.network(e)
+						}
+					}
 				}
 				for _, f := range frames {
 					p.HandleFrame(f)

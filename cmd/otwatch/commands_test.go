@@ -20,7 +20,6 @@ import (
 	"github.com/otwatch/otwatch/learning/store"
 	"github.com/otwatch/otwatch/protocols"
 	"github.com/otwatch/otwatch/protocols/capture"
-	"github.com/otwatch/otwatch/protocols/frame"
 	"github.com/otwatch/otwatch/protocols/pipeline"
 	"github.com/otwatch/otwatch/ui"
 	"github.com/stretchr/testify/assert"
@@ -257,12 +256,12 @@ func TestDaemonSurvivesAPanickingFrame(t *testing.T) {
 	d.model, d.engine = d.mon.model, d.mon.engine
 	d.pipe = pipeline.New(pipeline.DefaultLimits(), d.mon.observe)
 	d.mon.attach(d.pipe)
-	inner := d.pipe.OnPacket
-	d.pipe.OnPacket = func(p *frame.Decoded, n int, ns int64) {
-		if p.SrcPort == 6666 {
+	inner := d.pipe.Events
+	d.pipe.Events = func(e *pipeline.Event) {
+		if e.Kind == pipeline.PacketSeen && e.Decoded.SrcPort == 6666 {
 			panic("a bug nobody found yet")
 		}
-		inner(p, n, ns)
+		inner(e)
 	}
 	r, err := capture.Open(golden)
 	require.NoError(t, err)

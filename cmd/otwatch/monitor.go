@@ -77,14 +77,25 @@ func (m *monitor) components() map[string]store.Component {
 		"conversations": m.convs, "dhcp": m.dhcp, "vulnerable": m.vulns.watch}
 }
 
-// attach feeds the monitor from a pipeline: packets to the inventory's
-// counters, transactions to the inventory and the alert engine.
+// attach feeds the monitor from a pipeline: transactions (the sink, set by
+// the caller) to the inventory and the alert engine, and the pipeline's
+// network stream to the inventory and the network detectors.
 func (m *monitor) attach(p *pipeline.Pipeline) {
-	p.OnPacket = func(d *frame.Decoded, frameLen int, ns int64) {
-		m.inv.ObservePacket(d, frameLen, ns)
+	p.Events = m.network
+	m.inv.FrameOf = p.Frames
+}
+
+// network takes the pipeline's second output, its network stream: packets
+// to the inventory's counters, the DHCP watch and the scan detector; ARP,
+// ICMP, LLDP and conversations to the detectors that watch them.
+func (m *monitor) network(e *pipeline.Event) {
+	d, ns := e.Decoded, e.Time
+	switch e.Kind {
+	case pipeline.PacketSeen:
+		m.inv.ObservePacket(d, e.Len, ns)
 		m.learnHost(d.Src, ns)
-		m.raiseScans(m.scans.ObservePacket(d, p.Frames(), ns))
-		for _, f := range m.dhcp.ObservePacket(d, p.Frames(), ns) {
+		m.raiseScans(m.scans.ObservePacket(d, e.Frame, ns))
+		for _, f := range m.dhcp.ObservePacket(d, e.Frame, ns) {
 			src := f.Server.String()
 			var offeredTo *alerts.Endpoint // the client the rogue server answered
 			if f.Client.IsValid() && !f.Client.IsUnspecified() {
@@ -92,32 +103,30 @@ func (m *monitor) attach(p *pipeline.Pipeline) {
 			}
 			m.engine.Network(f.Time, f.Kind, src, src, &alerts.Endpoint{IP: src, Port: 67, MAC: f.MAC}, offeredTo, []uint64{f.Frame}, f.Message)
 		}
-	}
-	p.OnARP = m.observeARP
-	p.OnConversation = m.observeConversation
-	p.OnPickedUp = func(client, server netip.AddrPort, proto uint8, frameNo uint64, ns int64) {
-		m.raiseConversations(m.convs.ObservePickedUp(client, server, proto, frameNo, ns), client)
-	}
-	p.OnLLDP = func(d *frame.Decoded, frameNo uint64, ns int64) {
+	case pipeline.ARPSeen:
+		m.observeARP(d, e.Frame, ns)
+	case pipeline.ConversationAnswered:
+		m.observeConversation(e.Client, e.Server, e.IPProto, e.Frame, ns)
+	case pipeline.ConversationPickedUp:
+		m.raiseConversations(m.convs.ObservePickedUp(e.Client, e.Server, e.IPProto, e.Frame, ns), e.Client)
+	case pipeline.LLDPSeen:
 		if in, err := lldp.Parse(d.LLDP); err == nil && d.HasMAC {
-			m.inv.ObserveLLDP(d.SrcMAC, in, frameNo, ns)
+			m.inv.ObserveLLDP(d.SrcMAC, in, e.Frame, ns)
 			for _, ip := range in.MgmtAddrs {
 				m.learnHost(ip, ns)
 			}
 		}
-	}
-	p.OnICMP = func(d *frame.Decoded, frameNo uint64, ns int64) {
+	case pipeline.ICMPSeen:
 		m.learnHost(d.Src, ns)
-		m.raiseScans(m.scans.ObserveICMP(d, frameNo, ns))
+		m.raiseScans(m.scans.ObserveICMP(d, e.Frame, ns))
 	}
-	m.inv.FrameOf = p.Frames
 }
 
 // learnHost adds a host that sent something to the known-host set while
 // the network learns (baseline.Model.LearnHost).
 func (m *monitor) learnHost(ip netip.Addr, ns int64) { m.model.LearnHost(ip, time.Unix(0, ns).UTC()) }
 
-// observeConversation is the pipeline's OnConversation hook: new
+// observeConversation takes the network stream's answered conversations: new
 // conversations with (or from) a controller, once the network is learned.
 func (m *monitor) observeConversation(client, server netip.AddrPort, proto uint8, frameNo uint64, ns int64) {
 	m.inv.ObserveService(server, proto)
@@ -155,9 +164,9 @@ func (m *monitor) raiseScans(found []scan.Finding) {
 	}
 }
 
-// observeARP is the pipeline's ARP hook: the inventory's ARP watch, whose
-// findings are alerts keyed by the address and its two MACs (in order, so
-// flips either way fold together).
+// observeARP takes the network stream's ARP packets: the inventory's ARP
+// watch, whose findings are alerts keyed by the address and its two MACs
+// (in order, so flips either way fold together).
 func (m *monitor) observeARP(d *frame.Decoded, frameNo uint64, ns int64) {
 	m.raiseScans(m.scans.ObserveARP(d, frameNo, ns))
 	m.learnHost(d.ARP.SenderIP, ns)

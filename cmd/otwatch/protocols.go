@@ -17,14 +17,14 @@ func cmdProtocols(args []string, stdout, stderr io.Writer) int {
 	for _, p := range protocols.Profiles() {
 		d := protocols.Lookup(p.Name)
 		var ts []string
-		if d.Transports()&protocols.TCP != 0 {
+		if d.Transports&protocols.TCP != 0 {
 			ts = append(ts, "tcp")
 		}
-		if d.Transports()&protocols.UDP != 0 {
+		if d.Transports&protocols.UDP != 0 {
 			ts = append(ts, "udp")
 		}
-		ports := make([]string, 0, len(d.Ports()))
-		for _, port := range d.Ports() {
+		ports := make([]string, 0, len(d.Ports))
+		for _, port := range d.Ports {
 			ports = append(ports, fmt.Sprint(port))
 		}
 		fmt.Fprintf(stdout, "%s\t%s\t%s\n", p.Name, strings.Join(ts, ","), strings.Join(ports, ","))

@@ -357,7 +357,15 @@ func (d *daemon) openOutputs() error {
 			return fmt.Errorf("evidence: %w", err)
 		}
 		d.evidence = rec
-		d.pipe.OnFrame = rec.Frame
+		network := d.pipe.Events // the monitor's (attach)
+		d.pipe.Events = func(e *pipeline.Event) {
+			if e.Kind == pipeline.FrameSeen { // every frame, into the rings of recent frames per flow
+				rec.Frame(e.Raw, e.Frame, e.Decoded, e.HeadersOK)
+			}
+			if network != nil {
+				network(e)
+			}
+		}
 	}
 	d.out = newAlertPath(d)
 	return nil

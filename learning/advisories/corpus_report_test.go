@@ -74,10 +74,15 @@ func corpusRows(t *testing.T, f *Feed) []corpusRow {
 		}
 		inv := inventory.New(inventory.Limits{})
 		p := pipeline.New(pipeline.DefaultLimits(), func(tx *protocols.Transaction) { inv.Observe(tx) })
-		p.OnPacket = inv.ObservePacket
-		p.OnLLDP = func(d *frame.Decoded, frameNo uint64, ns int64) { // as the daemon wires it (cmd/otwatch/monitor.go)
-			if in, err := lldp.Parse(d.LLDP); err == nil && d.HasMAC {
-				inv.ObserveLLDP(d.SrcMAC, in, frameNo, ns)
+		p.Events = func(e *pipeline.Event) { // as the daemon wires it (cmd/otwatch/monitor.go)
+			d := e.Decoded
+			switch e.Kind {
+			case pipeline.PacketSeen:
+				inv.ObservePacket(d, e.Len, e.Time)
+			case pipeline.LLDPSeen:
+				if in, err := lldp.Parse(d.LLDP); err == nil && d.HasMAC {
+					inv.ObserveLLDP(d.SrcMAC, in, e.Frame, e.Time)
+				}
 			}
 		}
 		inv.FrameOf = p.Frames

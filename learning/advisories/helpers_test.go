@@ -14,7 +14,11 @@ import (
 func replay(t testing.TB, inv *inventory.Inventory, path string) {
 	t.Helper()
 	p := pipeline.New(pipeline.DefaultLimits(), func(tx *protocols.Transaction) { inv.Observe(tx) })
-	p.OnPacket = inv.ObservePacket
+	p.Events = func(e *pipeline.Event) {
+		if e.Kind == pipeline.PacketSeen {
+			inv.ObservePacket(e.Decoded, e.Len, e.Time)
+		}
+	}
 	inv.FrameOf = p.Frames
 	if err := p.ReplayFile(path); err != nil {
 		t.Fatal(err)

@@ -6,8 +6,8 @@
 // conversation itself (command and control, T0869): controllers answer,
 // they rarely call out.
 //
-// Only answered conversations count (pipeline.OnConversation; and
-// OnPickedUp for a TCP conversation that began before capture started,
+// Only answered conversations count (pipeline.ConversationAnswered; and
+// ConversationPickedUp for a TCP conversation that began before capture started,
 // once both sides spoke): a port scan is learning/scan's business, not a
 // flood of new conversations.
 // Conversations between two hosts that serve no ICS protocol are not
@@ -76,7 +76,7 @@ func (d *Detector) Known(client, server netip.Addr, proto uint8, port uint16) bo
 	return ok
 }
 
-// Observe is the pipeline's OnConversation hook. Only two unicast hosts
+// Observe takes the pipeline's ConversationAnswered events. Only two unicast hosts
 // hold a conversation: a broadcast, multicast or unspecified address is
 // never a party (the pipeline already keeps datagrams to groups and their
 // replies out), and a host talking to itself (a loopback capture, an
@@ -115,7 +115,7 @@ func (d *Detector) Observe(client, server netip.AddrPort, proto uint8, frameNo u
 	return nil // its ICS protocol (the baseline's business) or no controller involved
 }
 
-// ObservePickedUp is the pipeline's OnPickedUp hook: a TCP conversation
+// ObservePickedUp takes the pipeline's ConversationPickedUp events: a TCP conversation
 // whose opening was not seen (it began before capture started), once both
 // sides spoke. client and server are only the pipeline's guess, so it is
 // known if it was known either way round. A new one with a controller

@@ -117,7 +117,7 @@ type Watch struct {
 // New returns an empty watch.
 func New() *Watch { return &Watch{servers: map[netip.Addr]int64{}} }
 
-// ObservePacket looks at a decoded packet (from the pipeline's OnPacket):
+// ObservePacket looks at a decoded packet (the pipeline's PacketSeen events):
 // only UDP from port 67 to port 68 matters, so the cost for everything
 // else is two comparisons.
 func (w *Watch) ObservePacket(d *frame.Decoded, frameNo uint64, ns int64) []Finding {

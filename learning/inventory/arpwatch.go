@@ -38,7 +38,7 @@ const (
 	maxAcceptedMACs   = 4
 )
 
-// ObserveARP is the pipeline's OnARP hook. It returns a NewHost event for
+// ObserveARP takes the pipeline's ARPSeen events. It returns a NewHost event for
 // an address claimed for the first time, a MACChanged or ARPSpoofing event
 // when an address is claimed by another MAC than before (nil otherwise). Probes (sender 0.0.0.0) and group or zero MACs are not
 // claims.

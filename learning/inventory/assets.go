@@ -764,7 +764,7 @@ func (inv *Inventory) Controller(ip netip.Addr) (proto string, ports []uint16, o
 }
 
 // ObserveService records that server answered a TCP/UDP conversation on
-// its port (the pipeline's OnConversation): the services the inventory
+// its port (the pipeline's ConversationAnswered): the services the inventory
 // lists per asset, beyond the ICS protocols (a PLC's web server, SNMP…).
 func (inv *Inventory) ObserveService(server netip.AddrPort, ipProto uint8) {
 	inv.version++

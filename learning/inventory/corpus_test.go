@@ -21,7 +21,11 @@ func replay(t testing.TB, inv *inventory.Inventory, paths ...string) []inventory
 	t.Helper()
 	var evs []inventory.Event
 	p := pipeline.New(pipeline.DefaultLimits(), func(tx *protocols.Transaction) { evs = append(evs, inv.Observe(tx)...) })
-	p.OnPacket = inv.ObservePacket
+	p.Events = func(e *pipeline.Event) {
+		if e.Kind == pipeline.PacketSeen {
+			inv.ObservePacket(e.Decoded, e.Len, e.Time)
+		}
+	}
 	for _, path := range paths {
 		if err := p.ReplayFile(path); err != nil {
 			var trunc *capture.TruncatedError

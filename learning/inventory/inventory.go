@@ -6,7 +6,7 @@
 // provenance). Document renders it as the RECORDS.md inventory document.
 //
 // An Inventory is NOT safe for concurrent use: it is fed by the one
-// goroutine that runs the pipeline (OnPacket hook and transaction sink).
+// goroutine that runs the pipeline (network stream and transaction sink).
 // Call Document, MarshalState and UnmarshalState from that goroutine too,
 // or with the pipeline stopped.
 //
@@ -132,8 +132,8 @@ type Inventory struct {
 
 type protoName struct {
 	name string
-	id   protocols.Identifier // nil: the protocol reveals no identity
-	idOK bool                 // id was looked up
+	id   func(*protocols.Transaction) []protocols.IdentityFact // nil: the protocol reveals no identity
+	idOK bool                                                  // id was looked up
 }
 
 // New returns an empty inventory.
@@ -160,20 +160,20 @@ func (inv *Inventory) Stats() Stats { return inv.stats }
 // Len returns the number of assets and links.
 func (inv *Inventory) Len() (assets, links int) { return len(inv.assets), len(inv.links) }
 
-// registryIdentity asks the protocol's dissector (protocols.Identifier),
+// registryIdentity asks the protocol's dissector (Dissector.Identity),
 // looked up once per protocol name.
 func (inv *Inventory) registryIdentity(pi uint8, tx *protocols.Transaction) []protocols.IdentityFact {
 	p := &inv.protos[pi]
 	if !p.idOK {
 		p.idOK = true
 		if d := protocols.Lookup(p.name); d != nil {
-			p.id, _ = d.(protocols.Identifier)
+			p.id = d.Identity
 		}
 	}
 	if p.id == nil {
 		return nil
 	}
-	return p.id.Identity(tx)
+	return p.id(tx)
 }
 
 // protoIndex interns a protocol name.
@@ -192,7 +192,7 @@ func (inv *Inventory) protoIndex(name string) (uint8, bool) {
 
 // ObservePacket counts a decoded TCP/UDP packet for its source and
 // destination hosts and learns the source's MAC and VLAN. It is the
-// pipeline's OnPacket hook. Hosts seen only here are tracked (up to
+// pipeline's PacketSeen events. Hosts seen only here are tracked (up to
 // Limits.MaxHosts) so that an asset created later includes its earlier
 // packets; they become assets only through Observe.
 func (inv *Inventory) ObservePacket(d *frame.Decoded, frameLen int, timeNano int64) {

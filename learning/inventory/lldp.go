@@ -32,7 +32,7 @@ type neighbor struct {
 
 const maxNeighbors = 1024
 
-// ObserveLLDP is the pipeline's OnLLDP hook (with the frame's source MAC).
+// ObserveLLDP takes the pipeline's LLDPSeen events (with the frame's source MAC).
 // An announcement from an inventoried asset (by its MAC, chassis MAC or
 // management address) adds identity facts to it, with LLDP as their
 // provenance: system_name, system_description. Any other announcer is a

@@ -126,7 +126,7 @@ func New(cfg Config) *Detector {
 
 const maxAlive = 65536
 
-// ObservePacket looks at one decoded TCP/UDP packet (the pipeline's OnPacket).
+// ObservePacket looks at one decoded TCP/UDP packet (the pipeline's PacketSeen).
 func (d *Detector) ObservePacket(p *frame.Decoded, frameNo uint64, ns int64) []Finding {
 	d.out = d.out[:0]
 	d.markAlive(p.Src, ns)
@@ -161,7 +161,7 @@ func (d *Detector) Advance(ns int64) []Finding {
 	return d.findings()
 }
 
-// ObserveICMP looks at one ICMP message (the pipeline's OnICMP): a ping is
+// ObserveICMP looks at one ICMP message (the pipeline's ICMPSeen): a ping is
 // an attempt its echo reply answers; a port unreachable refuses a UDP probe.
 func (d *Detector) ObserveICMP(p *frame.Decoded, frameNo uint64, ns int64) []Finding {
 	d.out = d.out[:0]
@@ -190,7 +190,7 @@ func (d *Detector) ObserveICMP(p *frame.Decoded, frameNo uint64, ns int64) []Fin
 	return d.findings()
 }
 
-// ObserveARP looks at one ARP packet (the pipeline's OnARP).
+// ObserveARP looks at one ARP packet (the pipeline's ARPSeen).
 func (d *Detector) ObserveARP(p *frame.Decoded, frameNo uint64, ns int64) []Finding {
 	d.out = d.out[:0]
 	a := &p.ARP

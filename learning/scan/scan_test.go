@@ -16,7 +16,7 @@ const sec = int64(time.Second)
 
 // feeder plays packets through a detector and collects its findings. Its
 // conversations detector hears of each SYN-ACK, as the pipeline's
-// OnConversation makes the monitor's do: the known-good pairs.
+// ConversationAnswered events make the monitor's do: the known-good pairs.
 type feeder struct {
 	d     *Detector
 	convs *conversations.Detector

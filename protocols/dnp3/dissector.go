@@ -14,26 +14,20 @@ import (
 // Port is the IANA port of DNP3 over TCP and UDP.
 const Port = 20000
 
-func init() { protocols.Register(Dissector{}) }
-
 // Dissector is the registry entry for DNP3.
-type Dissector struct{}
-
-func (Dissector) Name() string                    { return "dnp3" }
-func (Dissector) Transports() protocols.Transport { return protocols.TCP | protocols.UDP }
-func (Dissector) Ports() []uint16                 { return []uint16{Port} }
-
-func (Dissector) NewSession(env *protocols.Env) protocols.Session { return newSession(env) }
+var Dissector = protocols.Register(&protocols.Dissector{Name: "dnp3", Transports: protocols.TCP | protocols.UDP,
+	Ports: []uint16{Port}, Probe: probe, Profiles: profiles(), Identity: identity,
+	NewSession: func(env *protocols.Env) protocols.Session { return newSession(env) }})
 
 // probeWindow: how far into a flow's first bytes a link header is looked for
 // (a capture may start inside a frame, which is at most MaxLinkFrame long).
 const probeWindow = MaxLinkFrame + LinkHeaderLen
 
-// Probe accepts bytes holding a link header — 0x05 0x64, a length of at
+// probe accepts bytes holding a link header — 0x05 0x64, a length of at
 // least 5 and a matching header CRC — at their start or, for a capture that
 // begins mid-frame, within the first frame's length. Two 16-bit checks make
 // a false positive on other traffic unlikely (about 1 in 2^32 per offset).
-func (Dissector) Probe(dir protocols.Direction, data []byte) protocols.ProbeResult {
+func probe(dir protocols.Direction, data []byte) protocols.ProbeResult {
 	window := data[:min(len(data), probeWindow)]
 	for off := 0; ; off++ {
 		i := bytes.Index(window[off:], startBytes)

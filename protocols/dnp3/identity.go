@@ -17,8 +17,8 @@ var attributeIdentity = map[string]string{
 	"vendor_name":           "vendor_name",
 }
 
-// Identity returns the g0 device attributes an outstation reported.
-func (Dissector) Identity(t *protocols.Transaction) []protocols.IdentityFact {
+// identity returns the g0 device attributes an outstation reported.
+func identity(t *protocols.Transaction) []protocols.IdentityFact {
 	if t.ResponseFrame == 0 {
 		return nil
 	}

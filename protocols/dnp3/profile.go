@@ -2,8 +2,8 @@ package dnp3
 
 import "github.com/otwatch/otwatch/protocols"
 
-// Profiles declares DNP3: an outstation is an RTU, its master a SCADA master.
-func (Dissector) Profiles() []protocols.Profile {
+// profiles declares DNP3: an outstation is an RTU, its master a SCADA master.
+func profiles() []protocols.Profile {
 	return []protocols.Profile{{
 		Name:            "dnp3",
 		ServerRoles:     []string{"outstation", "rtu"},

@@ -340,7 +340,7 @@ func TestSessionNotDNP3(t *testing.T) {
 }
 
 func TestProbe(t *testing.T) {
-	d := Dissector{}
+	d := Dissector
 	frame := req("c0 01 3c01 06", t)
 	tests := []struct {
 		name string

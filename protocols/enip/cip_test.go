@@ -130,7 +130,7 @@ func TestUnconnectedSend(t *testing.T) {
 	assert.Equal(t, classIdentity, inner.Subcode)
 	assert.Equal(t, "1/0", inner.Unit)
 	assert.Equal(t, uint64(2), inner.ResponseFrame)
-	facts := Dissector{}.Identity(&inner)
+	facts := Dissector.Identity(&inner)
 	got := map[string]string{}
 	for _, f := range facts {
 		got[f.Field] = f.Value
@@ -217,7 +217,7 @@ func TestCommandsAndListIdentity(t *testing.T) {
 }
 
 func TestProbe(t *testing.T) {
-	d := Dissector{}
+	d := Dissector
 	register := encap(CmdRegisterSession, 0, []byte{1, 0, 0, 0})
 	assert.Equal(t, protocols.ProbeYes, d.Probe(protocols.ClientToServer, register))
 	assert.Equal(t, protocols.ProbeNeedMore, d.Probe(protocols.ClientToServer, register[:10]))

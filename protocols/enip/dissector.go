@@ -17,24 +17,17 @@ import (
 	"github.com/otwatch/otwatch/protocols"
 )
 
-func init() { protocols.Register(Dissector{}) }
-
 // Dissector is the registry entry for EtherNet/IP and CIP.
-type Dissector struct{}
+var Dissector = protocols.Register(&protocols.Dissector{Name: ProtoENIP, Transports: protocols.TCP | protocols.UDP,
+	Ports: []uint16{Port, IOPort}, Probe: probe, Profiles: profiles(), Identity: identity,
+	NewSession: func(env *protocols.Env) protocols.Session { return newSession(env) }})
 
-func (Dissector) Name() string                    { return ProtoENIP }
-func (Dissector) Transports() protocols.Transport { return protocols.TCP | protocols.UDP }
-func (Dissector) Ports() []uint16                 { return []uint16{Port, IOPort} }
-func (Dissector) NewSession(env *protocols.Env) protocols.Session {
-	return newSession(env)
-}
-
-// Probe accepts a stream or datagram that starts with a plausible
+// probe accepts a stream or datagram that starts with a plausible
 // encapsulation header: a defined command, options 0, status 0 from the
 // client, and a length that fits what the command carries and the bytes
 // behind it (a second packet right behind must be plausible too). A TCP
 // stream picked up mid-packet is left to the pipeline's later probes.
-func (Dissector) Probe(dir protocols.Direction, data []byte) protocols.ProbeResult {
+func probe(dir protocols.Direction, data []byte) protocols.ProbeResult {
 	if _, _, ok := parseIO(data); ok {
 		return protocols.ProbeYes // a class 1 datagram (UDP 2222)
 	}

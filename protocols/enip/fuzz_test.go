@@ -97,7 +97,7 @@ func FuzzIO(f *testing.F) {
 			n := min(int(script[0]), len(script)-1)
 			d := script[1 : 1+n]
 			script = script[1+n:]
-			Dissector{}.Probe(protocols.ClientToServer, d)
+			Dissector.Probe(protocols.ClientToServer, d)
 			if _, _, ok := parseIO(d); ok {
 				classOne++
 			}

@@ -74,9 +74,9 @@ var identityFields = [...]struct{ attr, field string }{
 	{"product_code", "product_code"}, {"revision", "firmware"}, {"serial", "serial"}, {"product_name", "product_name"},
 }
 
-// Identity implements protocols.Identifier: the device that answered
+// identity gives the facts of the device that answered
 // ListIdentity or Get_Attributes_All of its Identity object.
-func (Dissector) Identity(t *protocols.Transaction) []protocols.IdentityFact {
+func identity(t *protocols.Transaction) []protocols.IdentityFact {
 	if t.ResponseFrame == 0 || t.Attr("product_code") == "" {
 		return nil
 	}

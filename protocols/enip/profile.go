@@ -2,11 +2,11 @@ package enip
 
 import "github.com/otwatch/otwatch/protocols"
 
-// Profiles declares EtherNet/IP's two record protocols. A CIP server is a
+// profiles declares EtherNet/IP's two record protocols. A CIP server is a
 // controller or a device it drives (PLC); its clients read and write
 // process data (HMI, SCADA). An encapsulation-only exchange (ListIdentity)
 // says nothing of roles.
-func (Dissector) Profiles() []protocols.Profile {
+func profiles() []protocols.Profile {
 	return []protocols.Profile{
 		{Name: ProtoENIP, ResponseTimeout: ResponseTimeout},
 		{

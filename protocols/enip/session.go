@@ -19,13 +19,12 @@ const MaxOutstanding = 256
 const ResponseTimeout = 30 * time.Second
 
 // Framing: the encapsulation header's size, the largest data length
-// behind it (65535 minus the header), how many bad headers in a row end
-// the session, and how many services of one Multiple Service Packet are kept.
+// behind it (65535 minus the header), and how many services of one
+// Multiple Service Packet are kept.
 const (
-	headerLen     = 24
-	maxLength     = 65511
-	maxBadHeaders = 16
-	maxMembers    = 256
+	headerLen  = 24
+	maxLength  = 65511
+	maxMembers = 256
 )
 
 var errNotENIP = errors.New("enip: stream no longer carries encapsulation headers")
@@ -80,8 +79,8 @@ type session struct {
 	env         *protocols.Env
 	outstanding protocols.Pending[pendingKey, pending]
 	resync      [2]bool
-	skipped     [2]int // bytes skipped while re-synchronising
-	badHeaders  int
+	skipped     [2]int               // bytes skipped while re-synchronising
+	badHeaders  protocols.BadHeaders // in a row: too many mean the stream is not EtherNet/IP any more
 	sawRequest  bool
 	missed      protocols.MissedRequests
 	io          ioSequences // implicit I/O (UDP 2222)
@@ -144,7 +143,7 @@ func (s *session) Feed(dir protocols.Direction, data []byte, pkt protocols.Packe
 		// the header is otherwise sound; a bad one means lost framing.
 		if h.Options != 0 || h.Length > maxLength || (!h.known() && h.Command > 0xFF) {
 			s.env.Anomaly("enip.bad_header", pkt)
-			if s.badHeaders++; s.badHeaders > maxBadHeaders {
+			if s.badHeaders.Bad() {
 				return len(data), errNotENIP
 			}
 			s.env.Anomaly("enip.resync", pkt)
@@ -155,7 +154,7 @@ func (s *session) Feed(dir protocols.Direction, data []byte, pkt protocols.Packe
 		if len(rest) < headerLen+h.Length {
 			return off, nil
 		}
-		s.badHeaders = 0
+		s.badHeaders.Good()
 		s.encap(dir, h, rest[headerLen:headerLen+h.Length], pkt)
 		off += headerLen + h.Length
 	}

@@ -11,30 +11,23 @@ package iec104
 
 import "github.com/otwatch/otwatch/protocols"
 
-func init() { protocols.Register(Dissector{}) }
-
 // Dissector is the registry entry for IEC 60870-5-104.
-type Dissector struct{}
-
-func (Dissector) Name() string                    { return Proto }
-func (Dissector) Transports() protocols.Transport { return protocols.TCP }
-func (Dissector) Ports() []uint16                 { return []uint16{Port} }
-func (Dissector) NewSession(env *protocols.Env) protocols.Session {
-	return newSession(env)
-}
+var Dissector = protocols.Register(&protocols.Dissector{Name: Proto, Transports: protocols.TCP,
+	Ports: []uint16{Port}, Probe: probe, Profiles: profiles(),
+	NewSession: func(env *protocols.Env) protocols.Session { return newSession(env) }})
 
 // probeScan bounds how far into a stream picked up mid-APDU the probe
 // looks for a start octet.
 const probeScan = 512
 
-// Probe accepts a stream whose first APDU is well formed: start octet,
+// probe accepts a stream whose first APDU is well formed: start octet,
 // a length of 4..253, and a control field that fits it (S- and U-format
 // are exactly 4 long, a U-format names one function, an I-format carries
 // an ASDU of a defined type with at least one object). A stream picked up
 // mid-APDU needs two such APDUs back to back within its first bytes; any
 // other stream is not IEC 104, so the pipeline may probe again from a
 // later segment.
-func (Dissector) Probe(dir protocols.Direction, data []byte) protocols.ProbeResult {
+func probe(dir protocols.Direction, data []byte) protocols.ProbeResult {
 	if len(data) == 0 {
 		return protocols.ProbeNeedMore
 	}

@@ -2,11 +2,11 @@ package iec104
 
 import "github.com/otwatch/otwatch/protocols"
 
-// Profiles declares IEC 60870-5-104: the controlled station is an RTU (a
+// profiles declares IEC 60870-5-104: the controlled station is an RTU (a
 // substation's telecontrol unit or a gateway), the controlling station a
 // SCADA master. Loading parameters of measured values (thresholds,
 // smoothing) and activating them change the station's configuration.
-func (Dissector) Profiles() []protocols.Profile {
+func profiles() []protocols.Profile {
 	return []protocols.Profile{{
 		Name:        Proto,
 		ServerRoles: []string{"rtu"},

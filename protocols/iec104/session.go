@@ -7,10 +7,6 @@ import (
 	"github.com/otwatch/otwatch/protocols"
 )
 
-// maxGarbage: this many chunks of bytes in a row without a start octet
-// mean the stream is not IEC 60870-5-104 any more.
-const maxGarbage = 16
-
 var errNotIEC104 = errors.New("iec104: stream no longer carries APDUs")
 
 // session follows one IEC 60870-5-104 connection. Every APDU is its own
@@ -19,8 +15,10 @@ var errNotIEC104 = errors.New("iec104: stream no longer carries APDUs")
 // responses, reports included. The protocol pairs nothing itself — a
 // confirmation repeats its command's type — so there is no pending table.
 type session struct {
-	env     *protocols.Env
-	garbage int
+	env *protocols.Env
+	// garbage counts chunks of bytes without a start octet in a row: too
+	// many mean the stream is not IEC 60870-5-104 any more.
+	garbage protocols.BadHeaders
 	// nextSend is the N(S) expected next from each side; have says it is known.
 	nextSend [2]uint16
 	have     [2]bool
@@ -43,7 +41,7 @@ func (s *session) Feed(dir protocols.Direction, data []byte, pkt protocols.Packe
 		i := bytes.IndexByte(rest[:len(rest)-1], startOctet)
 		if i < 0 {
 			s.env.Anomaly("iec104.garbage", pkt)
-			if s.garbage++; s.garbage > maxGarbage {
+			if s.garbage.Bad() {
 				return len(data), errNotIEC104
 			}
 			return len(data), nil
@@ -58,11 +56,11 @@ func (s *session) Feed(dir protocols.Direction, data []byte, pkt protocols.Packe
 		}
 		if i > 0 {
 			s.env.Anomaly("iec104.garbage", pkt)
-			if s.garbage++; s.garbage > maxGarbage {
+			if s.garbage.Bad() {
 				return len(data), errNotIEC104
 			}
 		} else {
-			s.garbage = 0
+			s.garbage.Good()
 		}
 		s.apdu(dir, rest[i:n], pkt)
 		off += n

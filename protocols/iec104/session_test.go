@@ -66,7 +66,7 @@ func TestSessionDetachesFromEndlessGarbage(t *testing.T) {
 	r := newRecorder()
 	s := newSession(&r.Env)
 	var err error
-	for i := 0; i <= maxGarbage && err == nil; i++ {
+	for i := 0; i <= protocols.MaxBadHeaders && err == nil; i++ {
 		_, err = s.Feed(protocols.ClientToServer, []byte("GET / HTTP/1.1\r\n"), pk(uint64(i)))
 	}
 	assert.ErrorIs(t, err, errNotIEC104)
@@ -102,7 +102,7 @@ func TestSequenceNumbersWrap(t *testing.T) {
 }
 
 func TestProbe(t *testing.T) {
-	d := Dissector{}
+	d := Dissector
 	for _, c := range []struct {
 		name string
 		data string

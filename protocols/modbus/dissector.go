@@ -9,24 +9,18 @@ import "github.com/otwatch/otwatch/protocols"
 // Port is the IANA port of Modbus/TCP.
 const Port = 502
 
-func init() { protocols.Register(Dissector{}) }
-
 // Dissector is the registry entry for Modbus.
-type Dissector struct{}
+var Dissector = protocols.Register(&protocols.Dissector{Name: "modbus", Transports: protocols.TCP | protocols.UDP,
+	Ports: []uint16{Port}, Probe: probe, Profiles: profiles(), Identity: identity,
+	NewSession: func(env *protocols.Env) protocols.Session { return newSession(env) }})
 
-func (Dissector) Name() string                    { return "modbus" }
-func (Dissector) Transports() protocols.Transport { return protocols.TCP | protocols.UDP }
-func (Dissector) Ports() []uint16                 { return []uint16{Port} }
-
-func (Dissector) NewSession(env *protocols.Env) protocols.Session { return newSession(env) }
-
-// Probe accepts a stream that starts with an MBAP header (protocol id 0, a
+// probe accepts a stream that starts with an MBAP header (protocol id 0, a
 // length within the specification) whose ADU either ends exactly where the
 // bytes end or is followed by another valid header. The function code is not
 // required to be known when the framing matches exactly: scanners send code 0
 // and the monitor must still see them. Layout errors inside the PDU are left
 // to the session, which reports them as anomalies.
-func (Dissector) Probe(dir protocols.Direction, data []byte) protocols.ProbeResult {
+func probe(dir protocols.Direction, data []byte) protocols.ProbeResult {
 	h, ok := ParseHeader(data)
 	if !ok {
 		if len(data) >= 4 && (data[2] != 0 || data[3] != 0) {

@@ -14,8 +14,8 @@ var identityFields = map[string]string{
 	"user_application_name": "application_name",
 }
 
-// Identity returns the device identification objects of a 43/14 response.
-func (Dissector) Identity(t *protocols.Transaction) []protocols.IdentityFact {
+// identity returns the device identification objects of a 43/14 response.
+func identity(t *protocols.Transaction) []protocols.IdentityFact {
 	if t.Code != EncapsulatedInterface || t.Subcode != MEIReadDeviceIdentification || t.ResponseFrame == 0 ||
 		t.Outcome != protocols.OutcomeOK {
 		return nil

@@ -215,13 +215,13 @@ func TestIdentityFromDeviceIdentification(t *testing.T) {
 	DecodeResponse(hx(t, `2b 0e 01 01 00 00 02
 		00 04 41434d45 | vendor ACME
 		02 04 76312e32 | revision v1.2`), &tx)
-	facts := Dissector{}.Identity(&tx)
+	facts := Dissector.Identity(&tx)
 	assert.Equal(t, []protocols.IdentityFact{
 		{Field: "vendor_name", Value: "ACME", Message: "read_device_identification"},
 		{Field: "firmware", Value: "v1.2", Message: "read_device_identification"},
 	}, facts)
 	tx.Outcome = protocols.OutcomeException
-	assert.Empty(t, Dissector{}.Identity(&tx))
+	assert.Empty(t, Dissector.Identity(&tx))
 }
 
 // TestHostileIdentity: device identification strings reach the inventory
@@ -230,7 +230,7 @@ func TestHostileIdentity(t *testing.T) {
 	tx := protocols.Transaction{Proto: "modbus", RequestFrame: 1, ResponseFrame: 2}
 	DecodeRequest(hx(t, "2b 0e 01 00"), &tx)
 	DecodeResponse(hx(t, "2b 0e 01 01 00 00 01 00 1c "+testkit.HostileHex), &tx)
-	facts := Dissector{}.Identity(&tx)
+	facts := Dissector.Identity(&tx)
 	if assert.Len(t, facts, 1) {
 		assert.Equal(t, testkit.HostileShown, facts[0].Value)
 	}

@@ -2,9 +2,9 @@ package modbus
 
 import "github.com/otwatch/otwatch/protocols"
 
-// Profiles declares Modbus to the rest of the product: its servers are
+// profiles declares Modbus to the rest of the product: its servers are
 // PLCs, its clients read and write process data.
-func (Dissector) Profiles() []protocols.Profile {
+func profiles() []protocols.Profile {
 	return []protocols.Profile{{
 		Name:            "modbus",
 		ServerRoles:     []string{"plc"},

@@ -13,8 +13,6 @@ const (
 	MaxOutstanding = 256
 	// ResponseTimeout (packet time): an older unanswered request is closed as no_response.
 	ResponseTimeout = 30 * time.Second
-	// maxBadHeaders in a row mean the stream is not Modbus any more.
-	maxBadHeaders = 16
 )
 
 var errNotModbus = errors.New("modbus: stream no longer carries MBAP headers")
@@ -32,7 +30,7 @@ type session struct {
 	env         *protocols.Env
 	outstanding protocols.Requests[reqKey]
 	resync      [2]bool
-	badHeaders  int
+	badHeaders  protocols.BadHeaders // in a row: too many mean the stream is not Modbus any more
 	sawRequest  bool
 	missed      protocols.MissedRequests
 }
@@ -71,8 +69,7 @@ func (s *session) Feed(dir protocols.Direction, data []byte, pkt protocols.Packe
 			} else {
 				s.env.Anomaly("modbus.invalid_mbap_length", pkt)
 			}
-			s.badHeaders++
-			if s.badHeaders > maxBadHeaders {
+			if s.badHeaders.Bad() {
 				return len(data), errNotModbus
 			}
 			s.env.Anomaly("modbus.resync", pkt)
@@ -87,7 +84,7 @@ func (s *session) Feed(dir protocols.Direction, data []byte, pkt protocols.Packe
 			}
 			return off, nil
 		}
-		s.badHeaders = 0
+		s.badHeaders.Good()
 		s.pdu(dir, h, rest[HeaderLen:h.ADULen()], pkt)
 		off += h.ADULen()
 	}

@@ -215,7 +215,7 @@ func TestSessionOutstandingCap(t *testing.T) {
 }
 
 func TestProbe(t *testing.T) {
-	d := Dissector{}
+	d := Dissector
 	tests := []struct {
 		name string
 		data string

@@ -15,16 +15,10 @@ import (
 // Port is the IANA port of OPC UA binary (opc.tcp).
 const Port = 4840
 
-func init() { protocols.Register(Dissector{}) }
-
 // Dissector is the registry entry for OPC UA binary.
-type Dissector struct{}
-
-func (Dissector) Name() string                    { return "opcua" }
-func (Dissector) Transports() protocols.Transport { return protocols.TCP }
-func (Dissector) Ports() []uint16                 { return []uint16{Port} }
-
-func (Dissector) NewSession(env *protocols.Env) protocols.Session { return newSession(env) }
+var Dissector = protocols.Register(&protocols.Dissector{Name: "opcua", Transports: protocols.TCP,
+	Ports: []uint16{Port}, Probe: probe, Profiles: profiles(), Identity: identity,
+	NewSession: func(env *protocols.Env) protocols.Session { return newSession(env) }})
 
 // probeScanLimit: a stream that has shown this many bytes without a
 // plausible header is not OPC UA. A capture may start inside a large
@@ -32,12 +26,12 @@ func (Dissector) NewSession(env *protocols.Env) protocols.Session { return newSe
 // (4096) allows, stopping just short of it so the refusal is ours.
 const probeScanLimit = 4000
 
-// Probe accepts a stream whose first bytes are a self-consistent OPC UA
+// probe accepts a stream whose first bytes are a self-consistent OPC UA
 // message (a HEL with an opc.* URL, an OPN with a SecurityPolicy URI, a MSG
 // whose body names a known service, ...), or, mid-stream, which holds such a
 // message behind the tail of an earlier one, confirmed by the next header or
 // the end of the data.
-func (Dissector) Probe(dir protocols.Direction, data []byte) protocols.ProbeResult {
+func probe(dir protocols.Direction, data []byte) protocols.ProbeResult {
 	if r := probeAt(data, true); r != protocols.ProbeNo {
 		return r
 	}

@@ -37,7 +37,7 @@ func FuzzDecodeService(f *testing.F) {
 				DecodeTransport(h.Type, b[HeaderLen:h.Size])
 			}
 		}
-		(Dissector{}).Probe(protocols.ClientToServer, b)
+		Dissector.Probe(protocols.ClientToServer, b)
 		runtime.ReadMemStats(&after)
 		if grew := after.TotalAlloc - before.TotalAlloc; grew > uint64(32*len(b)+64<<10) {
 			t.Fatalf("decoding %d bytes allocated %d bytes", len(b), grew)

@@ -21,8 +21,8 @@ var clientIdentity = map[string]string{
 	"client_application_name": "application_name",
 }
 
-// Identity returns the application descriptions and build information a transaction carries.
-func (Dissector) Identity(t *protocols.Transaction) []protocols.IdentityFact {
+// identity returns the application descriptions and build information a transaction carries.
+func identity(t *protocols.Transaction) []protocols.IdentityFact {
 	if t.Encrypted {
 		return nil
 	}

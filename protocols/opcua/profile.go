@@ -2,8 +2,8 @@ package opcua
 
 import "github.com/otwatch/otwatch/protocols"
 
-// Profiles declares OPC UA: servers and clients have roles of their own.
-func (Dissector) Profiles() []protocols.Profile {
+// profiles declares OPC UA: servers and clients have roles of their own.
+func profiles() []protocols.Profile {
 	return []protocols.Profile{{
 		Name:            "opcua",
 		ServerRoles:     []string{"opcua_server"},

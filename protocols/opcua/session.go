@@ -24,8 +24,6 @@ const (
 	// maxChannels and maxSessions cap the bookkeeping per connection.
 	maxChannels = 16
 	maxSessions = 64
-	// maxBadHeaders in a row mean the stream is not OPC UA any more.
-	maxBadHeaders = 16
 )
 
 var errNotOPCUA = errors.New("opcua: stream no longer carries UACP headers")
@@ -64,8 +62,8 @@ type channel struct {
 // chunk reassembly and request/response pairing by (channel, request id).
 type session struct {
 	env        *protocols.Env
-	lost       [2]bool // scanning for the next header (also at the start: mid-stream)
-	badHeaders int
+	lost       [2]bool              // scanning for the next header (also at the start: mid-stream)
+	badHeaders protocols.BadHeaders // in a row: too many mean the stream is not OPC UA any more
 	endpoint   string
 	lastPolicy string           // policy of the latest OPN seen
 	lastMode   uint32           // security mode requested by the latest clear OPN
@@ -121,8 +119,7 @@ func (s *session) Feed(dir protocols.Direction, data []byte, pkt protocols.Packe
 			} else {
 				s.env.Anomaly("opcua.bad_header", pkt)
 			}
-			s.badHeaders++
-			if s.badHeaders > maxBadHeaders {
+			if s.badHeaders.Bad() {
 				return len(data), errNotOPCUA
 			}
 			s.lost[dir] = true
@@ -132,7 +129,7 @@ func (s *session) Feed(dir protocols.Direction, data []byte, pkt protocols.Packe
 		if len(rest) < int(h.Size) {
 			return off, nil
 		}
-		s.badHeaders = 0
+		s.badHeaders.Good()
 		s.chunk(dir, h, rest[:h.Size], pkt)
 		off += int(h.Size)
 	}

@@ -244,7 +244,7 @@ func TestProbe(t *testing.T) {
 		{"msg behind a 3000-byte tail", append(make([]byte, 3000), read...), protocols.ProbeYes},
 		{"hello with an http url", append(append([]byte{}, helloMsg[:32]...), []byte("http://localhost:4840...")...), protocols.ProbeNo},
 	} {
-		if got := (Dissector{}).Probe(c2s, c.data); got != c.want {
+		if got := Dissector.Probe(c2s, c.data); got != c.want {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)
 		}
 	}

@@ -1,7 +1,3 @@
-// Package pipeline turns captured frames into transactions: it decodes
-// headers, reassembles IP fragments and TCP streams, finds each flow's
-// protocol by probing its first bytes, and drives that protocol's session.
-// Every resource is bounded, and every bound counts when it is hit.
 package pipeline
 
 import "time"

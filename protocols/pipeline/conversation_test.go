@@ -108,10 +108,12 @@ func TestUDPConversationRoles(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []conv
-			p := NewWith(Limits{}, []protocols.Dissector{modbus.Dissector{}, dnp3.Dissector{}}, func(*protocols.Transaction) {})
-			p.OnConversation = func(c, s netip.AddrPort, proto uint8, frameNo uint64, _ int64) {
-				assert.Equal(t, uint8(17), proto)
-				got = append(got, conv{c.String(), s.String(), frameNo})
+			p := NewWith(Limits{}, []*protocols.Dissector{modbus.Dissector, dnp3.Dissector}, func(*protocols.Transaction) {})
+			p.Events = func(e *Event) {
+				if e.Kind == ConversationAnswered {
+					assert.Equal(t, uint8(17), e.IPProto)
+					got = append(got, conv{e.Client.String(), e.Server.String(), e.Frame})
+				}
 			}
 			for _, f := range tc.frames {
 				f.LinkType = capture.LinkEthernet
@@ -155,13 +157,15 @@ var (
 
 func TestTCPConversationPickedUp(t *testing.T) {
 	var opened, picked []string
-	p := NewWith(Limits{}, []protocols.Dissector{modbus.Dissector{}}, func(*protocols.Transaction) {})
-	p.OnConversation = func(c, s netip.AddrPort, _ uint8, frameNo uint64, _ int64) {
-		opened = append(opened, c.String()+" "+s.String())
-	}
-	p.OnPickedUp = func(c, s netip.AddrPort, proto uint8, frameNo uint64, _ int64) {
-		assert.Equal(t, uint8(6), proto)
-		picked = append(picked, fmt.Sprintf("%s %s @%d", c, s, frameNo))
+	p := NewWith(Limits{}, []*protocols.Dissector{modbus.Dissector}, func(*protocols.Transaction) {})
+	p.Events = func(e *Event) {
+		switch e.Kind {
+		case ConversationAnswered:
+			opened = append(opened, e.Client.String()+" "+e.Server.String())
+		case ConversationPickedUp:
+			assert.Equal(t, uint8(6), e.IPProto)
+			picked = append(picked, fmt.Sprintf("%s %s @%d", e.Client, e.Server, e.Frame))
+		}
 	}
 	for _, f := range []capture.Frame{lemayCC, lemayCCReply, lemayCC} {
 		f.LinkType = capture.LinkEthernet
@@ -174,7 +178,11 @@ func TestTCPConversationPickedUp(t *testing.T) {
 	// with its handshake seen, the conversation is an opened one, never
 	// picked up; a Modbus poll picked up mid-stream is the baseline's
 	r := newRun(Limits{})
-	r.p.OnPickedUp = func(c, s netip.AddrPort, _ uint8, _ uint64, _ int64) { t.Errorf("picked up %s %s", c, s) }
+	r.p.Events = func(e *Event) {
+		if e.Kind == ConversationPickedUp {
+			t.Errorf("picked up %s %s", e.Client, e.Server)
+		}
+	}
 	c := newConn(t, 40300, 8080)
 	r.feed(c.handshake()...)
 	r.feed(c.send(true, []byte("GET /")), c.send(false, []byte("200")))

@@ -75,7 +75,7 @@ type flow struct {
 	// clientIsLo: the client is key.loIP/loPort.
 	clientIsLo bool
 	sawSYN     bool
-	answered   bool // the server has spoken (OnConversation reported it)
+	answered   bool // the server has spoken (ConversationAnswered reported it)
 	// UDP: asked says the flow's first datagram to one host was seen,
 	// going askDir; quiet marks a flow that holds no conversation (a
 	// datagram to a group, or the reply to one).
@@ -89,7 +89,7 @@ type flow struct {
 	// rejected: every dissector said no to this direction's first bytes
 	rejected  [2]bool
 	state     flowState
-	dissector protocols.Dissector
+	dissector *protocols.Dissector
 	session   protocols.Session
 	env       protocols.Env
 	half      [2]halfStream // indexed by protocols.Direction

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"encoding/binary"
-	"net/netip"
 	"testing"
 
 	"github.com/otwatch/otwatch/protocols"
@@ -15,7 +14,7 @@ import (
 // FuzzPipeline feeds the whole pipeline random frames. The input is a list
 // of [link type selector][2-byte length][frame]. Invariants: no panic,
 // buffers within their limits, nothing buffered after Flush, and the
-// network hooks (ARP, ICMP, conversations) only ever see what they decode.
+// network stream's consumers (ARP, ICMP, conversations) only ever see what they decode.
 func FuzzPipeline(f *testing.F) {
 	add := func(frames ...capture.Frame) {
 		var in []byte
@@ -61,22 +60,26 @@ func FuzzPipeline(f *testing.F) {
 	links := []uint32{capture.LinkEthernet, capture.LinkLinuxSLL, capture.LinkSLL2, capture.LinkNull, capture.LinkRaw}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		limits := Limits{MaxFlows: 8, MaxFlowBuffer: 512, MaxTotalBuffer: 2048, MaxOutOfOrder: 4}
-		p := NewWith(limits, []protocols.Dissector{modbus.Dissector{}}, func(tx *protocols.Transaction) { _ = tx.AppendJSON(nil) })
+		p := NewWith(limits, []*protocols.Dissector{modbus.Dissector}, func(tx *protocols.Transaction) { _ = tx.AppendJSON(nil) })
 		p.MergeVLANs = len(in)%2 == 1
-		p.OnARP = func(d *frame.Decoded, _ uint64, _ int64) {
-			if !d.ARP.Valid || !d.ARP.SenderIP.Is4() || !d.ARP.TargetIP.Is4() {
-				t.Fatalf("ARP hook with %+v", d.ARP)
-			}
-		}
-		p.OnICMP = func(d *frame.Decoded, _ uint64, _ int64) {
-			if !d.ICMP.Valid || d.ICMP.Orig && (!d.ICMP.OrigSrc.IsValid() || !d.ICMP.OrigDst.IsValid()) {
-				t.Fatalf("ICMP hook with %+v", d.ICMP)
-			}
-		}
-		p.OnLLDP = func(d *frame.Decoded, _ uint64, _ int64) { lldp.Parse(d.LLDP) }
-		p.OnConversation = func(c, s netip.AddrPort, proto uint8, _ uint64, _ int64) {
-			if !c.Addr().IsValid() || !s.Addr().IsValid() || (proto != frame.ProtoTCP && proto != frame.ProtoUDP) {
-				t.Fatalf("conversation %v -> %v proto %d", c, s, proto)
+		p.Events = func(e *Event) {
+			d := e.Decoded
+			switch e.Kind {
+			case ARPSeen:
+				if !d.ARP.Valid || !d.ARP.SenderIP.Is4() || !d.ARP.TargetIP.Is4() {
+					t.Fatalf("ARP event with %+v", d.ARP)
+				}
+			case ICMPSeen:
+				if !d.ICMP.Valid || d.ICMP.Orig && (!d.ICMP.OrigSrc.IsValid() || !d.ICMP.OrigDst.IsValid()) {
+					t.Fatalf("ICMP event with %+v", d.ICMP)
+				}
+			case LLDPSeen:
+				lldp.Parse(d.LLDP)
+			case ConversationAnswered, ConversationPickedUp:
+				c, s, proto := e.Client, e.Server, e.IPProto
+				if !c.Addr().IsValid() || !s.Addr().IsValid() || (proto != frame.ProtoTCP && proto != frame.ProtoUDP) {
+					t.Fatalf("conversation %v -> %v proto %d", c, s, proto)
+				}
 			}
 		}
 		ts := int64(1e18)

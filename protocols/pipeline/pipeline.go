@@ -16,8 +16,8 @@ import (
 // It is not safe for concurrent use: one pipeline per capture stream.
 type Pipeline struct {
 	limits     Limits
-	dissectors []protocols.Dissector
-	serverPort [2]map[uint16][]protocols.Dissector // [0] TCP, [1] UDP
+	dissectors []*protocols.Dissector
+	serverPort [2]map[uint16][]*protocols.Dissector // [0] TCP, [1] UDP
 	flows      map[flowKey]*flow
 	lruHead    *flow
 	lruTail    *flow
@@ -29,35 +29,12 @@ type Pipeline struct {
 	now        int64
 	dec        frame.Decoded
 	sink       func(*protocols.Transaction)
-	// OnPacket, when set, sees every decoded TCP/UDP packet (after IP
-	// reassembly) with its frame length: the inventory counts packets and
-	// bytes per host and learns MAC/IP bindings from it.
-	OnPacket func(d *frame.Decoded, frameLen int, timeNano int64)
-	// OnFrame, when set, sees every frame with its number and the header
-	// decoding (before IP reassembly): the evidence recorder keeps rings of
-	// recent frames per flow from it.
-	OnFrame func(f capture.Frame, frameNo uint64, d *frame.Decoded, decoded bool)
-	// OnARP, when set, sees every ARP packet (d.ARP, d.VLAN, d.SrcMAC): the
-	// inventory's ARP watch learns who claims which address from it.
-	OnARP func(d *frame.Decoded, frameNo uint64, timeNano int64)
-	// OnICMP, when set, sees every ICMP/ICMPv6 message (d.ICMP): echo
-	// sweeps and refused UDP probes, for the scan detector.
-	OnICMP func(d *frame.Decoded, frameNo uint64, timeNano int64)
-	// OnLLDP, when set, sees every LLDP frame (d.LLDP, d.SrcMAC).
-	OnLLDP func(d *frame.Decoded, frameNo uint64, timeNano int64)
-	// OnConversation, when set, hears of each conversation the server
-	// answered: a TCP SYN-ACK to a SYN seen, or the first UDP datagram back.
-	// client opened it (sent the SYN, or the flow's first datagram) and
-	// server answered, whatever the ICS protocol's roles. Scans that
-	// nothing answers never reach it, nor datagrams to a broadcast or
-	// multicast group and the replies to them.
-	OnConversation func(client, server netip.AddrPort, ipProto uint8, frameNo uint64, timeNano int64)
-	// OnPickedUp, when set, hears of each TCP conversation whose opening
-	// was not seen (it began before capture started, or its handshake was
-	// lost) once both sides carried data, unless it carries an ICS protocol:
-	// who opened it is unknown, and client and server are the flow's roles
-	// as ports guess them.
-	OnPickedUp func(client, server netip.AddrPort, ipProto uint8, frameNo uint64, timeNano int64)
+	// Events, when set, receives the pipeline's second output, the network
+	// stream: every frame, every TCP/UDP packet, ARP, ICMP and LLDP
+	// messages, and conversations as they are answered or picked up (see
+	// Event and EventKind).
+	Events func(*Event)
+	ev     Event // the one Events gets, refilled for each event
 	// MergeVLANs keys flows by addresses and ports alone; set it before the
 	// first frame. A SPAN session that mirrors several VLANs shows a routed
 	// packet twice, once on each side of the router. Merged, the copies are
@@ -94,7 +71,7 @@ func New(limits Limits, sink func(*protocols.Transaction)) *Pipeline {
 }
 
 // NewWith builds a pipeline over the given dissectors.
-func NewWith(limits Limits, dissectors []protocols.Dissector, sink func(*protocols.Transaction)) *Pipeline {
+func NewWith(limits Limits, dissectors []*protocols.Dissector, sink func(*protocols.Transaction)) *Pipeline {
 	limits = limits.withDefaults()
 	p := &Pipeline{
 		limits:     limits,
@@ -110,14 +87,14 @@ func NewWith(limits Limits, dissectors []protocols.Dissector, sink func(*protoco
 	p.anomalyFn = func(name string, _ protocols.Packet) { p.Stats.Anomalies[name]++ }
 	p.cyclicFn = p.Stats.countCyclic
 	for i := range p.serverPort {
-		p.serverPort[i] = map[uint16][]protocols.Dissector{}
+		p.serverPort[i] = map[uint16][]*protocols.Dissector{}
 	}
 	for _, d := range dissectors {
-		for _, port := range d.Ports() {
-			if d.Transports()&protocols.TCP != 0 {
+		for _, port := range d.Ports {
+			if d.Transports&protocols.TCP != 0 {
 				p.serverPort[0][port] = append(p.serverPort[0][port], d)
 			}
-			if d.Transports()&protocols.UDP != 0 {
+			if d.Transports&protocols.UDP != 0 {
 				p.serverPort[1][port] = append(p.serverPort[1][port], d)
 			}
 		}
@@ -140,8 +117,8 @@ func (p *Pipeline) HandleFrame(f capture.Frame) {
 	p.Stats.LastPacket = time.Unix(0, f.TimeNano).UTC()
 	d := &p.dec
 	err := frame.Decode(f.LinkType, f.Data, d)
-	if p.OnFrame != nil {
-		p.OnFrame(f, p.frameNo, d, err == nil)
+	if p.Events != nil {
+		p.send(Event{Kind: FrameSeen, Frame: p.frameNo, Time: f.TimeNano, Decoded: d, Raw: f, HeadersOK: err == nil})
 	}
 	if err == nil && d.Fragment {
 		p.Stats.Fragments++
@@ -159,23 +136,23 @@ func (p *Pipeline) HandleFrame(f capture.Frame) {
 	case err == nil:
 	case errors.Is(err, frame.ErrNotIP), errors.Is(err, frame.ErrUnsupported):
 		p.Stats.NotIP++
-		if d.ARP.Valid && p.OnARP != nil {
-			p.hook("arp", func() { p.OnARP(d, p.frameNo, f.TimeNano) })
+		if d.ARP.Valid && p.Events != nil {
+			p.sendGuarded("arp", Event{Kind: ARPSeen, Frame: p.frameNo, Time: f.TimeNano, Decoded: d})
 		}
-		if d.LLDP != nil && p.OnLLDP != nil {
-			p.hook("lldp", func() { p.OnLLDP(d, p.frameNo, f.TimeNano) })
+		if d.LLDP != nil && p.Events != nil {
+			p.sendGuarded("lldp", Event{Kind: LLDPSeen, Frame: p.frameNo, Time: f.TimeNano, Decoded: d})
 		}
 	case errors.Is(err, frame.ErrOtherProto):
 		p.Stats.OtherTransport++
-		if d.ICMP.Valid && p.OnICMP != nil {
-			p.hook("icmp", func() { p.OnICMP(d, p.frameNo, f.TimeNano) })
+		if d.ICMP.Valid && p.Events != nil {
+			p.sendGuarded("icmp", Event{Kind: ICMPSeen, Frame: p.frameNo, Time: f.TimeNano, Decoded: d})
 		}
 	default:
 		p.Stats.Malformed++
 	}
 	if err == nil {
-		if p.OnPacket != nil {
-			p.OnPacket(d, len(f.Data), f.TimeNano)
+		if p.Events != nil {
+			p.send(Event{Kind: PacketSeen, Frame: p.frameNo, Time: f.TimeNano, Decoded: d, Len: len(f.Data)})
 		}
 		pkt := protocols.Packet{Frame: p.frameNo, Time: time.Unix(0, f.TimeNano).UTC()}
 		if d.IPProto == frame.ProtoTCP {
@@ -336,11 +313,9 @@ func (p *Pipeline) answered(fl *flow, by protocols.Direction, pkt protocols.Pack
 	if by == protocols.ClientToServer {
 		opener, server = fl.server, fl.client
 	}
-	if p.OnConversation != nil {
-		p.hook("conversation", func() {
-			p.OnConversation(netip.AddrPortFrom(opener.IP, opener.Port), netip.AddrPortFrom(server.IP, server.Port),
-				fl.proto, pkt.Frame, p.now)
-		})
+	if p.Events != nil {
+		p.sendGuarded("conversation", Event{Kind: ConversationAnswered, Frame: pkt.Frame, Time: p.now,
+			Client: netip.AddrPortFrom(opener.IP, opener.Port), Server: netip.AddrPortFrom(server.IP, server.Port), IPProto: fl.proto})
 	}
 }
 
@@ -356,11 +331,9 @@ func (p *Pipeline) pickedUp(fl *flow, dir protocols.Direction, pkt protocols.Pac
 	if fl.state == stateBound {
 		return
 	}
-	if p.OnPickedUp != nil {
-		p.hook("conversation", func() {
-			p.OnPickedUp(netip.AddrPortFrom(fl.client.IP, fl.client.Port), netip.AddrPortFrom(fl.server.IP, fl.server.Port),
-				fl.proto, pkt.Frame, p.now)
-		})
+	if p.Events != nil {
+		p.sendGuarded("conversation", Event{Kind: ConversationPickedUp, Frame: pkt.Frame, Time: p.now,
+			Client: netip.AddrPortFrom(fl.client.IP, fl.client.Port), Server: netip.AddrPortFrom(fl.server.IP, fl.server.Port), IPProto: fl.proto})
 	}
 }
 
@@ -735,7 +708,7 @@ func (p *Pipeline) callFeed(fl *flow, dir protocols.Direction, data []byte, pkt 
 		n = len(data)
 	}
 	if err != nil && fl.state == stateBound {
-		p.Stats.Anomalies[fl.dissector.Name()+".protocol_lost"]++
+		p.Stats.Anomalies[fl.dissector.Name+".protocol_lost"]++
 		p.detach(fl)
 	}
 	return n
@@ -747,22 +720,10 @@ func (p *Pipeline) guard(fl *flow, call func()) {
 		if r := recover(); r != nil {
 			name := "pipeline.dissector_panic"
 			if fl.dissector != nil {
-				name = fl.dissector.Name() + ".dissector_panic"
+				name = fl.dissector.Name + ".dissector_panic"
 			}
 			p.Stats.Anomalies[name]++
 			p.detach(fl)
-		}
-	}()
-	call()
-}
-
-// hook runs a network hook (ARP, ICMP, LLDP, conversations): a panic in
-// what hangs there becomes the anomaly pipeline.<name>_hook_panic, counted,
-// and capture goes on. OnPacket, on the per-packet path, is not wrapped.
-func (p *Pipeline) hook(name string, call func()) {
-	defer func() {
-		if r := recover(); r != nil {
-			p.Stats.Anomalies["pipeline."+name+"_hook_panic"]++
 		}
 	}()
 	call()
@@ -784,8 +745,8 @@ func (p *Pipeline) probe(fl *flow, dir protocols.Direction, data []byte, pkt pro
 		want = protocols.UDP
 	}
 	undecided := false
-	try := func(d protocols.Dissector) bool {
-		if d.Transports()&want == 0 {
+	try := func(d *protocols.Dissector) bool {
+		if d.Transports&want == 0 {
 			return false
 		}
 		var r protocols.ProbeResult
@@ -800,7 +761,7 @@ func (p *Pipeline) probe(fl *flow, dir protocols.Direction, data []byte, pkt pro
 		return false
 	}
 	// Port hints first, server port then client port, then everything else.
-	var hintBuf [8]protocols.Dissector
+	var hintBuf [8]*protocols.Dissector
 	hinted := append(append(hintBuf[:0], p.serverPort[ti][fl.server.Port]...), p.serverPort[ti][fl.client.Port]...)
 	for _, d := range hinted {
 		if try(d) {
@@ -846,7 +807,7 @@ func (p *Pipeline) probe(fl *flow, dir protocols.Direction, data []byte, pkt pro
 // maxProbeRetries bounds re-probing of a flow whose handshake was not seen.
 const maxProbeRetries = 4
 
-func contains(ds []protocols.Dissector, d protocols.Dissector) bool {
+func contains(ds []*protocols.Dissector, d *protocols.Dissector) bool {
 	for _, x := range ds {
 		if x == d {
 			return true
@@ -855,10 +816,10 @@ func contains(ds []protocols.Dissector, d protocols.Dissector) bool {
 	return false
 }
 
-func (p *Pipeline) bind(fl *flow, d protocols.Dissector, dir protocols.Direction, pkt protocols.Packet) {
+func (p *Pipeline) bind(fl *flow, d *protocols.Dissector, dir protocols.Direction, pkt protocols.Packet) {
 	fl.state = stateBound
 	fl.dissector = d
-	p.Stats.IdentifiedFlows[d.Name()]++
+	p.Stats.IdentifiedFlows[d.Name]++
 	t := protocols.TCP
 	if fl.proto == frame.ProtoUDP {
 		t = protocols.UDP

@@ -1,8 +1,8 @@
 package pipeline
 
 import (
+	"fmt"
 	"net"
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +11,6 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/otwatch/otwatch/protocols"
 	"github.com/otwatch/otwatch/protocols/capture"
-	"github.com/otwatch/otwatch/protocols/frame"
 	"github.com/otwatch/otwatch/protocols/modbus"
 	"github.com/otwatch/otwatch/protocols/testkit"
 	"github.com/stretchr/testify/assert"
@@ -34,7 +33,7 @@ type run struct {
 
 func newRun(limits Limits) *run {
 	r := &run{}
-	r.p = NewWith(limits, []protocols.Dissector{modbus.Dissector{}}, func(t *protocols.Transaction) { r.txs = append(r.txs, *t) })
+	r.p = NewWith(limits, []*protocols.Dissector{modbus.Dissector}, func(t *protocols.Transaction) { r.txs = append(r.txs, *t) })
 	return r
 }
 
@@ -273,15 +272,9 @@ func TestLimits(t *testing.T) {
 }
 
 // panicky is a dissector whose session panics on its second PDU.
-type panicky struct{}
-
-func (panicky) Name() string                    { return "panicky" }
-func (panicky) Transports() protocols.Transport { return protocols.TCP }
-func (panicky) Ports() []uint16                 { return []uint16{9999} }
-func (panicky) Probe(protocols.Direction, []byte) protocols.ProbeResult {
-	return protocols.ProbeYes
-}
-func (panicky) NewSession(env *protocols.Env) protocols.Session { return &panickySession{} }
+var panicky = &protocols.Dissector{Name: "panicky", Transports: protocols.TCP, Ports: []uint16{9999},
+	Probe:      func(protocols.Direction, []byte) protocols.ProbeResult { return protocols.ProbeYes },
+	NewSession: func(env *protocols.Env) protocols.Session { return &panickySession{} }}
 
 type panickySession struct{ n int }
 
@@ -297,7 +290,7 @@ func (s *panickySession) Close(protocols.Packet)                         {}
 
 func TestPanickingDissectorBecomesAnomaly(t *testing.T) {
 	var txs int
-	p := NewWith(Limits{}, []protocols.Dissector{panicky{}, modbus.Dissector{}}, func(*protocols.Transaction) { txs++ })
+	p := NewWith(Limits{}, []*protocols.Dissector{panicky, modbus.Dissector}, func(*protocols.Transaction) { txs++ })
 	c := newConn(t, 41030, 9999)
 	for _, f := range c.handshake() {
 		p.HandleFrame(f)
@@ -381,8 +374,10 @@ func TestConversationsAreReportedWhenAnswered(t *testing.T) {
 	}
 	var got []conv
 	r := newRun(Limits{})
-	r.p.OnConversation = func(c, s netip.AddrPort, proto uint8, frameNo uint64, _ int64) {
-		got = append(got, conv{c.String(), s.String(), proto, frameNo})
+	r.p.Events = func(e *Event) {
+		if e.Kind == ConversationAnswered {
+			got = append(got, conv{e.Client.String(), e.Server.String(), e.IPProto, e.Frame})
+		}
 	}
 	// a handshake: reported at the SYN-ACK, once
 	c := newConn(t, 40300, 8080)
@@ -407,10 +402,52 @@ func TestConversationsAreReportedWhenAnswered(t *testing.T) {
 	}, got)
 }
 
-// A panic in a network hook is counted and capture goes on.
+// The network stream: every frame as FrameSeen, each TCP/UDP packet as
+// PacketSeen with its frame's length, ARP apart, the conversation once
+// answered, each with its frame number and time.
+func TestNetworkStream(t *testing.T) {
+	r := newRun(Limits{})
+	var got []string
+	r.p.Events = func(e *Event) {
+		switch e.Kind {
+		case FrameSeen:
+			got = append(got, fmt.Sprintf("frame %d ok=%v len=%d t=%d", e.Frame, e.HeadersOK, len(e.Raw.Data), e.Time))
+		case PacketSeen:
+			got = append(got, fmt.Sprintf("packet %d %s:%d len=%d", e.Frame, e.Decoded.Src, e.Decoded.SrcPort, e.Len))
+		case ARPSeen:
+			got = append(got, fmt.Sprintf("arp %d %s", e.Frame, e.Decoded.ARP.SenderIP))
+		case ConversationAnswered:
+			got = append(got, fmt.Sprintf("conversation %d %s %s %d", e.Frame, e.Client, e.Server, e.IPProto))
+		default:
+			got = append(got, fmt.Sprintf("kind %d", e.Kind))
+		}
+	}
+	arp := capture.Frame{LinkType: capture.LinkEthernet, TimeNano: 7, Data: mustHex(`ffffffffffff 000e8c010203 0806
+		0001 0800 06 04 0002 000e8c010203 c0a80105 0080f40a0b0c c0a8010a`)}
+	c := newConn(t, 40400, 502)
+	hs := c.handshake()
+	r.feed(arp, hs[0], hs[1])
+	r.feed(capture.Frame{LinkType: capture.LinkEthernet, TimeNano: 9, Data: []byte{1, 2, 3}})
+	assert.Equal(t, []string{
+		"frame 1 ok=false len=42 t=7",
+		"arp 1 192.168.1.5",
+		fmt.Sprintf("frame 2 ok=true len=%d t=%d", len(hs[0].Data), hs[0].TimeNano),
+		fmt.Sprintf("packet 2 10.0.0.1:40400 len=%d", len(hs[0].Data)),
+		fmt.Sprintf("frame 3 ok=true len=%d t=%d", len(hs[1].Data), hs[1].TimeNano),
+		fmt.Sprintf("packet 3 10.0.0.2:502 len=%d", len(hs[1].Data)),
+		"conversation 3 10.0.0.1:40400 10.0.0.2:502 6",
+		"frame 4 ok=false len=3 t=9",
+	}, got)
+}
+
+// A panic in a network-stream consumer is counted and capture goes on.
 func TestHookPanicIsAnAnomaly(t *testing.T) {
 	r := newRun(Limits{})
-	r.p.OnARP = func(*frame.Decoded, uint64, int64) { panic("a bug in a detector") }
+	r.p.Events = func(e *Event) {
+		if e.Kind == ARPSeen {
+			panic("a bug in a detector")
+		}
+	}
 	arp := capture.Frame{LinkType: capture.LinkEthernet, Data: mustHex(`ffffffffffff 000e8c010203 0806
 		0001 0800 06 04 0002 000e8c010203 c0a80105 0080f40a0b0c c0a8010a`)}
 	c := newConn(t, 40400, 502)

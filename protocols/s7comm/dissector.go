@@ -16,40 +16,20 @@ import "github.com/otwatch/otwatch/protocols"
 // Port is the ISO-TSAP port (RFC 1006).
 const Port = 102
 
-func init() {
-	protocols.Register(Dissector{})
-	protocols.Register(PlusDissector{})
-}
+// Dissector is the registry entry for S7comm: it accepts a stream whose
+// first COTP data PDU is S7comm (0x32).
+var Dissector = protocols.Register(&protocols.Dissector{Name: ProtoS7, Transports: protocols.TCP,
+	Ports: []uint16{Port}, Profiles: profilesS7(), Identity: identityS7,
+	Probe:      func(_ protocols.Direction, data []byte) protocols.ProbeResult { return probe(data, ProtocolIDS7) },
+	NewSession: func(env *protocols.Env) protocols.Session { return newSession(env) }})
 
-// Dissector is the registry entry for S7comm.
-type Dissector struct{}
-
-func (Dissector) Name() string                    { return ProtoS7 }
-func (Dissector) Transports() protocols.Transport { return protocols.TCP }
-func (Dissector) Ports() []uint16                 { return []uint16{Port} }
-func (Dissector) NewSession(env *protocols.Env) protocols.Session {
-	return newSession(env)
-}
-
-// Probe accepts a stream whose first COTP data PDU is S7comm (0x32).
-func (Dissector) Probe(dir protocols.Direction, data []byte) protocols.ProbeResult {
-	return probe(data, ProtocolIDS7)
-}
-
-// PlusDissector is the registry entry for S7comm-plus.
-type PlusDissector struct{}
-
-func (PlusDissector) Name() string                    { return ProtoS7Plus }
-func (PlusDissector) Transports() protocols.Transport { return protocols.TCP }
-func (PlusDissector) Ports() []uint16                 { return []uint16{Port} }
-func (PlusDissector) NewSession(env *protocols.Env) protocols.Session {
-	return newSession(env)
-}
-
-// Probe accepts a stream whose first COTP data PDU is S7comm-plus (0x72).
-func (PlusDissector) Probe(dir protocols.Direction, data []byte) protocols.ProbeResult {
-	return probe(data, ProtocolIDS7Plus)
-}
+// PlusDissector is the registry entry for S7comm-plus: it accepts a
+// stream whose first COTP data PDU is S7comm-plus (0x72). Its sessions
+// are S7comm's, which dissect either protocol id.
+var PlusDissector = protocols.Register(&protocols.Dissector{Name: ProtoS7Plus, Transports: protocols.TCP,
+	Ports: []uint16{Port}, Profiles: profilesPlus(), Identity: identityPlus,
+	Probe:      func(_ protocols.Direction, data []byte) protocols.ProbeResult { return probe(data, ProtocolIDS7Plus) },
+	NewSession: Dissector.NewSession})
 
 // probeScan bounds how far into a stream that starts mid-PDU the probe looks
 // for the first TPKT header.

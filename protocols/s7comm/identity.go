@@ -19,8 +19,8 @@ var szlIdentity = map[string]string{
 	"copyright":              "copyright",
 }
 
-// Identity returns what an answered SZL read tells about the PLC.
-func (Dissector) Identity(t *protocols.Transaction) []protocols.IdentityFact {
+// identityS7 returns what an answered SZL read tells about the PLC.
+func identityS7(t *protocols.Transaction) []protocols.IdentityFact {
 	if t.ResponseFrame == 0 || t.Outcome != protocols.OutcomeOK {
 		return nil
 	}
@@ -47,9 +47,9 @@ var plusClientIdentity = map[string]string{
 	"client_host":        "host_name",
 }
 
-// Identity returns what an S7comm-plus session setup (CreateObject) or an
+// identityPlus returns what an S7comm-plus session setup (CreateObject) or an
 // explored CPU object tells about the PLC and about its client.
-func (PlusDissector) Identity(t *protocols.Transaction) []protocols.IdentityFact {
+func identityPlus(t *protocols.Transaction) []protocols.IdentityFact {
 	var out []protocols.IdentityFact
 	if t.ResponseFrame != 0 && t.Outcome == protocols.OutcomeOK {
 		out = protocols.FactsFromAttrs(t, plusServerIdentity, t.CodeName, false)

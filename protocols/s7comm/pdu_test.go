@@ -393,10 +393,10 @@ func TestProbe(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := (Dissector{}).Probe(protocols.ClientToServer, tc.data); got != tc.want {
+			if got := Dissector.Probe(protocols.ClientToServer, tc.data); got != tc.want {
 				t.Errorf("s7comm probe = %v, want %v", got, tc.want)
 			}
-			if got := (PlusDissector{}).Probe(protocols.ClientToServer, tc.data); got != tc.plus {
+			if got := PlusDissector.Probe(protocols.ClientToServer, tc.data); got != tc.plus {
 				t.Errorf("s7comm-plus probe = %v, want %v", got, tc.plus)
 			}
 		})
@@ -441,7 +441,7 @@ func BenchmarkProbe(b *testing.B) {
 	raw := frameTPKT(unhex(b, hexReadVarJob))
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		(Dissector{}).Probe(protocols.ClientToServer, raw)
+		Dissector.Probe(protocols.ClientToServer, raw)
 	}
 }
 

@@ -2,10 +2,10 @@ package s7comm
 
 import "github.com/otwatch/otwatch/protocols"
 
-// Profiles declares S7comm: servers are Siemens PLCs; reading the system
+// profilesS7 declares S7comm: servers are Siemens PLCs; reading the system
 // status list (userdata group 4, subfunction 1) is engineering software's
 // doing; setting the clock changes the CPU's configuration.
-func (Dissector) Profiles() []protocols.Profile {
+func profilesS7() []protocols.Profile {
 	return []protocols.Profile{{
 		Name:            ProtoS7,
 		ServerRoles:     []string{"plc"},
@@ -19,8 +19,8 @@ func (Dissector) Profiles() []protocols.Profile {
 	}}
 }
 
-// Profiles declares S7comm-plus: servers are Siemens PLCs.
-func (PlusDissector) Profiles() []protocols.Profile {
+// profilesPlus declares S7comm-plus: servers are Siemens PLCs.
+func profilesPlus() []protocols.Profile {
 	return []protocols.Profile{{
 		Name:            ProtoS7Plus,
 		ServerRoles:     []string{"plc"},

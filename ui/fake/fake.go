@@ -104,8 +104,10 @@ func (b *Backend) Replay(learnFraction float64, paths ...string) error {
 	p := pipeline.New(pipeline.DefaultLimits(), func(t *protocols.Transaction) { txs = append(txs, t) })
 	var services []netip.AddrPort // answered conversations: the servers' services
 	var serviceProtos []uint8
-	p.OnConversation = func(_, server netip.AddrPort, proto uint8, _ uint64, _ int64) {
-		services, serviceProtos = append(services, server), append(serviceProtos, proto)
+	p.Events = func(e *pipeline.Event) {
+		if e.Kind == pipeline.ConversationAnswered {
+			services, serviceProtos = append(services, e.Server), append(serviceProtos, e.IPProto)
+		}
 	}
 	var frames uint64
 	var cursor int64 // re-timed end of the previous file

@@ -209,8 +209,8 @@ func serverRole(proto string) string {
 
 // serverPort is the protocol's first registered server port, 0 if none.
 func serverPort(proto string) uint16 {
-	if d := protocols.Lookup(proto); d != nil && len(d.Ports()) > 0 {
-		return d.Ports()[0]
+	if d := protocols.Lookup(proto); d != nil && len(d.Ports) > 0 {
+		return d.Ports[0]
 	}
 	return 0
 }
