@@ -23,9 +23,11 @@ type Finding struct {
 	// normal teaches the baseline this transaction.
 	Tx *protocols.Transaction
 	// Source is the host acting (the scanner, the new device, the rogue
-	// server, the poller) and Dest the host acted on (the scanned host,
-	// the address claimed), when there is no transaction or it says
-	// more than the transaction does; nil when none.
+	// server, the poller), as a transaction's client is: the incident is
+	// filed under it and syslog reports it as the source. Dest is the host
+	// acted on (the scanned host, the conversation's peer, the address
+	// claimed), as a transaction's server is. Set when there is no
+	// transaction or it says more than the transaction does; nil when none.
 	Source, Dest *Host
 
 	// Message says what was seen and why it deviates, read alone in a

@@ -9,22 +9,21 @@ import (
 // The string form is what alerts, feedback marks, families and state
 // files written by earlier versions hold: it must not change.
 func TestKeyString(t *testing.T) {
-	for _, tc := range []struct {
-		key  Key
-		want string
-	}{
-		{NewKey("plc_stop", "10.0.0.2", "10.0.0.1", "s7comm", "stop", ""), "plc_stop|10.0.0.2|10.0.0.1|s7comm|stop|"},
-		{NewKey("scan", "10.0.0.9"), "scan|10.0.0.9"},
-		{NewKey("limit_reached", "inventory", "a message | with a bar"), "limit_reached|inventory|a message | with a bar"},
-		{NewKey("mac_changed", "10.0.0.2", "00:00:00:00:00:01", "00:00:00:00:00:02"), "mac_changed|10.0.0.2|00:00:00:00:00:01|00:00:00:00:00:02"},
-		{NewKey("new_function", "10.0.0.2", "10.0.0.1", "modbus", "", "8", "4"), "new_function|10.0.0.2|10.0.0.1|modbus||8|4"},
-		{NewKey("kind"), "kind"},
-		{NewKey("kind", ""), "kind|"},
-	} {
-		assert.Equal(t, tc.want, tc.key.String())
-		back, ok := ParseKey(tc.want, 0)
+	written := map[string]Key{ // as earlier versions wrote them
+		"plc_stop|10.0.0.2|10.0.0.1|s7comm|stop|": NewKey("plc_stop", "10.0.0.2", "10.0.0.1", "s7comm", "stop", ""),
+		"scan|10.0.0.9": NewKey("scan", "10.0.0.9"),
+		"limit_reached|inventory|a message | with a bar":               NewKey("limit_reached", "inventory", "a message | with a bar"),
+		"mac_changed|10.0.0.2|00:00:00:00:00:01|00:00:00:00:00:02":     NewKey("mac_changed", "10.0.0.2", "00:00:00:00:00:01", "00:00:00:00:00:02"),
+		"new_function|10.0.0.2|10.0.0.1|modbus||8|4":                   NewKey("new_function", "10.0.0.2", "10.0.0.1", "modbus", "", "8", "4"),
+		"write_to_unseen_target|10.0.0.2|modbus|1|holding_register|5|": NewKey("write_to_unseen_target", "10.0.0.2", "modbus", "1", "holding_register", "5", ""),
+		"kind":  NewKey("kind"),
+		"kind|": NewKey("kind", ""),
+	}
+	for want, key := range written {
+		assert.Equal(t, want, key.String())
+		back, ok := ParseKey(want, 0)
 		assert.True(t, ok)
-		assert.Equal(t, tc.want, back.String(), "every string reads back to itself")
+		assert.Equal(t, want, back.String(), "every string reads back to itself")
 	}
 }
 
