@@ -1,11 +1,11 @@
 // Package finding is the one shape of detection: every detector
-// (learning/baseline, learning/scan, learning/dhcp,
+// (learning/baseline, learning/scan, learning/dhcp, learning/zones,
 // learning/conversations, learning/advisories, the inventory's ARP
-// watch, zone conduits, the alert engine's own protocol rules, the
+// watch, the alert engine's own protocol rules, the
 // appliance watching itself) reports a Finding, and alerts.Engine.Raise
 // is the one way it becomes an alert.
 //
-//	Finding{Kind, Key, Time,         what deviated, and when
+//	Finding{Key, Time,               what deviated (Key.Kind is the alert kind), and when
 //	        Asset, Source, Dest, Tx, on what, by whom (the transaction when there is one)
 //	        Message, Frames,         why, and the evidence
 //	        Learning, Lower, Space…} hints for the engine's severity and folding
