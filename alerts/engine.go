@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/otwatch/otwatch/alerts/finding"
 	"github.com/otwatch/otwatch/learning/baseline"
 	"github.com/otwatch/otwatch/protocols"
 )
@@ -72,13 +73,14 @@ type scanState struct {
 	fired bool
 }
 
-// Engine raises alerts from transactions. One goroutine feeds it.
+// Engine raises alerts from findings: its own on each transaction
+// (Observe), and every detector's (Raise). One goroutine feeds it.
 type Engine struct {
 	cfg        Config
 	model      *baseline.Model
 	sink       func(*Alert)
 	regs       map[string]*regulation
-	feedback   map[string]int // kind|asset -> alerts marked normal
+	feedback   map[string]int // Key(kind, asset) -> alerts marked normal
 	scans      map[string]*scanState
 	incidents  *incidents
 	recent     map[string]*Alert
@@ -147,9 +149,9 @@ func (e *Engine) Observe(tx *protocols.Transaction) int {
 		e.protocolAlerts(now, kind, tx, learning) // most transactions raise none
 	}
 	for _, f := range e.model.Observe(tx) {
-		e.raiseWith(now, f.Kind, f.Key, f.Asset, tx, raiseOpts{lower: f.Lower, lowerWhy: f.LowerWhy, space: f.Space, address: f.Address,
-			hasAddr: f.HasAddress}, f.Message)
-		e.countForScan(f, tx, now)
+		f.Tx = tx
+		e.Raise(f)
+		e.countForScan(&f, tx, now)
 	}
 	hits := e.hits
 	if now.Sub(e.lastExpire) >= 5*time.Second || now.Before(e.lastExpire) {
@@ -157,7 +159,7 @@ func (e *Engine) Observe(tx *protocols.Transaction) int {
 		e.expireFamilies(now, false)
 	}
 	for _, f := range e.model.Tick(now) { // no transaction: the poller and the polled
-		e.raiseWith(now, f.Kind, f.Key, f.Asset, nil, raiseOpts{source: hostEndpoint(f.Client), dest: hostEndpoint(f.Asset)}, f.Message)
+		e.Raise(f)
 	}
 	return hits
 }
@@ -166,20 +168,22 @@ func (e *Engine) Observe(tx *protocols.Transaction) int {
 // learned: a control command (kind), a write to the broadcast unit, a
 // malformed PDU.
 func (e *Engine) protocolAlerts(now time.Time, kind string, tx *protocols.Transaction, learning bool) {
-	server := tx.Server.IP.String()
+	server, client := tx.Server.IP.String(), tx.Client.IP.String()
+	found := func(key finding.Key, message string) {
+		e.Raise(finding.Finding{Key: key, Time: now, Asset: server, Tx: tx, Message: message, Learning: learning})
+	}
 	if kind != "" {
-		e.raise(now, kind, kind+"|"+server+"|"+tx.Client.IP.String()+"|"+tx.Proto+"|"+tx.CodeName+"|"+tx.SubcodeName, server, tx,
-			controlMessage(kind, tx), learning)
+		found(finding.NewKey(kind, server, client, tx.Proto, tx.CodeName, tx.SubcodeName), controlMessage(kind, tx))
 	}
 	if tx.Broadcast {
-		e.raise(now, "broadcast_write", "broadcast_write|"+server+"|"+tx.Client.IP.String()+"|"+tx.Proto, server, tx,
-			fmt.Sprintf("%s sent %s to the broadcast unit of %s: every device on the line acts on it", tx.Client.IP, what(tx), server), learning)
+		found(finding.NewKey("broadcast_write", server, client, tx.Proto),
+			fmt.Sprintf("%s sent %s to the broadcast unit of %s: every device on the line acts on it", tx.Client.IP, what(tx), server))
 	}
 	if len(tx.Anomalies) > 0 {
 		names := append([]string(nil), tx.Anomalies...)
 		sort.Strings(names)
-		e.raise(now, "malformed_pdu", "malformed_pdu|"+server+"|"+tx.Client.IP.String()+"|"+strings.Join(names, ","), server, tx,
-			fmt.Sprintf("malformed %s between %s and %s: %s", tx.Proto, tx.Client.IP, server, strings.Join(names, ", ")), learning)
+		found(finding.NewKey("malformed_pdu", server, client, strings.Join(names, ",")),
+			fmt.Sprintf("malformed %s between %s and %s: %s", tx.Proto, tx.Client.IP, server, strings.Join(names, ", ")))
 	}
 }
 
@@ -205,15 +209,9 @@ func controlMessage(kind string, tx *protocols.Transaction) string {
 	return msg
 }
 
-// System raises an alert about the appliance itself (capture stalled,
-// drops, clock jump, storage failure). Repeats fold like any alert.
-func (e *Engine) System(now time.Time, kind, key, message string) {
-	e.raise(now, kind, kind+"|"+key, "", nil, message, false)
-}
-
 // countForScan raises a scan when one client produces many first-time findings quickly.
-func (e *Engine) countForScan(f baseline.Finding, tx *protocols.Transaction, now time.Time) {
-	switch f.Kind {
+func (e *Engine) countForScan(f *finding.Finding, tx *protocols.Transaction, now time.Time) {
+	switch f.Kind() {
 	case "new_link", "new_function", "write_to_unseen_target", "write_from_new_client", "new_protocol":
 	default:
 		return
@@ -224,69 +222,31 @@ func (e *Engine) countForScan(f baseline.Finding, tx *protocols.Transaction, now
 		s = &scanState{start: now, what: map[string]bool{}}
 		e.scans[client] = s
 	}
-	s.what[f.Key] = true
+	s.what[f.Key.String()] = true
 	if len(s.what) >= e.cfg.ScanThreshold && !s.fired {
 		s.fired = true
-		e.raise(now, "scan", "scan|"+client, client, tx, fmt.Sprintf("%s touched %d new hosts, functions or targets within %s: a scan",
-			client, len(s.what), e.cfg.ScanWindow), false)
+		e.Raise(finding.Finding{Key: finding.NewKey("scan", client), Time: now, Asset: client, Tx: tx,
+			Message: fmt.Sprintf("%s touched %d new hosts, functions or targets within %s: a scan", client, len(s.what), e.cfg.ScanWindow)})
 	}
 }
 
-// Policy raises an alert for a transaction that breaks a rule the plant
-// configured (a zone conduit), whatever the baseline learned; key says
-// which rule and parties (repeats fold).
-func (e *Engine) Policy(tx *protocols.Transaction, kind, key, message string) {
-	e.raise(tx.Time(), kind, kind+"|"+key, tx.Server.IP.String(), tx, message, false)
-}
+// Raise makes an alert of a finding, or folds it into the recent alert of
+// its key: every detector's one way in (baseline, scans, ARP, DHCP,
+// conversations, zones, advisories, the appliance's own health).
+func (e *Engine) Raise(f finding.Finding) { e.raise(&f, false) }
 
-// Network raises an alert about the network rather than a transaction
-// (ARP watch, scans): key says what deviated (repeats fold), asset is the
-// host concerned, source (nil if unknown) the host acting, as a
-// transaction's client is: the incident is filed under it, and syslog
-// reports it as the source. dest (nil if none) is the host acted on, as a
-// transaction's server is (the scanned host, the conversation's peer, the
-// address claimed): syslog reports it as the destination. frames are the
-// evidence.
-func (e *Engine) Network(now time.Time, kind, key, asset string, source, dest *Endpoint, frames []uint64, message string) {
-	e.raiseWith(now, kind, kind+"|"+key, asset, nil, raiseOpts{source: source, dest: dest, frames: frames}, message)
-}
-
-// raise makes an alert, or folds it into the recent alert of the same key.
-func (e *Engine) raise(now time.Time, kind, key, asset string, tx *protocols.Transaction, message string, learning bool) {
-	e.raiseWith(now, kind, key, asset, tx, raiseOpts{learning: learning}, message)
-}
-
-// raiseOpts are what some alerts carry beyond kind, key, asset and
-// transaction.
-type raiseOpts struct {
-	source   *Endpoint // the acting host of an alert without a transaction
-	dest     *Endpoint // the host acted on, of an alert without a transaction
-	frames   []uint64  // evidence frames beyond the transaction's
-	learning bool      // raised while the asset learns
-	// lower: levels below the kind's severity this deviation is, and why
-	// (a value outside the learned range but not far from it)
-	lower    int
-	lowerWhy string
-	// the target space and address that deviated, for counting a flood
-	// of distinct deviations by range
-	space   string
-	address uint64
-	hasAddr bool
-	// own: a family's own alert, never counted into a family
-	own bool
-}
-
-// raiseWith is raise with the options.
-func (e *Engine) raiseWith(now time.Time, kind, key, asset string, tx *protocols.Transaction, o raiseOpts, message string) {
-	source, frames, learning := o.source, o.frames, o.learning
+// raise makes an alert of f, or folds it into the recent alert of its key;
+// own is a family's own alert, never counted into a family.
+func (e *Engine) raise(f *finding.Finding, own bool) {
+	now, kind, key, asset, tx, frames, message := f.Time, f.Key.Kind, f.Key.String(), f.Asset, f.Tx, f.Frames, f.Message
 	info, ok := Kind(kind)
 	if !ok {
 		info = KindInfo{Kind: kind, Severity: 5}
 	}
 	e.hits++
-	if r := e.regs[key]; !o.own && (r == nil || r.LastAlert.IsZero() || now.Sub(r.LastAlert) >= e.cfg.FoldWindow) {
+	if r := e.regs[key]; !own && (r == nil || r.LastAlert.IsZero() || now.Sub(r.LastAlert) >= e.cfg.FoldWindow) {
 		// a new alert of this key: its family may already alert too often one by one
-		if e.countInFamily(now, kind, key, asset, tx, o, message) {
+		if e.countInFamily(f) {
 			return
 		}
 	}
@@ -315,13 +275,13 @@ func (e *Engine) raiseWith(now time.Time, kind, key, asset string, tx *protocols
 		return
 	}
 	a := &Alert{TS: now, Kind: kind, Severity: info.Severity, BaseSeverity: info.Severity, Mitre: info.Mitre, Key: key,
-		Asset: asset, Learning: learning, Frames: []uint64{}}
+		Asset: asset, Learning: f.Learning, Frames: []uint64{}}
 	a.fillFromTransaction(tx)
-	if source != nil {
-		a.Client = source
+	if f.Source != nil {
+		a.Client = hostEndpoint(f.Source)
 	}
-	if o.dest != nil {
-		a.Server = o.dest
+	if f.Dest != nil {
+		a.Server = hostEndpoint(f.Dest)
 	}
 	a.Frames = addFrames(a.Frames, math.MaxInt, frames...)
 	if reg.Folded > 0 {
@@ -337,12 +297,12 @@ func (e *Engine) raiseWith(now time.Time, kind, key, asset string, tx *protocols
 	}
 	reg.last = a
 	base := info
-	if o.lower > 0 {
-		base.Severity = max(info.Severity-o.lower, 1)
+	if f.Lower > 0 {
+		base.Severity = max(info.Severity-f.Lower, 1)
 	}
 	a.Severity, a.Regulation = e.regulate(base, asset, reg, now)
 	if base.Severity != info.Severity {
-		why := fmt.Sprintf("severity %d rather than %d: %s", base.Severity, info.Severity, o.lowerWhy)
+		why := fmt.Sprintf("severity %d rather than %d: %s", base.Severity, info.Severity, f.LowerWhy)
 		if a.Regulation != "" {
 			why += "; then " + a.Regulation
 		}
@@ -402,7 +362,7 @@ func (e *Engine) regulate(info KindInfo, asset string, reg *regulation, now time
 			reasons = append(reasons, fmt.Sprintf("recurs every ~%s", period.Round(time.Second)))
 		}
 	}
-	if marks := e.feedback[info.Kind+"|"+asset]; marks > 0 {
+	if marks := e.feedback[finding.NewKey(info.Kind, asset).String()]; marks > 0 {
 		cut += min(marks, 2)
 		reasons = append(reasons, fmt.Sprintf("operators marked %d such alerts normal", marks))
 	}
@@ -496,7 +456,7 @@ func (e *Engine) MarkNormal(id string) error {
 	if e.OnMarkNormal != nil {
 		e.OnMarkNormal(a)
 	}
-	e.feedback[a.Kind+"|"+a.Asset]++
+	e.feedback[finding.NewKey(a.Kind, a.Asset).String()]++
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otwatch/otwatch/alerts/finding"
 	"github.com/otwatch/otwatch/learning/baseline"
 	"github.com/otwatch/otwatch/learning/store"
 	"github.com/otwatch/otwatch/protocols"
@@ -415,7 +416,8 @@ func TestMaintenanceWindow(t *testing.T) {
 
 	for _, eng := range []*Engine{e, e2} {
 		eng.Observe(tx("10.0.0.1", "10.0.0.2", 60, protocols.OpProgramDownload, 0, "", 0, 0))
-		eng.Network(t0.Add(61*time.Second), "arp_spoofing", "10.0.0.2|a|b", "10.0.0.2", nil, nil, []uint64{7}, "spoofed")
+		eng.Raise(finding.Finding{Key: finding.NewKey("arp_spoofing", "10.0.0.2", "a", "b"), Time: t0.Add(61 * time.Second), Asset: "10.0.0.2",
+			Frames: []uint64{7}, Message: "spoofed"})
 		eng.Observe(tx("10.0.0.1", "10.0.0.3", 2*3600, protocols.OpProgramDownload, 0, "", 0, 0)) // after the window
 	}
 	for _, all := range [][]*Alert{c.alerts, c2.alerts} {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/otwatch/otwatch/protocols"
+	"github.com/otwatch/otwatch/alerts/finding"
 )
 
 // A family is the alerts of one kind from one source on one asset. Its
@@ -24,17 +24,17 @@ const (
 )
 
 type family struct {
-	key         string // kind|asset|source
-	kind, asset string
-	start       time.Time // first alert of the window
-	alerted     int       // distinct keys alerted one by one in the window
-	agg         *Alert    // the alert counting the rest, once past familyAlone
-	aggKey      string
-	count       uint64 // deviations counted into agg
-	first, last time.Time
-	frames      []uint64
-	spans       []span
-	unaddressed uint64
+	key                 string // Key(kind, asset, source)
+	kind, asset, source string
+	start               time.Time // first alert of the window
+	alerted             int       // distinct keys alerted one by one in the window
+	agg                 *Alert    // the alert counting the rest, once past familyAlone
+	aggKey              string
+	count               uint64 // deviations counted into agg
+	first, last         time.Time
+	frames              []uint64
+	spans               []span
+	unaddressed         uint64
 }
 
 // span is the addresses of one target space counted in a family.
@@ -46,15 +46,16 @@ type span struct {
 
 // countInFamily files a new alert of key into its family and reports
 // whether it was counted into the family's alert rather than raised.
-func (e *Engine) countInFamily(now time.Time, kind, key, asset string, tx *protocols.Transaction, o raiseOpts, message string) bool {
+func (e *Engine) countInFamily(fd *finding.Finding) bool {
+	now, kind, asset, tx := fd.Time, fd.Kind(), fd.Asset, fd.Tx
 	source := ""
 	switch {
-	case o.source != nil:
-		source = o.source.IP
+	case fd.Source != nil:
+		source = fd.Source.IP
 	case tx != nil && tx.Client.IP.IsValid():
 		source = tx.Client.IP.String()
 	}
-	fk := kind + "|" + asset + "|" + source
+	fk := finding.NewKey(kind, asset, source).String()
 	f := e.families[fk]
 	if f != nil && now.Sub(f.start) >= e.cfg.FoldWindow {
 		e.closeFamily(f)
@@ -64,7 +65,7 @@ func (e *Engine) countInFamily(now time.Time, kind, key, asset string, tx *proto
 		if len(e.families) >= maxFamilies {
 			e.forgetFamilies()
 		}
-		f = &family{key: fk, kind: kind, asset: asset, start: now}
+		f = &family{key: fk, kind: kind, asset: asset, source: source, start: now}
 		e.families[fk] = f
 		e.famOrder = append(e.famOrder, fk)
 	}
@@ -80,21 +81,23 @@ func (e *Engine) countInFamily(now time.Time, kind, key, asset string, tx *proto
 	if tx != nil {
 		f.frames = addFrames(f.frames, familyFrames, tx.RequestFrame, tx.ResponseFrame)
 	}
-	f.addTarget(o)
+	f.addTarget(fd)
 	if f.agg != nil {
 		f.agg.Repeats++
 		e.Folded++
 		return true
 	}
 	// the first deviation past the threshold raises the family's alert
-	f.aggKey = kind + "|family|" + asset + "|" + source
+	agg := finding.Finding{Key: finding.NewKey(kind, "family", asset, source), Time: now, Asset: asset, Tx: tx,
+		Source: fd.Source, Dest: fd.Dest, Frames: fd.Frames, Learning: fd.Learning}
+	f.aggKey = agg.Key.String()
 	who := source
 	if who == "" {
 		who = "one source"
 	}
-	msg := fmt.Sprintf("%s keeps raising %s on %s: more than %d distinct within %s; the rest are counted in this alert and summed up when they stop. This one: %s",
-		who, kind, assetName(asset), familyAlone, e.cfg.FoldWindow, message)
-	e.raiseWith(now, kind, f.aggKey, asset, tx, raiseOpts{source: o.source, dest: o.dest, frames: o.frames, learning: o.learning, own: true}, msg)
+	agg.Message = fmt.Sprintf("%s keeps raising %s on %s: more than %d distinct within %s; the rest are counted in this alert and summed up when they stop. This one: %s",
+		who, kind, assetName(asset), familyAlone, e.cfg.FoldWindow, fd.Message)
+	e.raise(&agg, true)
 	f.agg = e.regs[f.aggKey].last
 	return true
 }
@@ -107,20 +110,20 @@ func assetName(asset string) string {
 }
 
 // addTarget counts a deviation's address into its space's span.
-func (f *family) addTarget(o raiseOpts) {
-	if !o.hasAddr {
+func (f *family) addTarget(o *finding.Finding) {
+	if !o.HasAddress {
 		f.unaddressed++
 		return
 	}
 	for i := range f.spans {
 		s := &f.spans[i]
-		if s.space == o.space {
-			s.lo, s.hi, s.n = min(s.lo, o.address), max(s.hi, o.address), s.n+1
+		if s.space == o.Space {
+			s.lo, s.hi, s.n = min(s.lo, o.Address), max(s.hi, o.Address), s.n+1
 			return
 		}
 	}
 	if len(f.spans) < maxSpans {
-		f.spans = append(f.spans, span{o.space, o.address, o.address, 1})
+		f.spans = append(f.spans, span{o.Space, o.Address, o.Address, 1})
 		return
 	}
 	f.unaddressed++
@@ -160,7 +163,7 @@ func (e *Engine) closeFamily(f *family) {
 	s.Frames = append([]uint64(nil), f.frames...)
 	s.Repeats = f.count - 1
 	s.Message = fmt.Sprintf("%s %s deviations from %s on %s %s were counted in one alert, not raised one by one",
-		formatCount(f.count), f.kind, sourceOf(f.key), assetName(f.asset), during(f.first, f.last))
+		formatCount(f.count), f.kind, sourceName(f.source), assetName(f.asset), during(f.first, f.last))
 	if what := f.summary(); what != "" {
 		s.Message += ": " + what
 	}
@@ -172,12 +175,11 @@ func (e *Engine) closeFamily(f *family) {
 	}
 }
 
-func sourceOf(familyKey string) string {
-	i := strings.LastIndexByte(familyKey, '|')
-	if i < 0 || i == len(familyKey)-1 {
+func sourceName(source string) string {
+	if source == "" {
 		return "one source"
 	}
-	return familyKey[i+1:]
+	return source
 }
 
 // expireFamilies closes the families whose window ended at now (every

@@ -1,6 +1,3 @@
-// Package alerts turns transactions and baseline findings into alerts:
-// stable kinds with severity and ATT&CK for ICS techniques, folding of
-// repeats, self-regulating severity, operator feedback, and incidents.
 package alerts
 
 import (

@@ -2,9 +2,10 @@ package alerts
 
 import (
 	"fmt"
-	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/otwatch/otwatch/alerts/finding"
 )
 
 // repeated says how often and when a key repeated while its alert was
@@ -39,11 +40,5 @@ func addFrames(dst []uint64, max int, frames ...uint64) []uint64 {
 	return dst
 }
 
-// hostEndpoint is an address as an alert endpoint; nil when s is not one.
-func hostEndpoint(s string) *Endpoint {
-	ip, err := netip.ParseAddr(s)
-	if err != nil {
-		return nil
-	}
-	return &Endpoint{IP: ip.String()}
-}
+// hostEndpoint is a finding's host as an alert endpoint.
+func hostEndpoint(h *finding.Host) *Endpoint { return &Endpoint{IP: h.IP, Port: h.Port, MAC: h.MAC} }

@@ -2,9 +2,11 @@ package alerts
 
 import (
 	"fmt"
+	"net/netip"
 	"testing"
 	"time"
 
+	"github.com/otwatch/otwatch/alerts/finding"
 	"github.com/otwatch/otwatch/learning/baseline"
 	"github.com/otwatch/otwatch/protocols"
 	"github.com/stretchr/testify/assert"
@@ -67,7 +69,8 @@ func TestFoldedRepeatsWordingFramesAndCounts(t *testing.T) {
 // cyclic_stopped names the poller (source) and the polled device (destination).
 func TestNetworkAlertsCarryTheirEndpoints(t *testing.T) {
 	e, _, c := newTestEngine(baseline.ModeAuto)
-	e.Network(t0, "port_scan", "10.0.0.9", "10.0.0.2", &Endpoint{IP: "10.0.0.9"}, &Endpoint{IP: "10.0.0.2", Port: 502}, []uint64{4, 4, 5}, "scan")
+	e.Raise(finding.Finding{Key: finding.NewKey("port_scan", "10.0.0.9"), Time: t0, Asset: "10.0.0.2", Source: &finding.Host{IP: "10.0.0.9"},
+		Dest: &finding.Host{IP: "10.0.0.2", Port: 502}, Frames: []uint64{4, 4, 5}, Message: "scan"})
 	require.Len(t, c.alerts, 1)
 	a := c.alerts[0]
 	c.alerts = nil
@@ -91,8 +94,9 @@ func TestNetworkAlertsCarryTheirEndpoints(t *testing.T) {
 	// alert keeps the destination
 	c.alerts = nil
 	for i := 0; i < 2*familyAlone; i++ {
-		e.Network(t0.Add(100*time.Second), "mac_changed", fmt.Sprintf("10.0.0.2|m%d", i), "10.0.0.2", &Endpoint{IP: "10.0.0.66"},
-			&Endpoint{IP: "10.0.0.2", MAC: "00:11:22:33:44:55"}, []uint64{uint64(100 + i)}, "claimed")
+		e.Raise(finding.Finding{Key: finding.NewKey("mac_changed", "10.0.0.2", fmt.Sprintf("m%d", i)), Time: t0.Add(100 * time.Second), Asset: "10.0.0.2",
+			Source: &finding.Host{IP: "10.0.0.66"}, Dest: &finding.Host{IP: "10.0.0.2", MAC: "00:11:22:33:44:55"}, Frames: []uint64{uint64(100 + i)},
+			Message: "claimed"})
 	}
 	e.Flush()
 	require.Len(t, c.alerts, familyAlone+2, "one by one, the family's alert, its summary")
@@ -101,7 +105,6 @@ func TestNetworkAlertsCarryTheirEndpoints(t *testing.T) {
 	}
 	assert.Contains(t, c.alerts[len(c.alerts)-1].Message, "on 10.0.0.2 at 2026-03-01T08:01:40Z were counted", "not 'between T and T'")
 
-	assert.Nil(t, hostEndpoint(""))
-	assert.Nil(t, hostEndpoint("mac:00:11:22:33:44:55"))
-	assert.Equal(t, &Endpoint{IP: "10.0.0.2"}, hostEndpoint("10.0.0.2"))
+	assert.Nil(t, finding.HostOf(netip.Addr{}), "no address, no host")
+	assert.Equal(t, &Endpoint{IP: "10.0.0.2"}, hostEndpoint(finding.HostOf(netip.MustParseAddr("10.0.0.2"))))
 }

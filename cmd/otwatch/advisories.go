@@ -16,7 +16,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/otwatch/otwatch/alerts"
 	"github.com/otwatch/otwatch/cmd/otwatch/config"
 	"github.com/otwatch/otwatch/learning/advisories"
 	"github.com/otwatch/otwatch/learning/conversations"
@@ -354,9 +353,7 @@ func (m *monitor) checkVulns(now time.Time) {
 	}
 	r := m.assess(now)
 	m.vulns.report = &r
-	for _, f := range m.vulns.watch.Check(r) {
-		m.engine.Network(now, "vulnerable_asset", f.Key, f.IP, nil, &alerts.Endpoint{IP: f.IP}, f.Frames, f.Message)
-	}
+	m.raise(m.vulns.watch.Check(r))
 }
 
 // tickVulns checks every vulnCheckEvery.

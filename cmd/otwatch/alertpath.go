@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/otwatch/otwatch/alerts"
+	"github.com/otwatch/otwatch/alerts/finding"
 )
 
 // The alert path: the capture goroutine never waits on disk or on the
@@ -82,9 +83,9 @@ func (p *alertPath) checkOverflow(now time.Time) {
 	sort.Strings(kinds)
 	clear(p.overflowKinds)
 	p.overflowAlerted = p.overflowed
-	p.d.engine.System(now, "limit_reached", "alert_queue", fmt.Sprintf(
+	p.d.engine.Raise(finding.Finding{Key: finding.NewKey("limit_reached", "alert_queue"), Time: now, Message: fmt.Sprintf(
 		"%d alerts came faster than the outputs could take them (queue of %d full): they are on the dashboard and counted here, not sent to syslog one by one or given evidence: %s",
-		n, alertQueueLen, strings.Join(kinds, " ")))
+		n, alertQueueLen, strings.Join(kinds, " "))})
 }
 
 // work delivers batches of alerts to the outputs until the queue closes.

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/otwatch/otwatch/alerts/finding"
 	"github.com/otwatch/otwatch/firmware/bundle"
 	"github.com/otwatch/otwatch/firmware/manifest"
 	"github.com/otwatch/otwatch/firmware/update"
@@ -91,8 +92,9 @@ func (b *dashboardBackend) StoreUpdate(r io.Reader, up ui.UpdateUpload) (ui.Upda
 	if err != nil {
 		// refused here, before PID 1 saw it: the SIEM hears of it too
 		b.d.state.Lock()
-		b.d.engine.System(time.Now(), "appliance_update_failed", "upload|"+up.User+"|"+time.Now().UTC().Format(time.RFC3339Nano),
-			fmt.Sprintf("appliance update bundle %s uploaded by %s from %s refused: %v", orNone(meta.Version), up.User, up.Addr, err))
+		now := time.Now()
+		b.d.engine.Raise(finding.Finding{Key: finding.NewKey("appliance_update_failed", "upload", up.User, now.UTC().Format(time.RFC3339Nano)), Time: now,
+			Message: fmt.Sprintf("appliance update bundle %s uploaded by %s from %s refused: %v", orNone(meta.Version), up.User, up.Addr, err)})
 		b.d.state.Unlock()
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -202,7 +204,7 @@ func (r *updateRelay) relay(d *daemon, now time.Time) {
 			}
 		}
 		if kind := updateAlertKinds[e.Step]; kind != "" {
-			d.engine.System(now, kind, "update|"+strconv.Itoa(e.Seq), msg)
+			d.engine.Raise(finding.Finding{Key: finding.NewKey(kind, "update", strconv.Itoa(e.Seq)), Time: now, Message: msg})
 		}
 		seen = e.Seq
 	}

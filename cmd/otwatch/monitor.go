@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/otwatch/otwatch/alerts"
+	"github.com/otwatch/otwatch/alerts/finding"
 	"github.com/otwatch/otwatch/learning/baseline"
 	"github.com/otwatch/otwatch/learning/conversations"
 	"github.com/otwatch/otwatch/learning/dhcp"
@@ -94,21 +95,14 @@ func (m *monitor) network(e *pipeline.Event) {
 	case pipeline.PacketSeen:
 		m.inv.ObservePacket(d, e.Len, ns)
 		m.learnHost(d.Src, ns)
-		m.raiseScans(m.scans.ObservePacket(d, e.Frame, ns))
-		for _, f := range m.dhcp.ObservePacket(d, e.Frame, ns) {
-			src := f.Server.String()
-			var offeredTo *alerts.Endpoint // the client the rogue server answered
-			if f.Client.IsValid() && !f.Client.IsUnspecified() {
-				offeredTo = &alerts.Endpoint{IP: f.Client.String(), Port: 68, MAC: f.ClientMAC}
-			}
-			m.engine.Network(f.Time, f.Kind, src, src, &alerts.Endpoint{IP: src, Port: 67, MAC: f.MAC}, offeredTo, []uint64{f.Frame}, f.Message)
-		}
+		m.raise(m.scans.ObservePacket(d, e.Frame, ns))
+		m.raise(m.dhcp.ObservePacket(d, e.Frame, ns))
 	case pipeline.ARPSeen:
 		m.observeARP(d, e.Frame, ns)
 	case pipeline.ConversationAnswered:
 		m.observeConversation(e.Client, e.Server, e.IPProto, e.Frame, ns)
 	case pipeline.ConversationPickedUp:
-		m.raiseConversations(m.convs.ObservePickedUp(e.Client, e.Server, e.IPProto, e.Frame, ns), e.Client)
+		m.raise(m.convs.ObservePickedUp(e.Client, e.Server, e.IPProto, e.Frame, ns))
 	case pipeline.LLDPSeen:
 		if in, err := lldp.Parse(d.LLDP); err == nil && d.HasMAC {
 			m.inv.ObserveLLDP(d.SrcMAC, in, e.Frame, ns)
@@ -118,7 +112,7 @@ func (m *monitor) network(e *pipeline.Event) {
 		}
 	case pipeline.ICMPSeen:
 		m.learnHost(d.Src, ns)
-		m.raiseScans(m.scans.ObserveICMP(d, e.Frame, ns))
+		m.raise(m.scans.ObserveICMP(d, e.Frame, ns))
 	}
 }
 
@@ -130,45 +124,24 @@ func (m *monitor) learnHost(ip netip.Addr, ns int64) { m.model.LearnHost(ip, tim
 // conversations with (or from) a controller, once the network is learned.
 func (m *monitor) observeConversation(client, server netip.AddrPort, proto uint8, frameNo uint64, ns int64) {
 	m.inv.ObserveService(server, proto)
-	m.raiseConversations(m.convs.Observe(client, server, proto, frameNo, ns), client)
+	m.raise(m.convs.Observe(client, server, proto, frameNo, ns))
 }
 
-// raiseConversations alerts new conversations, filed under the controller.
-func (m *monitor) raiseConversations(found []conversations.Finding, client netip.AddrPort) {
+// raise alerts what a detector found.
+func (m *monitor) raise(found []finding.Finding) {
 	for _, f := range found {
-		k := f.Key
-		asset := k.Server.String()
-		if f.Kind == "controller_outbound" {
-			asset = k.Client.String()
-		}
-		key := fmt.Sprintf("%s|%s|%d|%d", k.Client, k.Server, k.Proto, k.Port)
-		m.engine.Network(f.Time, f.Kind, key, asset, &alerts.Endpoint{IP: k.Client.String(), Port: client.Port()},
-			&alerts.Endpoint{IP: k.Server.String(), Port: k.Port}, []uint64{f.Frame}, f.Message)
+		m.engine.Raise(f)
 	}
 }
 
 // advance moves the detectors' packet time on a quiet network.
-func (m *monitor) advance(ns int64) { m.raiseScans(m.scans.Advance(ns)) }
-
-// raiseScans alerts the scan detector's findings, keyed by the scanner.
-func (m *monitor) raiseScans(found []scan.Finding) {
-	for _, f := range found {
-		src := f.Source.String()
-		asset := src
-		var target *alerts.Endpoint // a sweep of many addresses has none
-		if f.Target.IsValid() {     // one host scanned: it is the asset concerned
-			asset = f.Target.String()
-			target = &alerts.Endpoint{IP: asset}
-		}
-		m.engine.Network(f.Time, f.Kind, src, asset, &alerts.Endpoint{IP: src}, target, f.Frames, f.Message)
-	}
-}
+func (m *monitor) advance(ns int64) { m.raise(m.scans.Advance(ns)) }
 
 // observeARP takes the network stream's ARP packets: the inventory's ARP
 // watch, whose findings are alerts keyed by the address and its two MACs
 // (in order, so flips either way fold together).
 func (m *monitor) observeARP(d *frame.Decoded, frameNo uint64, ns int64) {
-	m.raiseScans(m.scans.ObserveARP(d, frameNo, ns))
+	m.raise(m.scans.ObserveARP(d, frameNo, ns))
 	m.learnHost(d.ARP.SenderIP, ns)
 	if now := time.Unix(0, ns).UTC(); d.ARP.Op == frame.ARPRequest && m.model.NetworkLearning(now) &&
 		m.peers.Ask(d.ARP.SenderIP, d.ARP.TargetIP, now) {
@@ -181,7 +154,8 @@ func (m *monitor) observeARP(d *frame.Decoded, frameNo uint64, ns int64) {
 			// while the network learned is no new device, however late
 			// its first ARP (an RTU polled all day keeps its ARP cache).
 			if !m.model.NetworkLearning(ev.Time) && !m.model.KnownHost(d.ARP.SenderIP) {
-				m.engine.Network(ev.Time, "new_host", ev.IP, ev.IP, &alerts.Endpoint{IP: ev.IP, MAC: ev.MAC}, nil, []uint64{ev.Frame}, ev.Message)
+				m.engine.Raise(finding.Finding{Key: finding.NewKey("new_host", ev.IP), Time: ev.Time, Asset: ev.IP,
+					Source: &finding.Host{IP: ev.IP, MAC: ev.MAC}, Frames: []uint64{ev.Frame}, Message: ev.Message})
 			}
 			continue
 		}
@@ -189,13 +163,14 @@ func (m *monitor) observeARP(d *frame.Decoded, frameNo uint64, ns int64) {
 		sort.Strings(macs)
 		// the claimer acts: filed under its own address when known, so an
 		// attacker's new_host, scans and spoofing make one incident
-		var source *alerts.Endpoint
+		var source *finding.Host
 		if ev.By != "" {
-			source = &alerts.Endpoint{IP: ev.By, MAC: ev.MAC}
+			source = &finding.Host{IP: ev.By, MAC: ev.MAC}
 		}
 		// the address claimed, at the MAC that held it: the host whose traffic is diverted
-		claimed := &alerts.Endpoint{IP: ev.IP, MAC: ev.OldMAC}
-		m.engine.Network(ev.Time, ev.Kind.String(), ev.IP+"|"+macs[0]+"|"+macs[1], ev.IP, source, claimed, []uint64{ev.Frame}, ev.Message)
+		claimed := &finding.Host{IP: ev.IP, MAC: ev.OldMAC}
+		m.engine.Raise(finding.Finding{Key: finding.NewKey(ev.Kind.String(), ev.IP, macs[0], macs[1]), Time: ev.Time, Asset: ev.IP,
+			Source: source, Dest: claimed, Frames: []uint64{ev.Frame}, Message: ev.Message})
 	}
 }
 
@@ -205,16 +180,16 @@ func (m *monitor) acceptARP(a *alerts.Alert) {
 	if a.Kind != inventory.MACChanged.String() && a.Kind != inventory.ARPSpoofing.String() {
 		return
 	}
-	parts := strings.Split(a.Key, "|") // kind|ip|mac|mac
-	if len(parts) != 4 {
+	k, _ := finding.ParseKey(a.Key, 0) // the address, its two MACs
+	if len(k.Parts) != 3 {
 		return
 	}
-	ip, err := netip.ParseAddr(parts[1])
+	ip, err := netip.ParseAddr(k.Parts[0])
 	if err != nil {
 		return
 	}
 	var macs [][6]byte
-	for _, s := range parts[2:] {
+	for _, s := range k.Parts[1:] {
 		if hw, err := net.ParseMAC(s); err == nil && len(hw) == 6 {
 			macs = append(macs, [6]byte(hw))
 		}
@@ -232,14 +207,14 @@ func (m *monitor) observe(tx *protocols.Transaction) {
 			if id, ok := m.inv.AssetID(tx.Client.IP); ok && id == ev.Asset {
 				dev = tx.Client
 			}
-			m.engine.Network(ev.Time, "identity_conflict", ev.Asset+"|"+ev.Proto, dev.IP.String(), nil,
-				&alerts.Endpoint{IP: dev.IP.String(), Port: dev.Port}, []uint64{ev.Frame}, ev.Message)
+			m.engine.Raise(finding.Finding{Key: finding.NewKey("identity_conflict", ev.Asset, ev.Proto), Time: ev.Time, Asset: dev.IP.String(),
+				Dest: &finding.Host{IP: dev.IP.String(), Port: dev.Port}, Frames: []uint64{ev.Frame}, Message: ev.Message})
 		case inventory.LimitReached:
-			m.engine.System(ev.Time, "limit_reached", "inventory|"+ev.Message, ev.Message)
+			m.engine.Raise(finding.Finding{Key: finding.NewKey("limit_reached", "inventory", ev.Message), Time: ev.Time, Message: ev.Message})
 		}
 	}
-	if v, bad := m.zones.Check(tx); bad {
-		m.engine.Policy(tx, "zone_violation", tx.Client.IP.String()+"|"+tx.Server.IP.String()+"|"+tx.Proto+"|"+tx.Op.String(), v.Message)
+	if f, bad := m.zones.Check(tx); bad {
+		m.engine.Raise(f)
 	}
 	m.engine.Observe(tx)
 	if m.onTx != nil {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/otwatch/otwatch/alerts"
 	"github.com/otwatch/otwatch/alerts/evidence"
+	"github.com/otwatch/otwatch/alerts/finding"
 	"github.com/otwatch/otwatch/alerts/syslog"
 	"github.com/otwatch/otwatch/cmd/otwatch/config"
 	"github.com/otwatch/otwatch/learning/advisories"
@@ -412,7 +413,7 @@ func (d *daemon) onAlert(a *alerts.Alert) {
 // reassembly, web server (with a timeout), database.
 func (d *daemon) run(ctx context.Context) error {
 	if d.stateLost != "" {
-		d.engine.System(time.Now(), "storage_failure", d.cfg.Database.Path, d.stateLost)
+		d.engine.Raise(finding.Finding{Key: finding.NewKey("storage_failure", d.cfg.Database.Path), Time: time.Now(), Message: d.stateLost})
 	}
 	go func() {
 		if err := d.http.Serve(d.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -509,8 +510,8 @@ func (d *daemon) handleFrame(f capture.Frame) {
 		if r := recover(); r != nil {
 			d.panics++
 			d.log.Printf("internal error on frame %d (%d bytes, link type %d): %v; capture goes on", d.pipe.Frames(), len(f.Data), f.LinkType, r)
-			d.engine.System(time.Unix(0, f.TimeNano).UTC(), "internal_error", "pipeline",
-				fmt.Sprintf("otwatch hit an internal error on captured frame %d and went on; the streams it was part of may be incomplete (%v)", d.pipe.Frames(), r))
+			d.engine.Raise(finding.Finding{Key: finding.NewKey("internal_error", "pipeline"), Time: time.Unix(0, f.TimeNano).UTC(),
+				Message: fmt.Sprintf("otwatch hit an internal error on captured frame %d and went on; the streams it was part of may be incomplete (%v)", d.pipe.Frames(), r)})
 		}
 	}()
 	d.pipe.HandleFrame(f)
@@ -532,7 +533,8 @@ func (d *daemon) tick(now time.Time) {
 	// Wall time against the monotonic clock: a jump means NTP or an operator moved it.
 	wall := now.Round(0)
 	if skew := wall.Sub(d.lastTickWall) - now.Sub(d.lastTickMono); skew > clockJump || skew < -clockJump {
-		d.engine.System(now, "clock_jump", "system", fmt.Sprintf("the system clock jumped by %s", skew.Round(time.Second)))
+		d.engine.Raise(finding.Finding{Key: finding.NewKey("clock_jump", "system"), Time: now,
+			Message: fmt.Sprintf("the system clock jumped by %s", skew.Round(time.Second))})
 	}
 	d.lastTickWall, d.lastTickMono = wall, now
 	ifaces := d.source.Stats()
@@ -546,27 +548,29 @@ func (d *daemon) tick(now time.Time) {
 		}
 		prev := d.lastDrops[s.Name]
 		if dp, dd := s.KernelPackets-prev[0], s.KernelDrops-prev[1]; dd > 0 && float64(dd) > dropAlertRatio*float64(dp) {
-			d.engine.System(now, "packet_drops", s.Name, fmt.Sprintf("the kernel dropped %d of %d packets on %s: the appliance is partly blind", dd, dp, s.Name))
+			d.engine.Raise(finding.Finding{Key: finding.NewKey("packet_drops", s.Name), Time: now,
+				Message: fmt.Sprintf("the kernel dropped %d of %d packets on %s: the appliance is partly blind", dd, dp, s.Name)})
 		}
 		d.lastDrops[s.Name] = [2]uint64{s.KernelPackets, s.KernelDrops}
 	}
 	for _, what := range stalled {
-		d.engine.System(now, "capture_stalled", what, "monitor interface "+what+": otwatch sees no traffic there")
+		d.engine.Raise(finding.Finding{Key: finding.NewKey("capture_stalled", what), Time: now, Message: "monitor interface " + what + ": otwatch sees no traffic there"})
 	}
 	if d.out != nil {
 		d.out.checkOverflow(now)
 	}
 	if d.evidence != nil {
 		if over := d.evidence.Stats().OverBudget; over > d.evidenceOver {
-			d.engine.System(now, "limit_reached", "evidence|budget", fmt.Sprintf(
+			d.engine.Raise(finding.Finding{Key: finding.NewKey("limit_reached", "evidence", "budget"), Time: now, Message: fmt.Sprintf(
 				"%d alerts got no evidence file: more than the evidence budget (%d files a minute) came at once; the custody log sums them up",
-				over-d.evidenceOver, d.cfg.Evidence.MaxPerMinute))
+				over-d.evidenceOver, d.cfg.Evidence.MaxPerMinute)})
 			d.evidenceOver = over
 		}
 	}
 	for name, n := range d.pipe.Stats.LimitsHit {
 		if n > d.lastLimits[name] {
-			d.engine.System(now, "limit_reached", "pipeline|"+name, fmt.Sprintf("the pipeline limit %s was hit %d times: some traffic is not fully analysed", name, n-d.lastLimits[name]))
+			d.engine.Raise(finding.Finding{Key: finding.NewKey("limit_reached", "pipeline", name), Time: now,
+				Message: fmt.Sprintf("the pipeline limit %s was hit %d times: some traffic is not fully analysed", name, n-d.lastLimits[name])})
 			d.lastLimits[name] = n
 		}
 	}
@@ -655,7 +659,8 @@ func (d *daemon) checkpoint() {
 	d.lastCheckpoint = time.Now()
 	if err := d.db.Checkpoint(d.components()); err != nil {
 		if !d.storageFailing {
-			d.engine.System(time.Now(), "storage_failure", d.db.Path(), fmt.Sprintf("saving state to %s failed: %v", d.db.Path(), err))
+			d.engine.Raise(finding.Finding{Key: finding.NewKey("storage_failure", d.db.Path()), Time: time.Now(),
+				Message: fmt.Sprintf("saving state to %s failed: %v", d.db.Path(), err)})
 		}
 		d.storageFailing = true
 		return

@@ -350,7 +350,7 @@ func TestWatchAlertsOnceAndOnNewMatches(t *testing.T) {
 	w := NewWatch()
 	found := w.Check(f.Assess(Observed{Doc: doc}, time.Now()))
 	require.Len(t, found, 1, "CVSS 9.8 is critical")
-	assert.Equal(t, "mac:vision", found[0].Asset)
+	assert.Equal(t, "mac:vision", found[0].Key.Part(0))
 	assert.Contains(t, found[0].Message, "CVE-2023-6448 (CVSS 9.8, ICSA-23-348-15)")
 	assert.Equal(t, []uint64{2}, found[0].Frames)
 	assert.Empty(t, w.Check(f.Assess(Observed{Doc: doc}, time.Now())), "reported once")
@@ -369,7 +369,7 @@ func TestWatchAlertsOnceAndOnNewMatches(t *testing.T) {
 	w2.AlertCVSS = 7
 	found = w2.Check(f.Assess(Observed{Doc: doc}, time.Now()))
 	require.Len(t, found, 1)
-	assert.Equal(t, "mac:s7", found[0].Asset)
+	assert.Equal(t, "mac:s7", found[0].Key.Part(0))
 	assert.Contains(t, found[0].Message, "CVE-2019-10936 (CVSS 7.5, ICSA-19-283-02)")
 	assert.Contains(t, found[0].Message, "[alerting from CVSS 7.0]")
 	assert.Error(t, w2.UnmarshalState([]byte(`{"version":1,"reported":{"a":["not a cve"]}}`)))

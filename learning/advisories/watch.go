@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/otwatch/otwatch/alerts/finding"
 )
 
 // DefaultAlertCVSS is the CVSS base score from which a match alerts
@@ -29,22 +31,15 @@ func NewWatch() *Watch {
 	return &Watch{AlertCVSS: DefaultAlertCVSS, reported: map[string]map[string]bool{}, maxAssets: 100000}
 }
 
-// Finding is one asset newly found vulnerable.
-type Finding struct {
-	Asset   string
-	IP      string
-	CVEs    []CVE // the new alerting CVEs
-	Frames  []uint64
-	Key     string
-	Message string
-}
-
 // alerting says whether a CVE alerts by itself.
 func (w *Watch) alerting(c CVE) bool { return c.KEV || (c.CVSS > 0 && c.CVSS >= w.AlertCVSS) }
 
-// Check compares a report with what was reported before.
-func (w *Watch) Check(r Report) []Finding {
-	var out []Finding
+// Check compares a report with what was reported before: a
+// vulnerable_asset finding for each asset newly matching alerting CVEs,
+// keyed by the inventory's asset id and the set of those CVEs, concerning
+// (and aimed at) the asset's first address.
+func (w *Watch) Check(r Report) []finding.Finding {
+	var out []finding.Finding
 	for i := range r.PatchFirst {
 		risk := &r.PatchFirst[i]
 		done := w.reported[risk.Asset]
@@ -70,10 +65,11 @@ func (w *Watch) Check(r Report) []Finding {
 			ids[j] = c.ID
 		}
 		sum := sha256.Sum256([]byte(strings.Join(ids, ",")))
-		f := Finding{Asset: risk.Asset, CVEs: fresh, Key: risk.Asset + "|" + hex.EncodeToString(sum[:6])}
+		f := finding.Finding{Key: finding.NewKey("vulnerable_asset", risk.Asset, hex.EncodeToString(sum[:6])), Time: r.Generated}
 		if len(risk.IPs) > 0 {
-			f.IP = risk.IPs[0]
+			f.Asset = risk.IPs[0]
 		}
+		f.Dest = &finding.Host{IP: f.Asset}
 		f.Frames = evidenceFrames(risk)
 		f.Message = message(risk, fresh, w.AlertCVSS)
 		out = append(out, f)

@@ -19,9 +19,11 @@ import (
 	"math"
 	"net/netip"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/otwatch/otwatch/alerts/finding"
 	"github.com/otwatch/otwatch/protocols"
 )
 
@@ -85,25 +87,6 @@ func (c Config) withDefaults() Config {
 		c.MaxKeys = 2000000
 	}
 	return c
-}
-
-// Finding is one deviation (or fact worth an alert) found by the model.
-type Finding struct {
-	Kind    string // alert kind: new_asset, new_link, write_to_unseen_target, ...
-	Key     string // what deviated, stable across runs: self-regulation and folding key
-	Asset   string // the server asset concerned (or the new host)
-	Client  string
-	Message string
-	// Lower is how many levels below its kind's severity this finding is,
-	// and LowerWhy why (a value outside the learned range but not far, a
-	// write to a point the client polls): the alert says so.
-	Lower    int
-	LowerWhy string
-	// Space and Address name the target that deviated, when it has one:
-	// a flood of distinct deviations is summed up by address range.
-	Space      string
-	Address    uint64
-	HasAddress bool
 }
 
 // Model is the set of baselines, one per server asset.
@@ -439,7 +422,7 @@ func subcodeOf(tx *protocols.Transaction) int32 {
 
 // Observe learns from or checks one transaction, depending on the asset's
 // state, and returns the deviations found.
-func (m *Model) Observe(tx *protocols.Transaction) []Finding {
+func (m *Model) Observe(tx *protocols.Transaction) []finding.Finding {
 	now := tx.Time()
 	if m.netStart.IsZero() {
 		m.netStart, m.netNew = now, now
@@ -448,7 +431,7 @@ func (m *Model) Observe(tx *protocols.Transaction) []Finding {
 	if m.resumed.IsZero() {
 		m.resumed = now
 	}
-	var out []Finding
+	var out []finding.Finding
 	netLearning := m.networkLearning(now)
 	for _, host := range [2]netip.Addr{tx.Server.IP, tx.Client.IP} {
 		if !host.IsValid() || m.known(host) {
@@ -469,7 +452,7 @@ func (m *Model) Observe(tx *protocols.Transaction) []Finding {
 		if len(m.newHosts) < maxHosts { // beyond it each alerts again (folded by the engine)
 			m.newHosts[host] = struct{}{}
 		}
-		out = append(out, Finding{Kind: "new_asset", Key: "new_asset|" + host.String(), Asset: host.String(),
+		out = append(out, finding.Finding{Key: finding.NewKey("new_asset", host.String()), Time: now, Asset: host.String(),
 			Message: fmt.Sprintf("new host %s appeared after the network baseline was learned", host)})
 	}
 	if m.assets[tx.Server.IP] == nil && len(m.assets) >= m.cfg.MaxAssets {
@@ -496,12 +479,12 @@ func (m *Model) Observe(tx *protocols.Transaction) []Finding {
 }
 
 // capFinding reports the caps at most once a minute of packet time.
-func (m *Model) capFinding(now time.Time, out []Finding, asset string) []Finding {
+func (m *Model) capFinding(now time.Time, out []finding.Finding, asset string) []finding.Finding {
 	if !m.capReported.IsZero() && now.Sub(m.capReported) < time.Minute && !now.Before(m.capReported) {
 		return out
 	}
 	m.capReported = now
-	return append(out, Finding{Kind: "limit_reached", Key: "limit_reached|baseline", Asset: asset,
+	return append(out, finding.Finding{Key: finding.NewKey("limit_reached", "baseline"), Time: now, Asset: asset,
 		Message: fmt.Sprintf("the baseline is full (at most %d server assets and %d keys, %d per asset): %d new assets and %d new keys were not learned so far, the latest on %s",
 			m.cfg.MaxAssets, m.cfg.MaxKeys, m.cfg.MaxKeysPerAsset, m.refusedAssets, m.refusedKeys, asset)})
 }
@@ -886,17 +869,20 @@ func (m *Model) pointModel(a *Asset, tx *protocols.Transaction, p pointRef) (Val
 	return vm, found
 }
 
-func (m *Model) detect(a *Asset, tx *protocols.Transaction, now time.Time, out []Finding) []Finding {
+func (m *Model) detect(a *Asset, tx *protocols.Transaction, now time.Time, out []finding.Finding) []finding.Finding {
 	// Names are built only when something is found: the common path allocates nothing.
 	server := func() string { return tx.Server.IP.String() }
 	client := func() string { return tx.Client.IP.String() }
-	find := func(kind, key, msg string) *Finding {
-		out = append(out, Finding{Kind: kind, Key: kind + "|" + server() + "|" + key, Asset: server(), Client: client(), Message: msg})
+	find := func(kind, msg string, parts ...string) *finding.Finding {
+		out = append(out, finding.Finding{Key: finding.NewKey(kind, append([]string{server()}, parts...)...), Time: now, Asset: server(),
+			Message: msg})
 		return &out[len(out)-1]
 	}
+	num := func(n int64) string { return strconv.FormatInt(n, 10) }
+	addr := func(n uint64) string { return strconv.FormatUint(n, 10) }
 	what := func() string { return describe(tx) }
 	if a.Protocols[tx.Proto] == 0 {
-		find("new_protocol", tx.Proto, fmt.Sprintf("%s spoke %s for the first time (%s from %s)", server(), tx.Proto, what(), client()))
+		find("new_protocol", fmt.Sprintf("%s spoke %s for the first time (%s from %s)", server(), tx.Proto, what(), client()), tx.Proto)
 	}
 	if tx.Outcome == protocols.OutcomeUnsolicited {
 		return out // the device reporting by itself: no client's function
@@ -908,10 +894,10 @@ func (m *Model) detect(a *Asset, tx *protocols.Transaction, now time.Time, out [
 	}
 	switch {
 	case l == nil && tx.Op.ChangesState():
-		find("write_from_new_client", client()+"|"+tx.Proto,
-			fmt.Sprintf("%s sent %s to %s, which it never did while the baseline was learned", client(), what(), server()))
+		find("write_from_new_client", fmt.Sprintf("%s sent %s to %s, which it never did while the baseline was learned", client(), what(), server()),
+			client(), tx.Proto)
 	case l == nil:
-		find("new_link", client()+"|"+tx.Proto, fmt.Sprintf("%s talked %s to %s for the first time (%s)", client(), tx.Proto, server(), what()))
+		find("new_link", fmt.Sprintf("%s talked %s to %s for the first time (%s)", client(), tx.Proto, server(), what()), client(), tx.Proto)
 	}
 	if l == nil {
 		// Tracked for bursts only: detection never adds to the baseline.
@@ -926,8 +912,8 @@ func (m *Model) detect(a *Asset, tx *protocols.Transaction, now time.Time, out [
 			}
 		}
 	} else if f := m.function(a, tx); f == nil {
-		nf := find("new_function", fmt.Sprintf("%s|%s|%s|%d|%d", client(), tx.Proto, tx.Unit, tx.Code, subcodeOf(tx)),
-			fmt.Sprintf("%s used %s on %s%s for the first time", client(), what(), server(), unitText(tx.Unit)))
+		nf := find("new_function", fmt.Sprintf("%s used %s on %s%s for the first time", client(), what(), server(), unitText(tx.Unit)),
+			client(), tx.Proto, tx.Unit, num(int64(tx.Code)), num(int64(subcodeOf(tx))))
 		if tx.Op == protocols.OpSession {
 			nf.Lower, nf.LowerWhy = 3, "a known client setting up its session (a reconnect)"
 		}
@@ -949,9 +935,8 @@ func (m *Model) detect(a *Asset, tx *protocols.Transaction, now time.Time, out [
 		if where == "" {
 			where = fmt.Sprintf("%s %d..%d", tg.Space, tg.Address, lastAddress(tg))
 		}
-		f := find("write_to_unseen_target", fmt.Sprintf("%s|%s|%s|%d|%s", tx.Proto, tx.Unit, tg.Space, tg.Address, tg.ID),
-			fmt.Sprintf("%s sent %s to %s on %s%s, which no client wrote or commanded while learning", client(),
-				opName(tx), where, server(), unitText(tx.Unit)))
+		f := find("write_to_unseen_target", fmt.Sprintf("%s sent %s to %s on %s%s, which no client wrote or commanded while learning", client(),
+			opName(tx), where, server(), unitText(tx.Unit)), tx.Proto, tx.Unit, tg.Space, addr(tg.Address), tg.ID)
 		f.Space, f.Address, f.HasAddress = tg.Space, tg.Address, tg.ID == ""
 		if tg.ID == "" && m.polls(a, tx, tg) {
 			f.Lower, f.LowerWhy = 2, "the client reads these points cyclically: an HMI writing back a value it displays?"
@@ -962,9 +947,8 @@ func (m *Model) detect(a *Asset, tx *protocols.Transaction, now time.Time, out [
 		if !found {
 			if p.sub != 0 && !a.capped && m.changedCovers(a, tx, protocols.Target{Space: p.space, Address: p.address}) {
 				// the byte was written, but never this bit of it
-				f := find("write_to_unseen_target", fmt.Sprintf("%s|%s|%s|%d|%d", tx.Proto, tx.Unit, p.space, p.address, p.sub),
-					fmt.Sprintf("%s wrote %s %s on %s%s, a point never written while learning", client(), formatNum(p.v),
-						pointName(p), server(), unitText(tx.Unit)))
+				f := find("write_to_unseen_target", fmt.Sprintf("%s wrote %s %s on %s%s, a point never written while learning", client(), formatNum(p.v),
+					pointName(p), server(), unitText(tx.Unit)), tx.Proto, tx.Unit, p.space, addr(p.address), num(int64(p.sub)))
 				f.Space, f.Address, f.HasAddress = p.space, p.address, true
 			}
 			return
@@ -979,9 +963,8 @@ func (m *Model) detect(a *Asset, tx *protocols.Transaction, now time.Time, out [
 			return
 		}
 		name := pointName(p)
-		f := find("value_out_of_range", fmt.Sprintf("%s|%s|%s|%d|%s|%d|%s", tx.Proto, tx.Unit, p.space, p.address, p.id, p.sub, p.field),
-			fmt.Sprintf("%s wrote %s to %s on %s%s: %s; %s", client(), valueText(p), name, server(), unitText(tx.Unit), why,
-				vm.Describe()))
+		f := find("value_out_of_range", fmt.Sprintf("%s wrote %s to %s on %s%s: %s; %s", client(), valueText(p), name, server(), unitText(tx.Unit), why,
+			vm.Describe()), tx.Proto, tx.Unit, p.space, addr(p.address), p.id, num(int64(p.sub)), p.field)
 		if verdict == Outside {
 			f.Lower, f.LowerWhy = 3, "outside the learned range, but not by an order of magnitude"
 		}
@@ -993,7 +976,7 @@ func (m *Model) detect(a *Asset, tx *protocols.Transaction, now time.Time, out [
 // checkRates reports a burst of writes, controls or exceptions well above
 // the learned maxima in a sliding window, once per burst: not again until
 // the counts came back under the threshold.
-func (m *Model) checkRates(l *Link, moved [2]*rate, tx *protocols.Transaction, now time.Time, out []Finding) []Finding {
+func (m *Model) checkRates(l *Link, moved [2]*rate, tx *protocols.Transaction, now time.Time, out []finding.Finding) []finding.Finding {
 	for i, r := range moved {
 		if r == nil {
 			continue
@@ -1010,7 +993,7 @@ func (m *Model) checkRates(l *Link, moved [2]*rate, tx *protocols.Transaction, n
 		r.bursting = true
 		server, client := tx.Server.IP.String(), tx.Client.IP.String()
 		if i == 1 {
-			out = append(out, Finding{Kind: "exception_burst", Key: "exception_burst|" + server + "|" + client, Asset: server, Client: client,
+			out = append(out, finding.Finding{Key: finding.NewKey("exception_burst", server, client), Time: now, Asset: server,
 				Message: fmt.Sprintf("%s drew %d exception responses from %s within %s (learned at most %d in any %s): probing?",
 					client, n, server, window, learned, window)})
 			continue
@@ -1019,7 +1002,7 @@ func (m *Model) checkRates(l *Link, moved [2]*rate, tx *protocols.Transaction, n
 		if tx.Op == protocols.OpControl {
 			class = "control commands"
 		}
-		out = append(out, Finding{Kind: "write_burst", Key: "write_burst|" + server + "|" + client + "|" + class, Asset: server, Client: client,
+		out = append(out, finding.Finding{Key: finding.NewKey("write_burst", server, client, class), Time: now, Asset: server,
 			Message: fmt.Sprintf("%s sent %d %s to %s within %s; at most %d were learned in any %s", client, n, class, server, window,
 				learned, window)})
 	}
@@ -1054,12 +1037,12 @@ const minPolls = 10
 
 // Tick checks cyclic traffic that stopped; call it as packet time advances
 // (it does the work at most every few seconds of packet time).
-func (m *Model) Tick(now time.Time) []Finding {
+func (m *Model) Tick(now time.Time) []finding.Finding {
 	if now.Sub(m.lastTick) < 5*time.Second {
 		return nil
 	}
 	m.lastTick = now
-	var out []Finding
+	var out []finding.Finding
 	for _, a := range m.assets {
 		if m.learning(a, now) {
 			continue
@@ -1077,14 +1060,14 @@ func (m *Model) Tick(now time.Time) []Finding {
 				server := a.Server.String()
 				pu := m.pu(fk.pu)
 				client := m.clients.addr(fk.client)
-				out = append(out, Finding{Kind: "cyclic_stopped", Asset: server, Client: client.String(),
-					Key: fmt.Sprintf("cyclic_stopped|%s|%s|%s|%s|%d", server, client, pu.proto, pu.unit, fk.code),
+				out = append(out, finding.Finding{Key: finding.NewKey("cyclic_stopped", server, client.String(), pu.proto, pu.unit,
+					fmt.Sprint(fk.code)), Time: now, Asset: server, Source: finding.HostOf(client), Dest: finding.HostOf(a.Server),
 					Message: fmt.Sprintf("%s stopped polling %s (%s code %d, every %s until %s)", client, server, pu.proto,
 						fk.code, formatPeriod(f.Period), time.Unix(0, max(f.Seen, f.Last)).UTC().Format(time.RFC3339))})
 			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	sort.Slice(out, func(i, j int) bool { return out[i].Key.String() < out[j].Key.String() })
 	return out
 }
 

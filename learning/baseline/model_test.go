@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otwatch/otwatch/alerts/finding"
 	"github.com/otwatch/otwatch/protocols"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -29,10 +30,10 @@ func mtx(client, server string, at time.Duration, op protocols.Op, code int, spa
 	return t
 }
 
-func kinds(fs []Finding) []string {
+func kinds(fs []finding.Finding) []string {
 	var out []string
 	for _, f := range fs {
-		out = append(out, f.Kind)
+		out = append(out, f.Kind())
 	}
 	return out
 }
@@ -221,11 +222,11 @@ var unitNames = func() (s [250]string) {
 // counted, and reported at most once a minute.
 func TestCaps(t *testing.T) {
 	m := New(Config{Mode: ModeLearn, MaxAssets: 3, MaxKeys: 5})
-	var limits []Finding
+	var limits []finding.Finding
 	for i := 0; i < 400; i++ {
 		server := fmt.Sprintf("10.9.%d.%d", i/250, 1+i%250)
 		for _, f := range m.Observe(mtx("10.0.0.1", server, time.Duration(i)*time.Second, protocols.OpRead, 3, "holding_register", uint64(i), 1)) {
-			if f.Kind == "limit_reached" {
+			if f.Kind() == "limit_reached" {
 				limits = append(limits, f)
 			}
 		}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otwatch/otwatch/alerts/finding"
 	"github.com/otwatch/otwatch/protocols"
 	_ "github.com/otwatch/otwatch/protocols/all"
 	"github.com/otwatch/otwatch/protocols/corpustest"
@@ -79,10 +80,10 @@ func find(t *testing.T, txs []*protocols.Transaction, what string, ok func(*prot
 	return nil
 }
 
-func findingsOf(fs []Finding, kind string) []Finding {
-	var out []Finding
+func findingsOf(fs []finding.Finding, kind string) []finding.Finding {
+	var out []finding.Finding
 	for _, f := range fs {
-		if f.Kind == kind {
+		if f.Kind() == kind {
 			out = append(out, f)
 		}
 	}
@@ -516,7 +517,7 @@ func TestUnansweredPollStillRuns(t *testing.T) {
 	m.SetMode(ModeDetect)
 	// detection: request i arrives at request time + late; the clock is
 	// the packets', which the next requests on the wire advance
-	var stopped []Finding
+	var stopped []finding.Finding
 	for i := 40; i < 200; i++ {
 		m.Observe(unanswered(i))
 		now := t0.Add(time.Duration(i)*period + late)

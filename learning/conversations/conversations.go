@@ -20,8 +20,10 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strconv"
 	"time"
 
+	"github.com/otwatch/otwatch/alerts/finding"
 	"github.com/otwatch/otwatch/protocols/frame"
 )
 
@@ -32,13 +34,18 @@ type Key struct {
 	Port           uint16
 }
 
-// Finding is a new conversation involving a controller.
-type Finding struct {
-	Kind    string // new_conversation or controller_outbound
-	Key     Key
-	Time    time.Time
-	Frame   uint64
-	Message string
+// newFinding is a new conversation involving a controller (kind
+// new_conversation or controller_outbound), keyed by the conversation and
+// filed under the controller concerned; clientPort is the port the
+// calling side used.
+func newFinding(kind string, k Key, clientPort uint16, now time.Time, frameNo uint64, msg string) []finding.Finding {
+	asset := k.Server.String()
+	if kind == "controller_outbound" {
+		asset = k.Client.String()
+	}
+	return []finding.Finding{{Key: finding.NewKey(kind, k.Client.String(), k.Server.String(), strconv.Itoa(int(k.Proto)), strconv.Itoa(int(k.Port))),
+		Time: now, Asset: asset, Source: &finding.Host{IP: k.Client.String(), Port: clientPort}, Dest: &finding.Host{IP: k.Server.String(), Port: k.Port},
+		Frames: []uint64{frameNo}, Message: msg}}
 }
 
 // Detector is fed by the pipeline's goroutine; not safe for concurrent use.
@@ -81,7 +88,7 @@ func (d *Detector) Known(client, server netip.Addr, proto uint8, port uint16) bo
 // never a party (the pipeline already keeps datagrams to groups and their
 // replies out), and a host talking to itself (a loopback capture, an
 // anonymised trace) converses with no one on the network.
-func (d *Detector) Observe(client, server netip.AddrPort, proto uint8, frameNo uint64, ns int64) []Finding {
+func (d *Detector) Observe(client, server netip.AddrPort, proto uint8, frameNo uint64, ns int64) []finding.Finding {
 	k := Key{client.Addr().Unmap(), server.Addr().Unmap(), proto, server.Port()}
 	if !frame.UnicastHost(k.Client) || !frame.UnicastHost(k.Server) || k.Client == k.Server {
 		return nil
@@ -104,13 +111,13 @@ func (d *Detector) Observe(client, server netip.AddrPort, proto uint8, frameNo u
 	what := fmt.Sprintf("%s %s → %s:%d", transport(proto), k.Client, k.Server, k.Port)
 	switch {
 	case clientCtl:
-		return []Finding{{Kind: "controller_outbound", Key: k, Time: now, Frame: frameNo,
-			Message: fmt.Sprintf("%s (a %s controller) opened %s, a conversation it never opened while the network was learned: command and control or a pivot",
-				k.Client, cProto, what)}}
+		return newFinding("controller_outbound", k, client.Port(), now, frameNo,
+			fmt.Sprintf("%s (a %s controller) opened %s, a conversation it never opened while the network was learned: command and control or a pivot",
+				k.Client, cProto, what))
 	case serverCtl && !slices.Contains(sPorts, k.Port):
-		return []Finding{{Kind: "new_conversation", Key: k, Time: now, Frame: frameNo,
-			Message: fmt.Sprintf("%s opened %s on a %s controller, a service it never used there while the network was learned",
-				k.Client, what, sProto)}}
+		return newFinding("new_conversation", k, client.Port(), now, frameNo,
+			fmt.Sprintf("%s opened %s on a %s controller, a service it never used there while the network was learned",
+				k.Client, what, sProto))
 	}
 	return nil // its ICS protocol (the baseline's business) or no controller involved
 }
@@ -122,7 +129,7 @@ func (d *Detector) Observe(client, server netip.AddrPort, proto uint8, frameNo u
 // (outside the controller's ICS ports) is a new_conversation that names
 // no opener: a covert channel between two RTUs set up before the monitor
 // started shows this way (Lemay's moving_two_files capture).
-func (d *Detector) ObservePickedUp(client, server netip.AddrPort, proto uint8, frameNo uint64, ns int64) []Finding {
+func (d *Detector) ObservePickedUp(client, server netip.AddrPort, proto uint8, frameNo uint64, ns int64) []finding.Finding {
 	a, b := client.Addr().Unmap(), server.Addr().Unmap()
 	if !frame.UnicastHost(a) || !frame.UnicastHost(b) || a == b {
 		return nil
@@ -157,9 +164,9 @@ func (d *Detector) ObservePickedUp(client, server netip.AddrPort, proto uint8, f
 	default:
 		return nil
 	}
-	return []Finding{{Kind: "new_conversation", Key: k, Time: now, Frame: frameNo,
-		Message: fmt.Sprintf("%s and %s hold a %s conversation with %s (a %s controller) never seen while the network was learned; it began before capture started, so who opened it is unknown",
-			client, server, transport(proto), k.Server, ctlProto)}}
+	return newFinding("new_conversation", k, client.Port(), now, frameNo,
+		fmt.Sprintf("%s and %s hold a %s conversation with %s (a %s controller) never seen while the network was learned; it began before capture started, so who opened it is unknown",
+			client, server, transport(proto), k.Server, ctlProto))
 }
 
 type keyJSON struct {

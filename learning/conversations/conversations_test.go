@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otwatch/otwatch/alerts/finding"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -31,11 +32,11 @@ func TestConversations(t *testing.T) {
 	d := New(0)
 	d.Learning = func(now time.Time) bool { return now.Before(learnedUntil) }
 	d.Controller = plant()
-	observe := func(at int64, c, s string, proto uint8) []Finding {
+	observe := func(at int64, c, s string, proto uint8) []finding.Finding {
 		return d.Observe(ap(c), ap(s), proto, uint64(at), at*sec)
 	}
 	// learning: the HMI polls the PLC, the engineering station uses its web page, the PLC syncs NTP
-	for _, f := range [][]Finding{
+	for _, f := range [][]finding.Finding{
 		observe(1, "10.0.0.20:40000", "10.0.0.1:502", 6),
 		observe(2, "10.0.0.30:40001", "10.0.0.1:80", 6),
 		observe(3, "10.0.0.1:123", "10.0.0.254:123", 17),
@@ -67,9 +68,9 @@ func TestConversations(t *testing.T) {
 				return
 			}
 			require.Len(t, got, 1)
-			assert.Equal(t, tc.kind, got[0].Kind)
+			assert.Equal(t, tc.kind, got[0].Kind())
 			assert.Contains(t, got[0].Message, tc.msg)
-			assert.Equal(t, uint64(tc.at), got[0].Frame)
+			assert.Equal(t, []uint64{uint64(tc.at)}, got[0].Frames)
 		})
 	}
 
@@ -175,9 +176,9 @@ func TestConversationsPickedUp(t *testing.T) {
 				return
 			}
 			require.Len(t, got, 1)
-			assert.Equal(t, "new_conversation", got[0].Kind)
+			assert.Equal(t, "new_conversation", got[0].Kind())
 			assert.Equal(t, tc.want, got[0].Message)
-			assert.Equal(t, "192.168.1.101", got[0].Key.Server.String(), "filed under the controller")
+			assert.Equal(t, "192.168.1.101", got[0].Dest.IP, "filed under the controller")
 		})
 	}
 	assert.Empty(t, d.ObservePickedUp(ap("192.168.1.101:1613"), ap("192.168.1.105:7145"), 6, 1343, 2060*sec), "once")

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/otwatch/otwatch/alerts/finding"
 	"github.com/otwatch/otwatch/protocols/frame"
 )
 
@@ -85,20 +86,6 @@ func Parse(payload []byte) (o Offer, ok bool) {
 	return o, true
 }
 
-// Finding is a DHCP server answering that was not there while the network learned.
-type Finding struct {
-	Kind   string // rogue_dhcp
-	Time   time.Time
-	Server netip.Addr
-	MAC    string
-	// Client is the address offered and ClientMAC ("" when unknown) the
-	// client it went to: whom the rogue server would sit in front of.
-	Client    netip.Addr
-	ClientMAC string
-	Frame     uint64
-	Message   string
-}
-
 // maxServers bounds what is remembered: a flood of forged servers alerts
 // (folded by the engine) but is not kept.
 const maxServers = 256
@@ -120,7 +107,7 @@ func New() *Watch { return &Watch{servers: map[netip.Addr]int64{}} }
 // ObservePacket looks at a decoded packet (the pipeline's PacketSeen events):
 // only UDP from port 67 to port 68 matters, so the cost for everything
 // else is two comparisons.
-func (w *Watch) ObservePacket(d *frame.Decoded, frameNo uint64, ns int64) []Finding {
+func (w *Watch) ObservePacket(d *frame.Decoded, frameNo uint64, ns int64) []finding.Finding {
 	if d.IPProto != frame.ProtoUDP || d.SrcPort != 67 || d.DstPort != 68 {
 		return nil
 	}
@@ -169,11 +156,19 @@ func (w *Watch) ObservePacket(d *frame.Decoded, frameNo uint64, ns int64) []Find
 		msg += " and name servers " + joinAddrs(o.DNS)
 	}
 	msg += ": a DHCP server never seen while the network was learned; a rogue one puts itself in the middle of its clients' traffic"
-	f := Finding{Kind: "rogue_dhcp", Time: now, Server: o.Server, MAC: mac, Client: o.Client, Frame: frameNo, Message: msg}
-	if o.ClientMAC != ([6]byte{}) {
-		f.ClientMAC = net.HardwareAddr(o.ClientMAC[:]).String()
+	// a rogue_dhcp finding: the server acts, on the client it answered
+	// (the address offered; the MAC when known): whom it would sit in
+	// front of.
+	server := o.Server.String()
+	f := finding.Finding{Key: finding.NewKey("rogue_dhcp", server), Time: now, Asset: server,
+		Source: &finding.Host{IP: server, Port: 67, MAC: mac}, Frames: []uint64{frameNo}, Message: msg}
+	if o.Client.IsValid() && !o.Client.IsUnspecified() {
+		f.Dest = &finding.Host{IP: o.Client.String(), Port: 68}
+		if o.ClientMAC != ([6]byte{}) {
+			f.Dest.MAC = net.HardwareAddr(o.ClientMAC[:]).String()
+		}
 	}
-	return []Finding{f}
+	return []finding.Finding{f}
 }
 
 func joinAddrs(a []netip.Addr) string {

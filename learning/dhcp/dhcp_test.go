@@ -74,11 +74,11 @@ func TestRogueServer(t *testing.T) {
 	got := w.ObservePacket(packet("10.0.0.66", rogue), 3, 300*int64(time.Second))
 	require.Len(t, got, 1)
 	f := got[0]
-	assert.Equal(t, "rogue_dhcp", f.Kind)
-	assert.Equal(t, "10.0.0.66", f.Server.String(), "no server identifier: the packet's source")
-	assert.Equal(t, uint64(3), f.Frame)
-	assert.Equal(t, "10.0.0.77", f.Client.String(), "the address offered")
-	assert.Equal(t, "02:00:00:00:00:50", f.ClientMAC, "to this client")
+	assert.Equal(t, "rogue_dhcp", f.Kind())
+	assert.Equal(t, "10.0.0.66", f.Source.IP, "no server identifier: the packet's source")
+	assert.Equal(t, []uint64{3}, f.Frames)
+	assert.Equal(t, "10.0.0.77", f.Dest.IP, "the address offered")
+	assert.Equal(t, "02:00:00:00:00:50", f.Dest.MAC, "to this client")
 	assert.Contains(t, f.Message, "DHCP server 10.0.0.66 (MAC 00:0c:29:01:02:03) offered 10.0.0.77 with gateway 10.0.0.66 and name servers 10.0.0.66")
 	assert.Empty(t, w.ObservePacket(packet("10.0.0.66", rogue), 4, 301*int64(time.Second)), "once; the engine folds repeats")
 

@@ -21,6 +21,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/otwatch/otwatch/alerts/finding"
 	"github.com/otwatch/otwatch/protocols/frame"
 )
 
@@ -56,16 +57,21 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Finding is one scan found.
-type Finding struct {
-	Kind    string // port_scan or host_sweep
-	Time    time.Time
-	Source  netip.Addr
-	Hosts   int        // distinct hosts among the failed targets
-	Target  netip.Addr // the one host scanned, when Hosts is 1
-	Ports   int        // distinct protocol ports among them (port_scan)
-	Frames  []uint64   // the first failed attempts: the evidence
-	Message string
+// found is a scan found, with its source for ordering.
+type found struct {
+	src netip.Addr
+	f   finding.Finding
+}
+
+// newFinding is a scan by src (of the one host only, when valid), keyed by
+// its source: the scanner's repeats fold, whatever it scans next.
+func newFinding(kind string, ns int64, src, only netip.Addr, hosts, ports int, frames []uint64, msg string) found {
+	f := finding.Finding{Key: finding.NewKey(kind, src.String()), Time: time.Unix(0, ns).UTC(), Asset: src.String(),
+		Source: finding.HostOf(src), Hosts: hosts, Ports: ports, Frames: frames, Message: msg}
+	if only.IsValid() { // one host scanned: it is the asset concerned
+		f.Asset, f.Dest = only.String(), finding.HostOf(only)
+	}
+	return found{src, f}
 }
 
 // target is what one attempt tried: a TCP or UDP port of a host, or
@@ -107,7 +113,7 @@ type Detector struct {
 	sources   map[netip.Addr]*source
 	alive     map[netip.Addr]int64 // addresses seen sending, last time
 	lastSweep int64
-	out       []Finding
+	out       []found
 	// Heard, when set, says when an address last sent anything (the
 	// inventory knows); the detector then keeps no list of its own.
 	Heard func(ip netip.Addr) (ns int64, ok bool)
@@ -127,7 +133,7 @@ func New(cfg Config) *Detector {
 const maxAlive = 65536
 
 // ObservePacket looks at one decoded TCP/UDP packet (the pipeline's PacketSeen).
-func (d *Detector) ObservePacket(p *frame.Decoded, frameNo uint64, ns int64) []Finding {
+func (d *Detector) ObservePacket(p *frame.Decoded, frameNo uint64, ns int64) []finding.Finding {
 	d.out = d.out[:0]
 	d.markAlive(p.Src, ns)
 	if p.IPProto == frame.ProtoTCP {
@@ -155,7 +161,7 @@ func (d *Detector) ObservePacket(p *frame.Decoded, frameNo uint64, ns int64) []F
 
 // Advance moves packet time on without a packet (a quiet live network):
 // attempts left unanswered fail.
-func (d *Detector) Advance(ns int64) []Finding {
+func (d *Detector) Advance(ns int64) []finding.Finding {
 	d.out = d.out[:0]
 	d.sweep(ns)
 	return d.findings()
@@ -163,7 +169,7 @@ func (d *Detector) Advance(ns int64) []Finding {
 
 // ObserveICMP looks at one ICMP message (the pipeline's ICMPSeen): a ping is
 // an attempt its echo reply answers; a port unreachable refuses a UDP probe.
-func (d *Detector) ObserveICMP(p *frame.Decoded, frameNo uint64, ns int64) []Finding {
+func (d *Detector) ObserveICMP(p *frame.Decoded, frameNo uint64, ns int64) []finding.Finding {
 	d.out = d.out[:0]
 	m := &p.ICMP
 	switch {
@@ -191,7 +197,7 @@ func (d *Detector) ObserveICMP(p *frame.Decoded, frameNo uint64, ns int64) []Fin
 }
 
 // ObserveARP looks at one ARP packet (the pipeline's ARPSeen).
-func (d *Detector) ObserveARP(p *frame.Decoded, frameNo uint64, ns int64) []Finding {
+func (d *Detector) ObserveARP(p *frame.Decoded, frameNo uint64, ns int64) []finding.Finding {
 	d.out = d.out[:0]
 	a := &p.ARP
 	if a.Valid && a.SenderIP.IsValid() && !a.SenderIP.IsUnspecified() {
@@ -271,10 +277,9 @@ func (d *Detector) fail(src netip.Addr, s *source, t target, a attempt, ns int64
 			if t.proto == probePing {
 				how = "pinged"
 			}
-			d.out = append(d.out, Finding{Kind: "host_sweep", Time: time.Unix(0, ns).UTC(), Source: src, Hosts: len(s.missing),
-				Frames: append([]uint64(nil), s.sweepFrame...),
-				Message: fmt.Sprintf("%s %s at least %d addresses that do not exist within %s: a sweep for hosts",
-					src, how, len(s.missing), time.Duration(ns-s.start).Round(time.Millisecond))})
+			d.out = append(d.out, newFinding("host_sweep", ns, src, netip.Addr{}, len(s.missing), 0, append([]uint64(nil), s.sweepFrame...),
+				fmt.Sprintf("%s %s at least %d addresses that do not exist within %s: a sweep for hosts",
+					src, how, len(s.missing), time.Duration(ns-s.start).Round(time.Millisecond))))
 		}
 		return
 	}
@@ -305,10 +310,9 @@ func (d *Detector) fail(src netip.Addr, s *source, t target, a attempt, ns int64
 		if len(hosts) == 1 {
 			only = t.ip
 		}
-		d.out = append(d.out, Finding{Kind: "port_scan", Time: time.Unix(0, ns).UTC(), Source: src, Hosts: len(hosts), Ports: len(ports), Target: only,
-			Frames: append([]uint64(nil), s.frames...),
-			Message: fmt.Sprintf("%s tried at least %s within %s, refused or unanswered: a port scan",
-				src, what, time.Duration(ns-s.start).Round(time.Millisecond))})
+		d.out = append(d.out, newFinding("port_scan", ns, src, only, len(hosts), len(ports), append([]uint64(nil), s.frames...),
+			fmt.Sprintf("%s tried at least %s within %s, refused or unanswered: a port scan",
+				src, what, time.Duration(ns-s.start).Round(time.Millisecond))))
 	}
 }
 
@@ -347,10 +351,14 @@ func (d *Detector) sweep(ns int64) {
 	}
 }
 
-func (d *Detector) findings() []Finding {
+func (d *Detector) findings() []finding.Finding {
 	if len(d.out) == 0 {
 		return nil
 	}
-	sort.SliceStable(d.out, func(i, j int) bool { return d.out[i].Source.Less(d.out[j].Source) })
-	return append([]Finding(nil), d.out...)
+	sort.SliceStable(d.out, func(i, j int) bool { return d.out[i].src.Less(d.out[j].src) })
+	out := make([]finding.Finding, len(d.out))
+	for i := range d.out {
+		out[i] = d.out[i].f
+	}
+	return out
 }

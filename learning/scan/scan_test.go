@@ -2,6 +2,7 @@ package scan
 
 import (
 	"fmt"
+	"github.com/otwatch/otwatch/alerts/finding"
 	"github.com/otwatch/otwatch/learning/conversations"
 	"net/netip"
 	"testing"
@@ -21,7 +22,7 @@ type feeder struct {
 	d     *Detector
 	convs *conversations.Detector
 	frame uint64
-	found []Finding
+	found []finding.Finding
 }
 
 func newFeeder() *feeder {
@@ -79,7 +80,7 @@ func TestScans(t *testing.T) {
 		name  string
 		play  func(f *feeder)
 		kinds []string
-		check func(t *testing.T, got []Finding)
+		check func(t *testing.T, got []finding.Finding)
 	}{
 		{"nmap -sS on a PLC: closed ports refuse", func(f *feeder) {
 			for port := uint16(1); port <= 100; port++ {
@@ -90,12 +91,12 @@ func TestScans(t *testing.T) {
 				}
 				f.tcp(int64(port)*sec/100, plc, port, scanner, 40000, rst)
 			}
-		}, []string{"port_scan"}, func(t *testing.T, got []Finding) {
+		}, []string{"port_scan"}, func(t *testing.T, got []finding.Finding) {
 			g := got[0]
-			assert.Equal(t, scanner, g.Source.String())
+			assert.Equal(t, scanner, g.Source.IP)
 			assert.Equal(t, 1, g.Hosts)
 			assert.Equal(t, 16, g.Ports, "raised at the threshold")
-			assert.Equal(t, plc, g.Target.String(), "the one host scanned")
+			assert.Equal(t, plc, g.Dest.IP, "the one host scanned")
 			assert.Equal(t, []uint64{1, 3, 5, 7, 9, 11, 13, 15}, g.Frames, "the first refusals' SYNs")
 			assert.Contains(t, g.Message, "16 TCP ports on 10.0.0.1")
 		}},
@@ -110,9 +111,9 @@ func TestScans(t *testing.T) {
 				f.tcp(int64(h)*sec/10, scanner, 40000, fmt.Sprintf("10.0.1.%d", h), 502, syn)
 			}
 			f.tcp(10*sec, master, 50000, plc, 502, frame.FlagACK)
-		}, []string{"port_scan"}, func(t *testing.T, got []Finding) {
+		}, []string{"port_scan"}, func(t *testing.T, got []finding.Finding) {
 			assert.Equal(t, 16, got[0].Hosts)
-			assert.False(t, got[0].Target.IsValid(), "a sweep has no one target")
+			assert.Nil(t, got[0].Dest, "a sweep has no one target")
 			assert.Contains(t, got[0].Message, "16 hosts on 1 TCP ports")
 		}},
 		{"a SCADA master connecting to 40 RTUs: every one answers", func(f *feeder) {
@@ -147,7 +148,7 @@ func TestScans(t *testing.T) {
 				f.arp(int64(h)*sec/100, frame.ARPRequest, scanner, fmt.Sprintf("10.0.0.%d", 100+h))
 			}
 			f.arp(10*sec, frame.ARPRequest, master, plc)
-		}, []string{"host_sweep"}, func(t *testing.T, got []Finding) {
+		}, []string{"host_sweep"}, func(t *testing.T, got []finding.Finding) {
 			assert.Equal(t, 16, got[0].Hosts)
 			assert.Len(t, got[0].Frames, 8)
 			assert.Contains(t, got[0].Message, "asked ARP for at least 16 addresses that do not exist")
@@ -157,7 +158,7 @@ func TestScans(t *testing.T) {
 				probe := &frame.Decoded{Src: ip(scanner), Dst: ip(plc), IPProto: frame.ProtoUDP, SrcPort: 40000, DstPort: port}
 				f.icmp(int64(port)*sec/100, plc, scanner, 3, 3, probe)
 			}
-		}, []string{"port_scan"}, func(t *testing.T, got []Finding) {
+		}, []string{"port_scan"}, func(t *testing.T, got []finding.Finding) {
 			assert.Contains(t, got[0].Message, "tried at least 16 UDP ports on 10.0.0.1")
 		}},
 		{"a DNP3/UDP master polling a dead outstation: one target", func(f *feeder) {
@@ -173,7 +174,7 @@ func TestScans(t *testing.T) {
 				f.icmp(int64(h)*sec/100, scanner, fmt.Sprintf("10.0.1.%d", h), 8, 0, nil)
 			}
 			f.found = append(f.found, f.d.Advance(10*sec)...)
-		}, []string{"host_sweep"}, func(t *testing.T, got []Finding) {
+		}, []string{"host_sweep"}, func(t *testing.T, got []finding.Finding) {
 			assert.Contains(t, got[0].Message, "10.0.0.66 pinged at least 16 addresses that do not exist")
 		}},
 		// ITI__ICS-Security-Tools/pcaps/IEC61850/Sample_File_MMS_and_GOOSE.pcap frames 34-35:
@@ -226,7 +227,7 @@ func TestScans(t *testing.T) {
 			tc.play(f)
 			var kinds []string
 			for _, g := range f.found {
-				kinds = append(kinds, g.Kind)
+				kinds = append(kinds, g.Kind())
 			}
 			require.Equal(t, tc.kinds, kinds)
 			if tc.check != nil {

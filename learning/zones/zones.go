@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/otwatch/otwatch/alerts/finding"
 	"github.com/otwatch/otwatch/protocols"
 )
 
@@ -131,22 +132,17 @@ func (p *Policy) zoneName(ip netip.Addr) string {
 // zones alone just place assets.
 func (p *Policy) Enforced() bool { return p != nil && len(p.conduits) > 0 }
 
-// Violation is a transaction no conduit allows.
-type Violation struct {
-	From, To string // client zone, server zone
-	Message  string
-}
-
-// Check returns the violation a transaction commits, if any. Within one
-// zone everything is allowed (IEC 62443 trusts a zone's members alike);
-// between zones a conduit must allow the protocol and the op.
-func (p *Policy) Check(tx *protocols.Transaction) (Violation, bool) {
+// Check returns the zone_violation a transaction commits, if any, keyed
+// by its parties, protocol and op. Within one zone everything is allowed
+// (IEC 62443 trusts a zone's members alike); between zones a conduit must
+// allow the protocol and the op.
+func (p *Policy) Check(tx *protocols.Transaction) (finding.Finding, bool) {
 	if !p.Enforced() {
-		return Violation{}, false
+		return finding.Finding{}, false
 	}
 	from, to := p.zoneName(tx.Client.IP), p.zoneName(tx.Server.IP)
 	if from == to {
-		return Violation{}, false
+		return finding.Finding{}, false
 	}
 	var narrower string // a conduit between the zones that does not allow this
 	for _, c := range p.conduits {
@@ -156,7 +152,7 @@ func (p *Policy) Check(tx *protocols.Transaction) (Violation, bool) {
 		protoOK := len(c.Protocols) == 0 || slices.Contains(c.Protocols, tx.Proto)
 		opOK := len(c.Ops) == 0 || slices.Contains(c.Ops, tx.Op)
 		if protoOK && opOK {
-			return Violation{}, false
+			return finding.Finding{}, false
 		}
 		if narrower == "" {
 			narrower = describe(c)
@@ -168,7 +164,8 @@ func (p *Policy) Check(tx *protocols.Transaction) (Violation, bool) {
 		msg = fmt.Sprintf("%s (zone %s) sent %s %s (%s) to %s (zone %s): the conduit %s does not allow it",
 			tx.Client.IP, from, tx.Proto, tx.CodeName, tx.Op, tx.Server.IP, to, narrower)
 	}
-	return Violation{From: from, To: to, Message: msg}, true
+	return finding.Finding{Key: finding.NewKey("zone_violation", tx.Client.IP.String(), tx.Server.IP.String(), tx.Proto, tx.Op.String()),
+		Time: tx.Time(), Asset: tx.Server.IP.String(), Tx: tx, Message: msg}, true
 }
 
 func describe(c Conduit) string {

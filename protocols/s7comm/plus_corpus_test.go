@@ -161,7 +161,7 @@ func TestPlusValueModel(t *testing.T) {
 		tx.ResponseTime = tx.RequestTime
 		var out []string
 		for _, f := range m.Observe(tx) {
-			out = append(out, f.Kind)
+			out = append(out, f.Kind())
 		}
 		return out
 	}

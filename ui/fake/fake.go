@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/otwatch/otwatch/alerts"
+	"github.com/otwatch/otwatch/alerts/finding"
 	"github.com/otwatch/otwatch/learning/advisories"
 	"github.com/otwatch/otwatch/learning/baseline"
 	"github.com/otwatch/otwatch/protocols"
@@ -189,7 +190,7 @@ func (b *Backend) Synthetic(n, m int, seed uint64) {
 		a := &alerts.Alert{ID: fmt.Sprintf("syn-%06d", j), TS: at, Kind: k.Kind, Severity: k.Severity, BaseSeverity: k.Severity,
 			Proto: protosList[0], Client: &alerts.Endpoint{IP: ip(rng.IntN(masters))}, Server: &alerts.Endpoint{IP: asset, Port: serverPort(protosList[0])},
 			Frames: []uint64{uint64(j + 1)}, Message: fmt.Sprintf("synthetic %s on %s", k.Kind, asset), Mitre: k.Mitre,
-			Key: k.Kind + "|" + asset, Asset: asset, Incident: fmt.Sprintf("inc-syn-%04d", j/50)}
+			Key: finding.NewKey(k.Kind, asset).String(), Asset: asset, Incident: fmt.Sprintf("inc-syn-%04d", j/50)}
 		b.store.Add(a)
 	}
 	b.synthetic = &doc

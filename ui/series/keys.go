@@ -4,8 +4,8 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"strings"
 
+	"github.com/otwatch/otwatch/alerts/finding"
 	"github.com/otwatch/otwatch/learning/baseline"
 	"github.com/otwatch/otwatch/protocols"
 )
@@ -85,11 +85,13 @@ func TrafficKey(t Traffic) string {
 	return string(appendTrafficKey(nil, t.Asset, t.Client, t.Proto, t.Metric))
 }
 
-// ParseKey reads a key: a point's or a traffic series'.
+// ParseKey reads a key: a point's or a traffic series'. Both are keys as
+// alerts write theirs (finding.Key), of kind "v" or "t".
 func ParseKey(key string) (*Point, *Traffic, bool) {
-	switch {
-	case strings.HasPrefix(key, "v|"):
-		f := strings.SplitN(key[2:], "|", 9)
+	k, _ := finding.ParseKey(key, 9) // a point's id, last, may hold '|'
+	f := k.Parts
+	switch k.Kind {
+	case "v":
 		if len(f) != 9 {
 			return nil, nil, false
 		}
@@ -104,8 +106,7 @@ func ParseKey(key string) (*Point, *Traffic, bool) {
 			p.Bit = &b
 		}
 		return p, nil, true
-	case strings.HasPrefix(key, "t|"):
-		f := strings.Split(key[2:], "|")
+	case "t":
 		if len(f) != 4 || f[0] == "" || f[3] == "" {
 			return nil, nil, false
 		}
@@ -115,11 +116,8 @@ func ParseKey(key string) (*Point, *Traffic, bool) {
 }
 
 func assetOf(key string) string {
-	if len(key) < 2 {
-		return ""
-	}
-	a, _, _ := strings.Cut(key[2:], "|")
-	return a
+	k, _ := finding.ParseKey(key, 2)
+	return k.Part(0)
 }
 
 func writes(op protocols.Op) bool {
