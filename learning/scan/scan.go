@@ -16,8 +16,10 @@
 package scan
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"time"
 
@@ -95,6 +97,11 @@ type attempt struct {
 	frame uint64
 }
 
+type pendingAttempt struct {
+	t target
+	a attempt
+}
+
 // source is one scanning suspect's window.
 type source struct {
 	start      int64
@@ -113,6 +120,7 @@ type Detector struct {
 	sources   map[netip.Addr]*source
 	alive     map[netip.Addr]int64 // addresses seen sending, last time
 	lastSweep int64
+	expired   []pendingAttempt // sweep's scratch
 	out       []found
 	// Heard, when set, says when an address last sent anything (the
 	// inventory knows); the detector then keeps no list of its own.
@@ -333,10 +341,21 @@ func (d *Detector) sweep(ns int64) {
 	d.lastSweep = ns
 	timeout := int64(d.cfg.AnswerTimeout)
 	for src, s := range d.sources {
+		// The attempts that timed out fail in the order they were made:
+		// which frames are kept as evidence, and when a threshold is
+		// crossed, must not depend on the map's order.
+		expired := d.expired[:0]
 		for t, a := range s.pending {
-			if ns-a.at < timeout {
-				continue
+			if ns-a.at >= timeout {
+				expired = append(expired, pendingAttempt{t, a})
 			}
+		}
+		slices.SortFunc(expired, func(x, y pendingAttempt) int {
+			return cmp.Or(cmp.Compare(x.a.at, y.a.at), cmp.Compare(x.a.frame, y.a.frame))
+		})
+		d.expired = expired
+		for _, e := range expired {
+			t, a := e.t, e.a
 			delete(s.pending, t)
 			if t.sweep() {
 				if last, ok := d.heard(t.ip); ok && last >= a.at-int64(d.cfg.Window) {
