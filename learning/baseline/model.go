@@ -15,10 +15,11 @@
 package baseline
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"net/netip"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -1067,7 +1068,12 @@ func (m *Model) Tick(now time.Time) []finding.Finding {
 			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Key.String() < out[j].Key.String() })
+	// Two functions can share a key (one code, two subcodes or ops): the
+	// message, which names the period and the last poll, decides between
+	// them, so the alert raised first is the same on every run.
+	slices.SortFunc(out, func(x, y finding.Finding) int {
+		return cmp.Or(strings.Compare(x.Key.String(), y.Key.String()), strings.Compare(x.Message, y.Message))
+	})
 	return out
 }
 

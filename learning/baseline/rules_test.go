@@ -531,3 +531,34 @@ func TestUnansweredPollStillRuns(t *testing.T) {
 	assert.Empty(t, findingsOf(m.Tick(last.Add(late+10*time.Second)), "cyclic_stopped"))
 	assert.Len(t, findingsOf(m.Tick(last.Add(late+5*period+10*time.Second)), "cyclic_stopped"), 1, "the poll stopped")
 }
+
+// TestCyclicStoppedOrderIsStable: two polls of one code with different
+// subcodes share the cyclic_stopped key; when both stop, the findings
+// come in the same order on every run (the engine folds the second into
+// the first, so the order decides which message the alert keeps).
+func TestCyclicStoppedOrderIsStable(t *testing.T) {
+	txs := replayed(t, testdata("modbus", "icsnpp_modbus_example.pcap"))
+	poll := find(t, txs, "a read", func(tx *protocols.Transaction) bool { return tx.Op == protocols.OpRead })
+	t0 := poll.Time()
+	var first []string
+	for run := 0; run < 20; run++ {
+		m := New(Config{Mode: ModeLearn})
+		for i := 0; i < 40; i++ {
+			for sub, period := range map[int]time.Duration{1: 3 * time.Second, 2: 5 * time.Second} {
+				tx := clone(poll, t0.Add(time.Duration(i)*period))
+				tx.Subcode, tx.HasSubcode = sub, true
+				m.Observe(tx)
+			}
+		}
+		m.SetMode(ModeDetect)
+		fs := findingsOf(m.Tick(t0.Add(time.Hour)), "cyclic_stopped")
+		require.Len(t, fs, 2, "both polls stopped")
+		require.Equal(t, fs[0].Key, fs[1].Key, "one key for the two subcodes")
+		msgs := []string{fs[0].Message, fs[1].Message}
+		if first == nil {
+			first = msgs
+			assert.Contains(t, msgs[0], "every 3.0 s", "sorted by message")
+		}
+		assert.Equal(t, first, msgs, "run %d", run)
+	}
+}
