@@ -43,8 +43,8 @@ func (c *Cursor) Rest() []byte { return c.b }
 
 // Take consumes and returns the next n bytes. When fewer remain, or n is
 // negative, the cursor fails and Take returns nil. Take(0) returns an empty,
-// non-nil slice unless the cursor has failed, so a decoder can tell an
-// empty field from a missing one.
+// non-nil slice unless the cursor has failed (or was made from nil), so a
+// decoder can tell an empty field from a missing one.
 func (c *Cursor) Take(n int) []byte {
 	if uint(n) > uint(len(c.b)) {
 		c.Fail()
@@ -65,78 +65,37 @@ func (c *Cursor) Skip(n int) {
 }
 
 // U8 reads one byte.
-func (c *Cursor) U8() byte {
-	if len(c.b) < 1 {
-		c.Fail()
-		return 0
-	}
-	v := c.b[0]
-	c.b = c.b[1:]
-	return v
-}
+func (c *Cursor) U8() byte { return c.next(1)[0] }
 
 // U16LE reads a little-endian 16-bit unsigned integer.
-func (c *Cursor) U16LE() uint16 {
-	if len(c.b) < 2 {
-		c.Fail()
-		return 0
-	}
-	v := binary.LittleEndian.Uint16(c.b)
-	c.b = c.b[2:]
-	return v
-}
+func (c *Cursor) U16LE() uint16 { return binary.LittleEndian.Uint16(c.next(2)) }
 
 // U16BE reads a big-endian 16-bit unsigned integer.
-func (c *Cursor) U16BE() uint16 {
-	if len(c.b) < 2 {
-		c.Fail()
-		return 0
-	}
-	v := binary.BigEndian.Uint16(c.b)
-	c.b = c.b[2:]
-	return v
-}
+func (c *Cursor) U16BE() uint16 { return binary.BigEndian.Uint16(c.next(2)) }
 
 // U32LE reads a little-endian 32-bit unsigned integer.
-func (c *Cursor) U32LE() uint32 {
-	if len(c.b) < 4 {
-		c.Fail()
-		return 0
-	}
-	v := binary.LittleEndian.Uint32(c.b)
-	c.b = c.b[4:]
-	return v
-}
+func (c *Cursor) U32LE() uint32 { return binary.LittleEndian.Uint32(c.next(4)) }
 
 // U32BE reads a big-endian 32-bit unsigned integer.
-func (c *Cursor) U32BE() uint32 {
-	if len(c.b) < 4 {
-		c.Fail()
-		return 0
-	}
-	v := binary.BigEndian.Uint32(c.b)
-	c.b = c.b[4:]
-	return v
-}
+func (c *Cursor) U32BE() uint32 { return binary.BigEndian.Uint32(c.next(4)) }
 
 // U64LE reads a little-endian 64-bit unsigned integer.
-func (c *Cursor) U64LE() uint64 {
-	if len(c.b) < 8 {
+func (c *Cursor) U64LE() uint64 { return binary.LittleEndian.Uint64(c.next(8)) }
+
+// U64BE reads a big-endian 64-bit unsigned integer.
+func (c *Cursor) U64BE() uint64 { return binary.BigEndian.Uint64(c.next(8)) }
+
+// next consumes the n (at most 8) bytes of a fixed-size read. When fewer
+// remain it fails the cursor and returns n zero bytes, so the read yields 0.
+func (c *Cursor) next(n int) []byte {
+	if len(c.b) < n {
 		c.Fail()
-		return 0
+		return zeros[:n]
 	}
-	v := binary.LittleEndian.Uint64(c.b)
-	c.b = c.b[8:]
+	v := c.b[:n]
+	c.b = c.b[n:]
 	return v
 }
 
-// U64BE reads a big-endian 64-bit unsigned integer.
-func (c *Cursor) U64BE() uint64 {
-	if len(c.b) < 8 {
-		c.Fail()
-		return 0
-	}
-	v := binary.BigEndian.Uint64(c.b)
-	c.b = c.b[8:]
-	return v
-}
+// zeros is what a fixed-size read past the end decodes; nothing writes it.
+var zeros [8]byte

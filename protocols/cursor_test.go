@@ -160,11 +160,27 @@ func TestCursorZero(t *testing.T) {
 	}
 }
 
+// fixedReads are the fixed-size reads, each with its plain model.
+var fixedReads = [...]struct {
+	size  int
+	read  func(*Cursor) uint64
+	model func([]byte) uint64
+}{
+	{1, func(c *Cursor) uint64 { return uint64(c.U8()) }, func(b []byte) uint64 { return uint64(b[0]) }},
+	{2, func(c *Cursor) uint64 { return uint64(c.U16LE()) }, func(b []byte) uint64 { return uint64(binary.LittleEndian.Uint16(b)) }},
+	{2, func(c *Cursor) uint64 { return uint64(c.U16BE()) }, func(b []byte) uint64 { return uint64(binary.BigEndian.Uint16(b)) }},
+	{4, func(c *Cursor) uint64 { return uint64(c.U32LE()) }, func(b []byte) uint64 { return uint64(binary.LittleEndian.Uint32(b)) }},
+	{4, func(c *Cursor) uint64 { return uint64(c.U32BE()) }, func(b []byte) uint64 { return uint64(binary.BigEndian.Uint32(b)) }},
+	{8, func(c *Cursor) uint64 { return c.U64LE() }, func(b []byte) uint64 { return binary.LittleEndian.Uint64(b) }},
+	{8, func(c *Cursor) uint64 { return c.U64BE() }, func(b []byte) uint64 { return binary.BigEndian.Uint64(b) }},
+}
+
 // FuzzCursor runs a script of reads over data and checks every result
 // against a plain model of the same reads (an offset into data and a
 // failed flag): values, bytes taken, what is left, and that a failure sticks.
-// Each script byte is one read: the low 4 bits pick it, the high 4 bits are
-// the n of Take and Skip (15 meaning -1).
+// Each script byte is one read: the low 4 bits modulo 9 pick it (the seven
+// fixed-size reads, Take, Skip), the high 4 bits are the n of Take and Skip
+// (15 meaning -1).
 func FuzzCursor(f *testing.F) {
 	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, []byte{0, 1, 2, 3, 4, 5, 6, 0x27, 0x38, 0})
 	f.Add([]byte{1, 2, 3}, []byte{3, 0, 0x07})
@@ -174,55 +190,24 @@ func FuzzCursor(f *testing.F) {
 		c := NewCursor(data)
 		off, failed := 0, false
 		for i, s := range script {
-			n := int(s >> 4)
+			op, n := int(s&15%9), int(s>>4)
 			if n == 15 {
 				n = -1
 			}
-			var got, want uint64
-			var gotB, wantB []byte
-			op := s & 15 % 9
 			size := n
-			if op < 7 {
-				size = [...]int{1, 2, 2, 4, 4, 8, 8}[op]
+			if op < len(fixedReads) {
+				size = fixedReads[op].size
 			}
 			fits := !failed && size >= 0 && off+size <= len(data)
-			switch op {
-			case 0:
-				got = uint64(c.U8())
+			var got, want uint64
+			var gotB, wantB []byte
+			switch {
+			case op < len(fixedReads):
+				got = fixedReads[op].read(&c)
 				if fits {
-					want = uint64(data[off])
+					want = fixedReads[op].model(data[off:])
 				}
-			case 1:
-				got = uint64(c.U16LE())
-				if fits {
-					want = uint64(binary.LittleEndian.Uint16(data[off:]))
-				}
-			case 2:
-				got = uint64(c.U16BE())
-				if fits {
-					want = uint64(binary.BigEndian.Uint16(data[off:]))
-				}
-			case 3:
-				got = uint64(c.U32LE())
-				if fits {
-					want = uint64(binary.LittleEndian.Uint32(data[off:]))
-				}
-			case 4:
-				got = uint64(c.U32BE())
-				if fits {
-					want = uint64(binary.BigEndian.Uint32(data[off:]))
-				}
-			case 5:
-				got = c.U64LE()
-				if fits {
-					want = binary.LittleEndian.Uint64(data[off:])
-				}
-			case 6:
-				got = c.U64BE()
-				if fits {
-					want = binary.BigEndian.Uint64(data[off:])
-				}
-			case 7:
+			case op == 7:
 				gotB = c.Take(n)
 				if fits {
 					wantB = data[off : off+n]
@@ -230,7 +215,7 @@ func FuzzCursor(f *testing.F) {
 				if (gotB == nil) != (wantB == nil) || cap(gotB) != len(gotB) {
 					t.Fatalf("step %d: take(%d) = %x (nil %v, cap %d), want %x (nil %v)", i, n, gotB, gotB == nil, cap(gotB), wantB, wantB == nil)
 				}
-			case 8:
+			default:
 				c.Skip(n)
 			}
 			if fits {
@@ -250,4 +235,25 @@ func FuzzCursor(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkCursor reads a 30-byte record of every width, both orders.
+func BenchmarkCursor(b *testing.B) {
+	rec := make([]byte, 30)
+	for i := range rec {
+		rec[i] = byte(i)
+	}
+	var sum uint64
+	for i := 0; i < b.N; i++ {
+		c := NewCursor(rec)
+		sum += uint64(c.U8()) + uint64(c.U16LE()) + uint64(c.U16BE()) + uint64(c.U32LE()) + uint64(c.U32BE())
+		sum += c.U64LE() + c.U64BE()
+		c.Skip(1)
+		if c.Failed() || c.Len() != 0 {
+			b.Fatal("record not read whole")
+		}
+	}
+	if sum == 0 {
+		b.Fatal("nothing read")
+	}
 }
