@@ -21,39 +21,36 @@ type Path struct {
 }
 
 // parsePath decodes a padded EPATH. ok is false when a segment is cut or
-// of a kind whose size cannot be known.
+// of a kind whose size cannot be known; p then holds the segments before it.
 func parsePath(b []byte, scratch []byte) (p Path, ok bool) {
 	sym := scratch[:0]
-	for len(b) > 0 {
-		seg := b[0]
+	c := protocols.NewCursor(b)
+	for c.Len() > 0 {
+		seg := c.U8()
 		switch seg & 0xE0 {
-		case 0x20: // logical
+		case 0x20: // logical: 8-bit value, or a pad byte and a 16- or 32-bit one
 			kind, format := seg>>2&0x07, seg&0x03
 			var v uint32
 			switch format {
 			case 0:
-				if len(b) < 2 {
-					return p, false
-				}
-				v, b = uint32(b[1]), b[2:]
+				v = uint32(c.U8())
 			case 1:
-				if len(b) < 4 {
-					return p, false
-				}
-				v, b = uint32(binary.LittleEndian.Uint16(b[2:])), b[4:]
+				c.Skip(1)
+				v = uint32(c.U16LE())
 			case 2:
-				if len(b) < 6 {
-					return p, false
-				}
-				v, b = binary.LittleEndian.Uint32(b[2:]), b[6:]
+				c.Skip(1)
+				v = c.U32LE()
 			default:
 				return p, false
 			}
+			if c.Failed() {
+				return p, false
+			}
 			if kind == 5 { // special: electronic key, format 4 with 8 bytes of key
-				if format != 0 || v != 4 || len(b) < 8 {
+				if format != 0 || v != 4 {
 					return p, false
 				}
-				b = b[8:]
+				c.Skip(8)
 				continue
 			}
 			switch kind {
@@ -77,53 +74,43 @@ func parsePath(b []byte, scratch []byte) (p Path, ok bool) {
 				}
 			}
 		case 0x80: // data: 0x91 ANSI extended symbol, 0x80 simple data
-			if len(b) < 2 {
-				return p, false
-			}
-			n := int(b[1])
+			n := int(c.U8())
 			switch seg {
 			case 0x91:
-				if len(b) < 2+n {
+				name := c.Take(n)
+				if c.Failed() {
 					return p, false
 				}
 				if len(sym) > 0 && len(sym) < cap(sym) {
 					sym = append(sym, '.')
 				}
 				if len(sym)+n <= cap(sym) {
-					sym = append(sym, b[2:2+n]...)
+					sym = append(sym, name...)
 				}
-				n += n & 1
-				if len(b) < 2+n {
-					n = len(b) - 2
+				if n&1 != 0 && c.Len() > 0 { // the pad byte, which a path may end without
+					c.Skip(1)
 				}
-				b = b[2+n:]
 			case 0x80:
-				if len(b) < 2+2*n {
-					return p, false
-				}
-				b = b[2+2*n:]
+				c.Skip(2 * n) // n words
 			default:
 				return p, false
 			}
-		case 0x00: // port segment
-			n := 2
-			if seg&0x10 != 0 { // extended link address: size byte, address, pad
-				if len(b) < 2 {
-					return p, false
-				}
-				n = 2 + int(b[1])
-				n += n & 1
+		case 0x00: // port: link address (a byte, or a size byte and that many padded to a word), extended port id
+			n := 1
+			if seg&0x10 != 0 {
+				size := int(c.U8())
+				n = size + size&1
 			}
 			if seg&0x0F == 0x0F {
 				n += 2
 			}
-			if len(b) < n {
-				return p, false
-			}
-			b = b[n:]
+			c.Skip(n)
 		default:
 			return p, false
 		}
+	}
+	if c.Failed() {
+		return p, false
 	}
 	p.Symbol = sym
 	return p, true
@@ -139,30 +126,23 @@ type message struct {
 	data     []byte
 }
 
-// parseMessage splits a CIP message router PDU (CIP Vol. 1, §2-4).
+// parseMessage splits a CIP message router PDU (CIP Vol. 1, §2-4): a
+// request is the service, the path size in words and the path; a reply the
+// service, a reserved byte, the general status, the size in words of the
+// additional status and that status. The data follows.
 func parseMessage(b []byte) (m message, ok bool) {
-	if len(b) < 2 {
-		return m, false
-	}
-	m.service, m.response = b[0]&0x7F, b[0]&0x80 != 0
+	c := protocols.NewCursor(b)
+	service := c.U8()
+	m.service, m.response = service&0x7F, service&0x80 != 0
 	if m.response {
-		if len(b) < 4 {
-			return m, false
-		}
-		m.status = b[2]
-		n := 4 + 2*int(b[3])
-		if len(b) < n {
-			return m, false
-		}
-		m.extended, m.data = b[4:n], b[n:]
-		return m, true
+		c.Skip(1)
+		m.status = c.U8()
+		m.extended = c.Take(2 * int(c.U8()))
+	} else {
+		m.path = c.Take(2 * int(c.U8()))
 	}
-	n := 2 + 2*int(b[1])
-	if len(b) < n {
-		return m, false
-	}
-	m.path, m.data = b[2:n], b[n:]
-	return m, true
+	m.data = c.Rest()
+	return m, !c.Failed()
 }
 
 // serviceOf names a request's service and gives its op, which depends on

@@ -1,7 +1,6 @@
 package enip
 
 import (
-	"encoding/binary"
 	"strconv"
 
 	"github.com/otwatch/otwatch/protocols"
@@ -16,30 +15,30 @@ import (
 // listIdentity reads a ListIdentity reply: item count, then items of type
 // 0x0C (encapsulation version, socket address, then the identity).
 func (s *session) listIdentity(t *protocols.Transaction, body []byte) {
-	if len(body) < 2 {
-		return
-	}
-	b := body[2:]
-	for n := int(binary.LittleEndian.Uint16(body)); n > 0 && len(b) >= 4; n-- {
-		typ, size := binary.LittleEndian.Uint16(b), int(binary.LittleEndian.Uint16(b[2:]))
-		if len(b) < 4+size {
+	c := protocols.NewCursor(body)
+	for n := c.U16LE(); n > 0 && c.Len() >= 4; n-- {
+		typ, item := cpfItem(&c)
+		if c.Failed() {
 			t.AddAnomaly("enip.bad_cpf")
 			return
 		}
-		if typ == itemListIdentity && size >= 2+16 {
-			s.identityAttrs(t, b[4+2+16:4+size])
+		if typ == itemListIdentity && len(item) >= 2+16 {
+			s.identityAttrs(t, item[2+16:])
 		}
-		b = b[4+size:]
 	}
 }
 
 // identityAttrs reads vendor, device type, product code, revision, status,
 // serial number and the product name (a SHORT_STRING).
 func (s *session) identityAttrs(t *protocols.Transaction, b []byte) {
-	if len(b) < 14 {
+	c := protocols.NewCursor(b)
+	vendor, devType, product := c.U16LE(), c.U16LE(), c.U16LE()
+	major, minor := c.U8(), c.U8()
+	c.Skip(2) // status
+	serial := c.U32LE()
+	if c.Failed() {
 		return
 	}
-	vendor, devType, product := binary.LittleEndian.Uint16(b), binary.LittleEndian.Uint16(b[2:]), binary.LittleEndian.Uint16(b[4:])
 	t.AddAttr("vendor_id", strconv.Itoa(int(vendor)))
 	if name, ok := codes.Vendors[vendor]; ok {
 		t.AddAttr("vendor_name", name)
@@ -50,14 +49,10 @@ func (s *session) identityAttrs(t *protocols.Transaction, b []byte) {
 		t.AddAttr("device_type", "0x"+strconv.FormatUint(uint64(devType), 16))
 	}
 	t.AddAttr("product_code", strconv.Itoa(int(product)))
-	t.AddAttr("revision", strconv.Itoa(int(b[6]))+"."+strconv.Itoa(int(b[7])))
-	serial := binary.LittleEndian.Uint32(b[10:])
+	t.AddAttr("revision", strconv.Itoa(int(major))+"."+strconv.Itoa(int(minor)))
 	t.AddAttr("serial", "0x"+leftPad(strconv.FormatUint(uint64(serial), 16), 8))
-	if len(b) > 14 {
-		n := int(b[14])
-		if len(b) >= 15+n {
-			t.AddAttr("product_name", s.env.Strings.Printable(b[15:15+n]))
-		}
+	if name := c.Take(int(c.U8())); !c.Failed() { // a SHORT_STRING, when present
+		t.AddAttr("product_name", s.env.Strings.Printable(name))
 	}
 }
 

@@ -1,9 +1,10 @@
 package enip
 
 import (
-	"encoding/binary"
 	"slices"
 	"sort"
+
+	"github.com/otwatch/otwatch/protocols"
 )
 
 // IOPort is the UDP port of implicit (class 1) I/O: the cyclic data of the
@@ -19,34 +20,26 @@ const maxIOConnections = 256
 // (connection id, sequence count) and whose second the connected data
 // item; every item's length must add up to the datagram's.
 func parseIO(b []byte) (id, seq uint32, ok bool) {
-	if len(b) < 2 {
-		return 0, 0, false
-	}
-	count := int(binary.LittleEndian.Uint16(b))
+	c := protocols.NewCursor(b)
+	count := int(c.U16LE())
 	if count < 2 || count > 4 {
 		return 0, 0, false
 	}
-	off := 2
 	for i := 0; i < count; i++ {
-		if len(b) < off+4 {
-			return 0, 0, false
-		}
-		typ, n := binary.LittleEndian.Uint16(b[off:]), int(binary.LittleEndian.Uint16(b[off+2:]))
-		item := b[off+4:]
-		if len(item) < n {
-			return 0, 0, false
-		}
+		typ, item := cpfItem(&c)
 		switch {
-		case i == 0 && (typ != itemSequencedAddress || n != 8):
+		case c.Failed():
+			return 0, 0, false
+		case i == 0 && (typ != itemSequencedAddress || len(item) != 8):
 			return 0, 0, false
 		case i == 0:
-			id, seq = binary.LittleEndian.Uint32(item), binary.LittleEndian.Uint32(item[4:])
+			a := protocols.NewCursor(item)
+			id, seq = a.U32LE(), a.U32LE()
 		case i == 1 && typ != itemConnectedData:
 			return 0, 0, false
 		}
-		off += 4 + n
 	}
-	return id, seq, off == len(b) && id != 0
+	return id, seq, c.Len() == 0 && id != 0
 }
 
 // ioSequences follows the sequence count of each I/O connection of one flow,

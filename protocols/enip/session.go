@@ -203,25 +203,22 @@ func (s *session) encap(dir protocols.Direction, h Header, body []byte, pkt prot
 // dataItem finds the connected or unconnected data item of a SendRRData
 // or SendUnitData body (interface handle, timeout, common packet format).
 func dataItem(body []byte) (item []byte, itemType uint16, ok bool) {
-	if len(body) < 8 {
-		return nil, 0, false
+	c := protocols.NewCursor(body)
+	c.Skip(6) // interface handle, timeout
+	for n := c.U16LE(); n > 0 && !c.Failed(); n-- {
+		typ, data := cpfItem(&c)
+		if !c.Failed() && (typ == itemConnectedData || typ == itemUnconnectedData) {
+			return data, typ, true
+		}
 	}
-	count := int(binary.LittleEndian.Uint16(body[6:]))
-	b := body[8:]
-	for i := 0; i < count; i++ {
-		if len(b) < 4 {
-			return nil, 0, false
-		}
-		typ, n := binary.LittleEndian.Uint16(b), int(binary.LittleEndian.Uint16(b[2:]))
-		if len(b) < 4+n {
-			return nil, 0, false
-		}
-		if typ == itemConnectedData || typ == itemUnconnectedData {
-			return b[4 : 4+n], typ, true
-		}
-		b = b[4+n:]
-	}
-	return nil, 0, true
+	return nil, 0, !c.Failed()
+}
+
+// cpfItem reads one item of a common packet format (CIP Vol. 2, §2-6):
+// type id, length, data.
+func cpfItem(c *protocols.Cursor) (typ uint16, data []byte) {
+	typ = c.U16LE()
+	return typ, c.Take(int(c.U16LE()))
 }
 
 // command records an encapsulation command that carries no CIP message.
@@ -404,22 +401,19 @@ func (s *session) requestDepth(b []byte, pkt protocols.Packet, dir protocols.Dir
 	switch {
 	case m.service == svcUnconnectedSend && t.HasSubcode && t.Subcode == classConnManager:
 		// priority/tick, timeout ticks, embedded size, embedded request, pad, route path
-		d := m.data
-		if len(d) < 4 {
+		d := protocols.NewCursor(m.data)
+		d.Skip(2)
+		n := int(d.U16LE())
+		embedded := d.Take(n)
+		if d.Failed() || n < 2 || depth >= maxNesting {
 			t.AddAnomaly("cip.short_message")
 			return p
 		}
-		n := int(binary.LittleEndian.Uint16(d[2:]))
-		if len(d) < 4+n || n < 2 {
-			t.AddAnomaly("cip.short_message")
-			return p
+		inner := s.requestDepth(embedded, pkt, dir, depth+1)
+		if n&1 != 0 {
+			d.Skip(1) // the embedded request is padded to a word
 		}
-		if depth >= maxNesting {
-			t.AddAnomaly("cip.short_message")
-			return p
-		}
-		inner := s.requestDepth(d[4:4+n], pkt, dir, depth+1)
-		route := d[min(len(d), 4+n+(n&1)):] // the embedded request is padded to a word
+		route := d.Rest()
 		if len(route) >= 2 {
 			if unit := portUnit(route[2:min(len(route), 2+2*int(route[0]))]); unit != "" {
 				t.Unit, inner.tx.Unit = unit, unit

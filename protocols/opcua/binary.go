@@ -2,7 +2,6 @@ package opcua
 
 import (
 	"encoding/base64"
-	"encoding/binary"
 	"math"
 	"strconv"
 	"time"
@@ -11,11 +10,12 @@ import (
 )
 
 // reader decodes OPC UA binary built-in types (OPC 10000-6 §5.2) from a byte
-// slice in place. Its first failure sticks: every later read returns zero
-// values, and the caller checks bad once at the end (the gopcua habit).
+// slice in place: the shared cursor (little-endian integers, a first failure
+// that sticks, checked once at the end) and, here, what is OPC UA's own —
+// Int32-prefixed strings, counts capped by the bytes left, NodeIds,
+// Variants, DataValues.
 type reader struct {
-	b   []byte
-	bad bool
+	protocols.Cursor
 	// elem is the built-in type id of the Variant element last emitted,
 	// for typing written values (1 Boolean .. 11 Double).
 	elem byte
@@ -23,65 +23,27 @@ type reader struct {
 	strs *protocols.Strings
 }
 
-func (r *reader) fail() { r.bad, r.b = true, nil }
-
-func (r *reader) take(n int) []byte {
-	if r.bad || n < 0 || n > len(r.b) {
-		r.fail()
-		return nil
-	}
-	v := r.b[:n]
-	r.b = r.b[n:]
-	return v
+func newReader(b []byte, strs *protocols.Strings) reader {
+	return reader{Cursor: protocols.NewCursor(b), strs: strs}
 }
 
-func (r *reader) u8() byte {
-	if b := r.take(1); b != nil {
-		return b[0]
-	}
-	return 0
-}
+func (r *reader) boolean() bool { return r.U8() != 0 }
 
-func (r *reader) boolean() bool { return r.u8() != 0 }
+func (r *reader) i32() int32 { return int32(r.U32LE()) }
 
-func (r *reader) u16() uint16 {
-	if b := r.take(2); b != nil {
-		return binary.LittleEndian.Uint16(b)
-	}
-	return 0
-}
-
-func (r *reader) u32() uint32 {
-	if b := r.take(4); b != nil {
-		return binary.LittleEndian.Uint32(b)
-	}
-	return 0
-}
-
-func (r *reader) i32() int32 { return int32(r.u32()) }
-
-func (r *reader) u64() uint64 {
-	if b := r.take(8); b != nil {
-		return binary.LittleEndian.Uint64(b)
-	}
-	return 0
-}
-
-func (r *reader) f64() float64 { return math.Float64frombits(r.u64()) }
-
-func (r *reader) skip(n int) { r.take(n) }
+func (r *reader) f64() float64 { return math.Float64frombits(r.U64LE()) }
 
 // bytes reads a String or ByteString: Int32 length, -1 for null.
 func (r *reader) bytes() []byte {
 	n := r.i32()
-	if n == -1 || r.bad {
+	if n == -1 || r.Failed() {
 		return nil
 	}
 	if n < -1 {
-		r.fail()
+		r.Fail()
 		return nil
 	}
-	return r.take(int(n))
+	return r.Take(int(n))
 }
 
 // str reads a String as printable text (see printable).
@@ -92,11 +54,11 @@ func (r *reader) str() string { return r.strs.Printable(r.bytes()) }
 // fails the reader instead of driving a huge loop or allocation.
 func (r *reader) count(minSize int) int {
 	n := r.i32()
-	if r.bad || n == -1 {
+	if r.Failed() || n == -1 {
 		return 0
 	}
-	if n < -1 || int64(n)*int64(minSize) > int64(len(r.b)) {
-		r.fail()
+	if n < -1 || int64(n)*int64(minSize) > int64(r.Len()) {
+		r.Fail()
 		return 0
 	}
 	return int(n)
@@ -191,27 +153,27 @@ func appendGUID(b, g []byte) []byte {
 // nodeID reads a NodeId; expanded also honours the namespace-URI and
 // server-index flags of an ExpandedNodeId.
 func (r *reader) nodeID(expanded bool) NodeID {
-	enc := r.u8()
+	enc := r.U8()
 	var n NodeID
 	switch enc & 0x3F {
 	case 0: // two-byte
-		n.Kind, n.Num = 'i', uint32(r.u8())
+		n.Kind, n.Num = 'i', uint32(r.U8())
 	case 1: // four-byte
-		n.Kind, n.NS, n.Num = 'i', uint16(r.u8()), uint32(r.u16())
+		n.Kind, n.NS, n.Num = 'i', uint16(r.U8()), uint32(r.U16LE())
 	case 2:
-		n.Kind, n.NS, n.Num = 'i', r.u16(), r.u32()
+		n.Kind, n.NS, n.Num = 'i', r.U16LE(), r.U32LE()
 	case 3:
-		n.Kind, n.NS, n.Str = 's', r.u16(), r.bytes()
+		n.Kind, n.NS, n.Str = 's', r.U16LE(), r.bytes()
 	case 4:
-		n.Kind, n.NS, n.Str = 'g', r.u16(), r.take(16)
+		n.Kind, n.NS, n.Str = 'g', r.U16LE(), r.Take(16)
 	case 5:
-		n.Kind, n.NS, n.Str = 'b', r.u16(), r.bytes()
+		n.Kind, n.NS, n.Str = 'b', r.U16LE(), r.bytes()
 	default:
-		r.fail()
+		r.Fail()
 		return n
 	}
 	if !expanded && enc&0xC0 != 0 {
-		r.fail() // a plain NodeId carries no URI or server index
+		r.Fail() // a plain NodeId carries no URI or server index
 		return n
 	}
 	if enc&0x80 != 0 {
@@ -221,20 +183,20 @@ func (r *reader) nodeID(expanded bool) NodeID {
 		}
 	}
 	if enc&0x40 != 0 {
-		n.ServerIndex = r.u32()
+		n.ServerIndex = r.U32LE()
 	}
 	return n
 }
 
 // qualifiedName reads a QualifiedName (UInt16 namespace, String name).
 func (r *reader) qualifiedName() []byte {
-	r.u16()
+	r.U16LE()
 	return r.bytes()
 }
 
 // localizedText reads a LocalizedText and returns its text.
 func (r *reader) localizedText() []byte {
-	mask := r.u8()
+	mask := r.U8()
 	if mask&0x01 != 0 {
 		r.bytes()
 	}
@@ -248,13 +210,13 @@ func (r *reader) localizedText() []byte {
 // (nil when the object has none).
 func (r *reader) extensionObject() (NodeID, []byte) {
 	id := r.nodeID(false)
-	switch r.u8() {
+	switch r.U8() {
 	case 0:
 		return id, nil
 	case 1, 2:
 		return id, r.bytes()
 	}
-	r.fail()
+	r.Fail()
 	return id, nil
 }
 
@@ -264,10 +226,10 @@ const maxDepth = 8
 // diagnosticInfo skips a DiagnosticInfo.
 func (r *reader) diagnosticInfo(depth int) {
 	if depth > maxDepth {
-		r.fail()
+		r.Fail()
 		return
 	}
-	mask := r.u8()
+	mask := r.U8()
 	for _, bit := range [...]byte{0x01, 0x02, 0x08, 0x04} { // symbolic id, namespace, locale, localized text
 		if mask&bit != 0 {
 			r.i32()
@@ -277,7 +239,7 @@ func (r *reader) diagnosticInfo(depth int) {
 		r.bytes()
 	}
 	if mask&0x20 != 0 {
-		r.u32()
+		r.U32LE()
 	}
 	if mask&0x40 != 0 {
 		r.diagnosticInfo(depth + 1)
@@ -288,38 +250,38 @@ func (r *reader) diagnosticInfo(depth int) {
 // protocol-independent value goes to emit, when emit is not nil.
 func (r *reader) variant(depth int, emit func(protocols.Value)) {
 	if depth > maxDepth {
-		r.fail()
+		r.Fail()
 		return
 	}
-	r.variantRest(r.u8(), depth, emit)
+	r.variantRest(r.U8(), depth, emit)
 }
 
 // variantRest reads a Variant after its encoding byte.
 func (r *reader) variantRest(enc byte, depth int, emit func(protocols.Value)) {
 	typ := enc & 0x3F
 	if typ > 25 {
-		r.fail()
+		r.Fail()
 		return
 	}
 	n := 1
 	if enc&0x80 != 0 {
 		n = r.count(1)
 		if typ == 0 && n > 0 {
-			r.fail()
+			r.Fail()
 			return
 		}
 	} else if typ == 0 {
 		if enc&0x40 != 0 {
-			r.fail()
+			r.Fail()
 		}
 		return
 	}
-	for i := 0; i < n && !r.bad; i++ {
+	for i := 0; i < n && !r.Failed(); i++ {
 		r.variantElement(typ, depth, emit)
 	}
 	if enc&0x40 != 0 && enc&0x80 != 0 {
 		dims := r.count(4)
-		r.skip(4 * dims)
+		r.Skip(4 * dims)
 	}
 }
 
@@ -330,36 +292,36 @@ func (r *reader) variantElement(typ byte, depth int, emit func(protocols.Value))
 	case 1:
 		v = protocols.BoolValue(r.boolean())
 	case 2:
-		v = protocols.IntValue(int64(int8(r.u8())))
+		v = protocols.IntValue(int64(int8(r.U8())))
 	case 3:
-		v = protocols.IntValue(int64(r.u8()))
+		v = protocols.IntValue(int64(r.U8()))
 	case 4:
-		v = protocols.IntValue(int64(int16(r.u16())))
+		v = protocols.IntValue(int64(int16(r.U16LE())))
 	case 5:
-		v = protocols.IntValue(int64(r.u16()))
+		v = protocols.IntValue(int64(r.U16LE()))
 	case 6:
 		v = protocols.IntValue(int64(r.i32()))
 	case 7, 19: // UInt32, StatusCode
-		v = protocols.IntValue(int64(r.u32()))
+		v = protocols.IntValue(int64(r.U32LE()))
 	case 8:
-		v = protocols.IntValue(int64(r.u64()))
+		v = protocols.IntValue(int64(r.U64LE()))
 	case 9:
-		u := r.u64()
+		u := r.U64LE()
 		if u > math.MaxInt64 {
 			v = protocols.FloatValue(float64(u))
 		} else {
 			v = protocols.IntValue(int64(u))
 		}
 	case 10:
-		v = protocols.FloatValue(float64(math.Float32frombits(r.u32())))
+		v = protocols.FloatValue(float64(math.Float32frombits(r.U32LE())))
 	case 11:
 		v = protocols.FloatValue(r.f64())
 	case 12, 16: // String, XmlElement
 		v = protocols.StringValue(printable(r.bytes()))
 	case 13:
-		v = protocols.StringValue(formatDateTime(int64(r.u64())))
+		v = protocols.StringValue(formatDateTime(int64(r.U64LE())))
 	case 14:
-		v = protocols.StringValue(string(appendGUID(nil, r.take(16))))
+		v = protocols.StringValue(string(appendGUID(nil, r.Take(16))))
 	case 15:
 		b := r.bytes()
 		ok = false
@@ -389,7 +351,7 @@ func (r *reader) variantElement(typ byte, depth int, emit func(protocols.Value))
 		r.diagnosticInfo(depth + 1)
 		ok = false
 	}
-	if ok && emit != nil && !r.bad {
+	if ok && emit != nil && !r.Failed() {
 		r.elem = typ
 		emit(v)
 	}
@@ -417,10 +379,10 @@ func numType(typ byte) (protocols.NumType, bool) {
 // the StatusCode (0, Good, when absent).
 func (r *reader) dataValue(depth int, emit func(protocols.Value)) uint32 {
 	if depth > maxDepth {
-		r.fail()
+		r.Fail()
 		return 0
 	}
-	mask := r.u8()
+	mask := r.U8()
 	if mask&0x01 != 0 {
 		r.variant(depth+1, emit)
 	}
@@ -431,19 +393,19 @@ func (r *reader) dataValue(depth int, emit func(protocols.Value)) uint32 {
 // encoding mask says: status code, source and server timestamps and picoseconds.
 func (r *reader) dataValueRest(mask byte) (status uint32) {
 	if mask&0x02 != 0 {
-		status = r.u32()
+		status = r.U32LE()
 	}
 	if mask&0x04 != 0 {
-		r.u64()
+		r.U64LE()
 	}
 	if mask&0x10 != 0 {
-		r.u16()
+		r.U16LE()
 	}
 	if mask&0x08 != 0 {
-		r.u64()
+		r.U64LE()
 	}
 	if mask&0x20 != 0 {
-		r.u16()
+		r.U16LE()
 	}
 	return status
 }
@@ -451,9 +413,9 @@ func (r *reader) dataValueRest(mask byte) (status uint32) {
 // dataValueScalar reads a DataValue whose value is a scalar
 // ExtensionObject or String, returning whichever it holds.
 func (r *reader) dataValueScalar() (ext NodeID, body []byte, s []byte, isString bool) {
-	mask := r.u8()
+	mask := r.U8()
 	if mask&0x01 != 0 {
-		enc := r.u8()
+		enc := r.U8()
 		switch {
 		case enc == 12:
 			s, isString = r.bytes(), true

@@ -81,21 +81,21 @@ type Hello struct {
 // DecodeTransport decodes the body (after the header) of a HEL, ACK, ERR or
 // RHE message; ok is false when it is malformed.
 func DecodeTransport(typ int, body []byte) (h Hello, ok bool) {
-	r := reader{b: body}
+	r := newReader(body, nil)
 	switch typ {
 	case typeHEL:
-		h.Version, h.ReceiveBuffer, h.SendBuffer, h.MaxMessageSize, h.MaxChunkCount = r.u32(), r.u32(), r.u32(), r.u32(), r.u32()
+		h.Version, h.ReceiveBuffer, h.SendBuffer, h.MaxMessageSize, h.MaxChunkCount = r.U32LE(), r.U32LE(), r.U32LE(), r.U32LE(), r.U32LE()
 		h.EndpointURL = r.str()
 	case typeACK:
-		h.Version, h.ReceiveBuffer, h.SendBuffer, h.MaxMessageSize, h.MaxChunkCount = r.u32(), r.u32(), r.u32(), r.u32(), r.u32()
+		h.Version, h.ReceiveBuffer, h.SendBuffer, h.MaxMessageSize, h.MaxChunkCount = r.U32LE(), r.U32LE(), r.U32LE(), r.U32LE(), r.U32LE()
 	case typeERR:
-		h.TransportErrCode = r.u32()
+		h.TransportErrCode = r.U32LE()
 		h.Reason = r.str()
 	case typeRHE:
 		h.ServerURI = r.str()
 		h.EndpointURL = r.str()
 	}
-	return h, !r.bad
+	return h, !r.Failed()
 }
 
 // SecureHeader is what precedes the (possibly encrypted) body of an
@@ -115,8 +115,8 @@ type SecureHeader struct {
 // ParseSecureHeader decodes the secure-channel header of an OPN, MSG or CLO
 // chunk (chunk = the whole chunk, message header included).
 func ParseSecureHeader(h Header, chunk []byte) (s SecureHeader, ok bool) {
-	r := reader{b: chunk[HeaderLen:]}
-	s.ChannelID = r.u32()
+	r := newReader(chunk[HeaderLen:], nil)
+	s.ChannelID = r.U32LE()
 	if h.Type == typeOPN {
 		uri := r.bytes()
 		if len(uri) > 1024 {
@@ -126,10 +126,10 @@ func ParseSecureHeader(h Header, chunk []byte) (s SecureHeader, ok bool) {
 		s.HasSenderCert = len(r.bytes()) > 0
 		r.bytes() // receiver certificate thumbprint
 	} else {
-		s.TokenID = r.u32()
+		s.TokenID = r.U32LE()
 	}
-	s.Len = len(chunk) - len(r.b)
-	return s, !r.bad && len(r.b) >= 8
+	s.Len = len(chunk) - r.Len()
+	return s, !r.Failed() && r.Len() >= 8
 }
 
 // Sequence reads the sequence header (SequenceNumber, RequestId) at b.
@@ -140,9 +140,9 @@ func Sequence(b []byte) (seq, requestID uint32) {
 // ServiceType reads the encoding NodeId that opens a service body: the
 // numeric id of a namespace-0 NodeId, -1 otherwise; ok false when malformed.
 func ServiceType(body []byte) (id int, ok bool) {
-	r := reader{b: body}
+	r := newReader(body, nil)
 	n := r.nodeID(false)
-	if r.bad {
+	if r.Failed() {
 		return -1, false
 	}
 	if v, ok := n.Numeric0(); ok {
@@ -191,21 +191,21 @@ func (r *reader) requestHeader(f *Facts) {
 	if !tok.IsNull() {
 		f.AuthToken = r.text(tok)
 	}
-	r.u64() // timestamp
-	f.Handle = r.u32()
-	r.u32()   // return diagnostics
+	r.U64LE() // timestamp
+	f.Handle = r.U32LE()
+	r.U32LE() // return diagnostics
 	r.bytes() // audit entry id
-	r.u32()   // timeout hint
+	r.U32LE() // timeout hint
 	r.extensionObject()
 }
 
 // responseHeader reads a ResponseHeader and returns its ServiceResult.
 func (r *reader) responseHeader(f *Facts) uint32 {
-	r.u64() // timestamp
-	f.Handle = r.u32()
-	status := r.u32()
+	r.U64LE() // timestamp
+	f.Handle = r.U32LE()
+	status := r.U32LE()
 	r.diagnosticInfo(0)
-	for n := r.count(4); n > 0 && !r.bad; n-- {
+	for n := r.count(4); n > 0 && !r.Failed(); n-- {
 		r.bytes()
 	}
 	r.extensionObject()
@@ -218,7 +218,7 @@ func DecodeRequest(body []byte, t *protocols.Transaction) Facts { return decodeR
 
 // decodeRequest is DecodeRequest making its strings with strs.
 func decodeRequest(body []byte, t *protocols.Transaction, strs *protocols.Strings) Facts {
-	r := reader{b: body, strs: strs}
+	r := newReader(body, strs)
 	f := Facts{TypeID: -1}
 	typ := r.nodeID(false)
 	if id, ok := typ.Numeric0(); ok {
@@ -226,7 +226,7 @@ func decodeRequest(body []byte, t *protocols.Transaction, strs *protocols.String
 	}
 	setService(t, f.TypeID)
 	if !IsRequest(f.TypeID) {
-		if !r.bad {
+		if !r.Failed() {
 			t.AddAnomaly("opcua.unknown_service")
 		}
 		return f
@@ -235,14 +235,14 @@ func decodeRequest(body []byte, t *protocols.Transaction, strs *protocols.String
 	emit := t.AddValue
 	switch f.TypeID {
 	case ReadRequest:
-		r.f64() // max age
-		r.u32() // timestamps to return
-		for n := r.count(13); n > 0 && !r.bad; n-- {
+		r.f64()   // max age
+		r.U32LE() // timestamps to return
+		for n := r.count(13); n > 0 && !r.Failed(); n-- {
 			id := r.nodeID(false)
-			attrID := r.u32()
+			attrID := r.U32LE()
 			r.bytes()         // index range
 			r.qualifiedName() // data encoding
-			if !r.bad {
+			if !r.Failed() {
 				r.addNode(t, id)
 				if attrID != attributeValue {
 					attr(t, "attribute_id", r.number(uint64(attrID)))
@@ -251,24 +251,24 @@ func decodeRequest(body []byte, t *protocols.Transaction, strs *protocols.String
 		}
 	case HistoryReadRequest:
 		r.extensionObject()
-		r.u32()     // timestamps to return
+		r.U32LE()   // timestamps to return
 		r.boolean() // release continuation points
-		for n := r.count(14); n > 0 && !r.bad; n-- {
+		for n := r.count(14); n > 0 && !r.Failed(); n-- {
 			id := r.nodeID(false)
 			r.bytes()
 			r.qualifiedName()
 			r.bytes() // continuation point
-			if !r.bad {
+			if !r.Failed() {
 				r.addNode(t, id)
 			}
 		}
 	case WriteRequest:
-		for n := r.count(10); n > 0 && !r.bad; n-- {
+		for n := r.count(10); n > 0 && !r.Failed(); n-- {
 			id := r.nodeID(false)
-			attrID := r.u32()
+			attrID := r.U32LE()
 			r.bytes() // index range
 			node := -1
-			if before := len(t.Targets); !r.bad {
+			if before := len(t.Targets); !r.Failed() {
 				r.addNode(t, id)
 				if len(t.Targets) > before {
 					node = len(t.Targets) - 1
@@ -288,82 +288,82 @@ func decodeRequest(body []byte, t *protocols.Transaction, strs *protocols.String
 			})
 		}
 	case HistoryUpdateRequest:
-		for n := r.count(3); n > 0 && !r.bad; n-- {
+		for n := r.count(3); n > 0 && !r.Failed(); n-- {
 			_, b := r.extensionObject()
 			// every HistoryUpdateDetails subtype starts with the NodeId it updates
-			sub := reader{b: b}
-			if id := sub.nodeID(false); !sub.bad && b != nil {
+			sub := newReader(b, nil)
+			if id := sub.nodeID(false); !sub.Failed() && b != nil {
 				r.addNode(t, id)
 			}
 		}
 	case CallRequest:
-		for n := r.count(6); n > 0 && !r.bad; n-- {
+		for n := r.count(6); n > 0 && !r.Failed(); n-- {
 			obj, method := r.nodeID(false), r.nodeID(false)
-			if !r.bad {
+			if !r.Failed() {
 				r.addNode(t, obj)
 				r.addNode(t, method)
 			}
-			for m := r.count(1); m > 0 && !r.bad; m-- {
+			for m := r.count(1); m > 0 && !r.Failed(); m-- {
 				r.variant(0, emit)
 			}
 		}
 	case BrowseRequest:
 		r.nodeID(false) // view id
-		r.u64()
-		r.u32()
-		r.u32() // requested max references per node
-		for n := r.count(14); n > 0 && !r.bad; n-- {
+		r.U64LE()
+		r.U32LE()
+		r.U32LE() // requested max references per node
+		for n := r.count(14); n > 0 && !r.Failed(); n-- {
 			id := r.nodeID(false)
-			r.u32()
+			r.U32LE()
 			r.nodeID(false)
 			r.boolean()
-			r.u32()
-			r.u32()
-			if !r.bad {
+			r.U32LE()
+			r.U32LE()
+			if !r.Failed() {
 				r.addNode(t, id)
 			}
 		}
 	case 554: // TranslateBrowsePathsToNodeIds
-		for n := r.count(5); n > 0 && !r.bad; n-- {
+		for n := r.count(5); n > 0 && !r.Failed(); n-- {
 			id := r.nodeID(false)
-			for m := r.count(9); m > 0 && !r.bad; m-- {
+			for m := r.count(9); m > 0 && !r.Failed(); m-- {
 				r.nodeID(false)
 				r.boolean()
 				r.boolean()
 				r.qualifiedName()
 			}
-			if !r.bad {
+			if !r.Failed() {
 				r.addNode(t, id)
 			}
 		}
 	case CreateMonitoredItems:
-		r.u32() // subscription id
-		r.u32() // timestamps to return
-		for n := r.count(30); n > 0 && !r.bad; n-- {
+		r.U32LE() // subscription id
+		r.U32LE() // timestamps to return
+		for n := r.count(30); n > 0 && !r.Failed(); n-- {
 			id := r.nodeID(false)
-			r.u32()
+			r.U32LE()
 			r.bytes()
 			r.qualifiedName()
-			r.u32() // monitoring mode
-			r.u32() // client handle
-			r.f64() // sampling interval
+			r.U32LE() // monitoring mode
+			r.U32LE() // client handle
+			r.f64()   // sampling interval
 			r.extensionObject()
-			r.u32()
+			r.U32LE()
 			r.boolean()
-			if !r.bad {
+			if !r.Failed() {
 				r.addNode(t, id)
 			}
 		}
 	case AddNodesRequest:
-		for n := r.count(12); n > 0 && !r.bad; n-- {
+		for n := r.count(12); n > 0 && !r.Failed(); n-- {
 			parent := r.nodeID(true)
 			r.nodeID(false) // reference type
 			id := r.nodeID(true)
 			name := r.qualifiedName()
-			r.u32() // node class
+			r.U32LE() // node class
 			r.extensionObject()
 			r.nodeID(true) // type definition
-			if !r.bad {
+			if !r.Failed() {
 				if id.Kind == 'i' && id.Num == 0 {
 					id = parent
 				}
@@ -372,33 +372,33 @@ func decodeRequest(body []byte, t *protocols.Transaction, strs *protocols.String
 			}
 		}
 	case DeleteNodesRequest:
-		for n := r.count(3); n > 0 && !r.bad; n-- {
+		for n := r.count(3); n > 0 && !r.Failed(); n-- {
 			id := r.nodeID(false)
 			r.boolean()
-			if !r.bad {
+			if !r.Failed() {
 				r.addNode(t, id)
 			}
 		}
 	case AddReferencesRequest:
-		for n := r.count(13); n > 0 && !r.bad; n-- {
+		for n := r.count(13); n > 0 && !r.Failed(); n-- {
 			id := r.nodeID(false)
 			r.nodeID(false)
 			r.boolean()
 			r.bytes()
 			r.nodeID(true)
-			r.u32()
-			if !r.bad {
+			r.U32LE()
+			if !r.Failed() {
 				r.addNode(t, id)
 			}
 		}
 	case DeleteReferencesRequest:
-		for n := r.count(7); n > 0 && !r.bad; n-- {
+		for n := r.count(7); n > 0 && !r.Failed(); n-- {
 			id := r.nodeID(false)
 			r.nodeID(false)
 			r.boolean()
 			r.nodeID(true)
 			r.boolean()
-			if !r.bad {
+			if !r.Failed() {
 				r.addNode(t, id)
 			}
 		}
@@ -406,29 +406,29 @@ func decodeRequest(body []byte, t *protocols.Transaction, strs *protocols.String
 		r.applicationDescription(t, "client_")
 		r.bytes() // server uri
 		f.EndpointURL = r.str()
-		if name := r.str(); name != "" && !r.bad {
+		if name := r.str(); name != "" && !r.Failed() {
 			attr(t, "session_name", name)
 		}
 	case ActivateSessionRequest:
 		r.bytes() // signature algorithm
 		r.bytes() // signature
-		for n := r.count(8); n > 0 && !r.bad; n-- {
+		for n := r.count(8); n > 0 && !r.Failed(); n-- {
 			r.bytes()
 			r.bytes()
 		}
-		for n := r.count(4); n > 0 && !r.bad; n-- {
+		for n := r.count(4); n > 0 && !r.Failed(); n-- {
 			r.bytes()
 		}
 		typ, b := r.extensionObject()
-		if id, ok := typ.Numeric0(); ok && !r.bad {
+		if id, ok := typ.Numeric0(); ok && !r.Failed() {
 			switch id {
 			case anonymousTokenEncoding:
 				attr(t, "identity_token", "anonymous")
 			case userNameTokenEncoding:
 				attr(t, "identity_token", "user_name")
-				sub := reader{b: b}
+				sub := newReader(b, nil)
 				sub.bytes() // policy id
-				if user := sub.str(); !sub.bad {
+				if user := sub.str(); !sub.Failed() {
 					attr(t, "user_name", user)
 				}
 			case x509TokenEncoding:
@@ -440,10 +440,10 @@ func decodeRequest(body []byte, t *protocols.Transaction, strs *protocols.String
 	case GetEndpointsRequest, FindServersRequest:
 		f.EndpointURL = r.str()
 	case OpenSecureChannelRequest:
-		r.u32() // client protocol version
-		kind := r.u32()
-		f.SecurityMode = r.u32()
-		if !r.bad {
+		r.U32LE() // client protocol version
+		kind := r.U32LE()
+		f.SecurityMode = r.U32LE()
+		if !r.Failed() {
 			if kind == 1 {
 				attr(t, "request_type", "renew")
 			} else {
@@ -454,7 +454,7 @@ func decodeRequest(body []byte, t *protocols.Transaction, strs *protocols.String
 			}
 		}
 	}
-	if r.bad {
+	if r.Failed() {
 		t.AddAnomaly("opcua.malformed")
 	}
 	return f
@@ -466,13 +466,13 @@ func decodeRequest(body []byte, t *protocols.Transaction, strs *protocols.String
 func (r *reader) applicationDescription(t *protocols.Transaction, prefix string) {
 	uri, product := r.str(), r.str()
 	name := printable(r.localizedText())
-	kind := r.u32()
+	kind := r.U32LE()
 	r.bytes() // gateway server uri
 	r.bytes() // discovery profile uri
-	for n := r.count(4); n > 0 && !r.bad; n-- {
+	for n := r.count(4); n > 0 && !r.Failed(); n-- {
 		r.bytes()
 	}
-	if r.bad {
+	if r.Failed() {
 		return
 	}
 	set := func(k, v string) {
@@ -495,33 +495,33 @@ var applicationTypes = [...]string{"server", "client", "client_and_server", "dis
 // policies offered are listed.
 func (r *reader) endpointDescriptions(t *protocols.Transaction) {
 	n := r.count(40)
-	for i := 0; i < n && !r.bad; i++ {
+	for i := 0; i < n && !r.Failed(); i++ {
 		url := r.str()
 		if i == 0 {
 			r.applicationDescription(t, "")
-			if url != "" && !r.bad {
+			if url != "" && !r.Failed() {
 				attr(t, "endpoint_url", url)
 			}
 		} else {
 			r.applicationDescription(&protocols.Transaction{}, "")
 		}
 		r.bytes() // server certificate
-		mode := r.u32()
+		mode := r.U32LE()
 		policy := r.str()
-		for m := r.count(20); m > 0 && !r.bad; m-- {
+		for m := r.count(20); m > 0 && !r.Failed(); m-- {
 			r.bytes()
-			r.u32()
+			r.U32LE()
 			r.bytes()
 			r.bytes()
 			r.bytes()
 		}
 		r.bytes() // transport profile
-		r.u8()    // security level
-		if !r.bad && mode < uint32(len(securityModeNames)) {
+		r.U8()    // security level
+		if !r.Failed() && mode < uint32(len(securityModeNames)) {
 			appendList(t, "endpoint_security", securityModeNames[mode]+":"+policyName(policy))
 		}
 	}
-	if n > 0 && !r.bad {
+	if n > 0 && !r.Failed() {
 		attr(t, "endpoints", strconv.Itoa(n))
 	}
 }
@@ -578,7 +578,7 @@ func DecodeResponse(body []byte, t *protocols.Transaction) Facts { return decode
 
 // decodeResponse is DecodeResponse making its strings with strs.
 func decodeResponse(body []byte, t *protocols.Transaction, strs *protocols.Strings) Facts {
-	r := reader{b: body, strs: strs}
+	r := newReader(body, strs)
 	f := Facts{TypeID: -1}
 	typ := r.nodeID(false)
 	if id, ok := typ.Numeric0(); ok {
@@ -592,7 +592,7 @@ func decodeResponse(body []byte, t *protocols.Transaction, strs *protocols.Strin
 		setService(t, code)
 	}
 	if !IsResponse(f.TypeID) {
-		if !r.bad {
+		if !r.Failed() {
 			t.AddAnomaly("opcua.unknown_service")
 		}
 		return f
@@ -606,23 +606,23 @@ func decodeResponse(body []byte, t *protocols.Transaction, strs *protocols.Strin
 	case ReadResponse:
 		r.readResults(t)
 	case WriteResponse:
-		for n := r.count(4); n > 0 && !r.bad; n-- {
-			if s := r.u32(); isBad(s) && t.Outcome == protocols.OutcomeOK {
+		for n := r.count(4); n > 0 && !r.Failed(); n-- {
+			if s := r.U32LE(); isBad(s) && t.Outcome == protocols.OutcomeOK {
 				t.Outcome, t.ExceptionCode, t.HasException = protocols.OutcomeException, int64(s), true
 			}
 		}
 	case CallResponse:
-		for n := r.count(13); n > 0 && !r.bad; n-- {
-			if s := r.u32(); isBad(s) && t.Outcome == protocols.OutcomeOK {
+		for n := r.count(13); n > 0 && !r.Failed(); n-- {
+			if s := r.U32LE(); isBad(s) && t.Outcome == protocols.OutcomeOK {
 				t.Outcome, t.ExceptionCode, t.HasException = protocols.OutcomeException, int64(s), true
 			}
-			for m := r.count(4); m > 0 && !r.bad; m-- {
-				r.u32()
+			for m := r.count(4); m > 0 && !r.Failed(); m-- {
+				r.U32LE()
 			}
-			for m := r.count(1); m > 0 && !r.bad; m-- {
+			for m := r.count(1); m > 0 && !r.Failed(); m-- {
 				r.diagnosticInfo(0)
 			}
-			for m := r.count(1); m > 0 && !r.bad; m-- {
+			for m := r.count(1); m > 0 && !r.Failed(); m-- {
 				r.variant(0, nil)
 			}
 		}
@@ -634,7 +634,7 @@ func decodeResponse(body []byte, t *protocols.Transaction, strs *protocols.Strin
 		}
 	case CreateSessionResponse:
 		sid, tok := r.nodeID(false), r.nodeID(false)
-		if !r.bad {
+		if !r.Failed() {
 			f.SessionID, f.NewAuthToken = r.text(sid), r.text(tok)
 			attr(t, "session_id", f.SessionID)
 		}
@@ -643,14 +643,14 @@ func decodeResponse(body []byte, t *protocols.Transaction, strs *protocols.Strin
 		r.bytes() // server certificate
 		r.endpointDescriptions(t)
 	case OpenSecureChannelResponse:
-		r.u32() // server protocol version
-		f.ChannelID, f.TokenID = r.u32(), r.u32()
-		if !r.bad {
+		r.U32LE() // server protocol version
+		f.ChannelID, f.TokenID = r.U32LE(), r.U32LE()
+		if !r.Failed() {
 			attr(t, "secure_channel_id", r.number(uint64(f.ChannelID)))
 			attr(t, "token_id", r.number(uint64(f.TokenID)))
 		}
 	}
-	if r.bad {
+	if r.Failed() {
 		t.AddAnomaly("opcua.malformed")
 	}
 	return f
@@ -662,9 +662,9 @@ func decodeResponse(body []byte, t *protocols.Transaction, strs *protocols.Strin
 // structure wherever it appears.
 func (r *reader) readResults(t *protocols.Transaction) {
 	n := r.count(1)
-	for i := 0; i < n && !r.bad; i++ {
+	for i := 0; i < n && !r.Failed(); i++ {
 		ext, body, s, isString := r.dataValueScalar()
-		if r.bad {
+		if r.Failed() {
 			return
 		}
 		if isString && t.RequestFrame != 0 && i < len(t.Targets) {
@@ -675,12 +675,12 @@ func (r *reader) readResults(t *protocols.Transaction) {
 			}
 		}
 		if id, ok := ext.Numeric0(); ok && body != nil {
-			sub := reader{b: body}
+			sub := newReader(body, nil)
 			switch id {
 			case serverStatusEncoding:
-				sub.u64() // start time
-				sub.u64() // current time
-				sub.u32() // state
+				sub.U64LE() // start time
+				sub.U64LE() // current time
+				sub.U32LE() // state
 				sub.buildInfo(t)
 			case buildInfoEncoding:
 				sub.buildInfo(t)
@@ -691,7 +691,7 @@ func (r *reader) readResults(t *protocols.Transaction) {
 
 func (r *reader) buildInfo(t *protocols.Transaction) {
 	uri, manufacturer, product, version, build := r.str(), r.str(), r.str(), r.str(), r.str()
-	if r.bad {
+	if r.Failed() {
 		return
 	}
 	for _, kv := range [...][2]string{{"product_uri", uri}, {"manufacturer_name", manufacturer},

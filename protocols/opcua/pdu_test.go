@@ -379,10 +379,10 @@ func TestNodeIDForms(t *testing.T) {
 		{"06 00", false, "", true},             // unknown encoding
 		{"03 02 00", false, "", true},          // truncated
 	} {
-		r := reader{b: hx(t, c.hex)}
+		r := newReader(hx(t, c.hex), nil)
 		n := r.nodeID(c.expanded)
-		if r.bad != c.bad || (!c.bad && n.String() != c.want) {
-			t.Errorf("%s: %q bad=%v, want %q bad=%v", c.hex, n.String(), r.bad, c.want, c.bad)
+		if r.Failed() != c.bad || (!c.bad && n.String() != c.want) {
+			t.Errorf("%s: %q bad=%v, want %q bad=%v", c.hex, n.String(), r.Failed(), c.want, c.bad)
 		}
 	}
 }

@@ -90,8 +90,8 @@ func (d *plusDecoder) request(p *PlusPDU, t *protocols.Transaction, truncated bo
 		d.finish()
 		return
 	}
-	d.sessionID = r.u32()
-	r.u8() // transport flags
+	d.sessionID = r.U32BE()
+	r.U8() // transport flags
 	d.attrHex("session_id", d.sessionID)
 	d.hook = plusHook
 	switch p.Function {
@@ -109,7 +109,7 @@ func (d *plusDecoder) request(p *PlusPDU, t *protocols.Transaction, truncated bo
 			d.clientIdentity()
 		}
 	case PlusDeleteObject:
-		obj := r.u32()
+		obj := r.U32BE()
 		d.facts.object = obj
 		d.touch(obj, 0)
 		d.nameTarget(obj)
@@ -118,18 +118,18 @@ func (d *plusDecoder) request(p *PlusPDU, t *protocols.Transaction, truncated bo
 	case PlusExplore:
 		d.explore()
 	case PlusGetLink:
-		r.bytes(4)
-		if id := r.vlq(); !r.bad {
+		r.Skip(4)
+		if id := r.vlq(); !r.Failed() {
 			d.nameTarget(id)
 		}
 	case PlusBeginSequence:
 		d.beginSequence(p.Version)
 	case PlusInvoke:
-		r.u32() // sub-session id
-		r.u32()
+		r.U32BE() // sub-session id
+		r.U32BE()
 		d.itemValueList()
 	}
-	if r.bad && !d.truncated && !d.named {
+	if r.Failed() && !d.truncated && !d.named {
 		t.AddAnomaly("s7comm_plus.invalid_value")
 	}
 	d.classify(p)
@@ -217,13 +217,13 @@ func plusHook(d *plusDecoder, id uint32, v *pval) {
 // or attribute ids of one object, then for Set the values.
 func (d *plusDecoder) multiVariables(set bool) {
 	r := &d.r
-	obj := r.u32()
+	obj := r.U32BE()
 	count := r.count()
 	if obj == 0 {
 		r.vlq() // number of fields
 		var tg [maxPlusItems]int16
 		var abs [maxPlusItems]bool
-		for i := 0; i < count && !r.bad; i++ {
+		for i := 0; i < count && !r.Failed(); i++ {
 			n := len(d.t.Targets)
 			d.itemAddress()
 			if i < len(tg) {
@@ -237,7 +237,7 @@ func (d *plusDecoder) multiVariables(set bool) {
 			return
 		}
 		d.sink = sinkWrite
-		for i := 0; i < count && !r.bad; i++ {
+		for i := 0; i < count && !r.Failed(); i++ {
 			r.vlq() // item number
 			d.ptTarget, d.ptAbs, d.ptElem = -1, false, 0
 			if i < len(tg) {
@@ -256,7 +256,7 @@ func (d *plusDecoder) multiVariables(set bool) {
 	var ids [maxPlusItems]uint32
 	var tg [maxPlusItems]int16
 	n := r.count()
-	for i := 0; i < n && !r.bad; i++ {
+	for i := 0; i < n && !r.Failed(); i++ {
 		id := r.vlq()
 		k := len(d.t.Targets)
 		d.touch(obj, id)
@@ -275,7 +275,7 @@ func (d *plusDecoder) multiVariables(set bool) {
 		return
 	}
 	d.sink = d.valueSink(obj)
-	for i := 0; i < count && !r.bad; i++ {
+	for i := 0; i < count && !r.Failed(); i++ {
 		r.vlq() // item number
 		var id uint32
 		d.ptTarget, d.ptElem = -1, 0
@@ -307,14 +307,14 @@ func (d *plusDecoder) itemAddress() {
 	sub := r.vlq()
 	var lids [16]uint32
 	k := 0
-	for i := 1; i < n && !r.bad; i++ {
+	for i := 1; i < n && !r.Failed(); i++ {
 		l := r.vlq()
 		if k < len(lids) {
 			lids[k] = l
 			k++
 		}
 	}
-	if r.bad {
+	if r.Failed() {
 		d.t.AddAnomaly("s7comm_plus.invalid_item")
 		d.named = true
 		return
@@ -383,10 +383,10 @@ func (d *plusDecoder) nameTarget(obj uint32) {
 // one value.
 func (d *plusDecoder) setVariable() {
 	r := &d.r
-	obj := r.u32()
+	obj := r.U32BE()
 	n := r.count()
 	var first uint32
-	for i := 0; i < n && !r.bad; i++ {
+	for i := 0; i < n && !r.Failed(); i++ {
 		id := r.vlq()
 		if id == 0 {
 			r.vlq() // raw value length
@@ -397,7 +397,7 @@ func (d *plusDecoder) setVariable() {
 			first = id
 		}
 	}
-	if r.bad {
+	if r.Failed() {
 		return
 	}
 	d.facts.object = obj
@@ -417,8 +417,8 @@ func (d *plusDecoder) setVariable() {
 // getVariable: object, attribute ids.
 func (d *plusDecoder) getVariable() {
 	r := &d.r
-	obj := r.u32()
-	for n := r.count(); n > 0 && !r.bad; n-- {
+	obj := r.U32BE()
+	for n := r.count(); n > 0 && !r.Failed(); n-- {
 		id := r.vlq()
 		d.touch(obj, id)
 		d.objectTarget(obj, id, nil)
@@ -430,7 +430,7 @@ func (d *plusDecoder) getVariable() {
 // qualifier.
 func (d *plusDecoder) varSubStreamed(set bool) {
 	r := &d.r
-	obj := r.u32()
+	obj := r.U32BE()
 	d.facts.object = obj
 	d.sink, d.nids = sinkIDs, 0
 	if entered, _ := d.value(0); entered {
@@ -441,11 +441,11 @@ func (d *plusDecoder) varSubStreamed(set bool) {
 		d.touch(obj, id)
 		d.objectTarget(obj, id, nil)
 	}
-	if !set || r.bad {
+	if !set || r.Failed() {
 		return
 	}
 	d.skipQualifier()
-	r.u16()
+	r.U16BE()
 	d.sink = d.valueSink(obj)
 	if entered, _ := d.value(0); entered {
 		d.nested(true)
@@ -455,8 +455,8 @@ func (d *plusDecoder) varSubStreamed(set bool) {
 // skipQualifier skips an object qualifier (id 1256 and an id-value list).
 func (d *plusDecoder) skipQualifier() {
 	r := &d.r
-	if len(r.b) > 4 && r.b[0] == 0 && r.b[1] == 0 && r.b[2] == 0x04 && r.b[3] == 0xe8 {
-		r.u32()
+	if b := r.Rest(); len(b) > 4 && b[0] == 0 && b[1] == 0 && b[2] == 0x04 && b[3] == 0xe8 {
+		r.U32BE()
 		d.idValueList(true)
 	}
 }
@@ -465,11 +465,11 @@ func (d *plusDecoder) skipQualifier() {
 // sessions an integrity id, then the object tree.
 func (d *plusDecoder) createObject(version byte) {
 	r := &d.r
-	parent := r.u32()
+	parent := r.U32BE()
 	if entered, _ := d.value(0); entered {
 		d.nested(true)
 	}
-	r.bytes(4)
+	r.Skip(4)
 	if (version == PlusV2 || version == PlusV3) && r.peek() != elemStartObject {
 		r.vlq()
 	}
@@ -508,18 +508,18 @@ func plusObjectHook(d *plusDecoder, rel, class uint32) {
 // groups of objects and attribute ids to return.
 func (d *plusDecoder) explore() {
 	r := &d.r
-	area := r.u32()
+	area := r.U32BE()
 	id := r.vlq()
-	r.bytes(3)
-	for !r.bad {
-		nobj, nids := r.u8(), r.u8()
+	r.Skip(3)
+	for !r.Failed() {
+		nobj, nids := r.U8(), r.U8()
 		if nobj > 0 {
-			if r.u8() == ptStruct {
-				r.u32()
+			if r.U8() == ptStruct {
+				r.U32BE()
 				d.idValueList(true)
 			}
 		}
-		for i := 0; i < int(nids) && !r.bad; i++ {
+		for i := 0; i < int(nids) && !r.Failed(); i++ {
 			plusSeeID(&d.facts, r.vlq())
 		}
 		if nobj == 0 {
@@ -538,22 +538,22 @@ func (d *plusDecoder) explore() {
 // (value type 1) or a 4-byte id.
 func (d *plusDecoder) beginSequence(version byte) {
 	r := &d.r
-	typ := r.u8()
+	typ := r.U8()
 	d.attrInt("sequence_type", int64(typ))
 	if version == PlusV1 {
 		return
 	}
-	if r.u16() == 1 {
-		if len(r.b) > 1 && r.b[1] == elemStartObject {
-			r.u8()
+	if r.U16BE() == 1 {
+		if b := r.Rest(); len(b) > 1 && b[1] == elemStartObject {
+			r.U8()
 		} else {
-			r.bytes(2)
+			r.Skip(2)
 		}
 		d.objHook = plusObjectHook
 		d.object()
 		return
 	}
-	if id := r.u32(); !r.bad {
+	if id := r.U32BE(); !r.Failed() {
 		d.nameTarget(id)
 	}
 }

@@ -112,8 +112,8 @@ func TestPlusValues(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tx, d := decodeValue(t, tc.hex)
-			if d.r.bad != tc.bad {
-				t.Fatalf("bad = %v, want %v", d.r.bad, tc.bad)
+			if d.r.Failed() != tc.bad {
+				t.Fatalf("bad = %v, want %v", d.r.Failed(), tc.bad)
 			}
 			if tc.bad {
 				return
@@ -124,8 +124,8 @@ func TestPlusValues(t *testing.T) {
 			if !reflect.DeepEqual(tx.Values, tc.want) {
 				t.Errorf("values %+v, want %+v", tx.Values, tc.want)
 			}
-			if len(d.r.b) != tc.left {
-				t.Errorf("%d bytes left, want %d", len(d.r.b), tc.left)
+			if d.r.Len() != tc.left {
+				t.Errorf("%d bytes left, want %d", d.r.Len(), tc.left)
 			}
 		})
 	}
@@ -139,7 +139,7 @@ func TestPlusNestingCap(t *testing.T) {
 		b.WriteString("05 00 17 00000001 ")
 	}
 	_, d := decodeValue(t, b.String())
-	if !d.r.bad {
+	if !d.r.Failed() {
 		t.Fatal("a 40-level struct was accepted")
 	}
 }

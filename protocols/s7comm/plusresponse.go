@@ -39,12 +39,12 @@ func (d *plusDecoder) decodeResponse(p *PlusPDU) {
 	r := &d.r
 	t := d.t
 	d.hook = plusHook
-	if len(r.b) == 0 {
+	if r.Len() == 0 {
 		return
 	}
-	r.u8() // transport flags
+	r.U8() // transport flags
 	code, ext := plusReturn(r.vlq64())
-	if r.bad {
+	if r.Failed() {
 		t.AddAnomaly("s7comm_plus.invalid_value")
 		return
 	}
@@ -60,18 +60,18 @@ func (d *plusDecoder) decodeResponse(p *PlusPDU) {
 			d.nested(true)
 		}
 	case PlusGetVarSubStreamed:
-		r.u8()
+		r.U8()
 		if entered, _ := d.value(0); entered {
 			d.nested(true)
 		}
 	case PlusCreateObject:
 		d.sink = sinkNone
-		n := int(r.u8())
-		for i := 0; i < n && !r.bad; i++ {
+		n := int(r.U8())
+		for i := 0; i < n && !r.Failed(); i++ {
 			id := r.vlq()
 			if i == 0 {
 				d.createdID = id
-				if !r.bad {
+				if !r.Failed() {
 					d.attrHex("object_id", id)
 				}
 			}
@@ -81,14 +81,14 @@ func (d *plusDecoder) decodeResponse(p *PlusPDU) {
 			d.object()
 		}
 	case PlusDeleteObject:
-		r.u32()
+		r.U32BE()
 		if ext {
 			d.sink = sinkNone
 			d.object()
 		}
 	case PlusExplore:
 		d.sink = sinkNone
-		r.u32()
+		r.U32BE()
 		if nb := r.peek(); p.Version == PlusV3 || p.Version == PlusV2 && nb != elemStartObject && nb != 0 {
 			r.vlq()
 		}
@@ -104,7 +104,7 @@ func (d *plusDecoder) decodeResponse(p *PlusPDU) {
 		}
 		d.itemValueList()
 	}
-	if r.bad && !d.truncated {
+	if r.Failed() && !d.truncated {
 		t.AddAnomaly("s7comm_plus.invalid_value")
 	}
 	d.identity()
@@ -138,13 +138,13 @@ func (d *plusDecoder) outcome(code int64) {
 func (d *plusDecoder) errorList() {
 	r := &d.r
 	t := d.t
-	for !r.bad {
+	for !r.Failed() {
 		item := r.vlq()
-		if item == 0 || r.bad {
+		if item == 0 || r.Failed() {
 			return
 		}
 		code, _ := plusReturn(r.vlq64())
-		if r.bad {
+		if r.Failed() {
 			return
 		}
 		t.AddAnomaly("s7comm_plus.item_error")

@@ -299,47 +299,47 @@ func (d *plusDecoder) notification(scratch *protocols.Transaction, version byte,
 	d.begin(scratch, body, sinkNone)
 	defer d.finish()
 	r := &d.r
-	sub = r.u32()
+	sub = r.U32BE()
 	if version == PlusV1 {
-		r.u32()
-		if len(r.b) >= 4 && be32(r.b) != 0 {
-			r.u32()
-			r.u16()
+		r.U32BE()
+		if b := r.Rest(); len(b) >= 4 && be32(b) != 0 {
+			r.U32BE()
+			r.U16BE()
 			d.notificationValues()
 		}
-		return sub, !r.bad
+		return sub, !r.Failed()
 	}
-	kind := r.u16()
-	r.u16()
+	kind := r.U16BE()
+	r.U16BE()
 	if kind != 0x0400 {
-		return sub, !r.bad
+		return sub, !r.Failed()
 	}
-	r.u16()
+	r.U16BE()
 	if sub < 0x70000000 {
-		r.u8() // sequence number
-		r.u8() // subscription change counter
+		r.U8() // sequence number
+		r.U8() // subscription change counter
 	} else {
-		r.u8()  // credit tick
+		r.U8()  // credit tick
 		r.vlq() // sequence number
 		if r.peek() > 0 {
-			r.u8()
+			r.U8()
 		} else {
-			r.u64() // timestamp (µs), then the change counter
-			r.u8()
+			r.U64BE() // timestamp (µs), then the change counter
+			r.U8()
 		}
 	}
 	d.notificationValues()
-	if r.bad {
+	if r.Failed() {
 		return sub, false
 	}
 	// A second part (program alarms) may follow; what trails the list may
 	// also be an integrity id, so a part that does not parse is no error.
-	if len(r.b) >= 7 && r.b[0] != 0 && be32(r.b) != 0 {
+	if b := r.Rest(); len(b) >= 7 && b[0] != 0 && be32(b) != 0 {
 		save := *r
-		r.u32()
-		r.u16()
+		r.U32BE()
+		r.U16BE()
 		d.notificationValues()
-		if r.bad {
+		if r.Failed() {
 			*r = save
 		}
 	}
@@ -350,13 +350,13 @@ func (d *plusDecoder) notification(scratch *protocols.Transaction, version byte,
 // return code 0.
 func (d *plusDecoder) notificationValues() {
 	r := &d.r
-	for !r.bad {
-		rv := r.u8()
+	for !r.Failed() {
+		rv := r.U8()
 		switch rv {
 		case 0:
 			return
 		case 0x92: // reference number (4 bytes), value
-			r.u32()
+			r.U32BE()
 			if entered, _ := d.value(0); entered {
 				d.nested(true)
 			}
@@ -366,7 +366,7 @@ func (d *plusDecoder) notificationValues() {
 				d.nested(true)
 			}
 		case 0x9c, 0x13, 0x03: // a 4-byte code or reference: no value (access error)
-			r.u32()
+			r.U32BE()
 		case 0x81: // an object
 			d.object()
 		case 0x83: // a value without reference
@@ -374,7 +374,7 @@ func (d *plusDecoder) notificationValues() {
 				d.nested(true)
 			}
 		default:
-			r.fail()
+			r.Fail()
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package s7comm
 
 import (
-	"encoding/binary"
 	"math"
 	"strconv"
 	"time"
@@ -90,111 +89,58 @@ const (
 	maxPlusString = 256
 )
 
-// plusReader reads an S7comm-plus body; the first error sticks and counts are
-// capped by the bytes left.
+// plusReader reads an S7comm-plus body: the shared cursor (big-endian
+// fixed-size fields, a first failure that sticks) and the S7comm-plus
+// variable-length integers, whose counts are capped by the bytes left.
 type plusReader struct {
-	b   []byte
-	bad bool
+	protocols.Cursor
 }
 
-func (r *plusReader) fail() { r.bad, r.b = true, nil }
-
-func (r *plusReader) u8() byte {
-	if r.bad || len(r.b) < 1 {
-		r.fail()
-		return 0
-	}
-	v := r.b[0]
-	r.b = r.b[1:]
-	return v
-}
-
+// peek is the next byte, -1 at the end or once failed.
 func (r *plusReader) peek() int {
-	if r.bad || len(r.b) == 0 {
-		return -1
+	if b := r.Rest(); len(b) > 0 {
+		return int(b[0])
 	}
-	return int(r.b[0])
-}
-
-func (r *plusReader) u16() uint16 {
-	if b := r.bytes(2); b != nil {
-		return binary.BigEndian.Uint16(b)
-	}
-	return 0
-}
-
-func (r *plusReader) u32() uint32 {
-	if b := r.bytes(4); b != nil {
-		return binary.BigEndian.Uint32(b)
-	}
-	return 0
-}
-
-func (r *plusReader) u64() uint64 {
-	if b := r.bytes(8); b != nil {
-		return binary.BigEndian.Uint64(b)
-	}
-	return 0
-}
-
-func (r *plusReader) bytes(n int) []byte {
-	if r.bad || n < 0 || len(r.b) < n {
-		r.fail()
-		return nil
-	}
-	v := r.b[:n:n]
-	r.b = r.b[n:]
-	return v
+	return -1
 }
 
 // vlq reads an unsigned 32-bit VLQ (at most 5 bytes).
 func (r *plusReader) vlq() uint32 {
-	if r.bad {
-		return 0
-	}
-	v, n := vlq32(r.b)
-	if n == 0 {
-		r.fail()
-		return 0
-	}
-	r.b = r.b[n:]
+	v, n := vlq32(r.Rest())
+	r.consumed(n)
 	return v
 }
 
 // vlq64 reads an unsigned 64-bit VLQ.
 func (r *plusReader) vlq64() uint64 {
-	if r.bad {
-		return 0
-	}
-	v, n := vlq(r.b)
-	if n == 0 {
-		r.fail()
-		return 0
-	}
-	r.b = r.b[n:]
+	v, n := vlq(r.Rest())
+	r.consumed(n)
 	return v
 }
 
 // svlq64 reads a signed VLQ (32 or 64 bit: the encoding is the same).
 func (r *plusReader) svlq64() int64 {
-	if r.bad {
-		return 0
-	}
-	v, n := svlq(r.b)
-	if n == 0 {
-		r.fail()
-		return 0
-	}
-	r.b = r.b[n:]
+	v, n := svlq(r.Rest())
+	r.consumed(n)
 	return v
+}
+
+// consumed moves past a VLQ of n bytes; n is 0 for one that is cut or too
+// long (its value is then 0), which fails the reader.
+func (r *plusReader) consumed(n int) {
+	if n == 0 {
+		r.Fail()
+		return
+	}
+	r.Skip(n)
 }
 
 // count reads a VLQ element count and fails when even one byte per element
 // would not fit in what is left.
 func (r *plusReader) count() int {
 	n := r.vlq()
-	if r.bad || uint64(n) > uint64(len(r.b)) {
-		r.fail()
+	if r.Failed() || uint64(n) > uint64(r.Len()) {
+		r.Fail()
 		return 0
 	}
 	return int(n)
@@ -372,7 +318,7 @@ func (f *plusFacts) reset() {
 
 // begin starts a PDU body.
 func (d *plusDecoder) begin(t *protocols.Transaction, body []byte, sink uint8) {
-	d.t, d.r, d.sink, d.depth = t, plusReader{b: body}, sink, 0
+	d.t, d.r, d.sink, d.depth = t, plusReader{protocols.NewCursor(body)}, sink, 0
 	d.arena, d.refs = d.arena[:0], d.refs[:0]
 	d.hook, d.objHook = nil, nil
 	d.truncated, d.nids, d.createdID, d.named = false, 0, 0, false
@@ -624,21 +570,21 @@ func (d *plusDecoder) element(typ byte, v *pval) {
 	case ptNull:
 		v.ok, v.num = false, false
 	case ptBool, ptUSInt, ptByte:
-		v.u = uint64(r.u8())
+		v.u = uint64(r.U8())
 	case ptSInt:
-		v.i, v.sign = int64(int8(r.u8())), true
+		v.i, v.sign = int64(int8(r.U8())), true
 	case ptUInt, ptWord:
-		v.u = uint64(r.u16())
+		v.u = uint64(r.U16BE())
 	case ptInt:
-		v.i, v.sign = int64(int16(r.u16())), true
+		v.i, v.sign = int64(int16(r.U16BE())), true
 	case ptDWord, ptRID:
-		v.u = uint64(r.u32())
+		v.u = uint64(r.U32BE())
 	case ptLWord, ptTimestamp:
-		v.u = r.u64()
+		v.u = r.U64BE()
 	case ptReal:
-		v.f, v.float = float64(math.Float32frombits(r.u32())), true
+		v.f, v.float = float64(math.Float32frombits(r.U32BE())), true
 	case ptLReal:
-		v.f, v.float = math.Float64frombits(r.u64()), true
+		v.f, v.float = math.Float64frombits(r.U64BE()), true
 	case ptUDInt, ptAID, ptVariant:
 		v.u = uint64(r.vlq())
 	case ptULInt:
@@ -646,12 +592,12 @@ func (d *plusDecoder) element(typ byte, v *pval) {
 	case ptDInt, ptLInt, ptTimespan:
 		v.i, v.sign = r.svlq64(), true
 	case ptWString:
-		v.b, v.num = r.bytes(r.count()), false
+		v.b, v.num = r.Take(r.count()), false
 	case ptBlob:
 		v.num = false
 		if root := r.vlq(); root > 1 {
-			r.bytes(8)
-			switch r.u8() {
+			r.Skip(8)
+			switch r.U8() {
 			case 0x00: // an id-value list (program transfer): walked, not shown as values
 				sink := d.sink
 				d.sink = sinkNone
@@ -659,17 +605,17 @@ func (d *plusDecoder) element(typ byte, v *pval) {
 				d.sink, v.ok = sink, false
 				return
 			case 0x02, 0x03:
-				v.b = r.bytes(r.count())
+				v.b = r.Take(r.count())
 			default:
-				r.fail()
+				r.Fail()
 			}
 		} else {
-			v.b = r.bytes(r.count())
+			v.b = r.Take(r.count())
 		}
 	default: // Struct is handled by value; S7String only in tag descriptions
-		r.fail()
+		r.Fail()
 	}
-	if r.bad {
+	if r.Failed() {
 		v.ok = false
 	}
 }
@@ -680,37 +626,37 @@ func (d *plusDecoder) element(typ byte, v *pval) {
 // consumes its lists itself).
 func (d *plusDecoder) value(id uint32) (entered, endList bool) {
 	r := &d.r
-	flags, typ := r.u8(), r.u8()
-	if r.bad {
+	flags, typ := r.U8(), r.U8()
+	if r.Failed() {
 		return false, false
 	}
 	var v pval
 	v.flags = flags
 	if typ == ptStruct {
-		sid := r.u32()
-		v = pval{typ: ptStruct, flags: flags, ok: !r.bad, num: true, u: uint64(sid)}
+		sid := r.U32BE()
+		v = pval{typ: ptStruct, flags: flags, ok: !r.Failed(), num: true, u: uint64(sid)}
 		switch {
 		case sid > 0x90000000 && sid < 0x9fffffff || sid > 0x02000000 && sid < 0x02ffffff:
 			// packed struct: interface timestamp, transport flags, length, bytes
-			r.u64()
+			r.U64BE()
 			tf := r.vlq()
 			n := r.count()
 			if tf&0x400 != 0 {
 				n = r.count()
 			}
-			v.b, v.num = r.bytes(n), false
+			v.b, v.num = r.Take(n), false
 			d.see(id, &v)
 			d.emit(&v)
 			return false, false
 		case flags&pfAddrArray != 0:
 			d.see(id, &v)
-			for n := r.count(); n > 0 && !r.bad; n-- {
+			for n := r.count(); n > 0 && !r.Failed(); n-- {
 				d.nested(true)
 			}
 			return false, true
 		}
 		d.see(id, &v)
-		return !r.bad, false
+		return !r.Failed(), false
 	}
 	array := flags&(pfArray|pfAddrArray) != 0
 	sparse := flags&pfSparse != 0
@@ -724,20 +670,20 @@ func (d *plusDecoder) value(id uint32) (entered, endList bool) {
 		}
 	}
 	first := true
-	for i := 0; (sparse || i < n) && !r.bad; i++ {
+	for i := 0; (sparse || i < n) && !r.Failed(); i++ {
 		et := typ
 		if sparse {
-			if r.vlq() == 0 || r.bad {
+			if r.vlq() == 0 || r.Failed() {
 				break
 			}
 		} else if array && typ == ptVariant {
-			r.u8() // flags of the element
-			et = r.u8()
+			r.U8() // flags of the element
+			et = r.U8()
 		}
 		var e pval
 		e.flags = flags
 		d.element(et, &e)
-		if r.bad {
+		if r.Failed() {
 			break
 		}
 		if first {
@@ -755,7 +701,7 @@ func (d *plusDecoder) value(id uint32) (entered, endList bool) {
 // see hands an attribute's value to the hook (through a field of the
 // decoder, so that the value itself stays on the stack).
 func (d *plusDecoder) see(id uint32, v *pval) {
-	if d.hook != nil && id != 0 && !d.r.bad {
+	if d.hook != nil && id != 0 && !d.r.Failed() {
 		d.seen = *v
 		d.hook(d, id, &d.seen)
 	}
@@ -765,7 +711,7 @@ func (d *plusDecoder) see(id uint32, v *pval) {
 func (d *plusDecoder) nested(recursive bool) {
 	d.depth++
 	if d.depth > maxPlusDepth {
-		d.r.fail()
+		d.r.Fail()
 	} else {
 		d.idValueList(recursive)
 	}
@@ -775,9 +721,9 @@ func (d *plusDecoder) nested(recursive bool) {
 // idValueList reads id-value pairs until id 0 (recursive) or one pair.
 func (d *plusDecoder) idValueList(recursive bool) {
 	r := &d.r
-	for !r.bad {
+	for !r.Failed() {
 		id := r.vlq()
-		if id == 0 || r.bad {
+		if id == 0 || r.Failed() {
 			return
 		}
 		entered, end := d.value(id)
@@ -793,8 +739,8 @@ func (d *plusDecoder) idValueList(recursive bool) {
 // itemValueList reads "item number, value" pairs until item number 0.
 func (d *plusDecoder) itemValueList() {
 	r := &d.r
-	for !r.bad {
-		if n := r.vlq(); n == 0 || r.bad {
+	for !r.Failed() {
+		if n := r.vlq(); n == 0 || r.Failed() {
 			return
 		}
 		if entered, _ := d.value(0); entered {
@@ -810,20 +756,20 @@ func (d *plusDecoder) object() {
 	d.depth++
 	defer func() { d.depth-- }()
 	if d.depth > maxPlusDepth {
-		r.fail()
+		r.Fail()
 		return
 	}
-	for !r.bad {
+	for !r.Failed() {
 		switch r.peek() {
 		case elemStartObject:
-			r.u8()
-			rel := r.u32()
+			r.U8()
+			rel := r.U32BE()
 			class := r.vlq()
 			r.vlq() // class flags
 			if r.vlq() != 0 {
 				r.vlq() // attribute id flags
 			}
-			if r.bad {
+			if r.Failed() {
 				return
 			}
 			if d.objHook != nil {
@@ -831,29 +777,29 @@ func (d *plusDecoder) object() {
 			}
 			d.object()
 		case elemEndObject:
-			r.u8()
+			r.U8()
 			return
 		case elemAttribute:
-			r.u8()
+			r.U8()
 			d.idValueList(false)
 		case elemRelation:
-			r.u8()
+			r.U8()
 			r.vlq()
-			r.bytes(4)
+			r.Skip(4)
 		case elemStartTag:
-			r.u8()
+			r.U8()
 			d.tagDescription()
 		case elemEndTag:
-			r.u8()
+			r.U8()
 		case elemTypeList, elemNameList:
-			r.u8()
+			r.U8()
 			// blocks of a 16-bit length, ended by length 0
-			for !r.bad {
-				n := r.u16()
+			for !r.Failed() {
+				n := r.U16BE()
 				if n == 0 {
 					break
 				}
-				r.bytes(int(n))
+				r.Skip(int(n))
 			}
 		default:
 			return
@@ -866,14 +812,14 @@ func (d *plusDecoder) object() {
 // length and the offset info its type selects).
 func (d *plusDecoder) tagDescription() {
 	r := &d.r
-	info := r.u8()
-	r.bytes(r.count()) // name
-	r.u8()             // unknown
-	r.u8()             // datatype
-	r.vlq()            // soft datatype
-	r.bytes(4)         // attribute flags
-	r.vlq()            // LID
-	r.vlq()            // string length / struct relation / unknown
+	info := r.U8()
+	r.Skip(r.count()) // name
+	r.U8()            // unknown
+	r.U8()            // datatype
+	r.vlq()           // soft datatype
+	r.Skip(4)         // attribute flags
+	r.vlq()           // LID
+	r.vlq()           // string length / struct relation / unknown
 	if info&0x0c != 0 {
 		r.vlq() // accessability
 		r.vlq() // section
@@ -892,7 +838,7 @@ func (d *plusDecoder) tagDescription() {
 	case 0x03:
 		r.vlq()
 		r.vlq()
-		for n := r.count(); n > 0 && !r.bad; n-- {
+		for n := r.count(); n > 0 && !r.Failed(); n-- {
 			r.svlq64()
 			r.vlq()
 		}
