@@ -359,6 +359,7 @@ func (d *daemon) openOutputs() error {
 		}
 		d.evidence = rec
 		network := d.pipe.Events // the monitor's (attach)
+		d.pipe.FrameEvents = true
 		d.pipe.Events = func(e *pipeline.Event) {
 			if e.Kind == pipeline.FrameSeen { // every frame, into the rings of recent frames per flow
 				rec.Frame(e.Raw, e.Frame, e.Decoded, e.HeadersOK)

@@ -18,7 +18,7 @@
 //	   |          |           |             +--> ConversationAnswered, ConversationPickedUp --+
 //	   |          |           +--> PacketSeen (every TCP/UDP packet), ICMPSeen ---------------+
 //	   |          +--> ARPSeen, LLDPSeen (not IP) --------------------------------------------+
-//	   +--> FrameSeen (every frame, before defrag) -------------------------------------------+
+//	   +--> FrameSeen (every frame, before defrag; opt-in) -----------------------------------+
 //	                                                                                           |
 //	                             second output: Events func(*Event), the network stream <-----+
 //	                               FrameSeen            --> evidence recorder (rings of recent frames per flow)

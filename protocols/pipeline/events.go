@@ -14,7 +14,8 @@ type EventKind uint8
 const (
 	// FrameSeen: every captured frame, numbered, before IP reassembly,
 	// whether or not its headers decoded. Raw, Decoded, HeadersOK. The
-	// evidence recorder keeps rings of recent frames per flow from it.
+	// evidence recorder keeps rings of recent frames per flow from it; sent
+	// only when Pipeline.FrameEvents is set.
 	FrameSeen EventKind = iota + 1
 	// PacketSeen: every decoded TCP/UDP packet, after IP reassembly.
 	// Decoded, Len. The inventory counts packets and bytes per host and

@@ -34,7 +34,11 @@ type Pipeline struct {
 	// messages, and conversations as they are answered or picked up (see
 	// Event and EventKind).
 	Events func(*Event)
-	ev     Event // the one Events gets, refilled for each event
+	// FrameEvents asks for FrameSeen, every captured frame: only the
+	// evidence recorder wants them, and without it they would be one more
+	// call per frame for nothing.
+	FrameEvents bool
+	ev          Event // the one Events gets, refilled for each event
 	// MergeVLANs keys flows by addresses and ports alone; set it before the
 	// first frame. A SPAN session that mirrors several VLANs shows a routed
 	// packet twice, once on each side of the router. Merged, the copies are
@@ -117,7 +121,7 @@ func (p *Pipeline) HandleFrame(f capture.Frame) {
 	p.Stats.LastPacket = time.Unix(0, f.TimeNano).UTC()
 	d := &p.dec
 	err := frame.Decode(f.LinkType, f.Data, d)
-	if p.Events != nil {
+	if p.FrameEvents && p.Events != nil {
 		p.send(Event{Kind: FrameSeen, Frame: p.frameNo, Time: f.TimeNano, Decoded: d, Raw: f, HeadersOK: err == nil})
 	}
 	if err == nil && d.Fragment {

@@ -407,6 +407,7 @@ func TestConversationsAreReportedWhenAnswered(t *testing.T) {
 // answered, each with its frame number and time.
 func TestNetworkStream(t *testing.T) {
 	r := newRun(Limits{})
+	r.p.FrameEvents = true
 	var got []string
 	r.p.Events = func(e *Event) {
 		switch e.Kind {
