@@ -151,7 +151,7 @@ func (e *Engine) Observe(tx *protocols.Transaction) int {
 	for _, f := range e.model.Observe(tx) {
 		f.Tx = tx
 		e.Raise(f)
-		e.countForScan(&f, tx, now)
+		e.countForScan(&f)
 	}
 	hits := e.hits
 	if now.Sub(e.lastExpire) >= 5*time.Second || now.Before(e.lastExpire) {
@@ -210,7 +210,8 @@ func controlMessage(kind string, tx *protocols.Transaction) string {
 }
 
 // countForScan raises a scan when one client produces many first-time findings quickly.
-func (e *Engine) countForScan(f *finding.Finding, tx *protocols.Transaction, now time.Time) {
+func (e *Engine) countForScan(f *finding.Finding) {
+	tx, now := f.Tx, f.Time
 	switch f.Kind() {
 	case "new_link", "new_function", "write_to_unseen_target", "write_from_new_client", "new_protocol":
 	default:

@@ -91,12 +91,8 @@ func (e *Engine) countInFamily(fd *finding.Finding) bool {
 	agg := finding.Finding{Key: finding.NewKey(kind, "family", asset, source), Time: now, Asset: asset, Tx: tx,
 		Source: fd.Source, Dest: fd.Dest, Frames: fd.Frames, Learning: fd.Learning}
 	f.aggKey = agg.Key.String()
-	who := source
-	if who == "" {
-		who = "one source"
-	}
 	agg.Message = fmt.Sprintf("%s keeps raising %s on %s: more than %d distinct within %s; the rest are counted in this alert and summed up when they stop. This one: %s",
-		who, kind, assetName(asset), familyAlone, e.cfg.FoldWindow, fd.Message)
+		sourceName(source), kind, assetName(asset), familyAlone, e.cfg.FoldWindow, fd.Message)
 	e.raise(&agg, true)
 	f.agg = e.regs[f.aggKey].last
 	return true
