@@ -7,7 +7,6 @@
 package capture
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
@@ -82,7 +81,7 @@ type Frame struct {
 type Reader struct {
 	name   string
 	f      *os.File
-	r      *bufio.Reader
+	r      *readBuffer
 	offset int64           // bytes of the capture consumed so far (decompressed)
 	file   *countingReader // the compressed file under a gzip capture
 	ng     bool
@@ -95,7 +94,7 @@ type Reader struct {
 }
 
 // bufferSize holds the largest record (MaxFrame and its header) at once, so
-// every record can be read in place.
+// every record can be read in place (the buffer grows to it when needed).
 const bufferSize = 512 << 10
 
 type ngInterface struct {
@@ -132,7 +131,7 @@ func open(path string, f *os.File) (*Reader, error) {
 	if st.Mode().IsRegular() && st.Size() == 0 {
 		return nil, fmt.Errorf("%s: %w", path, ErrEmpty)
 	}
-	br := bufio.NewReaderSize(f, 1<<16)
+	br := newReadBuffer(f)
 	magic, _ := br.Peek(8)
 	if len(magic) >= 2 && magic[0] == 0x1F && magic[1] == 0x8B {
 		cr := &countingReader{r: br}
@@ -173,7 +172,11 @@ func (c *countingReader) Read(p []byte) (int, error) {
 
 // NewReader reads a capture from rd; name is used in error messages.
 func NewReader(name string, rd io.Reader) (*Reader, error) {
-	r := &Reader{name: name, r: bufio.NewReaderSize(rd, bufferSize)}
+	rb, ok := rd.(*readBuffer)
+	if !ok {
+		rb = newReadBuffer(rd)
+	}
+	r := &Reader{name: name, r: rb}
 	magic, err := r.r.Peek(4)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, ErrNotCapture)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"testing/iotest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -312,4 +313,55 @@ func TestOpenOtherCompressions(t *testing.T) {
 		assert.Contains(t, err.Error(), c.want, c.name)
 		assert.Contains(t, err.Error(), "or recompress it with gzip, which otwatch reads")
 	}
+}
+
+// The buffer starts small and grows for a record larger than it: frames of
+// every size up to MaxFrame come back whole and in order, whether the
+// input arrives in large reads or a byte at a time.
+func TestRecordsLargerThanTheStartingBuffer(t *testing.T) {
+	sizes := []int{60, startBuffer - 16, startBuffer, startBuffer + 1, 3 * startBuffer, 70, MaxFrame, 1}
+	var frames [][]byte
+	for i, n := range sizes {
+		f := bytes.Repeat([]byte{byte(i + 1)}, n)
+		f[0], f[n-1] = 0xAA, 0xBB
+		frames = append(frames, f)
+	}
+	file := pcapFile(binary.LittleEndian, false, 1, frames...)
+	for name, rd := range map[string]io.Reader{
+		"whole":        bytes.NewReader(file),
+		"byte by byte": iotest.OneByteReader(bytes.NewReader(file)),
+		"half reads":   iotest.HalfReader(bytes.NewReader(file)),
+	} {
+		r, err := NewReader(name, rd)
+		require.NoError(t, err, name)
+		for i, want := range frames {
+			fr, err := r.Next()
+			require.NoError(t, err, "%s: frame %d", name, i)
+			require.Equal(t, want, fr.Data, "%s: frame %d (%d bytes)", name, i, len(want))
+		}
+		_, err = r.Next()
+		assert.Equal(t, io.EOF, err, name)
+		assert.Equal(t, int64(len(file)), r.Offset(), name)
+		assert.LessOrEqual(t, len(r.r.buf), bufferSize, "%s: the buffer grows no further than the largest record needs", name)
+	}
+}
+
+// A capture of small frames keeps the starting buffer.
+func TestSmallFramesKeepTheStartingBuffer(t *testing.T) {
+	var frames [][]byte
+	for range 5000 {
+		frames = append(frames, bytes.Repeat([]byte{7}, 1514))
+	}
+	r, err := NewReader("small", bytes.NewReader(pcapFile(binary.LittleEndian, false, 1, frames...)))
+	require.NoError(t, err)
+	n := 0
+	for {
+		if _, err := r.Next(); err != nil {
+			require.Equal(t, io.EOF, err)
+			break
+		}
+		n++
+	}
+	assert.Equal(t, 5000, n)
+	assert.Equal(t, startBuffer, len(r.r.buf))
 }
