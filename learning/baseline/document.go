@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"sort"
 	"time"
 
@@ -138,7 +140,7 @@ func (m *Model) Export(now time.Time) Document {
 
 func (m *Model) exportAsset(a *Asset, now time.Time) AssetDoc {
 	d := AssetDoc{Server: a.Server.String(), State: "detecting", FirstSeen: a.FirstSeen, LastNewKey: a.LastNewKey,
-		Protocols: a.Protocols, Links: []LinkDoc{}, Functions: []FunctionDoc{}, Writes: []WriteDoc{}, Points: []PointDoc{}}
+		Protocols: maps.Clone(a.Protocols), Links: []LinkDoc{}, Functions: []FunctionDoc{}, Writes: []WriteDoc{}, Points: []PointDoc{}}
 	if m.learning(a, now) {
 		d.State = "learning"
 	}
@@ -181,7 +183,7 @@ func (m *Model) exportAsset(a *Asset, now time.Time) AssetDoc {
 	}
 	for k, rs := range a.changed {
 		pu := m.pu(k.pu)
-		d.Writes = append(d.Writes, WriteDoc{Proto: pu.proto, Unit: pu.unit, Space: m.strs.name(k.space), Ranges: *rs})
+		d.Writes = append(d.Writes, WriteDoc{Proto: pu.proto, Unit: pu.unit, Space: m.strs.name(k.space), Ranges: slices.Clone(*rs)})
 	}
 	for id, list := range ids {
 		pu := m.pu(id)

@@ -292,9 +292,11 @@ func (f *Function) targets(m *Model) map[string]RangeSet {
 	if f.Ranges == nil {
 		return nil
 	}
-	out := map[string]RangeSet{m.strs.name(f.Space): f.Ranges}
+	// Copies: the model's sets change in place as it learns, and the
+	// document is read after the model's lock is released.
+	out := map[string]RangeSet{m.strs.name(f.Space): slices.Clone(f.Ranges)}
 	for _, sr := range f.More {
-		out[m.strs.name(sr.Space)] = sr.Ranges
+		out[m.strs.name(sr.Space)] = slices.Clone(sr.Ranges)
 	}
 	return out
 }
@@ -456,11 +458,14 @@ func (m *Model) Observe(tx *protocols.Transaction) []finding.Finding {
 		out = append(out, finding.Finding{Key: finding.NewKey("new_asset", host.String()), Time: now, Asset: host.String(),
 			Message: fmt.Sprintf("new host %s appeared after the network baseline was learned", host)})
 	}
-	if m.assets[tx.Server.IP] == nil && len(m.assets) >= m.cfg.MaxAssets {
-		m.refusedAssets++
-		return m.capFinding(now, out, tx.Server.IP.String())
+	a, created := m.assets[tx.Server.IP], false
+	if a == nil {
+		if len(m.assets) >= m.cfg.MaxAssets {
+			m.refusedAssets++
+			return m.capFinding(now, out, tx.Server.IP.String())
+		}
+		a, created = m.asset(tx.Server.IP, now)
 	}
-	a, created := m.asset(tx.Server.IP, now)
 	if created && !netLearning && m.cfg.Mode == ModeAuto {
 		// A new PLC learns on its own while the others detect.
 		a.LearnUntil = now.Add(m.cfg.LearningPeriod)

@@ -288,3 +288,29 @@ func FuzzValueModel(f *testing.F) {
 		}
 	})
 }
+
+// An exported document is a snapshot: the dashboard marshals it after the
+// model's lock is released, while the model goes on learning (its target
+// ranges grow in place).
+func TestExportIsASnapshot(t *testing.T) {
+	m := New(Config{Mode: ModeLearn})
+	m.Observe(mtx("10.0.0.1", "10.0.0.2", 0, protocols.OpRead, 3, "holding_register", 0, 10))
+	m.Observe(mtx("10.0.0.1", "10.0.0.2", 0, protocols.OpRead, 3, "holding_register", 40, 10))
+	m.Observe(mtx("10.0.0.1", "10.0.0.2", 0, protocols.OpWrite, 6, "holding_register", 4, 1, 1))
+	m.Observe(mtx("10.0.0.1", "10.0.0.2", 0, protocols.OpWrite, 6, "holding_register", 8, 1, 1))
+	before, err := json.Marshal(m.Export(t0.Add(time.Minute)))
+	require.NoError(t, err)
+	doc := m.Export(t0.Add(time.Minute))
+	m.Observe(mtx("10.0.0.1", "10.0.0.2", time.Second, protocols.OpRead, 3, "holding_register", 5, 40))
+	m.Observe(mtx("10.0.0.1", "10.0.0.2", time.Second, protocols.OpWrite, 6, "holding_register", 5, 1, 1))
+	m.Observe(mtx("10.0.0.1", "10.0.0.2", time.Second, protocols.OpWrite, 6, "holding_register", 6, 1, 1))
+	for v := range int64(20) {
+		m.Observe(mtx("10.0.0.1", "10.0.0.2", time.Second, protocols.OpWrite, 6, "holding_register", 4, 1, -v))
+	}
+	after, err := json.Marshal(doc)
+	require.NoError(t, err)
+	assert.JSONEq(t, string(before), string(after), "what the model learned later does not reach the document")
+	now, err := json.Marshal(m.Export(t0.Add(time.Minute)))
+	require.NoError(t, err)
+	assert.NotEqual(t, string(before), string(now), "the model did learn")
+}

@@ -39,7 +39,16 @@ func (s *RangeSet) Add(lo, hi uint64) bool {
 		}
 		j++
 	}
-	out := append(rs[:i:i], Range{lo, hi})
-	*s = append(out, rs[j:]...)
+	// In place: the set is the model's own (Export hands out copies).
+	switch {
+	case j == i: // between two ranges: one more
+		rs = append(rs, Range{})
+		copy(rs[i+1:], rs[i:])
+	case j > i+1: // joins several: they become one
+		copy(rs[i+1:], rs[j:])
+		rs = rs[:len(rs)-(j-i-1)]
+	}
+	rs[i] = Range{lo, hi}
+	*s = rs
 	return true
 }

@@ -1,9 +1,11 @@
 package baseline
 
 import (
+	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestRangeSetMerges(t *testing.T) {
@@ -24,4 +26,34 @@ func TestRangeSetMerges(t *testing.T) {
 	assert.True(t, s.Covers(400, 400))
 	assert.True(t, s.Add(^uint64(0)-1, ^uint64(0)))
 	assert.True(t, s.Covers(^uint64(0), ^uint64(0)))
+}
+
+// Add against a plain model, a flag per address: after every add the set
+// covers exactly the flagged addresses, as sorted ranges that neither
+// overlap nor touch.
+func TestRangeSetAgainstAModel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := range 200 {
+		var s RangeSet
+		var in [130]bool
+		for range 40 {
+			lo := rng.Uint64N(120)
+			hi := lo + rng.Uint64N(10)
+			grew := false
+			for a := lo; a <= hi; a++ {
+				grew = grew || !in[a]
+				in[a] = true
+			}
+			require.Equal(t, grew, s.Add(lo, hi), "round %d: add %d-%d to %v", round, lo, hi, s)
+			for i, r := range s {
+				require.LessOrEqual(t, r.Lo, r.Hi)
+				if i > 0 {
+					require.Greater(t, r.Lo, s[i-1].Hi+1, "round %d: %v not merged", round, s)
+				}
+			}
+			for a := range uint64(len(in)) {
+				require.Equal(t, in[a], s.Covers(a, a), "round %d: address %d in %v", round, a, s)
+			}
+		}
+	}
 }
