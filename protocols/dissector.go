@@ -69,6 +69,9 @@ type Env struct {
 	// Pool, when not nil, takes each transaction back once the sink has
 	// returned, and sessions take new ones from it (Pool.Get).
 	Pool *TxPool
+	// Memo, when not nil, is the flow's notes, handed on with each
+	// transaction (Transaction.Memo).
+	Memo *FlowMemo
 }
 
 // Emit hands a finished transaction to the pipeline, filling in the flow's
@@ -80,7 +83,7 @@ func (e *Env) Emit(t *Transaction) {
 	if t.FlowReversed {
 		t.Client, t.Server = t.Server, t.Client
 	}
-	t.VLAN = e.VLAN
+	t.VLAN, t.Memo = e.VLAN, e.Memo
 	if t.HasLinkAddress {
 		t.Client.LinkAddress, t.Server.LinkAddress = ca, sa
 	}

@@ -188,6 +188,9 @@ type Transaction struct {
 	// HasLinkAddress: the session set Client/Server.LinkAddress (DNP3).
 	HasLinkAddress bool
 	Attrs          []Attr
+	// Memo is the flow's notes for the consumers (Env.Memo), nil for a
+	// transaction that comes from no flow of a pipeline.
+	Memo *FlowMemo
 	// pooled: t waits in a TxPool (a guard against giving it out twice).
 	pooled bool
 }
@@ -205,7 +208,7 @@ func (t *Transaction) Clone() *Transaction {
 	c := *t
 	c.Targets, c.Values, c.Points = slices.Clone(t.Targets), slices.Clone(t.Values), slices.Clone(t.Points)
 	c.ReadValues, c.Anomalies, c.Attrs = slices.Clone(t.ReadValues), slices.Clone(t.Anomalies), slices.Clone(t.Attrs)
-	c.pooled = false
+	c.pooled, c.Memo = false, nil
 	return &c
 }
 

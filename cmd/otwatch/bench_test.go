@@ -50,7 +50,7 @@ func BenchmarkMonitor(b *testing.B) {
 					p.Events = func(e *pipeline.Event) {
 						switch e.Kind {
 						case pipeline.PacketSeen:
-							m.inv.ObservePacket(e.Decoded, e.Len, e.Time)
+							m.inv.ObservePacket(e.Decoded, e.Len, e.Time, e.Memo)
 						case pipeline.LLDPSeen:
 							m.network(e)
 						}

@@ -93,8 +93,8 @@ func (m *monitor) network(e *pipeline.Event) {
 	d, ns := e.Decoded, e.Time
 	switch e.Kind {
 	case pipeline.PacketSeen:
-		m.inv.ObservePacket(d, e.Len, ns)
-		m.learnHost(d.Src, ns)
+		m.inv.ObservePacket(d, e.Len, ns, e.Memo)
+		m.model.LearnFlowHost(d.Src, d.Dst, time.Unix(0, ns).UTC(), e.Memo)
 		m.raise(m.scans.ObservePacket(d, e.Frame, ns))
 		m.raise(m.dhcp.ObservePacket(d, e.Frame, ns))
 	case pipeline.ARPSeen:

@@ -78,7 +78,7 @@ func corpusRows(t *testing.T, f *Feed) []corpusRow {
 			d := e.Decoded
 			switch e.Kind {
 			case pipeline.PacketSeen:
-				inv.ObservePacket(d, e.Len, e.Time)
+				inv.ObservePacket(d, e.Len, e.Time, e.Memo)
 			case pipeline.LLDPSeen:
 				if in, err := lldp.Parse(d.LLDP); err == nil && d.HasMAC {
 					inv.ObserveLLDP(d.SrcMAC, in, e.Frame, e.Time)

@@ -16,7 +16,7 @@ func replay(t testing.TB, inv *inventory.Inventory, path string) {
 	p := pipeline.New(pipeline.DefaultLimits(), func(tx *protocols.Transaction) { inv.Observe(tx) })
 	p.Events = func(e *pipeline.Event) {
 		if e.Kind == pipeline.PacketSeen {
-			inv.ObservePacket(e.Decoded, e.Len, e.Time)
+			inv.ObservePacket(e.Decoded, e.Len, e.Time, e.Memo)
 		}
 	}
 	inv.FrameOf = p.Frames

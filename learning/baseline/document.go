@@ -273,7 +273,7 @@ func (m *Model) Import(doc Document) error {
 		keys += a.keys
 	}
 	m.assets, m.hosts, m.keys = assets, hosts, keys
-	m.knownRecent = [16]netip.Addr{}
+	m.knownRecent, m.knownEpoch = [16]netip.Addr{}, knownEpochs.Add(1)
 	m.puIDs, m.puNames, m.clients, m.strs, m.fields = n.puIDs, n.puNames, n.clients, n.strs, n.fields
 	m.netStart, m.netNew = doc.Network.Start, doc.Network.LastNewHost
 	m.newHosts = nil

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/otwatch/otwatch/protocols"
 	"github.com/otwatch/otwatch/protocols/frame"
 )
 
@@ -30,6 +31,40 @@ func (m *Model) LearnHost(ip netip.Addr, now time.Time) bool {
 	}
 	m.learnHost(ip, now) // bounded, and saved with the next checkpoint
 	return m.KnownHost(ip)
+}
+
+// LearnFlowHost is LearnHost for the source of a packet of a flow whose
+// other endpoint is other: once both endpoints are known hosts, the
+// flow's notes say so, and its next packets cost no lookup (a known host
+// stays known until the set is replaced, which starts a new epoch).
+func (m *Model) LearnFlowHost(ip, other netip.Addr, now time.Time, memo *protocols.FlowMemo) bool {
+	if memo != nil && memo.Known == m.knownEpoch {
+		return true
+	}
+	known := m.LearnHost(ip, now)
+	if known && memo != nil && ip.Is4() && other.Is4() && m.known(other) {
+		memo.Known = m.knownEpoch
+	}
+	return known
+}
+
+// unknownHosts lists the transaction's server and client, leaving out
+// (as the zero Addr) each one that is a known host; its flow's notes
+// answer when both are.
+func (m *Model) unknownHosts(tx *protocols.Transaction) [2]netip.Addr {
+	if tx.Memo != nil && tx.Memo.Known == m.knownEpoch {
+		return [2]netip.Addr{}
+	}
+	hosts := [2]netip.Addr{tx.Server.IP, tx.Client.IP}
+	for i, h := range hosts {
+		if m.known(h) {
+			hosts[i] = netip.Addr{}
+		}
+	}
+	if tx.Memo != nil && hosts == [2]netip.Addr{} && tx.Server.IP.Is4() && tx.Client.IP.Is4() {
+		tx.Memo.Known = m.knownEpoch
+	}
+	return hosts
 }
 
 // KnownHost reports whether ip is in the known-host set.

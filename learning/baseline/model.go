@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/otwatch/otwatch/alerts/finding"
@@ -97,6 +98,10 @@ type Model struct {
 	hosts  map[netip.Addr]time.Time // every host seen while the network learned, first time
 	// knownRecent: hosts found in hosts lately (Model.known)
 	knownRecent [16]netip.Addr
+	// knownEpoch names this set of known hosts in the flows' notes
+	// (protocols.FlowMemo.Known): a new one for each set that is not the
+	// last one grown (a new model, an import, a load).
+	knownEpoch uint32
 	// newHosts: hosts first seen while detecting, reported once; never
 	// part of what was learned
 	newHosts map[netip.Addr]struct{}
@@ -122,8 +127,13 @@ type Model struct {
 // New returns an empty model.
 func New(cfg Config) *Model {
 	return &Model{cfg: cfg.withDefaults(), assets: map[netip.Addr]*Asset{}, hosts: map[netip.Addr]time.Time{},
-		puIDs: map[protoUnit]uint32{}, clients: newHosts(), strs: newNames(), fields: newNames()}
+		puIDs: map[protoUnit]uint32{}, clients: newHosts(), strs: newNames(), fields: newNames(),
+		knownEpoch: knownEpochs.Add(1)}
 }
+
+// knownEpochs numbers the known-host sets of every model of the process,
+// so that no flow's note can be taken for another set's.
+var knownEpochs atomic.Uint32
 
 // Config returns the model's configuration.
 func (m *Model) Config() Config { return m.cfg }
@@ -436,8 +446,8 @@ func (m *Model) Observe(tx *protocols.Transaction) []finding.Finding {
 	}
 	var out []finding.Finding
 	netLearning := m.networkLearning(now)
-	for _, host := range [2]netip.Addr{tx.Server.IP, tx.Client.IP} {
-		if !host.IsValid() || m.known(host) {
+	for _, host := range m.unknownHosts(tx) {
+		if !host.IsValid() {
 			continue
 		}
 		if netLearning {

@@ -314,3 +314,30 @@ func TestExportIsASnapshot(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEqual(t, string(before), string(now), "the model did learn")
 }
+
+// A flow's note that both its endpoints are known hosts holds for the
+// known-host set it was made in: once an import replaces the set, the
+// flow's hosts are new again and alert as such.
+func TestFlowNoteOfKnownHosts(t *testing.T) {
+	a, b := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	m := New(Config{Mode: ModeAuto, LearningPeriod: time.Minute, StableFor: time.Minute})
+	memo := &protocols.FlowMemo{}
+	m.Observe(mtx("10.0.0.8", "10.0.0.9", 0, protocols.OpRead, 3, "holding_register", 0, 1)) // the network starts learning
+	assert.True(t, m.LearnFlowHost(a, b, t0, memo))
+	assert.Zero(t, memo.Known, "one endpoint is not known yet")
+	assert.True(t, m.LearnFlowHost(b, a, t0, memo))
+	require.NotZero(t, memo.Known, "both are")
+	x := mtx("10.0.0.1", "10.0.0.2", 2*time.Hour, protocols.OpRead, 3, "holding_register", 0, 1)
+	x.Memo = memo
+	assert.NotContains(t, kinds(m.Observe(x)), "new_asset")
+
+	other := New(Config{Mode: ModeAuto, LearningPeriod: time.Minute, StableFor: time.Minute})
+	other.Observe(mtx("10.0.0.8", "10.0.0.9", 0, protocols.OpRead, 3, "holding_register", 0, 1))
+	doc, err := json.Marshal(other.Export(t0.Add(time.Hour)))
+	require.NoError(t, err)
+	require.NoError(t, m.UnmarshalState(doc))
+	x = mtx("10.0.0.1", "10.0.0.2", 3*time.Hour, protocols.OpRead, 3, "holding_register", 0, 1)
+	x.Memo = memo
+	assert.Equal(t, []string{"new_asset", "new_asset"}, kinds(m.Observe(x)), "the note is of the set before the import")
+	assert.False(t, m.LearnFlowHost(a, b, t0.Add(3*time.Hour), memo), "nor does the packet path trust it")
+}

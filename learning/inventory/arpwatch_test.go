@@ -132,7 +132,7 @@ func TestLastHeard(t *testing.T) {
 	assert.True(t, ok)
 	assert.Equal(t, 5*int64(time.Second), ns, "its ARP claim")
 	d := &frame.Decoded{Src: plc, Dst: netip.MustParseAddr("10.0.0.20"), IPProto: frame.ProtoTCP}
-	inv.ObservePacket(d, 60, 9*int64(time.Second))
+	inv.ObservePacket(d, 60, 9*int64(time.Second), nil)
 	ns, _ = inv.LastHeard(plc)
 	assert.Equal(t, 9*int64(time.Second), ns, "a packet it sent later")
 }

@@ -374,6 +374,23 @@ func (inv *Inventory) indexHost(ip netip.Addr, hi int32) {
 	inv.hosts6[ip] = hi
 }
 
+// notedHost is hostFor through a flow's notes (protocols.FlowMemo): the
+// host noted in slot when it is still ip's, else the one hostFor finds or
+// makes, noted for the flow's next packet.
+func (inv *Inventory) notedHost(memo *protocols.FlowMemo, slot int, ip netip.Addr, create bool) (int32, bool) {
+	if memo == nil {
+		return inv.hostFor(ip, create)
+	}
+	if hi := memo.Hosts[slot] - 1; hi >= 0 && int(hi) < len(inv.hosts) && inv.hosts[hi].IP == ip {
+		return hi, true
+	}
+	hi, ok := inv.hostFor(ip, create)
+	if ok {
+		memo.Hosts[slot] = hi + 1
+	}
+	return hi, ok
+}
+
 // hostFor returns the host of an address, creating it when create is set
 // and the host limit allows.
 func (inv *Inventory) hostFor(ip netip.Addr, create bool) (int32, bool) {
@@ -592,7 +609,11 @@ func (c *obsCtx) assetFor(ep *protocols.Endpoint, side uint8) (int, int32, bool)
 		return -1, -1, false
 	}
 	hasMAC := ep.HasMAC && usableMAC(ep.MAC)
-	hi, ok := inv.lookupHost(ep.IP)
+	other := c.tx.Server.IP
+	if side == sideServer {
+		other = c.tx.Client.IP
+	}
+	hi, ok := inv.notedHost(c.tx.Memo, protocols.MemoSlot(ep.IP, other), ep.IP, false)
 	if ok {
 		if hasMAC {
 			inv.bind(hi, ep.MAC, c.ns, c.frame)

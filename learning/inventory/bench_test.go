@@ -92,7 +92,7 @@ func BenchmarkObservePacket(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		inv.ObservePacket(&pkts[i&1023], 66, int64(i))
+		inv.ObservePacket(&pkts[i&1023], 66, int64(i), nil)
 	}
 }
 

@@ -23,7 +23,7 @@ func replay(t testing.TB, inv *inventory.Inventory, paths ...string) []inventory
 	p := pipeline.New(pipeline.DefaultLimits(), func(tx *protocols.Transaction) { evs = append(evs, inv.Observe(tx)...) })
 	p.Events = func(e *pipeline.Event) {
 		if e.Kind == pipeline.PacketSeen {
-			inv.ObservePacket(e.Decoded, e.Len, e.Time)
+			inv.ObservePacket(e.Decoded, e.Len, e.Time, e.Memo)
 		}
 	}
 	for _, path := range paths {

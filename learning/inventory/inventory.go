@@ -195,9 +195,10 @@ func (inv *Inventory) protoIndex(name string) (uint8, bool) {
 // pipeline's PacketSeen events. Hosts seen only here are tracked (up to
 // Limits.MaxHosts) so that an asset created later includes its earlier
 // packets; they become assets only through Observe.
-func (inv *Inventory) ObservePacket(d *frame.Decoded, frameLen int, timeNano int64) {
+func (inv *Inventory) ObservePacket(d *frame.Decoded, frameLen int, timeNano int64, memo *protocols.FlowMemo) {
 	inv.version++
-	if hi, ok := inv.hostFor(d.Src, true); ok {
+	ss := protocols.MemoSlot(d.Src, d.Dst)
+	if hi, ok := inv.notedHost(memo, ss, d.Src, true); ok {
 		h := &inv.hosts[hi]
 		h.PktsOut++
 		h.BytesOut += uint64(frameLen)
@@ -216,7 +217,7 @@ func (inv *Inventory) ObservePacket(d *frame.Decoded, frameLen int, timeNano int
 			inv.bind(hi, d.SrcMAC, timeNano, fr)
 		}
 	}
-	if hi, ok := inv.lookupHost(d.Dst); ok {
+	if hi, ok := inv.notedHost(memo, 1-ss, d.Dst, false); ok {
 		h := &inv.hosts[hi]
 		h.PktsIn++
 		h.BytesIn += uint64(frameLen)

@@ -15,6 +15,8 @@ import (
 	"github.com/otwatch/otwatch/protocols"
 	"github.com/otwatch/otwatch/protocols/frame"
 	"github.com/otwatch/otwatch/protocols/lldp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -209,7 +211,7 @@ func TestRouterHandling(t *testing.T) {
 		inv := inventory.New(inventory.Limits{})
 		for _, ip := range []string{"192.168.5.1", "172.16.0.9"} {
 			d := &frame.Decoded{SrcMAC: router, HasMAC: true, Src: netip.MustParseAddr(ip), Dst: plc.IP, IPProto: frame.ProtoTCP}
-			inv.ObservePacket(d, 60, t0.UnixNano())
+			inv.ObservePacket(d, 60, t0.UnixNano(), nil)
 		}
 		evs := inv.Observe(tx(ep("172.16.0.9", 40000, router), plc, 3))
 		if evs[0].Asset != "ip:172.16.0.9" || !strings.Contains(evs[0].Message, "behind router") {
@@ -363,7 +365,7 @@ func TestLimits(t *testing.T) {
 	inv2 := inventory.New(inventory.Limits{MaxAssets: 2, MaxHosts: 5})
 	for i := 0; i < 100; i++ {
 		d := &frame.Decoded{Src: netip.AddrFrom4([4]byte{10, 1, 0, byte(i)}), Dst: plc.IP, IPProto: frame.ProtoUDP}
-		inv2.ObservePacket(d, 60, t0.UnixNano())
+		inv2.ObservePacket(d, 60, t0.UnixNano(), nil)
 	}
 	if inv2.Stats().HostsDropped != 95 {
 		t.Errorf("hosts dropped %d", inv2.Stats().HostsDropped)
@@ -425,7 +427,7 @@ func TestPacketsAndVLAN(t *testing.T) {
 	hmi, plc := ep("10.0.0.10", 40000, mac(0x10)), ep("10.0.0.20", 502, mac(0x20))
 	pkt := func(src, dst protocols.Endpoint, n int, at time.Time) {
 		d := &frame.Decoded{SrcMAC: src.MAC, HasMAC: true, VLAN: 7, Src: src.IP, Dst: dst.IP, IPProto: frame.ProtoTCP}
-		inv.ObservePacket(d, n, at.UnixNano())
+		inv.ObservePacket(d, n, at.UnixNano(), nil)
 	}
 	pkt(hmi, plc, 74, t0) // SYN before any transaction
 	pkt(plc, hmi, 74, t0.Add(time.Millisecond))
@@ -454,7 +456,7 @@ func TestStateRoundTrip(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		first.Observe(tx(ep(netip.AddrFrom4([4]byte{192, 168, 9, byte(i)}).String(), 1, router), plc, 5))
 	}
-	first.ObservePacket(&frame.Decoded{SrcMAC: hmi.MAC, HasMAC: true, Src: hmi.IP, Dst: plc.IP}, 100, t0.UnixNano())
+	first.ObservePacket(&frame.Decoded{SrcMAC: hmi.MAC, HasMAC: true, Src: hmi.IP, Dst: plc.IP}, 100, t0.UnixNano(), nil)
 	before := first.Document()
 
 	path := t.TempDir() + "/state.db"
@@ -493,7 +495,7 @@ func TestStateRoundTrip(t *testing.T) {
 	if evs := second.Observe(tx(ep("192.168.9.77", 1, router), plc, 5)); len(evs) != 2 || evs[0].Asset != "ip:192.168.9.77" {
 		t.Errorf("router state lost: %v", evs)
 	}
-	second.ObservePacket(&frame.Decoded{SrcMAC: hmi.MAC, HasMAC: true, Src: hmi.IP, Dst: plc.IP}, 100, later.UnixNano())
+	second.ObservePacket(&frame.Decoded{SrcMAC: hmi.MAC, HasMAC: true, Src: hmi.IP, Dst: plc.IP}, 100, later.UnixNano(), nil)
 	doc := second.Document()
 	a := asset(t, doc, "mac:00:1b:1b:00:00:10")
 	if a.FirstSeen != asset(t, before, a.ID).FirstSeen {
@@ -634,4 +636,63 @@ func TestIPv6AssetIDInBrackets(t *testing.T) {
 	if id, _ := inv.AssetID(netip.MustParseAddr("::1")); id != "ip:[::1]" {
 		t.Errorf("AssetID(::1) = %q", id)
 	}
+}
+
+// A flow's notes save lookups and never change an answer: fed the same
+// packets and transactions, an inventory that keeps notes (right ones,
+// notes of another flow, notes naming hosts that no longer exist after a
+// reload) describes the network exactly as one that keeps none.
+func TestFlowNotesChangeNothing(t *testing.T) {
+	hosts := []protocols.Endpoint{ep("10.0.0.10", 40000, mac(0x10)), ep("10.0.0.20", 502, mac(0x20)),
+		ep("10.0.0.30", 40001, mac(0x30)), ep("10.0.0.40", 502, mac(0x40)), ep("10.0.0.50", 502, protocols.Endpoint{}.MAC)}
+	feed := func(inv *inventory.Inventory, noteFor func(a, b int) *protocols.FlowMemo) {
+		for i := range 400 {
+			a, b := i%len(hosts), (i*7+1)%len(hosts)
+			if a == b {
+				continue
+			}
+			at := t0.Add(time.Duration(i) * time.Second)
+			src, dst := hosts[a], hosts[b]
+			d := &frame.Decoded{SrcMAC: src.MAC, HasMAC: src.HasMAC, Src: src.IP, Dst: dst.IP, IPProto: frame.ProtoTCP}
+			inv.ObservePacket(d, 60+i, at.UnixNano(), noteFor(a, b))
+			if i%3 == 0 {
+				x := tx(src, dst, uint64(i))
+				x.Memo = noteFor(a, b)
+				inv.Observe(x)
+			}
+		}
+	}
+	plain := inventory.New(inventory.Limits{})
+	feed(plain, func(a, b int) *protocols.FlowMemo { return nil })
+	want, err := json.Marshal(plain.Document())
+	require.NoError(t, err)
+
+	memos := map[[2]int]*protocols.FlowMemo{}
+	right := func(a, b int) *protocols.FlowMemo {
+		k := [2]int{min(a, b), max(a, b)}
+		if memos[k] == nil {
+			memos[k] = &protocols.FlowMemo{}
+		}
+		return memos[k]
+	}
+	shared := &protocols.FlowMemo{}
+	for name, noteFor := range map[string]func(a, b int) *protocols.FlowMemo{
+		"a flow's own notes":            right,
+		"one set of notes for all":      func(a, b int) *protocols.FlowMemo { return shared },
+		"notes naming hosts not there":  func(a, b int) *protocols.FlowMemo { return &protocols.FlowMemo{Hosts: [2]int32{3, 1 << 20}} },
+		"notes naming the other's host": func(a, b int) *protocols.FlowMemo { return &protocols.FlowMemo{Hosts: [2]int32{2, 1}} },
+	} {
+		inv := inventory.New(inventory.Limits{})
+		feed(inv, noteFor)
+		got, err := json.Marshal(inv.Document())
+		require.NoError(t, err)
+		assert.JSONEq(t, string(want), string(got), name)
+	}
+	hits := 0
+	for _, m := range memos {
+		if m.Hosts[0] > 0 && m.Hosts[1] > 0 {
+			hits++
+		}
+	}
+	assert.Positive(t, hits, "the flows' notes were written")
 }

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"net/netip"
 
+	"github.com/otwatch/otwatch/protocols"
 	"github.com/otwatch/otwatch/protocols/capture"
 	"github.com/otwatch/otwatch/protocols/frame"
 )
@@ -69,6 +70,9 @@ type Event struct {
 	HeadersOK bool
 	// Len is the captured length of the frame, in bytes (PacketSeen).
 	Len int
+	// Memo is the packet's flow's notes (PacketSeen), nil for the first
+	// packet of a flow and for a packet of no followed flow.
+	Memo *protocols.FlowMemo
 	// Client, Server and IPProto (frame.ProtoTCP or frame.ProtoUDP) are
 	// the conversation's endpoints (ConversationAnswered, ConversationPickedUp).
 	Client, Server netip.AddrPort

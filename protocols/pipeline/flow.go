@@ -97,6 +97,8 @@ type flow struct {
 	// LRU list links, most recent first
 	prev, next *flow
 	closed     bool
+	// memo: the consumers' notes on the flow's endpoints (zero on reuse)
+	memo protocols.FlowMemo
 }
 
 // direction of a packet from src:sport.

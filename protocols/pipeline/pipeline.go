@@ -155,14 +155,20 @@ func (p *Pipeline) HandleFrame(f capture.Frame) {
 		p.Stats.Malformed++
 	}
 	if err == nil {
+		var fl *flow // the packet's flow, when it has one already
 		if p.Events != nil {
-			p.send(Event{Kind: PacketSeen, Frame: p.frameNo, Time: f.TimeNano, Decoded: d, Len: len(f.Data)})
+			fl = p.lookupFlow(d, false)
+			ev := Event{Kind: PacketSeen, Frame: p.frameNo, Time: f.TimeNano, Decoded: d, Len: len(f.Data)}
+			if fl != nil {
+				ev.Memo = &fl.memo
+			}
+			p.send(ev)
 		}
 		pkt := protocols.Packet{Frame: p.frameNo, Time: time.Unix(0, f.TimeNano).UTC()}
 		if d.IPProto == frame.ProtoTCP {
-			p.tcp(d, pkt)
+			p.tcp(d, pkt, fl)
 		} else {
-			p.udp(d, pkt)
+			p.udp(d, pkt, fl)
 		}
 	}
 	p.expireIdle()
@@ -393,11 +399,14 @@ func (p *Pipeline) duplicateDatagram(fl *flow, dir protocols.Direction, d *frame
 	return false
 }
 
-func (p *Pipeline) udp(d *frame.Decoded, pkt protocols.Packet) {
+// udp handles a datagram; fl is its flow when the caller found it already.
+func (p *Pipeline) udp(d *frame.Decoded, pkt protocols.Packet, fl *flow) {
 	if len(d.Payload) == 0 {
 		return
 	}
-	fl := p.lookupFlow(d, true)
+	if fl == nil {
+		fl = p.lookupFlow(d, true)
+	}
 	p.touch(fl)
 	dir := fl.direction(d.Src, d.SrcPort)
 	if p.duplicateDatagram(fl, dir, d) {
@@ -416,9 +425,12 @@ func (p *Pipeline) udp(d *frame.Decoded, pkt protocols.Packet) {
 	}
 }
 
-func (p *Pipeline) tcp(d *frame.Decoded, pkt protocols.Packet) {
+// tcp handles a segment; fl is its flow when the caller found it already.
+func (p *Pipeline) tcp(d *frame.Decoded, pkt protocols.Packet, fl *flow) {
 	syn := d.Flags&frame.FlagSYN != 0
-	fl := p.lookupFlow(d, len(d.Payload) > 0 || syn)
+	if fl == nil {
+		fl = p.lookupFlow(d, len(d.Payload) > 0 || syn)
+	}
 	if fl == nil {
 		return // a stray ACK/FIN/RST of a flow we do not follow
 	}
@@ -829,7 +841,7 @@ func (p *Pipeline) bind(fl *flow, d *protocols.Dissector, dir protocols.Directio
 		t = protocols.UDP
 	}
 	fl.env = protocols.Env{Transport: t, VLAN: fl.vlan, Client: &fl.client, Server: &fl.server, EmitFunc: p.emitFn,
-		AnomalyFunc: p.anomalyFn, CyclicFunc: p.cyclicFn, Strings: p.strings}
+		AnomalyFunc: p.anomalyFn, CyclicFunc: p.cyclicFn, Strings: p.strings, Memo: &fl.memo}
 	if p.RecycleTransactions {
 		fl.env.Pool = &p.txs
 	}

@@ -487,3 +487,42 @@ func TestSummaryEnglish(t *testing.T) {
 	assert.Contains(t, b.String(), "otwatch: 2 packets (120 bytes)")
 	assert.Contains(t, b.String(), "1 duplicate datagram dropped")
 }
+
+// Each flow has one set of notes for its consumers: every packet of the
+// flow after the first carries it, so do the flow's transactions, another
+// flow has its own, and a flow that reuses a closed one's room starts
+// with none.
+func TestFlowNotes(t *testing.T) {
+	var memos []*protocols.FlowMemo
+	var txMemos []*protocols.FlowMemo
+	r := &run{}
+	r.p = NewWith(Limits{}, []*protocols.Dissector{modbus.Dissector}, func(tx *protocols.Transaction) { txMemos = append(txMemos, tx.Memo) })
+	r.p.Events = func(e *Event) {
+		if e.Kind == PacketSeen {
+			memos = append(memos, e.Memo)
+		}
+	}
+	a, b := newConn(t, 40700, 502), newConn(t, 40701, 502)
+	r.feed(a.handshake()...)
+	r.feed(b.handshake()...)
+	r.feed(a.send(true, readReq), b.send(true, readReq), a.send(false, readResp), b.send(false, readResp))
+	require.Len(t, memos, 10)
+	assert.Nil(t, memos[0], "a flow's first packet: no flow yet")
+	assert.Nil(t, memos[3])
+	ma, mb := memos[1], memos[4]
+	require.NotNil(t, ma)
+	require.NotNil(t, mb)
+	assert.NotSame(t, ma, mb, "each flow its own")
+	assert.Equal(t, []*protocols.FlowMemo{nil, ma, ma, nil, mb, mb, ma, mb, ma, mb}, memos)
+	assert.Equal(t, []*protocols.FlowMemo{ma, mb}, txMemos, "a flow's transactions carry its notes")
+
+	ma.Hosts, ma.Known = [2]int32{4, 5}, 6
+	r.feed(a.frame(true, 0x04, a.cseq, nil)) // a is reset; its room is kept for the next flow
+	c := newConn(t, 40702, 502)
+	r.feed(c.handshake()...)
+	r.feed(c.send(true, readReq))
+	last := memos[len(memos)-1]
+	require.NotNil(t, last)
+	assert.Same(t, ma, last, "the closed flow's room, reused")
+	assert.Equal(t, protocols.FlowMemo{}, *last, "a new flow starts with no notes")
+}

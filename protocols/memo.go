@@ -1,0 +1,32 @@
+package protocols
+
+import "net/netip"
+
+// FlowMemo is what the consumers of one flow's packets and transactions
+// note about the flow's two endpoints, so that the flow's next packet does
+// not look them up again: on a busy network most of a consumer's work per
+// packet was finding the same two hosts in its maps. The pipeline keeps
+// one per flow and zeroes it when the flow starts; a nil *FlowMemo (a
+// transaction from elsewhere) notes nothing.
+//
+// A note is a hint, never the truth: its owner checks it against its own
+// tables (an index must still hold the address, a generation must still
+// be current) before using it, as those change without the flow knowing.
+type FlowMemo struct {
+	// Hosts is each endpoint's index in the inventory's host table, plus
+	// one (0: no note), in MemoSlot order.
+	Hosts [2]int32
+	// Known is the baseline's known-host generation, plus one, in which
+	// both endpoints were known hosts (0: no note).
+	Known uint32
+}
+
+// MemoSlot is the slot of FlowMemo.Hosts that notes ip, whose flow's
+// other endpoint is other: the lower address takes slot 0, so both
+// directions of a flow use the same slots.
+func MemoSlot(ip, other netip.Addr) int {
+	if ip.Less(other) {
+		return 0
+	}
+	return 1
+}
