@@ -155,20 +155,29 @@ func (p *Pipeline) HandleFrame(f capture.Frame) {
 		p.Stats.Malformed++
 	}
 	if err == nil {
-		var fl *flow // the packet's flow, when it has one already
+		// The packet's flow, made here when the packet starts one and
+		// there is room; one that must close another to make room is made
+		// after PacketSeen (closing may emit transactions, which come after
+		// the packet's PacketSeen, as when no flow closes).
+		starts := len(d.Payload) > 0 || (d.IPProto == frame.ProtoTCP && d.Flags&frame.FlagSYN != 0)
+		fl := p.lookupFlow(d, starts && len(p.flows) < p.limits.MaxFlows)
 		if p.Events != nil {
-			fl = p.lookupFlow(d, false)
 			ev := Event{Kind: PacketSeen, Frame: p.frameNo, Time: f.TimeNano, Decoded: d, Len: len(f.Data)}
 			if fl != nil {
 				ev.Memo = &fl.memo
 			}
 			p.send(ev)
 		}
-		pkt := protocols.Packet{Frame: p.frameNo, Time: time.Unix(0, f.TimeNano).UTC()}
-		if d.IPProto == frame.ProtoTCP {
-			p.tcp(d, pkt, fl)
-		} else {
-			p.udp(d, pkt, fl)
+		if fl == nil && starts {
+			fl = p.lookupFlow(d, true)
+		}
+		if fl != nil {
+			pkt := protocols.Packet{Frame: p.frameNo, Time: time.Unix(0, f.TimeNano).UTC()}
+			if d.IPProto == frame.ProtoTCP {
+				p.tcp(d, pkt, fl)
+			} else {
+				p.udp(d, pkt, fl)
+			}
 		}
 	}
 	p.expireIdle()
@@ -399,14 +408,8 @@ func (p *Pipeline) duplicateDatagram(fl *flow, dir protocols.Direction, d *frame
 	return false
 }
 
-// udp handles a datagram; fl is its flow when the caller found it already.
+// udp handles a datagram with a payload of flow fl.
 func (p *Pipeline) udp(d *frame.Decoded, pkt protocols.Packet, fl *flow) {
-	if len(d.Payload) == 0 {
-		return
-	}
-	if fl == nil {
-		fl = p.lookupFlow(d, true)
-	}
 	p.touch(fl)
 	dir := fl.direction(d.Src, d.SrcPort)
 	if p.duplicateDatagram(fl, dir, d) {
@@ -425,15 +428,10 @@ func (p *Pipeline) udp(d *frame.Decoded, pkt protocols.Packet, fl *flow) {
 	}
 }
 
-// tcp handles a segment; fl is its flow when the caller found it already.
+// tcp handles a segment of flow fl (a stray ACK, FIN or RST of a flow
+// not followed has none, and is not handled).
 func (p *Pipeline) tcp(d *frame.Decoded, pkt protocols.Packet, fl *flow) {
 	syn := d.Flags&frame.FlagSYN != 0
-	if fl == nil {
-		fl = p.lookupFlow(d, len(d.Payload) > 0 || syn)
-	}
-	if fl == nil {
-		return // a stray ACK/FIN/RST of a flow we do not follow
-	}
 	p.touch(fl)
 	dir := fl.direction(d.Src, d.SrcPort)
 	if syn {

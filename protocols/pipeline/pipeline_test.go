@@ -489,9 +489,9 @@ func TestSummaryEnglish(t *testing.T) {
 }
 
 // Each flow has one set of notes for its consumers: every packet of the
-// flow after the first carries it, so do the flow's transactions, another
-// flow has its own, and a flow that reuses a closed one's room starts
-// with none.
+// flow carries it, so do the flow's transactions, another flow has its
+// own, a stray packet of no flow has none, and a flow that reuses a
+// closed one's room starts with none.
 func TestFlowNotes(t *testing.T) {
 	var memos []*protocols.FlowMemo
 	var txMemos []*protocols.FlowMemo
@@ -507,13 +507,14 @@ func TestFlowNotes(t *testing.T) {
 	r.feed(b.handshake()...)
 	r.feed(a.send(true, readReq), b.send(true, readReq), a.send(false, readResp), b.send(false, readResp))
 	require.Len(t, memos, 10)
-	assert.Nil(t, memos[0], "a flow's first packet: no flow yet")
-	assert.Nil(t, memos[3])
-	ma, mb := memos[1], memos[4]
-	require.NotNil(t, ma)
+	ma, mb := memos[0], memos[3]
+	require.NotNil(t, ma, "the SYN starts the flow")
 	require.NotNil(t, mb)
 	assert.NotSame(t, ma, mb, "each flow its own")
-	assert.Equal(t, []*protocols.FlowMemo{nil, ma, ma, nil, mb, mb, ma, mb, ma, mb}, memos)
+	assert.Equal(t, []*protocols.FlowMemo{ma, ma, ma, mb, mb, mb, ma, mb, ma, mb}, memos)
+	stray := newConn(t, 40703, 502)
+	r.feed(stray.frame(true, 0x10, 1, nil))
+	assert.Nil(t, memos[len(memos)-1], "an ACK of a flow not followed")
 	assert.Equal(t, []*protocols.FlowMemo{ma, mb}, txMemos, "a flow's transactions carry its notes")
 
 	ma.Hosts, ma.Known = [2]int32{4, 5}, 6
@@ -525,4 +526,27 @@ func TestFlowNotes(t *testing.T) {
 	require.NotNil(t, last)
 	assert.Same(t, ma, last, "the closed flow's room, reused")
 	assert.Equal(t, protocols.FlowMemo{}, *last, "a new flow starts with no notes")
+}
+
+// At the flow limit a packet that starts a flow closes the least recently
+// active one; what closing emits (here the unanswered request) comes
+// after the packet's PacketSeen, as everything its flow causes does.
+func TestPacketSeenBeforeWhatClosingEmits(t *testing.T) {
+	var got []string
+	r := &run{}
+	r.p = NewWith(Limits{MaxFlows: 1}, []*protocols.Dissector{modbus.Dissector}, func(tx *protocols.Transaction) {
+		got = append(got, fmt.Sprintf("transaction %s:%d %s", tx.Client.IP, tx.Client.Port, tx.Outcome))
+	})
+	r.p.Events = func(e *Event) {
+		if e.Kind == PacketSeen {
+			got = append(got, fmt.Sprintf("packet %d memo=%v", e.Frame, e.Memo != nil))
+		}
+	}
+	a, b := newConn(t, 40800, 502), newConn(t, 40801, 502)
+	r.feed(a.handshake()...)
+	r.feed(a.send(true, readReq))
+	got = nil
+	r.feed(b.handshake()[0])
+	assert.Equal(t, []string{"packet 5 memo=false", "transaction 10.0.0.1:40800 " + protocols.OutcomeNoResponse.String()}, got)
+	assert.Equal(t, uint64(1), r.p.Stats.LimitsHit["max_flows"])
 }
