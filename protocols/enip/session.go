@@ -29,6 +29,12 @@ const (
 
 var errNotENIP = errors.New("enip: stream no longer carries encapsulation headers")
 
+// resync: after a gap or a bad header the next packet is found by
+// scanning, keeping a header's worth; more than two of the largest packets
+// without a header: not EtherNet/IP (any more).
+var resync = protocols.Resync{HeaderLen: headerLen, NotMine: errNotENIP, Keep: headerLen, MaxSkipped: 2 * (headerLen + maxLength),
+	LostAnomaly: "enip.resync"}
+
 // Header is the encapsulation header (CIP Vol. 2, §2-3.1), little-endian.
 type Header struct {
 	Command       uint16
@@ -78,9 +84,7 @@ type pending struct {
 type session struct {
 	env         *protocols.Env
 	outstanding protocols.Pending[pendingKey, pending]
-	resync      [2]bool
-	skipped     [2]int               // bytes skipped while re-synchronising
-	badHeaders  protocols.BadHeaders // in a row: too many mean the stream is not EtherNet/IP any more
+	framing     protocols.Framing
 	sawRequest  bool
 	missed      protocols.MissedRequests
 	io          ioSequences // implicit I/O (UDP 2222)
@@ -115,49 +119,25 @@ func (s *session) Feed(dir protocols.Direction, data []byte, pkt protocols.Packe
 		s.encap(dir, h, body, pkt)
 		return len(data), nil
 	}
-	off := 0
-	for {
-		rest := data[off:]
-		if s.resync[dir] {
-			i := findHeader(rest)
-			if i < 0 {
-				if skip := len(rest) - headerLen; skip > 0 {
-					off += skip
-					// More than two of the largest packets without a header:
-					// not EtherNet/IP (any more).
-					if s.skipped[dir] += skip; s.skipped[dir] > 2*(headerLen+maxLength) {
-						return len(data), errNotENIP
-					}
-				}
-				return off, nil
-			}
-			s.resync[dir], s.skipped[dir] = false, 0
-			off += i
-			continue
-		}
-		h, ok := ParseHeader(rest)
-		if !ok {
-			return off, nil
-		}
-		// An undefined command is recorded (named as an anomaly) as long as
-		// the header is otherwise sound; a bad one means lost framing.
-		if h.Options != 0 || h.Length > maxLength || (!h.known() && h.Command > 0xFF) {
-			s.env.Anomaly("enip.bad_header", pkt)
-			if s.badHeaders.Bad() {
-				return len(data), errNotENIP
-			}
-			s.env.Anomaly("enip.resync", pkt)
-			s.resync[dir] = true
-			off++
-			continue
-		}
-		if len(rest) < headerLen+h.Length {
-			return off, nil
-		}
-		s.badHeaders.Good()
-		s.encap(dir, h, rest[headerLen:headerLen+h.Length], pkt)
-		off += headerLen + h.Length
+	return protocols.Frames(&resync, &s.framing, s, s.env, dir, data, pkt)
+}
+
+// Boundary finds where framing resumes (protocols.Framer).
+func (s *session) Boundary(b []byte) int { return findHeader(b) }
+
+// Frame reads an encapsulation header and handles its packet when whole
+// (protocols.Framer). An undefined command is recorded (named as an
+// anomaly) as long as the header is otherwise sound; a bad one means lost
+// framing.
+func (s *session) Frame(dir protocols.Direction, b []byte, pkt protocols.Packet) (n int, bad string) {
+	h, _ := ParseHeader(b)
+	if h.Options != 0 || h.Length > maxLength || (!h.known() && h.Command > 0xFF) {
+		return 0, "enip.bad_header"
 	}
+	if n = headerLen + h.Length; len(b) >= n {
+		s.encap(dir, h, b[headerLen:n], pkt)
+	}
+	return n, ""
 }
 
 // findHeader returns the offset of the first plausible encapsulation
@@ -625,7 +605,7 @@ func (s *session) expire(pkt protocols.Packet) {
 // Gap: bytes of dir were lost; framing searches the next plausible header.
 func (s *session) Gap(dir protocols.Direction, n int, pkt protocols.Packet) {
 	if s.env.Transport == protocols.TCP {
-		s.resync[dir] = true
+		s.framing.Lose(dir)
 	}
 }
 

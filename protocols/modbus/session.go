@@ -17,6 +17,11 @@ const (
 
 var errNotModbus = errors.New("modbus: stream no longer carries MBAP headers")
 
+// resync: after a gap or a bad header the next ADU is found by scanning,
+// keeping a header's worth that may start it; a datagram holds whole ADUs.
+var resync = protocols.Resync{HeaderLen: HeaderLen, NotMine: errNotModbus, Keep: HeaderLen,
+	LostAnomaly: "modbus.resync", Truncated: "modbus.invalid_length"}
+
 // reqKey pairs a response with its request: the transaction id and the
 // function code (without the exception bit).
 type reqKey struct {
@@ -29,8 +34,7 @@ type reqKey struct {
 type session struct {
 	env         *protocols.Env
 	outstanding protocols.Requests[reqKey]
-	resync      [2]bool
-	badHeaders  protocols.BadHeaders // in a row: too many mean the stream is not Modbus any more
+	framing     protocols.Framing
 	sawRequest  bool
 	missed      protocols.MissedRequests
 }
@@ -43,51 +47,27 @@ func newSession(env *protocols.Env) *session {
 // Feed consumes every whole ADU in data.
 func (s *session) Feed(dir protocols.Direction, data []byte, pkt protocols.Packet) (int, error) {
 	s.missed.Feed(pkt.Time)
-	off := 0
-	for {
-		rest := data[off:]
-		if s.resync[dir] {
-			i := findBoundary(rest, s.env.Transport == protocols.UDP)
-			if i < 0 {
-				// Keep a header's worth: it may be the start of the next ADU.
-				if keep := len(rest) - HeaderLen; keep > 0 {
-					off += keep
-				}
-				return off, nil
-			}
-			s.resync[dir] = false
-			off += i
-			continue
-		}
-		h, ok := ParseHeader(rest)
-		if !ok {
-			return off, nil
-		}
-		if !h.valid() {
-			if h.ProtocolID != 0 {
-				s.env.Anomaly("modbus.invalid_protocol_id", pkt)
-			} else {
-				s.env.Anomaly("modbus.invalid_mbap_length", pkt)
-			}
-			if s.badHeaders.Bad() {
-				return len(data), errNotModbus
-			}
-			s.env.Anomaly("modbus.resync", pkt)
-			s.resync[dir] = true
-			off++
-			continue
-		}
-		if len(rest) < h.ADULen() {
-			if s.env.Transport == protocols.UDP { // a datagram holds whole ADUs
-				s.env.Anomaly("modbus.invalid_length", pkt)
-				return len(data), nil
-			}
-			return off, nil
-		}
-		s.badHeaders.Good()
-		s.pdu(dir, h, rest[HeaderLen:h.ADULen()], pkt)
-		off += h.ADULen()
+	return protocols.Frames(&resync, &s.framing, s, s.env, dir, data, pkt)
+}
+
+// Boundary finds where framing resumes (protocols.Framer).
+func (s *session) Boundary(b []byte) int { return findBoundary(b, s.env.Transport == protocols.UDP) }
+
+// Frame reads an MBAP header and handles its ADU when whole
+// (protocols.Framer): a protocol identifier other than 0 or a length
+// outside 2..254 loses the framing.
+func (s *session) Frame(dir protocols.Direction, b []byte, pkt protocols.Packet) (n int, bad string) {
+	h, _ := ParseHeader(b)
+	switch {
+	case !h.valid() && h.ProtocolID != 0:
+		return 0, "modbus.invalid_protocol_id"
+	case !h.valid():
+		return 0, "modbus.invalid_mbap_length"
 	}
+	if n = h.ADULen(); len(b) >= n {
+		s.pdu(dir, h, b[HeaderLen:n], pkt)
+	}
+	return n, ""
 }
 
 // findBoundary returns the offset of the first plausible MBAP header, -1 if none.
@@ -169,7 +149,7 @@ func (s *session) newTransaction(h Header) *protocols.Transaction {
 
 // Gap drops the partial ADU; the next ADU is found by scanning.
 func (s *session) Gap(dir protocols.Direction, n int, pkt protocols.Packet) {
-	s.resync[dir] = true
+	s.framing.Lose(dir)
 	s.missed.Gap(pkt.Time)
 }
 

@@ -28,6 +28,11 @@ const (
 
 var errNotOPCUA = errors.New("opcua: stream no longer carries UACP headers")
 
+// resync: after a gap or a bad header the next chunk is found by
+// scanning, keeping all but the last byte of a header's worth; skipped
+// bytes are named when framing resumes.
+var resync = protocols.Resync{HeaderLen: HeaderLen, NotMine: errNotOPCUA, Keep: HeaderLen - 1, SkipAnomaly: "opcua.resync"}
+
 type reqKey struct {
 	channel, request uint32
 }
@@ -62,8 +67,7 @@ type channel struct {
 // chunk reassembly and request/response pairing by (channel, request id).
 type session struct {
 	env        *protocols.Env
-	lost       [2]bool              // scanning for the next header (also at the start: mid-stream)
-	badHeaders protocols.BadHeaders // in a row: too many mean the stream is not OPC UA any more
+	framing    protocols.Framing // lost at the start: the connection may be picked up mid-stream
 	endpoint   string
 	lastPolicy string           // policy of the latest OPN seen
 	lastMode   uint32           // security mode requested by the latest clear OPN
@@ -82,7 +86,9 @@ type session struct {
 }
 
 func newSession(env *protocols.Env) *session {
-	s := &session{env: env, lost: [2]bool{true, true}, missed: protocols.MissedRequests{Window: ResponseTimeout}}
+	s := &session{env: env, missed: protocols.MissedRequests{Window: ResponseTimeout}}
+	s.framing.Lose(protocols.ClientToServer)
+	s.framing.Lose(protocols.ServerToClient)
 	s.pending = protocols.NewRequests[pendingKey](MaxOutstanding, ResponseTimeout, "opcua.too_many_outstanding")
 	s.encrypted = protocols.NewRequests[int](MaxOutstanding, 0, "")
 	return s
@@ -91,48 +97,27 @@ func newSession(env *protocols.Env) *session {
 // Feed consumes every whole chunk in data.
 func (s *session) Feed(dir protocols.Direction, data []byte, pkt protocols.Packet) (int, error) {
 	s.missed.Feed(pkt.Time)
-	off := 0
-	for {
-		rest := data[off:]
-		if s.lost[dir] {
-			i := findBoundary(rest)
-			if i < 0 {
-				if keep := len(rest) - (HeaderLen - 1); keep > 0 {
-					off += keep
-				}
-				return off, nil
-			}
-			if i > 0 {
-				s.env.Anomaly("opcua.resync", pkt)
-			}
-			s.lost[dir] = false
-			off += i
-			continue
-		}
-		h, ok := ParseHeader(rest)
-		if !ok {
-			return off, nil
-		}
-		if !h.Valid() {
-			if h.Type != 0 && h.Size > MaxChunkSize {
-				s.env.Anomaly("opcua.chunk_too_large", pkt)
-			} else {
-				s.env.Anomaly("opcua.bad_header", pkt)
-			}
-			if s.badHeaders.Bad() {
-				return len(data), errNotOPCUA
-			}
-			s.lost[dir] = true
-			off++
-			continue
-		}
-		if len(rest) < int(h.Size) {
-			return off, nil
-		}
-		s.badHeaders.Good()
-		s.chunk(dir, h, rest[:h.Size], pkt)
-		off += int(h.Size)
+	return protocols.Frames(&resync, &s.framing, s, s.env, dir, data, pkt)
+}
+
+// Boundary finds where framing resumes (protocols.Framer).
+func (s *session) Boundary(b []byte) int { return findBoundary(b) }
+
+// Frame reads a message header and handles its chunk when whole
+// (protocols.Framer): an unknown type or an impossible size loses the
+// framing.
+func (s *session) Frame(dir protocols.Direction, b []byte, pkt protocols.Packet) (n int, bad string) {
+	h, _ := ParseHeader(b)
+	switch {
+	case !h.Valid() && h.Type != 0 && h.Size > MaxChunkSize:
+		return 0, "opcua.chunk_too_large"
+	case !h.Valid():
+		return 0, "opcua.bad_header"
 	}
+	if n = int(h.Size); len(b) >= n {
+		s.chunk(dir, h, b[:n], pkt)
+	}
+	return n, ""
 }
 
 // findBoundary returns the offset of the first plausible message header, -1
@@ -495,7 +480,7 @@ func (s *session) newTransaction() *protocols.Transaction {
 // Gap drops the partial messages of that direction; the next chunk is found
 // by scanning.
 func (s *session) Gap(dir protocols.Direction, n int, pkt protocols.Packet) {
-	s.lost[dir] = true
+	s.framing.Lose(dir)
 	s.missed.Gap(pkt.Time)
 	for i := 0; i < len(s.partials); {
 		if s.partials[i].dir == dir {
