@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/otwatch/otwatch/protocols"
+	"github.com/otwatch/otwatch/protocols/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -247,4 +248,14 @@ func TestSessionDetachesFromGarbage(t *testing.T) {
 		_, err = s.Feed(protocols.ClientToServer, junk, pk(uint64(i)))
 	}
 	assert.ErrorIs(t, err, errNotENIP)
+}
+
+// BenchmarkSessionReadPair: an unconnected Get_Attribute_Single and its
+// reply, each in its own segment, through framing, pairing and decoding;
+// transactions are recycled as the pipeline does.
+func BenchmarkSessionReadPair(b *testing.B) {
+	req := rrData(7, hx(b, "0e 03 | Get_Attribute_Single, path 3 words\n 20 01 24 01 30 07 | identity 1, attribute 7"))
+	resp := rrData(7, hx(b, "8e 00 00 00 | reply, success\n 04 31 37 35 36 | product name \"1756\""))
+	env := &protocols.Env{Client: &protocols.Endpoint{}, Server: &protocols.Endpoint{}, Pool: &protocols.TxPool{}}
+	testkit.BenchPair(b, newSession(env), req, resp)
 }

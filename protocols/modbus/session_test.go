@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/otwatch/otwatch/protocols"
+	"github.com/otwatch/otwatch/protocols/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -237,4 +238,17 @@ func TestProbe(t *testing.T) {
 			assert.Equal(t, tc.want, d.Probe(protocols.ClientToServer, hx(t, tc.data)))
 		})
 	}
+}
+
+// BenchmarkSessionReadPair: one read request and its response, each in
+// its own segment, through framing, pairing and decoding; transactions
+// are recycled as the pipeline does, so what remains is the session's
+// own cost per pair.
+func BenchmarkSessionReadPair(b *testing.B) {
+	req := testkit.Hex(b, `00 01 00 00 00 06 | tid 1, protocol 0, length 6
+		11 03 00 6b 00 02                     | unit 17, read holding registers 107, 2`)
+	resp := testkit.Hex(b, `00 01 00 00 00 07 | tid 1, protocol 0, length 7
+		11 03 04 02 2b 00 00                  | unit 17, 4 bytes: 555, 0`)
+	env := &protocols.Env{Client: &protocols.Endpoint{}, Server: &protocols.Endpoint{}, Pool: &protocols.TxPool{}}
+	testkit.BenchPair(b, newSession(env), req, resp)
 }

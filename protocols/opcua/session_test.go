@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/otwatch/otwatch/protocols"
+	"github.com/otwatch/otwatch/protocols/testkit"
 )
 
 const (
@@ -254,13 +255,7 @@ func BenchmarkSessionReadPair(b *testing.B) {
 	read := chunk("MSG", 'F', 3, token(1), 20, 40, hx(b, requestCases[0].hex))
 	resp := chunk("MSG", 'F', 3, token(1), 20, 40, hx(b, responseCases[1].hex))
 	env := &protocols.Env{Client: &protocols.Endpoint{}, Server: &protocols.Endpoint{}}
-	s := newSession(env)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(read) + len(resp)))
-	for i := 0; i < b.N; i++ {
-		s.Feed(c2s, read, pkt(1))
-		s.Feed(s2c, resp, pkt(2))
-	}
+	testkit.BenchPair(b, newSession(env), read, resp)
 }
 
 // TestSessionSignOnly: a Sign channel's OPN is encrypted, but its MSG bodies
