@@ -138,6 +138,17 @@ type Session interface {
 	Close(pkt Packet)
 }
 
+// Wanter is a Session that can say how long the message it waits for is:
+// the pipeline then keeps the message's first bytes in a buffer of that
+// size, instead of one that doubles as segments arrive (fresh memory is
+// dear: on a short run each new page costs a page fault). Sessions that
+// frame with Frames answer from their Framing.
+type Wanter interface {
+	// Wants is the whole length, in bytes, of the partial message at the
+	// start of what the last Feed of dir left; 0 when it is not known.
+	Wants(dir Direction) int
+}
+
 // Dissector declares a protocol to the registry: a value, not a type of
 // its own, so a protocol's registration is one declaration in its folder:
 //

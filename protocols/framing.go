@@ -75,9 +75,14 @@ type Resync struct {
 // session is allocated per connection.
 type Framing struct {
 	skipped [2]int32 // counted only under a MaxSkipped
+	wants   [2]int32 // the length of the message the last Frames waits for, 0: none
 	bad     BadHeaders
 	lost    [2]bool
 }
+
+// Wants is the whole length of the message the last Frames of dir stopped
+// at for want of bytes, 0 when it stopped elsewhere (Wanter).
+func (fr *Framing) Wants(dir Direction) int { return int(fr.wants[dir]) }
 
 // Lose makes dir search for the next boundary: after a gap, or at the
 // start of a connection picked up in the middle.
@@ -90,6 +95,7 @@ func (fr *Framing) Lose(dir Direction) { fr.lost[dir] = true }
 // sound header ends the row.
 func Frames(r *Resync, fr *Framing, f Framer, env *Env, dir Direction, data []byte, pkt Packet) (int, error) {
 	off := 0
+	fr.wants[dir] = 0
 	for {
 		rest := data[off:]
 		if len(rest) < r.HeaderLen {
@@ -133,6 +139,7 @@ func Frames(r *Resync, fr *Framing, f Framer, env *Env, dir Direction, data []by
 				env.Anomaly(r.Truncated, pkt)
 				return len(data), nil
 			}
+			fr.wants[dir] = int32(min(n, 1<<30))
 			return off, nil
 		}
 		fr.bad.Good()

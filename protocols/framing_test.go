@@ -64,11 +64,13 @@ func TestFrames(t *testing.T) {
 		udp, lost bool
 		data      string
 		consumed  int
+		wants     int // the length of the message Frames stopped at, 0 when none
 		err       error
 		got, seen []string
 	}{
 		{name: "whole messages, the partial one waits", r: lostNamed, data: "M\x03aM\x04bcM\x05d",
-			consumed: 7, got: []string{"a", "bc"}},
+			consumed: 7, wants: 5, got: []string{"a", "bc"}},
+		{name: "every message whole: nothing wanted", r: lostNamed, data: "M\x03aM\x04bc", consumed: 7, got: []string{"a", "bc"}},
 		{name: "fewer bytes than a header wait", r: lostNamed, data: "M", consumed: 0},
 		{name: "bad header: named, then resync when lost", r: lostNamed, data: "xyM\x03a",
 			consumed: 5, got: []string{"a"}, seen: []string{"toy.bad_header", "toy.resync"}},
@@ -101,6 +103,9 @@ func TestFrames(t *testing.T) {
 			if n != c.consumed || err != c.err || !slices.Equal(p.got, c.got) || !slices.Equal(p.seen, c.seen) {
 				t.Errorf("consumed %d, %v, messages %q, anomalies %q; want %d, %v, %q, %q",
 					n, err, p.got, p.seen, c.consumed, c.err, c.got, c.seen)
+			}
+			if w := fr.Wants(ClientToServer); w != c.wants {
+				t.Errorf("wants %d, want %d", w, c.wants)
 			}
 		})
 	}

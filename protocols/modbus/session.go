@@ -50,6 +50,9 @@ func (s *session) Feed(dir protocols.Direction, data []byte, pkt protocols.Packe
 	return protocols.Frames(&resync, &s.framing, s, s.env, dir, data, pkt)
 }
 
+// Wants is the length of the message Feed waits for (protocols.Wanter).
+func (s *session) Wants(dir protocols.Direction) int { return s.framing.Wants(dir) }
+
 // Boundary finds where framing resumes (protocols.Framer).
 func (s *session) Boundary(b []byte) int { return findBoundary(b, s.env.Transport == protocols.UDP) }
 

@@ -605,7 +605,9 @@ func (p *Pipeline) release(h *halfStream) {
 // own, which on a capture of many flows was most of the fresh memory the
 // process touched (and a page fault per 4 KiB of it). A new buffer holds
 // what is pending with room for as much again (a PDU split in two then
-// fits without growing) and at least minStreamBuf; a larger PDU doubles it.
+// fits without growing) and at least minStreamBuf; a larger PDU doubles it,
+// unless the session says how long the PDU is (protocols.Wanter), which
+// sizes the buffer once.
 // Spares are kept up to maxSpareBytes: when more flows than that are
 // partial at once the extra buffers go back to the garbage collector.
 const (
@@ -637,11 +639,20 @@ func (p *Pipeline) takeBuf(n int) []byte {
 }
 
 // appendPending appends data to a half-stream's partial PDU, moving it to a
-// spare or new buffer with room for twice what it then holds when it does
-// not fit.
-func (p *Pipeline) appendPending(h *halfStream, data []byte) {
+// spare or new buffer when it does not fit: one the PDU's length when the
+// session knows it (protocols.Wanter), else one with room for twice what it
+// then holds.
+func (p *Pipeline) appendPending(fl *flow, dir protocols.Direction, data []byte) {
+	h := &fl.half[dir]
 	if need := len(h.pending) + len(data); need > cap(h.pending) {
-		b := append(p.takeBuf(max(2*need, 2*cap(h.pending))), h.pending...)
+		size := max(2*need, 2*cap(h.pending))
+		if w, ok := fl.session.(protocols.Wanter); ok {
+			// the message's own length, when the session knows it
+			if want := w.Wants(dir); want >= need && want <= p.limits.MaxFlowBuffer {
+				size = want
+			}
+		}
+		b := append(p.takeBuf(size), h.pending...)
 		p.putBuf(h.pending)
 		h.pending = b
 	}
@@ -689,7 +700,7 @@ func (p *Pipeline) feedStream(fl *flow, dir protocols.Direction, data []byte, pk
 			p.gap(fl, dir, len(data), pkt)
 			return
 		}
-		p.appendPending(h, data)
+		p.appendPending(fl, dir, data)
 		return
 	}
 	if len(h.pending)+len(data) > p.limits.MaxFlowBuffer || p.buffered+len(data) > p.limits.MaxTotalBuffer {
@@ -698,7 +709,7 @@ func (p *Pipeline) feedStream(fl *flow, dir protocols.Direction, data []byte, pk
 		p.feedStream(fl, dir, data, pkt)
 		return
 	}
-	p.appendPending(h, data)
+	p.appendPending(fl, dir, data)
 	n := p.callFeed(fl, dir, h.pending, pkt)
 	if fl.state != stateBound {
 		return

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net"
 	"strings"
@@ -549,4 +550,62 @@ func TestPacketSeenBeforeWhatClosingEmits(t *testing.T) {
 	r.feed(b.handshake()[0])
 	assert.Equal(t, []string{"packet 5 memo=false", "transaction 10.0.0.1:40800 " + protocols.OutcomeNoResponse.String()}, got)
 	assert.Equal(t, uint64(1), r.p.Stats.LimitsHit["max_flows"])
+}
+
+// lengthy frames messages as a 4-byte big-endian length, then the body;
+// its session says how long the message it waits for is (a Wanter).
+var lengthy = &protocols.Dissector{Name: "lengthy", Transports: protocols.TCP, Ports: []uint16{9998},
+	Probe:      func(protocols.Direction, []byte) protocols.ProbeResult { return protocols.ProbeYes },
+	NewSession: func(env *protocols.Env) protocols.Session { return &lengthySession{} }}
+
+type lengthySession struct {
+	wants    int
+	messages []int
+}
+
+func (s *lengthySession) Feed(dir protocols.Direction, data []byte, pkt protocols.Packet) (int, error) {
+	off := 0
+	s.wants = 0
+	for len(data)-off >= 4 {
+		n := 4 + int(binary.BigEndian.Uint32(data[off:]))
+		if len(data)-off < n {
+			s.wants = n
+			break
+		}
+		s.messages = append(s.messages, n)
+		off += n
+	}
+	return off, nil
+}
+func (s *lengthySession) Wants(protocols.Direction) int                  { return s.wants }
+func (s *lengthySession) Gap(protocols.Direction, int, protocols.Packet) {}
+func (s *lengthySession) Close(protocols.Packet)                         {}
+
+// A message split over many segments waits in one buffer of its own
+// length when the session says the length, instead of one that doubles as
+// the segments arrive.
+func TestPendingBufferSizedByTheSession(t *testing.T) {
+	p := NewWith(Limits{}, []*protocols.Dissector{lengthy}, func(*protocols.Transaction) {})
+	c := newConn(t, 41040, 9998)
+	for _, f := range c.handshake() {
+		p.HandleFrame(f)
+	}
+	msg := make([]byte, 30000)
+	binary.BigEndian.PutUint32(msg, uint32(len(msg)-4))
+	var fl *flow
+	var caps []int
+	for off := 0; off < len(msg); off += 1000 {
+		p.HandleFrame(c.send(true, msg[off:off+1000]))
+		if fl == nil {
+			for _, f := range p.flows {
+				fl = f
+			}
+			require.NotNil(t, fl)
+		}
+		caps = append(caps, cap(fl.half[protocols.ClientToServer].pending))
+	}
+	assert.Equal(t, 30000, caps[0], "sized once, by the message's length")
+	assert.Equal(t, 30000, caps[len(caps)-2], "never grown")
+	assert.Equal(t, []int{30000}, fl.session.(*lengthySession).messages)
+	assert.Zero(t, p.Buffered())
 }
