@@ -16,8 +16,8 @@ type FlowMemo struct {
 	// Hosts is each endpoint's index in the inventory's host table, plus
 	// one (0: no note), in MemoSlot order.
 	Hosts [2]int32
-	// Known is the baseline's known-host generation, plus one, in which
-	// both endpoints were known hosts (0: no note).
+	// Known is the baseline's known-host epoch (never 0) in which both
+	// endpoints were known hosts (0: no note).
 	Known uint32
 }
 
