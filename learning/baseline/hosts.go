@@ -42,10 +42,20 @@ func (m *Model) LearnFlowHost(ip, other netip.Addr, now time.Time, memo *protoco
 		return true
 	}
 	known := m.LearnHost(ip, now)
-	if known && memo != nil && ip.Is4() && other.Is4() && m.known(other) {
-		memo.Known = m.knownEpoch
+	if known && memo != nil && m.known(other) {
+		m.noteKnown(memo, ip, other)
 	}
 	return known
+}
+
+// noteKnown notes in a flow's memo that both its endpoints, a and b, are
+// known hosts. Only for an IPv4 pair: LearnHost unmaps an IPv4-mapped
+// IPv6 address and Observe does not, so for other forms the two paths
+// could disagree about one address.
+func (m *Model) noteKnown(memo *protocols.FlowMemo, a, b netip.Addr) {
+	if memo != nil && a.Is4() && b.Is4() {
+		memo.Known = m.knownEpoch
+	}
 }
 
 // unknownHosts lists the transaction's server and client, leaving out
@@ -61,8 +71,8 @@ func (m *Model) unknownHosts(tx *protocols.Transaction) [2]netip.Addr {
 			hosts[i] = netip.Addr{}
 		}
 	}
-	if tx.Memo != nil && hosts == [2]netip.Addr{} && tx.Server.IP.Is4() && tx.Client.IP.Is4() {
-		tx.Memo.Known = m.knownEpoch
+	if hosts == [2]netip.Addr{} {
+		m.noteKnown(tx.Memo, tx.Server.IP, tx.Client.IP)
 	}
 	return hosts
 }
