@@ -871,6 +871,41 @@ func (m *Model) changedCovers(a *Asset, tx *protocols.Transaction, tg protocols.
 	return ok
 }
 
+// changedGaps names the parts of a target's range that no client wrote or
+// commanded while learning, when some other part of it was: "" when none
+// of it was (or the target has no range).
+func (m *Model) changedGaps(a *Asset, tx *protocols.Transaction, tg protocols.Target) string {
+	space := m.strs.id(tg.Space, false)
+	if space == 0 {
+		return ""
+	}
+	var gaps []Range
+	lo, hi := tg.Address, lastAddress(tg)
+	m.candidates(a, tx.Proto, tx.Unit, func(pu uint32) bool {
+		if rs := a.changed[spaceKey{pu, space}]; rs != nil {
+			if g := rs.Gaps(lo, hi); len(g) > 0 && (len(g) > 1 || g[0] != Range{lo, hi}) {
+				gaps = g
+			}
+		}
+		return gaps != nil
+	})
+	if gaps == nil {
+		return ""
+	}
+	const most = 3
+	var b strings.Builder
+	for i, g := range gaps[:min(len(gaps), most)] {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %d..%d", tg.Space, g.Lo, g.Hi)
+	}
+	if len(gaps) > most {
+		fmt.Fprintf(&b, " and %d more ranges", len(gaps)-most)
+	}
+	return b.String()
+}
+
 // pointModel finds the value model of a point, false if none.
 func (m *Model) pointModel(a *Asset, tx *protocols.Transaction, p pointRef) (ValueModel, bool) {
 	var vm ValueModel
@@ -947,12 +982,15 @@ func (m *Model) detect(a *Asset, tx *protocols.Transaction, now time.Time, out [
 		if m.changedCovers(a, tx, tg) {
 			continue
 		}
-		where := tg.ID
+		where, which := tg.ID, "which"
 		if where == "" {
 			where = fmt.Sprintf("%s %d..%d", tg.Space, tg.Address, lastAddress(tg))
+			if gaps := m.changedGaps(a, tx, tg); gaps != "" {
+				which = "of which " + gaps // the rest of the range was written while learning
+			}
 		}
-		f := find("write_to_unseen_target", fmt.Sprintf("%s sent %s to %s on %s%s, which no client wrote or commanded while learning", client(),
-			opName(tx), where, server(), unitText(tx.Unit)), tx.Proto, tx.Unit, tg.Space, addr(tg.Address), tg.ID)
+		f := find("write_to_unseen_target", fmt.Sprintf("%s sent %s to %s on %s%s, %s no client wrote or commanded while learning", client(),
+			opName(tx), where, server(), unitText(tx.Unit), which), tx.Proto, tx.Unit, tg.Space, addr(tg.Address), tg.ID)
 		f.Space, f.Address, f.HasAddress = tg.Space, tg.Address, tg.ID == ""
 		if tg.ID == "" && m.polls(a, tx, tg) {
 			f.Lower, f.LowerWhy = 2, "the client reads these points cyclically: an HMI writing back a value it displays?"

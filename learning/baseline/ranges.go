@@ -52,3 +52,23 @@ func (s *RangeSet) Add(lo, hi uint64) bool {
 	*s = rs
 	return true
 }
+
+// Gaps returns the parts of [lo, hi] that no range covers, in order: all
+// of it when nothing does.
+func (s RangeSet) Gaps(lo, hi uint64) []Range {
+	if hi < lo {
+		lo, hi = hi, lo
+	}
+	var out []Range
+	i := sort.Search(len(s), func(i int) bool { return s[i].Hi >= lo })
+	for ; i < len(s) && s[i].Lo <= hi; i++ {
+		if s[i].Lo > lo {
+			out = append(out, Range{lo, s[i].Lo - 1})
+		}
+		if s[i].Hi >= hi {
+			return out
+		}
+		lo = s[i].Hi + 1
+	}
+	return append(out, Range{lo, hi})
+}

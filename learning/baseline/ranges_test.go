@@ -54,6 +54,20 @@ func TestRangeSetAgainstAModel(t *testing.T) {
 			for a := range uint64(len(in)) {
 				require.Equal(t, in[a], s.Covers(a, a), "round %d: address %d in %v", round, a, s)
 			}
+			// the gaps of a random span are exactly its addresses not in the set
+			glo := rng.Uint64N(125)
+			ghi := glo + rng.Uint64N(uint64(len(in))-glo)
+			var want []Range
+			for a := glo; a <= ghi; a++ {
+				switch {
+				case in[a]:
+				case len(want) > 0 && want[len(want)-1].Hi == a-1:
+					want[len(want)-1].Hi = a
+				default:
+					want = append(want, Range{a, a})
+				}
+			}
+			require.Equal(t, want, s.Gaps(glo, ghi), "round %d: gaps of %d-%d in %v", round, glo, ghi, s)
 		}
 	}
 }

@@ -232,6 +232,29 @@ func TestMultiByteItemIsOnePoint(t *testing.T) {
 	assert.Contains(t, fs[0].Message, "M 0")
 }
 
+// TestWriteBeyondLearnedRange: the libnodave demo writes M 0..15 while
+// learning; a write of M 0..211 alerts, and names only what is new.
+func TestWriteBeyondLearnedRange(t *testing.T) {
+	txs := replayed(t, testdata("s7comm", "s7comm_varservice_libnodavedemo.pcap"))
+	w := find(t, txs, "a write of M 0..3", func(tx *protocols.Transaction) bool {
+		return tx.Op == protocols.OpWrite && len(tx.Targets) == 1 && tx.Targets[0].Space == "M" && tx.Targets[0].Address == 0
+	})
+	m := learned(txs)
+	wide := clone(w, w.Time().Add(time.Hour))
+	wide.Targets[0].Count = 212
+	fs := findingsOf(m.Observe(wide), "write_to_unseen_target")
+	require.Len(t, fs, 1)
+	assert.Contains(t, fs[0].Message, "to M 0..211 on")
+	assert.Contains(t, fs[0].Message, "of which M 16..211 no client wrote")
+
+	apart := clone(w, w.Time().Add(2*time.Hour))
+	apart.Targets[0].Address = 300
+	fs = findingsOf(m.Observe(apart), "write_to_unseen_target")
+	require.Len(t, fs, 1)
+	assert.Contains(t, fs[0].Message, "M 300..303 on")
+	assert.Contains(t, fs[0].Message, ", which no client wrote", "none of it was written")
+}
+
 // TestNoSilentClass: modbusBig (zeek), where the HMI polls coils it never
 // writes. Writing one is alerted, lowered with the reason.
 func TestNoSilentClass(t *testing.T) {
