@@ -149,6 +149,18 @@ type Wanter interface {
 	Wants(dir Direction) int
 }
 
+// Reuser is a Session that can start again on another flow of its
+// protocol: Reuse must leave it exactly as NewSession(env) makes one. The
+// pipeline hands a closed flow's session to the next flow its dissector
+// binds instead of making a new one, since fresh memory is dear (on a
+// short run each new page costs a page fault) and a plant's clients often
+// open a connection per poll. A session is reused only after Close, and
+// never after it panicked.
+type Reuser interface {
+	Session
+	Reuse(env *Env)
+}
+
 // Dissector declares a protocol to the registry: a value, not a type of
 // its own, so a protocol's registration is one declaration in its folder:
 //

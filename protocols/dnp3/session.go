@@ -88,8 +88,24 @@ type session struct {
 }
 
 func newSession(env *protocols.Env) *session {
-	return &session{env: env, missed: protocols.MissedRequests{Window: ResponseTimeout},
+	s := new(session)
+	s.Reuse(env)
+	return s
+}
+
+// Reuse starts the session again on another flow (protocols.Reuser),
+// keeping only the room of its scratch buffers.
+func (s *session) Reuse(env *protocols.Env) {
+	clear(s.assocs)
+	assocs, frag := s.assocs[:0], s.frag[:0]
+	*s = session{env: env, missed: protocols.MissedRequests{Window: ResponseTimeout},
 		selects: protocols.MissedRequests{Window: SelectTimeout}}
+	if cap(assocs) > 0 {
+		s.assocs = assocs
+	}
+	if cap(frag) > 0 {
+		s.frag = frag
+	}
 }
 
 // Stats returns the session's counters.

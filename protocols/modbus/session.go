@@ -40,7 +40,14 @@ type session struct {
 }
 
 func newSession(env *protocols.Env) *session {
-	return &session{env: env, missed: protocols.MissedRequests{Window: ResponseTimeout},
+	s := new(session)
+	s.Reuse(env)
+	return s
+}
+
+// Reuse starts the session again on another flow (protocols.Reuser).
+func (s *session) Reuse(env *protocols.Env) {
+	*s = session{env: env, missed: protocols.MissedRequests{Window: ResponseTimeout},
 		outstanding: protocols.NewRequests[reqKey](MaxOutstanding, ResponseTimeout, "modbus.too_many_outstanding")}
 }
 

@@ -86,12 +86,18 @@ type session struct {
 }
 
 func newSession(env *protocols.Env) *session {
-	s := &session{env: env, missed: protocols.MissedRequests{Window: ResponseTimeout}}
+	s := new(session)
+	s.Reuse(env)
+	return s
+}
+
+// Reuse starts the session again on another flow (protocols.Reuser).
+func (s *session) Reuse(env *protocols.Env) {
+	*s = session{env: env, missed: protocols.MissedRequests{Window: ResponseTimeout}}
 	s.framing.Lose(protocols.ClientToServer)
 	s.framing.Lose(protocols.ServerToClient)
 	s.pending = protocols.NewRequests[pendingKey](MaxOutstanding, ResponseTimeout, "opcua.too_many_outstanding")
 	s.encrypted = protocols.NewRequests[int](MaxOutstanding, 0, "")
-	return s
 }
 
 // Feed consumes every whole chunk in data.

@@ -91,9 +91,13 @@ type flow struct {
 	state     flowState
 	dissector *protocols.Dissector
 	session   protocols.Session
-	env       protocols.Env
-	half      [2]halfStream // indexed by protocols.Direction
-	lastSeen  int64
+	// spare: the session of the flow this one reuses, for the next
+	// binding to its dissector (protocols.Reuser)
+	spare    protocols.Reuser
+	spareOf  *protocols.Dissector
+	env      protocols.Env
+	half     [2]halfStream // indexed by protocols.Direction
+	lastSeen int64
 	// LRU list links, most recent first
 	prev, next *flow
 	closed     bool

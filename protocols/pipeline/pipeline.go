@@ -854,7 +854,12 @@ func (p *Pipeline) bind(fl *flow, d *protocols.Dissector, dir protocols.Directio
 	if p.RecycleTransactions {
 		fl.env.Pool = &p.txs
 	}
-	p.guard(fl, func() { fl.session = d.NewSession(&fl.env) })
+	if spare := fl.spare; spare != nil && fl.spareOf == d {
+		p.guard(fl, func() { spare.Reuse(&fl.env); fl.session = spare })
+	} else {
+		p.guard(fl, func() { fl.session = d.NewSession(&fl.env) })
+	}
+	fl.spare, fl.spareOf = nil, nil
 	if fl.session == nil {
 		p.detach(fl)
 		return
@@ -940,8 +945,13 @@ func (p *Pipeline) newFlow() *flow {
 	p.free[n-1] = nil
 	p.free = p.free[:n-1]
 	pending, recent := [2][]byte{fl.half[0].pending[:0], fl.half[1].pending[:0]}, fl.recent
+	spare, spareOf := fl.spare, fl.spareOf
+	if r, ok := fl.session.(protocols.Reuser); ok && fl.closed {
+		spare, spareOf = r, fl.dissector // closed in order (a panic detaches, dropping the session)
+	}
 	*fl = flow{}
 	fl.half[0].pending, fl.half[1].pending = pending[0], pending[1]
+	fl.spare, fl.spareOf = spare, spareOf
 	if recent != nil {
 		*recent = recentDatagrams{}
 		fl.recent = recent

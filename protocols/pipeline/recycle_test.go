@@ -36,18 +36,90 @@ func TestRecycledTransactionsChangeNothing(t *testing.T) {
 	for _, c := range corpustest.Captures(t, "") {
 		fresh, freshStats := replayRecords(t, c.Path, false)
 		recycled, recycledStats := replayRecords(t, c.Path, true)
-		if !bytes.Equal(fresh, recycled) {
-			a, b := bytes.Split(fresh, []byte("\n")), bytes.Split(recycled, []byte("\n"))
-			for i := 0; i < len(a) && i < len(b); i++ {
-				if !bytes.Equal(a[i], b[i]) {
-					t.Fatalf("%s: record %d\nfresh    %s\nrecycled %s", c.Rel, i+1, a[i], b[i])
-				}
-			}
-			t.Fatalf("%s: %d records fresh, %d recycled", c.Rel, len(a), len(b))
-		}
+		sameRecords(t, c.Rel, "recycled", fresh, recycled)
 		assert.Equal(t, freshStats, recycledStats, c.Rel)
 		n += bytes.Count(fresh, []byte("\n"))
 	}
 	t.Logf("%d records alike", n)
 	require.NotZero(t, n)
+}
+
+// sameRecords fails at the first record that differs between two replays.
+func sameRecords(t *testing.T, capture, how string, fresh, other []byte) {
+	if bytes.Equal(fresh, other) {
+		return
+	}
+	a, b := bytes.Split(fresh, []byte("\n")), bytes.Split(other, []byte("\n"))
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if !bytes.Equal(a[i], b[i]) {
+			t.Fatalf("%s: record %d\nfresh %s\n%s %s", capture, i+1, a[i], how, b[i])
+		}
+	}
+	t.Fatalf("%s: %d records fresh, %d %s", capture, len(a), len(b), how)
+}
+
+// freshSession hides a session's Reuse: the pipeline makes a new session
+// for every flow.
+type freshSession struct{ protocols.Session }
+
+func (s freshSession) Wants(dir protocols.Direction) int { return wants(s.Session, dir) }
+
+// countedSession counts the times the pipeline reuses it, by protocol.
+type countedSession struct {
+	protocols.Reuser
+	name   string
+	reused map[string]int
+}
+
+func (s *countedSession) Reuse(env *protocols.Env) { s.reused[s.name]++; s.Reuser.Reuse(env) }
+
+func (s *countedSession) Wants(dir protocols.Direction) int { return wants(s.Reuser, dir) }
+
+func wants(s protocols.Session, dir protocols.Direction) int {
+	if w, ok := s.(protocols.Wanter); ok {
+		return w.Wants(dir)
+	}
+	return 0
+}
+
+// wrapped returns copies of the registered dissectors whose sessions are
+// fresh ones, or counted ones when reused is not nil.
+func wrapped(reused map[string]int) []*protocols.Dissector {
+	var out []*protocols.Dissector
+	for _, d := range protocols.Dissectors() {
+		w, newSession := *d, d.NewSession
+		w.NewSession = func(env *protocols.Env) protocols.Session {
+			s := newSession(env)
+			if r, ok := s.(protocols.Reuser); ok && reused != nil {
+				return &countedSession{r, d.Name, reused}
+			}
+			return freshSession{s}
+		}
+		out = append(out, &w)
+	}
+	return out
+}
+
+// TestReusedSessionsChangeNothing replays every corpus capture with a new
+// session for every flow and with closed flows' sessions reused: a Reuse
+// that left anything of the flow before would change a record.
+func TestReusedSessionsChangeNothing(t *testing.T) {
+	replay := func(path string, dissectors []*protocols.Dissector) []byte {
+		var out []byte
+		p := pipeline.NewWith(pipeline.DefaultLimits(), dissectors, func(tx *protocols.Transaction) { out = append(tx.AppendJSON(out), '\n') })
+		if err := p.ReplayFile(path); err != nil {
+			var trunc *capture.TruncatedError
+			require.True(t, errors.As(err, &trunc), "replay %s: %v", path, err)
+		}
+		p.Flush()
+		return out
+	}
+	reused := map[string]int{}
+	for _, c := range corpustest.Captures(t, "") {
+		sameRecords(t, c.Rel, "reused", replay(c.Path, wrapped(nil)), replay(c.Path, wrapped(reused)))
+	}
+	t.Logf("sessions reused: %v", reused)
+	for _, name := range []string{"modbus", "dnp3", "opcua", "s7comm"} {
+		assert.NotZero(t, reused[name], "%s sessions reused", name)
+	}
 }

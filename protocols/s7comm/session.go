@@ -73,10 +73,16 @@ type session struct {
 }
 
 func newSession(env *protocols.Env) *session {
-	s := &session{env: env, missed: protocols.MissedRequests{Window: ResponseTimeout}}
+	s := new(session)
+	s.Reuse(env)
+	return s
+}
+
+// Reuse starts the session again on another flow (protocols.Reuser).
+func (s *session) Reuse(env *protocols.Env) {
+	*s = session{env: env, missed: protocols.MissedRequests{Window: ResponseTimeout}}
 	s.outstanding = protocols.NewRequests[pduKey](MaxOutstanding, ResponseTimeout, "s7comm.too_many_outstanding")
 	s.orphans.Max, s.orphans.Timeout = maxOrphans, OrphanHold
-	return s
 }
 
 // Feed consumes every whole TPKT packet in data.
