@@ -93,9 +93,15 @@ type session struct {
 }
 
 func newSession(env *protocols.Env) *session {
-	s := &session{env: env, missed: protocols.MissedRequests{Window: ResponseTimeout}}
-	s.outstanding.Max, s.outstanding.Timeout = MaxOutstanding, ResponseTimeout
+	s := new(session)
+	s.Reuse(env)
 	return s
+}
+
+// Reuse starts the session again on another flow (protocols.Reuser).
+func (s *session) Reuse(env *protocols.Env) {
+	*s = session{env: env, missed: protocols.MissedRequests{Window: ResponseTimeout}}
+	s.outstanding.Max, s.outstanding.Timeout = MaxOutstanding, ResponseTimeout
 }
 
 // Feed consumes whole encapsulation packets.

@@ -25,7 +25,14 @@ type session struct {
 	units    unitCache
 }
 
-func newSession(env *protocols.Env) *session { return &session{env: env} }
+func newSession(env *protocols.Env) *session {
+	s := new(session)
+	s.Reuse(env)
+	return s
+}
+
+// Reuse starts the session again on another flow (protocols.Reuser).
+func (s *session) Reuse(env *protocols.Env) { *s = session{env: env} }
 
 // Feed frames APDUs as the standard does: each starts with 0x68 and its
 // length octet. Bytes before a start octet are skipped as garbage (a
