@@ -3,6 +3,10 @@ package pipeline_test
 import (
 	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/otwatch/otwatch/protocols"
@@ -10,6 +14,7 @@ import (
 	"github.com/otwatch/otwatch/protocols/capture"
 	"github.com/otwatch/otwatch/protocols/corpustest"
 	"github.com/otwatch/otwatch/protocols/pipeline"
+	"github.com/otwatch/otwatch/protocols/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -125,4 +130,66 @@ func TestReusedSessionsChangeNothing(t *testing.T) {
 		}
 	}
 	require.NotEmpty(t, reused)
+}
+
+// fuzzSeeds reads the first []byte argument of each committed seed of a
+// fuzz target.
+func fuzzSeeds(t *testing.T, dir string) [][]byte {
+	entries, _ := os.ReadDir(dir)
+	var out [][]byte
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		require.NoError(t, err)
+		for _, line := range strings.Split(string(b), "\n") {
+			if lit, ok := strings.CutPrefix(line, "[]byte("); ok {
+				v, err := strconv.Unquote(strings.TrimSuffix(lit, ")"))
+				require.NoError(t, err, "%s/%s", dir, e.Name())
+				out = append(out, []byte(v))
+				break
+			}
+		}
+	}
+	return out
+}
+
+// TestReuseIsNew feeds each session fuzzer's committed seeds (odd states:
+// partial messages, gaps, resynchronisation) to a new session, and to one
+// that first took the same bytes, was closed and then reused: records and
+// anomalies must be the same.
+func TestReuseIsNew(t *testing.T) {
+	run := func(s protocols.Session, script []byte) (detached bool) {
+		frame, detached := testkit.ReplayScript(t, s, script, testkit.Packet, func() {})
+		if !detached {
+			s.Close(testkit.Packet(frame + 1))
+		}
+		return detached
+	}
+	checked := map[string]int{}
+	for _, d := range protocols.Dissectors() {
+		if _, ok := d.NewSession(&protocols.Env{}).(protocols.Reuser); !ok {
+			continue
+		}
+		port := uint16(0)
+		if len(d.Ports) > 0 {
+			port = d.Ports[0]
+		}
+		for _, script := range fuzzSeeds(t, filepath.Join("..", d.Name, "testdata", "fuzz", "FuzzSession")) {
+			fresh := testkit.NewRecorder(protocols.TCP, port)
+			run(d.NewSession(&fresh.Env), script)
+
+			before := testkit.NewRecorder(protocols.TCP, port)
+			s := d.NewSession(&before.Env)
+			if run(s, script) {
+				continue // a detached session is dropped, never reused
+			}
+			again := testkit.NewRecorder(protocols.TCP, port)
+			s.(protocols.Reuser).Reuse(&again.Env)
+			run(s, script)
+			require.Equal(t, fresh.Txs, again.Txs, "%s: records of a reused session", d.Name)
+			require.Equal(t, fresh.Anomalies, again.Anomalies, "%s: anomalies of a reused session", d.Name)
+			checked[d.Name]++
+		}
+	}
+	t.Logf("seeds checked: %v", checked)
+	require.GreaterOrEqual(t, len(checked), 5)
 }
