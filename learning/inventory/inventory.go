@@ -97,6 +97,8 @@ type Inventory struct {
 	// version counts the calls that may change the state (StateVersion):
 	// a checkpoint skips an inventory that did not change.
 	version uint64
+	// ps: the records of the state file (persist.go)
+	ps persisted
 
 	// FrameOf, when set, gives the number of the frame being handled (the
 	// pipeline's Frames), so events raised from packets name their frame.

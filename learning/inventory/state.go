@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
-	"sort"
 	"strconv"
 )
 
@@ -38,20 +37,9 @@ type state struct {
 // MarshalState snapshots the whole inventory (counters and first/last
 // seen included) for the state store (learning/store.Component).
 func (inv *Inventory) MarshalState() ([]byte, error) {
-	st := state{Version: stateVersion, Hosts: inv.hosts, Assets: inv.assets, Links: inv.links, Stats: inv.stats,
-		AssetLimitHit: inv.assetLimitHit, LinkLimitHit: inv.linkLimitHit}
-	for _, p := range inv.protos {
-		st.Protos = append(st.Protos, p.name)
-	}
-	for mac, mi := range inv.macs {
-		st.MACs = append(st.MACs, stateMAC{MAC: mac, macInfo: *mi})
-	}
-	for ip, b := range inv.arp {
-		st.ARP = append(st.ARP, stateARP{IP: ip, arpBinding: *b})
-	}
-	sort.Slice(st.ARP, func(i, j int) bool { return st.ARP[i].IP.Less(st.ARP[j].IP) })
-	st.Neighbors = inv.neighborState()
-	return json.Marshal(&st)
+	st := inv.metaState()
+	st.Hosts, st.Assets, st.Links = inv.hosts, inv.assets, inv.links
+	return json.Marshal(st)
 }
 
 // UnmarshalState replaces the inventory with a snapshot; observing more
@@ -64,6 +52,15 @@ func (inv *Inventory) UnmarshalState(b []byte) error {
 	if err := json.Unmarshal(b, &st); err != nil {
 		return fmt.Errorf("inventory state: %w", err)
 	}
+	if err := inv.restore(&st); err != nil {
+		return err
+	}
+	inv.ps.full = true // the state file's records are another inventory's
+	return nil
+}
+
+// restore replaces the inventory with a decoded snapshot, checked.
+func (inv *Inventory) restore(st *state) error {
 	if st.Version != stateVersion {
 		return fmt.Errorf("inventory state: version %d, this build reads %d", st.Version, stateVersion)
 	}

@@ -1,0 +1,531 @@
+package inventory
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"math"
+	"sort"
+
+	"github.com/otwatch/otwatch/learning/store"
+)
+
+// The inventory is kept in the state file as records (learning/store's
+// Incremental): one per host, per asset and per link, keyed by their index
+// (indices only grow), and one for the rest (protocols, MACs, ARP,
+// neighbours, statistics). A checkpoint writes the records that changed
+// since the last one, not the whole document: live traffic changes the
+// counters of the hosts that talk, every second, and at 10,000 PLCs the
+// document is 7 MiB.
+//
+// Hosts, assets and links are compact binary records (varints: a zero
+// costs a byte); the rest is the JSON document without them. What changed
+// is found at the save: each record is encoded and compared with the hash
+// of what was last saved at its index, so no code that changes the
+// inventory has to remember to mark what it changed. A field the encoding
+// missed would be lost, which TestFingerprintsSeeEveryField guards.
+
+var (
+	recHosts  = []byte("hosts")
+	recAssets = []byte("assets")
+	recLinks  = []byte("links")
+	recMeta   = []byte("meta")
+	keyMeta   = []byte("meta")
+)
+
+// persisted is what the inventory knows of its records on disk.
+type persisted struct {
+	full                          bool // the next save writes everything
+	hostSums, assetSums, linkSums []uint64
+	metaSum                       uint64
+	scratch                       []byte
+}
+
+var sumSeed = maphash.MakeSeed()
+
+// NeedsFull says the next save must write everything (store.Incremental).
+func (inv *Inventory) NeedsFull() bool { return inv.ps.full }
+
+// SaveFailed says the last save did not reach the disk (store.Incremental).
+func (inv *Inventory) SaveFailed() { inv.ps.full = true }
+
+// SaveChanges writes the records whose fingerprint changed since the last
+// save; every record when full (store.Incremental).
+func (inv *Inventory) SaveChanges(w store.Writer, full bool) error {
+	ps := &inv.ps
+	if full || ps.full {
+		full = true
+		ps.hostSums, ps.assetSums, ps.linkSums, ps.metaSum = ps.hostSums[:0], ps.assetSums[:0], ps.linkSums[:0], 0
+	}
+	var key [4]byte
+	put := func(bucket []byte, i int, rec []byte) error {
+		binary.BigEndian.PutUint32(key[:], uint32(i))
+		return w.Put(bucket, key[:], rec)
+	}
+	// changed reports whether record i's fingerprint differs from the
+	// saved one, and notes the new one.
+	changed := func(sums *[]uint64, i int, b []byte) bool {
+		sum := maphash.Bytes(sumSeed, b)
+		if i < len(*sums) {
+			if (*sums)[i] == sum {
+				return false
+			}
+			(*sums)[i] = sum
+			return true
+		}
+		*sums = append(*sums, sum)
+		return true
+	}
+	for i := range inv.hosts {
+		ps.scratch = appendHostRecord(ps.scratch[:0], &inv.hosts[i])
+		if changed(&ps.hostSums, i, ps.scratch) {
+			if err := put(recHosts, i, ps.scratch); err != nil {
+				return err
+			}
+		}
+	}
+	for i, a := range inv.assets {
+		ps.scratch = appendAssetRecord(ps.scratch[:0], a)
+		if changed(&ps.assetSums, i, ps.scratch) {
+			if err := put(recAssets, i, ps.scratch); err != nil {
+				return err
+			}
+		}
+	}
+	for i := range inv.links {
+		ps.scratch = appendLinkRecord(ps.scratch[:0], &inv.links[i])
+		if changed(&ps.linkSums, i, ps.scratch) {
+			if err := put(recLinks, i, ps.scratch); err != nil {
+				return err
+			}
+		}
+	}
+	// records beyond the current counts (a smaller inventory replaced this one)
+	for _, t := range []struct {
+		bucket []byte
+		sums   *[]uint64
+		n      int
+	}{{recHosts, &ps.hostSums, len(inv.hosts)}, {recAssets, &ps.assetSums, len(inv.assets)}, {recLinks, &ps.linkSums, len(inv.links)}} {
+		for i := t.n; i < len(*t.sums); i++ {
+			binary.BigEndian.PutUint32(key[:], uint32(i))
+			if err := w.Delete(t.bucket, key[:]); err != nil {
+				return err
+			}
+		}
+		*t.sums = (*t.sums)[:min(t.n, len(*t.sums))]
+	}
+	meta, err := json.Marshal(inv.metaState())
+	if err != nil {
+		return fmt.Errorf("inventory meta: %w", err)
+	}
+	if sum := maphash.Bytes(sumSeed, meta); full || sum != ps.metaSum {
+		if err := w.Put(recMeta, keyMeta, meta); err != nil {
+			return err
+		}
+		ps.metaSum = sum
+	}
+	ps.full = false
+	return nil
+}
+
+// metaState is the document without its hosts, assets and links.
+func (inv *Inventory) metaState() *state {
+	st := &state{Version: stateVersion, Stats: inv.stats, AssetLimitHit: inv.assetLimitHit, LinkLimitHit: inv.linkLimitHit}
+	for _, p := range inv.protos {
+		st.Protos = append(st.Protos, p.name)
+	}
+	for mac, mi := range inv.macs {
+		st.MACs = append(st.MACs, stateMAC{MAC: mac, macInfo: *mi})
+	}
+	sort.Slice(st.MACs, func(i, j int) bool { return string(st.MACs[i].MAC[:]) < string(st.MACs[j].MAC[:]) })
+	for ip, b := range inv.arp {
+		st.ARP = append(st.ARP, stateARP{IP: ip, arpBinding: *b})
+	}
+	sort.Slice(st.ARP, func(i, j int) bool { return st.ARP[i].IP.Less(st.ARP[j].IP) })
+	st.Neighbors = inv.neighborState()
+	return st
+}
+
+// LoadRecords restores the inventory from its records (store.Incremental).
+func (inv *Inventory) LoadRecords(r store.Reader) error {
+	var st state
+	metaSeen := false
+	if err := r.ForEach(recMeta, func(k, v []byte) error {
+		metaSeen = true
+		return json.Unmarshal(v, &st)
+	}); err != nil {
+		return fmt.Errorf("inventory state: %w", err)
+	}
+	if !metaSeen {
+		return fmt.Errorf("inventory state: no meta record")
+	}
+	st.Hosts, st.Assets, st.Links = nil, nil, nil
+	next := func(what string, k []byte, n int) error {
+		if len(k) != 4 || int(binary.BigEndian.Uint32(k)) != n {
+			return fmt.Errorf("inventory state: %s record %x out of order (want %d)", what, k, n)
+		}
+		return nil
+	}
+	if err := r.ForEach(recHosts, func(k, v []byte) error {
+		if err := next("host", k, len(st.Hosts)); err != nil {
+			return err
+		}
+		h, err := readHostRecord(v)
+		st.Hosts = append(st.Hosts, h)
+		return err
+	}); err != nil {
+		return fmt.Errorf("inventory state: %w", err)
+	}
+	if err := r.ForEach(recAssets, func(k, v []byte) error {
+		if err := next("asset", k, len(st.Assets)); err != nil {
+			return err
+		}
+		a, err := readAssetRecord(v)
+		st.Assets = append(st.Assets, a)
+		return err
+	}); err != nil {
+		return fmt.Errorf("inventory state: %w", err)
+	}
+	if err := r.ForEach(recLinks, func(k, v []byte) error {
+		if err := next("link", k, len(st.Links)); err != nil {
+			return err
+		}
+		l, err := readLinkRecord(v)
+		st.Links = append(st.Links, l)
+		return err
+	}); err != nil {
+		return fmt.Errorf("inventory state: %w", err)
+	}
+	if err := inv.restore(&st); err != nil {
+		return err
+	}
+	// what is on disk now: the next save writes only what changes after
+	ps := &inv.ps
+	for i := range inv.hosts {
+		ps.scratch = appendHostRecord(ps.scratch[:0], &inv.hosts[i])
+		ps.hostSums = append(ps.hostSums, maphash.Bytes(sumSeed, ps.scratch))
+	}
+	for _, a := range inv.assets {
+		ps.scratch = appendAssetRecord(ps.scratch[:0], a)
+		ps.assetSums = append(ps.assetSums, maphash.Bytes(sumSeed, ps.scratch))
+	}
+	for i := range inv.links {
+		ps.scratch = appendLinkRecord(ps.scratch[:0], &inv.links[i])
+		ps.linkSums = append(ps.linkSums, maphash.Bytes(sumSeed, ps.scratch))
+	}
+	meta, err := json.Marshal(inv.metaState())
+	if err != nil {
+		return err
+	}
+	ps.metaSum = maphash.Bytes(sumSeed, meta)
+	return nil
+}
+
+// Records: every field a record's JSON document holds, in a fixed layout
+// of varints (a zero costs a byte: most of a host's op counters are zero),
+// led by a format byte. The bytes are also the record's fingerprint.
+
+const recordFormat = 1
+
+func appendUv(b []byte, v uint64) []byte { return binary.AppendUvarint(b, v) }
+
+func appendV(b []byte, v int64) []byte { return binary.AppendVarint(b, v) }
+
+func appendStr(b []byte, s string) []byte { return append(appendUv(b, uint64(len(s))), s...) }
+
+func appendFlag(b []byte, v bool) []byte {
+	if v {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
+func appendHostRecord(b []byte, h *host) []byte {
+	b = append(b, recordFormat)
+	ip, _ := h.IP.MarshalBinary()
+	b = append(appendUv(b, uint64(len(ip))), ip...)
+	b = append(b, h.MAC[:]...)
+	b = appendFlag(b, h.HasMAC)
+	b = appendUv(b, uint64(h.VLAN))
+	b = appendV(b, int64(h.Asset))
+	for _, v := range [...]uint64{h.PktsOut, h.BytesOut, h.PktsIn, h.BytesIn} {
+		b = appendUv(b, v)
+	}
+	for _, v := range [...]int64{h.First, h.Last, h.LastSent} {
+		b = appendV(b, v)
+	}
+	b = appendUv(b, uint64(len(h.Services)))
+	for _, s := range h.Services {
+		b = appendUv(b, uint64(s))
+	}
+	if h.Ev == nil {
+		return append(b, 0)
+	}
+	b = append(b, 1)
+	e := h.Ev
+	b = appendUv(b, uint64(len(e.Protos)))
+	for _, u := range e.Protos {
+		b = append(b, u.Proto, u.Side)
+		b = appendUv(appendUv(appendUv(b, uint64(u.Port)), u.Count), u.FirstFrame)
+		b = appendV(appendV(b, u.First), u.Last)
+	}
+	for i := range e.Ops {
+		b = appendUv(appendUv(b, uint64(e.Ops[i])), e.OpFrame[i])
+	}
+	b = appendUv(appendUv(b, uint64(e.SZL)), e.SZLFrame)
+	b = appendUv(b, uint64(len(e.Reads)))
+	for _, r := range e.Reads {
+		b = appendUv(b, uint64(r))
+	}
+	b = appendUv(b, e.ReadPoints)
+	b = appendUv(b, uint64(len(e.Identity)))
+	for _, f := range e.Identity {
+		b = appendStr(b, f.Field)
+		b = appendUv(b, uint64(len(f.Values)))
+		for _, v := range f.Values {
+			b = appendStr(appendStr(b, v.Value), v.Message)
+			b = append(b, v.Proto)
+			b = appendUv(appendUv(b, v.FirstFrame), v.LastFrame)
+			b = appendV(appendV(b, v.First), v.Last)
+			b = appendUv(b, v.Count)
+		}
+	}
+	return appendUv(b, uint64(e.IdentityDrop))
+}
+
+func appendAssetRecord(b []byte, a *asset) []byte {
+	b = append(b, recordFormat)
+	b = appendStr(b, a.ID)
+	b = append(b, a.MAC[:]...)
+	b = appendFlag(b, a.HasMAC)
+	b = append(b, a.RouterMAC[:]...)
+	b = appendFlag(b, a.BehindRouter)
+	b = appendUv(b, uint64(len(a.Hosts)))
+	for _, h := range a.Hosts {
+		b = appendV(b, int64(h))
+	}
+	return appendV(appendV(b, a.First), a.Last)
+}
+
+func appendLinkRecord(b []byte, l *link) []byte {
+	b = append(b, recordFormat)
+	b = appendV(appendV(b, int64(l.Key.Client)), int64(l.Key.Server))
+	b = append(b, l.Key.Proto)
+	for _, n := range l.Ops {
+		b = appendUv(b, uint64(n))
+	}
+	return appendUv(appendV(appendV(b, l.First), l.Last), l.FirstFrame)
+}
+
+// recordReader reads a record; the first error sticks and reads give
+// zeros after it. Counts are bounded by the bytes left, so a damaged
+// record cannot make it allocate much.
+type recordReader struct {
+	b   []byte
+	err error
+}
+
+var errRecord = errors.New("damaged record")
+
+func (r *recordReader) fail() {
+	if r.err == nil {
+		r.err = errRecord
+	}
+	r.b = nil
+}
+
+func (r *recordReader) uv() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.fail()
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *recordReader) v() int64 {
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.fail()
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *recordReader) u32() uint32 {
+	v := r.uv()
+	if v > math.MaxUint32 {
+		r.fail()
+	}
+	return uint32(v)
+}
+
+func (r *recordReader) i32() int32 {
+	v := r.v()
+	if v < math.MinInt32 || v > math.MaxInt32 {
+		r.fail()
+	}
+	return int32(v)
+}
+
+func (r *recordReader) byte1() byte {
+	if len(r.b) < 1 {
+		r.fail()
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+func (r *recordReader) flag() bool { return r.byte1() != 0 }
+
+func (r *recordReader) raw(dst []byte) {
+	if len(r.b) < len(dst) {
+		r.fail()
+		return
+	}
+	r.b = r.b[copy(dst, r.b):]
+}
+
+// count reads a length, at most what the bytes left can hold.
+func (r *recordReader) count() int {
+	n := r.uv()
+	if n > uint64(len(r.b)) {
+		r.fail()
+		return 0
+	}
+	return int(n)
+}
+
+func (r *recordReader) str() string {
+	n := r.count()
+	s := string(r.b[:n])
+	r.b = r.b[n:]
+	return s
+}
+
+func (r *recordReader) done(what string) error {
+	if r.err == nil && len(r.b) != 0 {
+		r.err = errRecord
+	}
+	if r.err != nil {
+		return fmt.Errorf("%s: %w", what, r.err)
+	}
+	return nil
+}
+
+func readHostRecord(b []byte) (host, error) {
+	var h host
+	r := &recordReader{b: b}
+	if f := r.byte1(); f != recordFormat {
+		return h, fmt.Errorf("host record: format %d unknown", f)
+	}
+	ip := make([]byte, r.count())
+	r.raw(ip)
+	if err := h.IP.UnmarshalBinary(ip); err != nil {
+		r.fail()
+	}
+	r.raw(h.MAC[:])
+	h.HasMAC = r.flag()
+	if v := r.uv(); v > math.MaxUint16 {
+		r.fail()
+	} else {
+		h.VLAN = uint16(v)
+	}
+	h.Asset = r.i32()
+	h.PktsOut, h.BytesOut, h.PktsIn, h.BytesIn = r.uv(), r.uv(), r.uv(), r.uv()
+	h.First, h.Last, h.LastSent = r.v(), r.v(), r.v()
+	if n := r.count(); n > 0 {
+		h.Services = make([]uint32, n)
+		for i := range h.Services {
+			h.Services[i] = r.u32()
+		}
+	}
+	if r.flag() {
+		e := new(evidence)
+		if n := r.count(); n > 0 {
+			e.Protos = make([]protoUse, n)
+			for i := range e.Protos {
+				u := &e.Protos[i]
+				u.Proto, u.Side = r.byte1(), r.byte1()
+				if v := r.uv(); v > math.MaxUint16 {
+					r.fail()
+				} else {
+					u.Port = uint16(v)
+				}
+				u.Count, u.FirstFrame = r.uv(), r.uv()
+				u.First, u.Last = r.v(), r.v()
+			}
+		}
+		for i := range e.Ops {
+			e.Ops[i], e.OpFrame[i] = r.u32(), r.uv()
+		}
+		e.SZL, e.SZLFrame = r.u32(), r.uv()
+		if n := r.count(); n > 0 {
+			e.Reads = make([]uint32, n)
+			for i := range e.Reads {
+				e.Reads[i] = r.u32()
+			}
+		}
+		e.ReadPoints = r.uv()
+		if n := r.count(); n > 0 {
+			e.Identity = make([]identField, n)
+			for i := range e.Identity {
+				f := &e.Identity[i]
+				f.Field = r.str()
+				f.Values = make([]identValue, r.count())
+				for j := range f.Values {
+					v := &f.Values[j]
+					v.Value, v.Message = r.str(), r.str()
+					v.Proto = r.byte1()
+					v.FirstFrame, v.LastFrame = r.uv(), r.uv()
+					v.First, v.Last = r.v(), r.v()
+					v.Count = r.uv()
+				}
+			}
+		}
+		e.IdentityDrop = r.u32()
+		h.Ev = e
+	}
+	return h, r.done("host record")
+}
+
+func readAssetRecord(b []byte) (*asset, error) {
+	a := new(asset)
+	r := &recordReader{b: b}
+	if r.byte1() != recordFormat {
+		return nil, fmt.Errorf("asset record: format unknown")
+	}
+	a.ID = r.str()
+	r.raw(a.MAC[:])
+	a.HasMAC = r.flag()
+	r.raw(a.RouterMAC[:])
+	a.BehindRouter = r.flag()
+	a.Hosts = make([]int32, r.count())
+	for i := range a.Hosts {
+		a.Hosts[i] = r.i32()
+	}
+	a.First, a.Last = r.v(), r.v()
+	return a, r.done("asset record")
+}
+
+func readLinkRecord(b []byte) (link, error) {
+	var l link
+	r := &recordReader{b: b}
+	if r.byte1() != recordFormat {
+		return l, fmt.Errorf("link record: format unknown")
+	}
+	l.Key.Client, l.Key.Server = r.i32(), r.i32()
+	l.Key.Proto = r.byte1()
+	for i := range l.Ops {
+		l.Ops[i] = r.u32()
+	}
+	l.First, l.Last = r.v(), r.v()
+	l.FirstFrame = r.uv()
+	return l, r.done("link record")
+}
