@@ -60,46 +60,33 @@ func (inv *Inventory) SaveChanges(w store.Writer, full bool) error {
 		ps.hostSums, ps.assetSums, ps.linkSums, ps.metaSum = ps.hostSums[:0], ps.assetSums[:0], ps.linkSums[:0], 0
 	}
 	var key [4]byte
-	put := func(bucket []byte, i int, rec []byte) error {
+	// save writes record i unless it hashes as what was last saved there
+	save := func(bucket []byte, sums *[]uint64, i int, rec []byte) error {
+		sum := ps.sum(rec)
+		if i < len(*sums) {
+			if (*sums)[i] == sum {
+				return nil
+			}
+			(*sums)[i] = sum
+		} else {
+			*sums = append(*sums, sum)
+		}
 		binary.BigEndian.PutUint32(key[:], uint32(i))
 		return w.Put(bucket, key[:], rec)
 	}
-	// changed reports whether record i's fingerprint differs from the
-	// saved one, and notes the new one.
-	changed := func(sums *[]uint64, i int, b []byte) bool {
-		sum := maphash.Bytes(sumSeed, b)
-		if i < len(*sums) {
-			if (*sums)[i] == sum {
-				return false
-			}
-			(*sums)[i] = sum
-			return true
-		}
-		*sums = append(*sums, sum)
-		return true
-	}
 	for i := range inv.hosts {
-		ps.scratch = appendHostRecord(ps.scratch[:0], &inv.hosts[i])
-		if changed(&ps.hostSums, i, ps.scratch) {
-			if err := put(recHosts, i, ps.scratch); err != nil {
-				return err
-			}
+		if err := save(recHosts, &ps.hostSums, i, appendHostRecord(ps.scratch[:0], &inv.hosts[i])); err != nil {
+			return err
 		}
 	}
 	for i, a := range inv.assets {
-		ps.scratch = appendAssetRecord(ps.scratch[:0], a)
-		if changed(&ps.assetSums, i, ps.scratch) {
-			if err := put(recAssets, i, ps.scratch); err != nil {
-				return err
-			}
+		if err := save(recAssets, &ps.assetSums, i, appendAssetRecord(ps.scratch[:0], a)); err != nil {
+			return err
 		}
 	}
 	for i := range inv.links {
-		ps.scratch = appendLinkRecord(ps.scratch[:0], &inv.links[i])
-		if changed(&ps.linkSums, i, ps.scratch) {
-			if err := put(recLinks, i, ps.scratch); err != nil {
-				return err
-			}
+		if err := save(recLinks, &ps.linkSums, i, appendLinkRecord(ps.scratch[:0], &inv.links[i])); err != nil {
+			return err
 		}
 	}
 	// records beyond the current counts (a smaller inventory replaced this one)
@@ -161,42 +148,15 @@ func (inv *Inventory) LoadRecords(r store.Reader) error {
 	if !metaSeen {
 		return fmt.Errorf("inventory state: no meta record")
 	}
-	st.Hosts, st.Assets, st.Links = nil, nil, nil
-	next := func(what string, k []byte, n int) error {
-		if len(k) != 4 || int(binary.BigEndian.Uint32(k)) != n {
-			return fmt.Errorf("inventory state: %s record %x out of order (want %d)", what, k, n)
-		}
-		return nil
-	}
-	if err := r.ForEach(recHosts, func(k, v []byte) error {
-		if err := next("host", k, len(st.Hosts)); err != nil {
-			return err
-		}
-		h, err := readHostRecord(v)
-		st.Hosts = append(st.Hosts, h)
+	var err error
+	if st.Hosts, err = readAll(r, recHosts, "host", readHostRecord); err != nil {
 		return err
-	}); err != nil {
-		return fmt.Errorf("inventory state: %w", err)
 	}
-	if err := r.ForEach(recAssets, func(k, v []byte) error {
-		if err := next("asset", k, len(st.Assets)); err != nil {
-			return err
-		}
-		a, err := readAssetRecord(v)
-		st.Assets = append(st.Assets, a)
+	if st.Assets, err = readAll(r, recAssets, "asset", readAssetRecord); err != nil {
 		return err
-	}); err != nil {
-		return fmt.Errorf("inventory state: %w", err)
 	}
-	if err := r.ForEach(recLinks, func(k, v []byte) error {
-		if err := next("link", k, len(st.Links)); err != nil {
-			return err
-		}
-		l, err := readLinkRecord(v)
-		st.Links = append(st.Links, l)
+	if st.Links, err = readAll(r, recLinks, "link", readLinkRecord); err != nil {
 		return err
-	}); err != nil {
-		return fmt.Errorf("inventory state: %w", err)
 	}
 	if err := inv.restore(&st); err != nil {
 		return err
@@ -204,16 +164,13 @@ func (inv *Inventory) LoadRecords(r store.Reader) error {
 	// what is on disk now: the next save writes only what changes after
 	ps := &inv.ps
 	for i := range inv.hosts {
-		ps.scratch = appendHostRecord(ps.scratch[:0], &inv.hosts[i])
-		ps.hostSums = append(ps.hostSums, maphash.Bytes(sumSeed, ps.scratch))
+		ps.hostSums = append(ps.hostSums, ps.sum(appendHostRecord(ps.scratch[:0], &inv.hosts[i])))
 	}
 	for _, a := range inv.assets {
-		ps.scratch = appendAssetRecord(ps.scratch[:0], a)
-		ps.assetSums = append(ps.assetSums, maphash.Bytes(sumSeed, ps.scratch))
+		ps.assetSums = append(ps.assetSums, ps.sum(appendAssetRecord(ps.scratch[:0], a)))
 	}
 	for i := range inv.links {
-		ps.scratch = appendLinkRecord(ps.scratch[:0], &inv.links[i])
-		ps.linkSums = append(ps.linkSums, maphash.Bytes(sumSeed, ps.scratch))
+		ps.linkSums = append(ps.linkSums, ps.sum(appendLinkRecord(ps.scratch[:0], &inv.links[i])))
 	}
 	meta, err := json.Marshal(inv.metaState())
 	if err != nil {
@@ -221,6 +178,33 @@ func (inv *Inventory) LoadRecords(r store.Reader) error {
 	}
 	ps.metaSum = maphash.Bytes(sumSeed, meta)
 	return nil
+}
+
+// sum hashes a record (encoded into the scratch buffer) and keeps the
+// buffer for the next one.
+func (ps *persisted) sum(rec []byte) uint64 {
+	ps.scratch = rec
+	return maphash.Bytes(sumSeed, rec)
+}
+
+// readAll reads a bucket's records, which must be indices 0, 1, 2, ...
+func readAll[T any](r store.Reader, bucket []byte, what string, read func([]byte) (T, error)) ([]T, error) {
+	var out []T
+	err := r.ForEach(bucket, func(k, v []byte) error {
+		if len(k) != 4 || int(binary.BigEndian.Uint32(k)) != len(out) {
+			return fmt.Errorf("%s record %x out of order (want %d)", what, k, len(out))
+		}
+		x, err := read(v)
+		if err != nil {
+			return err
+		}
+		out = append(out, x)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("inventory state: %w", err)
+	}
+	return out, nil
 }
 
 // Records: every field a record's JSON document holds, in a fixed layout
@@ -346,14 +330,10 @@ func (r *recordReader) uv() uint64 {
 	return v
 }
 
+// v reads a signed varint (binary.AppendVarint's zig-zag form).
 func (r *recordReader) v() int64 {
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.fail()
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
+	u := r.uv()
+	return int64(u>>1) ^ -int64(u&1)
 }
 
 func (r *recordReader) u32() uint32 {
