@@ -89,20 +89,8 @@ func (inv *Inventory) SaveChanges(w store.Writer, full bool) error {
 			return err
 		}
 	}
-	// records beyond the current counts (a smaller inventory replaced this one)
-	for _, t := range []struct {
-		bucket []byte
-		sums   *[]uint64
-		n      int
-	}{{recHosts, &ps.hostSums, len(inv.hosts)}, {recAssets, &ps.assetSums, len(inv.assets)}, {recLinks, &ps.linkSums, len(inv.links)}} {
-		for i := t.n; i < len(*t.sums); i++ {
-			binary.BigEndian.PutUint32(key[:], uint32(i))
-			if err := w.Delete(t.bucket, key[:]); err != nil {
-				return err
-			}
-		}
-		*t.sums = (*t.sums)[:min(t.n, len(*t.sums))]
-	}
+	// The counts never shrink between saves: restore replaces the whole
+	// Inventory (its persisted part too), and a loaded snapshot sets full.
 	meta, err := json.Marshal(inv.metaState())
 	if err != nil {
 		return fmt.Errorf("inventory meta: %w", err)
@@ -161,24 +149,17 @@ func (inv *Inventory) LoadRecords(r store.Reader) error {
 	if err := inv.restore(&st); err != nil {
 		return err
 	}
-	// what is on disk now: the next save writes only what changes after
-	ps := &inv.ps
-	for i := range inv.hosts {
-		ps.hostSums = append(ps.hostSums, ps.sum(appendHostRecord(ps.scratch[:0], &inv.hosts[i])))
-	}
-	for _, a := range inv.assets {
-		ps.assetSums = append(ps.assetSums, ps.sum(appendAssetRecord(ps.scratch[:0], a)))
-	}
-	for i := range inv.links {
-		ps.linkSums = append(ps.linkSums, ps.sum(appendLinkRecord(ps.scratch[:0], &inv.links[i])))
-	}
-	meta, err := json.Marshal(inv.metaState())
-	if err != nil {
-		return err
-	}
-	ps.metaSum = maphash.Bytes(sumSeed, meta)
-	return nil
+	// What is on disk now is what a full save would write: note its
+	// hashes, writing nothing, so the next save writes only what changes.
+	return inv.SaveChanges(discard{}, true)
 }
+
+// discard is a store.Writer that writes nothing.
+type discard struct{}
+
+func (discard) Put(bucket, key, value []byte) error { return nil }
+func (discard) Delete(bucket, key []byte) error     { return nil }
+func (discard) DeleteBucket(bucket []byte) error    { return nil }
 
 // sum hashes a record (encoded into the scratch buffer) and keeps the
 // buffer for the next one.

@@ -946,8 +946,8 @@ func (p *Pipeline) newFlow() *flow {
 	p.free = p.free[:n-1]
 	pending, recent := [2][]byte{fl.half[0].pending[:0], fl.half[1].pending[:0]}, fl.recent
 	spare, spareOf := fl.spare, fl.spareOf
-	if r, ok := fl.session.(protocols.Reuser); ok && fl.closed {
-		spare, spareOf = r, fl.dissector // closed in order (a panic detaches, dropping the session)
+	if r, ok := fl.session.(protocols.Reuser); ok {
+		spare, spareOf = r, fl.dissector // closed in order: a panic or a Feed error detached it
 	}
 	*fl = flow{}
 	fl.half[0].pending, fl.half[1].pending = pending[0], pending[1]
