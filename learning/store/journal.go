@@ -17,9 +17,8 @@ import (
 // incremental save appends its puts and deletes to the slot's journal
 // instead, under increasing sequence numbers (only the tree's right edge
 // is written), and loading reads the slot with its journal laid over it.
-// When the journal holds more than a fifth of the slot's records the next
-// checkpoint compacts: a full save into the other slot, which starts with
-// an empty journal.
+// When the journal holds more than a fifth of the slot's records it is
+// folded in (fold.go), away from checkpoints.
 //
 // kv/<component>/j<slot>/<seq>: op byte, uvarint bucket length, bucket,
 // uvarint key length, key, value.
@@ -31,7 +30,7 @@ const (
 )
 
 // compactShare: a journal of more than this share of the slot's records
-// (and more than compactMin entries) is folded in by a full save.
+// (and more than compactMin entries) is folded in.
 var (
 	compactShare = 0.2
 	compactMin   = 50000
@@ -39,25 +38,47 @@ var (
 
 func journalName(slot []byte) []byte { return append([]byte{'j'}, slot...) }
 
-// journalOf returns the journal bucket of the component's current slot
-// (created when create).
-func journalOf(tx *bolt.Tx, comp []byte, create bool) (*bolt.Bucket, error) {
+// compBucket returns kv/<comp>, nil when absent.
+func compBucket(tx *bolt.Tx, comp []byte) *bolt.Bucket {
 	kv := tx.Bucket(bucketKV)
 	if kv == nil {
-		return nil, nil
+		return nil
 	}
-	cb := kv.Bucket(comp)
-	if cb == nil {
-		return nil, nil
+	return kv.Bucket(comp)
+}
+
+// writeJournal returns the journal a checkpoint appends to, created when
+// absent: the current slot's, or while a fold runs the journal of the slot
+// it fills (folding). Nil when the component has no current slot.
+func writeJournal(tx *bolt.Tx, comp []byte) (j *bolt.Bucket, folding bool, err error) {
+	cb := compBucket(tx, comp)
+	if cb == nil || cb.Get(keyCurrent) == nil {
+		return nil, false, nil
 	}
-	cur := cb.Get(keyCurrent)
-	if cur == nil {
-		return nil, nil
+	slot := cb.Get(keyCurrent)
+	if f := cb.Get(keyFold); f != nil {
+		slot, folding = f, true
 	}
-	if !create {
-		return cb.Bucket(journalName(cur)), nil
+	j, err = cb.CreateBucketIfNotExists(journalName(slot))
+	return j, folding, err
+}
+
+// readJournals reads what is laid over the current slot: its journal and,
+// while a fold runs, then the journal of the slot being filled. It counts
+// the entries of each.
+func readJournals(tx *bolt.Tx, comp []byte) (ov overlay, own, next int, err error) {
+	ov = overlay{}
+	cb := compBucket(tx, comp)
+	if cb == nil || cb.Get(keyCurrent) == nil {
+		return ov, 0, 0, nil
 	}
-	return cb.CreateBucketIfNotExists(journalName(cur))
+	if own, err = ov.read(cb.Bucket(journalName(cb.Get(keyCurrent)))); err != nil {
+		return ov, 0, 0, err
+	}
+	if f := cb.Get(keyFold); f != nil {
+		next, err = ov.read(cb.Bucket(journalName(f)))
+	}
+	return ov, own, next, err
 }
 
 // journalWriter appends a save's operations to the current slot's journal.
@@ -107,12 +128,11 @@ type overBucket struct {
 
 var errJournal = errors.New("journal entry cut short or malformed")
 
-// readJournal lays the journal's entries over each other in order.
-func readJournal(j *bolt.Bucket) (overlay, int, error) {
-	ov := overlay{}
+// read lays the journal's entries over what the overlay holds, in order.
+func (ov overlay) read(j *bolt.Bucket) (int, error) {
 	n := 0
 	if j == nil {
-		return ov, 0, nil
+		return 0, nil
 	}
 	err := j.ForEach(func(_, v []byte) error {
 		n++
@@ -139,6 +159,7 @@ func readJournal(j *bolt.Bucket) (overlay, int, error) {
 			ob = &overBucket{records: map[string][]byte{}}
 			ov[string(bucket)] = ob
 		}
+		ob.sorted = nil
 		switch op {
 		case opPut:
 			ob.records[string(key)] = append([]byte{}, rest...)
@@ -151,7 +172,7 @@ func readJournal(j *bolt.Bucket) (overlay, int, error) {
 		}
 		return nil
 	})
-	return ov, n, err
+	return n, err
 }
 
 func (ob *overBucket) keys() []string {
@@ -180,17 +201,25 @@ func (ob *overBucket) live() bool {
 func (r slotReader) mergedBuckets(fn func(name []byte) error) error {
 	var names []string
 	seen := map[string]bool{}
-	err := r.slot.ForEachBucket(func(k []byte) error {
-		name := string(k)
-		seen[name] = true
-		if ob := r.over[name]; ob != nil && ob.hidden && !ob.live() {
-			return nil
+	for _, slot := range []*bolt.Bucket{r.slot, r.alt} {
+		if slot == nil {
+			continue
 		}
-		names = append(names, name)
-		return nil
-	})
-	if err != nil {
-		return err
+		err := slot.ForEachBucket(func(k []byte) error {
+			name := string(k)
+			if seen[name] {
+				return nil
+			}
+			seen[name] = true
+			if ob := r.over[name]; ob != nil && ob.hidden && !ob.live() {
+				return nil
+			}
+			names = append(names, name)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 	}
 	for name, ob := range r.over {
 		if !seen[name] && ob.live() {
@@ -207,22 +236,35 @@ func (r slotReader) mergedBuckets(fn func(name []byte) error) error {
 }
 
 // mergedForEach walks a bucket's records with the overlay's laid over
-// them, in key order.
-func (r slotReader) mergedForEach(bucket []byte, fn func(key, value []byte) error) error {
+// them, in key order; those after the key after when it is not nil.
+func (r slotReader) mergedForEach(bucket, after []byte, fn func(key, value []byte) error) error {
 	ob := r.over[string(bucket)]
 	var keys []string
 	if ob != nil {
 		keys = ob.keys()
 	}
 	var c *bolt.Cursor
-	if b := r.slot.Bucket(bucket); b != nil && (ob == nil || !ob.hidden) {
+	b := r.slot.Bucket(bucket)
+	if b == nil && r.alt != nil {
+		b = r.alt.Bucket(bucket) // copied by a fold under way
+	}
+	if b != nil && (ob == nil || !ob.hidden) {
 		c = b.Cursor()
 	}
 	var k, v []byte
-	if c != nil {
-		k, v = c.First()
-	}
 	i := 0
+	switch {
+	case c == nil:
+	case after == nil:
+		k, v = c.First()
+	default:
+		if k, v = c.Seek(after); k != nil && bytes.Equal(k, after) {
+			k, v = c.Next()
+		}
+	}
+	if after != nil {
+		i = sort.Search(len(keys), func(i int) bool { return keys[i] > string(after) })
+	}
 	for k != nil || i < len(keys) {
 		if k != nil && v == nil { // a nested bucket: not a record
 			k, v = c.Next()

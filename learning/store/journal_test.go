@@ -112,10 +112,12 @@ func (c *kvComp) LoadRecords(r Reader) error {
 	})
 }
 
+// journalLen counts the entries of the journal a checkpoint appends to and
+// the records of the current slot.
 func journalLen(t *testing.T, s *Store, name string) (journal, base int) {
 	t.Helper()
-	require.NoError(t, s.db.View(func(tx *bolt.Tx) error {
-		if j, _ := journalOf(tx, []byte(name), false); j != nil {
+	require.NoError(t, s.db.Update(func(tx *bolt.Tx) error {
+		if j, _, _ := writeJournal(tx, []byte(name)); j != nil {
 			journal = j.Stats().KeyN
 		}
 		slot := current(tx, []byte(name))
@@ -124,14 +126,29 @@ func journalLen(t *testing.T, s *Store, name string) (journal, base int) {
 	return journal, base
 }
 
-// TestJournal: checkpoints append what changed to the slot's journal and
-// leave the slot's records as they were; a reload lays the journal over
+// foldState says which slot is current and which a fold fills ("" when
+// none).
+func foldState(t *testing.T, s *Store, name string) (cur, fold string) {
+	t.Helper()
+	require.NoError(t, s.db.View(func(tx *bolt.Tx) error {
+		cb := compBucket(tx, []byte(name))
+		cur, fold = string(cb.Get(keyCurrent)), string(cb.Get(keyFold))
+		return nil
+	}))
+	return cur, fold
+}
+
+// TestJournal: checkpoints append what changed to a journal and leave the
+// current slot's records as they were; a reload lays the journal over
 // them (puts, updates, deletes, a bucket deleted and refilled), in key
-// order; past compactShare the next checkpoint folds it in with a full
-// save. Random rounds against the component's own map.
+// order. Past compactShare, fold steps between checkpoints copy the slot
+// with its journal into the other slot a batch at a time while checkpoints
+// go on, and make it current; a full save cancels a fold under way. The
+// file is reloaded after every round, mid-fold too, and compared with the
+// component's own map.
 func TestJournal(t *testing.T) {
-	defer func(m int, sh float64) { compactMin, compactShare = m, sh }(compactMin, compactShare)
-	compactMin, compactShare = 300, 0.2
+	defer func(m int, sh float64, fb int) { compactMin, compactShare, foldBatch = m, sh, fb }(compactMin, compactShare, foldBatch)
+	compactMin, compactShare, foldBatch = 300, 0.2, 170
 	path := filepath.Join(t.TempDir(), "state.db")
 	s, err := Open(path)
 	require.NoError(t, err)
@@ -148,8 +165,8 @@ func TestJournal(t *testing.T) {
 	assert.Equal(t, 2000, base)
 
 	rng := rand.New(rand.NewPCG(7, 7))
-	compacted := false
-	for round := 0; round < 40; round++ {
+	folds, midFold, fullMidFold := 0, 0, 0
+	for round := 0; round < 80; round++ {
 		for n := 0; n < 60; n++ {
 			b := fmt.Sprintf("bucket%02d", rng.IntN(12)) // two buckets only ever in the journal
 			switch r := rng.IntN(20); {
@@ -161,13 +178,31 @@ func TestJournal(t *testing.T) {
 				c.put(b, key(rng.IntN(250)), fmt.Sprintf("r%d-%d", round, n))
 			}
 		}
+		_, folding := foldState(t, s, "kv")
+		if folding != "" && round%25 == 0 {
+			c.full = true // an import: the full save replaces the fold
+			fullMidFold++
+		}
 		_, before := journalLen(t, s, "kv")
 		require.NoError(t, s.Checkpoint(map[string]Component{"kv": c}))
-		j, after := journalLen(t, s, "kv")
-		if j == 0 {
-			compacted = true
-		} else {
+		_, after := journalLen(t, s, "kv")
+		if !c.full && folding == "" {
 			assert.Equal(t, before, after, "round %d: a checkpoint left the slot's records alone", round)
+		}
+		if _, f := foldState(t, s, "kv"); f != "" && c.full {
+			t.Fatalf("round %d: a full save left the fold of %s under way", round, f)
+		}
+		cur, _ := foldState(t, s, "kv")
+		for step := rng.IntN(3); step > 0; step-- {
+			_, err := s.FoldStep()
+			require.NoError(t, err)
+		}
+		now, f := foldState(t, s, "kv")
+		if now != cur {
+			folds++
+		}
+		if f != "" {
+			midFold++
 		}
 		require.NoError(t, s.Close())
 		s, err = Open(path)
@@ -180,9 +215,12 @@ func TestJournal(t *testing.T) {
 				want[b] = recs
 			}
 		}
-		require.Equal(t, want, got.data, "round %d: the reload differs", round)
+		require.Equal(t, want, got.data, "round %d: the reload differs (slot %s, fold %q)", round, now, f)
 	}
-	assert.True(t, compacted, "the journal was folded in at least once")
+	t.Logf("%d folds completed, %d reloads mid-fold, %d full saves mid-fold (the fold ended first)", folds, midFold, fullMidFold)
+	assert.Positive(t, folds, "a fold completed")
+	assert.Positive(t, midFold, "the file was reloaded while a fold was under way")
+	assert.Positive(t, fullMidFold, "a full save came while a fold was under way")
 	require.NoError(t, s.Close())
 }
 
@@ -197,7 +235,7 @@ func TestJournalDamage(t *testing.T) {
 	c.put("b", "k2", "v2")
 	require.NoError(t, s.Checkpoint(map[string]Component{"kv": c}))
 	require.NoError(t, s.db.Update(func(tx *bolt.Tx) error {
-		j, _ := journalOf(tx, []byte("kv"), false)
+		j, _, _ := writeJournal(tx, []byte("kv"))
 		return j.Put(binary.BigEndian.AppendUint64(nil, 99), []byte{opPut, 5, 'b'})
 	}))
 	err = s.Load(map[string]Component{"kv": newKV()})

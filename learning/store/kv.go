@@ -200,6 +200,11 @@ func current(tx *bolt.Tx, comp []byte) *bolt.Bucket {
 // saveFull writes everything of c into the slot that is not current, in
 // bounded transactions, then makes it current and drops the other.
 func (s *Store) saveFull(name string, c Incremental) error {
+	// a fold under way fills the other slot and has dropped what it
+	// copied from this one: it ends first
+	if err := s.finishFold(name); err != nil {
+		return err
+	}
 	comp := []byte(name)
 	next := slotA
 	if err := s.db.Update(func(tx *bolt.Tx) error {
@@ -231,7 +236,8 @@ func (s *Store) saveFull(name string, c Incremental) error {
 	if err := bw.tx.Commit(); err != nil {
 		return err
 	}
-	s.sizes(name).base, s.sizes(name).journal = bw.total, 0
+	*s.sizes(name) = slotSizes{base: bw.total}
+	s.fold = nil
 	// the new slot becomes current in one transaction; then the old goes
 	return s.db.Update(func(tx *bolt.Tx) error {
 		cb := tx.Bucket(bucketKV).Bucket(comp)
@@ -258,7 +264,10 @@ func (s *Store) saveFull(name string, c Incremental) error {
 // kernel unmap the pages read so far, so loading a large state does not
 // keep the whole file resident (release).
 type slotReader struct {
-	slot    *bolt.Bucket
+	slot *bolt.Bucket
+	// alt: while a fold runs, the slot it fills, which holds the buckets
+	// it copied whole (and dropped from slot)
+	alt     *bolt.Bucket
 	store   *Store
 	records *int
 	over    overlay // the slot's journal (journal.go), nil when empty
@@ -271,12 +280,13 @@ func (r slotReader) Buckets(fn func(name []byte) error) error {
 }
 
 func (r slotReader) ForEach(bucket []byte, fn func(key, value []byte) error) error {
-	return r.mergedForEach(bucket, fn)
+	return r.mergedForEach(bucket, nil, fn)
 }
 
 // slotSizes counts a component's records in its current slot and its
-// journal: the journal is folded in when it grows past compactShare.
-type slotSizes struct{ base, journal int }
+// journal (the journal is folded in when it grows past compactShare), and
+// while a fold runs the entries of the journal of the slot it fills.
+type slotSizes struct{ base, journal, next int }
 
 func (s *Store) sizes(name string) *slotSizes {
 	if s.counts == nil {

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -54,6 +55,9 @@ type Component interface {
 
 // Store is an open state file.
 type Store struct {
+	// mu: a checkpoint, a load and a fold step run one at a time
+	mu     sync.Mutex
+	fold   *folding // fold.go
 	db     *bolt.DB
 	path   string
 	counts map[string]*slotSizes // per Incremental component (kv.go)
@@ -196,7 +200,12 @@ func (s *Store) init() error {
 }
 
 // Close closes the file.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the file (after the checkpoint or fold step under way).
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.db.Close()
+}
 
 // Path is the file's path.
 func (s *Store) Path() string { return s.path }
@@ -205,8 +214,10 @@ func (s *Store) Path() string { return s.path }
 // changed since the last checkpoint, the others their snapshot, all in one
 // transaction. An Incremental component that needs a full save (a new
 // file, an import, a migrated snapshot) gets one first, in bounded
-// transactions of its own.
+// transactions of its own. It never folds a journal in (FoldStep does).
 func (s *Store) Checkpoint(components map[string]Component) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	names := make([]string, 0, len(components))
 	for n := range components {
 		names = append(names, n)
@@ -218,7 +229,7 @@ func (s *Store) Checkpoint(components map[string]Component) error {
 		if !ok {
 			continue
 		}
-		if inc.NeedsFull() || !s.hasCurrent(name) || s.needsCompaction(name) {
+		if inc.NeedsFull() || !s.hasCurrent(name) {
 			if err := s.saveFull(name, inc); err != nil {
 				inc.SaveFailed()
 				return err
@@ -226,7 +237,7 @@ func (s *Store) Checkpoint(components map[string]Component) error {
 			done[name] = true
 		}
 	}
-	journaled := map[string]int{}
+	journaled, folding := map[string]int{}, map[string]bool{}
 	snaps := make(map[string][]byte, len(components))
 	versions := map[string]uint64{}
 	for _, name := range names {
@@ -251,7 +262,7 @@ func (s *Store) Checkpoint(components map[string]Component) error {
 			if !ok || done[name] {
 				continue
 			}
-			j, err := journalOf(tx, []byte(name), true)
+			j, f, err := writeJournal(tx, []byte(name))
 			if err != nil {
 				return fmt.Errorf("checkpoint %s: %w", name, err)
 			}
@@ -262,7 +273,7 @@ func (s *Store) Checkpoint(components map[string]Component) error {
 			if err := inc.SaveChanges(jw, false); err != nil {
 				return fmt.Errorf("checkpoint %s: %w", name, err)
 			}
-			journaled[name] = jw.n
+			journaled[name], folding[name] = jw.n, f
 		}
 		st := tx.Bucket(bucketState)
 		for name, b := range snaps {
@@ -283,7 +294,11 @@ func (s *Store) Checkpoint(components map[string]Component) error {
 		}
 	} else {
 		for name, n := range journaled {
-			s.sizes(name).journal += n
+			if folding[name] {
+				s.sizes(name).next += n
+			} else {
+				s.sizes(name).journal += n
+			}
 		}
 		for name, b := range snaps {
 			s.written[name] = maphash.Bytes(s.seed, b)
@@ -310,6 +325,8 @@ func (s *Store) hasCurrent(name string) bool {
 // components without one are left as they are (a new database, or a
 // component added later).
 func (s *Store) Load(components map[string]Component) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	names := make([]string, 0, len(components))
 	for n := range components {
 		names = append(names, n)
@@ -321,16 +338,19 @@ func (s *Store) Load(components map[string]Component) error {
 		for _, name := range names {
 			if inc, ok := components[name].(Incremental); ok {
 				if slot := current(tx, []byte(name)); slot != nil {
-					j, _ := journalOf(tx, []byte(name), false)
-					over, nj, err := readJournal(j)
+					over, nj, next, err := readJournals(tx, []byte(name))
 					if err != nil {
 						return fmt.Errorf("%s: state %q: journal unreadable: %w", s.path, name, err)
 					}
 					var n int
-					if err := inc.LoadRecords(slotReader{slot, s, &n, over}); err != nil {
+					r := slotReader{slot: slot, store: s, records: &n, over: over}
+					if cb := compBucket(tx, []byte(name)); cb.Get(keyFold) != nil {
+						r.alt = cb.Bucket(cb.Get(keyFold))
+					}
+					if err := inc.LoadRecords(r); err != nil {
 						return fmt.Errorf("%s: state %q unreadable: %w", s.path, name, err)
 					}
-					*s.sizes(name) = slotSizes{base: n, journal: nj}
+					*s.sizes(name) = slotSizes{base: n, journal: nj, next: next}
 					continue
 				}
 			}
