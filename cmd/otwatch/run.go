@@ -186,6 +186,9 @@ type daemon struct {
 	started   time.Time
 
 	reload chan *config.Config
+	// folds wakes the goroutine that folds the state file's journals in
+	// after a checkpoint (foldJournals); nil: none runs
+	folds chan struct{}
 
 	// state guards the pipeline, inventory, baseline and engine: the capture
 	// goroutine holds it per frame and per tick, the dashboard per request.
@@ -439,11 +442,20 @@ func (d *daemon) run(ctx context.Context) error {
 		close(dashDone)
 	}
 	d.lastCheckpoint, d.lastTickWall, d.lastTickMono = time.Now(), time.Now(), time.Now()
+	d.folds = make(chan struct{}, 1)
+	foldCtx, stopFolds := context.WithCancel(context.Background())
+	foldDone := make(chan struct{})
+	go func() {
+		defer close(foldDone)
+		d.foldJournals(foldCtx)
+	}()
 	d.tick(time.Now())
 	err := d.source.RunTicking(ctx, d.handleFrame, tickInterval, d.tick)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		d.log.Printf("capture: %v", err)
 	}
+	stopFolds() // after the step under way: the file stays consistent between steps
+	<-foldDone
 	// capture stopped: flush reassembly, then the web servers, then the database
 	d.state.Lock()
 	d.pipe.Flush()
@@ -667,6 +679,34 @@ func (d *daemon) checkpoint() {
 		return
 	}
 	d.storageFailing = false
+	select {
+	case d.folds <- struct{}{}:
+	default: // already woken, or none runs
+	}
+}
+
+// foldJournals runs beside the capture: after each checkpoint it folds
+// the journals that grew past their share in, a bounded transaction at a
+// time (store.FoldStep), so neither the capture nor a checkpoint ever
+// waits behind a rewrite of the state. A failure (disk full) is logged and
+// tried again after the next checkpoint; the journal only grows meanwhile.
+func (d *daemon) foldJournals(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.folds:
+		}
+		for ctx.Err() == nil {
+			did, err := d.db.FoldStep()
+			if err != nil {
+				d.log.Printf("%v", err)
+			}
+			if err != nil || !did {
+				break
+			}
+		}
+	}
 }
 
 // requestReload reads the file again (SIGHUP) and hands it to the capture goroutine.

@@ -110,6 +110,11 @@ func (s *runState) finish(inventoryPath string) error {
 		if err := s.db.Checkpoint(s.components()); err != nil {
 			return fmt.Errorf("saving state to %s: %w", s.db.Path(), err)
 		}
+		// no capture waits here: the journals that outgrew their share
+		// are folded in to the end
+		if err := s.db.Fold(); err != nil {
+			return err
+		}
 	}
 	return nil
 }
