@@ -46,7 +46,7 @@ func TestParsePath(t *testing.T) {
 func TestParseMessage(t *testing.T) {
 	m, ok := parseMessage(hx(t, "0e 03 | Get_Attribute_Single, path 3 words\n 20 01 24 01 30 01"))
 	require.True(t, ok)
-	assert.Equal(t, byte(svcGetAttribute), m.service)
+	assert.Equal(t, byte(0x0E), m.service)
 	assert.False(t, m.response)
 	assert.Len(t, m.path, 6)
 	m, ok = parseMessage(hx(t, "8e 00 | reply\n 05 01 | path destination unknown, 1 word of extended status\n 00 00"))
@@ -65,16 +65,16 @@ func TestServiceOps(t *testing.T) {
 		name    string
 		op      protocols.Op
 	}{
-		{svcReset, Path{Class: classIdentity, HasClass: true}, "reset", protocols.OpRestart},
-		{svcStop, Path{Class: 0x8e, HasClass: true}, "stop", protocols.OpStop},
-		{svcSetAttribute, Path{Class: classTCPIP, HasClass: true}, "set_attribute_single", protocols.OpWrite},
-		{svcForwardOpen, Path{Class: classConnManager, HasClass: true}, "forward_open", protocols.OpSession},
-		{svcForwardClose, Path{Class: classConnManager, HasClass: true}, "forward_close", protocols.OpSession},
-		{svcReadModifyWrite, Path{Symbol: []byte("Tank1")}, "read_modify_write_tag", protocols.OpWrite},
-		{svcWriteTag, Path{Symbol: []byte("Tank1")}, "write_tag", protocols.OpWrite},
+		{0x05, Path{Class: classIdentity, HasClass: true}, "reset", protocols.OpRestart},
+		{0x07, Path{Class: 0x8e, HasClass: true}, "stop", protocols.OpStop},
+		{0x10, Path{Class: classTCPIP, HasClass: true}, "set_attribute_single", protocols.OpWrite},
+		{0x54, Path{Class: classConnManager, HasClass: true}, "forward_open", protocols.OpSession},
+		{0x4E, Path{Class: classConnManager, HasClass: true}, "forward_close", protocols.OpSession},
+		{0x4E, Path{Symbol: []byte("Tank1")}, "read_modify_write_tag", protocols.OpWrite},
+		{0x4D, Path{Symbol: []byte("Tank1")}, "write_tag", protocols.OpWrite},
 		{0x4D, Path{Class: classNVS, HasClass: true}, "nvs_service_77", protocols.OpFirmwareUpdate},
-		{svcSetAttributesAll, Path{Class: classNVS, HasClass: true}, "set_attributes_all", protocols.OpFirmwareUpdate},
-		{svcGetAttributesAll, Path{Class: classNVS, HasClass: true}, "get_attributes_all", protocols.OpRead},
+		{0x02, Path{Class: classNVS, HasClass: true}, "set_attributes_all", protocols.OpFirmwareUpdate},
+		{0x01, Path{Class: classNVS, HasClass: true}, "get_attributes_all", protocols.OpRead},
 		{0x4B, Path{Class: 0x8e, HasClass: true}, "service_0x4b", protocols.OpOther},
 	} {
 		name, op := serviceOf(c.service, &c.path)

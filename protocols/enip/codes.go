@@ -43,35 +43,22 @@ const (
 	itemSequencedAddress = 0x8002
 )
 
-// CIP services (CIP Vol. 1, Appendix A) and the object classes whose own
-// services matter here.
+// The CIP services (CIP Vol. 1, Appendix A) and object classes the decoder
+// branches on; codes.tsv names these and the others.
 const (
 	svcGetAttributesAll = 0x01
-	svcSetAttributesAll = 0x02
-	svcReset            = 0x05
-	svcStop             = 0x07
 	svcMultipleService  = 0x0A
-	svcGetAttribute     = 0x0E
-	svcSetAttribute     = 0x10
-	svcForwardClose     = 0x4E // on the Connection Manager
 	svcUnconnectedSend  = 0x52 // on the Connection Manager
-	svcForwardOpen      = 0x54
 	svcExecutePCCC      = 0x4B // on the PCCC object
-	// Logix controller services on tag paths.
-	svcWriteTag        = 0x4D
-	svcReadModifyWrite = 0x4E
 
-	classIdentity      = 0x01
-	classMessageRouter = 0x02
-	classAssembly      = 0x04
-	classConnManager   = 0x06
-	classFileObject    = 0x37
-	classPCCC          = 0x67
-	classSymbol        = 0x6B
-	classTemplate      = 0x6C
-	classNVS           = 0xA1 // non-volatile storage: firmware updates
-	classTCPIP         = 0xF5
-	classEthernetLink  = 0xF6
+	classIdentity     = 0x01
+	classConnManager  = 0x06
+	classPCCC         = 0x67
+	classSymbol       = 0x6B
+	classTemplate     = 0x6C
+	classNVS          = 0xA1 // non-volatile storage: firmware updates
+	classTCPIP        = 0xF5
+	classEthernetLink = 0xF6
 )
 
 // codes are the tables of codes.tsv: encapsulation commands, the common
