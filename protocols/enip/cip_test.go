@@ -46,7 +46,7 @@ func TestParsePath(t *testing.T) {
 func TestParseMessage(t *testing.T) {
 	m, ok := parseMessage(hx(t, "0e 03 | Get_Attribute_Single, path 3 words\n 20 01 24 01 30 01"))
 	require.True(t, ok)
-	assert.Equal(t, byte(0x0E), m.service)
+	assert.Equal(t, serviceCode(0x0E), m.service)
 	assert.False(t, m.response)
 	assert.Len(t, m.path, 6)
 	m, ok = parseMessage(hx(t, "8e 00 | reply\n 05 01 | path destination unknown, 1 word of extended status\n 00 00"))
@@ -60,7 +60,7 @@ func TestParseMessage(t *testing.T) {
 
 func TestServiceOps(t *testing.T) {
 	for _, c := range []struct {
-		service byte
+		service serviceCode
 		path    Path
 		name    string
 		op      protocols.Op
@@ -123,12 +123,12 @@ func TestUnconnectedSend(t *testing.T) {
 	feed(t, s, protocols.ServerToClient, rrData(0xfeed, reply), 2)
 	require.Len(t, r.Txs, 2)
 	outer, inner := r.Txs[0], r.Txs[1]
-	assert.Equal(t, svcUnconnectedSend, outer.Code)
-	assert.Equal(t, classConnManager, outer.Subcode)
+	assert.Equal(t, int(svcUnconnectedSend), outer.Code)
+	assert.Equal(t, int(classConnManager), outer.Subcode)
 	assert.Zero(t, outer.ResponseFrame)
 	assert.Equal(t, "1/0", outer.Unit)
-	assert.Equal(t, svcGetAttributesAll, inner.Code)
-	assert.Equal(t, classIdentity, inner.Subcode)
+	assert.Equal(t, int(svcGetAttributesAll), inner.Code)
+	assert.Equal(t, int(classIdentity), inner.Subcode)
 	assert.Equal(t, "1/0", inner.Unit)
 	assert.Equal(t, uint64(2), inner.ResponseFrame)
 	facts := Dissector.Identity(&inner)
@@ -169,7 +169,7 @@ func TestMultipleServicePacket(t *testing.T) {
 		85 00 0c 00 // reset refused: object state conflict`)
 	feed(t, s, protocols.ServerToClient, unitData(9, reply), 2)
 	require.Len(t, r.Txs, 3)
-	assert.Equal(t, svcMultipleService, r.Txs[0].Code)
+	assert.Equal(t, int(svcMultipleService), r.Txs[0].Code)
 	assert.Equal(t, protocols.OutcomeOK, r.Txs[1].Outcome)
 	assert.Equal(t, protocols.OpRestart, r.Txs[2].Op)
 	assert.Equal(t, protocols.OutcomeException, r.Txs[2].Outcome)
