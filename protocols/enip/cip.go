@@ -11,9 +11,10 @@ import (
 // Path is what a CIP request path (a padded EPATH, CIP Vol. 1 Appendix C)
 // addresses: a class/instance/attribute, or a Logix tag by name.
 type Path struct {
-	Class, Instance, Attribute uint32
-	HasClass, HasInstance      bool
-	HasAttribute               bool
+	Class                 classID
+	Instance, Attribute   uint32
+	HasClass, HasInstance bool
+	HasAttribute          bool
 	// Symbol is the tag name: ANSI extended symbolic segments joined by
 	// ".", element (member) segments after them as "[n]"; empty for
 	// logical paths. It points into the decoder's scratch buffer.
@@ -56,7 +57,7 @@ func parsePath(b []byte, scratch []byte) (p Path, ok bool) {
 			switch kind {
 			case 0:
 				if !p.HasClass {
-					p.Class, p.HasClass = v, true
+					p.Class, p.HasClass = classID(v), true
 				}
 			case 1, 3: // instance, connection point
 				if !p.HasInstance {
@@ -118,7 +119,7 @@ func parsePath(b []byte, scratch []byte) (p Path, ok bool) {
 
 // message is one CIP message router request or reply.
 type message struct {
-	service  byte
+	service  serviceCode
 	response bool
 	path     []byte // request: the padded EPATH
 	status   byte   // reply: general status
@@ -133,7 +134,7 @@ type message struct {
 func parseMessage(b []byte) (m message, ok bool) {
 	c := protocols.NewCursor(b)
 	service := c.U8()
-	m.service, m.response = service&0x7F, service&0x80 != 0
+	m.service, m.response = serviceCode(service&0x7F), service&0x80 != 0
 	if m.response {
 		c.Skip(1)
 		m.status = c.U8()
@@ -147,7 +148,7 @@ func parseMessage(b []byte) (m message, ok bool) {
 
 // serviceOf names a request's service and gives its op, which depends on
 // the class it addresses: 0x4B..0x63 are object-specific.
-func serviceOf(service byte, p *Path) (string, protocols.Op) {
+func serviceOf(service serviceCode, p *Path) (string, protocols.Op) {
 	if s, ok := codes.Services[service]; ok {
 		op := s.Op
 		if p.HasClass && p.Class == classNVS && op != protocols.OpRead {
@@ -169,7 +170,7 @@ func serviceOf(service byte, p *Path) (string, protocols.Op) {
 			return s.Name, s.Op
 		}
 	}
-	return serviceName(service), protocols.OpOther
+	return serviceName(byte(service)), protocols.OpOther
 }
 
 var serviceNames = func() [128]string {

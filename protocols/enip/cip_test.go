@@ -9,14 +9,19 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Paths from CIP Vol. 1 Appendix C, one comment per segment.
+// pathCase is a padded EPATH and what parsePath makes of it.
+type pathCase struct {
+	name, path string // path: hex, one comment per segment
+	want       Path   // without Symbol, which points into the scratch buffer
+	symbol     string // the tag name; "" for a logical path
+	// ok is false for a cut segment or one whose size cannot be known;
+	// want is then the segments before it, which the record still shows.
+	ok bool
+}
+
+// Paths from CIP Vol. 1 Appendix C.
 func TestParsePath(t *testing.T) {
-	for _, c := range []struct {
-		name, path string
-		want       Path
-		symbol     string
-		ok         bool
-	}{
+	for _, c := range []pathCase{
 		{"class, instance, attribute", "20 01 | class 1\n 24 01 | instance 1\n 30 07 // attribute 7",
 			Path{Class: 1, Instance: 1, Attribute: 7, HasClass: true, HasInstance: true, HasAttribute: true}, "", true},
 		{"16-bit instance with pad", "20 68 | class 0x68\n 25 00 20 24 // instance 0x2420",
@@ -30,13 +35,12 @@ func TestParsePath(t *testing.T) {
 		{"port segment (route)", "01 00 | port 1, slot 0\n 20 02 24 01", Path{Class: 2, Instance: 1, HasClass: true, HasInstance: true}, "", true},
 		{"cut 16-bit segment", "21 00 06", Path{}, "", false},
 		{"reserved segment type", "e0 00", Path{}, "", false},
+		{"class, then a cut instance", "20 01 | class 1\n 25 00 20 // 16-bit instance: pad, one of its two bytes",
+			Path{Class: 1, HasClass: true}, "", false},
 	} {
 		var scratch [64]byte
 		p, ok := parsePath(hx(t, c.path), scratch[:])
 		assert.Equal(t, c.ok, ok, c.name)
-		if !c.ok {
-			continue
-		}
 		assert.Equal(t, c.symbol, string(p.Symbol), c.name)
 		p.Symbol = nil
 		assert.Equal(t, c.want, p, c.name)
@@ -46,7 +50,7 @@ func TestParsePath(t *testing.T) {
 func TestParseMessage(t *testing.T) {
 	m, ok := parseMessage(hx(t, "0e 03 | Get_Attribute_Single, path 3 words\n 20 01 24 01 30 01"))
 	require.True(t, ok)
-	assert.Equal(t, byte(svcGetAttribute), m.service)
+	assert.Equal(t, serviceCode(0x0E), m.service)
 	assert.False(t, m.response)
 	assert.Len(t, m.path, 6)
 	m, ok = parseMessage(hx(t, "8e 00 | reply\n 05 01 | path destination unknown, 1 word of extended status\n 00 00"))
@@ -60,21 +64,21 @@ func TestParseMessage(t *testing.T) {
 
 func TestServiceOps(t *testing.T) {
 	for _, c := range []struct {
-		service byte
+		service serviceCode
 		path    Path
 		name    string
 		op      protocols.Op
 	}{
-		{svcReset, Path{Class: classIdentity, HasClass: true}, "reset", protocols.OpRestart},
-		{svcStop, Path{Class: 0x8e, HasClass: true}, "stop", protocols.OpStop},
-		{svcSetAttribute, Path{Class: classTCPIP, HasClass: true}, "set_attribute_single", protocols.OpWrite},
-		{svcForwardOpen, Path{Class: classConnManager, HasClass: true}, "forward_open", protocols.OpSession},
-		{svcForwardClose, Path{Class: classConnManager, HasClass: true}, "forward_close", protocols.OpSession},
-		{svcReadModifyWrite, Path{Symbol: []byte("Tank1")}, "read_modify_write_tag", protocols.OpWrite},
-		{svcWriteTag, Path{Symbol: []byte("Tank1")}, "write_tag", protocols.OpWrite},
+		{0x05, Path{Class: classIdentity, HasClass: true}, "reset", protocols.OpRestart},
+		{0x07, Path{Class: 0x8e, HasClass: true}, "stop", protocols.OpStop},
+		{0x10, Path{Class: classTCPIP, HasClass: true}, "set_attribute_single", protocols.OpWrite},
+		{0x54, Path{Class: classConnManager, HasClass: true}, "forward_open", protocols.OpSession},
+		{0x4E, Path{Class: classConnManager, HasClass: true}, "forward_close", protocols.OpSession},
+		{0x4E, Path{Symbol: []byte("Tank1")}, "read_modify_write_tag", protocols.OpWrite},
+		{0x4D, Path{Symbol: []byte("Tank1")}, "write_tag", protocols.OpWrite},
 		{0x4D, Path{Class: classNVS, HasClass: true}, "nvs_service_77", protocols.OpFirmwareUpdate},
-		{svcSetAttributesAll, Path{Class: classNVS, HasClass: true}, "set_attributes_all", protocols.OpFirmwareUpdate},
-		{svcGetAttributesAll, Path{Class: classNVS, HasClass: true}, "get_attributes_all", protocols.OpRead},
+		{0x02, Path{Class: classNVS, HasClass: true}, "set_attributes_all", protocols.OpFirmwareUpdate},
+		{0x01, Path{Class: classNVS, HasClass: true}, "get_attributes_all", protocols.OpRead},
 		{0x4B, Path{Class: 0x8e, HasClass: true}, "service_0x4b", protocols.OpOther},
 	} {
 		name, op := serviceOf(c.service, &c.path)
@@ -123,12 +127,12 @@ func TestUnconnectedSend(t *testing.T) {
 	feed(t, s, protocols.ServerToClient, rrData(0xfeed, reply), 2)
 	require.Len(t, r.Txs, 2)
 	outer, inner := r.Txs[0], r.Txs[1]
-	assert.Equal(t, svcUnconnectedSend, outer.Code)
-	assert.Equal(t, classConnManager, outer.Subcode)
+	assert.Equal(t, int(svcUnconnectedSend), outer.Code)
+	assert.Equal(t, int(classConnManager), outer.Subcode)
 	assert.Zero(t, outer.ResponseFrame)
 	assert.Equal(t, "1/0", outer.Unit)
-	assert.Equal(t, svcGetAttributesAll, inner.Code)
-	assert.Equal(t, classIdentity, inner.Subcode)
+	assert.Equal(t, int(svcGetAttributesAll), inner.Code)
+	assert.Equal(t, int(classIdentity), inner.Subcode)
 	assert.Equal(t, "1/0", inner.Unit)
 	assert.Equal(t, uint64(2), inner.ResponseFrame)
 	facts := Dissector.Identity(&inner)
@@ -169,7 +173,7 @@ func TestMultipleServicePacket(t *testing.T) {
 		85 00 0c 00 // reset refused: object state conflict`)
 	feed(t, s, protocols.ServerToClient, unitData(9, reply), 2)
 	require.Len(t, r.Txs, 3)
-	assert.Equal(t, svcMultipleService, r.Txs[0].Code)
+	assert.Equal(t, int(svcMultipleService), r.Txs[0].Code)
 	assert.Equal(t, protocols.OutcomeOK, r.Txs[1].Outcome)
 	assert.Equal(t, protocols.OpRestart, r.Txs[2].Op)
 	assert.Equal(t, protocols.OutcomeException, r.Txs[2].Outcome)

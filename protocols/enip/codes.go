@@ -43,35 +43,31 @@ const (
 	itemSequencedAddress = 0x8002
 )
 
-// CIP services (CIP Vol. 1, Appendix A) and the object classes whose own
-// services matter here.
-const (
-	svcGetAttributesAll = 0x01
-	svcSetAttributesAll = 0x02
-	svcReset            = 0x05
-	svcStop             = 0x07
-	svcMultipleService  = 0x0A
-	svcGetAttribute     = 0x0E
-	svcSetAttribute     = 0x10
-	svcForwardClose     = 0x4E // on the Connection Manager
-	svcUnconnectedSend  = 0x52 // on the Connection Manager
-	svcForwardOpen      = 0x54
-	svcExecutePCCC      = 0x4B // on the PCCC object
-	// Logix controller services on tag paths.
-	svcWriteTag        = 0x4D
-	svcReadModifyWrite = 0x4E
+// A serviceCode is a CIP service (CIP Vol. 1, Appendix A), the reply bit
+// cleared; a classID the object class a request path addresses. Both are
+// small numbers of one range, each kept to its type: a class compared with
+// a service does not compile.
+type (
+	serviceCode uint8
+	classID     uint32
+)
 
-	classIdentity      = 0x01
-	classMessageRouter = 0x02
-	classAssembly      = 0x04
-	classConnManager   = 0x06
-	classFileObject    = 0x37
-	classPCCC          = 0x67
-	classSymbol        = 0x6B
-	classTemplate      = 0x6C
-	classNVS           = 0xA1 // non-volatile storage: firmware updates
-	classTCPIP         = 0xF5
-	classEthernetLink  = 0xF6
+// The CIP services and object classes the decoder branches on; codes.tsv
+// names these and the others.
+const (
+	svcGetAttributesAll serviceCode = 0x01
+	svcMultipleService  serviceCode = 0x0A
+	svcUnconnectedSend  serviceCode = 0x52 // on the Connection Manager
+	svcExecutePCCC      serviceCode = 0x4B // on the PCCC object
+
+	classIdentity     classID = 0x01
+	classConnManager  classID = 0x06
+	classPCCC         classID = 0x67
+	classSymbol       classID = 0x6B
+	classTemplate     classID = 0x6C
+	classNVS          classID = 0xA1 // non-volatile storage: firmware updates
+	classTCPIP        classID = 0xF5
+	classEthernetLink classID = 0xF6
 )
 
 // codes are the tables of codes.tsv: encapsulation commands, the common
@@ -83,10 +79,10 @@ const (
 // named in the records.
 var codes = protocols.MustLoadCodes[struct {
 	Commands                                     map[uint16]protocols.Code
-	Services, ConnManagerServices, LogixServices map[byte]protocols.Code
+	Services, ConnManagerServices, LogixServices map[serviceCode]protocols.Code
 	DeviceTypes, Vendors                         map[uint16]string
 	GeneralStatus                                map[byte]string
-	ClassNames                                   map[uint32]string
+	ClassNames                                   map[classID]string
 }](codeList)
 
 //go:embed codes.tsv

@@ -25,8 +25,11 @@ func profiles() []protocols.Profile {
 // objects (addresses, port settings) or the time changes the device's
 // configuration.
 func classify(t *protocols.Transaction) protocols.Class {
-	if t.Op == protocols.OpWrite && t.HasSubcode && (t.Subcode == classTCPIP || t.Subcode == classEthernetLink) {
-		return protocols.ClassConfigChange
+	if t.Op == protocols.OpWrite && t.HasSubcode {
+		switch classID(t.Subcode) {
+		case classTCPIP, classEthernetLink:
+			return protocols.ClassConfigChange
+		}
 	}
 	return protocols.ClassNone
 }

@@ -388,7 +388,7 @@ func (s *session) requestDepth(b []byte, pkt protocols.Packet, dir protocols.Dir
 		return p
 	}
 	switch {
-	case m.service == svcUnconnectedSend && t.HasSubcode && t.Subcode == classConnManager:
+	case m.service == svcUnconnectedSend && t.HasSubcode && classID(t.Subcode) == classConnManager:
 		// priority/tick, timeout ticks, embedded size, embedded request, pad, route path
 		d := protocols.NewCursor(m.data)
 		d.Skip(2)
@@ -563,7 +563,7 @@ func (s *session) reply(t *protocols.Transaction, m message) {
 				logixValues(t, typeCode, len(d)/lt.size, d, false)
 			}
 		}
-	case m.service == svcGetAttributesAll && t.HasSubcode && t.Subcode == classIdentity:
+	case m.service == svcGetAttributesAll && t.HasSubcode && classID(t.Subcode) == classIdentity:
 		s.identityAttrs(t, m.data)
 	}
 }
@@ -635,7 +635,7 @@ func portUnit(route []byte) string {
 	return protocols.Itoa(int(route[0]&0x0F)) + "/" + protocols.Itoa(int(route[1]))
 }
 
-func className(c uint32) string {
+func className(c classID) string {
 	if n, ok := codes.ClassNames[c]; ok {
 		return n
 	}

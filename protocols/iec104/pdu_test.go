@@ -8,24 +8,27 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// apduCase is one APDU and the record decodeAPDU makes of it.
+type apduCase struct {
+	name        string
+	controlling bool   // sent by the controlling station (the client)
+	apdu        string // hex, one comment per field
+	code        int    // type identification; S- and U-format: their record code (CodeS...)
+	subcode     int    // cause of transmission; -1: none
+	op          protocols.Op
+	outcome     protocols.Outcome
+	unit        string // the common address
+	targets     []protocols.Target
+	values      []protocols.Value // written by a command
+	reads       []protocols.Value // reported by the station
+	anomalies   []string
+	attrs       map[string]string // checked by key; others may be present
+}
+
 // APDUs built from IEC 60870-5-104 §5 (APCI) and IEC 60870-5-101 §7 (ASDU),
 // one comment per field.
 func TestDecodeAPDU(t *testing.T) {
-	for _, c := range []struct {
-		name        string
-		controlling bool
-		apdu        string
-		code        int
-		subcode     int // -1: none
-		op          protocols.Op
-		outcome     protocols.Outcome
-		unit        string
-		targets     []protocols.Target
-		values      []protocols.Value
-		reads       []protocols.Value
-		anomalies   []string
-		attrs       map[string]string
-	}{
+	for _, c := range []apduCase{
 		{name: "STARTDT act", controlling: true, apdu: `68 04 | start, length 4
 			07 00 00 00 // U-format: STARTDT act`, code: CodeStartDTAct, subcode: -1, op: protocols.OpSession},
 		{name: "TESTFR con", apdu: `68 04 83 00 00 00 // U-format: TESTFR con`, code: CodeTestFRCon, subcode: -1, op: protocols.OpSession},
