@@ -41,8 +41,9 @@ var (
 	keyFoldAt = []byte("foldat")
 )
 
-// foldBatch bounds the records a fold step copies.
-var foldBatch = fullBatch
+// foldBatch bounds the records a fold step copies: a checkpoint due
+// meanwhile waits for the step (tens of milliseconds at a million keys).
+var foldBatch = 10000
 
 // folding is what the store keeps in memory of a fold under way: the
 // journal it folds, read once (it no longer changes).

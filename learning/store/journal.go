@@ -20,8 +20,10 @@ import (
 // When the journal holds more than a fifth of the slot's records it is
 // folded in (fold.go), away from checkpoints.
 //
-// kv/<component>/j<slot>/<seq>: op byte, uvarint bucket length, bucket,
-// uvarint key length, key, value.
+// kv/<component>/j<slot>/<seq>: 'c' and entries each after its uvarint
+// length (a record of one entry, written by earlier releases, is that
+// entry alone). An entry: op byte, uvarint bucket length, bucket, uvarint
+// key length, key, value.
 
 const (
 	opPut          = 'p'
@@ -81,32 +83,69 @@ func readJournals(tx *bolt.Tx, comp []byte) (ov overlay, own, next int, err erro
 	return ov, own, next, err
 }
 
-// journalWriter appends a save's operations to the current slot's journal.
+// journalWriter appends a save's operations to the current slot's journal,
+// packed into chunks of about a page: a record of its own per operation
+// would cost bbolt's 24 bytes of key and header each, and a Put each.
 type journalWriter struct {
-	j   *bolt.Bucket
-	seq uint64
-	n   int
-	buf []byte
+	j     *bolt.Bucket
+	seq   uint64
+	n     int    // operations
+	chunk []byte // opChunk, then each operation: uvarint length, entry
+	limit int
 }
 
-func newJournalWriter(j *bolt.Bucket) *journalWriter {
+// opChunk starts a journal record holding several entries (a record
+// starting with an operation holds that one alone).
+const opChunk = 'c'
+
+func newJournalWriter(j *bolt.Bucket, pageSize int) *journalWriter {
 	j.FillPercent = 1 // appended in key order: pages filled whole
-	w := &journalWriter{j: j}
+	// a chunk and its key fit a page's leaf element
+	w := &journalWriter{j: j, limit: max(pageSize-64, 512)}
 	if k, _ := j.Cursor().Last(); len(k) == 8 {
 		w.seq = binary.BigEndian.Uint64(k)
 	}
 	return w
 }
 
+func uvarintLen(x int) int {
+	n := 1
+	for ; x >= 0x80; x >>= 7 {
+		n++
+	}
+	return n
+}
+
 func (w *journalWriter) add(op byte, bucket, key, value []byte) error {
-	w.seq++
 	w.n++
-	w.buf = append(w.buf[:0], op)
-	w.buf = binary.AppendUvarint(w.buf, uint64(len(bucket)))
-	w.buf = append(w.buf, bucket...)
-	w.buf = binary.AppendUvarint(w.buf, uint64(len(key)))
-	w.buf = append(append(w.buf, key...), value...)
-	return w.j.Put(binary.BigEndian.AppendUint64(nil, w.seq), append([]byte(nil), w.buf...))
+	size := 1 + uvarintLen(len(bucket)) + len(bucket) + uvarintLen(len(key)) + len(key) + len(value)
+	if len(w.chunk) > 1 && len(w.chunk)+uvarintLen(size)+size > w.limit {
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
+	if len(w.chunk) == 0 {
+		w.chunk = append(make([]byte, 0, max(w.limit, size+binary.MaxVarintLen64+1)), opChunk)
+	}
+	w.chunk = binary.AppendUvarint(w.chunk, uint64(size))
+	w.chunk = append(w.chunk, op)
+	w.chunk = binary.AppendUvarint(w.chunk, uint64(len(bucket)))
+	w.chunk = append(w.chunk, bucket...)
+	w.chunk = binary.AppendUvarint(w.chunk, uint64(len(key)))
+	w.chunk = append(append(w.chunk, key...), value...)
+	return nil
+}
+
+// flush puts the chunk; bbolt keeps it until the commit, so the next
+// chunk is a new slice.
+func (w *journalWriter) flush() error {
+	if len(w.chunk) == 0 {
+		return nil
+	}
+	w.seq++
+	err := w.j.Put(binary.BigEndian.AppendUint64(nil, w.seq), w.chunk)
+	w.chunk = nil
+	return err
 }
 
 func (w *journalWriter) Put(bucket, key, value []byte) error { return w.add(opPut, bucket, key, value) }
@@ -128,51 +167,71 @@ type overBucket struct {
 
 var errJournal = errors.New("journal entry cut short or malformed")
 
-// read lays the journal's entries over what the overlay holds, in order.
+// read lays the journal's entries over what the overlay holds, in order,
+// and counts them.
 func (ov overlay) read(j *bolt.Bucket) (int, error) {
 	n := 0
 	if j == nil {
 		return 0, nil
 	}
 	err := j.ForEach(func(_, v []byte) error {
-		n++
-		if len(v) < 1 {
-			return errJournal
+		if len(v) == 0 || v[0] != opChunk {
+			n++
+			return ov.apply(v)
 		}
-		op, rest := v[0], v[1:]
-		field := func() ([]byte, bool) {
+		for rest := v[1:]; len(rest) > 0; {
 			l, k := binary.Uvarint(rest)
 			if k <= 0 || uint64(len(rest)-k) < l {
-				return nil, false
+				return errJournal
 			}
-			f := rest[k : k+int(l)]
+			n++
+			if err := ov.apply(rest[k : k+int(l)]); err != nil {
+				return err
+			}
 			rest = rest[k+int(l):]
-			return f, true
-		}
-		bucket, ok1 := field()
-		key, ok2 := field()
-		if !ok1 || !ok2 {
-			return errJournal
-		}
-		ob := ov[string(bucket)]
-		if ob == nil {
-			ob = &overBucket{records: map[string][]byte{}}
-			ov[string(bucket)] = ob
-		}
-		ob.sorted = nil
-		switch op {
-		case opPut:
-			ob.records[string(key)] = append([]byte{}, rest...)
-		case opDelete:
-			ob.records[string(key)] = nil
-		case opDeleteBucket:
-			ob.hidden, ob.records = true, map[string][]byte{}
-		default:
-			return fmt.Errorf("%w: operation %q", errJournal, op)
 		}
 		return nil
 	})
 	return n, err
+}
+
+// apply lays one entry over the overlay.
+func (ov overlay) apply(v []byte) error {
+	if len(v) < 1 {
+		return errJournal
+	}
+	op, rest := v[0], v[1:]
+	field := func() ([]byte, bool) {
+		l, k := binary.Uvarint(rest)
+		if k <= 0 || uint64(len(rest)-k) < l {
+			return nil, false
+		}
+		f := rest[k : k+int(l)]
+		rest = rest[k+int(l):]
+		return f, true
+	}
+	bucket, ok1 := field()
+	key, ok2 := field()
+	if !ok1 || !ok2 {
+		return errJournal
+	}
+	ob := ov[string(bucket)]
+	if ob == nil {
+		ob = &overBucket{records: map[string][]byte{}}
+		ov[string(bucket)] = ob
+	}
+	ob.sorted = nil
+	switch op {
+	case opPut:
+		ob.records[string(key)] = append([]byte{}, rest...)
+	case opDelete:
+		ob.records[string(key)] = nil
+	case opDeleteBucket:
+		ob.hidden, ob.records = true, map[string][]byte{}
+	default:
+		return fmt.Errorf("%w: operation %q", errJournal, op)
+	}
+	return nil
 }
 
 func (ob *overBucket) keys() []string {

@@ -224,23 +224,69 @@ func TestJournal(t *testing.T) {
 	require.NoError(t, s.Close())
 }
 
-// TestJournalDamage: a journal entry cut short is reported by name.
+// TestJournalDamage: a journal entry cut short is reported by name, on
+// its own or inside a chunk.
 func TestJournalDamage(t *testing.T) {
+	for name, bad := range map[string][]byte{
+		"entry":                {opPut, 5, 'b'},
+		"chunk":                {opChunk, 3, opPut, 1, 'b', 9},
+		"chunk length":         {opChunk, 40, opPut},
+		"operation in chunk":   {opChunk, 4, 'x', 1, 'b', 0},
+		"empty entry":          {},
+		"operation on its own": {'x', 1, 'b', 0},
+	} {
+		path := filepath.Join(t.TempDir(), "state.db")
+		s, err := Open(path)
+		require.NoError(t, err)
+		c := newKV()
+		c.put("b", "k", "v")
+		require.NoError(t, s.Checkpoint(map[string]Component{"kv": c}))
+		c.put("b", "k2", "v2")
+		require.NoError(t, s.Checkpoint(map[string]Component{"kv": c}))
+		require.NoError(t, s.db.Update(func(tx *bolt.Tx) error {
+			j, _, _ := writeJournal(tx, []byte("kv"))
+			return j.Put(binary.BigEndian.AppendUint64(nil, 99), bad)
+		}))
+		err = s.Load(map[string]Component{"kv": newKV()})
+		require.Error(t, err, name)
+		assert.Contains(t, err.Error(), "journal unreadable", name)
+		s.Close()
+	}
+}
+
+// TestJournalSingleEntries: a journal written before entries were packed
+// into chunks, a record an entry, still reads, and a checkpoint's chunks
+// follow it.
+func TestJournalSingleEntries(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
 	s, err := Open(path)
 	require.NoError(t, err)
 	c := newKV()
-	c.put("b", "k", "v")
-	require.NoError(t, s.Checkpoint(map[string]Component{"kv": c}))
+	c.put("b", "k1", "v1")
 	c.put("b", "k2", "v2")
 	require.NoError(t, s.Checkpoint(map[string]Component{"kv": c}))
+	entry := func(op byte, bucket, key, value string) []byte {
+		e := append([]byte{op}, byte(len(bucket)))
+		e = append(append(e, bucket...), byte(len(key)))
+		return append(append(e, key...), value...)
+	}
 	require.NoError(t, s.db.Update(func(tx *bolt.Tx) error {
 		j, _, _ := writeJournal(tx, []byte("kv"))
-		return j.Put(binary.BigEndian.AppendUint64(nil, 99), []byte{opPut, 5, 'b'})
+		for i, e := range [][]byte{entry(opPut, "b", "k1", "old"), entry(opDelete, "b", "k2", ""), entry(opPut, "c", "k", "v")} {
+			if err := j.Put(binary.BigEndian.AppendUint64(nil, uint64(i+1)), e); err != nil {
+				return err
+			}
+		}
+		return nil
 	}))
-	err = s.Load(map[string]Component{"kv": newKV()})
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "journal unreadable")
+	c.data = map[string]map[string]string{"b": {"k1": "old"}, "c": {"k": "v"}}
+	c.put("c", "k", "new")
+	require.NoError(t, s.Checkpoint(map[string]Component{"kv": c}))
+	got := newKV()
+	require.NoError(t, s.Load(map[string]Component{"kv": got}))
+	assert.Equal(t, map[string]map[string]string{"b": {"k1": "old"}, "c": {"k": "new"}}, got.data)
+	j, _ := journalLen(t, s, "kv")
+	assert.Equal(t, 4, j, "three records of one entry, then a chunk")
 	s.Close()
 }
 
@@ -311,4 +357,51 @@ func TestCompact(t *testing.T) {
 	_, _, err = Compact(path)
 	require.ErrorIs(t, err, ErrInUse)
 	s.Close()
+}
+
+// TestFoldBesideCheckpoints: fold steps on a goroutine of their own, as
+// the daemon runs them, beside checkpoints on another; the state reloads
+// as the component holds it (run with -race).
+func TestFoldBesideCheckpoints(t *testing.T) {
+	defer func(m int, sh float64, fb int) { compactMin, compactShare, foldBatch = m, sh, fb }(compactMin, compactShare, foldBatch)
+	compactMin, compactShare, foldBatch = 200, 0.2, 50
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := Open(path)
+	require.NoError(t, err)
+	c := newKV()
+	for i := 0; i < 1000; i++ {
+		c.put(fmt.Sprintf("b%02d", i%20), fmt.Sprintf("k%04d", i), "v")
+	}
+	stop, done := make(chan struct{}), make(chan int)
+	go func() {
+		steps := 0
+		for {
+			select {
+			case <-stop:
+				done <- steps
+				return
+			default:
+			}
+			did, err := s.FoldStep()
+			assert.NoError(t, err)
+			if did {
+				steps++
+			}
+		}
+	}()
+	rng := rand.New(rand.NewPCG(3, 3))
+	for round := 0; round < 60; round++ {
+		for n := 0; n < 40; n++ {
+			c.put(fmt.Sprintf("b%02d", rng.IntN(22)), fmt.Sprintf("k%04d", rng.IntN(1100)), fmt.Sprintf("r%d", round))
+		}
+		require.NoError(t, s.Checkpoint(map[string]Component{"kv": c}))
+	}
+	close(stop)
+	steps := <-done
+	require.NoError(t, s.Fold())
+	got := newKV()
+	require.NoError(t, s.Load(map[string]Component{"kv": got}))
+	assert.Equal(t, c.data, got.data)
+	assert.Positive(t, steps, "fold steps ran beside the checkpoints")
+	require.NoError(t, s.Close())
 }

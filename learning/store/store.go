@@ -269,8 +269,11 @@ func (s *Store) Checkpoint(components map[string]Component) error {
 			if j == nil {
 				return fmt.Errorf("checkpoint %s: no current slot", name)
 			}
-			jw := newJournalWriter(j)
+			jw := newJournalWriter(j, s.db.Info().PageSize)
 			if err := inc.SaveChanges(jw, false); err != nil {
+				return fmt.Errorf("checkpoint %s: %w", name, err)
+			}
+			if err := jw.flush(); err != nil {
 				return fmt.Errorf("checkpoint %s: %w", name, err)
 			}
 			journaled[name], folding[name] = jw.n, f
