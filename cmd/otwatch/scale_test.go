@@ -98,6 +98,7 @@ func TestScale(t *testing.T) {
 	var written, writtenStep, folded, tenth int64
 	var share, shareStep float64 // the most written against the file's size then
 	dirty, steps := 0, 0
+	foldsOf := map[string]int{} // folds begun, per component
 	for i := 0; i < 30; i++ {
 		dirtyPercent(mon, servers, rng, i)
 		dirty = max(dirty, mon.model.Dirty())
@@ -109,11 +110,14 @@ func TestScale(t *testing.T) {
 		worst, written, share = max(worst, took), max(written, w), max(share, float64(w)/float64(fileSize(t, db)))
 		// what the daemon's fold goroutine does before the next checkpoint
 		for {
-			w0, start := writtenBytes(t), time.Now()
+			w0, start, before := writtenBytes(t), time.Now(), s.FoldUnderWay()
 			did, err := s.FoldStep()
 			require.NoError(t, err)
 			if !did {
 				break
+			}
+			if now := s.FoldUnderWay(); now != "" && now != before {
+				foldsOf[now]++
 			}
 			w, took := writtenBytes(t)-w0, time.Since(start)
 			steps, worstStep, writtenStep, folded = steps+1, max(worstStep, took), max(writtenStep, w), folded+w
@@ -129,8 +133,8 @@ func TestScale(t *testing.T) {
 	last := fileSize(t, db)
 	t.Logf("checkpoint with 1%% of the keys changed (%d records dirty), thirty of them: at most %v and %d KiB written, at most %.1f%% of the file as it then was",
 		dirty, worst.Round(time.Millisecond), written>>10, 100*share)
-	t.Logf("folding the journals in between those checkpoints: %d steps, each at most %v and %d KiB written, at most %.1f%% of the file; %d KiB in all",
-		steps, worstStep.Round(time.Millisecond), writtenStep>>10, 100*shareStep, folded>>10)
+	t.Logf("folding the journals in between those checkpoints: %v folds, %d steps, each at most %v and %d KiB written, at most %.1f%% of the file; %d KiB in all",
+		foldsOf, steps, worstStep.Round(time.Millisecond), writtenStep>>10, 100*shareStep, folded>>10)
 	t.Logf("file %.1f MiB after the first checkpoint, %.1f MiB after ten (%.2fx), %.1f MiB after thirty (%.2fx)",
 		float64(first)/(1<<20), float64(tenth)/(1<<20), float64(tenth)/float64(first), float64(last)/(1<<20), float64(last)/float64(first))
 	target(t, "checkpoint ≤ 100 ms", worst <= 100*time.Millisecond)
@@ -151,7 +155,7 @@ func TestScale(t *testing.T) {
 	}
 
 	// kill -9 during checkpoints
-	survived := 0
+	survived, midFold := 0, 0
 	for round := 0; round < 20; round++ {
 		child := exec.Command(os.Args[0], "-test.run", "^TestScaleCheckpointLoop$")
 		child.Env = append(os.Environ(), "OTWATCH_SCALE_CHILD="+db, "OTWATCH_SCALE_ROUND="+strconv.Itoa(round))
@@ -175,6 +179,9 @@ func TestScale(t *testing.T) {
 		<-killed
 		child.Wait()
 		m, s2 := loadMonitor(t, db, baseline.ModeLearn)
+		if s2.FoldUnderWay() != "" {
+			midFold++
+		}
 		got := markerValue(m)
 		require.NoError(t, s2.Close())
 		if saved >= 0 {
@@ -183,7 +190,8 @@ func TestScale(t *testing.T) {
 		assert.LessOrEqual(t, got, 1000*round+saved+1, "round %d: more than one checkpoint past the last reported", round)
 		survived++
 	}
-	t.Logf("kill -9 during checkpoints: the file opened %d times of 20 and kept every checkpoint reported done", survived)
+	t.Logf("kill -9 during checkpoints and fold steps: the file opened %d times of 20 (%d of them with a fold under way) and kept every checkpoint reported done",
+		survived, midFold)
 
 	// armv7 under qemu-user: the same learn run in a 32-bit address space
 	if qemu, err := exec.LookPath("qemu-arm-static"); err == nil {

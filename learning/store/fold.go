@@ -88,6 +88,25 @@ func (s *Store) FoldStep() (bool, error) {
 	return true, s.foldStep(due)
 }
 
+// FoldUnderWay names the component whose journal a fold is folding in,
+// "" when none.
+func (s *Store) FoldUnderWay() string {
+	var name string
+	s.db.View(func(tx *bolt.Tx) error {
+		if kv := tx.Bucket(bucketKV); kv != nil {
+			return kv.ForEachBucket(func(k []byte) error {
+				if kv.Bucket(k).Get(keyFold) != nil {
+					name = string(k)
+					return errStop
+				}
+				return nil
+			})
+		}
+		return nil
+	})
+	return name
+}
+
 // Fold folds every journal that needs it, to the end.
 func (s *Store) Fold() error {
 	for {
