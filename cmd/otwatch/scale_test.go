@@ -99,6 +99,8 @@ func TestScale(t *testing.T) {
 	var share, shareStep float64 // the most written against the file's size then
 	dirty, steps := 0, 0
 	foldsOf := map[string]int{} // folds begun, per component
+	foldHeap := map[string]uint64{} // live heap with a fold under way, per component
+	foldStep, heapBefore := 0, liveHeap()
 	for i := 0; i < 30; i++ {
 		dirtyPercent(mon, servers, rng, i)
 		dirty = max(dirty, mon.model.Dirty())
@@ -116,12 +118,17 @@ func TestScale(t *testing.T) {
 			if !did {
 				break
 			}
-			if now := s.FoldUnderWay(); now != "" && now != before {
-				foldsOf[now]++
-			}
 			w, took := writtenBytes(t)-w0, time.Since(start)
 			steps, worstStep, writtenStep, folded = steps+1, max(worstStep, took), max(writtenStep, w), folded+w
 			shareStep = max(shareStep, float64(w)/float64(fileSize(t, db)))
+			now := s.FoldUnderWay()
+			if now != "" && now != before {
+				foldsOf[now]++
+				foldStep = 0
+			}
+			if foldStep++; now != "" && foldStep == 2 { // the first batch read the journal it folds
+				foldHeap[now] = max(foldHeap[now], liveHeap())
+			}
 		}
 		switch i {
 		case 0:
@@ -135,6 +142,9 @@ func TestScale(t *testing.T) {
 		dirty, worst.Round(time.Millisecond), written>>10, 100*share)
 	t.Logf("folding the journals in between those checkpoints: %v folds, %d steps, each at most %v and %d KiB written, at most %.1f%% of the file; %d KiB in all",
 		foldsOf, steps, worstStep.Round(time.Millisecond), writtenStep>>10, 100*shareStep, folded>>10)
+	for name, h := range foldHeap {
+		t.Logf("live heap while folding %s's journal in: %+.1f MiB against %.1f MiB before the checkpoints", name, (float64(h)-float64(heapBefore))/(1<<20), float64(heapBefore)/(1<<20))
+	}
 	t.Logf("file %.1f MiB after the first checkpoint, %.1f MiB after ten (%.2fx), %.1f MiB after thirty (%.2fx)",
 		float64(first)/(1<<20), float64(tenth)/(1<<20), float64(tenth)/float64(first), float64(last)/(1<<20), float64(last)/float64(first))
 	target(t, "checkpoint ≤ 100 ms", worst <= 100*time.Millisecond)
@@ -321,6 +331,14 @@ func fileSize(t *testing.T, path string) int64 {
 	st, err := os.Stat(path)
 	require.NoError(t, err)
 	return st.Size()
+}
+
+// liveHeap is the heap in use after a collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
 }
 
 // writtenBytes is what this process wrote so far (/proc/self/io wchar).
