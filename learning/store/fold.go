@@ -218,14 +218,17 @@ func (s *Store) foldBatch(name string, cb *bolt.Bucket) (func(), error) {
 		case c == 0:
 			after = lastKey
 		}
-		b, err := dst.CreateBucketIfNotExists(bucket)
-		if err != nil {
-			return err
-		}
-		b.FillPercent = 0.95 // filled in key order
-		err = r.mergedForEach(bucket, after, func(k, v []byte) error {
+		var b *bolt.Bucket // made at its first record: a bucket left empty is not copied
+		err := r.mergedForEach(bucket, after, func(k, v []byte) error {
 			if n == foldBatch {
 				return errStop
+			}
+			if b == nil {
+				var err error
+				if b, err = dst.CreateBucketIfNotExists(bucket); err != nil {
+					return err
+				}
+				b.FillPercent = 0.95 // filled in key order
 			}
 			// bbolt keeps the slices until commit: copy them
 			if err := b.Put(append([]byte(nil), k...), append([]byte(nil), v...)); err != nil {
