@@ -175,24 +175,32 @@ func (ov overlay) read(j *bolt.Bucket) (int, error) {
 		return 0, nil
 	}
 	err := j.ForEach(func(_, v []byte) error {
-		if len(v) == 0 || v[0] != opChunk {
-			n++
-			return ov.apply(v)
-		}
-		for rest := v[1:]; len(rest) > 0; {
-			l, k := binary.Uvarint(rest)
-			if k <= 0 || uint64(len(rest)-k) < l {
-				return errJournal
-			}
-			n++
-			if err := ov.apply(rest[k : k+int(l)]); err != nil {
-				return err
-			}
-			rest = rest[k+int(l):]
-		}
-		return nil
+		m, err := ov.readRecord(v)
+		n += m
+		return err
 	})
 	return n, err
+}
+
+// readRecord lays one journal record's entries over the overlay: a chunk's,
+// or the record as one entry. It counts them.
+func (ov overlay) readRecord(v []byte) (int, error) {
+	if len(v) == 0 || v[0] != opChunk {
+		return 1, ov.apply(v)
+	}
+	n := 0
+	for rest := v[1:]; len(rest) > 0; {
+		l, k := binary.Uvarint(rest)
+		if k <= 0 || uint64(len(rest)-k) < l {
+			return n, errJournal
+		}
+		n++
+		if err := ov.apply(rest[k : k+int(l)]); err != nil {
+			return n, err
+		}
+		rest = rest[k+int(l):]
+	}
+	return n, nil
 }
 
 // apply lays one entry over the overlay.
