@@ -98,7 +98,7 @@ func TestScale(t *testing.T) {
 	var written, writtenStep, folded, tenth int64
 	var share, shareStep float64 // the most written against the file's size then
 	dirty, steps := 0, 0
-	foldsOf := map[string]int{} // folds begun, per component
+	foldsOf := map[string]int{}     // folds begun, per component
 	foldHeap := map[string]uint64{} // live heap with a fold under way, per component
 	foldStep, heapBefore := 0, liveHeap()
 	for i := 0; i < 30; i++ {
