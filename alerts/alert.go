@@ -55,6 +55,9 @@ type Alert struct {
 	Asset        string `json:"asset,omitempty"`      // the server asset (or new host) concerned
 
 	tx *protocols.Transaction // the triggering transaction, for "mark normal"
+	// rseq numbers the alert among those the engine remembered, for its
+	// record in the state file (0: not remembered)
+	rseq uint64
 }
 
 // MarshalJSON writes ts in the records' format (UTC, nanoseconds).

@@ -85,6 +85,8 @@ type Engine struct {
 	incidents  *incidents
 	recent     map[string]*Alert
 	order      []string
+	recentSeq  uint64    // the rseq of the last alert remembered
+	ps         persisted // persist.go
 	seq        uint64
 	hits       int
 	maint      Maintenance
@@ -259,6 +261,7 @@ func (e *Engine) raise(f *finding.Finding, own bool) {
 		reg = &regulation{}
 		e.regs[key] = reg
 	}
+	e.ps.regChanged(key) // a repeat folded in or a new alert: it changes either way
 	if !reg.LastAlert.IsZero() && now.Sub(reg.LastAlert) < e.cfg.FoldWindow {
 		reg.Folded++
 		e.Folded++
@@ -272,6 +275,7 @@ func (e *Engine) raise(f *finding.Finding, own bool) {
 		reg.FoldFrames = addFrames(reg.FoldFrames, 64, frames...)
 		if reg.last != nil {
 			reg.last.Repeats++
+			e.ps.recentChanged(reg.last)
 		}
 		return
 	}
@@ -325,7 +329,7 @@ func (e *Engine) raise(f *finding.Finding, own bool) {
 
 // maxRegulated bounds the alert keys remembered for folding and
 // regulation: an attacker sweeping addresses must not grow memory forever.
-const maxRegulated = 100000
+var maxRegulated = 100000
 
 // forgetOldest drops the tenth of the keys whose last alert is oldest
 // (their pending repeats are reported first, so nothing is lost silently).
@@ -340,6 +344,7 @@ func (e *Engine) forgetOldest() {
 			e.flushKey(k, r)
 		}
 		delete(e.regs, k)
+		e.ps.regChanged(k)
 	}
 	for client, s := range e.scans {
 		if s.fired || len(e.scans) > maxRegulated/10 {
@@ -393,9 +398,16 @@ func cadence(ts []time.Time) (time.Duration, float64) {
 }
 
 func (e *Engine) remember(a *Alert) {
+	e.recentSeq++
+	a.rseq = e.recentSeq
+	e.ps.recentChanged(a)
 	e.recent[a.ID] = a
 	e.order = append(e.order, a.ID)
 	if len(e.order) > e.cfg.MaxRecent {
+		if old := e.recent[e.order[0]]; old != nil {
+			e.ps.recentChanged(old)
+			old.rseq = 0 // no longer remembered: a repeat counted into it is not saved
+		}
 		delete(e.recent, e.order[0])
 		e.order = e.order[1:]
 	}
@@ -435,6 +447,7 @@ func (e *Engine) flushKey(k string, r *regulation) {
 		}
 	}
 	r.Folded, r.FoldFrames = 0, nil
+	e.ps.regChanged(k)
 }
 
 // Alert returns a recent alert by id.
@@ -530,14 +543,8 @@ func (e *Engine) UnmarshalState(b []byte) error {
 	e.maint = st.Maint
 	e.seq = st.Seq
 	e.incidents.restore(st.Incidents)
-	e.recent, e.order = map[string]*Alert{}, nil
-	for _, sa := range st.Recent {
-		if sa.Alert == nil {
-			continue
-		}
-		sa.Alert.TS, sa.Alert.tx = sa.TS, sa.Tx
-		e.remember(sa.Alert)
-	}
+	e.restoreRecent(st.Recent, 0)
+	e.ps = persisted{full: true} // the state file's records are another engine's
 	return nil
 }
 
