@@ -111,3 +111,47 @@ func FuzzReadRegulation(f *testing.F) {
 		}
 	})
 }
+
+// snapshotOnly is a component that writes a snapshot, as the engine did
+// before its records.
+type snapshotOnly struct{ b []byte }
+
+func (s snapshotOnly) MarshalState() ([]byte, error) { return s.b, nil }
+func (s snapshotOnly) UnmarshalState([]byte) error   { return nil }
+
+// TestStateFileFromBeforeRecords: a state file holding the engine as one
+// snapshot loads it; the next checkpoint writes records in its place, and
+// they load to the same state.
+func TestStateFileFromBeforeRecords(t *testing.T) {
+	e := NewEngine(Config{}, baseline.New(baseline.Config{Mode: baseline.ModeDetect}), nil)
+	for i := range 30 {
+		x := tx("10.0.9.1", "10.0.0.1", float64(i*30), protocols.OpWrite, 6, "holding_register", uint64(i%7), 1, 1)
+		e.Raise(finding.Finding{Key: finding.NewKey("write_to_unseen_target", "10.0.0.1", fmt.Sprint(i%7)),
+			Time: x.RequestTime, Asset: "10.0.0.1", Tx: x, Message: "a write"})
+	}
+	old, err := e.MarshalState()
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "state.db")
+	st, err := store.Open(path)
+	require.NoError(t, err)
+	defer st.Close()
+	require.NoError(t, st.Checkpoint(map[string]store.Component{"alerts": snapshotOnly{old}}))
+
+	got := NewEngine(Config{}, baseline.New(baseline.Config{Mode: baseline.ModeDetect}), nil)
+	require.NoError(t, st.Load(map[string]store.Component{"alerts": got}))
+	have, err := got.MarshalState()
+	require.NoError(t, err)
+	require.JSONEq(t, string(old), string(have), "the snapshot loads")
+	assert.True(t, got.NeedsFull(), "records are written in full at the next checkpoint")
+	require.NoError(t, st.Checkpoint(map[string]store.Component{"alerts": got}))
+	snap, err := st.Snapshot("alerts")
+	require.NoError(t, err)
+	assert.Nil(t, snap, "the snapshot gave way to the records")
+
+	again := NewEngine(Config{}, baseline.New(baseline.Config{Mode: baseline.ModeDetect}), nil)
+	require.NoError(t, st.Load(map[string]store.Component{"alerts": again}))
+	have, err = again.MarshalState()
+	require.NoError(t, err)
+	require.JSONEq(t, string(old), string(have), "the records load to the same state")
+	assert.False(t, again.NeedsFull())
+}
