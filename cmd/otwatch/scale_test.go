@@ -98,9 +98,9 @@ func TestScale(t *testing.T) {
 	var written, writtenStep, folded, tenth int64
 	var share, shareStep float64 // the most written against the file's size then
 	dirty, steps := 0, 0
-	foldsOf := map[string]int{}     // folds begun, per component
-	foldHeap := map[string]uint64{} // live heap with a fold under way, per component
-	foldStep, heapBefore := 0, liveHeap()
+	foldsOf := map[string]int{}    // folds begun, per component
+	foldHeap := map[string]int64{} // live heap a fold under way holds, per component
+	foldStep, heapAtStart := 0, uint64(0)
 	for i := 0; i < 30; i++ {
 		dirtyPercent(mon, servers, rng, i)
 		dirty = max(dirty, mon.model.Dirty())
@@ -124,10 +124,10 @@ func TestScale(t *testing.T) {
 			now := s.FoldUnderWay()
 			if now != "" && now != before {
 				foldsOf[now]++
-				foldStep = 0
+				foldStep, heapAtStart = 0, liveHeap()
 			}
 			if foldStep++; now != "" && foldStep == 2 { // the first batch read the journal it folds
-				foldHeap[now] = max(foldHeap[now], liveHeap())
+				foldHeap[now] = max(foldHeap[now], int64(liveHeap())-int64(heapAtStart))
 			}
 		}
 		switch i {
@@ -143,7 +143,7 @@ func TestScale(t *testing.T) {
 	t.Logf("folding the journals in between those checkpoints: %v folds, %d steps, each at most %v and %d KiB written, at most %.1f%% of the file; %d KiB in all",
 		foldsOf, steps, worstStep.Round(time.Millisecond), writtenStep>>10, 100*shareStep, folded>>10)
 	for name, h := range foldHeap {
-		t.Logf("live heap while folding %s's journal in: %+.1f MiB against %.1f MiB before the checkpoints", name, (float64(h)-float64(heapBefore))/(1<<20), float64(heapBefore)/(1<<20))
+		t.Logf("live heap a fold of %s's journal holds (after its first batch, against before it began): %+.1f MiB", name, float64(h)/(1<<20))
 	}
 	t.Logf("file %.1f MiB after the first checkpoint, %.1f MiB after ten (%.2fx), %.1f MiB after thirty (%.2fx)",
 		float64(first)/(1<<20), float64(tenth)/(1<<20), float64(tenth)/float64(first), float64(last)/(1<<20), float64(last)/float64(first))
@@ -159,6 +159,11 @@ func TestScale(t *testing.T) {
 		require.NoError(t, err)
 		t.Logf("component %s: %d KiB snapshot in %v", name, len(b)>>10, time.Since(start).Round(time.Millisecond))
 	}
+	require.NoError(t, s.Close())
+	// restart again, with the journals the checkpoints left
+	start = time.Now()
+	_, s = loadMonitor(t, db, baseline.ModeLearn)
+	t.Logf("restart after the thirty checkpoints, their journals laid over the records: %v", time.Since(start).Round(time.Millisecond))
 	require.NoError(t, s.Close())
 	if quick {
 		return

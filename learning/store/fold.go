@@ -32,7 +32,7 @@ import (
 // full save (an import) first takes a fold under way to its end.
 //
 // kv/<component>/fold: the slot being filled. kv/<component>/foldat:
-// uvarint records copied so far, uvarint bucket length, bucket, key of the
+// uvarint bytes copied so far, uvarint bucket length, bucket, key of the
 // last record copied (an empty bucket: none yet; bbolt has no bucket
 // without a name).
 
@@ -41,9 +41,12 @@ var (
 	keyFoldAt = []byte("foldat")
 )
 
-// foldBatch bounds the records a fold step copies: a checkpoint due
-// meanwhile waits for the step (tens of milliseconds at a million keys).
-var foldBatch = 10000
+// foldBatch and foldBytes bound the records and bytes a fold step copies:
+// a checkpoint due meanwhile waits for the step (tens of milliseconds).
+var (
+	foldBatch = 10000
+	foldBytes = 1 << 20
+)
 
 // folding is what the store keeps in memory of a fold under way: the
 // journal it folds, read once (it no longer changes).
@@ -56,7 +59,7 @@ type folding struct {
 var errStop = errors.New("stop")
 
 // FoldStep does one bounded step of folding journals in: it starts a fold
-// for a component whose journal grew past compactShare of its records,
+// for a component whose journal grew past compactShare of its bytes,
 // copies the next batch of a fold under way, or makes a finished copy
 // current. It says whether it did anything; a caller repeats it until it
 // did not. It never runs at the same time as a checkpoint: one waits for
@@ -208,7 +211,7 @@ func (s *Store) foldBatch(name string, cb *bolt.Bucket) (func(), error) {
 		return nil, err
 	}
 	r := slotReader{slot: src, over: s.fold.over}
-	n := 0
+	n, size := 0, 0
 	posBucket, posKey := lastBucket, lastKey // the last record copied
 	err = r.mergedBuckets(func(bucket []byte) error {
 		var after []byte
@@ -220,7 +223,7 @@ func (s *Store) foldBatch(name string, cb *bolt.Bucket) (func(), error) {
 		}
 		var b *bolt.Bucket // made at its first record: a bucket left empty is not copied
 		err := r.mergedForEach(bucket, after, func(k, v []byte) error {
-			if n == foldBatch {
+			if n == foldBatch || size >= foldBytes {
 				return errStop
 			}
 			if b == nil {
@@ -235,7 +238,8 @@ func (s *Store) foldBatch(name string, cb *bolt.Bucket) (func(), error) {
 				return err
 			}
 			n++
-			copied++
+			size += len(k) + len(v)
+			copied += uint64(len(k) + len(v))
 			if !bytes.Equal(posBucket, bucket) {
 				posBucket = append([]byte(nil), bucket...)
 			}

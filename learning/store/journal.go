@@ -17,7 +17,7 @@ import (
 // incremental save appends its puts and deletes to the slot's journal
 // instead, under increasing sequence numbers (only the tree's right edge
 // is written), and loading reads the slot with its journal laid over it.
-// When the journal holds more than a fifth of the slot's records it is
+// When the journal holds more than a fifth of the slot's bytes it is
 // folded in (fold.go), away from checkpoints.
 //
 // kv/<component>/j<slot>/<seq>: 'c' and entries each after its uvarint
@@ -31,11 +31,13 @@ const (
 	opDeleteBucket = 'D'
 )
 
-// compactShare: a journal of more than this share of the slot's records
-// (and more than compactMin entries) is folded in.
+// compactShare: a journal of more than this share of the slot's bytes
+// (and more than compactMin bytes) is folded in. Bytes, not entries: the
+// journal is what loading holds in memory and lays over the slot, and a
+// recent alert's record is forty times a baseline key's.
 var (
-	compactShare = 0.2
-	compactMin   = 50000
+	compactShare = 0.5
+	compactMin   = 4 << 20
 )
 
 func journalName(slot []byte) []byte { return append([]byte{'j'}, slot...) }
@@ -66,8 +68,8 @@ func writeJournal(tx *bolt.Tx, comp []byte) (j *bolt.Bucket, folding bool, err e
 }
 
 // readJournals reads what is laid over the current slot: its journal and,
-// while a fold runs, then the journal of the slot being filled. It counts
-// the entries of each.
+// while a fold runs, then the journal of the slot being filled. It says
+// the bytes of each.
 func readJournals(tx *bolt.Tx, comp []byte) (ov overlay, own, next int, err error) {
 	ov = overlay{}
 	cb := compBucket(tx, comp)
@@ -90,6 +92,7 @@ type journalWriter struct {
 	j     *bolt.Bucket
 	seq   uint64
 	n     int    // operations
+	bytes int    // in the records put
 	chunk []byte // opChunk, then each operation: uvarint length, entry
 	limit int
 }
@@ -143,6 +146,7 @@ func (w *journalWriter) flush() error {
 		return nil
 	}
 	w.seq++
+	w.bytes += len(w.chunk)
 	err := w.j.Put(binary.BigEndian.AppendUint64(nil, w.seq), w.chunk)
 	w.chunk = nil
 	return err
@@ -168,15 +172,15 @@ type overBucket struct {
 var errJournal = errors.New("journal entry cut short or malformed")
 
 // read lays the journal's entries over what the overlay holds, in order,
-// and counts them.
+// and says the bytes of its records.
 func (ov overlay) read(j *bolt.Bucket) (int, error) {
 	n := 0
 	if j == nil {
 		return 0, nil
 	}
 	err := j.ForEach(func(_, v []byte) error {
-		m, err := ov.readRecord(v)
-		n += m
+		n += len(v)
+		_, err := ov.readRecord(v)
 		return err
 	})
 	return n, err
@@ -356,6 +360,7 @@ func (r slotReader) mergedForEach(bucket, after []byte, fn func(key, value []byt
 			if *r.records++; *r.records%releaseEvery == 0 {
 				r.store.release()
 			}
+			*r.bytes += len(key) + len(val)
 		}
 		if err := fn(key, val); err != nil {
 			return err

@@ -148,7 +148,7 @@ func foldState(t *testing.T, s *Store, name string) (cur, fold string) {
 // component's own map.
 func TestJournal(t *testing.T) {
 	defer func(m int, sh float64, fb int) { compactMin, compactShare, foldBatch = m, sh, fb }(compactMin, compactShare, foldBatch)
-	compactMin, compactShare, foldBatch = 300, 0.2, 170
+	compactMin, compactShare, foldBatch = 2000, 0.2, 170
 	path := filepath.Join(t.TempDir(), "state.db")
 	s, err := Open(path)
 	require.NoError(t, err)
@@ -364,7 +364,7 @@ func TestCompact(t *testing.T) {
 // as the component holds it (run with -race).
 func TestFoldBesideCheckpoints(t *testing.T) {
 	defer func(m int, sh float64, fb int) { compactMin, compactShare, foldBatch = m, sh, fb }(compactMin, compactShare, foldBatch)
-	compactMin, compactShare, foldBatch = 200, 0.2, 50
+	compactMin, compactShare, foldBatch = 1500, 0.2, 50
 	path := filepath.Join(t.TempDir(), "state.db")
 	s, err := Open(path)
 	require.NoError(t, err)
@@ -404,4 +404,44 @@ func TestFoldBesideCheckpoints(t *testing.T) {
 	assert.Equal(t, c.data, got.data)
 	assert.Positive(t, steps, "fold steps ran beside the checkpoints")
 	require.NoError(t, s.Close())
+}
+
+// TestFoldStepBoundedByBytes: a fold step stops at foldBytes however few
+// records that is, so large records (a recent alert with its transaction)
+// do not make a step of megabytes.
+func TestFoldStepBoundedByBytes(t *testing.T) {
+	defer func(m, fb, by int) { compactMin, foldBatch, foldBytes = m, fb, by }(compactMin, foldBatch, foldBytes)
+	compactMin, foldBatch, foldBytes = 1, 10000, 50<<10
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := Open(path)
+	require.NoError(t, err)
+	defer s.Close()
+	c := newKV()
+	big := string(make([]byte, 10<<10))
+	for i := 0; i < 60; i++ {
+		c.put("b", fmt.Sprintf("k%03d", i), big)
+	}
+	require.NoError(t, s.Checkpoint(map[string]Component{"kv": c}))
+	for i := 0; i < 60; i += 2 {
+		c.put("b", fmt.Sprintf("k%03d", i), big+"x") // a journal of half the slot
+	}
+	require.NoError(t, s.Checkpoint(map[string]Component{"kv": c}))
+	steps := 0
+	for {
+		did, err := s.FoldStep()
+		require.NoError(t, err)
+		if !did {
+			break
+		}
+		steps++
+	}
+	// a step to start, ten of at most six records (five reach 50 KiB), one
+	// to finish
+	assert.GreaterOrEqual(t, steps, 12, "steps of at most foldBytes")
+	got := newKV()
+	require.NoError(t, s.Load(map[string]Component{"kv": got}))
+	assert.Equal(t, c.data, got.data)
+	j, base := journalLen(t, s, "kv")
+	assert.Equal(t, 0, j, "folded in")
+	assert.Equal(t, 60, base)
 }

@@ -118,7 +118,7 @@ type batchWriter struct {
 	comp, slot []byte
 	tx         *bolt.Tx
 	w          txWriter
-	total      int // records put
+	bytes      int // keys and values put
 }
 
 func (b *batchWriter) open() error {
@@ -149,7 +149,7 @@ func (b *batchWriter) Put(bucket, key, value []byte) error {
 	if err := b.w.Put(bucket, key, value); err != nil {
 		return err
 	}
-	b.total++
+	b.bytes += len(key) + len(value)
 	return b.step()
 }
 
@@ -236,7 +236,7 @@ func (s *Store) saveFull(name string, c Incremental) error {
 	if err := bw.tx.Commit(); err != nil {
 		return err
 	}
-	*s.sizes(name) = slotSizes{base: bw.total}
+	*s.sizes(name) = slotSizes{base: bw.bytes}
 	s.fold = nil
 	// the new slot becomes current in one transaction; then the old goes
 	return s.db.Update(func(tx *bolt.Tx) error {
@@ -270,6 +270,7 @@ type slotReader struct {
 	alt     *bolt.Bucket
 	store   *Store
 	records *int
+	bytes   *int    // of the records read (with records)
 	over    overlay // the slot's journal (journal.go), nil when empty
 }
 
@@ -283,9 +284,9 @@ func (r slotReader) ForEach(bucket []byte, fn func(key, value []byte) error) err
 	return r.mergedForEach(bucket, nil, fn)
 }
 
-// slotSizes counts a component's records in its current slot and its
-// journal (the journal is folded in when it grows past compactShare), and
-// while a fold runs the entries of the journal of the slot it fills.
+// slotSizes is the bytes of a component's records in its current slot and
+// in its journal (the journal is folded in when it grows past
+// compactShare), and while a fold runs in the journal of the slot it fills.
 type slotSizes struct{ base, journal, next int }
 
 func (s *Store) sizes(name string) *slotSizes {

@@ -276,7 +276,7 @@ func (s *Store) Checkpoint(components map[string]Component) error {
 			if err := jw.flush(); err != nil {
 				return fmt.Errorf("checkpoint %s: %w", name, err)
 			}
-			journaled[name], folding[name] = jw.n, f
+			journaled[name], folding[name] = jw.bytes, f
 		}
 		st := tx.Bucket(bucketState)
 		for name, b := range snaps {
@@ -345,15 +345,15 @@ func (s *Store) Load(components map[string]Component) error {
 					if err != nil {
 						return fmt.Errorf("%s: state %q: journal unreadable: %w", s.path, name, err)
 					}
-					var n int
-					r := slotReader{slot: slot, store: s, records: &n, over: over}
+					var n, size int
+					r := slotReader{slot: slot, store: s, records: &n, bytes: &size, over: over}
 					if cb := compBucket(tx, []byte(name)); cb.Get(keyFold) != nil {
 						r.alt = cb.Bucket(cb.Get(keyFold))
 					}
 					if err := inc.LoadRecords(r); err != nil {
 						return fmt.Errorf("%s: state %q unreadable: %w", s.path, name, err)
 					}
-					*s.sizes(name) = slotSizes{base: n, journal: nj, next: next}
+					*s.sizes(name) = slotSizes{base: size, journal: nj, next: next}
 					continue
 				}
 			}
