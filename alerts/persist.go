@@ -14,9 +14,10 @@ import (
 )
 
 // The engine is kept in the state file as records (learning/store's
-// Incremental): one per alert key's regulation, one per recent alert, and
-// one for the rest (maintenance, feedback, incidents, counters). A
-// checkpoint writes the records that changed since the last one. As one
+// Incremental): one per alert key's regulation and one for the rest
+// (maintenance, feedback, incidents, counters), and its recent alerts as a
+// queue (store.Queued), one record each, numbered in the order remembered.
+// A checkpoint writes the records that changed since the last one. As one
 // snapshot, a flood of deviations (every PLC of a plant written once)
 // grew it to 38 MB in twenty minutes, rewritten whole at every checkpoint
 // on the capture goroutine: 1.3 s and 42 MB a checkpoint.
@@ -87,74 +88,33 @@ func (e *Engine) recentAt(rseq uint64) *Alert {
 	return e.recent[e.order[rseq-first]]
 }
 
-// SaveChanges writes the records that changed since the last save; every
-// record when full (store.Incremental).
+// SaveChanges writes the regulations and the rest that changed since the
+// last save; every one when full (store.Incremental).
 func (e *Engine) SaveChanges(w store.Writer, full bool) error {
 	p := &e.ps
 	full = full || p.full
-	var key [8]byte
 	var buf []byte
-	putRecent := func(a *Alert) error {
-		b, err := json.Marshal(savedAlert{a, a.TS, a.tx})
-		if err != nil {
-			return fmt.Errorf("alert %s: %w", a.ID, err)
-		}
-		binary.BigEndian.PutUint64(key[:], a.rseq)
-		return w.Put(recRecent, key[:], b)
-	}
+	keys := make([]string, 0, len(p.regs))
 	if full {
-		keys := make([]string, 0, len(e.regs))
 		for k := range e.regs {
 			keys = append(keys, k)
 		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			buf = appendRegulation(buf[:0], e.regs[k])
-			if err := w.Put(recRegs, []byte(k), buf); err != nil {
-				return err
-			}
-		}
-		for _, id := range e.order {
-			if a := e.recent[id]; a != nil {
-				if err := putRecent(a); err != nil {
-					return err
-				}
-			}
-		}
 	} else {
-		keys := make([]string, 0, len(p.regs))
 		for k := range p.regs {
 			keys = append(keys, k)
 		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			var err error
-			if r := e.regs[k]; r != nil {
-				buf = appendRegulation(buf[:0], r)
-				err = w.Put(recRegs, []byte(k), buf)
-			} else {
-				err = w.Delete(recRegs, []byte(k))
-			}
-			if err != nil {
-				return err
-			}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		var err error
+		if r := e.regs[k]; r != nil {
+			buf = appendRegulation(buf[:0], r)
+			err = w.Put(recRegs, []byte(k), buf)
+		} else {
+			err = w.Delete(recRegs, []byte(k))
 		}
-		seqs := make([]uint64, 0, len(p.recent))
-		for s := range p.recent {
-			seqs = append(seqs, s)
-		}
-		sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
-		for _, s := range seqs {
-			var err error
-			if a := e.recentAt(s); a != nil {
-				err = putRecent(a)
-			} else {
-				binary.BigEndian.PutUint64(key[:], s)
-				err = w.Delete(recRecent, key[:])
-			}
-			if err != nil {
-				return err
-			}
+		if err != nil {
+			return err
 		}
 	}
 	meta, err := json.Marshal(engineMeta{e.maint, e.feedback, e.incidents.list(), e.seq})
@@ -167,11 +127,57 @@ func (e *Engine) SaveChanges(w store.Writer, full bool) error {
 		}
 		p.metaSum = sum
 	}
-	p.full, p.regs, p.recent = false, nil, nil
+	p.full, p.regs = false, nil
 	return nil
 }
 
-// LoadRecords restores the engine from its records (store.Incremental).
+// SaveQueue writes the recent alerts remembered, changed or dropped since
+// the last save, keyed by their number; every one when full
+// (store.Queued).
+func (e *Engine) SaveQueue(w store.Writer, full bool) error {
+	var key [8]byte
+	put := func(a *Alert) error {
+		b, err := json.Marshal(savedAlert{a, a.TS, a.tx})
+		if err != nil {
+			return fmt.Errorf("alert %s: %w", a.ID, err)
+		}
+		binary.BigEndian.PutUint64(key[:], a.rseq)
+		return w.Put(recRecent, key[:], b)
+	}
+	if full {
+		for _, id := range e.order {
+			if a := e.recent[id]; a != nil {
+				if err := put(a); err != nil {
+					return err
+				}
+			}
+		}
+		e.ps.recent = nil
+		return nil
+	}
+	seqs := make([]uint64, 0, len(e.ps.recent))
+	for s := range e.ps.recent {
+		seqs = append(seqs, s)
+	}
+	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
+	for _, s := range seqs {
+		var err error
+		if a := e.recentAt(s); a != nil {
+			err = put(a)
+		} else {
+			binary.BigEndian.PutUint64(key[:], s)
+			err = w.Delete(recRecent, key[:])
+		}
+		if err != nil {
+			return err
+		}
+	}
+	e.ps.recent = nil
+	return nil
+}
+
+// LoadRecords restores the regulations and the rest (store.Incremental);
+// LoadQueue then the recent alerts.
 func (e *Engine) LoadRecords(r store.Reader) error {
 	var meta engineMeta
 	seen := false
@@ -195,6 +201,19 @@ func (e *Engine) LoadRecords(r store.Reader) error {
 	}); err != nil {
 		return fmt.Errorf("alert state: %w", err)
 	}
+	if meta.Feedback == nil {
+		meta.Feedback = map[string]int{}
+	}
+	e.maint, e.feedback, e.seq, e.regs = meta.Maint, meta.Feedback, meta.Seq, regs
+	e.incidents.restore(meta.Incidents)
+	e.restoreRecent(nil, 0)
+	// what is on disk is what a full save would write
+	e.ps = persisted{metaSum: maphash.Bytes(sumSeed, mustJSON(engineMeta{e.maint, e.feedback, e.incidents.list(), e.seq}))}
+	return nil
+}
+
+// LoadQueue restores the recent alerts (store.Queued).
+func (e *Engine) LoadQueue(r store.Reader) error {
 	var saved []savedAlert
 	var first, last uint64
 	consecutive := true
@@ -221,22 +240,15 @@ func (e *Engine) LoadRecords(r store.Reader) error {
 	}); err != nil {
 		return fmt.Errorf("alert state: %w", err)
 	}
-	if meta.Feedback == nil {
-		meta.Feedback = map[string]int{}
-	}
-	e.maint, e.feedback, e.seq, e.regs = meta.Maint, meta.Feedback, meta.Seq, regs
-	e.incidents.restore(meta.Incidents)
-	// what is on disk is what a full save would write, unless the recent
-	// alerts must be numbered again
-	e.ps = persisted{full: !consecutive, recent: map[uint64]struct{}{}}
 	start := uint64(0)
-	if !e.ps.full && first > 0 {
+	if consecutive && first > 0 {
 		start = first - 1 // the numbers on disk stand
+	} else if !consecutive {
+		e.ps.full = true // numbered again: written again
 	}
 	for _, s := range e.restoreRecent(saved, start) {
-		e.ps.recent[s] = struct{}{} // beyond MaxRecent: goes
+		e.ps.recentChanged(&Alert{rseq: s}) // beyond MaxRecent: goes
 	}
-	e.ps.metaSum = maphash.Bytes(sumSeed, mustJSON(engineMeta{e.maint, e.feedback, e.incidents.list(), e.seq}))
 	return nil
 }
 

@@ -315,7 +315,10 @@ func (r slotReader) mergedForEach(bucket, after []byte, fn func(key, value []byt
 		keys = ob.keys()
 	}
 	var c *bolt.Cursor
-	b := r.slot.Bucket(bucket)
+	var b *bolt.Bucket
+	if r.slot != nil {
+		b = r.slot.Bucket(bucket)
+	}
 	if b == nil && r.alt != nil {
 		b = r.alt.Bucket(bucket) // copied by a fold under way
 	}

@@ -445,3 +445,87 @@ func TestFoldStepBoundedByBytes(t *testing.T) {
 	assert.Equal(t, 0, j, "folded in")
 	assert.Equal(t, 60, base)
 }
+
+// kvQueue is kvComp with a queue: records put in key order and deleted
+// oldest first.
+type kvQueue struct {
+	*kvComp
+	queue map[string]string
+	qops  []kvOp
+}
+
+func (c *kvQueue) SaveQueue(w Writer, full bool) error {
+	defer func() { c.qops = nil }()
+	if full {
+		for k, v := range c.queue {
+			if err := w.Put([]byte("q"), []byte(k), []byte(v)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, o := range c.qops {
+		var err error
+		if o.op == opPut {
+			err = w.Put([]byte("q"), []byte(o.key), []byte(o.value))
+		} else {
+			err = w.Delete([]byte("q"), []byte(o.key))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *kvQueue) LoadQueue(r Reader) error {
+	c.queue = map[string]string{}
+	return r.ForEach([]byte("q"), func(k, v []byte) error { c.queue[string(k)] = string(v); return nil })
+}
+
+// TestQueueInPlace: a Queued component's queue is written in place at each
+// checkpoint, not journaled, survives folds of its records and full
+// saves, and reloads as it was.
+func TestQueueInPlace(t *testing.T) {
+	defer func(m int) { compactMin = m }(compactMin)
+	compactMin = 500
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := Open(path)
+	require.NoError(t, err)
+	c := &kvQueue{kvComp: newKV(), queue: map[string]string{}}
+	for i := 0; i < 100; i++ {
+		c.put("b", fmt.Sprintf("k%03d", i), "v")
+	}
+	next, oldest := 0, 0
+	for round := 0; round < 30; round++ {
+		for n := 0; n < 20; n++ { // the queue turns over: twenty in, twenty out past forty
+			k := fmt.Sprintf("%08d", next)
+			c.queue[k] = fmt.Sprintf("alert %d", next)
+			c.qops = append(c.qops, kvOp{opPut, "q", k, c.queue[k]})
+			if next++; len(c.queue) > 40 {
+				k := fmt.Sprintf("%08d", oldest)
+				delete(c.queue, k)
+				c.qops = append(c.qops, kvOp{opDelete, "q", k, ""})
+				oldest++
+			}
+			c.put("b", fmt.Sprintf("k%03d", rand.IntN(100)), fmt.Sprintf("r%d", round))
+		}
+		if round == 20 {
+			c.full = true // an import
+		}
+		require.NoError(t, s.Checkpoint(map[string]Component{"kv": c}))
+		require.NoError(t, s.Fold())
+		var queued int
+		require.NoError(t, s.db.View(func(tx *bolt.Tx) error {
+			queued = compBucket(tx, []byte("kv")).Bucket(keyQueue).Bucket([]byte("q")).Stats().KeyN
+			return nil
+		}))
+		assert.Equal(t, len(c.queue), queued, "round %d: the queue in place holds what is queued", round)
+		got := &kvQueue{kvComp: newKV()}
+		require.NoError(t, s.Load(map[string]Component{"kv": got}))
+		assert.Equal(t, c.queue, got.queue, "round %d", round)
+		assert.Equal(t, c.data, got.data, "round %d", round)
+		assert.NotContains(t, got.data, "q", "round %d: the queue is not among the journaled records", round)
+	}
+	require.NoError(t, s.Close())
+}

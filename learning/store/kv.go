@@ -31,6 +31,21 @@ type Incremental interface {
 	SaveFailed()
 }
 
+// Queued is an Incremental component that also keeps a queue: records
+// that come in key order and go oldest first (the recent alerts). They are
+// written in place, not journaled: appending at a tree's right edge and
+// deleting at its left touch only those edges, while a queue that turns
+// over would fill the journal with records gone by the next fold and make
+// it fold again and again.
+type Queued interface {
+	Incremental
+	// SaveQueue writes the queue's changes since the last save; when
+	// full, every record (into an empty queue).
+	SaveQueue(w Writer, full bool) error
+	// LoadQueue restores the queue, after LoadRecords.
+	LoadQueue(r Reader) error
+}
+
 // Writer puts and deletes a component's records. Keys and values may be
 // reused by the caller as soon as Put returns. In a full save, writing
 // each bucket's records in key order packs the file.
@@ -52,6 +67,7 @@ type Reader interface {
 
 var (
 	bucketKV   = []byte("kv")      // kv/<component>/{slot a|b}/<bucket>/<key>
+	keyQueue   = []byte("q")       // kv/<component>/q/<bucket>/<key>: a Queued component's queue
 	keyCurrent = []byte("current") // kv/<component>: "a" or "b"
 	slotA      = []byte("a")
 	slotB      = []byte("b")
@@ -252,12 +268,33 @@ func (s *Store) saveFull(name string, c Incremental) error {
 				}
 			}
 		}
+		if q, ok := c.(Queued); ok {
+			if err := cb.DeleteBucket(keyQueue); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+				return err
+			}
+			qb, err := cb.CreateBucket(keyQueue)
+			if err != nil {
+				return err
+			}
+			if err := q.SaveQueue(&txWriter{slot: qb, fill: 1}, true); err != nil {
+				return fmt.Errorf("checkpoint %s: %w", name, err)
+			}
+		}
 		// a snapshot of the component from before it was incremental
 		if st := tx.Bucket(bucketState); st != nil {
 			return st.Delete(comp)
 		}
 		return nil
 	})
+}
+
+// saveQueue writes a Queued component's changes to its queue, in place.
+func saveQueue(tx *bolt.Tx, name string, q Queued) error {
+	qb, err := compBucket(tx, []byte(name)).CreateBucketIfNotExists(keyQueue)
+	if err != nil {
+		return err
+	}
+	return q.SaveQueue(&txWriter{slot: qb, fill: 1}, false)
 }
 
 // slotReader reads a slot bucket. Every releaseEvery records it lets the

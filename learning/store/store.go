@@ -276,6 +276,11 @@ func (s *Store) Checkpoint(components map[string]Component) error {
 			if err := jw.flush(); err != nil {
 				return fmt.Errorf("checkpoint %s: %w", name, err)
 			}
+			if q, ok := inc.(Queued); ok {
+				if err := saveQueue(tx, name, q); err != nil {
+					return fmt.Errorf("checkpoint %s: %w", name, err)
+				}
+			}
 			journaled[name], folding[name] = jw.bytes, f
 		}
 		st := tx.Bucket(bucketState)
@@ -352,6 +357,12 @@ func (s *Store) Load(components map[string]Component) error {
 					}
 					if err := inc.LoadRecords(r); err != nil {
 						return fmt.Errorf("%s: state %q unreadable: %w", s.path, name, err)
+					}
+					if q, ok := inc.(Queued); ok {
+						qr := slotReader{slot: compBucket(tx, []byte(name)).Bucket(keyQueue)}
+						if err := q.LoadQueue(qr); err != nil {
+							return fmt.Errorf("%s: state %q unreadable: %w", s.path, name, err)
+						}
 					}
 					*s.sizes(name) = slotSizes{base: size, journal: nj, next: next}
 					continue
