@@ -85,7 +85,15 @@ func TestScale(t *testing.T) {
 
 	// restart to capturing: open and load every component
 	start := time.Now()
-	mon, s := loadMonitor(t, db, baseline.ModeLearn)
+	// OTWATCH_SCALE_FLOOD: the checkpoints follow a flood instead, in
+	// detect mode: every PLC written once a round, out of its learned
+	// values (10,000 alerts a round)
+	flood := os.Getenv("OTWATCH_SCALE_FLOOD") != ""
+	mode := baseline.ModeLearn
+	if flood {
+		mode = baseline.ModeDetect
+	}
+	mon, s := loadMonitor(t, db, mode)
 	restart := time.Since(start)
 	t.Logf("restart: open and load %d keys in %v", mon.model.Keys(), restart.Round(time.Millisecond))
 	target(t, "restart to capturing ≤ 2 s", restart <= 2*time.Second)
@@ -102,7 +110,11 @@ func TestScale(t *testing.T) {
 	foldHeap := map[string]int64{} // live heap a fold under way holds, per component
 	foldStep, heapAtStart := 0, uint64(0)
 	for i := 0; i < 30; i++ {
-		dirtyPercent(mon, servers, rng, i)
+		if flood {
+			writeEvery(mon, servers, i)
+		} else {
+			dirtyPercent(mon, servers, rng, i)
+		}
 		dirty = max(dirty, mon.model.Dirty())
 		w0 := writtenBytes(t)
 		start := time.Now()
@@ -138,8 +150,12 @@ func TestScale(t *testing.T) {
 		}
 	}
 	last := fileSize(t, db)
-	t.Logf("checkpoint with 1%% of the keys changed (%d records dirty), thirty of them: at most %v and %d KiB written, at most %.1f%% of the file as it then was",
-		dirty, worst.Round(time.Millisecond), written>>10, 100*share)
+	what := fmt.Sprintf("with 1%% of the keys changed (%d records dirty)", dirty)
+	if flood {
+		what = "after a round of the flood (every PLC written once, out of its learned values)"
+	}
+	t.Logf("checkpoint %s, thirty of them: at most %v and %d KiB written, at most %.1f%% of the file as it then was",
+		what, worst.Round(time.Millisecond), written>>10, 100*share)
 	t.Logf("folding the journals in between those checkpoints: %v folds, %d steps, each at most %v and %d KiB written, at most %.1f%% of the file; %d KiB in all",
 		foldsOf, steps, worstStep.Round(time.Millisecond), writtenStep>>10, 100*shareStep, folded>>10)
 	for name, h := range foldHeap {
@@ -296,16 +312,26 @@ func target(t *testing.T, what string, met bool) {
 func dirtyPercent(mon *monitor, servers int, rng *rand.Rand, round int) {
 	n := mon.model.Keys() / 100 / 3
 	for j := 0; j < n; j++ {
-		i := rng.IntN(servers)
-		reg := rng.IntN(100)
-		tx := &protocols.Transaction{Proto: "modbus", Unit: "1", Op: protocols.OpWrite, Code: 6, CodeName: "write_single_register",
-			Client:  protocols.Endpoint{IP: netip.AddrFrom4([4]byte{10, 0, 0, 1}), Port: 20000 + uint16(i%40000), LinkAddress: -1},
-			Server:  protocols.Endpoint{IP: netip.AddrFrom4([4]byte{10, byte(1 + i>>16), byte(i >> 8), byte(i)}), Port: 502, LinkAddress: -1},
-			Targets: []protocols.Target{{Space: "holding_register", Address: uint64(reg), Count: 1}},
-			Values:  []protocols.Value{protocols.IntValue(int64(round))}, RequestFrame: 1, ResponseFrame: 2,
-			RequestTime: scaleT0.Add(time.Duration(round) * time.Minute), ResponseTime: scaleT0.Add(time.Duration(round) * time.Minute)}
-		tx.AddPoint(0, 0, protocols.FieldValue, protocols.TypeReg, float64(round+reg))
-		mon.observe(tx)
+		mon.observe(scaleWrite(rng.IntN(servers), rng.IntN(100), round))
+	}
+}
+
+// scaleWrite is the plant's client writing round to register reg of server i.
+func scaleWrite(i, reg, round int) *protocols.Transaction {
+	tx := &protocols.Transaction{Proto: "modbus", Unit: "1", Op: protocols.OpWrite, Code: 6, CodeName: "write_single_register",
+		Client:  protocols.Endpoint{IP: netip.AddrFrom4([4]byte{10, 0, 0, 1}), Port: 20000 + uint16(i%40000), LinkAddress: -1},
+		Server:  protocols.Endpoint{IP: netip.AddrFrom4([4]byte{10, byte(1 + i>>16), byte(i >> 8), byte(i)}), Port: 502, LinkAddress: -1},
+		Targets: []protocols.Target{{Space: "holding_register", Address: uint64(reg), Count: 1}},
+		Values:  []protocols.Value{protocols.IntValue(int64(round))}, RequestFrame: 1, ResponseFrame: 2,
+		RequestTime: scaleT0.Add(time.Duration(round) * time.Minute), ResponseTime: scaleT0.Add(time.Duration(round) * time.Minute)}
+	tx.AddPoint(0, 0, protocols.FieldValue, protocols.TypeReg, float64(round+reg))
+	return tx
+}
+
+// writeEvery writes round to one register of every server.
+func writeEvery(mon *monitor, servers, round int) {
+	for i := 0; i < servers; i++ {
+		mon.observe(scaleWrite(i, i%100, round))
 	}
 }
 
