@@ -199,7 +199,6 @@ func (s *Store) init() error {
 	})
 }
 
-// Close closes the file.
 // Close closes the file (after the checkpoint or fold step under way).
 func (s *Store) Close() error {
 	s.mu.Lock()
