@@ -190,7 +190,9 @@ func TestLiveGopcua(t *testing.T) {
 		}
 	}
 	for name, n := range stats.Anomalies {
-		if name != "opcua.unmatched_response" {
+		// the server may answer the encrypted OPN it cannot decrypt with an
+		// ERR message (a transport error on the wire), or close at once
+		if name != "opcua.unmatched_response" && !(name == "opcua.transport_error" && n == 1) {
 			t.Errorf("anomaly %s x%d", name, n)
 		}
 	}
