@@ -275,7 +275,7 @@ func (e *Engine) raise(f *finding.Finding, own bool) {
 		reg.FoldFrames = addFrames(reg.FoldFrames, 64, frames...)
 		if reg.last != nil {
 			reg.last.Repeats++
-			e.ps.recentChanged(reg.last)
+			e.ps.recentChanged(reg.last.rseq)
 		}
 		return
 	}
@@ -400,12 +400,12 @@ func cadence(ts []time.Time) (time.Duration, float64) {
 func (e *Engine) remember(a *Alert) {
 	e.recentSeq++
 	a.rseq = e.recentSeq
-	e.ps.recentChanged(a)
+	e.ps.recentChanged(a.rseq)
 	e.recent[a.ID] = a
 	e.order = append(e.order, a.ID)
 	if len(e.order) > e.cfg.MaxRecent {
 		if old := e.recent[e.order[0]]; old != nil {
-			e.ps.recentChanged(old)
+			e.ps.recentChanged(old.rseq)
 			old.rseq = 0 // no longer remembered: a repeat counted into it is not saved
 		}
 		delete(e.recent, e.order[0])

@@ -84,7 +84,7 @@ func (e *Engine) countInFamily(fd *finding.Finding) bool {
 	f.addTarget(fd)
 	if f.agg != nil {
 		f.agg.Repeats++
-		e.ps.recentChanged(f.agg)
+		e.ps.recentChanged(f.agg.rseq)
 		e.Folded++
 		return true
 	}

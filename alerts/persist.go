@@ -52,14 +52,16 @@ func (p *persisted) regChanged(key string) {
 	p.regs[key] = struct{}{}
 }
 
-func (p *persisted) recentChanged(a *Alert) {
-	if a == nil || a.rseq == 0 {
-		return // not (or no longer) a recent alert
+// recentChanged notes the recent alert numbered rseq (0: not, or no
+// longer, a recent alert).
+func (p *persisted) recentChanged(rseq uint64) {
+	if rseq == 0 {
+		return
 	}
 	if p.recent == nil {
 		p.recent = map[uint64]struct{}{}
 	}
-	p.recent[a.rseq] = struct{}{}
+	p.recent[rseq] = struct{}{}
 }
 
 // engineMeta is the engine's state without its regulations and recent
@@ -117,9 +119,9 @@ func (e *Engine) SaveChanges(w store.Writer, full bool) error {
 			return err
 		}
 	}
-	meta, err := json.Marshal(engineMeta{e.maint, e.feedback, e.incidents.list(), e.seq})
+	meta, err := e.metaRecord()
 	if err != nil {
-		return fmt.Errorf("alert state: %w", err)
+		return err
 	}
 	if sum := maphash.Bytes(sumSeed, meta); full || sum != p.metaSum {
 		if err := w.Put(recMeta, keyMeta, meta); err != nil {
@@ -208,8 +210,19 @@ func (e *Engine) LoadRecords(r store.Reader) error {
 	e.incidents.restore(meta.Incidents)
 	e.restoreRecent(nil, 0)
 	// what is on disk is what a full save would write
-	e.ps = persisted{metaSum: maphash.Bytes(sumSeed, mustJSON(engineMeta{e.maint, e.feedback, e.incidents.list(), e.seq}))}
-	return nil
+	rec, err := e.metaRecord()
+	e.ps = persisted{metaSum: maphash.Bytes(sumSeed, rec)}
+	return err
+}
+
+// metaRecord is the engine's state without its regulations and recent
+// alerts.
+func (e *Engine) metaRecord() ([]byte, error) {
+	b, err := json.Marshal(engineMeta{e.maint, e.feedback, e.incidents.list(), e.seq})
+	if err != nil {
+		return nil, fmt.Errorf("alert state: %w", err)
+	}
+	return b, nil
 }
 
 // LoadQueue restores the recent alerts (store.Queued).
@@ -247,14 +260,9 @@ func (e *Engine) LoadQueue(r store.Reader) error {
 		e.ps.full = true // numbered again: written again
 	}
 	for _, s := range e.restoreRecent(saved, start) {
-		e.ps.recentChanged(&Alert{rseq: s}) // beyond MaxRecent: goes
+		e.ps.recentChanged(s) // beyond MaxRecent: goes
 	}
 	return nil
-}
-
-func mustJSON(v any) []byte {
-	b, _ := json.Marshal(v)
-	return b
 }
 
 // restoreRecent replaces the recent alerts, numbered from start+1 in

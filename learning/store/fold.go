@@ -67,6 +67,22 @@ var errStop = errors.New("stop")
 func (s *Store) FoldStep() (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	due := s.foldDue(s.needsCompaction)
+	if due == "" {
+		return false, nil
+	}
+	return true, s.foldStep(due)
+}
+
+// FoldUnderWay names the component whose journal a fold is folding in,
+// "" when none.
+func (s *Store) FoldUnderWay() string {
+	return s.foldDue(func(string) bool { return false })
+}
+
+// foldDue names the component whose fold is under way, else the first
+// that needs one (by needs), "" when none.
+func (s *Store) foldDue(needs func(name string) bool) string {
 	var due string
 	s.db.View(func(tx *bolt.Tx) error {
 		kv := tx.Bucket(bucketKV)
@@ -79,35 +95,13 @@ func (s *Store) FoldStep() (bool, error) {
 			case cb.Get(keyFold) != nil:
 				due = string(name) // a fold under way goes first
 				return errStop
-			case due == "" && cb.Get(keyCurrent) != nil && s.needsCompaction(string(name)):
+			case due == "" && cb.Get(keyCurrent) != nil && needs(string(name)):
 				due = string(name)
 			}
 			return nil
 		})
 	})
-	if due == "" {
-		return false, nil
-	}
-	return true, s.foldStep(due)
-}
-
-// FoldUnderWay names the component whose journal a fold is folding in,
-// "" when none.
-func (s *Store) FoldUnderWay() string {
-	var name string
-	s.db.View(func(tx *bolt.Tx) error {
-		if kv := tx.Bucket(bucketKV); kv != nil {
-			return kv.ForEachBucket(func(k []byte) error {
-				if kv.Bucket(k).Get(keyFold) != nil {
-					name = string(k)
-					return errStop
-				}
-				return nil
-			})
-		}
-		return nil
-	})
-	return name
+	return due
 }
 
 // Fold folds every journal that needs it, to the end.
@@ -176,10 +170,8 @@ func otherSlot(cur []byte) []byte {
 // or fold killed half way left there.
 func startFold(cb *bolt.Bucket) error {
 	to := otherSlot(cb.Get(keyCurrent))
-	for _, b := range [][]byte{to, journalName(to)} {
-		if err := cb.DeleteBucket(b); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
-			return err
-		}
+	if err := dropSlot(cb, to); err != nil {
+		return err
 	}
 	if err := cb.Put(keyFoldAt, binary.AppendUvarint(nil, 0)); err != nil {
 		return err
@@ -268,10 +260,8 @@ func (s *Store) foldBatch(name string, cb *bolt.Bucket) (func(), error) {
 			return nil, err
 		}
 	}
-	for _, b := range [][]byte{from, journalName(from)} {
-		if err := cb.DeleteBucket(b); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
-			return nil, err
-		}
+	if err := dropSlot(cb, from); err != nil {
+		return nil, err
 	}
 	return func() {
 		sz := s.sizes(name)

@@ -224,18 +224,9 @@ func (s *Store) saveFull(name string, c Incremental) error {
 	comp := []byte(name)
 	next := slotA
 	if err := s.db.Update(func(tx *bolt.Tx) error {
-		if kv := tx.Bucket(bucketKV); kv != nil {
-			if cb := kv.Bucket(comp); cb != nil {
-				if string(cb.Get(keyCurrent)) == string(slotA) {
-					next = slotB
-				}
-				// an earlier full save killed half way: start it afresh
-				for _, b := range [][]byte{next, journalName(next)} {
-					if err := cb.DeleteBucket(b); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
-						return err
-					}
-				}
-			}
+		if cb := compBucket(tx, comp); cb != nil {
+			next = otherSlot(cb.Get(keyCurrent))
+			return dropSlot(cb, next) // an earlier full save killed half way: start it afresh
 		}
 		return nil
 	}); err != nil {
@@ -262,10 +253,8 @@ func (s *Store) saveFull(name string, c Incremental) error {
 			return err
 		}
 		if old != nil && string(old) != string(next) {
-			for _, b := range [][]byte{old, journalName(old)} {
-				if err := cb.DeleteBucket(b); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
-					return err
-				}
+			if err := dropSlot(cb, old); err != nil {
+				return err
 			}
 		}
 		if q, ok := c.(Queued); ok {
@@ -286,6 +275,17 @@ func (s *Store) saveFull(name string, c Incremental) error {
 		}
 		return nil
 	})
+}
+
+// dropSlot deletes a slot of the component and its journal (absent: no
+// error).
+func dropSlot(cb *bolt.Bucket, slot []byte) error {
+	for _, b := range [][]byte{slot, journalName(slot)} {
+		if err := cb.DeleteBucket(b); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+			return err
+		}
+	}
+	return nil
 }
 
 // saveQueue writes a Queued component's changes to its queue, in place.
