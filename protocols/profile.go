@@ -37,6 +37,15 @@ type Profile struct {
 	Bench *BenchInput
 }
 
+// ControllerProfile is the profile of a protocol whose servers are
+// controllers (PLCs) and whose clients read and write process data in
+// them: Modbus, S7comm, CIP. Its dissector adds what else it knows
+// (vendor, benchmark input).
+func ControllerProfile(name string, responseTimeout time.Duration, classify func(*Transaction) Class) Profile {
+	return Profile{Name: name, ServerRoles: []string{"plc"}, ProcessClient: true,
+		Classify: classify, ResponseTimeout: responseTimeout}
+}
+
 // Class is what a transaction means beyond its op, for the rules that
 // the shared op vocabulary cannot express alone.
 type Class uint8

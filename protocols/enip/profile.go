@@ -7,29 +7,20 @@ import "github.com/otwatch/otwatch/protocols"
 // process data (HMI, SCADA). An encapsulation-only exchange (ListIdentity)
 // says nothing of roles.
 func profiles() []protocols.Profile {
-	return []protocols.Profile{
-		{Name: ProtoENIP, ResponseTimeout: ResponseTimeout},
-		{
-			Name:            ProtoCIP,
-			ServerRoles:     []string{"plc"},
-			ProcessClient:   true,
-			Classify:        classify,
-			ResponseTimeout: ResponseTimeout,
-			Bench: &protocols.BenchInput{Capture: "cisagov__icsnpp-enip/tests/traces/enip_cip_example.pcap",
-				Copies: 160, TsharkField: "cip.sc"},
-		},
-	}
+	cip := protocols.ControllerProfile(ProtoCIP, ResponseTimeout, classify)
+	cip.Bench = &protocols.BenchInput{Capture: "cisagov__icsnpp-enip/tests/traces/enip_cip_example.pcap",
+		Copies: 160, TsharkField: "cip.sc"}
+	return []protocols.Profile{{Name: ProtoENIP, ResponseTimeout: ResponseTimeout}, cip}
 }
 
 // classify: setting attributes of the TCP/IP interface or Ethernet link
-// objects (addresses, port settings) or the time changes the device's
-// configuration.
+// objects (addresses, port settings) changes the device's configuration.
 func classify(t *protocols.Transaction) protocols.Class {
-	if t.Op == protocols.OpWrite && t.HasSubcode {
-		switch classID(t.Subcode) {
-		case classTCPIP, classEthernetLink:
-			return protocols.ClassConfigChange
-		}
+	if t.Op != protocols.OpWrite || !t.HasSubcode {
+		return protocols.ClassNone
+	}
+	if c := classID(t.Subcode); c == classTCPIP || c == classEthernetLink {
+		return protocols.ClassConfigChange
 	}
 	return protocols.ClassNone
 }

@@ -5,15 +5,10 @@ import "github.com/otwatch/otwatch/protocols"
 // profiles declares Modbus to the rest of the product: its servers are
 // PLCs, its clients read and write process data.
 func profiles() []protocols.Profile {
-	return []protocols.Profile{{
-		Name:            "modbus",
-		ServerRoles:     []string{"plc"},
-		ProcessClient:   true,
-		Classify:        classify,
-		ResponseTimeout: ResponseTimeout,
-		Bench: &protocols.BenchInput{Capture: "antoine-lemay__Modbus_dataset/characterization_modbus_6RTU_with_operate.pcap",
-			Copies: 10, TsharkField: "modbus.func_code"},
-	}}
+	p := protocols.ControllerProfile("modbus", ResponseTimeout, classify)
+	p.Bench = &protocols.BenchInput{Capture: "antoine-lemay__Modbus_dataset/characterization_modbus_6RTU_with_operate.pcap",
+		Copies: 10, TsharkField: "modbus.func_code"}
+	return []protocols.Profile{p}
 }
 
 // classify: diagnostics 8/4 (force listen only mode) silences the device;

@@ -6,28 +6,19 @@ import "github.com/otwatch/otwatch/protocols"
 // status list (userdata group 4, subfunction 1) is engineering software's
 // doing; setting the clock changes the CPU's configuration.
 func profilesS7() []protocols.Profile {
-	return []protocols.Profile{{
-		Name:            ProtoS7,
-		ServerRoles:     []string{"plc"},
-		ProcessClient:   true,
-		Vendor:          "siemens",
-		ResponseTimeout: ResponseTimeout,
-		Classify:        classifyS7,
-		Bench: &protocols.BenchInput{Capture: "qut-infosec__2017QUT_S7comm/LabelledDataset/20161215163606_s7_process_attacks/20161216202830/" +
-			"20161215193421.WaterTankOnAuto_Flooding/20161215193421.WaterTankOnAuto_Flooding.hmi.pcap",
-			Copies: 10, TsharkField: "s7comm.param.func"},
-	}}
+	p := protocols.ControllerProfile(ProtoS7, ResponseTimeout, classifyS7)
+	p.Vendor = "siemens"
+	p.Bench = &protocols.BenchInput{Capture: "qut-infosec__2017QUT_S7comm/LabelledDataset/20161215163606_s7_process_attacks/20161216202830/" +
+		"20161215193421.WaterTankOnAuto_Flooding/20161215193421.WaterTankOnAuto_Flooding.hmi.pcap",
+		Copies: 10, TsharkField: "s7comm.param.func"}
+	return []protocols.Profile{p}
 }
 
 // profilesPlus declares S7comm-plus: servers are Siemens PLCs.
 func profilesPlus() []protocols.Profile {
-	return []protocols.Profile{{
-		Name:            ProtoS7Plus,
-		ServerRoles:     []string{"plc"},
-		ProcessClient:   true,
-		Vendor:          "siemens",
-		ResponseTimeout: ResponseTimeout,
-	}}
+	p := protocols.ControllerProfile(ProtoS7Plus, ResponseTimeout, nil)
+	p.Vendor = "siemens"
+	return []protocols.Profile{p}
 }
 
 func classifyS7(t *protocols.Transaction) protocols.Class {
