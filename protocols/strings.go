@@ -13,11 +13,15 @@ import "hash/maphash"
 type Strings struct {
 	seed    maphash.Seed
 	buckets [stringBuckets][2]string // most recent first
+	// rendered remembers texts formatted from a few wire bytes, by those
+	// bytes (Recall, Remember).
+	rendered [renderedSlots]struct{ key, text string }
 }
 
 const (
 	stringBuckets = 512 // a power of two
 	maxStringLen  = 256
+	renderedSlots = 256 // a power of two
 )
 
 // NewStrings returns an empty table.
@@ -45,6 +49,37 @@ func (s *Strings) Bytes(b []byte) string {
 	}
 	k[0], k[1] = string(b), k[0]
 	return k[0]
+}
+
+// Recall returns the text last remembered for key (Remember), if its slot
+// still holds it. A decoder whose text is a function of a few wire bytes
+// alone (an S7 item's address rendered as Step 7 writes it) then formats
+// it only for the keys it has not seen recently, not once per item of
+// every poll.
+func (s *Strings) Recall(key []byte) (string, bool) {
+	if s == nil || len(key) == 0 {
+		return "", false
+	}
+	r := &s.rendered[maphash.Bytes(s.seed, key)&(renderedSlots-1)]
+	if r.key == string(key) {
+		return r.text, true
+	}
+	return "", false
+}
+
+// Remember returns text as Bytes does and remembers it for key, in place
+// of what its slot held.
+func (s *Strings) Remember(key, text []byte) string {
+	t := s.Bytes(text)
+	if s == nil || len(key) == 0 || len(key) > maxStringLen {
+		return t
+	}
+	r := &s.rendered[maphash.Bytes(s.seed, key)&(renderedSlots-1)]
+	if r.key != string(key) {
+		r.key = string(key)
+	}
+	r.text = t
+	return t
 }
 
 // Printable is the package's Printable, kept like Bytes.

@@ -37,6 +37,44 @@ func TestStringsKeepRepeatsWithoutAllocating(t *testing.T) {
 	assert.Equal(t, "plain", s.Printable([]byte("plain")))
 }
 
+func TestStringsRecallWhatWasRenderedForAKey(t *testing.T) {
+	s := NewStrings()
+	key := []byte{0x12, 0x0a, 0x10, 0x02, 0x00, 0x04, 0x00, 0x01, 0x84, 0x00, 0x00, 0x10}
+	_, ok := s.Recall(key)
+	assert.False(t, ok, "nothing remembered yet")
+	assert.Equal(t, "DB1.DBX 2.0 BYTE 4", s.Remember(key, []byte("DB1.DBX 2.0 BYTE 4")))
+	got, ok := s.Recall(key)
+	assert.True(t, ok)
+	assert.Equal(t, "DB1.DBX 2.0 BYTE 4", got)
+	assert.Zero(t, testing.AllocsPerRun(100, func() { s.Recall(key) }), "a recall allocates nothing")
+	other := append([]byte(nil), key...)
+	other[11] = 0x18
+	_, ok = s.Recall(other)
+	assert.False(t, ok, "another key is not the first one's text")
+
+	// Keys that share a slot replace each other; a recall never returns
+	// another key's text.
+	texts := map[string]string{}
+	for i := range 3000 {
+		k := []byte{byte(i), byte(i >> 8), 0x84}
+		texts[string(k)] = s.Remember(k, []byte{'t', byte(i), byte(i >> 8)})
+	}
+	hits := 0
+	for k, want := range texts {
+		if got, ok := s.Recall([]byte(k)); ok {
+			hits++
+			assert.Equal(t, want, got)
+		}
+	}
+	assert.Positive(t, hits)
+	assert.LessOrEqual(t, hits, renderedSlots, "bounded")
+
+	var none *Strings
+	_, ok = none.Recall(key)
+	assert.False(t, ok)
+	assert.Equal(t, "x", none.Remember(key, []byte("x")), "a nil table still returns the text")
+}
+
 func TestAppendPrintableIsPrintable(t *testing.T) {
 	for _, in := range []string{"", "abc", "a\x1bb", "admin\u202egnp.exe", "\xff\xfe", "tab\there"} {
 		assert.Equal(t, Printable([]byte(in)), string(AppendPrintable(nil, []byte(in))), "%q", in)
