@@ -15,8 +15,10 @@ type Strings struct {
 	buckets [stringBuckets][2]string // most recent first
 	// rendered remembers texts formatted from a few wire bytes, by those
 	// bytes (Recall, Remember).
-	rendered [renderedSlots]struct{ key, text string }
+	rendered [renderedSlots]renderedText
 }
+
+type renderedText struct{ key, text string }
 
 const (
 	stringBuckets = 512 // a power of two
@@ -57,11 +59,7 @@ func (s *Strings) Bytes(b []byte) string {
 // it only for the keys it has not seen recently, not once per item of
 // every poll.
 func (s *Strings) Recall(key []byte) (string, bool) {
-	if s == nil || len(key) == 0 {
-		return "", false
-	}
-	r := &s.rendered[maphash.Bytes(s.seed, key)&(renderedSlots-1)]
-	if r.key == string(key) {
+	if r := s.renderedSlot(key); r != nil && r.key == string(key) {
 		return r.text, true
 	}
 	return "", false
@@ -71,15 +69,19 @@ func (s *Strings) Recall(key []byte) (string, bool) {
 // of what its slot held.
 func (s *Strings) Remember(key, text []byte) string {
 	t := s.Bytes(text)
-	if s == nil || len(key) == 0 || len(key) > maxStringLen {
-		return t
+	if r := s.renderedSlot(key); r != nil {
+		r.key, r.text = string(key), t
 	}
-	r := &s.rendered[maphash.Bytes(s.seed, key)&(renderedSlots-1)]
-	if r.key != string(key) {
-		r.key = string(key)
-	}
-	r.text = t
 	return t
+}
+
+// renderedSlot is where key's text is remembered; nil for a key not kept
+// (empty, too long, or no table).
+func (s *Strings) renderedSlot(key []byte) *renderedText {
+	if s == nil || len(key) == 0 || len(key) > maxStringLen {
+		return nil
+	}
+	return &s.rendered[maphash.Bytes(s.seed, key)&(renderedSlots-1)]
 }
 
 // Printable is the package's Printable, kept like Bytes.
