@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+	"unsafe"
 )
 
 // Op is the shared operation vocabulary: one detection rule ("PLC stop",
@@ -217,16 +218,30 @@ func (t *Transaction) Clone() *Transaction {
 // call (pipeline.Pipeline.RecycleTransactions): a transaction then costs no
 // allocation, its slices keep their room, and the heap stays small. It is
 // bounded and not safe for concurrent use. A nil *TxPool keeps nothing.
+//
+// Two bounds keep it small: at most maxPooled transactions, and the room
+// their slices hold at most maxPooledBytes in all. A transaction that
+// grew large (a DNP3 class poll answered with a hundred point ranges) is
+// kept while the budget allows, so the next such poll fills it again
+// instead of growing a new one through every doubling; one larger than
+// maxPooledTxBytes (a 250-item request) is left to the collector.
 type TxPool struct {
-	free []*Transaction
+	free  []*Transaction
+	bytes int // room held by the slices of the transactions in free
 }
 
 const (
-	maxPooled = 1024
-	// maxPooledRoom: a transaction whose slices grew past this many
-	// elements (a 250-item request) is left to the collector.
-	maxPooledRoom = 64
+	maxPooled        = 1024
+	maxPooledTxBytes = 32 << 10
+	maxPooledBytes   = 2 << 20
 )
+
+// room is the memory t's slices hold, in bytes.
+func (t *Transaction) room() int {
+	return cap(t.Targets)*int(unsafe.Sizeof(Target{})) + cap(t.Values)*int(unsafe.Sizeof(Value{})) +
+		cap(t.Points)*int(unsafe.Sizeof(Point{})) + cap(t.ReadValues)*int(unsafe.Sizeof(Value{})) +
+		cap(t.Anomalies)*int(unsafe.Sizeof("")) + cap(t.Attrs)*int(unsafe.Sizeof(Attr{}))
+}
 
 // Get returns an empty transaction from the pool, nil when it has none.
 func (p *TxPool) Get() *Transaction {
@@ -236,6 +251,7 @@ func (p *TxPool) Get() *Transaction {
 	t := p.free[len(p.free)-1]
 	p.free[len(p.free)-1] = nil
 	p.free = p.free[:len(p.free)-1]
+	p.bytes -= t.room()
 	t.pooled = false
 	return t
 }
@@ -243,13 +259,17 @@ func (p *TxPool) Get() *Transaction {
 // Put gives t back once its sink has returned. A transaction put twice is
 // kept once.
 func (p *TxPool) Put(t *Transaction) {
-	if p == nil || t.pooled || len(p.free) >= maxPooled ||
-		max(cap(t.Targets), cap(t.Values), cap(t.Points), cap(t.ReadValues), cap(t.Attrs)) > maxPooledRoom {
+	if p == nil || t.pooled || len(p.free) >= maxPooled {
+		return
+	}
+	room := t.room()
+	if room > maxPooledTxBytes || p.bytes+room > maxPooledBytes {
 		return
 	}
 	t.Reset()
 	t.pooled = true
 	p.free = append(p.free, t)
+	p.bytes += room
 }
 
 // AddTarget appends a target.

@@ -2,6 +2,7 @@ package protocols
 
 import (
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -31,9 +32,27 @@ func TestTxPoolReusesOnceAndEmpties(t *testing.T) {
 	assert.False(t, got.HasID)
 	assert.GreaterOrEqual(t, cap(got.Targets), 1, "room kept")
 
-	big := &Transaction{Targets: make([]Target, 0, maxPooledRoom+1)}
-	p.Put(big)
-	assert.Nil(t, p.Get(), "a grown transaction is left to the collector")
+	huge := &Transaction{Targets: make([]Target, 0, maxPooledTxBytes/int(unsafe.Sizeof(Target{}))+1)}
+	p.Put(huge)
+	assert.Nil(t, p.Get(), "a transaction grown past maxPooledTxBytes is left to the collector")
+
+	// large ones are kept while the pool's byte budget allows
+	large := func() *Transaction {
+		return &Transaction{Targets: make([]Target, 0, maxPooledTxBytes/int(unsafe.Sizeof(Target{})))}
+	}
+	kept := 0
+	for range 2 * maxPooledBytes / maxPooledTxBytes {
+		p.Put(large())
+	}
+	for p.Get() != nil {
+		kept++
+	}
+	assert.Equal(t, maxPooledBytes/large().room(), kept, "bounded by bytes")
+	assert.Zero(t, p.bytes, "emptied: no room left counted")
+	reused := large()
+	p.Put(reused)
+	require.Same(t, reused, p.Get(), "a large transaction comes back with its room")
+	assert.Equal(t, maxPooledTxBytes/int(unsafe.Sizeof(Target{})), cap(reused.Targets))
 
 	for range maxPooled + 10 {
 		p.Put(&Transaction{})
