@@ -125,10 +125,13 @@ type Model struct {
 }
 
 // New returns an empty model.
+// A new model has never been saved: its first save writes everything
+// (persistence.full), so it lists no changes until then. A read without
+// --db, which never saves, then spends nothing on the lists.
 func New(cfg Config) *Model {
 	return &Model{cfg: cfg.withDefaults(), assets: map[netip.Addr]*Asset{}, hosts: map[netip.Addr]time.Time{},
 		puIDs: map[protoUnit]uint32{}, clients: newHosts(), strs: newNames(), fields: newNames(),
-		knownEpoch: knownEpochs.Add(1)}
+		knownEpoch: knownEpochs.Add(1), ps: persistence{full: true}}
 }
 
 // knownEpochs numbers the known-host sets of every model of the process,

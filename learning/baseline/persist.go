@@ -632,7 +632,7 @@ func (m *Model) LoadRecords(r store.Reader) error {
 		return err
 	}
 	n.ps.saved = [4]int{len(n.clients.list), len(n.strs.list), len(n.fields.list), len(n.puNames)}
-	n.ps.loaded = true
+	n.ps.loaded, n.ps.full = true, false // what the store holds: only changes are saved
 	mode := m.cfg.Mode
 	*m = *n
 	m.cfg.Mode = mode

@@ -119,6 +119,35 @@ func TestCheckpointWritesWhatChanged(t *testing.T) {
 	assert.Equal(t, 1, re.puts, "the fresh asset")
 }
 
+// TestFreshModelListsNothingUntilSaved: a model that was never saved
+// (read without --db) keeps no change lists, and its first save writes
+// everything; one loaded from a state file lists its changes at once.
+func TestFreshModelListsNothingUntilSaved(t *testing.T) {
+	m, at := learnedFrom(t, testdata("dnp3", "dnp3_example.pcap"))
+	assert.True(t, m.NeedsFull(), "never saved: the next save is full")
+	assert.Equal(t, -1, m.Dirty())
+	assert.Empty(t, m.ps.dirty, "no asset listed")
+	for _, a := range m.assets {
+		assert.Empty(t, a.dirt.points, "no point listed")
+		a.points.each(func(k pointKey, vm ValueModel) { assert.Zero(t, vm.flags&vmDirty, "no point marked") })
+	}
+	path := filepath.Join(t.TempDir(), "state.db")
+	st, err := store.Open(path)
+	require.NoError(t, err)
+	defer st.Close()
+	require.NoError(t, st.Checkpoint(map[string]store.Component{"baseline": m}))
+	assert.False(t, m.NeedsFull())
+	assert.Zero(t, m.Dirty(), "saved: nothing pending")
+	back := New(Config{Mode: ModeLearn})
+	require.NoError(t, st.Load(map[string]store.Component{"baseline": back}))
+	assert.False(t, back.NeedsFull(), "loaded: the store holds it, only changes are written")
+	sel := find(t, replayed(t, testdata("dnp3", "dnp3_example.pcap")), "a select", func(tx *protocols.Transaction) bool { return tx.Code == 3 })
+	tx := clone(sel, at.Add(time.Minute))
+	tx.Targets[0].Address = 99
+	back.Observe(tx)
+	assert.Equal(t, 1+1+1+4, back.Dirty(), "the function, the link, the range and the CROB's four fields (the asset record is not counted)")
+}
+
 // TestSnapshotMigratesToRecords: a state file of schema 1 (the baseline as
 // one JSON snapshot) loads, and the next checkpoint replaces the snapshot
 // with records.
