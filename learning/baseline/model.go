@@ -1031,8 +1031,7 @@ func (m *Model) detect(a *Asset, tx *protocols.Transaction, now time.Time, out [
 }
 
 // checkRates reports a burst of writes, controls or exceptions well above
-// the learned maxima in a sliding window, once per burst: not again until
-// the counts came back under the threshold.
+// the learned maxima in a sliding window, once per burst (rate.newBurst).
 func (m *Model) checkRates(l *Link, moved [2]*rate, tx *protocols.Transaction, now time.Time, out []finding.Finding) []finding.Finding {
 	for i, r := range moved {
 		if r == nil {
@@ -1042,12 +1041,10 @@ func (m *Model) checkRates(l *Link, moved [2]*rate, tx *protocols.Transaction, n
 		if i == 1 {
 			factor, slack = 3, 5
 		}
-		window, n, learned, over := r.excess(factor, slack)
-		if !over || r.bursting {
-			r.bursting = over
+		window, n, learned, ok := r.newBurst(factor, slack)
+		if !ok {
 			continue
 		}
-		r.bursting = true
 		server, client := tx.Server.IP.String(), tx.Client.IP.String()
 		if i == 1 {
 			out = append(out, finding.Finding{Key: finding.NewKey("exception_burst", server, client), Time: now, Asset: server,

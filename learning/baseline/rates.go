@@ -38,10 +38,10 @@ type rate struct {
 	ring              [longBuckets]uint16
 	cur               int64 // bucket number of the newest bucket; 0: none yet
 	short, long       uint32
-	// bursting: a burst was reported and the counts have not come back
-	// under the threshold since; one burst is one alert, however long it
-	// stays in the windows
-	bursting bool
+	// shortOver, longOver: the window's count is above its threshold (a
+	// burst under way, already reported). One burst is one alert however
+	// long it lasts; see newBurst for when another one starts.
+	shortOver, longOver bool
 }
 
 // add counts one event at packet time ns and returns the counts in the
@@ -82,13 +82,23 @@ func (r *rate) learn() {
 // minute may write a handful at once without being a flood).
 func burstOver(learned, factor, slack uint32) uint32 { return max(factor*learned, learned+slack) }
 
-// excess says whether the current counts exceed the learned maxima by the
-// factor and slack, and in which window.
-func (r *rate) excess(factor, slack uint32) (window string, n, learned uint32, over bool) {
-	if r.short > burstOver(r.MaxShort, factor, slack) {
+// newBurst says whether the counts now start a burst: more than the
+// learned maxima by the factor and slack in a window that was not over
+// its threshold at the previous event. A burst is seen in the 1 s window
+// first, unless it is a slow one; the 10 s window remembers a burst for
+// ten seconds after it stopped, so while it does, only the 1 s window
+// coming back over its threshold (the client flooding again after its
+// rate fell back) is a new burst, and a 10 s window that is still over
+// from a burst reported is not one. It names the window and its counts.
+func (r *rate) newBurst(factor, slack uint32) (window string, n, learned uint32, ok bool) {
+	shortOver := r.short > burstOver(r.MaxShort, factor, slack)
+	longOver := r.long > burstOver(r.MaxLong, factor, slack)
+	wasShort, wasLong := r.shortOver, r.longOver
+	r.shortOver, r.longOver = shortOver, longOver
+	switch {
+	case shortOver && !wasShort:
 		return shortWindow, r.short, r.MaxShort, true
-	}
-	if r.long > burstOver(r.MaxLong, factor, slack) {
+	case longOver && !wasLong && !wasShort && !shortOver:
 		return longWindow, r.long, r.MaxLong, true
 	}
 	return "", 0, 0, false

@@ -329,6 +329,46 @@ func TestSlidingRate(t *testing.T) {
 	}
 }
 
+// TestBurstsInARow: a client that floods again two seconds after a flood
+// (its 1 s rate fell back in between, the 10 s window still holds the
+// first) is a second burst, and a second alert; one long flood stays one.
+// A slow flood, over the learned 10 s count but never over the 1 s one,
+// is one burst too.
+func TestBurstsInARow(t *testing.T) {
+	txs := replayed(t, testdata("dnp3", "dnp3_example.pcap"))
+	var controls []*protocols.Transaction
+	for _, tx := range txs {
+		if tx.Op == protocols.OpControl {
+			controls = append(controls, tx)
+		}
+	}
+	flood := func(m *Model, start time.Time, n int, every time.Duration) (bursts int) {
+		for i := range n {
+			tx := clone(controls[i%len(controls)], start.Add(time.Duration(i)*every))
+			bursts += len(findingsOf(m.Observe(tx), "write_burst"))
+		}
+		return bursts
+	}
+	m := learned(txs)
+	l := m.assets[controls[0].Server.IP].links[linkKey{m.clients.id(controls[0].Client.IP, false), m.strs.id("dnp3", false)}]
+	learnedShort, learnedLong := l.rates[rateControls].MaxShort, l.rates[rateControls].MaxLong
+	start := controls[len(controls)-1].Time().Add(time.Hour)
+	// enough commands at 100 a second that the 10 s window is over its threshold too
+	n := int(burstOver(learnedLong, 2, 10)) + 50
+	end := start.Add(time.Duration(n) * 10 * time.Millisecond)
+	assert.Equal(t, 1, flood(m, start, n, 10*time.Millisecond), "the first flood")
+	assert.Equal(t, 1, flood(m, end.Add(2*time.Second), 200, 10*time.Millisecond),
+		"two seconds after it ended, its commands still in the 10 s window: another")
+	assert.Equal(t, 1, flood(m, end.Add(30*time.Second), 2000, 10*time.Millisecond), "20 s of flooding: one")
+
+	// a steady rate under the 1 s threshold for 20 s: over the 10 s one
+	perSecond := int(burstOver(learnedShort, 2, 10)) * 7 / 8
+	require.Greater(t, uint32(10*perSecond), burstOver(learnedLong, 2, 10),
+		"learned %d in 1 s and %d in 10 s: %d a second stays under the 10 s threshold", learnedShort, learnedLong, perSecond)
+	m = learned(txs)
+	assert.Equal(t, 1, flood(m, start, 20*perSecond, time.Second/time.Duration(perSecond)), "a slow flood: one burst, in the 10 s window")
+}
+
 // TestFrozenInDetection: whatever arrives while an asset detects, what it
 // learned is unchanged: the export before and after (times of last use
 // aside) are equal, and a replay of the attack alerts again.
