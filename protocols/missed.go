@@ -13,11 +13,14 @@ import "time"
 //
 // The while ends after Window (the protocol's response timeout: no
 // request waits longer), and, for a protocol whose devices answer in
-// order (Modbus, DNP3, S7comm), once the session paired a response with
-// its request: answers to older requests came before it. After that, a
-// response without its request answers nothing the session could have
-// missed: the protocol's "unmatched_response" anomaly, which alerts. A
-// protocol whose servers hold requests for long (OPC UA publish) does not
+// order and whose request ids do not repeat within the window (Modbus,
+// S7comm), once the session paired a response with its request: answers
+// to older requests came before it. After that, a response without its
+// request answers nothing the session could have missed: the protocol's
+// "unmatched_response" anomaly, which alerts. A protocol whose servers
+// hold requests for long (OPC UA publish), or whose request ids repeat
+// (DNP3's four-bit sequence numbers, repeated by a retry: the response
+// paired may answer the same number sent before capture), does not
 // report pairs and relies on the window alone.
 type MissedRequests struct {
 	Window  time.Duration

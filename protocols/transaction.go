@@ -188,7 +188,15 @@ type Transaction struct {
 	FlowReversed bool
 	// HasLinkAddress: the session set Client/Server.LinkAddress (DNP3).
 	HasLinkAddress bool
-	Attrs          []Attr
+	// FunctionUnknown: the request was not seen and the response does not
+	// say what it asked (a DNP3 response carries 129 whatever it answers;
+	// Modbus, S7comm and OPC UA responses name their request's function),
+	// so Code is the response's own and tells nothing of the function the
+	// client used: learning and detection leave it out like an unsolicited
+	// report. A capture that starts, or a gap that ends, between a request
+	// and its response makes one.
+	FunctionUnknown bool
+	Attrs           []Attr
 	// Memo is the flow's notes for the consumers (Env.Memo), nil for a
 	// transaction that comes from no flow of a pipeline.
 	Memo *FlowMemo

@@ -590,8 +590,8 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 	}
 	a.Protocols[tx.Proto]++
 	m.dirtyMeta(a)
-	if tx.Outcome == protocols.OutcomeUnsolicited {
-		return // the device reporting by itself: no client's function
+	if tx.Outcome == protocols.OutcomeUnsolicited || tx.FunctionUnknown {
+		return // the device reporting by itself, or a response to a request not seen: no client's function
 	}
 	client := m.clients.id(tx.Client.IP, true)
 	lk := linkKey{client, m.strs.id(tx.Proto, true)}
@@ -938,8 +938,8 @@ func (m *Model) detect(a *Asset, tx *protocols.Transaction, now time.Time, out [
 	if a.Protocols[tx.Proto] == 0 {
 		find("new_protocol", fmt.Sprintf("%s spoke %s for the first time (%s from %s)", server(), tx.Proto, what(), client()), tx.Proto)
 	}
-	if tx.Outcome == protocols.OutcomeUnsolicited {
-		return out // the device reporting by itself: no client's function
+	if tx.Outcome == protocols.OutcomeUnsolicited || tx.FunctionUnknown {
+		return out // the device reporting by itself, or a response to a request not seen: no client's function
 	}
 	lk := linkKey{m.clients.id(tx.Client.IP, false), m.strs.id(tx.Proto, false)}
 	var l *Link

@@ -329,6 +329,36 @@ func TestSlidingRate(t *testing.T) {
 	}
 }
 
+// TestResponseWithoutItsRequest: a DNP3 response whose request came
+// before capture started (a plant that learns on one capture and detects
+// on the next, split between a SELECT and its answer) carries 129, not
+// the client's function: detection raises nothing on it and learning
+// does not take 129 for a function the client uses.
+func TestResponseWithoutItsRequest(t *testing.T) {
+	txs := replayed(t, testdata("dnp3", "dnp3_example.pcap"))
+	sel := find(t, txs, "a select", func(tx *protocols.Transaction) bool { return tx.Code == 3 && tx.ResponseFrame != 0 })
+	orphan := func(at time.Time) *protocols.Transaction {
+		tx := clone(sel, at)
+		tx.RequestFrame, tx.RequestTime = 0, time.Time{}
+		tx.Code, tx.CodeName, tx.Op, tx.FunctionUnknown = 129, "response", protocols.OpRead, true
+		tx.Points, tx.Values = nil, nil
+		return tx
+	}
+	m := learned(txs)
+	at := txs[len(txs)-1].Time().Add(time.Hour)
+	assert.Empty(t, kinds(m.Observe(orphan(at))), "nothing to say of a response to a request not seen")
+	known := orphan(at)
+	known.FunctionUnknown = false
+	assert.Equal(t, []string{"new_function"}, kinds(m.Observe(known)), "the same transaction naming 129 as the client's function is new")
+
+	m = New(Config{Mode: ModeLearn})
+	for _, tx := range txs {
+		m.Observe(tx)
+	}
+	m.Observe(orphan(at))
+	assert.Nil(t, m.function(m.assets[sel.Server.IP], orphan(at)), "not learned as a function")
+}
+
 // TestBurstsInARow: a client that floods again two seconds after a flood
 // (its 1 s rate fell back in between, the 10 s window still holds the
 // first) is a second burst, and a second alert; one long flood stays one.

@@ -370,12 +370,18 @@ func (s *session) response(master, outstation uint16, frag []byte, pkt protocols
 	var t *protocols.Transaction
 	if fc != FuncUnsolicitedResponse {
 		if fir {
+			// A pairing proves nothing of order here (s.missed relies on
+			// its window alone): sequence numbers are four bits and a
+			// master that retries a request repeats its number, so the
+			// response paired may answer the same number sent before
+			// capture started, and the next response one sent then too.
 			var ok bool
-			if t, ok = a.pending.TakeLatest(seq); ok {
-				s.missed.Matched(pkt.Time)
-			} else if a.seqCode[seq] >= 0 {
+			t, ok = a.pending.TakeLatest(seq)
+			switch {
+			case ok:
+			case a.seqCode[seq] >= 0:
 				code = a.seqCode[seq]
-			} else if a.open >= 0 {
+			case a.open >= 0:
 				if t, ok = a.pending.Latest(); ok {
 					t.AddAnomaly("dnp3.sequence_mismatch")
 				}
@@ -403,6 +409,7 @@ func (s *session) response(master, outstation uint16, frag []byte, pkt protocols
 		// transaction is the request's.
 		setFunction(t, byte(code))
 	}
+	t.FunctionUnknown = t.RequestFrame == 0 && fc == FuncResponse && code < 0
 	if t.RequestFrame == 0 && fc == FuncResponse && fir && code < 0 {
 		if s.sawRequest() && !s.missed.Possible(pkt.Time) {
 			t.AddAnomaly("dnp3.unmatched_response")
