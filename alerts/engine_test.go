@@ -402,6 +402,33 @@ func TestFloodOfDistinctDeviations(t *testing.T) {
 	assert.Equal(t, familyAlone+3, c.kinds()["write_to_unseen_target"], "one more, one by one")
 }
 
+// TestFamilyKeepsEvidence: a write to a point never written, counted into
+// a family among a hundred others, keeps its frames in the summary; the
+// summary's evidence stays bounded however many it counts.
+func TestFamilyKeepsEvidence(t *testing.T) {
+	e, m, c := newTestEngine(baseline.ModeLearn)
+	e.Observe(tx("10.0.0.1", "10.0.0.2", 0, protocols.OpRead, 3, "holding_register", 0, 10))
+	m.SetMode(baseline.ModeDetect)
+	const n = 1000
+	var frameOf [n]uint64
+	for i := range n {
+		w := tx("10.0.0.1", "10.0.0.2", 60+float64(i)*0.5, protocols.OpWrite, 6, "holding_register", uint64(1000+i), 1, 1)
+		frameOf[i] = w.RequestFrame
+		e.Observe(w)
+	}
+	e.Flush()
+	var summary *Alert
+	for _, a := range c.alerts {
+		if strings.Contains(a.Message, "were counted in one alert") {
+			summary = a
+		}
+	}
+	require.NotNil(t, summary)
+	assert.Contains(t, summary.Frames, frameOf[120], "the 120th deviation's request")
+	assert.Len(t, summary.Frames, familyFrames, "bounded")
+	assert.NotContains(t, summary.Frames, frameOf[n-1], "past the bound, counted without frames")
+}
+
 // A declared maintenance window lowers the engineering alerts, names the
 // window in them, ends by itself and survives a restart; attacks keep their
 // severity.
