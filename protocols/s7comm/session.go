@@ -417,10 +417,16 @@ func (s *session) userdata(dir protocols.Direction, p *PDU, pkt protocols.Packet
 
 // request registers a request, unless its response was already seen: a
 // segment delivered late (it followed a hole the capture filled later)
-// brings a request after its answer; they are joined here.
+// brings a request after its answer; they are joined here. Such a request
+// was captured before its answer (the pipeline delivers a held segment
+// with its own time); one captured after the response is the client's
+// next request reusing the reference, and the response answered one sent
+// before capture started: joining them would pair every later request of
+// the connection with the previous answer.
 func (s *session) request(q pduKey, t *protocols.Transaction) {
-	if o, ok := s.orphans.TakeFunc(func(o pduKey, _ orphan) bool {
-		return o.kind == q.kind && o.dir != q.dir && o.ref == q.ref && (o.code < 0 || o.code == q.code)
+	if o, ok := s.orphans.TakeFunc(func(o pduKey, v orphan) bool {
+		return o.kind == q.kind && o.dir != q.dir && o.ref == q.ref && (o.code < 0 || o.code == q.code) &&
+			!t.RequestTime.After(v.t.ResponseTime)
 	}); ok {
 		r := o.t
 		t.ResponseFrame, t.ResponseTime = r.ResponseFrame, r.ResponseTime

@@ -2,6 +2,7 @@ package s7comm
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -239,4 +240,65 @@ func equalStrings(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// TestOrphanResponseAndTheNextRequest: a detect capture that starts
+// between a job and its ack. The ack (its job sent before capture) is
+// counted, and the HMI's next job reusing the PDU reference a second
+// later is paired with its own ack, not the one before: otherwise every
+// later job of the connection would take the previous cycle's answer. A
+// job delivered late (held behind a TCP hole: captured before the ack,
+// delivered after it) is still joined with its ack.
+func TestOrphanResponseAndTheNextRequest(t *testing.T) {
+	c2s, s2c := protocols.ClientToServer, protocols.ServerToClient
+	job := frameTPKT(unhex(t, hexReadVarJob))
+	ack := frameTPKT(unhex(t, hexReadVarAck))
+	type in struct {
+		dir protocols.Direction
+		b   []byte
+		at  time.Duration
+	}
+	run := func(steps []in) (out []protocols.Transaction, counted []string) {
+		client := protocols.Endpoint{IP: netip.MustParseAddr("10.0.0.1"), Port: 49152, LinkAddress: -1}
+		server := protocols.Endpoint{IP: netip.MustParseAddr("10.0.0.2"), Port: Port, LinkAddress: -1}
+		env := &protocols.Env{Transport: protocols.TCP, Client: &client, Server: &server,
+			EmitFunc:    func(tx *protocols.Transaction) { out = append(out, *tx) },
+			AnomalyFunc: func(name string, _ protocols.Packet) { counted = append(counted, name) }}
+		s := newSession(env)
+		t0 := time.Unix(1700000000, 0)
+		for i, st := range steps {
+			if _, err := s.Feed(st.dir, st.b, protocols.Packet{Frame: uint64(i + 1), Time: t0.Add(st.at)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.Close(protocols.Packet{Frame: uint64(len(steps) + 1), Time: t0.Add(time.Minute)})
+		return out, counted
+	}
+	pairs := func(txs []protocols.Transaction) (p [][2]uint64) {
+		for _, tx := range txs {
+			p = append(p, [2]uint64{tx.RequestFrame, tx.ResponseFrame})
+		}
+		return p
+	}
+
+	txs, counted := run([]in{{s2c, ack, 0}, {c2s, job, time.Second}, {s2c, ack, time.Second + 10*time.Millisecond},
+		{c2s, job, 2 * time.Second}, {s2c, ack, 2*time.Second + 10*time.Millisecond}})
+	// the ack without its job is emitted on its own once held OrphanHold
+	if got, want := pairs(txs), [][2]uint64{{2, 3}, {0, 1}, {4, 5}}; !slices.Equal(got, want) {
+		t.Errorf("pairs %v, want %v (request, response frames)", got, want)
+	}
+	if !slices.Equal(counted, []string{"s7comm.response_without_request"}) {
+		t.Errorf("counted %v", counted)
+	}
+	for _, tx := range txs {
+		if len(tx.Anomalies) > 0 {
+			t.Errorf("frame %d: anomalies %v", tx.RequestFrame, tx.Anomalies)
+		}
+	}
+
+	// captured at 5 ms, delivered after the ack of 10 ms
+	txs, counted = run([]in{{s2c, ack, 10 * time.Millisecond}, {c2s, job, 5 * time.Millisecond}})
+	if got, want := pairs(txs), [][2]uint64{{2, 1}}; !slices.Equal(got, want) || len(counted) > 0 {
+		t.Errorf("late job: pairs %v, want %v; counted %v", got, want, counted)
+	}
 }
