@@ -378,7 +378,7 @@ func (s *session) response(master, outstation uint16, frag []byte, pkt protocols
 			var ok bool
 			t, ok = a.pending.TakeLatest(seq)
 			switch {
-			case ok:
+			case ok: // paired by its number
 			case a.seqCode[seq] >= 0:
 				code = a.seqCode[seq]
 			case a.open >= 0:
