@@ -245,6 +245,9 @@ type Link struct {
 	First, Last time.Time
 	// rates of writes, controls and exceptions, made when first needed
 	rates [numRateClasses]*rate
+	// seen: the client's last transaction with the asset while it
+	// detects (Unix ns; not persisted, as Function.Seen)
+	seen  int64
 	dirty bool // unsaved (persist.go)
 }
 
@@ -953,6 +956,9 @@ func (m *Model) detect(a *Asset, tx *protocols.Transaction, now time.Time, out [
 	case l == nil:
 		find("new_link", fmt.Sprintf("%s talked %s to %s for the first time (%s)", client(), tx.Proto, server(), what()), client(), tx.Proto)
 	}
+	if l != nil {
+		l.seen = max(l.seen, now.UnixNano())
+	}
 	if l == nil {
 		// Tracked for bursts only: detection never adds to the baseline.
 		ulk := unlearnedKey{tx.Client.IP, tx.Proto}
@@ -1090,7 +1096,12 @@ func (m *Model) polls(a *Asset, tx *protocols.Transaction, tg protocols.Target) 
 const minPolls = 10
 
 // Tick checks cyclic traffic that stopped; call it as packet time advances
-// (it does the work at most every few seconds of packet time).
+// (it does the work at most every few seconds of packet time). A poll is
+// reported stopped once its client no longer talks to the device either:
+// a client that stops one poll and goes on with others, or with commands,
+// changed what it reads (an HMI screen closed, a master done with its
+// class polls), as a client that starts reading new points did, which is
+// no alert either; a client gone quiet is the device lost from view.
 func (m *Model) Tick(now time.Time) []finding.Finding {
 	if now.Sub(m.lastTick) < 5*time.Second {
 		return nil
@@ -1110,9 +1121,13 @@ func (m *Model) Tick(now time.Time) []finding.Finding {
 				limit += lateBy(m.pu(fk.pu).proto).Seconds()
 			}
 			if float64(now.UnixNano()-max(f.Seen, f.Last, m.resumedAt()))/1e9 > limit {
+				pu := m.pu(fk.pu)
+				if l := a.links[linkKey{fk.client, m.strs.id(pu.proto, false)}]; l != nil &&
+					float64(now.UnixNano()-max(l.seen, l.Last.UnixNano()))/1e9 <= limit {
+					continue // the client still talks to the device: it changed what it polls
+				}
 				f.Quiet = true
 				server := a.Server.String()
-				pu := m.pu(fk.pu)
 				client := m.clients.addr(fk.client)
 				out = append(out, finding.Finding{Key: finding.NewKey("cyclic_stopped", server, client.String(), pu.proto, pu.unit,
 					fmt.Sprint(fk.code)), Time: now, Asset: server, Source: finding.HostOf(client), Dest: finding.HostOf(a.Server),

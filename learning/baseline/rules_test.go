@@ -625,6 +625,36 @@ func TestUnansweredPollStillRuns(t *testing.T) {
 	assert.Len(t, findingsOf(m.Tick(last.Add(late+5*period+10*time.Second)), "cyclic_stopped"), 1, "the poll stopped")
 }
 
+// TestPollStoppedWhileTheClientTalks: the DNP3 master of dnp3_example
+// class-polls its outstation every second, then only operates it. A poll
+// that stops while its client goes on talking to the device is a change
+// of what the client reads, not the device lost from view: no
+// cyclic_stopped until the client goes quiet too.
+func TestPollStoppedWhileTheClientTalks(t *testing.T) {
+	txs := replayed(t, testdata("dnp3", "dnp3_example.pcap"))
+	m := learned(txs)
+	var controls []*protocols.Transaction
+	for _, tx := range txs {
+		if tx.Op == protocols.OpControl {
+			controls = append(controls, tx)
+		}
+	}
+	start := txs[len(txs)-1].Time().Add(time.Hour)
+	var stopped []finding.Finding
+	for i := range 120 { // two minutes of commands, no poll
+		at := start.Add(time.Duration(i) * time.Second)
+		m.Observe(clone(controls[i%len(controls)], at))
+		stopped = append(stopped, findingsOf(m.Tick(at), "cyclic_stopped")...)
+	}
+	assert.Empty(t, stopped, "the master still operates the outstation")
+	var codes []string
+	for _, f := range findingsOf(m.Tick(start.Add(10*time.Minute)), "cyclic_stopped") {
+		codes = append(codes, f.Message[strings.Index(f.Message, "(dnp3 code"):strings.Index(f.Message, ", every")])
+	}
+	// its class poll, and the SELECT/OPERATE it learned as cyclic too
+	assert.Equal(t, []string{"(dnp3 code 1", "(dnp3 code 3", "(dnp3 code 4"}, codes, "the master went quiet: its polls are reported")
+}
+
 // TestCyclicStoppedOrderIsStable: two polls of one code with different
 // subcodes share the cyclic_stopped key; when both stop, the findings
 // come in the same order on every run (the engine folds the second into
