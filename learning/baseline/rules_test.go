@@ -292,18 +292,24 @@ func TestNoSilentClass(t *testing.T) {
 	assert.Contains(t, fs[0].LowerWhy, "reads these points cyclically")
 }
 
+// controlsOf picks the control commands (dnp3_example's SELECT/OPERATE).
+func controlsOf(txs []*protocols.Transaction) []*protocols.Transaction {
+	var out []*protocols.Transaction
+	for _, tx := range txs {
+		if tx.Op == protocols.OpControl {
+			out = append(out, tx)
+		}
+	}
+	return out
+}
+
 // TestSlidingRate: the SELECT/OPERATE rate learned on dnp3_example; a
 // burst of its real commands well above it alerts once, wherever it falls
 // against the clock, and a modestly busier second does not.
 func TestSlidingRate(t *testing.T) {
 	txs := replayed(t, testdata("dnp3", "dnp3_example.pcap"))
 	m := learned(txs)
-	var controls []*protocols.Transaction
-	for _, tx := range txs {
-		if tx.Op == protocols.OpControl {
-			controls = append(controls, tx)
-		}
-	}
+	controls := controlsOf(txs)
 	l := m.assets[controls[0].Server.IP].links[linkKey{m.clients.id(controls[0].Client.IP, false), m.strs.id("dnp3", false)}]
 	learnedShort, learnedLong := l.rates[rateControls].MaxShort, l.rates[rateControls].MaxLong
 	require.NotZero(t, learnedShort)
@@ -366,12 +372,7 @@ func TestResponseWithoutItsRequest(t *testing.T) {
 // is one burst too.
 func TestBurstsInARow(t *testing.T) {
 	txs := replayed(t, testdata("dnp3", "dnp3_example.pcap"))
-	var controls []*protocols.Transaction
-	for _, tx := range txs {
-		if tx.Op == protocols.OpControl {
-			controls = append(controls, tx)
-		}
-	}
+	controls := controlsOf(txs)
 	flood := func(m *Model, start time.Time, n int, every time.Duration) (bursts int) {
 		for i := range n {
 			tx := clone(controls[i%len(controls)], start.Add(time.Duration(i)*every))
@@ -633,12 +634,7 @@ func TestUnansweredPollStillRuns(t *testing.T) {
 func TestPollStoppedWhileTheClientTalks(t *testing.T) {
 	txs := replayed(t, testdata("dnp3", "dnp3_example.pcap"))
 	m := learned(txs)
-	var controls []*protocols.Transaction
-	for _, tx := range txs {
-		if tx.Op == protocols.OpControl {
-			controls = append(controls, tx)
-		}
-	}
+	controls := controlsOf(txs)
 	start := txs[len(txs)-1].Time().Add(time.Hour)
 	var stopped []finding.Finding
 	for i := range 120 { // two minutes of commands, no poll
