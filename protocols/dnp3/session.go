@@ -409,7 +409,9 @@ func (s *session) response(master, outstation uint16, frag []byte, pkt protocols
 		// transaction is the request's.
 		setFunction(t, byte(code))
 	}
-	t.FunctionUnknown = t.RequestFrame == 0 && fc == FuncResponse && code < 0
+	// no request to name the function: the first fragment's code is -1, a
+	// continuation's the 129 the first one left in a.last
+	t.FunctionUnknown = t.RequestFrame == 0 && fc == FuncResponse && (code < 0 || code == int16(FuncResponse))
 	if t.RequestFrame == 0 && fc == FuncResponse && fir && code < 0 {
 		if s.sawRequest() && !s.missed.Possible(pkt.Time) {
 			t.AddAnomaly("dnp3.unmatched_response")

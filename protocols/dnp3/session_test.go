@@ -460,3 +460,16 @@ func TestSessionRequestsBeforeCaptureStart(t *testing.T) {
 		})
 	}
 }
+
+// TestMultiFragmentResponseBeforeItsRequest: a capture that starts inside
+// a response of two application fragments (its READ came before): neither
+// fragment says what was asked, the continuation no more than the first.
+func TestMultiFragmentResponseBeforeItsRequest(t *testing.T) {
+	h := newHarness(t, protocols.TCP)
+	h.send(1, resp("81 81 0000", t)) // FIR, not FIN, seq 1
+	h.send(1, resp("42 81 0000", t)) // FIN, not FIR, seq 2
+	h.s.Close(protocols.Packet{Frame: h.frame + 1, Time: time.Unix(2000, 0)})
+	if got, want := h.codes(), "response/ok resp@1 fn?; response/ok resp@2 fn?"; got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
