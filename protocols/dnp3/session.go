@@ -85,6 +85,9 @@ type session struct {
 	// missed: a response or an OPERATE may follow a request or a SELECT
 	// sent before the session began or lost in a gap.
 	missed, selects protocols.MissedRequests
+	// sawRequest: a request was seen on the connection, so a response
+	// without one is not just a mirror that carries one direction
+	sawRequest bool
 }
 
 func newSession(env *protocols.Env) *session {
@@ -330,6 +333,7 @@ func (s *session) newTransaction(a *association, fc byte) *protocols.Transaction
 func (s *session) request(master, outstation uint16, frag []byte, pkt protocols.Packet) {
 	a := s.association(master, outstation, pkt)
 	a.pending.ExpireAll(s.env, pkt.Time)
+	s.sawRequest = true
 	t := s.newTransaction(a, frag[1])
 	t.RequestFrame, t.RequestTime = pkt.Frame, pkt.Time
 	t.FlowReversed = s.dir == protocols.ServerToClient
@@ -390,10 +394,7 @@ func (s *session) response(master, outstation uint16, frag []byte, pkt protocols
 				code = int16(t.Code)
 			}
 			a.open = -1
-			a.last = code
-			if code < 0 {
-				a.last = int16(fc)
-			}
+			a.last = code // -1: its continuations name no function either
 		} else {
 			code = a.last
 		}
@@ -409,26 +410,16 @@ func (s *session) response(master, outstation uint16, frag []byte, pkt protocols
 		// transaction is the request's.
 		setFunction(t, byte(code))
 	}
-	// no request to name the function: the first fragment's code is -1, a
-	// continuation's the 129 the first one left in a.last
-	t.FunctionUnknown = t.RequestFrame == 0 && fc == FuncResponse && (code < 0 || code == int16(FuncResponse))
-	if t.RequestFrame == 0 && fc == FuncResponse && fir && code < 0 {
-		if s.sawRequest() && !s.missed.Possible(pkt.Time) {
+	// no request names the function: Code is the response's own (129)
+	t.FunctionUnknown = t.RequestFrame == 0 && fc == FuncResponse && code < 0
+	if t.FunctionUnknown && fir {
+		if s.sawRequest && !s.missed.Possible(pkt.Time) {
 			t.AddAnomaly("dnp3.unmatched_response")
 		} else { // its request came before capture started or was lost in a gap
 			s.env.Anomaly("dnp3.response_without_request", pkt)
 		}
 	}
 	s.env.Emit(t)
-}
-
-func (s *session) sawRequest() bool {
-	for _, a := range s.assocs {
-		if a.open >= 0 || a.last >= 0 || a.pending.Len() > 0 {
-			return true
-		}
-	}
-	return false
 }
 
 // Gap drops the partial link frame; the next frame is found by scanning.
