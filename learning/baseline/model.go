@@ -955,9 +955,8 @@ func (m *Model) detect(a *Asset, tx *protocols.Transaction, now time.Time, out [
 			client(), tx.Proto)
 	case l == nil:
 		find("new_link", fmt.Sprintf("%s talked %s to %s for the first time (%s)", client(), tx.Proto, server(), what()), client(), tx.Proto)
-	}
-	if l != nil {
-		l.seen = max(l.seen, now.UnixNano())
+	default:
+		l.seen = max(l.seen, now.UnixNano()) // the client still talks to the asset (Tick)
 	}
 	if l == nil {
 		// Tracked for bursts only: detection never adds to the baseline.
