@@ -164,6 +164,36 @@ func TestBehaviourRules(t *testing.T) {
 	assert.Equal(t, "[5000]", string(vo.Values))
 }
 
+// TestFarValueIsNotFoldedIntoMildOnes: a point written a little outside
+// its range again and again (an alert folded and lowered as it recurs),
+// then written an order of magnitude out. The extreme write is its own
+// alert at the kind's full severity, not a repeat counted into the mild
+// alert or lowered by its recurrence.
+func TestFarValueIsNotFoldedIntoMildOnes(t *testing.T) {
+	e, m, c := newTestEngine(baseline.ModeLearn)
+	for i := 0; i < 30; i++ {
+		e.Observe(tx("10.0.0.1", "10.0.0.2", float64(i*10), protocols.OpWrite, 6, "holding_register", 5, 1, int64(100+i%5)))
+	}
+	m.SetMode(baseline.ModeDetect)
+	for i := 0; i < 5; i++ { // every 15 minutes, beyond the fold window
+		e.Observe(tx("10.0.0.1", "10.0.0.2", float64(400+i*900), protocols.OpWrite, 6, "holding_register", 5, 1, 150))
+	}
+	mild := c.alerts[len(c.alerts)-1]
+	require.Equal(t, "value_out_of_range", mild.Kind)
+	require.Less(t, mild.Severity, 4, "outside the range (three levels lower), then lowered as it recurs: %s", mild.Message)
+	n := len(c.alerts)
+	far := tx("10.0.0.1", "10.0.0.2", 400+4*900+30, protocols.OpWrite, 6, "holding_register", 5, 1, 5000)
+	e.Observe(far)
+	require.Len(t, c.alerts, n+1, "the order-of-magnitude write within the mild alert's fold window")
+	a := c.alerts[n]
+	assert.Equal(t, "value_out_of_range", a.Kind)
+	assert.Equal(t, 7, a.Severity, "%s", a.Message)
+	assert.Contains(t, a.Message, "wrote 5000 to holding_register 5")
+	assert.Contains(t, a.Frames, far.RequestFrame)
+	assert.Zero(t, mild.Repeats)
+	assert.NotEqual(t, mild.Key, a.Key)
+}
+
 func TestCyclicStoppedAndBursts(t *testing.T) {
 	e, m, c := newTestEngine(baseline.ModeLearn)
 	for i := 0; i < 20; i++ {

@@ -1025,8 +1025,15 @@ func (m *Model) detect(a *Asset, tx *protocols.Transaction, now time.Time, out [
 			return
 		}
 		name := pointName(p)
+		// The verdict is part of the key: a write an order of magnitude out
+		// is its own alert at full severity, never a repeat folded into (or
+		// regulated, or marked normal, as) a point's mild deviations.
+		degree := "far"
+		if verdict == Outside {
+			degree = "outside"
+		}
 		f := find("value_out_of_range", fmt.Sprintf("%s wrote %s to %s on %s%s: %s; %s", client(), valueText(p), name, server(), unitText(tx.Unit), why,
-			vm.Describe()), tx.Proto, tx.Unit, p.space, addr(p.address), p.id, num(int64(p.sub)), p.field)
+			vm.Describe()), tx.Proto, tx.Unit, p.space, addr(p.address), p.id, num(int64(p.sub)), p.field, degree)
 		if verdict == Outside {
 			f.Lower, f.LowerWhy = 3, "outside the learned range, but not by an order of magnitude"
 		}
