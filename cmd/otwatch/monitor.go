@@ -91,6 +91,7 @@ func (m *monitor) attach(p *pipeline.Pipeline) {
 // ICMP, LLDP and conversations to the detectors that watch them.
 func (m *monitor) network(e *pipeline.Event) {
 	d, ns := e.Decoded, e.Time
+	m.model.Heard(ns) // the feed is alive: absent polls count (Tick)
 	switch e.Kind {
 	case pipeline.PacketSeen:
 		m.inv.ObservePacket(d, e.Len, ns, e.Memo)

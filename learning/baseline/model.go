@@ -122,7 +122,31 @@ type Model struct {
 	// resumed: the first transaction after a load; polls are not known to
 	// have stopped before it (last-seen times are not persisted)
 	resumed time.Time
+	// heard is the time of the last packet the monitor heard (Heard);
+	// silences, the latest spans in which it heard none that were
+	// abnormal for the network, oldest first (neither is persisted); quiet,
+	// the network's longest silence while it learned (saved with meta).
+	heard    int64
+	silences []silence
+	quiet    time.Duration
 }
+
+// silence is a span of packet time in which the monitor heard nothing.
+type silence struct{ from, to int64 }
+
+const (
+	// minSilence is the shortest stop limit of a poll (Tick): a shorter
+	// silence cannot hide a stop.
+	minSilence  = 10 * time.Second
+	maxSilences = 8
+)
+
+// abnormalSilence is how long the network must be silent, every packet,
+// before the silence is the monitor's (a SPAN or feed outage, a gap
+// between capture files) rather than the plant's: twice the longest
+// silence it had while it learned. A sparse network whose only traffic
+// comes every minute is no blind monitor between its packets.
+func (m *Model) abnormalSilence() time.Duration { return max(minSilence, 2*m.quiet) }
 
 // New returns an empty model.
 // A new model has never been saved: its first save writes everything
@@ -443,6 +467,7 @@ func subcodeOf(tx *protocols.Transaction) int32 {
 // state, and returns the deviations found.
 func (m *Model) Observe(tx *protocols.Transaction) []finding.Finding {
 	now := tx.Time()
+	m.Heard(now.UnixNano())
 	if m.netStart.IsZero() {
 		m.netStart, m.netNew = now, now
 		m.ps.metaDirty = true
@@ -1126,7 +1151,7 @@ func (m *Model) Tick(now time.Time) []finding.Finding {
 			if f.Late {
 				limit += lateBy(m.pu(fk.pu).proto).Seconds()
 			}
-			if float64(now.UnixNano()-max(f.Seen, f.Last, m.resumedAt()))/1e9 > limit {
+			if float64(now.UnixNano()-m.heardSince(max(f.Seen, f.Last, m.resumedAt()), limit))/1e9 > limit {
 				pu := m.pu(fk.pu)
 				if l := a.links[linkKey{fk.client, m.strs.id(pu.proto, false)}]; l != nil &&
 					float64(now.UnixNano()-max(l.seen, l.Last.UnixNano()))/1e9 <= limit {
@@ -1159,6 +1184,41 @@ func lateBy(proto string) time.Duration {
 		return p.ResponseTimeout
 	}
 	return 5 * time.Minute
+}
+
+// Heard notes a packet the monitor heard at ns: any packet, ARP and
+// chatter too, not only transactions. While the network learns it learns
+// the network's longest silence; then a silence abnormal for it
+// (abnormalSilence) that is also longer than a poll's own stop limit is a
+// monitor, or a feed, that heard nothing, not a poll that stopped: Tick
+// judges the poll's absence from the end of that silence.
+func (m *Model) Heard(ns int64) {
+	if gap := time.Duration(ns - m.heard); m.heard != 0 && gap > m.quiet { // most packets stop here
+		switch {
+		case m.netStart.IsZero() || m.networkLearning(time.Unix(0, ns)):
+			if gap > m.quiet {
+				m.quiet = gap
+				m.ps.metaDirty = true
+			}
+		case gap > m.abnormalSilence():
+			if len(m.silences) == maxSilences {
+				m.silences = append(m.silences[:0], m.silences[1:]...)
+			}
+			m.silences = append(m.silences, silence{m.heard, ns})
+		}
+	}
+	m.heard = max(m.heard, ns)
+}
+
+// heardSince is since, or the end of the latest silence after it that
+// lasted longer than limit seconds.
+func (m *Model) heardSince(since int64, limit float64) int64 {
+	for i := len(m.silences) - 1; i >= 0 && m.silences[i].to > since; i-- {
+		if s := m.silences[i]; float64(s.to-s.from)/1e9 > limit {
+			return s.to
+		}
+	}
+	return since
 }
 
 // resumedAt is when polls were last known running after a load (0 when

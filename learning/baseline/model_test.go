@@ -341,3 +341,98 @@ func TestFlowNoteOfKnownHosts(t *testing.T) {
 	assert.Equal(t, []string{"new_asset", "new_asset"}, kinds(m.Observe(x)), "the note is of the set before the import")
 	assert.False(t, m.LearnFlowHost(a, b, t0.Add(3*time.Hour), memo), "nor does the packet path trust it")
 }
+
+// TestPollsNotJudgedAcrossASilence: two HMIs poll two PLCs every second.
+// The monitor then hears nothing at all for three minutes (a SPAN or feed
+// outage, a gap between capture files), and the first poll after it is
+// the second HMI's: the first HMI's polls, a few milliseconds later, are
+// not reported stopped. A silence shorter than the polls' limit blinds
+// nothing, and a poll that stops while other traffic is heard still is.
+func TestPollsNotJudgedAcrossASilence(t *testing.T) {
+	poll := func(client, server string, at time.Duration) *protocols.Transaction {
+		return mtx(client, server, at, protocols.OpRead, 3, "holding_register", 0, 10)
+	}
+	// client 10.0.0.N polls server 10.0.0.N0
+	run := func(m *Model, from, to time.Duration, clients ...string) (stopped []string) {
+		for at := from; at < to; at += time.Second {
+			for i, c := range clients {
+				tx := poll(c, c+"0", at+time.Duration(i)*10*time.Millisecond)
+				m.Observe(tx)
+				for _, f := range findingsOf(m.Tick(tx.Time()), "cyclic_stopped") {
+					stopped = append(stopped, f.Message)
+				}
+			}
+		}
+		return stopped
+	}
+	a, b := "10.0.0.1", "10.0.0.2"
+	m := New(Config{Mode: ModeLearn})
+	run(m, 0, time.Minute, a, b)
+	m.SetMode(ModeDetect)
+	require.Empty(t, run(m, time.Minute, 2*time.Minute, a, b))
+	// nothing heard from 2m to 5m; then b's poll comes 10 ms before a's
+	m.Observe(poll(b, b+"0", 5*time.Minute))
+	assert.Empty(t, findingsOf(m.Tick(t0.Add(5*time.Minute)), "cyclic_stopped"), "the monitor heard nothing: no poll is known to have stopped")
+	assert.Empty(t, run(m, 5*time.Minute+time.Second, 6*time.Minute, a, b))
+
+	// a silence shorter than the polls' limit (10 s): a's poll, gone since
+	// before it, is reported as if it had not been
+	m.Heard(t0.Add(6*time.Minute + 5*time.Second).UnixNano())
+	stopped := run(m, 6*time.Minute+8*time.Second, 7*time.Minute, b)
+	require.Len(t, stopped, 1, "a stopped while b was heard")
+	assert.Contains(t, stopped[0], "10.0.0.1 stopped polling 10.0.0.10 ")
+}
+
+// TestSparseNetworkSilences: a network that learned silences of 40 s (a
+// client polling every 3 s that pauses, another polling every 40 s). In
+// detection the fast poll stops and only the slow one is heard: its 40 s
+// silences are the network's own, so the stop is reported. A five-minute
+// silence after that is the monitor's: the polls resuming after it are
+// not reported stopped.
+func TestSparseNetworkSilences(t *testing.T) {
+	poll := func(m *Model, client string, at time.Duration) []finding.Finding {
+		tx := mtx(client, client+"0", at, protocols.OpRead, 3, "holding_register", 0, 10)
+		m.Observe(tx)
+		return findingsOf(m.Tick(tx.Time()), "cyclic_stopped")
+	}
+	fast, slow := "10.0.0.1", "10.0.0.2"
+	m := New(Config{Mode: ModeLearn})
+	for at := time.Duration(0); at < 4*time.Minute; at += time.Second {
+		if at%(40*time.Second) == 0 {
+			poll(m, slow, at)
+		}
+		if (at < time.Minute || at >= 2*time.Minute) && at%(3*time.Second) == 0 {
+			poll(m, fast, at+100*time.Millisecond)
+		}
+	}
+	assert.Equal(t, 40*time.Second, m.quiet.Round(time.Second), "the longest silence while learning")
+	m.SetMode(ModeDetect)
+	var stopped []finding.Finding
+	for at := 4 * time.Minute; at < 8*time.Minute; at += 40 * time.Second {
+		stopped = append(stopped, poll(m, slow, at)...)
+	}
+	require.Len(t, stopped, 1, "the fast poll stopped; the network's own 40 s silences hid nothing")
+	assert.Contains(t, stopped[0].Message, "10.0.0.1 stopped polling 10.0.0.10 ")
+
+	// a network learned busy (every 3 s), then nothing heard for five
+	// minutes: the monitor's silence
+	m2 := New(Config{Mode: ModeLearn})
+	for at := time.Duration(0); at < 4*time.Minute; at += time.Second {
+		if at%(40*time.Second) == 0 {
+			poll(m2, slow, at)
+		}
+		if at%(3*time.Second) == 0 {
+			poll(m2, fast, at+100*time.Millisecond)
+		}
+	}
+	m2.SetMode(ModeDetect)
+	stopped = nil
+	for _, at := range []time.Duration{9 * time.Minute, 9*time.Minute + 100*time.Millisecond, 9*time.Minute + 3100*time.Millisecond} {
+		client := fast
+		if at == 9*time.Minute {
+			client = slow
+		}
+		stopped = append(stopped, poll(m2, client, at)...)
+	}
+	assert.Empty(t, stopped, "five minutes with no packet: no poll is known to have stopped")
+}

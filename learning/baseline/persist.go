@@ -20,7 +20,7 @@ import (
 //
 // Buckets and records (integers big-endian in keys, varints in values):
 //
-//	model  "meta"                       netStart, netNew
+//	model  "meta"                       netStart, netNew, quiet
 //	       "n" kind(1) id(4)            an interned name: c client, s string, f field, u protocol\x00unit
 //	hosts  ip                           first seen
 //	a<ip>  "m"                          the asset: first seen, last new key, learn until, detecting, protocols
@@ -183,7 +183,7 @@ func (m *Model) SaveChanges(w store.Writer, full bool) error {
 	put := func(bucket, k, v []byte) error { return w.Put(bucket, k, v) }
 	// the model: meta and the names interned since the last save
 	if full || m.ps.metaDirty {
-		buf = appendTime(appendTime(buf[:0], m.netStart), m.netNew)
+		buf = binary.AppendVarint(appendTime(appendTime(buf[:0], m.netStart), m.netNew), int64(m.quiet))
 		if err := put(bucketModel, keyMeta, buf); err != nil {
 			return err
 		}
@@ -643,6 +643,9 @@ func (m *Model) loadModelRecord(k, v []byte) error {
 	if string(k) == string(keyMeta) {
 		d := dec{b: v}
 		m.netStart, m.netNew = d.time(), d.time()
+		if len(d.b) > 0 { // written since 2026-12-05
+			m.quiet = time.Duration(d.varint())
+		}
 		return d.err
 	}
 	if len(k) != 6 || k[0] != 'n' {

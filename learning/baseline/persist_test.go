@@ -74,6 +74,8 @@ func TestRecordsRoundTrip(t *testing.T) {
 	require.NoError(t, st.Load(map[string]store.Component{"baseline": back}))
 	assert.Equal(t, exportJSON(t, m, at), exportJSON(t, back, at))
 	assert.Equal(t, m.Keys(), back.Keys())
+	require.NotZero(t, m.quiet)
+	assert.Equal(t, m.quiet, back.quiet, "the network's longest silence while learning")
 	// it detects like the original
 	back.SetMode(ModeDetect)
 	m.SetMode(ModeDetect)
@@ -95,9 +97,10 @@ func TestCheckpointWritesWhatChanged(t *testing.T) {
 	require.NoError(t, m.SaveChanges(none, false))
 	assert.Zero(t, none.puts, "nothing changed")
 	// one more SELECT on a new index: the function, the link, the asset's
-	// counts, the range and four points of the CROB
+	// counts, the range and four points of the CROB (a second after the
+	// last transaction: no longer silence for the network's meta)
 	sel := find(t, replayed(t, testdata("dnp3", "dnp3_example.pcap")), "a select", func(tx *protocols.Transaction) bool { return tx.Code == 3 })
-	tx := clone(sel, at.Add(time.Minute))
+	tx := clone(sel, at.Add(time.Second))
 	tx.Targets[0].Address = 99
 	m.Observe(tx)
 	some := &countingWriter{keys: map[string]bool{}}
