@@ -26,7 +26,7 @@ var kinds = []KindInfo{
 	{"write_from_new_client", 8, []string{"T0855", "T0848"}, false, "a write or control command from a client that never wrote to this server"},
 	{"write_to_unseen_target", 7, []string{"T0836", "T0855"}, false, "a write or control command (DNP3 select/operate, OPC UA call) to registers, points, bits or nodes no client wrote or commanded while learning; lowered two levels when the client polls them"},
 	{"value_out_of_range", 7, []string{"T0836"}, false, "a written value or command parameter an order of magnitude beyond what the point learned, of a sign never learned, the type's extreme, or a command code never learned for it; lowered three levels when only outside the learned range (a separate alert from the order-of-magnitude ones, which are never folded into it)"},
-	{"write_burst", 6, []string{"T0806"}, false, "more than twice (and 10 more than) the most writes or control commands learned in any sliding 1 s or 10 s window, once per burst"},
+	{"write_burst", 6, []string{"T0806"}, false, "more than twice (and 10 more than) the most writes or control commands learned in any sliding 1 s or 10 s window (where learning saw less than 10 s of them, the 10 s window learned ten times the 1 s peak), once per burst"},
 	{"exception_burst", 5, []string{"T0846", "T0861"}, false, "many exception responses in a short window: probing"},
 	{"cyclic_stopped", 5, []string{"T0826"}, false, "a cyclic poll of a device went quiet, and its client no longer talks to the device, while the monitor heard the network (a silence of every packet longer than the poll's limit, a feed outage, is not counted)"},
 	{"scan", 6, []string{"T0846"}, false, "one client touched many new hosts, units, functions or targets in a short window"},

@@ -74,6 +74,9 @@ type RateDoc struct {
 	Class  string `json:"class"` // write, control or exception
 	Max1s  uint32 `json:"max_1s"`
 	Max10s uint32 `json:"max_10s"`
+	// Partial: learned over less than ten seconds of the class, so
+	// max_10s is no measure of ten seconds of it (see rate.longMax)
+	Partial bool `json:"partial,omitempty"`
 }
 
 // FunctionDoc is one learned (client, protocol, unit, op, code).
@@ -152,7 +155,7 @@ func (m *Model) exportAsset(a *Asset, now time.Time) AssetDoc {
 		ld := LinkDoc{Client: m.clients.addr(k.client).String(), Proto: m.strs.name(k.proto), Count: l.Count, First: l.First, Last: l.Last}
 		for c, r := range l.rates {
 			if r != nil && (r.MaxShort > 0 || r.MaxLong > 0) {
-				ld.Rates = append(ld.Rates, RateDoc{rateClassNames[c], r.MaxShort, r.MaxLong})
+				ld.Rates = append(ld.Rates, RateDoc{rateClassNames[c], r.MaxShort, r.MaxLong, r.Partial})
 			}
 		}
 		d.Links = append(d.Links, ld)
@@ -320,7 +323,8 @@ func (m *Model) importAsset(ad AssetDoc) (*Asset, error) {
 			if c < 0 {
 				return nil, fmt.Errorf("links[%d].rates[%d].class %q: want write, control or exception", i, j, r.Class)
 			}
-			lk.rate(rateClass(c)).MaxShort, lk.rate(rateClass(c)).MaxLong = r.Max1s, r.Max10s
+			lr := lk.rate(rateClass(c))
+			lr.MaxShort, lr.MaxLong, lr.Partial = r.Max1s, r.Max10s, r.Partial
 		}
 		a.links[linkKey{m.clients.id(c, true), m.strs.id(l.Proto, true)}] = lk
 	}

@@ -26,7 +26,7 @@ import (
 //	a<ip>  "m"                          the asset: first seen, last new key, learn until, detecting, protocols
 //	       'f' client pu code sub op    a function: count, first, last, period, jitter, target ranges
 //	       'p' space pu id address sub bits field   a value model (ids and address as varints)
-//	       'l' client proto             a link: count, first, last, learned rates
+//	       'l' client proto             a link: count, first, last, learned rates, the classes learned over less than 10 s
 //	       'w' pu space                 the ranges written or commanded in a space
 //	       'n' pu id                    a node written or called
 //
@@ -514,13 +514,17 @@ func appendLink(b []byte, l *Link) []byte {
 		}
 	}
 	b = append(b, mask)
+	partial := byte(0)
 	for c, r := range l.rates {
 		if mask&(1<<c) != 0 {
 			b = binary.AppendUvarint(b, uint64(r.MaxShort))
 			b = binary.AppendUvarint(b, uint64(r.MaxLong))
+			if r.Partial {
+				partial |= 1 << c
+			}
 		}
 	}
-	return b
+	return append(b, partial)
 }
 
 // ---- decoding
@@ -752,6 +756,14 @@ func (m *Model) loadAssetRecord(a *Asset, k, v []byte) error {
 			if mask&(1<<c) != 0 {
 				r := l.rate(c)
 				r.MaxShort, r.MaxLong = uint32(d.uvarint()), uint32(d.uvarint())
+			}
+		}
+		if len(d.b) > 0 { // written since 2026-12-05
+			partial := d.take(1)[0]
+			for c, r := range l.rates {
+				if r != nil {
+					r.Partial = partial&(1<<c) != 0
+				}
 			}
 		}
 		a.links[lk] = l

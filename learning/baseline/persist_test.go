@@ -76,6 +76,7 @@ func TestRecordsRoundTrip(t *testing.T) {
 	assert.Equal(t, m.Keys(), back.Keys())
 	require.NotZero(t, m.quiet)
 	assert.Equal(t, m.quiet, back.quiet, "the network's longest silence while learning")
+	assert.Contains(t, exportJSON(t, back, at), `"partial":true`, "rates learned over less than 10 s (arkime_modbus.pcap's writes)")
 	// it detects like the original
 	back.SetMode(ModeDetect)
 	m.SetMode(ModeDetect)

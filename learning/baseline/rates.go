@@ -35,9 +35,14 @@ var rateClassNames = [numRateClasses]string{"write", "control", "exception"}
 // ring is what happens now.
 type rate struct {
 	MaxShort, MaxLong uint32
-	ring              [longBuckets]uint16
-	cur               int64 // bucket number of the newest bucket; 0: none yet
-	short, long       uint32
+	// Partial: learning saw the class over less than the long window
+	// (its first and last events learned less than 10 s apart), so MaxLong
+	// is no measure of ten seconds of it (longMax). Saved with the link.
+	Partial     bool
+	first       int64 // bucket of the first event learned since the model was made or loaded
+	ring        [longBuckets]uint16
+	cur         int64 // bucket number of the newest bucket; 0: none yet
+	short, long uint32
 	// shortOver, longOver: the window's count is above its threshold (a
 	// burst under way, already reported). One burst is one alert however
 	// long it lasts; see newBurst for when another one starts.
@@ -71,10 +76,32 @@ func (r *rate) add(ns int64) (uint32, uint32) {
 	return r.short, r.long
 }
 
-// learn raises the learned maxima to the current counts.
+// learn raises the learned maxima to the current counts, and notes
+// whether learning has yet seen ten seconds of the class.
 func (r *rate) learn() {
+	if r.MaxShort == 0 && r.MaxLong == 0 {
+		r.Partial = true // the first event learned
+	}
 	r.MaxShort = max(r.MaxShort, r.short)
 	r.MaxLong = max(r.MaxLong, r.long)
+	if r.Partial {
+		if r.first == 0 {
+			r.first = r.cur
+		}
+		r.Partial = r.cur-r.first < longBuckets
+	}
+}
+
+// longMax is the learned maximum of the long window: MaxLong, or, while
+// learning saw less than ten seconds of the class, what ten seconds at
+// its learned 1 s peak would hold, whichever is larger. A master that
+// sends a group of commands every two seconds, learned for six, is not
+// bursting when it goes on for ten.
+func (r *rate) longMax() uint32 {
+	if r.Partial {
+		return max(r.MaxLong, r.MaxShort*(longBuckets/shortBuckets))
+	}
+	return r.MaxLong
 }
 
 // burstOver is the count that is "well above" a learned maximum: more than
@@ -92,14 +119,14 @@ func burstOver(learned, factor, slack uint32) uint32 { return max(factor*learned
 // from a burst reported is not one. It names the window and its counts.
 func (r *rate) newBurst(factor, slack uint32) (window string, n, learned uint32, ok bool) {
 	shortOver := r.short > burstOver(r.MaxShort, factor, slack)
-	longOver := r.long > burstOver(r.MaxLong, factor, slack)
+	longOver := r.long > burstOver(r.longMax(), factor, slack)
 	wasShort, wasLong := r.shortOver, r.longOver
 	r.shortOver, r.longOver = shortOver, longOver
 	switch {
 	case shortOver && !wasShort:
 		return shortWindow, r.short, r.MaxShort, true
 	case longOver && !wasLong && !wasShort && !shortOver:
-		return longWindow, r.long, r.MaxLong, true
+		return longWindow, r.long, r.longMax(), true
 	}
 	return "", 0, 0, false
 }

@@ -681,3 +681,49 @@ func TestCyclicStoppedOrderIsStable(t *testing.T) {
 		assert.Equal(t, first, msgs, "run %d", run)
 	}
 }
+
+// TestControlsLearnedForLessThanTenSeconds: dnp3_example's master sends
+// its SELECT/OPERATE in groups every ~2 s. Learning that ends 6 s after
+// its first command saw no ten seconds of them: what it learned for the
+// 10 s window is no measure of them, and the same commands for longer in
+// detection are no burst. A flood still is, in the 1 s window.
+func TestControlsLearnedForLessThanTenSeconds(t *testing.T) {
+	txs := replayed(t, testdata("dnp3", "dnp3_example.pcap"))
+	controls := controlsOf(txs)
+	first := controls[0].Time()
+	m := New(Config{Mode: ModeLearn})
+	for _, tx := range txs {
+		if tx.Time().Sub(first) < 3*time.Second {
+			m.Observe(tx)
+		}
+	}
+	l := m.assets[controls[0].Server.IP].links[linkKey{m.clients.id(controls[0].Client.IP, false), m.strs.id("dnp3", false)}]
+	r := l.rates[rateControls]
+	require.NotNil(t, r)
+	assert.True(t, r.Partial, "learned over %s of commands", controls[len(controls)-1].Time().Sub(first))
+	m.SetMode(ModeDetect)
+	// the capture's commands again, an hour later: more in 10 s than the
+	// cut learning ever had
+	shift := time.Hour
+	var most uint32
+	var bursts []string
+	for _, tx := range controls {
+		for _, f := range findingsOf(m.Observe(clone(tx, tx.Time().Add(shift))), "write_burst") {
+			bursts = append(bursts, f.Message)
+		}
+		most = max(most, r.long)
+	}
+	require.Greater(t, most, burstOver(r.MaxLong, 2, 10), "the premise: the 10 s window goes over what was learned for it")
+	assert.Empty(t, bursts)
+
+	flood := controls[len(controls)-1].Time().Add(2 * shift)
+	var n int
+	for i := range 200 {
+		n += len(findingsOf(m.Observe(clone(controls[i%len(controls)], flood.Add(time.Duration(i)*5*time.Millisecond))), "write_burst"))
+	}
+	assert.Equal(t, 1, n, "200 commands within a second")
+
+	// learned for longer than ten seconds, the 10 s window counts as learned
+	all := learned(txs)
+	assert.False(t, all.assets[controls[0].Server.IP].links[linkKey{all.clients.id(controls[0].Client.IP, false), all.strs.id("dnp3", false)}].rates[rateControls].Partial)
+}
