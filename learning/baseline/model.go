@@ -1093,9 +1093,12 @@ func (m *Model) checkRates(l *Link, moved [2]*rate, tx *protocols.Transaction, n
 		if tx.Op == protocols.OpControl {
 			class = "control commands"
 		}
-		out = append(out, finding.Finding{Key: finding.NewKey("write_burst", server, client, class), Time: now, Asset: server,
-			Message: fmt.Sprintf("%s sent %d %s to %s within %s; at most %d were learned in any %s", client, n, class, server, window,
-				learned, window)})
+		msg := fmt.Sprintf("%s sent %d %s to %s within %s; at most %d were learned in any %s", client, n, class, server, window,
+			learned, window)
+		if window == longWindow && r.Partial {
+			msg += fmt.Sprintf(" (learning saw less than 10 s of them: ten times their 1 s peak, %d, is the measure)", r.longMax())
+		}
+		out = append(out, finding.Finding{Key: finding.NewKey("write_burst", server, client, class), Time: now, Asset: server, Message: msg})
 	}
 	return out
 }
@@ -1196,10 +1199,8 @@ func (m *Model) Heard(ns int64) {
 	if gap := time.Duration(ns - m.heard); m.heard != 0 && gap > m.quiet { // most packets stop here
 		switch {
 		case m.netStart.IsZero() || m.networkLearning(time.Unix(0, ns)):
-			if gap > m.quiet {
-				m.quiet = gap
-				m.ps.metaDirty = true
-			}
+			m.quiet = gap
+			m.ps.metaDirty = true
 		case gap > m.abnormalSilence():
 			if len(m.silences) == maxSilences {
 				m.silences = append(m.silences[:0], m.silences[1:]...)

@@ -436,3 +436,22 @@ func TestSparseNetworkSilences(t *testing.T) {
 	}
 	assert.Empty(t, stopped, "five minutes with no packet: no poll is known to have stopped")
 }
+
+// TestSlowBurstOverAPartialRate: a client that wrote once while learning
+// (no ten seconds of its writes seen) writes five a second for ten
+// seconds: under the 1 s threshold, over the 10 s one, which the alert
+// says it took as ten times the 1 s peak.
+func TestSlowBurstOverAPartialRate(t *testing.T) {
+	m := New(Config{Mode: ModeLearn})
+	m.Observe(mtx("10.0.0.1", "10.0.0.2", 0, protocols.OpWrite, 6, "holding_register", 5, 1, 7))
+	m.SetMode(ModeDetect)
+	var msgs []string
+	for i := range 50 {
+		tx := mtx("10.0.0.1", "10.0.0.2", time.Hour+time.Duration(i)*200*time.Millisecond, protocols.OpWrite, 6, "holding_register", 5, 1, 7)
+		for _, f := range findingsOf(m.Observe(tx), "write_burst") {
+			msgs = append(msgs, f.Message)
+		}
+	}
+	require.Len(t, msgs, 1)
+	assert.Contains(t, msgs[0], "within 10s; at most 1 were learned in any 10s (learning saw less than 10 s of them: ten times their 1 s peak, 10, is the measure)")
+}

@@ -126,7 +126,7 @@ func (r *rate) newBurst(factor, slack uint32) (window string, n, learned uint32,
 	case shortOver && !wasShort:
 		return shortWindow, r.short, r.MaxShort, true
 	case longOver && !wasLong && !wasShort && !shortOver:
-		return longWindow, r.long, r.longMax(), true
+		return longWindow, r.long, r.MaxLong, true
 	}
 	return "", 0, 0, false
 }
