@@ -119,13 +119,12 @@ type Model struct {
 	refusedAssets, refusedKeys uint64
 	capReported                time.Time
 	ps                         persistence // what the next checkpoint writes (persist.go)
-	// resumed: the first transaction after a load; polls are not known to
-	// have stopped before it (last-seen times are not persisted)
-	resumed time.Time
 	// heard is the time of the last packet the monitor heard (Heard);
 	// silences, the latest spans in which it heard none that were
-	// abnormal for the network, oldest first (neither is persisted); quiet,
-	// the network's longest silence while it learned (saved with meta).
+	// abnormal for the network, oldest first, and for a model loaded from
+	// records the span since its save (last-seen times are not persisted
+	// either); quiet, the network's longest silence while it learned
+	// (saved with meta).
 	heard    int64
 	silences []silence
 	quiet    time.Duration
@@ -471,9 +470,6 @@ func (m *Model) Observe(tx *protocols.Transaction) []finding.Finding {
 	if m.netStart.IsZero() {
 		m.netStart, m.netNew = now, now
 		m.ps.metaDirty = true
-	}
-	if m.resumed.IsZero() {
-		m.resumed = now
 	}
 	var out []finding.Finding
 	netLearning := m.networkLearning(now)
@@ -1154,7 +1150,7 @@ func (m *Model) Tick(now time.Time) []finding.Finding {
 			if f.Late {
 				limit += lateBy(m.pu(fk.pu).proto).Seconds()
 			}
-			if float64(now.UnixNano()-m.heardSince(max(f.Seen, f.Last, m.resumedAt()), limit))/1e9 > limit {
+			if float64(now.UnixNano()-m.heardSince(max(f.Seen, f.Last), limit))/1e9 > limit {
 				pu := m.pu(fk.pu)
 				if l := a.links[linkKey{fk.client, m.strs.id(pu.proto, false)}]; l != nil &&
 					float64(now.UnixNano()-max(l.seen, l.Last.UnixNano()))/1e9 <= limit {
@@ -1194,19 +1190,25 @@ func lateBy(proto string) time.Duration {
 // the network's longest silence; then a silence abnormal for it
 // (abnormalSilence) that is also longer than a poll's own stop limit is a
 // monitor, or a feed, that heard nothing, not a poll that stopped: Tick
-// judges the poll's absence from the end of that silence.
+// judges the poll's absence from the end of that silence. A model loaded
+// from records heard nothing since its save: its first packet ends such a
+// silence too, and restarts the clock of every poll.
 func (m *Model) Heard(ns int64) {
-	if gap := time.Duration(ns - m.heard); m.heard != 0 && gap > m.quiet { // most packets stop here
-		switch {
-		case m.netStart.IsZero() || m.networkLearning(time.Unix(0, ns)):
-			m.quiet = gap
-			m.ps.metaDirty = true
-		case gap > m.abnormalSilence():
-			if len(m.silences) == maxSilences {
-				m.silences = append(m.silences[:0], m.silences[1:]...)
-			}
-			m.silences = append(m.silences, silence{m.heard, ns})
+	gap := time.Duration(ns - m.heard)
+	switch {
+	case m.heard == 0:
+		if m.ps.loaded {
+			m.silences = append(m.silences, silence{0, ns})
 		}
+	case gap <= m.quiet: // most packets stop here
+	case m.netStart.IsZero() || m.networkLearning(time.Unix(0, ns)):
+		m.quiet = gap
+		m.ps.metaDirty = true
+	case gap > m.abnormalSilence():
+		if len(m.silences) == maxSilences {
+			m.silences = append(m.silences[:0], m.silences[1:]...)
+		}
+		m.silences = append(m.silences, silence{m.heard, ns})
 	}
 	m.heard = max(m.heard, ns)
 }
@@ -1220,15 +1222,6 @@ func (m *Model) heardSince(since int64, limit float64) int64 {
 		}
 	}
 	return since
-}
-
-// resumedAt is when polls were last known running after a load (0 when
-// the model was not loaded from records).
-func (m *Model) resumedAt() int64 {
-	if !m.ps.loaded || m.resumed.IsZero() {
-		return 0
-	}
-	return m.resumed.UnixNano()
 }
 
 func formatPeriod(s float64) string {

@@ -33,7 +33,7 @@ import (
 // Learned state changes only while an asset learns, so in detection a
 // checkpoint writes nearly nothing. What detection keeps of the present
 // (when each function was last seen) is not persisted: after a load, the
-// first transaction restarts the clock of every poll.
+// first packet heard restarts the clock of every poll (Model.Heard).
 
 var (
 	bucketModel = []byte("model")
@@ -55,7 +55,7 @@ type persistence struct {
 	metaDirty bool
 	pending   int    // dirty records listed
 	saved     [4]int // names saved per table: clients, strs, fields, protoUnits
-	loaded    bool   // restored from records: the clock of polls restarts at the first transaction
+	loaded    bool   // restored from records: the clock of polls restarts at the first packet heard (Heard)
 }
 
 // assetDirt lists an asset's unsaved records.

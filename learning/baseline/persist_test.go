@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/netip"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -184,3 +185,34 @@ type snapshotOnly struct{ b []byte }
 
 func (s snapshotOnly) MarshalState() ([]byte, error) { return s.b, nil }
 func (s snapshotOnly) UnmarshalState([]byte) error   { return nil }
+
+// TestPollsRestartAfterALoad: last-seen times are not saved, so a model
+// loaded an hour after its checkpoint has heard nothing since: the first
+// packet it hears restarts the clock of every poll, and a poll that does
+// not come back within its limit while others do is reported then.
+func TestPollsRestartAfterALoad(t *testing.T) {
+	m := New(Config{Mode: ModeLearn})
+	for at := time.Duration(0); at < time.Minute; at += time.Second {
+		m.Observe(mtx("10.0.0.1", "10.0.0.10", at, protocols.OpRead, 3, "holding_register", 0, 10))
+		m.Observe(mtx("10.0.0.2", "10.0.0.20", at+10*time.Millisecond, protocols.OpRead, 3, "holding_register", 0, 10))
+	}
+	path := filepath.Join(t.TempDir(), "state.db")
+	st, err := store.Open(path)
+	require.NoError(t, err)
+	require.NoError(t, st.Checkpoint(map[string]store.Component{"baseline": m}))
+	back := New(Config{Mode: ModeDetect})
+	require.NoError(t, st.Load(map[string]store.Component{"baseline": back}))
+	require.NoError(t, st.Close())
+
+	var stopped []string
+	for at := time.Hour; at < time.Hour+time.Minute; at += time.Second {
+		tx := mtx("10.0.0.2", "10.0.0.20", at, protocols.OpRead, 3, "holding_register", 0, 10)
+		back.Observe(tx)
+		for _, f := range findingsOf(back.Tick(tx.Time()), "cyclic_stopped") {
+			stopped = append(stopped, f.Time.Sub(t0).String()+" "+f.Message)
+		}
+	}
+	require.Len(t, stopped, 1, "10.0.0.1's poll only, once its limit passed after the load: %v", stopped)
+	assert.Contains(t, stopped[0], "10.0.0.1 stopped polling 10.0.0.10 ")
+	assert.True(t, strings.HasPrefix(stopped[0], "1h0m1"), "10 s after the first transaction heard, not at it: %s", stopped[0])
+}
