@@ -190,6 +190,7 @@ func TestDaemonInNamespaces(t *testing.T) {
 	assert.Contains(t, metrics, `otwatch_transactions_total{proto="modbus",op="read"}`)
 	assert.Contains(t, metrics, "\notwatch_udp_duplicates_total 0\n", "a bridge mirrors each frame once")
 	assert.Contains(t, metrics, "\notwatch_tcp_gaps_total 0\n")
+	assert.Contains(t, metrics, "\notwatch_snaplen_cut_frames_total 0\n", "the live capture records whole frames")
 	// the dashboard is up, over HTTPS, and refuses the API without a session
 	insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	resp, err := insecure.Get("https://" + dash + "/api/inventory")

@@ -774,6 +774,8 @@ func (d *daemon) metrics(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "otwatch_bytes_total %d\n", s.stats.Bytes)
 	metric("otwatch_malformed_frames_total", "Frames with truncated or inconsistent headers.", "counter")
 	fmt.Fprintf(w, "otwatch_malformed_frames_total %d\n", s.stats.Malformed)
+	metric("otwatch_snaplen_cut_frames_total", "Frames captured shorter than they were on the wire (snap length).", "counter")
+	fmt.Fprintf(w, "otwatch_snaplen_cut_frames_total %d\n", s.stats.SnapCut)
 	metric("otwatch_udp_duplicates_total", "UDP datagrams dropped as SPAN copies of one just seen.", "counter")
 	fmt.Fprintf(w, "otwatch_udp_duplicates_total %d\n", s.stats.Duplicates)
 	metric("otwatch_tcp_gaps_total", "Holes in TCP streams never filled (bytes the SPAN port lost).", "counter")

@@ -115,6 +115,9 @@ func (p *Pipeline) HandleFrame(f capture.Frame) {
 	p.now = f.TimeNano
 	p.Stats.Packets++
 	p.Stats.Bytes += uint64(len(f.Data))
+	if f.OrigLen > uint32(len(f.Data)) {
+		p.Stats.SnapCut++
+	}
 	if p.Stats.Packets == 1 {
 		p.Stats.FirstPacket = time.Unix(0, f.TimeNano).UTC()
 	}

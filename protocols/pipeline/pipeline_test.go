@@ -489,6 +489,32 @@ func TestSummaryEnglish(t *testing.T) {
 	assert.Contains(t, b.String(), "1 duplicate datagram dropped")
 }
 
+// A frame the recording cut short (its snap length) is counted apart from
+// the network's own losses, and the summary says how to record it whole:
+// its lost bytes are a gap of the stream, and whole frames count nothing.
+func TestSnapLengthCut(t *testing.T) {
+	c := newConn(t, 40001, 502)
+	r := newRun(Limits{})
+	r.feed(c.handshake()...)
+	r.feed(c.send(true, readReq), c.send(false, readResp))
+	cut := c.send(true, writeReq)
+	cut.Data = cut.Data[:len(cut.Data)-4] // the PDU's last four bytes not recorded
+	r.feed(cut, c.send(false, writeRsp))
+	r.p.Flush()
+	assert.Equal(t, uint64(1), r.p.Stats.SnapCut, "only the frame cut counts")
+	assert.Equal(t, uint64(1), r.p.Stats.Gaps, "its missing bytes are a hole in the stream")
+	assert.Equal(t, uint64(0), r.p.Stats.Malformed, "its headers are whole")
+	require.NotEmpty(t, r.txs)
+	assert.Equal(t, 3, r.txs[0].Code, "the whole frames before it are dissected")
+	var b strings.Builder
+	r.p.Stats.WriteSummary(&b, time.Second)
+	assert.Contains(t, b.String(), "snap length   1 frame recorded shorter than on the wire")
+	assert.Contains(t, b.String(), "tcpdump -s 0")
+	b.Reset()
+	(&Stats{Packets: 1}).WriteSummary(&b, time.Second)
+	assert.NotContains(t, b.String(), "snap length", "nothing said when nothing was cut")
+}
+
 // Each flow has one set of notes for its consumers: every packet of the
 // flow carries it, so do the flow's transactions, another flow has its
 // own, a stray packet of no flow has none, and a flow that reuses a

@@ -20,6 +20,7 @@ type Stats struct {
 	Bytes           uint64
 	NotIP           uint64 // frames that carry no IPv4/IPv6
 	Malformed       uint64 // truncated or inconsistent link/IP/TCP/UDP headers
+	SnapCut         uint64 // frames recorded shorter than they were on the wire (the capture's snap length)
 	OtherTransport  uint64 // IP but neither TCP nor UDP
 	Fragments       uint64
 	Reassembled     uint64 // datagrams rebuilt from fragments
@@ -120,6 +121,12 @@ func (s *Stats) WriteSummary(w io.Writer, elapsed time.Duration) {
 	fmt.Fprintf(w, "  flows         %d TCP, %d UDP; identified %s; unknown %d\n", s.TCPFlows, s.UDPFlows, counts(s.IdentifiedFlows), s.UnknownFlows)
 	fmt.Fprintf(w, "  frames        %d not IP, %d other transport, %d malformed, %s (%s rebuilt)\n",
 		s.NotIP, s.OtherTransport, s.Malformed, nOf(s.Fragments, "fragment"), nOf(s.Reassembled, "datagram"))
+	if s.SnapCut > 0 {
+		// said apart from gaps and malformed headers: the fix is the
+		// recording's, not the network's
+		fmt.Fprintf(w, "  snap length   %s recorded shorter than on the wire: the bytes cut are lost to dissection (gaps, malformed); record whole frames (tcpdump -s 0, dumpcap -s 0)\n",
+			nOf(s.SnapCut, "frame"))
+	}
 	fmt.Fprintf(w, "  tcp           %d retransmitted, %d out of order, %s (%s lost)\n", s.Retransmitted, s.OutOfOrder, nOf(s.Gaps, "gap"), nOf(s.GapBytes, "byte"))
 	if s.Duplicates > 0 {
 		fmt.Fprintf(w, "  udp           %s dropped (SPAN copies)\n", nOf(s.Duplicates, "duplicate datagram"))
