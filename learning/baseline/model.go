@@ -124,8 +124,10 @@ type Model struct {
 	// abnormal for the network, oldest first, and for a model loaded from
 	// records the span since its save (last-seen times are not persisted
 	// either); quiet, the network's longest silence while it learned
-	// (saved with meta).
+	// (saved with meta). heardAny: a packet was heard (a capture's
+	// packets may all carry time zero).
 	heard    int64
+	heardAny bool
 	silences []silence
 	quiet    time.Duration
 }
@@ -1196,7 +1198,8 @@ func lateBy(proto string) time.Duration {
 func (m *Model) Heard(ns int64) {
 	gap := time.Duration(ns - m.heard)
 	switch {
-	case m.heard == 0:
+	case !m.heardAny:
+		m.heardAny, m.heard = true, ns
 		if m.ps.loaded {
 			m.silences = append(m.silences, silence{0, ns})
 		}

@@ -216,3 +216,24 @@ func TestPollsRestartAfterALoad(t *testing.T) {
 	assert.Contains(t, stopped[0], "10.0.0.1 stopped polling 10.0.0.10 ")
 	assert.True(t, strings.HasPrefix(stopped[0], "1h0m1"), "10 s after the first transaction heard, not at it: %s", stopped[0])
 }
+
+// A capture whose packets carry no time (every timestamp zero, as some
+// tools and crafted files write) is heard all the same: after a load, its
+// packets end the load's silence once, not once each.
+func TestZeroTimestampsAfterALoad(t *testing.T) {
+	m := New(Config{Mode: ModeLearn})
+	m.Observe(mtx("10.0.0.1", "10.0.0.10", 0, protocols.OpRead, 3, "holding_register", 0, 10))
+	path := filepath.Join(t.TempDir(), "state.db")
+	st, err := store.Open(path)
+	require.NoError(t, err)
+	require.NoError(t, st.Checkpoint(map[string]store.Component{"baseline": m}))
+	back := New(Config{Mode: ModeDetect})
+	require.NoError(t, st.Load(map[string]store.Component{"baseline": back}))
+	require.NoError(t, st.Close())
+	for range 100_000 {
+		back.Heard(0)
+	}
+	assert.Equal(t, 1, len(back.silences), "the load's silence, ended by the first packet")
+	back.Heard(int64(time.Hour))
+	assert.Equal(t, 2, len(back.silences), "a silence after it is still heard")
+}
