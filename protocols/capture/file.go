@@ -334,6 +334,9 @@ func (r *Reader) readSectionHeader() error {
 	case 0x4D3C2B1A:
 		r.order = binary.BigEndian
 	default:
+		if start > 0 { // a later section: the file is a capture, damaged here
+			return r.truncated(start, "section header without its byte-order magic")
+		}
 		return fmt.Errorf("%s: %w", r.name, ErrNotCapture)
 	}
 	total := r.order.Uint32(h[4:])
@@ -375,7 +378,11 @@ func (r *Reader) nextNg() (Frame, error) {
 			if len(body) < 8 {
 				return Frame{}, r.truncated(start, "short interface description")
 			}
-			r.ifaces = append(r.ifaces, ngInterface{link: uint32(r.order.Uint16(body)), unitsPerSec: r.tsResolution(body[8:])})
+			units, ok := r.tsResolution(body[8:])
+			if !ok {
+				return Frame{}, r.truncated(start, fmt.Sprintf("interface %d's timestamp resolution (if_tsresol) is impossible", len(r.ifaces)))
+			}
+			r.ifaces = append(r.ifaces, ngInterface{link: uint32(r.order.Uint16(body)), unitsPerSec: units})
 		case ngEnhPacket, ngPacketObs:
 			if len(body) < 20 {
 				return Frame{}, r.truncated(start, "short packet block")
@@ -412,8 +419,10 @@ func (r *Reader) nextNg() (Frame, error) {
 	}
 }
 
-// tsResolution reads if_tsresol from an interface block's options.
-func (r *Reader) tsResolution(opts []byte) uint64 {
+// tsResolution reads if_tsresol from an interface block's options: units
+// per second, 10^v or, with the top bit set, 2^v. A resolution that does
+// not fit 64 bits (2^64 and up, 10^20 and up) is no clock's: not ok.
+func (r *Reader) tsResolution(opts []byte) (uint64, bool) {
 	for len(opts) >= 4 {
 		code, n := r.order.Uint16(opts), int(r.order.Uint16(opts[2:]))
 		if code == 0 || 4+n > len(opts) {
@@ -422,17 +431,17 @@ func (r *Reader) tsResolution(opts []byte) uint64 {
 		if code == 9 && n >= 1 {
 			v := opts[4]
 			if v&0x80 != 0 {
-				return 1 << (v & 0x7F)
+				return 1 << (v & 0x7F), v&0x7F < 64
 			}
 			u := uint64(1)
 			for i := 0; i < int(v) && i < 19; i++ {
 				u *= 10
 			}
-			return u
+			return u, v <= 19
 		}
 		opts = opts[4+(n+3)&^3:]
 	}
-	return 1e6
+	return 1e6, true
 }
 
 func toNano(ts, unitsPerSec uint64) int64 {

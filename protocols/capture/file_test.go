@@ -194,6 +194,52 @@ func TestPcapngSectionsInterfacesAndResolution(t *testing.T) {
 	assert.Equal(t, int64(len(file)-len(ngPacket(be, 0, 0, []byte("sll")))), trunc.Offset)
 }
 
+// An interface whose timestamp resolution cannot be a clock's (2^116 or
+// 10^20 units per second: no 64-bit count holds it) is damage named at
+// its block, after the frames before it; it used to divide by zero.
+// FuzzReader found it.
+func TestPcapngImpossibleResolution(t *testing.T) {
+	le := binary.LittleEndian
+	for _, tsresol := range []byte{0x80 | 116, 0x80 | 64, 20} {
+		file := append(ngSection(le), ngIface(le, LinkEthernet, 0)...)
+		file = append(file, ngPacket(le, 0, 1e6, []byte("ok"))...)
+		at := len(file)
+		file = append(file, ngIface(le, LinkEthernet, tsresol)...)
+		file = append(file, ngPacket(le, 1, 1e6, []byte("lost"))...)
+		frames, err := readAll(t, file)
+		require.Len(t, frames, 1, "tsresol %#x", tsresol)
+		var trunc *TruncatedError
+		require.True(t, errors.As(err, &trunc), "tsresol %#x: %v", tsresol, err)
+		assert.Equal(t, int64(at), trunc.Offset)
+		assert.Contains(t, err.Error(), "interface 1's timestamp resolution (if_tsresol) is impossible")
+	}
+	for _, tsresol := range []byte{0x80 | 63, 19} { // the largest that fit
+		file := append(ngSection(le), ngIface(le, LinkEthernet, tsresol)...)
+		file = append(file, ngPacket(le, 0, 1<<40, []byte("ok"))...)
+		frames, err := readAll(t, file)
+		require.NoError(t, err, "tsresol %#x", tsresol)
+		require.Len(t, frames, 1)
+	}
+}
+
+// A second section whose header lacks the byte-order magic is damage at
+// its offset, not "not a capture": the frames before it were read.
+func TestPcapngDamagedSecondSection(t *testing.T) {
+	le := binary.LittleEndian
+	file := append(ngSection(le), ngIface(le, LinkEthernet, 0)...)
+	file = append(file, ngPacket(le, 0, 1e6, []byte("ok"))...)
+	at := len(file)
+	bad := ngSection(le)
+	copy(bad[8:], []byte{1, 2, 3, 4})
+	file = append(file, bad...)
+	frames, err := readAll(t, file)
+	require.Len(t, frames, 1)
+	var trunc *TruncatedError
+	require.True(t, errors.As(err, &trunc), "%v", err)
+	assert.Equal(t, int64(at), trunc.Offset)
+	assert.Contains(t, err.Error(), "section header without its byte-order magic")
+}
+
 func TestPcapngPacketOnUndeclaredInterface(t *testing.T) {
 	le := binary.LittleEndian
 	file := append(ngSection(le), ngPacket(le, 3, 0, []byte("x"))...)
