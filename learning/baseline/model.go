@@ -198,6 +198,10 @@ func (m *Model) puID(proto, unit string, create bool) uint32 {
 
 func (m *Model) pu(id uint32) protoUnit { return m.puNames[id-1] }
 
+// knownPU: id names a (protocol, unit) of the table (records from a
+// state file are checked with it before their ids are used).
+func (m *Model) knownPU(id uint32) bool { return id >= 1 && int(id) <= len(m.puNames) }
+
 type linkKey struct {
 	client uint32 // Model.clients id
 	proto  uint32 // Model.strs id

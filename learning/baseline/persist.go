@@ -693,6 +693,9 @@ func cutNUL(s string) (string, string, bool) {
 }
 
 func (m *Model) loadAssetRecord(a *Asset, k, v []byte) error {
+	if len(k) == 0 {
+		return fmt.Errorf("asset record without a key")
+	}
 	d := dec{b: v}
 	be := binary.BigEndian
 	switch {
@@ -710,7 +713,7 @@ func (m *Model) loadAssetRecord(a *Asset, k, v []byte) error {
 	case k[0] == 'f' && len(k) == 18:
 		fk := funcKey{client: be.Uint32(k[1:]), pu: be.Uint32(k[5:]), code: int32(be.Uint32(k[9:])), subcode: int32(be.Uint32(k[13:])),
 			op: protocols.Op(k[17])}
-		if int(fk.pu) > len(m.puNames) || fk.pu == 0 {
+		if !m.knownPU(fk.pu) {
 			return fmt.Errorf("function of unknown protocol/unit %d", fk.pu)
 		}
 		f := &Function{Count: d.uvarint(), First: d.varint(), Last: d.varint(), Period: d.f64(), Jitter: d.f64()}
@@ -735,6 +738,9 @@ func (m *Model) loadAssetRecord(a *Asset, k, v []byte) error {
 		pk := kd.pointKey()
 		if kd.err != nil || len(kd.b) != 0 {
 			return fmt.Errorf("point key %x: %w", k, errRecord)
+		}
+		if !m.knownPU(pk.pu) {
+			return fmt.Errorf("point of unknown protocol/unit %d", pk.pu)
 		}
 		h := d.take(4)
 		vm := ValueModel{Type: protocols.NumType{Kind: protocols.NumKind(h[0]), Bits: h[1]}, flags: h[2] &^ vmDirty, n: h[3]}
@@ -768,9 +774,15 @@ func (m *Model) loadAssetRecord(a *Asset, k, v []byte) error {
 		}
 		a.links[lk] = l
 	case k[0] == 'w' && len(k) == 9:
+		if !m.knownPU(be.Uint32(k[1:])) {
+			return fmt.Errorf("targets written of unknown protocol/unit %d", be.Uint32(k[1:]))
+		}
 		rs := d.ranges()
 		a.changed[spaceKey{be.Uint32(k[1:]), be.Uint32(k[5:])}] = &rs
 	case k[0] == 'n' && len(k) == 9:
+		if !m.knownPU(be.Uint32(k[1:])) {
+			return fmt.Errorf("node written of unknown protocol/unit %d", be.Uint32(k[1:]))
+		}
 		if a.changedIDs == nil {
 			a.changedIDs = map[nodeKey]struct{}{}
 		}
