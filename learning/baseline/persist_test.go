@@ -196,13 +196,7 @@ func TestPollsRestartAfterALoad(t *testing.T) {
 		m.Observe(mtx("10.0.0.1", "10.0.0.10", at, protocols.OpRead, 3, "holding_register", 0, 10))
 		m.Observe(mtx("10.0.0.2", "10.0.0.20", at+10*time.Millisecond, protocols.OpRead, 3, "holding_register", 0, 10))
 	}
-	path := filepath.Join(t.TempDir(), "state.db")
-	st, err := store.Open(path)
-	require.NoError(t, err)
-	require.NoError(t, st.Checkpoint(map[string]store.Component{"baseline": m}))
-	back := New(Config{Mode: ModeDetect})
-	require.NoError(t, st.Load(map[string]store.Component{"baseline": back}))
-	require.NoError(t, st.Close())
+	back := reloaded(t, m, ModeDetect)
 
 	var stopped []string
 	for at := time.Hour; at < time.Hour+time.Minute; at += time.Second {
@@ -223,17 +217,23 @@ func TestPollsRestartAfterALoad(t *testing.T) {
 func TestZeroTimestampsAfterALoad(t *testing.T) {
 	m := New(Config{Mode: ModeLearn})
 	m.Observe(mtx("10.0.0.1", "10.0.0.10", 0, protocols.OpRead, 3, "holding_register", 0, 10))
-	path := filepath.Join(t.TempDir(), "state.db")
-	st, err := store.Open(path)
-	require.NoError(t, err)
-	require.NoError(t, st.Checkpoint(map[string]store.Component{"baseline": m}))
-	back := New(Config{Mode: ModeDetect})
-	require.NoError(t, st.Load(map[string]store.Component{"baseline": back}))
-	require.NoError(t, st.Close())
+	back := reloaded(t, m, ModeDetect)
 	for range 100_000 {
 		back.Heard(0)
 	}
 	assert.Equal(t, 1, len(back.silences), "the load's silence, ended by the first packet")
 	back.Heard(int64(time.Hour))
 	assert.Equal(t, 2, len(back.silences), "a silence after it is still heard")
+}
+
+// reloaded saves m to a state file and loads it back into a model of mode.
+func reloaded(t *testing.T, m *Model, mode Mode) *Model {
+	t.Helper()
+	st, err := store.Open(filepath.Join(t.TempDir(), "state.db"))
+	require.NoError(t, err)
+	defer st.Close()
+	require.NoError(t, st.Checkpoint(map[string]store.Component{"baseline": m}))
+	back := New(Config{Mode: mode})
+	require.NoError(t, st.Load(map[string]store.Component{"baseline": back}))
+	return back
 }

@@ -28,12 +28,7 @@ func FuzzUnmarshalState(f *testing.F) {
 		if err := inv.UnmarshalState(data); err != nil {
 			return
 		}
-		inv.Observe(tx(hmi, plc, 5, withOp(protocols.OpWrite)))
-		inv.Observe(deviceID(hmi, plc, 7, "vendor_name", "Other"))
-		inv.Observe(tx(ep("10.0.0.11", 1, mac(0x10)), ep("10.9.0.1", 502, mac(0x20)), 9))
-		if _, err := json.Marshal(inv.Document()); err != nil {
-			t.Fatal(err)
-		}
+		useRestored(t, inv)
 		if _, err := inv.MarshalState(); err != nil {
 			t.Fatal(err)
 		}
@@ -67,12 +62,7 @@ func FuzzLoadRecords(f *testing.F) {
 		if err := inv.LoadRecords(storetest.Decode(data)); err != nil {
 			return
 		}
-		inv.Observe(tx(hmi, plc, 5, withOp(protocols.OpWrite)))
-		inv.Observe(deviceID(hmi, plc, 7, "vendor_name", "Other"))
-		inv.Observe(tx(ep("10.0.0.11", 1, mac(0x10)), ep("10.9.0.1", 502, mac(0x20)), 9))
-		if _, err := json.Marshal(inv.Document()); err != nil {
-			t.Fatal(err)
-		}
+		useRestored(t, inv)
 		if err := inv.SaveChanges(storetest.KV{}, true); err != nil {
 			t.Fatal(err)
 		}
@@ -80,4 +70,16 @@ func FuzzLoadRecords(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// useRestored serves a restored inventory as the daemon does: new traffic
+// of known and new hosts, a new identity, the document.
+func useRestored(t *testing.T, inv *inventory.Inventory) {
+	hmi, plc := ep("10.0.0.10", 40000, mac(0x10)), ep("10.0.0.20", 502, mac(0x20))
+	inv.Observe(tx(hmi, plc, 5, withOp(protocols.OpWrite)))
+	inv.Observe(deviceID(hmi, plc, 7, "vendor_name", "Other"))
+	inv.Observe(tx(ep("10.0.0.11", 1, mac(0x10)), ep("10.9.0.1", 502, mac(0x20)), 9))
+	if _, err := json.Marshal(inv.Document()); err != nil {
+		t.Fatal(err)
+	}
 }
