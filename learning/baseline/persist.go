@@ -774,19 +774,21 @@ func (m *Model) loadAssetRecord(a *Asset, k, v []byte) error {
 		}
 		a.links[lk] = l
 	case k[0] == 'w' && len(k) == 9:
-		if !m.knownPU(be.Uint32(k[1:])) {
-			return fmt.Errorf("targets written of unknown protocol/unit %d", be.Uint32(k[1:]))
+		sk := spaceKey{be.Uint32(k[1:]), be.Uint32(k[5:])}
+		if !m.knownPU(sk.pu) {
+			return fmt.Errorf("targets written of unknown protocol/unit %d", sk.pu)
 		}
 		rs := d.ranges()
-		a.changed[spaceKey{be.Uint32(k[1:]), be.Uint32(k[5:])}] = &rs
+		a.changed[sk] = &rs
 	case k[0] == 'n' && len(k) == 9:
-		if !m.knownPU(be.Uint32(k[1:])) {
-			return fmt.Errorf("node written of unknown protocol/unit %d", be.Uint32(k[1:]))
+		nk := nodeKey{be.Uint32(k[1:]), be.Uint32(k[5:])}
+		if !m.knownPU(nk.pu) {
+			return fmt.Errorf("node written of unknown protocol/unit %d", nk.pu)
 		}
 		if a.changedIDs == nil {
 			a.changedIDs = map[nodeKey]struct{}{}
 		}
-		a.changedIDs[nodeKey{be.Uint32(k[1:]), be.Uint32(k[5:])}] = struct{}{}
+		a.changedIDs[nk] = struct{}{}
 		a.keys++
 	default:
 		return fmt.Errorf("unknown record %x", k)

@@ -433,11 +433,14 @@ func (r *Reader) tsResolution(opts []byte) (uint64, bool) {
 			if v&0x80 != 0 {
 				return 1 << (v & 0x7F), v&0x7F < 64
 			}
+			if v > 19 {
+				return 0, false
+			}
 			u := uint64(1)
-			for i := 0; i < int(v) && i < 19; i++ {
+			for range v {
 				u *= 10
 			}
-			return u, v <= 19
+			return u, true
 		}
 		opts = opts[4+(n+3)&^3:]
 	}
