@@ -51,8 +51,12 @@ cross:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/otwatch-linux-arm64 ./cmd/otwatch
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/otwatch-linux-armv7 ./cmd/otwatch
 
+# The throughput inputs are built once, read by the pipeline benchmarks and
+# then by the warm whole-read passes (BenchmarkReadWarm), and removed.
 bench:
-	$(GO) test -run '^$$' -bench Pipeline -benchtime 1x -timeout 30m ./protocols/pipeline/
+	dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && \
+	  OTWATCH_THROUGHPUT_DIR=$$dir $(GO) test -run '^$$' -bench Pipeline -benchtime 1x -timeout 30m ./protocols/pipeline/ && \
+	  OTWATCH_THROUGHPUT_DIR=$$dir $(GO) test -run '^$$' -bench ReadWarm -benchtime 5x -timeout 30m ./cmd/otwatch/
 	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./protocols/... | grep -v '/protocols/pipeline$$') ./learning/baseline/ ./learning/inventory/ ./learning/scan/ ./learning/advisories/ ./ui/series/
 
 bench-scale:
