@@ -66,11 +66,15 @@ bench-scale:
 # (`otwatch protocols`): a new protocol folder needs no edit here.
 
 # Each fuzz target on its own: go test accepts one -fuzz pattern per package.
+# A new interesting input is minimized in at most 50 runs: with go test's
+# default (60 s each) the workers spent most of a short FUZZTIME minimizing
+# (0 executions a second for tens of seconds), and a minimization still
+# running at the deadline failed the target with "context deadline exceeded".
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \
 	  for target in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
 	    echo "== $$pkg $$target"; \
-	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 50x $$pkg || exit 1; \
 	  done; \
 	done
 
