@@ -67,14 +67,29 @@ bench-scale:
 
 # Each fuzz target on its own: go test accepts one -fuzz pattern per package.
 # A new interesting input is minimized in at most 50 runs: with go test's
-# default (60 s each) the workers spent most of a short FUZZTIME minimizing
-# (0 executions a second for tens of seconds), and a minimization still
-# running at the deadline failed the target with "context deadline exceeded".
+# default (60 s each) the workers spent most of a short FUZZTIME minimizing,
+# 0 executions a second for tens of seconds.
+# Go 1.26's fuzz coordinator can race its own -fuzztime deadline and fail a
+# target with "context deadline exceeded" and no failing input
+# (go.dev/issue/75804, fixed in Go 1.27). A finding always writes its input
+# to testdata/fuzz/TARGET, so such a failure, and only such, is reported and
+# passed over.
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
 	  for target in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
 	    echo "== $$pkg $$target"; \
-	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 50x $$pkg || exit 1; \
+	    before=$$(ls "$$dir/testdata/fuzz/$$target" 2>/dev/null | wc -l); \
+	    log=$$(mktemp); \
+	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 50x $$pkg >$$log 2>&1; rc=$$?; \
+	    cat $$log; \
+	    after=$$(ls "$$dir/testdata/fuzz/$$target" 2>/dev/null | wc -l); \
+	    if [ $$rc -ne 0 ]; then \
+	      if [ "$$after" -eq "$$before" ] && grep -q 'context deadline exceeded' $$log; then \
+	        echo "   no failing input written: go.dev/issue/75804 (the coordinator's deadline race), not a finding"; \
+	      else rm -f $$log; exit 1; fi; \
+	    fi; \
+	    rm -f $$log; \
 	  done; \
 	done
 
