@@ -75,8 +75,8 @@ bench-scale:
 # to testdata/fuzz/TARGET, so such a failure, and only such, is reported and
 # passed over.
 fuzz:
-	@for pkg in $$($(GO) list ./...); do \
-	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+	@for p in $$($(GO) list -f '{{.ImportPath}}={{.Dir}}' ./...); do \
+	  pkg=$${p%%=*}; dir=$${p#*=}; \
 	  for target in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
 	    echo "== $$pkg $$target"; \
 	    before=$$(ls "$$dir/testdata/fuzz/$$target" 2>/dev/null | wc -l); \

@@ -85,10 +85,10 @@ func BenchmarkReadWarm(b *testing.B) {
 		b.Skip("set OTWATCH_THROUGHPUT_DIR to the inputs BenchmarkPipeline keeps there")
 	}
 	for _, p := range protocols.Profiles() {
-		path := filepath.Join(dir, p.Name+".pcap")
 		if p.Bench == nil {
 			continue
 		}
+		path := filepath.Join(dir, p.Name+".pcap")
 		b.Run(p.Name, func(b *testing.B) {
 			if _, err := os.Stat(path); err != nil {
 				b.Skip(err)

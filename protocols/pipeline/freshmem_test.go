@@ -38,9 +38,9 @@ func BenchmarkPipelineFreshMemory(b *testing.B) {
 		var populate, touch float64
 		for b.Loop() {
 			m := mapAnon(b, size)
-			start := nanotime()
+			start := time.Now()
 			err := syscall.Madvise(m, 23) // MADV_POPULATE_WRITE, Linux 5.14
-			populate += float64(nanotime()-start) / 1e3
+			populate += microseconds(time.Since(start))
 			if errors.Is(err, syscall.EINVAL) {
 				unmap(b, m)
 				b.Skip("MADV_POPULATE_WRITE: not supported by this kernel")
@@ -95,13 +95,11 @@ func unmap(b *testing.B, m []byte) {
 
 // touchPages writes one byte of each 4 KiB page and returns the µs it took.
 func touchPages(m []byte) float64 {
-	start := nanotime()
+	start := time.Now()
 	for i := 0; i < len(m); i += 4096 {
 		m[i]++
 	}
-	return float64(nanotime()-start) / 1e3
+	return microseconds(time.Since(start))
 }
 
-var epoch = time.Now()
-
-func nanotime() int64 { return int64(time.Since(epoch)) }
+func microseconds(d time.Duration) float64 { return float64(d) / 1e3 }
