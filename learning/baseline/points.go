@@ -2,25 +2,83 @@ package baseline
 
 import (
 	"cmp"
+	"math/bits"
+	"math/rand/v2"
 	"slices"
 )
 
 // pointTable holds an asset's value models. While the asset learns they sit
-// in a slice indexed by a map of their keys (points come and go in any
-// order, and a point learned again is found with one lookup and updated in
-// place: a DNP3 CROB alone is five such points); once it detects, and after
-// a load, they are a slice sorted by key (a million points of a plant cost
-// 80 bytes each instead of the map's 90), searched in O(log n). A point an
-// operator accepts into a frozen table is inserted in place.
+// in a slice in the order learned, found through an open-addressing index
+// of their keys (points come and go in any order, and a point learned again
+// is found with one lookup and updated in place: a DNP3 CROB alone is five
+// such points). The index hashes the key's words with a seed drawn per
+// table, so a client choosing addresses cannot make lookups collide, and it
+// costs a fraction of a Go map's generic hashing and comparing of a padded
+// struct key, which was the largest single cost of learning DNP3 points.
+// Once the asset detects, and after a load, the models are a slice sorted
+// by key (a million points of a plant cost 80 bytes each), searched in
+// O(log n). A point an operator accepts into a frozen table is inserted in
+// place.
 type pointTable struct {
-	idx    map[pointKey]int32 // learning: where each key's model is in vals
-	vals   []ValueModel
+	slots  []int32      // learning: 0 empty, else 1 + the key's index in learn
+	learn  []pointEntry // learning: the models in the order learned
+	seed   uint64
 	sorted []pointEntry
 }
 
 type pointEntry struct {
 	k  pointKey
 	vm ValueModel
+}
+
+// hash mixes the key's words with the table's seed (two 64×64→128-bit
+// multiplications folded, as wyhash does).
+func (k *pointKey) hash(seed uint64) uint64 {
+	b := uint64(k.pu)<<32 | uint64(k.space)
+	c := uint64(k.id)<<24 | uint64(k.sub)<<16 | uint64(k.bits)<<8 | uint64(k.field)
+	return fold(fold(k.address^seed, b^0x9e3779b97f4a7c15)^c, seed^0xbf58476d1ce4e5b9)
+}
+
+func fold(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
+}
+
+// find returns k's slot in the learning index and its index in learn, -1
+// when absent (the slot is then where it goes).
+func (t *pointTable) find(k *pointKey) (int, int32) {
+	mask := len(t.slots) - 1
+	s := int(k.hash(t.seed)) & mask
+	for {
+		v := t.slots[s]
+		if v == 0 {
+			return s, -1
+		}
+		if t.learn[v-1].k == *k {
+			return s, v - 1
+		}
+		s = (s + 1) & mask
+	}
+}
+
+// index rebuilds the learning index for n keys at a load of at most a half.
+func (t *pointTable) index(n int) {
+	size := 8
+	for size < 2*n {
+		size *= 2
+	}
+	if t.seed == 0 {
+		t.seed = rand.Uint64() | 1
+	}
+	t.slots = make([]int32, size)
+	mask := size - 1
+	for i := range t.learn {
+		s := int(t.learn[i].k.hash(t.seed)) & mask
+		for t.slots[s] != 0 {
+			s = (s + 1) & mask
+		}
+		t.slots[s] = int32(i + 1)
+	}
 }
 
 func comparePointKeys(a, b pointKey) int {
@@ -45,7 +103,7 @@ func comparePointKeys(a, b pointKey) int {
 	return cmp.Compare(a.field, b.field)
 }
 
-func (t *pointTable) len() int { return len(t.vals) + len(t.sorted) }
+func (t *pointTable) len() int { return len(t.learn) + len(t.sorted) }
 
 func (t *pointTable) search(k pointKey) (int, bool) {
 	return slices.BinarySearchFunc(t.sorted, k, func(e pointEntry, k pointKey) int { return comparePointKeys(e.k, k) })
@@ -53,9 +111,9 @@ func (t *pointTable) search(k pointKey) (int, bool) {
 
 // ref returns k's model to update in place, nil when there is none.
 func (t *pointTable) ref(k pointKey) *ValueModel {
-	if t.idx != nil {
-		if i, ok := t.idx[k]; ok {
-			return &t.vals[i]
+	if t.slots != nil {
+		if _, i := t.find(&k); i >= 0 {
+			return &t.learn[i].vm
 		}
 		return nil
 	}
@@ -82,13 +140,14 @@ func (t *pointTable) set(k pointKey, vm ValueModel) {
 
 // add stores the model of a key the table does not hold yet.
 func (t *pointTable) add(k pointKey, vm ValueModel) *ValueModel {
-	if t.idx != nil || t.sorted == nil {
-		if t.idx == nil {
-			t.idx = map[pointKey]int32{}
+	if t.slots != nil || t.sorted == nil {
+		if 2*(len(t.learn)+1) > len(t.slots) {
+			t.index(len(t.learn) + 1)
 		}
-		t.idx[k] = int32(len(t.vals))
-		t.vals = append(t.vals, vm)
-		return &t.vals[len(t.vals)-1]
+		s, _ := t.find(&k)
+		t.learn = append(t.learn, pointEntry{k, vm})
+		t.slots[s] = int32(len(t.learn))
+		return &t.learn[len(t.learn)-1].vm
 	}
 	i, _ := t.search(k)
 	t.sorted = slices.Insert(t.sorted, i, pointEntry{k, vm})
@@ -97,8 +156,8 @@ func (t *pointTable) add(k pointKey, vm ValueModel) *ValueModel {
 
 // each calls fn for every point (in key order when frozen).
 func (t *pointTable) each(fn func(k pointKey, vm ValueModel)) {
-	for k, i := range t.idx {
-		fn(k, t.vals[i])
+	for _, e := range t.learn {
+		fn(e.k, e.vm)
 	}
 	for _, e := range t.sorted {
 		fn(e.k, e.vm)
@@ -107,29 +166,22 @@ func (t *pointTable) each(fn func(k pointKey, vm ValueModel)) {
 
 // freeze turns the learning form into the sorted slice (no-op when frozen).
 func (t *pointTable) freeze() {
-	if t.idx == nil {
+	if t.slots == nil {
 		return
 	}
-	s := make([]pointEntry, 0, len(t.idx))
-	for k, i := range t.idx {
-		s = append(s, pointEntry{k, t.vals[i]})
-	}
+	s := make([]pointEntry, len(t.learn)) // exact: learn grew by doubling
+	copy(s, t.learn)
 	slices.SortFunc(s, func(a, b pointEntry) int { return comparePointKeys(a.k, b.k) })
-	t.sorted, t.idx, t.vals = s, nil, nil
+	t.sorted, t.slots, t.learn = s, nil, nil
 }
 
 // thaw turns the slice back into the learning form, for an asset that learns again.
 func (t *pointTable) thaw() {
-	if t.idx != nil {
+	if t.slots != nil {
 		return
 	}
-	t.idx = make(map[pointKey]int32, len(t.sorted))
-	t.vals = make([]ValueModel, len(t.sorted))
-	for i, e := range t.sorted {
-		t.idx[e.k] = int32(i)
-		t.vals[i] = e.vm
-	}
-	t.sorted = nil
+	t.learn, t.sorted = t.sorted, nil
+	t.index(len(t.learn))
 }
 
 // load appends a point read from records; finish sorts them.
