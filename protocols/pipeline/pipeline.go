@@ -18,7 +18,7 @@ type Pipeline struct {
 	limits     Limits
 	dissectors []*protocols.Dissector
 	serverPort [2]map[uint16][]*protocols.Dissector // [0] TCP, [1] UDP
-	flows      map[flowKey]*flow
+	flows      flowTable
 	lruHead    *flow
 	lruTail    *flow
 	buffered   int
@@ -80,7 +80,7 @@ func NewWith(limits Limits, dissectors []*protocols.Dissector, sink func(*protoc
 	p := &Pipeline{
 		limits:     limits,
 		dissectors: dissectors,
-		flows:      make(map[flowKey]*flow),
+		flows:      newFlowTable(),
 		defrag:     frame.NewDefragmenter(limits.MaxFragDatagrams, int64(limits.FragTimeout)),
 		sink:       sink,
 		Stats:      newStats(),
@@ -163,7 +163,7 @@ func (p *Pipeline) HandleFrame(f capture.Frame) {
 		// after PacketSeen (closing may emit transactions, which come after
 		// the packet's PacketSeen, as when no flow closes).
 		starts := len(d.Payload) > 0 || (d.IPProto == frame.ProtoTCP && d.Flags&frame.FlagSYN != 0)
-		fl := p.lookupFlow(d, starts && len(p.flows) < p.limits.MaxFlows)
+		fl := p.lookupFlow(d, starts && p.flows.len() < p.limits.MaxFlows)
 		if p.Events != nil {
 			ev := Event{Kind: PacketSeen, Frame: p.frameNo, Time: f.TimeNano, Decoded: d, Len: len(f.Data)}
 			if fl != nil {
@@ -214,7 +214,7 @@ func (p *Pipeline) Flush() {
 func (p *Pipeline) Buffered() int { return p.buffered }
 
 // FlowCount is the number of flows tracked now.
-func (p *Pipeline) FlowCount() int { return len(p.flows) }
+func (p *Pipeline) FlowCount() int { return p.flows.len() }
 
 func (p *Pipeline) limitHit(name string) { p.Stats.LimitsHit[name]++ }
 
@@ -231,19 +231,19 @@ func (p *Pipeline) lookupFlow(d *frame.Decoded, create bool) *flow {
 		vlan = 0
 	}
 	key := makeKey(d.Src, d.Dst, d.SrcPort, d.DstPort, vlan, d.IPProto)
-	if fl := p.flows[key]; fl != nil {
+	if fl := p.flows.get(key); fl != nil {
 		return fl
 	}
 	if !create {
 		return nil
 	}
-	for len(p.flows) >= p.limits.MaxFlows && p.lruTail != nil {
+	for p.flows.len() >= p.limits.MaxFlows && p.lruTail != nil {
 		p.limitHit("max_flows")
 		p.closeFlow(p.lruTail, protocols.Packet{Frame: p.frameNo, Time: time.Unix(0, p.now).UTC()})
 	}
 	fl := p.newFlow()
 	fl.key, fl.proto, fl.vlan = key, d.IPProto, d.VLAN
-	p.flows[key] = fl
+	p.flows.put(fl)
 	if d.IPProto == frame.ProtoTCP {
 		p.Stats.TCPFlows++
 	} else {
@@ -926,7 +926,7 @@ func (p *Pipeline) closeFlow(fl *flow, pkt protocols.Packet) {
 		h.ooo, h.oooBytes = nil, 0
 	}
 	p.unlink(fl)
-	delete(p.flows, fl.key)
+	p.flows.del(fl.key)
 	if len(p.free) < maxFreeFlows {
 		// Kept as it is (closed) until reused: callers up the stack may
 		// still look at it.
@@ -964,5 +964,5 @@ func (p *Pipeline) newFlow() *flow {
 
 // String describes the pipeline state, for debugging.
 func (p *Pipeline) String() string {
-	return fmt.Sprintf("pipeline{frames=%d flows=%d buffered=%d}", p.frameNo, len(p.flows), p.buffered)
+	return fmt.Sprintf("pipeline{frames=%d flows=%d buffered=%d}", p.frameNo, p.flows.len(), p.buffered)
 }

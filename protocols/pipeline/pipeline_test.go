@@ -623,8 +623,10 @@ func TestPendingBufferSizedByTheSession(t *testing.T) {
 	for off := 0; off < len(msg); off += 1000 {
 		p.HandleFrame(c.send(true, msg[off:off+1000]))
 		if fl == nil {
-			for _, f := range p.flows {
-				fl = f
+			for _, f := range p.flows.slots {
+				if f != nil {
+					fl = f
+				}
 			}
 			require.NotNil(t, fl)
 		}
