@@ -95,7 +95,10 @@ func (c Config) withDefaults() Config {
 type Model struct {
 	cfg    Config
 	assets map[netip.Addr]*Asset
-	hosts  map[netip.Addr]time.Time // every host seen while the network learned, first time
+	// lastAsset: the asset found last (Model.lookup): the engine asks
+	// whether a server learns, then observes its transaction
+	lastAsset *Asset
+	hosts     map[netip.Addr]time.Time // every host seen while the network learned, first time
 	// knownRecent: hosts found in hosts lately (Model.known)
 	knownRecent [16]netip.Addr
 	// knownEpoch names this set of known hosts in the flows' notes
@@ -352,8 +355,20 @@ func newAsset(server netip.Addr, now time.Time) *Asset {
 	}
 }
 
-func (m *Model) asset(server netip.Addr, now time.Time) (*Asset, bool) {
+// lookup returns the asset of a server address, nil when there is none.
+func (m *Model) lookup(server netip.Addr) *Asset {
+	if a := m.lastAsset; a != nil && a.Server == server {
+		return a
+	}
 	a := m.assets[server]
+	if a != nil {
+		m.lastAsset = a
+	}
+	return a
+}
+
+func (m *Model) asset(server netip.Addr, now time.Time) (*Asset, bool) {
+	a := m.lookup(server)
 	if a != nil {
 		return a, false
 	}
@@ -415,7 +430,7 @@ func (m *Model) NetworkLearning(now time.Time) bool {
 
 // Learning reports whether the asset with this server address still learns.
 func (m *Model) Learning(server netip.Addr, now time.Time) bool {
-	a := m.assets[server]
+	a := m.lookup(server)
 	return a == nil || m.learning(a, now)
 }
 
@@ -501,7 +516,7 @@ func (m *Model) Observe(tx *protocols.Transaction) []finding.Finding {
 		out = append(out, finding.Finding{Key: finding.NewKey("new_asset", host.String()), Time: now, Asset: host.String(),
 			Message: fmt.Sprintf("new host %s appeared after the network baseline was learned", host)})
 	}
-	a, created := m.assets[tx.Server.IP], false
+	a, created := m.lookup(tx.Server.IP), false
 	if a == nil {
 		if len(m.assets) >= m.cfg.MaxAssets {
 			m.refusedAssets++
@@ -569,6 +584,7 @@ func (m *Model) Relearn(server netip.Addr, now time.Time) bool {
 	}
 	m.keys -= m.assets[server].keys
 	delete(m.assets, server)
+	m.lastAsset = nil
 	if !m.ps.full {
 		m.ps.deleted = append(m.ps.deleted, server)
 	}
