@@ -5,7 +5,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 30s
 PKGS     := ./...
 
-.PHONY: help build test test-full cross bench bench-scale fuzz lint demo conformance eval image image-test image-powercut clean
+.PHONY: help build test test-full cross bench bench-scale pgo fuzz lint demo conformance eval image image-test image-powercut clean
 
 help:
 	@echo "build        otwatch for this machine (./otwatch)"
@@ -14,6 +14,7 @@ help:
 	@echo "test-full    lint + every test: corpus sweeps, the namespace plant, browsers, qemu (what CI runs)"
 	@echo "cross        static dist/otwatch-linux-{amd64,arm64,armv7} (CGO_ENABLED=0)"
 	@echo "bench        benchmarks, incl. the ~123k-packet pipeline input of each protocol against tshark"
+	@echo "pgo          refresh cmd/otwatch/default.pgo, the CPU profile go build optimizes otwatch with"
 	@echo "bench-scale  1M-key learned state: read --db time and RSS, restart, checkpoints, kill -9, armv7 (minutes)"
 	@echo "fuzz         run every fuzz target for FUZZTIME (default $(FUZZTIME))"
 	@echo "lint         gofmt + go vet"
@@ -58,6 +59,22 @@ bench:
 	  OTWATCH_THROUGHPUT_DIR=$$dir $(GO) test -run '^$$' -bench Pipeline -benchtime 1x -timeout 30m ./protocols/pipeline/ && \
 	  OTWATCH_THROUGHPUT_DIR=$$dir $(GO) test -run '^$$' -bench ReadWarm -benchtime 5x -timeout 30m ./cmd/otwatch/
 	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./protocols/... | grep -v '/protocols/pipeline$$') ./learning/baseline/ ./learning/inventory/ ./learning/scan/ ./learning/advisories/ ./ui/series/
+
+# Profile-guided optimization: go build and go test use cmd/otwatch/default.pgo
+# by themselves. The profile is otwatch's own CPU time on the per-protocol
+# throughput inputs (copies of real corpus captures, as make bench uses):
+# warm passes of otwatch read, and whole runs with --db for the store. It
+# steers inlining and devirtualization to the hot path every plant runs
+# (flows, reassembly, dissectors, learning); refresh it after a large change.
+pgo:
+	dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && \
+	  OTWATCH_THROUGHPUT_DIR=$$dir $(GO) test -run '^$$' -bench Pipeline -benchtime 1x -timeout 30m ./protocols/pipeline/ >/dev/null && \
+	  $(GO) test -c -pgo=off -o $$dir/cmd.test ./cmd/otwatch/ && \
+	  OTWATCH_THROUGHPUT_DIR=$$dir $$dir/cmd.test -test.run '^$$' -test.bench ReadWarm -test.benchtime 30x -test.cpuprofile $$dir/warm.pprof && \
+	  CGO_ENABLED=0 $(GO) build -pgo=off -o $$dir/otwatch ./cmd/otwatch && \
+	  for f in $$dir/*.pcap; do OTWATCH_CPUPROFILE=$$f.db.pprof $$dir/otwatch read --quiet --db $$dir/x.db $$f && rm -f $$dir/x.db || exit 1; done && \
+	  $(GO) tool pprof -proto $$dir/warm.pprof $$dir/*.db.pprof > $$dir/default.pgo && \
+	  mv $$dir/default.pgo cmd/otwatch/default.pgo && ls -l cmd/otwatch/default.pgo
 
 bench-scale:
 	OTWATCH_SCALE=1 $(GO) test -count=1 -run '^TestScale$$' -v -timeout 60m ./cmd/otwatch/ | grep -E 'scale_test|^(---|ok|FAIL)'
