@@ -22,6 +22,7 @@ import (
 type pointTable struct {
 	slots  []int32      // learning: 0 empty, else 1 + the key's index in learn
 	learn  []pointEntry // learning: the models in the order learned
+	next   int32        // learning: the index in learn after the last key found or added
 	seed   uint64
 	sorted []pointEntry
 }
@@ -112,7 +113,15 @@ func (t *pointTable) search(k pointKey) (int, bool) {
 // ref returns k's model to update in place, nil when there is none.
 func (t *pointTable) ref(k pointKey) *ValueModel {
 	if t.slots != nil {
+		// Points come back in the order they were learned (a CROB's five
+		// fields, a class poll's points): try the entry after the last one
+		// found before hashing.
+		if n := t.next; int(n) < len(t.learn) && t.learn[n].k == k {
+			t.next = n + 1
+			return &t.learn[n].vm
+		}
 		if _, i := t.find(&k); i >= 0 {
+			t.next = i + 1
 			return &t.learn[i].vm
 		}
 		return nil
@@ -147,6 +156,7 @@ func (t *pointTable) add(k pointKey, vm ValueModel) *ValueModel {
 		s, _ := t.find(&k)
 		t.learn = append(t.learn, pointEntry{k, vm})
 		t.slots[s] = int32(len(t.learn))
+		t.next = int32(len(t.learn))
 		return &t.learn[len(t.learn)-1].vm
 	}
 	i, _ := t.search(k)
@@ -172,7 +182,7 @@ func (t *pointTable) freeze() {
 	s := make([]pointEntry, len(t.learn)) // exact: learn grew by doubling
 	copy(s, t.learn)
 	slices.SortFunc(s, func(a, b pointEntry) int { return comparePointKeys(a.k, b.k) })
-	t.sorted, t.slots, t.learn = s, nil, nil
+	t.sorted, t.slots, t.learn, t.next = s, nil, nil, 0
 }
 
 // thaw turns the slice back into the learning form, for an asset that learns again.
@@ -180,7 +190,7 @@ func (t *pointTable) thaw() {
 	if t.slots != nil {
 		return
 	}
-	t.learn, t.sorted = t.sorted, nil
+	t.learn, t.sorted, t.next = t.sorted, nil, 0
 	t.index(len(t.learn))
 }
 

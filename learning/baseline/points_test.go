@@ -87,3 +87,28 @@ func TestPointTableSeeds(t *testing.T) {
 	k := pointKey{address: 7, space: 2}
 	require.NotEqual(t, k.hash(a.seed), k.hash(b.seed))
 }
+
+// Points that come back in the order they were learned are found through
+// the entry after the last one, and a key out of that order, or absent, is
+// still answered by the index.
+func TestPointTableLearnOrder(t *testing.T) {
+	var tab pointTable
+	keys := make([]pointKey, 50)
+	for i := range keys {
+		keys[i] = pointKey{address: uint64(i / 5), space: 1, field: uint8(i % 5)}
+		tab.add(keys[i], ValueModel{Max: float64(i)})
+	}
+	for round := range 3 {
+		for i, k := range keys {
+			vm := tab.ref(k)
+			require.NotNil(t, vm, "round %d key %d", round, i)
+			require.Equal(t, float64(i), vm.Max)
+			require.Equal(t, int32(i+1), tab.next, "the next lookup tries the entry after this one")
+		}
+		vm := tab.ref(keys[17]) // out of order
+		require.NotNil(t, vm)
+		require.Equal(t, float64(17), vm.Max)
+		require.Nil(t, tab.ref(pointKey{address: 99, space: 1}))
+		tab.next = 0
+	}
+}
