@@ -2,9 +2,9 @@ package baseline
 
 import (
 	"cmp"
-	"math/bits"
-	"math/rand/v2"
 	"slices"
+
+	"github.com/otwatch/otwatch/protocols"
 )
 
 // pointTable holds an asset's value models. While the asset learns they sit
@@ -32,17 +32,11 @@ type pointEntry struct {
 	vm ValueModel
 }
 
-// hash mixes the key's words with the table's seed (two 64×64→128-bit
-// multiplications folded, as wyhash does).
+// hash mixes the key's words with the table's seed.
 func (k *pointKey) hash(seed uint64) uint64 {
 	b := uint64(k.pu)<<32 | uint64(k.space)
 	c := uint64(k.id)<<24 | uint64(k.sub)<<16 | uint64(k.bits)<<8 | uint64(k.field)
-	return fold(fold(k.address^seed, b^0x9e3779b97f4a7c15)^c, seed^0xbf58476d1ce4e5b9)
-}
-
-func fold(a, b uint64) uint64 {
-	hi, lo := bits.Mul64(a, b)
-	return hi ^ lo
+	return protocols.Mix(protocols.Mix(k.address^seed, b^0x9e3779b97f4a7c15)^c, seed^0xbf58476d1ce4e5b9)
 }
 
 // find returns k's slot in the learning index and its index in learn, -1
@@ -69,7 +63,7 @@ func (t *pointTable) index(n int) {
 		size *= 2
 	}
 	if t.seed == 0 {
-		t.seed = rand.Uint64() | 1
+		t.seed = protocols.NewSeed()
 	}
 	t.slots = make([]int32, size)
 	mask := size - 1

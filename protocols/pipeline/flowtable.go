@@ -2,13 +2,13 @@ package pipeline
 
 import (
 	"encoding/binary"
-	"math/bits"
-	"math/rand/v2"
+
+	"github.com/otwatch/otwatch/protocols"
 )
 
 // flowTable finds a flow by its key: open addressing with linear probing,
-// at most half full, the key's words hashed with a seed drawn per table so
-// that a sender choosing addresses and ports cannot make lookups collide.
+// at most half full, the key's words hashed with protocols.Mix and a seed
+// drawn per table.
 // Every packet looks its flow up once; a Go map spent most of that time
 // hashing and comparing the 55-byte key field by field.
 type flowTable struct {
@@ -18,7 +18,7 @@ type flowTable struct {
 }
 
 func newFlowTable() flowTable {
-	return flowTable{slots: make([]*flow, 64), seed: rand.Uint64() | 1}
+	return flowTable{slots: make([]*flow, 64), seed: protocols.NewSeed()}
 }
 
 func (t *flowTable) len() int { return t.n }
@@ -26,10 +26,10 @@ func (t *flowTable) len() int { return t.n }
 func (t *flowTable) home(k *flowKey) int {
 	lo, hi := k.loIP.As16(), k.hiIP.As16()
 	le := binary.LittleEndian
-	h := mix(le.Uint64(lo[:8])^t.seed, le.Uint64(lo[8:])^0x9e3779b97f4a7c15) ^
-		mix(le.Uint64(hi[:8])^t.seed, le.Uint64(hi[8:])^0xbf58476d1ce4e5b9)
+	h := protocols.Mix(le.Uint64(lo[:8])^t.seed, le.Uint64(lo[8:])^0x9e3779b97f4a7c15) ^
+		protocols.Mix(le.Uint64(hi[:8])^t.seed, le.Uint64(hi[8:])^0xbf58476d1ce4e5b9)
 	rest := uint64(k.loPort)<<40 | uint64(k.hiPort)<<24 | uint64(k.vlan)<<8 | uint64(k.proto)
-	return int(mix(h^rest, t.seed^0x94d049bb133111eb)) & (len(t.slots) - 1)
+	return int(protocols.Mix(h^rest, t.seed^0x94d049bb133111eb)) & (len(t.slots) - 1)
 }
 
 // equal compares field by field, ports first: == on the struct compiles
@@ -37,11 +37,6 @@ func (t *flowTable) home(k *flowKey) int {
 func (k *flowKey) equal(o *flowKey) bool {
 	return k.loPort == o.loPort && k.hiPort == o.hiPort && k.loIP == o.loIP && k.hiIP == o.hiIP &&
 		k.vlan == o.vlan && k.proto == o.proto
-}
-
-func mix(a, b uint64) uint64 {
-	hi, lo := bits.Mul64(a, b)
-	return hi ^ lo
 }
 
 // get returns the flow of k, nil when there is none.
