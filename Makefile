@@ -52,11 +52,14 @@ cross:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/otwatch-linux-arm64 ./cmd/otwatch
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/otwatch-linux-armv7 ./cmd/otwatch
 
-# The throughput inputs are built once, read by the pipeline benchmarks and
-# then by the warm whole-read passes (BenchmarkReadWarm), and removed.
+# The per-protocol throughput inputs, built into a temporary directory (removed
+# when the recipe ends) by the pipeline benchmarks, which time them.
+THROUGHPUT_INPUTS = dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && \
+	OTWATCH_THROUGHPUT_DIR=$$dir $(GO) test -run '^$$' -bench Pipeline -benchtime 1x -timeout 30m ./protocols/pipeline/
+
+# The warm whole-read passes (BenchmarkReadWarm) read the same inputs.
 bench:
-	dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && \
-	  OTWATCH_THROUGHPUT_DIR=$$dir $(GO) test -run '^$$' -bench Pipeline -benchtime 1x -timeout 30m ./protocols/pipeline/ && \
+	$(THROUGHPUT_INPUTS) && \
 	  OTWATCH_THROUGHPUT_DIR=$$dir $(GO) test -run '^$$' -bench ReadWarm -benchtime 5x -timeout 30m ./cmd/otwatch/
 	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./protocols/... | grep -v '/protocols/pipeline$$') ./learning/baseline/ ./learning/inventory/ ./learning/scan/ ./learning/advisories/ ./ui/series/
 
@@ -67,8 +70,7 @@ bench:
 # steers inlining and devirtualization to the hot path every plant runs
 # (flows, reassembly, dissectors, learning); refresh it after a large change.
 pgo:
-	dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && \
-	  OTWATCH_THROUGHPUT_DIR=$$dir $(GO) test -run '^$$' -bench Pipeline -benchtime 1x -timeout 30m ./protocols/pipeline/ >/dev/null && \
+	$(THROUGHPUT_INPUTS) >/dev/null && \
 	  $(GO) test -c -pgo=off -o $$dir/cmd.test ./cmd/otwatch/ && \
 	  OTWATCH_THROUGHPUT_DIR=$$dir $$dir/cmd.test -test.run '^$$' -test.bench ReadWarm -test.benchtime 30x -test.cpuprofile $$dir/warm.pprof && \
 	  CGO_ENABLED=0 $(GO) build -pgo=off -o $$dir/otwatch ./cmd/otwatch && \
