@@ -143,7 +143,7 @@ func (m *Model) Export(now time.Time) Document {
 
 func (m *Model) exportAsset(a *Asset, now time.Time) AssetDoc {
 	d := AssetDoc{Server: a.Server.String(), State: "detecting", FirstSeen: a.FirstSeen, LastNewKey: a.LastNewKey,
-		Protocols: maps.Clone(a.Protocols), Links: []LinkDoc{}, Functions: []FunctionDoc{}, Writes: []WriteDoc{}, Points: []PointDoc{}}
+		Protocols: a.Protocols(), Links: []LinkDoc{}, Functions: []FunctionDoc{}, Writes: []WriteDoc{}, Points: []PointDoc{}}
 	if m.learning(a, now) {
 		d.State = "learning"
 	}
@@ -298,8 +298,8 @@ func (m *Model) importAsset(ad AssetDoc) (*Asset, error) {
 	if ad.LearnUntil != nil {
 		a.LearnUntil = *ad.LearnUntil
 	}
-	for p, n := range ad.Protocols {
-		a.Protocols[p] = n
+	for _, p := range slices.Sorted(maps.Keys(ad.Protocols)) {
+		a.setServed(p, ad.Protocols[p])
 	}
 	for i, l := range ad.Links {
 		c, err := netip.ParseAddr(l.Client)

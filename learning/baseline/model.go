@@ -239,9 +239,9 @@ type Asset struct {
 	Server     netip.Addr
 	FirstSeen  time.Time
 	LastNewKey time.Time
-	LearnUntil time.Time // set by ExtendLearning; zero: FirstSeen + LearningPeriod
-	Detecting  bool      // auto mode switched this asset to detection
-	Protocols  map[string]uint64
+	LearnUntil time.Time    // set by ExtendLearning; zero: FirstSeen + LearningPeriod
+	Detecting  bool         // auto mode switched this asset to detection
+	protos     []protoCount // transactions served per protocol (a handful, scanned)
 	links      map[linkKey]*Link
 	functions  map[funcKey]*Function
 	changed    map[spaceKey]*RangeSet // targets of state-changing operations (writes, controls)
@@ -253,6 +253,79 @@ type Asset struct {
 	// unlearned: links first seen in detection, tracked for bursts only
 	unlearned map[unlearnedKey]*Link
 	dirt      assetDirt // unsaved records (persist.go)
+	memo      learnMemo // the last function learned, resolved
+}
+
+// protoCount is how many transactions an asset served in one protocol.
+type protoCount struct {
+	proto string
+	n     uint64
+}
+
+// served returns how many transactions of proto the asset served.
+func (a *Asset) served(proto string) uint64 {
+	for i := range a.protos {
+		if a.protos[i].proto == proto {
+			return a.protos[i].n
+		}
+	}
+	return 0
+}
+
+// serve counts one transaction of proto; it reports whether proto is new.
+func (a *Asset) serve(proto string) bool {
+	for i := range a.protos {
+		if a.protos[i].proto == proto {
+			a.protos[i].n++
+			return false
+		}
+	}
+	a.protos = append(a.protos, protoCount{proto, 1})
+	return true
+}
+
+// setServed sets the count of proto (a load, an import).
+func (a *Asset) setServed(proto string, n uint64) {
+	for i := range a.protos {
+		if a.protos[i].proto == proto {
+			a.protos[i].n = n
+			return
+		}
+	}
+	a.protos = append(a.protos, protoCount{proto, n})
+}
+
+// Protocols returns the transactions the asset served per protocol.
+func (a *Asset) Protocols() map[string]uint64 {
+	out := make(map[string]uint64, len(a.protos))
+	for _, p := range a.protos {
+		out[p.proto] = p.n
+	}
+	return out
+}
+
+// learnMemo is an asset's last learned function, resolved to its link,
+// (protocol, unit) id and model: a poll or a control sequence repeats the
+// same function transaction after transaction, and three map lookups (one
+// hashing two strings) become compares. A link or function is never
+// replaced or removed while its asset lives (Relearn makes a new asset; a
+// load clears the memo).
+type learnMemo struct {
+	client      netip.Addr
+	proto, unit string
+	code, sub   int32
+	op          protocols.Op
+	lk          linkKey
+	l           *Link
+	pu          uint32
+	fk          funcKey
+	f           *Function // nil: no memo
+}
+
+// hit reports whether tx is the memo's function.
+func (r *learnMemo) hit(tx *protocols.Transaction) bool {
+	return r.f != nil && r.code == int32(tx.Code) && r.op == tx.Op && r.client == tx.Client.IP &&
+		r.proto == tx.Proto && r.unit == tx.Unit && r.sub == subcodeOf(tx)
 }
 
 // unlearnedKey names a link seen only while detecting: its client is not
@@ -350,7 +423,7 @@ func (f *Function) targets(m *Model) map[string]RangeSet {
 }
 
 func newAsset(server netip.Addr, now time.Time) *Asset {
-	return &Asset{Server: server, FirstSeen: now, LastNewKey: now, Protocols: map[string]uint64{},
+	return &Asset{Server: server, FirstSeen: now, LastNewKey: now,
 		links: map[linkKey]*Link{}, functions: map[funcKey]*Function{}, changed: map[spaceKey]*RangeSet{},
 	}
 }
@@ -631,36 +704,51 @@ func (a *Asset) addUnit(pu uint32) {
 }
 
 func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
-	if a.Protocols[tx.Proto] == 0 {
+	if a.serve(tx.Proto) {
 		a.LastNewKey = now
 	}
-	a.Protocols[tx.Proto]++
 	m.dirtyMeta(a)
 	if tx.Outcome == protocols.OutcomeUnsolicited || tx.FunctionUnknown {
 		return // the device reporting by itself, or a response to a request not seen: no client's function
 	}
-	client := m.clients.id(tx.Client.IP, true)
-	lk := linkKey{client, m.strs.id(tx.Proto, true)}
-	l := a.links[lk]
-	if l == nil {
-		l = &Link{First: now}
-		a.links[lk] = l
-		a.LastNewKey = now
+	memo := &a.memo
+	hit := memo.hit(tx)
+	var lk linkKey
+	var l *Link
+	if hit {
+		lk, l = memo.lk, memo.l
+	} else {
+		lk = linkKey{m.clients.id(tx.Client.IP, true), m.strs.id(tx.Proto, true)}
+		l = a.links[lk]
+		if l == nil {
+			l = &Link{First: now}
+			a.links[lk] = l
+			a.LastNewKey = now
+		}
 	}
 	l.Count++
 	l.Last = now
 	m.countRates(l, tx, now, true)
 	m.dirtyLink(a, lk, l)
-	pu := m.puID(tx.Proto, tx.Unit, true)
-	a.addUnit(pu)
-	fk := funcKey{client, pu, int32(tx.Code), subcodeOf(tx), tx.Op}
-	f := a.functions[fk]
-	if f == nil {
-		if !m.newKey(a, now) {
-			return
+	var pu uint32
+	var fk funcKey
+	var f *Function
+	if hit {
+		pu, fk, f = memo.pu, memo.fk, memo.f
+	} else {
+		pu = m.puID(tx.Proto, tx.Unit, true)
+		a.addUnit(pu)
+		fk = funcKey{lk.client, pu, int32(tx.Code), subcodeOf(tx), tx.Op}
+		f = a.functions[fk]
+		if f == nil {
+			if !m.newKey(a, now) {
+				return
+			}
+			f = &Function{First: now.UnixNano()}
+			a.functions[fk] = f
 		}
-		f = &Function{First: now.UnixNano()}
-		a.functions[fk] = f
+		*memo = learnMemo{client: tx.Client.IP, proto: tx.Proto, unit: tx.Unit, code: int32(tx.Code), sub: subcodeOf(tx), op: tx.Op,
+			lk: lk, l: l, pu: pu, fk: fk, f: f}
 	}
 	f.learnAt(now)
 	f.Late = tx.Outcome == protocols.OutcomeNoResponse
@@ -981,7 +1069,7 @@ func (m *Model) detect(a *Asset, tx *protocols.Transaction, now time.Time, out [
 	num := func(n int64) string { return strconv.FormatInt(n, 10) }
 	addr := func(n uint64) string { return strconv.FormatUint(n, 10) }
 	what := func() string { return describe(tx) }
-	if a.Protocols[tx.Proto] == 0 {
+	if a.served(tx.Proto) == 0 {
 		find("new_protocol", fmt.Sprintf("%s spoke %s for the first time (%s from %s)", server(), tx.Proto, what(), client()), tx.Proto)
 	}
 	if tx.Outcome == protocols.OutcomeUnsolicited || tx.FunctionUnknown {

@@ -397,10 +397,10 @@ func (m *Model) appendAssetMeta(b []byte, a *Asset) []byte {
 		flags = 1
 	}
 	b = append(b, flags)
-	b = binary.AppendUvarint(b, uint64(len(a.Protocols)))
-	for p, n := range a.Protocols {
-		b = binary.AppendUvarint(b, uint64(m.strs.id(p, true)))
-		b = binary.AppendUvarint(b, n)
+	b = binary.AppendUvarint(b, uint64(len(a.protos)))
+	for _, p := range a.protos {
+		b = binary.AppendUvarint(b, uint64(m.strs.id(p.proto, true)))
+		b = binary.AppendUvarint(b, p.n)
 	}
 	// how many points follow: a load makes room for them at once ('m'
 	// sorts before 'p')
@@ -705,7 +705,7 @@ func (m *Model) loadAssetRecord(a *Asset, k, v []byte) error {
 		a.Detecting = flags[0]&1 != 0
 		for i, n := uint64(0), d.uvarint(); i < n && d.err == nil; i++ {
 			p := m.strs.name(uint32(d.uvarint()))
-			a.Protocols[p] = d.uvarint()
+			a.setServed(p, d.uvarint())
 		}
 		if n := d.uvarint(); d.err == nil && a.points.len() == 0 && n <= uint64(m.cfg.MaxKeysPerAsset) {
 			a.points.sorted = make([]pointEntry, 0, n)
@@ -731,6 +731,7 @@ func (m *Model) loadAssetRecord(a *Asset, k, v []byte) error {
 			f.Late = d.take(1)[0]&funcLate != 0
 		}
 		a.functions[fk] = f
+		a.memo = learnMemo{}
 		a.addUnit(fk.pu)
 		a.keys++
 	case k[0] == 'p':
@@ -773,6 +774,7 @@ func (m *Model) loadAssetRecord(a *Asset, k, v []byte) error {
 			}
 		}
 		a.links[lk] = l
+		a.memo = learnMemo{}
 	case k[0] == 'w' && len(k) == 9:
 		sk := spaceKey{be.Uint32(k[1:]), be.Uint32(k[5:])}
 		if !m.knownPU(sk.pu) {
