@@ -3,6 +3,7 @@ package opcua
 import (
 	"encoding/binary"
 	"strconv"
+	"strings"
 
 	"github.com/otwatch/otwatch/protocols"
 )
@@ -462,17 +463,17 @@ func decodeRequest(body []byte, t *protocols.Transaction, strs *protocols.String
 
 // applicationDescription reads an ApplicationDescription into attributes
 // (application_uri, product_uri, application_name, application_type),
-// prefixed.
+// prefixed; with a nil t it only reads past one.
 func (r *reader) applicationDescription(t *protocols.Transaction, prefix string) {
 	uri, product := r.str(), r.str()
-	name := printable(r.localizedText())
+	text := r.localizedText()
 	kind := r.U32LE()
 	r.bytes() // gateway server uri
 	r.bytes() // discovery profile uri
 	for n := r.count(4); n > 0 && !r.Failed(); n-- {
 		r.bytes()
 	}
-	if r.Failed() {
+	if r.Failed() || t == nil {
 		return
 	}
 	set := func(k, v string) {
@@ -482,7 +483,7 @@ func (r *reader) applicationDescription(t *protocols.Transaction, prefix string)
 	}
 	set("application_uri", uri)
 	set("product_uri", product)
-	set("application_name", name)
+	set("application_name", printable(text))
 	if kind < uint32(len(applicationTypes)) {
 		set("application_type", applicationTypes[kind])
 	}
@@ -503,7 +504,7 @@ func (r *reader) endpointDescriptions(t *protocols.Transaction) {
 				attr(t, "endpoint_url", url)
 			}
 		} else {
-			r.applicationDescription(&protocols.Transaction{}, "")
+			r.applicationDescription(nil, "") // read past: the first endpoint's describes the server
 		}
 		r.bytes() // server certificate
 		mode := r.U32LE()
@@ -533,26 +534,19 @@ func appendList(t *protocols.Transaction, key, v string) {
 		attr(t, key, v)
 		return
 	}
-	for _, x := range splitComma(have) {
+	for rest := have; ; {
+		x, after, more := strings.Cut(rest, ",")
 		if x == v {
 			return
 		}
+		if !more {
+			break
+		}
+		rest = after
 	}
 	if len(have) < 512 {
 		attr(t, key, have+","+v)
 	}
-}
-
-func splitComma(s string) []string {
-	var out []string
-	start := 0
-	for i := 0; i <= len(s); i++ {
-		if i == len(s) || s[i] == ',' {
-			out = append(out, s[start:i])
-			start = i + 1
-		}
-	}
-	return out
 }
 
 // policyName shortens a security policy URI to its fragment ("None",

@@ -298,6 +298,47 @@ ff ff ff ff 00          // TransportProfileUri, SecurityLevel
 `, 428, nil, want{code: 428, name: "get_endpoints_request", op: protocols.OpDiscovery, attrs: map[string]string{
 		"application_uri": "urn", "product_uri": "p", "application_name": "S1", "application_type": "server",
 		"endpoint_security": "none:Non"}}},
+	{"get endpoints response, three endpoints", `
+01 00 af 01             // TypeId i=431 GetEndpointsResponse
+` + responseHeader + `
+03 00 00 00             // Endpoints: 3
+04 00 00 00 6f 70 63 2e // EndpointUrl "opc."
+03 00 00 00 75 72 6e    // Server.ApplicationUri "urn"
+01 00 00 00 70          // Server.ProductUri "p"
+02 02 00 00 00 53 31    // Server.ApplicationName: text "S1"
+00 00 00 00             // ApplicationType Server
+ff ff ff ff ff ff ff ff ff ff ff ff // GatewayServerUri, DiscoveryProfileUri, DiscoveryUrls
+ff ff ff ff             // ServerCertificate
+01 00 00 00             // SecurityMode None
+04 00 00 00 23 4e 6f 6e // SecurityPolicyUri "#Non"
+00 00 00 00             // UserIdentityTokens: 0
+ff ff ff ff 00          // TransportProfileUri, SecurityLevel
+04 00 00 00 6f 70 63 2e // EndpointUrl "opc."
+03 00 00 00 78 78 78    // Server.ApplicationUri "xxx": only the first endpoint's describes the server
+01 00 00 00 71          // Server.ProductUri "q"
+02 02 00 00 00 53 32    // Server.ApplicationName: text "S2"
+00 00 00 00             // ApplicationType Server
+ff ff ff ff ff ff ff ff 01 00 00 00 01 00 00 00 64 // GatewayServerUri, DiscoveryProfileUri, DiscoveryUrls ["d"]
+03 00 00 00 01 02 03    // ServerCertificate (3 bytes)
+01 00 00 00             // SecurityMode None
+03 00 00 00 23 4e 6f    // SecurityPolicyUri "#No": "none:No" is a prefix of "none:Non", listed on its own
+01 00 00 00             // UserIdentityTokens: 1
+ff ff ff ff 00 00 00 00 ff ff ff ff ff ff ff ff ff ff ff ff
+ff ff ff ff 00          // TransportProfileUri, SecurityLevel
+04 00 00 00 6f 70 63 2e // EndpointUrl "opc."
+03 00 00 00 7a 7a 7a    // Server.ApplicationUri "zzz"
+01 00 00 00 72          // Server.ProductUri "r"
+02 02 00 00 00 53 33    // Server.ApplicationName: text "S3"
+00 00 00 00             // ApplicationType Server
+ff ff ff ff ff ff ff ff ff ff ff ff // GatewayServerUri, DiscoveryProfileUri, DiscoveryUrls
+ff ff ff ff             // ServerCertificate
+01 00 00 00             // SecurityMode None
+04 00 00 00 23 4e 6f 6e // SecurityPolicyUri "#Non": listed already
+00 00 00 00             // UserIdentityTokens: 0
+ff ff ff ff 00          // TransportProfileUri, SecurityLevel
+`, 428, nil, want{code: 428, name: "get_endpoints_request", op: protocols.OpDiscovery, attrs: map[string]string{
+		"application_uri": "urn", "product_uri": "p", "application_name": "S1", "application_type": "server",
+		"endpoint_security": "none:Non,none:No", "endpoints": "3"}}},
 	{"truncated response header", `
 01 00 7a 02 00 00
 `, 631, nil, want{code: 631, name: "read_request", op: protocols.OpRead, anomaly: "opcua.malformed"}},
