@@ -23,6 +23,22 @@ ff ff ff ff             // AuditEntryId: null
 `
 
 // responseHeader is a Good ResponseHeader with handle 42.
+// endpointS1 is an EndpointDescription of server "urn" ("p", "S1"),
+// security None with policy "#Non", no user tokens.
+const endpointS1 = `
+04 00 00 00 6f 70 63 2e // EndpointUrl "opc."
+03 00 00 00 75 72 6e    // Server.ApplicationUri "urn"
+01 00 00 00 70          // Server.ProductUri "p"
+02 02 00 00 00 53 31    // Server.ApplicationName: text "S1"
+00 00 00 00             // ApplicationType Server
+ff ff ff ff ff ff ff ff ff ff ff ff // GatewayServerUri, DiscoveryProfileUri, DiscoveryUrls
+ff ff ff ff             // ServerCertificate
+01 00 00 00             // SecurityMode None
+04 00 00 00 23 4e 6f 6e // SecurityPolicyUri "#Non"
+00 00 00 00             // UserIdentityTokens: 0
+ff ff ff ff 00          // TransportProfileUri, SecurityLevel
+`
+
 const responseHeader = `
 00 00 00 00 00 00 00 00 // Timestamp
 2a 00 00 00             // RequestHandle 42
@@ -284,35 +300,14 @@ ff ff ff ff
 01 00 af 01             // TypeId i=431 GetEndpointsResponse
 ` + responseHeader + `
 01 00 00 00             // Endpoints: 1
-04 00 00 00 6f 70 63 2e // EndpointUrl "opc."
-03 00 00 00 75 72 6e    // Server.ApplicationUri "urn"
-01 00 00 00 70          // Server.ProductUri "p"
-02 02 00 00 00 53 31    // Server.ApplicationName: text "S1"
-00 00 00 00             // ApplicationType Server
-ff ff ff ff ff ff ff ff ff ff ff ff // GatewayServerUri, DiscoveryProfileUri, DiscoveryUrls
-ff ff ff ff             // ServerCertificate
-01 00 00 00             // SecurityMode None
-04 00 00 00 23 4e 6f 6e // SecurityPolicyUri "#Non"
-00 00 00 00             // UserIdentityTokens: 0
-ff ff ff ff 00          // TransportProfileUri, SecurityLevel
-`, 428, nil, want{code: 428, name: "get_endpoints_request", op: protocols.OpDiscovery, attrs: map[string]string{
+` + endpointS1, 428, nil, want{code: 428, name: "get_endpoints_request", op: protocols.OpDiscovery, attrs: map[string]string{
 		"application_uri": "urn", "product_uri": "p", "application_name": "S1", "application_type": "server",
 		"endpoint_security": "none:Non"}}},
 	{"get endpoints response, three endpoints", `
 01 00 af 01             // TypeId i=431 GetEndpointsResponse
 ` + responseHeader + `
 03 00 00 00             // Endpoints: 3
-04 00 00 00 6f 70 63 2e // EndpointUrl "opc."
-03 00 00 00 75 72 6e    // Server.ApplicationUri "urn"
-01 00 00 00 70          // Server.ProductUri "p"
-02 02 00 00 00 53 31    // Server.ApplicationName: text "S1"
-00 00 00 00             // ApplicationType Server
-ff ff ff ff ff ff ff ff ff ff ff ff // GatewayServerUri, DiscoveryProfileUri, DiscoveryUrls
-ff ff ff ff             // ServerCertificate
-01 00 00 00             // SecurityMode None
-04 00 00 00 23 4e 6f 6e // SecurityPolicyUri "#Non"
-00 00 00 00             // UserIdentityTokens: 0
-ff ff ff ff 00          // TransportProfileUri, SecurityLevel
+` + endpointS1 + `
 04 00 00 00 6f 70 63 2e // EndpointUrl "opc."
 03 00 00 00 78 78 78    // Server.ApplicationUri "xxx": only the first endpoint's describes the server
 01 00 00 00 71          // Server.ProductUri "q"
