@@ -304,28 +304,24 @@ func (a *Asset) Protocols() map[string]uint64 {
 	return out
 }
 
-// learnMemo is an asset's last learned function, resolved to its link,
-// (protocol, unit) id and model: a poll or a control sequence repeats the
-// same function transaction after transaction, and three map lookups (one
-// hashing two strings) become compares. A link or function is never
-// replaced or removed while its asset lives (Relearn makes a new asset; a
-// load clears the memo).
+// learnMemo is an asset's last learned function, resolved to its link and
+// model: a poll or a control sequence repeats the same function transaction
+// after transaction, and three map lookups (one hashing two strings) become
+// compares. A link or function is never replaced or removed while its asset
+// lives (Relearn and a load make new assets).
 type learnMemo struct {
 	client      netip.Addr
 	proto, unit string
-	code, sub   int32
-	op          protocols.Op
 	lk          linkKey
 	l           *Link
-	pu          uint32
-	fk          funcKey
+	fk          funcKey   // its code, subcode, operation and (protocol, unit) id
 	f           *Function // nil: no memo
 }
 
 // hit reports whether tx is the memo's function.
 func (r *learnMemo) hit(tx *protocols.Transaction) bool {
-	return r.f != nil && r.code == int32(tx.Code) && r.op == tx.Op && r.client == tx.Client.IP &&
-		r.proto == tx.Proto && r.unit == tx.Unit && r.sub == subcodeOf(tx)
+	return r.f != nil && r.fk.code == int32(tx.Code) && r.fk.op == tx.Op && r.client == tx.Client.IP &&
+		r.proto == tx.Proto && r.unit == tx.Unit && r.fk.subcode == subcodeOf(tx)
 }
 
 // unlearnedKey names a link seen only while detecting: its client is not
@@ -734,7 +730,7 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 	var fk funcKey
 	var f *Function
 	if hit {
-		pu, fk, f = memo.pu, memo.fk, memo.f
+		pu, fk, f = memo.fk.pu, memo.fk, memo.f
 	} else {
 		pu = m.puID(tx.Proto, tx.Unit, true)
 		a.addUnit(pu)
@@ -747,8 +743,7 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 			f = &Function{First: now.UnixNano()}
 			a.functions[fk] = f
 		}
-		*memo = learnMemo{client: tx.Client.IP, proto: tx.Proto, unit: tx.Unit, code: int32(tx.Code), sub: subcodeOf(tx), op: tx.Op,
-			lk: lk, l: l, pu: pu, fk: fk, f: f}
+		*memo = learnMemo{client: tx.Client.IP, proto: tx.Proto, unit: tx.Unit, lk: lk, l: l, fk: fk, f: f}
 	}
 	f.learnAt(now)
 	f.Late = tx.Outcome == protocols.OutcomeNoResponse

@@ -731,7 +731,6 @@ func (m *Model) loadAssetRecord(a *Asset, k, v []byte) error {
 			f.Late = d.take(1)[0]&funcLate != 0
 		}
 		a.functions[fk] = f
-		a.memo = learnMemo{}
 		a.addUnit(fk.pu)
 		a.keys++
 	case k[0] == 'p':
@@ -774,7 +773,6 @@ func (m *Model) loadAssetRecord(a *Asset, k, v []byte) error {
 			}
 		}
 		a.links[lk] = l
-		a.memo = learnMemo{}
 	case k[0] == 'w' && len(k) == 9:
 		sk := spaceKey{be.Uint32(k[1:]), be.Uint32(k[5:])}
 		if !m.knownPU(sk.pu) {
