@@ -23,7 +23,7 @@ var clientIdentity = map[string]string{
 
 // identity returns the application descriptions and build information a transaction carries.
 func identity(t *protocols.Transaction) []protocols.IdentityFact {
-	if t.Encrypted {
+	if t.Encrypted || !describes(t.Code) {
 		return nil
 	}
 	out := protocols.FactsFromAttrs(t, clientIdentity, t.CodeName, true)
@@ -31,4 +31,18 @@ func identity(t *protocols.Transaction) []protocols.IdentityFact {
 		out = append(out, protocols.FactsFromAttrs(t, serverIdentity, t.CodeName, false)...)
 	}
 	return out
+}
+
+// describes: transactions of the service (its request, or its response
+// alone when the request was not seen) can carry an application
+// description or build information. The others, a session's reads of
+// process values aside, are most of the traffic: their attributes are not
+// looked at.
+func describes(code int) bool {
+	switch code {
+	case CreateSessionRequest, CreateSessionResponse, GetEndpointsRequest, GetEndpointsResponse,
+		FindServersRequest, FindServersResponse, ReadRequest, ReadResponse:
+		return true
+	}
+	return false
 }

@@ -88,6 +88,7 @@ func check(t *testing.T, tx *protocols.Transaction, f Facts, w want) {
 			t.Errorf("attr %s = %q, want %q", k, got, v)
 		}
 	}
+	CheckIdentity(t, tx)
 	switch {
 	case w.anomaly == "" && len(tx.Anomalies) > 0:
 		t.Errorf("anomalies %v, want none", tx.Anomalies)

@@ -1,0 +1,30 @@
+package opcua
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/otwatch/otwatch/protocols"
+)
+
+// CheckIdentity: each application description or build information
+// attribute the decoder set comes out of identity as a fact (the services
+// identity looks at are the ones whose decoding sets them).
+func CheckIdentity(t *testing.T, tx *protocols.Transaction) {
+	t.Helper()
+	answered := *tx
+	answered.ResponseFrame = 1
+	facts := map[string]string{}
+	for _, f := range identity(&answered) {
+		facts[fmt.Sprint(f.OfClient, f.Field)] = f.Value
+	}
+	for _, a := range tx.Attrs {
+		field, ofClient := clientIdentity[a.Key], true
+		if field == "" && tx.Outcome == protocols.OutcomeOK {
+			field, ofClient = serverIdentity[a.Key], false
+		}
+		if field != "" && a.Value != "" && facts[fmt.Sprint(ofClient, field)] != a.Value {
+			t.Errorf("attr %s = %q is not an identity fact of %s: %v", a.Key, a.Value, tx.CodeName, facts)
+		}
+	}
+}
