@@ -18,7 +18,25 @@ type Strings struct {
 	rendered [renderedSlots]renderedText
 }
 
-type renderedText struct{ key, text string }
+type renderedText struct {
+	kind      Rendering
+	key, text string
+}
+
+// Rendering names what a remembered text renders (Recall, Remember): the
+// same wire bytes rendered by two decoders are two texts, and one never
+// answers for the other.
+type Rendering uint8
+
+const (
+	_ Rendering = iota
+	// RenderS7Item: an S7 item's 12-byte variable specification, rendered
+	// as Step 7 writes the address.
+	RenderS7Item
+	// RenderOPCUANode: an OPC UA NodeId's wire encoding, rendered as its
+	// text form (ns=2;s=Pump1).
+	RenderOPCUANode
+)
 
 const (
 	stringBuckets = 512 // a power of two
@@ -53,30 +71,31 @@ func (s *Strings) Bytes(b []byte) string {
 	return k[0]
 }
 
-// Recall returns the text last remembered for key (Remember), if its slot
-// still holds it. A decoder whose text is a function of a few wire bytes
-// alone (an S7 item's address rendered as Step 7 writes it) then formats
-// it only for the keys it has not seen recently, not once per item of
-// every poll.
-func (s *Strings) Recall(key []byte) (string, bool) {
-	if r := s.renderedSlot(key); r != nil && r.key == string(key) {
+// Recall returns the text last remembered for key rendered as kind
+// (Remember), if its slot still holds it. A decoder whose text is a
+// function of a few wire bytes alone (an S7 item's address rendered as
+// Step 7 writes it, an OPC UA NodeId's text) then formats it only for the
+// keys it has not seen recently, not once per item of every poll.
+func (s *Strings) Recall(kind Rendering, key []byte) (string, bool) {
+	if r := s.renderedSlot(key); r != nil && r.kind == kind && r.key == string(key) {
 		return r.text, true
 	}
 	return "", false
 }
 
-// Remember returns text as Bytes does and remembers it for key, in place
-// of what its slot held.
-func (s *Strings) Remember(key, text []byte) string {
+// Remember returns text as Bytes does and remembers it for key rendered as
+// kind, in place of what its slot held.
+func (s *Strings) Remember(kind Rendering, key, text []byte) string {
 	t := s.Bytes(text)
 	if r := s.renderedSlot(key); r != nil {
-		r.key, r.text = string(key), t
+		r.kind, r.key, r.text = kind, string(key), t
 	}
 	return t
 }
 
-// renderedSlot is where key's text is remembered; nil for a key not kept
-// (empty, too long, or no table).
+// renderedSlot is where key's text is remembered, whatever its rendering
+// (Recall compares the kind too); nil for a key not kept (empty, too long,
+// or no table).
 func (s *Strings) renderedSlot(key []byte) *renderedText {
 	if s == nil || len(key) == 0 || len(key) > maxStringLen {
 		return nil

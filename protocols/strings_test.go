@@ -40,16 +40,16 @@ func TestStringsKeepRepeatsWithoutAllocating(t *testing.T) {
 func TestStringsRecallWhatWasRenderedForAKey(t *testing.T) {
 	s := NewStrings()
 	key := []byte{0x12, 0x0a, 0x10, 0x02, 0x00, 0x04, 0x00, 0x01, 0x84, 0x00, 0x00, 0x10}
-	_, ok := s.Recall(key)
+	_, ok := s.Recall(RenderS7Item, key)
 	assert.False(t, ok, "nothing remembered yet")
-	assert.Equal(t, "DB1.DBX 2.0 BYTE 4", s.Remember(key, []byte("DB1.DBX 2.0 BYTE 4")))
-	got, ok := s.Recall(key)
+	assert.Equal(t, "DB1.DBX 2.0 BYTE 4", s.Remember(RenderS7Item, key, []byte("DB1.DBX 2.0 BYTE 4")))
+	got, ok := s.Recall(RenderS7Item, key)
 	assert.True(t, ok)
 	assert.Equal(t, "DB1.DBX 2.0 BYTE 4", got)
-	assert.Zero(t, testing.AllocsPerRun(100, func() { s.Recall(key) }), "a recall allocates nothing")
+	assert.Zero(t, testing.AllocsPerRun(100, func() { s.Recall(RenderS7Item, key) }), "a recall allocates nothing")
 	other := append([]byte(nil), key...)
 	other[11] = 0x18
-	_, ok = s.Recall(other)
+	_, ok = s.Recall(RenderS7Item, other)
 	assert.False(t, ok, "another key is not the first one's text")
 
 	// Keys that share a slot replace each other; a recall never returns
@@ -57,11 +57,11 @@ func TestStringsRecallWhatWasRenderedForAKey(t *testing.T) {
 	texts := map[string]string{}
 	for i := range 3000 {
 		k := []byte{byte(i), byte(i >> 8), 0x84}
-		texts[string(k)] = s.Remember(k, []byte{'t', byte(i), byte(i >> 8)})
+		texts[string(k)] = s.Remember(RenderS7Item, k, []byte{'t', byte(i), byte(i >> 8)})
 	}
 	hits := 0
 	for k, want := range texts {
-		if got, ok := s.Recall([]byte(k)); ok {
+		if got, ok := s.Recall(RenderS7Item, []byte(k)); ok {
 			hits++
 			assert.Equal(t, want, got)
 		}
@@ -69,10 +69,21 @@ func TestStringsRecallWhatWasRenderedForAKey(t *testing.T) {
 	assert.Positive(t, hits)
 	assert.LessOrEqual(t, hits, renderedSlots, "bounded")
 
+	// The same bytes rendered by another decoder are another text.
+	s.Remember(RenderS7Item, key, []byte("DB1.DBX 2.0 BYTE 4"))
+	_, ok = s.Recall(RenderOPCUANode, key)
+	assert.False(t, ok, "an S7 item's text is not an OPC UA node's")
+	assert.Equal(t, "ns=1;s=x", s.Remember(RenderOPCUANode, key, []byte("ns=1;s=x")))
+	got, ok = s.Recall(RenderOPCUANode, key)
+	assert.True(t, ok)
+	assert.Equal(t, "ns=1;s=x", got)
+	_, ok = s.Recall(RenderS7Item, key)
+	assert.False(t, ok, "the OPC UA node's text took the slot: it is not the S7 item's")
+
 	var none *Strings
-	_, ok = none.Recall(key)
+	_, ok = none.Recall(RenderS7Item, key)
 	assert.False(t, ok)
-	assert.Equal(t, "x", none.Remember(key, []byte("x")), "a nil table still returns the text")
+	assert.Equal(t, "x", none.Remember(RenderS7Item, key, []byte("x")), "a nil table still returns the text")
 }
 
 func TestAppendPrintableIsPrintable(t *testing.T) {

@@ -73,6 +73,9 @@ type NodeID struct {
 	// Expanded NodeId extras.
 	URI         []byte
 	ServerIndex uint32
+	// wire is the NodeId's encoding as read (nil when built otherwise):
+	// its text is a function of these bytes alone.
+	wire []byte
 }
 
 // IsNull is true for ns=0;i=0, the null NodeId.
@@ -88,9 +91,18 @@ func (n NodeID) String() string {
 }
 
 // text is the NodeId's String, made with the reader's strings.
+// A session names the same nodes request after request (a poll's reads,
+// its authentication token): the text of an encoding seen recently is
+// recalled rather than formatted again.
 func (r *reader) text(n NodeID) string {
+	if s, ok := r.strs.Recall(protocols.RenderOPCUANode, n.wire); ok {
+		return s
+	}
 	var buf [128]byte
-	return r.strs.Bytes(n.appendText(buf[:0]))
+	if n.wire == nil {
+		return r.strs.Bytes(n.appendText(buf[:0]))
+	}
+	return r.strs.Remember(protocols.RenderOPCUANode, n.wire, n.appendText(buf[:0]))
 }
 
 func (n NodeID) appendText(b []byte) []byte {
@@ -153,6 +165,7 @@ func appendGUID(b, g []byte) []byte {
 // nodeID reads a NodeId; expanded also honours the namespace-URI and
 // server-index flags of an ExpandedNodeId.
 func (r *reader) nodeID(expanded bool) NodeID {
+	from := r.Rest()
 	enc := r.U8()
 	var n NodeID
 	switch enc & 0x3F {
@@ -184,6 +197,9 @@ func (r *reader) nodeID(expanded bool) NodeID {
 	}
 	if enc&0x40 != 0 {
 		n.ServerIndex = r.U32LE()
+	}
+	if !r.Failed() {
+		n.wire = from[:len(from)-r.Len()]
 	}
 	return n
 }

@@ -428,10 +428,10 @@ func parseItems(param []byte, t *protocols.Transaction, items *[256]itemInfo, st
 		items[n] = itemInfo{transport: it.transport, bit: uint8(it.address & 7), length: it.length, target: int16(len(t.Targets))}
 		t.Targets = append(t.Targets, it.target())
 		if i < maxItemAttrs {
-			d, ok := strs.Recall(spec) // a poll names the same items cycle after cycle
+			d, ok := strs.Recall(protocols.RenderS7Item, spec) // a poll names the same items cycle after cycle
 			if !ok {
 				var buf [64]byte
-				d = strs.Remember(spec, it.appendDescription(buf[:0]))
+				d = strs.Remember(protocols.RenderS7Item, spec, it.appendDescription(buf[:0]))
 			}
 			attr(t, itemKey(i), d)
 		}
