@@ -36,6 +36,9 @@ const (
 	// RenderOPCUANode: an OPC UA NodeId's wire encoding, rendered as its
 	// text form (ns=2;s=Pump1).
 	RenderOPCUANode
+	// RenderDNP3CROB: a DNP3 control relay output block's 11 octets,
+	// rendered as its fields (op=latch_on count=1 on=100 off=0 status=0).
+	RenderDNP3CROB
 )
 
 const (

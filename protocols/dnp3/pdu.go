@@ -722,8 +722,7 @@ func (d *objectDecoder) object(h *ObjectHeader, o Object) {
 		if mode == modeRequest && h.Variation == 1 {
 			t.AddValue(protocols.StringValue(crobOperation(o.Data[0])))
 			var key [16]byte
-			t.AddAttr(d.strs.Bytes(strconv.AppendUint(append(key[:0], "crob."...), uint64(o.Index), 10)),
-				d.strs.Bytes(appendCROBDetail(make([]byte, 0, 64), o.Data)))
+			t.AddAttr(d.strs.Bytes(strconv.AppendUint(append(key[:0], "crob."...), uint64(o.Index), 10)), d.crobDetail(o.Data))
 			// The command's parameters are what the value models learn:
 			// operation type (with trip/close and queue/clear bits),
 			// count, on-time and off-time.
@@ -795,6 +794,17 @@ func number(v protocols.Value) float64 {
 		return v.F
 	}
 	return float64(v.Int)
+}
+
+// crobDetail is appendCROBDetail's text, recalled when the same command
+// was rendered recently (a SELECT and its OPERATE carry the same block,
+// and a master sends the same few commands again and again).
+func (d *objectDecoder) crobDetail(data []byte) string {
+	if s, ok := d.strs.Recall(protocols.RenderDNP3CROB, data); ok {
+		return s
+	}
+	var buf [64]byte
+	return d.strs.Remember(protocols.RenderDNP3CROB, data, appendCROBDetail(buf[:0], data))
 }
 
 // appendCROBDetail renders a CROB's fields for the logs.
