@@ -141,6 +141,14 @@ func Sequence(b []byte) (seq, requestID uint32) {
 // ServiceType reads the encoding NodeId that opens a service body: the
 // numeric id of a namespace-0 NodeId, -1 otherwise; ok false when malformed.
 func ServiceType(body []byte) (id int, ok bool) {
+	// Every service's encoding id is in namespace 0, in the two-byte or
+	// four-byte form: read in place (the session asks once per message).
+	switch {
+	case len(body) >= 2 && body[0] == 0x00:
+		return int(body[1]), true
+	case len(body) >= 4 && body[0] == 0x01 && body[1] == 0:
+		return int(binary.LittleEndian.Uint16(body[2:])), true
+	}
 	r := newReader(body, nil)
 	n := r.nodeID(false)
 	if r.Failed() {

@@ -470,3 +470,39 @@ func TestHostileApplicationName(t *testing.T) {
 		t.Errorf("application_name = %q, want %q", got, testkit.HostileShown)
 	}
 }
+
+// TestServiceTypeReadsInPlaceAsTheReaderDoes: the in-place forms of
+// ServiceType give what decoding the NodeId gives, for every encoding byte
+// and namespace, and short bodies stay malformed.
+func TestServiceTypeReadsInPlaceAsTheReaderDoes(t *testing.T) {
+	slow := func(body []byte) (int, bool) {
+		r := newReader(body, nil)
+		n := r.nodeID(false)
+		if r.Failed() {
+			return -1, false
+		}
+		if v, ok := n.Numeric0(); ok {
+			return int(v), true
+		}
+		return -1, true
+	}
+	for enc := range 256 {
+		for _, ns := range []byte{0, 1, 0xff} {
+			for _, body := range [][]byte{
+				{byte(enc), ns, 0xa7, 0x02, 0x00, 0x00, 0x00, 0x00},
+				{byte(enc), ns, 0xa7},
+				{byte(enc), ns},
+				{byte(enc)},
+			} {
+				id, ok := ServiceType(body)
+				wid, wok := slow(body)
+				if id != wid || ok != wok {
+					t.Errorf("% x: %d %v, the reader gives %d %v", body, id, ok, wid, wok)
+				}
+			}
+		}
+	}
+	if id, ok := ServiceType([]byte{0x01, 0x00, 0x77, 0x02}); id != 631 || !ok {
+		t.Errorf("four-byte ReadRequest: %d %v", id, ok)
+	}
+}
