@@ -149,6 +149,11 @@ func ServiceType(body []byte) (id int, ok bool) {
 	case len(body) >= 4 && body[0] == 0x01 && body[1] == 0:
 		return int(binary.LittleEndian.Uint16(body[2:])), true
 	}
+	return readServiceType(body)
+}
+
+// readServiceType is ServiceType through the NodeId reader, for every form.
+func readServiceType(body []byte) (id int, ok bool) {
 	r := newReader(body, nil)
 	n := r.nodeID(false)
 	if r.Failed() {
