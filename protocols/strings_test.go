@@ -80,6 +80,11 @@ func TestStringsRecallWhatWasRenderedForAKey(t *testing.T) {
 	_, ok = s.Recall(RenderS7Item, key)
 	assert.False(t, ok, "the OPC UA node's text took the slot: it is not the S7 item's")
 
+	// An empty key is never remembered: the text is still returned.
+	assert.Equal(t, "i=85", s.Remember(RenderOPCUANode, nil, []byte("i=85")))
+	_, ok = s.Recall(RenderOPCUANode, nil)
+	assert.False(t, ok, "nothing remembered for an empty key")
+
 	var none *Strings
 	_, ok = none.Recall(RenderS7Item, key)
 	assert.False(t, ok)

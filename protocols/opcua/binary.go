@@ -99,10 +99,7 @@ func (r *reader) text(n NodeID) string {
 		return s
 	}
 	var buf [128]byte
-	if n.wire == nil {
-		return r.strs.Bytes(n.appendText(buf[:0]))
-	}
-	return r.strs.Remember(protocols.RenderOPCUANode, n.wire, n.appendText(buf[:0]))
+	return r.strs.Remember(protocols.RenderOPCUANode, n.wire, n.appendText(buf[:0])) // a nil wire is not remembered
 }
 
 func (n NodeID) appendText(b []byte) []byte {

@@ -22,7 +22,6 @@ ff ff ff ff             // AuditEntryId: null
 00 00 00                // AdditionalHeader: ExtensionObject i=0, no body
 `
 
-// responseHeader is a Good ResponseHeader with handle 42.
 // endpointS1 is an EndpointDescription of server "urn" ("p", "S1"),
 // security None with policy "#Non", no user tokens.
 const endpointS1 = `
@@ -39,6 +38,7 @@ ff ff ff ff             // ServerCertificate
 ff ff ff ff 00          // TransportProfileUri, SecurityLevel
 `
 
+// responseHeader is a Good ResponseHeader with handle 42.
 const responseHeader = `
 00 00 00 00 00 00 00 00 // Timestamp
 2a 00 00 00             // RequestHandle 42
