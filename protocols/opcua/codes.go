@@ -95,42 +95,74 @@ var requestOf = func() map[int]int {
 	return m
 }()
 
+// encoding describes one encoding NodeId the dissector names: a request's,
+// a response's or ServiceFault's.
+type encoding struct {
+	name     string // "read_request", "read_response", "service_fault"
+	request  bool
+	response bool         // a response or ServiceFault
+	op       protocols.Op // a request's; OpOther for the others
+}
+
+// lowEncodings holds the encodings of NodeIds below 1024, where all but
+// four of the services lie, indexed by NodeId; highEncodings the others.
+// Each message asks several times what its type is (request or response,
+// its name, its op): an array index rather than map lookups.
+var lowEncodings, highEncodings = func() (low *[1024]*encoding, high map[int]*encoding) {
+	low, high = new([1024]*encoding), map[int]*encoding{}
+	set := func(id int, e *encoding) {
+		if id < len(low) {
+			low[id] = e
+		} else {
+			high[id] = e
+		}
+	}
+	set(ServiceFault, &encoding{name: "service_fault", response: true, op: protocols.OpOther})
+	for _, s := range services {
+		set(s.response, &encoding{name: s.name + "_response", response: true, op: protocols.OpOther})
+	}
+	for req, s := range services { // a request's name wins
+		set(req, &encoding{name: s.name + "_request", request: true, op: s.op})
+	}
+	return low, high
+}()
+
+// encodingOf describes the encoding NodeId id, nil for one not named.
+func encodingOf(id int) *encoding {
+	if uint(id) < uint(len(lowEncodings)) {
+		return lowEncodings[id]
+	}
+	return highEncodings[id]
+}
+
 // IsRequest reports whether id is the encoding NodeId of a service request.
-func IsRequest(id int) bool { _, ok := services[id]; return ok }
+func IsRequest(id int) bool {
+	e := encodingOf(id)
+	return e != nil && e.request
+}
 
 // IsResponse reports whether id is a service response (or ServiceFault).
-func IsResponse(id int) bool { _, ok := requestOf[id]; return ok || id == ServiceFault }
+func IsResponse(id int) bool {
+	e := encodingOf(id)
+	return e != nil && e.response
+}
 
 // ServiceName names a request or response encoding NodeId
 // ("write_request", "read_response", "service_fault", "unknown").
 func ServiceName(id int) string {
-	if n, ok := serviceNames[id]; ok {
-		return n
+	if e := encodingOf(id); e != nil {
+		return e.name
 	}
 	return "unknown"
 }
-
-// serviceNames holds every name ServiceName gives, made once.
-var serviceNames = func() map[int]string {
-	m := make(map[int]string, 2*len(services)+1)
-	m[ServiceFault] = "service_fault"
-	for _, s := range services {
-		m[s.response] = s.name + "_response"
-	}
-	for req, s := range services { // a request's name wins
-		m[req] = s.name + "_request"
-	}
-	return m
-}()
 
 // setService fills code, name and op of a transaction from an encoding NodeId.
 func setService(t *protocols.Transaction, id int) {
 	t.Proto = "opcua"
 	t.Code = id
-	t.CodeName = ServiceName(id)
-	t.Op = protocols.OpOther
-	if s, ok := services[id]; ok {
-		t.Op = s.op
+	t.CodeName, t.Op = "unknown", protocols.OpOther
+	if e := encodingOf(id); e != nil {
+		t.CodeName, t.Op = e.name, e.op
 	}
 }
 
