@@ -146,7 +146,7 @@ func (e *Engine) ObserveTx(tx *protocols.Transaction) { e.Observe(tx) }
 func (e *Engine) Observe(tx *protocols.Transaction) int {
 	e.hits = 0
 	now := tx.Time()
-	learning := e.model.Learning(tx.Server.IP, now)
+	learning := e.model.LearningFor(tx, now)
 	if kind := controlKind(tx); kind != "" || tx.Broadcast || len(tx.Anomalies) > 0 {
 		e.protocolAlerts(now, kind, tx, learning) // most transactions raise none
 	}

@@ -19,6 +19,10 @@ type FlowMemo struct {
 	// Known is the baseline's known-host epoch (never 0) in which both
 	// endpoints were known hosts (0: no note).
 	Known uint32
+	// Asset is the baseline's server asset of the flow's last transaction
+	// (a *baseline.Asset, nil: no note), valid in AssetEpoch.
+	Asset      any
+	AssetEpoch uint32
 }
 
 // MemoSlot is the slot of FlowMemo.Hosts that notes ip, whose flow's

@@ -275,7 +275,7 @@ func (m *Model) Import(doc Document) error {
 		assets[a.Server] = a
 		keys += a.keys
 	}
-	m.assets, m.hosts, m.keys = assets, hosts, keys
+	m.assets, m.hosts, m.keys, m.assetEpoch = assets, hosts, keys, assetEpochs.Add(1)
 	m.knownRecent, m.knownEpoch = [16]netip.Addr{}, knownEpochs.Add(1)
 	m.puIDs, m.puNames, m.clients, m.strs, m.fields = n.puIDs, n.puNames, n.clients, n.strs, n.fields
 	m.netStart, m.netNew = doc.Network.Start, doc.Network.LastNewHost

@@ -95,10 +95,11 @@ func (c Config) withDefaults() Config {
 type Model struct {
 	cfg    Config
 	assets map[netip.Addr]*Asset
-	// lastAsset: the asset found last (Model.lookup): the engine asks
-	// whether a server learns, then observes its transaction
-	lastAsset *Asset
-	hosts     map[netip.Addr]time.Time // every host seen while the network learned, first time
+	// assetEpoch names this set of assets in the flows' notes
+	// (protocols.FlowMemo.Asset): a new one whenever an asset is removed
+	// or the set replaced (a new model, Relearn, an import, a load).
+	assetEpoch uint32
+	hosts      map[netip.Addr]time.Time // every host seen while the network learned, first time
 	// knownRecent: hosts found in hosts lately (Model.known)
 	knownRecent [16]netip.Addr
 	// knownEpoch names this set of known hosts in the flows' notes
@@ -159,12 +160,13 @@ func (m *Model) abnormalSilence() time.Duration { return max(minSilence, 2*m.qui
 func New(cfg Config) *Model {
 	return &Model{cfg: cfg.withDefaults(), assets: map[netip.Addr]*Asset{}, hosts: map[netip.Addr]time.Time{},
 		puIDs: map[protoUnit]uint32{}, clients: newHosts(), strs: newNames(), fields: newNames(),
-		knownEpoch: knownEpochs.Add(1), ps: persistence{full: true}}
+		knownEpoch: knownEpochs.Add(1), assetEpoch: assetEpochs.Add(1), ps: persistence{full: true}}
 }
 
 // knownEpochs numbers the known-host sets of every model of the process,
-// so that no flow's note can be taken for another set's.
-var knownEpochs atomic.Uint32
+// so that no flow's note can be taken for another set's; assetEpochs the
+// sets of assets.
+var knownEpochs, assetEpochs atomic.Uint32
 
 // Config returns the model's configuration.
 func (m *Model) Config() Config { return m.cfg }
@@ -304,24 +306,56 @@ func (a *Asset) Protocols() map[string]uint64 {
 	return out
 }
 
-// learnMemo is an asset's last learned function, resolved to its link and
-// model: a poll or a control sequence repeats the same function transaction
-// after transaction, and three map lookups (one hashing two strings) become
-// compares. A link or function is never replaced or removed while its asset
-// lives (Relearn and a load make new assets).
+// learnMemo is an asset's last learned link (client, protocol and unit)
+// and the functions it used last, resolved: a poll or a control sequence
+// repeats a few functions of one client transaction after transaction (a
+// DNP3 master's class polls, SELECT, OPERATE, confirmations), and five map
+// lookups (one hashing two strings) become compares. A link or function is
+// never replaced or removed while its asset lives (Relearn and a load make
+// new assets).
 type learnMemo struct {
 	client      netip.Addr
 	proto, unit string
 	lk          linkKey
-	l           *Link
-	fk          funcKey   // its code, subcode, operation and (protocol, unit) id
-	f           *Function // nil: no memo
+	l           *Link // nil: no memo
+	pu          uint32
+	funcs       [4]memoFunc // the link's functions learned last
+	next        uint8       // the slot of funcs a function not there takes
 }
 
-// hit reports whether tx is the memo's function.
-func (r *learnMemo) hit(tx *protocols.Transaction) bool {
-	return r.f != nil && r.fk.code == int32(tx.Code) && r.fk.op == tx.Op && r.client == tx.Client.IP &&
-		r.proto == tx.Proto && r.unit == tx.Unit && r.fk.subcode == subcodeOf(tx)
+// memoFunc is one function of a learnMemo's link.
+type memoFunc struct {
+	code, subcode int32
+	op            protocols.Op
+	f             *Function // nil: an empty slot
+}
+
+// linkHit reports whether tx is of the memo's link.
+func (r *learnMemo) linkHit(tx *protocols.Transaction) bool {
+	return r.l != nil && r.client == tx.Client.IP && r.proto == tx.Proto && r.unit == tx.Unit
+}
+
+// setLink makes the memo that of tx's link, with no function.
+func (r *learnMemo) setLink(tx *protocols.Transaction, lk linkKey, l *Link, pu uint32) {
+	*r = learnMemo{client: tx.Client.IP, proto: tx.Proto, unit: tx.Unit, lk: lk, l: l, pu: pu}
+}
+
+// function is the memo's function of that code, subcode and operation, nil
+// when it holds none.
+func (r *learnMemo) function(code, subcode int32, op protocols.Op) *Function {
+	for i := range r.funcs {
+		if e := &r.funcs[i]; e.f != nil && e.code == code && e.subcode == subcode && e.op == op {
+			return e.f
+		}
+	}
+	return nil
+}
+
+// remember adds a function of the memo's link, in place of the one that
+// came in longest ago.
+func (r *learnMemo) remember(code, subcode int32, op protocols.Op, f *Function) {
+	r.funcs[r.next] = memoFunc{code, subcode, op, f}
+	r.next = (r.next + 1) % uint8(len(r.funcs))
 }
 
 // unlearnedKey names a link seen only while detecting: its client is not
@@ -425,15 +459,30 @@ func newAsset(server netip.Addr, now time.Time) *Asset {
 }
 
 // lookup returns the asset of a server address, nil when there is none.
-func (m *Model) lookup(server netip.Addr) *Asset {
-	if a := m.lastAsset; a != nil && a.Server == server {
+func (m *Model) lookup(server netip.Addr) *Asset { return m.assets[server] }
+
+// assetOf finds the asset of a transaction's server. Each transaction is
+// asked for twice (whether its server learns, then to observe it), and a
+// flow's transactions mostly have one server, so its flow's note answers
+// when it names this server in this set of assets.
+func (m *Model) assetOf(tx *protocols.Transaction) *Asset {
+	memo := tx.Memo
+	if memo == nil {
+		return m.lookup(tx.Server.IP)
+	}
+	if a, ok := memo.Asset.(*Asset); ok && memo.AssetEpoch == m.assetEpoch && a.Server == tx.Server.IP {
 		return a
 	}
-	a := m.assets[server]
-	if a != nil {
-		m.lastAsset = a
-	}
+	a := m.lookup(tx.Server.IP)
+	m.noteAsset(memo, a)
 	return a
+}
+
+// noteAsset notes a in a flow's memo (a nil one or a nil a: nothing).
+func (m *Model) noteAsset(memo *protocols.FlowMemo, a *Asset) {
+	if memo != nil && a != nil {
+		memo.Asset, memo.AssetEpoch = a, m.assetEpoch
+	}
 }
 
 func (m *Model) asset(server netip.Addr, now time.Time) (*Asset, bool) {
@@ -500,6 +549,12 @@ func (m *Model) NetworkLearning(now time.Time) bool {
 // Learning reports whether the asset with this server address still learns.
 func (m *Model) Learning(server netip.Addr, now time.Time) bool {
 	a := m.lookup(server)
+	return a == nil || m.learning(a, now)
+}
+
+// LearningFor reports whether the server asset of tx still learns at now.
+func (m *Model) LearningFor(tx *protocols.Transaction, now time.Time) bool {
+	a := m.assetOf(tx)
 	return a == nil || m.learning(a, now)
 }
 
@@ -585,13 +640,14 @@ func (m *Model) Observe(tx *protocols.Transaction) []finding.Finding {
 		out = append(out, finding.Finding{Key: finding.NewKey("new_asset", host.String()), Time: now, Asset: host.String(),
 			Message: fmt.Sprintf("new host %s appeared after the network baseline was learned", host)})
 	}
-	a, created := m.lookup(tx.Server.IP), false
+	a, created := m.assetOf(tx), false
 	if a == nil {
 		if len(m.assets) >= m.cfg.MaxAssets {
 			m.refusedAssets++
 			return m.capFinding(now, out, tx.Server.IP.String())
 		}
 		a, created = m.asset(tx.Server.IP, now)
+		m.noteAsset(tx.Memo, a)
 	}
 	if created && !netLearning && m.cfg.Mode == ModeAuto {
 		// A new PLC learns on its own while the others detect.
@@ -653,7 +709,7 @@ func (m *Model) Relearn(server netip.Addr, now time.Time) bool {
 	}
 	m.keys -= m.assets[server].keys
 	delete(m.assets, server)
-	m.lastAsset = nil
+	m.assetEpoch = assetEpochs.Add(1)
 	if !m.ps.full {
 		m.ps.deleted = append(m.ps.deleted, server)
 	}
@@ -708,11 +764,11 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 		return // the device reporting by itself, or a response to a request not seen: no client's function
 	}
 	memo := &a.memo
-	hit := memo.hit(tx)
 	var lk linkKey
 	var l *Link
-	if hit {
-		lk, l = memo.lk, memo.l
+	var pu uint32
+	if memo.linkHit(tx) {
+		lk, l, pu = memo.lk, memo.l, memo.pu
 	} else {
 		lk = linkKey{m.clients.id(tx.Client.IP, true), m.strs.id(tx.Proto, true)}
 		l = a.links[lk]
@@ -721,20 +777,18 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 			a.links[lk] = l
 			a.LastNewKey = now
 		}
+		pu = m.puID(tx.Proto, tx.Unit, true)
+		a.addUnit(pu)
+		memo.setLink(tx, lk, l, pu)
 	}
 	l.Count++
 	l.Last = now
 	m.countRates(l, tx, now, true)
 	m.dirtyLink(a, lk, l)
-	var pu uint32
-	var fk funcKey
-	var f *Function
-	if hit {
-		pu, fk, f = memo.fk.pu, memo.fk, memo.f
-	} else {
-		pu = m.puID(tx.Proto, tx.Unit, true)
-		a.addUnit(pu)
-		fk = funcKey{lk.client, pu, int32(tx.Code), subcodeOf(tx), tx.Op}
+	code, subcode := int32(tx.Code), subcodeOf(tx)
+	fk := funcKey{lk.client, pu, code, subcode, tx.Op}
+	f := memo.function(code, subcode, tx.Op)
+	if f == nil {
 		f = a.functions[fk]
 		if f == nil {
 			if !m.newKey(a, now) {
@@ -743,7 +797,7 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 			f = &Function{First: now.UnixNano()}
 			a.functions[fk] = f
 		}
-		*memo = learnMemo{client: tx.Client.IP, proto: tx.Proto, unit: tx.Unit, lk: lk, l: l, fk: fk, f: f}
+		memo.remember(code, subcode, tx.Op, f)
 	}
 	f.learnAt(now)
 	f.Late = tx.Outcome == protocols.OutcomeNoResponse

@@ -455,3 +455,39 @@ func TestSlowBurstOverAPartialRate(t *testing.T) {
 	require.Len(t, msgs, 1)
 	assert.Contains(t, msgs[0], "within 10s; at most 1 were learned in any 10s (learning saw less than 10 s of them: ten times their 1 s peak, 10, is the measure)")
 }
+
+// A flow's note of its server asset holds for the set of assets it was
+// made in and for that server only: after Relearn or an import the flow's
+// next transaction learns into the new asset, and a flow whose note names
+// another server (a recycled flow) does not take that asset for its own.
+func TestFlowNoteOfTheAsset(t *testing.T) {
+	plc := netip.MustParseAddr("10.0.0.2")
+	m := New(Config{Mode: ModeLearn})
+	memo := &protocols.FlowMemo{}
+	observe := func(server string, at time.Duration, code int) {
+		x := mtx("10.0.0.1", server, at, protocols.OpRead, code, "holding_register", 0, 1)
+		x.Memo = memo
+		m.Observe(x)
+	}
+	functions := func(server netip.Addr) int { return len(m.assets[server].functions) }
+	observe("10.0.0.2", 0, 3)
+	noted := func() *Asset { a, _ := memo.Asset.(*Asset); return a }
+	require.Same(t, m.assets[plc], noted(), "the flow notes its asset")
+
+	require.True(t, m.Relearn(plc, t0.Add(time.Minute)))
+	observe("10.0.0.2", 2*time.Minute, 4)
+	assert.Equal(t, 1, functions(plc), "the relearned asset has only what came after")
+	assert.Same(t, m.assets[plc], noted())
+
+	other := New(Config{Mode: ModeLearn})
+	other.Observe(mtx("10.0.0.1", "10.0.0.2", 0, protocols.OpRead, 1, "coil", 0, 1))
+	doc, err := json.Marshal(other.Export(t0.Add(time.Hour)))
+	require.NoError(t, err)
+	require.NoError(t, m.UnmarshalState(doc))
+	observe("10.0.0.2", 3*time.Minute, 6)
+	assert.Equal(t, 2, functions(plc), "the imported asset learns the flow's function")
+
+	observe("10.0.0.3", 4*time.Minute, 16)
+	assert.Equal(t, 2, functions(plc), "another server's transaction does not reach this asset")
+	assert.Equal(t, 1, functions(netip.MustParseAddr("10.0.0.3")))
+}
