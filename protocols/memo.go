@@ -1,6 +1,9 @@
 package protocols
 
-import "net/netip"
+import (
+	"encoding/binary"
+	"net/netip"
+)
 
 // FlowMemo is what the consumers of one flow's packets and transactions
 // note about the flow's two endpoints, so that the flow's next packet does
@@ -29,7 +32,13 @@ type FlowMemo struct {
 // other endpoint is other: the lower address takes slot 0, so both
 // directions of a flow use the same slots.
 func MemoSlot(ip, other netip.Addr) int {
-	if ip.Less(other) {
+	// The 16-octet forms compared as two numbers: every packet asks twice,
+	// and netip's full order (address family, then zone) costs several times
+	// more. Two addresses of one form that differ only in their zone take the
+	// same slot; a note is checked against its address before use.
+	a, b := ip.As16(), other.As16()
+	ah, bh := binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(b[:8])
+	if ah < bh || ah == bh && binary.BigEndian.Uint64(a[8:]) < binary.BigEndian.Uint64(b[8:]) {
 		return 0
 	}
 	return 1

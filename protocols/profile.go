@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -80,9 +81,13 @@ type BenchInput struct {
 	TsharkField string
 }
 
+// profileCache is the index profileIndex made, nil until it is asked for
+// and after a registration; profileMu orders its making and its reset.
+// Each transaction asks it (ClassOf), so a made index is read without the
+// lock.
 var (
 	profileMu    sync.Mutex
-	profileCache map[string]*profileEntry
+	profileCache atomic.Pointer[map[string]*profileEntry]
 )
 
 type profileEntry struct {
@@ -91,10 +96,13 @@ type profileEntry struct {
 }
 
 func profileIndex() map[string]*profileEntry {
+	if idx := profileCache.Load(); idx != nil {
+		return *idx
+	}
 	profileMu.Lock()
 	defer profileMu.Unlock()
-	if profileCache != nil {
-		return profileCache
+	if idx := profileCache.Load(); idx != nil {
+		return *idx
 	}
 	idx := map[string]*profileEntry{}
 	for _, d := range Dissectors() {
@@ -108,13 +116,13 @@ func profileIndex() map[string]*profileEntry {
 			}
 		}
 	}
-	profileCache = idx
+	profileCache.Store(&idx)
 	return idx
 }
 
 func resetProfiles() {
 	profileMu.Lock()
-	profileCache = nil
+	profileCache.Store(nil)
 	profileMu.Unlock()
 }
 
