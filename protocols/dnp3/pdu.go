@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"slices"
 	"strconv"
 
 	"github.com/otwatch/otwatch/protocols"
@@ -100,25 +101,35 @@ func AppendUserData(dst []byte, frame []byte, h LinkHeader) ([]byte, bool) {
 		return dst, false
 	}
 	start := len(dst)
+	dst = slices.Grow(dst, n)
 	b := frame[LinkHeaderLen:]
-	for n > 0 {
-		k := min(n, blockLen)
-		if crc16(b[:k]) != binary.LittleEndian.Uint16(b[k:]) {
+	for ; n >= blockLen; n -= blockLen {
+		// a whole block: checked and copied as one 16-octet value
+		blk := (*[blockLen]byte)(b)
+		if crc16(blk[:]) != binary.LittleEndian.Uint16(b[blockLen:]) {
 			return dst[:start], false
 		}
-		dst = append(dst, b[:k]...)
-		b, n = b[k+2:], n-k
+		l := len(dst)
+		dst = dst[:l+blockLen]
+		*(*[blockLen]byte)(dst[l:]) = *blk
+		b = b[blockLen+2:]
+	}
+	if n > 0 {
+		if crc16(b[:n]) != binary.LittleEndian.Uint16(b[n:]) {
+			return dst[:start], false
+		}
+		dst = append(dst, b[:n]...)
 	}
 	return dst, true
 }
 
 // crcTables hold CRC-16/DNP (polynomial 0x3D65, reflected 0xA6BC, init 0,
 // output complemented): crcTables[0][b] is the CRC step of byte b, and
-// crcTables[k][b] that of b followed by k zero bytes, so that eight bytes
-// are folded in at once ("slicing by 8"). Every link frame's header and
-// each of its 16-octet blocks carry one: it is the dissector's largest
-// per-byte cost.
-var crcTables = func() (t [8][256]uint16) {
+// crcTables[k][b] that of b followed by k zero bytes, so that sixteen bytes
+// (one whole block of a link frame) or eight are folded in at once
+// ("slicing by 16"). Every link frame's header and each of its 16-octet
+// blocks carry one: it is the dissector's largest per-byte cost.
+var crcTables = func() (t [16][256]uint16) {
 	for i := range t[0] {
 		c := uint16(i)
 		for range 8 {
@@ -130,7 +141,7 @@ var crcTables = func() (t [8][256]uint16) {
 		}
 		t[0][i] = c
 	}
-	for k := 1; k < 8; k++ {
+	for k := 1; k < len(t); k++ {
 		for i := range t[k] {
 			c := t[k-1][i]
 			t[k][i] = c>>8 ^ t[0][byte(c)]
@@ -141,14 +152,23 @@ var crcTables = func() (t [8][256]uint16) {
 
 func crc16(b []byte) uint16 {
 	var c uint16
-	for len(b) >= 8 {
+	t := &crcTables
+	for len(b) >= 16 {
+		x, y := binary.LittleEndian.Uint64(b)^uint64(c), binary.LittleEndian.Uint64(b[8:])
+		c = t[15][byte(x)] ^ t[14][byte(x>>8)] ^ t[13][byte(x>>16)] ^ t[12][byte(x>>24)] ^
+			t[11][byte(x>>32)] ^ t[10][byte(x>>40)] ^ t[9][byte(x>>48)] ^ t[8][byte(x>>56)] ^
+			t[7][byte(y)] ^ t[6][byte(y>>8)] ^ t[5][byte(y>>16)] ^ t[4][byte(y>>24)] ^
+			t[3][byte(y>>32)] ^ t[2][byte(y>>40)] ^ t[1][byte(y>>48)] ^ t[0][byte(y>>56)]
+		b = b[16:]
+	}
+	if len(b) >= 8 {
 		x := binary.LittleEndian.Uint64(b) ^ uint64(c)
-		c = crcTables[7][byte(x)] ^ crcTables[6][byte(x>>8)] ^ crcTables[5][byte(x>>16)] ^ crcTables[4][byte(x>>24)] ^
-			crcTables[3][byte(x>>32)] ^ crcTables[2][byte(x>>40)] ^ crcTables[1][byte(x>>48)] ^ crcTables[0][byte(x>>56)]
+		c = t[7][byte(x)] ^ t[6][byte(x>>8)] ^ t[5][byte(x>>16)] ^ t[4][byte(x>>24)] ^
+			t[3][byte(x>>32)] ^ t[2][byte(x>>40)] ^ t[1][byte(x>>48)] ^ t[0][byte(x>>56)]
 		b = b[8:]
 	}
 	for _, x := range b {
-		c = c>>8 ^ crcTables[0][byte(c)^x]
+		c = c>>8 ^ t[0][byte(c)^x]
 	}
 	return ^c
 }

@@ -103,6 +103,38 @@ func TestParseLinkHeader(t *testing.T) {
 
 func swap(v uint16) uint16 { return v>>8 | v<<8 }
 
+// TestAppendUserDataEveryLength: for every user data length a frame can
+// carry (whole blocks and a short last one), the data is appended after
+// what dst held, and a corrupted octet of the first or the last block, or
+// of either CRC, fails the frame and leaves dst as it was.
+func TestAppendUserDataEveryLength(t *testing.T) {
+	prefix := []byte("held")
+	for n := 1; n <= 250; n++ {
+		user := make([]byte, n)
+		for i := range user {
+			user[i] = byte(i*31 + n)
+		}
+		frame := linkFrame(0xC4, 1, 2, user)
+		h, err := ParseLinkHeader(frame)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := AppendUserData(append([]byte(nil), prefix...), frame, h)
+		if !ok || !bytes.Equal(got, append(append([]byte(nil), prefix...), user...)) {
+			t.Fatalf("%d octets: got %x ok=%v", n, got, ok)
+		}
+		last := len(frame) - 3 // the last block's last data octet
+		for _, at := range []int{LinkHeaderLen, LinkHeaderLen + min(n, blockLen), last, len(frame) - 1} {
+			bad := append([]byte(nil), frame...)
+			bad[at] ^= 0x20
+			got, ok := AppendUserData(append([]byte(nil), prefix...), bad, h)
+			if ok || !bytes.Equal(got, prefix) {
+				t.Fatalf("%d octets, octet %d corrupted: got %x ok=%v", n, at, got, ok)
+			}
+		}
+	}
+}
+
 func TestAppendUserData(t *testing.T) {
 	frame := unhex(t, selectFrame)
 	h, err := ParseLinkHeader(frame)
@@ -458,5 +490,27 @@ func TestHostileDeviceAttribute(t *testing.T) {
 	DecodeFragment(unhex(t, "c0 81 0000 00fc 00 00 00 01 1c "+testkit.HostileHex), &tx)
 	if got := tx.Attr("vendor_name"); got != testkit.HostileShown {
 		t.Errorf("vendor_name = %q, want %q", got, testkit.HostileShown)
+	}
+}
+
+// BenchmarkAppendUserData strips the CRCs of a full link frame (250 octets
+// of user data in sixteen blocks), the per-byte work of every DNP3 frame.
+func BenchmarkAppendUserData(b *testing.B) {
+	user := make([]byte, 250)
+	for i := range user {
+		user[i] = byte(i * 7)
+	}
+	frame := linkFrame(0xC4, 1, 2, user)
+	h, err := ParseLinkHeader(frame)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dst := make([]byte, 0, 256)
+	b.SetBytes(int64(len(frame)))
+	for b.Loop() {
+		var ok bool
+		if dst, ok = AppendUserData(dst[:0], frame, h); !ok {
+			b.Fatal("CRC")
+		}
 	}
 }
