@@ -77,6 +77,7 @@ type scanState struct {
 // (Observe), and every detector's (Raise). One goroutine feeds it.
 type Engine struct {
 	cfg        Config
+	classes    protocols.Classifier
 	model      *baseline.Model
 	sink       func(*Alert)
 	regs       map[string]*regulation
@@ -111,7 +112,7 @@ func NewEngine(cfg Config, model *baseline.Model, sink func(*Alert)) *Engine {
 }
 
 // controlKind maps a transaction to a control-command alert kind, "" if none.
-func controlKind(tx *protocols.Transaction) string {
+func controlKind(tx *protocols.Transaction, classes *protocols.Classifier) string {
 	switch tx.Op {
 	case protocols.OpStop:
 		return "plc_stop"
@@ -128,7 +129,7 @@ func controlKind(tx *protocols.Transaction) string {
 	}
 	// The protocol's profile says which codes silence a device or change
 	// its configuration (Modbus 8/4 and 8/3, DNP3 22 and 31, S7 set clock).
-	switch protocols.ClassOf(tx) {
+	switch classes.Of(tx) {
 	case protocols.ClassListenOnly:
 		return "force_listen_only"
 	case protocols.ClassConfigChange:
@@ -147,7 +148,7 @@ func (e *Engine) Observe(tx *protocols.Transaction) int {
 	e.hits = 0
 	now := tx.Time()
 	learning := e.model.LearningFor(tx, now)
-	if kind := controlKind(tx); kind != "" || tx.Broadcast || len(tx.Anomalies) > 0 {
+	if kind := controlKind(tx, &e.classes); kind != "" || tx.Broadcast || len(tx.Anomalies) > 0 {
 		e.protocolAlerts(now, kind, tx, learning) // most transactions raise none
 	}
 	for _, f := range e.model.Observe(tx) {

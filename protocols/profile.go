@@ -164,6 +164,31 @@ func ClassOf(t *Transaction) Class {
 	return ClassNone
 }
 
+// Classifier classifies transactions as ClassOf does, remembering the last
+// protocol's profile: a consumer sees long runs of one protocol, and finding
+// a profile is a map lookup by name. The zero value is ready; it is not
+// safe for concurrent use (each consumer keeps its own).
+type Classifier struct {
+	idx      *map[string]*profileEntry // the index the memo was made from
+	proto    string
+	classify func(*Transaction) Class // nil: the protocol classifies nothing
+}
+
+// Of is ClassOf(t).
+func (c *Classifier) Of(t *Transaction) Class {
+	if idx := profileCache.Load(); idx == nil || idx != c.idx || t.Proto != c.proto {
+		c.classify = nil
+		if e := profileIndex()[t.Proto]; e != nil {
+			c.classify = e.profile.Classify
+		}
+		c.idx, c.proto = profileCache.Load(), t.Proto
+	}
+	if c.classify == nil {
+		return ClassNone
+	}
+	return c.classify(t)
+}
+
 // owner returns the dissector that emits a record protocol.
 func owner(name string) *Dissector {
 	if e := profileIndex()[name]; e != nil {

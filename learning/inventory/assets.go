@@ -156,7 +156,7 @@ func (a *evidence) useProto(pi, side uint8, port uint16, fr uint64, ns int64) bo
 }
 
 // clientEvidence records what a client did, for the role rules.
-func (a *evidence) clientEvidence(tx *protocols.Transaction, fr uint64, rh *readHashes) {
+func (a *evidence) clientEvidence(tx *protocols.Transaction, class protocols.Class, fr uint64, rh *readHashes) {
 	op := int(tx.Op)
 	if op >= numOps {
 		op = 0
@@ -167,7 +167,7 @@ func (a *evidence) clientEvidence(tx *protocols.Transaction, fr uint64, rh *read
 	if a.OpFrame[op] == 0 {
 		a.OpFrame[op] = fr
 	}
-	if protocols.ClassOf(tx) == protocols.ClassEngineering { // e.g. S7 read SZL
+	if class == protocols.ClassEngineering { // e.g. S7 read SZL
 		a.SZL++
 		if a.SZLFrame == 0 {
 			a.SZLFrame = fr

@@ -93,6 +93,7 @@ type Stats struct {
 // Inventory is the asset inventory. See the package comment on concurrency.
 type Inventory struct {
 	readHashes readHashes // hashes of recent read targets (evidence.addRead)
+	classes    protocols.Classifier
 	limits     Limits
 	// version counts the calls that may change the state (StateVersion):
 	// a checkpoint skips an inventory that did not change.
@@ -266,7 +267,7 @@ func (inv *Inventory) Observe(tx *protocols.Transaction) []Event {
 		if ev.useProto(pi, sideClient, port, fr, ns) && !cNew && !inv.otherHasPair(c, chi, pi, sideClient) {
 			*evs = append(*evs, ctx.event(NewProtocol, c.ID, "", "asset %s now speaks %s as a client", c.ID, tx.Proto))
 		}
-		ev.clientEvidence(tx, fr, &inv.readHashes)
+		ev.clientEvidence(tx, inv.classes.Of(tx), fr, &inv.readHashes)
 	}
 	if si >= 0 {
 		s := inv.assets[si]
