@@ -26,7 +26,10 @@ func identity(t *protocols.Transaction) []protocols.IdentityFact {
 	if t.Encrypted || !describes(t.Code) {
 		return nil
 	}
-	out := protocols.FactsFromAttrs(t, clientIdentity, t.CodeName, true)
+	var out []protocols.IdentityFact
+	if t.Code == CreateSessionRequest { // the only request that describes its client
+		out = protocols.FactsFromAttrs(t, clientIdentity, t.CodeName, true)
+	}
 	if t.ResponseFrame != 0 && t.Outcome == protocols.OutcomeOK {
 		out = append(out, protocols.FactsFromAttrs(t, serverIdentity, t.CodeName, false)...)
 	}
