@@ -12,14 +12,18 @@ import "net/netip"
 type names struct {
 	ids  map[string]uint32
 	list []string // list[id-1]
-	// recent remembers the last names looked up, by their length: the same
-	// few (a protocol, a register space, a client) come transaction after
-	// transaction, usually as the very same string, which compares at once
-	// where hashing it for the map would not.
-	recent [8]struct {
-		s  string
-		id uint32
-	}
+	// recent remembers the last names looked up, two of each length (mod
+	// 8), the newer first: the same few (a protocol, a register space, a
+	// client, a command's fields) come transaction after transaction,
+	// usually as the very same string, which compares at once where hashing
+	// it for the map would not. Two, as names of one length come in pairs:
+	// a DNP3 control's count and on_ms.
+	recent [8][2]recentName
+}
+
+type recentName struct {
+	s  string
+	id uint32
 }
 
 func newNames() names { return names{ids: map[string]uint32{}} }
@@ -27,11 +31,15 @@ func newNames() names { return names{ids: map[string]uint32{}} }
 // id returns s's id, made when create is set; 0 when s is not known.
 func (n *names) id(s string, create bool) uint32 {
 	r := &n.recent[len(s)&7]
-	if r.id != 0 && r.s == s {
-		return r.id
+	if r[0].id != 0 && r[0].s == s {
+		return r[0].id
+	}
+	if r[1].id != 0 && r[1].s == s {
+		r[0], r[1] = r[1], r[0]
+		return r[0].id
 	}
 	if id, ok := n.ids[s]; ok {
-		r.s, r.id = s, id
+		r[1], r[0] = r[0], recentName{s, id}
 		return id
 	}
 	if !create {
