@@ -7,7 +7,7 @@ import (
 )
 
 // attributeIdentity maps group 0 device attributes to identity fields.
-var attributeIdentity = map[string]string{
+var attributeIdentity = protocols.NewIdentityFields(map[string]string{
 	"configuration_id":      "configuration_id",
 	"configuration_version": "configuration_version",
 	"software_version":      "firmware",
@@ -19,7 +19,7 @@ var attributeIdentity = map[string]string{
 	"dnp3_subset":           "dnp3_subset",
 	"product_name":          "product_name",
 	"vendor_name":           "vendor_name",
-}
+})
 
 // identity returns the g0 device attributes an outstation reported.
 func identity(t *protocols.Transaction) []protocols.IdentityFact {

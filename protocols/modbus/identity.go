@@ -4,7 +4,7 @@ import "github.com/otwatch/otwatch/protocols"
 
 // identityFields maps device identification objects (function 43/14) to
 // inventory identity fields.
-var identityFields = map[string]string{
+var identityFields = protocols.NewIdentityFields(map[string]string{
 	"vendor_name":           "vendor_name",
 	"product_code":          "product_code",
 	"major_minor_revision":  "firmware",
@@ -12,7 +12,7 @@ var identityFields = map[string]string{
 	"product_name":          "product_name",
 	"model_name":            "model_name",
 	"user_application_name": "application_name",
-}
+})
 
 // identity returns the device identification objects of a 43/14 response.
 func identity(t *protocols.Transaction) []protocols.IdentityFact {

@@ -19,9 +19,11 @@ func CheckIdentity(t *testing.T, tx *protocols.Transaction) {
 		facts[fmt.Sprint(f.OfClient, f.Field)] = f.Value
 	}
 	for _, a := range tx.Attrs {
-		field, ofClient := clientIdentity[a.Key], true
+		field, _ := clientIdentity.Field(a.Key)
+		ofClient := true
 		if field == "" && tx.Outcome == protocols.OutcomeOK {
-			field, ofClient = serverIdentity[a.Key], false
+			field, _ = serverIdentity.Field(a.Key)
+			ofClient = false
 		}
 		if field != "" && a.Value != "" && facts[fmt.Sprint(ofClient, field)] != a.Value {
 			t.Errorf("attr %s = %q is not an identity fact of %s: %v", a.Key, a.Value, tx.CodeName, facts)

@@ -4,7 +4,7 @@ import "github.com/otwatch/otwatch/protocols"
 
 // serverIdentity: ApplicationDescription of GetEndpoints/CreateSession/
 // FindServers responses and BuildInfo of Read responses describe the server.
-var serverIdentity = map[string]string{
+var serverIdentity = protocols.NewIdentityFields(map[string]string{
 	"application_uri":   "application_uri",
 	"product_uri":       "product_uri",
 	"application_name":  "application_name",
@@ -12,14 +12,14 @@ var serverIdentity = map[string]string{
 	"manufacturer_name": "manufacturer_name",
 	"software_version":  "software_version",
 	"build_number":      "build_number",
-}
+})
 
 // clientIdentity: the client's own ApplicationDescription in CreateSession.
-var clientIdentity = map[string]string{
+var clientIdentity = protocols.NewIdentityFields(map[string]string{
 	"client_application_uri":  "application_uri",
 	"client_product_uri":      "product_uri",
 	"client_application_name": "application_name",
-}
+})
 
 // identity returns the application descriptions and build information a transaction carries.
 func identity(t *protocols.Transaction) []protocols.IdentityFact {

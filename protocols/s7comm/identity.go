@@ -4,7 +4,7 @@ import "github.com/otwatch/otwatch/protocols"
 
 // szlIdentity maps the SZL 0x0011 (module identification) and 0x001C
 // (component identification) records decoded into Attrs to identity fields.
-var szlIdentity = map[string]string{
+var szlIdentity = protocols.NewIdentityFields(map[string]string{
 	"order_number":           "order_number",
 	"hardware_order_number":  "hardware_order_number",
 	"hardware_version":       "hardware_version",
@@ -17,7 +17,7 @@ var szlIdentity = map[string]string{
 	"module_type_name":       "module_type_name",
 	"memory_card_serial":     "memory_card_serial",
 	"copyright":              "copyright",
-}
+})
 
 // identityS7 returns what an answered SZL read tells about the PLC.
 func identityS7(t *protocols.Transaction) []protocols.IdentityFact {
@@ -33,19 +33,19 @@ func identityS7(t *protocols.Transaction) []protocols.IdentityFact {
 
 // plusServerIdentity: what the PLC tells about itself in the session setup
 // (the PAOM version string of CreateObject) or in an explored I&M0 record.
-var plusServerIdentity = map[string]string{
+var plusServerIdentity = protocols.NewIdentityFields(map[string]string{
 	"order_number":     "order_number",
 	"firmware":         "firmware",
 	"serial":           "serial",
 	"hardware_version": "hardware_version",
-}
+})
 
 // plusClientIdentity: what a client tells about itself when it creates its
 // session (TIA Portal, WinCC, an HMI panel, a driver).
-var plusClientIdentity = map[string]string{
+var plusClientIdentity = protocols.NewIdentityFields(map[string]string{
 	"client_application": "application_name",
 	"client_host":        "host_name",
-}
+})
 
 // identityPlus returns what an S7comm-plus session setup (CreateObject) or an
 // explored CPU object tells about the PLC and about its client.
