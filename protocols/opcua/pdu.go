@@ -123,7 +123,10 @@ func ParseSecureHeader(h Header, chunk []byte) (s SecureHeader, ok bool) {
 		if len(uri) > 1024 {
 			return s, false
 		}
-		s.PolicyURI = printable(uri)
+		s.PolicyURI = policyNone // the constant itself: each chunk compares with it (memequal sees one pointer)
+		if string(uri) != policyNone {
+			s.PolicyURI = printable(uri)
+		}
 		s.HasSenderCert = len(r.bytes()) > 0
 		r.bytes() // receiver certificate thumbprint
 	} else {

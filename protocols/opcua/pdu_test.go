@@ -1,8 +1,10 @@
 package opcua
 
 import (
+	"encoding/binary"
 	"reflect"
 	"testing"
+	"unsafe"
 
 	"github.com/otwatch/otwatch/protocols"
 	"github.com/otwatch/otwatch/protocols/testkit"
@@ -493,5 +495,38 @@ func TestServiceTypeReadsInPlaceAsTheReaderDoes(t *testing.T) {
 	}
 	if id, ok := ServiceType([]byte{0x01, 0x00, 0x77, 0x02}); id != 631 || !ok {
 		t.Errorf("four-byte ReadRequest: %d %v", id, ok)
+	}
+}
+
+// TestSecureHeaderPolicyNoneIsTheConstant: an OPN's None policy comes back
+// as the constant itself (every chunk of its channel compares with it, at
+// once when both are one pointer); another policy comes back as sent.
+func TestSecureHeaderPolicyNoneIsTheConstant(t *testing.T) {
+	opn := func(uri string) SecureHeader {
+		b := []byte("OPNF\x00\x00\x00\x00")                       // type, chunk, size (set below)
+		b = binary.LittleEndian.AppendUint32(b, 7)                // channel
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(uri))) // policy URI
+		b = append(b, uri...)
+		b = binary.LittleEndian.AppendUint32(b, 0xFFFFFFFF) // no sender certificate
+		b = binary.LittleEndian.AppendUint32(b, 0xFFFFFFFF) // no thumbprint
+		b = append(b, 1, 0, 0, 0, 2, 0, 0, 0)               // sequence number, request id
+		binary.LittleEndian.PutUint32(b[4:], uint32(len(b)))
+		h, ok := ParseHeader(b)
+		if !ok {
+			t.Fatal("header not read")
+		}
+		sh, ok := ParseSecureHeader(h, b)
+		if !ok {
+			t.Fatal("secure header not read")
+		}
+		return sh
+	}
+	none := opn(string([]byte(policyNone)))
+	if none.PolicyURI != policyNone || unsafe.StringData(none.PolicyURI) != unsafe.StringData(policyNone) {
+		t.Fatalf("None policy %q is not the constant", none.PolicyURI)
+	}
+	const basic = "http://opcfoundation.org/UA/SecurityPolicy#Basic256Sha256"
+	if got := opn(basic).PolicyURI; got != basic {
+		t.Fatalf("policy %q, want %q", got, basic)
 	}
 }
