@@ -116,6 +116,15 @@ type SecureHeader struct {
 // ParseSecureHeader decodes the secure-channel header of an OPN, MSG or CLO
 // chunk (chunk = the whole chunk, message header included).
 func ParseSecureHeader(h Header, chunk []byte) (s SecureHeader, ok bool) {
+	if h.Type != typeOPN { // MSG and CLO, nearly every chunk: channel and token, read in place
+		const n = HeaderLen + 8
+		if len(chunk) < n+8 {
+			return s, false
+		}
+		s.ChannelID, s.TokenID = binary.LittleEndian.Uint32(chunk[HeaderLen:]), binary.LittleEndian.Uint32(chunk[HeaderLen+4:])
+		s.Len = n
+		return s, true
+	}
 	r := newReader(chunk[HeaderLen:], nil)
 	s.ChannelID = r.U32LE()
 	if h.Type == typeOPN {

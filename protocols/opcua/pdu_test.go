@@ -530,3 +530,31 @@ func TestSecureHeaderPolicyNoneIsTheConstant(t *testing.T) {
 		t.Fatalf("policy %q, want %q", got, basic)
 	}
 }
+
+// TestSecureHeaderInPlaceAsTheReader: a MSG or CLO chunk's symmetric
+// security header read in place gives what the reader gives, for every
+// chunk length around the smallest readable one.
+func TestSecureHeaderInPlaceAsTheReader(t *testing.T) {
+	for _, typ := range []string{"MSG", "CLO"} {
+		for n := 0; n <= 28; n++ {
+			b := []byte(typ + "F\x00\x00\x00\x00")
+			for i := len(b); i < n; i++ {
+				b = append(b, byte(i*13))
+			}
+			b = b[:min(n, len(b))]
+			h, ok := ParseHeader(append(b, make([]byte, max(0, 8-len(b)))...))
+			if !ok {
+				t.Fatalf("%s: header", typ)
+			}
+			got, gotOK := ParseSecureHeader(h, b)
+			var want SecureHeader
+			r := newReader(b[min(HeaderLen, len(b)):], nil)
+			want.ChannelID, want.TokenID = r.U32LE(), r.U32LE()
+			want.Len = len(b) - r.Len()
+			wantOK := len(b) >= HeaderLen && !r.Failed() && r.Len() >= 8
+			if gotOK != wantOK || (wantOK && got != want) {
+				t.Fatalf("%s, %d octets: %+v %v, reader %+v %v", typ, n, got, gotOK, want, wantOK)
+			}
+		}
+	}
+}
