@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -180,10 +181,14 @@ type daemon struct {
 	// stateLost: why the state file was set aside at start
 	// (openStateFile), alerted once the outputs are up; "" when it loaded
 	stateLost string
-	http      *http.Server
-	listener  net.Listener
-	local     *http.Server // the commands' socket beside the database (localstate.go)
-	started   time.Time
+	// frames counts the frames handled as they are handled: /metrics and
+	// /healthz show it live, where the snapshot's other counters move once
+	// a tick, so that a burst shorter than a tick still shows as moving
+	frames   atomic.Uint64
+	http     *http.Server
+	listener net.Listener
+	local    *http.Server // the commands' socket beside the database (localstate.go)
+	started  time.Time
 
 	reload chan *config.Config
 	// folds wakes the goroutine that folds the state file's journals in
@@ -528,6 +533,7 @@ func (d *daemon) handleFrame(f capture.Frame) {
 		}
 	}()
 	d.pipe.HandleFrame(f)
+	d.frames.Store(d.pipe.Stats.Packets)
 }
 
 // tick runs on the capture goroutine every second: clock, health checks,
@@ -755,7 +761,7 @@ func (d *daemon) healthz(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	fmt.Fprintf(w, "{\"status\":%q,\"packets\":%d,\"uptime_s\":%d,\"last_saved\":%q}\n", status, s.stats.Packets,
+	fmt.Fprintf(w, "{\"status\":%q,\"packets\":%d,\"uptime_s\":%d,\"last_saved\":%q}\n", status, max(s.stats.Packets, d.frames.Load()),
 		int(time.Since(d.started).Seconds()), s.lastSaved.UTC().Format(time.RFC3339))
 }
 
@@ -769,7 +775,7 @@ func (d *daemon) metrics(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
 	}
 	metric("otwatch_packets_total", "Frames read from the monitor interfaces.", "counter")
-	fmt.Fprintf(w, "otwatch_packets_total %d\n", s.stats.Packets)
+	fmt.Fprintf(w, "otwatch_packets_total %d\n", max(s.stats.Packets, d.frames.Load()))
 	metric("otwatch_bytes_total", "Bytes read from the monitor interfaces.", "counter")
 	fmt.Fprintf(w, "otwatch_bytes_total %d\n", s.stats.Bytes)
 	metric("otwatch_malformed_frames_total", "Frames with truncated or inconsistent headers.", "counter")

@@ -131,7 +131,7 @@ const (
 	DefaultEvidencePerMinute  = 120
 	DefaultSnapLen            = 65535
 	DefaultRingBlockSize      = 1 << 20
-	DefaultRingBlocks         = 16
+	DefaultRingBlocks         = 32
 	DefaultLearningPeriod     = time.Hour
 	DefaultAlertCVSS          = 9.0
 )
