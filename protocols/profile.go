@@ -176,7 +176,7 @@ type Classifier struct {
 
 // Of is ClassOf(t).
 func (c *Classifier) Of(t *Transaction) Class {
-	if idx := profileCache.Load(); idx == nil || idx != c.idx || t.Proto != c.proto {
+	if profileCache.Load() != c.idx || t.Proto != c.proto {
 		c.classify = nil
 		if e := profileIndex()[t.Proto]; e != nil {
 			c.classify = e.profile.Classify
