@@ -157,7 +157,7 @@ func (e *Engine) Observe(tx *protocols.Transaction) int {
 		e.countForScan(&f)
 	}
 	hits := e.hits
-	if now.Sub(e.lastExpire) >= 5*time.Second || now.Before(e.lastExpire) {
+	if d := protocols.Elapsed(now, e.lastExpire); d >= 5*time.Second || d < 0 {
 		e.lastExpire = now
 		e.expireFamilies(now, false)
 	}

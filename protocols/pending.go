@@ -85,7 +85,7 @@ func (p *Pending[K, V]) Expire(now time.Time) (v V, ok bool) {
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	if len(p.items) > 0 && now.Sub(p.items[0].since) > timeout {
+	if len(p.items) > 0 && Elapsed(now, p.items[0].since) > timeout {
 		return p.pop(0), true
 	}
 	return v, false

@@ -95,7 +95,7 @@ func (m *monitor) network(e *pipeline.Event) {
 	switch e.Kind {
 	case pipeline.PacketSeen:
 		m.inv.ObservePacket(d, e.Len, ns, e.Memo)
-		m.model.LearnFlowHost(d.Src, d.Dst, time.Unix(0, ns).UTC(), e.Memo)
+		m.model.LearnFlowHost(d.Src, d.Dst, ns, e.Memo)
 		m.raise(m.scans.ObservePacket(d, e.Frame, ns))
 		m.raise(m.dhcp.ObservePacket(d, e.Frame, ns))
 	case pipeline.ARPSeen:

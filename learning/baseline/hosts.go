@@ -37,11 +37,11 @@ func (m *Model) LearnHost(ip netip.Addr, now time.Time) bool {
 // other endpoint is other: once both endpoints are known hosts, the
 // flow's notes say so, and its next packets cost no lookup (a known host
 // stays known until the set is replaced, which starts a new epoch).
-func (m *Model) LearnFlowHost(ip, other netip.Addr, now time.Time, memo *protocols.FlowMemo) bool {
+func (m *Model) LearnFlowHost(ip, other netip.Addr, ns int64, memo *protocols.FlowMemo) bool {
 	if memo != nil && memo.Known == m.knownEpoch {
-		return true
+		return true // most packets: no time built
 	}
-	known := m.LearnHost(ip, now)
+	known := m.LearnHost(ip, time.Unix(0, ns).UTC())
 	if known && memo != nil && m.known(other) {
 		m.noteKnown(memo, ip, other)
 	}

@@ -506,13 +506,22 @@ func (m *Model) learning(a *Asset, now time.Time) bool {
 	if a.Detecting {
 		return false
 	}
-	if !now.Before(m.learnUntil(a)) && now.Sub(a.LastNewKey) >= m.cfg.StableFor {
+	if m.periodOver(a, now) && protocols.Elapsed(now, a.LastNewKey) >= m.cfg.StableFor {
 		a.Detecting = true
 		a.points.freeze()
 		m.dirtyMeta(a)
 		return false
 	}
 	return true
+}
+
+// periodOver reports whether an asset's learning period ended at now
+// (learnUntil, without building the time on every transaction).
+func (m *Model) periodOver(a *Asset, now time.Time) bool {
+	if !a.LearnUntil.IsZero() {
+		return !now.Before(a.LearnUntil)
+	}
+	return protocols.Elapsed(now, a.FirstSeen) >= m.cfg.LearningPeriod
 }
 
 // learnUntil is the end of an asset's learning period (at the earliest:
@@ -532,7 +541,7 @@ func (m *Model) networkLearning(now time.Time) bool {
 	case ModeDetect:
 		return false
 	}
-	return now.Before(m.netStart.Add(m.cfg.LearningPeriod)) || now.Sub(m.netNew) < m.cfg.StableFor
+	return protocols.Elapsed(now, m.netStart) < m.cfg.LearningPeriod || protocols.Elapsed(now, m.netNew) < m.cfg.StableFor
 }
 
 // NetworkLearning reports whether the network as a whole still learns at
@@ -1292,7 +1301,7 @@ const minPolls = 10
 // class polls), as a client that starts reading new points did, which is
 // no alert either; a client gone quiet is the device lost from view.
 func (m *Model) Tick(now time.Time) []finding.Finding {
-	if now.Sub(m.lastTick) < 5*time.Second {
+	if protocols.Elapsed(now, m.lastTick) < 5*time.Second {
 		return nil
 	}
 	m.lastTick = now

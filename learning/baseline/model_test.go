@@ -323,9 +323,9 @@ func TestFlowNoteOfKnownHosts(t *testing.T) {
 	m := New(Config{Mode: ModeAuto, LearningPeriod: time.Minute, StableFor: time.Minute})
 	memo := &protocols.FlowMemo{}
 	m.Observe(mtx("10.0.0.8", "10.0.0.9", 0, protocols.OpRead, 3, "holding_register", 0, 1)) // the network starts learning
-	assert.True(t, m.LearnFlowHost(a, b, t0, memo))
+	assert.True(t, m.LearnFlowHost(a, b, t0.UnixNano(), memo))
 	assert.Zero(t, memo.Known, "one endpoint is not known yet")
-	assert.True(t, m.LearnFlowHost(b, a, t0, memo))
+	assert.True(t, m.LearnFlowHost(b, a, t0.UnixNano(), memo))
 	require.NotZero(t, memo.Known, "both are")
 	x := mtx("10.0.0.1", "10.0.0.2", 2*time.Hour, protocols.OpRead, 3, "holding_register", 0, 1)
 	x.Memo = memo
@@ -339,7 +339,7 @@ func TestFlowNoteOfKnownHosts(t *testing.T) {
 	x = mtx("10.0.0.1", "10.0.0.2", 3*time.Hour, protocols.OpRead, 3, "holding_register", 0, 1)
 	x.Memo = memo
 	assert.Equal(t, []string{"new_asset", "new_asset"}, kinds(m.Observe(x)), "the note is of the set before the import")
-	assert.False(t, m.LearnFlowHost(a, b, t0.Add(3*time.Hour), memo), "nor does the packet path trust it")
+	assert.False(t, m.LearnFlowHost(a, b, t0.Add(3*time.Hour).UnixNano(), memo), "nor does the packet path trust it")
 }
 
 // TestPollsNotJudgedAcrossASilence: two HMIs poll two PLCs every second.
