@@ -85,12 +85,33 @@ type Reader struct {
 	offset int64           // bytes of the capture consumed so far (decompressed)
 	file   *countingReader // the compressed file under a gzip capture
 	ng     bool
-	order  binary.ByteOrder
+	order  fileOrder
 	// pcap
 	link    uint32
 	nanoRes bool
 	// pcapng: per-interface link type and time resolution of the current section
 	ifaces []ngInterface
+}
+
+// fileOrder is a file's (or a pcapng section's) byte order as a value, not
+// the binary.ByteOrder interface: its reads of every record header are then
+// inlined instead of called through the interface's table.
+type fileOrder struct{ big bool }
+
+var fileLittleEndian, fileBigEndian = fileOrder{false}, fileOrder{true}
+
+func (o fileOrder) Uint16(b []byte) uint16 {
+	if o.big {
+		return binary.BigEndian.Uint16(b)
+	}
+	return binary.LittleEndian.Uint16(b)
+}
+
+func (o fileOrder) Uint32(b []byte) uint32 {
+	if o.big {
+		return binary.BigEndian.Uint32(b)
+	}
+	return binary.LittleEndian.Uint32(b)
 }
 
 // bufferSize holds the largest record (MaxFrame and its header) at once, so
@@ -266,13 +287,13 @@ func (r *Reader) readPcapHeader() error {
 	r.offset = 24
 	switch binary.LittleEndian.Uint32(h) {
 	case 0xA1B2C3D4:
-		r.order = binary.LittleEndian
+		r.order = fileLittleEndian
 	case 0xA1B23C4D:
-		r.order, r.nanoRes = binary.LittleEndian, true
+		r.order, r.nanoRes = fileLittleEndian, true
 	case 0xD4C3B2A1:
-		r.order = binary.BigEndian
+		r.order = fileBigEndian
 	case 0x4D3CB2A1:
-		r.order, r.nanoRes = binary.BigEndian, true
+		r.order, r.nanoRes = fileBigEndian, true
 	default:
 		return fmt.Errorf("%s: %w", r.name, ErrNotCapture)
 	}
@@ -330,9 +351,9 @@ func (r *Reader) readSectionHeader() error {
 	}
 	switch binary.LittleEndian.Uint32(h[8:]) {
 	case 0x1A2B3C4D:
-		r.order = binary.LittleEndian
+		r.order = fileLittleEndian
 	case 0x4D3C2B1A:
-		r.order = binary.BigEndian
+		r.order = fileBigEndian
 	default:
 		if start > 0 { // a later section: the file is a capture, damaged here
 			return r.truncated(start, "section header without its byte-order magic")
