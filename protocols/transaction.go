@@ -32,6 +32,9 @@ const (
 	numOps
 )
 
+// OpCounts counts transactions by their Op (the index).
+type OpCounts [numOps]uint64
+
 var opNames = [numOps]string{"other", "read", "write", "control", "program_download", "program_upload",
 	"firmware_update", "stop", "start", "restart", "diagnostic", "session", "discovery"}
 

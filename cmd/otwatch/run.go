@@ -809,8 +809,10 @@ func (d *daemon) metrics(w http.ResponseWriter, r *http.Request) {
 		names := make([]string, 0, len(ops))
 		byName := map[string]uint64{}
 		for op, n := range ops {
-			names = append(names, op.String())
-			byName[op.String()] = n
+			if n > 0 {
+				names = append(names, protocols.Op(op).String())
+				byName[protocols.Op(op).String()] = n
+			}
 		}
 		sort.Strings(names)
 		for _, op := range names {
@@ -887,14 +889,11 @@ func copyCounts(m map[string]uint64) map[string]uint64 {
 	return out
 }
 
-func copyTx(m map[string]map[protocols.Op]uint64) map[string]map[protocols.Op]uint64 {
-	out := make(map[string]map[protocols.Op]uint64, len(m))
+func copyTx(m map[string]*protocols.OpCounts) map[string]*protocols.OpCounts {
+	out := make(map[string]*protocols.OpCounts, len(m))
 	for p, ops := range m {
-		cp := make(map[protocols.Op]uint64, len(ops))
-		for k, v := range ops {
-			cp[k] = v
-		}
-		out[p] = cp
+		cp := *ops
+		out[p] = &cp
 	}
 	return out
 }

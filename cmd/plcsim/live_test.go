@@ -151,7 +151,7 @@ func TestLiveOPCUAAndS7Decoded(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.Flush()
-	t.Logf("transactions %v, anomalies %v, capture %+v", p.Stats.Transactions, p.Stats.Anomalies, src.Stats())
+	t.Logf("transactions %d, anomalies %v, capture %+v", p.Stats.TransactionsTotal(), p.Stats.Anomalies, src.Stats())
 	if len(p.Stats.Anomalies) != 0 || p.Stats.Gaps != 0 {
 		t.Errorf("anomalies %v, %d TCP gaps", p.Stats.Anomalies, p.Stats.Gaps)
 	}

@@ -29,6 +29,8 @@ type Pipeline struct {
 	now        int64
 	dec        frame.Decoded
 	sink       func(*protocols.Transaction)
+	txProto    string              // the protocol emit counted last,
+	txOps      *protocols.OpCounts // and its counts in Stats.Transactions
 	// Events, when set, receives the pipeline's second output, the network
 	// stream: every frame, every TCP/UDP packet, ARP, ICMP and LLDP
 	// messages, and conversations as they are answered or picked up (see
@@ -892,12 +894,18 @@ func (p *Pipeline) bind(fl *flow, d *protocols.Dissector, dir protocols.Directio
 }
 
 func (p *Pipeline) emit(t *protocols.Transaction) {
-	ops := p.Stats.Transactions[t.Proto]
-	if ops == nil {
-		ops = map[protocols.Op]uint64{}
-		p.Stats.Transactions[t.Proto] = ops
+	ops := p.txOps
+	if t.Proto != p.txProto || ops == nil {
+		// a capture's transactions come in runs of one protocol
+		if ops = p.Stats.Transactions[t.Proto]; ops == nil {
+			ops = &protocols.OpCounts{}
+			p.Stats.Transactions[t.Proto] = ops
+		}
+		p.txProto, p.txOps = t.Proto, ops
 	}
-	ops[t.Op]++
+	if int(t.Op) < len(ops) {
+		ops[t.Op]++
+	}
 	for _, a := range t.Anomalies {
 		p.Stats.Anomalies[a]++
 	}

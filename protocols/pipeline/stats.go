@@ -33,7 +33,7 @@ type Stats struct {
 	OutOfOrder      uint64            // TCP segments buffered until the hole before them filled
 	Gaps            uint64            // holes in a TCP stream that were never filled
 	GapBytes        uint64
-	Transactions    map[string]map[protocols.Op]uint64
+	Transactions    map[string]*protocols.OpCounts // per protocol
 	Anomalies       map[string]uint64
 	LimitsHit       map[string]uint64
 	FirstPacket     time.Time
@@ -89,7 +89,7 @@ func (s *Stats) countCyclic(e *protocols.Env, proto string, conn uint32, lost ui
 func newStats() Stats {
 	return Stats{
 		IdentifiedFlows: map[string]uint64{},
-		Transactions:    map[string]map[protocols.Op]uint64{},
+		Transactions:    map[string]*protocols.OpCounts{},
 		Anomalies:       map[string]uint64{},
 		LimitsHit:       map[string]uint64{},
 		CyclicIO:        map[string]CyclicTotals{},
@@ -141,8 +141,10 @@ func (s *Stats) WriteSummary(w io.Writer, elapsed time.Duration) {
 		byOp := map[string]uint64{}
 		var total uint64
 		for op, c := range s.Transactions[p] {
-			byOp[op.String()] = c
-			total += c
+			if c > 0 {
+				byOp[protocols.Op(op).String()] = c
+				total += c
+			}
 		}
 		fmt.Fprintf(w, "    %-12s %d: %s\n", p, total, counts(byOp))
 	}
