@@ -374,19 +374,24 @@ func (inv *Inventory) indexHost(ip netip.Addr, hi int32) {
 	inv.hosts6[ip] = hi
 }
 
-// notedHost is hostFor through a flow's notes (protocols.FlowMemo): the
-// host noted in slot when it is still ip's, else the one hostFor finds or
-// makes, noted for the flow's next packet.
-func (inv *Inventory) notedHost(memo *protocols.FlowMemo, slot int, ip netip.Addr, create bool) (int32, bool) {
+// notedHost is hostFor through a flow's notes (protocols.FlowMemo) on
+// ip, whose flow's other endpoint is other: a noted host that is still
+// ip's, else the one hostFor finds or makes, noted in ip's slot for the
+// flow's next packet. A note is checked against its address anyway, so
+// both slots are tried rather than ordering the two addresses (MemoSlot)
+// on every packet; the other slot's host is the one asked for next.
+func (inv *Inventory) notedHost(memo *protocols.FlowMemo, ip, other netip.Addr, create bool) (int32, bool) {
 	if memo == nil {
 		return inv.hostFor(ip, create)
 	}
-	if hi := memo.Hosts[slot] - 1; hi >= 0 && int(hi) < len(inv.hosts) && inv.hosts[hi].IP == ip {
-		return hi, true
+	for _, n := range memo.Hosts {
+		if hi := n - 1; hi >= 0 && int(hi) < len(inv.hosts) && inv.hosts[hi].IP == ip {
+			return hi, true
+		}
 	}
 	hi, ok := inv.hostFor(ip, create)
 	if ok {
-		memo.Hosts[slot] = hi + 1
+		memo.Hosts[protocols.MemoSlot(ip, other)] = hi + 1
 	}
 	return hi, ok
 }
@@ -613,7 +618,7 @@ func (c *obsCtx) assetFor(ep *protocols.Endpoint, side uint8) (int, int32, bool)
 	if side == sideServer {
 		other = c.tx.Client.IP
 	}
-	hi, ok := inv.notedHost(c.tx.Memo, protocols.MemoSlot(ep.IP, other), ep.IP, false)
+	hi, ok := inv.notedHost(c.tx.Memo, ep.IP, other, false)
 	if ok {
 		if hasMAC {
 			inv.bind(hi, ep.MAC, c.ns, c.frame)

@@ -200,8 +200,7 @@ func (inv *Inventory) protoIndex(name string) (uint8, bool) {
 // packets; they become assets only through Observe.
 func (inv *Inventory) ObservePacket(d *frame.Decoded, frameLen int, timeNano int64, memo *protocols.FlowMemo) {
 	inv.version++
-	ss := protocols.MemoSlot(d.Src, d.Dst)
-	if hi, ok := inv.notedHost(memo, ss, d.Src, true); ok {
+	if hi, ok := inv.notedHost(memo, d.Src, d.Dst, true); ok {
 		h := &inv.hosts[hi]
 		h.PktsOut++
 		h.BytesOut += uint64(frameLen)
@@ -220,7 +219,7 @@ func (inv *Inventory) ObservePacket(d *frame.Decoded, frameLen int, timeNano int
 			inv.bind(hi, d.SrcMAC, timeNano, fr)
 		}
 	}
-	if hi, ok := inv.notedHost(memo, 1-ss, d.Dst, false); ok {
+	if hi, ok := inv.notedHost(memo, d.Dst, d.Src, false); ok {
 		h := &inv.hosts[hi]
 		h.PktsIn++
 		h.BytesIn += uint64(frameLen)
