@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -83,9 +84,36 @@ type txWriter struct {
 	// fill: a full save writes each bucket's records in key order, so its
 	// pages are filled to this fraction rather than split in halves
 	fill float64
+	// last is the bucket the last Put wrote to: a component saves bucket
+	// by bucket, and finding it by name again was a tenth of a put
+	last     *bolt.Bucket
+	lastName []byte
+	// slab holds the copies of keys and values bbolt keeps until commit,
+	// many to an allocation instead of two allocations a put
+	slab []byte
+}
+
+// slabChunk is the size of the copies' shared allocations.
+const slabChunk = 64 << 10
+
+// keep copies b into the slab, for bbolt to hold until the commit: the
+// slab's bytes are never written again once handed out.
+func (w *txWriter) keep(b []byte) []byte {
+	if len(b) > slabChunk/4 {
+		return append([]byte(nil), b...)
+	}
+	if cap(w.slab)-len(w.slab) < len(b) {
+		w.slab = make([]byte, 0, slabChunk)
+	}
+	n := len(w.slab)
+	w.slab = append(w.slab, b...)
+	return w.slab[n:len(w.slab):len(w.slab)]
 }
 
 func (w *txWriter) bucket(name []byte) (*bolt.Bucket, error) {
+	if w.last != nil && bytes.Equal(name, w.lastName) {
+		return w.last, nil
+	}
 	b := w.slot.Bucket(name)
 	if b == nil {
 		var err error
@@ -96,6 +124,7 @@ func (w *txWriter) bucket(name []byte) (*bolt.Bucket, error) {
 	if w.fill > 0 {
 		b.FillPercent = w.fill
 	}
+	w.last, w.lastName = b, append(w.lastName[:0], name...)
 	return b, nil
 }
 
@@ -106,7 +135,7 @@ func (w *txWriter) Put(bucket, key, value []byte) error {
 	}
 	w.n++
 	// bbolt keeps the slices until commit: copy them
-	return b.Put(append([]byte(nil), key...), append([]byte(nil), value...))
+	return b.Put(w.keep(key), w.keep(value))
 }
 
 func (w *txWriter) Delete(bucket, key []byte) error {
@@ -119,6 +148,7 @@ func (w *txWriter) Delete(bucket, key []byte) error {
 }
 
 func (w *txWriter) DeleteBucket(bucket []byte) error {
+	w.last = nil // it may be the one deleted
 	err := w.slot.DeleteBucket(bucket)
 	if errors.Is(err, bolt.ErrBucketNotFound) {
 		return nil
