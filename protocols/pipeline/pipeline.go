@@ -732,8 +732,7 @@ func (p *Pipeline) feedStream(fl *flow, dir protocols.Direction, data []byte, pk
 
 // callFeed gives bytes to the session, recovering a panic into an anomaly.
 func (p *Pipeline) callFeed(fl *flow, dir protocols.Direction, data []byte, pkt protocols.Packet) (n int) {
-	var err error
-	p.guard(fl, func() { n, err = fl.session.Feed(dir, data, pkt) })
+	n, err := p.feedGuarded(fl, dir, data, pkt)
 	if n < 0 || n > len(data) {
 		n = len(data)
 	}
@@ -746,17 +745,29 @@ func (p *Pipeline) callFeed(fl *flow, dir protocols.Direction, data []byte, pkt 
 
 // guard runs a session call; a panic detaches the session and becomes an anomaly.
 func (p *Pipeline) guard(fl *flow, call func()) {
-	defer func() {
-		if r := recover(); r != nil {
-			name := "pipeline.dissector_panic"
-			if fl.dissector != nil {
-				name = fl.dissector.Name + ".dissector_panic"
-			}
-			p.Stats.Anomalies[name]++
-			p.detach(fl)
-		}
-	}()
+	defer p.recoverSession(fl)
 	call()
+}
+
+// feedGuarded is guard around the session's Feed, the call of every
+// segment, without a closure to build and call through: on a panic it
+// returns 0 and no error, the session detached.
+func (p *Pipeline) feedGuarded(fl *flow, dir protocols.Direction, data []byte, pkt protocols.Packet) (n int, err error) {
+	defer p.recoverSession(fl)
+	return fl.session.Feed(dir, data, pkt)
+}
+
+// recoverSession, deferred, turns a session's panic into an anomaly and
+// detaches the session.
+func (p *Pipeline) recoverSession(fl *flow) {
+	if r := recover(); r != nil {
+		name := "pipeline.dissector_panic"
+		if fl.dissector != nil {
+			name = fl.dissector.Name + ".dissector_panic"
+		}
+		p.Stats.Anomalies[name]++
+		p.detach(fl)
+	}
 }
 
 func (p *Pipeline) detach(fl *flow) {
