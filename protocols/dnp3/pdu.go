@@ -746,10 +746,12 @@ func (d *objectDecoder) object(h *ObjectHeader, o Object) {
 			// The command's parameters are what the value models learn:
 			// operation type (with trip/close and queue/clear bits),
 			// count, on-time and off-time.
-			d.point(h, o, protocols.FieldOp, protocols.TypeCode, float64(o.Data[0]))
-			d.point(h, o, protocols.FieldCount, protocols.UintType(8), float64(o.Data[1]))
-			d.point(h, o, protocols.FieldOnTime, protocols.UintType(32), float64(binary.LittleEndian.Uint32(o.Data[2:])))
-			d.point(h, o, protocols.FieldOffTime, protocols.UintType(32), float64(binary.LittleEndian.Uint32(o.Data[6:])))
+			if tg, el, ok := d.pointAt(h, o); ok { // one target for the four
+				t.AddPoint(tg, el, protocols.FieldOp, protocols.TypeCode, float64(o.Data[0]))
+				t.AddPoint(tg, el, protocols.FieldCount, protocols.UintType(8), float64(o.Data[1]))
+				t.AddPoint(tg, el, protocols.FieldOnTime, protocols.UintType(32), float64(binary.LittleEndian.Uint32(o.Data[2:])))
+				t.AddPoint(tg, el, protocols.FieldOffTime, protocols.UintType(32), float64(binary.LittleEndian.Uint32(o.Data[6:])))
+			}
 		}
 	case h.Group == 41 && len(o.Data) > 0:
 		if st := int(o.Data[len(o.Data)-1] & 0x7F); st != 0 && a.IsResponse() && d.controlStatus <= 0 {
@@ -773,20 +775,27 @@ func (d *objectDecoder) object(h *ObjectHeader, o Object) {
 // target is known now, a range's once its header is walked (Element holds
 // the index until then).
 func (d *objectDecoder) point(h *ObjectHeader, o Object, field string, typ protocols.NumType, v float64) {
-	t := d.t
+	if tg, el, ok := d.pointAt(h, o); ok {
+		d.t.AddPoint(tg, el, field, typ, v)
+	}
+}
+
+// pointAt is where the written numbers of object o go: the target and the
+// element in it, found once for all the fields of the object. ok is false
+// outside a request, and when the object's target was capped away.
+func (d *objectDecoder) pointAt(h *ObjectHeader, o Object) (target, element int, ok bool) {
 	if d.mode != modeRequest {
-		return
+		return 0, 0, false
 	}
 	if !h.prefixed() {
-		t.AddPoint(0, int(o.Index), field, typ, v)
-		return
+		return 0, int(o.Index), true // Element holds the index until rangePoints
 	}
+	t := d.t
 	n := len(t.Targets)
-	space := h.Space()
-	if n == 0 || t.Targets[n-1].Space != space || uint64(o.Index) < t.Targets[n-1].Address {
-		return // the target was capped away
+	if n == 0 || t.Targets[n-1].Space != h.Space() || uint64(o.Index) < t.Targets[n-1].Address {
+		return 0, 0, false // the target was capped away
 	}
-	t.AddPoint(n-1, int(uint64(o.Index)-t.Targets[n-1].Address), field, typ, v)
+	return n - 1, int(uint64(o.Index) - t.Targets[n-1].Address), true
 }
 
 // rangePoints ties the points of a range header (Element holding the
