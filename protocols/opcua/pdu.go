@@ -125,22 +125,19 @@ func ParseSecureHeader(h Header, chunk []byte) (s SecureHeader, ok bool) {
 		s.Len = n
 		return s, true
 	}
+	// OPN: the asymmetric header, security policy and certificates
 	r := newReader(chunk[HeaderLen:], nil)
 	s.ChannelID = r.U32LE()
-	if h.Type == typeOPN {
-		uri := r.bytes()
-		if len(uri) > 1024 {
-			return s, false
-		}
-		s.PolicyURI = policyNone // the constant itself: each chunk compares with it (memequal sees one pointer)
-		if string(uri) != policyNone {
-			s.PolicyURI = printable(uri)
-		}
-		s.HasSenderCert = len(r.bytes()) > 0
-		r.bytes() // receiver certificate thumbprint
-	} else {
-		s.TokenID = r.U32LE()
+	uri := r.bytes()
+	if len(uri) > 1024 {
+		return s, false
 	}
+	s.PolicyURI = policyNone // the constant itself: each chunk compares with it (memequal sees one pointer)
+	if string(uri) != policyNone {
+		s.PolicyURI = printable(uri)
+	}
+	s.HasSenderCert = len(r.bytes()) > 0
+	r.bytes() // receiver certificate thumbprint
 	s.Len = len(chunk) - r.Len()
 	return s, !r.Failed() && r.Len() >= 8
 }
