@@ -35,6 +35,35 @@ const (
 // OpCounts counts transactions by their Op (the index).
 type OpCounts [numOps]uint64
 
+// Count counts one transaction of op; an op beyond the vocabulary counts as
+// other, the name Op.String gives it.
+func (c *OpCounts) Count(op Op) {
+	if op >= numOps {
+		op = OpOther
+	}
+	c[op]++
+}
+
+// Total is the count over every op.
+func (c *OpCounts) Total() uint64 {
+	var n uint64
+	for _, v := range c {
+		n += v
+	}
+	return n
+}
+
+// ByName is the counts of the ops counted at least once, by op name.
+func (c *OpCounts) ByName() map[string]uint64 {
+	m := map[string]uint64{}
+	for op, v := range c {
+		if v > 0 {
+			m[Op(op).String()] = v
+		}
+	}
+	return m
+}
+
 var opNames = [numOps]string{"other", "read", "write", "control", "program_download", "program_upload",
 	"firmware_update", "stop", "start", "restart", "diagnostic", "session", "discovery"}
 

@@ -84,3 +84,16 @@ func TestCloneSharesNothing(t *testing.T) {
 	assert.Equal(t, []string{"dnp3.bad_crc"}, c.Anomalies)
 	assert.Equal(t, []Attr{{Key: "iin", Value: "0x0000"}}, c.Attrs)
 }
+
+// OpCounts counts an op outside the vocabulary as "other" (the name
+// Op.String gives it) rather than losing it, and names only the ops seen.
+func TestOpCounts(t *testing.T) {
+	var c OpCounts
+	c.Count(OpWrite)
+	c.Count(OpWrite)
+	c.Count(OpRead)
+	c.Count(Op(200))
+	assert.Equal(t, uint64(4), c.Total())
+	assert.Equal(t, map[string]uint64{"write": 2, "read": 1, "other": 1}, c.ByName())
+	assert.Equal(t, map[string]uint64{}, (&OpCounts{}).ByName())
+}

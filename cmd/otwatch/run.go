@@ -805,17 +805,8 @@ func (d *daemon) metrics(w http.ResponseWriter, r *http.Request) {
 	}
 	sort.Strings(protos)
 	for _, p := range protos {
-		ops := s.stats.Transactions[p]
-		names := make([]string, 0, len(ops))
-		byName := map[string]uint64{}
-		for op, n := range ops {
-			if n > 0 {
-				names = append(names, protocols.Op(op).String())
-				byName[protocols.Op(op).String()] = n
-			}
-		}
-		sort.Strings(names)
-		for _, op := range names {
+		byName := s.stats.Transactions[p].ByName()
+		for _, op := range sortedKeys(byName) {
 			fmt.Fprintf(w, "otwatch_transactions_total{proto=%q,op=%q} %d\n", p, op, byName[op])
 		}
 	}

@@ -914,9 +914,7 @@ func (p *Pipeline) emit(t *protocols.Transaction) {
 		}
 		p.txProto, p.txOps = t.Proto, ops
 	}
-	if int(t.Op) < len(ops) {
-		ops[t.Op]++
-	}
+	ops.Count(t.Op)
 	for _, a := range t.Anomalies {
 		p.Stats.Anomalies[a]++
 	}

@@ -101,9 +101,7 @@ func newStats() Stats {
 func (s *Stats) TransactionsTotal() uint64 {
 	var n uint64
 	for _, ops := range s.Transactions {
-		for _, c := range ops {
-			n += c
-		}
+		n += ops.Total()
 	}
 	return n
 }
@@ -138,15 +136,8 @@ func (s *Stats) WriteSummary(w io.Writer, elapsed time.Duration) {
 	sort.Strings(protos)
 	fmt.Fprintf(w, "  transactions  %d\n", s.TransactionsTotal())
 	for _, p := range protos {
-		byOp := map[string]uint64{}
-		var total uint64
-		for op, c := range s.Transactions[p] {
-			if c > 0 {
-				byOp[protocols.Op(op).String()] = c
-				total += c
-			}
-		}
-		fmt.Fprintf(w, "    %-12s %d: %s\n", p, total, counts(byOp))
+		ops := s.Transactions[p]
+		fmt.Fprintf(w, "    %-12s %d: %s\n", p, ops.Total(), counts(ops.ByName()))
 	}
 	s.writeCyclic(w)
 	fmt.Fprintf(w, "  anomalies     %s\n", counts(s.Anomalies))
