@@ -87,3 +87,21 @@ func TestLearnMemoAttributesEachFunction(t *testing.T) {
 	assert.Equal(t, links, gotLinks)
 	assert.Equal(t, served, a.Protocols)
 }
+
+// periodOver is learnUntil's rule without building a time: the two must
+// agree on every side of the period's end, with and without an explicit
+// LearnUntil, and for an asset never seen (zero FirstSeen).
+func TestPeriodOverAgreesWithLearnUntil(t *testing.T) {
+	m := New(Config{Mode: ModeAuto, LearningPeriod: time.Hour})
+	t0 := time.Date(2020, 3, 10, 19, 51, 54, 0, time.UTC)
+	for _, a := range []*Asset{
+		{FirstSeen: t0},
+		{FirstSeen: t0, LearnUntil: t0.Add(3 * time.Hour)},
+		{},
+	} {
+		for _, d := range []time.Duration{-time.Hour, 0, time.Hour - 1, time.Hour, time.Hour + 1, 3*time.Hour - 1, 3 * time.Hour, 100 * time.Hour} {
+			now := t0.Add(d)
+			assert.Equal(t, !now.Before(m.learnUntil(a)), m.periodOver(a, now), "first %v until %v at %v", a.FirstSeen, a.LearnUntil, d)
+		}
+	}
+}
