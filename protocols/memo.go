@@ -26,6 +26,31 @@ type FlowMemo struct {
 	// (a *baseline.Asset, nil: no note), valid in AssetEpoch.
 	Asset      any
 	AssetEpoch uint32
+
+	// What the inventory counted of the flow's packets and has not yet
+	// added to its hosts' counters (inventory.ObservePacket). Unlike the
+	// notes above this is owed, not a hint: the pipeline reports the end
+	// of a flow whose memo is Queued (pipeline.FlowEnded) before it zeroes
+	// the memo for another flow. CountIP are the flow's two addresses and
+	// CountHost their hosts, CountIP[0] the sender of Counted[0].
+	CountIP   [2]netip.Addr
+	CountHost [2]int32
+	Counted   [2]MemoCount
+	Queued    bool
+}
+
+// MemoCount is one direction of a flow in its memo, for the inventory: the
+// packets counted but not yet added to the hosts, and what the last packet
+// checked against the inventory's tables carried.
+type MemoCount struct {
+	Packets, Bytes uint64
+	First, Last    int64
+	// Epoch is the inventory's epoch of that check (0: none); VLAN,
+	// HasMAC and MAC what that packet carried.
+	Epoch  uint32
+	VLAN   uint16
+	HasMAC bool
+	MAC    [6]byte
 }
 
 // MemoSlot is the slot of FlowMemo.Hosts that notes ip, whose flow's

@@ -114,6 +114,8 @@ func (m *monitor) network(e *pipeline.Event) {
 	case pipeline.ICMPSeen:
 		m.learnHost(d.Src, ns)
 		m.raise(m.scans.ObserveICMP(d, e.Frame, ns))
+	case pipeline.FlowEnded:
+		m.inv.FlushMemo(e.Memo)
 	}
 }
 

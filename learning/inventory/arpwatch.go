@@ -212,6 +212,7 @@ func joinWords(w []string) string {
 // (packet time), for detectors that must tell a silent host from a
 // missing one (learning/scan's ARP sweeps).
 func (inv *Inventory) LastHeard(ip netip.Addr) (int64, bool) {
+	inv.flushCounted()
 	var last int64
 	found := false
 	if hi, ok := inv.lookupHost(ip); ok && inv.hosts[hi].LastSent != 0 {

@@ -426,6 +426,8 @@ func (inv *Inventory) bind(hi int32, mac [6]byte, ns int64, fr uint64) {
 	if h.HasMAC && h.MAC == mac {
 		return
 	}
+	inv.flushCounted() // what follows reads the hosts' times
+	inv.hostsChanged()
 	h.MAC, h.HasMAC = mac, true
 	ip := h.IP
 	mi := inv.macs[mac]

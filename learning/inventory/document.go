@@ -122,6 +122,7 @@ func ts(ns int64) string {
 // Document renders the inventory, sorted: assets by id, links by
 // (client, server, proto), protocols by (proto, side, port).
 func (inv *Inventory) Document() Document {
+	inv.flushCounted()
 	doc := Document{Assets: make([]Asset, 0, len(inv.assets)), Links: make([]Link, 0, len(inv.links))}
 	// distinct servers per client (a link is per protocol)
 	servers := make([]int, len(inv.assets))

@@ -122,6 +122,11 @@ type Inventory struct {
 
 	protos []protoName
 
+	// counted: the flows' memos holding packets not yet added to the
+	// hosts; countEpoch: what a memo's last check vouches for (counted.go).
+	counted    []*protocols.FlowMemo
+	countEpoch uint32
+
 	scratch  []Event // events of the Observe call in progress
 	deferred []Event // events raised by ObservePacket, delivered by the next Observe
 
@@ -142,13 +147,14 @@ type protoName struct {
 // New returns an empty inventory.
 func New(l Limits) *Inventory {
 	inv := &Inventory{
-		limits:    l.withDefaults(),
-		hosts4:    map[uint32]int32{},
-		hosts6:    map[netip.Addr]int32{},
-		macs:      map[[6]byte]*macInfo{},
-		arp:       map[netip.Addr]*arpBinding{},
-		arpByMAC:  map[[6]byte][]netip.Addr{},
-		neighbors: map[[6]byte]*neighbor{},
+		limits:     l.withDefaults(),
+		hosts4:     map[uint32]int32{},
+		hosts6:     map[netip.Addr]int32{},
+		macs:       map[[6]byte]*macInfo{},
+		arp:        map[netip.Addr]*arpBinding{},
+		arpByMAC:   map[[6]byte][]netip.Addr{},
+		neighbors:  map[[6]byte]*neighbor{},
+		countEpoch: 1,
 	}
 	inv.identity = inv.registryIdentity
 	return inv
@@ -200,30 +206,39 @@ func (inv *Inventory) protoIndex(name string) (uint8, bool) {
 // packets; they become assets only through Observe.
 func (inv *Inventory) ObservePacket(d *frame.Decoded, frameLen int, timeNano int64, memo *protocols.FlowMemo) {
 	inv.version++
-	if hi, ok := inv.notedHost(memo, d.Src, d.Dst, true); ok {
-		h := &inv.hosts[hi]
+	if memo != nil && inv.countInMemo(d, frameLen, timeNano, memo) {
+		return
+	}
+	src, srcOK := inv.notedHost(memo, d.Src, d.Dst, true)
+	if srcOK {
+		h := &inv.hosts[src]
 		h.PktsOut++
 		h.BytesOut += uint64(frameLen)
 		h.touch(timeNano)
 		if timeNano > h.LastSent {
 			h.LastSent = timeNano
 		}
-		if d.VLAN != 0 {
+		if d.VLAN != 0 && h.VLAN != d.VLAN {
 			h.VLAN = d.VLAN
+			inv.hostsChanged()
 		}
 		if d.HasMAC && usableMAC(d.SrcMAC) {
 			var fr uint64
 			if inv.FrameOf != nil {
 				fr = inv.FrameOf()
 			}
-			inv.bind(hi, d.SrcMAC, timeNano, fr)
+			inv.bind(src, d.SrcMAC, timeNano, fr)
 		}
 	}
-	if hi, ok := inv.notedHost(memo, d.Dst, d.Src, false); ok {
-		h := &inv.hosts[hi]
+	dst, dstOK := inv.notedHost(memo, d.Dst, d.Src, false)
+	if dstOK {
+		h := &inv.hosts[dst]
 		h.PktsIn++
 		h.BytesIn += uint64(frameLen)
 		h.touch(timeNano)
+	}
+	if memo != nil && srcOK && dstOK {
+		inv.noteChecked(d, memo, src, dst)
 	}
 }
 

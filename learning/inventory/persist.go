@@ -54,6 +54,7 @@ func (inv *Inventory) SaveFailed() { inv.ps.full = true }
 // SaveChanges writes the records whose fingerprint changed since the last
 // save; every record when full (store.Incremental).
 func (inv *Inventory) SaveChanges(w store.Writer, full bool) error {
+	inv.flushCounted()
 	ps := &inv.ps
 	if full || ps.full {
 		full = true

@@ -37,6 +37,7 @@ type state struct {
 // MarshalState snapshots the whole inventory (counters and first/last
 // seen included) for the state store (learning/store.Component).
 func (inv *Inventory) MarshalState() ([]byte, error) {
+	inv.flushCounted()
 	st := inv.metaState()
 	st.Hosts, st.Assets, st.Links = inv.hosts, inv.assets, inv.links
 	return json.Marshal(st)
@@ -149,6 +150,11 @@ func (inv *Inventory) restore(st *state) error {
 	}
 	fresh.stats = st.Stats
 	fresh.assetLimitHit, fresh.linkLimitHit = st.AssetLimitHit, st.LinkLimitHit
+	// what the flows' memos counted was for the table replaced, and their
+	// checks vouch for nothing in this one
+	inv.dropCounted()
+	fresh.countEpoch = inv.countEpoch
+	fresh.hostsChanged()
 	*inv = *fresh // fresh.identity is inv's own (bound to inv)
 	return nil
 }

@@ -15,7 +15,8 @@
 //	(capture)  (frame)     (frame)       (lru, caps)   (UDP: datagrams)   (registered    (one per      (first output: inventory,
 //	   |          |           |             |                              dissectors)    bound flow)    baseline, alert engine)
 //	   |          |           |             |
-//	   |          |           |             +--> ConversationAnswered, ConversationPickedUp --+
+//	   |          |           |             +--> ConversationAnswered, ConversationPickedUp, --+
+//	   |          |           |             |    FlowEnded (a memo holds counts)             |
 //	   |          |           +--> PacketSeen (every TCP/UDP packet), ICMPSeen ---------------+
 //	   |          +--> ARPSeen, LLDPSeen (not IP) --------------------------------------------+
 //	   +--> FrameSeen (every frame, before defrag; opt-in) -----------------------------------+
@@ -28,6 +29,7 @@
 //	                               LLDPSeen             --> inventory (LLDP neighbours)
 //	                               ConversationAnswered --> inventory (services), conversations detector
 //	                               ConversationPickedUp --> conversations detector
+//	                               FlowEnded            --> inventory (the packets its flow's memo counted)
 //
 // Both outputs are called on the goroutine that calls HandleFrame, in
 // capture order, and neither may keep what it is given past the call. The

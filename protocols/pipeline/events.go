@@ -44,6 +44,10 @@ const (
 	// Server, IPProto: who opened it is unknown, and Client and Server
 	// are the flow's roles as ports guess them.
 	ConversationPickedUp
+	// FlowEnded: a flow whose memo holds what a consumer counted and has
+	// not yet taken (Memo.Queued) ends, its transactions emitted; Memo.
+	// The memo is zeroed for another flow after this.
+	FlowEnded
 )
 
 // Event is one item of the pipeline's second output, the network stream
@@ -70,8 +74,8 @@ type Event struct {
 	HeadersOK bool
 	// Len is the captured length of the frame, in bytes (PacketSeen).
 	Len int
-	// Memo is the packet's flow's notes (PacketSeen), nil for the first
-	// packet of a flow and for a packet of no followed flow.
+	// Memo is the packet's flow's notes (PacketSeen, FlowEnded), nil for
+	// the first packet of a flow and for a packet of no followed flow.
 	Memo *protocols.FlowMemo
 	// Client, Server and IPProto (frame.ProtoTCP or frame.ProtoUDP) are
 	// the conversation's endpoints (ConversationAnswered, ConversationPickedUp).

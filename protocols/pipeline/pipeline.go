@@ -936,6 +936,9 @@ func (p *Pipeline) closeFlow(fl *flow, pkt protocols.Packet) {
 	if fl.state == stateBound {
 		p.guard(fl, func() { fl.session.Close(pkt) })
 	}
+	if fl.memo.Queued && p.Events != nil {
+		p.send(Event{Kind: FlowEnded, Frame: p.frameNo, Time: p.now, Memo: &fl.memo})
+	}
 	for dir := range fl.half {
 		h := &fl.half[dir]
 		p.release(h)
