@@ -30,13 +30,8 @@ const maxCounted = 4096
 // countInMemo counts a packet in its flow's memo when the memo's last check
 // still holds; false: the packet must go through the tables.
 func (inv *Inventory) countInMemo(d *frame.Decoded, frameLen int, ns int64, m *protocols.FlowMemo) bool {
-	var s int
-	switch {
-	case m.CountIP[0] == d.Src && m.CountIP[1] == d.Dst:
-		s = 0
-	case m.CountIP[1] == d.Src && m.CountIP[0] == d.Dst:
-		s = 1
-	default:
+	s, ok := countSlot(d, m)
+	if !ok {
 		return false
 	}
 	c := &m.Counted[s]
@@ -66,13 +61,8 @@ func (inv *Inventory) countInMemo(d *frame.Decoded, frameLen int, ns int64, m *p
 // (host hd) went through the tables: the next ones like it are counted in
 // the memo.
 func (inv *Inventory) noteChecked(d *frame.Decoded, m *protocols.FlowMemo, hs, hd int32) {
-	var s int
-	switch {
-	case m.CountIP[0] == d.Src && m.CountIP[1] == d.Dst:
-		s = 0
-	case m.CountIP[1] == d.Src && m.CountIP[0] == d.Dst:
-		s = 1
-	default: // another pair's memo (one shared by mistake): its counts go first
+	s, ok := countSlot(d, m)
+	if !ok { // another pair's memo (one shared by mistake): its counts go first
 		inv.FlushMemo(m)
 		*m = protocols.FlowMemo{Hosts: m.Hosts, Known: m.Known, Asset: m.Asset, AssetEpoch: m.AssetEpoch,
 			CountIP: [2]netip.Addr{d.Src, d.Dst}, CountHost: [2]int32{-1, -1}}
@@ -86,6 +76,18 @@ func (inv *Inventory) noteChecked(d *frame.Decoded, m *protocols.FlowMemo, hs, h
 	if d.HasMAC && usableMAC(d.SrcMAC) {
 		c.HasMAC, c.MAC = true, d.SrcMAC
 	}
+}
+
+// countSlot is the slot of the memo's counts that a packet from d.Src to
+// d.Dst goes to; false when the memo counts another pair.
+func countSlot(d *frame.Decoded, m *protocols.FlowMemo) (int, bool) {
+	switch {
+	case m.CountIP[0] == d.Src && m.CountIP[1] == d.Dst:
+		return 0, true
+	case m.CountIP[1] == d.Src && m.CountIP[0] == d.Dst:
+		return 1, true
+	}
+	return 0, false
 }
 
 // FlushMemo adds what a flow's memo counted to its hosts: at the end of
