@@ -64,8 +64,7 @@ func (inv *Inventory) noteChecked(d *frame.Decoded, m *protocols.FlowMemo, hs, h
 	s, ok := countSlot(d, m)
 	if !ok { // another pair's memo (one shared by mistake): its counts go first
 		inv.FlushMemo(m)
-		*m = protocols.FlowMemo{Hosts: m.Hosts, Known: m.Known, Asset: m.Asset, AssetEpoch: m.AssetEpoch,
-			CountIP: [2]netip.Addr{d.Src, d.Dst}, CountHost: [2]int32{-1, -1}}
+		m.CountIP, m.CountHost, m.Counted = [2]netip.Addr{d.Src, d.Dst}, [2]int32{-1, -1}, [2]protocols.MemoCount{}
 	}
 	// The pair's hosts: the same addresses as any counts waiting, in a
 	// table restored since (whose checks countEpoch voided) maybe at
