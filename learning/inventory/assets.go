@@ -43,6 +43,23 @@ type host struct {
 	Ev *evidence `json:"ev,omitempty"`
 }
 
+// sent counts n packets, of this many bytes, that h sent between first
+// and last (one packet: first == last); received, n it received.
+func (h *host) sent(n, bytes uint64, first, last int64) {
+	h.PktsOut += n
+	h.BytesOut += bytes
+	h.touch(first)
+	h.touch(last)
+	h.LastSent = max(h.LastSent, last)
+}
+
+func (h *host) received(n, bytes uint64, first, last int64) {
+	h.PktsIn += n
+	h.BytesIn += bytes
+	h.touch(first)
+	h.touch(last)
+}
+
 func (h *host) touch(ns int64) {
 	if h.First == 0 || ns < h.First {
 		h.First = ns

@@ -102,17 +102,8 @@ func (inv *Inventory) FlushMemo(m *protocols.FlowMemo) {
 			continue
 		}
 		if src, dst := m.CountHost[s], m.CountHost[1-s]; inv.hostIs(src, m.CountIP[s]) && inv.hostIs(dst, m.CountIP[1-s]) {
-			h := &inv.hosts[src]
-			h.PktsOut += c.Packets
-			h.BytesOut += c.Bytes
-			h.touch(c.First)
-			h.touch(c.Last)
-			h.LastSent = max(h.LastSent, c.Last)
-			h = &inv.hosts[dst]
-			h.PktsIn += c.Packets
-			h.BytesIn += c.Bytes
-			h.touch(c.First)
-			h.touch(c.Last)
+			inv.hosts[src].sent(c.Packets, c.Bytes, c.First, c.Last)
+			inv.hosts[dst].received(c.Packets, c.Bytes, c.First, c.Last)
 		}
 		c.Packets, c.Bytes, c.First, c.Last = 0, 0, 0, 0
 	}

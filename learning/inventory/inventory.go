@@ -212,12 +212,7 @@ func (inv *Inventory) ObservePacket(d *frame.Decoded, frameLen int, timeNano int
 	src, srcOK := inv.notedHost(memo, d.Src, d.Dst, true)
 	if srcOK {
 		h := &inv.hosts[src]
-		h.PktsOut++
-		h.BytesOut += uint64(frameLen)
-		h.touch(timeNano)
-		if timeNano > h.LastSent {
-			h.LastSent = timeNano
-		}
+		h.sent(1, uint64(frameLen), timeNano, timeNano)
 		if d.VLAN != 0 && h.VLAN != d.VLAN {
 			h.VLAN = d.VLAN
 			inv.hostsChanged()
@@ -232,10 +227,7 @@ func (inv *Inventory) ObservePacket(d *frame.Decoded, frameLen int, timeNano int
 	}
 	dst, dstOK := inv.notedHost(memo, d.Dst, d.Src, false)
 	if dstOK {
-		h := &inv.hosts[dst]
-		h.PktsIn++
-		h.BytesIn += uint64(frameLen)
-		h.touch(timeNano)
+		inv.hosts[dst].received(1, uint64(frameLen), timeNano, timeNano)
 	}
 	if memo != nil && srcOK && dstOK {
 		inv.noteChecked(d, memo, src, dst)
