@@ -108,10 +108,8 @@ func (s *Strings) renderedSlot(key []byte) *renderedText {
 
 // Printable is the package's Printable, kept like Bytes.
 func (s *Strings) Printable(b []byte) string {
-	for _, c := range b {
-		if c < 0x20 || c >= 0x7F {
-			return Printable(b) // escaped text is rare: not kept
-		}
+	if !printableASCII(b) {
+		return Printable(b) // escaped text is rare: not kept
 	}
 	return s.Bytes(b)
 }

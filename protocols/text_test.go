@@ -45,6 +45,9 @@ func FuzzPrintable(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		if printableASCII(b) != printableBytewise(b) {
+			t.Fatalf("printableASCII(% x) = %v", b, printableASCII(b))
+		}
 		s := Printable(b)
 		if !utf8.ValidString(s) {
 			t.Fatalf("not UTF-8: %q", s)
@@ -58,6 +61,50 @@ func FuzzPrintable(f *testing.F) {
 			t.Fatalf("not idempotent on %q", s)
 		}
 	})
+}
+
+// printableBytewise is the byte-at-a-time test printableASCII does a word
+// at a time.
+func printableBytewise(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c >= 0x7F {
+			return false
+		}
+	}
+	return true
+}
+
+// TestPrintableASCIIWordAtATime: every byte value, in every lane of a word
+// and in the tail, next to neighbours at the edges of the printable range
+// (where a borrow or a carry between bytes would show), gets the
+// byte-at-a-time verdict, from a string and from bytes.
+func TestPrintableASCIIWordAtATime(t *testing.T) {
+	edges := []byte{0x00, 0x1F, 0x20, 0x21, 0x41, 0x7E, 0x7F, 0x80, 0xFF}
+	checked := 0
+	for n := 1; n <= 17; n++ {
+		for pos := 0; pos < n; pos++ {
+			for v := 0; v < 256; v++ {
+				for _, fill := range edges {
+					b := make([]byte, n)
+					for i := range b {
+						b[i] = fill
+					}
+					b[pos] = byte(v)
+					want := printableBytewise(b)
+					if got := printableASCII(b); got != want {
+						t.Fatalf("printableASCII(% x) = %v, want %v", b, got, want)
+					}
+					if got := printableASCII(string(b)); got != want {
+						t.Fatalf("printableASCII(%q) = %v, want %v", b, got, want)
+					}
+					checked++
+				}
+			}
+		}
+	}
+	if checked != 153*256*len(edges) {
+		t.Fatalf("checked %d cases", checked)
+	}
 }
 
 // TestEmitSanitises: whatever a dissector forgot, a transaction leaves it
