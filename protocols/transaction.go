@@ -240,7 +240,10 @@ type Transaction struct {
 func (t *Transaction) Reset() {
 	targets, values, points, reads := t.Targets[:0], t.Values[:0], t.Points[:0], t.ReadValues[:0]
 	anomalies, attrs := t.Anomalies[:0], t.Attrs[:0]
-	*t = Transaction{Targets: targets, Values: values, Points: points, ReadValues: reads, Anomalies: anomalies, Attrs: attrs}
+	// cleared in place, then the slices put back: a composite literal
+	// would be built whole and copied over t
+	*t = Transaction{}
+	t.Targets, t.Values, t.Points, t.ReadValues, t.Anomalies, t.Attrs = targets, values, points, reads, anomalies, attrs
 }
 
 // Clone returns a copy of t that shares nothing with it: what a consumer

@@ -1,6 +1,7 @@
 package protocols
 
 import (
+	"reflect"
 	"testing"
 	"unsafe"
 
@@ -58,6 +59,58 @@ func TestTxPoolReusesOnceAndEmpties(t *testing.T) {
 		p.Put(&Transaction{})
 	}
 	assert.Len(t, p.free, maxPooled, "bounded")
+}
+
+// fillExported sets every exported field v holds, nested structs
+// included, to something other than its zero value.
+func fillExported(v reflect.Value) {
+	for i := 0; i < v.NumField(); i++ {
+		f := v.Field(i)
+		if !f.CanSet() {
+			continue
+		}
+		switch f.Kind() {
+		case reflect.String:
+			f.SetString("x")
+		case reflect.Bool:
+			f.SetBool(true)
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			f.SetInt(1)
+		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+			f.SetUint(1)
+		case reflect.Float32, reflect.Float64:
+			f.SetFloat(1)
+		case reflect.Slice:
+			f.Set(reflect.MakeSlice(f.Type(), 1, 4))
+		case reflect.Struct:
+			fillExported(f)
+		case reflect.Pointer, reflect.Interface, reflect.Map:
+			if f.Kind() == reflect.Pointer {
+				f.Set(reflect.New(f.Type().Elem()))
+			}
+		}
+	}
+}
+
+// TestResetClearsEverythingButRoom: a pooled transaction comes back with
+// every field zero and only its slices' room kept.
+func TestResetClearsEverythingButRoom(t *testing.T) {
+	tx := &Transaction{}
+	fillExported(reflect.ValueOf(tx).Elem())
+	require.NotEqual(t, Transaction{}, *tx)
+	tx.Reset()
+	for name, s := range map[string]int{"Targets": cap(tx.Targets), "Values": cap(tx.Values), "Points": cap(tx.Points),
+		"ReadValues": cap(tx.ReadValues), "Anomalies": cap(tx.Anomalies), "Attrs": cap(tx.Attrs)} {
+		assert.Equal(t, 4, s, "%s keeps its room", name)
+	}
+	assert.Empty(t, tx.Targets)
+	assert.Empty(t, tx.Values)
+	assert.Empty(t, tx.Points)
+	assert.Empty(t, tx.ReadValues)
+	assert.Empty(t, tx.Anomalies)
+	assert.Empty(t, tx.Attrs)
+	tx.Targets, tx.Values, tx.Points, tx.ReadValues, tx.Anomalies, tx.Attrs = nil, nil, nil, nil, nil, nil
+	assert.Equal(t, Transaction{}, *tx)
 }
 
 func TestCloneSharesNothing(t *testing.T) {
