@@ -39,10 +39,12 @@ type rate struct {
 	// (its first and last events learned less than 10 s apart), so MaxLong
 	// is no measure of ten seconds of it (longMax). Saved with the link.
 	Partial     bool
-	first       int64 // bucket of the first event learned since the model was made or loaded
+	first       int64 // bucket of the first event learned since the model was made or loaded (firstSet)
 	ring        [longBuckets]uint16
-	cur         int64 // bucket number of the newest bucket; 0: none yet
+	cur         int64 // bucket number of the newest bucket, when started
 	short, long uint32
+	started     bool // an event was counted since the model was made or loaded
+	firstSet    bool
 	// shortOver, longOver: the window's count is above its threshold (a
 	// burst under way, already reported). One burst is one alert however
 	// long it lasts; see newBurst for when another one starts.
@@ -52,28 +54,49 @@ type rate struct {
 // add counts one event at packet time ns and returns the counts in the
 // short and long windows ending now.
 func (r *rate) add(ns int64) (uint32, uint32) {
-	b := ns / int64(bucketWidth)
+	b := bucketOf(ns)
 	switch {
-	case r.cur == 0 || b < r.cur || b-r.cur >= longBuckets:
+	case !r.started || b < r.cur || b-r.cur >= longBuckets:
 		// first event, time went back (a capture replayed again) or the
 		// whole window is older than it: start afresh
 		r.ring, r.short, r.long = [longBuckets]uint16{}, 0, 0
-		r.cur = b
+		r.cur, r.started = b, true
 	case b > r.cur:
 		for k := r.cur + 1; k <= b; k++ {
-			i := k % longBuckets
+			i := ringSlot(k)
 			r.long -= uint32(r.ring[i]) // bucket k-100 leaves the long window
 			r.ring[i] = 0
-			r.short -= uint32(r.ring[(k-shortBuckets)%longBuckets]) // bucket k-10 leaves the short one
+			r.short -= uint32(r.ring[ringSlot(k-shortBuckets)]) // bucket k-10 leaves the short one
 		}
 		r.cur = b
 	}
-	if i := b % longBuckets; r.ring[i] < ^uint16(0) {
+	if i := ringSlot(b); r.ring[i] < ^uint16(0) {
 		r.ring[i]++
 		r.short++
 		r.long++
 	}
 	return r.short, r.long
+}
+
+// bucketOf is the number of the bucket holding packet time ns, counted
+// from 1970 and below zero before it: bucket 0 holds the first 100 ms of
+// 1970, where a capture from a device without a clock starts, and the zero
+// time.Time that a record which lost its time carries is far below it.
+func bucketOf(ns int64) int64 {
+	b := ns / int64(bucketWidth)
+	if ns < 0 && ns%int64(bucketWidth) != 0 {
+		b-- // rounded down, as for times after 1970
+	}
+	return b
+}
+
+// ringSlot is bucket k's place in the ring, for any k.
+func ringSlot(k int64) int {
+	i := k % longBuckets
+	if i < 0 {
+		i += longBuckets
+	}
+	return int(i)
 }
 
 // learn raises the learned maxima to the current counts, and notes
@@ -85,8 +108,8 @@ func (r *rate) learn() {
 	r.MaxShort = max(r.MaxShort, r.short)
 	r.MaxLong = max(r.MaxLong, r.long)
 	if r.Partial {
-		if r.first == 0 {
-			r.first = r.cur
+		if !r.firstSet {
+			r.first, r.firstSet = r.cur, true
 		}
 		r.Partial = r.cur-r.first < longBuckets
 	}
