@@ -282,6 +282,44 @@ func TestDaemonSurvivesAPanickingFrame(t *testing.T) {
 	assert.Equal(t, uint64(24), d.pipe.Stats.TransactionsTotal(), "the capture after it was handled in full")
 }
 
+// A panic while a transaction is learned, inventoried or judged is logged
+// and alerted, and the flow it came on goes on being followed: the
+// transactions after it are handled too.
+func TestDaemonSurvivesAPanickingConsumer(t *testing.T) {
+	cfg, err := config.Parse("t.conf", []byte("interfaces: [eth1]\n"))
+	require.NoError(t, err)
+	var logs syncBuffer
+	var raised []string
+	d := &daemon{cfg: cfg, log: log.New(&logs, "", 0)}
+	d.mon = newMonitor(cfg.Learning.Baseline(), inventory.Limits{}, func(a *alerts.Alert) { raised = append(raised, a.Kind) })
+	d.model, d.engine = d.mon.model, d.mon.engine
+	seen := 0
+	d.pipe = pipeline.New(pipeline.DefaultLimits(), func(tx *protocols.Transaction) {
+		if seen++; seen == 3 {
+			panic("a bug nobody found yet")
+		}
+		d.mon.observe(tx)
+	})
+	d.pipe.OnConsumerPanic = d.consumerPanic
+	d.mon.attach(d.pipe)
+	r, err := capture.Open(golden)
+	require.NoError(t, err)
+	defer r.Close()
+	for {
+		f, err := r.Next()
+		if err != nil {
+			break
+		}
+		d.handleFrame(f)
+	}
+	d.pipe.Flush()
+	assert.Equal(t, uint64(1), d.panics)
+	assert.Contains(t, logs.String(), "internal error on a modbus transaction of frame")
+	assert.Contains(t, raised, "internal_error")
+	assert.Equal(t, 24, seen, "every transaction of the capture reached the monitor")
+	assert.Zero(t, d.pipe.Stats.Anomalies["modbus.dissector_panic"], "the flow was not given up")
+}
+
 // mustUDPFrame is one Ethernet/IPv4/UDP frame from the given source port.
 func mustUDPFrame(t *testing.T, sport uint16) capture.Frame {
 	b := []byte{0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 6, 0x08, 0x00,

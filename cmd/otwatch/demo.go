@@ -93,6 +93,7 @@ func runDemo(ctx context.Context, dir, capturePath, listen string, stderr io.Wri
 	defer d.dash.closeSeries()
 	d.pipe = pipeline.New(pipeline.DefaultLimits(), d.mon.observe)
 	d.pipe.RecycleTransactions = true
+	d.pipe.OnConsumerPanic = d.consumerPanic
 	d.mon.attach(d.pipe)
 	d.state.Lock()
 	err = d.pipe.ReplayFile(capturePath)

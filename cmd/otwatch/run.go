@@ -217,7 +217,7 @@ type daemon struct {
 
 	mu     sync.Mutex
 	snap   snapshot
-	panics uint64 // frames whose handling panicked (handleFrame)
+	panics uint64 // frames and transactions whose handling panicked (handleFrame, consumerPanic)
 }
 
 // snapshot is what /metrics and /healthz show, refreshed every tick.
@@ -297,6 +297,7 @@ func newDaemon(cfg *config.Config, logger *log.Logger) (*daemon, error) {
 	d.pipe = pipeline.New(cfg.Limits, d.mon.observe)
 	d.pipe.RecycleTransactions = true // nothing keeps a transaction past observe (alerts clone theirs)
 	d.pipe.MergeVLANs = cfg.Capture.MergeVLANs
+	d.pipe.OnConsumerPanic = d.consumerPanic
 	d.mon.attach(d.pipe)
 	if err := d.openOutputs(); err != nil {
 		d.closeOutputs(context.Background())
@@ -534,6 +535,16 @@ func (d *daemon) handleFrame(f capture.Frame) {
 	}()
 	d.pipe.HandleFrame(f)
 	d.frames.Store(d.pipe.Stats.Packets)
+}
+
+// consumerPanic is the pipeline's word of a panic while a transaction was
+// learned, inventoried or judged (pipeline.Pipeline.OnConsumerPanic): the
+// flow goes on; it is logged and alerted as a frame's panic is.
+func (d *daemon) consumerPanic(r any, t *protocols.Transaction) {
+	d.panics++
+	d.log.Printf("internal error on a %s transaction of frame %d (%s → %s): %v; capture goes on", t.Proto, d.pipe.Frames(), t.Client.IP, t.Server.IP, r)
+	d.engine.Raise(finding.Finding{Key: finding.NewKey("internal_error", "monitor"), Time: t.Time(), Asset: t.Server.IP.String(),
+		Message: fmt.Sprintf("otwatch hit an internal error on a %s transaction of captured frame %d (%s → %s) and went on; what it learned or judged of it may be incomplete (%v)", t.Proto, d.pipe.Frames(), t.Client.IP, t.Server.IP, r)})
 }
 
 // tick runs on the capture goroutine every second: clock, health checks,

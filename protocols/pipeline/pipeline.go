@@ -55,6 +55,10 @@ type Pipeline struct {
 	// the sink nor anything it calls keeps a *Transaction, or one of its
 	// slices, past the call: what is kept must be Transaction.Clone'd.
 	RecycleTransactions bool
+	// OnConsumerPanic, when set, hears of a panic of the sink's (what
+	// consumes transactions: learning, inventory, alerts), with the
+	// transaction it was given; the flow goes on (see consume).
+	OnConsumerPanic func(r any, t *protocols.Transaction)
 	// Stats is updated as frames are handled.
 	Stats   Stats
 	dupSeed maphash.Seed
@@ -919,8 +923,26 @@ func (p *Pipeline) emit(t *protocols.Transaction) {
 		p.Stats.Anomalies[a]++
 	}
 	if p.sink != nil {
-		p.sink(t)
+		p.consume(t)
 	}
+}
+
+// consume hands t to the sink. The sink runs inside the session's Feed,
+// whose guard would take a panic of the sink's for the dissector's and
+// detach the flow: a fault in learning, the inventory or the alerts would
+// leave the monitor blind to the flow, with only a dissector_panic counted.
+// Here it is the anomaly pipeline.consumer_panic, told to OnConsumerPanic,
+// and the session goes on with the next transaction.
+func (p *Pipeline) consume(t *protocols.Transaction) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.Stats.Anomalies["pipeline.consumer_panic"]++
+			if p.OnConsumerPanic != nil {
+				p.OnConsumerPanic(r, t)
+			}
+		}
+	}()
+	p.sink(t)
 }
 
 func (p *Pipeline) closeFlow(fl *flow, pkt protocols.Packet) {

@@ -309,6 +309,41 @@ func TestPanickingDissectorBecomesAnomaly(t *testing.T) {
 	assert.Equal(t, 1, txs)
 }
 
+// TestPanickingConsumerKeepsTheFlow: a panic of the sink's (learning,
+// inventory, alerts) is not taken for the dissector's: the flow is not
+// detached, the transactions after it are delivered, and the panic is
+// counted and told with its transaction.
+func TestPanickingConsumerKeepsTheFlow(t *testing.T) {
+	var got []string
+	var told []any
+	calls := 0
+	p := New(Limits{}, func(tx *protocols.Transaction) {
+		calls++
+		if calls == 2 {
+			var m map[string]int
+			m["boom"]++ // nil map write: a real bug
+		}
+		got = append(got, tx.Proto)
+	})
+	p.OnConsumerPanic = func(r any, tx *protocols.Transaction) { told = append(told, r, tx.Proto) }
+	c := newConn(t, 41040, 502)
+	frames := c.handshake()
+	for range 4 {
+		frames = append(frames, c.send(true, readReq), c.send(false, readResp))
+	}
+	for _, f := range frames {
+		p.HandleFrame(f)
+	}
+	p.Flush()
+	assert.Equal(t, 4, calls, "every transaction reached the sink")
+	assert.Equal(t, []string{"modbus", "modbus", "modbus"}, got, "the ones after the panic completed")
+	assert.Equal(t, uint64(1), p.Stats.Anomalies["pipeline.consumer_panic"])
+	assert.Zero(t, p.Stats.Anomalies["modbus.dissector_panic"], "not the dissector's")
+	require.Len(t, told, 2)
+	assert.Contains(t, fmt.Sprint(told[0]), "nil map")
+	assert.Equal(t, "modbus", told[1])
+}
+
 func TestDeterministicOutput(t *testing.T) {
 	render := func() string {
 		r := newRun(Limits{})
