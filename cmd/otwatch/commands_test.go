@@ -244,18 +244,45 @@ func TestDashboardMaintenanceWindow(t *testing.T) {
 	assert.Contains(t, logs.String(), "operator bob ended the maintenance window")
 }
 
+// panicDaemon is a daemon without capture or state, its log and the kinds
+// of the alerts it raised kept for the panic tests; sink, when not nil,
+// stands between the pipeline and the monitor.
+func panicDaemon(t *testing.T, sink func(d *daemon, tx *protocols.Transaction)) (*daemon, *syncBuffer, *[]string) {
+	cfg, err := config.Parse("t.conf", []byte("interfaces: [eth1]\n"))
+	require.NoError(t, err)
+	logs, raised := &syncBuffer{}, &[]string{}
+	d := &daemon{cfg: cfg, log: log.New(logs, "", 0)}
+	d.mon = newMonitor(cfg.Learning.Baseline(), inventory.Limits{}, func(a *alerts.Alert) { *raised = append(*raised, a.Kind) })
+	d.model, d.engine = d.mon.model, d.mon.engine
+	observe := d.mon.observe
+	if sink != nil {
+		observe = func(tx *protocols.Transaction) { sink(d, tx) }
+	}
+	d.pipe = pipeline.New(pipeline.DefaultLimits(), observe)
+	d.pipe.OnConsumerPanic = d.consumerPanic
+	d.mon.attach(d.pipe)
+	return d, logs, raised
+}
+
+// handleGolden runs the golden capture through d's handleFrame.
+func handleGolden(t *testing.T, d *daemon) {
+	r, err := capture.Open(golden)
+	require.NoError(t, err)
+	defer r.Close()
+	for {
+		f, err := r.Next()
+		if err != nil {
+			break
+		}
+		d.handleFrame(f)
+	}
+	d.pipe.Flush()
+}
+
 // A panic while handling a captured frame is logged and alerted, and the
 // next frames are handled as before.
 func TestDaemonSurvivesAPanickingFrame(t *testing.T) {
-	cfg, err := config.Parse("t.conf", []byte("interfaces: [eth1]\n"))
-	require.NoError(t, err)
-	var logs syncBuffer
-	var raised []string
-	d := &daemon{cfg: cfg, log: log.New(&logs, "", 0)}
-	d.mon = newMonitor(cfg.Learning.Baseline(), inventory.Limits{}, func(a *alerts.Alert) { raised = append(raised, a.Kind) })
-	d.model, d.engine = d.mon.model, d.mon.engine
-	d.pipe = pipeline.New(pipeline.DefaultLimits(), d.mon.observe)
-	d.mon.attach(d.pipe)
+	d, logs, raised := panicDaemon(t, nil)
 	inner := d.pipe.Events
 	d.pipe.Events = func(e *pipeline.Event) {
 		if e.Kind == pipeline.PacketSeen && e.Decoded.SrcPort == 6666 {
@@ -263,22 +290,11 @@ func TestDaemonSurvivesAPanickingFrame(t *testing.T) {
 		}
 		inner(e)
 	}
-	r, err := capture.Open(golden)
-	require.NoError(t, err)
-	defer r.Close()
-	bad := mustUDPFrame(t, 6666)
-	d.handleFrame(bad)
-	for {
-		f, err := r.Next()
-		if err != nil {
-			break
-		}
-		d.handleFrame(f)
-	}
-	d.pipe.Flush()
+	d.handleFrame(mustUDPFrame(t, 6666))
+	handleGolden(t, d)
 	assert.Equal(t, uint64(1), d.panics)
 	assert.Contains(t, logs.String(), "internal error on frame 1")
-	assert.Contains(t, raised, "internal_error")
+	assert.Contains(t, *raised, "internal_error")
 	assert.Equal(t, uint64(24), d.pipe.Stats.TransactionsTotal(), "the capture after it was handled in full")
 }
 
@@ -286,36 +302,17 @@ func TestDaemonSurvivesAPanickingFrame(t *testing.T) {
 // and alerted, and the flow it came on goes on being followed: the
 // transactions after it are handled too.
 func TestDaemonSurvivesAPanickingConsumer(t *testing.T) {
-	cfg, err := config.Parse("t.conf", []byte("interfaces: [eth1]\n"))
-	require.NoError(t, err)
-	var logs syncBuffer
-	var raised []string
-	d := &daemon{cfg: cfg, log: log.New(&logs, "", 0)}
-	d.mon = newMonitor(cfg.Learning.Baseline(), inventory.Limits{}, func(a *alerts.Alert) { raised = append(raised, a.Kind) })
-	d.model, d.engine = d.mon.model, d.mon.engine
 	seen := 0
-	d.pipe = pipeline.New(pipeline.DefaultLimits(), func(tx *protocols.Transaction) {
+	d, logs, raised := panicDaemon(t, func(d *daemon, tx *protocols.Transaction) {
 		if seen++; seen == 3 {
 			panic("a bug nobody found yet")
 		}
 		d.mon.observe(tx)
 	})
-	d.pipe.OnConsumerPanic = d.consumerPanic
-	d.mon.attach(d.pipe)
-	r, err := capture.Open(golden)
-	require.NoError(t, err)
-	defer r.Close()
-	for {
-		f, err := r.Next()
-		if err != nil {
-			break
-		}
-		d.handleFrame(f)
-	}
-	d.pipe.Flush()
+	handleGolden(t, d)
 	assert.Equal(t, uint64(1), d.panics)
 	assert.Contains(t, logs.String(), "internal error on a modbus transaction of frame")
-	assert.Contains(t, raised, "internal_error")
+	assert.Contains(t, *raised, "internal_error")
 	assert.Equal(t, 24, seen, "every transaction of the capture reached the monitor")
 	assert.Zero(t, d.pipe.Stats.Anomalies["modbus.dissector_panic"], "the flow was not given up")
 }
