@@ -527,10 +527,9 @@ func (d *daemon) handleFrame(f capture.Frame) {
 	defer d.state.Unlock()
 	defer func() {
 		if r := recover(); r != nil {
-			d.panics++
-			d.log.Printf("internal error on frame %d (%d bytes, link type %d): %v; capture goes on", d.pipe.Frames(), len(f.Data), f.LinkType, r)
-			d.engine.Raise(finding.Finding{Key: finding.NewKey("internal_error", "pipeline"), Time: time.Unix(0, f.TimeNano).UTC(),
-				Message: fmt.Sprintf("otwatch hit an internal error on captured frame %d and went on; the streams it was part of may be incomplete (%v)", d.pipe.Frames(), r)})
+			d.internalError("pipeline", "", time.Unix(0, f.TimeNano).UTC(),
+				fmt.Sprintf("frame %d (%d bytes, link type %d)", d.pipe.Frames(), len(f.Data), f.LinkType),
+				"the streams it was part of may be incomplete", r)
 		}
 	}()
 	d.pipe.HandleFrame(f)
@@ -541,10 +540,19 @@ func (d *daemon) handleFrame(f capture.Frame) {
 // learned, inventoried or judged (pipeline.Pipeline.OnConsumerPanic): the
 // flow goes on; it is logged and alerted as a frame's panic is.
 func (d *daemon) consumerPanic(r any, t *protocols.Transaction) {
+	d.internalError("monitor", t.Server.IP.String(), t.Time(),
+		fmt.Sprintf("a %s transaction of frame %d (%s → %s)", t.Proto, d.pipe.Frames(), t.Client.IP, t.Server.IP),
+		"what it learned or judged of it may be incomplete", r)
+}
+
+// internalError counts, logs and alerts a panic the daemon survived: on
+// what (a frame, a transaction), in part (the alert's key), with its
+// consequence for what otwatch reports.
+func (d *daemon) internalError(part, asset string, at time.Time, what, consequence string, r any) {
 	d.panics++
-	d.log.Printf("internal error on a %s transaction of frame %d (%s → %s): %v; capture goes on", t.Proto, d.pipe.Frames(), t.Client.IP, t.Server.IP, r)
-	d.engine.Raise(finding.Finding{Key: finding.NewKey("internal_error", "monitor"), Time: t.Time(), Asset: t.Server.IP.String(),
-		Message: fmt.Sprintf("otwatch hit an internal error on a %s transaction of captured frame %d (%s → %s) and went on; what it learned or judged of it may be incomplete (%v)", t.Proto, d.pipe.Frames(), t.Client.IP, t.Server.IP, r)})
+	d.log.Printf("internal error on %s: %v; capture goes on", what, r)
+	d.engine.Raise(finding.Finding{Key: finding.NewKey("internal_error", part), Time: at, Asset: asset,
+		Message: fmt.Sprintf("otwatch hit an internal error on %s and went on; %s (%v)", what, consequence, r)})
 }
 
 // tick runs on the capture goroutine every second: clock, health checks,

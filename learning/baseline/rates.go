@@ -39,12 +39,12 @@ type rate struct {
 	// (its first and last events learned less than 10 s apart), so MaxLong
 	// is no measure of ten seconds of it (longMax). Saved with the link.
 	Partial     bool
-	first       int64 // bucket of the first event learned since the model was made or loaded (firstSet)
+	first       int64 // bucket of the first event learned since the model was made or loaded
 	ring        [longBuckets]uint16
-	cur         int64 // bucket number of the newest bucket, when started
+	cur         int64 // bucket number of the newest bucket
 	short, long uint32
-	started     bool // an event was counted since the model was made or loaded
-	firstSet    bool
+	started     bool // an event was counted since the model was made or loaded (cur holds)
+	firstSet    bool // an event was learned since then (first holds)
 	// shortOver, longOver: the window's count is above its threshold (a
 	// burst under way, already reported). One burst is one alert however
 	// long it lasts; see newBurst for when another one starts.
