@@ -56,7 +56,7 @@ var kinds = []KindInfo{
 	{"packet_drops", 7, nil, true, "the kernel dropped packets before otwatch could read them"},
 	{"clock_jump", 5, nil, true, "the system clock jumped: alert times around it may be off"},
 	{"storage_failure", 8, nil, true, "the state could not be saved (disk full or failing): monitoring goes on in memory"},
-	{"internal_error", 7, nil, true, "otwatch hit an internal error on a captured frame and went on; the streams it was part of may be incomplete (the log names the frame)"},
+	{"internal_error", 7, nil, true, "otwatch hit an internal error on a captured frame, or on a transaction it was learning or judging, and went on; the streams it was part of, or what was learned of the transaction, may be incomplete (the log names the frame)"},
 	{"limit_reached", 5, nil, true, "a bound was hit (flows, buffers, inventory or baseline assets and keys, the alert queue, the evidence budget): some traffic is not fully analysed, or alerts were summed up rather than sent one by one"},
 	{"appliance_update", 4, nil, true, "a step of an update of the appliance's own software: a signed bundle received, installed into the other root slot, booted on trial, proven healthy"},
 	{"appliance_update_failed", 7, nil, true, "an appliance update did not happen as asked: a bundle refused (signature, digest, architecture, downgrade), a trial boot that failed, a rollback to the previous version, an installation cut short, the database restored"},
