@@ -36,7 +36,8 @@ var commands = map[string]helpText{
 	"read": {usage: "read [flags] CAPTURE...", summary: "dissect capture files: records, alerts, inventory, summary",
 		about: "Reads pcap and pcapng files (gzip-compressed too) as one stream, in the order given, through the same\n" +
 			"pipeline, inventory, learning and alerts as the daemon, and prints a summary on stderr. Exit status 0: done;\n" +
-			"1: done, but a capture was damaged (everything readable was processed); 2: nothing could be done.",
+			"1: done, but a capture was damaged (everything readable was processed) or otwatch hit an internal error\n" +
+			"and went on (each named on stderr, even with --quiet); 2: nothing could be done.",
 		examples: []string{"otwatch read --records - plant.pcapng",
 			"otwatch read --mode learn --db state.db monday.pcap && otwatch read --mode detect --db state.db --alerts alerts.jsonl tuesday.pcap"}},
 	"alerts": {usage: "alerts COMMAND", summary: "list alerts and incidents, mark an alert normal"},

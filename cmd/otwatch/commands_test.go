@@ -259,7 +259,7 @@ func panicDaemon(t *testing.T, sink func(d *daemon, tx *protocols.Transaction)) 
 		observe = func(tx *protocols.Transaction) { sink(d, tx) }
 	}
 	d.pipe = pipeline.New(pipeline.DefaultLimits(), observe)
-	d.pipe.OnConsumerPanic = d.consumerPanic
+	d.mon.logf = d.log.Printf
 	d.mon.attach(d.pipe)
 	return d, logs, raised
 }
@@ -292,7 +292,7 @@ func TestDaemonSurvivesAPanickingFrame(t *testing.T) {
 	}
 	d.handleFrame(mustUDPFrame(t, 6666))
 	handleGolden(t, d)
-	assert.Equal(t, uint64(1), d.panics)
+	assert.Equal(t, uint64(1), d.mon.panics)
 	assert.Contains(t, logs.String(), "internal error on frame 1")
 	assert.Contains(t, *raised, "internal_error")
 	assert.Equal(t, uint64(24), d.pipe.Stats.TransactionsTotal(), "the capture after it was handled in full")
@@ -310,7 +310,7 @@ func TestDaemonSurvivesAPanickingConsumer(t *testing.T) {
 		d.mon.observe(tx)
 	})
 	handleGolden(t, d)
-	assert.Equal(t, uint64(1), d.panics)
+	assert.Equal(t, uint64(1), d.mon.panics)
 	assert.Contains(t, logs.String(), "internal error on a modbus transaction of frame")
 	assert.Contains(t, *raised, "internal_error")
 	assert.Equal(t, 24, seen, "every transaction of the capture reached the monitor")

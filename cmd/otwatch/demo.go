@@ -87,13 +87,13 @@ func runDemo(ctx context.Context, dir, capturePath, listen string, stderr io.Wri
 	// Auto mode with the default hour of learning: the capture's early
 	// connections are learned, the later ones (years later) are checked.
 	d.mon = newMonitor(baseline.Config{Mode: baseline.ModeAuto}, inventory.Limits{}, d.onAlert)
+	d.mon.logf = logger.Printf
 	d.model, d.engine = d.mon.model, d.mon.engine
 	d.dash = newDashboardBackend(d)
 	d.dash.openSeries("") // the demo's replay is kept in memory
 	defer d.dash.closeSeries()
 	d.pipe = pipeline.New(pipeline.DefaultLimits(), d.mon.observe)
 	d.pipe.RecycleTransactions = true
-	d.pipe.OnConsumerPanic = d.consumerPanic
 	d.mon.attach(d.pipe)
 	d.state.Lock()
 	err = d.pipe.ReplayFile(capturePath)

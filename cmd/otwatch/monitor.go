@@ -37,6 +37,11 @@ type monitor struct {
 	vulns  *vulns // imported advisories and the vulnerable_asset watch (advisories.go)
 	// onTx, when set, also gets every transaction (the dashboard's time series)
 	onTx func(*protocols.Transaction)
+	// logf, when set, says what internal error was survived (the daemon's
+	// log, read's stderr); panics counts them (internalerror.go)
+	logf   func(format string, args ...any)
+	panics uint64
+	frames func() uint64 // the attached pipeline's frame number
 }
 
 // setZones places assets in the configured zones and checks conduits from now on.
@@ -83,7 +88,8 @@ func (m *monitor) components() map[string]store.Component {
 // network stream to the inventory and the network detectors.
 func (m *monitor) attach(p *pipeline.Pipeline) {
 	p.Events = m.network
-	m.inv.FrameOf = p.Frames
+	p.OnConsumerPanic, p.OnFramePanic = m.consumerPanic, m.framePanic
+	m.inv.FrameOf, m.frames = p.Frames, p.Frames
 }
 
 // network takes the pipeline's second output, its network stream: packets

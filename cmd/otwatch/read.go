@@ -112,28 +112,25 @@ func cmdRead(args []string, stdout, stderr io.Writer) int {
 	p.MergeVLANs = o.mergeVLANs
 	p.RecycleTransactions = true // nothing keeps a transaction past sink (alerts clone theirs)
 	state.attach(p)
+	if readPipelineHook != nil {
+		readPipelineHook(p)
+	}
 	progress := newProgress(stderr, total, o.quiet)
+	state.logf = func(format string, args ...any) { // internal errors: never silent, even with --quiet
+		progress.clear()
+		fmt.Fprintf(stderr, "otwatch read: "+format+"\n", args...)
+	}
 	started := time.Now()
 	status := 0
 	var done int64
 	for i, r := range readers {
-		frames, damaged := 0, false
-		for {
-			f, err := r.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				progress.clear()
-				fmt.Fprintf(stderr, "otwatch read: %v; everything before it was processed\n", err)
-				status, damaged = 1, true
-				break
-			}
-			frames++
-			p.HandleFrame(f)
-			progress.update(done + r.FileOffset())
-		}
-		if frames == 0 && !damaged {
+		frames, err := p.ReadFrom(r, func() { progress.update(done + r.FileOffset()) })
+		switch {
+		case err != nil:
+			progress.clear()
+			fmt.Fprintf(stderr, "otwatch read: %v; everything before it was processed\n", err)
+			status = 1
+		case frames == 0:
 			// not an error, but never silent, even with --quiet: the
 			// capture stopped before its first packet (a capture filter that
 			// matched nothing, a tcpdump killed at once)
@@ -141,6 +138,9 @@ func cmdRead(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "otwatch read: %s: no packets in this capture, only its header\n", o.captures[i])
 		}
 		done += r.FileOffset()
+	}
+	if state.panics > 0 {
+		status = 1
 	}
 	p.Flush()
 	state.engine.Flush()
@@ -163,13 +163,17 @@ func cmdRead(args []string, stdout, stderr io.Writer) int {
 	return status
 }
 
-// progress draws a one-line bar on stderr when it is a terminal.
+// readPipelineHook, when set (tests), is given each read's pipeline before
+// its first frame.
+var readPipelineHook func(*pipeline.Pipeline)
+
+// progress draws a one-line bar on stderr when it is a terminal, updated
+// every pipeline.ProgressEvery frames.
 type progress struct {
 	w     io.Writer
 	total int64
 	on    bool
 	last  time.Time
-	calls int
 }
 
 func newProgress(w io.Writer, total int64, quiet bool) *progress {
@@ -184,9 +188,6 @@ func newProgress(w io.Writer, total int64, quiet bool) *progress {
 
 func (p *progress) update(done int64) {
 	if !p.on {
-		return
-	}
-	if p.calls++; p.calls%4096 != 0 {
 		return
 	}
 	if now := time.Now(); now.Sub(p.last) >= 200*time.Millisecond {

@@ -15,6 +15,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/otwatch/otwatch/protocols/capture"
 	"github.com/otwatch/otwatch/protocols/frame"
+	"github.com/otwatch/otwatch/protocols/pipeline"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -202,4 +203,43 @@ func TestReadMergeVLANs(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A panic while `otwatch read` handles a frame is named on stderr, even
+// with --quiet, and alerted; the frames after it, in that capture and the
+// next, are read as before, the state is saved, and the status is 1.
+func TestReadSurvivesAPanickingFrame(t *testing.T) {
+	dir := t.TempDir()
+	bug := filepath.Join(dir, "bug.pcap")
+	f, err := os.Create(bug)
+	require.NoError(t, err)
+	w := pcapgo.NewWriter(f)
+	require.NoError(t, w.WriteFileHeader(65535, layers.LinkTypeEthernet))
+	udp := mustUDPFrame(t, 6666)
+	require.NoError(t, w.WritePacket(gopacket.CaptureInfo{Timestamp: time.Unix(0, udp.TimeNano), CaptureLength: len(udp.Data), Length: len(udp.Data)}, udp.Data))
+	require.NoError(t, f.Close())
+	readPipelineHook = func(p *pipeline.Pipeline) {
+		inner := p.Events
+		p.Events = func(e *pipeline.Event) {
+			if e.Kind == pipeline.PacketSeen && e.Decoded.SrcPort == 6666 {
+				panic("a bug nobody found yet")
+			}
+			inner(e)
+		}
+	}
+	defer func() { readPipelineHook = nil }()
+	const second = "../../protocols/modbus/testdata/suricata_modbus.pcap"
+	alertsFile, db := filepath.Join(dir, "alerts.jsonl"), filepath.Join(dir, "state.db")
+	code, out, stderr := runCmd("--quiet", "--records", "-", "--alerts", alertsFile, "--db", db, golden, bug, second)
+	assert.Equal(t, 1, code)
+	assert.Equal(t, "otwatch read: internal error on frame 101 (46 bytes, link type 1): a bug nobody found yet; capture goes on\n", stderr)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Equal(t, 24+23, len(lines), "both captures were read in full")
+	assert.Contains(t, lines[24], `"request_frame":109,`, "the second capture's frames after the panicking one")
+	raised, err := os.ReadFile(alertsFile)
+	require.NoError(t, err)
+	assert.Contains(t, string(raised), `"kind":"internal_error"`)
+	code, _, stderr = runCmd("--mode", "detect", "--db", db, golden)
+	assert.Equal(t, 0, code, stderr)
+	assert.Regexp(t, `baseline +[1-9][0-9]* assets`, stderr, "the state the run learned was saved")
 }

@@ -215,9 +215,8 @@ type daemon struct {
 	evidenceOver   uint64      // evidence.Stats.OverBudget at the last limit_reached alert
 	updates        updateRelay // the appliance installer's steps (appliance_update.go)
 
-	mu     sync.Mutex
-	snap   snapshot
-	panics uint64 // frames and transactions whose handling panicked (handleFrame, consumerPanic)
+	mu   sync.Mutex
+	snap snapshot
 }
 
 // snapshot is what /metrics and /healthz show, refreshed every tick.
@@ -270,6 +269,7 @@ func newDaemon(cfg *config.Config, logger *log.Logger) (*daemon, error) {
 	}
 	db, lost, err := openStateFile(cfg.Database.Path, func(db *store.Store) error {
 		d.mon = newMonitor(cfg.Learning.Baseline(), inventory.Limits{}, d.onAlert)
+		d.mon.logf = logger.Printf
 		d.mon.setZones(policy)
 		d.model, d.engine = d.mon.model, d.mon.engine
 		return db.Load(d.components())
@@ -297,7 +297,6 @@ func newDaemon(cfg *config.Config, logger *log.Logger) (*daemon, error) {
 	d.pipe = pipeline.New(cfg.Limits, d.mon.observe)
 	d.pipe.RecycleTransactions = true // nothing keeps a transaction past observe (alerts clone theirs)
 	d.pipe.MergeVLANs = cfg.Capture.MergeVLANs
-	d.pipe.OnConsumerPanic = d.consumerPanic
 	d.mon.attach(d.pipe)
 	if err := d.openOutputs(); err != nil {
 		d.closeOutputs(context.Background())
@@ -519,40 +518,18 @@ func (d *daemon) markNormal(id, user string) error {
 }
 
 // handleFrame runs one captured frame through the pipeline. A panic there
-// (a bug no test found yet, on a frame nobody foresaw) is logged with the
-// frame, alerted, and capture goes on: a blind monitor is worse than one
-// that lost the streams in flight.
+// is survived (pipeline.Pipeline.FramePanicked, monitor.framePanic):
+// capture goes on.
 func (d *daemon) handleFrame(f capture.Frame) {
 	d.state.Lock()
 	defer d.state.Unlock()
 	defer func() {
 		if r := recover(); r != nil {
-			d.internalError("pipeline", "", time.Unix(0, f.TimeNano).UTC(),
-				fmt.Sprintf("frame %d (%d bytes, link type %d)", d.pipe.Frames(), len(f.Data), f.LinkType),
-				"the streams it was part of may be incomplete", r)
+			d.pipe.FramePanicked(r, f)
 		}
 	}()
 	d.pipe.HandleFrame(f)
 	d.frames.Store(d.pipe.Stats.Packets)
-}
-
-// consumerPanic is the pipeline's word of a panic while a transaction was
-// learned, inventoried or judged (pipeline.Pipeline.OnConsumerPanic): the
-// flow goes on; it is logged and alerted as a frame's panic is.
-func (d *daemon) consumerPanic(r any, t *protocols.Transaction) {
-	d.internalError("monitor", t.Server.IP.String(), t.Time(),
-		fmt.Sprintf("a %s transaction of frame %d (%s → %s)", t.Proto, d.pipe.Frames(), t.Client.IP, t.Server.IP),
-		"what it learned or judged of it may be incomplete", r)
-}
-
-// internalError counts, logs and alerts a panic the daemon survived: on
-// what (a frame, a transaction), in part (the alert's key), with its
-// consequence for what otwatch reports.
-func (d *daemon) internalError(part, asset string, at time.Time, what, consequence string, r any) {
-	d.panics++
-	d.log.Printf("internal error on %s: %v; capture goes on", what, r)
-	d.engine.Raise(finding.Finding{Key: finding.NewKey("internal_error", part), Time: at, Asset: asset,
-		Message: fmt.Sprintf("otwatch hit an internal error on %s and went on; %s (%v)", what, consequence, r)})
 }
 
 // tick runs on the capture goroutine every second: clock, health checks,

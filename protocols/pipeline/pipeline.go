@@ -59,6 +59,10 @@ type Pipeline struct {
 	// consumes transactions: learning, inventory, alerts), with the
 	// transaction it was given; the flow goes on (see consume).
 	OnConsumerPanic func(r any, t *protocols.Transaction)
+	// OnFramePanic, when set, hears of any other panic while a frame was
+	// handled (of the pipeline's own code, or of Events), with the frame
+	// (see FramePanicked).
+	OnFramePanic func(r any, f capture.Frame)
 	// Stats is updated as frames are handled.
 	Stats   Stats
 	dupSeed maphash.Seed

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -342,6 +344,80 @@ func TestPanickingConsumerKeepsTheFlow(t *testing.T) {
 	require.Len(t, told, 2)
 	assert.Contains(t, fmt.Sprint(told[0]), "nil map")
 	assert.Equal(t, "modbus", told[1])
+}
+
+// A panic outside the guards of the sessions and the sink (here of
+// Events, the network stream's consumer) loses that frame only: it is the
+// anomaly pipeline.frame_panic, told with the frame, and ReadFrom hands
+// the pipeline the frames after it as before.
+func TestPanickingFrameIsSurvived(t *testing.T) {
+	var got []string
+	p := New(Limits{}, func(tx *protocols.Transaction) { got = append(got, tx.Proto) })
+	seen := 0
+	p.Events = func(e *Event) {
+		if e.Kind == PacketSeen {
+			if seen++; seen == 2 {
+				var m map[string]int
+				m["boom"]++ // nil map write: a real bug
+			}
+		}
+	}
+	var told []any
+	p.OnFramePanic = func(r any, f capture.Frame) { told = append(told, r, f.TimeNano) }
+	c := newConn(t, 41041, 502)
+	frames := c.handshake()
+	for range 4 {
+		frames = append(frames, c.send(true, readReq), c.send(false, readResp))
+	}
+	progress := 0
+	n, err := p.ReadFrom(openFrames(t, frames), func() { progress++ })
+	require.NoError(t, err)
+	p.Flush()
+	assert.Equal(t, len(frames), n)
+	assert.Equal(t, 1, progress, "at the end (fewer than ProgressEvery frames)")
+	assert.Equal(t, uint64(1), p.Stats.Anomalies["pipeline.frame_panic"])
+	require.Len(t, told, 2)
+	assert.Contains(t, fmt.Sprint(told[0]), "nil map")
+	assert.Equal(t, frames[1].TimeNano, told[1], "told with the frame that panicked")
+	assert.Equal(t, []string{"modbus", "modbus", "modbus", "modbus"}, got, "the frames after it were handled")
+}
+
+// A panic of the reader's or of the progress function is not the
+// pipeline's: it goes on up (a reader that panicked would panic again at
+// once, and the loop would never end).
+func TestReadFromCatchesOnlyThePipelinesPanic(t *testing.T) {
+	c := newConn(t, 41042, 502)
+	frames := c.handshake()
+	for len(frames) < ProgressEvery+100 {
+		frames = append(frames, c.send(true, readReq))
+	}
+	p := New(Limits{}, nil)
+	assert.PanicsWithValue(t, "progress", func() { p.ReadFrom(openFrames(t, frames), func() { panic("progress") }) })
+	assert.Equal(t, uint64(ProgressEvery), p.Frames(), "it was called in the loop, after frame ProgressEvery")
+	assert.Zero(t, p.Stats.Anomalies["pipeline.frame_panic"])
+}
+
+// openFrames writes frames as a pcap file and opens it.
+func openFrames(t *testing.T, frames []capture.Frame) *capture.Reader {
+	b := binary.LittleEndian.AppendUint32(nil, 0xA1B23C4D) // nanosecond pcap
+	b = binary.LittleEndian.AppendUint16(b, 2)
+	b = binary.LittleEndian.AppendUint16(b, 4)
+	b = append(b, make([]byte, 8)...)
+	b = binary.LittleEndian.AppendUint32(b, capture.MaxFrame)
+	b = binary.LittleEndian.AppendUint32(b, capture.LinkEthernet)
+	for _, f := range frames {
+		b = binary.LittleEndian.AppendUint32(b, uint32(f.TimeNano/1e9))
+		b = binary.LittleEndian.AppendUint32(b, uint32(f.TimeNano%1e9))
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(f.Data)))
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(f.Data)))
+		b = append(b, f.Data...)
+	}
+	path := filepath.Join(t.TempDir(), "frames.pcap")
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+	r, err := capture.Open(path)
+	require.NoError(t, err)
+	t.Cleanup(func() { r.Close() })
+	return r
 }
 
 func TestDeterministicOutput(t *testing.T) {
