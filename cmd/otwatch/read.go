@@ -139,11 +139,11 @@ func cmdRead(args []string, stdout, stderr io.Writer) int {
 		}
 		done += r.FileOffset()
 	}
-	if state.panics > 0 {
-		status = 1
-	}
 	p.Flush()
 	state.engine.Flush()
+	if state.panics > 0 { // the flows the flush closed emit too
+		status = 1
+	}
 	writeHeapProfile()
 	progress.clear()
 	if err := state.finish(o.inventory); err != nil {
