@@ -845,21 +845,58 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 			m.dirtyChanged(a, sk)
 		}
 	}
-	eachPoint(tx, func(p pointRef) {
-		k, ok := m.pointKey(pu, p, true)
-		if !ok {
+	if len(tx.Points) == 0 {
+		eachPoint(tx, func(p pointRef) {
+			if k, ok := m.pointKey(pu, p, true); ok {
+				m.learnPoint(a, k, p.typ, p.v, now)
+			}
+		})
+		return
+	}
+	// The typed points, as eachPoint pairs them with their targets, the
+	// target's part of the key made once for its points rather than for
+	// each: an HMI's block write is tens of points of one target.
+	target, field := -1, ""
+	var base pointKey
+	var fieldID uint8
+	baseOK, fieldOK := false, true
+	for i := range tx.Points {
+		p := &tx.Points[i]
+		if int(p.Target) >= len(tx.Targets) {
+			continue
+		}
+		tg := &tx.Targets[p.Target]
+		if int(p.Target) != target {
+			target = int(p.Target)
+			base, baseOK = m.targetKey(pu, tg.Space, tg.ID, true)
+		}
+		if !baseOK {
+			continue
+		}
+		if p.Field != field {
+			field = p.Field
+			fieldID, fieldOK = m.fieldKey(field, true)
+		}
+		if !fieldOK {
+			continue
+		}
+		k := base
+		k.address, k.sub, k.bits, k.field = tg.Address+uint64(p.Element), p.Sub, p.Type.Bits, fieldID
+		m.learnPoint(a, k, p.Type, p.V, now)
+	}
+}
+
+// learnPoint folds v, written to the point k, into its value model.
+func (m *Model) learnPoint(a *Asset, k pointKey, typ protocols.NumType, v float64, now time.Time) {
+	vm := a.points.ref(k)
+	if vm == nil {
+		if !m.newKey(a, now) {
 			return
 		}
-		vm := a.points.ref(k)
-		if vm == nil {
-			if !m.newKey(a, now) {
-				return
-			}
-			vm = a.points.add(k, ValueModel{Type: p.typ})
-		}
-		vm.Learn(p.v)
-		m.dirtyPoint(a, k, vm)
-	})
+		vm = a.points.add(k, ValueModel{Type: typ})
+	}
+	vm.Learn(v)
+	m.dirtyPoint(a, k, vm)
 }
 
 // learnAt folds one use of the function at now into its cadence.
@@ -1010,23 +1047,40 @@ func (m *Model) candidates(a *Asset, proto, unit string, fn func(pu uint32) bool
 // pointKey builds a point's key; ok is false when a name it needs is not
 // interned (and create is false), or the model has 255 fields already.
 func (m *Model) pointKey(pu uint32, p pointRef, create bool) (pointKey, bool) {
-	k := pointKey{address: p.address, pu: pu, sub: p.sub, bits: p.typ.Bits}
-	if k.space = m.strs.id(p.space, create); k.space == 0 {
+	k, ok := m.targetKey(pu, p.space, p.id, create)
+	if !ok {
 		return k, false
 	}
-	if p.id != "" {
-		if k.id = m.strs.id(p.id, create); k.id == 0 {
-			return k, false
-		}
+	if k.field, ok = m.fieldKey(p.field, create); !ok {
+		return k, false
 	}
-	if p.field != "" {
-		f := m.fields.id(p.field, create && len(m.fields.list) < 255)
-		if f == 0 {
+	k.address, k.sub, k.bits = p.address, p.sub, p.typ.Bits
+	return k, true
+}
+
+// targetKey is the part of a point's key its target gives: the protocol and
+// unit, the space and the node id (false when a name is not interned and
+// create is false, or cannot be).
+func (m *Model) targetKey(pu uint32, space, id string, create bool) (pointKey, bool) {
+	k := pointKey{pu: pu}
+	if k.space = m.strs.id(space, create); k.space == 0 {
+		return k, false
+	}
+	if id != "" {
+		if k.id = m.strs.id(id, create); k.id == 0 {
 			return k, false
 		}
-		k.field = uint8(f)
 	}
 	return k, true
+}
+
+// fieldKey is a point's field id, 0 for the value itself.
+func (m *Model) fieldKey(field string, create bool) (uint8, bool) {
+	if field == "" {
+		return 0, true
+	}
+	f := m.fields.id(field, create && len(m.fields.list) < 255)
+	return uint8(f), f != 0
 }
 
 // function finds the learned function of a transaction, nil if none.

@@ -7,6 +7,7 @@ package baseline
 
 import (
 	"encoding/json"
+	"math"
 	"net/netip"
 	"path/filepath"
 	"sort"
@@ -726,4 +727,100 @@ func TestControlsLearnedForLessThanTenSeconds(t *testing.T) {
 	// learned for longer than ten seconds, the 10 s window counts as learned
 	all := learned(txs)
 	assert.False(t, all.assets[controls[0].Server.IP].links[linkKey{all.clients.id(controls[0].Client.IP, false), all.strs.id("dnp3", false)}].rates[rateControls].Partial)
+}
+
+// TestLearnedPointsAreEachPoints: learning keys a transaction's typed
+// points per target (learn's loop), and must land every written number on
+// the model eachPoint and pointKey name, one point at a time: the same
+// count, minimum and maximum, on captures with block writes (libnodave),
+// command parameters (DNP3 CROB fields) and registers (Modbus).
+func TestLearnedPointsAreEachPoints(t *testing.T) {
+	// a block write of two targets, one addressed by node id, whose points
+	// change field and target back and forth, with a point of no target
+	block := func(at time.Time, base float64) *protocols.Transaction {
+		tx := &protocols.Transaction{Proto: "s7comm", Unit: "0/2", Op: protocols.OpWrite, Code: 5, CodeName: "write_var",
+			Client: protocols.Endpoint{IP: netip.MustParseAddr("10.0.0.1")}, Server: protocols.Endpoint{IP: netip.MustParseAddr("10.0.0.2"), Port: 102},
+			RequestTime: at, ResponseTime: at, Outcome: protocols.OutcomeOK,
+			Targets: []protocols.Target{{Space: "DB1", Address: 100, Count: 40}, {Space: "node", ID: "ns=2;s=Valve"}}}
+		u16 := protocols.UintType(16)
+		for i := range 40 {
+			tx.Points = append(tx.Points, protocols.Point{Target: 0, Element: uint32(i), Field: protocols.FieldValue, Type: u16, V: base + float64(i%7)})
+			if i%10 == 9 {
+				tx.Points = append(tx.Points, protocols.Point{Target: 1, Field: "count", Type: u16, V: base},
+					protocols.Point{Target: 1, Field: protocols.FieldValue, Type: protocols.TypeBool, V: float64(i % 2)},
+					protocols.Point{Target: 7, Type: u16, V: 1})
+			}
+		}
+		tx.Points = append(tx.Points, protocols.Point{Target: 0, Element: 3, Sub: 2, Field: protocols.FieldValue, Type: protocols.TypeBool, V: 1})
+		return tx
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	synthetic := []*protocols.Transaction{block(t0, 0), block(t0.Add(time.Second), -3), block(t0.Add(2*time.Second), 9)}
+	for _, path := range []string{
+		"synthetic",
+		testdata("s7comm", "s7comm_varservice_libnodavedemo.pcap"),
+		testdata("dnp3", "dnp3_select_operate.pcap"),
+		testdata("modbus", "icsnpp_modbus_example.pcap"),
+	} {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			txs := synthetic
+			if path != "synthetic" {
+				txs = replayed(t, path)
+			}
+			m := New(Config{Mode: ModeLearn})
+			type want struct {
+				count    uint32
+				min, max float64
+			}
+			wants := map[*Asset]map[pointKey]*want{}
+			points := 0
+			for _, tx := range txs {
+				m.Observe(tx)
+				a := m.lookup(tx.Server.IP)
+				if a == nil || !tx.Op.ChangesState() {
+					continue
+				}
+				pu := m.puID(tx.Proto, tx.Unit, false)
+				eachPoint(tx, func(p pointRef) {
+					k, ok := m.pointKey(pu, p, false)
+					require.True(t, ok, "a learned point's names are interned: %+v", p)
+					if wants[a] == nil {
+						wants[a] = map[pointKey]*want{}
+					}
+					w := wants[a][k]
+					if w == nil {
+						w = &want{min: p.v, max: p.v}
+						wants[a][k] = w
+					}
+					w.count++
+					w.min, w.max = math.Min(w.min, p.v), math.Max(w.max, p.v)
+					points++
+				})
+			}
+			require.Greater(t, points, 3)
+			for a, ks := range wants {
+				require.Equal(t, len(ks), a.points.len(), "no other point was learned")
+				for k, w := range ks {
+					vm, ok := a.points.get(k)
+					require.True(t, ok, "%+v", k)
+					assert.Equal(t, w.count, vm.Count, "%+v", k)
+					assert.Equal(t, w.min, vm.Min, "%+v", k)
+					assert.Equal(t, w.max, vm.Max, "%+v", k)
+				}
+			}
+		})
+	}
+}
+
+// lower and higher are math.Min and math.Max but for NaN, which Learn
+// keeps out.
+func TestLowerHigherAreMinMax(t *testing.T) {
+	vals := []float64{math.Copysign(0, -1), 0, 1, -1, 0.5, -0.5, math.SmallestNonzeroFloat64, -math.SmallestNonzeroFloat64,
+		math.MaxFloat64, -math.MaxFloat64, math.Inf(1), math.Inf(-1), 65535, -32768}
+	for _, a := range vals {
+		for _, b := range vals {
+			assert.Equal(t, math.Float64bits(math.Min(a, b)), math.Float64bits(lower(a, b)), "lower(%v, %v)", a, b)
+			assert.Equal(t, math.Float64bits(math.Max(a, b)), math.Float64bits(higher(a, b)), "higher(%v, %v)", a, b)
+		}
+	}
 }

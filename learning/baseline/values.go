@@ -109,9 +109,9 @@ func (m *ValueModel) Learn(v float64) {
 		return // never part of a range: judged as the type's extreme
 	}
 	newValue := !m.Many() && !m.hasDistinct(v)
-	var buf [maxEnum + 1]float64
 	var set []float64
 	if newValue {
+		var buf [maxEnum + 1]float64
 		var old [maxEnum]float64
 		set = append(buf[:0], m.distinctInto(&old)...)
 	}
@@ -127,7 +127,7 @@ func (m *ValueModel) Learn(v float64) {
 				m.flags &^= vmRising
 			}
 		}
-		m.Min, m.Max, m.Last = math.Min(m.Min, v), math.Max(m.Max, v), v
+		m.Min, m.Max, m.Last = lower(m.Min, v), higher(m.Max, v), v
 	}
 	if m.Count < math.MaxUint32 {
 		m.Count++
@@ -156,6 +156,23 @@ func (m *ValueModel) Learn(v float64) {
 		m.inner[j-1] = float32(set[j])
 	}
 	m.n = uint8(len(set))
+}
+
+// lower and higher are math.Min and math.Max for numbers that are not NaN
+// (-0 below +0), inlined: Learn runs for every written number, and the
+// math package's are calls.
+func lower(a, b float64) float64 {
+	if a < b || a == b && math.Signbit(a) {
+		return a
+	}
+	return b
+}
+
+func higher(a, b float64) float64 {
+	if a > b || a == b && !math.Signbit(a) {
+		return a
+	}
+	return b
 }
 
 // Class says which kind of point this is.
