@@ -886,7 +886,10 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 	}
 }
 
-// learnPoint folds v, written to the point k, into its value model.
+// learnPoint folds v, written to the point k, into its value model. A
+// point written again with the value it had (a setpoint an HMI writes
+// back) only counts (ValueModel.again), and a model already marked for the
+// next checkpoint is not marked again: the common case makes no call.
 func (m *Model) learnPoint(a *Asset, k pointKey, typ protocols.NumType, v float64, now time.Time) {
 	vm := a.points.ref(k)
 	if vm == nil {
@@ -895,8 +898,12 @@ func (m *Model) learnPoint(a *Asset, k pointKey, typ protocols.NumType, v float6
 		}
 		vm = a.points.add(k, ValueModel{Type: typ})
 	}
-	vm.Learn(v)
-	m.dirtyPoint(a, k, vm)
+	if !vm.again(v) {
+		vm.Learn(v)
+	}
+	if vm.flags&vmDirty == 0 && !m.ps.full { // full: the next save writes every model anyway
+		m.dirtyPoint(a, k, vm)
+	}
 }
 
 // learnAt folds one use of the function at now into its cadence.

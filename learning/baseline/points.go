@@ -105,15 +105,19 @@ func (t *pointTable) search(k pointKey) (int, bool) {
 }
 
 // ref returns k's model to update in place, nil when there is none.
+// Points come back in the order they were learned (a CROB's five fields, a
+// class poll's points, a block write's): the entry after the last one
+// found is tried first, inlined into the caller.
 func (t *pointTable) ref(k pointKey) *ValueModel {
+	if n := t.next; t.slots != nil && int(n) < len(t.learn) && t.learn[n].k == k {
+		t.next = n + 1
+		return &t.learn[n].vm
+	}
+	return t.refSlow(k)
+}
+
+func (t *pointTable) refSlow(k pointKey) *ValueModel {
 	if t.slots != nil {
-		// Points come back in the order they were learned (a CROB's five
-		// fields, a class poll's points): try the entry after the last one
-		// found before hashing.
-		if n := t.next; int(n) < len(t.learn) && t.learn[n].k == k {
-			t.next = n + 1
-			return &t.learn[n].vm
-		}
 		if _, i := t.find(&k); i >= 0 {
 			t.next = i + 1
 			return &t.learn[i].vm

@@ -824,3 +824,45 @@ func TestLowerHigherAreMinMax(t *testing.T) {
 		}
 	}
 }
+
+// again is Learn's result for a repeat of the last value, and declines
+// anything else: fed the same sequences, a model learning through
+// learnPoint's order (again, else Learn) ends equal to one that only
+// learns, through repeats, -0 after +0, a set of distinct values filling
+// up, and a value float32 cannot hold.
+func TestAgainIsLearn(t *testing.T) {
+	negZero := math.Copysign(0, -1)
+	seqs := [][]float64{
+		{5, 5, 5, 7, 7, 5, 5},
+		{0, 0, negZero, negZero, 0},
+		{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 12, 12, 3, 3},
+		{0.1, 0.1, 2, 2, 0.1},
+		{-4, -4, 100, 100, 100, -4},
+	}
+	for _, seq := range seqs {
+		var plain, fast ValueModel
+		repeats := 0
+		for _, v := range seq {
+			plain.Learn(v)
+			if fast.again(v) {
+				repeats++
+			} else {
+				fast.Learn(v)
+			}
+			require.Equal(t, plain, fast, "after %v in %v", v, seq)
+			for _, f := range [][2]float64{{plain.Min, fast.Min}, {plain.Max, fast.Max}, {plain.Last, fast.Last}} {
+				require.Equal(t, math.Float64bits(f[0]), math.Float64bits(f[1]), "bit for bit (-0 is not +0), after %v in %v", v, seq)
+			}
+		}
+		assert.Positive(t, repeats, "%v has repeats the short path took", seq)
+	}
+	var m ValueModel
+	assert.False(t, m.again(0), "nothing learned yet")
+	m.Learn(3)
+	assert.False(t, m.again(4))
+	assert.Equal(t, uint32(1), m.Count, "a declined value is not counted")
+	// a model whose last value is not in its set (as a state written
+	// otherwise could hold): Learn adds it, so again must leave it to Learn
+	odd := ValueModel{Count: 2, Min: 1, Max: 5, Last: 3, n: 2}
+	assert.False(t, odd.again(3))
+}

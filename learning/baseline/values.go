@@ -103,6 +103,19 @@ func (m *ValueModel) hasDistinct(v float64) bool {
 	return false
 }
 
+// again is Learn for the value learned last, bit for bit, when it is one
+// of the model's values (always, but for a model loaded otherwise): only
+// the count moves. It reports whether it was that case.
+func (m *ValueModel) again(v float64) bool {
+	if m.Count == 0 || math.Float64bits(v) != math.Float64bits(m.Last) || !m.Many() && !m.hasDistinct(v) {
+		return false
+	}
+	if m.Count < math.MaxUint32 {
+		m.Count++
+	}
+	return true
+}
+
 // Learn folds one written value into the model.
 func (m *ValueModel) Learn(v float64) {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
