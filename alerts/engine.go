@@ -157,7 +157,10 @@ func (e *Engine) Observe(tx *protocols.Transaction) int {
 		e.countForScan(&f)
 	}
 	hits := e.hits
-	if d := protocols.Elapsed(now, e.lastExpire); d >= 5*time.Second || d < 0 {
+	// Transactions come in the order of their responses, each timed by its
+	// request: time steps back a little between connections all the time,
+	// and only a step back of a whole fold window is a clock reset.
+	if d := protocols.Elapsed(now, e.lastExpire); d >= 5*time.Second || d <= -e.cfg.FoldWindow {
 		e.lastExpire = now
 		e.expireFamilies(now, false)
 	}

@@ -432,6 +432,33 @@ func TestFloodOfDistinctDeviations(t *testing.T) {
 	assert.Equal(t, familyAlone+3, c.kinds()["write_to_unseen_target"], "one more, one by one")
 }
 
+// TestFloodOutOfOrderFoldsAsInOrder: transactions reach the engine in the
+// order their responses came, each timed by its request, so the time steps
+// back a little between connections all the time. A family must not end
+// on such a step: the same flood, its times shuffled by up to 2 s, folds
+// into as many alerts as in order. A step back of more than the fold
+// window is a clock reset, which ends the families.
+func TestFloodOutOfOrderFoldsAsInOrder(t *testing.T) {
+	for _, jitter := range []float64{0, 2} {
+		e, m, c := newTestEngine(baseline.ModeLearn)
+		e.Observe(tx("10.0.0.1", "10.0.0.2", 0, protocols.OpRead, 3, "holding_register", 0, 10))
+		e.Observe(tx("10.0.0.1", "10.0.0.2", 1, protocols.OpWrite, 6, "holding_register", 5, 1, 1))
+		m.SetMode(baseline.ModeDetect)
+		for i := range 20000 {
+			at := 60 + float64(i)*0.01
+			if i%2 == 1 {
+				at -= jitter // an earlier request answered later
+			}
+			e.Observe(tx("10.0.0.1", "10.0.0.2", at, protocols.OpWrite, 6, "holding_register", uint64(1000+i), 1, 1))
+		}
+		assert.Equal(t, familyAlone+1, c.kinds()["write_to_unseen_target"], "jitter %vs: five one by one and the family's alert, still open", jitter)
+		e.Observe(tx("10.0.0.1", "10.0.0.2", 60-700, protocols.OpWrite, 6, "holding_register", 70000, 1, 1))
+		assert.Equal(t, familyAlone+2, c.kinds()["write_to_unseen_target"], "jitter %vs: a clock 700 s back closes the family: its summary", jitter)
+		e.Observe(tx("10.0.0.1", "10.0.0.2", 60-699, protocols.OpWrite, 6, "holding_register", 70001, 1, 1))
+		assert.Equal(t, familyAlone+3, c.kinds()["write_to_unseen_target"], "jitter %vs: and the next deviation alerts anew", jitter)
+	}
+}
+
 // TestFamilyKeepsEvidence: a write to a point never written, counted into
 // a family among a hundred others, keeps its frames in the summary; the
 // summary's evidence stays bounded however many it counts.

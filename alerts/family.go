@@ -183,7 +183,9 @@ func sourceName(source string) string {
 }
 
 // expireFamilies closes the families whose window ended at now (every
-// family when all is set), oldest first.
+// family when all is set), oldest first, and those that start a whole
+// window after now (the clock was reset; a family's start a little after
+// now is only a transaction answered late).
 func (e *Engine) expireFamilies(now time.Time, all bool) {
 	kept := e.famOrder[:0]
 	for _, fk := range e.famOrder {
@@ -191,7 +193,7 @@ func (e *Engine) expireFamilies(now time.Time, all bool) {
 		if f == nil {
 			continue
 		}
-		if all || now.Sub(f.start) >= e.cfg.FoldWindow || now.Before(f.start) {
+		if all || now.Sub(f.start) >= e.cfg.FoldWindow || f.start.Sub(now) >= e.cfg.FoldWindow {
 			e.closeFamily(f)
 			continue
 		}
