@@ -107,7 +107,7 @@ func (t *pointTable) search(k pointKey) (int, bool) {
 // ref returns k's model to update in place, nil when there is none.
 // Points come back in the order they were learned (a CROB's five fields, a
 // class poll's points, a block write's): the entry after the last one
-// found is tried first, inlined into the caller.
+// found is tried before hashing, ahead of the rest (refSlow).
 func (t *pointTable) ref(k pointKey) *ValueModel {
 	if n := t.next; t.slots != nil && int(n) < len(t.learn) && t.learn[n].k == k {
 		t.next = n + 1
