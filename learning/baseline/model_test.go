@@ -249,14 +249,15 @@ func TestCaps(t *testing.T) {
 
 // FuzzValueModel: whatever is learned, the enumeration holds exactly the
 // distinct values seen (up to six, from min to max), a learned value is
-// never judged out, and the document round-trips.
+// never judged out, the document round-trips, and learning as learnPoint
+// does (again, else Learn) ends in the same model.
 func FuzzValueModel(f *testing.F) {
 	f.Add([]byte{0, 1, 0, 1}, uint8(0))
 	f.Add([]byte{5, 3, 9, 3, 7, 1, 2}, uint8(1))
 	f.Add([]byte{200, 10, 255, 0}, uint8(2))
 	f.Fuzz(func(t *testing.T, vals []byte, kind uint8) {
 		typ := []protocols.NumType{protocols.TypeReg, protocols.TypeCode, protocols.IntType(16), protocols.FloatType(32)}[kind%4]
-		vm := ValueModel{Type: typ}
+		vm, fast := ValueModel{Type: typ}, ValueModel{Type: typ}
 		seen := map[float64]bool{}
 		for i, b := range vals {
 			v := float64(b) - 100
@@ -264,7 +265,13 @@ func FuzzValueModel(f *testing.F) {
 				v = float64(b)/7 + float64(i)
 			}
 			vm.Learn(v)
+			if !fast.again(v) {
+				fast.Learn(v)
+			}
 			seen[v] = true
+		}
+		if fast != vm {
+			t.Fatalf("again, else Learn: %+v; Learn: %+v", fast, vm)
 		}
 		if len(vals) == 0 {
 			return
