@@ -34,12 +34,13 @@ func (m *monitor) consumerPanic(r any, t *protocols.Transaction) {
 		"what it learned or judged of it may be incomplete", r)
 }
 
-// frameNo is the attached pipeline's frame number, the frame in hand.
+// frameNo is the attached pipeline's frame number, the frame in hand
+// (the inventory's FrameOf, which attach sets).
 func (m *monitor) frameNo() uint64 {
-	if m.frames == nil {
+	if m.inv.FrameOf == nil {
 		return 0
 	}
-	return m.frames()
+	return m.inv.FrameOf()
 }
 
 // internalError counts, logs and alerts a panic that was survived: on

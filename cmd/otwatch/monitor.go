@@ -41,7 +41,6 @@ type monitor struct {
 	// log, read's stderr); panics counts them (internalerror.go)
 	logf   func(format string, args ...any)
 	panics uint64
-	frames func() uint64 // the attached pipeline's frame number
 }
 
 // setZones places assets in the configured zones and checks conduits from now on.
@@ -89,7 +88,7 @@ func (m *monitor) components() map[string]store.Component {
 func (m *monitor) attach(p *pipeline.Pipeline) {
 	p.Events = m.network
 	p.OnConsumerPanic, p.OnFramePanic = m.consumerPanic, m.framePanic
-	m.inv.FrameOf, m.frames = p.Frames, p.Frames
+	m.inv.FrameOf = p.Frames
 }
 
 // network takes the pipeline's second output, its network stream: packets
