@@ -1,10 +1,7 @@
 package alerts
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/otwatch/otwatch/protocols"
@@ -72,7 +69,8 @@ func (a *Alert) MarshalJSON() ([]byte, error) {
 func endpoint(e protocols.Endpoint) *Endpoint {
 	out := &Endpoint{IP: e.IP.String(), Port: e.Port}
 	if e.HasMAC {
-		out.MAC = string(protocols.AppendMAC(nil, e.MAC))
+		var buf [17]byte
+		out.MAC = string(protocols.AppendMAC(buf[:0], e.MAC))
 	}
 	if e.LinkAddress >= 0 {
 		a := e.LinkAddress
@@ -112,10 +110,4 @@ func (a *Alert) fillFromTransaction(tx *protocols.Transaction) {
 		}
 	}
 	a.tx = tx.Clone() // the pipeline may fill tx again once the sink returns
-}
-
-// alertID is stable across runs: the same deviation at the same time gets the same id.
-func alertID(kind, key string, ts time.Time, n uint64) string {
-	h := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%d\x00%d", kind, key, ts.UnixNano(), n)))
-	return hex.EncodeToString(h[:8])
 }

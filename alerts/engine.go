@@ -201,11 +201,13 @@ func what(tx *protocols.Transaction) string {
 	return fmt.Sprintf("%s (%s %d)", name, tx.Proto, tx.Code)
 }
 
+// controlVerbs says what a control kind did to its server (the %s).
+var controlVerbs = map[string]string{"plc_stop": "told %s to stop", "plc_start": "told %s to start", "program_download": "downloaded a program to %s",
+	"program_upload": "uploaded a program from %s", "firmware_update": "sent a firmware update to %s", "restart": "told %s to restart",
+	"force_listen_only": "forced %s into listen-only mode", "config_change": "changed the configuration of %s"}
+
 func controlMessage(kind string, tx *protocols.Transaction) string {
-	verb := map[string]string{"plc_stop": "told %s to stop", "plc_start": "told %s to start", "program_download": "downloaded a program to %s",
-		"program_upload": "uploaded a program from %s", "firmware_update": "sent a firmware update to %s", "restart": "told %s to restart",
-		"force_listen_only": "forced %s into listen-only mode", "config_change": "changed the configuration of %s"}[kind]
-	msg := fmt.Sprintf("%s "+verb+" with %s", tx.Client.IP, tx.Server.IP, what(tx))
+	msg := fmt.Sprintf("%s "+controlVerbs[kind]+" with %s", tx.Client.IP, tx.Server.IP, what(tx))
 	switch tx.Outcome {
 	case protocols.OutcomeException:
 		msg += fmt.Sprintf("; the device refused it (exception %d)", tx.ExceptionCode)

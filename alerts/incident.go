@@ -1,8 +1,6 @@
 package alerts
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"sort"
 	"strings"
@@ -77,8 +75,7 @@ func (s *incidents) add(a *Alert) string {
 	}
 	inc := s.open[source]
 	if inc == nil || a.TS.Sub(inc.Last) > s.window {
-		h := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%d", source, a.TS.UnixNano())))
-		inc = &Incident{ID: "inc-" + hex.EncodeToString(h[:6]), Source: source, First: a.TS}
+		inc = &Incident{ID: incidentID(source, a.TS), Source: source, First: a.TS}
 		s.open[source] = inc
 		s.all = append(s.all, inc)
 	}

@@ -31,7 +31,20 @@ func (k Key) Part(i int) string {
 
 // String is the key as alerts, feedback and the dashboard store it: kind
 // and parts joined by '|'.
-func (k Key) String() string { return string(k.AppendTo(nil)) }
+func (k Key) String() string {
+	n := len(k.Kind)
+	for _, p := range k.Parts {
+		n += 1 + len(p)
+	}
+	var b strings.Builder
+	b.Grow(n) // one allocation: an alert flood makes a key for every finding
+	b.WriteString(k.Kind)
+	for _, p := range k.Parts {
+		b.WriteByte(sep)
+		b.WriteString(p)
+	}
+	return b.String()
+}
 
 // AppendTo appends the string form to b.
 func (k Key) AppendTo(b []byte) []byte {
