@@ -151,10 +151,13 @@ func (e *Engine) Observe(tx *protocols.Transaction) int {
 	if kind := controlKind(tx, &e.classes); kind != "" || tx.Broadcast || len(tx.Anomalies) > 0 {
 		e.protocolAlerts(now, kind, tx, learning) // most transactions raise none
 	}
-	for _, f := range e.model.Observe(tx) {
+	fs := e.model.Observe(tx)
+	for i := range fs {
+		f := &fs[i]
 		f.Tx = tx
-		e.Raise(f)
-		e.countForScan(&f)
+		key := f.Key.String()
+		e.raise(f, key, false)
+		e.countForScan(f, key)
 	}
 	hits := e.hits
 	// Transactions come in the order of their responses, each timed by its
@@ -218,7 +221,7 @@ func controlMessage(kind string, tx *protocols.Transaction) string {
 }
 
 // countForScan raises a scan when one client produces many first-time findings quickly.
-func (e *Engine) countForScan(f *finding.Finding) {
+func (e *Engine) countForScan(f *finding.Finding, key string) {
 	tx, now := f.Tx, f.Time
 	switch f.Kind() {
 	case "new_link", "new_function", "write_to_unseen_target", "write_from_new_client", "new_protocol":
@@ -231,7 +234,7 @@ func (e *Engine) countForScan(f *finding.Finding) {
 		s = &scanState{start: now, what: map[string]bool{}}
 		e.scans[client] = s
 	}
-	s.what[f.Key.String()] = true
+	s.what[key] = true
 	if len(s.what) >= e.cfg.ScanThreshold && !s.fired {
 		s.fired = true
 		e.Raise(finding.Finding{Key: finding.NewKey("scan", client), Time: now, Asset: client, Tx: tx,
@@ -242,12 +245,12 @@ func (e *Engine) countForScan(f *finding.Finding) {
 // Raise makes an alert of a finding, or folds it into the recent alert of
 // its key: every detector's one way in (baseline, scans, ARP, DHCP,
 // conversations, zones, advisories, the appliance's own health).
-func (e *Engine) Raise(f finding.Finding) { e.raise(&f, false) }
+func (e *Engine) Raise(f finding.Finding) { e.raise(&f, f.Key.String(), false) }
 
-// raise makes an alert of f, or folds it into the recent alert of its key;
-// own is a family's own alert, never counted into a family.
-func (e *Engine) raise(f *finding.Finding, own bool) {
-	now, kind, key, asset, tx, frames, message := f.Time, f.Key.Kind, f.Key.String(), f.Asset, f.Tx, f.Frames, f.Message
+// raise makes an alert of f, or folds it into the recent alert of its key
+// (f.Key's string); own is a family's own alert, never counted into a family.
+func (e *Engine) raise(f *finding.Finding, key string, own bool) {
+	now, kind, asset, tx, frames, message := f.Time, f.Key.Kind, f.Asset, f.Tx, f.Frames, f.Message
 	info, ok := Kind(kind)
 	if !ok {
 		info = KindInfo{Kind: kind, Severity: 5}

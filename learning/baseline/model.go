@@ -1178,8 +1178,19 @@ func (m *Model) pointModel(a *Asset, tx *protocols.Transaction, p pointRef) (Val
 
 func (m *Model) detect(a *Asset, tx *protocols.Transaction, now time.Time, out []finding.Finding) []finding.Finding {
 	// Names are built only when something is found: the common path allocates nothing.
-	server := func() string { return tx.Server.IP.String() }
-	client := func() string { return tx.Client.IP.String() }
+	var serverName, clientName string
+	server := func() string {
+		if serverName == "" {
+			serverName = tx.Server.IP.String()
+		}
+		return serverName
+	}
+	client := func() string {
+		if clientName == "" {
+			clientName = tx.Client.IP.String()
+		}
+		return clientName
+	}
 	find := func(kind, msg string, parts ...string) *finding.Finding {
 		out = append(out, finding.Finding{Key: finding.NewKey(kind, append([]string{server()}, parts...)...), Time: now, Asset: server(),
 			Message: msg})
