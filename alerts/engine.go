@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -197,11 +198,13 @@ func (e *Engine) protocolAlerts(now time.Time, kind string, tx *protocols.Transa
 }
 
 func what(tx *protocols.Transaction) string {
-	name := tx.CodeName
+	var buf [80]byte
+	b := append(buf[:0], tx.CodeName...)
 	if tx.SubcodeName != "" {
-		name += "/" + tx.SubcodeName
+		b = append(append(b, '/'), tx.SubcodeName...)
 	}
-	return fmt.Sprintf("%s (%s %d)", name, tx.Proto, tx.Code)
+	b = append(append(append(b, " ("...), tx.Proto...), ' ')
+	return string(append(strconv.AppendInt(b, int64(tx.Code), 10), ')'))
 }
 
 // controlVerbs says what a control kind did to its server (the %s).

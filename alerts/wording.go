@@ -1,8 +1,8 @@
 package alerts
 
 import (
-	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/otwatch/otwatch/alerts/finding"
@@ -12,22 +12,31 @@ import (
 // folding: "1 more time at T", "3 more times at T" (all at one instant,
 // to the second), "3 more times between T1 and T2".
 func repeated(n uint64, first, last time.Time) string {
-	times := "times"
+	times := " more times "
 	if n == 1 {
-		times = "time"
+		times = " more time "
 		first = last
 	}
-	return fmt.Sprintf("%d more %s %s", n, times, during(first, last))
+	var buf [96]byte
+	return string(appendDuring(append(strconv.AppendUint(buf[:0], n, 10), times...), first, last))
 }
 
 // during is "at T" when first and last are the same second, else
 // "between T1 and T2" (never "between T and T").
 func during(first, last time.Time) string {
-	a, b := first.UTC().Format(time.RFC3339), last.UTC().Format(time.RFC3339)
-	if a == b {
-		return "at " + b
+	var buf [80]byte
+	return string(appendDuring(buf[:0], first, last))
+}
+
+// appendDuring appends during's text: the summary of every key that
+// folded repeats says it, thousands of them when a flood stops.
+func appendDuring(b []byte, first, last time.Time) []byte {
+	var fa, la [40]byte
+	f, l := first.UTC().AppendFormat(fa[:0], time.RFC3339), last.UTC().AppendFormat(la[:0], time.RFC3339)
+	if string(f) == string(l) {
+		return append(append(b, "at "...), l...)
 	}
-	return "between " + a + " and " + b
+	return append(append(append(append(b, "between "...), f...), " and "...), l...)
 }
 
 // addFrames appends the evidence frames not already listed, up to max in all.

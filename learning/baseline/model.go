@@ -1253,7 +1253,8 @@ func (m *Model) detect(a *Asset, tx *protocols.Transaction, now time.Time, out [
 		}
 		where, which := tg.ID, "which"
 		if where == "" {
-			where = fmt.Sprintf("%s %d..%d", tg.Space, tg.Address, lastAddress(tg))
+			var wb [64]byte
+			where = string(appendRange(wb[:0], tg))
 			if gaps := m.changedGaps(a, tx, tg); gaps != "" {
 				which = "of which " + gaps // the rest of the range was written while learning
 			}
@@ -1474,26 +1475,41 @@ func formatPeriod(s float64) string {
 
 // describe names a transaction for messages: "write_multiple_registers (modbus 16) on holding_register 10..12".
 func describe(tx *protocols.Transaction) string {
-	var b strings.Builder
-	b.WriteString(opName(tx))
+	var buf [96]byte
+	b := appendOpName(buf[:0], tx)
 	if len(tx.Targets) > 0 {
 		tg := tx.Targets[0]
+		b = append(b, " on "...)
 		if tg.ID != "" {
-			fmt.Fprintf(&b, " on %s", tg.ID)
+			b = append(b, tg.ID...)
 		} else {
-			fmt.Fprintf(&b, " on %s %d..%d", tg.Space, tg.Address, lastAddress(tg))
+			b = appendRange(b, tg)
 		}
 	}
-	return b.String()
+	return string(b)
 }
 
 // opName names a transaction's function: "write_single_register (modbus 6)".
 func opName(tx *protocols.Transaction) string {
+	var buf [64]byte
+	return string(appendOpName(buf[:0], tx))
+}
+
+// appendOpName appends opName: messages are built for every finding of
+// an alert flood, folded or not, and fmt costs ten times as much.
+func appendOpName(b []byte, tx *protocols.Transaction) []byte {
 	name := tx.CodeName
 	if name == "" {
 		name = tx.Op.String()
 	}
-	return fmt.Sprintf("%s (%s %d)", name, tx.Proto, tx.Code)
+	b = append(append(append(append(b, name...), " ("...), tx.Proto...), ' ')
+	return append(strconv.AppendInt(b, int64(tx.Code), 10), ')')
+}
+
+// appendRange appends an addressed target's space and range: "holding_register 10..12".
+func appendRange(b []byte, tg protocols.Target) []byte {
+	b = strconv.AppendUint(append(append(b, tg.Space...), ' '), tg.Address, 10)
+	return strconv.AppendUint(append(b, ".."...), lastAddress(tg), 10)
 }
 
 // unitText names a unit for messages, nothing when it is not known.
@@ -1501,7 +1517,7 @@ func unitText(unit string) string {
 	if unit == "" {
 		return ""
 	}
-	return fmt.Sprintf(" (unit %s)", unit)
+	return " (unit " + unit + ")"
 }
 
 // pointName names a point or a command parameter: "holding_register 7",
