@@ -183,7 +183,7 @@ func (e *Engine) protocolAlerts(now time.Time, kind string, tx *protocols.Transa
 		e.Raise(finding.Finding{Key: key, Time: now, Asset: server, Tx: tx, Message: message, Learning: learning})
 	}
 	if kind != "" {
-		found(finding.NewKey(kind, server, client, tx.Proto, tx.CodeName, tx.SubcodeName), controlMessage(kind, tx))
+		found(finding.NewKey(kind, server, client, tx.Proto, tx.CodeName, tx.SubcodeName), controlMessage(kind, server, client, tx))
 	}
 	if tx.Broadcast {
 		found(finding.NewKey("broadcast_write", server, client, tx.Proto),
@@ -212,8 +212,10 @@ var controlVerbs = map[string]string{"plc_stop": "told %s to stop", "plc_start":
 	"program_upload": "uploaded a program from %s", "firmware_update": "sent a firmware update to %s", "restart": "told %s to restart",
 	"force_listen_only": "forced %s into listen-only mode", "config_change": "changed the configuration of %s"}
 
-func controlMessage(kind string, tx *protocols.Transaction) string {
-	msg := fmt.Sprintf("%s "+controlVerbs[kind]+" with %s", tx.Client.IP, tx.Server.IP, what(tx))
+// controlMessage says what a control command did, from whom: "10.0.0.5
+// told 10.0.0.9 to stop with ...".
+func controlMessage(kind, server, client string, tx *protocols.Transaction) string {
+	msg := client + " " + strings.Replace(controlVerbs[kind], "%s", server, 1) + " with " + what(tx)
 	switch tx.Outcome {
 	case protocols.OutcomeException:
 		msg += fmt.Sprintf("; the device refused it (exception %d)", tx.ExceptionCode)
