@@ -57,15 +57,6 @@ type Alert struct {
 	rseq uint64
 }
 
-// MarshalJSON writes ts in the records' format (UTC, nanoseconds).
-func (a *Alert) MarshalJSON() ([]byte, error) {
-	type plain Alert
-	return json.Marshal(&struct {
-		TS string `json:"ts"`
-		*plain
-	}{protocols.FormatTime(a.TS), (*plain)(a)})
-}
-
 func endpoint(e protocols.Endpoint) *Endpoint {
 	out := &Endpoint{IP: e.IP.String(), Port: e.Port}
 	if e.HasMAC {

@@ -252,16 +252,27 @@ func contains(xs []string, x string) bool {
 
 // list returns the incidents, newest first, their narratives written.
 func (s *incidents) list() []Incident {
-	out := make([]Incident, len(s.all))
-	for i, inc := range s.all {
-		if inc.dirty || inc.Narrative == "" {
-			inc.Narrative, inc.dirty = narrative(inc), false
-		}
+	sorted := s.sorted()
+	out := make([]Incident, len(sorted))
+	for i, inc := range sorted {
 		out[i] = *inc
 		out[i].Alerts = append([]string(nil), inc.Alerts...)
 		out[i].Assets = append([]string(nil), inc.Assets...)
 		out[i].Kinds = append([]string(nil), inc.Kinds...)
 		out[i].Events = append([]Event(nil), inc.Events...)
+	}
+	return out
+}
+
+// sorted is list without the copies, for the engine's own use: the
+// incidents themselves, their narratives up to date, newest first.
+func (s *incidents) sorted() []*Incident {
+	out := make([]*Incident, len(s.all))
+	for i, inc := range s.all {
+		if inc.dirty || inc.Narrative == "" {
+			inc.Narrative, inc.dirty = narrative(inc), false
+		}
+		out[i] = inc
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].First.After(out[j].First) })
 	return out

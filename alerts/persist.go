@@ -8,6 +8,7 @@ import (
 	"hash/maphash"
 	"math"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/otwatch/otwatch/learning/store"
@@ -138,13 +139,11 @@ func (e *Engine) SaveChanges(w store.Writer, full bool) error {
 // (store.Queued).
 func (e *Engine) SaveQueue(w store.Writer, full bool) error {
 	var key [8]byte
+	var buf []byte // the writer copies what it is given
 	put := func(a *Alert) error {
-		b, err := json.Marshal(savedAlert{a, a.TS, a.tx})
-		if err != nil {
-			return fmt.Errorf("alert %s: %w", a.ID, err)
-		}
 		binary.BigEndian.PutUint64(key[:], a.rseq)
-		return w.Put(recRecent, key[:], b)
+		buf = appendSaved(buf[:0], savedAlert{a, a.TS, a.tx})
+		return w.Put(recRecent, key[:], buf)
 	}
 	if full {
 		for _, id := range e.order {
@@ -218,11 +217,24 @@ func (e *Engine) LoadRecords(r store.Reader) error {
 // metaRecord is the engine's state without its regulations and recent
 // alerts.
 func (e *Engine) metaRecord() ([]byte, error) {
-	b, err := json.Marshal(engineMeta{e.maint, e.feedback, e.incidents.list(), e.seq})
+	// engineMeta's encoding: the small head by encoding/json, the
+	// incidents (a thousand of them after a flood) written directly
+	head, err := json.Marshal(struct {
+		Maint    Maintenance    `json:"maintenance,omitzero"`
+		Feedback map[string]int `json:"feedback"`
+	}{e.maint, e.feedback})
 	if err != nil {
 		return nil, fmt.Errorf("alert state: %w", err)
 	}
-	return b, nil
+	b := append(head[:len(head)-1], `,"incidents":[`...)
+	for i, inc := range e.incidents.sorted() {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = inc.appendJSON(b)
+	}
+	b = strconv.AppendUint(append(b, `],"seq":`...), e.seq, 10)
+	return append(b, '}'), nil
 }
 
 // LoadQueue restores the recent alerts (store.Queued).

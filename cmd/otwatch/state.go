@@ -21,7 +21,8 @@ type runState struct {
 	db     *store.Store
 	alerts *bufio.Writer
 	file   *os.File
-	raised int // alerts the engine gave the sink
+	raised int    // alerts the engine gave the sink
+	line   []byte // the alert record being written, its room kept
 	err    error
 }
 
@@ -78,12 +79,8 @@ func (s *runState) writeAlert(a *alerts.Alert) {
 	if s.alerts == nil || s.err != nil {
 		return
 	}
-	b, err := json.Marshal(a)
-	if err != nil {
-		s.err = err
-		return
-	}
-	s.alerts.Write(append(b, '\n'))
+	s.line = append(a.AppendJSON(s.line[:0]), '\n')
+	s.alerts.Write(s.line)
 }
 
 // finish flushes alerts, writes the inventory document and checkpoints the state.
