@@ -30,8 +30,9 @@ type Incident struct {
 	// ones, then the first of each kind seen later, and the last ones.
 	Events []Event `json:"events,omitempty"`
 	// Skipped counts the alerts whose events are not in the sample.
-	Skipped int `json:"events_skipped,omitempty"`
-	dirty   bool
+	Skipped int  `json:"events_skipped,omitempty"`
+	dirty   bool // the narrative is not up to date
+	unsaved bool // changed since its record was written
 }
 
 // Event is one step of an incident, for its narrative and timeline.
@@ -61,6 +62,8 @@ type incidents struct {
 	open   map[string]*Incident // by source
 	all    []*Incident          // oldest first
 	newest time.Time
+	gone   []string // ids of the incidents dropped since the last save
+	lost   bool     // more were dropped than gone holds: save them all
 }
 
 func newIncidents(window time.Duration) *incidents {
@@ -110,7 +113,7 @@ func (s *incidents) add(a *Alert) string {
 	}
 	inc.addEvent(Event{a.TS, a.Kind, a.Severity, a.Message, a.ID}, newKind)
 	inc.Score = score(inc)
-	inc.dirty = true
+	inc.dirty, inc.unsaved = true, true
 	if a.TS.After(s.newest) {
 		s.newest = a.TS
 	}
@@ -159,6 +162,11 @@ func (s *incidents) expire() {
 	for cut < len(s.all) && (len(s.all)-cut > maxIncidents || s.newest.Sub(s.all[cut].Last) > incidentRetention) {
 		if s.open[s.all[cut].Source] == s.all[cut] {
 			delete(s.open, s.all[cut].Source)
+		}
+		if len(s.gone) < maxIncidents {
+			s.gone = append(s.gone, s.all[cut].ID)
+		} else {
+			s.gone, s.lost = nil, true // never saved (a read without a state file): bounded
 		}
 		cut++
 	}
@@ -279,7 +287,7 @@ func (s *incidents) sorted() []*Incident {
 }
 
 func (s *incidents) restore(list []Incident) {
-	s.open, s.all = map[string]*Incident{}, nil
+	s.open, s.all, s.gone, s.lost = map[string]*Incident{}, nil, nil, false
 	sort.SliceStable(list, func(i, j int) bool { return list[i].First.Before(list[j].First) })
 	for i := range list {
 		inc := list[i]

@@ -8,16 +8,19 @@ import (
 	"hash/maphash"
 	"math"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/otwatch/otwatch/learning/store"
 )
 
 // The engine is kept in the state file as records (learning/store's
-// Incremental): one per alert key's regulation and one for the rest
-// (maintenance, feedback, incidents, counters), and its recent alerts as a
-// queue (store.Queued), one record each, numbered in the order remembered.
+// Incremental): one per alert key's regulation, one per incident (by its
+// id) and one for the rest (maintenance, feedback, counters), and its
+// recent alerts as a queue (store.Queued), one record each, numbered in
+// the order remembered. Incidents were in the one record of the rest
+// until the seventh session of 2026-12-06: after a flood that record was
+// 2.3 MB (1,135 incidents), rewritten at every checkpoint while any
+// incident changed; a file written so loads, and its next save is full.
 // A checkpoint writes the records that changed since the last one. As one
 // snapshot, a flood of deviations (every PLC of a plant written once)
 // grew it to 38 MB in twenty minutes, rewritten whole at every checkpoint
@@ -30,10 +33,11 @@ import (
 // checks that the records always load to what the snapshot holds.
 
 var (
-	recRegs   = []byte("regulation")
-	recRecent = []byte("recent")
-	recMeta   = []byte("meta")
-	keyMeta   = []byte("meta")
+	recRegs      = []byte("regulation")
+	recRecent    = []byte("recent")
+	recMeta      = []byte("meta")
+	recIncidents = []byte("incident")
+	keyMeta      = []byte("meta")
 )
 
 // persisted is what the engine knows of its records on disk.
@@ -68,10 +72,11 @@ func (p *persisted) recentChanged(rseq uint64) {
 // engineMeta is the engine's state without its regulations and recent
 // alerts.
 type engineMeta struct {
-	Maint     Maintenance    `json:"maintenance,omitzero"`
-	Feedback  map[string]int `json:"feedback"`
-	Incidents []Incident     `json:"incidents"`
-	Seq       uint64         `json:"seq"`
+	Maint    Maintenance    `json:"maintenance,omitzero"`
+	Feedback map[string]int `json:"feedback"`
+	// Incidents: in files written before they had records of their own
+	Incidents []Incident `json:"incidents,omitempty"`
+	Seq       uint64     `json:"seq"`
 }
 
 // NeedsFull says the next save must write everything (store.Incremental).
@@ -95,7 +100,7 @@ func (e *Engine) recentAt(rseq uint64) *Alert {
 // last save; every one when full (store.Incremental).
 func (e *Engine) SaveChanges(w store.Writer, full bool) error {
 	p := &e.ps
-	full = full || p.full
+	full = full || p.full || e.incidents.lost
 	var buf []byte
 	keys := make([]string, 0, len(p.regs))
 	if full {
@@ -120,6 +125,23 @@ func (e *Engine) SaveChanges(w store.Writer, full bool) error {
 			return err
 		}
 	}
+	for _, inc := range e.incidents.sorted() {
+		if full || inc.unsaved {
+			buf = inc.appendJSON(buf[:0])
+			if err := w.Put(recIncidents, []byte(inc.ID), buf); err != nil {
+				return err
+			}
+			inc.unsaved = false
+		}
+	}
+	if !full {
+		for _, id := range e.incidents.gone {
+			if err := w.Delete(recIncidents, []byte(id)); err != nil {
+				return err
+			}
+		}
+	}
+	e.incidents.gone, e.incidents.lost = nil, false
 	meta, err := e.metaRecord()
 	if err != nil {
 		return err
@@ -191,6 +213,17 @@ func (e *Engine) LoadRecords(r store.Reader) error {
 	if !seen {
 		return errors.New("alert state: no meta record")
 	}
+	migrate := len(meta.Incidents) > 0 // written in the meta record: saved again as records
+	if err := r.ForEach(recIncidents, func(k, v []byte) error {
+		var inc Incident
+		if err := json.Unmarshal(v, &inc); err != nil {
+			return fmt.Errorf("incident %q: %w", k, err)
+		}
+		meta.Incidents = append(meta.Incidents, inc)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("alert state: %w", err)
+	}
 	regs := map[string]*regulation{}
 	if err := r.ForEach(recRegs, func(k, v []byte) error {
 		reg, err := readRegulation(v)
@@ -210,31 +243,18 @@ func (e *Engine) LoadRecords(r store.Reader) error {
 	e.restoreRecent(nil, 0)
 	// what is on disk is what a full save would write
 	rec, err := e.metaRecord()
-	e.ps = persisted{metaSum: maphash.Bytes(sumSeed, rec)}
+	e.ps = persisted{metaSum: maphash.Bytes(sumSeed, rec), full: migrate}
 	return err
 }
 
-// metaRecord is the engine's state without its regulations and recent
-// alerts.
+// metaRecord is the engine's state without its regulations, incidents and
+// recent alerts.
 func (e *Engine) metaRecord() ([]byte, error) {
-	// engineMeta's encoding: the small head by encoding/json, the
-	// incidents (a thousand of them after a flood) written directly
-	head, err := json.Marshal(struct {
-		Maint    Maintenance    `json:"maintenance,omitzero"`
-		Feedback map[string]int `json:"feedback"`
-	}{e.maint, e.feedback})
+	b, err := json.Marshal(engineMeta{Maint: e.maint, Feedback: e.feedback, Seq: e.seq})
 	if err != nil {
 		return nil, fmt.Errorf("alert state: %w", err)
 	}
-	b := append(head[:len(head)-1], `,"incidents":[`...)
-	for i, inc := range e.incidents.sorted() {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = inc.appendJSON(b)
-	}
-	b = strconv.AppendUint(append(b, `],"seq":`...), e.seq, 10)
-	return append(b, '}'), nil
+	return b, nil
 }
 
 // LoadQueue restores the recent alerts (store.Queued).

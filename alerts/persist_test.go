@@ -1,9 +1,12 @@
 package alerts
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -154,4 +157,101 @@ func TestStateFileFromBeforeRecords(t *testing.T) {
 	require.NoError(t, err)
 	require.JSONEq(t, string(old), string(have), "the records load to the same state")
 	assert.False(t, again.NeedsFull())
+}
+
+// memRecords is a component's records in memory: a store.Writer and a
+// store.Reader, counting the puts.
+type memRecords struct {
+	b    map[string]map[string][]byte
+	puts map[string]int
+}
+
+func newMemRecords() *memRecords {
+	return &memRecords{b: map[string]map[string][]byte{}, puts: map[string]int{}}
+}
+
+func (m *memRecords) Put(bucket, key, value []byte) error {
+	if m.b[string(bucket)] == nil {
+		m.b[string(bucket)] = map[string][]byte{}
+	}
+	m.b[string(bucket)][string(key)] = append([]byte(nil), value...)
+	m.puts[string(bucket)]++
+	return nil
+}
+
+func (m *memRecords) Delete(bucket, key []byte) error {
+	delete(m.b[string(bucket)], string(key))
+	return nil
+}
+
+func (m *memRecords) DeleteBucket(bucket []byte) error {
+	delete(m.b, string(bucket))
+	return nil
+}
+
+func (m *memRecords) Buckets(fn func(name []byte) error) error {
+	for _, name := range slices.Sorted(maps.Keys(m.b)) {
+		if err := fn([]byte(name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *memRecords) ForEach(bucket []byte, fn func(key, value []byte) error) error {
+	recs := m.b[string(bucket)]
+	for _, k := range slices.Sorted(maps.Keys(recs)) {
+		if err := fn([]byte(k), recs[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestIncidentsAreRecordsOfTheirOwn: a checkpoint writes the incidents
+// that changed, not all of them (a flood's thousand incidents were one
+// record, rewritten whole at every checkpoint while any changed); an
+// incident dropped past the retention is deleted; and a file whose meta
+// record still holds the incidents loads, and is saved again whole.
+func TestIncidentsAreRecordsOfTheirOwn(t *testing.T) {
+	newEngine := func() *Engine {
+		return NewEngine(Config{}, baseline.New(baseline.Config{Mode: baseline.ModeDetect}), nil)
+	}
+	raise := func(e *Engine, source string, now time.Time) {
+		e.Raise(finding.Finding{Key: finding.NewKey("new_host", source, now.String()), Time: now, Asset: source,
+			Message: "a host not seen before", Source: &finding.Host{IP: source}})
+	}
+	e := newEngine()
+	for i := range 40 {
+		raise(e, fmt.Sprintf("10.0.1.%d", i), t0.Add(time.Duration(i)*time.Second))
+	}
+	disk := newMemRecords()
+	require.NoError(t, e.SaveChanges(disk, true))
+	require.Equal(t, 40, disk.puts[string(recIncidents)])
+
+	raise(e, "10.0.1.7", t0.Add(time.Minute)) // one incident changes
+	disk.puts = map[string]int{}
+	require.NoError(t, e.SaveChanges(disk, false))
+	assert.Equal(t, 1, disk.puts[string(recIncidents)], "only the incident that changed is written")
+	got := newEngine()
+	require.NoError(t, got.LoadRecords(disk))
+	assert.Equal(t, e.Incidents(), got.Incidents())
+
+	raise(e, "10.0.2.1", t0.Add(incidentRetention+time.Hour)) // the forty are past the retention
+	require.NoError(t, e.SaveChanges(disk, false))
+	require.Len(t, e.Incidents(), 1)
+	assert.Len(t, disk.b[string(recIncidents)], 1, "the dropped incidents' records are deleted")
+	got = newEngine()
+	require.NoError(t, got.LoadRecords(disk))
+	assert.Equal(t, e.Incidents(), got.Incidents())
+
+	// a meta record written before incidents had records of their own
+	old := newMemRecords()
+	meta, err := json.Marshal(engineMeta{Feedback: map[string]int{}, Incidents: e.Incidents(), Seq: e.seq})
+	require.NoError(t, err)
+	require.NoError(t, old.Put(recMeta, keyMeta, meta))
+	got = newEngine()
+	require.NoError(t, got.LoadRecords(old))
+	assert.Equal(t, e.Incidents(), got.Incidents())
+	assert.True(t, got.NeedsFull(), "saved again in the new layout")
 }
