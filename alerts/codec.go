@@ -74,14 +74,7 @@ func (a *Alert) AppendJSON(b []byte) []byte {
 	}
 	b = appendJSONString(append(b, `,"message":`...), a.Message)
 	if len(a.Mitre) > 0 {
-		b = append(b, `,"mitre":[`...)
-		for i, m := range a.Mitre {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, m)
-		}
-		b = append(b, ']')
+		b = appendStrings(append(b, `,"mitre":`...), a.Mitre)
 	}
 	if a.Incident != "" {
 		b = appendJSONString(append(b, `,"incident":`...), a.Incident)
@@ -171,51 +164,31 @@ func appendTxState(b []byte, t *protocols.Transaction) []byte {
 	w.bool("HasSubcode", t.HasSubcode)
 	w.str("CodeName", t.CodeName)
 	w.str("SubcodeName", t.SubcodeName)
-	if len(t.Targets) > 0 {
-		w.key("Targets")
-		w.b = append(w.b, '[')
-		for i := range t.Targets {
-			if i > 0 {
-				w.b = append(w.b, ',')
-			}
-			tg := &t.Targets[i]
-			o := objWriter{b: append(w.b, '{')}
-			o.str("Space", tg.Space)
-			o.uint("Address", tg.Address)
-			o.uint("Count", tg.Count)
-			o.str("ID", tg.ID)
-			o.uint("File", uint64(tg.File))
-			w.b = append(o.b, '}')
-		}
-		w.b = append(w.b, ']')
-	}
+	w.list("Targets", len(t.Targets), func(o *objWriter, i int) {
+		tg := &t.Targets[i]
+		o.str("Space", tg.Space)
+		o.uint("Address", tg.Address)
+		o.uint("Count", tg.Count)
+		o.str("ID", tg.ID)
+		o.uint("File", uint64(tg.File))
+	})
 	w.values("Values", t.Values)
 	w.bool("ValuesTruncated", t.ValuesTruncated)
-	if len(t.Points) > 0 {
-		w.key("Points")
-		w.b = append(w.b, '[')
-		for i := range t.Points {
-			if i > 0 {
-				w.b = append(w.b, ',')
-			}
-			p := &t.Points[i]
-			o := objWriter{b: append(w.b, '{')}
-			o.uint("Target", uint64(p.Target))
-			o.uint("Element", uint64(p.Element))
-			o.uint("Sub", uint64(p.Sub))
-			o.str("Field", p.Field)
-			if p.Type != (protocols.NumType{}) {
-				o.key("Type")
-				t := objWriter{b: append(o.b, '{')}
-				t.uint("Kind", uint64(p.Type.Kind))
-				t.uint("Bits", uint64(p.Type.Bits))
-				o.b = append(t.b, '}')
-			}
-			o.float("V", p.V)
-			w.b = append(o.b, '}')
+	w.list("Points", len(t.Points), func(o *objWriter, i int) {
+		p := &t.Points[i]
+		o.uint("Target", uint64(p.Target))
+		o.uint("Element", uint64(p.Element))
+		o.uint("Sub", uint64(p.Sub))
+		o.str("Field", p.Field)
+		if p.Type != (protocols.NumType{}) {
+			o.key("Type")
+			ty := objWriter{b: append(o.b, '{')}
+			ty.uint("Kind", uint64(p.Type.Kind))
+			ty.uint("Bits", uint64(p.Type.Bits))
+			o.b = append(ty.b, '}')
 		}
-		w.b = append(w.b, ']')
-	}
+		o.float("V", p.V)
+	})
 	w.values("ReadValues", t.ReadValues)
 	w.bool("ReadValuesTruncated", t.ReadValuesTruncated)
 	w.int("Outcome", int64(t.Outcome))
@@ -227,14 +200,7 @@ func appendTxState(b []byte, t *protocols.Transaction) []byte {
 	w.time("ResponseTime", t.ResponseTime)
 	if len(t.Anomalies) > 0 {
 		w.key("Anomalies")
-		w.b = append(w.b, '[')
-		for i, s := range t.Anomalies {
-			if i > 0 {
-				w.b = append(w.b, ',')
-			}
-			w.b = appendJSONString(w.b, s)
-		}
-		w.b = append(w.b, ']')
+		w.b = appendStrings(w.b, t.Anomalies)
 	}
 	w.bool("Encrypted", t.Encrypted)
 	w.bool("Broadcast", t.Broadcast)
@@ -244,20 +210,10 @@ func appendTxState(b []byte, t *protocols.Transaction) []byte {
 	w.bool("FlowReversed", t.FlowReversed)
 	w.bool("HasLinkAddress", t.HasLinkAddress)
 	w.bool("FunctionUnknown", t.FunctionUnknown)
-	if len(t.Attrs) > 0 {
-		w.key("Attrs")
-		w.b = append(w.b, '[')
-		for i := range t.Attrs {
-			if i > 0 {
-				w.b = append(w.b, ',')
-			}
-			o := objWriter{b: append(w.b, '{')}
-			o.str("Key", t.Attrs[i].Key)
-			o.str("Value", t.Attrs[i].Value)
-			w.b = append(o.b, '}')
-		}
-		w.b = append(w.b, ']')
-	}
+	w.list("Attrs", len(t.Attrs), func(o *objWriter, i int) {
+		o.str("Key", t.Attrs[i].Key)
+		o.str("Value", t.Attrs[i].Value)
+	})
 	return append(w.b, '}')
 }
 
@@ -351,20 +307,27 @@ func (w *objWriter) endpoint(k string, e *protocols.Endpoint) {
 }
 
 func (w *objWriter) values(k string, vs []protocols.Value) {
-	if len(vs) == 0 {
-		return
-	}
-	w.key(k)
-	w.b = append(w.b, '[')
-	for i := range vs {
-		if i > 0 {
-			w.b = append(w.b, ',')
-		}
-		o := objWriter{b: append(w.b, '{')}
+	w.list(k, len(vs), func(o *objWriter, i int) {
 		o.uint("Kind", uint64(vs[i].Kind))
 		o.int("Int", vs[i].Int)
 		o.float("F", vs[i].F)
 		o.str("Str", vs[i].Str)
+	})
+}
+
+// list appends the member k, a list of n objects, the i-th written by one.
+func (w *objWriter) list(k string, n int, one func(o *objWriter, i int)) {
+	if n == 0 {
+		return
+	}
+	w.key(k)
+	w.b = append(w.b, '[')
+	for i := range n {
+		if i > 0 {
+			w.b = append(w.b, ',')
+		}
+		o := objWriter{b: append(w.b, '{')}
+		one(&o, i)
 		w.b = append(o.b, '}')
 	}
 	w.b = append(w.b, ']')
