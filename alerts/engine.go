@@ -109,7 +109,7 @@ func NewEngine(cfg Config, model *baseline.Model, sink func(*Alert)) *Engine {
 	cfg = cfg.withDefaults()
 	return &Engine{cfg: cfg, model: model, sink: sink, regs: map[string]*regulation{}, feedback: map[string]int{},
 		scans: map[string]*scanState{}, incidents: newIncidents(cfg.IncidentWindow), recent: map[string]*Alert{}, families: map[string]*family{},
-		Raised: map[string]uint64{}}
+		Raised: map[string]uint64{}, ps: persisted{full: true}} // never saved: its first save writes everything
 }
 
 // controlKind maps a transaction to a control-command alert kind, "" if none.

@@ -50,7 +50,12 @@ type persisted struct {
 
 var sumSeed = maphash.MakeSeed()
 
+// regChanged notes the regulation of key as changed, unless the next save
+// writes everything anyway (a new engine, a read without a state file).
 func (p *persisted) regChanged(key string) {
+	if p.full {
+		return
+	}
 	if p.regs == nil {
 		p.regs = map[string]struct{}{}
 	}
@@ -58,9 +63,9 @@ func (p *persisted) regChanged(key string) {
 }
 
 // recentChanged notes the recent alert numbered rseq (0: not, or no
-// longer, a recent alert).
+// longer, a recent alert), unless the next save writes everything.
 func (p *persisted) recentChanged(rseq uint64) {
-	if rseq == 0 {
+	if rseq == 0 || p.full {
 		return
 	}
 	if p.recent == nil {
