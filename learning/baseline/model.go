@@ -848,7 +848,7 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 	if len(tx.Points) == 0 {
 		eachPoint(tx, func(p pointRef) {
 			if k, ok := m.pointKey(pu, p, true); ok {
-				m.learnPoint(a, k, p.typ, p.v, now)
+				m.learnPoint(a, &k, p.typ, p.v, now)
 			}
 		})
 		return
@@ -857,7 +857,7 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 	// target's part of the key made once for its points rather than for
 	// each: an HMI's block write is tens of points of one target.
 	target, field := -1, ""
-	var base pointKey
+	var k pointKey // the target's part set once per target, the point's for each
 	var fieldID uint8
 	baseOK, fieldOK := false, true
 	for i := range tx.Points {
@@ -868,7 +868,7 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 		tg := &tx.Targets[p.Target]
 		if int(p.Target) != target {
 			target = int(p.Target)
-			base, baseOK = m.targetKey(pu, tg.Space, tg.ID, true)
+			k, baseOK = m.targetKey(pu, tg.Space, tg.ID, true)
 		}
 		if !baseOK {
 			continue
@@ -880,9 +880,8 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 		if !fieldOK {
 			continue
 		}
-		k := base
 		k.address, k.sub, k.bits, k.field = tg.Address+uint64(p.Element), p.Sub, p.Type.Bits, fieldID
-		m.learnPoint(a, k, p.Type, p.V, now)
+		m.learnPoint(a, &k, p.Type, p.V, now)
 	}
 }
 
@@ -890,19 +889,19 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 // point written again with the value it had (a setpoint an HMI writes
 // back) only counts (ValueModel.again), and a model already marked for the
 // next checkpoint is not marked again: the common case makes no call.
-func (m *Model) learnPoint(a *Asset, k pointKey, typ protocols.NumType, v float64, now time.Time) {
+func (m *Model) learnPoint(a *Asset, k *pointKey, typ protocols.NumType, v float64, now time.Time) {
 	vm := a.points.ref(k)
 	if vm == nil {
 		if !m.newKey(a, now) {
 			return
 		}
-		vm = a.points.add(k, ValueModel{Type: typ})
+		vm = a.points.add(*k, ValueModel{Type: typ})
 	}
 	if !vm.again(v) {
 		vm.Learn(v)
 	}
 	if vm.flags&vmDirty == 0 && !m.ps.full { // full: the next save writes every model anyway
-		m.dirtyPoint(a, k, vm)
+		m.dirtyPoint(a, *k, vm)
 	}
 }
 

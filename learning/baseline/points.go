@@ -108,37 +108,37 @@ func (t *pointTable) search(k pointKey) (int, bool) {
 // Points come back in the order they were learned (a CROB's five fields, a
 // class poll's points, a block write's): the entry after the last one
 // found is tried before hashing, ahead of the rest (refSlow).
-func (t *pointTable) ref(k pointKey) *ValueModel {
-	if n := t.next; t.slots != nil && int(n) < len(t.learn) && t.learn[n].k == k {
+func (t *pointTable) ref(k *pointKey) *ValueModel {
+	if n := t.next; t.slots != nil && int(n) < len(t.learn) && t.learn[n].k == *k {
 		t.next = n + 1
 		return &t.learn[n].vm
 	}
 	return t.refSlow(k)
 }
 
-func (t *pointTable) refSlow(k pointKey) *ValueModel {
+func (t *pointTable) refSlow(k *pointKey) *ValueModel {
 	if t.slots != nil {
-		if _, i := t.find(&k); i >= 0 {
+		if _, i := t.find(k); i >= 0 {
 			t.next = i + 1
 			return &t.learn[i].vm
 		}
 		return nil
 	}
-	if i, ok := t.search(k); ok {
+	if i, ok := t.search(*k); ok {
 		return &t.sorted[i].vm
 	}
 	return nil
 }
 
 func (t *pointTable) get(k pointKey) (ValueModel, bool) {
-	if vm := t.ref(k); vm != nil {
+	if vm := t.ref(&k); vm != nil {
 		return *vm, true
 	}
 	return ValueModel{}, false
 }
 
 func (t *pointTable) set(k pointKey, vm ValueModel) {
-	if r := t.ref(k); r != nil {
+	if r := t.ref(&k); r != nil {
 		*r = vm
 		return
 	}

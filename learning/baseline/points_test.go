@@ -32,7 +32,7 @@ func TestPointTableAgainstMap(t *testing.T) {
 		for range n {
 			k := key()
 			v := float64(rng.IntN(1000))
-			if vm := tab.ref(k); vm != nil {
+			if vm := tab.ref(&k); vm != nil {
 				_, ok := want[k]
 				require.True(t, ok, "found a key never added: %+v", k)
 				vm.Max = v
@@ -100,15 +100,15 @@ func TestPointTableLearnOrder(t *testing.T) {
 	}
 	for round := range 3 {
 		for i, k := range keys {
-			vm := tab.ref(k)
+			vm := tab.ref(&k)
 			require.NotNil(t, vm, "round %d key %d", round, i)
 			require.Equal(t, float64(i), vm.Max)
 			require.Equal(t, int32(i+1), tab.next, "the next lookup tries the entry after this one")
 		}
-		vm := tab.ref(keys[17]) // out of order
+		vm := tab.ref(&keys[17]) // out of order
 		require.NotNil(t, vm)
 		require.Equal(t, float64(17), vm.Max)
-		require.Nil(t, tab.ref(pointKey{address: 99, space: 1}))
+		require.Nil(t, tab.ref(&pointKey{address: 99, space: 1}))
 		tab.next = 0
 	}
 }
