@@ -528,28 +528,35 @@ func addValues(t *protocols.Transaction, it itemInfo, d []byte) {
 	if s := transportSizes[it.transport]; s.name != "" && s.size > 0 && s.size <= 8 {
 		size = s.size
 	}
+	if it.transport == 0x02 && size == 1 && (len(d) == 2 || len(d) == 4) {
+		// BYTE x2 / x4: one WORD or DWORD-sized point, signedness unknown
+		var w uint64
+		for _, c := range d {
+			w = w<<8 | uint64(c)
+			t.AddValue(protocols.IntValue(int64(c)))
+		}
+		point(0, protocols.NumType{Kind: protocols.NumRegister, Bits: uint8(8 * len(d))}, float64(w))
+		return
+	}
+	typ := protocols.UintType(uint8(8 * size))
+	if it.transport == 0x04 || it.transport == 0x06 { // WORD, DWORD: bit strings HMIs use for INT/DINT too
+		typ = protocols.NumType{Kind: protocols.NumRegister, Bits: uint8(8 * size)}
+	}
 	for k := 0; len(d) >= size; d, k = d[size:], k+size {
 		var v uint64
-		for _, c := range d[:size] {
-			v = v<<8 | uint64(c)
+		switch size { // a block write is thousands of these
+		case 1:
+			v = uint64(d[0])
+		case 2:
+			v = uint64(binary.BigEndian.Uint16(d))
+		case 4:
+			v = uint64(binary.BigEndian.Uint32(d))
+		default:
+			for _, c := range d[:size] {
+				v = v<<8 | uint64(c)
+			}
 		}
 		t.AddValue(protocols.IntValue(int64(v)))
-		if k == 0 && it.transport == 0x02 && (len(d) == 2 || len(d) == 4) {
-			// BYTE x2 / x4: one WORD or DWORD-sized point, signedness unknown
-			var w uint64
-			for _, c := range d {
-				w = w<<8 | uint64(c)
-			}
-			point(0, protocols.NumType{Kind: protocols.NumRegister, Bits: uint8(8 * len(d))}, float64(w))
-			for _, c := range d[1:] {
-				t.AddValue(protocols.IntValue(int64(c)))
-			}
-			return
-		}
-		typ := protocols.UintType(uint8(8 * size))
-		if it.transport == 0x04 || it.transport == 0x06 { // WORD, DWORD: bit strings HMIs use for INT/DINT too
-			typ = protocols.NumType{Kind: protocols.NumRegister, Bits: uint8(8 * size)}
-		}
 		point(k, typ, float64(v))
 	}
 }
