@@ -873,7 +873,7 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 		if !baseOK {
 			continue
 		}
-		if p.Field != field {
+		if len(p.Field) != len(field) || len(field) != 0 && p.Field != field { // most are the value, "": no call to compare
 			field = p.Field
 			fieldID, fieldOK = m.fieldKey(field, true)
 		}
