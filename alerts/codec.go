@@ -1,6 +1,8 @@
 package alerts
 
 import (
+	"bytes"
+	"encoding/json"
 	"math"
 	"strconv"
 	"time"
@@ -402,25 +404,12 @@ var jsonPlain = func() (t [256]bool) {
 }()
 
 // appendHTMLSafe appends JSON that is already valid and compact (a
-// record's values) with <, >, &, U+2028 and U+2029 escaped, as
-// encoding/json does with a json.RawMessage.
+// record's values) as encoding/json writes a json.RawMessage: <, >, &,
+// U+2028 and U+2029 escaped (json.HTMLEscape).
 func appendHTMLSafe(b, raw []byte) []byte {
-	const hex = "0123456789abcdef"
-	start := 0
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		if c == '<' || c == '>' || c == '&' {
-			b = append(append(b, raw[start:i]...), '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
-			start = i + 1
-		}
-		// U+2028 and U+2029 are E2 80 A8 and E2 80 A9
-		if c == 0xE2 && i+2 < len(raw) && raw[i+1] == 0x80 && raw[i+2]&^1 == 0xA8 {
-			b = append(append(b, raw[start:i]...), '\\', 'u', '2', '0', '2', hex[raw[i+2]&15])
-			i += 2
-			start = i + 1
-		}
-	}
-	return append(b, raw[start:]...)
+	out := bytes.NewBuffer(b)
+	json.HTMLEscape(out, raw)
+	return out.Bytes()
 }
 
 // appendJSON appends the incident as encoding/json wrote it by reflection.

@@ -46,15 +46,6 @@ func (k Key) String() string {
 	return b.String()
 }
 
-// AppendTo appends the string form to b.
-func (k Key) AppendTo(b []byte) []byte {
-	b = append(b, k.Kind...)
-	for _, p := range k.Parts {
-		b = append(append(b, sep), p...)
-	}
-	return b
-}
-
 // ParseKey reads a key's string form: the kind, then at most max parts
 // (all of them when max <= 0; past max the last part keeps the rest, '|'
 // included, for a last part that may hold anything). Every string is a
