@@ -107,9 +107,11 @@ type Engine struct {
 // NewEngine returns an engine over a baseline model; sink receives each alert.
 func NewEngine(cfg Config, model *baseline.Model, sink func(*Alert)) *Engine {
 	cfg = cfg.withDefaults()
-	return &Engine{cfg: cfg, model: model, sink: sink, regs: map[string]*regulation{}, feedback: map[string]int{},
+	e := &Engine{cfg: cfg, model: model, sink: sink, regs: map[string]*regulation{}, feedback: map[string]int{},
 		scans: map[string]*scanState{}, incidents: newIncidents(cfg.IncidentWindow), recent: map[string]*Alert{}, families: map[string]*family{},
 		Raised: map[string]uint64{}, ps: persisted{full: true}} // never saved: its first save writes everything
+	e.incidents.dropped = e.ps.incidentDropped
+	return e
 }
 
 // controlKind maps a transaction to a control-command alert kind, "" if none.

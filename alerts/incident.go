@@ -62,8 +62,9 @@ type incidents struct {
 	open   map[string]*Incident // by source
 	all    []*Incident          // oldest first
 	newest time.Time
-	gone   []string // ids of the incidents dropped since the last save
-	lost   bool     // more were dropped than gone holds: save them all
+	// dropped is told the id of each incident dropped (the engine's
+	// change notes for its records)
+	dropped func(id string)
 }
 
 func newIncidents(window time.Duration) *incidents {
@@ -163,10 +164,8 @@ func (s *incidents) expire() {
 		if s.open[s.all[cut].Source] == s.all[cut] {
 			delete(s.open, s.all[cut].Source)
 		}
-		if len(s.gone) < maxIncidents {
-			s.gone = append(s.gone, s.all[cut].ID)
-		} else {
-			s.gone, s.lost = nil, true // never saved (a read without a state file): bounded
+		if s.dropped != nil {
+			s.dropped(s.all[cut].ID)
 		}
 		cut++
 	}
@@ -260,34 +259,28 @@ func contains(xs []string, x string) bool {
 
 // list returns the incidents, newest first, their narratives written.
 func (s *incidents) list() []Incident {
-	sorted := s.sorted()
-	out := make([]Incident, len(sorted))
-	for i, inc := range sorted {
+	out := make([]Incident, len(s.all))
+	for i, inc := range s.all {
+		inc.tell()
 		out[i] = *inc
 		out[i].Alerts = append([]string(nil), inc.Alerts...)
 		out[i].Assets = append([]string(nil), inc.Assets...)
 		out[i].Kinds = append([]string(nil), inc.Kinds...)
 		out[i].Events = append([]Event(nil), inc.Events...)
 	}
-	return out
-}
-
-// sorted is list without the copies, for the engine's own use: the
-// incidents themselves, their narratives up to date, newest first.
-func (s *incidents) sorted() []*Incident {
-	out := make([]*Incident, len(s.all))
-	for i, inc := range s.all {
-		if inc.dirty || inc.Narrative == "" {
-			inc.Narrative, inc.dirty = narrative(inc), false
-		}
-		out[i] = inc
-	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].First.After(out[j].First) })
 	return out
 }
 
+// tell writes the incident's narrative if it changed since.
+func (inc *Incident) tell() {
+	if inc.dirty || inc.Narrative == "" {
+		inc.Narrative, inc.dirty = narrative(inc), false
+	}
+}
+
 func (s *incidents) restore(list []Incident) {
-	s.open, s.all, s.gone, s.lost = map[string]*Incident{}, nil, nil, false
+	s.open, s.all = map[string]*Incident{}, nil
 	sort.SliceStable(list, func(i, j int) bool { return list[i].First.Before(list[j].First) })
 	for i := range list {
 		inc := list[i]

@@ -42,10 +42,11 @@ var (
 
 // persisted is what the engine knows of its records on disk.
 type persisted struct {
-	full    bool                // the next save writes everything
-	regs    map[string]struct{} // alert keys whose regulation changed
-	recent  map[uint64]struct{} // recent alerts (by rseq) added, changed or dropped
-	metaSum uint64
+	full      bool                // the next save writes everything
+	regs      map[string]struct{} // alert keys whose regulation changed
+	recent    map[uint64]struct{} // recent alerts (by rseq) added, changed or dropped
+	incidents []string            // ids of the incidents dropped (a changed one is marked unsaved)
+	metaSum   uint64
 }
 
 var sumSeed = maphash.MakeSeed()
@@ -60,6 +61,14 @@ func (p *persisted) regChanged(key string) {
 		p.regs = map[string]struct{}{}
 	}
 	p.regs[key] = struct{}{}
+}
+
+// incidentDropped notes an incident dropped past the retention or the
+// bound, unless the next save writes everything.
+func (p *persisted) incidentDropped(id string) {
+	if !p.full {
+		p.incidents = append(p.incidents, id)
+	}
 }
 
 // recentChanged notes the recent alert numbered rseq (0: not, or no
@@ -105,7 +114,7 @@ func (e *Engine) recentAt(rseq uint64) *Alert {
 // last save; every one when full (store.Incremental).
 func (e *Engine) SaveChanges(w store.Writer, full bool) error {
 	p := &e.ps
-	full = full || p.full || e.incidents.lost
+	full = full || p.full
 	var buf []byte
 	keys := make([]string, 0, len(p.regs))
 	if full {
@@ -130,8 +139,9 @@ func (e *Engine) SaveChanges(w store.Writer, full bool) error {
 			return err
 		}
 	}
-	for _, inc := range e.incidents.sorted() {
+	for _, inc := range e.incidents.all {
 		if full || inc.unsaved {
+			inc.tell()
 			buf = inc.appendJSON(buf[:0])
 			if err := w.Put(recIncidents, []byte(inc.ID), buf); err != nil {
 				return err
@@ -140,13 +150,12 @@ func (e *Engine) SaveChanges(w store.Writer, full bool) error {
 		}
 	}
 	if !full {
-		for _, id := range e.incidents.gone {
+		for _, id := range p.incidents {
 			if err := w.Delete(recIncidents, []byte(id)); err != nil {
 				return err
 			}
 		}
 	}
-	e.incidents.gone, e.incidents.lost = nil, false
 	meta, err := e.metaRecord()
 	if err != nil {
 		return err
@@ -157,7 +166,7 @@ func (e *Engine) SaveChanges(w store.Writer, full bool) error {
 		}
 		p.metaSum = sum
 	}
-	p.full, p.regs = false, nil
+	p.full, p.regs, p.incidents = false, nil, nil
 	return nil
 }
 
@@ -244,11 +253,13 @@ func (e *Engine) LoadRecords(r store.Reader) error {
 		meta.Feedback = map[string]int{}
 	}
 	e.maint, e.feedback, e.seq, e.regs = meta.Maint, meta.Feedback, meta.Seq, regs
+	// what is on disk is what a full save would write, but for incidents
+	// past the retention, which restore drops and the notes delete
+	e.ps = persisted{full: migrate}
 	e.incidents.restore(meta.Incidents)
 	e.restoreRecent(nil, 0)
-	// what is on disk is what a full save would write
 	rec, err := e.metaRecord()
-	e.ps = persisted{metaSum: maphash.Bytes(sumSeed, rec), full: migrate}
+	e.ps.metaSum = maphash.Bytes(sumSeed, rec)
 	return err
 }
 
