@@ -890,14 +890,11 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 // back) only counts (ValueModel.again), and a model already marked for the
 // next checkpoint is not marked again: the common case makes no call.
 func (m *Model) learnPoint(a *Asset, k *pointKey, typ protocols.NumType, v float64, now time.Time) {
-	// a.points.ref(k), its likely case written out: ref is over the
-	// inlining budget, and a block write's numbers come here one by one
-	var vm *ValueModel
-	if t := &a.points; t.slots != nil && int(t.next) < len(t.learn) && t.learn[t.next].k == *k {
-		vm = &t.learn[t.next].vm
-		t.next++
-	} else {
-		vm = t.refSlow(k)
+	// a.points.ref(k) in two, its likely case inlined: a block write's
+	// numbers come here one by one
+	vm := a.points.nextRef(k)
+	if vm == nil {
+		vm = a.points.refSlow(k)
 	}
 	if vm == nil {
 		if !m.newKey(a, now) {

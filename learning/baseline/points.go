@@ -109,11 +109,21 @@ func (t *pointTable) search(k pointKey) (int, bool) {
 // class poll's points, a block write's): the entry after the last one
 // found is tried before hashing, ahead of the rest (refSlow).
 func (t *pointTable) ref(k *pointKey) *ValueModel {
+	if vm := t.nextRef(k); vm != nil {
+		return vm
+	}
+	return t.refSlow(k)
+}
+
+// nextRef is ref's likely case, small enough to be inlined where every
+// written number comes (learnPoint): k is the entry after the last one
+// found. nil when it is not.
+func (t *pointTable) nextRef(k *pointKey) *ValueModel {
 	if n := t.next; t.slots != nil && int(n) < len(t.learn) && t.learn[n].k == *k {
 		t.next = n + 1
 		return &t.learn[n].vm
 	}
-	return t.refSlow(k)
+	return nil
 }
 
 func (t *pointTable) refSlow(k *pointKey) *ValueModel {
