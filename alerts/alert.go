@@ -51,7 +51,11 @@ type Alert struct {
 	Key          string `json:"key"`                  // what deviated: repeats of the same key fold
 	Asset        string `json:"asset,omitempty"`      // the server asset (or new host) concerned
 
-	tx *protocols.Transaction // the triggering transaction, for "mark normal"
+	// tx is the triggering transaction's state record (read back by
+	// transaction), for "mark normal": a flood keeps thousands of alerts,
+	// and the record is one small allocation where a clone of the
+	// transaction was several larger ones
+	tx []byte
 	// rseq numbers the alert among those the engine remembered, for its
 	// record in the state file (0: not remembered)
 	rseq uint64
@@ -100,5 +104,4 @@ func (a *Alert) fillFromTransaction(tx *protocols.Transaction) {
 			a.Frames = append(a.Frames, f)
 		}
 	}
-	a.tx = tx.Clone() // the pipeline may fill tx again once the sink returns
 }

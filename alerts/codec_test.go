@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"net/netip"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/otwatch/otwatch/learning/baseline"
 	"github.com/otwatch/otwatch/learning/store"
 	"github.com/otwatch/otwatch/protocols"
+	"github.com/otwatch/otwatch/protocols/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -92,54 +92,6 @@ func FuzzJSONString(f *testing.F) {
 	})
 }
 
-// fill sets every exported field of v, recursively, to a value that is
-// not zero: a field added to the transaction later is filled too, and
-// the round trip below fails until the state encodes it.
-func fill(rng *rand.Rand, v reflect.Value) {
-	switch v.Kind() {
-	case reflect.Struct:
-		switch v.Interface().(type) {
-		case time.Time:
-			v.Set(reflect.ValueOf(time.Unix(rng.Int64N(4e9), rng.Int64N(1e9)+1).UTC()))
-			return
-		case netip.Addr:
-			v.Set(reflect.ValueOf(netip.AddrFrom4([4]byte{10, byte(rng.IntN(256)), byte(rng.IntN(256)), byte(1 + rng.IntN(250))})))
-			return
-		}
-		for i := 0; i < v.NumField(); i++ {
-			if v.Type().Field(i).IsExported() && v.Type().Field(i).Name != "Memo" {
-				fill(rng, v.Field(i))
-			}
-		}
-	case reflect.Slice:
-		s := reflect.MakeSlice(v.Type(), 1+rng.IntN(3), 4)
-		for i := 0; i < s.Len(); i++ {
-			fill(rng, s.Index(i))
-		}
-		v.Set(s)
-	case reflect.Array:
-		for i := 0; i < v.Len(); i++ {
-			fill(rng, v.Index(i))
-		}
-	case reflect.String:
-		v.SetString(awkward[1+rng.IntN(len(awkward)-1)])
-	case reflect.Bool:
-		v.SetBool(true)
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		n := int64(1 + rng.IntN(100))
-		if rng.IntN(2) == 0 {
-			n = -n
-		}
-		v.SetInt(n)
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		v.SetUint(uint64(1 + rng.IntN(200)))
-	case reflect.Float32, reflect.Float64:
-		v.SetFloat(rng.NormFloat64() * math.Pow(10, float64(rng.IntN(40)-20)))
-	default:
-		panic("fill: " + v.Kind().String())
-	}
-}
-
 // TestSavedAlertReadsBack: a recent alert's state record reads back, with
 // encoding/json as LoadQueue reads it, into the alert and the transaction
 // it was written from, for transactions with every field set (filled by
@@ -151,7 +103,7 @@ func TestSavedAlertReadsBack(t *testing.T) {
 		a := randomAlert(rng)
 		x := &protocols.Transaction{}
 		if i%7 != 0 {
-			fill(rng, reflect.ValueOf(x).Elem())
+			testkit.Fill(rng, reflect.ValueOf(x).Elem(), awkward[1:])
 		}
 		// what encoding/json made of the same fields, read back
 		type oracle struct {
@@ -172,9 +124,10 @@ func TestSavedAlertReadsBack(t *testing.T) {
 }
 
 // TestNaNWriteDoesNotStopCheckpoints: an alert on a write of NaN (an S7
-// REAL, a Modbus float) is saved with the rest, its number as 0; before,
-// encoding/json refused it and every checkpoint of the alerts failed
-// until the alert left the recent set.
+// REAL, a Modbus float) is saved with the rest, its numbers as written
+// (the whole JSON snapshot writes them as null); once encoding/json
+// refused it and every checkpoint of the alerts failed until the alert
+// left the recent set.
 func TestNaNWriteDoesNotStopCheckpoints(t *testing.T) {
 	st, err := store.Open(filepath.Join(t.TempDir(), "state.db"))
 	require.NoError(t, err)
@@ -193,10 +146,11 @@ func TestNaNWriteDoesNotStopCheckpoints(t *testing.T) {
 	require.NoError(t, st.Load(map[string]store.Component{"alerts": got}))
 	recent := got.Recent()
 	require.Len(t, recent, 1)
-	kept := recent[0].tx
+	kept, err := recent[0].transaction()
+	require.NoError(t, err)
 	require.NotNil(t, kept)
-	assert.Equal(t, []protocols.Value{{Kind: protocols.ValueFloat}, {Kind: protocols.ValueFloat}}, kept.Values, "not finite: read back as 0")
-	assert.Equal(t, 0.0, kept.Points[0].V)
+	assert.True(t, math.IsNaN(kept.Values[0].F) && math.IsInf(kept.Values[1].F, -1), "kept as written: %v", kept.Values)
+	assert.True(t, math.IsNaN(kept.Points[0].V))
 	assert.Equal(t, 2.5, kept.Points[1].V)
 	assert.Equal(t, x.Targets, kept.Targets)
 }

@@ -1,6 +1,7 @@
 package alerts
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -88,6 +89,7 @@ type Engine struct {
 	recent     map[string]*Alert
 	order      []string
 	recentSeq  uint64    // the rseq of the last alert remembered
+	txBuf      []byte    // where an alert's transaction record is made, then copied at its size
 	ps         persisted // persist.go
 	seq        uint64
 	hits       int
@@ -298,6 +300,10 @@ func (e *Engine) raise(f *finding.Finding, key string, own bool) {
 	a := &Alert{TS: now, Kind: kind, Severity: info.Severity, BaseSeverity: info.Severity, Mitre: info.Mitre, Key: key,
 		Asset: asset, Learning: f.Learning, Frames: []uint64{}}
 	a.fillFromTransaction(tx)
+	if tx != nil { // the pipeline may fill tx again once the sink returns
+		e.txBuf = tx.AppendRecord(e.txBuf[:0])
+		a.tx = bytes.Clone(e.txBuf)
+	}
 	if f.Source != nil {
 		a.Client = hostEndpoint(f.Source)
 	}
@@ -480,8 +486,12 @@ func (e *Engine) MarkNormal(id string) error {
 	if !ok {
 		return fmt.Errorf("alert %s: not among the %d most recent", id, e.cfg.MaxRecent)
 	}
-	if a.tx != nil {
-		e.model.Accept(a.tx)
+	tx, err := a.transaction()
+	if err != nil {
+		return err
+	}
+	if tx != nil {
+		e.model.Accept(tx)
 	}
 	if e.OnMarkNormal != nil {
 		e.OnMarkNormal(a)
@@ -539,7 +549,11 @@ func (e *Engine) MarshalState() ([]byte, error) {
 	st := engineState{e.maint, e.regs, e.feedback, e.incidents.list(), e.seq, make([]savedAlert, 0, len(e.order))}
 	for _, id := range e.order {
 		a := e.recent[id]
-		st.Recent = append(st.Recent, savedAlert{a, a.TS, a.tx})
+		tx, err := a.transaction()
+		if err != nil {
+			return nil, err
+		}
+		st.Recent = append(st.Recent, savedAlert{a, a.TS, tx})
 	}
 	return json.Marshal(st)
 }
@@ -559,7 +573,17 @@ func (e *Engine) UnmarshalState(b []byte) error {
 	e.maint = st.Maint
 	e.seq = st.Seq
 	e.incidents.restore(st.Incidents)
-	e.restoreRecent(st.Recent, 0)
+	saved := make([]*Alert, 0, len(st.Recent))
+	for _, sa := range st.Recent {
+		if sa.Alert != nil {
+			sa.Alert.TS = sa.TS
+			if sa.Tx != nil {
+				sa.Alert.tx = sa.Tx.AppendRecord(nil)
+			}
+			saved = append(saved, sa.Alert)
+		}
+	}
+	e.restoreRecent(saved, 0)
 	e.ps = persisted{full: true} // the state file's records are another engine's
 	return nil
 }

@@ -178,7 +178,7 @@ func (e *Engine) SaveQueue(w store.Writer, full bool) error {
 	var buf []byte // the writer copies what it is given
 	put := func(a *Alert) error {
 		binary.BigEndian.PutUint64(key[:], a.rseq)
-		buf = appendSaved(buf[:0], savedAlert{a, a.TS, a.tx})
+		buf = appendAlertRecord(buf[:0], a)
 		return w.Put(recRecent, key[:], buf)
 	}
 	if full {
@@ -275,19 +275,16 @@ func (e *Engine) metaRecord() ([]byte, error) {
 
 // LoadQueue restores the recent alerts (store.Queued).
 func (e *Engine) LoadQueue(r store.Reader) error {
-	var saved []savedAlert
+	var saved []*Alert
 	var first, last uint64
 	consecutive := true
 	if err := r.ForEach(recRecent, func(k, v []byte) error {
-		var sa savedAlert
 		if len(k) != 8 {
 			return fmt.Errorf("recent alert key %x", k)
 		}
-		if err := json.Unmarshal(v, &sa); err != nil {
+		a, err := readSavedRecord(v)
+		if err != nil {
 			return fmt.Errorf("recent alert %x: %w", k, err)
-		}
-		if sa.Alert == nil {
-			return fmt.Errorf("recent alert %x: empty", k)
 		}
 		s := binary.BigEndian.Uint64(k)
 		if first == 0 {
@@ -295,8 +292,8 @@ func (e *Engine) LoadQueue(r store.Reader) error {
 		}
 		consecutive = consecutive && (last == 0 || s == last+1)
 		last = s
-		sa.Alert.rseq = s
-		saved = append(saved, sa)
+		a.rseq = s
+		saved = append(saved, a)
 		return nil
 	}); err != nil {
 		return fmt.Errorf("alert state: %w", err)
@@ -316,15 +313,7 @@ func (e *Engine) LoadQueue(r store.Reader) error {
 // restoreRecent replaces the recent alerts, numbered from start+1 in
 // order; beyond MaxRecent the oldest go, and their numbers as they were
 // are returned.
-func (e *Engine) restoreRecent(saved []savedAlert, start uint64) (dropped []uint64) {
-	keep := make([]*Alert, 0, len(saved))
-	for _, sa := range saved {
-		if sa.Alert == nil {
-			continue
-		}
-		sa.Alert.TS, sa.Alert.tx = sa.TS, sa.Tx
-		keep = append(keep, sa.Alert)
-	}
+func (e *Engine) restoreRecent(keep []*Alert, start uint64) (dropped []uint64) {
 	if over := len(keep) - e.cfg.MaxRecent; over > 0 {
 		for _, a := range keep[:over] {
 			dropped = append(dropped, a.rseq)
