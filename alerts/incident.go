@@ -1,8 +1,8 @@
 package alerts
 
 import (
-	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -195,13 +195,14 @@ func score(inc *Incident) int {
 }
 
 func narrative(inc *Incident) string {
-	var b strings.Builder
-	newHost := contains(inc.Kinds, "new_asset") || contains(inc.Kinds, "new_host")
-	fmt.Fprintf(&b, "%s", inc.Source)
-	if newHost {
-		b.WriteString(", a host not in the baseline,")
+	// appended, not printed: a flood's checkpoint tells a thousand of these
+	b := make([]byte, 0, 256)
+	b = append(b, inc.Source...)
+	if contains(inc.Kinds, "new_asset") || contains(inc.Kinds, "new_host") {
+		b = append(b, ", a host not in the baseline,"...)
 	}
-	fmt.Fprintf(&b, " was first seen in this incident at %s.", inc.First.UTC().Format(time.RFC3339))
+	b = inc.First.UTC().AppendFormat(append(b, " was first seen in this incident at "...), time.RFC3339)
+	b = append(b, '.')
 	// what they did, in order, consecutive repeats of a kind collapsed
 	shown := 0
 	for i := 0; i < len(inc.Events) && shown < 12; i++ {
@@ -211,22 +212,31 @@ func narrative(inc *Incident) string {
 			i++
 			n++
 		}
-		fmt.Fprintf(&b, "\nAt %s: %s", ev.TS.UTC().Format("15:04:05"), strings.TrimSuffix(ev.Message, "."))
+		b = ev.TS.UTC().AppendFormat(append(b, "\nAt "...), "15:04:05")
+		b = append(append(b, ": "...), strings.TrimSuffix(ev.Message, ".")...)
 		if n > 1 {
-			fmt.Fprintf(&b, " (and %d more %s alerts)", n-1, ev.Kind)
+			b = strconv.AppendInt(append(b, " (and "...), int64(n-1), 10)
+			b = append(append(append(b, " more "...), ev.Kind...), " alerts)"...)
 		}
-		b.WriteString(".")
+		b = append(b, '.')
 		shown++
 	}
 	if inc.Skipped > 0 {
-		fmt.Fprintf(&b, "\n(%d more alerts in between are listed on the alerts page.)", inc.Skipped)
+		b = strconv.AppendInt(append(b, "\n("...), int64(inc.Skipped), 10)
+		b = append(b, " more alerts in between are listed on the alerts page.)"...)
 	}
 	if len(inc.Assets) > 0 {
-		fmt.Fprintf(&b, "\nAssets involved: %s", strings.Join(inc.Assets, ", "))
-		if inc.AssetCount > len(inc.Assets) {
-			fmt.Fprintf(&b, " and %d more", inc.AssetCount-len(inc.Assets))
+		b = append(b, "\nAssets involved: "...)
+		for i, a := range inc.Assets {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			b = append(b, a...)
 		}
-		b.WriteString(".")
+		if inc.AssetCount > len(inc.Assets) {
+			b = append(strconv.AppendInt(append(b, " and "...), int64(inc.AssetCount-len(inc.Assets)), 10), " more"...)
+		}
+		b = append(b, '.')
 	}
 	worst := ""
 	for _, ev := range inc.Events {
@@ -235,17 +245,21 @@ func narrative(inc *Incident) string {
 			break
 		}
 	}
-	alerts := "alerts"
+	alerts := " alerts "
 	if inc.AlertCount == 1 {
-		alerts = "alert"
+		alerts = " alert "
 	}
-	first, last := inc.First.UTC().Format(time.RFC3339), inc.Last.UTC().Format(time.RFC3339)
-	when := "from " + first + " to " + last
-	if first == last {
-		when = "at " + first // not "from T to T"
+	b = strconv.AppendInt(append(b, "\nHighest severity "...), int64(inc.MaxSeverity), 10)
+	b = strconv.AppendInt(append(append(append(b, " ("...), worst...), "); "...), int64(inc.AlertCount), 10)
+	b = append(b, alerts...)
+	first, last := inc.First.UTC(), inc.Last.UTC()
+	if first.Unix() == last.Unix() { // the same in RFC 3339
+		b = first.AppendFormat(append(b, "at "...), time.RFC3339) // not "from T to T"
+	} else {
+		b = first.AppendFormat(append(b, "from "...), time.RFC3339)
+		b = last.AppendFormat(append(b, " to "...), time.RFC3339)
 	}
-	fmt.Fprintf(&b, "\nHighest severity %d (%s); %d %s %s.", inc.MaxSeverity, worst, inc.AlertCount, alerts, when)
-	return b.String()
+	return string(append(b, '.'))
 }
 
 func contains(xs []string, x string) bool {
