@@ -141,8 +141,7 @@ func (e *Engine) SaveChanges(w store.Writer, full bool) error {
 	}
 	for _, inc := range e.incidents.all {
 		if full || inc.unsaved {
-			inc.tell()
-			buf = inc.appendJSON(buf[:0])
+			buf = appendIncidentRecord(buf[:0], inc)
 			if err := w.Put(recIncidents, []byte(inc.ID), buf); err != nil {
 				return err
 			}
@@ -229,8 +228,8 @@ func (e *Engine) LoadRecords(r store.Reader) error {
 	}
 	migrate := len(meta.Incidents) > 0 // written in the meta record: saved again as records
 	if err := r.ForEach(recIncidents, func(k, v []byte) error {
-		var inc Incident
-		if err := json.Unmarshal(v, &inc); err != nil {
+		inc, err := readIncidentRecord(v)
+		if err != nil {
 			return fmt.Errorf("incident %q: %w", k, err)
 		}
 		meta.Incidents = append(meta.Incidents, inc)

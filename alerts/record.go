@@ -221,3 +221,86 @@ func (a *Alert) transaction() (*protocols.Transaction, error) {
 	}
 	return tx, nil
 }
+
+// An incident's state record is binary too: a flood's incidents are
+// thousands, each written again whenever it changed. The narrative is not
+// kept: it is told again from the rest when the incident is read.
+const incidentRecordFormat = 1
+
+func appendIncidentRecord(b []byte, inc *Incident) []byte {
+	b = protocols.AppendRecString(protocols.AppendRecString(append(b, incidentRecordFormat), inc.ID), inc.Source)
+	b = protocols.AppendRecTime(protocols.AppendRecTime(b, inc.First), inc.Last)
+	b = appendStringsRecord(b, inc.Assets)
+	b = appendStringsRecord(binary.AppendVarint(b, int64(inc.AssetCount)), inc.Alerts)
+	b = appendStringsRecord(binary.AppendVarint(b, int64(inc.AlertCount)), inc.Kinds)
+	b = binary.AppendVarint(binary.AppendVarint(b, int64(inc.MaxSeverity)), int64(inc.Score))
+	b = binary.AppendUvarint(b, uint64(len(inc.Events)))
+	for i := range inc.Events {
+		ev := &inc.Events[i]
+		b = protocols.AppendRecString(protocols.AppendRecTime(b, ev.TS), ev.Kind)
+		b = protocols.AppendRecString(binary.AppendVarint(b, int64(ev.Severity)), ev.Message)
+		b = protocols.AppendRecString(b, ev.Alert)
+	}
+	return binary.AppendVarint(b, int64(inc.Skipped))
+}
+
+// appendStringsRecord appends a list as its length plus one (0: nil, as
+// the JSON of before kept null apart from []) and the strings.
+func appendStringsRecord(b []byte, ss []string) []byte {
+	if ss == nil {
+		return append(b, 0)
+	}
+	b = binary.AppendUvarint(b, uint64(len(ss))+1)
+	for _, s := range ss {
+		b = protocols.AppendRecString(b, s)
+	}
+	return b
+}
+
+func readStringsRecord(c *protocols.Cursor) []string {
+	n := c.Bounded(uint64(c.Len()) + 1)
+	if n == 0 {
+		return nil
+	}
+	ss := make([]string, n-1)
+	for i := range ss {
+		ss[i] = c.Str()
+	}
+	return ss
+}
+
+var errIncidentRecord = errors.New("damaged incident record")
+
+// readIncidentRecord reads an incident's record in either format: binary,
+// or the JSON before it.
+func readIncidentRecord(b []byte) (Incident, error) {
+	var inc Incident
+	if len(b) > 0 && b[0] == '{' {
+		err := json.Unmarshal(b, &inc)
+		return inc, err
+	}
+	c := protocols.NewCursor(b)
+	if c.U8() != incidentRecordFormat {
+		return inc, errIncidentRecord
+	}
+	inc.ID, inc.Source, inc.First, inc.Last = c.Str(), c.Str(), c.Time(), c.Time()
+	inc.Assets = readStringsRecord(&c)
+	inc.AssetCount = readInt(&c)
+	inc.Alerts = readStringsRecord(&c)
+	inc.AlertCount = readInt(&c)
+	inc.Kinds = readStringsRecord(&c)
+	inc.MaxSeverity, inc.Score = readInt(&c), readInt(&c)
+	if n := c.Count(); n > 0 {
+		inc.Events = make([]Event, n)
+		for i := range inc.Events {
+			ev := &inc.Events[i]
+			ev.TS, ev.Kind = c.Time(), c.Str()
+			ev.Severity, ev.Message, ev.Alert = readInt(&c), c.Str(), c.Str()
+		}
+	}
+	inc.Skipped = readInt(&c)
+	if c.Failed() || c.Len() != 0 {
+		return Incident{}, errIncidentRecord
+	}
+	return inc, nil
+}

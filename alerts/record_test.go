@@ -2,9 +2,12 @@ package alerts
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"testing"
+	"time"
+	"unicode/utf8"
 
 	"github.com/otwatch/otwatch/alerts/finding"
 	"github.com/otwatch/otwatch/learning/baseline"
@@ -114,5 +117,68 @@ func FuzzAlertRecord(f *testing.F) {
 		back, err := readAlertRecord(again)
 		require.NoError(t, err)
 		require.Equal(t, again, appendAlertRecord(nil, back))
+	})
+}
+
+// TestIncidentRecordReadsBack: incidents of a random run of alerts read
+// back from their binary records as they were, but for the narrative,
+// which is told again; and from the JSON records of before, narrative
+// included. A cut record is an error.
+func TestIncidentRecordReadsBack(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	e := NewEngine(Config{}, baseline.New(baseline.Config{Mode: baseline.ModeDetect}), nil)
+	now := t0
+	for i := 0; i < 800; i++ {
+		now = now.Add(time.Duration(rng.IntN(900)) * time.Second)
+		source := awkward[rng.IntN(len(awkward))]
+		e.Raise(finding.Finding{Key: finding.NewKey([]string{"new_link", "plc_stop", "scan", "new_host"}[rng.IntN(4)], "10.0.0.1", source, fmt.Sprint(i%60)),
+			Time: now, Asset: fmt.Sprintf("10.0.0.%d", rng.IntN(80)), Message: awkward[rng.IntN(len(awkward))], Source: &finding.Host{IP: source}})
+	}
+	require.Greater(t, len(e.incidents.all), 20)
+	jsonChecked := 0
+	for _, inc := range e.incidents.all {
+		inc.tell()
+		want := *inc
+		want.dirty, want.unsaved = false, false
+		rec := appendIncidentRecord(nil, inc)
+		got, err := readIncidentRecord(rec)
+		require.NoError(t, err, inc.ID)
+		assert.Empty(t, got.Narrative, "not kept")
+		got.tell()
+		got.dirty = false
+		require.Equal(t, want, got, inc.ID)
+
+		old, err := readIncidentRecord(inc.appendJSON(nil))
+		require.NoError(t, err, inc.ID)
+		if utf8.ValidString(fmt.Sprint(want)) { // JSON replaced what is not UTF-8; the binary record keeps it
+			require.Equal(t, want, old, inc.ID)
+			jsonChecked++
+		}
+
+		for n := 0; n < len(rec); n += 1 + n/8 {
+			_, err := readIncidentRecord(rec[:n])
+			require.ErrorIs(t, err, errIncidentRecord, "%s cut at %d", inc.ID, n)
+		}
+	}
+	require.Greater(t, jsonChecked, 5)
+}
+
+// FuzzIncidentRecord: no bytes make the incident record reader panic,
+// and what it reads writes a record that reads back the same.
+func FuzzIncidentRecord(f *testing.F) {
+	inc := &Incident{ID: "inc-1", Source: "10.0.0.9", First: t0, Last: t0.Add(time.Hour), Assets: []string{"10.0.0.2"}, AssetCount: 1,
+		Alerts: []string{"a1"}, AlertCount: 4, Kinds: []string{"scan"}, MaxSeverity: 6, Score: 40,
+		Events: []Event{{t0, "scan", 6, "10.0.0.9 scanned", "a1"}}, Skipped: 3}
+	f.Add(appendIncidentRecord(nil, inc))
+	f.Add(inc.appendJSON(nil))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := readIncidentRecord(b)
+		if err != nil {
+			return
+		}
+		again := appendIncidentRecord(nil, &got)
+		back, err := readIncidentRecord(again)
+		require.NoError(t, err)
+		require.Equal(t, again, appendIncidentRecord(nil, &back))
 	})
 }
