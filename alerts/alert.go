@@ -61,8 +61,8 @@ type Alert struct {
 	rseq uint64
 }
 
-func endpoint(e protocols.Endpoint) *Endpoint {
-	out := &Endpoint{IP: e.IP.String(), Port: e.Port}
+func endpoint(e protocols.Endpoint, names *protocols.AddrTexts) *Endpoint {
+	out := &Endpoint{IP: names.Text(e.IP), Port: e.Port}
 	if e.HasMAC {
 		var buf [17]byte
 		out.MAC = string(protocols.AppendMAC(buf[:0], e.MAC))
@@ -74,8 +74,9 @@ func endpoint(e protocols.Endpoint) *Endpoint {
 	return out
 }
 
-// fillFromTransaction copies the transaction fields RECORDS.md lists.
-func (a *Alert) fillFromTransaction(tx *protocols.Transaction) {
+// fillFromTransaction copies the transaction fields RECORDS.md lists,
+// addresses named by names.
+func (a *Alert) fillFromTransaction(tx *protocols.Transaction, names *protocols.AddrTexts) {
 	if tx == nil {
 		return
 	}
@@ -83,10 +84,10 @@ func (a *Alert) fillFromTransaction(tx *protocols.Transaction) {
 	code := tx.Code
 	a.Code = &code
 	if tx.Client.IP.IsValid() {
-		a.Client = endpoint(tx.Client)
+		a.Client = endpoint(tx.Client, names)
 	}
 	if tx.Server.IP.IsValid() {
-		a.Server = endpoint(tx.Server)
+		a.Server = endpoint(tx.Server, names)
 	}
 	for _, tg := range tx.Targets {
 		t := Target{Space: tg.Space, ID: tg.ID, File: tg.File}

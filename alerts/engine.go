@@ -88,8 +88,9 @@ type Engine struct {
 	incidents  *incidents
 	recent     map[string]*Alert
 	order      []string
-	recentSeq  uint64    // the rseq of the last alert remembered
-	txBuf      []byte    // where an alert's transaction record is made, then copied at its size
+	recentSeq  uint64 // the rseq of the last alert remembered
+	txBuf      []byte // where an alert's transaction record is made, then copied at its size
+	addrs      protocols.AddrTexts
 	ps         persisted // persist.go
 	seq        uint64
 	hits       int
@@ -182,7 +183,7 @@ func (e *Engine) Observe(tx *protocols.Transaction) int {
 // learned: a control command (kind), a write to the broadcast unit, a
 // malformed PDU.
 func (e *Engine) protocolAlerts(now time.Time, kind string, tx *protocols.Transaction, learning bool) {
-	server, client := tx.Server.IP.String(), tx.Client.IP.String()
+	server, client := e.addrs.Text(tx.Server.IP), e.addrs.Text(tx.Client.IP)
 	found := func(key finding.Key, message string) {
 		e.Raise(finding.Finding{Key: key, Time: now, Asset: server, Tx: tx, Message: message, Learning: learning})
 	}
@@ -191,13 +192,13 @@ func (e *Engine) protocolAlerts(now time.Time, kind string, tx *protocols.Transa
 	}
 	if tx.Broadcast {
 		found(finding.NewKey("broadcast_write", server, client, tx.Proto),
-			fmt.Sprintf("%s sent %s to the broadcast unit of %s: every device on the line acts on it", tx.Client.IP, what(tx), server))
+			fmt.Sprintf("%s sent %s to the broadcast unit of %s: every device on the line acts on it", client, what(tx), server))
 	}
 	if len(tx.Anomalies) > 0 {
 		names := append([]string(nil), tx.Anomalies...)
 		sort.Strings(names)
 		found(finding.NewKey("malformed_pdu", server, client, strings.Join(names, ",")),
-			fmt.Sprintf("malformed %s between %s and %s: %s", tx.Proto, tx.Client.IP, server, strings.Join(names, ", ")))
+			fmt.Sprintf("malformed %s between %s and %s: %s", tx.Proto, client, server, strings.Join(names, ", ")))
 	}
 }
 
@@ -237,7 +238,7 @@ func (e *Engine) countForScan(f *finding.Finding, key string) {
 	default:
 		return
 	}
-	client := tx.Client.IP.String()
+	client := e.addrs.Text(tx.Client.IP)
 	s := e.scans[client]
 	if s == nil || now.Sub(s.start) > e.cfg.ScanWindow {
 		s = &scanState{start: now, what: map[string]bool{}}
@@ -299,7 +300,7 @@ func (e *Engine) raise(f *finding.Finding, key string, own bool) {
 	}
 	a := &Alert{TS: now, Kind: kind, Severity: info.Severity, BaseSeverity: info.Severity, Mitre: info.Mitre, Key: key,
 		Asset: asset, Learning: f.Learning, Frames: []uint64{}}
-	a.fillFromTransaction(tx)
+	a.fillFromTransaction(tx, &e.addrs)
 	if tx != nil { // the pipeline may fill tx again once the sink returns
 		e.txBuf = tx.AppendRecord(e.txBuf[:0])
 		a.tx = bytes.Clone(e.txBuf)

@@ -56,7 +56,7 @@ func (e *Engine) countInFamily(fd *finding.Finding) bool {
 	case fd.Source != nil:
 		source = fd.Source.IP
 	case tx != nil && tx.Client.IP.IsValid():
-		source = tx.Client.IP.String()
+		source = e.addrs.Text(tx.Client.IP)
 	}
 	fk := finding.NewKey(kind, asset, source).String()
 	f := e.families[fk]

@@ -1,6 +1,10 @@
 package protocols
 
-import "hash/maphash"
+import (
+	"encoding/binary"
+	"hash/maphash"
+	"net/netip"
+)
 
 // Strings hands out strings made from wire bytes, keeping the two last seen
 // in each of a fixed number of buckets: a text that repeats on the wire (an
@@ -112,4 +116,37 @@ func (s *Strings) Printable(b []byte) string {
 		return Printable(b) // escaped text is rare: not kept
 	}
 	return s.Bytes(b)
+}
+
+// AddrTexts remembers the text of the addresses seen last, one per slot of
+// a fixed table: an alert flood names the same few hosts in every alert,
+// its endpoints and keys, and each netip.Addr.String made a new string.
+// The zero value is ready; a nil *AddrTexts formats every time. Not safe
+// for concurrent use: its owner's lock covers it.
+type AddrTexts struct {
+	slots [addrSlots]addrText
+}
+
+type addrText struct {
+	addr netip.Addr
+	text string
+}
+
+const (
+	addrBits  = 10
+	addrSlots = 1 << addrBits
+)
+
+// Text returns a.String(), made once while a keeps its slot.
+func (c *AddrTexts) Text(a netip.Addr) string {
+	if c == nil {
+		return a.String()
+	}
+	b := a.As16()
+	h := (binary.LittleEndian.Uint64(b[8:]) ^ binary.LittleEndian.Uint64(b[:8])) * 0x9e3779b97f4a7c15
+	s := &c.slots[h>>(64-addrBits)]
+	if s.addr != a || s.text == "" {
+		s.addr, s.text = a, a.String()
+	}
+	return s.text
 }

@@ -1,6 +1,7 @@
 package protocols
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -94,5 +95,32 @@ func TestStringsRecallWhatWasRenderedForAKey(t *testing.T) {
 func TestAppendPrintableIsPrintable(t *testing.T) {
 	for _, in := range []string{"", "abc", "a\x1bb", "admin\u202egnp.exe", "\xff\xfe", "tab\there"} {
 		assert.Equal(t, Printable([]byte(in)), string(AppendPrintable(nil, []byte(in))), "%q", in)
+	}
+}
+
+// TestAddrTextsNameEachAddress: AddrTexts gives each address its own text
+// (v4, v6, a zone, the zero address; more addresses than slots, so some
+// share one), and a repeat makes no string.
+func TestAddrTextsNameEachAddress(t *testing.T) {
+	var c AddrTexts
+	addrs := []netip.Addr{{}, netip.MustParseAddr("fe80::1%eth0"), netip.MustParseAddr("fe80::1"), netip.MustParseAddr("::ffff:10.0.0.1")}
+	for i := range 3000 {
+		addrs = append(addrs, netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 1}))
+	}
+	for round := range 2 {
+		for _, a := range addrs {
+			if got := c.Text(a); got != a.String() {
+				t.Fatalf("round %d: %v named %q", round, a, got)
+			}
+		}
+	}
+	a := netip.MustParseAddr("192.168.7.20")
+	c.Text(a)
+	if n := testing.AllocsPerRun(100, func() { c.Text(a) }); n != 0 {
+		t.Errorf("a repeat allocates %v times", n)
+	}
+	var none *AddrTexts
+	if none.Text(a) != "192.168.7.20" {
+		t.Error("a nil table must still format")
 	}
 }

@@ -102,6 +102,8 @@ type Model struct {
 	hosts      map[netip.Addr]time.Time // every host seen while the network learned, first time
 	// knownRecent: hosts found in hosts lately (Model.known)
 	knownRecent [16]netip.Addr
+	// names: the text of the addresses findings were named by lately
+	names protocols.AddrTexts
 	// knownEpoch names this set of known hosts in the flows' notes
 	// (protocols.FlowMemo.Known): a new one for each set that is not the
 	// last one grown (a new model, an import, a load).
@@ -1185,13 +1187,13 @@ func (m *Model) detect(a *Asset, tx *protocols.Transaction, now time.Time, out [
 	var serverName, clientName string
 	server := func() string {
 		if serverName == "" {
-			serverName = tx.Server.IP.String()
+			serverName = m.names.Text(tx.Server.IP)
 		}
 		return serverName
 	}
 	client := func() string {
 		if clientName == "" {
-			clientName = tx.Client.IP.String()
+			clientName = m.names.Text(tx.Client.IP)
 		}
 		return clientName
 	}
@@ -1323,7 +1325,7 @@ func (m *Model) checkRates(l *Link, moved [2]*rate, tx *protocols.Transaction, n
 		if !ok {
 			continue
 		}
-		server, client := tx.Server.IP.String(), tx.Client.IP.String()
+		server, client := m.names.Text(tx.Server.IP), m.names.Text(tx.Client.IP)
 		if i == 1 {
 			out = append(out, finding.Finding{Key: finding.NewKey("exception_burst", server, client), Time: now, Asset: server,
 				Message: fmt.Sprintf("%s drew %d exception responses from %s within %s (learned at most %d in any %s): probing?",
