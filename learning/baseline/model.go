@@ -850,7 +850,7 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 	if len(tx.Points) == 0 {
 		eachPoint(tx, func(p pointRef) {
 			if k, ok := m.pointKey(pu, p, true); ok {
-				m.learnPoint(a, &k, p.typ, p.v, now)
+				m.learnPoint(a, &k, a.points.nextRef(&k), p.typ, p.v, now)
 			}
 		})
 		return
@@ -862,6 +862,13 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 	var k pointKey // the target's part set once per target, the point's for each
 	var fieldID uint8
 	baseOK, fieldOK := false, true
+	// settled: the flags of a model that a write of its last value again
+	// only counts (ValueModel.again) and that is marked for the next
+	// checkpoint already (or the next save writes every model)
+	settled := uint8(vmLastIn | vmDirty)
+	if m.ps.full {
+		settled = vmLastIn
+	}
 	for i := range tx.Points {
 		p := &tx.Points[i]
 		if int(p.Target) >= len(tx.Targets) {
@@ -883,18 +890,22 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 			continue
 		}
 		k.address, k.sub, k.bits, k.field = tg.Address+uint64(p.Element), p.Sub, p.Type.Bits, fieldID
-		m.learnPoint(a, &k, p.Type, p.V, now)
+		// a.points.ref(k) in two, its likely case inlined: a block write's
+		// numbers come here one by one, most of them what they were
+		vm := a.points.nextRef(&k)
+		if vm != nil && vm.flags&settled == settled && math.Float64bits(p.V) == math.Float64bits(vm.Last) && vm.Count < math.MaxUint32 {
+			vm.Count++ // again, without the call
+			continue
+		}
+		m.learnPoint(a, &k, vm, p.Type, p.V, now)
 	}
 }
 
-// learnPoint folds v, written to the point k, into its value model. A
-// point written again with the value it had (a setpoint an HMI writes
-// back) only counts (ValueModel.again), and a model already marked for the
-// next checkpoint is not marked again: the common case makes no call.
-func (m *Model) learnPoint(a *Asset, k *pointKey, typ protocols.NumType, v float64, now time.Time) {
-	// a.points.ref(k) in two, its likely case inlined: a block write's
-	// numbers come here one by one
-	vm := a.points.nextRef(k)
+// learnPoint folds v, written to the point k, into its value model vm
+// (nil: not found yet). A point written again with the value it had (a
+// setpoint an HMI writes back) only counts (ValueModel.again), and a model
+// already marked for the next checkpoint is not marked again.
+func (m *Model) learnPoint(a *Asset, k *pointKey, vm *ValueModel, typ protocols.NumType, v float64, now time.Time) {
 	if vm == nil {
 		vm = a.points.refSlow(k)
 	}

@@ -489,7 +489,7 @@ func (d *dec) num() float64 {
 }
 
 func appendValueModel(b []byte, vm *ValueModel) []byte {
-	b = append(b, byte(vm.Type.Kind), vm.Type.Bits, vm.flags&^vmDirty, vm.n)
+	b = append(b, byte(vm.Type.Kind), vm.Type.Bits, vm.flags&^(vmDirty|vmLastIn), vm.n)
 	b = binary.AppendUvarint(b, uint64(vm.Count))
 	b = binary.AppendUvarint(b, uint64(vm.Changes))
 	b = appendNum(b, vm.Min)
@@ -743,7 +743,7 @@ func (m *Model) loadAssetRecord(a *Asset, k, v []byte) error {
 			return fmt.Errorf("point of unknown protocol/unit %d", pk.pu)
 		}
 		h := d.take(4)
-		vm := ValueModel{Type: protocols.NumType{Kind: protocols.NumKind(h[0]), Bits: h[1]}, flags: h[2] &^ vmDirty, n: h[3]}
+		vm := ValueModel{Type: protocols.NumType{Kind: protocols.NumKind(h[0]), Bits: h[1]}, flags: h[2] &^ (vmDirty | vmLastIn), n: h[3]}
 		vm.Count, vm.Changes = uint32(d.uvarint()), uint32(d.uvarint())
 		vm.Min, vm.Max, vm.Last = d.num(), d.num(), d.num()
 		if vm.n > maxEnum {
@@ -752,6 +752,7 @@ func (m *Model) loadAssetRecord(a *Asset, k, v []byte) error {
 		for i := 0; i < int(vm.n)-2; i++ {
 			vm.inner[i] = float32(d.num())
 		}
+		vm.settle()
 		a.points.load(pk, vm)
 		a.keys++
 	case k[0] == 'l' && len(k) == 9:

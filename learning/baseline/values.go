@@ -34,7 +34,7 @@ const farFactor = 10
 // them, kept as float32 (exact for every integer below 2^24).
 type ValueModel struct {
 	Type     protocols.NumType
-	flags    uint8 // vmMany, vmRising, vmDirty
+	flags    uint8 // vmMany, vmRising, vmDirty, vmLastIn
 	n        uint8 // distinct values: 0, 1 (Min), 2 (Min, Max), or Min, inner[:n-2], Max
 	Count    uint32
 	Changes  uint32 // writes whose value differed from the previous
@@ -47,6 +47,10 @@ const (
 	vmMany   = 1 << iota // more than maxEnum distinct values seen
 	vmRising             // every change so far was an increase
 	vmDirty              // changed since the last checkpoint
+	// vmLastIn: Last is one of the values learned, as it always is after
+	// Learn (not kept in the file: a model read back checks once), so a
+	// write of Last again needs no search of them (Model.learnPoints)
+	vmLastIn
 )
 
 // Many reports more than maxEnum distinct values seen.
@@ -107,8 +111,14 @@ func (m *ValueModel) hasDistinct(v float64) bool {
 // of the model's values (always, but for a model loaded otherwise): only
 // the count moves. It reports whether it was that case.
 func (m *ValueModel) again(v float64) bool {
-	if m.Count == 0 || math.Float64bits(v) != math.Float64bits(m.Last) || !m.Many() && !m.hasDistinct(v) {
+	if m.Count == 0 || math.Float64bits(v) != math.Float64bits(m.Last) {
 		return false
+	}
+	if m.flags&vmLastIn == 0 {
+		if !m.Many() && !m.hasDistinct(v) {
+			return false
+		}
+		m.flags |= vmLastIn
 	}
 	if m.Count < math.MaxUint32 {
 		m.Count++
@@ -121,6 +131,7 @@ func (m *ValueModel) Learn(v float64) {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return // never part of a range: judged as the type's extreme
 	}
+	m.flags |= vmLastIn // v joins the values below, or they become many
 	newValue := !m.Many() && !m.hasDistinct(v)
 	var set []float64
 	if newValue {
@@ -357,5 +368,15 @@ func (d ValueDoc) model(typ protocols.NumType) (ValueModel, error) {
 	if d.Rising {
 		vm.flags |= vmRising
 	}
+	vm.settle()
 	return vm, nil
+}
+
+// settle sets vmLastIn as the model's values say, for a model read back
+// (from the file, a document) rather than learned.
+func (m *ValueModel) settle() {
+	m.flags &^= vmLastIn
+	if m.Count > 0 && (m.Many() || m.hasDistinct(m.Last)) {
+		m.flags |= vmLastIn
+	}
 }
