@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/netip"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -236,4 +237,50 @@ func reloaded(t *testing.T, m *Model, mode Mode) *Model {
 	back := New(Config{Mode: mode})
 	require.NoError(t, st.Load(map[string]store.Component{"baseline": back}))
 	return back
+}
+
+// TestWriteAgainIsCountedAndSaved: a block write of the values it had
+// before is counted for each of its points (the learn loop counts such a
+// write itself) and marks them for the next checkpoint once, however
+// often it repeats; then nothing is left to save.
+func TestWriteAgainIsCountedAndSaved(t *testing.T) {
+	path := testdata("s7comm", "snap7.pcap")
+	m, at := learnedFrom(t, path)
+	w := find(t, replayed(t, path), "a block write", func(tx *protocols.Transaction) bool {
+		return tx.Op == protocols.OpWrite && len(tx.Points) >= 8
+	})
+	counted := func() (n uint64) {
+		for _, a := range m.Export(at).Assets {
+			for _, p := range a.Points {
+				n += uint64(p.Model.Count)
+			}
+		}
+		return n
+	}
+	require.NoError(t, m.SaveChanges(&countingWriter{}, true))
+	before := counted()
+	m.Observe(clone(w, at.Add(time.Second)))
+	first := &countingWriter{keys: map[string]bool{}}
+	require.NoError(t, m.SaveChanges(first, false))
+	require.NotZero(t, first.puts)
+	for i := 2; i <= 4; i++ {
+		m.Observe(clone(w, at.Add(time.Duration(i)*time.Second)))
+	}
+	again := &countingWriter{keys: map[string]bool{}}
+	require.NoError(t, m.SaveChanges(again, false))
+	assert.Equal(t, before+4*uint64(len(w.Points)), counted(), "each of the %d points counted four more times", len(w.Points))
+	points := func(keys map[string]bool) (ps []string) {
+		for k := range keys {
+			if _, key, _ := strings.Cut(k, "/"); strings.HasPrefix(key, "p") {
+				ps = append(ps, k)
+			}
+		}
+		sort.Strings(ps)
+		return ps
+	}
+	assert.Len(t, points(first.keys), len(w.Points), "each point's record")
+	assert.Equal(t, points(first.keys), points(again.keys), "the same points written after three repeats as after one")
+	none := &countingWriter{}
+	require.NoError(t, m.SaveChanges(none, false))
+	assert.Zero(t, none.puts)
 }
