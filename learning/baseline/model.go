@@ -1229,10 +1229,10 @@ func (m *Model) detect(a *Asset, tx *protocols.Transaction, now time.Time, out [
 	}
 	switch {
 	case l == nil && tx.Op.ChangesState():
-		find("write_from_new_client", fmt.Sprintf("%s sent %s to %s, which it never did while the baseline was learned", client(), what(), server()),
+		find("write_from_new_client", client()+" sent "+what()+" to "+server()+", which it never did while the baseline was learned",
 			client(), tx.Proto)
 	case l == nil:
-		find("new_link", fmt.Sprintf("%s talked %s to %s for the first time (%s)", client(), tx.Proto, server(), what()), client(), tx.Proto)
+		find("new_link", client()+" talked "+tx.Proto+" to "+server()+" for the first time ("+what()+")", client(), tx.Proto)
 	default:
 		l.seen = max(l.seen, now.UnixNano()) // the client still talks to the asset (Tick)
 	}
@@ -1249,7 +1249,7 @@ func (m *Model) detect(a *Asset, tx *protocols.Transaction, now time.Time, out [
 			}
 		}
 	} else if f := m.function(a, tx); f == nil {
-		nf := find("new_function", fmt.Sprintf("%s used %s on %s%s for the first time", client(), what(), server(), unitText(tx.Unit)),
+		nf := find("new_function", client()+" used "+what()+" on "+server()+unitText(tx.Unit)+" for the first time",
 			client(), tx.Proto, tx.Unit, num(int64(tx.Code)), num(int64(subcodeOf(tx))))
 		if tx.Op == protocols.OpSession {
 			nf.Lower, nf.LowerWhy = 3, "a known client setting up its session (a reconnect)"
@@ -1276,8 +1276,8 @@ func (m *Model) detect(a *Asset, tx *protocols.Transaction, now time.Time, out [
 				which = "of which " + gaps // the rest of the range was written while learning
 			}
 		}
-		f := find("write_to_unseen_target", fmt.Sprintf("%s sent %s to %s on %s%s, %s no client wrote or commanded while learning", client(),
-			opName(tx), where, server(), unitText(tx.Unit), which), tx.Proto, tx.Unit, tg.Space, addr(tg.Address), tg.ID)
+		f := find("write_to_unseen_target", client()+" sent "+opName(tx)+" to "+where+" on "+server()+unitText(tx.Unit)+", "+which+
+			" no client wrote or commanded while learning", tx.Proto, tx.Unit, tg.Space, addr(tg.Address), tg.ID)
 		f.Space, f.Address, f.HasAddress = tg.Space, tg.Address, tg.ID == ""
 		if tg.ID == "" && m.polls(a, tx, tg) {
 			f.Lower, f.LowerWhy = 2, "the client reads these points cyclically: an HMI writing back a value it displays?"
