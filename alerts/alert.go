@@ -61,45 +61,69 @@ type Alert struct {
 	rseq uint64
 }
 
-func endpoint(e protocols.Endpoint, names *protocols.AddrTexts) *Endpoint {
-	out := &Endpoint{IP: names.Text(e.IP), Port: e.Port}
+// alertParts is an alert with what it points to, allocated as one: a flood
+// makes thousands of alerts, and each of these was an allocation of its own.
+type alertParts struct {
+	alert          Alert
+	client, server Endpoint
+	links          [2]int32 // the endpoints' link addresses
+	code           int
+	target         [1]Target // the first target and its range
+	targetRange    [2]uint64
+	frames         [2]uint64
+}
+
+// endpoint fills out with e, its address named by names and its link
+// address kept in link.
+func endpoint(out *Endpoint, e protocols.Endpoint, names *protocols.AddrTexts, link *int32) *Endpoint {
+	*out = Endpoint{IP: names.Text(e.IP), Port: e.Port}
 	if e.HasMAC {
 		var buf [17]byte
 		out.MAC = string(protocols.AppendMAC(buf[:0], e.MAC))
 	}
 	if e.LinkAddress >= 0 {
-		a := e.LinkAddress
-		out.Address = &a
+		*link = e.LinkAddress
+		out.Address = link
 	}
 	return out
 }
 
 // fillFromTransaction copies the transaction fields RECORDS.md lists,
-// addresses named by names.
-func (a *Alert) fillFromTransaction(tx *protocols.Transaction, names *protocols.AddrTexts) {
+// addresses named by names, into the alert of p.
+func (p *alertParts) fillFromTransaction(tx *protocols.Transaction, names *protocols.AddrTexts) {
 	if tx == nil {
 		return
 	}
+	a := &p.alert
 	a.Proto, a.Unit, a.Op = tx.Proto, tx.Unit, tx.Op.String()
-	code := tx.Code
-	a.Code = &code
+	p.code = tx.Code
+	a.Code = &p.code
 	if tx.Client.IP.IsValid() {
-		a.Client = endpoint(tx.Client, names)
+		a.Client = endpoint(&p.client, tx.Client, names, &p.links[0])
 	}
 	if tx.Server.IP.IsValid() {
-		a.Server = endpoint(tx.Server, names)
+		a.Server = endpoint(&p.server, tx.Server, names, &p.links[1])
 	}
-	for _, tg := range tx.Targets {
+	for i, tg := range tx.Targets {
 		t := Target{Space: tg.Space, ID: tg.ID, File: tg.File}
 		if tg.ID == "" {
-			addr, count := tg.Address, tg.Count
-			t.Address, t.Count = &addr, &count
+			if i == 0 {
+				p.targetRange = [2]uint64{tg.Address, tg.Count}
+				t.Address, t.Count = &p.targetRange[0], &p.targetRange[1]
+			} else {
+				addr, count := tg.Address, tg.Count
+				t.Address, t.Count = &addr, &count
+			}
+		}
+		if i == 0 {
+			a.Targets = p.target[:0:1]
 		}
 		a.Targets = append(a.Targets, t)
 	}
 	if len(tx.Values) > 0 {
 		a.Values = protocols.AppendValues(nil, tx.Values) // the records' own encoding
 	}
+	a.Frames = p.frames[:0]
 	for _, f := range []uint64{tx.RequestFrame, tx.ResponseFrame} {
 		if f != 0 {
 			a.Frames = append(a.Frames, f)

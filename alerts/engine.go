@@ -192,13 +192,16 @@ func (e *Engine) protocolAlerts(now time.Time, kind string, tx *protocols.Transa
 	}
 	if tx.Broadcast {
 		found(finding.NewKey("broadcast_write", server, client, tx.Proto),
-			fmt.Sprintf("%s sent %s to the broadcast unit of %s: every device on the line acts on it", client, what(tx), server))
+			client+" sent "+what(tx)+" to the broadcast unit of "+server+": every device on the line acts on it")
 	}
 	if len(tx.Anomalies) > 0 {
-		names := append([]string(nil), tx.Anomalies...)
-		sort.Strings(names)
-		found(finding.NewKey("malformed_pdu", server, client, strings.Join(names, ",")),
-			fmt.Sprintf("malformed %s between %s and %s: %s", tx.Proto, client, server, strings.Join(names, ", ")))
+		list, text := tx.Anomalies[0], tx.Anomalies[0] // most PDUs are malformed in one way
+		if len(tx.Anomalies) > 1 {
+			names := append([]string(nil), tx.Anomalies...)
+			sort.Strings(names)
+			list, text = strings.Join(names, ","), strings.Join(names, ", ")
+		}
+		found(finding.NewKey("malformed_pdu", server, client, list), "malformed "+tx.Proto+" between "+client+" and "+server+": "+text)
 	}
 }
 
@@ -298,18 +301,21 @@ func (e *Engine) raise(f *finding.Finding, key string, own bool) {
 		}
 		return
 	}
-	a := &Alert{TS: now, Kind: kind, Severity: info.Severity, BaseSeverity: info.Severity, Mitre: info.Mitre, Key: key,
-		Asset: asset, Learning: f.Learning, Frames: []uint64{}}
-	a.fillFromTransaction(tx, &e.addrs)
+	parts := &alertParts{alert: Alert{TS: now, Kind: kind, Severity: info.Severity, BaseSeverity: info.Severity, Mitre: info.Mitre,
+		Key: key, Asset: asset, Learning: f.Learning, Frames: []uint64{}}}
+	parts.fillFromTransaction(tx, &e.addrs)
+	a := &parts.alert
 	if tx != nil { // the pipeline may fill tx again once the sink returns
 		e.txBuf = tx.AppendRecord(e.txBuf[:0])
 		a.tx = bytes.Clone(e.txBuf)
 	}
 	if f.Source != nil {
-		a.Client = hostEndpoint(f.Source)
+		parts.client = hostEndpoint(f.Source)
+		a.Client = &parts.client
 	}
 	if f.Dest != nil {
-		a.Server = hostEndpoint(f.Dest)
+		parts.server = hostEndpoint(f.Dest)
+		a.Server = &parts.server
 	}
 	a.Frames = addFrames(a.Frames, math.MaxInt, frames...)
 	if reg.Folded > 0 {

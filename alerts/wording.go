@@ -50,4 +50,4 @@ func addFrames(dst []uint64, max int, frames ...uint64) []uint64 {
 }
 
 // hostEndpoint is a finding's host as an alert endpoint.
-func hostEndpoint(h *finding.Host) *Endpoint { return &Endpoint{IP: h.IP, Port: h.Port, MAC: h.MAC} }
+func hostEndpoint(h *finding.Host) Endpoint { return Endpoint{IP: h.IP, Port: h.Port, MAC: h.MAC} }

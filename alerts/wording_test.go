@@ -109,5 +109,5 @@ func TestNetworkAlertsCarryTheirEndpoints(t *testing.T) {
 	assert.Contains(t, c.alerts[len(c.alerts)-1].Message, "on 10.0.0.2 at 2026-03-01T08:01:40Z were counted", "not 'between T and T'")
 
 	assert.Nil(t, finding.HostOf(netip.Addr{}), "no address, no host")
-	assert.Equal(t, &Endpoint{IP: "10.0.0.2"}, hostEndpoint(finding.HostOf(netip.MustParseAddr("10.0.0.2"))))
+	assert.Equal(t, Endpoint{IP: "10.0.0.2"}, hostEndpoint(finding.HostOf(netip.MustParseAddr("10.0.0.2"))))
 }
