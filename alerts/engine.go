@@ -91,6 +91,7 @@ type Engine struct {
 	recentSeq  uint64 // the rseq of the last alert remembered
 	txBuf      []byte // where an alert's transaction record is made, then copied at its size
 	addrs      protocols.AddrTexts
+	keyBuf     []byte    // where keyOf writes a finding's key
 	ps         persisted // persist.go
 	seq        uint64
 	hits       int
@@ -161,7 +162,7 @@ func (e *Engine) Observe(tx *protocols.Transaction) int {
 	for i := range fs {
 		f := &fs[i]
 		f.Tx = tx
-		key := f.Key.String()
+		key := e.keyOf(f)
 		e.raise(f, key, false)
 		e.countForScan(f, key)
 	}
@@ -258,7 +259,18 @@ func (e *Engine) countForScan(f *finding.Finding, key string) {
 // Raise makes an alert of a finding, or folds it into the recent alert of
 // its key: every detector's one way in (baseline, scans, ARP, DHCP,
 // conversations, zones, advisories, the appliance's own health).
-func (e *Engine) Raise(f finding.Finding) { e.raise(&f, f.Key.String(), false) }
+func (e *Engine) Raise(f finding.Finding) { e.raise(&f, e.keyOf(&f), false) }
+
+// keyOf is f.Key's string, the one its last alert holds when it has one:
+// a flood's findings are mostly repeats folded into an alert, and each
+// made its key anew.
+func (e *Engine) keyOf(f *finding.Finding) string {
+	e.keyBuf = f.Key.AppendTo(e.keyBuf[:0])
+	if r := e.regs[string(e.keyBuf)]; r != nil && r.last != nil {
+		return r.last.Key
+	}
+	return string(e.keyBuf)
+}
 
 // raise makes an alert of f, or folds it into the recent alert of its key
 // (f.Key's string); own is a family's own alert, never counted into a family.
@@ -397,7 +409,8 @@ func (e *Engine) regulate(info KindInfo, asset string, reg *regulation, now time
 			reasons = append(reasons, fmt.Sprintf("recurs every ~%s", period.Round(time.Second)))
 		}
 	}
-	if marks := e.feedback[finding.NewKey(info.Kind, asset).String()]; marks > 0 {
+	e.keyBuf = finding.NewKey(info.Kind, asset).AppendTo(e.keyBuf[:0])
+	if marks := e.feedback[string(e.keyBuf)]; marks > 0 {
 		cut += min(marks, 2)
 		reasons = append(reasons, fmt.Sprintf("operators marked %d such alerts normal", marks))
 	}

@@ -58,8 +58,8 @@ func (e *Engine) countInFamily(fd *finding.Finding) bool {
 	case tx != nil && tx.Client.IP.IsValid():
 		source = e.addrs.Text(tx.Client.IP)
 	}
-	fk := finding.NewKey(kind, asset, source).String()
-	f := e.families[fk]
+	e.keyBuf = finding.NewKey(kind, asset, source).AppendTo(e.keyBuf[:0])
+	f := e.families[string(e.keyBuf)] // the key made a string only for a new family
 	if f != nil && now.Sub(f.start) >= e.cfg.FoldWindow {
 		e.closeFamily(f)
 		f = nil
@@ -68,6 +68,7 @@ func (e *Engine) countInFamily(fd *finding.Finding) bool {
 		if len(e.families) >= maxFamilies {
 			e.forgetFamilies()
 		}
+		fk := string(e.keyBuf)
 		f = &family{key: fk, kind: kind, asset: asset, source: source, start: now}
 		e.families[fk] = f
 		e.famOrder = append(e.famOrder, fk)

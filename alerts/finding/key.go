@@ -29,6 +29,15 @@ func (k Key) Part(i int) string {
 	return k.Parts[i]
 }
 
+// AppendTo appends the key's string form (String) to b.
+func (k Key) AppendTo(b []byte) []byte {
+	b = append(b, k.Kind...)
+	for _, p := range k.Parts {
+		b = append(append(b, sep), p...)
+	}
+	return b
+}
+
 // String is the key as alerts, feedback and the dashboard store it: kind
 // and parts joined by '|'.
 func (k Key) String() string {

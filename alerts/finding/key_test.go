@@ -21,6 +21,7 @@ func TestKeyString(t *testing.T) {
 	}
 	for want, key := range written {
 		assert.Equal(t, want, key.String())
+		assert.Equal(t, "x"+want, string(key.AppendTo([]byte("x"))), "AppendTo writes the same")
 		back, ok := ParseKey(want, 0)
 		assert.True(t, ok)
 		assert.Equal(t, want, back.String(), "every string reads back to itself")
