@@ -78,8 +78,7 @@ type alertParts struct {
 func endpoint(out *Endpoint, e protocols.Endpoint, names *protocols.AddrTexts, link *int32) *Endpoint {
 	*out = Endpoint{IP: names.Text(e.IP), Port: e.Port}
 	if e.HasMAC {
-		var buf [17]byte
-		out.MAC = string(protocols.AppendMAC(buf[:0], e.MAC))
+		out.MAC = names.MAC(e.MAC)
 	}
 	if e.LinkAddress >= 0 {
 		*link = e.LinkAddress

@@ -125,12 +125,20 @@ func (s *Strings) Printable(b []byte) string {
 // for concurrent use: its owner's lock covers it.
 type AddrTexts struct {
 	slots [addrSlots]addrText
+	macs  [macSlots]macText
 }
 
 type addrText struct {
 	addr netip.Addr
 	text string
 }
+
+type macText struct {
+	mac  [6]byte
+	text string
+}
+
+const macSlots = 256 // a power of two
 
 const (
 	addrBits  = 10
@@ -147,6 +155,22 @@ func (c *AddrTexts) Text(a netip.Addr) string {
 	s := &c.slots[h>>(64-addrBits)]
 	if s.addr != a || s.text == "" {
 		s.addr, s.text = a, a.String()
+	}
+	return s.text
+}
+
+// MAC returns mac as AppendMAC writes it, made once while mac keeps its
+// slot.
+func (c *AddrTexts) MAC(mac [6]byte) string {
+	if c == nil {
+		var buf [17]byte
+		return string(AppendMAC(buf[:0], mac))
+	}
+	h := (uint64(mac[0])<<40 | uint64(mac[1])<<32 | uint64(mac[2])<<24 | uint64(mac[3])<<16 | uint64(mac[4])<<8 | uint64(mac[5])) * 0x9e3779b97f4a7c15
+	s := &c.macs[h>>(64-8)]
+	if s.mac != mac || s.text == "" {
+		var buf [17]byte
+		s.mac, s.text = mac, string(AppendMAC(buf[:0], mac))
 	}
 	return s.text
 }

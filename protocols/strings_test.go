@@ -99,8 +99,8 @@ func TestAppendPrintableIsPrintable(t *testing.T) {
 }
 
 // TestAddrTextsNameEachAddress: AddrTexts gives each address its own text
-// (v4, v6, a zone, the zero address; more addresses than slots, so some
-// share one), and a repeat makes no string.
+// (v4, v6, a zone, the zero address; MACs; more of them than slots, so
+// some share one), and a repeat makes no string.
 func TestAddrTextsNameEachAddress(t *testing.T) {
 	var c AddrTexts
 	addrs := []netip.Addr{{}, netip.MustParseAddr("fe80::1%eth0"), netip.MustParseAddr("fe80::1"), netip.MustParseAddr("::ffff:10.0.0.1")}
@@ -119,8 +119,21 @@ func TestAddrTextsNameEachAddress(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { c.Text(a) }); n != 0 {
 		t.Errorf("a repeat allocates %v times", n)
 	}
+	for round := range 2 {
+		for i := range 1000 {
+			mac := [6]byte{0, 0x1b, 0x1b, byte(i >> 8), byte(i), byte(round)}
+			if got, want := c.MAC(mac), string(AppendMAC(nil, mac)); got != want {
+				t.Fatalf("%x named %q, not %q", mac, got, want)
+			}
+		}
+	}
+	mac := [6]byte{0, 0x1b, 0x1b, 1, 2, 3}
+	c.MAC(mac)
+	if n := testing.AllocsPerRun(100, func() { c.MAC(mac) }); n != 0 {
+		t.Errorf("a repeated MAC allocates %v times", n)
+	}
 	var none *AddrTexts
-	if none.Text(a) != "192.168.7.20" {
+	if none.Text(a) != "192.168.7.20" || none.MAC(mac) != "00:1b:1b:01:02:03" {
 		t.Error("a nil table must still format")
 	}
 }

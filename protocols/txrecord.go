@@ -81,8 +81,14 @@ func (t *Transaction) flags() (f uint) {
 }
 
 func appendEndpointRecord(b []byte, e *Endpoint) []byte {
-	ip, _ := e.IP.MarshalBinary() // never fails
-	b = append(AppendRecString(b, string(ip)), e.MAC[:]...)
+	// the address as MarshalBinary writes it (0, 4 or 16 bytes and the
+	// zone), after its length
+	n := e.IP.BitLen() / 8
+	if n == 16 {
+		n += len(e.IP.Zone())
+	}
+	b, _ = e.IP.AppendBinary(binary.AppendUvarint(b, uint64(n))) // never fails
+	b = append(b, e.MAC[:]...)
 	b = binary.AppendUvarint(AppendRecBool(b, e.HasMAC), uint64(e.Port))
 	return binary.AppendVarint(b, int64(e.LinkAddress))
 }
