@@ -855,49 +855,61 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 		})
 		return
 	}
-	// The typed points, as eachPoint pairs them with their targets, the
-	// target's part of the key made once for its points rather than for
-	// each: an HMI's block write is tens of points of one target.
-	target, field := -1, ""
-	var k pointKey // the target's part set once per target, the point's for each
-	var fieldID uint8
-	baseOK, fieldOK := false, true
+	// The typed points, as eachPoint pairs them with their targets, in runs
+	// of one target and field (an HMI's block write is tens of points of
+	// one target): the key's target part is made once a run.
 	// settled: the flags of a model that a write of its last value again
 	// only counts (ValueModel.again) and that is marked for the next
-	// checkpoint already (or the next save writes every model)
+	// checkpoint already (or the next save writes every model).
 	settled := uint8(vmLastIn | vmDirty)
 	if m.ps.full {
 		settled = vmLastIn
 	}
-	for i := range tx.Points {
-		p := &tx.Points[i]
-		if int(p.Target) >= len(tx.Targets) {
+	target := -1
+	var k pointKey
+	baseOK := false
+	for pts := tx.Points; len(pts) > 0; {
+		p0 := &pts[0]
+		n := 1
+		for n < len(pts) && pts[n].Target == p0.Target && len(pts[n].Field) == len(p0.Field) &&
+			(len(p0.Field) == 0 || pts[n].Field == p0.Field) { // most are the value, "": no call to compare
+			n++
+		}
+		run := pts[:n]
+		pts = pts[n:]
+		if int(p0.Target) >= len(tx.Targets) {
 			continue
 		}
-		tg := &tx.Targets[p.Target]
-		if int(p.Target) != target {
-			target = int(p.Target)
+		tg := &tx.Targets[p0.Target]
+		if int(p0.Target) != target {
+			target = int(p0.Target)
 			k, baseOK = m.targetKey(pu, tg.Space, tg.ID, true)
 		}
-		if !baseOK {
+		fieldID, fieldOK := m.fieldKey(p0.Field, true)
+		if !baseOK || !fieldOK {
 			continue
 		}
-		if len(p.Field) != len(field) || len(field) != 0 && p.Field != field { // most are the value, "": no call to compare
-			field = p.Field
-			fieldID, fieldOK = m.fieldKey(field, true)
-		}
-		if !fieldOK {
-			continue
-		}
-		k.address, k.sub, k.bits, k.field = tg.Address+uint64(p.Element), p.Sub, p.Type.Bits, fieldID
-		// a.points.ref(k) in two, its likely case inlined: a block write's
-		// numbers come here one by one, most of them what they were
-		vm := a.points.nextRef(&k)
+		k.field = fieldID
+		m.learnRun(a, &k, tg.Address, run, settled, now)
+	}
+}
+
+// learnRun learns a run of written numbers of one target and field, k
+// holding the key's target and field, base the target's address. Its own
+// function, so that the loop's few variables stay in registers.
+func (m *Model) learnRun(a *Asset, k *pointKey, base uint64, run []protocols.Point, settled uint8, now time.Time) {
+	t := &a.points
+	for i := range run {
+		p := &run[i]
+		k.address, k.sub, k.bits = base+uint64(p.Element), p.Sub, p.Type.Bits
+		// t.ref(k) in two, its likely case inlined: a block write's numbers
+		// come one by one, most of them what they were
+		vm := t.nextRef(k)
 		if vm != nil && vm.flags&settled == settled && math.Float64bits(p.V) == math.Float64bits(vm.Last) && vm.Count < math.MaxUint32 {
 			vm.Count++ // again, without the call
 			continue
 		}
-		m.learnPoint(a, &k, vm, p.Type, p.V, now)
+		m.learnPoint(a, k, vm, p.Type, p.V, now)
 	}
 }
 
