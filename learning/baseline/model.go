@@ -236,6 +236,10 @@ type pointKey struct {
 	sub     uint8  // bit + 1, 0: the whole unit
 	bits    uint8  // the width written: a 1-byte and a 4-byte item at one address are two tags
 	field   uint8  // Model.fields id, 0 for the point's value
+	// zero is always 0: with it the key has no padding, so == compares
+	// it as three words rather than field by field (the point table's
+	// lookups)
+	zero uint8
 }
 
 // Asset is one server asset's baseline.
@@ -870,14 +874,8 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 	baseOK := false
 	for pts := tx.Points; len(pts) > 0; {
 		p0 := &pts[0]
-		n := 1
-		for n < len(pts) && pts[n].Target == p0.Target && len(pts[n].Field) == len(p0.Field) &&
-			(len(p0.Field) == 0 || pts[n].Field == p0.Field) { // most are the value, "": no call to compare
-			n++
-		}
-		run := pts[:n]
-		pts = pts[n:]
 		if int(p0.Target) >= len(tx.Targets) {
+			pts = pts[1:]
 			continue
 		}
 		tg := &tx.Targets[p0.Target]
@@ -887,20 +885,26 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 		}
 		fieldID, fieldOK := m.fieldKey(p0.Field, true)
 		if !baseOK || !fieldOK {
+			pts = pts[1:]
 			continue
 		}
 		k.field = fieldID
-		m.learnRun(a, &k, tg.Address, run, settled, now)
+		pts = pts[m.learnRun(a, &k, tg.Address, pts, settled, now):]
 	}
 }
 
-// learnRun learns a run of written numbers of one target and field, k
-// holding the key's target and field, base the target's address. Its own
-// function, so that the loop's few variables stay in registers.
-func (m *Model) learnRun(a *Asset, k *pointKey, base uint64, run []protocols.Point, settled uint8, now time.Time) {
+// learnRun learns the written numbers at the start of pts that are of
+// the first one's target and field, and returns how many; k holds the
+// key's target and field, base the target's address. Its own function,
+// so that the loop's few variables stay in registers.
+func (m *Model) learnRun(a *Asset, k *pointKey, base uint64, pts []protocols.Point, settled uint8, now time.Time) int {
 	t := &a.points
-	for i := range run {
-		p := &run[i]
+	target, field := pts[0].Target, pts[0].Field
+	for i := range pts {
+		p := &pts[i]
+		if p.Target != target || len(p.Field) != len(field) || len(field) != 0 && p.Field != field { // most are the value, "": no call to compare
+			return i
+		}
 		k.address, k.sub, k.bits = base+uint64(p.Element), p.Sub, p.Type.Bits
 		// t.ref(k) in two, its likely case inlined: a block write's numbers
 		// come one by one, most of them what they were
@@ -911,6 +915,7 @@ func (m *Model) learnRun(a *Asset, k *pointKey, base uint64, run []protocols.Poi
 		}
 		m.learnPoint(a, k, vm, p.Type, p.V, now)
 	}
+	return len(pts)
 }
 
 // learnPoint folds v, written to the point k, into its value model vm
