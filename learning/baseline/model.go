@@ -236,10 +236,6 @@ type pointKey struct {
 	sub     uint8  // bit + 1, 0: the whole unit
 	bits    uint8  // the width written: a 1-byte and a 4-byte item at one address are two tags
 	field   uint8  // Model.fields id, 0 for the point's value
-	// zero is always 0: with it the key has no padding, so == compares
-	// it as three words rather than field by field (the point table's
-	// lookups)
-	zero uint8
 }
 
 // Asset is one server asset's baseline.
