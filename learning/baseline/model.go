@@ -865,9 +865,10 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 	if m.ps.full {
 		settled = vmLastIn
 	}
-	target := -1
+	target, field := -1, ""
 	var k pointKey
-	baseOK := false
+	var fieldID uint8
+	baseOK, fieldOK := false, true
 	for pts := tx.Points; len(pts) > 0; {
 		p0 := &pts[0]
 		if int(p0.Target) >= len(tx.Targets) {
@@ -879,26 +880,35 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 			target = int(p0.Target)
 			k, baseOK = m.targetKey(pu, tg.Space, tg.ID, true)
 		}
-		fieldID, fieldOK := m.fieldKey(p0.Field, true)
+		if p0.Field != field { // a CROB's fields take turns on one target
+			field = p0.Field
+			fieldID, fieldOK = m.fieldKey(field, true)
+		}
 		if !baseOK || !fieldOK {
 			pts = pts[1:]
 			continue
 		}
 		k.field = fieldID
+		if fieldID != 0 { // a command's parameters (a CROB's op, count, on, off): one point each
+			k.address, k.sub, k.bits = tg.Address+uint64(p0.Element), p0.Sub, p0.Type.Bits
+			m.learnPoint(a, &k, a.points.nextRef(&k), p0.Type, p0.V, now)
+			pts = pts[1:]
+			continue
+		}
 		pts = pts[m.learnRun(a, &k, tg.Address, pts, settled, now):]
 	}
 }
 
-// learnRun learns the written numbers at the start of pts that are of
-// the first one's target and field, and returns how many; k holds the
-// key's target and field, base the target's address. Its own function,
+// learnRun learns the written values at the start of pts that are of the
+// first one's target (its value, not a parameter), and returns how many;
+// k holds the key's target, base the target's address. Its own function,
 // so that the loop's few variables stay in registers.
 func (m *Model) learnRun(a *Asset, k *pointKey, base uint64, pts []protocols.Point, settled uint8, now time.Time) int {
 	t := &a.points
-	target, field := pts[0].Target, pts[0].Field
+	target := pts[0].Target
 	for i := range pts {
 		p := &pts[i]
-		if p.Target != target || len(p.Field) != len(field) || len(field) != 0 && p.Field != field { // most are the value, "": no call to compare
+		if p.Target != target || len(p.Field) != 0 {
 			return i
 		}
 		k.address, k.sub, k.bits = base+uint64(p.Element), p.Sub, p.Type.Bits
