@@ -2,6 +2,7 @@ package protocols
 
 import (
 	"math"
+	"slices"
 	"strconv"
 )
 
@@ -138,6 +139,24 @@ type Point struct {
 
 // MaxPoints caps the points kept per transaction (a CROB gives four).
 const MaxPoints = 4 * MaxValues
+
+// NewPoints appends up to n points of target (fewer at MaxPoints, none for
+// a target out of range) and returns them for a decoder to fill in place,
+// Target set and the rest zero: a block write's numbers without a call
+// and a check each.
+func (t *Transaction) NewPoints(target, n int) []Point {
+	n = min(n, MaxPoints-len(t.Points))
+	if n <= 0 || target < 0 || target > math.MaxUint16 {
+		return nil
+	}
+	start := len(t.Points)
+	t.Points = slices.Grow(t.Points, n)[:start+n]
+	ps := t.Points[start:]
+	for i := range ps {
+		ps[i] = Point{Target: uint16(target)}
+	}
+	return ps
+}
 
 // AddPoint appends a written number of target i, element k, unless the
 // cap is reached or v is not a number.

@@ -343,6 +343,23 @@ func (t *Transaction) AddValue(v Value) {
 	t.Values = append(t.Values, v)
 }
 
+// NewValues appends up to n zero values (fewer at MaxValues, marking the
+// transaction truncated) and returns them for a decoder to fill in place.
+func (t *Transaction) NewValues(n int) []Value {
+	if room := MaxValues - len(t.Values); n > room {
+		t.ValuesTruncated = true
+		n = max(room, 0)
+	}
+	if n <= 0 {
+		return nil
+	}
+	start := len(t.Values)
+	t.Values = slices.Grow(t.Values, n)[:start+n]
+	vs := t.Values[start:]
+	clear(vs)
+	return vs
+}
+
 // AddReadValue appends a value read unless the cap is reached.
 func (t *Transaction) AddReadValue(v Value) {
 	if len(t.ReadValues) >= MaxValues {

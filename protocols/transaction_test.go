@@ -150,3 +150,41 @@ func TestOpCounts(t *testing.T) {
 	assert.Equal(t, map[string]uint64{"write": 2, "read": 1, "other": 1}, c.ByName())
 	assert.Equal(t, map[string]uint64{}, (&OpCounts{}).ByName())
 }
+
+// TestNewValuesAndPoints: values and points made in place are zero (but a
+// point's target) even where a recycled transaction's slices held others,
+// stop at their caps (values marking the transaction truncated, as
+// AddValue does), and a target out of range gets none.
+func TestNewValuesAndPoints(t *testing.T) {
+	tx := &Transaction{}
+	for i := range 10 {
+		tx.AddValue(IntValue(int64(i + 1)))
+		tx.AddPoint(3, i, "", IntType(16), float64(i+1))
+	}
+	tx.Reset() // the room stays, with what it held
+	vs, ps := tx.NewValues(4), tx.NewPoints(2, 4)
+	if len(vs) != 4 || len(ps) != 4 || len(tx.Values) != 4 || len(tx.Points) != 4 {
+		t.Fatalf("made %d values and %d points: %v %v", len(vs), len(ps), tx.Values, tx.Points)
+	}
+	for i := range vs {
+		if vs[i] != (Value{}) || ps[i] != (Point{Target: 2}) {
+			t.Fatalf("element %d not fresh: %v %v", i, vs[i], ps[i])
+		}
+	}
+	if tx.ValuesTruncated {
+		t.Fatal("truncated below the cap")
+	}
+	if vs = tx.NewValues(MaxValues); len(vs) != MaxValues-4 || !tx.ValuesTruncated || len(tx.Values) != MaxValues {
+		t.Fatalf("at the cap: %d made, truncated %v, %d in all", len(vs), tx.ValuesTruncated, len(tx.Values))
+	}
+	if ps = tx.NewPoints(1, MaxPoints); len(ps) != MaxPoints-4 || len(tx.Points) != MaxPoints {
+		t.Fatalf("points at the cap: %d made, %d in all", len(ps), len(tx.Points))
+	}
+	if tx.NewValues(1) != nil || tx.NewPoints(1, 1) != nil {
+		t.Fatal("made beyond the caps")
+	}
+	fresh := &Transaction{}
+	if fresh.NewPoints(-1, 3) != nil || fresh.NewPoints(1<<16, 3) != nil || len(fresh.Points) != 0 {
+		t.Fatal("points for a target out of range")
+	}
+}

@@ -503,24 +503,42 @@ func addValues(t *protocols.Transaction, it itemInfo, d []byte) {
 		t.AddValue(protocols.StringValue(printable(d)))
 		return
 	case 0x08: // REAL
-		for k := 0; len(d) >= 4; d, k = d[4:], k+4 {
-			f := float64(math.Float32frombits(binary.BigEndian.Uint32(d)))
-			t.AddValue(protocols.FloatValue(f))
-			point(k, protocols.FloatType(32), f)
+		n := len(d) / 4
+		vals, pts := t.NewValues(n), t.NewPoints(tg, n)
+		for i := 0; i < n; i++ {
+			f := float64(math.Float32frombits(binary.BigEndian.Uint32(d[4*i:])))
+			if i < len(vals) {
+				vals[i] = protocols.FloatValue(f)
+			}
+			if i < len(pts) {
+				pts[i].Element, pts[i].Type, pts[i].V = uint32(4*i), protocols.FloatType(32), f
+			}
 		}
 		return
 	case 0x05: // INT
-		for k := 0; len(d) >= 2; d, k = d[2:], k+2 {
-			v := int64(int16(binary.BigEndian.Uint16(d)))
-			t.AddValue(protocols.IntValue(v))
-			point(k, protocols.IntType(16), float64(v))
+		n := len(d) / 2
+		vals, pts := t.NewValues(n), t.NewPoints(tg, n)
+		for i := 0; i < n; i++ {
+			v := int64(int16(binary.BigEndian.Uint16(d[2*i:])))
+			if i < len(vals) {
+				vals[i] = protocols.IntValue(v)
+			}
+			if i < len(pts) {
+				pts[i].Element, pts[i].Type, pts[i].V = uint32(2*i), protocols.IntType(16), float64(v)
+			}
 		}
 		return
 	case 0x07: // DINT
-		for k := 0; len(d) >= 4; d, k = d[4:], k+4 {
-			v := int64(int32(binary.BigEndian.Uint32(d)))
-			t.AddValue(protocols.IntValue(v))
-			point(k, protocols.IntType(32), float64(v))
+		n := len(d) / 4
+		vals, pts := t.NewValues(n), t.NewPoints(tg, n)
+		for i := 0; i < n; i++ {
+			v := int64(int32(binary.BigEndian.Uint32(d[4*i:])))
+			if i < len(vals) {
+				vals[i] = protocols.IntValue(v)
+			}
+			if i < len(pts) {
+				pts[i].Element, pts[i].Type, pts[i].V = uint32(4*i), protocols.IntType(32), float64(v)
+			}
 		}
 		return
 	}
@@ -542,22 +560,30 @@ func addValues(t *protocols.Transaction, it itemInfo, d []byte) {
 	if it.transport == 0x04 || it.transport == 0x06 { // WORD, DWORD: bit strings HMIs use for INT/DINT too
 		typ = protocols.NumType{Kind: protocols.NumRegister, Bits: uint8(8 * size)}
 	}
-	for k := 0; len(d) >= size; d, k = d[size:], k+size {
+	// a block write is thousands of these: values and points filled in place
+	n := len(d) / size
+	vals, pts := t.NewValues(n), t.NewPoints(tg, n)
+	for i := 0; i < n; i++ {
+		e := d[i*size : i*size+size]
 		var v uint64
-		switch size { // a block write is thousands of these
+		switch size {
 		case 1:
-			v = uint64(d[0])
+			v = uint64(e[0])
 		case 2:
-			v = uint64(binary.BigEndian.Uint16(d))
+			v = uint64(binary.BigEndian.Uint16(e))
 		case 4:
-			v = uint64(binary.BigEndian.Uint32(d))
+			v = uint64(binary.BigEndian.Uint32(e))
 		default:
-			for _, c := range d[:size] {
+			for _, c := range e {
 				v = v<<8 | uint64(c)
 			}
 		}
-		t.AddValue(protocols.IntValue(int64(v)))
-		point(k, typ, float64(v))
+		if i < len(vals) {
+			vals[i] = protocols.IntValue(int64(v))
+		}
+		if i < len(pts) {
+			pts[i].Element, pts[i].Type, pts[i].V = uint32(i*size), typ, float64(v)
+		}
 	}
 }
 
