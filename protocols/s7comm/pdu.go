@@ -515,29 +515,26 @@ func addValues(t *protocols.Transaction, it itemInfo, d []byte) {
 			}
 		}
 		return
-	case 0x05: // INT
-		n := len(d) / 2
-		vals, pts := t.NewValues(n), t.NewPoints(tg, n)
-		for i := 0; i < n; i++ {
-			v := int64(int16(binary.BigEndian.Uint16(d[2*i:])))
-			if i < len(vals) {
-				vals[i] = protocols.IntValue(v)
-			}
-			if i < len(pts) {
-				pts[i].Element, pts[i].Type, pts[i].V = uint32(2*i), protocols.IntType(16), float64(v)
-			}
+	case 0x05, 0x07: // INT, DINT
+		w := 2
+		if it.transport == 0x07 {
+			w = 4
 		}
-		return
-	case 0x07: // DINT
-		n := len(d) / 4
+		typ := protocols.IntType(uint8(8 * w))
+		n := len(d) / w
 		vals, pts := t.NewValues(n), t.NewPoints(tg, n)
 		for i := 0; i < n; i++ {
-			v := int64(int32(binary.BigEndian.Uint32(d[4*i:])))
+			var v int64
+			if w == 2 {
+				v = int64(int16(binary.BigEndian.Uint16(d[2*i:])))
+			} else {
+				v = int64(int32(binary.BigEndian.Uint32(d[4*i:])))
+			}
 			if i < len(vals) {
 				vals[i] = protocols.IntValue(v)
 			}
 			if i < len(pts) {
-				pts[i].Element, pts[i].Type, pts[i].V = uint32(4*i), protocols.IntType(32), float64(v)
+				pts[i].Element, pts[i].Type, pts[i].V = uint32(w*i), typ, float64(v)
 			}
 		}
 		return
