@@ -10,6 +10,7 @@ import (
 	"sort"
 
 	"github.com/otwatch/otwatch/learning/store"
+	"github.com/otwatch/otwatch/protocols"
 )
 
 // The inventory is kept in the state file as records (learning/store's
@@ -285,169 +286,93 @@ func appendLinkRecord(b []byte, l *link) []byte {
 	return appendUv(appendV(appendV(b, l.First), l.Last), l.FirstFrame)
 }
 
-// recordReader reads a record; the first error sticks and reads give
-// zeros after it. Counts are bounded by the bytes left, so a damaged
-// record cannot make it allocate much.
-type recordReader struct {
-	b   []byte
-	err error
-}
+// recordReader reads a record through the shared cursor (its first error
+// sticks, reads give zeros after it, counts are bounded by the bytes
+// left, so a damaged record cannot make it allocate much), with the
+// inventory's fixed-width fields.
+type recordReader struct{ protocols.Cursor }
 
 var errRecord = errors.New("damaged record")
 
-func (r *recordReader) fail() {
-	if r.err == nil {
-		r.err = errRecord
-	}
-	r.b = nil
-}
-
-func (r *recordReader) uv() uint64 {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.fail()
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-// v reads a signed varint (binary.AppendVarint's zig-zag form).
-func (r *recordReader) v() int64 {
-	u := r.uv()
-	return int64(u>>1) ^ -int64(u&1)
-}
-
-func (r *recordReader) u32() uint32 {
-	v := r.uv()
-	if v > math.MaxUint32 {
-		r.fail()
-	}
-	return uint32(v)
-}
+func (r *recordReader) u32() uint32 { return uint32(r.Bounded(math.MaxUint32)) }
 
 func (r *recordReader) i32() int32 {
-	v := r.v()
+	v := r.Varint()
 	if v < math.MinInt32 || v > math.MaxInt32 {
-		r.fail()
+		r.Fail()
 	}
 	return int32(v)
 }
 
-func (r *recordReader) byte1() byte {
-	if len(r.b) < 1 {
-		r.fail()
-		return 0
-	}
-	c := r.b[0]
-	r.b = r.b[1:]
-	return c
-}
-
-func (r *recordReader) flag() bool { return r.byte1() != 0 }
-
-func (r *recordReader) raw(dst []byte) {
-	if len(r.b) < len(dst) {
-		r.fail()
-		return
-	}
-	r.b = r.b[copy(dst, r.b):]
-}
-
-// count reads a length, at most what the bytes left can hold.
-func (r *recordReader) count() int {
-	n := r.uv()
-	if n > uint64(len(r.b)) {
-		r.fail()
-		return 0
-	}
-	return int(n)
-}
-
-func (r *recordReader) str() string {
-	n := r.count()
-	s := string(r.b[:n])
-	r.b = r.b[n:]
-	return s
-}
+func (r *recordReader) raw(dst []byte) { copy(dst, r.Take(len(dst))) }
 
 func (r *recordReader) done(what string) error {
-	if r.err == nil && len(r.b) != 0 {
-		r.err = errRecord
+	if !r.Failed() && r.Len() != 0 {
+		r.Fail()
 	}
-	if r.err != nil {
-		return fmt.Errorf("%s: %w", what, r.err)
+	if r.Failed() {
+		return fmt.Errorf("%s: %w", what, errRecord)
 	}
 	return nil
 }
 
 func readHostRecord(b []byte) (host, error) {
 	var h host
-	r := &recordReader{b: b}
-	if f := r.byte1(); f != recordFormat {
+	r := &recordReader{protocols.NewCursor(b)}
+	if f := r.U8(); f != recordFormat {
 		return h, fmt.Errorf("host record: format %d unknown", f)
 	}
-	ip := make([]byte, r.count())
-	r.raw(ip)
-	if err := h.IP.UnmarshalBinary(ip); err != nil {
-		r.fail()
+	if err := h.IP.UnmarshalBinary(r.Bytes()); err != nil {
+		r.Fail()
 	}
 	r.raw(h.MAC[:])
-	h.HasMAC = r.flag()
-	if v := r.uv(); v > math.MaxUint16 {
-		r.fail()
-	} else {
-		h.VLAN = uint16(v)
-	}
+	h.HasMAC = r.Bool()
+	h.VLAN = uint16(r.Bounded(math.MaxUint16))
 	h.Asset = r.i32()
-	h.PktsOut, h.BytesOut, h.PktsIn, h.BytesIn = r.uv(), r.uv(), r.uv(), r.uv()
-	h.First, h.Last, h.LastSent = r.v(), r.v(), r.v()
-	if n := r.count(); n > 0 {
+	h.PktsOut, h.BytesOut, h.PktsIn, h.BytesIn = r.Uvarint(), r.Uvarint(), r.Uvarint(), r.Uvarint()
+	h.First, h.Last, h.LastSent = r.Varint(), r.Varint(), r.Varint()
+	if n := r.Count(); n > 0 {
 		h.Services = make([]uint32, n)
 		for i := range h.Services {
 			h.Services[i] = r.u32()
 		}
 	}
-	if r.flag() {
+	if r.Bool() {
 		e := new(evidence)
-		if n := r.count(); n > 0 {
+		if n := r.Count(); n > 0 {
 			e.Protos = make([]protoUse, n)
 			for i := range e.Protos {
 				u := &e.Protos[i]
-				u.Proto, u.Side = r.byte1(), r.byte1()
-				if v := r.uv(); v > math.MaxUint16 {
-					r.fail()
-				} else {
-					u.Port = uint16(v)
-				}
-				u.Count, u.FirstFrame = r.uv(), r.uv()
-				u.First, u.Last = r.v(), r.v()
+				u.Proto, u.Side = r.U8(), r.U8()
+				u.Port = uint16(r.Bounded(math.MaxUint16))
+				u.Count, u.FirstFrame = r.Uvarint(), r.Uvarint()
+				u.First, u.Last = r.Varint(), r.Varint()
 			}
 		}
 		for i := range e.Ops {
-			e.Ops[i], e.OpFrame[i] = r.u32(), r.uv()
+			e.Ops[i], e.OpFrame[i] = r.u32(), r.Uvarint()
 		}
-		e.SZL, e.SZLFrame = r.u32(), r.uv()
-		if n := r.count(); n > 0 {
+		e.SZL, e.SZLFrame = r.u32(), r.Uvarint()
+		if n := r.Count(); n > 0 {
 			e.Reads = make([]uint32, n)
 			for i := range e.Reads {
 				e.Reads[i] = r.u32()
 			}
 		}
-		e.ReadPoints = r.uv()
-		if n := r.count(); n > 0 {
+		e.ReadPoints = r.Uvarint()
+		if n := r.Count(); n > 0 {
 			e.Identity = make([]identField, n)
 			for i := range e.Identity {
 				f := &e.Identity[i]
-				f.Field = r.str()
-				f.Values = make([]identValue, r.count())
+				f.Field = r.Str()
+				f.Values = make([]identValue, r.Count())
 				for j := range f.Values {
 					v := &f.Values[j]
-					v.Value, v.Message = r.str(), r.str()
-					v.Proto = r.byte1()
-					v.FirstFrame, v.LastFrame = r.uv(), r.uv()
-					v.First, v.Last = r.v(), r.v()
-					v.Count = r.uv()
+					v.Value, v.Message = r.Str(), r.Str()
+					v.Proto = r.U8()
+					v.FirstFrame, v.LastFrame = r.Uvarint(), r.Uvarint()
+					v.First, v.Last = r.Varint(), r.Varint()
+					v.Count = r.Uvarint()
 				}
 			}
 		}
@@ -459,35 +384,35 @@ func readHostRecord(b []byte) (host, error) {
 
 func readAssetRecord(b []byte) (*asset, error) {
 	a := new(asset)
-	r := &recordReader{b: b}
-	if r.byte1() != recordFormat {
+	r := &recordReader{protocols.NewCursor(b)}
+	if r.U8() != recordFormat {
 		return nil, fmt.Errorf("asset record: format unknown")
 	}
-	a.ID = r.str()
+	a.ID = r.Str()
 	r.raw(a.MAC[:])
-	a.HasMAC = r.flag()
+	a.HasMAC = r.Bool()
 	r.raw(a.RouterMAC[:])
-	a.BehindRouter = r.flag()
-	a.Hosts = make([]int32, r.count())
+	a.BehindRouter = r.Bool()
+	a.Hosts = make([]int32, r.Count())
 	for i := range a.Hosts {
 		a.Hosts[i] = r.i32()
 	}
-	a.First, a.Last = r.v(), r.v()
+	a.First, a.Last = r.Varint(), r.Varint()
 	return a, r.done("asset record")
 }
 
 func readLinkRecord(b []byte) (link, error) {
 	var l link
-	r := &recordReader{b: b}
-	if r.byte1() != recordFormat {
+	r := &recordReader{protocols.NewCursor(b)}
+	if r.U8() != recordFormat {
 		return l, fmt.Errorf("link record: format unknown")
 	}
 	l.Key.Client, l.Key.Server = r.i32(), r.i32()
-	l.Key.Proto = r.byte1()
+	l.Key.Proto = r.U8()
 	for i := range l.Ops {
 		l.Ops[i] = r.u32()
 	}
-	l.First, l.Last = r.v(), r.v()
-	l.FirstFrame = r.uv()
+	l.First, l.Last = r.Varint(), r.Varint()
+	l.FirstFrame = r.Uvarint()
 	return l, r.done("link record")
 }
