@@ -387,8 +387,9 @@ type itemInfo struct {
 
 // parseItems walks the item list of a read/write var parameter (function
 // byte first), appending targets, and returns what decoding the items'
-// written values needs in items[:n]. Descriptions are made with strs.
-func parseItems(param []byte, t *protocols.Transaction, items *[256]itemInfo, strs *protocols.Strings) (n int) {
+// written values needs in items[:n] (items holds the count the parameter
+// gives). Descriptions are made with strs.
+func parseItems(param []byte, t *protocols.Transaction, items []itemInfo, strs *protocols.Strings) (n int) {
 	if len(param) < 2 {
 		t.AddAnomaly("s7comm.invalid_parameter")
 		return 0
@@ -599,8 +600,12 @@ func decodeJob(p *PDU, t *protocols.Transaction, strs *protocols.Strings) {
 	q := p.Param
 	switch p.Function {
 	case FuncReadVar, FuncWriteVar:
-		var items [256]itemInfo
-		n := parseItems(q, t, &items, strs)
+		var few [16]itemInfo // most jobs name a few items: no 256 to clear each time
+		items := few[:]
+		if len(q) >= 2 && int(q[1]) > len(few) {
+			items = make([]itemInfo, q[1])
+		}
+		n := parseItems(q, t, items, strs)
 		if p.Function == FuncWriteVar {
 			dataItems(p.Data, n, false, t, func(i int, _, _ byte, d []byte) { addValues(t, items[i], d) })
 		} else if len(p.Data) != 0 {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/otwatch/otwatch/protocols"
 	"github.com/otwatch/otwatch/protocols/testkit"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // unhex decodes hex written one field per line, "// comments" allowed.
@@ -462,5 +464,34 @@ func TestHostileSZLIdentity(t *testing.T) {
 	DecodeUserdata(&p, &tx, false)
 	if got := tx.Attr("automation_system_name"); got != testkit.HostileShown {
 		t.Errorf("automation_system_name = %q, want %q", got, testkit.HostileShown)
+	}
+}
+
+// TestWriteVarOfManyItems: a write job naming more items than the decoder
+// keeps on its stack (20 BYTE items of DB1) gives each its target and
+// value, as one of a few items does.
+func TestWriteVarOfManyItems(t *testing.T) {
+	const n = 20
+	var param, data []byte
+	param = append(param, 0x05, n) // write var, item count
+	for i := range n {
+		addr := uint32(8 * (10 + i)) // DBB 10+i, as a bit address
+		param = append(param, 0x12, 0x0a, 0x10, 0x02, 0x00, 0x01, 0x00, 0x01, 0x84, byte(addr>>16), byte(addr>>8), byte(addr))
+		data = append(data, 0x00, 0x04, 0x00, 0x08, byte(100+i)) // reserved, BYTE/WORD/DWORD, 8 bits, the byte
+		if i < n-1 {
+			data = append(data, 0x00) // fill to an even length between items
+		}
+	}
+	pdu := append([]byte{0x32, 0x01, 0x00, 0x00, 0x00, 0x07, byte(len(param) >> 8), byte(len(param)), byte(len(data) >> 8), byte(len(data))}, param...)
+	p, err := DecodePDU(append(pdu, data...))
+	require.NoError(t, err)
+	tx := &protocols.Transaction{}
+	DecodeJob(&p, tx)
+	require.Empty(t, tx.Anomalies)
+	require.Len(t, tx.Targets, n)
+	require.Len(t, tx.Values, n)
+	for i := range n {
+		assert.Equal(t, protocols.Target{Space: "db1", Address: uint64(10 + i), Count: 1}, tx.Targets[i], "item %d", i)
+		assert.Equal(t, protocols.IntValue(int64(100+i)), tx.Values[i], "item %d", i)
 	}
 }
