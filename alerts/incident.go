@@ -79,7 +79,7 @@ func (s *incidents) add(a *Alert) string {
 	}
 	inc := s.open[source]
 	if inc == nil || a.TS.Sub(inc.Last) > s.window {
-		inc = &Incident{ID: incidentID(source, a.TS), Source: source, First: a.TS}
+		inc = newIncident(incidentID(source, a.TS), source, a.TS)
 		s.open[source] = inc
 		s.all = append(s.all, inc)
 	}
@@ -120,6 +120,24 @@ func (s *incidents) add(a *Alert) string {
 	}
 	s.expire()
 	return inc.ID
+}
+
+// incidentParts is a new incident with room for its first alerts, kinds
+// and events, allocated as one: a flood opens thousands of incidents of a
+// few alerts, and each list grew by allocations of its own. (Its first
+// alert fills each; the assets may stay none, written as null, so they
+// start nil.)
+type incidentParts struct {
+	inc    Incident
+	alerts [4]string
+	kinds  [2]string
+	events [4]Event
+}
+
+func newIncident(id, source string, first time.Time) *Incident {
+	p := &incidentParts{inc: Incident{ID: id, Source: source, First: first}}
+	p.inc.Alerts, p.inc.Kinds, p.inc.Events = p.alerts[:0], p.kinds[:0], p.events[:0]
+	return &p.inc
 }
 
 // addEvent keeps the first headEvents events, every event of a kind not
