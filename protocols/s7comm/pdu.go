@@ -600,7 +600,7 @@ func decodeJob(p *PDU, t *protocols.Transaction, strs *protocols.Strings) {
 	q := p.Param
 	switch p.Function {
 	case FuncReadVar, FuncWriteVar:
-		var few [16]itemInfo // most jobs name a few items: no 256 to clear each time
+		var few [64]itemInfo // most jobs name a few items (a 240-byte PDU at most 19): no 256 to clear each time
 		items := few[:]
 		if len(q) >= 2 && int(q[1]) > len(few) {
 			items = make([]itemInfo, q[1])

@@ -468,10 +468,10 @@ func TestHostileSZLIdentity(t *testing.T) {
 }
 
 // TestWriteVarOfManyItems: a write job naming more items than the decoder
-// keeps on its stack (20 BYTE items of DB1) gives each its target and
-// value, as one of a few items does.
+// keeps on its stack (70 BYTE items of DB1) gives each its target and
+// point, and its values up to the cap, as one of a few items does.
 func TestWriteVarOfManyItems(t *testing.T) {
-	const n = 20
+	const n = 70
 	var param, data []byte
 	param = append(param, 0x05, n) // write var, item count
 	for i := range n {
@@ -489,9 +489,14 @@ func TestWriteVarOfManyItems(t *testing.T) {
 	DecodeJob(&p, tx)
 	require.Empty(t, tx.Anomalies)
 	require.Len(t, tx.Targets, n)
-	require.Len(t, tx.Values, n)
+	require.Len(t, tx.Values, protocols.MaxValues, "values capped")
+	assert.True(t, tx.ValuesTruncated)
+	require.Len(t, tx.Points, n, "every element a point")
 	for i := range n {
 		assert.Equal(t, protocols.Target{Space: "db1", Address: uint64(10 + i), Count: 1}, tx.Targets[i], "item %d", i)
-		assert.Equal(t, protocols.IntValue(int64(100+i)), tx.Values[i], "item %d", i)
+		assert.Equal(t, float64(100+i), tx.Points[i].V, "item %d", i)
+		if i < protocols.MaxValues {
+			assert.Equal(t, protocols.IntValue(int64(100+i)), tx.Values[i], "item %d", i)
+		}
 	}
 }
