@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"math"
 	"sort"
 	"time"
 
 	"github.com/otwatch/otwatch/learning/store"
+	"github.com/otwatch/otwatch/protocols"
 )
 
 // The engine is kept in the state file as records (learning/store's
@@ -329,23 +329,16 @@ func (e *Engine) restoreRecent(keep []*Alert, start uint64) (dropped []uint64) {
 	return dropped
 }
 
-// A regulation record: uvarint folded count, the times (varint Unix
-// nanoseconds, plus one; 0 for none) of the last alert, the first and last
+// A regulation record: uvarint folded count, the times (state-record
+// times, protocols/staterec.go) of the last alert, the first and last
 // fold, uvarint count and the alert times, uvarint count and the frames.
-
-func appendTime(b []byte, t time.Time) []byte {
-	if t.IsZero() {
-		return append(b, 0)
-	}
-	return binary.AppendVarint(b, t.UnixNano()+1)
-}
 
 func appendRegulation(b []byte, r *regulation) []byte {
 	b = binary.AppendUvarint(b, r.Folded)
-	b = appendTime(appendTime(appendTime(b, r.LastAlert), r.FoldFirst), r.FoldLast)
+	b = protocols.AppendRecTime(protocols.AppendRecTime(protocols.AppendRecTime(b, r.LastAlert), r.FoldFirst), r.FoldLast)
 	b = binary.AppendUvarint(b, uint64(len(r.AlertTimes)))
 	for _, t := range r.AlertTimes {
-		b = appendTime(b, t)
+		b = protocols.AppendRecTime(b, t)
 	}
 	b = binary.AppendUvarint(b, uint64(len(r.FoldFrames)))
 	for _, f := range r.FoldFrames {
@@ -357,52 +350,22 @@ func appendRegulation(b []byte, r *regulation) []byte {
 var errRegulation = errors.New("damaged record")
 
 func readRegulation(b []byte) (*regulation, error) {
-	bad := false
-	uv := func() uint64 {
-		v, n := binary.Uvarint(b)
-		if n <= 0 {
-			bad = true
-			return 0
-		}
-		b = b[n:]
-		return v
-	}
-	tm := func() time.Time {
-		v, n := binary.Varint(b)
-		if n <= 0 {
-			bad = true
-			return time.Time{}
-		}
-		b = b[n:]
-		if v == 0 {
-			return time.Time{}
-		}
-		return time.Unix(0, v-1).UTC()
-	}
-	// count reads a length, at most what the bytes left can hold
-	count := func() int {
-		n := uv()
-		if n > uint64(len(b)) || n > math.MaxInt32 {
-			bad = true
-			return 0
-		}
-		return int(n)
-	}
-	r := &regulation{Folded: uv()}
-	r.LastAlert, r.FoldFirst, r.FoldLast = tm(), tm(), tm()
-	if n := count(); n > 0 {
+	c := protocols.NewCursor(b)
+	r := &regulation{Folded: c.Uvarint()}
+	r.LastAlert, r.FoldFirst, r.FoldLast = c.Time(), c.Time(), c.Time()
+	if n := c.Count(); n > 0 {
 		r.AlertTimes = make([]time.Time, n)
 		for i := range r.AlertTimes {
-			r.AlertTimes[i] = tm()
+			r.AlertTimes[i] = c.Time()
 		}
 	}
-	if n := count(); n > 0 {
+	if n := c.Count(); n > 0 {
 		r.FoldFrames = make([]uint64, n)
 		for i := range r.FoldFrames {
-			r.FoldFrames[i] = uv()
+			r.FoldFrames[i] = c.Uvarint()
 		}
 	}
-	if bad || len(b) != 0 {
+	if c.Failed() || c.Len() != 0 {
 		return nil, errRegulation
 	}
 	return r, nil

@@ -108,7 +108,7 @@ func readAlertRecord(b []byte) (*Alert, error) {
 	}
 	set := c.Uvarint()
 	a := &Alert{ID: c.Str(), TS: c.Time(), Kind: c.Str()}
-	a.Severity, a.BaseSeverity = readInt(&c), readInt(&c)
+	a.Severity, a.BaseSeverity = c.Int(), c.Int()
 	a.Proto = c.Str()
 	if set&recHasClient != 0 {
 		a.Client = readEndpointRecord(&c)
@@ -118,7 +118,7 @@ func readAlertRecord(b []byte) (*Alert, error) {
 	}
 	a.Unit, a.Op = c.Str(), c.Str()
 	if set&recHasCode != 0 {
-		code := readInt(&c)
+		code := c.Int()
 		a.Code = &code
 	}
 	if n := c.Count(); n > 0 {
@@ -158,24 +158,10 @@ func readAlertRecord(b []byte) (*Alert, error) {
 	return a, nil
 }
 
-// readInt reads a varint that must fit an int (32 bits on armv7).
-func readInt(c *protocols.Cursor) int {
-	v := c.Varint()
-	if int64(int(v)) != v {
-		c.Fail()
-		return 0
-	}
-	return int(v)
-}
-
 func readEndpointRecord(c *protocols.Cursor) *Endpoint {
 	e := &Endpoint{IP: c.Str(), Port: uint16(c.Bounded(1<<16 - 1)), MAC: c.Str()}
 	if c.Bool() {
-		v := c.Varint()
-		if int64(int32(v)) != v {
-			c.Fail()
-		}
-		addr := int32(v)
+		addr := c.Int32()
 		e.Address = &addr
 	}
 	return e
@@ -285,20 +271,20 @@ func readIncidentRecord(b []byte) (Incident, error) {
 	}
 	inc.ID, inc.Source, inc.First, inc.Last = c.Str(), c.Str(), c.Time(), c.Time()
 	inc.Assets = readStringsRecord(&c)
-	inc.AssetCount = readInt(&c)
+	inc.AssetCount = c.Int()
 	inc.Alerts = readStringsRecord(&c)
-	inc.AlertCount = readInt(&c)
+	inc.AlertCount = c.Int()
 	inc.Kinds = readStringsRecord(&c)
-	inc.MaxSeverity, inc.Score = readInt(&c), readInt(&c)
+	inc.MaxSeverity, inc.Score = c.Int(), c.Int()
 	if n := c.Count(); n > 0 {
 		inc.Events = make([]Event, n)
 		for i := range inc.Events {
 			ev := &inc.Events[i]
 			ev.TS, ev.Kind = c.Time(), c.Str()
-			ev.Severity, ev.Message, ev.Alert = readInt(&c), c.Str(), c.Str()
+			ev.Severity, ev.Message, ev.Alert = c.Int(), c.Str(), c.Str()
 		}
 	}
-	inc.Skipped = readInt(&c)
+	inc.Skipped = c.Int()
 	if c.Failed() || c.Len() != 0 {
 		return Incident{}, errIncidentRecord
 	}

@@ -60,6 +60,27 @@ func (c *Cursor) Varint() int64 {
 	return int64(u>>1) ^ -int64(u&1)
 }
 
+// Int reads a signed varint that must fit an int (32 bits on armv7); a
+// larger one fails the cursor and reads as 0.
+func (c *Cursor) Int() int {
+	v := c.Varint()
+	if int64(int(v)) != v {
+		c.Fail()
+		return 0
+	}
+	return int(v)
+}
+
+// Int32 reads a signed varint that must fit an int32.
+func (c *Cursor) Int32() int32 {
+	v := c.Varint()
+	if int64(int32(v)) != v {
+		c.Fail()
+		return 0
+	}
+	return int32(v)
+}
+
 // Bounded reads an unsigned varint that must be at most max (a field of a
 // narrower type); a larger one fails the cursor and reads as 0.
 func (c *Cursor) Bounded(max uint64) uint64 {

@@ -143,7 +143,7 @@ func ReadTxRecord(b []byte) (*Transaction, error) {
 	readEndpointRecord(&c, &t.Server)
 	t.Unit = c.Str()
 	t.Op, t.Outcome = Op(c.U8()), Outcome(c.U8())
-	t.Code, t.Subcode = readInt(&c), readInt(&c)
+	t.Code, t.Subcode = c.Int(), c.Int()
 	t.CodeName, t.SubcodeName = c.Str(), c.Str()
 	if n := c.Count(); n > 0 {
 		t.Targets = make([]Target, n)
@@ -192,16 +192,6 @@ func ReadTxRecord(b []byte) (*Transaction, error) {
 	return t, nil
 }
 
-// readInt reads a varint that must fit an int (32 bits on armv7).
-func readInt(c *Cursor) int {
-	v := c.Varint()
-	if int64(int(v)) != v {
-		c.Fail()
-		return 0
-	}
-	return int(v)
-}
-
 func readEndpointRecord(c *Cursor, e *Endpoint) {
 	if err := e.IP.UnmarshalBinary(c.Bytes()); err != nil {
 		c.Fail()
@@ -209,11 +199,7 @@ func readEndpointRecord(c *Cursor, e *Endpoint) {
 	copy(e.MAC[:], c.Take(6))
 	e.HasMAC = c.Bool()
 	e.Port = uint16(c.Bounded(math.MaxUint16))
-	v := c.Varint()
-	if v < math.MinInt32 || v > math.MaxInt32 {
-		c.Fail()
-	}
-	e.LinkAddress = int32(v)
+	e.LinkAddress = c.Int32()
 }
 
 func readValuesRecord(c *Cursor) []Value {

@@ -296,14 +296,6 @@ var errRecord = errors.New("damaged record")
 
 func (r *recordReader) u32() uint32 { return uint32(r.Bounded(math.MaxUint32)) }
 
-func (r *recordReader) i32() int32 {
-	v := r.Varint()
-	if v < math.MinInt32 || v > math.MaxInt32 {
-		r.Fail()
-	}
-	return int32(v)
-}
-
 func (r *recordReader) raw(dst []byte) { copy(dst, r.Take(len(dst))) }
 
 func (r *recordReader) done(what string) error {
@@ -328,7 +320,7 @@ func readHostRecord(b []byte) (host, error) {
 	r.raw(h.MAC[:])
 	h.HasMAC = r.Bool()
 	h.VLAN = uint16(r.Bounded(math.MaxUint16))
-	h.Asset = r.i32()
+	h.Asset = r.Int32()
 	h.PktsOut, h.BytesOut, h.PktsIn, h.BytesIn = r.Uvarint(), r.Uvarint(), r.Uvarint(), r.Uvarint()
 	h.First, h.Last, h.LastSent = r.Varint(), r.Varint(), r.Varint()
 	if n := r.Count(); n > 0 {
@@ -395,7 +387,7 @@ func readAssetRecord(b []byte) (*asset, error) {
 	a.BehindRouter = r.Bool()
 	a.Hosts = make([]int32, r.Count())
 	for i := range a.Hosts {
-		a.Hosts[i] = r.i32()
+		a.Hosts[i] = r.Int32()
 	}
 	a.First, a.Last = r.Varint(), r.Varint()
 	return a, r.done("asset record")
@@ -407,7 +399,7 @@ func readLinkRecord(b []byte) (link, error) {
 	if r.U8() != recordFormat {
 		return l, fmt.Errorf("link record: format unknown")
 	}
-	l.Key.Client, l.Key.Server = r.i32(), r.i32()
+	l.Key.Client, l.Key.Server = r.Int32(), r.Int32()
 	l.Key.Proto = r.U8()
 	for i := range l.Ops {
 		l.Ops[i] = r.u32()
