@@ -93,3 +93,50 @@ func (c *Cursor) next(n int) []byte {
 
 // zeros is what a fixed-size read past the end decodes; nothing writes it.
 var zeros [8]byte
+
+// UintBE reads b, 1 to 8 bytes, as a big-endian unsigned integer (an S7
+// item's element); the common widths are one load each.
+func UintBE(b []byte) uint64 {
+	switch len(b) {
+	case 1:
+		return uint64(b[0])
+	case 2:
+		return uint64(binary.BigEndian.Uint16(b))
+	case 4:
+		return uint64(binary.BigEndian.Uint32(b))
+	}
+	var v uint64
+	for _, c := range b {
+		v = v<<8 | uint64(c)
+	}
+	return v
+}
+
+// UintLE reads b, 1 to 8 bytes, as a little-endian unsigned integer (a
+// CIP atomic element); IntLE as a signed one, sign-extended from its width.
+func UintLE(b []byte) uint64 {
+	switch len(b) {
+	case 1:
+		return uint64(b[0])
+	case 2:
+		return uint64(binary.LittleEndian.Uint16(b))
+	case 4:
+		return uint64(binary.LittleEndian.Uint32(b))
+	case 8:
+		return binary.LittleEndian.Uint64(b)
+	}
+	var v uint64
+	for i := len(b) - 1; i >= 0; i-- {
+		v = v<<8 | uint64(b[i])
+	}
+	return v
+}
+
+// IntLE reads b, 1 to 8 bytes, as a little-endian two's-complement integer.
+func IntLE(b []byte) int64 {
+	if len(b) == 0 {
+		return 0
+	}
+	shift := 64 - 8*min(len(b), 8)
+	return int64(UintLE(b)<<shift) >> shift
+}

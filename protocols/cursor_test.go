@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
+	"math"
 	"testing"
 )
 
@@ -255,5 +256,26 @@ func BenchmarkCursor(b *testing.B) {
 	}
 	if sum == 0 {
 		b.Fatal("nothing read")
+	}
+}
+
+// TestWidthReads: UintBE, UintLE and IntLE over every width an S7 item or
+// a CIP atomic type has, and an odd one.
+func TestWidthReads(t *testing.T) {
+	for _, tc := range []struct {
+		hex    string
+		be, le uint64
+		sle    int64
+	}{
+		{"ff", 0xff, 0xff, -1},
+		{"0180", 0x0180, 0x8001, -32767},
+		{"010203", 0x010203, 0x030201, 0x030201},
+		{"fffffffe", 0xfffffffe, 0xfeffffff, -16777217},
+		{"0100000000000080", 0x0100000000000080, 0x8000000000000001, math.MinInt64 + 1},
+	} {
+		b, _ := hex.DecodeString(tc.hex)
+		if be, le, sle := UintBE(b), UintLE(b), IntLE(b); be != tc.be || le != tc.le || sle != tc.sle {
+			t.Errorf("%s: BE %#x LE %#x signed %d; want %#x %#x %d", tc.hex, be, le, sle, tc.be, tc.le, tc.sle)
+		}
 	}
 }

@@ -210,30 +210,10 @@ func logixValues(t *protocols.Transaction, typeCode uint16, count int, b []byte,
 		case protocols.NumBool:
 			v, f = protocols.BoolValue(e[0] != 0), float64(min(e[0], 1))
 		case protocols.NumSigned:
-			var n int64
-			switch lt.size {
-			case 1:
-				n = int64(int8(e[0]))
-			case 2:
-				n = int64(int16(binary.LittleEndian.Uint16(e)))
-			case 4:
-				n = int64(int32(binary.LittleEndian.Uint32(e)))
-			default:
-				n = int64(binary.LittleEndian.Uint64(e))
-			}
+			n := protocols.IntLE(e)
 			v, f = protocols.IntValue(n), float64(n)
 		case protocols.NumUnsigned:
-			var n uint64
-			switch lt.size {
-			case 1:
-				n = uint64(e[0])
-			case 2:
-				n = uint64(binary.LittleEndian.Uint16(e))
-			case 4:
-				n = uint64(binary.LittleEndian.Uint32(e))
-			default:
-				n = binary.LittleEndian.Uint64(e)
-			}
+			n := protocols.UintLE(e)
 			v, f = protocols.IntValue(int64(n)), float64(n)
 		case protocols.NumFloat:
 			if lt.size == 4 {

@@ -562,20 +562,7 @@ func addValues(t *protocols.Transaction, it itemInfo, d []byte) {
 	n := len(d) / size
 	vals, pts := t.NewValues(n), t.NewPoints(tg, n)
 	for i := 0; i < n; i++ {
-		e := d[i*size : i*size+size]
-		var v uint64
-		switch size {
-		case 1:
-			v = uint64(e[0])
-		case 2:
-			v = uint64(binary.BigEndian.Uint16(e))
-		case 4:
-			v = uint64(binary.BigEndian.Uint32(e))
-		default:
-			for _, c := range e {
-				v = v<<8 | uint64(c)
-			}
-		}
+		v := protocols.UintBE(d[i*size : i*size+size])
 		if i < len(vals) {
 			vals[i] = protocols.IntValue(int64(v))
 		}
