@@ -200,21 +200,12 @@ func appendUv(b []byte, v uint64) []byte { return binary.AppendUvarint(b, v) }
 
 func appendV(b []byte, v int64) []byte { return binary.AppendVarint(b, v) }
 
-func appendStr(b []byte, s string) []byte { return append(appendUv(b, uint64(len(s))), s...) }
-
-func appendFlag(b []byte, v bool) []byte {
-	if v {
-		return append(b, 1)
-	}
-	return append(b, 0)
-}
-
 func appendHostRecord(b []byte, h *host) []byte {
 	b = append(b, recordFormat)
 	ip, _ := h.IP.MarshalBinary()
 	b = append(appendUv(b, uint64(len(ip))), ip...)
 	b = append(b, h.MAC[:]...)
-	b = appendFlag(b, h.HasMAC)
+	b = protocols.AppendRecBool(b, h.HasMAC)
 	b = appendUv(b, uint64(h.VLAN))
 	b = appendV(b, int64(h.Asset))
 	for _, v := range [...]uint64{h.PktsOut, h.BytesOut, h.PktsIn, h.BytesIn} {
@@ -249,10 +240,10 @@ func appendHostRecord(b []byte, h *host) []byte {
 	b = appendUv(b, e.ReadPoints)
 	b = appendUv(b, uint64(len(e.Identity)))
 	for _, f := range e.Identity {
-		b = appendStr(b, f.Field)
+		b = protocols.AppendRecString(b, f.Field)
 		b = appendUv(b, uint64(len(f.Values)))
 		for _, v := range f.Values {
-			b = appendStr(appendStr(b, v.Value), v.Message)
+			b = protocols.AppendRecString(protocols.AppendRecString(b, v.Value), v.Message)
 			b = append(b, v.Proto)
 			b = appendUv(appendUv(b, v.FirstFrame), v.LastFrame)
 			b = appendV(appendV(b, v.First), v.Last)
@@ -264,11 +255,11 @@ func appendHostRecord(b []byte, h *host) []byte {
 
 func appendAssetRecord(b []byte, a *asset) []byte {
 	b = append(b, recordFormat)
-	b = appendStr(b, a.ID)
+	b = protocols.AppendRecString(b, a.ID)
 	b = append(b, a.MAC[:]...)
-	b = appendFlag(b, a.HasMAC)
+	b = protocols.AppendRecBool(b, a.HasMAC)
 	b = append(b, a.RouterMAC[:]...)
-	b = appendFlag(b, a.BehindRouter)
+	b = protocols.AppendRecBool(b, a.BehindRouter)
 	b = appendUv(b, uint64(len(a.Hosts)))
 	for _, h := range a.Hosts {
 		b = appendV(b, int64(h))
