@@ -281,13 +281,14 @@ func (e *Engine) raise(f *finding.Finding, key string, own bool) {
 		info = KindInfo{Kind: kind, Severity: 5}
 	}
 	e.hits++
-	if r := e.regs[key]; !own && (r == nil || r.LastAlert.IsZero() || now.Sub(r.LastAlert) >= e.cfg.FoldWindow) {
+	reg := e.regs[key]
+	if !own && (reg == nil || reg.LastAlert.IsZero() || now.Sub(reg.LastAlert) >= e.cfg.FoldWindow) {
 		// a new alert of this key: its family may already alert too often one by one
 		if e.countInFamily(f) {
 			return
 		}
+		reg = e.regs[key] // the family's own alert may have made room by forgetting keys
 	}
-	reg := e.regs[key]
 	if reg == nil {
 		if len(e.regs) >= maxRegulated {
 			e.forgetOldest()
