@@ -597,11 +597,7 @@ func (e *Engine) UnmarshalState(b []byte) error {
 	saved := make([]*Alert, 0, len(st.Recent))
 	for _, sa := range st.Recent {
 		if sa.Alert != nil {
-			sa.Alert.TS = sa.TS
-			if sa.Tx != nil {
-				sa.Alert.tx = sa.Tx.AppendRecord(nil)
-			}
-			saved = append(saved, sa.Alert)
+			saved = append(saved, sa.alert())
 		}
 	}
 	e.restoreRecent(saved, 0)

@@ -186,13 +186,19 @@ func readSavedRecord(v []byte) (*Alert, error) {
 		if sa.Alert == nil {
 			return nil, errors.New("empty")
 		}
-		sa.Alert.TS = sa.TS
-		if sa.Tx != nil {
-			sa.Alert.tx = sa.Tx.AppendRecord(nil)
-		}
-		return sa.Alert, nil
+		return sa.alert(), nil
 	}
 	return readAlertRecord(v)
+}
+
+// alert is the saved alert as the engine keeps it: its time in full, its
+// transaction as a record.
+func (sa savedAlert) alert() *Alert {
+	sa.Alert.TS = sa.TS
+	if sa.Tx != nil {
+		sa.Alert.tx = sa.Tx.AppendRecord(nil)
+	}
+	return sa.Alert
 }
 
 // transaction is the alert's transaction read back from its record, nil
