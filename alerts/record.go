@@ -70,11 +70,7 @@ func appendAlertRecord(b []byte, a *Alert) []byte {
 			b = binary.AppendUvarint(b, f)
 		}
 	}
-	b = protocols.AppendRecString(b, a.Message)
-	b = binary.AppendUvarint(b, uint64(len(a.Mitre)))
-	for _, m := range a.Mitre {
-		b = protocols.AppendRecString(b, m)
-	}
+	b = appendStringsRecord(protocols.AppendRecString(b, a.Message), a.Mitre)
 	b = protocols.AppendRecString(protocols.AppendRecString(b, a.Incident), a.Regulation)
 	b = binary.AppendUvarint(b, a.Repeats)
 	b = protocols.AppendRecString(protocols.AppendRecString(b, a.Key), a.Asset)
@@ -139,12 +135,7 @@ func readAlertRecord(b []byte) (*Alert, error) {
 		}
 	}
 	a.Message = c.Str()
-	if n := c.Count(); n > 0 {
-		a.Mitre = make([]string, n)
-		for i := range a.Mitre {
-			a.Mitre[i] = c.Str()
-		}
-	}
+	a.Mitre = readStringsRecord(&c)
 	a.Incident, a.Regulation = c.Str(), c.Str()
 	a.Learning = set&recLearning != 0
 	a.Repeats = c.Uvarint()
