@@ -159,16 +159,7 @@ func TestNaNWriteDoesNotStopCheckpoints(t *testing.T) {
 // byte as encoding/json wrote them, after a random run of alerts with
 // awkward texts.
 func TestIncidentsJSONIsWhatReflectionWrote(t *testing.T) {
-	rng := rand.New(rand.NewPCG(7, 8))
-	e := NewEngine(Config{}, baseline.New(baseline.Config{Mode: baseline.ModeDetect}), nil)
-	now := t0
-	for i := 0; i < 600; i++ {
-		now = now.Add(time.Duration(rng.IntN(600)) * time.Second)
-		client := awkward[rng.IntN(len(awkward))]
-		server := fmt.Sprintf("10.0.0.%d", rng.IntN(9))
-		e.Raise(finding.Finding{Key: finding.NewKey([]string{"new_link", "plc_stop", "scan", "malformed_pdu"}[rng.IntN(4)], server, client),
-			Time: now, Asset: server, Message: awkward[rng.IntN(len(awkward))], Source: &finding.Host{IP: client}})
-	}
+	e := awkwardRun(7, 600, 10*time.Minute, 9, "new_link", "plc_stop", "scan", "malformed_pdu")
 	type plainIncident Incident // its fields without its MarshalJSON
 	list := e.incidents.list()
 	require.Greater(t, len(list), 20)
@@ -179,4 +170,20 @@ func TestIncidentsJSONIsWhatReflectionWrote(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, string(want), string(list[i].appendJSON(nil)), "incident %d", i)
 	}
+}
+
+// awkwardRun raises n alerts of the kinds, from sources with awkward
+// names to assets among the first of 10.0.0.x, at random gaps up to gap:
+// a run whose incidents the codec and record tests write and read.
+func awkwardRun(seed uint64, n int, gap time.Duration, assets int, kinds ...string) *Engine {
+	rng := rand.New(rand.NewPCG(seed, seed+1))
+	e := NewEngine(Config{}, baseline.New(baseline.Config{Mode: baseline.ModeDetect}), nil)
+	now := t0
+	for i := 0; i < n; i++ {
+		now = now.Add(time.Duration(rng.Int64N(int64(gap))))
+		source, asset := awkward[rng.IntN(len(awkward))], fmt.Sprintf("10.0.0.%d", rng.IntN(assets))
+		e.Raise(finding.Finding{Key: finding.NewKey(kinds[rng.IntN(len(kinds))], asset, source, fmt.Sprint(i%60)),
+			Time: now, Asset: asset, Message: awkward[rng.IntN(len(awkward))], Source: &finding.Host{IP: source}})
+	}
+	return e
 }

@@ -125,15 +125,7 @@ func FuzzAlertRecord(f *testing.F) {
 // which is told again; and from the JSON records of before, narrative
 // included. A cut record is an error.
 func TestIncidentRecordReadsBack(t *testing.T) {
-	rng := rand.New(rand.NewPCG(31, 32))
-	e := NewEngine(Config{}, baseline.New(baseline.Config{Mode: baseline.ModeDetect}), nil)
-	now := t0
-	for i := 0; i < 800; i++ {
-		now = now.Add(time.Duration(rng.IntN(900)) * time.Second)
-		source := awkward[rng.IntN(len(awkward))]
-		e.Raise(finding.Finding{Key: finding.NewKey([]string{"new_link", "plc_stop", "scan", "new_host"}[rng.IntN(4)], "10.0.0.1", source, fmt.Sprint(i%60)),
-			Time: now, Asset: fmt.Sprintf("10.0.0.%d", rng.IntN(80)), Message: awkward[rng.IntN(len(awkward))], Source: &finding.Host{IP: source}})
-	}
+	e := awkwardRun(31, 800, 15*time.Minute, 80, "new_link", "plc_stop", "scan", "new_host")
 	require.Greater(t, len(e.incidents.all), 20)
 	jsonChecked := 0
 	for _, inc := range e.incidents.all {
