@@ -906,20 +906,35 @@ func (m *Model) learn(a *Asset, tx *protocols.Transaction, now time.Time) {
 func (m *Model) learnRun(a *Asset, k *pointKey, base uint64, pts []protocols.Point, settled uint8, now time.Time) int {
 	t := &a.points
 	target := pts[0].Target
-	for i := range pts {
+	pu, id, space, field := k.pu, k.id, k.space, k.field
+	for i := 0; i < len(pts); i++ {
+		// the likely case first, in a loop whose state stays in registers:
+		// a block write's numbers come in the order they were learned
+		// (each the entry after the last found), most of them what they
+		// were, so each only counts
+		if t.slots != nil {
+			learn, n := t.learn, uint(t.next)
+			for ; i < len(pts) && n < uint(len(learn)); i, n = i+1, n+1 {
+				p, e := &pts[i], &learn[n]
+				if p.Target != target || len(p.Field) != 0 ||
+					e.k.address != base+uint64(p.Element) || e.k.sub != p.Sub || e.k.bits != p.Type.Bits ||
+					e.k.pu != pu || e.k.id != id || e.k.space != space || e.k.field != field ||
+					e.vm.flags&settled != settled || math.Float64bits(p.V) != math.Float64bits(e.vm.Last) || e.vm.Count == math.MaxUint32 {
+					break
+				}
+				e.vm.Count++ // again, without the call
+			}
+			t.next = int32(n)
+			if i == len(pts) {
+				break
+			}
+		}
 		p := &pts[i]
 		if p.Target != target || len(p.Field) != 0 {
 			return i
 		}
 		k.address, k.sub, k.bits = base+uint64(p.Element), p.Sub, p.Type.Bits
-		// t.ref(k) in two, its likely case inlined: a block write's numbers
-		// come one by one, most of them what they were
-		vm := t.nextRef(k)
-		if vm != nil && vm.flags&settled == settled && math.Float64bits(p.V) == math.Float64bits(vm.Last) && vm.Count < math.MaxUint32 {
-			vm.Count++ // again, without the call
-			continue
-		}
-		m.learnPoint(a, k, vm, p.Type, p.V, now)
+		m.learnPoint(a, k, t.nextRef(k), p.Type, p.V, now)
 	}
 	return len(pts)
 }
