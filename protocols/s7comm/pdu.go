@@ -561,14 +561,20 @@ func addValues(t *protocols.Transaction, it itemInfo, d []byte) {
 	// a block write is thousands of these: values and points filled in place
 	n := len(d) / size
 	vals, pts := t.NewValues(n), t.NewPoints(tg, n)
-	for i := 0; i < n; i++ {
-		v := protocols.UintBE(d[i*size : i*size+size])
-		if i < len(vals) {
-			vals[i] = protocols.IntValue(int64(v))
+	if size == 1 { // BYTE arrays, the common block: a loop without the width
+		for i := range vals {
+			vals[i] = protocols.IntValue(int64(d[i]))
 		}
-		if i < len(pts) {
-			pts[i].Element, pts[i].Type, pts[i].V = uint32(i*size), typ, float64(v)
+		for i := range min(len(pts), len(d)) {
+			pts[i].Element, pts[i].Type, pts[i].V = uint32(i), typ, float64(d[i])
 		}
+		return
+	}
+	for i := range vals {
+		vals[i] = protocols.IntValue(int64(protocols.UintBE(d[i*size : i*size+size])))
+	}
+	for i := range pts {
+		pts[i].Element, pts[i].Type, pts[i].V = uint32(i*size), typ, float64(protocols.UintBE(d[i*size:i*size+size]))
 	}
 }
 
