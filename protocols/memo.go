@@ -22,6 +22,17 @@ type FlowMemo struct {
 	// Known is the baseline's known-host epoch (never 0) in which both
 	// endpoints were known hosts (0: no note).
 	Known uint32
+	// Over is the baseline's network epoch (never 0) in which network
+	// learning was over at OverAt, the packet time, while one endpoint was
+	// not a known host (0: no note). Until the epoch changes, a packet of the
+	// flow no earlier than OverAt cannot make its sender a known host.
+	Over   uint32
+	OverAt int64
+	// Reported is the same for transactions: network learning was over at
+	// ReportedAt, and each endpoint that is not a known host was reported
+	// as a new one (0: no note).
+	Reported   uint32
+	ReportedAt int64
 	// Asset is the baseline's server asset of the flow's last transaction
 	// (a *baseline.Asset, nil: no note), valid in AssetEpoch.
 	Asset      any

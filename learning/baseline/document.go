@@ -279,6 +279,7 @@ func (m *Model) Import(doc Document) error {
 	m.knownRecent, m.knownEpoch = [16]netip.Addr{}, knownEpochs.Add(1)
 	m.puIDs, m.puNames, m.clients, m.strs, m.fields = n.puIDs, n.puNames, n.clients, n.strs, n.fields
 	m.netStart, m.netNew = doc.Network.Start, doc.Network.LastNewHost
+	m.netChanged()
 	m.newHosts = nil
 	m.markFull() // the records are rewritten whole at the next checkpoint
 	m.ps.metaDirty = true

@@ -34,18 +34,25 @@ func (m *Model) LearnHost(ip netip.Addr, now time.Time) bool {
 }
 
 // LearnFlowHost is LearnHost for the source of a packet of a flow whose
-// other endpoint is other: once both endpoints are known hosts, the
-// flow's notes say so, and its next packets cost no lookup (a known host
-// stays known until the set is replaced, which starts a new epoch).
-func (m *Model) LearnFlowHost(ip, other netip.Addr, ns int64, memo *protocols.FlowMemo) bool {
-	if memo != nil && memo.Known == m.knownEpoch {
-		return true // most packets: no time built
+// other endpoint is other. Once both endpoints are known hosts, the flow's
+// notes say so, and its next packets cost no lookup (a known host stays
+// known until the set is replaced, which starts a new epoch). So they do
+// once network learning is over while one is not (a host that came after
+// the baseline, talking on): the note holds for later packets until what
+// learning depends on changes (a new network epoch).
+func (m *Model) LearnFlowHost(ip, other netip.Addr, ns int64, memo *protocols.FlowMemo) {
+	if memo != nil && (memo.Known == m.knownEpoch || memo.Over == m.netEpoch && memo.Over != 0 && ns >= memo.OverAt) {
+		return // most packets: no time built
 	}
-	known := m.LearnHost(ip, time.Unix(0, ns).UTC())
-	if known && memo != nil && m.known(other) {
+	now := time.Unix(0, ns).UTC()
+	known := m.LearnHost(ip, now)
+	switch {
+	case memo == nil:
+	case known && m.known(other):
 		m.noteKnown(memo, ip, other)
+	case !m.networkLearning(now):
+		memo.Over, memo.OverAt = m.netEpoch, ns
 	}
-	return known
 }
 
 // noteKnown notes in a flow's memo that both its endpoints, a and b, are

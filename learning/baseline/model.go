@@ -108,6 +108,10 @@ type Model struct {
 	// (protocols.FlowMemo.Known): a new one for each set that is not the
 	// last one grown (a new model, an import, a load).
 	knownEpoch uint32
+	// netEpoch names what network learning depends on (the known hosts,
+	// netStart, netNew, the mode) in the flows' notes (FlowMemo.Over): a new
+	// one at each change (Model.netChanged).
+	netEpoch uint32
 	// newHosts: hosts first seen while detecting, reported once; never
 	// part of what was learned
 	newHosts map[netip.Addr]struct{}
@@ -162,19 +166,23 @@ func (m *Model) abnormalSilence() time.Duration { return max(minSilence, 2*m.qui
 func New(cfg Config) *Model {
 	return &Model{cfg: cfg.withDefaults(), assets: map[netip.Addr]*Asset{}, hosts: map[netip.Addr]time.Time{},
 		puIDs: map[protoUnit]uint32{}, clients: newHosts(), strs: newNames(), fields: newNames(),
-		knownEpoch: knownEpochs.Add(1), assetEpoch: assetEpochs.Add(1), ps: persistence{full: true}}
+		knownEpoch: knownEpochs.Add(1), assetEpoch: assetEpochs.Add(1), netEpoch: netEpochs.Add(1), ps: persistence{full: true}}
 }
 
 // knownEpochs numbers the known-host sets of every model of the process,
 // so that no flow's note can be taken for another set's; assetEpochs the
-// sets of assets.
-var knownEpochs, assetEpochs atomic.Uint32
+// sets of assets; netEpochs the states of network learning.
+var knownEpochs, assetEpochs, netEpochs atomic.Uint32
+
+// netChanged starts a new network epoch: a flow's note that learning was
+// over no longer holds.
+func (m *Model) netChanged() { m.netEpoch = netEpochs.Add(1) }
 
 // Config returns the model's configuration.
 func (m *Model) Config() Config { return m.cfg }
 
 // SetMode changes the mode (e.g. a CLI flag on top of a loaded database).
-func (m *Model) SetMode(mode Mode) { m.cfg.Mode = mode }
+func (m *Model) SetMode(mode Mode) { m.cfg.Mode, m.netEpoch = mode, netEpochs.Add(1) }
 
 // funcKey is 20 bytes: client, protocol and unit are interned (intern.go),
 // for a million keys are normal in a large plant.
@@ -553,6 +561,7 @@ func (m *Model) networkLearning(now time.Time) bool {
 func (m *Model) NetworkLearning(now time.Time) bool {
 	if m.netStart.IsZero() {
 		m.netStart, m.netNew = now, now
+		m.netChanged()
 	}
 	return m.networkLearning(now)
 }
@@ -626,31 +635,9 @@ func (m *Model) Observe(tx *protocols.Transaction) []finding.Finding {
 	if m.netStart.IsZero() {
 		m.netStart, m.netNew = now, now
 		m.ps.metaDirty = true
+		m.netChanged()
 	}
-	var out []finding.Finding
-	netLearning := m.networkLearning(now)
-	for _, host := range m.unknownHosts(tx) {
-		if !host.IsValid() {
-			continue
-		}
-		if netLearning {
-			m.learnHost(host, now) // beyond maxHosts a flood of spoofed hosts is not kept
-			m.netNew = now
-			m.ps.metaDirty = true
-			continue
-		}
-		if _, ok := m.newHosts[host]; ok {
-			continue
-		}
-		if m.newHosts == nil {
-			m.newHosts = map[netip.Addr]struct{}{}
-		}
-		if len(m.newHosts) < maxHosts { // beyond it each alerts again (folded by the engine)
-			m.newHosts[host] = struct{}{}
-		}
-		out = append(out, finding.Finding{Key: finding.NewKey("new_asset", host.String()), Time: now, Asset: host.String(),
-			Message: fmt.Sprintf("new host %s appeared after the network baseline was learned", host)})
-	}
+	out := m.observeHosts(tx, now)
 	a, created := m.assetOf(tx), false
 	if a == nil {
 		if len(m.assets) >= m.cfg.MaxAssets {
@@ -660,7 +647,7 @@ func (m *Model) Observe(tx *protocols.Transaction) []finding.Finding {
 		a, created = m.asset(tx.Server.IP, now)
 		m.noteAsset(tx.Memo, a)
 	}
-	if created && !netLearning && m.cfg.Mode == ModeAuto {
+	if created && m.cfg.Mode == ModeAuto && !m.networkLearning(now) {
 		// A new PLC learns on its own while the others detect.
 		a.LearnUntil = now.Add(m.cfg.LearningPeriod)
 	}
@@ -959,6 +946,50 @@ func (m *Model) learnPoint(a *Asset, k *pointKey, vm *ValueModel, typ protocols.
 	if vm.flags&vmDirty == 0 && !m.ps.full { // full: the next save writes every model anyway
 		m.dirtyPoint(a, *k, vm)
 	}
+}
+
+// observeHosts learns the transaction's endpoints as hosts while the
+// network learns, and after it reports each one not learned as a new host,
+// once. Its flow's notes spare the lookups once both are known hosts, or
+// once network learning is over and the ones not known were reported (a
+// host that came after the baseline, talking on): that note holds for
+// transactions no earlier than it, in its network epoch.
+func (m *Model) observeHosts(tx *protocols.Transaction, now time.Time) []finding.Finding {
+	memo, ns := tx.Memo, now.UnixNano()
+	if memo != nil && memo.Reported == m.netEpoch && memo.Reported != 0 && ns >= memo.ReportedAt {
+		return nil
+	}
+	var out []finding.Finding
+	netLearning, reported := m.networkLearning(now), true
+	for _, host := range m.unknownHosts(tx) {
+		if !host.IsValid() {
+			continue
+		}
+		if netLearning {
+			m.learnHost(host, now) // beyond maxHosts a flood of spoofed hosts is not kept
+			m.netNew = now
+			m.ps.metaDirty = true
+			m.netChanged()
+			continue
+		}
+		if _, ok := m.newHosts[host]; ok {
+			continue
+		}
+		if m.newHosts == nil {
+			m.newHosts = map[netip.Addr]struct{}{}
+		}
+		if len(m.newHosts) < maxHosts { // beyond it each alerts again (folded by the engine)
+			m.newHosts[host] = struct{}{}
+		} else {
+			reported = false
+		}
+		out = append(out, finding.Finding{Key: finding.NewKey("new_asset", host.String()), Time: now, Asset: host.String(),
+			Message: fmt.Sprintf("new host %s appeared after the network baseline was learned", host)})
+	}
+	if memo != nil && !netLearning && reported && memo.Known != m.knownEpoch {
+		memo.Reported, memo.ReportedAt = m.netEpoch, ns
+	}
+	return out
 }
 
 // learnAt folds one use of the function at now into its cadence.

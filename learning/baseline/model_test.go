@@ -330,9 +330,11 @@ func TestFlowNoteOfKnownHosts(t *testing.T) {
 	m := New(Config{Mode: ModeAuto, LearningPeriod: time.Minute, StableFor: time.Minute})
 	memo := &protocols.FlowMemo{}
 	m.Observe(mtx("10.0.0.8", "10.0.0.9", 0, protocols.OpRead, 3, "holding_register", 0, 1)) // the network starts learning
-	assert.True(t, m.LearnFlowHost(a, b, t0.UnixNano(), memo))
+	m.LearnFlowHost(a, b, t0.UnixNano(), memo)
+	assert.True(t, m.KnownHost(a))
 	assert.Zero(t, memo.Known, "one endpoint is not known yet")
-	assert.True(t, m.LearnFlowHost(b, a, t0.UnixNano(), memo))
+	m.LearnFlowHost(b, a, t0.UnixNano(), memo)
+	assert.True(t, m.KnownHost(b))
 	require.NotZero(t, memo.Known, "both are")
 	x := mtx("10.0.0.1", "10.0.0.2", 2*time.Hour, protocols.OpRead, 3, "holding_register", 0, 1)
 	x.Memo = memo
@@ -346,7 +348,76 @@ func TestFlowNoteOfKnownHosts(t *testing.T) {
 	x = mtx("10.0.0.1", "10.0.0.2", 3*time.Hour, protocols.OpRead, 3, "holding_register", 0, 1)
 	x.Memo = memo
 	assert.Equal(t, []string{"new_asset", "new_asset"}, kinds(m.Observe(x)), "the note is of the set before the import")
-	assert.False(t, m.LearnFlowHost(a, b, t0.Add(3*time.Hour).UnixNano(), memo), "nor does the packet path trust it")
+	m.LearnFlowHost(a, b, t0.Add(3*time.Hour).UnixNano(), memo)
+	assert.False(t, m.KnownHost(a), "nor does the packet path trust it")
+}
+
+// A flow's note that network learning was over while one endpoint was not
+// a known host (a host that came after the baseline, talking on) spares its
+// later packets the lookups, and holds only for packets no earlier than
+// the note and while nothing network learning depends on changes.
+func TestFlowNoteOfLearningOver(t *testing.T) {
+	a, c, d := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.3"), netip.MustParseAddr("10.0.0.4")
+	m := New(Config{Mode: ModeAuto, LearningPeriod: time.Minute, StableFor: time.Minute})
+	m.Observe(mtx("10.0.0.1", "10.0.0.9", 0, protocols.OpRead, 3, "holding_register", 0, 1)) // the network starts learning
+	require.True(t, m.KnownHost(a))
+	late := t0.Add(time.Hour).UnixNano()
+
+	memo := &protocols.FlowMemo{}
+	m.LearnFlowHost(c, a, late, memo)
+	assert.False(t, m.KnownHost(c), "learning is over")
+	require.NotZero(t, memo.Over, "the flow's note says so")
+	m.LearnFlowHost(c, a, t0.Add(time.Second).UnixNano(), memo)
+	assert.True(t, m.KnownHost(c), "a packet from before the note, while the network learned, still teaches")
+
+	memo = &protocols.FlowMemo{}
+	m.LearnFlowHost(a, d, late, memo)
+	require.NotZero(t, memo.Over, "the other endpoint is not known")
+	m.SetMode(ModeLearn)
+	m.LearnFlowHost(d, a, late+1, memo)
+	assert.True(t, m.KnownHost(d), "the mode changed: the note no longer holds")
+	m.LearnFlowHost(a, d, late+2, memo)
+	assert.NotZero(t, memo.Known, "both endpoints known now")
+}
+
+// The transactions' note: once network learning is over and a flow's host
+// that is not known was reported new, the flow's later transactions look
+// nothing up. A transaction from before the note still teaches, and with
+// the set of reported hosts full (each one alerts again) no note is made.
+func TestFlowNoteOfReportedHosts(t *testing.T) {
+	count := func(fs []finding.Finding) (n int) {
+		for _, k := range kinds(fs) {
+			if k == "new_asset" {
+				n++
+			}
+		}
+		return n
+	}
+	start := mtx("10.0.0.1", "10.0.0.9", 0, protocols.OpRead, 3, "holding_register", 0, 1) // the network starts learning
+	memo := &protocols.FlowMemo{}
+	from := func(client string, at time.Duration) *protocols.Transaction {
+		x := mtx(client, "10.0.0.9", at, protocols.OpRead, 3, "holding_register", 0, 1)
+		x.Memo = memo
+		return x
+	}
+	m := New(Config{Mode: ModeAuto, LearningPeriod: time.Minute, StableFor: time.Minute})
+	m.Observe(start)
+	assert.Equal(t, 1, count(m.Observe(from("10.0.0.5", time.Hour))))
+	require.NotZero(t, memo.Reported, "the flow's note")
+	assert.Zero(t, count(m.Observe(from("10.0.0.5", time.Hour+time.Second))), "reported once")
+	m.Observe(from("10.0.0.5", time.Second))
+	assert.True(t, m.KnownHost(netip.MustParseAddr("10.0.0.5")), "a transaction from before the note, while the network learned, still teaches")
+
+	full := New(Config{Mode: ModeAuto, LearningPeriod: time.Minute, StableFor: time.Minute})
+	full.Observe(start)
+	full.newHosts = map[netip.Addr]struct{}{}
+	for i := range maxHosts {
+		full.newHosts[netip.AddrFrom4([4]byte{172, byte(i >> 16), byte(i >> 8), byte(i)})] = struct{}{}
+	}
+	memo = &protocols.FlowMemo{}
+	assert.Equal(t, 1, count(full.Observe(from("10.0.0.6", time.Hour))))
+	assert.Zero(t, memo.Reported, "beyond the cap no note")
+	assert.Equal(t, 1, count(full.Observe(from("10.0.0.6", time.Hour+time.Second))), "each alerts again")
 }
 
 // TestPollsNotJudgedAcrossASilence: two HMIs poll two PLCs every second.

@@ -166,6 +166,7 @@ func (m *Model) learnHost(ip netip.Addr, at time.Time) {
 		return
 	}
 	m.hosts[ip] = at
+	m.netChanged()
 	if !m.ps.full && m.noteDirty() {
 		m.ps.hosts = append(m.ps.hosts, ip)
 	}
@@ -647,6 +648,7 @@ func (m *Model) loadModelRecord(k, v []byte) error {
 	if string(k) == string(keyMeta) {
 		d := dec{b: v}
 		m.netStart, m.netNew = d.time(), d.time()
+		m.netChanged()
 		if len(d.b) > 0 { // written since 2026-12-05
 			m.quiet = time.Duration(d.varint())
 		}
