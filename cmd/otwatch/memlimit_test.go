@@ -14,11 +14,11 @@ import (
 // the runtime's own rule (twice what is live) once half the floor is.
 func TestGCPercentFor(t *testing.T) {
 	goal := func(live uint64) uint64 { return live + live*uint64(gcPercentFor(live))/100 }
-	assert.Equal(t, 1600, gcPercentFor(0), "the first collection at the floor")
-	for _, live := range []uint64{1 << 20, 3 << 20, 10 << 20, 31 << 20} {
+	assert.Equal(t, heapFloor/(4<<20)*100, gcPercentFor(0), "the first collection at the floor, not the runtime's 4 MiB")
+	for _, live := range []uint64{1 << 20, 3 << 20, heapFloor / 4, heapFloor/2 - 1} {
 		assert.InDelta(t, heapFloor, goal(live), float64(live)/100+1, "live %d", live)
 	}
-	for _, live := range []uint64{32 << 20, 100 << 20, 2 << 30} {
+	for _, live := range []uint64{heapFloor / 2, 100 << 20, 2 << 30} {
 		assert.Equal(t, 100, gcPercentFor(live), "live %d", live)
 	}
 }
