@@ -162,8 +162,8 @@ func (e *Engine) Observe(tx *protocols.Transaction) int {
 	for i := range fs {
 		f := &fs[i]
 		f.Tx = tx
-		key := e.keyOf(f)
-		e.raise(f, key, false)
+		key, reg := e.keyOf(f)
+		e.raise(f, key, reg, false)
 		e.countForScan(f, key)
 	}
 	hits := e.hits
@@ -259,29 +259,34 @@ func (e *Engine) countForScan(f *finding.Finding, key string) {
 // Raise makes an alert of a finding, or folds it into the recent alert of
 // its key: every detector's one way in (baseline, scans, ARP, DHCP,
 // conversations, zones, advisories, the appliance's own health).
-func (e *Engine) Raise(f finding.Finding) { e.raise(&f, e.keyOf(&f), false) }
+func (e *Engine) Raise(f finding.Finding) {
+	key, reg := e.keyOf(&f)
+	e.raise(&f, key, reg, false)
+}
 
-// keyOf is f.Key's string, the one its last alert holds when it has one:
-// a flood's findings are mostly repeats folded into an alert, and each
-// made its key anew.
-func (e *Engine) keyOf(f *finding.Finding) string {
+// keyOf is f.Key's string, the one its last alert holds when it has one
+// (a flood's findings are mostly repeats folded into an alert, and each
+// made its key anew), and the key's regulation (nil: none yet), found in
+// the one lookup.
+func (e *Engine) keyOf(f *finding.Finding) (string, *regulation) {
 	e.keyBuf = f.Key.AppendTo(e.keyBuf[:0])
-	if r := e.regs[string(e.keyBuf)]; r != nil && r.last != nil {
-		return r.last.Key
+	r := e.regs[string(e.keyBuf)]
+	if r != nil && r.last != nil {
+		return r.last.Key, r
 	}
-	return string(e.keyBuf)
+	return string(e.keyBuf), r
 }
 
 // raise makes an alert of f, or folds it into the recent alert of its key
-// (f.Key's string); own is a family's own alert, never counted into a family.
-func (e *Engine) raise(f *finding.Finding, key string, own bool) {
+// (f.Key's string), whose regulation is reg (e.regs[key]); own is a
+// family's own alert, never counted into a family.
+func (e *Engine) raise(f *finding.Finding, key string, reg *regulation, own bool) {
 	now, kind, asset, tx, frames, message := f.Time, f.Key.Kind, f.Asset, f.Tx, f.Frames, f.Message
 	info, ok := Kind(kind)
 	if !ok {
 		info = KindInfo{Kind: kind, Severity: 5}
 	}
 	e.hits++
-	reg := e.regs[key]
 	if !own && (reg == nil || reg.LastAlert.IsZero() || now.Sub(reg.LastAlert) >= e.cfg.FoldWindow) {
 		// a new alert of this key: its family may already alert too often one by one
 		if e.countInFamily(f) {

@@ -98,7 +98,7 @@ func (e *Engine) countInFamily(fd *finding.Finding) bool {
 	f.aggKey = agg.Key.String()
 	agg.Message = fmt.Sprintf("%s keeps raising %s on %s: more than %d distinct within %s; the rest are counted in this alert and summed up when they stop. This one: %s",
 		sourceName(source), kind, assetName(asset), familyAlone, e.cfg.FoldWindow, fd.Message)
-	e.raise(&agg, f.aggKey, true)
+	e.raise(&agg, f.aggKey, e.regs[f.aggKey], true)
 	f.agg = e.regs[f.aggKey].last
 	return true
 }

@@ -104,6 +104,8 @@ func UintBE(b []byte) uint64 {
 		return uint64(binary.BigEndian.Uint16(b))
 	case 4:
 		return uint64(binary.BigEndian.Uint32(b))
+	case 8:
+		return binary.BigEndian.Uint64(b)
 	}
 	var v uint64
 	for _, c := range b {

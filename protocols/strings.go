@@ -138,7 +138,10 @@ type macText struct {
 	text string
 }
 
-const macSlots = 256 // a power of two
+const (
+	macBits  = 8
+	macSlots = 1 << macBits
+)
 
 const (
 	addrBits  = 10
@@ -167,7 +170,7 @@ func (c *AddrTexts) MAC(mac [6]byte) string {
 		return string(AppendMAC(buf[:0], mac))
 	}
 	h := (uint64(mac[0])<<40 | uint64(mac[1])<<32 | uint64(mac[2])<<24 | uint64(mac[3])<<16 | uint64(mac[4])<<8 | uint64(mac[5])) * 0x9e3779b97f4a7c15
-	s := &c.macs[h>>(64-8)]
+	s := &c.macs[h>>(64-macBits)]
 	if s.mac != mac || s.text == "" {
 		var buf [17]byte
 		s.mac, s.text = mac, string(AppendMAC(buf[:0], mac))

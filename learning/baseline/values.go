@@ -49,7 +49,7 @@ const (
 	vmDirty              // changed since the last checkpoint
 	// vmLastIn: Last is one of the values learned, as it always is after
 	// Learn (not kept in the file: a model read back checks once), so a
-	// write of Last again needs no search of them (Model.learnPoints)
+	// write of Last again needs no search of them (Model.learnRun)
 	vmLastIn
 )
 
